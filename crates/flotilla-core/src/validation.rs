@@ -1,0 +1,1 @@
+//! Validation rules and limits mirrored from MLflow.
