@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod model;
 pub mod validation;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,1 +1,201 @@
-//! Validation rules and limits mirrored from MLflow.
+//! Validation rules and limits mirrored from MLflow (`mlflow/utils/validation.py`).
+//!
+//! Every store backend calls these before writing, so a bad value is rejected the
+//! same way whatever the backend, and before any row is touched.
+
+use crate::error::{Error, Result};
+
+pub const MAX_ENTITY_KEY_LENGTH: usize = 250;
+pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
+pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
+pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
+pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20_000;
+pub const MAX_REGISTRY_TAG_VALUE_LENGTH: usize = 100_000;
+pub const MAX_ALIAS_LENGTH: usize = 255;
+pub const MAX_MODEL_NAME_LENGTH: usize = 500;
+pub const MAX_DATASET_NAME_LENGTH: usize = 500;
+pub const MAX_DATASET_DIGEST_LENGTH: usize = 36;
+pub const MAX_DATASET_SOURCE_LENGTH: usize = 65_535;
+pub const MAX_DATASET_SCHEMA_LENGTH: usize = 1_048_575;
+pub const MAX_DATASET_PROFILE_LENGTH: usize = 16_777_215;
+pub const MAX_METRICS_PER_BATCH: usize = 1000;
+pub const MAX_PARAMS_PER_BATCH: usize = 100;
+pub const MAX_TAGS_PER_BATCH: usize = 100;
+pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
+
+/// Page-size limits per search endpoint: (default, maximum).
+pub const RUNS_PAGE: (i64, i64) = (1000, 50_000);
+pub const EXPERIMENTS_PAGE: (i64, i64) = (1000, 50_000);
+pub const REGISTERED_MODELS_PAGE: (i64, i64) = (100, 1000);
+pub const MODEL_VERSIONS_PAGE: (i64, i64) = (10_000, 200_000);
+pub const LOGGED_MODELS_PAGE: (i64, i64) = (100, 1000);
+pub const METRIC_HISTORY_PAGE: (i64, i64) = (25_000, 100_000);
+
+/// Resolves a requested page size against an endpoint's (default, max).
+pub fn page_size(requested: Option<i64>, (default, max): (i64, i64), what: &str) -> Result<usize> {
+    let n = requested.unwrap_or(default);
+    if n <= 0 {
+        return Err(Error::invalid(format!(
+            "Invalid value {n} for parameter 'max_results' supplied. It must be a positive integer"
+        )));
+    }
+    if n > max {
+        return Err(Error::invalid(format!(
+            "Invalid value {n} for parameter 'max_results' supplied. It must be at most {max} for {what}"
+        )));
+    }
+    Ok(n as usize)
+}
+
+/// A metric, param or tag key: non-empty, bounded, and a path that
+/// `posixpath.normpath` would leave unchanged (no `..`, no leading `/`).
+pub fn entity_key(kind: &str, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid(format!("Missing value for required parameter '{kind} key'")));
+    }
+    if key.len() > MAX_ENTITY_KEY_LENGTH {
+        return Err(Error::invalid(format!(
+            "{kind} key '{}...' had length {}, which exceeded length limit of {MAX_ENTITY_KEY_LENGTH}",
+            truncate(key, 32),
+            key.len()
+        )));
+    }
+    let allowed = key
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/' | ':'));
+    let normalised = !key.starts_with('/')
+        && !key.ends_with('/')
+        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    if !allowed || !normalised {
+        return Err(Error::invalid(format!(
+            "Invalid {kind} name: '{}'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/), and must be a normalized relative path",
+            truncate(key, 250)
+        )));
+    }
+    Ok(())
+}
+
+pub fn value_length(kind: &str, key: &str, value: &str, max: usize) -> Result<()> {
+    if value.len() > max {
+        return Err(Error::invalid(format!(
+            "{kind} value '{}...' for key '{key}' had length {}, which exceeded length limit of {max}",
+            truncate(value, 32),
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+pub fn experiment_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid("Invalid experiment name: ''. Experiment name must be a non-empty string"));
+    }
+    if name.len() > MAX_EXPERIMENT_NAME_LENGTH {
+        return Err(Error::invalid(format!(
+            "Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Registered model names: non-empty, bounded, no `/` or `:` (they would make
+/// `models:/` URIs ambiguous).
+pub fn model_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid("Registered model name cannot be empty."));
+    }
+    if name.len() > MAX_MODEL_NAME_LENGTH {
+        return Err(Error::invalid(format!(
+            "Registered model name exceeds the maximum length of {MAX_MODEL_NAME_LENGTH} characters"
+        )));
+    }
+    if name.contains('/') || name.contains(':') || name.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "Invalid model name: '{name}'. Names cannot contain the characters '/' or ':' or control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Aliases: bounded, `[A-Za-z0-9_-]`, not `latest` and not `v<digits>` (those
+/// would shadow version references).
+pub fn alias(alias: &str) -> Result<()> {
+    let shaped = !alias.is_empty()
+        && alias.len() <= MAX_ALIAS_LENGTH
+        && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let reserved = alias.eq_ignore_ascii_case("latest")
+        || (alias.len() > 1
+            && alias.starts_with(['v', 'V'])
+            && alias[1..].chars().all(|c| c.is_ascii_digit()));
+    if !shaped || reserved {
+        return Err(Error::invalid(format!(
+            "Invalid alias name: '{alias}'. Aliases may only contain alphanumerics, '_' and '-', be at most {MAX_ALIAS_LENGTH} characters, and cannot be 'latest' or 'v<number>'"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a model version number as sent on the wire (a string).
+pub fn version_number(version: &str) -> Result<i64> {
+    version
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "Parameter 'version' must be an integer, got '{}'.",
+                truncate(version, 64)
+            ))
+        })
+}
+
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_keys() {
+        for ok in ["a", "rmse", "val/rmse", "a b", "x:y", "a.b-c_d"] {
+            assert!(entity_key("Metric", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../x", "/abs", "a/../b", "a//b", "a/", "a\\b", "a\0b", "./a"] {
+            assert!(entity_key("Metric", bad).is_err(), "{bad:?}");
+        }
+        assert!(entity_key("Param", &"k".repeat(251)).is_err());
+    }
+
+    #[test]
+    fn model_names_and_aliases() {
+        assert!(model_name("demand-forecast store 42").is_ok());
+        for bad in ["", "a/b", "a:b", "a\nb"] {
+            assert!(model_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(alias("champion").is_ok());
+        for bad in ["", "latest", "v1", "V22", "a b", "a/b"] {
+            assert!(alias(bad).is_err(), "{bad:?}");
+        }
+        assert!(alias("v1a").is_ok());
+    }
+
+    #[test]
+    fn versions_and_pages() {
+        assert_eq!(version_number("3").unwrap(), 3);
+        assert!(version_number("abc").is_err());
+        assert!(version_number("0").is_err());
+        assert_eq!(page_size(None, (100, 1000), "x").unwrap(), 100);
+        assert!(page_size(Some(1001), (100, 1000), "x").is_err());
+        assert!(page_size(Some(0), (100, 1000), "x").is_err());
+    }
+}

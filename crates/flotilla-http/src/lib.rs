@@ -1,1 +1,55 @@
-//! placeholder
+//! HTTP for flotilla: the MLflow REST API, the artifact proxy and the
+//! server's health endpoints, as axum routers.
+//!
+//! Architecture invariant: this crate knows HTTP and nothing of SQL. Handlers
+//! are thin: they read the request, call one store or artifact function, and
+//! map the result. Store calls are synchronous and run on tokio's blocking
+//! pool so the async workers only ever do network I/O.
+
+mod artifacts;
+pub mod error;
+mod meta;
+mod mlflow;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use flotilla_artifacts::ArtifactStore;
+use flotilla_store::{Store, StoreResult};
+
+use crate::error::{ApiError, ApiResult};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+}
+
+impl AppState {
+    /// Runs a store call on the blocking pool.
+    pub(crate) async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(e) => {
+                tracing::error!(error = %e, "store task failed");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}
+
+/// The whole HTTP surface of `flotilla server`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(meta::routes())
+        .merge(mlflow::routes())
+        .merge(artifacts::routes())
+        .fallback(meta::not_found)
+        .with_state(state)
+}

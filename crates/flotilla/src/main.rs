@@ -1,1 +1,40 @@
-fn main() {}
+//! The `flotilla` binary: command line, configuration, tracing and wiring.
+//!
+//! Configuration is read once here (defaults < `FLOTILLA_*` environment <
+//! flags) and handed down as plain values; no library crate reads the
+//! environment.
+
+mod config;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+/// flotilla runs a fleet of machine-learning models: MLflow-compatible tracking
+/// and registry, built for thousands to millions of models.
+#[derive(Parser)]
+#[command(name = "flotilla", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: MLflow REST API, artifact proxy and health endpoints,
+    /// on an embedded SQLite store and a local artifact directory.
+    Server(config::ServerArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    match cli.command {
+        Command::Server(args) => server::run(args.into_config()?),
+    }
+}

@@ -6,6 +6,23 @@
 //! comparators; an identifier or comparator an endpoint does not allow is an
 //! error here, so the store never sees it.
 
+mod fields;
+mod lexer;
+mod order_by;
+mod syntax;
+mod typing;
+
+#[cfg(test)]
+mod proptest_render;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_entities;
+#[cfg(test)]
+mod tests_order_by;
+
 /// Which search endpoint a filter belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
@@ -110,12 +127,14 @@ pub struct FilterError(pub String);
 
 /// Parses a whole filter string; an empty or blank filter is no clauses.
 pub fn parse_filter(entity: Entity, filter: &str) -> Result<Vec<Clause>, FilterError> {
-    let _ = (entity, filter);
-    Err(FilterError("filter parsing is not implemented yet".into()))
+    let tokens = lexer::lex(filter)?;
+    syntax::parse_clauses(filter, tokens)?
+        .into_iter()
+        .map(|raw| typing::clause(entity, raw))
+        .collect()
 }
 
 /// Parses one `order_by` entry.
 pub fn parse_order_by(entity: Entity, order_by: &str) -> Result<OrderBy, FilterError> {
-    let _ = (entity, order_by);
-    Err(FilterError("order_by parsing is not implemented yet".into()))
+    order_by::parse(entity, order_by)
 }

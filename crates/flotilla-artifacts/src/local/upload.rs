@@ -1,0 +1,150 @@
+//! Staging an upload in `<root>/.tmp/` and publishing it with fsync + atomic rename.
+//!
+//! Readers only ever see a complete file: the old one until the rename, the new one after.
+//! The staged file is removed when the upload fails *or when its future is dropped* (the
+//! client hung up and the server cancelled the handler), by the guard's `Drop`.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use tokio::fs::{File, OpenOptions};
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+use crate::error::ArtifactError;
+use crate::path::ArtifactPath;
+use crate::store::ByteStream;
+
+/// Coalesces the small chunks an HTTP body arrives in into fewer blocking writes.
+const WRITE_BUFFER: usize = 256 * 1024;
+/// Staged files older than this are leftovers of a crash, not uploads in progress.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A staged file that deletes itself unless published.
+struct Staged {
+    path: PathBuf,
+    published: bool,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.published {
+            // A blocking unlink in Drop: it is one quick syscall, and Drop is the only hook
+            // that runs when the upload future is cancelled.
+            if let Err(error) = std::fs::remove_file(&self.path)
+                && error.kind() != ErrorKind::NotFound
+            {
+                tracing::warn!(path = %self.path.display(), %error, "could not remove staged upload");
+            }
+        }
+    }
+}
+
+/// Stream `body` into a new file in `tmp_dir`, then move it to `target` (under the root,
+/// already checked) creating missing parent directories. Returns the bytes written.
+pub(super) async fn stage_and_publish(
+    tmp_dir: &Path,
+    target: &Path,
+    path: &ArtifactPath,
+    mut body: ByteStream,
+) -> Result<u64, ArtifactError> {
+    let (file, mut staged) = create_staged(tmp_dir).await?;
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut written: u64 = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(ArtifactError::Body)?;
+        writer.write_all(&chunk).await?;
+        written += chunk.len() as u64;
+    }
+    writer.flush().await?;
+    let file = writer.into_inner();
+    // The data must be on disk before the rename makes it visible, or a crash could
+    // publish an empty or torn file under the final name.
+    file.sync_all().await?;
+    drop(file);
+
+    // Parents are created only now, so a failed upload leaves no empty directories behind.
+    let parent = target
+        .parent()
+        .ok_or_else(|| conflict(path, "the root is a directory"))?;
+    // These races (a file or directory appeared since `resolve` looked) are the client's
+    // conflict, not a server failure.
+    tokio::fs::create_dir_all(parent).await.map_err(|e| {
+        if matches!(
+            e.kind(),
+            ErrorKind::AlreadyExists | ErrorKind::NotADirectory
+        ) {
+            conflict(path, "a parent is a file")
+        } else {
+            ArtifactError::Io(e)
+        }
+    })?;
+    tokio::fs::rename(&staged.path, target).await.map_err(|e| {
+        if matches!(
+            e.kind(),
+            ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty
+        ) {
+            conflict(path, "it is a directory")
+        } else if e.kind() == ErrorKind::NotADirectory {
+            conflict(path, "a parent is a file")
+        } else {
+            ArtifactError::Io(e)
+        }
+    })?;
+    staged.published = true;
+
+    // Make the rename itself durable. The file is already visible and complete, so a
+    // failure here is logged rather than turned into a failed upload the client would retry.
+    if let Err(error) = sync_dir(parent).await {
+        tracing::warn!(%path, %error, "could not fsync artifact directory after rename");
+    }
+    Ok(written)
+}
+
+async fn create_staged(tmp_dir: &Path) -> Result<(File, Staged), ArtifactError> {
+    let path = tmp_dir.join(format!("upload-{:016x}", rand::random::<u64>()));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    let file = match options.open(&path).await {
+        Ok(file) => file,
+        // Someone removed the staging directory while we run; put it back once.
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            tokio::fs::create_dir_all(tmp_dir).await?;
+            options.open(&path).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((
+        file,
+        Staged {
+            path,
+            published: false,
+        },
+    ))
+}
+
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir).await?.sync_all().await
+}
+
+fn conflict(path: &ArtifactPath, why: &str) -> ArtifactError {
+    ArtifactError::Conflict(format!("cannot write {path}: {why}"))
+}
+
+/// Remove staged files left by a crash. Best effort: a failure only costs disk space.
+pub(super) fn remove_stale(tmp_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp_dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| now.duration_since(modified).unwrap_or_default() > STALE_AFTER);
+        if stale && let Err(error) = std::fs::remove_file(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), %error, "could not remove stale upload");
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! `flotilla-bench`: starts flotilla and the real MLflow 3.17.2 server, runs one workload with
+//! one in-process load generator against each, and prints a markdown table of ratios.
+
+mod driver;
+mod http;
+mod procfs;
+mod report;
+mod server;
+mod venv;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use report::{Better, Cell, Measure, Unit, column, merge, table, thousands};
+use server::{Launch, Server};
+use workload::Plan;
+
+const IDLE_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Parser, Debug)]
+#[command(about = "End-to-end benchmark of flotilla against the real MLflow server")]
+struct Args {
+    /// The flotilla binary to start.
+    #[arg(long, env = "FLOTILLA_BIN", default_value = "target/release/flotilla")]
+    flotilla_bin: PathBuf,
+    /// Run flotilla only.
+    #[arg(long)]
+    skip_mlflow: bool,
+    /// Run MLflow only (to validate the bench itself).
+    #[arg(long)]
+    skip_flotilla: bool,
+    /// Registered models for flotilla's second, large section (0 skips it) [default: 100000, 2000 with --quick].
+    #[arg(long)]
+    models_large: Option<usize>,
+    /// Registered models present for the side-by-side search [default: 2000, 200 with --quick].
+    #[arg(long)]
+    models: Option<usize>,
+    /// Runs in the runs/search experiment [default: 1000, 100 with --quick].
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Concurrent clients for the registry writes and setup loaders.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Time cap in seconds of each timed operation.
+    #[arg(long, default_value_t = 30)]
+    op_seconds: u64,
+    /// Also write the tables as markdown to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Small counts, for a smoke run.
+    #[arg(long)]
+    quick: bool,
+    /// The venv holding mlflow (created when missing) [default: .venvs/mlflow-server in the repo].
+    #[arg(long)]
+    mlflow_venv: Option<PathBuf>,
+}
+
+impl Args {
+    fn plan(&self, models: usize) -> Plan {
+        let q = self.quick;
+        Plan {
+            models,
+            clients: self.clients,
+            runs: self.runs.unwrap_or(if q { 100 } else { 1000 }),
+            log_batch_reps: if q { 5 } else { 50 },
+            get_reps: if q { 30 } else { 300 },
+            search_reps: if q { 20 } else { 100 },
+            runs_search_reps: if q { 10 } else { 50 },
+            runs_search_1000_reps: if q { 5 } else { 20 },
+            op_cap: Duration::from_secs(self.op_seconds),
+            setup_cap: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// The workspace root: the nearest ancestor of the current directory with a `[workspace]`
+/// Cargo.toml, else the one this crate was built in.
+fn repo_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    for dir in cwd.ancestors() {
+        let toml = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        if toml.contains("[workspace]") {
+            return dir.to_path_buf();
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn resolve(root: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() || p.exists() {
+        p.to_path_buf()
+    } else {
+        root.join(p)
+    }
+}
+
+/// Starts a server, lets it idle, runs the workload, and stops it.
+async fn measure(launch: Launch, limit: Duration, plan: &Plan) -> Measure {
+    let name = launch.name.clone();
+    let mut m = Measure::default();
+    eprintln!("bench: starting {name}");
+    let (mut server, healthy) = match Server::start(launch, limit).await {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("bench: {name}: {e:#}");
+            m.error = Some(format!("{e:#}"));
+            return m;
+        }
+    };
+    eprintln!("bench: {name} healthy after {healthy:.2?}");
+    m.healthy = Some(healthy);
+    tokio::time::sleep(IDLE_WAIT).await;
+    let idle = server.rss();
+    eprintln!(
+        "bench: {name} idle RSS {} MiB in {} processes",
+        idle.bytes >> 20,
+        idle.processes
+    );
+    m.idle = Some(idle);
+    match workload::run(&server.base, plan).await {
+        Ok(results) => m.results = Some(results),
+        Err(e) => {
+            eprintln!("bench: {name} workload stopped: {e}\n{}", server.log_tail());
+            m.error = Some(e);
+        }
+    }
+    m.after = Some(server.rss());
+    server.stop();
+    m
+}
+
+fn notes(label: &str, m: &Measure) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &m.error {
+        out.push(format!("{label}: {}", e.lines().next().unwrap_or_default()));
+    }
+    if let Some(r) = &m.results {
+        out.extend(r.notes.iter().map(|n| format!("{label}: {n}")));
+        for s in [
+            &r.create,
+            &r.rm_search,
+            &r.log_batch,
+            &r.runs_get,
+            &r.runs_setup,
+            &r.runs_search_100,
+            &r.runs_search_1000,
+        ] {
+            out.extend(
+                s.first_errors
+                    .iter()
+                    .map(|e| format!("{label}: error: {e}")),
+            );
+        }
+    }
+    out
+}
+
+fn bullet_list(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("- {l}\n")).collect()
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let root = repo_root();
+    let flotilla_bin = resolve(&root, &args.flotilla_bin);
+    let models = args.models.unwrap_or(if args.quick { 200 } else { 2000 });
+    let models_large = args
+        .models_large
+        .unwrap_or(if args.quick { 2000 } else { 100_000 });
+    let plan = args.plan(models);
+
+    let mlflow_bin = if args.skip_mlflow {
+        None
+    } else {
+        let venv = args
+            .mlflow_venv
+            .clone()
+            .unwrap_or_else(|| root.join(".venvs/mlflow-server"));
+        Some(venv::ensure_mlflow(&venv).context("preparing the mlflow venv")?)
+    };
+
+    let load_before = procfs::load_average();
+    let mut columns = Vec::new();
+    let mut headers = Vec::new();
+    let mut all_notes = Vec::new();
+    if !args.skip_flotilla {
+        let dir = tempdir()?;
+        let data = dir.path().join("data");
+        let launch = server::flotilla(&flotilla_bin, &data, dir.path(), server::free_port()?);
+        let m = measure(launch, Duration::from_secs(60), &plan).await;
+        all_notes.extend(notes("flotilla", &m));
+        columns.push(column(&m, plan.models, plan.runs, plan.clients));
+        headers.push("flotilla");
+    }
+    if let Some(bin) = &mlflow_bin {
+        let dir = tempdir()?;
+        let launch = server::mlflow(bin, dir.path(), server::free_port()?);
+        let m = measure(launch, Duration::from_secs(300), &plan).await;
+        all_notes.extend(notes("mlflow", &m));
+        columns.push(column(&m, plan.models, plan.runs, plan.clients));
+        headers.push("MLflow 3.17.2");
+    }
+
+    let mut doc = format!(
+        "## flotilla vs MLflow {} — same workload, same load generator\n\n\
+         {} cores; {} registered models created with {} clients, {} runs; in-process tokio + hyper \
+         client, one keep-alive connection per client; single-client latencies; each op capped at {} s; \
+         load average before/after: {} / {}.\n\n",
+        venv::MLFLOW_VERSION,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        thousands(plan.models),
+        plan.clients,
+        thousands(plan.runs),
+        args.op_seconds,
+        load_before,
+        procfs::load_average(),
+    );
+    doc.push_str(&table(&headers, &merge(columns)));
+    if !all_notes.is_empty() {
+        doc.push_str("\nNotes:\n");
+        doc.push_str(&bullet_list(&all_notes));
+    }
+    println!("{doc}");
+
+    if !args.skip_flotilla && models_large > 0 {
+        let large = large_section(&flotilla_bin, &args.plan(models_large)).await?;
+        println!("{large}");
+        doc.push('\n');
+        doc.push_str(&large);
+    }
+    if let Some(out) = &args.out {
+        std::fs::write(out, &doc).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("bench: wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn tempdir() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("flotilla-bench-")
+        .tempdir()
+        .context("creating a temp dir")
+}
+
+/// flotilla alone at a large registry, then restarted on the same data to time a warm start.
+async fn large_section(bin: &Path, plan: &Plan) -> Result<String> {
+    let dir = tempdir()?;
+    let data = dir.path().join("data");
+    let m = measure(
+        server::flotilla(bin, &data, dir.path(), server::free_port()?),
+        Duration::from_secs(60),
+        plan,
+    )
+    .await;
+    let mut col = column(&m, plan.models, plan.runs, plan.clients);
+    let create_wall = m.results.as_ref().map(|r| r.create.wall);
+    col.insert(
+        2,
+        (
+            format!("time to create {} models", thousands(plan.models)),
+            Unit::Time,
+            Better::Lower,
+            Cell::time(create_wall),
+        ),
+    );
+
+    let mut restart = Measure::default();
+    if m.results.is_some() {
+        eprintln!("bench: restarting flotilla on {} models", plan.models);
+        let launch = server::flotilla(bin, &data, dir.path(), server::free_port()?);
+        match Server::start(launch, Duration::from_secs(120)).await {
+            Ok((mut s, healthy)) => {
+                restart.healthy = Some(healthy);
+                tokio::time::sleep(IDLE_WAIT).await;
+                restart.idle = Some(s.rss());
+                s.stop();
+            }
+            Err(e) => restart.error = Some(format!("{e:#}")),
+        }
+    }
+    let n = thousands(plan.models);
+    col.push((
+        format!("restart to healthy with {n} models stored"),
+        Unit::Time,
+        Better::Lower,
+        Cell::time(restart.healthy),
+    ));
+    let idle = restart.idle.map(|r| Cell {
+        value: Some(r.bytes as f64),
+        note: format!("{} proc", r.processes),
+    });
+    col.push((
+        format!("idle RSS after restart with {n} models"),
+        Unit::Bytes,
+        Better::Lower,
+        idle.unwrap_or_default(),
+    ));
+
+    let mut doc = format!("## flotilla alone at {n} registered models\n\n");
+    doc.push_str(&table(
+        &[&format!("flotilla, {n} models")],
+        &merge(vec![col]),
+    ));
+    let mut all = notes("flotilla", &m);
+    all.extend(notes("flotilla restart", &restart));
+    if !all.is_empty() {
+        doc.push_str("\nNotes:\n");
+        doc.push_str(&bullet_list(&all));
+    }
+    Ok(doc)
+}

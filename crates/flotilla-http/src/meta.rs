@@ -1,0 +1,38 @@
+//! Health, version and server-info endpoints, and the answer for unknown URLs.
+
+use axum::Router;
+use axum::http::Uri;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The MLflow version whose API flotilla speaks; clients compare against it.
+pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";
+
+pub(crate) fn routes() -> Router<AppState> {
+    let server_info = get(|| async {
+        axum::Json(json!({
+            "store_type": "SqlStore",
+            "workspaces_enabled": false,
+            "trace_archival_enabled": false,
+            "multipart_uploads_enabled": false,
+            "multipart_downloads_enabled": false,
+            "presigned_upload_run_id_supported": false,
+            "presigned_upload_model_id_supported": false,
+            "features_enabled": {"gateway": false},
+            "server": "flotilla",
+            "flotilla_version": env!("CARGO_PKG_VERSION"),
+        }))
+    });
+    Router::new()
+        .route("/health", get(|| async { "OK" }))
+        .route("/version", get(|| async { MLFLOW_COMPAT_VERSION }))
+        .route("/api/3.0/mlflow/server-info", server_info.clone())
+        .route("/ajax-api/3.0/mlflow/server-info", server_info)
+}
+
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
+    ApiError::endpoint_not_found(format!("No endpoint at {}", uri.path()))
+}

@@ -1,0 +1,33 @@
+//! The store's error type: a domain error for the client, or a backend failure.
+
+use flotilla_core::{Error, ErrorKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A client-facing error (not found, already exists, invalid value...).
+    #[error(transparent)]
+    Domain(#[from] Error),
+    /// The database failed; details are logged, never sent to clients.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// A migration could not be applied at start.
+    #[error("migration {version} failed: {source}")]
+    Migration { version: u32, source: rusqlite::Error },
+}
+
+impl StoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Domain(e) => e.kind,
+            Self::Database(_) | Self::Migration { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<flotilla_core::filter::FilterError> for StoreError {
+    fn from(e: flotilla_core::filter::FilterError) -> Self {
+        Self::Domain(Error::invalid(e.0))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,81 @@
+//! Request types for the store: new entities, updates and search queries.
+
+use flotilla_core::model::{RunStatus, Tag, ViewType};
+
+/// Page size and cursor as the client sent them; validated by the store.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExperimentQuery {
+    pub filter: String,
+    pub order_by: Vec<String>,
+    pub view: ViewType,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub experiment_ids: Vec<String>,
+    pub filter: String,
+    pub order_by: Vec<String>,
+    pub view: ViewType,
+    pub page: PageRequest,
+}
+
+/// Registered-model and model-version searches share a shape.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryQuery {
+    pub filter: String,
+    pub order_by: Vec<String>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoggedModelQuery {
+    pub experiment_ids: Vec<String>,
+    pub filter: String,
+    /// `(field, ascending)` pairs, MLflow's structured order_by for logged models.
+    pub order_by: Vec<(String, bool)>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub experiment_id: String,
+    pub user_id: String,
+    pub run_name: Option<String>,
+    pub start_time: Option<i64>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunUpdate {
+    pub status: Option<RunStatus>,
+    pub end_time: Option<i64>,
+    pub run_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewLoggedModel {
+    pub experiment_id: String,
+    pub name: Option<String>,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    pub params: Vec<Tag>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewModelVersion {
+    pub name: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub model_id: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<Tag>,
+}

@@ -1,0 +1,255 @@
+//! Experiments: create, read, rename, delete/restore, tags and search.
+
+use flotilla_core::filter::{self, Attr, Comparator, Entity, Field, Operand};
+use flotilla_core::model::{Experiment, LifecycleStage, Page, Tag, ViewType};
+use flotilla_core::{Error, validation};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::keyset::{self, SortKey};
+use super::{SqliteStore, filter_sql, now_ms, rows};
+use crate::error::StoreResult;
+use crate::{ExperimentQuery, paging};
+
+pub(crate) fn parse_id(experiment_id: &str) -> StoreResult<i64> {
+    experiment_id.trim().parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(|| {
+        Error::invalid(format!(
+            "Invalid experiment ID: '{}'",
+            validation::truncate(experiment_id, 64)
+        ))
+        .into()
+    })
+}
+
+fn not_found(experiment_id: &str) -> Error {
+    Error::not_found(format!("No Experiment with id={experiment_id} exists"))
+}
+
+/// Fails unless the experiment exists; returns its lifecycle stage.
+pub(crate) fn stage_of(tx: &Transaction<'_>, id: i64) -> StoreResult<Option<LifecycleStage>> {
+    let stage: Option<String> = tx
+        .prepare_cached("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(stage.as_deref().and_then(LifecycleStage::parse))
+}
+
+fn require_active(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<i64> {
+    let id = parse_id(experiment_id)?;
+    match stage_of(tx, id)? {
+        None => Err(not_found(experiment_id).into()),
+        Some(LifecycleStage::Deleted) => Err(Error::invalid(format!(
+            "The experiment {experiment_id} must be in the 'active' state. Current state is deleted."
+        ))
+        .into()),
+        Some(LifecycleStage::Active) => Ok(id),
+    }
+}
+
+fn validate_tag(tag: &Tag) -> StoreResult<()> {
+    validation::entity_key("Tag", &tag.key)?;
+    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_EXPERIMENT_TAG_VALUE_LENGTH)?;
+    Ok(())
+}
+
+fn touch(tx: &Transaction<'_>, id: i64) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?")?
+        .execute(params![now_ms(), id])?;
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(crate) fn create_experiment_impl(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[Tag],
+    ) -> StoreResult<String> {
+        validation::experiment_name(name)?;
+        tags.iter().try_for_each(validate_tag)?;
+        self.write(|tx| {
+            let exists: Option<String> = tx
+                .prepare_cached("SELECT lifecycle_stage FROM experiments WHERE name = ?")?
+                .query_row([name], |r| r.get(0))
+                .optional()?;
+            if let Some(stage) = exists {
+                let hint = if stage == "deleted" { " (it is deleted; restore it or choose another name)" } else { "" };
+                return Err(Error::already_exists(format!("Experiment(name={name}) already exists{hint}.")).into());
+            }
+            let now = now_ms();
+            let id: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(experiment_id), 0) + 1 FROM experiments",
+                [],
+                |r| r.get(0),
+            )?;
+            let location = match artifact_location.filter(|l| !l.is_empty()) {
+                Some(l) => l.trim_end_matches('/').to_string(),
+                None => format!("mlflow-artifacts:/{id}"),
+            };
+            tx.prepare_cached(
+                "INSERT INTO experiments (experiment_id, name, artifact_location, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![id, name, location, now, now])?;
+            let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)")?;
+            for tag in tags {
+                insert.execute(params![id, tag.key, tag.value])?;
+            }
+            Ok(id.to_string())
+        })
+    }
+
+    pub(crate) fn get_experiment_impl(&self, experiment_id: &str) -> StoreResult<Experiment> {
+        let id = parse_id(experiment_id)?;
+        self.read(|tx| {
+            rows::experiments_by_ids(tx, &[id])?.pop().ok_or_else(|| not_found(experiment_id).into())
+        })
+    }
+
+    pub(crate) fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
+        self.read(|tx| {
+            let id: Option<i64> = tx
+                .prepare_cached("SELECT experiment_id FROM experiments WHERE name = ?")?
+                .query_row([name], |r| r.get(0))
+                .optional()?;
+            let missing = || Error::not_found(format!("Could not find experiment with name '{name}'"));
+            match id {
+                None => Err(missing().into()),
+                Some(id) => rows::experiments_by_ids(tx, &[id])?.pop().ok_or_else(|| missing().into()),
+            }
+        })
+    }
+
+    pub(crate) fn set_experiment_stage(&self, experiment_id: &str, to: LifecycleStage) -> StoreResult<()> {
+        let id = parse_id(experiment_id)?;
+        self.write(|tx| {
+            if stage_of(tx, id)?.is_none() {
+                return Err(not_found(experiment_id).into());
+            }
+            if id == 0 && to == LifecycleStage::Deleted {
+                return Err(Error::invalid("Cannot delete the default experiment '0'. This is an internally reserved experiment.").into());
+            }
+            let now = now_ms();
+            tx.prepare_cached("UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?")?
+                .execute(params![to.as_str(), now, id])?;
+            let deleted_time = (to == LifecycleStage::Deleted).then_some(now);
+            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?")?
+                .execute(params![to.as_str(), deleted_time, id])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn rename_experiment_impl(&self, experiment_id: &str, new_name: &str) -> StoreResult<()> {
+        validation::experiment_name(new_name)?;
+        self.write(|tx| {
+            let id = require_active(tx, experiment_id)?;
+            let taken: Option<i64> = tx
+                .prepare_cached("SELECT experiment_id FROM experiments WHERE name = ?")?
+                .query_row([new_name], |r| r.get(0))
+                .optional()?;
+            if taken.is_some_and(|other| other != id) {
+                return Err(Error::already_exists(format!("Experiment(name={new_name}) already exists.")).into());
+            }
+            tx.prepare_cached("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")?
+                .execute(params![new_name, now_ms(), id])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn set_experiment_tag_impl(&self, experiment_id: &str, tag: &Tag) -> StoreResult<()> {
+        validate_tag(tag)?;
+        self.write(|tx| {
+            let id = require_active(tx, experiment_id)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)")?
+                .execute(params![id, tag.key, tag.value])?;
+            touch(tx, id)
+        })
+    }
+
+    pub(crate) fn delete_experiment_tag_impl(&self, experiment_id: &str, key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let id = require_active(tx, experiment_id)?;
+            let n = tx
+                .prepare_cached("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?")?
+                .execute(params![id, key])?;
+            if n == 0 {
+                return Err(Error::not_found(format!("No tag with name: {key} in experiment with id {experiment_id}")).into());
+            }
+            touch(tx, id)
+        })
+    }
+
+    pub(crate) fn search_experiments_impl(&self, q: &ExperimentQuery) -> StoreResult<Page<Experiment>> {
+        let limit = validation::page_size(q.page.max_results, validation::EXPERIMENTS_PAGE, "experiments")?;
+        let clauses = filter::parse_filter(Entity::Experiments, &q.filter)?;
+        let mut keys = Vec::new();
+        for spec in &q.order_by {
+            let o = filter::parse_order_by(Entity::Experiments, spec)?;
+            let expr = match o.field {
+                Field::Attr(Attr::Name) => "e.name",
+                Field::Attr(Attr::ExperimentId) => "e.experiment_id",
+                Field::Attr(Attr::CreationTime) => "e.creation_time",
+                Field::Attr(Attr::LastUpdateTime) => "e.last_update_time",
+                other => return Err(Error::invalid(format!("Invalid order_by field {other:?} for experiments")).into()),
+            };
+            keys.push(SortKey { expr: expr.into(), desc: !o.ascending });
+        }
+        if !keys.iter().any(|k| k.expr == "e.creation_time") && keys.is_empty() {
+            keys.push(SortKey::desc("e.creation_time"));
+        }
+        if !keys.iter().any(|k| k.expr == "e.experiment_id") {
+            keys.push(SortKey::asc("e.experiment_id"));
+        }
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+
+        let mut sql = format!("SELECT e.experiment_id, {} FROM experiments e WHERE 1=1", keyset::select_list(&keys));
+        let mut args: Vec<Value> = Vec::new();
+        match q.view {
+            ViewType::ActiveOnly => sql.push_str(" AND e.lifecycle_stage = 'active'"),
+            ViewType::DeletedOnly => sql.push_str(" AND e.lifecycle_stage = 'deleted'"),
+            ViewType::All => {}
+        }
+        for clause in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&experiment_clause(clause, &mut args)?);
+        }
+        if let Some(c) = &cursor {
+            sql.push_str(" AND ");
+            sql.push_str(&keyset::after(&keys, c, &mut args));
+        }
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        self.read(|tx| {
+            let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
+            Ok(Page { items: rows::experiments_by_ids(tx, &ids)?, next_page_token: next })
+        })
+    }
+}
+
+fn experiment_clause(c: &filter::Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+    let column = match &c.field {
+        Field::Tag(key) => return filter_sql::tag_exists("experiment_tags", "experiment_id", "e.experiment_id", key, c, args),
+        Field::Attr(Attr::Name) => "e.name",
+        Field::Attr(Attr::ExperimentId) => "e.experiment_id",
+        Field::Attr(Attr::CreationTime) => "e.creation_time",
+        Field::Attr(Attr::LastUpdateTime) => "e.last_update_time",
+        other => return Err(Error::invalid(format!("Invalid filter field {other:?} for experiments")).into()),
+    };
+    if column == "e.experiment_id" {
+        // Ids are strings on the wire and integers here.
+        let to_int = |s: &str| s.trim().parse::<i64>().map(Value::Integer).unwrap_or(Value::Integer(-1));
+        let value = match &c.value {
+            Operand::Str(s) => Operand::Num(match to_int(s) { Value::Integer(i) => i as f64, _ => -1.0 }),
+            other => other.clone(),
+        };
+        let c = filter::Clause { field: c.field.clone(), cmp: c.cmp, value };
+        if matches!(c.cmp, Comparator::In | Comparator::NotIn) {
+            if let Operand::List(items) = &c.value {
+                let marks = vec!["?"; items.len()].join(", ");
+                args.extend(items.iter().map(|s| to_int(s)));
+                let not = if c.cmp == Comparator::NotIn { "NOT " } else { "" };
+                return Ok(format!("{column} {not}IN ({marks})"));
+            }
+        }
+        return filter_sql::compare(column, &c, args);
+    }
+    filter_sql::compare(column, c, args)
+}

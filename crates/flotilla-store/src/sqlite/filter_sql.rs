@@ -1,0 +1,118 @@
+//! Translation of parsed filter clauses into SQL predicates with bound
+//! parameters. Values are always bound, never spliced into SQL text.
+
+use flotilla_core::Error;
+use flotilla_core::filter::{Clause, Comparator, Operand};
+use rusqlite::types::Value;
+
+use crate::error::StoreResult;
+
+fn operand(v: &Operand) -> StoreResult<Value> {
+    match v {
+        Operand::Str(s) => Ok(Value::Text(s.clone())),
+        Operand::Num(n) => Ok(if n.fract() == 0.0 && n.abs() < 9.0e15 { Value::Integer(*n as i64) } else { Value::Real(*n) }),
+        Operand::List(_) | Operand::Null => Err(Error::invalid("Expected a single value in filter").into()),
+    }
+}
+
+/// `column <cmp> ?` for one clause.
+pub(crate) fn compare(column: &str, c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+    let simple = |op: &str, args: &mut Vec<Value>| -> StoreResult<String> {
+        args.push(operand(&c.value)?);
+        Ok(format!("{column} {op} ?"))
+    };
+    match c.cmp {
+        Comparator::Eq => simple("=", args),
+        Comparator::Ne => simple("!=", args),
+        Comparator::Gt => simple(">", args),
+        Comparator::Ge => simple(">=", args),
+        Comparator::Lt => simple("<", args),
+        Comparator::Le => simple("<=", args),
+        // `PRAGMA case_sensitive_like` is on, so LIKE is case-sensitive as in MLflow.
+        Comparator::Like => simple("LIKE", args),
+        Comparator::ILike => {
+            args.push(operand(&c.value)?);
+            Ok(format!("lower({column}) LIKE lower(?)"))
+        }
+        Comparator::In | Comparator::NotIn => {
+            let Operand::List(items) = &c.value else {
+                return Err(Error::invalid("IN expects a list of values, e.g. ('a', 'b')").into());
+            };
+            if items.is_empty() {
+                return Ok(if c.cmp == Comparator::In { "0".into() } else { "1".into() });
+            }
+            args.extend(items.iter().cloned().map(Value::Text));
+            let not = if c.cmp == Comparator::NotIn { "NOT " } else { "" };
+            Ok(format!("{column} {not}IN ({})", vec!["?"; items.len()].join(", ")))
+        }
+        Comparator::IsNull => Ok(format!("{column} IS NULL")),
+        Comparator::IsNotNull => Ok(format!("{column} IS NOT NULL")),
+    }
+}
+
+/// How `!=` treats entities that lack the key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MissingKey {
+    /// The key must exist with another value (MLflow's run semantics).
+    NoMatch,
+    /// Entities without the key match too (MLflow's registry anti-join; the
+    /// client's `tag.mlflow.prompt.is_prompt != 'true'` relies on it).
+    Matches,
+}
+
+/// A predicate over a key/value child table (`*_tags`, `*_params`).
+pub(crate) fn key_value(
+    table: &str,
+    join: &str,
+    key: &str,
+    c: &Clause,
+    missing: MissingKey,
+    args: &mut Vec<Value>,
+) -> StoreResult<String> {
+    let head = format!("SELECT 1 FROM {table} kv WHERE {join} AND kv.key = ?");
+    match (c.cmp, missing) {
+        (Comparator::IsNull, _) => {
+            args.push(Value::Text(key.into()));
+            Ok(format!("NOT EXISTS ({head})"))
+        }
+        (Comparator::IsNotNull, _) => {
+            args.push(Value::Text(key.into()));
+            Ok(format!("EXISTS ({head})"))
+        }
+        (Comparator::Ne, MissingKey::Matches) => {
+            args.push(Value::Text(key.into()));
+            let eq = Clause { field: c.field.clone(), cmp: Comparator::Eq, value: c.value.clone() };
+            let pred = compare("kv.value", &eq, args)?;
+            Ok(format!("NOT EXISTS ({head} AND {pred})"))
+        }
+        (
+            Comparator::Eq
+            | Comparator::Ne
+            | Comparator::Gt
+            | Comparator::Ge
+            | Comparator::Lt
+            | Comparator::Le
+            | Comparator::Like
+            | Comparator::ILike
+            | Comparator::In
+            | Comparator::NotIn,
+            MissingKey::NoMatch | MissingKey::Matches,
+        ) => {
+            args.push(Value::Text(key.into()));
+            let pred = compare("kv.value", c, args)?;
+            Ok(format!("EXISTS ({head} AND {pred})"))
+        }
+    }
+}
+
+/// Tags on experiments and runs: `!=` needs the tag to exist.
+pub(crate) fn tag_exists(
+    table: &str,
+    fk: &str,
+    outer: &str,
+    key: &str,
+    c: &Clause,
+    args: &mut Vec<Value>,
+) -> StoreResult<String> {
+    key_value(table, &format!("kv.{fk} = {outer}"), key, c, MissingKey::NoMatch, args)
+}

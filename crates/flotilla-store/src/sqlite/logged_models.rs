@@ -1,0 +1,253 @@
+//! MLflow 3.x logged models: a model's record apart from any run, with its
+//! params, tags and the metrics logged against it.
+
+use std::collections::HashMap;
+
+use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
+use flotilla_core::model::{LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Page, Tag};
+use flotilla_core::{Error, validation};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::filter_sql::{self, MissingKey};
+use super::keyset::{self, SortKey};
+use super::{SqliteStore, experiments, new_hex_id, now_ms, rows};
+use crate::error::StoreResult;
+use crate::{LoggedModelQuery, NewLoggedModel, paging};
+
+fn not_found(model_id: &str) -> Error {
+    Error::not_found(format!("Logged model with ID '{model_id}' not found."))
+}
+
+fn require(tx: &Transaction<'_>, model_id: &str) -> StoreResult<()> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT 1 FROM logged_models WHERE model_id = ?")?
+        .query_row([model_id], |r| r.get(0))
+        .optional()?;
+    found.map(|_| ()).ok_or_else(|| not_found(model_id).into())
+}
+
+fn validate_pairs(kind: &str, pairs: &[Tag], max: usize) -> StoreResult<()> {
+    for p in pairs {
+        validation::entity_key(kind, &p.key)?;
+        validation::value_length(kind, &p.key, &p.value, max)?;
+    }
+    Ok(())
+}
+
+fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<LoggedModel>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = rows::id_list(ids);
+    let mut models: HashMap<String, LoggedModel> = HashMap::with_capacity(ids.len());
+    let mut stmt = tx.prepare_cached(
+        "SELECT model_id, experiment_id, name, creation_time, last_update_time, status, status_message, model_type,
+                source_run_id, artifact_uri FROM logged_models WHERE model_id IN (SELECT value FROM json_each(?))",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        let info = LoggedModelInfo {
+            model_id: r.get(0)?,
+            experiment_id: r.get::<_, i64>(1)?.to_string(),
+            name: r.get(2)?,
+            creation_timestamp_ms: r.get(3)?,
+            last_updated_timestamp_ms: r.get(4)?,
+            status: LoggedModelStatus::parse(&r.get::<_, String>(5)?).unwrap_or(LoggedModelStatus::Pending),
+            status_message: r.get(6)?,
+            model_type: r.get(7)?,
+            source_run_id: r.get(8)?,
+            artifact_uri: r.get(9)?,
+            tags: Vec::new(),
+        };
+        models.insert(info.model_id.clone(), LoggedModel { info, data: LoggedModelData::default() });
+    }
+    for (table, is_tag) in [("logged_model_tags", true), ("logged_model_params", false)] {
+        let sql = format!("SELECT model_id, key, value FROM {table} WHERE model_id IN (SELECT value FROM json_each(?)) ORDER BY model_id, key");
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rs = stmt.query([&list])?;
+        while let Some(r) = rs.next()? {
+            if let Some(m) = models.get_mut(&r.get::<_, String>(0)?) {
+                let pair = Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?);
+                if is_tag { m.info.tags.push(pair) } else { m.data.params.push(pair) }
+            }
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT model_id, key, value, is_nan, timestamp, step, run_uuid, dataset_name, dataset_digest
+         FROM logged_model_metrics WHERE model_id IN (SELECT value FROM json_each(?)) ORDER BY model_id, key",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        if let Some(m) = models.get_mut(&r.get::<_, String>(0)?) {
+            let mut metric = rows::metric_from_row(r, 1)?;
+            // Column 6 is the run id here, not the model id.
+            metric.run_id = metric.model_id.take();
+            metric.model_id = Some(m.info.model_id.clone());
+            m.data.metrics.push(metric);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| models.remove(id)).collect())
+}
+
+fn one(tx: &Transaction<'_>, model_id: &str) -> StoreResult<LoggedModel> {
+    models_by_ids(tx, &[model_id.to_string()])?.pop().ok_or_else(|| not_found(model_id).into())
+}
+
+fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+    let column = match &c.field {
+        Field::Tag(k) => return filter_sql::key_value("logged_model_tags", "kv.model_id = m.model_id", k, c, MissingKey::NoMatch, args),
+        Field::Param(k) => return filter_sql::key_value("logged_model_params", "kv.model_id = m.model_id", k, c, MissingKey::NoMatch, args),
+        Field::Metric(k) => {
+            args.push(Value::Text(k.clone()));
+            let pred = filter_sql::compare("lm.value", c, args)?;
+            return Ok(format!(
+                "EXISTS (SELECT 1 FROM logged_model_metrics lm WHERE lm.model_id = m.model_id AND lm.key = ? AND lm.is_nan = 0 AND {pred})"
+            ));
+        }
+        Field::Attr(Attr::Name) => "m.name",
+        Field::Attr(Attr::ModelId) => "m.model_id",
+        Field::Attr(Attr::ModelType) => "m.model_type",
+        Field::Attr(Attr::Status) => "m.status",
+        Field::Attr(Attr::SourceRunId) => "m.source_run_id",
+        Field::Attr(Attr::CreationTime) => "m.creation_time",
+        Field::Attr(Attr::LastUpdateTime) => "m.last_update_time",
+        other => return Err(Error::invalid(format!("Invalid filter field {other:?} for logged models")).into()),
+    };
+    filter_sql::compare(column, c, args)
+}
+
+impl SqliteStore {
+    pub(crate) fn create_logged_model_impl(&self, new: &NewLoggedModel) -> StoreResult<LoggedModel> {
+        validate_pairs("Tag", &new.tags, validation::MAX_TAG_VALUE_LENGTH)?;
+        validate_pairs("Param", &new.params, validation::MAX_PARAM_VALUE_LENGTH)?;
+        let experiment_id = experiments::parse_id(&new.experiment_id)?;
+        self.write(|tx| {
+            let location: Option<(String, String)> = tx
+                .prepare_cached("SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?")?
+                .query_row([experiment_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((location, stage)) = location else {
+                return Err(Error::not_found(format!("No Experiment with id={experiment_id} exists")).into());
+            };
+            if stage != "active" {
+                return Err(Error::invalid(format!("The experiment {experiment_id} must be in the 'active' state.")).into());
+            }
+            let model_id = format!("m-{}", new_hex_id());
+            let name = new.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "model".to_string());
+            let artifact_uri = format!("{}/models/{model_id}/artifacts", location.trim_end_matches('/'));
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO logged_models (model_id, experiment_id, name, creation_time, last_update_time, status, model_type, source_run_id, artifact_uri)
+                 VALUES (?, ?, ?, ?, ?, 'LOGGED_MODEL_PENDING', ?, ?, ?)",
+            )?
+            .execute(params![model_id, experiment_id, name, now, now, new.model_type, new.source_run_id, artifact_uri])?;
+            for t in &new.tags {
+                tx.prepare_cached("INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)")?
+                    .execute(params![model_id, t.key, t.value])?;
+            }
+            for p in &new.params {
+                tx.prepare_cached("INSERT OR REPLACE INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)")?
+                    .execute(params![model_id, p.key, p.value])?;
+            }
+            one(tx, &model_id)
+        })
+    }
+
+    pub(crate) fn get_logged_model_impl(&self, model_id: &str) -> StoreResult<LoggedModel> {
+        self.read(|tx| one(tx, model_id))
+    }
+
+    pub(crate) fn finalize_logged_model_impl(&self, model_id: &str, status: LoggedModelStatus) -> StoreResult<LoggedModel> {
+        self.write(|tx| {
+            require(tx, model_id)?;
+            tx.prepare_cached("UPDATE logged_models SET status = ?, last_update_time = ? WHERE model_id = ?")?
+                .execute(params![status.as_str(), now_ms(), model_id])?;
+            one(tx, model_id)
+        })
+    }
+
+    pub(crate) fn delete_logged_model_impl(&self, model_id: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            require(tx, model_id)?;
+            tx.prepare_cached("DELETE FROM logged_models WHERE model_id = ?")?.execute([model_id])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn set_logged_model_tags_impl(&self, model_id: &str, tags: &[Tag]) -> StoreResult<LoggedModel> {
+        validate_pairs("Tag", tags, validation::MAX_TAG_VALUE_LENGTH)?;
+        self.write(|tx| {
+            require(tx, model_id)?;
+            for t in tags {
+                tx.prepare_cached("INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)")?
+                    .execute(params![model_id, t.key, t.value])?;
+            }
+            tx.prepare_cached("UPDATE logged_models SET last_update_time = ? WHERE model_id = ?")?.execute(params![now_ms(), model_id])?;
+            one(tx, model_id)
+        })
+    }
+
+    pub(crate) fn delete_logged_model_tag_impl(&self, model_id: &str, key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            require(tx, model_id)?;
+            let n = tx.prepare_cached("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?")?.execute(params![model_id, key])?;
+            if n == 0 {
+                return Err(Error::not_found(format!("No tag with key '{key}' found for logged model '{model_id}'")).into());
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn log_logged_model_params_impl(&self, model_id: &str, params: &[Tag]) -> StoreResult<()> {
+        validate_pairs("Param", params, validation::MAX_PARAM_VALUE_LENGTH)?;
+        self.write(|tx| {
+            require(tx, model_id)?;
+            for p in params {
+                tx.prepare_cached("INSERT OR REPLACE INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)")?
+                    .execute(params![model_id, p.key, p.value])?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn search_logged_models_impl(&self, q: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>> {
+        let limit = validation::page_size(q.page.max_results, validation::LOGGED_MODELS_PAGE, "logged models")?;
+        let clauses = filter::parse_filter(Entity::LoggedModels, &q.filter)?;
+        let mut keys = Vec::new();
+        for (field, ascending) in &q.order_by {
+            let expr = match field.as_str() {
+                "name" => "m.name",
+                "creation_timestamp" | "creation_time" => "m.creation_time",
+                "last_updated_timestamp" | "last_update_time" => "m.last_update_time",
+                "model_id" => "m.model_id",
+                other => return Err(Error::invalid(format!("Invalid order_by field '{other}' for logged models")).into()),
+            };
+            keys.push(SortKey { expr: expr.into(), desc: !ascending });
+        }
+        if keys.is_empty() {
+            keys.push(SortKey::desc("m.creation_time"));
+        }
+        keys.push(SortKey::asc("m.model_id"));
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let experiment_ids = q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;
+        let mut args = vec![Value::Text(rows::id_list(&experiment_ids))];
+        let mut sql = format!(
+            "SELECT m.model_id, {} FROM logged_models m WHERE m.experiment_id IN (SELECT value FROM json_each(?))",
+            keyset::select_list(&keys)
+        );
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&clause_sql(c, &mut args)?);
+        }
+        if let Some(c) = &cursor {
+            sql.push_str(" AND ");
+            sql.push_str(&keyset::after(&keys, c, &mut args));
+        }
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        self.read(|tx| {
+            let (ids, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 1, |r| r.get::<_, String>(0))?;
+            Ok(Page { items: models_by_ids(tx, &ids)?, next_page_token: next })
+        })
+    }
+}

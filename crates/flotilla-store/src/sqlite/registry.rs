@@ -1,0 +1,294 @@
+//! The model registry: registered models, versions, tags, aliases and stages.
+
+use flotilla_core::model::{ModelVersion, RegisteredModel, Tag, canonical_stage};
+use flotilla_core::{Error, validation};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::registry_search::{registered_models_by_ids, versions_by_keys};
+use super::{SqliteStore, now_ms};
+use crate::NewModelVersion;
+use crate::error::StoreResult;
+
+pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
+    tx.prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("Registered Model with name={name} not found")).into())
+}
+
+fn version_key(tx: &Transaction<'_>, name: &str, version: &str) -> StoreResult<(i64, i64)> {
+    let v = validation::version_number(version)?;
+    let id = rm_id(tx, name)?;
+    let exists: Option<i64> = tx
+        .prepare_cached("SELECT 1 FROM model_versions WHERE rm_id = ? AND version = ?")?
+        .query_row(params![id, v], |r| r.get(0))
+        .optional()?;
+    match exists {
+        Some(_) => Ok((id, v)),
+        None => Err(Error::not_found(format!("Model Version (name={name}, version={version}) not found")).into()),
+    }
+}
+
+fn validate_tag(tag: &Tag) -> StoreResult<()> {
+    validation::entity_key("Tag", &tag.key)?;
+    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_REGISTRY_TAG_VALUE_LENGTH)?;
+    Ok(())
+}
+
+fn touch_model(tx: &Transaction<'_>, id: i64, now: i64) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE registered_models SET last_update_time = ? WHERE rm_id = ?")?.execute(params![now, id])?;
+    Ok(())
+}
+
+fn one_model(tx: &Transaction<'_>, id: i64) -> StoreResult<RegisteredModel> {
+    registered_models_by_ids(tx, &[id])?.pop().ok_or_else(|| Error::internal("registered model vanished").into())
+}
+
+fn one_version(tx: &Transaction<'_>, key: (i64, i64)) -> StoreResult<ModelVersion> {
+    versions_by_keys(tx, &[key])?.pop().ok_or_else(|| Error::internal("model version vanished").into())
+}
+
+impl SqliteStore {
+    pub(crate) fn create_registered_model_impl(&self, name: &str, tags: &[Tag], description: Option<&str>) -> StoreResult<RegisteredModel> {
+        validation::model_name(name)?;
+        tags.iter().try_for_each(validate_tag)?;
+        self.write(|tx| {
+            let now = now_ms();
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO registered_models (name, creation_time, last_update_time, description) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (name) DO NOTHING",
+                )?
+                .execute(params![name, now, now, description.unwrap_or("")])?;
+            if inserted == 0 {
+                return Err(Error::already_exists(format!("Registered Model (name={name}) already exists.")).into());
+            }
+            let id = tx.last_insert_rowid();
+            let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
+            for t in tags {
+                insert.execute(params![id, t.key, t.value])?;
+            }
+            one_model(tx, id)
+        })
+    }
+
+    pub(crate) fn get_registered_model_impl(&self, name: &str) -> StoreResult<RegisteredModel> {
+        self.read(|tx| {
+            let id = rm_id(tx, name)?;
+            one_model(tx, id)
+        })
+    }
+
+    pub(crate) fn rename_registered_model_impl(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
+        validation::model_name(new_name)?;
+        self.write(|tx| {
+            let id = rm_id(tx, name)?;
+            let taken: Option<i64> = tx
+                .prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
+                .query_row([new_name], |r| r.get(0))
+                .optional()?;
+            if taken.is_some_and(|other| other != id) {
+                return Err(Error::already_exists(format!("Registered Model (name={new_name}) already exists.")).into());
+            }
+            let now = now_ms();
+            tx.prepare_cached("UPDATE registered_models SET name = ?, last_update_time = ? WHERE rm_id = ?")?
+                .execute(params![new_name, now, id])?;
+            one_model(tx, id)
+        })
+    }
+
+    pub(crate) fn update_registered_model_impl(&self, name: &str, description: Option<&str>) -> StoreResult<RegisteredModel> {
+        self.write(|tx| {
+            let id = rm_id(tx, name)?;
+            let now = now_ms();
+            if let Some(d) = description {
+                tx.prepare_cached("UPDATE registered_models SET description = ? WHERE rm_id = ?")?.execute(params![d, id])?;
+            }
+            touch_model(tx, id, now)?;
+            one_model(tx, id)
+        })
+    }
+
+    pub(crate) fn delete_registered_model_impl(&self, name: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let id = rm_id(tx, name)?;
+            tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?.execute([id])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn set_registered_model_tag_impl(&self, name: &str, tag: &Tag) -> StoreResult<()> {
+        validate_tag(tag)?;
+        self.write(|tx| {
+            let id = rm_id(tx, name)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?
+                .execute(params![id, tag.key, tag.value])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    pub(crate) fn delete_registered_model_tag_impl(&self, name: &str, key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let id = rm_id(tx, name)?;
+            tx.prepare_cached("DELETE FROM registered_model_tags WHERE rm_id = ? AND key = ?")?.execute(params![id, key])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    pub(crate) fn get_latest_versions_impl(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
+        let mut wanted = Vec::new();
+        for s in stages {
+            let stage = canonical_stage(s).ok_or_else(|| {
+                Error::invalid(format!("Invalid Model Version stage: {s}. Value must be one of None, Staging, Production, Archived."))
+            })?;
+            wanted.push(stage);
+        }
+        self.read(|tx| {
+            let id = rm_id(tx, name)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT current_stage, MAX(version) FROM model_versions WHERE rm_id = ? GROUP BY current_stage ORDER BY MAX(version)",
+            )?;
+            let latest: Vec<(String, i64)> =
+                stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            let keys: Vec<(i64, i64)> = latest
+                .into_iter()
+                .filter(|(stage, _)| wanted.is_empty() || wanted.contains(&stage.as_str()))
+                .map(|(_, v)| (id, v))
+                .collect();
+            versions_by_keys(tx, &keys)
+        })
+    }
+
+    pub(crate) fn create_model_version_impl(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
+        new.tags.iter().try_for_each(validate_tag)?;
+        if new.source.is_empty() {
+            return Err(Error::invalid("Missing value for required parameter 'source'.").into());
+        }
+        self.write(|tx| {
+            let id = rm_id(tx, &new.name)?;
+            let version: i64 = tx
+                .prepare_cached("UPDATE registered_models SET next_version = next_version + 1, last_update_time = ? WHERE rm_id = ? RETURNING next_version - 1")?
+                .query_row(params![now_ms(), id], |r| r.get(0))?;
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, description, source, run_id, run_link, model_id, status)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'READY')",
+            )?
+            .execute(params![
+                id,
+                version,
+                now,
+                now,
+                new.description.as_deref().unwrap_or(""),
+                new.source,
+                new.run_id.as_deref().filter(|r| !r.is_empty()),
+                new.run_link.as_deref().unwrap_or(""),
+                new.model_id.as_deref().filter(|m| !m.is_empty()),
+            ])?;
+            let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)")?;
+            for t in &new.tags {
+                insert.execute(params![id, version, t.key, t.value])?;
+            }
+            one_version(tx, (id, version))
+        })
+    }
+
+    pub(crate) fn get_model_version_impl(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
+        self.read(|tx| {
+            let key = version_key(tx, name, version)?;
+            one_version(tx, key)
+        })
+    }
+
+    pub(crate) fn update_model_version_impl(&self, name: &str, version: &str, description: Option<&str>) -> StoreResult<ModelVersion> {
+        self.write(|tx| {
+            let key = version_key(tx, name, version)?;
+            let now = now_ms();
+            if let Some(d) = description {
+                tx.prepare_cached("UPDATE model_versions SET description = ? WHERE rm_id = ? AND version = ?")?
+                    .execute(params![d, key.0, key.1])?;
+            }
+            tx.prepare_cached("UPDATE model_versions SET last_update_time = ? WHERE rm_id = ? AND version = ?")?
+                .execute(params![now, key.0, key.1])?;
+            one_version(tx, key)
+        })
+    }
+
+    pub(crate) fn delete_model_version_impl(&self, name: &str, version: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND version = ?")?.execute(params![id, v])?;
+            tx.prepare_cached("DELETE FROM model_versions WHERE rm_id = ? AND version = ?")?.execute(params![id, v])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    pub(crate) fn transition_stage_impl(&self, name: &str, version: &str, stage: &str, archive_existing: bool) -> StoreResult<ModelVersion> {
+        let stage = canonical_stage(stage).ok_or_else(|| {
+            Error::invalid(format!("Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."))
+        })?;
+        self.write(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            let now = now_ms();
+            if archive_existing && matches!(stage, "Staging" | "Production") {
+                tx.prepare_cached(
+                    "UPDATE model_versions SET current_stage = 'Archived', last_update_time = ? WHERE rm_id = ? AND version != ? AND current_stage = ?",
+                )?
+                .execute(params![now, id, v, stage])?;
+            }
+            tx.prepare_cached("UPDATE model_versions SET current_stage = ?, last_update_time = ? WHERE rm_id = ? AND version = ?")?
+                .execute(params![stage, now, id, v])?;
+            touch_model(tx, id, now)?;
+            one_version(tx, (id, v))
+        })
+    }
+
+    pub(crate) fn set_model_version_tag_impl(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
+        validate_tag(tag)?;
+        self.write(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)")?
+                .execute(params![id, v, tag.key, tag.value])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn delete_model_version_tag_impl(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            tx.prepare_cached("DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?")?
+                .execute(params![id, v, key])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn set_alias_impl(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
+        validation::alias(alias)?;
+        self.write(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)")?
+                .execute(params![id, alias, v])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    pub(crate) fn delete_alias_impl(&self, name: &str, alias: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let id = rm_id(tx, name)?;
+            tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?.execute(params![id, alias])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    pub(crate) fn get_version_by_alias_impl(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
+        self.read(|tx| {
+            let id = rm_id(tx, name)?;
+            let version: Option<i64> = tx
+                .prepare_cached("SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
+                .query_row(params![id, alias], |r| r.get(0))
+                .optional()?;
+            let v = version.ok_or_else(|| Error::not_found(format!("Registered model alias {alias} not found.")))?;
+            one_version(tx, (id, v))
+        })
+    }
+}

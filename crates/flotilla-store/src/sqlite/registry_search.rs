@@ -1,0 +1,255 @@
+//! Registry reads at page granularity: whole registered models and versions
+//! for a page of keys (a fixed number of queries per page), and the two
+//! registry searches with keyset paging.
+
+use std::collections::HashMap;
+
+use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
+use flotilla_core::model::{ModelVersion, ModelVersionStatus, Page, RegisteredModel, RegisteredModelAlias, Tag};
+use flotilla_core::{Error, validation};
+use rusqlite::Transaction;
+use rusqlite::types::Value;
+
+use super::filter_sql::{self, MissingKey};
+use super::keyset::{self, SortKey};
+use super::{SqliteStore, rows};
+use crate::error::StoreResult;
+use crate::{RegistryQuery, paging};
+
+pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<RegisteredModel>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = rows::id_list(ids);
+    let mut models: HashMap<i64, RegisteredModel> = HashMap::with_capacity(ids.len());
+    let mut stmt = tx.prepare_cached(
+        "SELECT rm_id, name, creation_time, last_update_time, description, user_id FROM registered_models
+         WHERE rm_id IN (SELECT value FROM json_each(?))",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        models.insert(
+            r.get(0)?,
+            RegisteredModel {
+                name: r.get(1)?,
+                creation_timestamp: r.get(2)?,
+                last_updated_timestamp: r.get(3)?,
+                description: r.get(4)?,
+                user_id: r.get(5)?,
+                latest_versions: Vec::new(),
+                tags: Vec::new(),
+                aliases: Vec::new(),
+            },
+        );
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT rm_id, key, value FROM registered_model_tags WHERE rm_id IN (SELECT value FROM json_each(?)) ORDER BY rm_id, key",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        if let Some(m) = models.get_mut(&r.get(0)?) {
+            m.tags.push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT rm_id, alias, version FROM registered_model_aliases WHERE rm_id IN (SELECT value FROM json_each(?)) ORDER BY rm_id, alias",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        if let Some(m) = models.get_mut(&r.get(0)?) {
+            m.aliases.push(RegisteredModelAlias { alias: r.get(1)?, version: r.get::<_, i64>(2)?.to_string() });
+        }
+    }
+    // The latest version in each stage, as MLflow's `latest_versions`.
+    let mut stmt = tx.prepare_cached(
+        "SELECT rm_id, MAX(version) FROM model_versions WHERE rm_id IN (SELECT value FROM json_each(?))
+         GROUP BY rm_id, current_stage",
+    )?;
+    let latest: Vec<(i64, i64)> = stmt.query_map([&list], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut latest = latest;
+    latest.sort_unstable();
+    for ((id, _), v) in versions_keyed(tx, &latest)? {
+        if let Some(m) = models.get_mut(&id) {
+            m.latest_versions.push(v);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| models.remove(id)).collect())
+}
+
+pub(crate) fn versions_by_keys(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<ModelVersion>> {
+    Ok(versions_keyed(tx, keys)?.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Loads versions for `(rm_id, version)` keys, in key order, with their tags
+/// and aliases; keys that no longer exist are skipped.
+fn versions_keyed(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<((i64, i64), ModelVersion)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+    let mut versions: HashMap<(i64, i64), ModelVersion> = HashMap::with_capacity(keys.len());
+    let mut stmt = tx.prepare_cached(
+        "SELECT mv.rm_id, mv.version, rm.name, mv.creation_time, mv.last_update_time, mv.user_id, mv.current_stage,
+                mv.description, mv.source, mv.run_id, mv.status, mv.status_message, mv.run_link, mv.model_id
+         FROM json_each(?) j
+         JOIN model_versions mv ON mv.rm_id = json_extract(j.value, '$[0]') AND mv.version = json_extract(j.value, '$[1]')
+         JOIN registered_models rm ON rm.rm_id = mv.rm_id",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        let status = match r.get::<_, String>(10)?.as_str() {
+            "PENDING_REGISTRATION" => ModelVersionStatus::PendingRegistration,
+            "FAILED_REGISTRATION" => ModelVersionStatus::FailedRegistration,
+            _ => ModelVersionStatus::Ready,
+        };
+        versions.insert(
+            (r.get(0)?, r.get(1)?),
+            ModelVersion {
+                version: r.get::<_, i64>(1)?.to_string(),
+                name: r.get(2)?,
+                creation_timestamp: r.get(3)?,
+                last_updated_timestamp: r.get(4)?,
+                user_id: r.get(5)?,
+                current_stage: r.get(6)?,
+                description: r.get(7)?,
+                source: r.get(8)?,
+                run_id: r.get(9)?,
+                status,
+                status_message: r.get(11)?,
+                tags: Vec::new(),
+                run_link: r.get(12)?,
+                aliases: Vec::new(),
+                model_id: r.get(13)?,
+            },
+        );
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT t.rm_id, t.version, t.key, t.value FROM json_each(?) j
+         JOIN model_version_tags t ON t.rm_id = json_extract(j.value, '$[0]') AND t.version = json_extract(j.value, '$[1]')
+         ORDER BY t.rm_id, t.version, t.key",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        if let Some(v) = versions.get_mut(&(r.get(0)?, r.get(1)?)) {
+            v.tags.push(Tag::new(r.get::<_, String>(2)?, r.get::<_, String>(3)?));
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT a.rm_id, a.version, a.alias FROM json_each(?) j
+         JOIN registered_model_aliases a ON a.rm_id = json_extract(j.value, '$[0]') AND a.version = json_extract(j.value, '$[1]')
+         ORDER BY a.rm_id, a.version, a.alias",
+    )?;
+    let mut rs = stmt.query([&list])?;
+    while let Some(r) = rs.next()? {
+        if let Some(v) = versions.get_mut(&(r.get(0)?, r.get(1)?)) {
+            v.aliases.push(r.get(2)?);
+        }
+    }
+    Ok(keys.iter().filter_map(|k| versions.remove(k).map(|v| (*k, v))).collect())
+}
+
+fn order_keys(entity: Entity, specs: &[String], defaults: &[SortKey], tiebreak: &[SortKey]) -> StoreResult<Vec<SortKey>> {
+    let mut keys = Vec::new();
+    for spec in specs {
+        let o = filter::parse_order_by(entity, spec)?;
+        let expr = match (&o.field, entity) {
+            (Field::Attr(Attr::Name), _) => "rm.name",
+            (Field::Attr(Attr::CreationTime), Entity::RegisteredModels) => "rm.creation_time",
+            (Field::Attr(Attr::LastUpdateTime), Entity::RegisteredModels) => "rm.last_update_time",
+            (Field::Attr(Attr::CreationTime), _) => "mv.creation_time",
+            (Field::Attr(Attr::LastUpdateTime), _) => "mv.last_update_time",
+            (Field::Attr(Attr::VersionNumber), _) => "mv.version",
+            (other, _) => return Err(Error::invalid(format!("Invalid order_by field {other:?}")).into()),
+        };
+        keys.push(SortKey { expr: expr.into(), desc: !o.ascending });
+    }
+    if keys.is_empty() {
+        keys.extend_from_slice(defaults);
+    }
+    for k in tiebreak {
+        if !keys.iter().any(|have| have.expr == k.expr) {
+            keys.push(k.clone());
+        }
+    }
+    Ok(keys)
+}
+
+fn registered_model_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+    match &c.field {
+        Field::Attr(Attr::Name) => filter_sql::compare("rm.name", c, args),
+        Field::Tag(key) => filter_sql::key_value("registered_model_tags", "kv.rm_id = rm.rm_id", key, c, MissingKey::Matches, args),
+        other => Err(Error::invalid(format!("Invalid filter field {other:?} for registered models")).into()),
+    }
+}
+
+fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+    match &c.field {
+        Field::Attr(Attr::Name) => filter_sql::compare("rm.name", c, args),
+        Field::Attr(Attr::VersionNumber) => filter_sql::compare("mv.version", c, args),
+        Field::Attr(Attr::RunId) => filter_sql::compare("mv.run_id", c, args),
+        Field::Attr(Attr::SourcePath) => filter_sql::compare("mv.source", c, args),
+        Field::Tag(key) => filter_sql::key_value(
+            "model_version_tags",
+            "kv.rm_id = mv.rm_id AND kv.version = mv.version",
+            key,
+            c,
+            MissingKey::Matches,
+            args,
+        ),
+        other => Err(Error::invalid(format!("Invalid filter field {other:?} for model versions")).into()),
+    }
+}
+
+impl SqliteStore {
+    pub(crate) fn search_registered_models_impl(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
+        let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
+        let clauses = filter::parse_filter(Entity::RegisteredModels, &q.filter)?;
+        let keys = order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let mut args = Vec::new();
+        let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&registered_model_clause(c, &mut args)?);
+        }
+        if let Some(c) = &cursor {
+            sql.push_str(" AND ");
+            sql.push_str(&keyset::after(&keys, c, &mut args));
+        }
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        self.read(|tx| {
+            let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
+            Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
+        })
+    }
+
+    pub(crate) fn search_model_versions_impl(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
+        let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
+        let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
+        let keys = order_keys(
+            Entity::ModelVersions,
+            &q.order_by,
+            &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+            &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+        )?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let mut args = Vec::new();
+        let mut sql = format!(
+            "SELECT mv.rm_id, mv.version, {} FROM model_versions mv JOIN registered_models rm ON rm.rm_id = mv.rm_id WHERE 1=1",
+            keyset::select_list(&keys)
+        );
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&model_version_clause(c, &mut args)?);
+        }
+        if let Some(c) = &cursor {
+            sql.push_str(" AND ");
+            sql.push_str(&keyset::after(&keys, c, &mut args));
+        }
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        self.read(|tx| {
+            let (pairs, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 2, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Page { items: versions_by_keys(tx, &pairs)?, next_page_token: next })
+        })
+    }
+}

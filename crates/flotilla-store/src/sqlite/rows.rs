@@ -1,0 +1,222 @@
+//! Loading whole entities for a page of ids: one query per child table for the
+//! whole page (never one per row), results put back in page order.
+
+use std::collections::HashMap;
+
+use flotilla_core::model::{
+    Dataset, DatasetInput, Experiment, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData,
+    RunInfo, RunInputs, RunOutputs, RunStatus, Tag,
+};
+use rusqlite::types::Value;
+use rusqlite::{Row, Transaction, params_from_iter};
+
+use super::keyset;
+use crate::error::StoreResult;
+use crate::paging;
+
+/// A JSON array of ids, bound as one parameter and expanded with `json_each`
+/// so a page of any size is one statement.
+pub(crate) fn id_list<T: serde::Serialize>(ids: &[T]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
+
+/// Runs a keyset query whose columns are `id, key1..keyN`, fetching `limit + 1`
+/// rows; returns the page's ids and the token for the next page.
+pub(crate) fn keyset_page<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    args: &[Value],
+    keys: usize,
+    limit: usize,
+    id_columns: usize,
+    id: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<(Vec<T>, Option<String>)> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+    let mut ids = Vec::new();
+    let mut next = None;
+    let mut last_cursor = Vec::new();
+    while let Some(row) = rows.next()? {
+        if ids.len() == limit {
+            next = Some(paging::encode(&last_cursor));
+            break;
+        }
+        ids.push(id(row)?);
+        last_cursor = (0..keys).map(|i| row.get_ref(id_columns + i).map(keyset::to_json)).collect::<Result<_, _>>()?;
+    }
+    Ok((ids, next))
+}
+
+/// [`keyset_page`] for the common case of one integer id column.
+pub(crate) fn keyset_page_ids(
+    tx: &Transaction<'_>,
+    sql: &str,
+    args: &[Value],
+    keys: usize,
+    limit: usize,
+) -> StoreResult<(Vec<i64>, Option<String>)> {
+    keyset_page(tx, sql, args, keys, limit, 1, |r| r.get(0))
+}
+
+
+pub(crate) fn experiments_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<Experiment>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = id_list(ids);
+    let mut tags: HashMap<i64, Vec<Tag>> = HashMap::new();
+    let mut stmt = tx.prepare_cached(
+        "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN (SELECT value FROM json_each(?)) ORDER BY experiment_id, key",
+    )?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(r) = rows.next()? {
+        tags.entry(r.get(0)?).or_default().push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+    }
+    let mut by_id: HashMap<i64, Experiment> = HashMap::new();
+    let mut stmt = tx.prepare_cached(
+        "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM experiments WHERE experiment_id IN (SELECT value FROM json_each(?))",
+    )?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        by_id.insert(
+            id,
+            Experiment {
+                experiment_id: id.to_string(),
+                name: r.get(1)?,
+                artifact_location: r.get(2)?,
+                lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(3)?).unwrap_or(LifecycleStage::Active),
+                creation_time: r.get(4)?,
+                last_update_time: r.get(5)?,
+                tags: tags.remove(&id).unwrap_or_default(),
+            },
+        );
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+pub(crate) fn metric_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Metric> {
+    let is_nan: bool = r.get(at + 2)?;
+    Ok(Metric {
+        key: r.get(at)?,
+        value: if is_nan { f64::NAN } else { r.get(at + 1)? },
+        timestamp: r.get(at + 3)?,
+        step: r.get(at + 4)?,
+        model_id: r.get(at + 5)?,
+        dataset_name: r.get(at + 6)?,
+        dataset_digest: r.get(at + 7)?,
+        run_id: None,
+    })
+}
+
+pub(crate) const METRIC_COLUMNS: &str = "key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest";
+
+fn run_info_from_row(r: &Row<'_>) -> rusqlite::Result<RunInfo> {
+    let uuid: String = r.get(1)?;
+    Ok(RunInfo {
+        run_id: uuid.clone(),
+        run_uuid: uuid,
+        experiment_id: r.get::<_, i64>(2)?.to_string(),
+        run_name: r.get(3)?,
+        user_id: r.get(4)?,
+        status: RunStatus::parse(&r.get::<_, String>(5)?).unwrap_or(RunStatus::Running),
+        start_time: r.get(6)?,
+        end_time: r.get(7)?,
+        lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(8)?).unwrap_or(LifecycleStage::Active),
+        artifact_uri: r.get(9)?,
+    })
+}
+
+pub(crate) const RUN_INFO_COLUMNS: &str =
+    "run_key, run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
+
+pub(crate) fn run_info(tx: &Transaction<'_>, run_key: i64) -> StoreResult<RunInfo> {
+    let sql = format!("SELECT {RUN_INFO_COLUMNS} FROM runs WHERE run_key = ?");
+    Ok(tx.prepare_cached(&sql)?.query_row([run_key], run_info_from_row)?)
+}
+
+/// Loads complete runs (info, latest metrics, params, tags, inputs, outputs)
+/// for a page of run keys with six queries in all.
+pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Vec<Run>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = id_list(keys);
+    let mut runs: HashMap<i64, Run> = HashMap::with_capacity(keys.len());
+    let sql = format!("SELECT {RUN_INFO_COLUMNS} FROM runs WHERE run_key IN (SELECT value FROM json_each(?))");
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(r) = rows.next()? {
+        let info = run_info_from_row(r)?;
+        runs.insert(
+            r.get(0)?,
+            Run { info, data: RunData::default(), inputs: RunInputs::default(), outputs: RunOutputs::default() },
+        );
+    }
+    let sql = format!(
+        "SELECT run_key, {METRIC_COLUMNS} FROM latest_metrics WHERE run_key IN (SELECT value FROM json_each(?)) ORDER BY run_key, key"
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(r) = rows.next()? {
+        if let Some(run) = runs.get_mut(&r.get(0)?) {
+            run.data.metrics.push(metric_from_row(r, 1)?);
+        }
+    }
+    for (table, params) in [("run_params", true), ("run_tags", false)] {
+        let sql = format!(
+            "SELECT run_key, key, value FROM {table} WHERE run_key IN (SELECT value FROM json_each(?)) ORDER BY run_key, key"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([&list])?;
+        while let Some(r) = rows.next()? {
+            if let Some(run) = runs.get_mut(&r.get(0)?) {
+                let tag = Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?);
+                if params { run.data.params.push(tag) } else { run.data.tags.push(tag) }
+            }
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT i.run_key, i.tags_json, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
+         FROM run_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id
+         WHERE i.run_key IN (SELECT value FROM json_each(?)) ORDER BY i.run_key, d.dataset_id",
+    )?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(r) = rows.next()? {
+        if let Some(run) = runs.get_mut(&r.get(0)?) {
+            let tags: Vec<Tag> = serde_json::from_str::<Vec<(String, String)>>(&r.get::<_, String>(1)?)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| Tag::new(k, v))
+                .collect();
+            let dataset = Dataset {
+                name: r.get(2)?,
+                digest: r.get(3)?,
+                source_type: r.get(4)?,
+                source: r.get(5)?,
+                schema: r.get(6)?,
+                profile: r.get(7)?,
+            };
+            run.inputs.dataset_inputs.push(DatasetInput { tags, dataset });
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT run_key, model_id FROM run_model_inputs WHERE run_key IN (SELECT value FROM json_each(?)) ORDER BY run_key, model_id",
+    )?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(r) = rows.next()? {
+        if let Some(run) = runs.get_mut(&r.get(0)?) {
+            run.inputs.model_inputs.push(ModelInput { model_id: r.get(1)? });
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT run_key, model_id, step FROM run_model_outputs WHERE run_key IN (SELECT value FROM json_each(?)) ORDER BY run_key, model_id",
+    )?;
+    let mut rows = stmt.query([&list])?;
+    while let Some(r) = rows.next()? {
+        if let Some(run) = runs.get_mut(&r.get(0)?) {
+            run.outputs.model_outputs.push(ModelOutput { model_id: r.get(1)?, step: r.get(2)? });
+        }
+    }
+    Ok(keys.iter().filter_map(|k| runs.remove(k)).collect())
+}

@@ -1,0 +1,378 @@
+//! Runs: lifecycle, params, metrics, tags, dataset and model inputs/outputs,
+//! and metric history.
+
+use flotilla_core::model::{
+    DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo, Tag,
+};
+use flotilla_core::{Error, validation};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{SqliteStore, experiments, new_hex_id, now_ms, rows};
+use crate::error::StoreResult;
+use crate::{NewRun, PageRequest, RunUpdate, paging};
+
+pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
+const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
+
+/// Resolves a run id to its integer key; fails with MLflow's not-found error.
+pub(crate) fn run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<(i64, LifecycleStage)> {
+    let found: Option<(i64, String)> = tx
+        .prepare_cached("SELECT run_key, lifecycle_stage FROM runs WHERE run_uuid = ?")?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match found {
+        Some((key, stage)) => Ok((key, LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active))),
+        None => Err(Error::not_found(format!("Run with id={run_id} not found")).into()),
+    }
+}
+
+fn active_run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<i64> {
+    match run_key(tx, run_id)? {
+        (key, LifecycleStage::Active) => Ok(key),
+        (_, LifecycleStage::Deleted) => Err(Error::invalid(format!(
+            "The run {run_id} must be in the 'active' state. Current state is deleted."
+        ))
+        .into()),
+    }
+}
+
+fn validate_tag(tag: &Tag) -> StoreResult<()> {
+    validation::entity_key("Tag", &tag.key)?;
+    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_TAG_VALUE_LENGTH)?;
+    Ok(())
+}
+
+fn validate_batch(metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResult<()> {
+    let too_many = |what: &str, n: usize, max: usize| {
+        Error::invalid(format!(
+            "A batch logging request can contain at most {max} {what}. Got {n} {what}. Please split up {what} across multiple requests and try again."
+        ))
+    };
+    if metrics.len() > validation::MAX_METRICS_PER_BATCH {
+        return Err(too_many("metrics", metrics.len(), validation::MAX_METRICS_PER_BATCH).into());
+    }
+    if params.len() > validation::MAX_PARAMS_PER_BATCH {
+        return Err(too_many("params", params.len(), validation::MAX_PARAMS_PER_BATCH).into());
+    }
+    if tags.len() > validation::MAX_TAGS_PER_BATCH {
+        return Err(too_many("tags", tags.len(), validation::MAX_TAGS_PER_BATCH).into());
+    }
+    let total = metrics.len() + params.len() + tags.len();
+    if total > validation::MAX_ENTITIES_PER_BATCH {
+        return Err(too_many("entities", total, validation::MAX_ENTITIES_PER_BATCH).into());
+    }
+    for m in metrics {
+        validation::entity_key("Metric", &m.key)?;
+    }
+    for p in params {
+        validation::entity_key("Param", &p.key)?;
+    }
+    tags.iter().try_for_each(validate_tag)
+}
+
+fn generated_run_name() -> String {
+    const ADJECTIVES: [&str; 12] =
+        ["amber", "bold", "calm", "deft", "eager", "fleet", "grand", "keen", "lucid", "nimble", "quiet", "swift"];
+    const NOUNS: [&str; 12] =
+        ["albatross", "barque", "corvette", "dinghy", "frigate", "galleon", "ketch", "lugger", "schooner", "sloop", "tender", "yawl"];
+    let n: u32 = rand::random();
+    format!("{}-{}-{}", ADJECTIVES[(n % 12) as usize], NOUNS[((n / 12) % 12) as usize], (n / 144) % 1000)
+}
+
+fn upsert_tag(tx: &Transaction<'_>, key: i64, tag: &Tag) -> StoreResult<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO run_tags (run_key, key, value) VALUES (?, ?, ?)")?
+        .execute(params![key, tag.key, tag.value])?;
+    if tag.key == RUN_NAME_TAG {
+        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?.execute(params![tag.value, key])?;
+    }
+    Ok(())
+}
+
+fn insert_param(tx: &Transaction<'_>, key: i64, run_id: &str, p: &Tag) -> StoreResult<()> {
+    let value = validation::truncate(&p.value, validation::MAX_PARAM_VALUE_LENGTH);
+    let existing: Option<String> = tx
+        .prepare_cached("SELECT value FROM run_params WHERE run_key = ? AND key = ?")?
+        .query_row(params![key, p.key], |r| r.get(0))
+        .optional()?;
+    match existing {
+        Some(old) if old == value => Ok(()),
+        Some(old) => Err(Error::invalid(format!(
+            "Changing param values is not allowed. Param with key='{}' was already logged with value='{old}' for run ID='{run_id}'. Attempted logging new value '{value}'.",
+            p.key
+        ))
+        .into()),
+        None => {
+            tx.prepare_cached("INSERT INTO run_params (run_key, key, value) VALUES (?, ?, ?)")?
+                .execute(params![key, p.key, value])?;
+            Ok(())
+        }
+    }
+}
+
+fn insert_metric(tx: &Transaction<'_>, key: i64, run_id: &str, m: &Metric) -> StoreResult<()> {
+    let is_nan = m.value.is_nan();
+    let value = if is_nan { 0.0 } else { m.value };
+    let args = params![key, m.key, value, is_nan, m.timestamp, m.step, m.model_id, m.dataset_name, m.dataset_digest];
+    tx.prepare_cached(
+        "INSERT INTO metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(args)?;
+    // The latest value is the one with the greatest (step, timestamp, value).
+    tx.prepare_cached(
+        "INSERT INTO latest_metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (run_key, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
+            timestamp = excluded.timestamp, step = excluded.step, model_id = excluded.model_id,
+            dataset_name = excluded.dataset_name, dataset_digest = excluded.dataset_digest
+         WHERE (excluded.step, excluded.timestamp, excluded.value) >= (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+    )?
+    .execute(args)?;
+    if let Some(model_id) = &m.model_id {
+        tx.prepare_cached(
+            "INSERT INTO logged_model_metrics (model_id, key, value, is_nan, timestamp, step, run_uuid, dataset_name, dataset_digest)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM logged_models WHERE model_id = ?1)
+             ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
+                timestamp = excluded.timestamp, step = excluded.step, run_uuid = excluded.run_uuid
+             WHERE (excluded.step, excluded.timestamp) >= (logged_model_metrics.step, logged_model_metrics.timestamp)",
+        )?
+        .execute(params![model_id, m.key, value, is_nan, m.timestamp, m.step, run_id, m.dataset_name, m.dataset_digest])?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(crate) fn create_run_impl(&self, new: &NewRun) -> StoreResult<Run> {
+        new.tags.iter().try_for_each(validate_tag)?;
+        let experiment_id = experiments::parse_id(&new.experiment_id)?;
+        self.write(|tx| {
+            let location: Option<(String, String)> = tx
+                .prepare_cached("SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?")?
+                .query_row([experiment_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((location, stage)) = location else {
+                return Err(Error::not_found(format!("No Experiment with id={experiment_id} exists")).into());
+            };
+            if stage != "active" {
+                return Err(Error::invalid(format!(
+                    "The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
+                ))
+                .into());
+            }
+            let run_id = new_hex_id();
+            let tag_name = new.tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+            let name = match (new.run_name.clone().filter(|n| !n.is_empty()), tag_name) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(Error::invalid(format!(
+                        "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='{a}', mlflow.runName='{b}')."
+                    ))
+                    .into());
+                }
+                (Some(a), _) => a,
+                (None, Some(b)) => b,
+                (None, None) => generated_run_name(),
+            };
+            let artifact_uri = format!("{}/{run_id}/artifacts", location.trim_end_matches('/'));
+            tx.prepare_cached(
+                "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, lifecycle_stage, artifact_uri)
+                 VALUES (?, ?, ?, ?, 'RUNNING', ?, 'active', ?)",
+            )?
+            .execute(params![run_id, experiment_id, name, new.user_id, new.start_time.unwrap_or_else(now_ms), artifact_uri])?;
+            let key = tx.last_insert_rowid();
+            for tag in &new.tags {
+                upsert_tag(tx, key, tag)?;
+            }
+            upsert_tag(tx, key, &Tag::new(RUN_NAME_TAG, name))?;
+            Ok(rows::runs_by_keys(tx, &[key])?.remove(0))
+        })
+    }
+
+    pub(crate) fn get_run_impl(&self, run_id: &str) -> StoreResult<Run> {
+        self.read(|tx| {
+            let (key, _) = run_key(tx, run_id)?;
+            rows::runs_by_keys(tx, &[key])?
+                .pop()
+                .ok_or_else(|| Error::not_found(format!("Run with id={run_id} not found")).into())
+        })
+    }
+
+    pub(crate) fn update_run_impl(&self, run_id: &str, update: &RunUpdate) -> StoreResult<RunInfo> {
+        self.write(|tx| {
+            let key = active_run_key(tx, run_id)?;
+            if let Some(status) = update.status {
+                tx.prepare_cached("UPDATE runs SET status = ? WHERE run_key = ?")?.execute(params![status.as_str(), key])?;
+            }
+            if let Some(end) = update.end_time {
+                tx.prepare_cached("UPDATE runs SET end_time = ? WHERE run_key = ?")?.execute(params![end, key])?;
+            }
+            if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
+                upsert_tag(tx, key, &Tag::new(RUN_NAME_TAG, name))?;
+            }
+            rows::run_info(tx, key)
+        })
+    }
+
+    pub(crate) fn set_run_stage(&self, run_id: &str, to: LifecycleStage) -> StoreResult<()> {
+        self.write(|tx| {
+            let (key, _) = run_key(tx, run_id)?;
+            let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
+            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
+                .execute(params![to.as_str(), deleted_time, key])?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn log_batch_impl(&self, run_id: &str, metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResult<()> {
+        validate_batch(metrics, params, tags)?;
+        for (i, a) in params.iter().enumerate() {
+            if let Some(b) = params[..i].iter().find(|b| b.key == a.key && b.value != a.value) {
+                return Err(Error::invalid(format!(
+                    "Duplicate parameter keys have been submitted: '{}' with values '{}' and '{}'.",
+                    a.key, b.value, a.value
+                ))
+                .into());
+            }
+        }
+        self.write(|tx| {
+            let key = active_run_key(tx, run_id)?;
+            for p in params {
+                insert_param(tx, key, run_id, p)?;
+            }
+            for m in metrics {
+                insert_metric(tx, key, run_id, m)?;
+            }
+            for t in tags {
+                upsert_tag(tx, key, t)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn delete_run_tag_impl(&self, run_id: &str, tag_key: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let key = active_run_key(tx, run_id)?;
+            let n = tx.prepare_cached("DELETE FROM run_tags WHERE run_key = ? AND key = ?")?.execute(params![key, tag_key])?;
+            if n == 0 {
+                return Err(Error::not_found(format!("No tag with name: {tag_key} in run with id {run_id}")).into());
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn log_inputs_impl(&self, run_id: &str, datasets: &[DatasetInput], models: &[ModelInput]) -> StoreResult<()> {
+        for input in datasets {
+            let d = &input.dataset;
+            let checks = [
+                ("name", d.name.len(), validation::MAX_DATASET_NAME_LENGTH),
+                ("digest", d.digest.len(), validation::MAX_DATASET_DIGEST_LENGTH),
+                ("source", d.source.len(), validation::MAX_DATASET_SOURCE_LENGTH),
+                ("schema", d.schema.as_ref().map_or(0, String::len), validation::MAX_DATASET_SCHEMA_LENGTH),
+                ("profile", d.profile.as_ref().map_or(0, String::len), validation::MAX_DATASET_PROFILE_LENGTH),
+            ];
+            for (field, len, max) in checks {
+                if len > max {
+                    return Err(Error::invalid(format!("Dataset {field} exceeds the maximum length of {max}")).into());
+                }
+            }
+            if d.name.is_empty() || d.digest.is_empty() {
+                return Err(Error::invalid("Dataset name and digest are required").into());
+            }
+        }
+        self.write(|tx| {
+            let key = active_run_key(tx, run_id)?;
+            let experiment_id: i64 =
+                tx.prepare_cached("SELECT experiment_id FROM runs WHERE run_key = ?")?.query_row([key], |r| r.get(0))?;
+            for input in datasets {
+                let d = &input.dataset;
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO datasets (experiment_id, name, digest, source_type, source, schema, profile)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(params![experiment_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile])?;
+                let dataset_id: i64 = tx
+                    .prepare_cached("SELECT dataset_id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?")?
+                    .query_row(params![experiment_id, d.name, d.digest], |r| r.get(0))?;
+                let tags: Vec<(&str, &str)> = input.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+                let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
+                tx.prepare_cached("INSERT OR REPLACE INTO run_inputs (run_key, dataset_id, tags_json) VALUES (?, ?, ?)")?
+                    .execute(params![key, dataset_id, tags_json])?;
+            }
+            for m in models {
+                tx.prepare_cached("INSERT OR IGNORE INTO run_model_inputs (run_key, model_id) VALUES (?, ?)")?
+                    .execute(params![key, m.model_id])?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn log_outputs_impl(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()> {
+        self.write(|tx| {
+            let key = active_run_key(tx, run_id)?;
+            for m in models {
+                tx.prepare_cached("INSERT OR REPLACE INTO run_model_outputs (run_key, model_id, step) VALUES (?, ?, ?)")?
+                    .execute(params![key, m.model_id, m.step])?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn record_logged_model_impl(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
+        let model: serde_json::Value = serde_json::from_str(model_json)
+            .map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
+        if !model.is_object() {
+            return Err(Error::invalid("Malformed model info: expected a JSON object").into());
+        }
+        self.write(|tx| {
+            let key = active_run_key(tx, run_id)?;
+            let old: Option<String> = tx
+                .prepare_cached("SELECT value FROM run_tags WHERE run_key = ? AND key = ?")?
+                .query_row(params![key, LOG_MODEL_HISTORY_TAG], |r| r.get(0))
+                .optional()?;
+            let mut history: Vec<serde_json::Value> =
+                old.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+            history.push(model.clone());
+            let mut value = serde_json::to_string(&history).unwrap_or_default();
+            // Keep the newest entries within the tag limit rather than failing the client.
+            while value.len() > validation::MAX_TAG_VALUE_LENGTH && history.len() > 1 {
+                history.remove(0);
+                value = serde_json::to_string(&history).unwrap_or_default();
+            }
+            upsert_tag(tx, key, &Tag::new(LOG_MODEL_HISTORY_TAG, value))
+        })
+    }
+
+    pub(crate) fn metric_history_impl(&self, run_id: &str, metric_key: &str, page: &PageRequest) -> StoreResult<Page<Metric>> {
+        let limit = validation::page_size(page.max_results, validation::METRIC_HISTORY_PAGE, "metric history")?;
+        let cursor = paging::decode_opt(page.page_token.as_deref(), 3)?;
+        self.read(|tx| {
+            let (key, _) = run_key(tx, run_id)?;
+            let (step, ts, id) = match &cursor {
+                Some(c) => (c[0].as_i64(), c[1].as_i64(), c[2].as_i64()),
+                None => (Some(i64::MIN), Some(i64::MIN), Some(i64::MIN)),
+            };
+            let (Some(step), Some(ts), Some(id)) = (step, ts, id) else {
+                return Err(Error::invalid("Invalid page token").into());
+            };
+            let sql = format!(
+                "SELECT {}, id FROM metrics WHERE run_key = ? AND key = ? AND (step, timestamp, id) > (?, ?, ?)
+                 ORDER BY step, timestamp, id LIMIT ?",
+                rows::METRIC_COLUMNS
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut rows_ = stmt.query(params![key, metric_key, step, ts, id, (limit + 1) as i64])?;
+            let mut items = Vec::new();
+            let mut next = None;
+            let mut last = (0, 0, 0);
+            while let Some(r) = rows_.next()? {
+                if items.len() == limit {
+                    next = Some(paging::encode(&vec![last.0.into(), last.1.into(), last.2.into()]));
+                    break;
+                }
+                let m = rows::metric_from_row(r, 0)?;
+                last = (m.step, m.timestamp, r.get::<_, i64>(8)?);
+                items.push(m);
+            }
+            Ok(Page { items, next_page_token: next })
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! The store behaviour suite: every backend must pass every test here.
+//!
+//! Each test takes a fresh store from the backend's constructor, so the same
+//! tests run on SQLite today and PostgreSQL later (`behaviour_suite!(ctor)`).
+
+pub mod registry;
+pub mod tracking;
+
+use flotilla_core::ErrorKind;
+use flotilla_store::StoreError;
+
+/// The error kind of a failed call, for table-style assertions.
+pub fn kind<T: std::fmt::Debug>(r: Result<T, StoreError>) -> ErrorKind {
+    r.expect_err("expected an error").kind()
+}
+
+macro_rules! behaviour_suite {
+    ($ctor:path) => {
+        macro_rules! case {
+            ($module:ident :: $name:ident) => {
+                #[test]
+                fn $name() {
+                    let (_guard, store) = $ctor();
+                    suite::$module::$name(&store);
+                }
+            };
+        }
+        case!(tracking::experiments_lifecycle);
+        case!(tracking::experiment_search_filters_and_pages);
+        case!(tracking::runs_params_metrics_tags);
+        case!(tracking::param_values_cannot_change);
+        case!(tracking::failed_batch_writes_nothing);
+        case!(tracking::latest_metric_and_history_pages);
+        case!(tracking::nan_and_infinity_round_trip);
+        case!(tracking::search_runs_filters_orders_pages);
+        case!(tracking::dataset_inputs);
+        case!(tracking::logged_models);
+        case!(tracking::deleted_runs_refuse_writes);
+        case!(registry::registered_model_lifecycle);
+        case!(registry::versions_aliases_stages);
+        case!(registry::version_numbers_are_never_reused);
+        case!(registry::search_registered_models_prompt_clause_and_paging);
+        case!(registry::search_model_versions);
+        case!(registry::invalid_inputs_are_client_errors);
+    };
+}
+pub(crate) use behaviour_suite;

@@ -1,0 +1,66 @@
+//! `flotilla server`: opens the store and the artifact directory, binds, serves
+//! until Ctrl-C or SIGTERM, then drains in-flight requests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use flotilla_artifacts::LocalArtifactStore;
+use flotilla_http::AppState;
+use flotilla_store::SqliteStore;
+
+use crate::config::ServerConfig;
+
+pub fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all().max_blocking_threads(64);
+    if let Some(workers) = config.workers {
+        runtime.worker_threads(workers);
+    }
+    runtime.build().context("starting the async runtime")?.block_on(serve(config))
+}
+
+async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = SqliteStore::open(&config.database)
+        .with_context(|| format!("opening the database {}", config.database.display()))?;
+    let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
+        .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
+    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
+    let app = flotilla_http::router(state);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(
+        address = %config.listen,
+        data_dir = %config.data_dir.display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "flotilla is listening"
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("flotilla stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
