@@ -35,6 +35,12 @@ def read_tree(root):
     return out
 
 
+def fresh_dir(path):
+    """2.x clients insist that a download destination exists."""
+    path.mkdir(parents=True)
+    return str(path)
+
+
 def listing(client, run_id, path=None):
     """(path, is_dir, size) rows; a directory has no size, an empty file may omit its 0."""
     rows = client.list_artifacts(run_id, path)
@@ -70,9 +76,9 @@ def test_download_directory_and_single_file(client, run, tmp_path):
     run_id = run.info.run_id
     client.log_artifacts(run_id, str(tmp_path / "src"))
 
-    whole = client.download_artifacts(run_id, "", str(tmp_path / "all"))
-    sub = client.download_artifacts(run_id, "sub", str(tmp_path / "sub"))
-    one = download_artifacts(run_id=run_id, artifact_path="sub/deeper/c.bin", dst_path=str(tmp_path / "one"))
+    whole = client.download_artifacts(run_id, "", fresh_dir(tmp_path / "all"))
+    sub = client.download_artifacts(run_id, "sub", fresh_dir(tmp_path / "sub"))
+    one = download_artifacts(run_id=run_id, artifact_path="sub/deeper/c.bin", dst_path=fresh_dir(tmp_path / "one"))
 
     assert read_tree(whole) == TREE
     assert read_tree(sub) == {k[len("sub/"):]: v for k, v in TREE.items() if k.startswith("sub/")}
@@ -106,7 +112,7 @@ def test_200_mb_file_round_trip(client, run, tmp_path):
     client.log_artifact(run_id, str(src), artifact_path="blobs")
 
     assert listing(client, run_id, "blobs") == [("blobs/big.bin", False, size_mb << 20)]
-    downloaded = client.download_artifacts(run_id, "blobs/big.bin", str(tmp_path / "back"))
+    downloaded = client.download_artifacts(run_id, "blobs/big.bin", fresh_dir(tmp_path / "back"))
     got = hashlib.sha256()
     with open(downloaded, "rb") as f:
         while block := f.read(1 << 20):

@@ -91,11 +91,14 @@ fn repo_root() -> PathBuf {
 }
 
 fn resolve(root: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() || p.exists() {
-        p.to_path_buf()
+    // Servers run in their own temp dir, so the program path must be absolute.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let p = if p.is_absolute() || cwd.join(p).exists() {
+        cwd.join(p)
     } else {
         root.join(p)
-    }
+    };
+    p.canonicalize().unwrap_or(p)
 }
 
 /// Starts a server, lets it idle, runs the workload, and stops it.
@@ -166,6 +169,20 @@ fn bullet_list(lines: &[String]) -> String {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Dropping the bench future on a signal drops its servers, which stops their process groups.
+    tokio::select! {
+        result = bench(args) => result,
+        _ = tokio::signal::ctrl_c() => stopped("interrupt"),
+        _ = term.recv() => stopped("terminate signal"),
+    }
+}
+
+fn stopped(why: &str) -> Result<()> {
+    anyhow::bail!("stopped by {why}; servers stopped")
+}
+
+async fn bench(args: Args) -> Result<()> {
     let root = repo_root();
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
     let models = args.models.unwrap_or(if args.quick { 200 } else { 2000 });
@@ -173,6 +190,12 @@ async fn main() -> Result<()> {
         .models_large
         .unwrap_or(if args.quick { 2000 } else { 100_000 });
     let plan = args.plan(models);
+    if !args.skip_flotilla && !flotilla_bin.is_file() {
+        anyhow::bail!(
+            "no flotilla binary at {} (build it, pass --flotilla-bin, or use --skip-flotilla)",
+            flotilla_bin.display()
+        );
+    }
 
     let mlflow_bin = if args.skip_mlflow {
         None

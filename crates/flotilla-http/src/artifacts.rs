@@ -50,9 +50,12 @@ fn file_json(info: &flotilla_artifacts::FileInfo, relative_to: &ArtifactPath) ->
 async fn list(State(s): State<AppState>, Mlflow(q): Mlflow<ListQuery>) -> ApiResult<axum::Json<Value>> {
     let dir = ArtifactPath::parse_dir(q.path.as_deref().unwrap_or(""))?;
     let files = s.artifacts.list(&dir).await?;
-    // Entries are named relative to the listed directory: MLflow answers basenames.
+    // Entries are named relative to the listed directory: MLflow answers
+    // basenames, and nothing for a path that is a file (2.x clients rely on
+    // that to tell files from directories).
     let files: Vec<Value> = files
         .iter()
+        .filter(|f| f.path != dir)
         .map(|f| {
             let name = f.path.file_name().unwrap_or("");
             let mut v = json!({ "path": name, "is_dir": f.is_dir });
@@ -130,6 +133,6 @@ async fn list_run_artifacts(State(s): State<AppState>, Mlflow(q): Mlflow<RunList
     let sub = ArtifactPath::parse_dir(q.path.as_deref().unwrap_or(""))?;
     let dir = root.join(&sub)?;
     let files = s.artifacts.list(&dir).await?;
-    let files: Vec<Value> = files.iter().map(|f| file_json(f, &root)).collect();
+    let files: Vec<Value> = files.iter().filter(|f| f.path != dir).map(|f| file_json(f, &root)).collect();
     Ok(axum::Json(json!({ "root_uri": root_uri, "files": files })))
 }

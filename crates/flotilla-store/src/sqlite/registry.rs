@@ -170,6 +170,15 @@ impl SqliteStore {
                 .prepare_cached("UPDATE registered_models SET next_version = next_version + 1, last_update_time = ? WHERE rm_id = ? RETURNING next_version - 1")?
                 .query_row(params![now_ms(), id], |r| r.get(0))?;
             let now = now_ms();
+            // A 3.x client registers a logged model by id alone; the run is the model's source run.
+            let mut run_id = new.run_id.clone().filter(|r| !r.is_empty());
+            if let (None, Some(model_id)) = (&run_id, new.model_id.as_deref().filter(|m| !m.is_empty())) {
+                run_id = tx
+                    .prepare_cached("SELECT source_run_id FROM logged_models WHERE model_id = ?")?
+                    .query_row([model_id], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                    .flatten();
+            }
             tx.prepare_cached(
                 "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, description, source, run_id, run_link, model_id, status)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'READY')",
@@ -181,7 +190,7 @@ impl SqliteStore {
                 now,
                 new.description.as_deref().unwrap_or(""),
                 new.source,
-                new.run_id.as_deref().filter(|r| !r.is_empty()),
+                run_id,
                 new.run_link.as_deref().unwrap_or(""),
                 new.model_id.as_deref().filter(|m| !m.is_empty()),
             ])?;
@@ -287,7 +296,8 @@ impl SqliteStore {
                 .prepare_cached("SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
                 .query_row(params![id, alias], |r| r.get(0))
                 .optional()?;
-            let v = version.ok_or_else(|| Error::not_found(format!("Registered model alias {alias} not found.")))?;
+            // MLflow answers an unknown alias with INVALID_PARAMETER_VALUE, and clients rely on it.
+            let v = version.ok_or_else(|| Error::invalid(format!("Registered model alias {alias} not found.")))?;
             one_version(tx, (id, v))
         })
     }

@@ -41,7 +41,7 @@ pub fn versions_aliases_stages(store: &dyn Store) {
     let m = store.get_registered_model("demand").unwrap();
     assert_eq!(m.aliases.len(), 1);
     store.delete_alias("demand", "champion").unwrap();
-    assert_eq!(kind(store.get_version_by_alias("demand", "champion")), ErrorKind::NotFound);
+    assert_eq!(kind(store.get_version_by_alias("demand", "champion")), ErrorKind::InvalidParameter, "as MLflow answers");
 
     store.transition_stage("demand", "1", "production", false).unwrap();
     store.transition_stage("demand", "2", "Production", true).unwrap();
@@ -67,7 +67,7 @@ pub fn version_numbers_are_never_reused(store: &dyn Store) {
     version(store, "reuse");
     store.set_alias("reuse", "champion", "2").unwrap();
     store.delete_model_version("reuse", "2").unwrap();
-    assert_eq!(kind(store.get_version_by_alias("reuse", "champion")), ErrorKind::NotFound, "aliases go with the version");
+    assert_eq!(kind(store.get_version_by_alias("reuse", "champion")), ErrorKind::InvalidParameter, "aliases go with the version");
     assert_eq!(version(store, "reuse"), "3");
 }
 
