@@ -14,6 +14,8 @@ TREE = {
     "sub/deeper/c.bin": bytes(range(256)) * 40,
     "sub/deeper/deepest/d.csv": b"x,y\n1,2\n",
     "other/e.txt": b"",  # empty file
+    "odd names/with space+plus.txt": b"url-quoted on the wire\n",
+    "odd names/ünïcödé.txt": "non-ascii path\n".encode(),
 }
 
 
@@ -57,6 +59,7 @@ def test_log_artifacts_nested_then_list_each_level(client, run, tmp_path):
         None: [("data", True, None)],
         "data": [
             ("data/config.json", False, 8),
+            ("data/odd names", True, None),
             ("data/other", True, None),
             ("data/readme.txt", False, 10),
             ("data/sub", True, None),
@@ -65,7 +68,9 @@ def test_log_artifacts_nested_then_list_each_level(client, run, tmp_path):
         "data/sub/deeper": [("data/sub/deeper/c.bin", False, 10240), ("data/sub/deeper/deepest", True, None)],
         "data/sub/deeper/deepest": [("data/sub/deeper/deepest/d.csv", False, 8)],
         "data/other": [("data/other/e.txt", False, 0)],
+        "data/odd names": [("data/odd names/with space+plus.txt", False, 23), ("data/odd names/ünïcödé.txt", False, 15)],
         "data/does-not-exist": [],
+        "data/readme.txt": [],  # listing a file is an empty listing to the client
     }
     for path, want in expected.items():
         assert listing(client, run_id, path) == want, path
@@ -95,6 +100,19 @@ def test_log_text_and_dict_then_load_by_uri(experiment_id):
     assert load_text(f"{base}/notes/hello.txt") == "héllo wörld\n"
     assert load_dict(f"{base}/notes/conf.json") == {"k": [1, 2, 3]}
     assert load_text(f"{active.info.artifact_uri}/notes/hello.txt") == "héllo wörld\n"
+
+
+def test_overwrite_replaces_content(client, run, tmp_path):
+    run_id = run.info.run_id
+    for content in (b"first version, longer", b"second"):
+        (tmp_path / "same.txt").write_bytes(content)
+        client.log_artifact(run_id, str(tmp_path / "same.txt"))
+
+    back = client.download_artifacts(run_id, "same.txt", fresh_dir(tmp_path / "back"))
+
+    with open(back, "rb") as f:
+        assert f.read() == b"second"
+    assert listing(client, run_id) == [("same.txt", False, 6)]
 
 
 def test_200_mb_file_round_trip(client, run, tmp_path):

@@ -72,6 +72,8 @@ def test_logged_model_entity(client, logged):
     assert model.source_run_id == logged["run_id"]
     assert str(model.status) in ("READY", "LoggedModelStatus.READY")
     assert model.artifact_location == f"mlflow-artifacts:/{logged['experiment_id']}/models/{info.model_id}/artifacts"
+    # log_model links the run's latest metrics to the model (log-batch with model_id)
+    assert [(m.key, m.value) for m in model.metrics] == [("train_acc", 0.97)]
     outputs = client.get_run(logged["run_id"]).outputs.model_outputs
     assert [o.model_id for o in outputs] == [info.model_id]
     found = client.search_logged_models([logged["experiment_id"]], filter_string="name = 'model'")

@@ -149,6 +149,15 @@ def test_delete_version_then_model(client, model):
     assert list(client.search_model_versions(f"name = '{model}'")) == []
 
 
+def test_copy_model_version(client, model):
+    target = unique("copy")
+
+    copied = client.copy_model_version(f"models:/{model}/2", target)
+
+    assert (copied.name, copied.version) == (target, "1")
+    assert client.get_model_version(target, "1").run_id == client.get_model_version(model, "2").run_id
+
+
 def test_download_uri_is_the_version_source(client, model, source_run):
     _, source = source_run
     assert client.get_model_version_download_uri(model, "1") == source

@@ -34,10 +34,19 @@ def test_fluent_start_and_end_run(experiment_id, client):
         run_id = active.info.run_id
         assert client.get_run(run_id).info.status == "RUNNING"
 
-    info = client.get_run(run_id).info
-    assert info.status == "FINISHED"
-    assert info.run_name == "fluent"
-    assert info.end_time >= info.start_time
+    fetched = client.get_run(run_id)
+    assert fetched.info.status == "FINISHED"
+    assert fetched.info.run_name == "fluent"
+    assert fetched.info.end_time >= fetched.info.start_time
+    # context tags the fluent API attaches at creation come back
+    assert fetched.data.tags["mlflow.user"]
+    assert fetched.data.tags["mlflow.source.type"] == "LOCAL"
+
+
+def test_run_without_name_gets_one(client, experiment_id):
+    run = client.create_run(experiment_id)
+    assert run.info.run_name
+    assert client.get_run(run.info.run_id).data.tags["mlflow.runName"] == run.info.run_name
 
 
 def test_params_metrics_tags_round_trip(client, run):
@@ -60,6 +69,7 @@ def test_params_metrics_tags_round_trip(client, run):
     assert "drop-me" not in data.tags
     history = client.get_metric_history(run_id, "acc")
     assert [(m.step, m.timestamp, m.value) for m in history] == [(0, 1000, 0.5), (1, 1001, 0.7), (2, 1002, 0.9)]
+    assert client.get_metric_history(run_id, "never-logged") == []
 
 
 def test_nan_and_infinity_round_trip(client, run):

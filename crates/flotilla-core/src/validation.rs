@@ -51,7 +51,9 @@ pub fn page_size(requested: Option<i64>, (default, max): (i64, i64), what: &str)
 /// `posixpath.normpath` would leave unchanged (no `..`, no leading `/`).
 pub fn entity_key(kind: &str, key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::invalid(format!("Missing value for required parameter '{kind} key'")));
+        return Err(Error::invalid(format!(
+            "Missing value for required parameter '{kind} key'"
+        )));
     }
     if key.len() > MAX_ENTITY_KEY_LENGTH {
         return Err(Error::invalid(format!(
@@ -65,7 +67,9 @@ pub fn entity_key(kind: &str, key: &str) -> Result<()> {
         .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/' | ':'));
     let normalised = !key.starts_with('/')
         && !key.ends_with('/')
-        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if !allowed || !normalised {
         return Err(Error::invalid(format!(
             "Invalid {kind} name: '{}'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/), and must be a normalized relative path",
@@ -88,7 +92,9 @@ pub fn value_length(kind: &str, key: &str, value: &str, max: usize) -> Result<()
 
 pub fn experiment_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
-        return Err(Error::invalid("Invalid experiment name: ''. Experiment name must be a non-empty string"));
+        return Err(Error::invalid(
+            "Invalid experiment name: ''. Experiment name must be a non-empty string",
+        ));
     }
     if name.len() > MAX_EXPERIMENT_NAME_LENGTH {
         return Err(Error::invalid(format!(
@@ -122,7 +128,9 @@ pub fn model_name(name: &str) -> Result<()> {
 pub fn alias(alias: &str) -> Result<()> {
     let shaped = !alias.is_empty()
         && alias.len() <= MAX_ALIAS_LENGTH
-        && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && alias
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     let reserved = alias.eq_ignore_ascii_case("latest")
         || (alias.len() > 1
             && alias.starts_with(['v', 'V'])
@@ -170,7 +178,9 @@ mod tests {
         for ok in ["a", "rmse", "val/rmse", "a b", "x:y", "a.b-c_d"] {
             assert!(entity_key("Metric", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "../x", "/abs", "a/../b", "a//b", "a/", "a\\b", "a\0b", "./a"] {
+        for bad in [
+            "", "../x", "/abs", "a/../b", "a//b", "a/", "a\\b", "a\0b", "./a",
+        ] {
             assert!(entity_key("Metric", bad).is_err(), "{bad:?}");
         }
         assert!(entity_key("Param", &"k".repeat(251)).is_err());

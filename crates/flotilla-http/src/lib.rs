@@ -51,5 +51,6 @@ pub fn router(state: AppState) -> Router {
         .merge(mlflow::routes())
         .merge(artifacts::routes())
         .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)
 }

@@ -33,6 +33,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ajax-api/3.0/mlflow/server-info", server_info)
 }
 
+pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "BAD_REQUEST",
+        format!("Method {method} is not allowed for {}", uri.path()),
+    )
+}
+
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::endpoint_not_found(format!("No endpoint at {}", uri.path()))
 }

@@ -17,7 +17,10 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(workers) = config.workers {
         runtime.worker_threads(workers);
     }
-    runtime.build().context("starting the async runtime")?.block_on(serve(config))
+    runtime
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve(config))
 }
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
@@ -26,9 +29,16 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = SqliteStore::open(&config.database)
         .with_context(|| format!("opening the database {}", config.database.display()))?;
-    let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
-        .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
-    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
+    let artifacts = LocalArtifactStore::new(config.artifact_root.clone()).with_context(|| {
+        format!(
+            "opening the artifact directory {}",
+            config.artifact_root.display()
+        )
+    })?;
+    let state = AppState {
+        store: Arc::new(store),
+        artifacts: Arc::new(artifacts),
+    };
     let app = flotilla_http::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -39,7 +49,10 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "flotilla is listening"
     );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     tracing::info!("flotilla stopped");
     Ok(())
 }

@@ -12,13 +12,18 @@ use crate::error::StoreResult;
 use crate::{ExperimentQuery, paging};
 
 pub(crate) fn parse_id(experiment_id: &str) -> StoreResult<i64> {
-    experiment_id.trim().parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(|| {
-        Error::invalid(format!(
-            "Invalid experiment ID: '{}'",
-            validation::truncate(experiment_id, 64)
-        ))
-        .into()
-    })
+    experiment_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 0)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "Invalid experiment ID: '{}'",
+                validation::truncate(experiment_id, 64)
+            ))
+            .into()
+        })
 }
 
 fn not_found(experiment_id: &str) -> Error {
@@ -48,7 +53,12 @@ fn require_active(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<i64>
 
 fn validate_tag(tag: &Tag) -> StoreResult<()> {
     validation::entity_key("Tag", &tag.key)?;
-    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_EXPERIMENT_TAG_VALUE_LENGTH)?;
+    validation::value_length(
+        "Tag",
+        &tag.key,
+        &tag.value,
+        validation::MAX_EXPERIMENT_TAG_VALUE_LENGTH,
+    )?;
     Ok(())
 }
 
@@ -101,7 +111,9 @@ impl SqliteStore {
     pub(crate) fn get_experiment_impl(&self, experiment_id: &str) -> StoreResult<Experiment> {
         let id = parse_id(experiment_id)?;
         self.read(|tx| {
-            rows::experiments_by_ids(tx, &[id])?.pop().ok_or_else(|| not_found(experiment_id).into())
+            rows::experiments_by_ids(tx, &[id])?
+                .pop()
+                .ok_or_else(|| not_found(experiment_id).into())
         })
     }
 
@@ -111,15 +123,22 @@ impl SqliteStore {
                 .prepare_cached("SELECT experiment_id FROM experiments WHERE name = ?")?
                 .query_row([name], |r| r.get(0))
                 .optional()?;
-            let missing = || Error::not_found(format!("Could not find experiment with name '{name}'"));
+            let missing =
+                || Error::not_found(format!("Could not find experiment with name '{name}'"));
             match id {
                 None => Err(missing().into()),
-                Some(id) => rows::experiments_by_ids(tx, &[id])?.pop().ok_or_else(|| missing().into()),
+                Some(id) => rows::experiments_by_ids(tx, &[id])?
+                    .pop()
+                    .ok_or_else(|| missing().into()),
             }
         })
     }
 
-    pub(crate) fn set_experiment_stage(&self, experiment_id: &str, to: LifecycleStage) -> StoreResult<()> {
+    pub(crate) fn set_experiment_stage(
+        &self,
+        experiment_id: &str,
+        to: LifecycleStage,
+    ) -> StoreResult<()> {
         let id = parse_id(experiment_id)?;
         self.write(|tx| {
             if stage_of(tx, id)?.is_none() {
@@ -138,7 +157,11 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn rename_experiment_impl(&self, experiment_id: &str, new_name: &str) -> StoreResult<()> {
+    pub(crate) fn rename_experiment_impl(
+        &self,
+        experiment_id: &str,
+        new_name: &str,
+    ) -> StoreResult<()> {
         validation::experiment_name(new_name)?;
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
@@ -147,15 +170,24 @@ impl SqliteStore {
                 .query_row([new_name], |r| r.get(0))
                 .optional()?;
             if taken.is_some_and(|other| other != id) {
-                return Err(Error::already_exists(format!("Experiment(name={new_name}) already exists.")).into());
+                return Err(Error::already_exists(format!(
+                    "Experiment(name={new_name}) already exists."
+                ))
+                .into());
             }
-            tx.prepare_cached("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")?
-                .execute(params![new_name, now_ms(), id])?;
+            tx.prepare_cached(
+                "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+            )?
+            .execute(params![new_name, now_ms(), id])?;
             Ok(())
         })
     }
 
-    pub(crate) fn set_experiment_tag_impl(&self, experiment_id: &str, tag: &Tag) -> StoreResult<()> {
+    pub(crate) fn set_experiment_tag_impl(
+        &self,
+        experiment_id: &str,
+        tag: &Tag,
+    ) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
@@ -165,35 +197,51 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_experiment_tag_impl(&self, experiment_id: &str, key: &str) -> StoreResult<()> {
+    pub(crate) fn delete_experiment_tag_impl(
+        &self,
+        experiment_id: &str,
+        key: &str,
+    ) -> StoreResult<()> {
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
             let n = tx
                 .prepare_cached("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?")?
                 .execute(params![id, key])?;
             if n == 0 {
-                return Err(Error::not_found(format!("No tag with name: {key} in experiment with id {experiment_id}")).into());
+                return Err(Error::not_found(format!(
+                    "No tag with name: {key} in experiment with id {experiment_id}"
+                ))
+                .into());
             }
             touch(tx, id)
         })
     }
 
-    pub(crate) fn search_experiments_impl(&self, q: &ExperimentQuery) -> StoreResult<Page<Experiment>> {
-        let limit = validation::page_size(q.page.max_results, validation::EXPERIMENTS_PAGE, "experiments")?;
+    pub(crate) fn search_experiments_impl(
+        &self,
+        q: &ExperimentQuery,
+    ) -> StoreResult<Page<Experiment>> {
+        let limit = validation::page_size(
+            q.page.max_results,
+            validation::EXPERIMENTS_PAGE,
+            "experiments",
+        )?;
         let clauses = filter::parse_filter(Entity::Experiments, &q.filter)?;
         let mut keys = Vec::new();
         for spec in &q.order_by {
             let o = filter::parse_order_by(Entity::Experiments, spec)?;
-            let expr = match o.field {
-                Field::Attr(Attr::Name) => "e.name",
-                Field::Attr(Attr::ExperimentId) => "e.experiment_id",
-                Field::Attr(Attr::CreationTime) => "e.creation_time",
-                Field::Attr(Attr::LastUpdateTime) => "e.last_update_time",
-                other => return Err(Error::invalid(format!("Invalid order_by field {other:?} for experiments")).into()),
+            let expr = match &o.field {
+                Field::Attr(a) => filter_sql::attr_column(*a, COLUMNS, "experiments")?,
+                Field::Metric(_) | Field::Param(_) | Field::Tag(_) | Field::Dataset(_) => {
+                    return Err(filter_sql::unsupported(&o.field, "experiments"));
+                }
             };
-            keys.push(SortKey { expr: expr.into(), desc: !o.ascending });
+            keys.push(SortKey {
+                expr: expr.into(),
+                desc: !o.ascending,
+            });
         }
-        if !keys.iter().any(|k| k.expr == "e.creation_time") && keys.is_empty() {
+        if keys.is_empty() {
             keys.push(SortKey::desc("e.creation_time"));
         }
         if !keys.iter().any(|k| k.expr == "e.experiment_id") {
@@ -201,7 +249,10 @@ impl SqliteStore {
         }
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
 
-        let mut sql = format!("SELECT e.experiment_id, {} FROM experiments e WHERE 1=1", keyset::select_list(&keys));
+        let mut sql = format!(
+            "SELECT e.experiment_id, {} FROM experiments e WHERE 1=1",
+            keyset::select_list(&keys)
+        );
         let mut args: Vec<Value> = Vec::new();
         match q.view {
             ViewType::ActiveOnly => sql.push_str(" AND e.lifecycle_stage = 'active'"),
@@ -216,36 +267,66 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&keyset::after(&keys, c, &mut args));
         }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        sql.push_str(&format!(
+            " ORDER BY {} LIMIT {}",
+            keyset::order_by(&keys),
+            limit + 1
+        ));
         self.read(|tx| {
             let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
-            Ok(Page { items: rows::experiments_by_ids(tx, &ids)?, next_page_token: next })
+            Ok(Page {
+                items: rows::experiments_by_ids(tx, &ids)?,
+                next_page_token: next,
+            })
         })
     }
 }
 
+const COLUMNS: &[(Attr, &str)] = &[
+    (Attr::Name, "e.name"),
+    (Attr::ExperimentId, "e.experiment_id"),
+    (Attr::CreationTime, "e.creation_time"),
+    (Attr::LastUpdateTime, "e.last_update_time"),
+];
+
 fn experiment_clause(c: &filter::Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     let column = match &c.field {
-        Field::Tag(key) => return filter_sql::tag_exists("experiment_tags", "experiment_id", "e.experiment_id", key, c, args),
-        Field::Attr(Attr::Name) => "e.name",
-        Field::Attr(Attr::ExperimentId) => "e.experiment_id",
-        Field::Attr(Attr::CreationTime) => "e.creation_time",
-        Field::Attr(Attr::LastUpdateTime) => "e.last_update_time",
-        other => return Err(Error::invalid(format!("Invalid filter field {other:?} for experiments")).into()),
+        Field::Tag(key) => {
+            return filter_sql::tag_exists(
+                "experiment_tags",
+                "experiment_id",
+                "e.experiment_id",
+                key,
+                c,
+                args,
+            );
+        }
+        Field::Attr(a) => filter_sql::attr_column(*a, COLUMNS, "experiments")?,
+        Field::Metric(_) | Field::Param(_) | Field::Dataset(_) => {
+            return Err(filter_sql::unsupported(&c.field, "experiments"));
+        }
     };
     if column == "e.experiment_id" {
         // Ids are strings on the wire and integers here.
-        let to_int = |s: &str| s.trim().parse::<i64>().map(Value::Integer).unwrap_or(Value::Integer(-1));
+        let to_int = |s: &str| s.trim().parse::<i64>().unwrap_or(-1);
         let value = match &c.value {
-            Operand::Str(s) => Operand::Num(match to_int(s) { Value::Integer(i) => i as f64, _ => -1.0 }),
-            other => other.clone(),
+            Operand::Str(s) => Operand::Num(to_int(s) as f64),
+            Operand::Num(_) | Operand::List(_) | Operand::Null => c.value.clone(),
         };
-        let c = filter::Clause { field: c.field.clone(), cmp: c.cmp, value };
-        if matches!(c.cmp, Comparator::In | Comparator::NotIn) {
-            if let Operand::List(items) = &c.value {
+        let c = filter::Clause {
+            field: c.field.clone(),
+            cmp: c.cmp,
+            value,
+        };
+        if let (Comparator::In | Comparator::NotIn, Operand::List(items)) = (c.cmp, &c.value) {
+            {
                 let marks = vec!["?"; items.len()].join(", ");
-                args.extend(items.iter().map(|s| to_int(s)));
-                let not = if c.cmp == Comparator::NotIn { "NOT " } else { "" };
+                args.extend(items.iter().map(|s| Value::Integer(to_int(s))));
+                let not = if c.cmp == Comparator::NotIn {
+                    "NOT "
+                } else {
+                    ""
+                };
                 return Ok(format!("{column} {not}IN ({marks})"));
             }
         }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
-use flotilla_core::model::{LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Page, Tag};
+use flotilla_core::model::{
+    LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Page, Tag,
+};
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -53,23 +55,36 @@ fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<Logged
             name: r.get(2)?,
             creation_timestamp_ms: r.get(3)?,
             last_updated_timestamp_ms: r.get(4)?,
-            status: LoggedModelStatus::parse(&r.get::<_, String>(5)?).unwrap_or(LoggedModelStatus::Pending),
+            status: LoggedModelStatus::parse(&r.get::<_, String>(5)?)
+                .unwrap_or(LoggedModelStatus::Pending),
             status_message: r.get(6)?,
             model_type: r.get(7)?,
             source_run_id: r.get(8)?,
             artifact_uri: r.get(9)?,
             tags: Vec::new(),
         };
-        models.insert(info.model_id.clone(), LoggedModel { info, data: LoggedModelData::default() });
+        models.insert(
+            info.model_id.clone(),
+            LoggedModel {
+                info,
+                data: LoggedModelData::default(),
+            },
+        );
     }
     for (table, is_tag) in [("logged_model_tags", true), ("logged_model_params", false)] {
-        let sql = format!("SELECT model_id, key, value FROM {table} WHERE model_id IN (SELECT value FROM json_each(?)) ORDER BY model_id, key");
+        let sql = format!(
+            "SELECT model_id, key, value FROM {table} WHERE model_id IN (SELECT value FROM json_each(?)) ORDER BY model_id, key"
+        );
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rs = stmt.query([&list])?;
         while let Some(r) = rs.next()? {
             if let Some(m) = models.get_mut(&r.get::<_, String>(0)?) {
                 let pair = Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?);
-                if is_tag { m.info.tags.push(pair) } else { m.data.params.push(pair) }
+                if is_tag {
+                    m.info.tags.push(pair)
+                } else {
+                    m.data.params.push(pair)
+                }
             }
         }
     }
@@ -91,13 +106,43 @@ fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<Logged
 }
 
 fn one(tx: &Transaction<'_>, model_id: &str) -> StoreResult<LoggedModel> {
-    models_by_ids(tx, &[model_id.to_string()])?.pop().ok_or_else(|| not_found(model_id).into())
+    models_by_ids(tx, &[model_id.to_string()])?
+        .pop()
+        .ok_or_else(|| not_found(model_id).into())
 }
+
+const COLUMNS: &[(Attr, &str)] = &[
+    (Attr::Name, "m.name"),
+    (Attr::ModelId, "m.model_id"),
+    (Attr::ModelType, "m.model_type"),
+    (Attr::Status, "m.status"),
+    (Attr::SourceRunId, "m.source_run_id"),
+    (Attr::CreationTime, "m.creation_time"),
+    (Attr::LastUpdateTime, "m.last_update_time"),
+];
 
 fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     let column = match &c.field {
-        Field::Tag(k) => return filter_sql::key_value("logged_model_tags", "kv.model_id = m.model_id", k, c, MissingKey::NoMatch, args),
-        Field::Param(k) => return filter_sql::key_value("logged_model_params", "kv.model_id = m.model_id", k, c, MissingKey::NoMatch, args),
+        Field::Tag(k) => {
+            return filter_sql::key_value(
+                "logged_model_tags",
+                "kv.model_id = m.model_id",
+                k,
+                c,
+                MissingKey::NoMatch,
+                args,
+            );
+        }
+        Field::Param(k) => {
+            return filter_sql::key_value(
+                "logged_model_params",
+                "kv.model_id = m.model_id",
+                k,
+                c,
+                MissingKey::NoMatch,
+                args,
+            );
+        }
         Field::Metric(k) => {
             args.push(Value::Text(k.clone()));
             let pred = filter_sql::compare("lm.value", c, args)?;
@@ -105,20 +150,17 @@ fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
                 "EXISTS (SELECT 1 FROM logged_model_metrics lm WHERE lm.model_id = m.model_id AND lm.key = ? AND lm.is_nan = 0 AND {pred})"
             ));
         }
-        Field::Attr(Attr::Name) => "m.name",
-        Field::Attr(Attr::ModelId) => "m.model_id",
-        Field::Attr(Attr::ModelType) => "m.model_type",
-        Field::Attr(Attr::Status) => "m.status",
-        Field::Attr(Attr::SourceRunId) => "m.source_run_id",
-        Field::Attr(Attr::CreationTime) => "m.creation_time",
-        Field::Attr(Attr::LastUpdateTime) => "m.last_update_time",
-        other => return Err(Error::invalid(format!("Invalid filter field {other:?} for logged models")).into()),
+        Field::Attr(a) => filter_sql::attr_column(*a, COLUMNS, "logged models")?,
+        Field::Dataset(_) => return Err(filter_sql::unsupported(&c.field, "logged models")),
     };
     filter_sql::compare(column, c, args)
 }
 
 impl SqliteStore {
-    pub(crate) fn create_logged_model_impl(&self, new: &NewLoggedModel) -> StoreResult<LoggedModel> {
+    pub(crate) fn create_logged_model_impl(
+        &self,
+        new: &NewLoggedModel,
+    ) -> StoreResult<LoggedModel> {
         validate_pairs("Tag", &new.tags, validation::MAX_TAG_VALUE_LENGTH)?;
         validate_pairs("Param", &new.params, validation::MAX_PARAM_VALUE_LENGTH)?;
         let experiment_id = experiments::parse_id(&new.experiment_id)?;
@@ -158,11 +200,17 @@ impl SqliteStore {
         self.read(|tx| one(tx, model_id))
     }
 
-    pub(crate) fn finalize_logged_model_impl(&self, model_id: &str, status: LoggedModelStatus) -> StoreResult<LoggedModel> {
+    pub(crate) fn finalize_logged_model_impl(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> StoreResult<LoggedModel> {
         self.write(|tx| {
             require(tx, model_id)?;
-            tx.prepare_cached("UPDATE logged_models SET status = ?, last_update_time = ? WHERE model_id = ?")?
-                .execute(params![status.as_str(), now_ms(), model_id])?;
+            tx.prepare_cached(
+                "UPDATE logged_models SET status = ?, last_update_time = ? WHERE model_id = ?",
+            )?
+            .execute(params![status.as_str(), now_ms(), model_id])?;
             one(tx, model_id)
         })
     }
@@ -170,12 +218,17 @@ impl SqliteStore {
     pub(crate) fn delete_logged_model_impl(&self, model_id: &str) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
-            tx.prepare_cached("DELETE FROM logged_models WHERE model_id = ?")?.execute([model_id])?;
+            tx.prepare_cached("DELETE FROM logged_models WHERE model_id = ?")?
+                .execute([model_id])?;
             Ok(())
         })
     }
 
-    pub(crate) fn set_logged_model_tags_impl(&self, model_id: &str, tags: &[Tag]) -> StoreResult<LoggedModel> {
+    pub(crate) fn set_logged_model_tags_impl(
+        &self,
+        model_id: &str,
+        tags: &[Tag],
+    ) -> StoreResult<LoggedModel> {
         validate_pairs("Tag", tags, validation::MAX_TAG_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
@@ -188,18 +241,31 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_logged_model_tag_impl(&self, model_id: &str, key: &str) -> StoreResult<()> {
+    pub(crate) fn delete_logged_model_tag_impl(
+        &self,
+        model_id: &str,
+        key: &str,
+    ) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
-            let n = tx.prepare_cached("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?")?.execute(params![model_id, key])?;
+            let n = tx
+                .prepare_cached("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?")?
+                .execute(params![model_id, key])?;
             if n == 0 {
-                return Err(Error::not_found(format!("No tag with key '{key}' found for logged model '{model_id}'")).into());
+                return Err(Error::not_found(format!(
+                    "No tag with key '{key}' found for logged model '{model_id}'"
+                ))
+                .into());
             }
             Ok(())
         })
     }
 
-    pub(crate) fn log_logged_model_params_impl(&self, model_id: &str, params: &[Tag]) -> StoreResult<()> {
+    pub(crate) fn log_logged_model_params_impl(
+        &self,
+        model_id: &str,
+        params: &[Tag],
+    ) -> StoreResult<()> {
         validate_pairs("Param", params, validation::MAX_PARAM_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
@@ -211,8 +277,15 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn search_logged_models_impl(&self, q: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>> {
-        let limit = validation::page_size(q.page.max_results, validation::LOGGED_MODELS_PAGE, "logged models")?;
+    pub(crate) fn search_logged_models_impl(
+        &self,
+        q: &LoggedModelQuery,
+    ) -> StoreResult<Page<LoggedModel>> {
+        let limit = validation::page_size(
+            q.page.max_results,
+            validation::LOGGED_MODELS_PAGE,
+            "logged models",
+        )?;
         let clauses = filter::parse_filter(Entity::LoggedModels, &q.filter)?;
         let mut keys = Vec::new();
         for (field, ascending) in &q.order_by {
@@ -221,16 +294,28 @@ impl SqliteStore {
                 "creation_timestamp" | "creation_time" => "m.creation_time",
                 "last_updated_timestamp" | "last_update_time" => "m.last_update_time",
                 "model_id" => "m.model_id",
-                other => return Err(Error::invalid(format!("Invalid order_by field '{other}' for logged models")).into()),
+                other => {
+                    return Err(Error::invalid(format!(
+                        "Invalid order_by field '{other}' for logged models"
+                    ))
+                    .into());
+                }
             };
-            keys.push(SortKey { expr: expr.into(), desc: !ascending });
+            keys.push(SortKey {
+                expr: expr.into(),
+                desc: !ascending,
+            });
         }
         if keys.is_empty() {
             keys.push(SortKey::desc("m.creation_time"));
         }
         keys.push(SortKey::asc("m.model_id"));
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
-        let experiment_ids = q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;
+        let experiment_ids = q
+            .experiment_ids
+            .iter()
+            .map(|id| experiments::parse_id(id))
+            .collect::<StoreResult<Vec<_>>>()?;
         let mut args = vec![Value::Text(rows::id_list(&experiment_ids))];
         let mut sql = format!(
             "SELECT m.model_id, {} FROM logged_models m WHERE m.experiment_id IN (SELECT value FROM json_each(?))",
@@ -244,10 +329,19 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&keyset::after(&keys, c, &mut args));
         }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        sql.push_str(&format!(
+            " ORDER BY {} LIMIT {}",
+            keyset::order_by(&keys),
+            limit + 1
+        ));
         self.read(|tx| {
-            let (ids, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 1, |r| r.get::<_, String>(0))?;
-            Ok(Page { items: models_by_ids(tx, &ids)?, next_page_token: next })
+            let (ids, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 1, |r| {
+                r.get::<_, String>(0)
+            })?;
+            Ok(Page {
+                items: models_by_ids(tx, &ids)?,
+                next_page_token: next,
+            })
         })
     }
 }

@@ -48,7 +48,11 @@ impl SqliteStore {
             configure(&conn)?;
             readers.push(conn);
         }
-        Ok(Self { writer: Mutex::new(writer), readers: Mutex::new(readers), path: path.display().to_string() })
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers: Mutex::new(readers),
+            path: path.display().to_string(),
+        })
     }
 
     pub fn path(&self) -> &str {
@@ -56,7 +60,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a read transaction on a pooled reader (a consistent snapshot).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(c) => c,
@@ -80,7 +87,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -104,7 +114,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// A random 32-hex-digit id, the shape MLflow uses for runs.

@@ -21,7 +21,10 @@ pub(crate) fn run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<(i64, L
         .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match found {
-        Some((key, stage)) => Ok((key, LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active))),
+        Some((key, stage)) => Ok((
+            key,
+            LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
+        )),
         None => Err(Error::not_found(format!("Run with id={run_id} not found")).into()),
     }
 }
@@ -38,7 +41,12 @@ fn active_run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<i64> {
 
 fn validate_tag(tag: &Tag) -> StoreResult<()> {
     validation::entity_key("Tag", &tag.key)?;
-    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_TAG_VALUE_LENGTH)?;
+    validation::value_length(
+        "Tag",
+        &tag.key,
+        &tag.value,
+        validation::MAX_TAG_VALUE_LENGTH,
+    )?;
     Ok(())
 }
 
@@ -71,19 +79,39 @@ fn validate_batch(metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResu
 }
 
 fn generated_run_name() -> String {
-    const ADJECTIVES: [&str; 12] =
-        ["amber", "bold", "calm", "deft", "eager", "fleet", "grand", "keen", "lucid", "nimble", "quiet", "swift"];
-    const NOUNS: [&str; 12] =
-        ["albatross", "barque", "corvette", "dinghy", "frigate", "galleon", "ketch", "lugger", "schooner", "sloop", "tender", "yawl"];
+    const ADJECTIVES: [&str; 12] = [
+        "amber", "bold", "calm", "deft", "eager", "fleet", "grand", "keen", "lucid", "nimble",
+        "quiet", "swift",
+    ];
+    const NOUNS: [&str; 12] = [
+        "albatross",
+        "barque",
+        "corvette",
+        "dinghy",
+        "frigate",
+        "galleon",
+        "ketch",
+        "lugger",
+        "schooner",
+        "sloop",
+        "tender",
+        "yawl",
+    ];
     let n: u32 = rand::random();
-    format!("{}-{}-{}", ADJECTIVES[(n % 12) as usize], NOUNS[((n / 12) % 12) as usize], (n / 144) % 1000)
+    format!(
+        "{}-{}-{}",
+        ADJECTIVES[(n % 12) as usize],
+        NOUNS[((n / 12) % 12) as usize],
+        (n / 144) % 1000
+    )
 }
 
 fn upsert_tag(tx: &Transaction<'_>, key: i64, tag: &Tag) -> StoreResult<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO run_tags (run_key, key, value) VALUES (?, ?, ?)")?
         .execute(params![key, tag.key, tag.value])?;
     if tag.key == RUN_NAME_TAG {
-        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?.execute(params![tag.value, key])?;
+        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?
+            .execute(params![tag.value, key])?;
     }
     Ok(())
 }
@@ -112,7 +140,17 @@ fn insert_param(tx: &Transaction<'_>, key: i64, run_id: &str, p: &Tag) -> StoreR
 fn insert_metric(tx: &Transaction<'_>, key: i64, run_id: &str, m: &Metric) -> StoreResult<()> {
     let is_nan = m.value.is_nan();
     let value = if is_nan { 0.0 } else { m.value };
-    let args = params![key, m.key, value, is_nan, m.timestamp, m.step, m.model_id, m.dataset_name, m.dataset_digest];
+    let args = params![
+        key,
+        m.key,
+        value,
+        is_nan,
+        m.timestamp,
+        m.step,
+        m.model_id,
+        m.dataset_name,
+        m.dataset_digest
+    ];
     tx.prepare_cached(
         "INSERT INTO metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,10 +238,12 @@ impl SqliteStore {
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             if let Some(status) = update.status {
-                tx.prepare_cached("UPDATE runs SET status = ? WHERE run_key = ?")?.execute(params![status.as_str(), key])?;
+                tx.prepare_cached("UPDATE runs SET status = ? WHERE run_key = ?")?
+                    .execute(params![status.as_str(), key])?;
             }
             if let Some(end) = update.end_time {
-                tx.prepare_cached("UPDATE runs SET end_time = ? WHERE run_key = ?")?.execute(params![end, key])?;
+                tx.prepare_cached("UPDATE runs SET end_time = ? WHERE run_key = ?")?
+                    .execute(params![end, key])?;
             }
             if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
                 upsert_tag(tx, key, &Tag::new(RUN_NAME_TAG, name))?;
@@ -216,16 +256,27 @@ impl SqliteStore {
         self.write(|tx| {
             let (key, _) = run_key(tx, run_id)?;
             let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
-            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
-                .execute(params![to.as_str(), deleted_time, key])?;
+            tx.prepare_cached(
+                "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?",
+            )?
+            .execute(params![to.as_str(), deleted_time, key])?;
             Ok(())
         })
     }
 
-    pub(crate) fn log_batch_impl(&self, run_id: &str, metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResult<()> {
+    pub(crate) fn log_batch_impl(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Tag],
+        tags: &[Tag],
+    ) -> StoreResult<()> {
         validate_batch(metrics, params, tags)?;
         for (i, a) in params.iter().enumerate() {
-            if let Some(b) = params[..i].iter().find(|b| b.key == a.key && b.value != a.value) {
+            if let Some(b) = params[..i]
+                .iter()
+                .find(|b| b.key == a.key && b.value != a.value)
+            {
                 return Err(Error::invalid(format!(
                     "Duplicate parameter keys have been submitted: '{}' with values '{}' and '{}'.",
                     a.key, b.value, a.value
@@ -251,27 +302,56 @@ impl SqliteStore {
     pub(crate) fn delete_run_tag_impl(&self, run_id: &str, tag_key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
-            let n = tx.prepare_cached("DELETE FROM run_tags WHERE run_key = ? AND key = ?")?.execute(params![key, tag_key])?;
+            let n = tx
+                .prepare_cached("DELETE FROM run_tags WHERE run_key = ? AND key = ?")?
+                .execute(params![key, tag_key])?;
             if n == 0 {
-                return Err(Error::not_found(format!("No tag with name: {tag_key} in run with id {run_id}")).into());
+                return Err(Error::not_found(format!(
+                    "No tag with name: {tag_key} in run with id {run_id}"
+                ))
+                .into());
             }
             Ok(())
         })
     }
 
-    pub(crate) fn log_inputs_impl(&self, run_id: &str, datasets: &[DatasetInput], models: &[ModelInput]) -> StoreResult<()> {
+    pub(crate) fn log_inputs_impl(
+        &self,
+        run_id: &str,
+        datasets: &[DatasetInput],
+        models: &[ModelInput],
+    ) -> StoreResult<()> {
         for input in datasets {
             let d = &input.dataset;
             let checks = [
                 ("name", d.name.len(), validation::MAX_DATASET_NAME_LENGTH),
-                ("digest", d.digest.len(), validation::MAX_DATASET_DIGEST_LENGTH),
-                ("source", d.source.len(), validation::MAX_DATASET_SOURCE_LENGTH),
-                ("schema", d.schema.as_ref().map_or(0, String::len), validation::MAX_DATASET_SCHEMA_LENGTH),
-                ("profile", d.profile.as_ref().map_or(0, String::len), validation::MAX_DATASET_PROFILE_LENGTH),
+                (
+                    "digest",
+                    d.digest.len(),
+                    validation::MAX_DATASET_DIGEST_LENGTH,
+                ),
+                (
+                    "source",
+                    d.source.len(),
+                    validation::MAX_DATASET_SOURCE_LENGTH,
+                ),
+                (
+                    "schema",
+                    d.schema.as_ref().map_or(0, String::len),
+                    validation::MAX_DATASET_SCHEMA_LENGTH,
+                ),
+                (
+                    "profile",
+                    d.profile.as_ref().map_or(0, String::len),
+                    validation::MAX_DATASET_PROFILE_LENGTH,
+                ),
             ];
             for (field, len, max) in checks {
                 if len > max {
-                    return Err(Error::invalid(format!("Dataset {field} exceeds the maximum length of {max}")).into());
+                    return Err(Error::invalid(format!(
+                        "Dataset {field} exceeds the maximum length of {max}"
+                    ))
+                    .into());
                 }
             }
             if d.name.is_empty() || d.digest.is_empty() {
@@ -316,7 +396,11 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn record_logged_model_impl(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
+    pub(crate) fn record_logged_model_impl(
+        &self,
+        run_id: &str,
+        model_json: &str,
+    ) -> StoreResult<()> {
         let model: serde_json::Value = serde_json::from_str(model_json)
             .map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
         if !model.is_object() {
@@ -328,8 +412,9 @@ impl SqliteStore {
                 .prepare_cached("SELECT value FROM run_tags WHERE run_key = ? AND key = ?")?
                 .query_row(params![key, LOG_MODEL_HISTORY_TAG], |r| r.get(0))
                 .optional()?;
-            let mut history: Vec<serde_json::Value> =
-                old.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+            let mut history: Vec<serde_json::Value> = old
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default();
             history.push(model.clone());
             let mut value = serde_json::to_string(&history).unwrap_or_default();
             // Keep the newest entries within the tag limit rather than failing the client.
@@ -341,8 +426,17 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn metric_history_impl(&self, run_id: &str, metric_key: &str, page: &PageRequest) -> StoreResult<Page<Metric>> {
-        let limit = validation::page_size(page.max_results, validation::METRIC_HISTORY_PAGE, "metric history")?;
+    pub(crate) fn metric_history_impl(
+        &self,
+        run_id: &str,
+        metric_key: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Metric>> {
+        let limit = validation::page_size(
+            page.max_results,
+            validation::METRIC_HISTORY_PAGE,
+            "metric history",
+        )?;
         let cursor = paging::decode_opt(page.page_token.as_deref(), 3)?;
         self.read(|tx| {
             let (key, _) = run_key(tx, run_id)?;
