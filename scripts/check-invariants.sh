@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Architecture invariants from ARCHITECTURE.md, checked on the dependency graph:
+# a crate must not (directly or transitively) depend on what it must not know.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+fail=0
+forbid() {
+  local crate="$1"; shift
+  local deps
+  deps="$(cargo tree --locked -p "$crate" -e normal --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | sort -u)"
+  for banned in "$@"; do
+    if grep -qx "$banned" <<<"$deps"; then
+      echo "invariant broken: $crate depends on $banned" >&2
+      fail=1
+    fi
+  done
+}
+# direct dependencies only: flotilla-http reaches rusqlite through the store, but must not use it
+forbid_direct() {
+  local crate="$1"; shift
+  local deps
+  deps="$(cargo tree --locked -p "$crate" -e normal --depth 1 --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | sort -u)"
+  for banned in "$@"; do
+    if grep -qx "$banned" <<<"$deps"; then
+      echo "invariant broken: $crate uses $banned directly" >&2
+      fail=1
+    fi
+  done
+}
+
+forbid flotilla-core tokio axum hyper rusqlite tokio-postgres
+forbid flotilla-store axum hyper tokio
+forbid flotilla-artifacts axum hyper rusqlite
+forbid_direct flotilla-http rusqlite tokio-postgres
+[[ $fail -eq 0 ]] && echo "invariants hold"
+exit $fail
