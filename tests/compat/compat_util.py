@@ -1,6 +1,7 @@
 """Helpers shared by the compatibility tests (imported, not a test module)."""
 
 import contextlib
+import os
 import uuid
 
 import mlflow
@@ -9,6 +10,10 @@ from mlflow.exceptions import MlflowException
 
 MLFLOW_MAJOR = int(mlflow.__version__.split(".")[0])
 IS_MLFLOW3 = MLFLOW_MAJOR >= 3
+
+# COMPAT_STRICT=1 (set by run.sh when it starts flotilla) turns on the few assertions where
+# flotilla is deliberately stricter than MLflow 3.17.2; without it they accept both behaviours.
+STRICT = os.environ.get("COMPAT_STRICT") == "1"
 
 
 def unique(prefix):

@@ -21,11 +21,12 @@ if not os.environ.get("MLFLOW_TRACKING_URI", "").startswith("http"):
 import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
-from compat_util import unique  # noqa: E402
+from compat_util import STRICT, unique  # noqa: E402
 
 
 def pytest_report_header(config):
-    return f"mlflow client {mlflow.__version__} -> {os.environ['MLFLOW_TRACKING_URI']}"
+    strict = " (strict)" if STRICT else ""
+    return f"mlflow client {mlflow.__version__} -> {os.environ['MLFLOW_TRACKING_URI']}{strict}"
 
 
 @pytest.fixture(scope="session")

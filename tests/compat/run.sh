@@ -5,6 +5,8 @@
 # again; nothing is built here. Environment:
 #   FLOTILLA_BIN       server binary (default: target/debug/flotilla under the repo root)
 #   COMPAT_TARGET_URI  run against this already-running server instead (e.g. real MLflow)
+#   COMPAT_STRICT      1: assert flotilla's stricter behaviour (default 1 for a started
+#                      flotilla, 0 with COMPAT_TARGET_URI)
 #   COMPAT_CLIENTS     venvs to use (default: "client3 client2")
 # Extra arguments go to pytest, e.g. `run.sh -k registry`.
 # JUnit XML and server logs land in test-output/compat-<client>.{xml,server.log}.
@@ -65,12 +67,15 @@ for client in $clients; do
   log="$out/compat-$client.server.log"
   if [[ -n "${COMPAT_TARGET_URI:-}" ]]; then
     uri="$COMPAT_TARGET_URI"
-  elif ! start_server "$log"; then
+    strict="${COMPAT_STRICT:-0}"
+  elif start_server "$log"; then
+    strict=1  # flotilla itself: also check where it is stricter than MLflow
+  else
     stop_server
     failed+=("$client(server)")
     continue
   fi
-  MLFLOW_TRACKING_URI="$uri" "$root/.venvs/$client/bin/python" -m pytest "$here" \
+  COMPAT_STRICT="$strict" MLFLOW_TRACKING_URI="$uri" "$root/.venvs/$client/bin/python" -m pytest "$here" \
     -c "$here/pytest.ini" --rootdir "$here" \
     --junitxml="$out/compat-$client.xml" -o junit_suite_name="compat-$client" "$@"
   status=$?

@@ -55,9 +55,7 @@ impl ArtifactError {
     /// True when the caller is at fault, i.e. the answer must be a 4xx, never a 5xx.
     pub fn is_client_error(&self) -> bool {
         match self.kind() {
-            ArtifactErrorKind::InvalidArgument
-            | ArtifactErrorKind::NotFound
-            | ArtifactErrorKind::Conflict => true,
+            ArtifactErrorKind::InvalidArgument | ArtifactErrorKind::NotFound | ArtifactErrorKind::Conflict => true,
             ArtifactErrorKind::Internal => false,
         }
     }

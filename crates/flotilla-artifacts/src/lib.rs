@@ -19,6 +19,4 @@ pub use error::{ArtifactError, ArtifactErrorKind};
 pub use local::LocalArtifactStore;
 pub use path::{ArtifactPath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, MAX_SEGMENTS};
 pub use store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo};
-pub use uri::{
-    ModelReference, SourceUri, parse_source_uri, to_artifacts_uri, validate_artifact_location,
-};
+pub use uri::{ModelReference, SourceUri, parse_source_uri, to_artifacts_uri, validate_artifact_location};

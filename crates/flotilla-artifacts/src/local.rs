@@ -59,15 +59,9 @@ impl ArtifactStore for LocalArtifactStore {
         let resolved = resolve(&self.root, path).await?;
         // Refuse before reading the body: a 1 GB upload should not be staged to be thrown away.
         match resolved.found {
-            Found::Dir => Err(ArtifactError::Conflict(format!(
-                "cannot write {path}: it is a directory"
-            ))),
-            Found::UnderFile => Err(ArtifactError::Conflict(format!(
-                "cannot write {path}: a parent is a file"
-            ))),
-            Found::File | Found::Missing => {
-                upload::stage_and_publish(&self.tmp, &resolved.full, path, body).await
-            }
+            Found::Dir => Err(ArtifactError::Conflict(format!("cannot write {path}: it is a directory"))),
+            Found::UnderFile => Err(ArtifactError::Conflict(format!("cannot write {path}: a parent is a file"))),
+            Found::File | Found::Missing => upload::stage_and_publish(&self.tmp, &resolved.full, path, body).await,
         }
     }
 
@@ -80,19 +74,14 @@ impl ArtifactStore for LocalArtifactStore {
                 return Err(ArtifactError::NotFound(path.to_string()));
             }
         }
-        let file = tokio::fs::File::open(&resolved.full)
-            .await
-            .map_err(|e| missing_or_io(path, e))?;
+        let file = tokio::fs::File::open(&resolved.full).await.map_err(|e| missing_or_io(path, e))?;
         let metadata = file.metadata().await?;
         if metadata.is_dir() {
             // Replaced by a directory since `resolve` looked.
             return Err(ArtifactError::NotAFile(path.to_string()));
         }
         let body: ByteStream = Box::pin(ReaderStream::with_capacity(file, READ_CHUNK));
-        Ok(ArtifactObject {
-            size: metadata.len(),
-            body,
-        })
+        Ok(ArtifactObject { size: metadata.len(), body })
     }
 
     async fn list(&self, dir: &ArtifactPath) -> Result<Vec<FileInfo>, ArtifactError> {
@@ -100,14 +89,8 @@ impl ArtifactStore for LocalArtifactStore {
         match resolved.found {
             Found::Missing | Found::UnderFile => Ok(Vec::new()),
             Found::File => {
-                let metadata = tokio::fs::metadata(&resolved.full)
-                    .await
-                    .map_err(|e| missing_or_io(dir, e))?;
-                Ok(vec![FileInfo {
-                    path: dir.clone(),
-                    is_dir: false,
-                    size: Some(metadata.len()),
-                }])
+                let metadata = tokio::fs::metadata(&resolved.full).await.map_err(|e| missing_or_io(dir, e))?;
+                Ok(vec![FileInfo { path: dir.clone(), is_dir: false, size: Some(metadata.len()) }])
             }
             Found::Dir => {
                 let root = self.root.clone();
@@ -121,9 +104,7 @@ impl ArtifactStore for LocalArtifactStore {
 
     async fn delete(&self, path: &ArtifactPath) -> Result<(), ArtifactError> {
         if path.is_root() {
-            return Err(ArtifactError::InvalidPath(
-                "refusing to delete the artifact root".to_owned(),
-            ));
+            return Err(ArtifactError::InvalidPath("refusing to delete the artifact root".to_owned()));
         }
         let resolved = resolve(&self.root, path).await?;
         match resolved.found {
@@ -134,9 +115,7 @@ impl ArtifactStore for LocalArtifactStore {
         }
         // Decide on the entry itself, not its target: deleting a symlink removes the link,
         // never what it points to.
-        let entry = tokio::fs::symlink_metadata(&resolved.full)
-            .await
-            .map_err(|e| missing_or_io(path, e))?;
+        let entry = tokio::fs::symlink_metadata(&resolved.full).await.map_err(|e| missing_or_io(path, e))?;
         let removed = if entry.is_dir() {
             tokio::fs::remove_dir_all(&resolved.full).await
         } else {
@@ -204,11 +183,7 @@ fn list_dir(root: &Path, full: &Path, dir: &ArtifactPath) -> Result<Vec<FileInfo
             Err(e) => return Err(e.into()),
         };
         let is_dir = metadata.is_dir();
-        infos.push(FileInfo {
-            path: child,
-            is_dir,
-            size: (!is_dir).then_some(metadata.len()),
-        });
+        infos.push(FileInfo { path: child, is_dir, size: (!is_dir).then_some(metadata.len()) });
     }
     infos.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(infos)

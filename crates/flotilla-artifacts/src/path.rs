@@ -52,9 +52,7 @@ impl ArtifactPath {
         let fail = |reason: &str| ArtifactError::InvalidPath(format!("{}: {reason}", quote(raw)));
         // Bound the work before decoding anything.
         if raw.len() > MAX_PATH_BYTES {
-            return Err(ArtifactError::InvalidPath(format!(
-                "the path is longer than {MAX_PATH_BYTES} bytes"
-            )));
+            return Err(ArtifactError::InvalidPath(format!("the path is longer than {MAX_PATH_BYTES} bytes")));
         }
         let decoded = fully_decode(raw).map_err(fail)?;
         // The decoded form is what a confused downstream component might act on; the raw
@@ -96,10 +94,7 @@ impl ArtifactPath {
     /// `self/name` for a single segment `name` (e.g. a directory entry read from storage).
     pub fn child(&self, name: &str) -> Result<ArtifactPath, ArtifactError> {
         if name.contains('/') {
-            return Err(ArtifactError::InvalidPath(format!(
-                "{}: a file name may not contain '/'",
-                quote(name)
-            )));
+            return Err(ArtifactError::InvalidPath(format!("{}: a file name may not contain '/'", quote(name))));
         }
         self.join(&ArtifactPath::parse(name)?)
     }
@@ -152,9 +147,8 @@ impl AsRef<str> for ArtifactPath {
 pub(crate) fn fully_decode(raw: &str) -> Result<String, &'static str> {
     let mut current = raw.to_owned();
     for _ in 0..MAX_DECODE_ROUNDS {
-        let next = percent_decode_str(&current)
-            .decode_utf8()
-            .map_err(|_| "percent-encoding does not decode to UTF-8")?;
+        let next =
+            percent_decode_str(&current).decode_utf8().map_err(|_| "percent-encoding does not decode to UTF-8")?;
         if next == current {
             return Ok(current);
         }

@@ -24,9 +24,7 @@ pub struct ArtifactObject {
 
 impl std::fmt::Debug for ArtifactObject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArtifactObject")
-            .field("size", &self.size)
-            .finish_non_exhaustive()
+        f.debug_struct("ArtifactObject").field("size", &self.size).finish_non_exhaustive()
     }
 }
 

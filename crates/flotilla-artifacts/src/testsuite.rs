@@ -30,10 +30,7 @@ pub async fn behaviour_suite(store: &dyn ArtifactStore) {
     concurrent_puts_leave_one_whole_file(store, &at).await;
     streams_a_large_body(store, &at("large/blob.bin")).await;
 
-    store
-        .delete(&base)
-        .await
-        .expect("clean up the suite prefix");
+    store.delete(&base).await.expect("clean up the suite prefix");
     assert!(!store.exists(&base).await.unwrap());
 }
 
@@ -59,29 +56,19 @@ pub async fn read_all(object: ArtifactObject) -> Vec<u8> {
 }
 
 async fn put(store: &dyn ArtifactStore, path: &ArtifactPath, data: &'static [u8]) {
-    let written = store
-        .put(path, body_of([data]))
-        .await
-        .unwrap_or_else(|e| panic!("put {path}: {e}"));
+    let written = store.put(path, body_of([data])).await.unwrap_or_else(|e| panic!("put {path}: {e}"));
     assert_eq!(written, data.len() as u64, "bytes written to {path}");
 }
 
 async fn content(store: &dyn ArtifactStore, path: &ArtifactPath) -> Vec<u8> {
-    let object = store
-        .get(path)
-        .await
-        .unwrap_or_else(|e| panic!("get {path}: {e}"));
+    let object = store.get(path).await.unwrap_or_else(|e| panic!("get {path}: {e}"));
     let size = object.size;
     let data = read_all(object).await;
     assert_eq!(size, data.len() as u64, "announced size of {path}");
     data
 }
 
-fn assert_kind<T: std::fmt::Debug>(
-    result: Result<T, ArtifactError>,
-    kind: ArtifactErrorKind,
-    what: &str,
-) {
+fn assert_kind<T: std::fmt::Debug>(result: Result<T, ArtifactError>, kind: ArtifactErrorKind, what: &str) {
     match result {
         Err(e) => assert_eq!(e.kind(), kind, "{what}: {e}"),
         Ok(v) => panic!("{what}: expected {kind:?}, got Ok({v:?})"),
@@ -107,10 +94,7 @@ async fn round_trips(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPat
     assert!(store.exists(&at("rt/a/b")).await.unwrap());
     // The chunking of the upload does not matter.
     let chunked = at("rt/chunked");
-    store
-        .put(&chunked, body_of(["ab", "", "cde", "f"]))
-        .await
-        .unwrap();
+    store.put(&chunked, body_of(["ab", "", "cde", "f"])).await.unwrap();
     assert_eq!(content(store, &chunked).await, b"abcdef");
 }
 
@@ -125,21 +109,10 @@ async fn lists(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     put(store, &at("ls/b.txt"), b"bbb").await;
     put(store, &at("ls/a/inner.txt"), b"i").await;
     put(store, &at("ls/c/d/e.txt"), b"e").await;
-    let file = |rest: &str, size: u64| FileInfo {
-        path: at(rest),
-        is_dir: false,
-        size: Some(size),
-    };
-    let dir = |rest: &str| FileInfo {
-        path: at(rest),
-        is_dir: true,
-        size: None,
-    };
+    let file = |rest: &str, size: u64| FileInfo { path: at(rest), is_dir: false, size: Some(size) };
+    let dir = |rest: &str| FileInfo { path: at(rest), is_dir: true, size: None };
     let table: Vec<(ArtifactPath, Vec<FileInfo>)> = vec![
-        (
-            at("ls"),
-            vec![dir("ls/a"), file("ls/b.txt", 3), dir("ls/c")],
-        ),
+        (at("ls"), vec![dir("ls/a"), file("ls/b.txt", 3), dir("ls/c")]),
         (at("ls/c"), vec![dir("ls/c/d")]),
         (at("ls/c/d"), vec![file("ls/c/d/e.txt", 1)]),
         // A file lists as itself (MLflow does this; the client relies on it).
@@ -164,44 +137,22 @@ async fn deletes(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     store.delete(&at("del/tree")).await.unwrap();
     assert!(!store.exists(&at("del/tree")).await.unwrap());
     assert!(!store.exists(&at("del/tree/x/y.txt")).await.unwrap());
-    assert_eq!(
-        content(store, &at("del/keep.txt")).await,
-        b"k",
-        "siblings survive"
-    );
+    assert_eq!(content(store, &at("del/keep.txt")).await, b"k", "siblings survive");
 
-    assert_kind(
-        store.delete(&at("del/one.txt")).await,
-        ArtifactErrorKind::NotFound,
-        "delete twice",
-    );
-    assert_kind(
-        store.delete(&at("del/never")).await,
-        ArtifactErrorKind::NotFound,
-        "delete missing",
-    );
+    assert_kind(store.delete(&at("del/one.txt")).await, ArtifactErrorKind::NotFound, "delete twice");
+    assert_kind(store.delete(&at("del/never")).await, ArtifactErrorKind::NotFound, "delete missing");
 }
 
 async fn reports_missing(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
-    assert_kind(
-        store.get(&at("nothing/here")).await,
-        ArtifactErrorKind::NotFound,
-        "get missing",
-    );
+    assert_kind(store.get(&at("nothing/here")).await, ArtifactErrorKind::NotFound, "get missing");
     assert!(!store.exists(&at("nothing/here")).await.unwrap());
 }
 
 async fn refuses_conflicts(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     put(store, &at("cf/dir/file.txt"), b"f").await;
+    assert_kind(store.put(&at("cf/dir"), body_of(["x"])).await, ArtifactErrorKind::Conflict, "put onto a directory");
     assert_kind(
-        store.put(&at("cf/dir"), body_of(["x"])).await,
-        ArtifactErrorKind::Conflict,
-        "put onto a directory",
-    );
-    assert_kind(
-        store
-            .put(&at("cf/dir/file.txt/below"), body_of(["x"]))
-            .await,
+        store.put(&at("cf/dir/file.txt/below"), body_of(["x"])).await,
         ArtifactErrorKind::Conflict,
         "put below a file",
     );
@@ -209,17 +160,9 @@ async fn refuses_conflicts(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> Artif
         Err(ArtifactError::NotAFile(_)) => {}
         other => panic!("get of a directory: expected NotAFile, got {other:?}"),
     }
-    assert_kind(
-        store.get(&at("cf/dir/file.txt/below")).await,
-        ArtifactErrorKind::NotFound,
-        "get below a file",
-    );
+    assert_kind(store.get(&at("cf/dir/file.txt/below")).await, ArtifactErrorKind::NotFound, "get below a file");
     assert!(!store.exists(&at("cf/dir/file.txt/below")).await.unwrap());
-    assert_eq!(
-        content(store, &at("cf/dir/file.txt")).await,
-        b"f",
-        "conflicts change nothing"
-    );
+    assert_eq!(content(store, &at("cf/dir/file.txt")).await, b"f", "conflicts change nothing");
 }
 
 /// A body that yields some data and then fails, like a client that drops mid-upload.
@@ -227,19 +170,13 @@ fn failing_body() -> ByteStream {
     let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(Bytes::from_static(b"partial ")),
         Ok(Bytes::from(vec![b'x'; 300_000])),
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "client went away",
-        )),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client went away")),
         Ok(Bytes::from_static(b"never read")),
     ];
     Box::pin(stream::iter(chunks))
 }
 
-async fn failed_body_keeps_the_old_file(
-    store: &dyn ArtifactStore,
-    at: &dyn Fn(&str) -> ArtifactPath,
-) {
+async fn failed_body_keeps_the_old_file(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     let old = at("fail/old.txt");
     put(store, &old, b"the old content").await;
     match store.put(&old, failing_body()).await {
@@ -251,52 +188,26 @@ async fn failed_body_keeps_the_old_file(
     let fresh = at("fail/new/dir/file.txt");
     assert!(store.put(&fresh, failing_body()).await.is_err());
     assert!(!store.exists(&fresh).await.unwrap(), "no half-written file");
-    assert_eq!(
-        store.list(&at("fail")).await.unwrap().len(),
-        1,
-        "nothing but old.txt in {:?}",
-        at("fail")
-    );
+    assert_eq!(store.list(&at("fail")).await.unwrap().len(), 1, "nothing but old.txt in {:?}", at("fail"));
 }
 
-async fn dropped_upload_keeps_the_old_file(
-    store: &dyn ArtifactStore,
-    at: &dyn Fn(&str) -> ArtifactPath,
-) {
+async fn dropped_upload_keeps_the_old_file(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     let path = at("drop/file.txt");
     put(store, &path, b"before").await;
     // Data arrives, then the client stalls forever; the server gives up (drops the future).
-    let stalled: ByteStream =
-        Box::pin(stream::iter([Ok(Bytes::from(vec![b'y'; 100_000]))]).chain(stream::pending()));
+    let stalled: ByteStream = Box::pin(stream::iter([Ok(Bytes::from(vec![b'y'; 100_000]))]).chain(stream::pending()));
     let outcome = tokio::time::timeout(Duration::from_millis(300), store.put(&path, stalled)).await;
     assert!(outcome.is_err(), "a stalled upload cannot finish");
     assert_eq!(content(store, &path).await, b"before");
 }
 
-async fn concurrent_puts_leave_one_whole_file(
-    store: &dyn ArtifactStore,
-    at: &dyn Fn(&str) -> ArtifactPath,
-) {
+async fn concurrent_puts_leave_one_whole_file(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     let path = at("race/file.bin");
     let a = vec![b'a'; 200_000];
     let b = vec![b'b'; 200_000];
     let (ra, rb) = tokio::join!(
-        store.put(
-            &path,
-            body_of(
-                a.chunks(10_000)
-                    .map(Bytes::copy_from_slice)
-                    .collect::<Vec<_>>()
-            )
-        ),
-        store.put(
-            &path,
-            body_of(
-                b.chunks(10_000)
-                    .map(Bytes::copy_from_slice)
-                    .collect::<Vec<_>>()
-            )
-        ),
+        store.put(&path, body_of(a.chunks(10_000).map(Bytes::copy_from_slice).collect::<Vec<_>>())),
+        store.put(&path, body_of(b.chunks(10_000).map(Bytes::copy_from_slice).collect::<Vec<_>>())),
     );
     ra.unwrap();
     rb.unwrap();
@@ -311,10 +222,7 @@ async fn streams_a_large_body(store: &dyn ArtifactStore, path: &ArtifactPath) {
     for chunk in Generated::new(TOTAL) {
         sent_hash.update(&chunk);
     }
-    let written = store
-        .put(path, body_of(Generated::new(TOTAL)))
-        .await
-        .unwrap();
+    let written = store.put(path, body_of(Generated::new(TOTAL))).await.unwrap();
     assert_eq!(written, TOTAL);
 
     let object = store.get(path).await.unwrap();
@@ -340,10 +248,7 @@ struct Generated {
 
 impl Generated {
     fn new(total: u64) -> Self {
-        Generated {
-            rng: 0x9e37_79b9_7f4a_7c15,
-            remaining: total,
-        }
+        Generated { rng: 0x9e37_79b9_7f4a_7c15, remaining: total }
     }
     fn next_u64(&mut self) -> u64 {
         self.rng ^= self.rng << 13;

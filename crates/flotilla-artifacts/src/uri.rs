@@ -25,10 +25,7 @@ pub enum SourceUri {
     /// `models:/m-<hex>`: a logged model by id.
     LoggedModel { model_id: String },
     /// `models:/<name>/<version|stage|latest>` or `models:/<name>@<alias>`.
-    RegisteredModel {
-        name: String,
-        reference: ModelReference,
-    },
+    RegisteredModel { name: String, reference: ModelReference },
 }
 
 /// Which version of a registered model a `models:/` URI means.
@@ -50,9 +47,7 @@ pub enum ModelReference {
 pub fn parse_source_uri(uri: &str) -> Result<SourceUri, ArtifactError> {
     let fail = |reason: &str| ArtifactError::InvalidUri(format!("{}: {reason}", quote(uri)));
     if uri.len() > MAX_URI_BYTES {
-        return Err(ArtifactError::InvalidUri(format!(
-            "the URI is longer than {MAX_URI_BYTES} bytes"
-        )));
+        return Err(ArtifactError::InvalidUri(format!("the URI is longer than {MAX_URI_BYTES} bytes")));
     }
     // Fragments (`#`), path parameters (`;`) and queries (`?`) have each been used to slip
     // `..` past MLflow's checks (PR #11376, CVE-2024-1593, PR #10653); none has a use here,
@@ -69,14 +64,10 @@ pub fn parse_source_uri(uri: &str) -> Result<SourceUri, ArtifactError> {
         }
     }
     let Some((scheme, rest)) = split_scheme(uri) else {
-        return Err(fail(
-            "local paths are not accepted; use an mlflow-artifacts:/, runs:/ or models:/ URI",
-        ));
+        return Err(fail("local paths are not accepted; use an mlflow-artifacts:/, runs:/ or models:/ URI"));
     };
     match scheme.to_ascii_lowercase().as_str() {
-        "mlflow-artifacts" => parse_artifacts(rest)
-            .map(SourceUri::Artifacts)
-            .map_err(|e| wrap(uri, e)),
+        "mlflow-artifacts" => parse_artifacts(rest).map(SourceUri::Artifacts).map_err(|e| wrap(uri, e)),
         "runs" => parse_runs(rest).map_err(|e| wrap(uri, e)),
         "models" => parse_models(rest).map_err(|e| wrap(uri, e)),
         "file" => Err(fail("local file URIs are not accepted")),
@@ -97,35 +88,24 @@ pub fn validate_artifact_location(location: &str) -> Result<Option<ArtifactPath>
     }
     match parse_source_uri(location)? {
         SourceUri::Artifacts(path) => Ok(Some(path)),
-        SourceUri::Run { .. }
-        | SourceUri::LoggedModel { .. }
-        | SourceUri::RegisteredModel { .. } => Err(ArtifactError::InvalidUri(format!(
-            "{}: an artifact location must be an mlflow-artifacts:/<path> URI",
-            quote(location)
-        ))),
+        SourceUri::Run { .. } | SourceUri::LoggedModel { .. } | SourceUri::RegisteredModel { .. } => {
+            Err(ArtifactError::InvalidUri(format!(
+                "{}: an artifact location must be an mlflow-artifacts:/<path> URI",
+                quote(location)
+            )))
+        }
     }
 }
 
 /// The `mlflow-artifacts:/` URI of a stored path, encoded so that [`parse_source_uri`]
 /// gives the same path back.
 pub fn to_artifacts_uri(path: &ArtifactPath) -> String {
-    format!(
-        "mlflow-artifacts:/{}",
-        utf8_percent_encode(path.as_str(), URI_PATH)
-    )
+    format!("mlflow-artifacts:/{}", utf8_percent_encode(path.as_str(), URI_PATH))
 }
 
 /// What must be escaped in a URI path: `%` so decoding is exact, and whatever a URI parser
 /// or an HTTP client would otherwise read as a delimiter.
-const URI_PATH: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'%')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+const URI_PATH: &AsciiSet = &CONTROLS.add(b' ').add(b'%').add(b'"').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
 
 /// `scheme:rest`, if the text starts with an RFC 3986 scheme. A drive letter (`C:`) also
 /// matches; it then fails as an unknown scheme, which is the answer we want.
@@ -155,36 +135,25 @@ fn parse_artifacts(rest: &str) -> Result<ArtifactPath, ArtifactError> {
     } else if let Some(path) = rest.strip_prefix('/') {
         path
     } else {
-        return Err(ArtifactError::InvalidUri(
-            "expected mlflow-artifacts:/<path>".to_owned(),
-        ));
+        return Err(ArtifactError::InvalidUri("expected mlflow-artifacts:/<path>".to_owned()));
     };
     ArtifactPath::parse(&decode_once(path)?)
 }
 
 fn parse_runs(rest: &str) -> Result<SourceUri, ArtifactError> {
     let Some(body) = rest.strip_prefix('/').filter(|b| !b.starts_with('/')) else {
-        return Err(ArtifactError::InvalidUri(
-            "expected runs:/<run_id>/<path>".to_owned(),
-        ));
+        return Err(ArtifactError::InvalidUri("expected runs:/<run_id>/<path>".to_owned()));
     };
     let (run_id, path) = body.split_once('/').unwrap_or((body, ""));
     if !is_identifier(run_id) {
-        return Err(ArtifactError::InvalidUri(format!(
-            "{} is not a valid run id",
-            quote(run_id)
-        )));
+        return Err(ArtifactError::InvalidUri(format!("{} is not a valid run id", quote(run_id))));
     }
     let path = ArtifactPath::parse_dir(&decode_once(path)?)?;
-    Ok(SourceUri::Run {
-        run_id: run_id.to_owned(),
-        path,
-    })
+    Ok(SourceUri::Run { run_id: run_id.to_owned(), path })
 }
 
 fn parse_models(rest: &str) -> Result<SourceUri, ArtifactError> {
-    const SHAPES: &str =
-        "expected models:/<name>/<version>, models:/<name>@<alias> or models:/m-<id>";
+    const SHAPES: &str = "expected models:/<name>/<version>, models:/<name>@<alias> or models:/m-<id>";
     let Some(body) = rest.strip_prefix('/').filter(|b| !b.starts_with('/')) else {
         return Err(ArtifactError::InvalidUri(SHAPES.to_owned()));
     };
@@ -193,9 +162,9 @@ fn parse_models(rest: &str) -> Result<SourceUri, ArtifactError> {
         [name, suffix] => {
             check_model_name(name)?;
             let reference = if !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) {
-                let version = suffix.parse().map_err(|_| {
-                    ArtifactError::InvalidUri(format!("{} is not a valid version", quote(suffix)))
-                })?;
+                let version = suffix
+                    .parse()
+                    .map_err(|_| ArtifactError::InvalidUri(format!("{} is not a valid version", quote(suffix))))?;
                 ModelReference::Version(version)
             } else if suffix.eq_ignore_ascii_case("latest") {
                 ModelReference::Latest
@@ -207,31 +176,21 @@ fn parse_models(rest: &str) -> Result<SourceUri, ArtifactError> {
                     quote(suffix)
                 )));
             };
-            Ok(SourceUri::RegisteredModel {
-                name: (*name).to_owned(),
-                reference,
-            })
+            Ok(SourceUri::RegisteredModel { name: (*name).to_owned(), reference })
         }
         [single] => {
             if let Some((name, alias)) = single.rsplit_once('@') {
                 check_model_name(name)?;
                 if !is_identifier(alias) {
-                    return Err(ArtifactError::InvalidUri(format!(
-                        "{} is not a valid alias",
-                        quote(alias)
-                    )));
+                    return Err(ArtifactError::InvalidUri(format!("{} is not a valid alias", quote(alias))));
                 }
                 let reference = ModelReference::Alias(alias.to_owned());
-                Ok(SourceUri::RegisteredModel {
-                    name: name.to_owned(),
-                    reference,
-                })
-            } else if single.strip_prefix("m-").is_some_and(|hex| {
-                !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-            }) {
-                Ok(SourceUri::LoggedModel {
-                    model_id: (*single).to_owned(),
-                })
+                Ok(SourceUri::RegisteredModel { name: name.to_owned(), reference })
+            } else if single
+                .strip_prefix("m-")
+                .is_some_and(|hex| !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                Ok(SourceUri::LoggedModel { model_id: (*single).to_owned() })
             } else {
                 Err(ArtifactError::InvalidUri(SHAPES.to_owned()))
             }
@@ -243,13 +202,8 @@ fn parse_models(rest: &str) -> Result<SourceUri, ArtifactError> {
 /// MLflow's run-id / alias shape: `^[A-Za-z0-9][\w-]{0,255}$`.
 fn is_identifier(text: &str) -> bool {
     text.len() <= MAX_ID_BYTES
-        && text
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && text.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Model names are looked up, never joined to a path, but a name that decodes to a path
@@ -262,10 +216,7 @@ fn check_model_name(name: &str) -> Result<(), ArtifactError> {
         || decoded.len() > MAX_PATH_BYTES
         || decoded.contains(['/', ':', '@']);
     if bad {
-        return Err(ArtifactError::InvalidUri(format!(
-            "{} is not a valid model name",
-            quote(name)
-        )));
+        return Err(ArtifactError::InvalidUri(format!("{} is not a valid model name", quote(name))));
     }
     Ok(())
 }
@@ -276,9 +227,7 @@ fn decode_once(path: &str) -> Result<String, ArtifactError> {
     percent_decode_str(path)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| {
-            ArtifactError::InvalidUri("percent-encoding does not decode to UTF-8".to_owned())
-        })
+        .map_err(|_| ArtifactError::InvalidUri("percent-encoding does not decode to UTF-8".to_owned()))
 }
 
 #[cfg(test)]

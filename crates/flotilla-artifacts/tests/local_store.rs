@@ -14,9 +14,7 @@ fn store_in(dir: &Path) -> LocalArtifactStore {
 }
 
 fn staged_files(store: &LocalArtifactStore) -> usize {
-    std::fs::read_dir(store.root().join(".tmp"))
-        .unwrap()
-        .count()
+    std::fs::read_dir(store.root().join(".tmp")).unwrap().count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,10 +24,7 @@ async fn local_store_passes_the_behaviour_suite() {
     behaviour_suite(&store).await;
     assert_eq!(staged_files(&store), 0, "no staged upload is left behind");
     // The suite cleans up after itself; only the staging directory remains.
-    let left: Vec<_> = std::fs::read_dir(store.root())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(store.root()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, [".tmp"]);
 }
 
@@ -37,21 +32,11 @@ async fn local_store_passes_the_behaviour_suite() {
 async fn failed_and_dropped_uploads_leave_no_staged_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(dir.path());
-    let failing = futures_util::stream::iter([
-        Ok(bytes::Bytes::from_static(b"some")),
-        Err(std::io::Error::other("boom")),
-    ]);
-    assert!(
-        store
-            .put(&path("a/b.txt"), Box::pin(failing))
-            .await
-            .is_err()
-    );
+    let failing =
+        futures_util::stream::iter([Ok(bytes::Bytes::from_static(b"some")), Err(std::io::Error::other("boom"))]);
+    assert!(store.put(&path("a/b.txt"), Box::pin(failing)).await.is_err());
     assert_eq!(staged_files(&store), 0);
-    assert!(
-        !store.root().join("a").exists(),
-        "no parent directory is created for a failed upload"
-    );
+    assert!(!store.root().join("a").exists(), "no parent directory is created for a failed upload");
 
     let stalled = futures_util::StreamExt::chain(
         futures_util::stream::iter([Ok(bytes::Bytes::from_static(b"some"))]),
@@ -59,11 +44,7 @@ async fn failed_and_dropped_uploads_leave_no_staged_file() {
     );
     let target = path("c.txt");
     let put = store.put(&target, Box::pin(stalled));
-    assert!(
-        tokio::time::timeout(std::time::Duration::from_millis(100), put)
-            .await
-            .is_err()
-    );
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(100), put).await.is_err());
     assert_eq!(staged_files(&store), 0);
 }
 
@@ -72,35 +53,14 @@ async fn the_staging_directory_is_hidden_and_unaddressable() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(dir.path());
     store.put(&path("x.txt"), body_of(["x"])).await.unwrap();
-    let names: Vec<_> = store
-        .list(&ArtifactPath::root())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
+    let names: Vec<_> = store.list(&ArtifactPath::root()).await.unwrap().into_iter().map(|f| f.path).collect();
     assert_eq!(names, [path("x.txt")]);
     for raw in [".tmp", ".tmp/upload-0"] {
-        assert!(
-            matches!(
-                store.get(&path(raw)).await,
-                Err(ArtifactError::InvalidPath(_))
-            ),
-            "{raw}"
-        );
-        assert!(matches!(
-            store.put(&path(raw), body_of(["x"])).await,
-            Err(ArtifactError::InvalidPath(_))
-        ));
-        assert!(matches!(
-            store.delete(&path(raw)).await,
-            Err(ArtifactError::InvalidPath(_))
-        ));
+        assert!(matches!(store.get(&path(raw)).await, Err(ArtifactError::InvalidPath(_))), "{raw}");
+        assert!(matches!(store.put(&path(raw), body_of(["x"])).await, Err(ArtifactError::InvalidPath(_))));
+        assert!(matches!(store.delete(&path(raw)).await, Err(ArtifactError::InvalidPath(_))));
     }
-    assert!(matches!(
-        store.delete(&ArtifactPath::root()).await,
-        Err(ArtifactError::InvalidPath(_))
-    ));
+    assert!(matches!(store.delete(&ArtifactPath::root()).await, Err(ArtifactError::InvalidPath(_))));
 }
 
 #[tokio::test]
@@ -142,10 +102,7 @@ mod symlinks {
     fn refused<T: std::fmt::Debug>(result: Result<T, ArtifactError>, what: &str) {
         match result {
             Err(ArtifactError::InvalidPath(message)) => {
-                assert!(
-                    !message.contains("/tmp"),
-                    "no filesystem path in {message:?}"
-                )
+                assert!(!message.contains("/tmp"), "no filesystem path in {message:?}")
             }
             other => panic!("{what}: expected InvalidPath, got {other:?}"),
         }
@@ -167,32 +124,20 @@ mod symlinks {
         for raw in escaping {
             let p = path(raw);
             refused(store.get(&p).await, &format!("get {raw}"));
-            refused(
-                store.put(&p, body_of(["pwned"])).await,
-                &format!("put {raw}"),
-            );
+            refused(store.put(&p, body_of(["pwned"])).await, &format!("put {raw}"));
             refused(store.list(&p).await, &format!("list {raw}"));
             refused(store.delete(&p).await, &format!("delete {raw}"));
             refused(store.exists(&p).await, &format!("exists {raw}"));
         }
         let outside = dir.path().join("outside");
-        assert_eq!(
-            std::fs::read(outside.join("secret.txt")).unwrap(),
-            b"secret"
-        );
+        assert_eq!(std::fs::read(outside.join("secret.txt")).unwrap(), b"secret");
         assert!(!outside.join("new.txt").exists() && !outside.join("new").exists());
     }
 
     #[tokio::test]
     async fn listings_leave_out_links_leading_outside() {
         let (_dir, store) = planted();
-        let names: Vec<_> = store
-            .list(&ArtifactPath::root())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
+        let names: Vec<_> = store.list(&ArtifactPath::root()).await.unwrap().into_iter().map(|f| f.path).collect();
         assert_eq!(names, [path("exp"), path("in-dir"), path("real")]);
         assert!(store.list(&path("exp")).await.unwrap().is_empty());
     }

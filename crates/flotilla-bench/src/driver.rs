@@ -45,11 +45,7 @@ impl OpStats {
 
     /// One line for the log.
     pub fn summary(&self) -> String {
-        let ms = |d: Option<Duration>| {
-            d.map_or("-".to_owned(), |d| {
-                format!("{:.2}ms", d.as_secs_f64() * 1e3)
-            })
-        };
+        let ms = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2}ms", d.as_secs_f64() * 1e3));
         format!(
             "{}/{} ok, {} errors, {:.2?} wall, p50 {}, p99 {}{}",
             self.ok(),
@@ -66,13 +62,7 @@ impl OpStats {
 /// Runs jobs `0..total` on `clients` concurrent clients, each with its own connection, until
 /// all are done or `cap` has passed. A job gets its client and index and returns the latency it
 /// measured, or an error description; errors are counted, never fatal.
-pub async fn drive<F, Fut>(
-    base: &str,
-    clients: usize,
-    total: usize,
-    cap: Duration,
-    job: F,
-) -> OpStats
+pub async fn drive<F, Fut>(base: &str, clients: usize, total: usize, cap: Duration, job: F) -> OpStats
 where
     F: Fn(Http, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Duration, String>> + Send + 'static,
@@ -104,10 +94,7 @@ where
             (lat, errors, capped)
         });
     }
-    let mut stats = OpStats {
-        planned: total,
-        ..OpStats::default()
-    };
+    let mut stats = OpStats { planned: total, ..OpStats::default() };
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok((lat, errors, capped)) => {
@@ -129,4 +116,30 @@ where
     stats.wall = start.elapsed();
     stats.latencies.sort_unstable();
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(ms: &[u64]) -> OpStats {
+        let latencies = ms.iter().map(|&m| Duration::from_millis(m)).collect();
+        OpStats { latencies, wall: Duration::from_secs(2), ..OpStats::default() }
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let s = stats(&(1..=100).collect::<Vec<_>>());
+        for (q, want) in [(0.5, 50), (0.99, 99), (1.0, 100), (0.0, 1)] {
+            assert_eq!(s.percentile(q), Some(Duration::from_millis(want)), "q={q}");
+        }
+        assert_eq!(stats(&[7]).percentile(0.99), Some(Duration::from_millis(7)));
+        assert_eq!(stats(&[]).percentile(0.5), None);
+    }
+
+    #[test]
+    fn throughput_counts_successes_over_wall_time() {
+        assert_eq!(stats(&[1, 2, 3, 4]).throughput(), Some(2.0));
+        assert_eq!(stats(&[]).throughput(), None);
+    }
 }

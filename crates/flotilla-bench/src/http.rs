@@ -21,19 +21,11 @@ pub struct Req {
 
 impl Req {
     pub fn get(path: impl Into<String>) -> Self {
-        Req {
-            method: Method::GET,
-            path: path.into(),
-            body: None,
-        }
+        Req { method: Method::GET, path: path.into(), body: None }
     }
 
     pub fn post(path: impl Into<String>, json: &serde_json::Value) -> Self {
-        Req {
-            method: Method::POST,
-            path: path.into(),
-            body: Some(Bytes::from(json.to_string())),
-        }
+        Req { method: Method::POST, path: path.into(), body: Some(Bytes::from(json.to_string())) }
     }
 }
 
@@ -49,13 +41,8 @@ impl Http {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(1)
-            .build(connector);
-        Http {
-            client,
-            base: base.trim_end_matches('/').to_owned(),
-        }
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1).build(connector);
+        Http { client, base: base.trim_end_matches('/').to_owned() }
     }
 
     /// Sends `req` and reads the whole body. Network failures and timeouts are `Err` with a
@@ -70,17 +57,9 @@ impl Http {
             .body(Full::new(req.body.clone().unwrap_or_default()))
             .map_err(|e| format!("bad request {uri}: {e}"))?;
         let round_trip = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| format!("{e:?}"))?;
+            let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
             let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| format!("{e}"))?;
+            let body = response.into_body().collect().await.map_err(|e| format!("{e}"))?;
             Ok::<_, String>((status, body.to_bytes()))
         };
         match tokio::time::timeout(REQUEST_TIMEOUT, round_trip).await {
@@ -94,11 +73,7 @@ impl Http {
         let start = Instant::now();
         let (status, body) = self.send(req).await?;
         let elapsed = start.elapsed();
-        if status.is_success() {
-            Ok(elapsed)
-        } else {
-            Err(describe(req, status, &body))
-        }
+        if status.is_success() { Ok(elapsed) } else { Err(describe(req, status, &body)) }
     }
 
     /// Sends `req` and parses a 2xx JSON answer.
@@ -110,8 +85,7 @@ impl Http {
         if body.is_empty() {
             return Ok(serde_json::Value::Object(Default::default()));
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| format!("{} {}: bad json: {e}", req.method, req.path))
+        serde_json::from_slice(&body).map_err(|e| format!("{} {}: bad json: {e}", req.method, req.path))
     }
 }
 
@@ -127,11 +101,20 @@ pub fn encode_query(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prompt_filter_is_query_encoded() {
+        assert_eq!(
+            super::encode_query(crate::workload::PROMPT_FILTER),
+            "tag.%60mlflow.prompt.is_prompt%60%20%21%3D%20%27true%27"
+        );
+    }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
 
 use report::{Better, Cell, Measure, Unit, column, merge, table, thousands};
 use server::{Launch, Server};
@@ -93,11 +94,7 @@ fn repo_root() -> PathBuf {
 fn resolve(root: &Path, p: &Path) -> PathBuf {
     // Servers run in their own temp dir, so the program path must be absolute.
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let p = if p.is_absolute() || cwd.join(p).exists() {
-        cwd.join(p)
-    } else {
-        root.join(p)
-    };
+    let p = if p.is_absolute() || cwd.join(p).exists() { cwd.join(p) } else { root.join(p) };
     p.canonicalize().unwrap_or(p)
 }
 
@@ -118,11 +115,7 @@ async fn measure(launch: Launch, limit: Duration, plan: &Plan) -> Measure {
     m.healthy = Some(healthy);
     tokio::time::sleep(IDLE_WAIT).await;
     let idle = server.rss();
-    eprintln!(
-        "bench: {name} idle RSS {} MiB in {} processes",
-        idle.bytes >> 20,
-        idle.processes
-    );
+    eprintln!("bench: {name} idle RSS {} MiB in {} processes", idle.bytes >> 20, idle.processes);
     m.idle = Some(idle);
     match workload::run(&server.base, plan).await {
         Ok(results) => m.results = Some(results),
@@ -143,20 +136,10 @@ fn notes(label: &str, m: &Measure) -> Vec<String> {
     }
     if let Some(r) = &m.results {
         out.extend(r.notes.iter().map(|n| format!("{label}: {n}")));
-        for s in [
-            &r.create,
-            &r.rm_search,
-            &r.log_batch,
-            &r.runs_get,
-            &r.runs_setup,
-            &r.runs_search_100,
-            &r.runs_search_1000,
-        ] {
-            out.extend(
-                s.first_errors
-                    .iter()
-                    .map(|e| format!("{label}: error: {e}")),
-            );
+        for s in
+            [&r.create, &r.rm_search, &r.log_batch, &r.runs_get, &r.runs_setup, &r.runs_search_100, &r.runs_search_1000]
+        {
+            out.extend(s.first_errors.iter().map(|e| format!("{label}: error: {e}")));
         }
     }
     out
@@ -166,46 +149,44 @@ fn bullet_list(lines: &[String]) -> String {
     lines.iter().map(|l| format!("- {l}\n")).collect()
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    // Dropping the bench future on a signal drops its servers, which stops their process groups.
-    tokio::select! {
-        result = bench(args) => result,
-        _ = tokio::signal::ctrl_c() => stopped("interrupt"),
-        _ = term.recv() => stopped("terminate signal"),
-    }
-}
-
-fn stopped(why: &str) -> Result<()> {
-    anyhow::bail!("stopped by {why}; servers stopped")
-}
-
-async fn bench(args: Args) -> Result<()> {
     let root = repo_root();
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
-    let models = args.models.unwrap_or(if args.quick { 200 } else { 2000 });
-    let models_large = args
-        .models_large
-        .unwrap_or(if args.quick { 2000 } else { 100_000 });
-    let plan = args.plan(models);
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(
             "no flotilla binary at {} (build it, pass --flotilla-bin, or use --skip-flotilla)",
             flotilla_bin.display()
         );
     }
-
+    // The venv step blocks (it may wait minutes for another installer), so it runs before the
+    // runtime takes over the signals: until then an interrupt simply ends the bench.
     let mlflow_bin = if args.skip_mlflow {
         None
     } else {
-        let venv = args
-            .mlflow_venv
-            .clone()
-            .unwrap_or_else(|| root.join(".venvs/mlflow-server"));
+        let venv = args.mlflow_venv.clone().unwrap_or_else(|| root.join(".venvs/mlflow-server"));
         Some(venv::ensure_mlflow(&venv).context("preparing the mlflow venv")?)
     };
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+        let mut term = signal(SignalKind::terminate())?;
+        // Dropping the bench future on a signal drops its servers, which stops their
+        // process groups.
+        tokio::select! {
+            result = bench(args, flotilla_bin, mlflow_bin) => result,
+            _ = tokio::signal::ctrl_c() => stopped("interrupt"),
+            _ = term.recv() => stopped("terminate signal"),
+        }
+    })
+}
+
+fn stopped(why: &str) -> Result<()> {
+    anyhow::bail!("stopped by {why}; servers stopped")
+}
+
+async fn bench(args: Args, flotilla_bin: PathBuf, mlflow_bin: Option<PathBuf>) -> Result<()> {
+    let models = args.models.unwrap_or(if args.quick { 200 } else { 2000 });
+    let models_large = args.models_large.unwrap_or(if args.quick { 2000 } else { 100_000 });
+    let plan = args.plan(models);
 
     let load_before = procfs::load_average();
     let mut columns = Vec::new();
@@ -264,22 +245,15 @@ async fn bench(args: Args) -> Result<()> {
 }
 
 fn tempdir() -> Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix("flotilla-bench-")
-        .tempdir()
-        .context("creating a temp dir")
+    tempfile::Builder::new().prefix("flotilla-bench-").tempdir().context("creating a temp dir")
 }
 
 /// flotilla alone at a large registry, then restarted on the same data to time a warm start.
 async fn large_section(bin: &Path, plan: &Plan) -> Result<String> {
     let dir = tempdir()?;
     let data = dir.path().join("data");
-    let m = measure(
-        server::flotilla(bin, &data, dir.path(), server::free_port()?),
-        Duration::from_secs(60),
-        plan,
-    )
-    .await;
+    let m =
+        measure(server::flotilla(bin, &data, dir.path(), server::free_port()?), Duration::from_secs(60), plan).await;
     let mut col = column(&m, plan.models, plan.runs, plan.clients);
     let create_wall = m.results.as_ref().map(|r| r.create.wall);
     col.insert(
@@ -313,22 +287,11 @@ async fn large_section(bin: &Path, plan: &Plan) -> Result<String> {
         Better::Lower,
         Cell::time(restart.healthy),
     ));
-    let idle = restart.idle.map(|r| Cell {
-        value: Some(r.bytes as f64),
-        note: format!("{} proc", r.processes),
-    });
-    col.push((
-        format!("idle RSS after restart with {n} models"),
-        Unit::Bytes,
-        Better::Lower,
-        idle.unwrap_or_default(),
-    ));
+    let idle = restart.idle.map(|r| Cell { value: Some(r.bytes as f64), note: format!("{} proc", r.processes) });
+    col.push((format!("idle RSS after restart with {n} models"), Unit::Bytes, Better::Lower, idle.unwrap_or_default()));
 
     let mut doc = format!("## flotilla alone at {n} registered models\n\n");
-    doc.push_str(&table(
-        &[&format!("flotilla, {n} models")],
-        &merge(vec![col]),
-    ));
+    doc.push_str(&table(&[&format!("flotilla, {n} models")], &merge(vec![col])));
     let mut all = notes("flotilla", &m);
     all.extend(notes("flotilla restart", &restart));
     if !all.is_empty() {

@@ -17,11 +17,7 @@ fn parent_map() -> HashMap<u32, u32> {
         return parents;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -78,10 +74,7 @@ fn vm_rss(pid: u32) -> u64 {
 /// Resident memory summed over `root` and all its descendants.
 pub fn tree_rss(root: u32) -> TreeRss {
     let pids = tree(root);
-    TreeRss {
-        bytes: pids.iter().map(|&p| vm_rss(p)).sum(),
-        processes: pids.len(),
-    }
+    TreeRss { bytes: pids.iter().map(|&p| vm_rss(p)).sum(), processes: pids.len() }
 }
 
 /// Argument vectors of every live process other than this one.

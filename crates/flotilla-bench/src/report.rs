@@ -32,10 +32,7 @@ pub struct Cell {
 
 impl Cell {
     pub fn time(d: Option<Duration>) -> Cell {
-        Cell {
-            value: d.map(|d| d.as_secs_f64()),
-            note: String::new(),
-        }
+        Cell { value: d.map(|d| d.as_secs_f64()), note: String::new() }
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Cell {
@@ -64,10 +61,7 @@ pub struct Measure {
 
 fn rss_cell(rss: Option<TreeRss>) -> Cell {
     match rss {
-        Some(r) => Cell {
-            value: Some(r.bytes as f64),
-            note: format!("{} proc", r.processes),
-        },
+        Some(r) => Cell { value: Some(r.bytes as f64), note: format!("{} proc", r.processes) },
         None => Cell::default(),
     }
 }
@@ -94,11 +88,7 @@ fn op_rows(
     let stats = m.results.as_ref().map(&pick);
     let p = |q: f64| {
         let cell = Cell::time(stats.and_then(|s| s.percentile(q)));
-        if q < 0.9 {
-            cell.with_note(stats.map(errors_note).unwrap_or_default())
-        } else {
-            cell
-        }
+        if q < 0.9 { cell.with_note(stats.map(errors_note).unwrap_or_default()) } else { cell }
     };
     rows.push(vec![
         (format!("{label} p50"), Unit::Time, Better::Lower, p(0.5)),
@@ -107,97 +97,44 @@ fn op_rows(
 }
 
 /// The rows of one server's column, in table order.
-pub fn column(
-    m: &Measure,
-    models: usize,
-    runs: usize,
-    clients: usize,
-) -> Vec<(String, Unit, Better, Cell)> {
+pub fn column(m: &Measure, models: usize, runs: usize, clients: usize) -> Vec<(String, Unit, Better, Cell)> {
     let mut groups: Vec<Vec<(String, Unit, Better, Cell)>> = Vec::new();
     groups.push(vec![
-        (
-            "time to healthy (spawn → 200 /health)".into(),
-            Unit::Time,
-            Better::Lower,
-            Cell::time(m.healthy),
-        ),
-        (
-            "idle RSS, whole process tree".into(),
-            Unit::Bytes,
-            Better::Lower,
-            rss_cell(m.idle),
-        ),
+        ("time to healthy (spawn → 200 /health)".into(), Unit::Time, Better::Lower, Cell::time(m.healthy)),
+        ("idle RSS, whole process tree".into(), Unit::Bytes, Better::Lower, rss_cell(m.idle)),
     ]);
     let create = m.results.as_ref().map(|r| &r.create);
     groups.push(vec![(
         format!("create registered model, {clients} clients: throughput"),
         Unit::Rate,
         Better::Higher,
-        Cell {
-            value: create.and_then(OpStats::throughput),
-            note: create.map(errors_note).unwrap_or_default(),
-        },
+        Cell { value: create.and_then(OpStats::throughput), note: create.map(errors_note).unwrap_or_default() },
     )]);
     op_rows(&mut groups, "create registered model", |r| &r.create, m);
     op_rows(&mut groups, "log-batch 1,000 metrics", |r| &r.log_batch, m);
     op_rows(&mut groups, "runs/get", |r| &r.runs_get, m);
+    op_rows(&mut groups, &format!("registered-models/search first page at {}", thousands(models)), |r| &r.rm_search, m);
     op_rows(
         &mut groups,
-        &format!(
-            "registered-models/search first page at {}",
-            thousands(models)
-        ),
-        |r| &r.rm_search,
-        m,
-    );
-    op_rows(
-        &mut groups,
-        &format!(
-            "runs/search `metrics.m > 0.5`, 100 of {} runs",
-            thousands(runs)
-        ),
+        &format!("runs/search `metrics.m > 0.5`, 100 of {} runs", thousands(runs)),
         |r| &r.runs_search_100,
         m,
     );
     op_rows(
         &mut groups,
-        &format!(
-            "runs/search `metrics.m > 0.5`, max_results 1000 of {}",
-            thousands(runs)
-        ),
+        &format!("runs/search `metrics.m > 0.5`, max_results 1000 of {}", thousands(runs)),
         |r| &r.runs_search_1000,
         m,
     );
     let failed = m.results.as_ref().map(|r| {
-        [
-            &r.create,
-            &r.rm_search,
-            &r.log_batch,
-            &r.runs_get,
-            &r.runs_setup,
-            &r.runs_search_100,
-            &r.runs_search_1000,
-        ]
-        .iter()
-        .map(|s| s.errors)
-        .sum::<usize>() as f64
+        [&r.create, &r.rm_search, &r.log_batch, &r.runs_get, &r.runs_setup, &r.runs_search_100, &r.runs_search_1000]
+            .iter()
+            .map(|s| s.errors)
+            .sum::<usize>() as f64
     });
     groups.push(vec![
-        (
-            "RSS after workload, whole process tree".into(),
-            Unit::Bytes,
-            Better::Lower,
-            rss_cell(m.after),
-        ),
-        (
-            "failed requests (all ops)".into(),
-            Unit::Count,
-            Better::Neither,
-            Cell {
-                value: failed,
-                note: String::new(),
-            },
-        ),
+        ("RSS after workload, whole process tree".into(), Unit::Bytes, Better::Lower, rss_cell(m.after)),
+        ("failed requests (all ops)".into(), Unit::Count, Better::Neither, Cell { value: failed, note: String::new() }),
     ]);
     groups.into_iter().flatten().collect()
 }
@@ -208,12 +145,7 @@ pub fn merge(columns: Vec<Vec<(String, Unit, Better, Cell)>>) -> Vec<Row> {
     for (ci, col) in columns.into_iter().enumerate() {
         for (ri, (name, unit, better, cell)) in col.into_iter().enumerate() {
             if ci == 0 {
-                rows.push(Row {
-                    name,
-                    unit,
-                    better,
-                    cells: vec![cell],
-                });
+                rows.push(Row { name, unit, better, cells: vec![cell] });
             } else if let Some(row) = rows.get_mut(ri) {
                 row.cells.push(cell);
             }
@@ -251,10 +183,7 @@ pub fn table(headers: &[&str], rows: &[Row]) -> String {
 }
 
 fn fmt_ratio(row: &Row) -> String {
-    let (Some(a), Some(b)) = (
-        row.cells.first().and_then(|c| c.value),
-        row.cells.get(1).and_then(|c| c.value),
-    ) else {
+    let (Some(a), Some(b)) = (row.cells.first().and_then(|c| c.value), row.cells.get(1).and_then(|c| c.value)) else {
         return "–".into();
     };
     let r = match row.better {
@@ -273,11 +202,7 @@ fn fmt_ratio(row: &Row) -> String {
 
 fn fmt_cell(cell: &Cell, unit: Unit) -> String {
     let Some(v) = cell.value else {
-        return if cell.note.is_empty() {
-            "–".into()
-        } else {
-            format!("– ({})", cell.note)
-        };
+        return if cell.note.is_empty() { "–".into() } else { format!("– ({})", cell.note) };
     };
     let text = match unit {
         Unit::Time => fmt_time(v),
@@ -291,11 +216,7 @@ fn fmt_cell(cell: &Cell, unit: Unit) -> String {
         }
         Unit::Count => format!("{v:.0}"),
     };
-    if cell.note.is_empty() {
-        text
-    } else {
-        format!("{text} ({})", cell.note)
-    }
+    if cell.note.is_empty() { text } else { format!("{text} ({})", cell.note) }
 }
 
 pub fn fmt_time(secs: f64) -> String {
@@ -313,11 +234,7 @@ pub fn fmt_time(secs: f64) -> String {
 
 fn fmt_bytes(b: f64) -> String {
     let mib = b / (1024.0 * 1024.0);
-    if mib >= 1024.0 {
-        format!("{:.2} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.1} MiB")
-    }
+    if mib >= 1024.0 { format!("{:.2} GiB", mib / 1024.0) } else { format!("{mib:.1} MiB") }
 }
 
 /// 100000 → "100,000".
@@ -331,4 +248,39 @@ pub fn thousands(n: usize) -> String {
         out.push(ch);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(better: Better, a: f64, b: f64) -> Row {
+        let cell = |v| Cell { value: Some(v), note: String::new() };
+        Row { name: "x".into(), unit: Unit::Time, better, cells: vec![cell(a), cell(b)] }
+    }
+
+    #[test]
+    fn ratio_says_how_many_times_better_the_first_column_is() {
+        for (r, want) in [
+            (row(Better::Lower, 0.002, 0.180), "90.0×"),
+            (row(Better::Higher, 5000.0, 62.0), "81.0×"),
+            (row(Better::Lower, 0.5, 0.25), "0.50×"),
+            (row(Better::Lower, 0.001, 31.7), "31700×"),
+            (row(Better::Neither, 1.0, 2.0), "–"),
+        ] {
+            assert_eq!(fmt_ratio(&r), want);
+        }
+    }
+
+    #[test]
+    fn values_are_formatted_by_unit() {
+        for (secs, want) in [(0.000_412, "0.412 ms"), (0.0123, "12.3 ms"), (0.004_56, "4.56 ms"), (31.7, "31.70 s")] {
+            assert_eq!(fmt_time(secs), want);
+        }
+        assert_eq!(fmt_bytes(3.6 * 1024.0 * 1024.0 * 1024.0), "3.60 GiB");
+        assert_eq!(fmt_bytes(11.25 * 1024.0 * 1024.0), "11.2 MiB");
+        for (n, want) in [(0, "0"), (999, "999"), (2000, "2,000"), (100_000, "100,000"), (1_000_000, "1,000,000")] {
+            assert_eq!(thousands(n), want);
+        }
+    }
 }

@@ -43,31 +43,17 @@ impl Server {
     /// Spawns the server and waits for the first 200 on `/health`, polling every 10 ms.
     /// Returns the server and the time from spawn to healthy.
     pub async fn start(launch: Launch, limit: Duration) -> Result<(Server, Duration)> {
-        let log = launch
-            .dir
-            .join(format!("{}.log", launch.name.replace(' ', "-")));
+        let log = launch.dir.join(format!("{}.log", launch.name.replace(' ', "-")));
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         let mut cmd = Command::new(&launch.program);
-        cmd.args(&launch.args)
-            .current_dir(&launch.dir)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
+        cmd.args(&launch.args).current_dir(&launch.dir).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
         let spawned = Instant::now();
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {} ({})", launch.name, launch.program.display()))?;
-        let mut server = Server {
-            name: launch.name,
-            base: format!("http://127.0.0.1:{}", launch.port),
-            child,
-            log,
-        };
+        let child = cmd.spawn().with_context(|| format!("starting {} ({})", launch.name, launch.program.display()))?;
+        let mut server = Server { name: launch.name, base: format!("http://127.0.0.1:{}", launch.port), child, log };
         let health = Req::get("/health");
         loop {
             // A fresh client each poll: the server may not be listening yet.
@@ -77,18 +63,10 @@ impl Server {
                 return Ok((server, spawned.elapsed()));
             }
             if let Ok(Some(status)) = server.child.try_wait() {
-                bail!(
-                    "{} exited before healthy ({status}); log:\n{}",
-                    server.name,
-                    server.log_tail()
-                );
+                bail!("{} exited before healthy ({status}); log:\n{}", server.name, server.log_tail());
             }
             if spawned.elapsed() > limit {
-                bail!(
-                    "{} not healthy after {limit:?}; log:\n{}",
-                    server.name,
-                    server.log_tail()
-                );
+                bail!("{} not healthy after {limit:?}; log:\n{}", server.name, server.log_tail());
             }
             tokio::time::sleep(HEALTH_POLL).await;
         }
@@ -189,10 +167,7 @@ pub fn mlflow(mlflow_bin: &Path, work_dir: &Path, port: u16) -> Launch {
             port.to_string(),
         ],
         dir: work_dir.to_path_buf(),
-        env: vec![
-            ("MLFLOW_DISABLE_TELEMETRY".into(), "true".into()),
-            ("DO_NOT_TRACK".into(), "true".into()),
-        ],
+        env: vec![("MLFLOW_DISABLE_TELEMETRY".into(), "true".into()), ("DO_NOT_TRACK".into(), "true".into())],
         port,
     }
 }

@@ -31,17 +31,11 @@ pub fn ensure_mlflow(venv: &Path) -> Result<PathBuf> {
             return Ok(mlflow);
         }
         if started.elapsed() > WAIT_LIMIT {
-            bail!(
-                "gave up after {WAIT_LIMIT:?} waiting for another install of {}",
-                venv.display()
-            );
+            bail!("gave up after {WAIT_LIMIT:?} waiting for another install of {}", venv.display());
         }
         if let Some(pid) = installer_running(venv) {
             if !said_waiting {
-                eprintln!(
-                    "bench: venv {} is being installed by pid {pid}; waiting",
-                    venv.display()
-                );
+                eprintln!("bench: venv {} is being installed by pid {pid}; waiting", venv.display());
                 said_waiting = true;
             }
             quiet_since = None;
@@ -71,9 +65,7 @@ fn installer_running(venv: &Path) -> Option<u32> {
     let name = venv.file_name()?.to_str()?.to_owned();
     procfs::command_lines().into_iter().find_map(|(pid, args)| {
         let touches_venv = args.iter().any(|a| a.contains(&name));
-        let installs = args
-            .iter()
-            .any(|a| a == "install" || a == "venv" || a == "ensurepip" || a.ends_with("/pip"));
+        let installs = args.iter().any(|a| a == "install" || a == "venv" || a == "ensurepip" || a.ends_with("/pip"));
         let serves = args.iter().any(|a| a == "server");
         (touches_venv && installs && !serves).then_some(pid)
     })
@@ -83,15 +75,10 @@ fn installer_running(venv: &Path) -> Option<u32> {
 fn installed_version(venv: &Path) -> Option<String> {
     let python = venv.join("bin/python");
     let out = Command::new(python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('mlflow'))",
-        ])
+        .args(["-c", "import importlib.metadata as m; print(m.version('mlflow'))"])
         .output()
         .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn install(venv: &Path) -> Result<()> {
@@ -99,20 +86,12 @@ fn install(venv: &Path) -> Result<()> {
         fs::create_dir_all(parent)?;
     }
     // Claim the install; if someone else claimed it between our checks, go back to waiting.
-    let lock = venv.with_file_name(format!(
-        "{}{OUR_LOCK}",
-        venv.file_name().and_then(|n| n.to_str()).unwrap_or("venv")
-    ));
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&lock)
-    {
+    let lock =
+        venv.with_file_name(format!("{}{OUR_LOCK}", venv.file_name().and_then(|n| n.to_str()).unwrap_or("venv")));
+    match fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let owner = fs::read_to_string(&lock)
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok());
+            let owner = fs::read_to_string(&lock).ok().and_then(|s| s.trim().parse::<u32>().ok());
             if owner.is_some_and(procfs::alive) {
                 std::thread::sleep(Duration::from_secs(3));
                 return Ok(());
@@ -133,20 +112,13 @@ fn run_install(venv: &Path) -> Result<()> {
     let started = Instant::now();
     if !venv.join("bin/python").exists() {
         eprintln!("bench: creating venv {}", venv.display());
-        let status = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(venv)
-            .status()?;
+        let status = Command::new("python3").arg("-m").arg("venv").arg(venv).status()?;
         if !status.success() {
             bail!("python3 -m venv {} failed", venv.display());
         }
     }
     let marker = venv.join(OTHERS_MARKER);
-    let _ = fs::write(
-        &marker,
-        format!("installing by flotilla-bench {}\n", std::process::id()),
-    );
+    let _ = fs::write(&marker, format!("installing by flotilla-bench {}\n", std::process::id()));
     eprintln!("bench: pip install mlflow=={MLFLOW_VERSION} (about a minute)");
     let status = Command::new(venv.join("bin/pip"))
         .args(["install", "-q", &format!("mlflow=={MLFLOW_VERSION}")])

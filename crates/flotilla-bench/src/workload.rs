@@ -45,9 +45,7 @@ pub const PROMPT_FILTER: &str = "tag.`mlflow.prompt.is_prompt` != 'true'";
 const WARMUP: usize = 3;
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The value of metric `m` for run `i`: a permutation of 0.000..0.999 over each 1,000 runs.
@@ -61,27 +59,14 @@ fn expected_matches(runs: usize) -> usize {
 }
 
 async fn create_experiment(http: &Http, name: &str) -> Result<String, String> {
-    let answer = http
-        .json(&Req::post(
-            format!("{API}/experiments/create"),
-            &json!({"name": name}),
-        ))
-        .await?;
-    answer["experiment_id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no experiment_id in {answer}"))
+    let answer = http.json(&Req::post(format!("{API}/experiments/create"), &json!({"name": name}))).await?;
+    answer["experiment_id"].as_str().map(str::to_owned).ok_or_else(|| format!("no experiment_id in {answer}"))
 }
 
 async fn create_run(http: &Http, experiment_id: &str, name: &str) -> Result<String, String> {
     let body = json!({"experiment_id": experiment_id, "run_name": name, "start_time": now_ms(), "tags": []});
-    let answer = http
-        .json(&Req::post(format!("{API}/runs/create"), &body))
-        .await?;
-    answer["run"]["info"]["run_id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no run_id in {answer}"))
+    let answer = http.json(&Req::post(format!("{API}/runs/create"), &body)).await?;
+    answer["run"]["info"]["run_id"].as_str().map(str::to_owned).ok_or_else(|| format!("no run_id in {answer}"))
 }
 
 /// Runs a single-client timed loop of the same request after a few untimed warm-ups.
@@ -107,46 +92,19 @@ pub async fn run(base: &str, plan: &Plan) -> Result<Results, String> {
     let mut out = Results::default();
     let http = Http::new(base);
 
-    eprintln!(
-        "bench:   creating {} registered models with {} clients",
-        plan.models, plan.clients
-    );
-    out.create = drive(
-        base,
-        plan.clients,
-        plan.models,
-        plan.setup_cap,
-        |http, i| {
-            let req = Req::post(
-                format!("{API}/registered-models/create"),
-                &json!({"name": format!("bench-model-{i:07}")}),
-            );
-            async move { http.timed(&req).await }
-        },
-    )
+    eprintln!("bench:   creating {} registered models with {} clients", plan.models, plan.clients);
+    out.create = drive(base, plan.clients, plan.models, plan.setup_cap, |http, i| {
+        let req = Req::post(format!("{API}/registered-models/create"), &json!({"name": format!("bench-model-{i:07}")}));
+        async move { http.timed(&req).await }
+    })
     .await;
     eprintln!("bench:   create: {}", out.create.summary());
 
-    let search_path = format!(
-        "{API}/registered-models/search?max_results=100&filter={}",
-        encode_query(PROMPT_FILTER)
-    );
-    check_rm_search(
-        &http,
-        &search_path,
-        plan.models.min(out.create.ok()),
-        &mut out.notes,
-    )
-    .await;
+    let search_path = format!("{API}/registered-models/search?max_results=100&filter={}", encode_query(PROMPT_FILTER));
+    check_rm_search(&http, &search_path, plan.models.min(out.create.ok()), &mut out.notes).await;
     let path = search_path.clone();
-    out.rm_search = single_client(base, plan.search_reps, plan.op_cap, move |_| {
-        Req::get(path.clone())
-    })
-    .await;
-    eprintln!(
-        "bench:   registered-models/search: {}",
-        out.rm_search.summary()
-    );
+    out.rm_search = single_client(base, plan.search_reps, plan.op_cap, move |_| Req::get(path.clone())).await;
+    eprintln!("bench:   registered-models/search: {}", out.rm_search.summary());
 
     let exp = create_experiment(&http, "bench-log-batch").await?;
     let run_id = create_run(&http, &exp, "log-batch").await?;
@@ -165,30 +123,23 @@ pub async fn run(base: &str, plan: &Plan) -> Result<Results, String> {
     eprintln!("bench:   log-batch: {}", out.log_batch.summary());
 
     let get_run = create_run(&http, &exp, "runs-get").await?;
-    let params: Vec<Value> = (0..10)
-        .map(|k| json!({"key": format!("param_{k}"), "value": format!("value-{k}")}))
+    let params: Vec<Value> =
+        (0..10).map(|k| json!({"key": format!("param_{k}"), "value": format!("value-{k}")})).collect();
+    let metrics: Vec<Value> = (0..10)
+        .map(|k| json!({"key": format!("metric_{k}"), "value": k as f64 / 10.0, "timestamp": now_ms(), "step": 0}))
         .collect();
-    let metrics: Vec<Value> = (0..10).map(|k| json!({"key": format!("metric_{k}"), "value": k as f64 / 10.0, "timestamp": now_ms(), "step": 0})).collect();
-    let tags: Vec<Value> = (0..5)
-        .map(|k| json!({"key": format!("tag_{k}"), "value": format!("t{k}")}))
-        .collect();
+    let tags: Vec<Value> = (0..5).map(|k| json!({"key": format!("tag_{k}"), "value": format!("t{k}")})).collect();
     http.json(&Req::post(
         format!("{API}/runs/log-batch"),
         &json!({"run_id": get_run, "metrics": metrics, "params": params, "tags": tags}),
     ))
     .await?;
     let path = format!("{API}/runs/get?run_id={get_run}&run_uuid={get_run}");
-    out.runs_get = single_client(base, plan.get_reps, plan.op_cap, move |_| {
-        Req::get(path.clone())
-    })
-    .await;
+    out.runs_get = single_client(base, plan.get_reps, plan.op_cap, move |_| Req::get(path.clone())).await;
     eprintln!("bench:   runs/get: {}", out.runs_get.summary());
 
     let search_exp = create_experiment(&http, "bench-runs-search").await?;
-    eprintln!(
-        "bench:   creating {} runs with metric m, {} clients",
-        plan.runs, plan.clients
-    );
+    eprintln!("bench:   creating {} runs with metric m, {} clients", plan.runs, plan.clients);
     let exp_id = search_exp.clone();
     out.runs_setup = drive(base, plan.clients, plan.runs, plan.setup_cap, move |http, i| {
         let exp_id = exp_id.clone();
@@ -205,18 +156,12 @@ pub async fn run(base: &str, plan: &Plan) -> Result<Results, String> {
     let matches = expected_matches(plan.runs);
     // A run whose setup failed may or may not have matched the filter.
     let slack = out.runs_setup.errors;
-    for (max, reps) in [
-        (100usize, plan.runs_search_reps),
-        (1000, plan.runs_search_1000_reps),
-    ] {
+    for (max, reps) in [(100usize, plan.runs_search_reps), (1000, plan.runs_search_1000_reps)] {
         let body = json!({"experiment_ids": [search_exp], "filter": "metrics.m > 0.5", "run_view_type": "ACTIVE_ONLY", "max_results": max, "order_by": []});
         let req = Req::post(format!("{API}/runs/search"), &body);
         check_runs_search(&http, &req, matches.min(max), slack, &mut out.notes).await;
         let stats = single_client(base, reps, plan.op_cap, move |_| req.clone()).await;
-        eprintln!(
-            "bench:   runs/search max_results {max}: {}",
-            stats.summary()
-        );
+        eprintln!("bench:   runs/search max_results {max}: {}", stats.summary());
         if max == 100 {
             out.runs_search_100 = stats;
         } else {
@@ -232,9 +177,7 @@ async fn check_rm_search(http: &Http, path: &str, models: usize, notes: &mut Vec
             let got = answer["registered_models"].as_array().map_or(0, Vec::len);
             let want = models.min(100);
             if got != want {
-                notes.push(format!(
-                    "registered-models/search returned {got} models, expected {want}"
-                ));
+                notes.push(format!("registered-models/search returned {got} models, expected {want}"));
             }
             if models > 100 && answer["next_page_token"].as_str().is_none_or(str::is_empty) {
                 notes.push("registered-models/search gave no next_page_token".to_owned());
@@ -244,32 +187,16 @@ async fn check_rm_search(http: &Http, path: &str, models: usize, notes: &mut Vec
     }
 }
 
-async fn check_runs_search(
-    http: &Http,
-    req: &Req,
-    want: usize,
-    slack: usize,
-    notes: &mut Vec<String>,
-) {
+async fn check_runs_search(http: &Http, req: &Req, want: usize, slack: usize, notes: &mut Vec<String>) {
     match http.json(req).await {
         Ok(answer) => {
-            let runs = answer["runs"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let runs = answer["runs"].as_array().map(Vec::as_slice).unwrap_or_default();
             if runs.len().abs_diff(want) > slack {
-                notes.push(format!(
-                    "runs/search returned {} runs, expected {want}",
-                    runs.len()
-                ));
+                notes.push(format!("runs/search returned {} runs, expected {want}", runs.len()));
             }
             let bad = runs.iter().filter(|r| {
-                let ms = r["data"]["metrics"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                !ms.iter()
-                    .any(|m| m["key"] == "m" && m["value"].as_f64().is_some_and(|v| v > 0.5))
+                let ms = r["data"]["metrics"].as_array().map(Vec::as_slice).unwrap_or_default();
+                !ms.iter().any(|m| m["key"] == "m" && m["value"].as_f64().is_some_and(|v| v > 0.5))
             });
             let bad = bad.count();
             if bad > 0 {

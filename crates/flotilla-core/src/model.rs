@@ -14,10 +14,7 @@ pub struct Tag {
 
 impl Tag {
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            value: value.into(),
-        }
+        Self { key: key.into(), value: value.into() }
     }
 }
 
@@ -326,10 +323,7 @@ pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 
 /// Normalises a stage name case-insensitively to its canonical spelling.
 pub fn canonical_stage(stage: &str) -> Option<&'static str> {
-    STAGES
-        .iter()
-        .copied()
-        .find(|s| s.eq_ignore_ascii_case(stage))
+    STAGES.iter().copied().find(|s| s.eq_ignore_ascii_case(stage))
 }
 
 /// Writes a double as protobuf's JSON mapping does: a number when finite,

@@ -51,9 +51,7 @@ pub fn page_size(requested: Option<i64>, (default, max): (i64, i64), what: &str)
 /// `posixpath.normpath` would leave unchanged (no `..`, no leading `/`).
 pub fn entity_key(kind: &str, key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::invalid(format!(
-            "Missing value for required parameter '{kind} key'"
-        )));
+        return Err(Error::invalid(format!("Missing value for required parameter '{kind} key'")));
     }
     if key.len() > MAX_ENTITY_KEY_LENGTH {
         return Err(Error::invalid(format!(
@@ -62,14 +60,10 @@ pub fn entity_key(kind: &str, key: &str) -> Result<()> {
             key.len()
         )));
     }
-    let allowed = key
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/' | ':'));
+    let allowed = key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/' | ':'));
     let normalised = !key.starts_with('/')
         && !key.ends_with('/')
-        && key
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if !allowed || !normalised {
         return Err(Error::invalid(format!(
             "Invalid {kind} name: '{}'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/), and must be a normalized relative path",
@@ -92,9 +86,7 @@ pub fn value_length(kind: &str, key: &str, value: &str, max: usize) -> Result<()
 
 pub fn experiment_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
-        return Err(Error::invalid(
-            "Invalid experiment name: ''. Experiment name must be a non-empty string",
-        ));
+        return Err(Error::invalid("Invalid experiment name: ''. Experiment name must be a non-empty string"));
     }
     if name.len() > MAX_EXPERIMENT_NAME_LENGTH {
         return Err(Error::invalid(format!(
@@ -128,13 +120,9 @@ pub fn model_name(name: &str) -> Result<()> {
 pub fn alias(alias: &str) -> Result<()> {
     let shaped = !alias.is_empty()
         && alias.len() <= MAX_ALIAS_LENGTH
-        && alias
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     let reserved = alias.eq_ignore_ascii_case("latest")
-        || (alias.len() > 1
-            && alias.starts_with(['v', 'V'])
-            && alias[1..].chars().all(|c| c.is_ascii_digit()));
+        || (alias.len() > 1 && alias.starts_with(['v', 'V']) && alias[1..].chars().all(|c| c.is_ascii_digit()));
     if !shaped || reserved {
         return Err(Error::invalid(format!(
             "Invalid alias name: '{alias}'. Aliases may only contain alphanumerics, '_' and '-', be at most {MAX_ALIAS_LENGTH} characters, and cannot be 'latest' or 'v<number>'"
@@ -145,17 +133,9 @@ pub fn alias(alias: &str) -> Result<()> {
 
 /// Parses a model version number as sent on the wire (a string).
 pub fn version_number(version: &str) -> Result<i64> {
-    version
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "Parameter 'version' must be an integer, got '{}'.",
-                truncate(version, 64)
-            ))
-        })
+    version.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        Error::invalid(format!("Parameter 'version' must be an integer, got '{}'.", truncate(version, 64)))
+    })
 }
 
 pub fn truncate(s: &str, max: usize) -> &str {
@@ -178,9 +158,7 @@ mod tests {
         for ok in ["a", "rmse", "val/rmse", "a b", "x:y", "a.b-c_d"] {
             assert!(entity_key("Metric", ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "", "../x", "/abs", "a/../b", "a//b", "a/", "a\\b", "a\0b", "./a",
-        ] {
+        for bad in ["", "../x", "/abs", "a/../b", "a//b", "a/", "a\\b", "a\0b", "./a"] {
             assert!(entity_key("Metric", bad).is_err(), "{bad:?}");
         }
         assert!(entity_key("Param", &"k".repeat(251)).is_err());

@@ -22,16 +22,10 @@ pub(crate) fn routes() -> Router<AppState> {
     let proxy = Router::new()
         .route("/mlflow-artifacts/artifacts", get(list))
         .route("/mlflow-artifacts/artifacts/", get(list))
-        .route(
-            "/mlflow-artifacts/artifacts/{*path}",
-            get(download).put(upload).delete(delete),
-        );
+        .route("/mlflow-artifacts/artifacts/{*path}", get(download).put(upload).delete(delete));
     let legacy = Router::new().route("/mlflow/artifacts/list", get(list_run_artifacts));
     let api = proxy.merge(legacy);
-    Router::new()
-        .nest("/api/2.0", api.clone())
-        .nest("/api/3.0", api.clone())
-        .nest("/ajax-api/2.0", api)
+    Router::new().nest("/api/2.0", api.clone()).nest("/api/3.0", api.clone()).nest("/ajax-api/2.0", api)
 }
 
 #[derive(Deserialize)]
@@ -41,15 +35,8 @@ struct ListQuery {
 
 fn file_json(info: &flotilla_artifacts::FileInfo, relative_to: &ArtifactPath) -> Value {
     let full = info.path.as_str();
-    let rel = full
-        .strip_prefix(relative_to.as_str())
-        .unwrap_or(full)
-        .trim_start_matches('/');
-    let rel = if rel.is_empty() {
-        info.path.file_name().unwrap_or(full)
-    } else {
-        rel
-    };
+    let rel = full.strip_prefix(relative_to.as_str()).unwrap_or(full).trim_start_matches('/');
+    let rel = if rel.is_empty() { info.path.file_name().unwrap_or(full) } else { rel };
     let mut f = json!({ "path": rel, "is_dir": info.is_dir });
     if let Some(size) = info.size {
         f["file_size"] = size.into();
@@ -57,10 +44,7 @@ fn file_json(info: &flotilla_artifacts::FileInfo, relative_to: &ArtifactPath) ->
     f
 }
 
-async fn list(
-    State(s): State<AppState>,
-    Mlflow(q): Mlflow<ListQuery>,
-) -> ApiResult<axum::Json<Value>> {
+async fn list(State(s): State<AppState>, Mlflow(q): Mlflow<ListQuery>) -> ApiResult<axum::Json<Value>> {
     let dir = ArtifactPath::parse_dir(q.path.as_deref().unwrap_or(""))?;
     let files = s.artifacts.list(&dir).await?;
     // Entries are named relative to the listed directory: MLflow answers
@@ -86,10 +70,7 @@ async fn list(
 }
 
 fn content_type(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
         "json" => "application/json",
         "txt" | "log" | "yaml" | "yml" | "md" | "csv" | "py" => "text/plain; charset=utf-8",
@@ -105,51 +86,27 @@ async fn download(State(s): State<AppState>, Path(raw): Path<String>) -> ApiResu
     let path = ArtifactPath::parse(&raw)?;
     let object = s.artifacts.get(&path).await?;
     let name = path.file_name().unwrap_or("artifact");
-    let safe_name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe_name: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
     let mut response = Body::from_stream(object.body).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(name)),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
 }
 
-async fn upload(
-    State(s): State<AppState>,
-    Path(raw): Path<String>,
-    request: Request,
-) -> ApiResult<axum::Json<Value>> {
+async fn upload(State(s): State<AppState>, Path(raw): Path<String>, request: Request) -> ApiResult<axum::Json<Value>> {
     let path = ArtifactPath::parse(&raw)?;
-    let body = request
-        .into_body()
-        .into_data_stream()
-        .map_err(std::io::Error::other);
+    let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
     s.artifacts.put(&path, Box::pin(body)).await?;
     Ok(axum::Json(json!({})))
 }
 
-async fn delete(
-    State(s): State<AppState>,
-    Path(raw): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+async fn delete(State(s): State<AppState>, Path(raw): Path<String>) -> ApiResult<axum::Json<Value>> {
     let path = ArtifactPath::parse(&raw)?;
     s.artifacts.delete(&path).await?;
     Ok(axum::Json(json!({})))
@@ -163,28 +120,19 @@ struct RunListing {
 }
 
 /// `GET /mlflow/artifacts/list?run_id=&path=`: a listing relative to the run's root.
-async fn list_run_artifacts(
-    State(s): State<AppState>,
-    Mlflow(q): Mlflow<RunListing>,
-) -> ApiResult<axum::Json<Value>> {
+async fn list_run_artifacts(State(s): State<AppState>, Mlflow(q): Mlflow<RunListing>) -> ApiResult<axum::Json<Value>> {
     let id = run_id(&q.run_id, &q.run_uuid)?.to_string();
     let run = s.call(move |st| st.get_run(&id)).await?;
     let root_uri = run.info.artifact_uri.clone();
     let root = match parse_source_uri(&root_uri) {
         Ok(SourceUri::Artifacts(p)) => p,
         Ok(_) | Err(_) => {
-            return Err(ApiError::invalid(format!(
-                "Run artifact URI '{root_uri}' is not served by this server"
-            )));
+            return Err(ApiError::invalid(format!("Run artifact URI '{root_uri}' is not served by this server")));
         }
     };
     let sub = ArtifactPath::parse_dir(q.path.as_deref().unwrap_or(""))?;
     let dir = root.join(&sub)?;
     let files = s.artifacts.list(&dir).await?;
-    let files: Vec<Value> = files
-        .iter()
-        .filter(|f| f.path != dir)
-        .map(|f| file_json(f, &root))
-        .collect();
+    let files: Vec<Value> = files.iter().filter(|f| f.path != dir).map(|f| file_json(f, &root)).collect();
     Ok(axum::Json(json!({ "root_uri": root_uri, "files": files })))
 }

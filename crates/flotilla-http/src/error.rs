@@ -20,11 +20,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", message)
@@ -39,11 +35,7 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", message)
     }
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "Internal server error; see the server log",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error; see the server log")
     }
     pub fn missing(field: &str) -> Self {
         Self::invalid(format!("Missing value for required parameter '{field}'."))
@@ -87,9 +79,7 @@ impl From<StoreError> for ApiError {
 impl From<ArtifactError> for ApiError {
     fn from(e: ArtifactError) -> Self {
         let (status, code) = match e.kind() {
-            ArtifactErrorKind::InvalidArgument => {
-                (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE")
-            }
+            ArtifactErrorKind::InvalidArgument => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
             ArtifactErrorKind::NotFound => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
             ArtifactErrorKind::Conflict => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
             ArtifactErrorKind::Internal => {

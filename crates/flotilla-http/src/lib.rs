@@ -8,6 +8,7 @@
 
 mod artifacts;
 pub mod error;
+mod host_check;
 mod meta;
 mod mlflow;
 mod wire;
@@ -19,6 +20,7 @@ use flotilla_artifacts::ArtifactStore;
 use flotilla_store::{Store, StoreResult};
 
 use crate::error::{ApiError, ApiResult};
+pub use crate::host_check::AllowedHosts;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -44,8 +46,13 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface of `flotilla server`.
+/// The whole HTTP surface of `flotilla server`, accepting any `Host`.
 pub fn router(state: AppState) -> Router {
+    router_with_hosts(state, AllowedHosts::Any)
+}
+
+/// The whole HTTP surface, answering only requests addressed to `allowed` hosts.
+pub fn router_with_hosts(state: AppState, allowed: AllowedHosts) -> Router {
     Router::new()
         .merge(meta::routes())
         .merge(mlflow::routes())
@@ -53,4 +60,5 @@ pub fn router(state: AppState) -> Router {
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
 }

@@ -31,9 +31,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Mlflow<T> {
         } else {
             body_to_json(req).await?
         };
-        serde_json::from_value(value)
-            .map(Mlflow)
-            .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
+        serde_json::from_value(value).map(Mlflow).map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
     }
 }
 
@@ -60,21 +58,11 @@ async fn body_to_json(req: Request) -> Result<Value, ApiError> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     let is_delete = req.method() == Method::DELETE;
-    let bytes = to_bytes(req.into_body(), MAX_JSON_BODY)
-        .await
-        .map_err(|_| {
-            ApiError::invalid(format!(
-                "Request body exceeds the limit of {MAX_JSON_BODY} bytes or could not be read"
-            ))
-        })?;
+    let bytes = to_bytes(req.into_body(), MAX_JSON_BODY).await.map_err(|_| {
+        ApiError::invalid(format!("Request body exceeds the limit of {MAX_JSON_BODY} bytes or could not be read"))
+    })?;
     if is_delete && bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
@@ -86,9 +74,7 @@ async fn body_to_json(req: Request) -> Result<Value, ApiError> {
             )));
         }
         None => {
-            return Err(ApiError::invalid(
-                "Missing 'Content-Type: application/json' header",
-            ));
+            return Err(ApiError::invalid("Missing 'Content-Type: application/json' header"));
         }
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -136,21 +122,15 @@ pub mod lenient {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
-                        .map(|f| f as i64)
-                })
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
                 .map(Some)
                 .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, got {n}"))),
-            Some(Value::String(s)) => {
-                s.trim().parse().map(Some).map_err(|_| {
-                    serde::de::Error::custom(format!("expected an integer, got '{s}'"))
-                })
-            }
-            Some(other) => Err(serde::de::Error::custom(format!(
-                "expected an integer, got {other}"
-            ))),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("expected an integer, got '{s}'"))),
+            Some(other) => Err(serde::de::Error::custom(format!("expected an integer, got {other}"))),
         }
     }
 
@@ -163,14 +143,9 @@ pub mod lenient {
                 "NaN" | "nan" => Ok(Some(f64::NAN)),
                 "Infinity" | "inf" | "+Infinity" => Ok(Some(f64::INFINITY)),
                 "-Infinity" | "-inf" => Ok(Some(f64::NEG_INFINITY)),
-                t => t
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| serde::de::Error::custom(format!("expected a number, got '{s}'"))),
+                t => t.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("expected a number, got '{s}'"))),
             },
-            Some(other) => Err(serde::de::Error::custom(format!(
-                "expected a number, got {other}"
-            ))),
+            Some(other) => Err(serde::de::Error::custom(format!("expected a number, got {other}"))),
         }
     }
 
@@ -181,9 +156,7 @@ pub mod lenient {
             Some(Value::Bool(b)) => Ok(Some(b)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(other) => Err(serde::de::Error::custom(format!(
-                "expected a boolean, got {other}"
-            ))),
+            Some(other) => Err(serde::de::Error::custom(format!("expected a boolean, got {other}"))),
         }
     }
 
@@ -194,14 +167,13 @@ pub mod lenient {
             Some(Value::Array(items)) => items
                 .into_iter()
                 .map(|v| {
-                    scalar_string(v.clone()).ok_or_else(|| {
-                        serde::de::Error::custom(format!("expected a string, got {v}"))
-                    })
+                    scalar_string(v.clone())
+                        .ok_or_else(|| serde::de::Error::custom(format!("expected a string, got {v}")))
                 })
                 .collect(),
-            Some(v) => scalar_string(v.clone()).map(|s| vec![s]).ok_or_else(|| {
-                serde::de::Error::custom(format!("expected a list of strings, got {v}"))
-            }),
+            Some(v) => scalar_string(v.clone())
+                .map(|s| vec![s])
+                .ok_or_else(|| serde::de::Error::custom(format!("expected a list of strings, got {v}"))),
         }
     }
 }
@@ -215,14 +187,8 @@ pub fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, A
 }
 
 /// The run id under either spelling the client sends (`run_id`, `run_uuid`).
-pub fn run_id<'a>(
-    run_id: &'a Option<String>,
-    run_uuid: &'a Option<String>,
-) -> Result<&'a str, ApiError> {
-    match (
-        run_id.as_deref().filter(|s| !s.is_empty()),
-        run_uuid.as_deref().filter(|s| !s.is_empty()),
-    ) {
+pub fn run_id<'a>(run_id: &'a Option<String>, run_uuid: &'a Option<String>) -> Result<&'a str, ApiError> {
+    match (run_id.as_deref().filter(|s| !s.is_empty()), run_uuid.as_deref().filter(|s| !s.is_empty())) {
         (Some(a), _) => Ok(a),
         (None, Some(b)) => Ok(b),
         (None, None) => Err(ApiError::missing("run_id")),

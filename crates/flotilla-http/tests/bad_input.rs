@@ -18,30 +18,9 @@ async fn malformed_requests_get_mlflow_shaped_4xx() {
     let s = server();
     let cases: &[Case] = &[
         // method, path, content type, body, status, error code
-        (
-            "POST",
-            "/api/2.0/mlflow/experiments/create",
-            Some("application/json"),
-            "{not json",
-            400,
-            "BAD_REQUEST",
-        ),
-        (
-            "POST",
-            "/api/2.0/mlflow/experiments/create",
-            Some("application/json"),
-            "[1, 2]",
-            400,
-            "BAD_REQUEST",
-        ),
-        (
-            "POST",
-            "/api/2.0/mlflow/experiments/create",
-            Some("application/json"),
-            "{}",
-            400,
-            "INVALID_PARAMETER_VALUE",
-        ),
+        ("POST", "/api/2.0/mlflow/experiments/create", Some("application/json"), "{not json", 400, "BAD_REQUEST"),
+        ("POST", "/api/2.0/mlflow/experiments/create", Some("application/json"), "[1, 2]", 400, "BAD_REQUEST"),
+        ("POST", "/api/2.0/mlflow/experiments/create", Some("application/json"), "{}", 400, "INVALID_PARAMETER_VALUE"),
         (
             "POST",
             "/api/2.0/mlflow/experiments/create",
@@ -58,14 +37,7 @@ async fn malformed_requests_get_mlflow_shaped_4xx() {
             400,
             "INVALID_PARAMETER_VALUE",
         ),
-        (
-            "POST",
-            "/api/2.0/mlflow/experiments/create",
-            None,
-            r#"{"name": "x"}"#,
-            400,
-            "INVALID_PARAMETER_VALUE",
-        ),
+        ("POST", "/api/2.0/mlflow/experiments/create", None, r#"{"name": "x"}"#, 400, "INVALID_PARAMETER_VALUE"),
         (
             "POST",
             "/api/2.0/mlflow/experiments/create",
@@ -74,54 +46,12 @@ async fn malformed_requests_get_mlflow_shaped_4xx() {
             400,
             "INVALID_PARAMETER_VALUE",
         ),
-        (
-            "GET",
-            "/api/2.0/mlflow/experiments/get",
-            None,
-            "",
-            400,
-            "INVALID_PARAMETER_VALUE",
-        ),
-        (
-            "GET",
-            "/api/2.0/mlflow/experiments/get?experiment_id=abc",
-            None,
-            "",
-            400,
-            "INVALID_PARAMETER_VALUE",
-        ),
-        (
-            "GET",
-            "/api/2.0/mlflow/experiments/get?experiment_id=424242",
-            None,
-            "",
-            404,
-            "RESOURCE_DOES_NOT_EXIST",
-        ),
-        (
-            "GET",
-            "/api/2.0/mlflow/runs/get?run_id=nope",
-            None,
-            "",
-            404,
-            "RESOURCE_DOES_NOT_EXIST",
-        ),
-        (
-            "GET",
-            "/api/2.0/mlflow/registered-models/get?name=nope",
-            None,
-            "",
-            404,
-            "RESOURCE_DOES_NOT_EXIST",
-        ),
-        (
-            "GET",
-            "/api/2.0/mlflow/model-versions/get?name=nope&version=x",
-            None,
-            "",
-            400,
-            "INVALID_PARAMETER_VALUE",
-        ),
+        ("GET", "/api/2.0/mlflow/experiments/get", None, "", 400, "INVALID_PARAMETER_VALUE"),
+        ("GET", "/api/2.0/mlflow/experiments/get?experiment_id=abc", None, "", 400, "INVALID_PARAMETER_VALUE"),
+        ("GET", "/api/2.0/mlflow/experiments/get?experiment_id=424242", None, "", 404, "RESOURCE_DOES_NOT_EXIST"),
+        ("GET", "/api/2.0/mlflow/runs/get?run_id=nope", None, "", 404, "RESOURCE_DOES_NOT_EXIST"),
+        ("GET", "/api/2.0/mlflow/registered-models/get?name=nope", None, "", 404, "RESOURCE_DOES_NOT_EXIST"),
+        ("GET", "/api/2.0/mlflow/model-versions/get?name=nope&version=x", None, "", 400, "INVALID_PARAMETER_VALUE"),
         (
             "GET",
             "/api/2.0/mlflow/registered-models/search?filter=name%20%3C%3C%3C%20%27x%27",
@@ -138,22 +68,8 @@ async fn malformed_requests_get_mlflow_shaped_4xx() {
             400,
             "INVALID_PARAMETER_VALUE",
         ),
-        (
-            "GET",
-            "/api/2.0/mlflow/registered-models/search?max_results=1001",
-            None,
-            "",
-            400,
-            "INVALID_PARAMETER_VALUE",
-        ),
-        (
-            "GET",
-            "/api/2.0/mlflow/registered-models/search?max_results=ten",
-            None,
-            "",
-            400,
-            "INVALID_PARAMETER_VALUE",
-        ),
+        ("GET", "/api/2.0/mlflow/registered-models/search?max_results=1001", None, "", 400, "INVALID_PARAMETER_VALUE"),
+        ("GET", "/api/2.0/mlflow/registered-models/search?max_results=ten", None, "", 400, "INVALID_PARAMETER_VALUE"),
         (
             "GET",
             "/api/2.0/mlflow/registered-models/search?page_token=bm90LWEtdG9rZW4",
@@ -210,44 +126,15 @@ async fn malformed_requests_get_mlflow_shaped_4xx() {
             400,
             "INVALID_PARAMETER_VALUE",
         ),
-        (
-            "GET",
-            "/api/2.0/mlflow/no-such-endpoint",
-            None,
-            "",
-            404,
-            "ENDPOINT_NOT_FOUND",
-        ),
-        (
-            "GET",
-            "/totally/unknown",
-            None,
-            "",
-            404,
-            "ENDPOINT_NOT_FOUND",
-        ),
-        (
-            "DELETE",
-            "/api/2.0/mlflow/experiments/create",
-            Some("application/json"),
-            "{}",
-            405,
-            "BAD_REQUEST",
-        ),
+        ("GET", "/api/2.0/mlflow/no-such-endpoint", None, "", 404, "ENDPOINT_NOT_FOUND"),
+        ("GET", "/totally/unknown", None, "", 404, "ENDPOINT_NOT_FOUND"),
+        ("DELETE", "/api/2.0/mlflow/experiments/create", Some("application/json"), "{}", 405, "BAD_REQUEST"),
     ];
     for (method, path, ct, body, status, code) in cases {
         let r = s.send(method, path, *ct, body.to_string()).await;
-        assert_eq!(
-            r.status.as_u16(),
-            *status,
-            "{method} {path} {body}: {}",
-            String::from_utf8_lossy(&r.bytes)
-        );
+        assert_eq!(r.status.as_u16(), *status, "{method} {path} {body}: {}", String::from_utf8_lossy(&r.bytes));
         assert_eq!(r.error_code(), *code, "{method} {path} {body}");
-        assert!(
-            r.json()["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{method} {path}: message present"
-        );
+        assert!(r.json()["message"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}: message present");
     }
 }
 
@@ -255,14 +142,7 @@ async fn malformed_requests_get_mlflow_shaped_4xx() {
 async fn oversize_body_is_a_client_error() {
     let s = server();
     let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(30 * 1024 * 1024));
-    let r = s
-        .send(
-            "POST",
-            "/api/2.0/mlflow/experiments/create",
-            Some("application/json"),
-            huge,
-        )
-        .await;
+    let r = s.send("POST", "/api/2.0/mlflow/experiments/create", Some("application/json"), huge).await;
     assert_eq!(r.status.as_u16(), 400);
     assert_eq!(r.error_code(), "INVALID_PARAMETER_VALUE");
 }
@@ -270,10 +150,7 @@ async fn oversize_body_is_a_client_error() {
 #[tokio::test]
 async fn failed_log_batch_writes_nothing() {
     let s = server();
-    let run = s
-        .post(&format!("{API}/runs/create"), json!({"experiment_id": "0"}))
-        .await
-        .json();
+    let run = s.post(&format!("{API}/runs/create"), json!({"experiment_id": "0"})).await.json();
     let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
     let r = s
         .post(
@@ -282,23 +159,12 @@ async fn failed_log_batch_writes_nothing() {
                    "params": [{"key": "p", "value": "1"}]}),
         )
         .await;
-    assert_eq!(
-        (r.status.as_u16(), r.error_code().as_str()),
-        (400, "INVALID_PARAMETER_VALUE")
-    );
-    let got = s
-        .get(&format!("{API}/runs/get?run_id={run_id}"))
-        .await
-        .json();
+    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "INVALID_PARAMETER_VALUE"));
+    let got = s.get(&format!("{API}/runs/get?run_id={run_id}")).await.json();
     assert!(got["run"]["data"].get("metrics").is_none(), "{got}");
     assert!(got["run"]["data"].get("params").is_none(), "{got}");
     // A metric without a value is a missing field, also a 400.
-    let r = s
-        .post(
-            &format!("{API}/runs/log-metric"),
-            json!({"run_id": run_id, "key": "m", "timestamp": 1}),
-        )
-        .await;
+    let r = s.post(&format!("{API}/runs/log-metric"), json!({"run_id": run_id, "key": "m", "timestamp": 1})).await;
     assert_eq!(r.status.as_u16(), 400);
 }
 
@@ -328,9 +194,7 @@ async fn artifact_paths_outside_the_root_are_refused() {
             assert!(r.status.is_client_error(), "{method} {path}: {}", r.status);
             assert_ne!(r.status.as_u16(), 200);
         }
-        let r = s
-            .get(&format!("/api/2.0/mlflow-artifacts/artifacts?path={path}"))
-            .await;
+        let r = s.get(&format!("/api/2.0/mlflow-artifacts/artifacts?path={path}")).await;
         assert_eq!(r.status.as_u16(), 400, "list {path}");
     }
     // Nothing escaped into the data directory's parent.
@@ -340,62 +204,26 @@ async fn artifact_paths_outside_the_root_are_refused() {
 #[tokio::test]
 async fn artifacts_round_trip_as_attachments() {
     let s = server();
-    let r = s
-        .send(
-            "PUT",
-            "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html",
-            None,
-            "<script>x</script>",
-        )
-        .await;
+    let r =
+        s.send("PUT", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html", None, "<script>x</script>").await;
     assert_eq!(r.status.as_u16(), 200);
-    let r = s
-        .get("/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html")
-        .await;
+    let r = s.get("/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html").await;
     assert_eq!(r.bytes, b"<script>x</script>");
-    assert!(
-        r.headers["content-disposition"]
-            .to_str()
-            .unwrap()
-            .starts_with("attachment")
-    );
+    assert!(r.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
     assert_eq!(r.headers["x-content-type-options"], "nosniff");
-    let listing = s
-        .get("/api/2.0/mlflow-artifacts/artifacts?path=1/r/artifacts")
-        .await
-        .json();
+    let listing = s.get("/api/2.0/mlflow-artifacts/artifacts?path=1/r/artifacts").await.json();
     assert_eq!(listing["files"][0]["path"], "page.html");
     assert_eq!(listing["files"][0]["file_size"], 18);
-    let r = s
-        .send(
-            "DELETE",
-            "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html",
-            None,
-            Body::empty(),
-        )
-        .await;
+    let r = s.send("DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html", None, Body::empty()).await;
     assert_eq!(r.status.as_u16(), 200);
-    assert_eq!(
-        s.get("/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html")
-            .await
-            .status
-            .as_u16(),
-        404
-    );
+    assert_eq!(s.get("/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/page.html").await.status.as_u16(), 404);
 }
 
 #[tokio::test]
 async fn unsafe_model_sources_and_locations_are_refused() {
     let s = server();
-    s.post(
-        &format!("{API}/registered-models/create"),
-        json!({"name": "m"}),
-    )
-    .await;
-    let run = s
-        .post(&format!("{API}/runs/create"), json!({"experiment_id": "0"}))
-        .await
-        .json();
+    s.post(&format!("{API}/registered-models/create"), json!({"name": "m"})).await;
+    let run = s.post(&format!("{API}/runs/create"), json!({"experiment_id": "0"})).await.json();
     let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
     let bad_sources = [
         "file:///etc/passwd",
@@ -412,17 +240,8 @@ async fn unsafe_model_sources_and_locations_are_refused() {
         "runs://netloc/model",
     ];
     for source in bad_sources {
-        let r = s
-            .post(
-                &format!("{API}/model-versions/create"),
-                json!({"name": "m", "source": source}),
-            )
-            .await;
-        assert_eq!(
-            (r.status.as_u16(), r.error_code().as_str()),
-            (400, "INVALID_PARAMETER_VALUE"),
-            "{source}"
-        );
+        let r = s.post(&format!("{API}/model-versions/create"), json!({"name": "m", "source": source})).await;
+        assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "INVALID_PARAMETER_VALUE"), "{source}");
     }
     let mismatched = s
         .post(
@@ -431,16 +250,9 @@ async fn unsafe_model_sources_and_locations_are_refused() {
         )
         .await;
     assert_eq!(mismatched.status.as_u16(), 400);
-    let listed = s
-        .get(&format!(
-            "{API}/model-versions/search?filter=name%3D%27m%27"
-        ))
-        .await
-        .json();
+    let listed = s.get(&format!("{API}/model-versions/search?filter=name%3D%27m%27")).await.json();
     assert!(
-        listed
-            .get("model_versions")
-            .is_none_or(|v| v.as_array().is_some_and(Vec::is_empty)),
+        listed.get("model_versions").is_none_or(|v| v.as_array().is_some_and(Vec::is_empty)),
         "nothing registered: {listed}"
     );
     let ok = s
@@ -472,11 +284,7 @@ async fn unsafe_model_sources_and_locations_are_refused() {
 #[tokio::test]
 async fn get_fields_come_from_query_and_delete_carries_json() {
     let s = server();
-    s.post(
-        &format!("{API}/registered-models/create"),
-        json!({"name": "q"}),
-    )
-    .await;
+    s.post(&format!("{API}/registered-models/create"), json!({"name": "q"})).await;
     let r = s
         .send(
             "DELETE",
@@ -486,30 +294,32 @@ async fn get_fields_come_from_query_and_delete_carries_json() {
         )
         .await;
     assert_eq!(r.status.as_u16(), 200);
-    assert_eq!(
-        s.get(&format!("{API}/registered-models/get?name=q"))
-            .await
-            .status
-            .as_u16(),
-        404
-    );
+    assert_eq!(s.get(&format!("{API}/registered-models/get?name=q")).await.status.as_u16(), 404);
     // Repeated query keys are lists; booleans as the client writes them.
-    let r = s
-        .get(&format!(
-            "{API}/registered-models/search?order_by=name&order_by=creation_timestamp%20DESC"
-        ))
-        .await;
+    let r = s.get(&format!("{API}/registered-models/search?order_by=name&order_by=creation_timestamp%20DESC")).await;
     assert_eq!(r.status.as_u16(), 200);
     // The same routes answer under /ajax-api.
-    assert_eq!(
-        s.get("/ajax-api/2.0/mlflow/experiments/get?experiment_id=0")
-            .await
-            .status
-            .as_u16(),
-        200
-    );
-    assert_eq!(
-        s.get("/api/3.0/mlflow/server-info").await.status.as_u16(),
-        200
-    );
+    assert_eq!(s.get("/ajax-api/2.0/mlflow/experiments/get?experiment_id=0").await.status.as_u16(), 200);
+    assert_eq!(s.get("/api/3.0/mlflow/server-info").await.status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn foreign_host_headers_are_refused_on_loopback() {
+    use tower::ServiceExt;
+    let s = server();
+    let store = flotilla_store::SqliteStore::open(&s.dir.path().join("hosts.db")).unwrap();
+    let artifacts = flotilla_artifacts::LocalArtifactStore::new(s.dir.path().join("hosts-artifacts")).unwrap();
+    let state =
+        flotilla_http::AppState { store: std::sync::Arc::new(store), artifacts: std::sync::Arc::new(artifacts) };
+    let app = flotilla_http::router_with_hosts(state, flotilla_http::AllowedHosts::loopback());
+    for (host, status) in
+        [("evil.example", 403), ("evil.example:5000", 403), ("127.0.0.1:5000", 200), ("localhost", 200)]
+    {
+        let req = axum::http::Request::get("/api/2.0/mlflow/experiments/get?experiment_id=0")
+            .header("host", host)
+            .body(Body::empty())
+            .unwrap();
+        let r = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{host}");
+    }
 }

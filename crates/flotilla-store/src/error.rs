@@ -12,10 +12,7 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
     /// A migration could not be applied at start.
     #[error("migration {version} failed: {source}")]
-    Migration {
-        version: u32,
-        source: rusqlite::Error,
-    },
+    Migration { version: u32, source: rusqlite::Error },
 }
 
 impl StoreError {

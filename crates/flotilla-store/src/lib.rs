@@ -15,18 +15,13 @@ pub use query::*;
 pub use sqlite::SqliteStore;
 
 use flotilla_core::model::{
-    DatasetInput, Experiment, LoggedModel, LoggedModelStatus, Metric, ModelInput, ModelOutput,
-    ModelVersion, Page, RegisteredModel, Run, RunInfo, Tag,
+    DatasetInput, Experiment, LoggedModel, LoggedModelStatus, Metric, ModelInput, ModelOutput, ModelVersion, Page,
+    RegisteredModel, Run, RunInfo, Tag,
 };
 
 /// Experiments, runs, metrics, params, tags and dataset inputs.
 pub trait TrackingStore: Send + Sync {
-    fn create_experiment(
-        &self,
-        name: &str,
-        artifact_location: Option<&str>,
-        tags: &[Tag],
-    ) -> StoreResult<String>;
+    fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String>;
     fn get_experiment(&self, experiment_id: &str) -> StoreResult<Experiment>;
     fn get_experiment_by_name(&self, name: &str) -> StoreResult<Experiment>;
     fn search_experiments(&self, query: &ExperimentQuery) -> StoreResult<Page<Experiment>>;
@@ -43,30 +38,14 @@ pub trait TrackingStore: Send + Sync {
     fn restore_run(&self, run_id: &str) -> StoreResult<()>;
     /// Metrics, params and tags in one transaction (also behind log-metric,
     /// log-parameter and set-tag).
-    fn log_batch(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[Tag],
-        tags: &[Tag],
-    ) -> StoreResult<()>;
+    fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResult<()>;
     fn delete_run_tag(&self, run_id: &str, key: &str) -> StoreResult<()>;
-    fn log_inputs(
-        &self,
-        run_id: &str,
-        datasets: &[DatasetInput],
-        models: &[ModelInput],
-    ) -> StoreResult<()>;
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput], models: &[ModelInput]) -> StoreResult<()>;
     fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()>;
     /// MLflow 2.x `runs/log-model`: appends the model's JSON to the run's
     /// `mlflow.log-model.history` tag.
     fn record_logged_model(&self, run_id: &str, model_json: &str) -> StoreResult<()>;
-    fn metric_history(
-        &self,
-        run_id: &str,
-        key: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Metric>>;
+    fn metric_history(&self, run_id: &str, key: &str, page: &PageRequest) -> StoreResult<Page<Metric>>;
     fn search_runs(&self, query: &RunQuery) -> StoreResult<Page<Run>>;
 }
 
@@ -74,11 +53,7 @@ pub trait TrackingStore: Send + Sync {
 pub trait LoggedModelStore: Send + Sync {
     fn create_logged_model(&self, model: &NewLoggedModel) -> StoreResult<LoggedModel>;
     fn get_logged_model(&self, model_id: &str) -> StoreResult<LoggedModel>;
-    fn finalize_logged_model(
-        &self,
-        model_id: &str,
-        status: LoggedModelStatus,
-    ) -> StoreResult<LoggedModel>;
+    fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> StoreResult<LoggedModel>;
     fn delete_logged_model(&self, model_id: &str) -> StoreResult<()>;
     fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> StoreResult<LoggedModel>;
     fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> StoreResult<()>;
@@ -96,26 +71,16 @@ pub trait RegistryStore: Send + Sync {
     ) -> StoreResult<RegisteredModel>;
     fn get_registered_model(&self, name: &str) -> StoreResult<RegisteredModel>;
     fn rename_registered_model(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel>;
-    fn update_registered_model(
-        &self,
-        name: &str,
-        description: Option<&str>,
-    ) -> StoreResult<RegisteredModel>;
+    fn update_registered_model(&self, name: &str, description: Option<&str>) -> StoreResult<RegisteredModel>;
     fn delete_registered_model(&self, name: &str) -> StoreResult<()>;
-    fn search_registered_models(&self, query: &RegistryQuery)
-    -> StoreResult<Page<RegisteredModel>>;
+    fn search_registered_models(&self, query: &RegistryQuery) -> StoreResult<Page<RegisteredModel>>;
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> StoreResult<()>;
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> StoreResult<()>;
     fn get_latest_versions(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>>;
 
     fn create_model_version(&self, version: &NewModelVersion) -> StoreResult<ModelVersion>;
     fn get_model_version(&self, name: &str, version: &str) -> StoreResult<ModelVersion>;
-    fn update_model_version(
-        &self,
-        name: &str,
-        version: &str,
-        description: Option<&str>,
-    ) -> StoreResult<ModelVersion>;
+    fn update_model_version(&self, name: &str, version: &str, description: Option<&str>) -> StoreResult<ModelVersion>;
     fn delete_model_version(&self, name: &str, version: &str) -> StoreResult<()>;
     fn transition_stage(
         &self,

@@ -22,25 +22,13 @@ pub fn encode(cursor: &Cursor) -> String {
 
 /// Decodes a token made by [`encode`] for a sort with `keys` columns.
 pub fn decode(token: &str, keys: usize) -> Result<Cursor, Error> {
-    let invalid = || {
-        Error::invalid(format!(
-            "Invalid page token '{}'",
-            flotilla_core::validation::truncate(token, 64)
-        ))
-    };
+    let invalid = || Error::invalid(format!("Invalid page token '{}'", flotilla_core::validation::truncate(token, 64)));
     if token.len() > MAX_TOKEN_LENGTH {
         return Err(invalid());
     }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| invalid())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    let scalar = |v: &Value| {
-        matches!(
-            v,
-            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)
-        )
-    };
+    let scalar = |v: &Value| matches!(v, Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_));
     if cursor.len() != keys || !cursor.iter().all(scalar) {
         return Err(invalid());
     }
@@ -68,13 +56,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in [
-            "",
-            "!!!",
-            "eyJvZmZzZXQiOiAyfQ==",
-            "bm90IGpzb24",
-            &encode(&vec![json!(1)]),
-        ] {
+        for bad in ["", "!!!", "eyJvZmZzZXQiOiAyfQ==", "bm90IGpzb24", &encode(&vec![json!(1)])] {
             assert!(decode(bad, 2).is_err(), "{bad}");
         }
         assert!(decode(&encode(&vec![json!([1]), json!(2)]), 2).is_err());

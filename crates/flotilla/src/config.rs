@@ -17,6 +17,11 @@ pub struct ServerArgs {
     /// Port to listen on.
     #[arg(long, env = "FLOTILLA_PORT", default_value_t = 5000)]
     pub port: u16,
+    /// Host names the server answers to (comma-separated, `*` for any). Default:
+    /// loopback names when listening on loopback, any otherwise. Guards against
+    /// DNS rebinding.
+    #[arg(long, env = "FLOTILLA_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// Worker threads for network I/O (default: one per core).
     #[arg(long, env = "FLOTILLA_WORKERS")]
     pub workers: Option<usize>,
@@ -30,6 +35,8 @@ pub struct ServerConfig {
     pub artifact_root: PathBuf,
     pub listen: SocketAddr,
     pub workers: Option<usize>,
+    /// `None` means any host.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 impl ServerArgs {
@@ -40,6 +47,15 @@ impl ServerArgs {
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),
             workers: self.workers.filter(|w| *w > 0),
+            allowed_hosts: if self.allowed_hosts.iter().any(|h| h == "*") {
+                None
+            } else if !self.allowed_hosts.is_empty() {
+                Some(self.allowed_hosts)
+            } else if self.host.is_loopback() {
+                Some(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()])
+            } else {
+                None
+            },
         })
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use flotilla_artifacts::LocalArtifactStore;
-use flotilla_http::AppState;
+use flotilla_http::{AllowedHosts, AppState};
 use flotilla_store::SqliteStore;
 
 use crate::config::ServerConfig;
@@ -17,10 +17,7 @@ pub fn run(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(workers) = config.workers {
         runtime.worker_threads(workers);
     }
-    runtime
-        .build()
-        .context("starting the async runtime")?
-        .block_on(serve(config))
+    runtime.build().context("starting the async runtime")?.block_on(serve(config))
 }
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
@@ -29,30 +26,23 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = SqliteStore::open(&config.database)
         .with_context(|| format!("opening the database {}", config.database.display()))?;
-    let artifacts = LocalArtifactStore::new(config.artifact_root.clone()).with_context(|| {
-        format!(
-            "opening the artifact directory {}",
-            config.artifact_root.display()
-        )
-    })?;
-    let state = AppState {
-        store: Arc::new(store),
-        artifacts: Arc::new(artifacts),
+    let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
+        .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
+    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
+    let allowed = match config.allowed_hosts.clone() {
+        Some(names) => AllowedHosts::Only(Arc::new(names)),
+        None => AllowedHosts::Any,
     };
-    let app = flotilla_http::router(state);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let app = flotilla_http::router_with_hosts(state, allowed);
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(
         address = %config.listen,
         data_dir = %config.data_dir.display(),
         startup_ms = started.elapsed().as_millis() as u64,
         "flotilla is listening"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("flotilla stopped");
     Ok(())
 }

@@ -49,9 +49,7 @@ fn fs_path(root: &Path, path: &ArtifactPath) -> PathBuf {
 /// Resolve `path` under the canonical `root`, refusing paths that a symlink leads outside.
 pub(super) async fn resolve(root: &Path, path: &ArtifactPath) -> Result<Resolved, ArtifactError> {
     if path.segments().next() == Some(TMP_DIR) {
-        return Err(ArtifactError::InvalidPath(format!(
-            "{path}: '{TMP_DIR}' is reserved by the artifact store"
-        )));
+        return Err(ArtifactError::InvalidPath(format!("{path}: '{TMP_DIR}' is reserved by the artifact store")));
     }
     let full = fs_path(root, path);
     let root = root.to_path_buf();
@@ -99,9 +97,7 @@ fn inspect(root: &Path, full: &Path, path: &ArtifactPath) -> Result<Found, Artif
 }
 
 fn escapes(path: &ArtifactPath) -> ArtifactError {
-    ArtifactError::InvalidPath(format!(
-        "{path}: a symbolic link in the path does not resolve inside the artifact root"
-    ))
+    ArtifactError::InvalidPath(format!("{path}: a symbolic link in the path does not resolve inside the artifact root"))
 }
 
 #[cfg(test)]
@@ -139,10 +135,7 @@ mod tests {
         for raw in [".tmp", ".tmp/x", ".tmp/"] {
             let path = ArtifactPath::parse(raw).unwrap();
             let result = resolve(&root, &path).await;
-            assert!(
-                matches!(result, Err(ArtifactError::InvalidPath(_))),
-                "{raw}: {result:?}"
-            );
+            assert!(matches!(result, Err(ArtifactError::InvalidPath(_))), "{raw}: {result:?}");
         }
         let nested = ArtifactPath::parse("a/.tmp").unwrap();
         assert!(resolve(&root, &nested).await.is_ok());

@@ -65,26 +65,18 @@ pub(super) async fn stage_and_publish(
     drop(file);
 
     // Parents are created only now, so a failed upload leaves no empty directories behind.
-    let parent = target
-        .parent()
-        .ok_or_else(|| conflict(path, "the root is a directory"))?;
+    let parent = target.parent().ok_or_else(|| conflict(path, "the root is a directory"))?;
     // These races (a file or directory appeared since `resolve` looked) are the client's
     // conflict, not a server failure.
     tokio::fs::create_dir_all(parent).await.map_err(|e| {
-        if matches!(
-            e.kind(),
-            ErrorKind::AlreadyExists | ErrorKind::NotADirectory
-        ) {
+        if matches!(e.kind(), ErrorKind::AlreadyExists | ErrorKind::NotADirectory) {
             conflict(path, "a parent is a file")
         } else {
             ArtifactError::Io(e)
         }
     })?;
     tokio::fs::rename(&staged.path, target).await.map_err(|e| {
-        if matches!(
-            e.kind(),
-            ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty
-        ) {
+        if matches!(e.kind(), ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty) {
             conflict(path, "it is a directory")
         } else if e.kind() == ErrorKind::NotADirectory {
             conflict(path, "a parent is a file")
@@ -115,13 +107,7 @@ async fn create_staged(tmp_dir: &Path) -> Result<(File, Staged), ArtifactError> 
         }
         Err(e) => return Err(e.into()),
     };
-    Ok((
-        file,
-        Staged {
-            path,
-            published: false,
-        },
-    ))
+    Ok((file, Staged { path, published: false }))
 }
 
 async fn sync_dir(dir: &Path) -> std::io::Result<()> {

@@ -8,10 +8,7 @@ use super::*;
 const ACCEPTED: &[(&str, &str)] = &[
     ("a", "a"),
     ("a/b/c.txt", "a/b/c.txt"),
-    (
-        "1/0123abcd/artifacts/model/MLmodel",
-        "1/0123abcd/artifacts/model/MLmodel",
-    ),
+    ("1/0123abcd/artifacts/model/MLmodel", "1/0123abcd/artifacts/model/MLmodel"),
     ("dir/", "dir"),
     ("50%.txt", "50%.txt"),
     ("100%", "100%"),
@@ -41,10 +38,7 @@ const REJECTED: &[(&str, &str)] = &[
     ("%2e%2e%2f%2e%2e%2fetc%2fpasswd", "encoded traversal"),
     ("%2E%2E/x", "upper-case encoded dot-dot"),
     ("1/..%2f..%2f..%2fetc%2fpasswd", "mixed encoded traversal"),
-    (
-        "1/%252e%252e%252f%252e%252e%252fetc%252fpasswd",
-        "double-encoded traversal",
-    ),
+    ("1/%252e%252e%252f%252e%252e%252fetc%252fpasswd", "double-encoded traversal"),
     ("%25252e%25252e/x", "triple-encoded dot-dot"),
     ("%2e%2e%2f", "encoded dot-dot slash"),
     ("%252e%252e%252f", "double-encoded dot-dot slash"),
@@ -92,8 +86,7 @@ const REJECTED: &[(&str, &str)] = &[
 #[test]
 fn accepted_paths_parse_to_their_stored_form() {
     for (input, stored) in ACCEPTED {
-        let parsed = ArtifactPath::parse(input)
-            .unwrap_or_else(|e| panic!("{input:?} should be accepted, got {e}"));
+        let parsed = ArtifactPath::parse(input).unwrap_or_else(|e| panic!("{input:?} should be accepted, got {e}"));
         assert_eq!(parsed.as_str(), *stored, "stored form of {input:?}");
     }
 }
@@ -114,20 +107,10 @@ fn limits_are_enforced() {
     let too_long = vec!["abcdefg"; MAX_PATH_BYTES / 8 + 1].join("/");
     let too_deep = vec!["a"; MAX_SEGMENTS + 1].join("/");
     let deepest = vec!["a"; MAX_SEGMENTS].join("/");
-    let table: &[(&str, bool)] = &[
-        (&long_segment, false),
-        (&long_segment[1..], true),
-        (&too_long, false),
-        (&too_deep, false),
-        (&deepest, true),
-    ];
+    let table: &[(&str, bool)] =
+        &[(&long_segment, false), (&long_segment[1..], true), (&too_long, false), (&too_deep, false), (&deepest, true)];
     for (input, ok) in table {
-        assert_eq!(
-            ArtifactPath::parse(input).is_ok(),
-            *ok,
-            "{} bytes",
-            input.len()
-        );
+        assert_eq!(ArtifactPath::parse(input).is_ok(), *ok, "{} bytes", input.len());
     }
 }
 
@@ -170,11 +153,7 @@ fn methods() {
         ("", "a", false),
     ];
     for (path, prefix, expected) in table {
-        assert_eq!(
-            p(path).starts_with(&p(prefix)),
-            *expected,
-            "{path:?} starts with {prefix:?}"
-        );
+        assert_eq!(p(path).starts_with(&p(prefix)), *expected, "{path:?} starts with {prefix:?}");
     }
 }
 
@@ -213,10 +192,7 @@ fn assert_safe(path: &ArtifactPath) {
         assert!(!segment.chars().any(char::is_control), "{segment:?}");
         // Whatever a later layer decodes, it still finds no way out.
         let decoded = fully_decode(segment).expect("accepted segments decode");
-        assert!(
-            !decoded.split('/').any(|s| s == ".." || s == "."),
-            "{segment:?}"
-        );
+        assert!(!decoded.split('/').any(|s| s == ".." || s == "."), "{segment:?}");
         assert!(!decoded.contains('\\'), "{segment:?}");
     }
 }

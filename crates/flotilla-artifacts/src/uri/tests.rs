@@ -9,89 +9,30 @@ fn path(raw: &str) -> ArtifactPath {
 }
 
 fn registered(name: &str, reference: ModelReference) -> SourceUri {
-    SourceUri::RegisteredModel {
-        name: name.to_owned(),
-        reference,
-    }
+    SourceUri::RegisteredModel { name: name.to_owned(), reference }
 }
 
 #[test]
 fn accepted_source_uris() {
     let table: Vec<(&str, SourceUri)> = vec![
-        (
-            "mlflow-artifacts:/1/abc/artifacts/model",
-            SourceUri::Artifacts(path("1/abc/artifacts/model")),
-        ),
+        ("mlflow-artifacts:/1/abc/artifacts/model", SourceUri::Artifacts(path("1/abc/artifacts/model"))),
         ("mlflow-artifacts:///1/x", SourceUri::Artifacts(path("1/x"))),
         ("MLFLOW-ARTIFACTS:/1/x", SourceUri::Artifacts(path("1/x"))),
-        (
-            "mlflow-artifacts:/1/a%20b",
-            SourceUri::Artifacts(path("1/a b")),
-        ),
-        (
-            "mlflow-artifacts:/1/50%.txt",
-            SourceUri::Artifacts(path("1/50%.txt")),
-        ),
-        (
-            "mlflow-artifacts:/1/dir/",
-            SourceUri::Artifacts(path("1/dir")),
-        ),
-        (
-            "runs:/0123abcd/model",
-            SourceUri::Run {
-                run_id: "0123abcd".to_owned(),
-                path: path("model"),
-            },
-        ),
-        (
-            "runs:/0123abcd/a/b/c",
-            SourceUri::Run {
-                run_id: "0123abcd".to_owned(),
-                path: path("a/b/c"),
-            },
-        ),
-        (
-            "runs:/0123abcd",
-            SourceUri::Run {
-                run_id: "0123abcd".to_owned(),
-                path: ArtifactPath::root(),
-            },
-        ),
-        (
-            "runs:/0123abcd/",
-            SourceUri::Run {
-                run_id: "0123abcd".to_owned(),
-                path: ArtifactPath::root(),
-            },
-        ),
-        (
-            "models:/my-model/3",
-            registered("my-model", ModelReference::Version(3)),
-        ),
-        (
-            "models:/my model/3",
-            registered("my model", ModelReference::Version(3)),
-        ),
+        ("mlflow-artifacts:/1/a%20b", SourceUri::Artifacts(path("1/a b"))),
+        ("mlflow-artifacts:/1/50%.txt", SourceUri::Artifacts(path("1/50%.txt"))),
+        ("mlflow-artifacts:/1/dir/", SourceUri::Artifacts(path("1/dir"))),
+        ("runs:/0123abcd/model", SourceUri::Run { run_id: "0123abcd".to_owned(), path: path("model") }),
+        ("runs:/0123abcd/a/b/c", SourceUri::Run { run_id: "0123abcd".to_owned(), path: path("a/b/c") }),
+        ("runs:/0123abcd", SourceUri::Run { run_id: "0123abcd".to_owned(), path: ArtifactPath::root() }),
+        ("runs:/0123abcd/", SourceUri::Run { run_id: "0123abcd".to_owned(), path: ArtifactPath::root() }),
+        ("models:/my-model/3", registered("my-model", ModelReference::Version(3))),
+        ("models:/my model/3", registered("my model", ModelReference::Version(3))),
         ("models:/m/latest", registered("m", ModelReference::Latest)),
         ("models:/m/LATEST", registered("m", ModelReference::Latest)),
-        (
-            "models:/m/Production",
-            registered("m", ModelReference::Stage("Production".to_owned())),
-        ),
-        (
-            "models:/m@champion",
-            registered("m", ModelReference::Alias("champion".to_owned())),
-        ),
-        (
-            "models:/m-0123456789abcdef",
-            SourceUri::LoggedModel {
-                model_id: "m-0123456789abcdef".to_owned(),
-            },
-        ),
-        (
-            "models:/m-0123/1",
-            registered("m-0123", ModelReference::Version(1)),
-        ),
+        ("models:/m/Production", registered("m", ModelReference::Stage("Production".to_owned()))),
+        ("models:/m@champion", registered("m", ModelReference::Alias("champion".to_owned()))),
+        ("models:/m-0123456789abcdef", SourceUri::LoggedModel { model_id: "m-0123456789abcdef".to_owned() }),
+        ("models:/m-0123/1", registered("m-0123", ModelReference::Version(1))),
     ];
     for (uri, expected) in table {
         match parse_source_uri(uri) {
@@ -181,14 +122,10 @@ fn rejected_source_uris() {
 
 #[test]
 fn artifact_locations() {
-    let accepted: &[(&str, Option<&str>)] = &[
-        ("", None),
-        ("mlflow-artifacts:/1", Some("1")),
-        ("mlflow-artifacts:/team/exp-7/", Some("team/exp-7")),
-    ];
+    let accepted: &[(&str, Option<&str>)] =
+        &[("", None), ("mlflow-artifacts:/1", Some("1")), ("mlflow-artifacts:/team/exp-7/", Some("team/exp-7"))];
     for (location, expected) in accepted {
-        let got =
-            validate_artifact_location(location).unwrap_or_else(|e| panic!("{location:?}: {e}"));
+        let got = validate_artifact_location(location).unwrap_or_else(|e| panic!("{location:?}: {e}"));
         assert_eq!(got, expected.map(path), "{location:?}");
     }
     let rejected = [
@@ -206,10 +143,7 @@ fn artifact_locations() {
         "models:/m-0123",
     ];
     for location in rejected {
-        assert!(
-            validate_artifact_location(location).is_err(),
-            "{location:?} should be rejected"
-        );
+        assert!(validate_artifact_location(location).is_err(), "{location:?} should be rejected");
     }
 }
 

@@ -41,38 +41,20 @@ struct AttrRow {
 
 /// A string attribute, filterable with `cmps` and orderable.
 const fn text(name: &'static str, attr: Attr, cmps: &'static [Comparator]) -> AttrRow {
-    AttrRow {
-        name,
-        attr,
-        numeric: false,
-        filter: Some(cmps),
-        order_by: true,
-    }
+    AttrRow { name, attr, numeric: false, filter: Some(cmps), order_by: true }
 }
 
 /// A numeric attribute, filterable and orderable.
 const fn num(name: &'static str, attr: Attr) -> AttrRow {
-    AttrRow {
-        name,
-        attr,
-        numeric: true,
-        filter: Some(NUMERIC),
-        order_by: true,
-    }
+    AttrRow { name, attr, numeric: true, filter: Some(NUMERIC), order_by: true }
 }
 
 const fn filter_only(row: AttrRow) -> AttrRow {
-    AttrRow {
-        order_by: false,
-        ..row
-    }
+    AttrRow { order_by: false, ..row }
 }
 
 const fn order_only(row: AttrRow) -> AttrRow {
-    AttrRow {
-        filter: None,
-        ..row
-    }
+    AttrRow { filter: None, ..row }
 }
 
 const RUN_ATTRS: &[AttrRow] = &[
@@ -166,32 +148,19 @@ fn prefixes(entity: Entity, usage: Usage) -> Vec<(Kind, &'static [&'static str])
             ];
         }
         (Entity::Runs, Usage::OrderBy) => {
-            out = vec![
-                (Kind::Metric, METRIC),
-                (Kind::Param, PARAM),
-                (Kind::Tag, TAG),
-                (Kind::Attribute, RUN_ATTRIBUTE),
-            ];
+            out =
+                vec![(Kind::Metric, METRIC), (Kind::Param, PARAM), (Kind::Tag, TAG), (Kind::Attribute, RUN_ATTRIBUTE)];
         }
         (Entity::LoggedModels, Usage::Filter) => {
-            out = vec![
-                (Kind::Metric, METRIC),
-                (Kind::Param, PARAM),
-                (Kind::Tag, TAG),
-                (Kind::Attribute, ATTRIBUTE),
-            ];
+            out = vec![(Kind::Metric, METRIC), (Kind::Param, PARAM), (Kind::Tag, TAG), (Kind::Attribute, ATTRIBUTE)];
         }
         (Entity::LoggedModels, Usage::OrderBy) => {
             out = vec![(Kind::Metric, METRIC), (Kind::Attribute, ATTRIBUTE)];
         }
-        (
-            Entity::Experiments | Entity::RegisteredModels | Entity::ModelVersions,
-            Usage::OrderBy,
-        ) => {
+        (Entity::Experiments | Entity::RegisteredModels | Entity::ModelVersions, Usage::OrderBy) => {
             out.truncate(1);
         }
-        (Entity::Experiments | Entity::RegisteredModels | Entity::ModelVersions, Usage::Filter) => {
-        }
+        (Entity::Experiments | Entity::RegisteredModels | Entity::ModelVersions, Usage::Filter) => {}
     }
     out
 }
@@ -207,10 +176,7 @@ fn kind_of(entity: Entity, usage: Usage, prefix: &str) -> Result<Kind, FilterErr
     if let Some((kind, _)) = table.iter().find(|(_, names)| names.contains(&prefix)) {
         return Ok(*kind);
     }
-    let valid: Vec<&str> = table
-        .iter()
-        .flat_map(|(_, names)| names.iter().copied())
-        .collect();
+    let valid: Vec<&str> = table.iter().flat_map(|(_, names)| names.iter().copied()).collect();
     let place = match usage {
         Usage::Filter => "",
         Usage::OrderBy => " in order_by",
@@ -229,11 +195,7 @@ fn attribute(entity: Entity, usage: Usage, key: &str) -> Result<Spec, FilterErro
     };
     let rows = attr_rows(entity).iter().filter(usable);
     if let Some(row) = rows.clone().find(|row| row.name == key) {
-        let what = if row.numeric {
-            "numeric attribute"
-        } else {
-            "attribute"
-        };
+        let what = if row.numeric { "numeric attribute" } else { "attribute" };
         return Ok(Spec {
             field: Field::Attr(row.attr),
             numeric: row.numeric,
@@ -266,23 +228,13 @@ fn dataset(key: &str) -> Result<Spec, FilterError> {
             )));
         }
     };
-    Ok(Spec {
-        field: Field::Dataset(field),
-        numeric: false,
-        allowed: STRING_LIST,
-        what: "dataset attribute",
-    })
+    Ok(Spec { field: Field::Dataset(field), numeric: false, allowed: STRING_LIST, what: "dataset attribute" })
 }
 
 /// Resolves an identifier (its parts as lexed) to a field of `entity`.
 /// One part is an attribute; otherwise the first part is the prefix and the
 /// rest, joined by dots, is the key (`tags.a.b` is the tag `a.b`, as in MLflow).
-pub(super) fn resolve(
-    entity: Entity,
-    usage: Usage,
-    parts: &[Part],
-    written: &str,
-) -> Result<Spec, FilterError> {
+pub(super) fn resolve(entity: Entity, usage: Usage, parts: &[Part], written: &str) -> Result<Spec, FilterError> {
     let (kind, key) = match parts {
         [] => return Err(FilterError("Invalid identifier: it is empty".into())),
         [only] => (Kind::Attribute, only.text.clone()),
@@ -292,10 +244,7 @@ pub(super) fn resolve(
         }
     };
     if key.is_empty() {
-        return Err(FilterError(format!(
-            "Invalid identifier '{}': the key is empty",
-            excerpt(written)
-        )));
+        return Err(FilterError(format!("Invalid identifier '{}': the key is empty", excerpt(written))));
     }
     let tag_cmps = match entity {
         Entity::Runs | Entity::Experiments => STRING_NULL,
@@ -303,30 +252,12 @@ pub(super) fn resolve(
     };
     let param_cmps = match entity {
         Entity::Runs => STRING_NULL,
-        Entity::Experiments
-        | Entity::RegisteredModels
-        | Entity::ModelVersions
-        | Entity::LoggedModels => STRING,
+        Entity::Experiments | Entity::RegisteredModels | Entity::ModelVersions | Entity::LoggedModels => STRING,
     };
     match kind {
-        Kind::Metric => Ok(Spec {
-            field: Field::Metric(key),
-            numeric: true,
-            allowed: NUMERIC,
-            what: "metric",
-        }),
-        Kind::Param => Ok(Spec {
-            field: Field::Param(key),
-            numeric: false,
-            allowed: param_cmps,
-            what: "param",
-        }),
-        Kind::Tag => Ok(Spec {
-            field: Field::Tag(key),
-            numeric: false,
-            allowed: tag_cmps,
-            what: "tag",
-        }),
+        Kind::Metric => Ok(Spec { field: Field::Metric(key), numeric: true, allowed: NUMERIC, what: "metric" }),
+        Kind::Param => Ok(Spec { field: Field::Param(key), numeric: false, allowed: param_cmps, what: "param" }),
+        Kind::Tag => Ok(Spec { field: Field::Tag(key), numeric: false, allowed: tag_cmps, what: "tag" }),
         Kind::Attribute => attribute(entity, usage, &key),
         Kind::Dataset => dataset(&key),
     }

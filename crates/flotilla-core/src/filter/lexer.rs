@@ -44,12 +44,8 @@ impl Token {
     /// The token is this keyword (case-insensitive), written bare.
     pub fn is_keyword(&self, word: &str) -> bool {
         match &self.tok {
-            Tok::Ident(parts) => {
-                parts.len() == 1 && !parts[0].quoted && parts[0].text.eq_ignore_ascii_case(word)
-            }
-            Tok::Str { .. } | Tok::Num(_) | Tok::Op(_) | Tok::LParen | Tok::RParen | Tok::Comma => {
-                false
-            }
+            Tok::Ident(parts) => parts.len() == 1 && !parts[0].quoted && parts[0].text.eq_ignore_ascii_case(word),
+            Tok::Str { .. } | Tok::Num(_) | Tok::Op(_) | Tok::LParen | Tok::RParen | Tok::Comma => false,
         }
     }
 }
@@ -105,10 +101,7 @@ impl Lexer<'_> {
     }
 
     fn error_at(&self, start: usize, what: &str) -> FilterError {
-        FilterError(format!(
-            "Invalid filter '{}': {what} at position {start}",
-            excerpt(self.src)
-        ))
+        FilterError(format!("Invalid filter '{}': {what} at position {start}", excerpt(self.src)))
     }
 
     /// Reads a quoted run after its opening `quote`. A doubled quote or a
@@ -178,15 +171,9 @@ impl Lexer<'_> {
             let part = match self.peek() {
                 Some(q @ ('`' | '"')) => {
                     self.bump();
-                    Part {
-                        text: self.quoted(q, part_start)?,
-                        quoted: true,
-                    }
+                    Part { text: self.quoted(q, part_start)?, quoted: true }
                 }
-                Some(c) if is_bare(c) => Part {
-                    text: self.eat_while(is_bare).to_owned(),
-                    quoted: false,
-                },
+                Some(c) if is_bare(c) => Part { text: self.eat_while(is_bare).to_owned(), quoted: false },
                 Some(_) | None => {
                     let text = &self.src[start..self.pos];
                     let what = format!("expected a name after '.' in '{}'", excerpt(text));
@@ -217,10 +204,7 @@ impl Lexer<'_> {
             }
             '\'' => {
                 self.bump();
-                self.quoted('\'', start).map(|text| Tok::Str {
-                    text,
-                    double: false,
-                })
+                self.quoted('\'', start).map(|text| Tok::Str { text, double: false })
             }
             '"' => {
                 self.bump();
@@ -234,34 +218,21 @@ impl Lexer<'_> {
             }
             '`' => {
                 self.bump();
-                self.quoted('`', start)
-                    .and_then(|text| self.ident_rest(vec![Part { text, quoted: true }], start))
+                self.quoted('`', start).and_then(|text| self.ident_rest(vec![Part { text, quoted: true }], start))
             }
             c if is_op(c) => Ok(Tok::Op(self.eat_while(is_op).to_owned())),
             c if c.is_ascii_digit() => self.number(start),
-            '-' | '+' | '.' if self.peek2().is_some_and(|n| n.is_ascii_digit() || n == '.') => {
-                self.number(start)
-            }
+            '-' | '+' | '.' if self.peek2().is_some_and(|n| n.is_ascii_digit() || n == '.') => self.number(start),
             c if c.is_alphabetic() || c == '_' => {
                 let text = self.eat_while(is_bare).to_owned();
-                self.ident_rest(
-                    vec![Part {
-                        text,
-                        quoted: false,
-                    }],
-                    start,
-                )
+                self.ident_rest(vec![Part { text, quoted: false }], start)
             }
             c => {
                 self.bump();
                 Err(self.error_at(start, &format!("unexpected character '{c}'")))
             }
         };
-        Some(tok.map(|tok| Token {
-            tok,
-            start,
-            end: self.pos,
-        }))
+        Some(tok.map(|tok| Token { tok, start, end: self.pos }))
     }
 }
 

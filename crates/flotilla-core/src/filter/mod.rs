@@ -128,10 +128,7 @@ pub struct FilterError(pub String);
 /// Parses a whole filter string; an empty or blank filter is no clauses.
 pub fn parse_filter(entity: Entity, filter: &str) -> Result<Vec<Clause>, FilterError> {
     let tokens = lexer::lex(filter)?;
-    syntax::parse_clauses(filter, tokens)?
-        .into_iter()
-        .map(|raw| typing::clause(entity, raw))
-        .collect()
+    syntax::parse_clauses(filter, tokens)?.into_iter().map(|raw| typing::clause(entity, raw)).collect()
 }
 
 /// Parses one `order_by` entry.

@@ -42,21 +42,11 @@ fn gens(entity: Entity) -> (Vec<Gen>, &'static [&'static str]) {
                 Gen::Param(STR_NULL),
                 Gen::Tag(STR_NULL),
                 A(&["run_id"], Attr::RunId, false, STR_LIST),
-                A(
-                    &["run_name", "run name", "Run name", "Run Name"],
-                    Attr::RunName,
-                    false,
-                    STR,
-                ),
+                A(&["run_name", "run name", "Run name", "Run Name"], Attr::RunName, false, STR),
                 A(&["status"], Attr::Status, false, STR),
                 A(&["user_id"], Attr::UserId, false, STR),
                 A(&["artifact_uri"], Attr::ArtifactUri, false, STR),
-                A(
-                    &["start_time", "created", "Created"],
-                    Attr::StartTime,
-                    true,
-                    NUM,
-                ),
+                A(&["start_time", "created", "Created"], Attr::StartTime, true, NUM),
                 A(&["end_time"], Attr::EndTime, true, NUM),
                 Gen::Dataset("name", DatasetField::Name),
                 Gen::Dataset("digest", DatasetField::Digest),
@@ -74,10 +64,7 @@ fn gens(entity: Entity) -> (Vec<Gen>, &'static [&'static str]) {
             ],
             ATTR,
         ),
-        Entity::RegisteredModels => (
-            vec![Gen::Tag(STR), A(&["name"], Attr::Name, false, STR_LIST)],
-            ATTR,
-        ),
+        Entity::RegisteredModels => (vec![Gen::Tag(STR), A(&["name"], Attr::Name, false, STR_LIST)], ATTR),
         Entity::ModelVersions => (
             vec![
                 Gen::Tag(STR),
@@ -98,18 +85,8 @@ fn gens(entity: Entity) -> (Vec<Gen>, &'static [&'static str]) {
                 A(&["model_type"], Attr::ModelType, false, STR_LIST),
                 A(&["status"], Attr::Status, false, STR_LIST),
                 A(&["source_run_id"], Attr::SourceRunId, false, STR_LIST),
-                A(
-                    &["creation_timestamp", "creation_time"],
-                    Attr::CreationTime,
-                    true,
-                    NUM,
-                ),
-                A(
-                    &["last_updated_timestamp", "last_updated_time"],
-                    Attr::LastUpdateTime,
-                    true,
-                    NUM,
-                ),
+                A(&["creation_timestamp", "creation_time"], Attr::CreationTime, true, NUM),
+                A(&["last_updated_timestamp", "last_updated_time"], Attr::LastUpdateTime, true, NUM),
             ],
             ATTR,
         ),
@@ -138,13 +115,7 @@ pub(super) fn pick() -> impl Strategy<Value = Pick> {
         any::<f64>().prop_filter("finite", |f| f.is_finite()),
     ];
     (
-        (
-            any::<Index>(),
-            any::<Index>(),
-            any::<Index>(),
-            any::<Index>(),
-            any::<Index>(),
-        ),
+        (any::<Index>(), any::<Index>(), any::<Index>(), any::<Index>(), any::<Index>()),
         any::<[Index; 3]>(),
         prop_oneof!["[a-z_][a-z0-9_.:/-]{0,10}", ".+"],
         any::<String>(),
@@ -152,20 +123,18 @@ pub(super) fn pick() -> impl Strategy<Value = Pick> {
         num,
     )
         .prop_filter("keys are not empty", |t| !t.2.is_empty())
-        .prop_map(
-            |((field, spelling, quoting, cmp, case), space, key, text, items, num)| Pick {
-                field,
-                spelling,
-                quoting,
-                cmp,
-                case,
-                space,
-                key,
-                text,
-                items,
-                num,
-            },
-        )
+        .prop_map(|((field, spelling, quoting, cmp, case), space, key, text, items, num)| Pick {
+            field,
+            spelling,
+            quoting,
+            cmp,
+            case,
+            space,
+            key,
+            text,
+            items,
+            num,
+        })
 }
 
 const SPACES: &[&str] = &[" ", "  ", "\t", "\n ", " \r\n"];
@@ -179,17 +148,7 @@ pub(super) fn recase(word: &str, case: &Index) -> String {
     match case.index(3) {
         0 => word.to_uppercase(),
         1 => word.to_lowercase(),
-        _ => word
-            .chars()
-            .enumerate()
-            .map(|(i, ch)| {
-                if i % 2 == 0 {
-                    ch.to_ascii_lowercase()
-                } else {
-                    ch
-                }
-            })
-            .collect(),
+        _ => word.chars().enumerate().map(|(i, ch)| if i % 2 == 0 { ch.to_ascii_lowercase() } else { ch }).collect(),
     }
 }
 
@@ -204,12 +163,7 @@ fn quote_string(text: &str, how: &Index) -> String {
 }
 
 fn is_bare_key(key: &str) -> bool {
-    key.split('.').all(|seg| {
-        !seg.is_empty()
-            && seg
-                .chars()
-                .all(|ch| ch.is_alphanumeric() || "_-/:".contains(ch))
-    })
+    key.split('.').all(|seg| !seg.is_empty() && seg.chars().all(|ch| ch.is_alphanumeric() || "_-/:".contains(ch)))
 }
 
 /// A name after a prefix (or alone): bare when it can be, else quoted.
@@ -222,11 +176,7 @@ fn quote_name(name: &str, how: &Index, bare_ok: bool) -> String {
 }
 
 fn prefixed(prefix: &str, name: String) -> String {
-    if prefix.is_empty() {
-        name
-    } else {
-        format!("{prefix}.{name}")
-    }
+    if prefix.is_empty() { name } else { format!("{prefix}.{name}") }
 }
 
 fn number(v: f64, how: &Index) -> String {
@@ -245,38 +195,17 @@ pub(super) fn render_ident(entity: Entity, p: &Pick) -> (String, Field, bool, &'
     let pick_from = |names: &[&'static str]| names[p.spelling.index(names.len())];
     let key = || quote_name(&p.key, &p.quoting, is_bare_key(&p.key));
     match g {
-        Gen::Metric => (
-            prefixed(pick_from(METRIC), key()),
-            Field::Metric(p.key.clone()),
-            true,
-            NUM,
-        ),
-        Gen::Param(cmps) => (
-            prefixed(pick_from(PARAM), key()),
-            Field::Param(p.key.clone()),
-            false,
-            cmps,
-        ),
-        Gen::Tag(cmps) => (
-            prefixed(pick_from(TAG), key()),
-            Field::Tag(p.key.clone()),
-            false,
-            cmps,
-        ),
+        Gen::Metric => (prefixed(pick_from(METRIC), key()), Field::Metric(p.key.clone()), true, NUM),
+        Gen::Param(cmps) => (prefixed(pick_from(PARAM), key()), Field::Param(p.key.clone()), false, cmps),
+        Gen::Tag(cmps) => (prefixed(pick_from(TAG), key()), Field::Tag(p.key.clone()), false, cmps),
         Gen::Attr(names, attr, numeric, cmps) => {
             let name = names[p.case.index(names.len())];
-            let ident = prefixed(
-                pick_from(attr_prefixes),
-                quote_name(name, &p.quoting, !name.contains(' ')),
-            );
+            let ident = prefixed(pick_from(attr_prefixes), quote_name(name, &p.quoting, !name.contains(' ')));
             (ident, Field::Attr(attr), numeric, cmps)
         }
-        Gen::Dataset(name, field) => (
-            prefixed(pick_from(DATASET), quote_name(name, &p.quoting, true)),
-            Field::Dataset(field),
-            false,
-            STR_LIST,
-        ),
+        Gen::Dataset(name, field) => {
+            (prefixed(pick_from(DATASET), quote_name(name, &p.quoting, true)), Field::Dataset(field), false, STR_LIST)
+        }
     }
 }
 
@@ -287,71 +216,33 @@ pub(super) fn render(entity: Entity, p: &Pick) -> (String, Clause) {
     let [s0, s1, s2] = &p.space;
     let word = |w: &str| recase(w, &p.case);
     let (cmp_text, value_text, value) = match cmp {
-        C::IsNull => (
-            format!("{}{}{}", word("is"), space(s1, false), word("null")),
-            String::new(),
-            Operand::Null,
-        ),
+        C::IsNull => (format!("{}{}{}", word("is"), space(s1, false), word("null")), String::new(), Operand::Null),
         C::IsNotNull => (
-            format!(
-                "{}{}{}{}{}",
-                word("is"),
-                space(s1, false),
-                word("not"),
-                space(s2, false),
-                word("null")
-            ),
+            format!("{}{}{}{}{}", word("is"), space(s1, false), word("not"), space(s2, false), word("null")),
             String::new(),
             Operand::Null,
         ),
         C::In | C::NotIn => {
-            let items: Vec<String> = p
-                .items
-                .iter()
-                .map(|i| quote_string(i, &p.quoting))
-                .collect();
+            let items: Vec<String> = p.items.iter().map(|i| quote_string(i, &p.quoting)).collect();
             let sep = format!(",{}", space(s2, true));
-            let kw = if cmp == C::In {
-                word("in")
-            } else {
-                format!("{}{}{}", word("not"), space(s1, false), word("in"))
-            };
-            (
-                kw,
-                format!("({})", items.join(&sep)),
-                Operand::List(p.items.clone()),
-            )
+            let kw =
+                if cmp == C::In { word("in") } else { format!("{}{}{}", word("not"), space(s1, false), word("in")) };
+            (kw, format!("({})", items.join(&sep)), Operand::List(p.items.clone()))
         }
         C::Like | C::ILike => {
-            let kw = if cmp == C::Like {
-                word("like")
-            } else {
-                word("ilike")
-            };
-            (
-                kw,
-                quote_string(&p.text, &p.quoting),
-                Operand::Str(p.text.clone()),
-            )
+            let kw = if cmp == C::Like { word("like") } else { word("ilike") };
+            (kw, quote_string(&p.text, &p.quoting), Operand::Str(p.text.clone()))
         }
         C::Eq | C::Ne | C::Gt | C::Ge | C::Lt | C::Le => {
             let op = super::typing::comparator_str(cmp).to_owned();
             if numeric {
                 (op, number(p.num, &p.case), Operand::Num(p.num))
             } else {
-                (
-                    op,
-                    quote_string(&p.text, &p.quoting),
-                    Operand::Str(p.text.clone()),
-                )
+                (op, quote_string(&p.text, &p.quoting), Operand::Str(p.text.clone()))
             }
         }
     };
     let symbolic = matches!(cmp, C::Eq | C::Ne | C::Gt | C::Ge | C::Lt | C::Le);
-    let text = format!(
-        "{ident}{}{cmp_text}{}{value_text}",
-        space(s0, symbolic),
-        space(s2, symbolic)
-    );
+    let text = format!("{ident}{}{cmp_text}{}{value_text}", space(s0, symbolic), space(s2, symbolic));
     (text, Clause { field, cmp, value })
 }

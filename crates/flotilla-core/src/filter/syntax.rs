@@ -62,12 +62,7 @@ impl<'a> Parser<'a> {
     }
 
     fn expect_more(&self, after: &str, wanted: &str) -> Result<&Token, FilterError> {
-        self.peek().ok_or_else(|| {
-            invalid_clause(&format!(
-                "'{}' is incomplete, expected {wanted}",
-                excerpt(after)
-            ))
-        })
+        self.peek().ok_or_else(|| invalid_clause(&format!("'{}' is incomplete, expected {wanted}", excerpt(after))))
     }
 
     fn identifier(&mut self) -> Result<(Vec<Part>, &'a str), FilterError> {
@@ -77,16 +72,11 @@ impl<'a> Parser<'a> {
                 return Err(invalid_clause(&self.rest()));
             }
             Tok::Ident(parts) => parts.clone(),
-            Tok::Str { text, double: true } => vec![Part {
-                text: text.clone(),
-                quoted: true,
-            }],
+            Tok::Str { text, double: true } => vec![Part { text: text.clone(), quoted: true }],
             Tok::LParen | Tok::RParen => return Err(invalid_clause(&self.rest())),
             Tok::Str { double: false, .. } | Tok::Num(_) | Tok::Op(_) | Tok::Comma => {
                 let found = excerpt(self.text(t));
-                return Err(invalid_clause(&format!(
-                    "expected an identifier, found '{found}'"
-                )));
+                return Err(invalid_clause(&format!("expected an identifier, found '{found}'")));
             }
         };
         let text = self.text(t);
@@ -124,9 +114,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 let negated = next.is_keyword("not");
                 if negated {
-                    next = self
-                        .expect_more(self.span(t.start, next.end), "NULL")?
-                        .clone();
+                    next = self.expect_more(self.span(t.start, next.end), "NULL")?.clone();
                     self.pos += 1;
                 }
                 if !next.is_keyword("null") {
@@ -136,18 +124,9 @@ impl<'a> Parser<'a> {
                         excerpt(ident_text)
                     )));
                 }
-                if negated {
-                    Comparator::IsNotNull
-                } else {
-                    Comparator::IsNull
-                }
+                if negated { Comparator::IsNotNull } else { Comparator::IsNull }
             }
-            Tok::Ident(_)
-            | Tok::Str { .. }
-            | Tok::Num(_)
-            | Tok::LParen
-            | Tok::RParen
-            | Tok::Comma => {
+            Tok::Ident(_) | Tok::Str { .. } | Tok::Num(_) | Tok::LParen | Tok::RParen | Tok::Comma => {
                 return Err(invalid_clause(&format!(
                     "expected a comparator after '{}', found '{}'",
                     excerpt(ident_text),
@@ -230,10 +209,7 @@ impl<'a> Parser<'a> {
             RawCmp::Known(Comparator::IsNull | Comparator::IsNotNull) => RawValue::Null,
             RawCmp::Known(_) | RawCmp::Unknown => self.value(ident_text)?,
         };
-        let value_end = self
-            .toks
-            .get(self.pos - 1)
-            .map_or(value_start, |t| t.end.max(value_start));
+        let value_end = self.toks.get(self.pos - 1).map_or(value_start, |t| t.end.max(value_start));
         Ok(RawClause {
             ident,
             ident_text,
@@ -247,10 +223,7 @@ impl<'a> Parser<'a> {
 
 /// Parses `clause (AND clause)*`; `OR`, parentheses and stray tokens are
 /// "invalid clause" errors, as in MLflow.
-pub(super) fn parse_clauses(
-    src: &str,
-    toks: Vec<Token>,
-) -> Result<Vec<RawClause<'_>>, FilterError> {
+pub(super) fn parse_clauses(src: &str, toks: Vec<Token>) -> Result<Vec<RawClause<'_>>, FilterError> {
     let mut p = Parser { src, toks, pos: 0 };
     let mut clauses = Vec::new();
     while p.peek().is_some() {

@@ -2,9 +2,7 @@
 //! lists, `AND`, keyword case, errors); the helpers are reused by the
 //! per-entity and `order_by` tables.
 
-use super::{
-    Attr, Clause, Comparator as C, Entity, Field, Operand, OrderBy, parse_filter, parse_order_by,
-};
+use super::{Attr, Clause, Comparator as C, Entity, Field, Operand, OrderBy, parse_filter, parse_order_by};
 
 pub(super) fn metric(k: &str) -> Field {
     Field::Metric(k.into())
@@ -28,16 +26,10 @@ pub(super) fn c(field: Field, cmp: C, value: Operand) -> Clause {
     Clause { field, cmp, value }
 }
 pub(super) fn asc(field: Field) -> OrderBy {
-    OrderBy {
-        field,
-        ascending: true,
-    }
+    OrderBy { field, ascending: true }
 }
 pub(super) fn desc(field: Field) -> OrderBy {
-    OrderBy {
-        field,
-        ascending: false,
-    }
+    OrderBy { field, ascending: false }
 }
 
 /// Each filter parses to exactly the clauses given.
@@ -55,11 +47,7 @@ pub(super) fn check_err(entity: Entity, cases: &[(&str, &str)]) {
     for (input, wanted) in cases {
         match parse_filter(entity, input) {
             Ok(got) => panic!("{entity:?}: {input:?} parsed to {got:?}, wanted error {wanted:?}"),
-            Err(e) => assert!(
-                e.0.contains(wanted),
-                "{entity:?}: {input:?}: {:?} lacks {wanted:?}",
-                e.0
-            ),
+            Err(e) => assert!(e.0.contains(wanted), "{entity:?}: {input:?}: {:?} lacks {wanted:?}", e.0),
         }
     }
 }
@@ -77,21 +65,14 @@ pub(super) fn check_order_err(entity: Entity, cases: &[(&str, &str)]) {
     for (input, wanted) in cases {
         match parse_order_by(entity, input) {
             Ok(got) => panic!("{entity:?}: {input:?} parsed to {got:?}, wanted error {wanted:?}"),
-            Err(e) => assert!(
-                e.0.contains(wanted),
-                "{entity:?}: {input:?}: {:?} lacks {wanted:?}",
-                e.0
-            ),
+            Err(e) => assert!(e.0.contains(wanted), "{entity:?}: {input:?}: {:?} lacks {wanted:?}", e.0),
         }
     }
 }
 
 #[test]
 fn blank_filters_are_no_clauses() {
-    check_ok(
-        Entity::Runs,
-        vec![("", vec![]), ("   ", vec![]), (" \n\t ", vec![])],
-    );
+    check_ok(Entity::Runs, vec![("", vec![]), ("   ", vec![]), (" \n\t ", vec![])]);
 }
 
 #[test]
@@ -104,50 +85,23 @@ fn quoting_styles() {
             ("params.p = ''", vec![c(param("p"), C::Eq, s(""))]),
             ("params.p = 'it''s'", vec![c(param("p"), C::Eq, s("it's"))]),
             (r"params.p = 'it\'s'", vec![c(param("p"), C::Eq, s("it's"))]),
-            (
-                r#"params.p = "say ""hi""""#,
-                vec![c(param("p"), C::Eq, s("say \"hi\""))],
-            ),
-            (
-                r#"params.p = "a\"b""#,
-                vec![c(param("p"), C::Eq, s("a\"b"))],
-            ),
+            (r#"params.p = "say ""hi""""#, vec![c(param("p"), C::Eq, s("say \"hi\""))]),
+            (r#"params.p = "a\"b""#, vec![c(param("p"), C::Eq, s("a\"b"))]),
             (r"params.p = 'a\\b'", vec![c(param("p"), C::Eq, s(r"a\b"))]),
-            (
-                r"params.p LIKE '%a\_b%'",
-                vec![c(param("p"), C::Like, s(r"%a\_b%"))],
-            ),
-            (
-                "params.p = 'AND x OR (y)'",
-                vec![c(param("p"), C::Eq, s("AND x OR (y)"))],
-            ),
-            (
-                "params.p = 'ключ ✓'",
-                vec![c(param("p"), C::Eq, s("ключ ✓"))],
-            ),
-            (
-                "metrics.`my metric` > 1",
-                vec![c(metric("my metric"), C::Gt, n(1.0))],
-            ),
-            (
-                "metrics.\"my.metric\" > 1",
-                vec![c(metric("my.metric"), C::Gt, n(1.0))],
-            ),
+            (r"params.p LIKE '%a\_b%'", vec![c(param("p"), C::Like, s(r"%a\_b%"))]),
+            ("params.p = 'AND x OR (y)'", vec![c(param("p"), C::Eq, s("AND x OR (y)"))]),
+            ("params.p = 'ключ ✓'", vec![c(param("p"), C::Eq, s("ключ ✓"))]),
+            ("metrics.`my metric` > 1", vec![c(metric("my metric"), C::Gt, n(1.0))]),
+            ("metrics.\"my.metric\" > 1", vec![c(metric("my.metric"), C::Gt, n(1.0))]),
             ("metrics.a.b > 1", vec![c(metric("a.b"), C::Gt, n(1.0))]),
             ("metrics.`a``b` > 1", vec![c(metric("a`b"), C::Gt, n(1.0))]),
             ("`metrics`.a > 1", vec![c(metric("a"), C::Gt, n(1.0))]),
-            (
-                "params.lr-rate = '1'",
-                vec![c(param("lr-rate"), C::Eq, s("1"))],
-            ),
+            ("params.lr-rate = '1'", vec![c(param("lr-rate"), C::Eq, s("1"))]),
             ("params.a/b:c = '1'", vec![c(param("a/b:c"), C::Eq, s("1"))]),
             ("params.1st = '1'", vec![c(param("1st"), C::Eq, s("1"))]),
             ("tags.ключ = 'v'", vec![c(tag("ключ"), C::Eq, s("v"))]),
             ("tags.\"a b\".c = 'v'", vec![c(tag("a b.c"), C::Eq, s("v"))]),
-            (
-                "tag.`mlflow.prompt.is_prompt` != 'true'",
-                vec![c(tag("mlflow.prompt.is_prompt"), C::Ne, s("true"))],
-            ),
+            ("tag.`mlflow.prompt.is_prompt` != 'true'", vec![c(tag("mlflow.prompt.is_prompt"), C::Ne, s("true"))]),
         ],
     );
 }
@@ -169,25 +123,15 @@ fn numbers() {
     ];
     for (text, value) in cases {
         let input = format!("metrics.m = {text}");
-        check_ok(
-            Entity::Runs,
-            vec![(&input, vec![c(metric("m"), C::Eq, n(value))])],
-        );
+        check_ok(Entity::Runs, vec![(&input, vec![c(metric("m"), C::Eq, n(value))])]);
         let tight = format!("metrics.m>={text}");
-        check_ok(
-            Entity::Runs,
-            vec![(&tight, vec![c(metric("m"), C::Ge, n(value))])],
-        );
+        check_ok(Entity::Runs, vec![(&tight, vec![c(metric("m"), C::Ge, n(value))])]);
     }
 }
 
 #[test]
 fn and_joins_case_insensitively() {
-    let expected = vec![
-        c(metric("a"), C::Lt, n(1.0)),
-        c(param("b"), C::Eq, s("x")),
-        c(tag("c"), C::Ne, s("y")),
-    ];
+    let expected = vec![c(metric("a"), C::Lt, n(1.0)), c(param("b"), C::Eq, s("x")), c(tag("c"), C::Ne, s("y"))];
     for joined in [
         "metrics.a < 1 AND params.b = 'x' AND tags.c != 'y'",
         "metrics.a<1 and params.b='x' aNd tags.c!='y'",
@@ -203,38 +147,13 @@ fn comparator_keywords_are_case_insensitive() {
         Entity::Runs,
         vec![
             ("params.p like 'a%'", vec![c(param("p"), C::Like, s("a%"))]),
-            (
-                "params.p ILike 'a%'",
-                vec![c(param("p"), C::ILike, s("a%"))],
-            ),
-            (
-                "tags.t IS NULL",
-                vec![c(tag("t"), C::IsNull, Operand::Null)],
-            ),
-            (
-                "tags.t is not null",
-                vec![c(tag("t"), C::IsNotNull, Operand::Null)],
-            ),
-            (
-                "params.p Is  Not\tNull",
-                vec![c(param("p"), C::IsNotNull, Operand::Null)],
-            ),
-            (
-                "run_id in ('a')",
-                vec![c(Field::Attr(Attr::RunId), C::In, list(&["a"]))],
-            ),
-            (
-                "run_id NOT IN ('a', \"b\")",
-                vec![c(Field::Attr(Attr::RunId), C::NotIn, list(&["a", "b"]))],
-            ),
-            (
-                "run_id nOt In('a','b' , 'c')",
-                vec![c(
-                    Field::Attr(Attr::RunId),
-                    C::NotIn,
-                    list(&["a", "b", "c"]),
-                )],
-            ),
+            ("params.p ILike 'a%'", vec![c(param("p"), C::ILike, s("a%"))]),
+            ("tags.t IS NULL", vec![c(tag("t"), C::IsNull, Operand::Null)]),
+            ("tags.t is not null", vec![c(tag("t"), C::IsNotNull, Operand::Null)]),
+            ("params.p Is  Not\tNull", vec![c(param("p"), C::IsNotNull, Operand::Null)]),
+            ("run_id in ('a')", vec![c(Field::Attr(Attr::RunId), C::In, list(&["a"]))]),
+            ("run_id NOT IN ('a', \"b\")", vec![c(Field::Attr(Attr::RunId), C::NotIn, list(&["a", "b"]))]),
+            ("run_id nOt In('a','b' , 'c')", vec![c(Field::Attr(Attr::RunId), C::NotIn, list(&["a", "b", "c"]))]),
         ],
     );
 }
@@ -244,40 +163,19 @@ fn syntax_errors() {
     check_err(
         Entity::Runs,
         &[
-            (
-                "metrics.a > 1 OR metrics.b < 2",
-                "Invalid clause(s) in filter string: 'OR metrics.b < 2'",
-            ),
-            (
-                "metrics.a > 1 or metrics.b < 2",
-                "Invalid clause(s) in filter string",
-            ),
-            (
-                "(metrics.a > 1)",
-                "Invalid clause(s) in filter string: '(metrics.a > 1)'",
-            ),
-            (
-                "metrics.a > 1 AND (metrics.b < 2)",
-                "Invalid clause(s) in filter string",
-            ),
+            ("metrics.a > 1 OR metrics.b < 2", "Invalid clause(s) in filter string: 'OR metrics.b < 2'"),
+            ("metrics.a > 1 or metrics.b < 2", "Invalid clause(s) in filter string"),
+            ("(metrics.a > 1)", "Invalid clause(s) in filter string: '(metrics.a > 1)'"),
+            ("metrics.a > 1 AND (metrics.b < 2)", "Invalid clause(s) in filter string"),
             ("metrics.a > 1 AND", "Invalid clause(s) in filter string"),
             ("AND metrics.a > 1", "Invalid clause(s) in filter string"),
-            (
-                "metrics.a > 1 AND AND metrics.b > 1",
-                "Invalid clause(s) in filter string",
-            ),
-            (
-                "metrics.a = 1 metrics.b = 2",
-                "Invalid clause(s) in filter string: 'metrics.b = 2'",
-            ),
+            ("metrics.a > 1 AND AND metrics.b > 1", "Invalid clause(s) in filter string"),
+            ("metrics.a = 1 metrics.b = 2", "Invalid clause(s) in filter string: 'metrics.b = 2'"),
             ("NOT metrics.a = 1", "Invalid clause(s) in filter string"),
             ("metrics.a", "expected a comparator"),
             ("metrics.a >", "expected a value"),
             ("metrics.a > )", "expected a value after 'metrics.a'"),
-            (
-                "Run Name = 'x'",
-                "expected a comparator after 'Run', found 'Name'",
-            ),
+            ("Run Name = 'x'", "expected a comparator after 'Run', found 'Name'"),
             ("'x' = 'y'", "expected an identifier, found ''x''"),
             ("1 = metrics.a", "expected an identifier"),
             ("metrics. = 1", "expected a name after '.'"),
@@ -289,17 +187,11 @@ fn syntax_errors() {
             ("metrics.`a = 1", "unterminated quoted string"),
             ("params.a = x", "Parameter value is either not quoted"),
             ("params.a = NULL", "Parameter value is either not quoted"),
-            (
-                "tags.t IS 'x'",
-                "only IS NULL and IS NOT NULL are supported",
-            ),
+            ("tags.t IS 'x'", "only IS NULL and IS NOT NULL are supported"),
             ("tags.t IS NOT", "expected NULL"),
             ("tags.t NOT LIKE 'x'", "Invalid comparator 'NOT LIKE'"),
             ("tags.`` = 'x'", "the key is empty"),
-            (
-                "run_id IN ()",
-                "expected a non-empty list of string values, but got empty list",
-            ),
+            ("run_id IN ()", "expected a non-empty list of string values, but got empty list"),
             ("run_id IN ('a',)", "ill-formed list"),
             ("run_id IN ('a' 'b')", "ill-formed list"),
             ("run_id IN ('a'", "ill-formed list"),
@@ -315,37 +207,22 @@ fn comparator_and_value_errors() {
     check_err(
         Entity::Runs,
         &[
-            (
-                "metrics.a <<< 1",
-                "Invalid comparator '<<<' not one of '{'=', '!=', '>', '>=', '<', '<='}'",
-            ),
+            ("metrics.a <<< 1", "Invalid comparator '<<<' not one of '{'=', '!=', '>', '>=', '<', '<='}'"),
             ("metrics.a == 1", "Invalid comparator '=='"),
             ("metrics.a <> 1", "Invalid comparator '<>'"),
             ("metrics.a LIKE 1", "Invalid comparator 'LIKE'"),
             ("metrics.a IS NULL", "Invalid comparator 'IS NULL'"),
-            (
-                "metrics.a = 'x'",
-                "Expected numeric value type for metric. Found 'x'",
-            ),
-            (
-                "params.a = 1",
-                "Expected a quoted string value for param (e.g. 'my-value'). Got value 1",
-            ),
+            ("metrics.a = 'x'", "Expected numeric value type for metric. Found 'x'"),
+            ("params.a = 1", "Expected a quoted string value for param (e.g. 'my-value'). Got value 1"),
             (
                 "params.a > 'x'",
                 "Invalid comparator '>' not one of '{'=', '!=', 'LIKE', 'ILIKE', 'IS NULL', 'IS NOT NULL'}'",
             ),
             ("params.a IN ('x')", "Invalid comparator 'IN'"),
             ("tags.a < 'x'", "Invalid comparator '<'"),
-            (
-                "foo.a = 1",
-                "Invalid entity type 'foo'. Valid values are {'metric', 'metrics'",
-            ),
+            ("foo.a = 1", "Invalid entity type 'foo'. Valid values are {'metric', 'metrics'"),
             ("Metrics.a = 1", "Invalid entity type 'Metrics'"),
-            (
-                "foo = 1",
-                "Invalid attribute key 'foo' specified. Valid keys are '{'run_id'",
-            ),
+            ("foo = 1", "Invalid attribute key 'foo' specified. Valid keys are '{'run_id'"),
         ],
     );
 }
@@ -353,34 +230,15 @@ fn comparator_and_value_errors() {
 #[test]
 fn huge_and_odd_inputs_do_not_panic() {
     let long_and = vec!["metrics.a > 1"; 5_000].join(" AND ");
-    assert_eq!(
-        parse_filter(Entity::Runs, &long_and).map(|v| v.len()),
-        Ok(5_000)
-    );
+    assert_eq!(parse_filter(Entity::Runs, &long_and).map(|v| v.len()), Ok(5_000));
     let deep = "(".repeat(100_000);
     assert!(parse_filter(Entity::Runs, &deep).is_err());
     let long_key = format!("tags.`{}` = 'x'", "k".repeat(1_000_000));
     assert!(parse_filter(Entity::Runs, &long_key).is_ok());
     let long_bad = format!("{} = 1", "x".repeat(1_000_000));
     let err = parse_filter(Entity::Runs, &long_bad).unwrap_err();
-    assert!(
-        err.0.len() < 1_000,
-        "messages quote an excerpt, not the whole input"
-    );
-    for odd in [
-        "\0",
-        "é",
-        "`",
-        "\"",
-        "'",
-        "\\",
-        "-",
-        ".",
-        "+.",
-        "1e",
-        "ç = 'x'",
-        "\u{1F600}.x = 1",
-    ] {
+    assert!(err.0.len() < 1_000, "messages quote an excerpt, not the whole input");
+    for odd in ["\0", "é", "`", "\"", "'", "\\", "-", ".", "+.", "1e", "ç = 'x'", "\u{1F600}.x = 1"] {
         let _ = parse_filter(Entity::Runs, odd);
         let _ = parse_order_by(Entity::Runs, odd);
     }

@@ -37,19 +37,13 @@ fn run_order_by() {
         &[
             ("", "Invalid order_by clause ''. Could not be parsed."),
             ("   ", "Could not be parsed"),
-            (
-                "metrics.rmse UP",
-                "Invalid ordering key in order_by clause 'metrics.rmse UP'.",
-            ),
+            ("metrics.rmse UP", "Invalid ordering key in order_by clause 'metrics.rmse UP'."),
             ("metrics.rmse DESC ASC", "Could not be parsed"),
             ("start_time DESC,", "Could not be parsed"),
             ("'start_time'", "Could not be parsed"),
             ("metrics.`rmse", "Could not be parsed"),
             ("foo", "Invalid order by key 'foo' specified"),
-            (
-                "datasets.name",
-                "Invalid entity type 'datasets' in order_by",
-            ),
+            ("datasets.name", "Invalid entity type 'datasets' in order_by"),
             ("metrics.", "Could not be parsed"),
         ],
     );
@@ -62,19 +56,13 @@ fn experiments_order_by() {
         vec![
             ("name", asc(attr(Attr::Name))),
             ("experiment_id DESC", desc(attr(Attr::ExperimentId))),
-            (
-                "attribute.creation_time desc",
-                desc(attr(Attr::CreationTime)),
-            ),
+            ("attribute.creation_time desc", desc(attr(Attr::CreationTime))),
             ("last_update_time ASC", asc(attr(Attr::LastUpdateTime))),
         ],
     );
     check_order_err(
         Entity::Experiments,
-        &[
-            ("tags.k", "Invalid entity type 'tags' in order_by"),
-            ("lifecycle_stage", "Invalid order by key"),
-        ],
+        &[("tags.k", "Invalid entity type 'tags' in order_by"), ("lifecycle_stage", "Invalid order by key")],
     );
 }
 
@@ -92,10 +80,7 @@ fn registered_models_order_by() {
     );
     check_order_err(
         Entity::RegisteredModels,
-        &[
-            ("tags.k", "Invalid entity type 'tags'"),
-            ("version", "Invalid order by key 'version'"),
-        ],
+        &[("tags.k", "Invalid entity type 'tags'"), ("version", "Invalid order by key 'version'")],
     );
 }
 
@@ -107,16 +92,10 @@ fn model_versions_order_by() {
             ("name", asc(attr(Attr::Name))),
             ("version_number DESC", desc(attr(Attr::VersionNumber))),
             ("creation_timestamp", asc(attr(Attr::CreationTime))),
-            (
-                "last_updated_timestamp DESC",
-                desc(attr(Attr::LastUpdateTime)),
-            ),
+            ("last_updated_timestamp DESC", desc(attr(Attr::LastUpdateTime))),
         ],
     );
-    check_order_err(
-        Entity::ModelVersions,
-        &[("run_id", "Invalid order by key 'run_id'")],
-    );
+    check_order_err(Entity::ModelVersions, &[("run_id", "Invalid order by key 'run_id'")]);
 }
 
 #[test]
@@ -129,8 +108,5 @@ fn logged_models_order_by() {
             ("name desc", desc(attr(Attr::Name))),
         ],
     );
-    check_order_err(
-        Entity::LoggedModels,
-        &[("params.p", "Invalid entity type 'params' in order_by")],
-    );
+    check_order_err(Entity::LoggedModels, &[("params.p", "Invalid entity type 'params' in order_by")]);
 }

@@ -45,10 +45,7 @@ pub(super) fn clause(entity: Entity, raw: RawClause<'_>) -> Result<Clause, Filte
     let value = match (cmp, raw.value) {
         (Comparator::IsNull | Comparator::IsNotNull, RawValue::Null) => Operand::Null,
         (Comparator::In | Comparator::NotIn, RawValue::List(items)) => Operand::List(items),
-        (
-            Comparator::In | Comparator::NotIn,
-            RawValue::Str(_) | RawValue::Num(_) | RawValue::Null,
-        ) => {
+        (Comparator::In | Comparator::NotIn, RawValue::Str(_) | RawValue::Num(_) | RawValue::Null) => {
             return Err(FilterError(format!(
                 "Expected a list of quoted string values for '{}' {}. Got value {found}",
                 excerpt(raw.ident_text),
@@ -62,8 +59,7 @@ pub(super) fn clause(entity: Entity, raw: RawClause<'_>) -> Result<Clause, Filte
                 comparator_str(cmp)
             )));
         }
-        (Comparator::IsNull | Comparator::IsNotNull, RawValue::Str(_) | RawValue::Num(_))
-        | (_, RawValue::Null) => {
+        (Comparator::IsNull | Comparator::IsNotNull, RawValue::Str(_) | RawValue::Num(_)) | (_, RawValue::Null) => {
             return Err(FilterError(format!(
                 "Invalid clause '{} {} {found}'",
                 excerpt(raw.ident_text),
@@ -75,10 +71,7 @@ pub(super) fn clause(entity: Entity, raw: RawClause<'_>) -> Result<Clause, Filte
         (_, RawValue::Str(s)) => match quoted_number(entity, &s) {
             Some(n) => Operand::Num(n),
             None => {
-                return Err(FilterError(format!(
-                    "Expected numeric value type for {}. Found {found}",
-                    spec.what
-                )));
+                return Err(FilterError(format!("Expected numeric value type for {}. Found {found}", spec.what)));
             }
         },
         (_, RawValue::Num(_)) => {
@@ -88,11 +81,7 @@ pub(super) fn clause(entity: Entity, raw: RawClause<'_>) -> Result<Clause, Filte
             )));
         }
     };
-    Ok(Clause {
-        field: spec.field,
-        cmp,
-        value,
-    })
+    Ok(Clause { field: spec.field, cmp, value })
 }
 
 /// MLflow's model-version search compares `version_number` in SQL, where
@@ -100,8 +89,6 @@ pub(super) fn clause(entity: Entity, raw: RawClause<'_>) -> Result<Clause, Filte
 fn quoted_number(entity: Entity, s: &str) -> Option<f64> {
     match entity {
         Entity::ModelVersions => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
-        Entity::Runs | Entity::Experiments | Entity::RegisteredModels | Entity::LoggedModels => {
-            None
-        }
+        Entity::Runs | Entity::Experiments | Entity::RegisteredModels | Entity::LoggedModels => None,
     }
 }

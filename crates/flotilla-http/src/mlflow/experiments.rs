@@ -26,10 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/mlflow/experiments/restore", post(restore))
         .route("/mlflow/experiments/update", post(update))
         .route("/mlflow/experiments/set-experiment-tag", post(set_tag))
-        .route(
-            "/mlflow/experiments/delete-experiment-tag",
-            post(delete_tag),
-        )
+        .route("/mlflow/experiments/delete-experiment-tag", post(delete_tag))
 }
 
 #[derive(Deserialize)]
@@ -49,9 +46,7 @@ async fn create(State(s): State<AppState>, Mlflow(req): Mlflow<Create>) -> ApiRe
         }
         None => None,
     };
-    let id = s
-        .call(move |st| st.create_experiment(&name, location.as_deref(), &req.tags))
-        .await?;
+    let id = s.call(move |st| st.create_experiment(&name, location.as_deref(), &req.tags)).await?;
     Ok(axum::Json(json!({ "experiment_id": id })))
 }
 
@@ -93,9 +88,7 @@ struct Search {
 pub(crate) fn view_type(v: Option<&str>) -> ApiResult<ViewType> {
     match v.filter(|v| !v.is_empty()) {
         None => Ok(ViewType::ActiveOnly),
-        Some(v) => {
-            ViewType::parse(v).ok_or_else(|| ApiError::invalid(format!("Invalid view_type '{v}'")))
-        }
+        Some(v) => ViewType::parse(v).ok_or_else(|| ApiError::invalid(format!("Invalid view_type '{v}'"))),
     }
 }
 
@@ -104,10 +97,7 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
         filter: req.filter.unwrap_or_default(),
         order_by: req.order_by,
         view: view_type(req.view_type.as_deref())?,
-        page: PageRequest {
-            max_results: req.max_results,
-            page_token: req.page_token,
-        },
+        page: PageRequest { max_results: req.max_results, page_token: req.page_token },
     };
     let page = s.call(move |st| st.search_experiments(&query)).await?;
     let mut out = json!({ "experiments": page.items });
@@ -156,15 +146,13 @@ async fn set_tag(State(s): State<AppState>, Mlflow(req): Mlflow<SetTag>) -> ApiR
     let id = required(&req.experiment_id, "experiment_id")?.to_string();
     let key = required(&req.key, "key")?.to_string();
     let value = req.value.ok_or_else(|| ApiError::missing("value"))?;
-    s.call(move |st| st.set_experiment_tag(&id, &Tag { key, value }))
-        .await?;
+    s.call(move |st| st.set_experiment_tag(&id, &Tag { key, value })).await?;
     Ok(empty())
 }
 
 async fn delete_tag(State(s): State<AppState>, Mlflow(req): Mlflow<SetTag>) -> ApiResult<Json> {
     let id = required(&req.experiment_id, "experiment_id")?.to_string();
     let key = required(&req.key, "key")?.to_string();
-    s.call(move |st| st.delete_experiment_tag(&id, &key))
-        .await?;
+    s.call(move |st| st.delete_experiment_tag(&id, &key)).await?;
     Ok(empty())
 }

@@ -19,18 +19,9 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/mlflow/logged-models", post(create))
         .route("/mlflow/logged-models/search", post(search))
-        .route(
-            "/mlflow/logged-models/{model_id}",
-            get(get_model).patch(finalize).delete(delete),
-        )
-        .route(
-            "/mlflow/logged-models/{model_id}/tags",
-            axum::routing::patch(set_tags),
-        )
-        .route(
-            "/mlflow/logged-models/{model_id}/tags/{tag_key}",
-            axum::routing::delete(delete_tag),
-        )
+        .route("/mlflow/logged-models/{model_id}", get(get_model).patch(finalize).delete(delete))
+        .route("/mlflow/logged-models/{model_id}/tags", axum::routing::patch(set_tags))
+        .route("/mlflow/logged-models/{model_id}/tags/{tag_key}", axum::routing::delete(delete_tag))
         .route("/mlflow/logged-models/{model_id}/params", post(log_params))
 }
 
@@ -79,9 +70,7 @@ async fn finalize(
     let raw = required(&req.status, "status")?;
     let status = LoggedModelStatus::parse(raw)
         .ok_or_else(|| ApiError::invalid(format!("Invalid logged model status '{raw}'")))?;
-    let m = s
-        .call(move |st| st.finalize_logged_model(&model_id, status))
-        .await?;
+    let m = s.call(move |st| st.finalize_logged_model(&model_id, status)).await?;
     Ok(axum::Json(json!({ "model": m })))
 }
 
@@ -103,18 +92,12 @@ async fn set_tags(
     Path(model_id): Path<String>,
     Mlflow(req): Mlflow<Pairs>,
 ) -> ApiResult<Json> {
-    let m = s
-        .call(move |st| st.set_logged_model_tags(&model_id, &req.tags))
-        .await?;
+    let m = s.call(move |st| st.set_logged_model_tags(&model_id, &req.tags)).await?;
     Ok(axum::Json(json!({ "model": m })))
 }
 
-async fn delete_tag(
-    State(s): State<AppState>,
-    Path((model_id, key)): Path<(String, String)>,
-) -> ApiResult<Json> {
-    s.call(move |st| st.delete_logged_model_tag(&model_id, &key))
-        .await?;
+async fn delete_tag(State(s): State<AppState>, Path((model_id, key)): Path<(String, String)>) -> ApiResult<Json> {
+    s.call(move |st| st.delete_logged_model_tag(&model_id, &key)).await?;
     Ok(empty())
 }
 
@@ -123,8 +106,7 @@ async fn log_params(
     Path(model_id): Path<String>,
     Mlflow(req): Mlflow<Pairs>,
 ) -> ApiResult<Json> {
-    s.call(move |st| st.log_logged_model_params(&model_id, &req.params))
-        .await?;
+    s.call(move |st| st.log_logged_model_params(&model_id, &req.params)).await?;
     Ok(empty())
 }
 
@@ -151,21 +133,13 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
     let order_by = req
         .order_by
         .into_iter()
-        .map(|o| {
-            Ok((
-                required(&o.field_name, "field_name")?.to_string(),
-                o.ascending.unwrap_or(true),
-            ))
-        })
+        .map(|o| Ok((required(&o.field_name, "field_name")?.to_string(), o.ascending.unwrap_or(true))))
         .collect::<ApiResult<Vec<_>>>()?;
     let q = LoggedModelQuery {
         experiment_ids: req.experiment_ids,
         filter: req.filter.unwrap_or_default(),
         order_by,
-        page: PageRequest {
-            max_results: req.max_results,
-            page_token: req.page_token,
-        },
+        page: PageRequest { max_results: req.max_results, page_token: req.page_token },
     };
     let page = s.call(move |st| st.search_logged_models(&q)).await?;
     let mut out = json!({ "models": page.items });

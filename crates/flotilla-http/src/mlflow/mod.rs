@@ -24,10 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(runs::routes())
         .merge(logged_models::routes())
         .merge(registry::routes())
-        .route(
-            "/mlflow/ping",
-            get(|| async { "OK" }).post(|| async { "OK" }),
-        );
+        .route("/mlflow/ping", get(|| async { "OK" }).post(|| async { "OK" }));
     Router::new()
         .nest("/api/2.0", api.clone())
         .nest("/api/3.0", api.clone())

@@ -22,52 +22,22 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/mlflow/registered-models/create", post(create_model))
         .route("/mlflow/registered-models/get", get(get_model))
         .route("/mlflow/registered-models/rename", post(rename_model))
-        .route(
-            "/mlflow/registered-models/update",
-            axum::routing::patch(update_model),
-        )
-        .route(
-            "/mlflow/registered-models/delete",
-            axum::routing::delete(delete_model),
-        )
+        .route("/mlflow/registered-models/update", axum::routing::patch(update_model))
+        .route("/mlflow/registered-models/delete", axum::routing::delete(delete_model))
         .route("/mlflow/registered-models/search", get(search_models))
         .route("/mlflow/registered-models/set-tag", post(set_model_tag))
-        .route(
-            "/mlflow/registered-models/delete-tag",
-            axum::routing::delete(delete_model_tag),
-        )
-        .route(
-            "/mlflow/registered-models/get-latest-versions",
-            get(latest_versions).post(latest_versions),
-        )
-        .route(
-            "/mlflow/registered-models/alias",
-            post(set_alias).delete(delete_alias).get(get_by_alias),
-        )
+        .route("/mlflow/registered-models/delete-tag", axum::routing::delete(delete_model_tag))
+        .route("/mlflow/registered-models/get-latest-versions", get(latest_versions).post(latest_versions))
+        .route("/mlflow/registered-models/alias", post(set_alias).delete(delete_alias).get(get_by_alias))
         .route("/mlflow/model-versions/create", post(create_version))
         .route("/mlflow/model-versions/get", get(get_version))
-        .route(
-            "/mlflow/model-versions/update",
-            axum::routing::patch(update_version),
-        )
-        .route(
-            "/mlflow/model-versions/delete",
-            axum::routing::delete(delete_version),
-        )
-        .route(
-            "/mlflow/model-versions/transition-stage",
-            post(transition_stage),
-        )
+        .route("/mlflow/model-versions/update", axum::routing::patch(update_version))
+        .route("/mlflow/model-versions/delete", axum::routing::delete(delete_version))
+        .route("/mlflow/model-versions/transition-stage", post(transition_stage))
         .route("/mlflow/model-versions/search", get(search_versions))
         .route("/mlflow/model-versions/set-tag", post(set_version_tag))
-        .route(
-            "/mlflow/model-versions/delete-tag",
-            axum::routing::delete(delete_version_tag),
-        )
-        .route(
-            "/mlflow/model-versions/get-download-uri",
-            get(get_download_uri),
-        )
+        .route("/mlflow/model-versions/delete-tag", axum::routing::delete(delete_version_tag))
+        .route("/mlflow/model-versions/get-download-uri", get(get_download_uri))
 }
 
 /// The union of fields registry requests carry; each handler requires its own.
@@ -105,19 +75,14 @@ impl Req {
     fn tag(&self) -> ApiResult<Tag> {
         Ok(Tag {
             key: required(&self.key, "key")?.to_string(),
-            value: self
-                .value
-                .clone()
-                .ok_or_else(|| ApiError::missing("value"))?,
+            value: self.value.clone().ok_or_else(|| ApiError::missing("value"))?,
         })
     }
 }
 
 async fn create_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
-    let m = s
-        .call(move |st| st.create_registered_model(&name, &req.tags, req.description.as_deref()))
-        .await?;
+    let m = s.call(move |st| st.create_registered_model(&name, &req.tags, req.description.as_deref())).await?;
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -130,17 +95,13 @@ async fn get_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiRe
 async fn rename_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
     let new_name = required(&req.new_name, "new_name")?.to_string();
-    let m = s
-        .call(move |st| st.rename_registered_model(&name, &new_name))
-        .await?;
+    let m = s.call(move |st| st.rename_registered_model(&name, &new_name)).await?;
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
 async fn update_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
-    let m = s
-        .call(move |st| st.update_registered_model(&name, req.description.as_deref()))
-        .await?;
+    let m = s.call(move |st| st.update_registered_model(&name, req.description.as_deref())).await?;
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -165,10 +126,7 @@ impl Search {
         RegistryQuery {
             filter: self.filter.unwrap_or_default(),
             order_by: self.order_by,
-            page: PageRequest {
-                max_results: self.max_results,
-                page_token: self.page_token,
-            },
+            page: PageRequest { max_results: self.max_results, page_token: self.page_token },
         }
     }
 }
@@ -184,41 +142,32 @@ fn paged(field: &str, items: Value, next: Option<String>) -> Json {
 async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
     let q = req.into_query();
     let page = s.call(move |st| st.search_registered_models(&q)).await?;
-    Ok(paged(
-        "registered_models",
-        json!(page.items),
-        page.next_page_token,
-    ))
+    Ok(paged("registered_models", json!(page.items), page.next_page_token))
 }
 
 async fn set_model_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let (name, tag) = (req.name()?, req.tag()?);
-    s.call(move |st| st.set_registered_model_tag(&name, &tag))
-        .await?;
+    s.call(move |st| st.set_registered_model_tag(&name, &tag)).await?;
     Ok(empty())
 }
 
 async fn delete_model_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
     let key = required(&req.key, "key")?.to_string();
-    s.call(move |st| st.delete_registered_model_tag(&name, &key))
-        .await?;
+    s.call(move |st| st.delete_registered_model_tag(&name, &key)).await?;
     Ok(empty())
 }
 
 async fn latest_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
-    let versions = s
-        .call(move |st| st.get_latest_versions(&name, &req.stages))
-        .await?;
+    let versions = s.call(move |st| st.get_latest_versions(&name, &req.stages)).await?;
     Ok(axum::Json(json!({ "model_versions": versions })))
 }
 
 async fn set_alias(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let (name, version) = (req.name()?, req.version()?);
     let alias = required(&req.alias, "alias")?.to_string();
-    s.call(move |st| st.set_alias(&name, &alias, &version))
-        .await?;
+    s.call(move |st| st.set_alias(&name, &alias, &version)).await?;
     Ok(empty())
 }
 
@@ -232,9 +181,7 @@ async fn delete_alias(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
 async fn get_by_alias(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
     let alias = required(&req.alias, "alias")?.to_string();
-    let v = s
-        .call(move |st| st.get_version_by_alias(&name, &alias))
-        .await?;
+    let v = s.call(move |st| st.get_version_by_alias(&name, &alias)).await?;
     Ok(axum::Json(json!({ "model_version": v })))
 }
 
@@ -257,24 +204,19 @@ async fn create_version(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> 
 
 async fn get_version(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let (name, version) = (req.name()?, req.version()?);
-    let v = s
-        .call(move |st| st.get_model_version(&name, &version))
-        .await?;
+    let v = s.call(move |st| st.get_model_version(&name, &version)).await?;
     Ok(axum::Json(json!({ "model_version": v })))
 }
 
 async fn update_version(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let (name, version) = (req.name()?, req.version()?);
-    let v = s
-        .call(move |st| st.update_model_version(&name, &version, req.description.as_deref()))
-        .await?;
+    let v = s.call(move |st| st.update_model_version(&name, &version, req.description.as_deref())).await?;
     Ok(axum::Json(json!({ "model_version": v })))
 }
 
 async fn delete_version(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let (name, version) = (req.name()?, req.version()?);
-    s.call(move |st| st.delete_model_version(&name, &version))
-        .await?;
+    s.call(move |st| st.delete_model_version(&name, &version)).await?;
     Ok(empty())
 }
 
@@ -282,40 +224,26 @@ async fn transition_stage(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
     let (name, version) = (req.name()?, req.version()?);
     let stage = required(&req.stage, "stage")?.to_string();
     let archive = req.archive_existing_versions.unwrap_or(false);
-    let v = s
-        .call(move |st| st.transition_stage(&name, &version, &stage, archive))
-        .await?;
+    let v = s.call(move |st| st.transition_stage(&name, &version, &stage, archive)).await?;
     Ok(axum::Json(json!({ "model_version": v })))
 }
 
-async fn search_versions(
-    State(s): State<AppState>,
-    Mlflow(req): Mlflow<Search>,
-) -> ApiResult<Json> {
+async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
     let q = req.into_query();
     let page = s.call(move |st| st.search_model_versions(&q)).await?;
-    Ok(paged(
-        "model_versions",
-        json!(page.items),
-        page.next_page_token,
-    ))
+    Ok(paged("model_versions", json!(page.items), page.next_page_token))
 }
 
 async fn set_version_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let (name, version, tag) = (req.name()?, req.version()?, req.tag()?);
-    s.call(move |st| st.set_model_version_tag(&name, &version, &tag))
-        .await?;
+    s.call(move |st| st.set_model_version_tag(&name, &version, &tag)).await?;
     Ok(empty())
 }
 
-async fn delete_version_tag(
-    State(s): State<AppState>,
-    Mlflow(req): Mlflow<Req>,
-) -> ApiResult<Json> {
+async fn delete_version_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let (name, version) = (req.name()?, req.version()?);
     let key = required(&req.key, "key")?.to_string();
-    s.call(move |st| st.delete_model_version_tag(&name, &version, &key))
-        .await?;
+    s.call(move |st| st.delete_model_version_tag(&name, &version, &key)).await?;
     Ok(empty())
 }
 

@@ -4,9 +4,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use flotilla_core::model::{
-    Dataset, DatasetInput, Metric, ModelInput, ModelOutput, RunStatus, Tag,
-};
+use flotilla_core::model::{Dataset, DatasetInput, Metric, ModelInput, ModelOutput, RunStatus, Tag};
 use flotilla_store::{NewRun, PageRequest, RunQuery, RunUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -59,10 +57,7 @@ struct Create {
 
 async fn create(State(s): State<AppState>, Mlflow(req): Mlflow<Create>) -> ApiResult<Json> {
     let new = NewRun {
-        experiment_id: req
-            .experiment_id
-            .filter(|e| !e.is_empty())
-            .unwrap_or_else(|| "0".into()),
+        experiment_id: req.experiment_id.filter(|e| !e.is_empty()).unwrap_or_else(|| "0".into()),
         user_id: req.user_id.unwrap_or_default(),
         run_name: req.run_name,
         start_time: req.start_time,
@@ -93,16 +88,9 @@ async fn update(State(s): State<AppState>, Mlflow(req): Mlflow<Update>) -> ApiRe
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
     let status = match req.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
-        Some(v) => Some(
-            RunStatus::parse(v)
-                .ok_or_else(|| ApiError::invalid(format!("Invalid run status '{v}'")))?,
-        ),
+        Some(v) => Some(RunStatus::parse(v).ok_or_else(|| ApiError::invalid(format!("Invalid run status '{v}'")))?),
     };
-    let update = RunUpdate {
-        status,
-        end_time: req.end_time,
-        run_name: req.run_name,
-    };
+    let update = RunUpdate { status, end_time: req.end_time, run_name: req.run_name };
     let info = s.call(move |st| st.update_run(&id, &update)).await?;
     Ok(axum::Json(json!({ "run_info": info })))
 }
@@ -136,14 +124,9 @@ struct WireMetric {
 impl WireMetric {
     fn into_metric(self) -> ApiResult<Metric> {
         Ok(Metric {
-            key: self
-                .key
-                .filter(|k| !k.is_empty())
-                .ok_or_else(|| ApiError::missing("key"))?,
+            key: self.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::missing("key"))?,
             value: self.value.ok_or_else(|| ApiError::missing("value"))?,
-            timestamp: self
-                .timestamp
-                .ok_or_else(|| ApiError::missing("timestamp"))?,
+            timestamp: self.timestamp.ok_or_else(|| ApiError::missing("timestamp"))?,
             step: self.step.unwrap_or(0),
             model_id: self.model_id.filter(|m| !m.is_empty()),
             dataset_name: self.dataset_name.filter(|m| !m.is_empty()),
@@ -163,10 +146,7 @@ struct WirePair {
 impl WirePair {
     fn into_tag(self) -> ApiResult<Tag> {
         Ok(Tag {
-            key: self
-                .key
-                .filter(|k| !k.is_empty())
-                .ok_or_else(|| ApiError::missing("key"))?,
+            key: self.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::missing("key"))?,
             value: self.value.ok_or_else(|| ApiError::missing("value"))?,
         })
     }
@@ -183,8 +163,7 @@ struct LogMetric {
 async fn log_metric(State(s): State<AppState>, Mlflow(req): Mlflow<LogMetric>) -> ApiResult<Json> {
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
     let metric = req.metric.into_metric()?;
-    s.call(move |st| st.log_batch(&id, &[metric], &[], &[]))
-        .await?;
+    s.call(move |st| st.log_batch(&id, &[metric], &[], &[])).await?;
     Ok(empty())
 }
 
@@ -199,16 +178,14 @@ struct LogPair {
 async fn log_param(State(s): State<AppState>, Mlflow(req): Mlflow<LogPair>) -> ApiResult<Json> {
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
     let param = req.pair.into_tag()?;
-    s.call(move |st| st.log_batch(&id, &[], &[param], &[]))
-        .await?;
+    s.call(move |st| st.log_batch(&id, &[], &[param], &[])).await?;
     Ok(empty())
 }
 
 async fn set_tag(State(s): State<AppState>, Mlflow(req): Mlflow<LogPair>) -> ApiResult<Json> {
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
     let tag = req.pair.into_tag()?;
-    s.call(move |st| st.log_batch(&id, &[], &[], &[tag]))
-        .await?;
+    s.call(move |st| st.log_batch(&id, &[], &[], &[tag])).await?;
     Ok(empty())
 }
 
@@ -240,23 +217,10 @@ struct LogBatch {
 
 async fn log_batch(State(s): State<AppState>, Mlflow(req): Mlflow<LogBatch>) -> ApiResult<Json> {
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
-    let metrics = req
-        .metrics
-        .into_iter()
-        .map(WireMetric::into_metric)
-        .collect::<ApiResult<Vec<_>>>()?;
-    let params = req
-        .params
-        .into_iter()
-        .map(WirePair::into_tag)
-        .collect::<ApiResult<Vec<_>>>()?;
-    let tags = req
-        .tags
-        .into_iter()
-        .map(WirePair::into_tag)
-        .collect::<ApiResult<Vec<_>>>()?;
-    s.call(move |st| st.log_batch(&id, &metrics, &params, &tags))
-        .await?;
+    let metrics = req.metrics.into_iter().map(WireMetric::into_metric).collect::<ApiResult<Vec<_>>>()?;
+    let params = req.params.into_iter().map(WirePair::into_tag).collect::<ApiResult<Vec<_>>>()?;
+    let tags = req.tags.into_iter().map(WirePair::into_tag).collect::<ApiResult<Vec<_>>>()?;
+    s.call(move |st| st.log_batch(&id, &metrics, &params, &tags)).await?;
     Ok(empty())
 }
 
@@ -289,24 +253,14 @@ async fn log_inputs(State(s): State<AppState>, Mlflow(req): Mlflow<LogInputs>) -
     let datasets = req
         .datasets
         .into_iter()
-        .map(|d| {
-            Ok(DatasetInput {
-                tags: d.tags,
-                dataset: d.dataset.ok_or_else(|| ApiError::missing("dataset"))?,
-            })
-        })
+        .map(|d| Ok(DatasetInput { tags: d.tags, dataset: d.dataset.ok_or_else(|| ApiError::missing("dataset"))? }))
         .collect::<ApiResult<Vec<_>>>()?;
     let models = req
         .models
         .into_iter()
-        .map(|m| {
-            Ok(ModelInput {
-                model_id: required(&m.model_id, "model_id")?.to_string(),
-            })
-        })
+        .map(|m| Ok(ModelInput { model_id: required(&m.model_id, "model_id")?.to_string() }))
         .collect::<ApiResult<Vec<_>>>()?;
-    s.call(move |st| st.log_inputs(&id, &datasets, &models))
-        .await?;
+    s.call(move |st| st.log_inputs(&id, &datasets, &models)).await?;
     Ok(empty())
 }
 
@@ -316,10 +270,7 @@ async fn log_outputs(State(s): State<AppState>, Mlflow(req): Mlflow<LogInputs>) 
         .models
         .into_iter()
         .map(|m| {
-            Ok(ModelOutput {
-                model_id: required(&m.model_id, "model_id")?.to_string(),
-                step: m.step.unwrap_or(0),
-            })
+            Ok(ModelOutput { model_id: required(&m.model_id, "model_id")?.to_string(), step: m.step.unwrap_or(0) })
         })
         .collect::<ApiResult<Vec<_>>>()?;
     s.call(move |st| st.log_outputs(&id, &models)).await?;
@@ -336,8 +287,7 @@ struct LogModel {
 async fn log_model(State(s): State<AppState>, Mlflow(req): Mlflow<LogModel>) -> ApiResult<Json> {
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
     let model_json = required(&req.model_json, "model_json")?.to_string();
-    s.call(move |st| st.record_logged_model(&id, &model_json))
-        .await?;
+    s.call(move |st| st.record_logged_model(&id, &model_json)).await?;
     Ok(empty())
 }
 
@@ -361,10 +311,7 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
         filter: req.filter.unwrap_or_default(),
         order_by: req.order_by,
         view: view_type(req.run_view_type.as_deref())?,
-        page: PageRequest {
-            max_results: req.max_results,
-            page_token: req.page_token,
-        },
+        page: PageRequest { max_results: req.max_results, page_token: req.page_token },
     };
     let page = s.call(move |st| st.search_runs(&query)).await?;
     let mut out = json!({});
@@ -387,19 +334,11 @@ struct History {
     max_results: Option<i64>,
 }
 
-async fn metric_history(
-    State(s): State<AppState>,
-    Mlflow(req): Mlflow<History>,
-) -> ApiResult<Json> {
+async fn metric_history(State(s): State<AppState>, Mlflow(req): Mlflow<History>) -> ApiResult<Json> {
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
     let key = required(&req.metric_key, "metric_key")?.to_string();
-    let page = PageRequest {
-        max_results: req.max_results,
-        page_token: req.page_token,
-    };
-    let page = s
-        .call(move |st| st.metric_history(&id, &key, &page))
-        .await?;
+    let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
+    let page = s.call(move |st| st.metric_history(&id, &key, &page)).await?;
     let mut out = json!({ "metrics": page.items });
     if let Some(t) = page.next_page_token {
         out["next_page_token"] = t.into();

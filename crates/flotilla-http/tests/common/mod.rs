@@ -22,10 +22,7 @@ pub fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("flotilla.db")).unwrap();
     let artifacts = LocalArtifactStore::new(dir.path().join("artifacts")).unwrap();
-    let app = flotilla_http::router(AppState {
-        store: Arc::new(store),
-        artifacts: Arc::new(artifacts),
-    });
+    let app = flotilla_http::router(AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) });
     Server { dir, app }
 }
 
@@ -40,50 +37,25 @@ impl Reply {
         serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
     pub fn error_code(&self) -> String {
-        self.json()["error_code"]
-            .as_str()
-            .unwrap_or("<not an MLflow error>")
-            .to_string()
+        self.json()["error_code"].as_str().unwrap_or("<not an MLflow error>").to_string()
     }
 }
 
 impl Server {
-    pub async fn send(
-        &self,
-        method: &str,
-        uri: &str,
-        content_type: Option<&str>,
-        body: impl Into<Body>,
-    ) -> Reply {
+    pub async fn send(&self, method: &str, uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> Reply {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        let response = self
-            .app
-            .clone()
-            .oneshot(req.body(body.into()).unwrap())
-            .await
-            .unwrap();
+        let response = self.app.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            bytes,
-        }
+        let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply { status, headers, bytes }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send("POST", path, Some("application/json"), body.to_string())
-            .await
+        self.send("POST", path, Some("application/json"), body.to_string()).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {

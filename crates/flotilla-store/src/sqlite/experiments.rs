@@ -12,18 +12,9 @@ use crate::error::StoreResult;
 use crate::{ExperimentQuery, paging};
 
 pub(crate) fn parse_id(experiment_id: &str) -> StoreResult<i64> {
-    experiment_id
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id >= 0)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "Invalid experiment ID: '{}'",
-                validation::truncate(experiment_id, 64)
-            ))
-            .into()
-        })
+    experiment_id.trim().parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(|| {
+        Error::invalid(format!("Invalid experiment ID: '{}'", validation::truncate(experiment_id, 64))).into()
+    })
 }
 
 fn not_found(experiment_id: &str) -> Error {
@@ -53,12 +44,7 @@ fn require_active(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<i64>
 
 fn validate_tag(tag: &Tag) -> StoreResult<()> {
     validation::entity_key("Tag", &tag.key)?;
-    validation::value_length(
-        "Tag",
-        &tag.key,
-        &tag.value,
-        validation::MAX_EXPERIMENT_TAG_VALUE_LENGTH,
-    )?;
+    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_EXPERIMENT_TAG_VALUE_LENGTH)?;
     Ok(())
 }
 
@@ -110,11 +96,7 @@ impl SqliteStore {
 
     pub(crate) fn get_experiment_impl(&self, experiment_id: &str) -> StoreResult<Experiment> {
         let id = parse_id(experiment_id)?;
-        self.read(|tx| {
-            rows::experiments_by_ids(tx, &[id])?
-                .pop()
-                .ok_or_else(|| not_found(experiment_id).into())
-        })
+        self.read(|tx| rows::experiments_by_ids(tx, &[id])?.pop().ok_or_else(|| not_found(experiment_id).into()))
     }
 
     pub(crate) fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
@@ -123,33 +105,31 @@ impl SqliteStore {
                 .prepare_cached("SELECT experiment_id FROM experiments WHERE name = ?")?
                 .query_row([name], |r| r.get(0))
                 .optional()?;
-            let missing =
-                || Error::not_found(format!("Could not find experiment with name '{name}'"));
+            let missing = || Error::not_found(format!("Could not find experiment with name '{name}'"));
             match id {
                 None => Err(missing().into()),
-                Some(id) => rows::experiments_by_ids(tx, &[id])?
-                    .pop()
-                    .ok_or_else(|| missing().into()),
+                Some(id) => rows::experiments_by_ids(tx, &[id])?.pop().ok_or_else(|| missing().into()),
             }
         })
     }
 
-    pub(crate) fn set_experiment_stage(
-        &self,
-        experiment_id: &str,
-        to: LifecycleStage,
-    ) -> StoreResult<()> {
+    pub(crate) fn set_experiment_stage(&self, experiment_id: &str, to: LifecycleStage) -> StoreResult<()> {
         let id = parse_id(experiment_id)?;
         self.write(|tx| {
             if stage_of(tx, id)?.is_none() {
                 return Err(not_found(experiment_id).into());
             }
             if id == 0 && to == LifecycleStage::Deleted {
-                return Err(Error::invalid("Cannot delete the default experiment '0'. This is an internally reserved experiment.").into());
+                return Err(Error::invalid(
+                    "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
+                )
+                .into());
             }
             let now = now_ms();
-            tx.prepare_cached("UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?")?
-                .execute(params![to.as_str(), now, id])?;
+            tx.prepare_cached(
+                "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+            )?
+            .execute(params![to.as_str(), now, id])?;
             let deleted_time = (to == LifecycleStage::Deleted).then_some(now);
             tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?")?
                 .execute(params![to.as_str(), deleted_time, id])?;
@@ -157,11 +137,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn rename_experiment_impl(
-        &self,
-        experiment_id: &str,
-        new_name: &str,
-    ) -> StoreResult<()> {
+    pub(crate) fn rename_experiment_impl(&self, experiment_id: &str, new_name: &str) -> StoreResult<()> {
         validation::experiment_name(new_name)?;
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
@@ -170,24 +146,15 @@ impl SqliteStore {
                 .query_row([new_name], |r| r.get(0))
                 .optional()?;
             if taken.is_some_and(|other| other != id) {
-                return Err(Error::already_exists(format!(
-                    "Experiment(name={new_name}) already exists."
-                ))
-                .into());
+                return Err(Error::already_exists(format!("Experiment(name={new_name}) already exists.")).into());
             }
-            tx.prepare_cached(
-                "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
-            )?
-            .execute(params![new_name, now_ms(), id])?;
+            tx.prepare_cached("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")?
+                .execute(params![new_name, now_ms(), id])?;
             Ok(())
         })
     }
 
-    pub(crate) fn set_experiment_tag_impl(
-        &self,
-        experiment_id: &str,
-        tag: &Tag,
-    ) -> StoreResult<()> {
+    pub(crate) fn set_experiment_tag_impl(&self, experiment_id: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
@@ -197,35 +164,23 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_experiment_tag_impl(
-        &self,
-        experiment_id: &str,
-        key: &str,
-    ) -> StoreResult<()> {
+    pub(crate) fn delete_experiment_tag_impl(&self, experiment_id: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
             let n = tx
                 .prepare_cached("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?")?
                 .execute(params![id, key])?;
             if n == 0 {
-                return Err(Error::not_found(format!(
-                    "No tag with name: {key} in experiment with id {experiment_id}"
-                ))
-                .into());
+                return Err(
+                    Error::not_found(format!("No tag with name: {key} in experiment with id {experiment_id}")).into()
+                );
             }
             touch(tx, id)
         })
     }
 
-    pub(crate) fn search_experiments_impl(
-        &self,
-        q: &ExperimentQuery,
-    ) -> StoreResult<Page<Experiment>> {
-        let limit = validation::page_size(
-            q.page.max_results,
-            validation::EXPERIMENTS_PAGE,
-            "experiments",
-        )?;
+    pub(crate) fn search_experiments_impl(&self, q: &ExperimentQuery) -> StoreResult<Page<Experiment>> {
+        let limit = validation::page_size(q.page.max_results, validation::EXPERIMENTS_PAGE, "experiments")?;
         let clauses = filter::parse_filter(Entity::Experiments, &q.filter)?;
         let mut keys = Vec::new();
         for spec in &q.order_by {
@@ -236,10 +191,7 @@ impl SqliteStore {
                     return Err(filter_sql::unsupported(&o.field, "experiments"));
                 }
             };
-            keys.push(SortKey {
-                expr: expr.into(),
-                desc: !o.ascending,
-            });
+            keys.push(SortKey { expr: expr.into(), desc: !o.ascending });
         }
         if keys.is_empty() {
             keys.push(SortKey::desc("e.creation_time"));
@@ -249,10 +201,7 @@ impl SqliteStore {
         }
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
 
-        let mut sql = format!(
-            "SELECT e.experiment_id, {} FROM experiments e WHERE 1=1",
-            keyset::select_list(&keys)
-        );
+        let mut sql = format!("SELECT e.experiment_id, {} FROM experiments e WHERE 1=1", keyset::select_list(&keys));
         let mut args: Vec<Value> = Vec::new();
         match q.view {
             ViewType::ActiveOnly => sql.push_str(" AND e.lifecycle_stage = 'active'"),
@@ -267,17 +216,10 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&keyset::after(&keys, c, &mut args));
         }
-        sql.push_str(&format!(
-            " ORDER BY {} LIMIT {}",
-            keyset::order_by(&keys),
-            limit + 1
-        ));
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
         self.read(|tx| {
             let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
-            Ok(Page {
-                items: rows::experiments_by_ids(tx, &ids)?,
-                next_page_token: next,
-            })
+            Ok(Page { items: rows::experiments_by_ids(tx, &ids)?, next_page_token: next })
         })
     }
 }
@@ -292,14 +234,7 @@ const COLUMNS: &[(Attr, &str)] = &[
 fn experiment_clause(c: &filter::Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     let column = match &c.field {
         Field::Tag(key) => {
-            return filter_sql::tag_exists(
-                "experiment_tags",
-                "experiment_id",
-                "e.experiment_id",
-                key,
-                c,
-                args,
-            );
+            return filter_sql::tag_exists("experiment_tags", "experiment_id", "e.experiment_id", key, c, args);
         }
         Field::Attr(a) => filter_sql::attr_column(*a, COLUMNS, "experiments")?,
         Field::Metric(_) | Field::Param(_) | Field::Dataset(_) => {
@@ -313,20 +248,12 @@ fn experiment_clause(c: &filter::Clause, args: &mut Vec<Value>) -> StoreResult<S
             Operand::Str(s) => Operand::Num(to_int(s) as f64),
             Operand::Num(_) | Operand::List(_) | Operand::Null => c.value.clone(),
         };
-        let c = filter::Clause {
-            field: c.field.clone(),
-            cmp: c.cmp,
-            value,
-        };
+        let c = filter::Clause { field: c.field.clone(), cmp: c.cmp, value };
         if let (Comparator::In | Comparator::NotIn, Operand::List(items)) = (c.cmp, &c.value) {
             {
                 let marks = vec!["?"; items.len()].join(", ");
                 args.extend(items.iter().map(|s| Value::Integer(to_int(s))));
-                let not = if c.cmp == Comparator::NotIn {
-                    "NOT "
-                } else {
-                    ""
-                };
+                let not = if c.cmp == Comparator::NotIn { "NOT " } else { "" };
                 return Ok(format!("{column} {not}IN ({marks})"));
             }
         }

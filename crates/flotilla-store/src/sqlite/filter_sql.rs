@@ -9,11 +9,7 @@ use crate::error::StoreResult;
 
 /// Looks an attribute up in one entity's column table; the filter parser only
 /// lets through attributes the entity has, so a miss is still answered cleanly.
-pub(crate) fn attr_column(
-    attr: Attr,
-    columns: &[(Attr, &'static str)],
-    entity: &str,
-) -> StoreResult<&'static str> {
+pub(crate) fn attr_column(attr: Attr, columns: &[(Attr, &'static str)], entity: &str) -> StoreResult<&'static str> {
     columns
         .iter()
         .find(|(a, _)| *a == attr)
@@ -29,14 +25,10 @@ pub(crate) fn unsupported(field: &Field, entity: &str) -> crate::StoreError {
 fn operand(v: &Operand) -> StoreResult<Value> {
     match v {
         Operand::Str(s) => Ok(Value::Text(s.clone())),
-        Operand::Num(n) => Ok(if n.fract() == 0.0 && n.abs() < 9.0e15 {
-            Value::Integer(*n as i64)
-        } else {
-            Value::Real(*n)
-        }),
-        Operand::List(_) | Operand::Null => {
-            Err(Error::invalid("Expected a single value in filter").into())
+        Operand::Num(n) => {
+            Ok(if n.fract() == 0.0 && n.abs() < 9.0e15 { Value::Integer(*n as i64) } else { Value::Real(*n) })
         }
+        Operand::List(_) | Operand::Null => Err(Error::invalid("Expected a single value in filter").into()),
     }
 }
 
@@ -64,22 +56,11 @@ pub(crate) fn compare(column: &str, c: &Clause, args: &mut Vec<Value>) -> StoreR
                 return Err(Error::invalid("IN expects a list of values, e.g. ('a', 'b')").into());
             };
             if items.is_empty() {
-                return Ok(if c.cmp == Comparator::In {
-                    "0".into()
-                } else {
-                    "1".into()
-                });
+                return Ok(if c.cmp == Comparator::In { "0".into() } else { "1".into() });
             }
             args.extend(items.iter().cloned().map(Value::Text));
-            let not = if c.cmp == Comparator::NotIn {
-                "NOT "
-            } else {
-                ""
-            };
-            Ok(format!(
-                "{column} {not}IN ({})",
-                vec!["?"; items.len()].join(", ")
-            ))
+            let not = if c.cmp == Comparator::NotIn { "NOT " } else { "" };
+            Ok(format!("{column} {not}IN ({})", vec!["?"; items.len()].join(", ")))
         }
         Comparator::IsNull => Ok(format!("{column} IS NULL")),
         Comparator::IsNotNull => Ok(format!("{column} IS NOT NULL")),
@@ -117,11 +98,7 @@ pub(crate) fn key_value(
         }
         (Comparator::Ne, MissingKey::Matches) => {
             args.push(Value::Text(key.into()));
-            let eq = Clause {
-                field: c.field.clone(),
-                cmp: Comparator::Eq,
-                value: c.value.clone(),
-            };
+            let eq = Clause { field: c.field.clone(), cmp: Comparator::Eq, value: c.value.clone() };
             let pred = compare("kv.value", &eq, args)?;
             Ok(format!("NOT EXISTS ({head} AND {pred})"))
         }
@@ -154,12 +131,5 @@ pub(crate) fn tag_exists(
     c: &Clause,
     args: &mut Vec<Value>,
 ) -> StoreResult<String> {
-    key_value(
-        table,
-        &format!("kv.{fk} = {outer}"),
-        key,
-        c,
-        MissingKey::NoMatch,
-        args,
-    )
+    key_value(table, &format!("kv.{fk} = {outer}"), key, c, MissingKey::NoMatch, args)
 }

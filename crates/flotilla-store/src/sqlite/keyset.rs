@@ -15,32 +15,20 @@ pub(crate) struct SortKey {
 
 impl SortKey {
     pub fn asc(expr: impl Into<String>) -> Self {
-        Self {
-            expr: expr.into(),
-            desc: false,
-        }
+        Self { expr: expr.into(), desc: false }
     }
     pub fn desc(expr: impl Into<String>) -> Self {
-        Self {
-            expr: expr.into(),
-            desc: true,
-        }
+        Self { expr: expr.into(), desc: true }
     }
 }
 
 pub(crate) fn order_by(keys: &[SortKey]) -> String {
-    keys.iter()
-        .map(|k| format!("{} {}", k.expr, if k.desc { "DESC" } else { "ASC" }))
-        .collect::<Vec<_>>()
-        .join(", ")
+    keys.iter().map(|k| format!("{} {}", k.expr, if k.desc { "DESC" } else { "ASC" })).collect::<Vec<_>>().join(", ")
 }
 
 /// The columns to select so the last row's cursor can be read back.
 pub(crate) fn select_list(keys: &[SortKey]) -> String {
-    keys.iter()
-        .map(|k| k.expr.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    keys.iter().map(|k| k.expr.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// `(k1 > ?) OR (k1 = ? AND k2 > ?) OR ...` with `<` for descending keys.
@@ -78,9 +66,7 @@ pub(crate) fn to_json(v: rusqlite::types::ValueRef<'_>) -> JsonValue {
     match v {
         ValueRef::Null => JsonValue::Null,
         ValueRef::Integer(i) => JsonValue::from(i),
-        ValueRef::Real(f) => {
-            serde_json::Number::from_f64(f).map_or(JsonValue::Null, JsonValue::Number)
-        }
+        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(JsonValue::Null, JsonValue::Number),
         ValueRef::Text(t) => JsonValue::String(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(_) => JsonValue::Null,
     }

@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 
 use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
-use flotilla_core::model::{
-    LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Page, Tag,
-};
+use flotilla_core::model::{LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Page, Tag};
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -55,21 +53,14 @@ fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<Logged
             name: r.get(2)?,
             creation_timestamp_ms: r.get(3)?,
             last_updated_timestamp_ms: r.get(4)?,
-            status: LoggedModelStatus::parse(&r.get::<_, String>(5)?)
-                .unwrap_or(LoggedModelStatus::Pending),
+            status: LoggedModelStatus::parse(&r.get::<_, String>(5)?).unwrap_or(LoggedModelStatus::Pending),
             status_message: r.get(6)?,
             model_type: r.get(7)?,
             source_run_id: r.get(8)?,
             artifact_uri: r.get(9)?,
             tags: Vec::new(),
         };
-        models.insert(
-            info.model_id.clone(),
-            LoggedModel {
-                info,
-                data: LoggedModelData::default(),
-            },
-        );
+        models.insert(info.model_id.clone(), LoggedModel { info, data: LoggedModelData::default() });
     }
     for (table, is_tag) in [("logged_model_tags", true), ("logged_model_params", false)] {
         let sql = format!(
@@ -80,11 +71,7 @@ fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<Logged
         while let Some(r) = rs.next()? {
             if let Some(m) = models.get_mut(&r.get::<_, String>(0)?) {
                 let pair = Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?);
-                if is_tag {
-                    m.info.tags.push(pair)
-                } else {
-                    m.data.params.push(pair)
-                }
+                if is_tag { m.info.tags.push(pair) } else { m.data.params.push(pair) }
             }
         }
     }
@@ -106,9 +93,7 @@ fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<Logged
 }
 
 fn one(tx: &Transaction<'_>, model_id: &str) -> StoreResult<LoggedModel> {
-    models_by_ids(tx, &[model_id.to_string()])?
-        .pop()
-        .ok_or_else(|| not_found(model_id).into())
+    models_by_ids(tx, &[model_id.to_string()])?.pop().ok_or_else(|| not_found(model_id).into())
 }
 
 const COLUMNS: &[(Attr, &str)] = &[
@@ -157,10 +142,7 @@ fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
 }
 
 impl SqliteStore {
-    pub(crate) fn create_logged_model_impl(
-        &self,
-        new: &NewLoggedModel,
-    ) -> StoreResult<LoggedModel> {
+    pub(crate) fn create_logged_model_impl(&self, new: &NewLoggedModel) -> StoreResult<LoggedModel> {
         validate_pairs("Tag", &new.tags, validation::MAX_TAG_VALUE_LENGTH)?;
         validate_pairs("Param", &new.params, validation::MAX_PARAM_VALUE_LENGTH)?;
         let experiment_id = experiments::parse_id(&new.experiment_id)?;
@@ -207,10 +189,8 @@ impl SqliteStore {
     ) -> StoreResult<LoggedModel> {
         self.write(|tx| {
             require(tx, model_id)?;
-            tx.prepare_cached(
-                "UPDATE logged_models SET status = ?, last_update_time = ? WHERE model_id = ?",
-            )?
-            .execute(params![status.as_str(), now_ms(), model_id])?;
+            tx.prepare_cached("UPDATE logged_models SET status = ?, last_update_time = ? WHERE model_id = ?")?
+                .execute(params![status.as_str(), now_ms(), model_id])?;
             one(tx, model_id)
         })
     }
@@ -218,17 +198,12 @@ impl SqliteStore {
     pub(crate) fn delete_logged_model_impl(&self, model_id: &str) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
-            tx.prepare_cached("DELETE FROM logged_models WHERE model_id = ?")?
-                .execute([model_id])?;
+            tx.prepare_cached("DELETE FROM logged_models WHERE model_id = ?")?.execute([model_id])?;
             Ok(())
         })
     }
 
-    pub(crate) fn set_logged_model_tags_impl(
-        &self,
-        model_id: &str,
-        tags: &[Tag],
-    ) -> StoreResult<LoggedModel> {
+    pub(crate) fn set_logged_model_tags_impl(&self, model_id: &str, tags: &[Tag]) -> StoreResult<LoggedModel> {
         validate_pairs("Tag", tags, validation::MAX_TAG_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
@@ -236,56 +211,43 @@ impl SqliteStore {
                 tx.prepare_cached("INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)")?
                     .execute(params![model_id, t.key, t.value])?;
             }
-            tx.prepare_cached("UPDATE logged_models SET last_update_time = ? WHERE model_id = ?")?.execute(params![now_ms(), model_id])?;
+            tx.prepare_cached("UPDATE logged_models SET last_update_time = ? WHERE model_id = ?")?
+                .execute(params![now_ms(), model_id])?;
             one(tx, model_id)
         })
     }
 
-    pub(crate) fn delete_logged_model_tag_impl(
-        &self,
-        model_id: &str,
-        key: &str,
-    ) -> StoreResult<()> {
+    pub(crate) fn delete_logged_model_tag_impl(&self, model_id: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
             let n = tx
                 .prepare_cached("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?")?
                 .execute(params![model_id, key])?;
             if n == 0 {
-                return Err(Error::not_found(format!(
-                    "No tag with key '{key}' found for logged model '{model_id}'"
-                ))
-                .into());
+                return Err(
+                    Error::not_found(format!("No tag with key '{key}' found for logged model '{model_id}'")).into()
+                );
             }
             Ok(())
         })
     }
 
-    pub(crate) fn log_logged_model_params_impl(
-        &self,
-        model_id: &str,
-        params: &[Tag],
-    ) -> StoreResult<()> {
+    pub(crate) fn log_logged_model_params_impl(&self, model_id: &str, params: &[Tag]) -> StoreResult<()> {
         validate_pairs("Param", params, validation::MAX_PARAM_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
             for p in params {
-                tx.prepare_cached("INSERT OR REPLACE INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)")?
-                    .execute(params![model_id, p.key, p.value])?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)",
+                )?
+                .execute(params![model_id, p.key, p.value])?;
             }
             Ok(())
         })
     }
 
-    pub(crate) fn search_logged_models_impl(
-        &self,
-        q: &LoggedModelQuery,
-    ) -> StoreResult<Page<LoggedModel>> {
-        let limit = validation::page_size(
-            q.page.max_results,
-            validation::LOGGED_MODELS_PAGE,
-            "logged models",
-        )?;
+    pub(crate) fn search_logged_models_impl(&self, q: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>> {
+        let limit = validation::page_size(q.page.max_results, validation::LOGGED_MODELS_PAGE, "logged models")?;
         let clauses = filter::parse_filter(Entity::LoggedModels, &q.filter)?;
         let mut keys = Vec::new();
         for (field, ascending) in &q.order_by {
@@ -295,27 +257,18 @@ impl SqliteStore {
                 "last_updated_timestamp" | "last_update_time" => "m.last_update_time",
                 "model_id" => "m.model_id",
                 other => {
-                    return Err(Error::invalid(format!(
-                        "Invalid order_by field '{other}' for logged models"
-                    ))
-                    .into());
+                    return Err(Error::invalid(format!("Invalid order_by field '{other}' for logged models")).into());
                 }
             };
-            keys.push(SortKey {
-                expr: expr.into(),
-                desc: !ascending,
-            });
+            keys.push(SortKey { expr: expr.into(), desc: !ascending });
         }
         if keys.is_empty() {
             keys.push(SortKey::desc("m.creation_time"));
         }
         keys.push(SortKey::asc("m.model_id"));
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
-        let experiment_ids = q
-            .experiment_ids
-            .iter()
-            .map(|id| experiments::parse_id(id))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let experiment_ids =
+            q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;
         let mut args = vec![Value::Text(rows::id_list(&experiment_ids))];
         let mut sql = format!(
             "SELECT m.model_id, {} FROM logged_models m WHERE m.experiment_id IN (SELECT value FROM json_each(?))",
@@ -329,19 +282,10 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&keyset::after(&keys, c, &mut args));
         }
-        sql.push_str(&format!(
-            " ORDER BY {} LIMIT {}",
-            keyset::order_by(&keys),
-            limit + 1
-        ));
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
         self.read(|tx| {
-            let (ids, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 1, |r| {
-                r.get::<_, String>(0)
-            })?;
-            Ok(Page {
-                items: models_by_ids(tx, &ids)?,
-                next_page_token: next,
-            })
+            let (ids, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 1, |r| r.get::<_, String>(0))?;
+            Ok(Page { items: models_by_ids(tx, &ids)?, next_page_token: next })
         })
     }
 }

@@ -5,30 +5,16 @@ use rusqlite::Connection;
 
 use crate::error::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(u32, &str)] =
-    &[(1, include_str!("migrations/0001_tracking_and_registry.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_tracking_and_registry.sql"))];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        let tx = conn.transaction().map_err(|source| StoreError::Migration {
-            version: *version,
-            source,
-        })?;
-        tx.execute_batch(sql)
-            .map_err(|source| StoreError::Migration {
-                version: *version,
-                source,
-            })?;
+        let tx = conn.transaction().map_err(|source| StoreError::Migration { version: *version, source })?;
+        tx.execute_batch(sql).map_err(|source| StoreError::Migration { version: *version, source })?;
         tx.pragma_update(None, "user_version", version)
-            .map_err(|source| StoreError::Migration {
-                version: *version,
-                source,
-            })?;
-        tx.commit().map_err(|source| StoreError::Migration {
-            version: *version,
-            source,
-        })?;
+            .map_err(|source| StoreError::Migration { version: *version, source })?;
+        tx.commit().map_err(|source| StoreError::Migration { version: *version, source })?;
         tracing::info!(version, "applied migration");
     }
     Ok(())

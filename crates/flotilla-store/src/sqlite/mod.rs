@@ -41,18 +41,12 @@ impl SqliteStore {
         migrations::apply(&mut writer)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
+            let conn =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
             configure(&conn)?;
             readers.push(conn);
         }
-        Ok(Self {
-            writer: Mutex::new(writer),
-            readers: Mutex::new(readers),
-            path: path.display().to_string(),
-        })
+        Ok(Self { writer: Mutex::new(writer), readers: Mutex::new(readers), path: path.display().to_string() })
     }
 
     pub fn path(&self) -> &str {
@@ -60,10 +54,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a read transaction on a pooled reader (a consistent snapshot).
-    pub(crate) fn read<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(c) => c,
@@ -87,10 +78,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.
-    pub(crate) fn write<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -114,10 +102,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// A random 32-hex-digit id, the shape MLflow uses for runs.

@@ -13,9 +13,7 @@ pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
     tx.prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
         .query_row([name], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| {
-            Error::not_found(format!("Registered Model with name={name} not found")).into()
-        })
+        .ok_or_else(|| Error::not_found(format!("Registered Model with name={name} not found")).into())
 }
 
 fn version_key(tx: &Transaction<'_>, name: &str, version: &str) -> StoreResult<(i64, i64)> {
@@ -27,21 +25,13 @@ fn version_key(tx: &Transaction<'_>, name: &str, version: &str) -> StoreResult<(
         .optional()?;
     match exists {
         Some(_) => Ok((id, v)),
-        None => Err(Error::not_found(format!(
-            "Model Version (name={name}, version={version}) not found"
-        ))
-        .into()),
+        None => Err(Error::not_found(format!("Model Version (name={name}, version={version}) not found")).into()),
     }
 }
 
 fn validate_tag(tag: &Tag) -> StoreResult<()> {
     validation::entity_key("Tag", &tag.key)?;
-    validation::value_length(
-        "Tag",
-        &tag.key,
-        &tag.value,
-        validation::MAX_REGISTRY_TAG_VALUE_LENGTH,
-    )?;
+    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_REGISTRY_TAG_VALUE_LENGTH)?;
     Ok(())
 }
 
@@ -52,15 +42,11 @@ fn touch_model(tx: &Transaction<'_>, id: i64, now: i64) -> StoreResult<()> {
 }
 
 fn one_model(tx: &Transaction<'_>, id: i64) -> StoreResult<RegisteredModel> {
-    registered_models_by_ids(tx, &[id])?
-        .pop()
-        .ok_or_else(|| Error::internal("registered model vanished").into())
+    registered_models_by_ids(tx, &[id])?.pop().ok_or_else(|| Error::internal("registered model vanished").into())
 }
 
 fn one_version(tx: &Transaction<'_>, key: (i64, i64)) -> StoreResult<ModelVersion> {
-    versions_by_keys(tx, &[key])?
-        .pop()
-        .ok_or_else(|| Error::internal("model version vanished").into())
+    versions_by_keys(tx, &[key])?.pop().ok_or_else(|| Error::internal("model version vanished").into())
 }
 
 impl SqliteStore {
@@ -99,11 +85,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn rename_registered_model_impl(
-        &self,
-        name: &str,
-        new_name: &str,
-    ) -> StoreResult<RegisteredModel> {
+    pub(crate) fn rename_registered_model_impl(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
         validation::model_name(new_name)?;
         self.write(|tx| {
             let id = rm_id(tx, name)?;
@@ -112,16 +94,11 @@ impl SqliteStore {
                 .query_row([new_name], |r| r.get(0))
                 .optional()?;
             if taken.is_some_and(|other| other != id) {
-                return Err(Error::already_exists(format!(
-                    "Registered Model (name={new_name}) already exists."
-                ))
-                .into());
+                return Err(Error::already_exists(format!("Registered Model (name={new_name}) already exists.")).into());
             }
             let now = now_ms();
-            tx.prepare_cached(
-                "UPDATE registered_models SET name = ?, last_update_time = ? WHERE rm_id = ?",
-            )?
-            .execute(params![new_name, now, id])?;
+            tx.prepare_cached("UPDATE registered_models SET name = ?, last_update_time = ? WHERE rm_id = ?")?
+                .execute(params![new_name, now, id])?;
             one_model(tx, id)
         })
     }
@@ -146,8 +123,7 @@ impl SqliteStore {
     pub(crate) fn delete_registered_model_impl(&self, name: &str) -> StoreResult<()> {
         self.write(|tx| {
             let id = rm_id(tx, name)?;
-            tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?
-                .execute([id])?;
+            tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?.execute([id])?;
             Ok(())
         })
     }
@@ -156,19 +132,13 @@ impl SqliteStore {
         validate_tag(tag)?;
         self.write(|tx| {
             let id = rm_id(tx, name)?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)",
-            )?
-            .execute(params![id, tag.key, tag.value])?;
+            tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?
+                .execute(params![id, tag.key, tag.value])?;
             touch_model(tx, id, now_ms())
         })
     }
 
-    pub(crate) fn delete_registered_model_tag_impl(
-        &self,
-        name: &str,
-        key: &str,
-    ) -> StoreResult<()> {
+    pub(crate) fn delete_registered_model_tag_impl(&self, name: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let id = rm_id(tx, name)?;
             tx.prepare_cached("DELETE FROM registered_model_tags WHERE rm_id = ? AND key = ?")?
@@ -177,15 +147,13 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_latest_versions_impl(
-        &self,
-        name: &str,
-        stages: &[String],
-    ) -> StoreResult<Vec<ModelVersion>> {
+    pub(crate) fn get_latest_versions_impl(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
         let mut wanted = Vec::new();
         for s in stages {
             let stage = canonical_stage(s).ok_or_else(|| {
-                Error::invalid(format!("Invalid Model Version stage: {s}. Value must be one of None, Staging, Production, Archived."))
+                Error::invalid(format!(
+                    "Invalid Model Version stage: {s}. Value must be one of None, Staging, Production, Archived."
+                ))
             })?;
             wanted.push(stage);
         }
@@ -205,10 +173,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn create_model_version_impl(
-        &self,
-        new: &NewModelVersion,
-    ) -> StoreResult<ModelVersion> {
+    pub(crate) fn create_model_version_impl(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
         new.tags.iter().try_for_each(validate_tag)?;
         if new.source.is_empty() {
             return Err(Error::invalid("Missing value for required parameter 'source'.").into());
@@ -251,11 +216,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_model_version_impl(
-        &self,
-        name: &str,
-        version: &str,
-    ) -> StoreResult<ModelVersion> {
+    pub(crate) fn get_model_version_impl(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
         self.read(|tx| {
             let key = version_key(tx, name, version)?;
             one_version(tx, key)
@@ -272,15 +233,11 @@ impl SqliteStore {
             let key = version_key(tx, name, version)?;
             let now = now_ms();
             if let Some(d) = description {
-                tx.prepare_cached(
-                    "UPDATE model_versions SET description = ? WHERE rm_id = ? AND version = ?",
-                )?
-                .execute(params![d, key.0, key.1])?;
+                tx.prepare_cached("UPDATE model_versions SET description = ? WHERE rm_id = ? AND version = ?")?
+                    .execute(params![d, key.0, key.1])?;
             }
-            tx.prepare_cached(
-                "UPDATE model_versions SET last_update_time = ? WHERE rm_id = ? AND version = ?",
-            )?
-            .execute(params![now, key.0, key.1])?;
+            tx.prepare_cached("UPDATE model_versions SET last_update_time = ? WHERE rm_id = ? AND version = ?")?
+                .execute(params![now, key.0, key.1])?;
             one_version(tx, key)
         })
     }
@@ -288,12 +245,9 @@ impl SqliteStore {
     pub(crate) fn delete_model_version_impl(&self, name: &str, version: &str) -> StoreResult<()> {
         self.write(|tx| {
             let (id, v) = version_key(tx, name, version)?;
-            tx.prepare_cached(
-                "DELETE FROM registered_model_aliases WHERE rm_id = ? AND version = ?",
-            )?
-            .execute(params![id, v])?;
-            tx.prepare_cached("DELETE FROM model_versions WHERE rm_id = ? AND version = ?")?
+            tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND version = ?")?
                 .execute(params![id, v])?;
+            tx.prepare_cached("DELETE FROM model_versions WHERE rm_id = ? AND version = ?")?.execute(params![id, v])?;
             touch_model(tx, id, now_ms())
         })
     }
@@ -306,7 +260,9 @@ impl SqliteStore {
         archive_existing: bool,
     ) -> StoreResult<ModelVersion> {
         let stage = canonical_stage(stage).ok_or_else(|| {
-            Error::invalid(format!("Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."))
+            Error::invalid(format!(
+                "Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."
+            ))
         })?;
         self.write(|tx| {
             let (id, v) = version_key(tx, name, version)?;
@@ -324,33 +280,23 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_model_version_tag_impl(
-        &self,
-        name: &str,
-        version: &str,
-        tag: &Tag,
-    ) -> StoreResult<()> {
+    pub(crate) fn set_model_version_tag_impl(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write(|tx| {
             let (id, v) = version_key(tx, name, version)?;
-            tx.prepare_cached("INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)")?
-                .execute(params![id, v, tag.key, tag.value])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)",
+            )?
+            .execute(params![id, v, tag.key, tag.value])?;
             Ok(())
         })
     }
 
-    pub(crate) fn delete_model_version_tag_impl(
-        &self,
-        name: &str,
-        version: &str,
-        key: &str,
-    ) -> StoreResult<()> {
+    pub(crate) fn delete_model_version_tag_impl(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let (id, v) = version_key(tx, name, version)?;
-            tx.prepare_cached(
-                "DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?",
-            )?
-            .execute(params![id, v, key])?;
+            tx.prepare_cached("DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?")?
+                .execute(params![id, v, key])?;
             Ok(())
         })
     }
@@ -359,8 +305,10 @@ impl SqliteStore {
         validation::alias(alias)?;
         self.write(|tx| {
             let (id, v) = version_key(tx, name, version)?;
-            tx.prepare_cached("INSERT OR REPLACE INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)")?
-                .execute(params![id, alias, v])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)",
+            )?
+            .execute(params![id, alias, v])?;
             touch_model(tx, id, now_ms())
         })
     }
@@ -368,31 +316,21 @@ impl SqliteStore {
     pub(crate) fn delete_alias_impl(&self, name: &str, alias: &str) -> StoreResult<()> {
         self.write(|tx| {
             let id = rm_id(tx, name)?;
-            tx.prepare_cached(
-                "DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?",
-            )?
-            .execute(params![id, alias])?;
+            tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
+                .execute(params![id, alias])?;
             touch_model(tx, id, now_ms())
         })
     }
 
-    pub(crate) fn get_version_by_alias_impl(
-        &self,
-        name: &str,
-        alias: &str,
-    ) -> StoreResult<ModelVersion> {
+    pub(crate) fn get_version_by_alias_impl(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
         self.read(|tx| {
             let id = rm_id(tx, name)?;
             let version: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?",
-                )?
+                .prepare_cached("SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
                 .query_row(params![id, alias], |r| r.get(0))
                 .optional()?;
             // MLflow answers an unknown alias with INVALID_PARAMETER_VALUE, and clients rely on it.
-            let v = version.ok_or_else(|| {
-                Error::invalid(format!("Registered model alias {alias} not found."))
-            })?;
+            let v = version.ok_or_else(|| Error::invalid(format!("Registered model alias {alias} not found.")))?;
             one_version(tx, (id, v))
         })
     }

@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
-use flotilla_core::model::{
-    ModelVersion, ModelVersionStatus, Page, RegisteredModel, RegisteredModelAlias, Tag,
-};
+use flotilla_core::model::{ModelVersion, ModelVersionStatus, Page, RegisteredModel, RegisteredModelAlias, Tag};
 use flotilla_core::validation;
 use rusqlite::Transaction;
 use rusqlite::types::Value;
@@ -18,10 +16,7 @@ use super::{SqliteStore, rows};
 use crate::error::StoreResult;
 use crate::{RegistryQuery, paging};
 
-pub(crate) fn registered_models_by_ids(
-    tx: &Transaction<'_>,
-    ids: &[i64],
-) -> StoreResult<Vec<RegisteredModel>> {
+pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<RegisteredModel>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -53,8 +48,7 @@ pub(crate) fn registered_models_by_ids(
     let mut rs = stmt.query([&list])?;
     while let Some(r) = rs.next()? {
         if let Some(m) = models.get_mut(&r.get(0)?) {
-            m.tags
-                .push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+            m.tags.push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
         }
     }
     let mut stmt = tx.prepare_cached(
@@ -63,10 +57,7 @@ pub(crate) fn registered_models_by_ids(
     let mut rs = stmt.query([&list])?;
     while let Some(r) = rs.next()? {
         if let Some(m) = models.get_mut(&r.get(0)?) {
-            m.aliases.push(RegisteredModelAlias {
-                alias: r.get(1)?,
-                version: r.get::<_, i64>(2)?.to_string(),
-            });
+            m.aliases.push(RegisteredModelAlias { alias: r.get(1)?, version: r.get::<_, i64>(2)?.to_string() });
         }
     }
     // The latest version in each stage, as MLflow's `latest_versions`.
@@ -74,9 +65,7 @@ pub(crate) fn registered_models_by_ids(
         "SELECT rm_id, MAX(version) FROM model_versions WHERE rm_id IN (SELECT value FROM json_each(?))
          GROUP BY rm_id, current_stage",
     )?;
-    let latest: Vec<(i64, i64)> = stmt
-        .query_map([&list], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    let latest: Vec<(i64, i64)> = stmt.query_map([&list], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     let mut latest = latest;
     latest.sort_unstable();
     for ((id, _), v) in versions_keyed(tx, &latest)? {
@@ -87,22 +76,13 @@ pub(crate) fn registered_models_by_ids(
     Ok(ids.iter().filter_map(|id| models.remove(id)).collect())
 }
 
-pub(crate) fn versions_by_keys(
-    tx: &Transaction<'_>,
-    keys: &[(i64, i64)],
-) -> StoreResult<Vec<ModelVersion>> {
-    Ok(versions_keyed(tx, keys)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect())
+pub(crate) fn versions_by_keys(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<ModelVersion>> {
+    Ok(versions_keyed(tx, keys)?.into_iter().map(|(_, v)| v).collect())
 }
 
 /// Loads versions for `(rm_id, version)` keys, in key order, with their tags
 /// and aliases; keys that no longer exist are skipped.
-fn versions_keyed(
-    tx: &Transaction<'_>,
-    keys: &[(i64, i64)],
-) -> StoreResult<Vec<((i64, i64), ModelVersion)>> {
+fn versions_keyed(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<((i64, i64), ModelVersion)>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -151,8 +131,7 @@ fn versions_keyed(
     let mut rs = stmt.query([&list])?;
     while let Some(r) = rs.next()? {
         if let Some(v) = versions.get_mut(&(r.get(0)?, r.get(1)?)) {
-            v.tags
-                .push(Tag::new(r.get::<_, String>(2)?, r.get::<_, String>(3)?));
+            v.tags.push(Tag::new(r.get::<_, String>(2)?, r.get::<_, String>(3)?));
         }
     }
     let mut stmt = tx.prepare_cached(
@@ -166,10 +145,7 @@ fn versions_keyed(
             v.aliases.push(r.get(2)?);
         }
     }
-    Ok(keys
-        .iter()
-        .filter_map(|k| versions.remove(k).map(|v| (*k, v)))
-        .collect())
+    Ok(keys.iter().filter_map(|k| versions.remove(k).map(|v| (*k, v))).collect())
 }
 
 fn order_keys(
@@ -201,10 +177,7 @@ fn order_keys(
                 return Err(filter_sql::unsupported(&o.field, "ordering"));
             }
         };
-        keys.push(SortKey {
-            expr: expr.into(),
-            desc: !o.ascending,
-        });
+        keys.push(SortKey { expr: expr.into(), desc: !o.ascending });
     }
     if keys.is_empty() {
         keys.extend_from_slice(defaults);
@@ -219,19 +192,12 @@ fn order_keys(
 
 fn registered_model_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     match &c.field {
-        Field::Attr(a) => filter_sql::compare(
-            filter_sql::attr_column(*a, &[(Attr::Name, "rm.name")], "registered models")?,
-            c,
-            args,
-        ),
-        Field::Tag(key) => filter_sql::key_value(
-            "registered_model_tags",
-            "kv.rm_id = rm.rm_id",
-            key,
-            c,
-            MissingKey::Matches,
-            args,
-        ),
+        Field::Attr(a) => {
+            filter_sql::compare(filter_sql::attr_column(*a, &[(Attr::Name, "rm.name")], "registered models")?, c, args)
+        }
+        Field::Tag(key) => {
+            filter_sql::key_value("registered_model_tags", "kv.rm_id = rm.rm_id", key, c, MissingKey::Matches, args)
+        }
         Field::Metric(_) | Field::Param(_) | Field::Dataset(_) => {
             Err(filter_sql::unsupported(&c.field, "registered models"))
         }
@@ -247,11 +213,7 @@ const VERSION_COLUMNS: &[(Attr, &str)] = &[
 
 fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     match &c.field {
-        Field::Attr(a) => filter_sql::compare(
-            filter_sql::attr_column(*a, VERSION_COLUMNS, "model versions")?,
-            c,
-            args,
-        ),
+        Field::Attr(a) => filter_sql::compare(filter_sql::attr_column(*a, VERSION_COLUMNS, "model versions")?, c, args),
         Field::Tag(key) => filter_sql::key_value(
             "model_version_tags",
             "kv.rm_id = mv.rm_id AND kv.version = mv.version",
@@ -267,28 +229,14 @@ fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String
 }
 
 impl SqliteStore {
-    pub(crate) fn search_registered_models_impl(
-        &self,
-        q: &RegistryQuery,
-    ) -> StoreResult<Page<RegisteredModel>> {
-        let limit = validation::page_size(
-            q.page.max_results,
-            validation::REGISTERED_MODELS_PAGE,
-            "registered models",
-        )?;
+    pub(crate) fn search_registered_models_impl(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
+        let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
         let clauses = filter::parse_filter(Entity::RegisteredModels, &q.filter)?;
-        let keys = order_keys(
-            Entity::RegisteredModels,
-            &q.order_by,
-            &[SortKey::asc("rm.name")],
-            &[SortKey::asc("rm.name")],
-        )?;
+        let keys =
+            order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
         let mut args = Vec::new();
-        let mut sql = format!(
-            "SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1",
-            keyset::select_list(&keys)
-        );
+        let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
         for c in &clauses {
             sql.push_str(" AND ");
             sql.push_str(&registered_model_clause(c, &mut args)?);
@@ -297,29 +245,15 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&keyset::after(&keys, c, &mut args));
         }
-        sql.push_str(&format!(
-            " ORDER BY {} LIMIT {}",
-            keyset::order_by(&keys),
-            limit + 1
-        ));
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
         self.read(|tx| {
             let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
-            Ok(Page {
-                items: registered_models_by_ids(tx, &ids)?,
-                next_page_token: next,
-            })
+            Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
         })
     }
 
-    pub(crate) fn search_model_versions_impl(
-        &self,
-        q: &RegistryQuery,
-    ) -> StoreResult<Page<ModelVersion>> {
-        let limit = validation::page_size(
-            q.page.max_results,
-            validation::MODEL_VERSIONS_PAGE,
-            "model versions",
-        )?;
+    pub(crate) fn search_model_versions_impl(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
+        let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
         let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
         let keys = order_keys(
             Entity::ModelVersions,
@@ -341,19 +275,11 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&keyset::after(&keys, c, &mut args));
         }
-        sql.push_str(&format!(
-            " ORDER BY {} LIMIT {}",
-            keyset::order_by(&keys),
-            limit + 1
-        ));
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
         self.read(|tx| {
-            let (pairs, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 2, |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-            Ok(Page {
-                items: versions_by_keys(tx, &pairs)?,
-                next_page_token: next,
-            })
+            let (pairs, next) =
+                rows::keyset_page(tx, &sql, &args, keys.len(), limit, 2, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Page { items: versions_by_keys(tx, &pairs)?, next_page_token: next })
         })
     }
 }

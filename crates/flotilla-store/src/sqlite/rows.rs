@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use flotilla_core::model::{
-    Dataset, DatasetInput, Experiment, LifecycleStage, Metric, ModelInput, ModelOutput, Run,
-    RunData, RunInfo, RunInputs, RunOutputs, RunStatus, Tag,
+    Dataset, DatasetInput, Experiment, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
+    RunInputs, RunOutputs, RunStatus, Tag,
 };
 use rusqlite::types::Value;
 use rusqlite::{Row, Transaction, params_from_iter};
@@ -42,9 +42,7 @@ pub(crate) fn keyset_page<T>(
             break;
         }
         ids.push(id(row)?);
-        last_cursor = (0..keys)
-            .map(|i| row.get_ref(id_columns + i).map(keyset::to_json))
-            .collect::<Result<_, _>>()?;
+        last_cursor = (0..keys).map(|i| row.get_ref(id_columns + i).map(keyset::to_json)).collect::<Result<_, _>>()?;
     }
     Ok((ids, next))
 }
@@ -60,10 +58,7 @@ pub(crate) fn keyset_page_ids(
     keyset_page(tx, sql, args, keys, limit, 1, |r| r.get(0))
 }
 
-pub(crate) fn experiments_by_ids(
-    tx: &Transaction<'_>,
-    ids: &[i64],
-) -> StoreResult<Vec<Experiment>> {
+pub(crate) fn experiments_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<Experiment>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -74,9 +69,7 @@ pub(crate) fn experiments_by_ids(
     )?;
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
-        tags.entry(r.get(0)?)
-            .or_default()
-            .push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+        tags.entry(r.get(0)?).or_default().push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
     }
     let mut by_id: HashMap<i64, Experiment> = HashMap::new();
     let mut stmt = tx.prepare_cached(
@@ -91,8 +84,7 @@ pub(crate) fn experiments_by_ids(
                 experiment_id: id.to_string(),
                 name: r.get(1)?,
                 artifact_location: r.get(2)?,
-                lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(3)?)
-                    .unwrap_or(LifecycleStage::Active),
+                lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(3)?).unwrap_or(LifecycleStage::Active),
                 creation_time: r.get(4)?,
                 last_update_time: r.get(5)?,
                 tags: tags.remove(&id).unwrap_or_default(),
@@ -116,8 +108,7 @@ pub(crate) fn metric_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Metric
     })
 }
 
-pub(crate) const METRIC_COLUMNS: &str =
-    "key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest";
+pub(crate) const METRIC_COLUMNS: &str = "key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest";
 
 fn run_info_from_row(r: &Row<'_>) -> rusqlite::Result<RunInfo> {
     let uuid: String = r.get(1)?;
@@ -130,19 +121,17 @@ fn run_info_from_row(r: &Row<'_>) -> rusqlite::Result<RunInfo> {
         status: RunStatus::parse(&r.get::<_, String>(5)?).unwrap_or(RunStatus::Running),
         start_time: r.get(6)?,
         end_time: r.get(7)?,
-        lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(8)?)
-            .unwrap_or(LifecycleStage::Active),
+        lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(8)?).unwrap_or(LifecycleStage::Active),
         artifact_uri: r.get(9)?,
     })
 }
 
-pub(crate) const RUN_INFO_COLUMNS: &str = "run_key, run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
+pub(crate) const RUN_INFO_COLUMNS: &str =
+    "run_key, run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
 
 pub(crate) fn run_info(tx: &Transaction<'_>, run_key: i64) -> StoreResult<RunInfo> {
     let sql = format!("SELECT {RUN_INFO_COLUMNS} FROM runs WHERE run_key = ?");
-    Ok(tx
-        .prepare_cached(&sql)?
-        .query_row([run_key], run_info_from_row)?)
+    Ok(tx.prepare_cached(&sql)?.query_row([run_key], run_info_from_row)?)
 }
 
 /// Loads complete runs (info, latest metrics, params, tags, inputs, outputs)
@@ -153,21 +142,14 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
     }
     let list = id_list(keys);
     let mut runs: HashMap<i64, Run> = HashMap::with_capacity(keys.len());
-    let sql = format!(
-        "SELECT {RUN_INFO_COLUMNS} FROM runs WHERE run_key IN (SELECT value FROM json_each(?))"
-    );
+    let sql = format!("SELECT {RUN_INFO_COLUMNS} FROM runs WHERE run_key IN (SELECT value FROM json_each(?))");
     let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
         let info = run_info_from_row(r)?;
         runs.insert(
             r.get(0)?,
-            Run {
-                info,
-                data: RunData::default(),
-                inputs: RunInputs::default(),
-                outputs: RunOutputs::default(),
-            },
+            Run { info, data: RunData::default(), inputs: RunInputs::default(), outputs: RunOutputs::default() },
         );
     }
     let sql = format!(
@@ -189,11 +171,7 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
         while let Some(r) = rows.next()? {
             if let Some(run) = runs.get_mut(&r.get(0)?) {
                 let tag = Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?);
-                if params {
-                    run.data.params.push(tag)
-                } else {
-                    run.data.tags.push(tag)
-                }
+                if params { run.data.params.push(tag) } else { run.data.tags.push(tag) }
             }
         }
     }
@@ -205,12 +183,11 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
         if let Some(run) = runs.get_mut(&r.get(0)?) {
-            let tags: Vec<Tag> =
-                serde_json::from_str::<Vec<(String, String)>>(&r.get::<_, String>(1)?)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| Tag::new(k, v))
-                    .collect();
+            let tags: Vec<Tag> = serde_json::from_str::<Vec<(String, String)>>(&r.get::<_, String>(1)?)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| Tag::new(k, v))
+                .collect();
             let dataset = Dataset {
                 name: r.get(2)?,
                 digest: r.get(3)?,
@@ -219,9 +196,7 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
                 schema: r.get(6)?,
                 profile: r.get(7)?,
             };
-            run.inputs
-                .dataset_inputs
-                .push(DatasetInput { tags, dataset });
+            run.inputs.dataset_inputs.push(DatasetInput { tags, dataset });
         }
     }
     let mut stmt = tx.prepare_cached(
@@ -230,9 +205,7 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
         if let Some(run) = runs.get_mut(&r.get(0)?) {
-            run.inputs.model_inputs.push(ModelInput {
-                model_id: r.get(1)?,
-            });
+            run.inputs.model_inputs.push(ModelInput { model_id: r.get(1)? });
         }
     }
     let mut stmt = tx.prepare_cached(
@@ -241,10 +214,7 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
         if let Some(run) = runs.get_mut(&r.get(0)?) {
-            run.outputs.model_outputs.push(ModelOutput {
-                model_id: r.get(1)?,
-                step: r.get(2)?,
-            });
+            run.outputs.model_outputs.push(ModelOutput { model_id: r.get(1)?, step: r.get(2)? });
         }
     }
     Ok(keys.iter().filter_map(|k| runs.remove(k)).collect())

@@ -1,9 +1,7 @@
 //! Runs: lifecycle, params, metrics, tags, dataset and model inputs/outputs,
 //! and metric history.
 
-use flotilla_core::model::{
-    DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo, Tag,
-};
+use flotilla_core::model::{DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo, Tag};
 use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -21,10 +19,7 @@ pub(crate) fn run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<(i64, L
         .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match found {
-        Some((key, stage)) => Ok((
-            key,
-            LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active),
-        )),
+        Some((key, stage)) => Ok((key, LifecycleStage::parse(&stage).unwrap_or(LifecycleStage::Active))),
         None => Err(Error::not_found(format!("Run with id={run_id} not found")).into()),
     }
 }
@@ -32,21 +27,16 @@ pub(crate) fn run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<(i64, L
 fn active_run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<i64> {
     match run_key(tx, run_id)? {
         (key, LifecycleStage::Active) => Ok(key),
-        (_, LifecycleStage::Deleted) => Err(Error::invalid(format!(
-            "The run {run_id} must be in the 'active' state. Current state is deleted."
-        ))
-        .into()),
+        (_, LifecycleStage::Deleted) => {
+            Err(Error::invalid(format!("The run {run_id} must be in the 'active' state. Current state is deleted."))
+                .into())
+        }
     }
 }
 
 fn validate_tag(tag: &Tag) -> StoreResult<()> {
     validation::entity_key("Tag", &tag.key)?;
-    validation::value_length(
-        "Tag",
-        &tag.key,
-        &tag.value,
-        validation::MAX_TAG_VALUE_LENGTH,
-    )?;
+    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_TAG_VALUE_LENGTH)?;
     Ok(())
 }
 
@@ -79,10 +69,8 @@ fn validate_batch(metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResu
 }
 
 fn generated_run_name() -> String {
-    const ADJECTIVES: [&str; 12] = [
-        "amber", "bold", "calm", "deft", "eager", "fleet", "grand", "keen", "lucid", "nimble",
-        "quiet", "swift",
-    ];
+    const ADJECTIVES: [&str; 12] =
+        ["amber", "bold", "calm", "deft", "eager", "fleet", "grand", "keen", "lucid", "nimble", "quiet", "swift"];
     const NOUNS: [&str; 12] = [
         "albatross",
         "barque",
@@ -98,20 +86,14 @@ fn generated_run_name() -> String {
         "yawl",
     ];
     let n: u32 = rand::random();
-    format!(
-        "{}-{}-{}",
-        ADJECTIVES[(n % 12) as usize],
-        NOUNS[((n / 12) % 12) as usize],
-        (n / 144) % 1000
-    )
+    format!("{}-{}-{}", ADJECTIVES[(n % 12) as usize], NOUNS[((n / 12) % 12) as usize], (n / 144) % 1000)
 }
 
 fn upsert_tag(tx: &Transaction<'_>, key: i64, tag: &Tag) -> StoreResult<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO run_tags (run_key, key, value) VALUES (?, ?, ?)")?
         .execute(params![key, tag.key, tag.value])?;
     if tag.key == RUN_NAME_TAG {
-        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?
-            .execute(params![tag.value, key])?;
+        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?.execute(params![tag.value, key])?;
     }
     Ok(())
 }
@@ -140,17 +122,7 @@ fn insert_param(tx: &Transaction<'_>, key: i64, run_id: &str, p: &Tag) -> StoreR
 fn insert_metric(tx: &Transaction<'_>, key: i64, run_id: &str, m: &Metric) -> StoreResult<()> {
     let is_nan = m.value.is_nan();
     let value = if is_nan { 0.0 } else { m.value };
-    let args = params![
-        key,
-        m.key,
-        value,
-        is_nan,
-        m.timestamp,
-        m.step,
-        m.model_id,
-        m.dataset_name,
-        m.dataset_digest
-    ];
+    let args = params![key, m.key, value, is_nan, m.timestamp, m.step, m.model_id, m.dataset_name, m.dataset_digest];
     tx.prepare_cached(
         "INSERT INTO metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -242,8 +214,7 @@ impl SqliteStore {
                     .execute(params![status.as_str(), key])?;
             }
             if let Some(end) = update.end_time {
-                tx.prepare_cached("UPDATE runs SET end_time = ? WHERE run_key = ?")?
-                    .execute(params![end, key])?;
+                tx.prepare_cached("UPDATE runs SET end_time = ? WHERE run_key = ?")?.execute(params![end, key])?;
             }
             if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
                 upsert_tag(tx, key, &Tag::new(RUN_NAME_TAG, name))?;
@@ -256,10 +227,8 @@ impl SqliteStore {
         self.write(|tx| {
             let (key, _) = run_key(tx, run_id)?;
             let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
-            tx.prepare_cached(
-                "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?",
-            )?
-            .execute(params![to.as_str(), deleted_time, key])?;
+            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
+                .execute(params![to.as_str(), deleted_time, key])?;
             Ok(())
         })
     }
@@ -273,10 +242,7 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         validate_batch(metrics, params, tags)?;
         for (i, a) in params.iter().enumerate() {
-            if let Some(b) = params[..i]
-                .iter()
-                .find(|b| b.key == a.key && b.value != a.value)
-            {
+            if let Some(b) = params[..i].iter().find(|b| b.key == a.key && b.value != a.value) {
                 return Err(Error::invalid(format!(
                     "Duplicate parameter keys have been submitted: '{}' with values '{}' and '{}'.",
                     a.key, b.value, a.value
@@ -306,10 +272,7 @@ impl SqliteStore {
                 .prepare_cached("DELETE FROM run_tags WHERE run_key = ? AND key = ?")?
                 .execute(params![key, tag_key])?;
             if n == 0 {
-                return Err(Error::not_found(format!(
-                    "No tag with name: {tag_key} in run with id {run_id}"
-                ))
-                .into());
+                return Err(Error::not_found(format!("No tag with name: {tag_key} in run with id {run_id}")).into());
             }
             Ok(())
         })
@@ -325,33 +288,14 @@ impl SqliteStore {
             let d = &input.dataset;
             let checks = [
                 ("name", d.name.len(), validation::MAX_DATASET_NAME_LENGTH),
-                (
-                    "digest",
-                    d.digest.len(),
-                    validation::MAX_DATASET_DIGEST_LENGTH,
-                ),
-                (
-                    "source",
-                    d.source.len(),
-                    validation::MAX_DATASET_SOURCE_LENGTH,
-                ),
-                (
-                    "schema",
-                    d.schema.as_ref().map_or(0, String::len),
-                    validation::MAX_DATASET_SCHEMA_LENGTH,
-                ),
-                (
-                    "profile",
-                    d.profile.as_ref().map_or(0, String::len),
-                    validation::MAX_DATASET_PROFILE_LENGTH,
-                ),
+                ("digest", d.digest.len(), validation::MAX_DATASET_DIGEST_LENGTH),
+                ("source", d.source.len(), validation::MAX_DATASET_SOURCE_LENGTH),
+                ("schema", d.schema.as_ref().map_or(0, String::len), validation::MAX_DATASET_SCHEMA_LENGTH),
+                ("profile", d.profile.as_ref().map_or(0, String::len), validation::MAX_DATASET_PROFILE_LENGTH),
             ];
             for (field, len, max) in checks {
                 if len > max {
-                    return Err(Error::invalid(format!(
-                        "Dataset {field} exceeds the maximum length of {max}"
-                    ))
-                    .into());
+                    return Err(Error::invalid(format!("Dataset {field} exceeds the maximum length of {max}")).into());
                 }
             }
             if d.name.is_empty() || d.digest.is_empty() {
@@ -360,22 +304,35 @@ impl SqliteStore {
         }
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
-            let experiment_id: i64 =
-                tx.prepare_cached("SELECT experiment_id FROM runs WHERE run_key = ?")?.query_row([key], |r| r.get(0))?;
+            let experiment_id: i64 = tx
+                .prepare_cached("SELECT experiment_id FROM runs WHERE run_key = ?")?
+                .query_row([key], |r| r.get(0))?;
             for input in datasets {
                 let d = &input.dataset;
                 tx.prepare_cached(
                     "INSERT OR IGNORE INTO datasets (experiment_id, name, digest, source_type, source, schema, profile)
                      VALUES (?, ?, ?, ?, ?, ?, ?)",
                 )?
-                .execute(params![experiment_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile])?;
+                .execute(params![
+                    experiment_id,
+                    d.name,
+                    d.digest,
+                    d.source_type,
+                    d.source,
+                    d.schema,
+                    d.profile
+                ])?;
                 let dataset_id: i64 = tx
-                    .prepare_cached("SELECT dataset_id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?")?
+                    .prepare_cached(
+                        "SELECT dataset_id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
+                    )?
                     .query_row(params![experiment_id, d.name, d.digest], |r| r.get(0))?;
                 let tags: Vec<(&str, &str)> = input.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
                 let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
-                tx.prepare_cached("INSERT OR REPLACE INTO run_inputs (run_key, dataset_id, tags_json) VALUES (?, ?, ?)")?
-                    .execute(params![key, dataset_id, tags_json])?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO run_inputs (run_key, dataset_id, tags_json) VALUES (?, ?, ?)",
+                )?
+                .execute(params![key, dataset_id, tags_json])?;
             }
             for m in models {
                 tx.prepare_cached("INSERT OR IGNORE INTO run_model_inputs (run_key, model_id) VALUES (?, ?)")?
@@ -389,20 +346,18 @@ impl SqliteStore {
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             for m in models {
-                tx.prepare_cached("INSERT OR REPLACE INTO run_model_outputs (run_key, model_id, step) VALUES (?, ?, ?)")?
-                    .execute(params![key, m.model_id, m.step])?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO run_model_outputs (run_key, model_id, step) VALUES (?, ?, ?)",
+                )?
+                .execute(params![key, m.model_id, m.step])?;
             }
             Ok(())
         })
     }
 
-    pub(crate) fn record_logged_model_impl(
-        &self,
-        run_id: &str,
-        model_json: &str,
-    ) -> StoreResult<()> {
-        let model: serde_json::Value = serde_json::from_str(model_json)
-            .map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
+    pub(crate) fn record_logged_model_impl(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
+        let model: serde_json::Value =
+            serde_json::from_str(model_json).map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
         if !model.is_object() {
             return Err(Error::invalid("Malformed model info: expected a JSON object").into());
         }
@@ -412,9 +367,8 @@ impl SqliteStore {
                 .prepare_cached("SELECT value FROM run_tags WHERE run_key = ? AND key = ?")?
                 .query_row(params![key, LOG_MODEL_HISTORY_TAG], |r| r.get(0))
                 .optional()?;
-            let mut history: Vec<serde_json::Value> = old
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default();
+            let mut history: Vec<serde_json::Value> =
+                old.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
             history.push(model.clone());
             let mut value = serde_json::to_string(&history).unwrap_or_default();
             // Keep the newest entries within the tag limit rather than failing the client.
@@ -432,11 +386,7 @@ impl SqliteStore {
         metric_key: &str,
         page: &PageRequest,
     ) -> StoreResult<Page<Metric>> {
-        let limit = validation::page_size(
-            page.max_results,
-            validation::METRIC_HISTORY_PAGE,
-            "metric history",
-        )?;
+        let limit = validation::page_size(page.max_results, validation::METRIC_HISTORY_PAGE, "metric history")?;
         let cursor = paging::decode_opt(page.page_token.as_deref(), 3)?;
         self.read(|tx| {
             let (key, _) = run_key(tx, run_id)?;

@@ -50,29 +50,15 @@ fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
                 "EXISTS (SELECT 1 FROM latest_metrics lm WHERE lm.run_key = r.run_key AND lm.key = ? AND lm.is_nan = 0 AND {pred})"
             ))
         }
-        Field::Param(key) => filter_sql::key_value(
-            "run_params",
-            "kv.run_key = r.run_key",
-            key,
-            c,
-            MissingKey::NoMatch,
-            args,
-        ),
-        Field::Tag(key) => filter_sql::key_value(
-            "run_tags",
-            "kv.run_key = r.run_key",
-            key,
-            c,
-            MissingKey::NoMatch,
-            args,
-        ),
+        Field::Param(key) => {
+            filter_sql::key_value("run_params", "kv.run_key = r.run_key", key, c, MissingKey::NoMatch, args)
+        }
+        Field::Tag(key) => {
+            filter_sql::key_value("run_tags", "kv.run_key = r.run_key", key, c, MissingKey::NoMatch, args)
+        }
         Field::Attr(attr) => filter_sql::compare(attr_column(*attr)?, c, args),
         Field::Dataset(DatasetField::Name) | Field::Dataset(DatasetField::Digest) => {
-            let column = if c.field == Field::Dataset(DatasetField::Name) {
-                "d.name"
-            } else {
-                "d.digest"
-            };
+            let column = if c.field == Field::Dataset(DatasetField::Name) { "d.name" } else { "d.digest" };
             let pred = filter_sql::compare(column, c, args)?;
             Ok(format!(
                 "EXISTS (SELECT 1 FROM run_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_key = r.run_key AND {pred})"
@@ -94,10 +80,7 @@ fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
     let o = filter::parse_order_by(Entity::Runs, spec)?;
     let nullable = |expr: String, keys: &mut Vec<SortKey>| {
         keys.push(SortKey::asc(format!("({expr} IS NULL)")));
-        keys.push(SortKey {
-            expr: format!("COALESCE({expr}, 0)"),
-            desc: !o.ascending,
-        });
+        keys.push(SortKey { expr: format!("COALESCE({expr}, 0)"), desc: !o.ascending });
     };
     match &o.field {
         Field::Metric(k) => nullable(
@@ -107,25 +90,14 @@ fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
             ),
             keys,
         ),
-        Field::Param(k) => nullable(
-            format!(
-                "(SELECT value FROM run_params WHERE run_key = r.run_key AND key = {})",
-                literal(k)
-            ),
-            keys,
-        ),
-        Field::Tag(k) => nullable(
-            format!(
-                "(SELECT value FROM run_tags WHERE run_key = r.run_key AND key = {})",
-                literal(k)
-            ),
-            keys,
-        ),
+        Field::Param(k) => {
+            nullable(format!("(SELECT value FROM run_params WHERE run_key = r.run_key AND key = {})", literal(k)), keys)
+        }
+        Field::Tag(k) => {
+            nullable(format!("(SELECT value FROM run_tags WHERE run_key = r.run_key AND key = {})", literal(k)), keys)
+        }
         Field::Attr(Attr::EndTime) => nullable("r.end_time".into(), keys),
-        Field::Attr(a) => keys.push(SortKey {
-            expr: attr_column(*a)?.into(),
-            desc: !o.ascending,
-        }),
+        Field::Attr(a) => keys.push(SortKey { expr: attr_column(*a)?.into(), desc: !o.ascending }),
         Field::Dataset(_) => {
             return Err(Error::invalid(format!("Invalid order_by clause '{spec}'")).into());
         }
@@ -148,11 +120,8 @@ impl SqliteStore {
             keys.push(SortKey::asc("r.run_uuid"));
         }
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
-        let experiment_ids = q
-            .experiment_ids
-            .iter()
-            .map(|id| experiments::parse_id(id))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let experiment_ids =
+            q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;
 
         let mut args: Vec<Value> = vec![Value::Text(rows::id_list(&experiment_ids))];
         let mut sql = format!(
@@ -165,12 +134,8 @@ impl SqliteStore {
             ViewType::All => {}
         }
         for c in &clauses {
-            if c.cmp == Comparator::In
-                && !matches!(c.field, Field::Attr(Attr::RunId) | Field::Dataset(_))
-            {
-                return Err(
-                    Error::invalid("IN is only supported for run_id and dataset fields").into(),
-                );
+            if c.cmp == Comparator::In && !matches!(c.field, Field::Attr(Attr::RunId) | Field::Dataset(_)) {
+                return Err(Error::invalid("IN is only supported for run_id and dataset fields").into());
             }
             sql.push_str(" AND ");
             sql.push_str(&clause_sql(c, &mut args)?);
@@ -179,17 +144,10 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&keyset::after(&keys, c, &mut args));
         }
-        sql.push_str(&format!(
-            " ORDER BY {} LIMIT {}",
-            keyset::order_by(&keys),
-            limit + 1
-        ));
+        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
         self.read(|tx| {
             let (run_keys, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
-            Ok(Page {
-                items: rows::runs_by_keys(tx, &run_keys)?,
-                next_page_token: next,
-            })
+            Ok(Page { items: rows::runs_by_keys(tx, &run_keys)?, next_page_token: next })
         })
     }
 }

@@ -2,24 +2,19 @@
 //! per-area modules.
 
 use flotilla_core::model::{
-    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, ModelVersion, Page, RegisteredModel, Run, RunInfo, Tag,
+    DatasetInput, Experiment, LifecycleStage, LoggedModel, LoggedModelStatus, Metric, ModelInput, ModelOutput,
+    ModelVersion, Page, RegisteredModel, Run, RunInfo, Tag,
 };
 
 use super::SqliteStore;
 use crate::error::StoreResult;
 use crate::{
-    ExperimentQuery, LoggedModelQuery, LoggedModelStore, NewLoggedModel, NewModelVersion, NewRun,
-    PageRequest, RegistryQuery, RegistryStore, RunQuery, RunUpdate, TrackingStore,
+    ExperimentQuery, LoggedModelQuery, LoggedModelStore, NewLoggedModel, NewModelVersion, NewRun, PageRequest,
+    RegistryQuery, RegistryStore, RunQuery, RunUpdate, TrackingStore,
 };
 
 impl TrackingStore for SqliteStore {
-    fn create_experiment(
-        &self,
-        name: &str,
-        artifact_location: Option<&str>,
-        tags: &[Tag],
-    ) -> StoreResult<String> {
+    fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String> {
         self.create_experiment_impl(name, artifact_location, tags)
     }
     fn get_experiment(&self, experiment_id: &str) -> StoreResult<Experiment> {
@@ -61,24 +56,13 @@ impl TrackingStore for SqliteStore {
     fn restore_run(&self, run_id: &str) -> StoreResult<()> {
         self.set_run_stage(run_id, LifecycleStage::Active)
     }
-    fn log_batch(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[Tag],
-        tags: &[Tag],
-    ) -> StoreResult<()> {
+    fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResult<()> {
         self.log_batch_impl(run_id, metrics, params, tags)
     }
     fn delete_run_tag(&self, run_id: &str, key: &str) -> StoreResult<()> {
         self.delete_run_tag_impl(run_id, key)
     }
-    fn log_inputs(
-        &self,
-        run_id: &str,
-        datasets: &[DatasetInput],
-        models: &[ModelInput],
-    ) -> StoreResult<()> {
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput], models: &[ModelInput]) -> StoreResult<()> {
         self.log_inputs_impl(run_id, datasets, models)
     }
     fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()> {
@@ -87,12 +71,7 @@ impl TrackingStore for SqliteStore {
     fn record_logged_model(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
         self.record_logged_model_impl(run_id, model_json)
     }
-    fn metric_history(
-        &self,
-        run_id: &str,
-        key: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Metric>> {
+    fn metric_history(&self, run_id: &str, key: &str, page: &PageRequest) -> StoreResult<Page<Metric>> {
         self.metric_history_impl(run_id, key, page)
     }
     fn search_runs(&self, query: &RunQuery) -> StoreResult<Page<Run>> {
@@ -107,11 +86,7 @@ impl LoggedModelStore for SqliteStore {
     fn get_logged_model(&self, model_id: &str) -> StoreResult<LoggedModel> {
         self.get_logged_model_impl(model_id)
     }
-    fn finalize_logged_model(
-        &self,
-        model_id: &str,
-        status: LoggedModelStatus,
-    ) -> StoreResult<LoggedModel> {
+    fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> StoreResult<LoggedModel> {
         self.finalize_logged_model_impl(model_id, status)
     }
     fn delete_logged_model(&self, model_id: &str) -> StoreResult<()> {
@@ -146,20 +121,13 @@ impl RegistryStore for SqliteStore {
     fn rename_registered_model(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
         self.rename_registered_model_impl(name, new_name)
     }
-    fn update_registered_model(
-        &self,
-        name: &str,
-        description: Option<&str>,
-    ) -> StoreResult<RegisteredModel> {
+    fn update_registered_model(&self, name: &str, description: Option<&str>) -> StoreResult<RegisteredModel> {
         self.update_registered_model_impl(name, description)
     }
     fn delete_registered_model(&self, name: &str) -> StoreResult<()> {
         self.delete_registered_model_impl(name)
     }
-    fn search_registered_models(
-        &self,
-        query: &RegistryQuery,
-    ) -> StoreResult<Page<RegisteredModel>> {
+    fn search_registered_models(&self, query: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
         self.search_registered_models_impl(query)
     }
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> StoreResult<()> {
@@ -177,12 +145,7 @@ impl RegistryStore for SqliteStore {
     fn get_model_version(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
         self.get_model_version_impl(name, version)
     }
-    fn update_model_version(
-        &self,
-        name: &str,
-        version: &str,
-        description: Option<&str>,
-    ) -> StoreResult<ModelVersion> {
+    fn update_model_version(&self, name: &str, version: &str, description: Option<&str>) -> StoreResult<ModelVersion> {
         self.update_model_version_impl(name, version, description)
     }
     fn delete_model_version(&self, name: &str, version: &str) -> StoreResult<()> {

@@ -16,41 +16,20 @@ fn version(store: &dyn Store, name: &str) -> String {
 }
 
 pub fn registered_model_lifecycle(store: &dyn Store) {
-    let m = store
-        .create_registered_model("churn", &[Tag::new("team", "growth")], Some("per tenant"))
-        .unwrap();
-    assert_eq!(
-        (m.name.as_str(), m.description.as_str()),
-        ("churn", "per tenant")
-    );
-    assert_eq!(
-        kind(store.create_registered_model("churn", &[], None)),
-        ErrorKind::AlreadyExists
-    );
-    store
-        .set_registered_model_tag("churn", &Tag::new("tier", "gold"))
-        .unwrap();
+    let m = store.create_registered_model("churn", &[Tag::new("team", "growth")], Some("per tenant")).unwrap();
+    assert_eq!((m.name.as_str(), m.description.as_str()), ("churn", "per tenant"));
+    assert_eq!(kind(store.create_registered_model("churn", &[], None)), ErrorKind::AlreadyExists);
+    store.set_registered_model_tag("churn", &Tag::new("tier", "gold")).unwrap();
     store.delete_registered_model_tag("churn", "team").unwrap();
-    let m = store
-        .update_registered_model("churn", Some("new text"))
-        .unwrap();
+    let m = store.update_registered_model("churn", Some("new text")).unwrap();
     assert_eq!(m.description, "new text");
     assert_eq!(m.tags, vec![Tag::new("tier", "gold")]);
     version(store, "churn");
     let renamed = store.rename_registered_model("churn", "churn-v2").unwrap();
-    assert_eq!(
-        renamed.latest_versions[0].name, "churn-v2",
-        "versions follow a rename"
-    );
-    assert_eq!(
-        kind(store.get_registered_model("churn")),
-        ErrorKind::NotFound
-    );
+    assert_eq!(renamed.latest_versions[0].name, "churn-v2", "versions follow a rename");
+    assert_eq!(kind(store.get_registered_model("churn")), ErrorKind::NotFound);
     store.delete_registered_model("churn-v2").unwrap();
-    assert_eq!(
-        kind(store.get_model_version("churn-v2", "1")),
-        ErrorKind::NotFound
-    );
+    assert_eq!(kind(store.get_model_version("churn-v2", "1")), ErrorKind::NotFound);
 }
 
 pub fn versions_aliases_stages(store: &dyn Store) {
@@ -60,18 +39,9 @@ pub fn versions_aliases_stages(store: &dyn Store) {
     }
     store.set_alias("demand", "champion", "2").unwrap();
     let v = store.get_version_by_alias("demand", "champion").unwrap();
-    assert_eq!(
-        (v.version.as_str(), v.aliases.clone()),
-        ("2", vec!["champion".to_string()])
-    );
+    assert_eq!((v.version.as_str(), v.aliases.clone()), ("2", vec!["champion".to_string()]));
     store.set_alias("demand", "champion", "3").unwrap();
-    assert_eq!(
-        store
-            .get_version_by_alias("demand", "champion")
-            .unwrap()
-            .version,
-        "3"
-    );
+    assert_eq!(store.get_version_by_alias("demand", "champion").unwrap().version, "3");
     let m = store.get_registered_model("demand").unwrap();
     assert_eq!(m.aliases.len(), 1);
     store.delete_alias("demand", "champion").unwrap();
@@ -81,65 +51,22 @@ pub fn versions_aliases_stages(store: &dyn Store) {
         "as MLflow answers"
     );
 
-    store
-        .transition_stage("demand", "1", "production", false)
-        .unwrap();
-    store
-        .transition_stage("demand", "2", "Production", true)
-        .unwrap();
-    assert_eq!(
-        store
-            .get_model_version("demand", "1")
-            .unwrap()
-            .current_stage,
-        "Archived"
-    );
-    let latest = store
-        .get_latest_versions("demand", &["Production".into()])
-        .unwrap();
-    assert_eq!(
-        latest
-            .iter()
-            .map(|v| v.version.as_str())
-            .collect::<Vec<_>>(),
-        vec!["2"]
-    );
-    assert_eq!(
-        store.get_latest_versions("demand", &[]).unwrap().len(),
-        3,
-        "one per stage: None, Archived, Production"
-    );
+    store.transition_stage("demand", "1", "production", false).unwrap();
+    store.transition_stage("demand", "2", "Production", true).unwrap();
+    assert_eq!(store.get_model_version("demand", "1").unwrap().current_stage, "Archived");
+    let latest = store.get_latest_versions("demand", &["Production".into()]).unwrap();
+    assert_eq!(latest.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(), vec!["2"]);
+    assert_eq!(store.get_latest_versions("demand", &[]).unwrap().len(), 3, "one per stage: None, Archived, Production");
 
-    store
-        .set_model_version_tag("demand", "3", &Tag::new("validated", "yes"))
-        .unwrap();
-    assert_eq!(
-        store.get_model_version("demand", "3").unwrap().tags,
-        vec![Tag::new("validated", "yes")]
-    );
-    store
-        .delete_model_version_tag("demand", "3", "validated")
-        .unwrap();
-    let v = store
-        .update_model_version("demand", "3", Some("best so far"))
-        .unwrap();
+    store.set_model_version_tag("demand", "3", &Tag::new("validated", "yes")).unwrap();
+    assert_eq!(store.get_model_version("demand", "3").unwrap().tags, vec![Tag::new("validated", "yes")]);
+    store.delete_model_version_tag("demand", "3", "validated").unwrap();
+    let v = store.update_model_version("demand", "3", Some("best so far")).unwrap();
     assert_eq!(v.description, "best so far");
-    assert_eq!(
-        kind(store.transition_stage("demand", "3", "Shipped", false)),
-        ErrorKind::InvalidParameter
-    );
-    assert_eq!(
-        kind(store.get_model_version("demand", "x")),
-        ErrorKind::InvalidParameter
-    );
-    assert_eq!(
-        kind(store.get_model_version("demand", "9")),
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(store.set_alias("demand", "champion", "9")),
-        ErrorKind::NotFound
-    );
+    assert_eq!(kind(store.transition_stage("demand", "3", "Shipped", false)), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.get_model_version("demand", "x")), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.get_model_version("demand", "9")), ErrorKind::NotFound);
+    assert_eq!(kind(store.set_alias("demand", "champion", "9")), ErrorKind::NotFound);
 }
 
 pub fn version_numbers_are_never_reused(store: &dyn Store) {
@@ -166,23 +93,14 @@ pub fn search_registered_models_prompt_clause_and_paging(store: &dyn Store) {
             )
             .unwrap();
     }
-    store
-        .create_registered_model(
-            "prompt-x",
-            &[Tag::new("mlflow.prompt.is_prompt", "true")],
-            None,
-        )
-        .unwrap();
+    store.create_registered_model("prompt-x", &[Tag::new("mlflow.prompt.is_prompt", "true")], None).unwrap();
     let prompt = " AND tag.`mlflow.prompt.is_prompt` != 'true'";
     let mut names = Vec::new();
     let mut token = None;
     loop {
         let q = RegistryQuery {
             filter: format!("name LIKE 'store-%'{prompt}"),
-            page: PageRequest {
-                max_results: Some(10),
-                page_token: token,
-            },
+            page: PageRequest { max_results: Some(10), page_token: token },
             ..RegistryQuery::default()
         };
         let page = store.search_registered_models(&q).unwrap();
@@ -192,47 +110,19 @@ pub fn search_registered_models_prompt_clause_and_paging(store: &dyn Store) {
             break;
         }
     }
-    assert_eq!(
-        names,
-        (0..25).map(|i| format!("store-{i:03}")).collect::<Vec<_>>()
-    );
-    let q = |f: &str| RegistryQuery {
-        filter: f.into(),
-        ..RegistryQuery::default()
-    };
+    assert_eq!(names, (0..25).map(|i| format!("store-{i:03}")).collect::<Vec<_>>());
+    let q = |f: &str| RegistryQuery { filter: f.into(), ..RegistryQuery::default() };
     let count = |f: &str| store.search_registered_models(&q(f)).unwrap().items.len();
     assert_eq!(count(&format!("tags.region = 'west'{prompt}")), 5);
-    assert_eq!(
-        count("tag.`mlflow.prompt.is_prompt` != 'true'"),
-        25,
-        "models without the tag match"
-    );
+    assert_eq!(count("tag.`mlflow.prompt.is_prompt` != 'true'"), 25, "models without the tag match");
     assert_eq!(count("name ILIKE 'STORE-00%'"), 10);
     assert_eq!(count("name LIKE 'STORE-00%'"), 0, "LIKE is case-sensitive");
     assert_eq!(count("name IN ('store-001', 'store-002')"), 2);
-    let desc = RegistryQuery {
-        order_by: vec!["name DESC".into()],
-        ..q("name LIKE 'store-%'")
-    };
-    assert_eq!(
-        store.search_registered_models(&desc).unwrap().items[0].name,
-        "store-024"
-    );
-    assert_eq!(
-        kind(store.search_registered_models(&q("creation_timestamp > 5"))),
-        ErrorKind::InvalidParameter
-    );
-    let big = RegistryQuery {
-        page: PageRequest {
-            max_results: Some(1001),
-            page_token: None,
-        },
-        ..q("")
-    };
-    assert_eq!(
-        kind(store.search_registered_models(&big)),
-        ErrorKind::InvalidParameter
-    );
+    let desc = RegistryQuery { order_by: vec!["name DESC".into()], ..q("name LIKE 'store-%'") };
+    assert_eq!(store.search_registered_models(&desc).unwrap().items[0].name, "store-024");
+    assert_eq!(kind(store.search_registered_models(&q("creation_timestamp > 5"))), ErrorKind::InvalidParameter);
+    let big = RegistryQuery { page: PageRequest { max_results: Some(1001), page_token: None }, ..q("") };
+    assert_eq!(kind(store.search_registered_models(&big)), ErrorKind::InvalidParameter);
 }
 
 pub fn search_model_versions(store: &dyn Store) {
@@ -251,63 +141,38 @@ pub fn search_model_versions(store: &dyn Store) {
     store.create_model_version(&new).unwrap();
     let q = |f: &str, n: Option<i64>| RegistryQuery {
         filter: f.into(),
-        page: PageRequest {
-            max_results: n,
-            page_token: None,
-        },
+        page: PageRequest { max_results: n, page_token: None },
         ..RegistryQuery::default()
     };
     let versions = |f: &str| store.search_model_versions(&q(f, None)).unwrap().items;
     assert_eq!(
-        versions("name = 'mv-a'")
-            .iter()
-            .map(|v| v.version.as_str())
-            .collect::<Vec<_>>(),
+        versions("name = 'mv-a'").iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
         vec!["4", "3", "2", "1"]
     );
     assert_eq!(versions("run_id = 'r1'").len(), 1);
     assert_eq!(versions("tags.k = 'v'").len(), 1);
     assert_eq!(versions("name = 'mv-a' AND version_number > 2").len(), 2);
-    let first = store
-        .search_model_versions(&q("name LIKE 'mv-%'", Some(3)))
-        .unwrap();
+    let first = store.search_model_versions(&q("name LIKE 'mv-%'", Some(3))).unwrap();
     assert_eq!(first.items.len(), 3);
     let rest = RegistryQuery {
-        page: PageRequest {
-            max_results: Some(3),
-            page_token: first.next_page_token,
-        },
+        page: PageRequest { max_results: Some(3), page_token: first.next_page_token },
         ..q("name LIKE 'mv-%'", None)
     };
     assert_eq!(store.search_model_versions(&rest).unwrap().items.len(), 2);
-    assert_eq!(
-        kind(store.search_model_versions(&q("current_stage = 'None'", None))),
-        ErrorKind::InvalidParameter
-    );
+    assert_eq!(kind(store.search_model_versions(&q("current_stage = 'None'", None))), ErrorKind::InvalidParameter);
 }
 
 pub fn invalid_inputs_are_client_errors(store: &dyn Store) {
     for name in ["", "a/b", "a:b"] {
-        assert_eq!(
-            kind(store.create_registered_model(name, &[], None)),
-            ErrorKind::InvalidParameter,
-            "{name:?}"
-        );
+        assert_eq!(kind(store.create_registered_model(name, &[], None)), ErrorKind::InvalidParameter, "{name:?}");
     }
     store.create_registered_model("ok", &[], None).unwrap();
     version(store, "ok");
     for alias in ["latest", "v1", "bad alias"] {
-        assert_eq!(
-            kind(store.set_alias("ok", alias, "1")),
-            ErrorKind::InvalidParameter,
-            "{alias}"
-        );
+        assert_eq!(kind(store.set_alias("ok", alias, "1")), ErrorKind::InvalidParameter, "{alias}");
     }
     let huge = "x".repeat(100_001);
-    assert_eq!(
-        kind(store.set_registered_model_tag("ok", &Tag::new("k", huge))),
-        ErrorKind::InvalidParameter
-    );
+    assert_eq!(kind(store.set_registered_model_tag("ok", &Tag::new("k", huge))), ErrorKind::InvalidParameter);
     assert_eq!(
         kind(store.create_model_version(&NewModelVersion {
             name: "missing".into(),

@@ -1,12 +1,9 @@
 //! Tracking behaviour: experiments, runs, metrics, datasets, logged models.
 
 use flotilla_core::ErrorKind;
-use flotilla_core::model::{
-    Dataset, DatasetInput, LoggedModelStatus, Metric, RunStatus, Tag, ViewType,
-};
+use flotilla_core::model::{Dataset, DatasetInput, LoggedModelStatus, Metric, RunStatus, Tag, ViewType};
 use flotilla_store::{
-    ExperimentQuery, LoggedModelQuery, NewLoggedModel, NewRun, PageRequest, RunQuery, RunUpdate,
-    Store,
+    ExperimentQuery, LoggedModelQuery, NewLoggedModel, NewRun, PageRequest, RunQuery, RunUpdate, Store,
 };
 
 use super::kind;
@@ -35,61 +32,32 @@ fn run_in(store: &dyn Store, experiment_id: &str, name: &str) -> String {
 }
 
 pub fn experiments_lifecycle(store: &dyn Store) {
-    let id = store
-        .create_experiment("exp-a", None, &[Tag::new("team", "ml")])
-        .unwrap();
+    let id = store.create_experiment("exp-a", None, &[Tag::new("team", "ml")]).unwrap();
     let e = store.get_experiment(&id).unwrap();
     assert_eq!(e.name, "exp-a");
     assert_eq!(e.artifact_location, format!("mlflow-artifacts:/{id}"));
     assert_eq!(e.tags, vec![Tag::new("team", "ml")]);
-    assert_eq!(
-        store.get_experiment_by_name("exp-a").unwrap().experiment_id,
-        id
-    );
-    assert_eq!(
-        kind(store.create_experiment("exp-a", None, &[])),
-        ErrorKind::AlreadyExists
-    );
+    assert_eq!(store.get_experiment_by_name("exp-a").unwrap().experiment_id, id);
+    assert_eq!(kind(store.create_experiment("exp-a", None, &[])), ErrorKind::AlreadyExists);
     assert_eq!(kind(store.get_experiment("999")), ErrorKind::NotFound);
-    assert_eq!(
-        kind(store.get_experiment_by_name("nope")),
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(store.get_experiment("abc")),
-        ErrorKind::InvalidParameter
-    );
+    assert_eq!(kind(store.get_experiment_by_name("nope")), ErrorKind::NotFound);
+    assert_eq!(kind(store.get_experiment("abc")), ErrorKind::InvalidParameter);
 
     store.rename_experiment(&id, "exp-b").unwrap();
     assert_eq!(store.get_experiment(&id).unwrap().name, "exp-b");
     store.set_experiment_tag(&id, &Tag::new("k", "v")).unwrap();
     store.delete_experiment_tag(&id, "team").unwrap();
-    assert_eq!(
-        store.get_experiment(&id).unwrap().tags,
-        vec![Tag::new("k", "v")]
-    );
+    assert_eq!(store.get_experiment(&id).unwrap().tags, vec![Tag::new("k", "v")]);
 
     store.delete_experiment(&id).unwrap();
+    assert_eq!(store.get_experiment(&id).unwrap().lifecycle_stage.as_str(), "deleted");
     assert_eq!(
-        store.get_experiment(&id).unwrap().lifecycle_stage.as_str(),
-        "deleted"
-    );
-    assert_eq!(
-        kind(store.create_run(&NewRun {
-            experiment_id: id.clone(),
-            ..NewRun::default()
-        })),
+        kind(store.create_run(&NewRun { experiment_id: id.clone(), ..NewRun::default() })),
         ErrorKind::InvalidParameter
     );
     store.restore_experiment(&id).unwrap();
-    assert_eq!(
-        store.get_experiment(&id).unwrap().lifecycle_stage.as_str(),
-        "active"
-    );
-    assert_eq!(
-        kind(store.delete_experiment("0")),
-        ErrorKind::InvalidParameter
-    );
+    assert_eq!(store.get_experiment(&id).unwrap().lifecycle_stage.as_str(), "active");
+    assert_eq!(kind(store.delete_experiment("0")), ErrorKind::InvalidParameter);
 }
 
 pub fn experiment_search_filters_and_pages(store: &dyn Store) {
@@ -102,25 +70,13 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
             )
             .unwrap();
     }
-    let q = |filter: &str| ExperimentQuery {
-        filter: filter.into(),
-        ..ExperimentQuery::default()
-    };
+    let q = |filter: &str| ExperimentQuery { filter: filter.into(), ..ExperimentQuery::default() };
     let names = |q: ExperimentQuery| {
-        store
-            .search_experiments(&q)
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|e| e.name)
-            .collect::<Vec<_>>()
+        store.search_experiments(&q).unwrap().items.into_iter().map(|e| e.name).collect::<Vec<_>>()
     };
     assert_eq!(names(q("name = 'search-3'")), vec!["search-3"]);
     assert_eq!(names(q("tags.parity = 'odd'")).len(), 3);
-    assert_eq!(
-        names(q("name LIKE 'search-%' AND tags.parity = 'even'")).len(),
-        4
-    );
+    assert_eq!(names(q("name LIKE 'search-%' AND tags.parity = 'even'")).len(), 4);
     let mut ordered = q("name LIKE 'search-%'");
     ordered.order_by = vec!["name DESC".into()];
     assert_eq!(names(ordered)[0], "search-6");
@@ -133,10 +89,7 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
                 filter: "name LIKE 'search-%'".into(),
                 order_by: vec!["name".into()],
                 view: ViewType::ActiveOnly,
-                page: PageRequest {
-                    max_results: Some(3),
-                    page_token: token.clone(),
-                },
+                page: PageRequest { max_results: Some(3), page_token: token.clone() },
             })
             .unwrap();
         assert!(page.items.len() <= 3);
@@ -146,25 +99,11 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
             break;
         }
     }
-    assert_eq!(
-        seen,
-        (0..7).map(|i| format!("search-{i}")).collect::<Vec<_>>()
-    );
-    let bad_token = ExperimentQuery {
-        page: PageRequest {
-            max_results: None,
-            page_token: Some("garbage".into()),
-        },
-        ..q("")
-    };
-    assert_eq!(
-        kind(store.search_experiments(&bad_token)),
-        ErrorKind::InvalidParameter
-    );
-    assert_eq!(
-        kind(store.search_experiments(&q("name <<< 'x'"))),
-        ErrorKind::InvalidParameter
-    );
+    assert_eq!(seen, (0..7).map(|i| format!("search-{i}")).collect::<Vec<_>>());
+    let bad_token =
+        ExperimentQuery { page: PageRequest { max_results: None, page_token: Some("garbage".into()) }, ..q("") };
+    assert_eq!(kind(store.search_experiments(&bad_token)), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.search_experiments(&q("name <<< 'x'"))), ErrorKind::InvalidParameter);
 }
 
 pub fn runs_params_metrics_tags(store: &dyn Store) {
@@ -180,10 +119,7 @@ pub fn runs_params_metrics_tags(store: &dyn Store) {
         .unwrap();
     let id = run.info.run_id.clone();
     assert_eq!(run.info.run_name, "first");
-    assert_eq!(
-        run.info.artifact_uri,
-        format!("mlflow-artifacts:/{exp}/{id}/artifacts")
-    );
+    assert_eq!(run.info.artifact_uri, format!("mlflow-artifacts:/{exp}/{id}/artifacts"));
     assert!(run.data.tags.contains(&Tag::new("mlflow.runName", "first")));
 
     store
@@ -203,72 +139,37 @@ pub fn runs_params_metrics_tags(store: &dyn Store) {
     let info = store
         .update_run(
             &id,
-            &RunUpdate {
-                status: Some(RunStatus::Finished),
-                end_time: Some(2000),
-                run_name: Some("renamed".into()),
-            },
+            &RunUpdate { status: Some(RunStatus::Finished), end_time: Some(2000), run_name: Some("renamed".into()) },
         )
         .unwrap();
-    assert_eq!(
-        (info.status, info.end_time, info.run_name.as_str()),
-        (RunStatus::Finished, Some(2000), "renamed")
-    );
+    assert_eq!((info.status, info.end_time, info.run_name.as_str()), (RunStatus::Finished, Some(2000), "renamed"));
     store.delete_run_tag(&id, "stage").unwrap();
-    assert_eq!(
-        kind(store.delete_run_tag(&id, "stage")),
-        ErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(store.get_run("0123456789abcdef0123456789abcdef")),
-        ErrorKind::NotFound
-    );
+    assert_eq!(kind(store.delete_run_tag(&id, "stage")), ErrorKind::NotFound);
+    assert_eq!(kind(store.get_run("0123456789abcdef0123456789abcdef")), ErrorKind::NotFound);
 }
 
 pub fn param_values_cannot_change(store: &dyn Store) {
     let id = run_in(store, "0", "p");
-    store
-        .log_batch(&id, &[], &[Tag::new("a", "1")], &[])
-        .unwrap();
-    store
-        .log_batch(&id, &[], &[Tag::new("a", "1")], &[])
-        .unwrap();
-    assert_eq!(
-        kind(store.log_batch(&id, &[], &[Tag::new("a", "2")], &[])),
-        ErrorKind::InvalidParameter
-    );
+    store.log_batch(&id, &[], &[Tag::new("a", "1")], &[]).unwrap();
+    store.log_batch(&id, &[], &[Tag::new("a", "1")], &[]).unwrap();
+    assert_eq!(kind(store.log_batch(&id, &[], &[Tag::new("a", "2")], &[])), ErrorKind::InvalidParameter);
 }
 
 pub fn failed_batch_writes_nothing(store: &dyn Store) {
     let id = run_in(store, "0", "atomic");
-    store
-        .log_batch(&id, &[], &[Tag::new("fixed", "1")], &[])
-        .unwrap();
+    store.log_batch(&id, &[], &[Tag::new("fixed", "1")], &[]).unwrap();
     // A good metric and tag followed by a conflicting param: nothing may land.
-    let r = store.log_batch(
-        &id,
-        &[metric("m", 1.0, 0, 1)],
-        &[Tag::new("fixed", "2")],
-        &[Tag::new("t", "v")],
-    );
+    let r = store.log_batch(&id, &[metric("m", 1.0, 0, 1)], &[Tag::new("fixed", "2")], &[Tag::new("t", "v")]);
     assert_eq!(kind(r), ErrorKind::InvalidParameter);
     let run = store.get_run(&id).unwrap();
     assert!(run.data.metrics.is_empty());
     assert!(!run.data.tags.iter().any(|t| t.key == "t"));
-    let history = store
-        .metric_history(&id, "m", &PageRequest::default())
-        .unwrap();
+    let history = store.metric_history(&id, "m", &PageRequest::default()).unwrap();
     assert!(history.items.is_empty());
     // Over-limit batches and bad keys are refused before any write.
     let many: Vec<Metric> = (0..1001).map(|i| metric("m", 1.0, i, i)).collect();
-    assert_eq!(
-        kind(store.log_batch(&id, &many, &[], &[])),
-        ErrorKind::InvalidParameter
-    );
-    assert_eq!(
-        kind(store.log_batch(&id, &[metric("../x", 1.0, 0, 0)], &[], &[])),
-        ErrorKind::InvalidParameter
-    );
+    assert_eq!(kind(store.log_batch(&id, &many, &[], &[])), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.log_batch(&id, &[metric("../x", 1.0, 0, 0)], &[], &[])), ErrorKind::InvalidParameter);
 }
 
 pub fn latest_metric_and_history_pages(store: &dyn Store) {
@@ -276,17 +177,12 @@ pub fn latest_metric_and_history_pages(store: &dyn Store) {
     // Logged out of order: the latest is the greatest step, not the last write.
     let mut all = Vec::new();
     for chunk in (0..2500).collect::<Vec<i64>>().chunks(1000) {
-        let batch: Vec<Metric> = chunk
-            .iter()
-            .rev()
-            .map(|&s| metric("loss", 1.0 / (s + 1) as f64, s, 100 + s))
-            .collect();
+        let batch: Vec<Metric> =
+            chunk.iter().rev().map(|&s| metric("loss", 1.0 / (s + 1) as f64, s, 100 + s)).collect();
         store.log_batch(&id, &batch, &[], &[]).unwrap();
         all.extend(chunk.iter().copied());
     }
-    store
-        .log_batch(&id, &[metric("loss", 9.0, 5, 1)], &[], &[])
-        .unwrap();
+    store.log_batch(&id, &[metric("loss", 9.0, 5, 1)], &[], &[]).unwrap();
     let latest = &store.get_run(&id).unwrap().data.metrics[0];
     assert_eq!(latest.step, 2499);
 
@@ -294,16 +190,8 @@ pub fn latest_metric_and_history_pages(store: &dyn Store) {
     let mut token = None;
     let mut pages = 0;
     loop {
-        let page = store
-            .metric_history(
-                &id,
-                "loss",
-                &PageRequest {
-                    max_results: Some(1000),
-                    page_token: token,
-                },
-            )
-            .unwrap();
+        let page =
+            store.metric_history(&id, "loss", &PageRequest { max_results: Some(1000), page_token: token }).unwrap();
         pages += 1;
         steps.extend(page.items.iter().map(|m| m.step));
         token = page.next_page_token;
@@ -313,10 +201,7 @@ pub fn latest_metric_and_history_pages(store: &dyn Store) {
     }
     assert_eq!(pages, 3);
     assert_eq!(steps.len(), 2501);
-    assert!(
-        steps.windows(2).all(|w| w[0] <= w[1]),
-        "history is ordered by step"
-    );
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "history is ordered by step");
 }
 
 pub fn nan_and_infinity_round_trip(store: &dyn Store) {
@@ -338,9 +223,7 @@ pub fn nan_and_infinity_round_trip(store: &dyn Store) {
     assert!(value("nan").is_nan());
     assert_eq!(value("inf"), f64::INFINITY);
     assert_eq!(value("ninf"), f64::NEG_INFINITY);
-    let h = store
-        .metric_history(&id, "nan", &PageRequest::default())
-        .unwrap();
+    let h = store.metric_history(&id, "nan", &PageRequest::default()).unwrap();
     assert!(h.items[0].value.is_nan());
 }
 
@@ -356,28 +239,13 @@ pub fn search_runs_filters_orders_pages(store: &dyn Store) {
                 tags: vec![],
             })
             .unwrap();
-        let params = [Tag::new(
-            "model",
-            if i % 2 == 0 { "tree" } else { "linear" },
-        )];
+        let params = [Tag::new("model", if i % 2 == 0 { "tree" } else { "linear" })];
         let tags = [Tag::new("group", if i < 10 { "a" } else { "b" })];
-        let metrics = if i == 19 {
-            vec![]
-        } else {
-            vec![metric("acc", i as f64 / 20.0, 0, 1)]
-        };
-        store
-            .log_batch(&run.info.run_id, &metrics, &params, &tags)
-            .unwrap();
+        let metrics = if i == 19 { vec![] } else { vec![metric("acc", i as f64 / 20.0, 0, 1)] };
+        store.log_batch(&run.info.run_id, &metrics, &params, &tags).unwrap();
         if i == 3 {
             store
-                .update_run(
-                    &run.info.run_id,
-                    &RunUpdate {
-                        status: Some(RunStatus::Failed),
-                        ..RunUpdate::default()
-                    },
-                )
+                .update_run(&run.info.run_id, &RunUpdate { status: Some(RunStatus::Failed), ..RunUpdate::default() })
                 .unwrap();
         }
     }
@@ -388,23 +256,11 @@ pub fn search_runs_filters_orders_pages(store: &dyn Store) {
             order_by: order.iter().map(|s| s.to_string()).collect(),
             ..RunQuery::default()
         };
-        store
-            .search_runs(&q)
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|r| r.info.run_name)
-            .collect::<Vec<_>>()
+        store.search_runs(&q).unwrap().items.into_iter().map(|r| r.info.run_name).collect::<Vec<_>>()
     };
     assert_eq!(search("metrics.acc > 0.8", &[]).len(), 2);
-    assert_eq!(
-        search("metrics.acc >= 0.5 AND params.model = 'tree'", &[]).len(),
-        5
-    );
-    assert_eq!(
-        search("tags.group = 'b' AND params.model != 'tree'", &[]).len(),
-        5
-    );
+    assert_eq!(search("metrics.acc >= 0.5 AND params.model = 'tree'", &[]).len(), 5);
+    assert_eq!(search("tags.group = 'b' AND params.model != 'tree'", &[]).len(), 5);
     assert_eq!(search("attributes.status = 'FAILED'", &[]), vec!["run-03"]);
     assert_eq!(search("attributes.run_name LIKE 'run-1%'", &[]).len(), 10);
     assert_eq!(search("attributes.start_time >= 1018", &[]).len(), 2);
@@ -422,10 +278,7 @@ pub fn search_runs_filters_orders_pages(store: &dyn Store) {
         let q = RunQuery {
             experiment_ids: vec![exp.clone()],
             order_by: vec!["metrics.acc DESC".into()],
-            page: PageRequest {
-                max_results: Some(6),
-                page_token: token,
-            },
+            page: PageRequest { max_results: Some(6), page_token: token },
             ..RunQuery::default()
         };
         let page = store.search_runs(&q).unwrap();
@@ -436,24 +289,14 @@ pub fn search_runs_filters_orders_pages(store: &dyn Store) {
         }
     }
     assert_eq!(seen, by_acc);
-    let bad = RunQuery {
-        experiment_ids: vec![exp.clone()],
-        filter: "metrics.acc > 'x'".into(),
-        ..RunQuery::default()
-    };
+    let bad = RunQuery { experiment_ids: vec![exp.clone()], filter: "metrics.acc > 'x'".into(), ..RunQuery::default() };
     assert_eq!(kind(store.search_runs(&bad)), ErrorKind::InvalidParameter);
     let too_many = RunQuery {
         experiment_ids: vec![exp],
-        page: PageRequest {
-            max_results: Some(50_001),
-            page_token: None,
-        },
+        page: PageRequest { max_results: Some(50_001), page_token: None },
         ..RunQuery::default()
     };
-    assert_eq!(
-        kind(store.search_runs(&too_many)),
-        ErrorKind::InvalidParameter
-    );
+    assert_eq!(kind(store.search_runs(&too_many)), ErrorKind::InvalidParameter);
 }
 
 pub fn dataset_inputs(store: &dyn Store) {
@@ -466,47 +309,15 @@ pub fn dataset_inputs(store: &dyn Store) {
         schema: Some("{}".into()),
         profile: None,
     };
-    let input = DatasetInput {
-        tags: vec![Tag::new("mlflow.data.context", "training")],
-        dataset,
-    };
-    store
-        .log_inputs(&id, std::slice::from_ref(&input), &[])
-        .unwrap();
-    store
-        .log_inputs(&id, std::slice::from_ref(&input), &[])
-        .unwrap();
+    let input = DatasetInput { tags: vec![Tag::new("mlflow.data.context", "training")], dataset };
+    store.log_inputs(&id, std::slice::from_ref(&input), &[]).unwrap();
+    store.log_inputs(&id, std::slice::from_ref(&input), &[]).unwrap();
     let run = store.get_run(&id).unwrap();
     assert_eq!(run.inputs.dataset_inputs, vec![input]);
-    let q = |f: &str| RunQuery {
-        experiment_ids: vec!["0".into()],
-        filter: f.into(),
-        ..RunQuery::default()
-    };
-    assert_eq!(
-        store
-            .search_runs(&q("datasets.name = 'sales'"))
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
-    assert_eq!(
-        store
-            .search_runs(&q("datasets.context = 'training'"))
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
-    assert_eq!(
-        store
-            .search_runs(&q("datasets.digest = 'nope'"))
-            .unwrap()
-            .items
-            .len(),
-        0
-    );
+    let q = |f: &str| RunQuery { experiment_ids: vec!["0".into()], filter: f.into(), ..RunQuery::default() };
+    assert_eq!(store.search_runs(&q("datasets.name = 'sales'")).unwrap().items.len(), 1);
+    assert_eq!(store.search_runs(&q("datasets.context = 'training'")).unwrap().items.len(), 1);
+    assert_eq!(store.search_runs(&q("datasets.digest = 'nope'")).unwrap().items.len(), 0);
 }
 
 pub fn logged_models(store: &dyn Store) {
@@ -521,22 +332,15 @@ pub fn logged_models(store: &dyn Store) {
     let m = store.create_logged_model(&new).unwrap();
     let id = m.info.model_id.clone();
     assert!(id.starts_with("m-"));
-    assert_eq!(
-        m.info.artifact_uri,
-        format!("mlflow-artifacts:/0/models/{id}/artifacts")
-    );
+    assert_eq!(m.info.artifact_uri, format!("mlflow-artifacts:/0/models/{id}/artifacts"));
     assert_eq!(m.info.status, LoggedModelStatus::Pending);
     let mut with_model = metric("val_rmse", 3.0, 0, 1);
     with_model.model_id = Some(id.clone());
     store.log_batch(&run, &[with_model], &[], &[]).unwrap();
-    let ready = store
-        .finalize_logged_model(&id, LoggedModelStatus::Ready)
-        .unwrap();
+    let ready = store.finalize_logged_model(&id, LoggedModelStatus::Ready).unwrap();
     assert_eq!(ready.info.status, LoggedModelStatus::Ready);
     assert_eq!(ready.data.metrics[0].key, "val_rmse");
-    store
-        .set_logged_model_tags(&id, &[Tag::new("mlflow.modelVersions", "[]")])
-        .unwrap();
+    store.set_logged_model_tags(&id, &[Tag::new("mlflow.modelVersions", "[]")]).unwrap();
     let found = store
         .search_logged_models(&LoggedModelQuery {
             experiment_ids: vec!["0".into()],
@@ -545,9 +349,7 @@ pub fn logged_models(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(found.items.len(), 1);
-    store
-        .delete_logged_model_tag(&id, "mlflow.modelVersions")
-        .unwrap();
+    store.delete_logged_model_tag(&id, "mlflow.modelVersions").unwrap();
     store.delete_logged_model(&id).unwrap();
     assert_eq!(kind(store.get_logged_model(&id)), ErrorKind::NotFound);
 }
@@ -555,29 +357,11 @@ pub fn logged_models(store: &dyn Store) {
 pub fn deleted_runs_refuse_writes(store: &dyn Store) {
     let id = run_in(store, "0", "gone");
     store.delete_run(&id).unwrap();
-    assert_eq!(
-        kind(store.log_batch(&id, &[metric("m", 1.0, 0, 0)], &[], &[])),
-        ErrorKind::InvalidParameter
-    );
-    let active = RunQuery {
-        experiment_ids: vec!["0".into()],
-        ..RunQuery::default()
-    };
-    assert!(
-        store
-            .search_runs(&active)
-            .unwrap()
-            .items
-            .iter()
-            .all(|r| r.info.run_id != id)
-    );
-    let deleted = RunQuery {
-        view: ViewType::DeletedOnly,
-        ..active
-    };
+    assert_eq!(kind(store.log_batch(&id, &[metric("m", 1.0, 0, 0)], &[], &[])), ErrorKind::InvalidParameter);
+    let active = RunQuery { experiment_ids: vec!["0".into()], ..RunQuery::default() };
+    assert!(store.search_runs(&active).unwrap().items.iter().all(|r| r.info.run_id != id));
+    let deleted = RunQuery { view: ViewType::DeletedOnly, ..active };
     assert_eq!(store.search_runs(&deleted).unwrap().items.len(), 1);
     store.restore_run(&id).unwrap();
-    store
-        .log_batch(&id, &[metric("m", 1.0, 0, 0)], &[], &[])
-        .unwrap();
+    store.log_batch(&id, &[metric("m", 1.0, 0, 0)], &[], &[]).unwrap();
 }
