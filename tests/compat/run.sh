@@ -56,7 +56,7 @@ start_server() {
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "compat: flotilla did not become healthy within 10 s; log tail:" >&2
+  echo "compat: flotilla exited or was not healthy within 10 s; log tail:" >&2
   tail -n 30 "$log" >&2
   return 1
 }

@@ -17,12 +17,22 @@ common=(pytest==9.2.0 xgboost-cpu==3.2.0 pandas==3.1.1 numpy==2.4.6)
 client3=(mlflow-skinny==3.17.2 "${common[@]}")
 client2=(mlflow-skinny==2.22.5 "${common[@]}")
 
+# True when every `name==version` is installed in venv $1 (metadata only: importing mlflow
+# takes seconds).
+installed() {
+  local dir="$1"; shift
+  "$dir/bin/python" - "$@" 2>/dev/null <<'PY'
+import sys
+from importlib.metadata import version
+sys.exit(any(version(n) != v for n, v in (spec.split("==") for spec in sys.argv[1:])))
+PY
+}
+
 ensure_venv() {
   local name="$1"; shift
   local dir="$venvs/$name" stamp="$venvs/$name/.compat-stamp"
   local want; want="$(printf '%s\n' "$@")"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
-     && "$dir/bin/python" -c 'import mlflow, pytest, xgboost, pandas' 2>/dev/null; then
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && installed "$dir" "$@"; then
     echo "setup: $name up to date ($(tr '\n' ' ' <"$stamp"))"
     return
   fi

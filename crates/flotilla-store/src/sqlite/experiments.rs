@@ -30,6 +30,23 @@ pub(crate) fn stage_of(tx: &Transaction<'_>, id: i64) -> StoreResult<Option<Life
     Ok(stage.as_deref().and_then(LifecycleStage::parse))
 }
 
+/// The artifact location of an experiment that must exist and be active
+/// (where new runs and logged models go).
+pub(crate) fn active_location(tx: &Transaction<'_>, experiment_id: i64) -> StoreResult<String> {
+    let found: Option<(String, String)> = tx
+        .prepare_cached("SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?")?
+        .query_row([experiment_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match found {
+        None => Err(Error::not_found(format!("No Experiment with id={experiment_id} exists")).into()),
+        Some((_, stage)) if stage != "active" => Err(Error::invalid(format!(
+            "The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
+        ))
+        .into()),
+        Some((location, _)) => Ok(location),
+    }
+}
+
 fn require_active(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<i64> {
     let id = parse_id(experiment_id)?;
     match stage_of(tx, id)? {
@@ -212,11 +229,7 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&experiment_clause(clause, &mut args)?);
         }
-        if let Some(c) = &cursor {
-            sql.push_str(" AND ");
-            sql.push_str(&keyset::after(&keys, c, &mut args));
-        }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {
             let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
             Ok(Page { items: rows::experiments_by_ids(tx, &ids)?, next_page_token: next })

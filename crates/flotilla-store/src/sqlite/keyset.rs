@@ -48,6 +48,23 @@ pub(crate) fn after(keys: &[SortKey], cursor: &[JsonValue], params: &mut Vec<Sql
     format!("({})", ors.join(" OR "))
 }
 
+/// Closes a page query whose WHERE clause is open: the cursor predicate (if
+/// any), the ordering, and `LIMIT limit + 1` (the extra row says whether
+/// another page follows).
+pub(crate) fn finish(
+    sql: &mut String,
+    keys: &[SortKey],
+    cursor: Option<&[JsonValue]>,
+    limit: usize,
+    params: &mut Vec<SqlValue>,
+) {
+    if let Some(c) = cursor {
+        sql.push_str(" AND ");
+        sql.push_str(&after(keys, c, params));
+    }
+    sql.push_str(&format!(" ORDER BY {} LIMIT {}", order_by(keys), limit + 1));
+}
+
 pub(crate) fn to_sql(v: &JsonValue) -> SqlValue {
     match v {
         JsonValue::Null => SqlValue::Null,

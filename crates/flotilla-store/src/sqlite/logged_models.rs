@@ -147,16 +147,7 @@ impl SqliteStore {
         validate_pairs("Param", &new.params, validation::MAX_PARAM_VALUE_LENGTH)?;
         let experiment_id = experiments::parse_id(&new.experiment_id)?;
         self.write(|tx| {
-            let location: Option<(String, String)> = tx
-                .prepare_cached("SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?")?
-                .query_row([experiment_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((location, stage)) = location else {
-                return Err(Error::not_found(format!("No Experiment with id={experiment_id} exists")).into());
-            };
-            if stage != "active" {
-                return Err(Error::invalid(format!("The experiment {experiment_id} must be in the 'active' state.")).into());
-            }
+            let location = experiments::active_location(tx, experiment_id)?;
             let model_id = format!("m-{}", new_hex_id());
             let name = new.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "model".to_string());
             let artifact_uri = format!("{}/models/{model_id}/artifacts", location.trim_end_matches('/'));
@@ -278,11 +269,7 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&clause_sql(c, &mut args)?);
         }
-        if let Some(c) = &cursor {
-            sql.push_str(" AND ");
-            sql.push_str(&keyset::after(&keys, c, &mut args));
-        }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {
             let (ids, next) = rows::keyset_page(tx, &sql, &args, keys.len(), limit, 1, |r| r.get::<_, String>(0))?;
             Ok(Page { items: models_by_ids(tx, &ids)?, next_page_token: next })

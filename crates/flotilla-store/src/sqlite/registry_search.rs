@@ -241,11 +241,7 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&registered_model_clause(c, &mut args)?);
         }
-        if let Some(c) = &cursor {
-            sql.push_str(" AND ");
-            sql.push_str(&keyset::after(&keys, c, &mut args));
-        }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {
             let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
             Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
@@ -271,11 +267,7 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&model_version_clause(c, &mut args)?);
         }
-        if let Some(c) = &cursor {
-            sql.push_str(" AND ");
-            sql.push_str(&keyset::after(&keys, c, &mut args));
-        }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {
             let (pairs, next) =
                 rows::keyset_page(tx, &sql, &args, keys.len(), limit, 2, |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -156,19 +156,7 @@ impl SqliteStore {
         new.tags.iter().try_for_each(validate_tag)?;
         let experiment_id = experiments::parse_id(&new.experiment_id)?;
         self.write(|tx| {
-            let location: Option<(String, String)> = tx
-                .prepare_cached("SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?")?
-                .query_row([experiment_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((location, stage)) = location else {
-                return Err(Error::not_found(format!("No Experiment with id={experiment_id} exists")).into());
-            };
-            if stage != "active" {
-                return Err(Error::invalid(format!(
-                    "The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
-                ))
-                .into());
-            }
+            let location = experiments::active_location(tx, experiment_id)?;
             let run_id = new_hex_id();
             let tag_name = new.tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
             let name = match (new.run_name.clone().filter(|n| !n.is_empty()), tag_name) {

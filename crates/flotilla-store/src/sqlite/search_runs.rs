@@ -140,11 +140,7 @@ impl SqliteStore {
             sql.push_str(" AND ");
             sql.push_str(&clause_sql(c, &mut args)?);
         }
-        if let Some(c) = &cursor {
-            sql.push_str(" AND ");
-            sql.push_str(&keyset::after(&keys, c, &mut args));
-        }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {
             let (run_keys, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
             Ok(Page { items: rows::runs_by_keys(tx, &run_keys)?, next_page_token: next })
