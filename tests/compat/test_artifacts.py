@@ -2,8 +2,10 @@
 
 import hashlib
 import os
+import shutil
 
 import mlflow
+import pytest
 from mlflow.artifacts import download_artifacts, load_dict, load_text
 
 # relative path -> content; directories are implied
@@ -68,7 +70,10 @@ def test_log_artifacts_nested_then_list_each_level(client, run, tmp_path):
         "data/sub/deeper": [("data/sub/deeper/c.bin", False, 10240), ("data/sub/deeper/deepest", True, None)],
         "data/sub/deeper/deepest": [("data/sub/deeper/deepest/d.csv", False, 8)],
         "data/other": [("data/other/e.txt", False, 0)],
-        "data/odd names": [("data/odd names/with space+plus.txt", False, 23), ("data/odd names/ünïcödé.txt", False, 15)],
+        "data/odd names": [
+            ("data/odd names/with space+plus.txt", False, 23),
+            ("data/odd names/ünïcödé.txt", False, 15),
+        ],
         "data/does-not-exist": [],
         "data/readme.txt": [],  # listing a file is an empty listing to the client
     }
@@ -115,24 +120,32 @@ def test_overwrite_replaces_content(client, run, tmp_path):
     assert listing(client, run_id) == [("same.txt", False, 6)]
 
 
-def test_200_mb_file_round_trip(client, run, tmp_path):
-    size_mb = 200
-    src = tmp_path / "big.bin"
+@pytest.fixture
+def big_dir(tmp_path):
+    """A scratch dir emptied after the test: pytest keeps tmp dirs, 400 MB each time here."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def sha256_of(path):
     digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_200_mb_file_round_trip(client, run, big_dir):
+    size_mb = 200
+    src = big_dir / "big.bin"
     chunk = os.urandom(1 << 20)
     with open(src, "wb") as f:
         for i in range(size_mb):
-            block = i.to_bytes(4, "little") + chunk[4:]  # no two MiB blocks alike
-            digest.update(block)
-            f.write(block)
+            f.write(i.to_bytes(4, "little") + chunk[4:])  # no two MiB blocks alike
     run_id = run.info.run_id
 
     client.log_artifact(run_id, str(src), artifact_path="blobs")
 
     assert listing(client, run_id, "blobs") == [("blobs/big.bin", False, size_mb << 20)]
-    downloaded = client.download_artifacts(run_id, "blobs/big.bin", fresh_dir(tmp_path / "back"))
-    got = hashlib.sha256()
-    with open(downloaded, "rb") as f:
-        while block := f.read(1 << 20):
-            got.update(block)
-    assert got.hexdigest() == digest.hexdigest()
+    downloaded = client.download_artifacts(run_id, "blobs/big.bin", fresh_dir(big_dir / "back"))
+    assert sha256_of(downloaded) == sha256_of(src)

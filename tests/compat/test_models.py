@@ -22,7 +22,8 @@ Y = (X[:, 0] + X[:, 1] > 1.0).astype(int)
 @pytest.fixture(scope="module")
 def logged():
     """A small booster logged in its own run and registered twice under one name."""
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(X, label=Y), num_boost_round=8)
+    params = {"objective": "binary:logistic", "max_depth": 3}
+    booster = xgb.train(params, xgb.DMatrix(X, label=Y), num_boost_round=8)
     experiment_id = mlflow.MlflowClient().create_experiment(unique("models"))
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_metric("train_acc", 0.97)
@@ -71,7 +72,8 @@ def test_logged_model_entity(client, logged):
     assert model.experiment_id == logged["experiment_id"]
     assert model.source_run_id == logged["run_id"]
     assert str(model.status) in ("READY", "LoggedModelStatus.READY")
-    assert model.artifact_location == f"mlflow-artifacts:/{logged['experiment_id']}/models/{info.model_id}/artifacts"
+    experiment_id = logged["experiment_id"]
+    assert model.artifact_location == f"mlflow-artifacts:/{experiment_id}/models/{info.model_id}/artifacts"
     # log_model links the run's latest metrics to the model (log-batch with model_id)
     assert [(m.key, m.value) for m in model.metrics] == [("train_acc", 0.97)]
     outputs = client.get_run(logged["run_id"]).outputs.model_outputs

@@ -46,7 +46,10 @@ def test_versions_are_numbered_and_ready(client, source_run):
     name = unique("model")
     client.create_registered_model(name)
 
-    made = [client.create_model_version(name, source, run_id=run_id, tags={"n": str(i)}, description=f"v{i}") for i in range(3)]
+    made = [
+        client.create_model_version(name, source, run_id=run_id, tags={"n": str(i)}, description=f"v{i}")
+        for i in range(3)
+    ]
 
     assert [mv.version for mv in made] == ["1", "2", "3"]
     got = client.get_model_version(name, "2")
@@ -130,7 +133,8 @@ def test_rename_keeps_versions_and_aliases(client, model):
     assert client.get_registered_model(new_name).name == new_name
     assert client.get_model_version(new_name, "3").name == new_name
     assert client.get_model_version_by_alias(new_name, "prod").version == "3"
-    assert [mv.version for mv in client.search_model_versions(f"name = '{new_name}'", order_by=["version_number ASC"])] == ["1", "2", "3"]
+    versions = client.search_model_versions(f"name = '{new_name}'", order_by=["version_number ASC"])
+    assert [mv.version for mv in versions] == ["1", "2", "3"]
     with raises_mlflow("RESOURCE_DOES_NOT_EXIST"):
         client.get_registered_model(model)
 
@@ -225,7 +229,9 @@ def test_search_registered_models_paging(client):
     for name in names:
         client.create_registered_model(name)
 
-    found, sizes = collect_pages(client.search_registered_models, 10, filter_string=f"name LIKE '{prefix}-%'", order_by=["name ASC"])
+    found, sizes = collect_pages(
+        client.search_registered_models, 10, filter_string=f"name LIKE '{prefix}-%'", order_by=["name ASC"]
+    )
 
     assert [rm.name for rm in found] == names
     assert sizes == [10, 10, 5]

@@ -95,7 +95,9 @@ def test_nan_and_infinity_round_trip(client, run):
 def test_log_batch_with_1000_metrics_in_one_call(client, run):
     run_id = run.info.run_id
     keys = [f"m{k}" for k in range(10)]
-    metrics = [Metric(key, k * 1000 + step, 10_000 + step, step) for k, key in enumerate(keys) for step in range(100)]
+    metrics = [
+        Metric(key, k * 1000 + step, 10_000 + step, step) for k, key in enumerate(keys) for step in range(100)
+    ]
     assert len(metrics) == 1000
 
     client.log_batch(run_id, metrics=metrics)
@@ -118,7 +120,8 @@ def test_metric_history_spans_several_pages(client, run):
     run_id = run.info.run_id
     total = 30_000
     for start in range(0, total, 1000):
-        client.log_batch(run_id, metrics=[Metric("curve", s * 0.5, 1_000_000 + s, s) for s in range(start, start + 1000)])
+        chunk = [Metric("curve", s * 0.5, 1_000_000 + s, s) for s in range(start, start + 1000)]
+        client.log_batch(run_id, metrics=chunk)
 
     history = client.get_metric_history(run_id, "curve")
 

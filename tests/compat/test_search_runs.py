@@ -1,7 +1,8 @@
 """search_runs: filters on metrics, params, tags and attributes; ordering; paging."""
 
-import pytest
 import mlflow
+import pytest
+from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 
 from compat_util import collect_pages, unique
@@ -21,8 +22,6 @@ RUNS = [
 
 @pytest.fixture(scope="module")
 def runs_experiment():
-    from mlflow import MlflowClient
-
     client = MlflowClient()
     exp_id = client.create_experiment(unique("search"))
     for i, (name, acc, model, team, status) in enumerate(RUNS):
@@ -136,6 +135,6 @@ def test_search_across_experiments(client, runs_experiment):
     other = client.create_experiment(unique("search-other"))
     client.create_run(other, run_name="elsewhere", start_time=START + 10_000)
 
-    found = client.search_runs([runs_experiment, other], filter_string="attributes.start_time >= " + str(START + 5000))
+    found = client.search_runs([runs_experiment, other], filter_string=f"attributes.start_time >= {START + 5000}")
 
     assert names(found) == ["elsewhere", "r5"]

@@ -82,9 +82,8 @@ def test_legacy_list_endpoint_rejects_escape(run_id):
 def test_json_endpoints_reject_non_json_content_type():
     """CSRF defense: a browser form post must not create anything."""
     for content_type in ("text/plain", "application/x-www-form-urlencoded"):
-        status, body = call(
-            "POST", "/api/2.0/mlflow/experiments/create", json.dumps({"name": unique("csrf")}), {"Content-Type": content_type}
-        )
+        payload = json.dumps({"name": unique("csrf")})
+        status, body = call("POST", "/api/2.0/mlflow/experiments/create", payload, {"Content-Type": content_type})
         assert status == 400, (content_type, body)
         assert json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
 

@@ -123,15 +123,19 @@ struct RunListing {
 async fn list_run_artifacts(State(s): State<AppState>, Mlflow(q): Mlflow<RunListing>) -> ApiResult<axum::Json<Value>> {
     let id = run_id(&q.run_id, &q.run_uuid)?.to_string();
     let run = s.call(move |st| st.get_run(&id)).await?;
-    let root_uri = run.info.artifact_uri.clone();
+    list_under(&s, run.info.artifact_uri, q.path.as_deref().unwrap_or("")).await
+}
+
+/// Lists `sub` below an entity's artifact root URI, naming entries relative to
+/// that root (`root_uri` + `files`, as MLflow's server-side listings answer).
+pub(crate) async fn list_under(s: &AppState, root_uri: String, sub: &str) -> ApiResult<axum::Json<Value>> {
     let root = match parse_source_uri(&root_uri) {
         Ok(SourceUri::Artifacts(p)) => p,
         Ok(_) | Err(_) => {
-            return Err(ApiError::invalid(format!("Run artifact URI '{root_uri}' is not served by this server")));
+            return Err(ApiError::invalid(format!("Artifact URI '{root_uri}' is not served by this server")));
         }
     };
-    let sub = ArtifactPath::parse_dir(q.path.as_deref().unwrap_or(""))?;
-    let dir = root.join(&sub)?;
+    let dir = root.join(&ArtifactPath::parse_dir(sub)?)?;
     let files = s.artifacts.list(&dir).await?;
     let files: Vec<Value> = files.iter().filter(|f| f.path != dir).map(|f| file_json(f, &root)).collect();
     Ok(axum::Json(json!({ "root_uri": root_uri, "files": files })))

@@ -12,7 +12,12 @@ use clap::{Parser, Subcommand};
 /// flotilla runs a fleet of machine-learning models: MLflow-compatible tracking
 /// and registry, built for thousands to millions of models.
 #[derive(Parser)]
-#[command(name = "flotilla", version, about, long_about = None)]
+#[command(
+    name = "flotilla",
+    version,
+    about = "flotilla runs a fleet of machine-learning models: MLflow-compatible tracking, registry and artifacts, built for millions of models",
+    after_help = "Quick start: `flotilla server`, then point the mlflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -23,6 +23,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/mlflow/logged-models/{model_id}/tags", axum::routing::patch(set_tags))
         .route("/mlflow/logged-models/{model_id}/tags/{tag_key}", axum::routing::delete(delete_tag))
         .route("/mlflow/logged-models/{model_id}/params", post(log_params))
+        .route("/mlflow/logged-models/{model_id}/artifacts/directories", get(list_artifacts))
 }
 
 #[derive(Deserialize)]
@@ -147,4 +148,19 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
         out["next_page_token"] = t.into();
     }
     Ok(axum::Json(out))
+}
+
+#[derive(Deserialize)]
+struct ListArtifacts {
+    artifact_directory_path: Option<String>,
+}
+
+async fn list_artifacts(
+    State(s): State<AppState>,
+    Path(model_id): Path<String>,
+    Mlflow(req): Mlflow<ListArtifacts>,
+) -> ApiResult<Json> {
+    let model = s.call(move |st| st.get_logged_model(&model_id)).await?;
+    crate::artifacts::list_under(&s, model.info.artifact_uri, req.artifact_directory_path.as_deref().unwrap_or(""))
+        .await
 }
