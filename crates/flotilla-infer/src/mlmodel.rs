@@ -16,9 +16,16 @@ pub struct MlModel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flavor {
     /// `format` is `json`, `ubj` or `deprecated` (the old binary format).
-    Xgboost { data: String, format: String },
-    LightGbm { data: String },
-    Onnx { data: String },
+    Xgboost {
+        data: String,
+        format: String,
+    },
+    LightGbm {
+        data: String,
+    },
+    Onnx {
+        data: String,
+    },
 }
 
 fn field(v: &serde_yaml::Value, key: &str) -> Option<String> {

@@ -134,7 +134,10 @@ impl Tensor {
             TensorData::Uint(v) => v.iter().map(|x| *x as f32).collect(),
             TensorData::Bool(v) => v.iter().map(|x| f32::from(u8::from(*x))).collect(),
             TensorData::Bytes(_) => {
-                return Err(InferError::BadInput(format!("input '{}' is BYTES; a numeric tensor is needed", self.name)));
+                return Err(InferError::BadInput(format!(
+                    "input '{}' is BYTES; a numeric tensor is needed",
+                    self.name
+                )));
             }
         };
         let (rows, cols) = self.matrix_shape()?;
@@ -150,7 +153,10 @@ impl Tensor {
             TensorData::Uint(v) => v.iter().map(|x| *x as f64).collect(),
             TensorData::Bool(v) => v.iter().map(|x| f64::from(u8::from(*x))).collect(),
             TensorData::Bytes(_) => {
-                return Err(InferError::BadInput(format!("input '{}' is BYTES; a numeric tensor is needed", self.name)));
+                return Err(InferError::BadInput(format!(
+                    "input '{}' is BYTES; a numeric tensor is needed",
+                    self.name
+                )));
             }
         };
         let (rows, cols) = self.matrix_shape()?;
