@@ -2,10 +2,13 @@
 # The whole test suite, from a fresh clone: architecture invariants, lints,
 # Rust unit and integration tests (real SQLite files, real directories), and
 # the compatibility suite that drives the real `mlflow` clients (3.17.2 and
-# 2.22.x, installed into venvs under .venvs/ by tests/compat/setup.sh).
+# 2.22.x, installed into venvs under .venvs/ by tests/compat/setup.sh), and the
+# serving suite: models trained by the reference libraries in .venvs/serving,
+# compared with flotilla's native engines, then served to the real tritonclient.
 #
-#   scripts/test.sh            everything
-#   SKIP_COMPAT=1 scripts/test.sh   Rust only
+#   scripts/test.sh                 everything
+#   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
+#   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons or serving suite
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,9 +28,23 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+if [[ "${SKIP_SERVING:-0}" != "1" || "${SKIP_COMPAT:-0}" != "1" ]]; then
+  cargo build --locked -p flotilla
+fi
+
+if [[ "${SKIP_SERVING:-0}" != "1" ]]; then
+  step "serving: reference models and outputs"
+  fixtures="$PWD/test-output/fixtures"
+  rm -rf "$fixtures"
+  tests/serving/make_fixtures.sh "$fixtures"
+  step "serving: native engines against the reference libraries"
+  FLOTILLA_FIXTURES="$fixtures" cargo nextest run --workspace --locked --no-fail-fast --run-ignored only
+  step "serving: V2 protocol with tritonclient and plain HTTP"
+  FLOTILLA_BIN="$PWD/target/debug/flotilla" FLOTILLA_FIXTURES="$fixtures" tests/serving/run.sh
+fi
+
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   step "mlflow client compatibility"
-  cargo build --locked -p flotilla
   FLOTILLA_BIN="$PWD/target/debug/flotilla" tests/compat/run.sh
 fi
 

@@ -5,11 +5,18 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="$root/.venvs/serving"
+# Pins checked to install together on Python 3.11 from PyPI (xgboost-cpu has
+# no CUDA wheels to fetch; lightgbm 4.7.0 is what the brief's clients log with).
 packages=(
-  "mlflow-skinny==3.17.2" "xgboost-cpu==3.2.0" "lightgbm==4.6.0" "scikit-learn==1.7.2"
-  "skl2onnx==1.19.1" "onnx==1.19.1" "onnxruntime==1.23.2" "numpy<2.4" "pandas<3.2" "tritonclient[http]==2.62.0" "pytest==9.2.0"
+  "mlflow-skinny==3.17.2" "xgboost-cpu==3.2.0" "lightgbm==4.7.0" "scikit-learn==1.9.1"
+  "skl2onnx==1.20.0" "onnx==1.23.2" "onnxruntime==1.32.0" "numpy==2.4.6" "pandas==3.1.1"
+  "tritonclient[http]==2.73.0" "pytest==9.2.0"
 )
 stamp="$venv/.flotilla-stamp"
+mkdir -p "$root/.venvs"
+# Helpers and CI may run this at the same time: one installs, the others wait.
+exec 9>"$root/.venvs/serving.lock"
+flock 9
 want="${packages[*]}"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "setup: serving venv up to date"

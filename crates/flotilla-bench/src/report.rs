@@ -111,7 +111,12 @@ pub fn column(m: &Measure, models: usize, runs: usize, clients: usize) -> Vec<(S
         Cell { value: create.and_then(OpStats::throughput), note: create.map(errors_note).unwrap_or_default() },
     )]);
     op_rows(&mut groups, "create registered model", |r| &r.create, m);
-    op_rows(&mut groups, "log-batch 1,000 metrics", |r| &r.log_batch, m);
+    let batch = format!(
+        "log-batch 1,000 metrics ({} keys × {} steps)",
+        crate::workload::BATCH_KEYS,
+        crate::workload::BATCH_STEPS
+    );
+    op_rows(&mut groups, &batch, |r| &r.log_batch, m);
     op_rows(&mut groups, "runs/get", |r| &r.runs_get, m);
     op_rows(&mut groups, &format!("registered-models/search first page at {}", thousands(models)), |r| &r.rm_search, m);
     op_rows(

@@ -1,5 +1,5 @@
-//! HTTP for flotilla: the MLflow REST API, the artifact proxy and the
-//! server's health endpoints, as axum routers.
+//! HTTP for flotilla: the MLflow REST API, the artifact proxy, the Open
+//! Inference Protocol (V2) and the server's health endpoints, as axum routers.
 //!
 //! Architecture invariant: this crate knows HTTP and nothing of SQL. Handlers
 //! are thin: they read the request, call one store or artifact function, and
@@ -10,13 +10,16 @@ mod artifacts;
 pub mod error;
 mod host_check;
 mod meta;
+mod metrics;
 mod mlflow;
+mod v2;
 mod wire;
 
 use std::sync::Arc;
 
 use axum::Router;
 use flotilla_artifacts::ArtifactStore;
+use flotilla_serving::Serving;
 use flotilla_store::{Store, StoreResult};
 
 use crate::error::{ApiError, ApiResult};
@@ -27,6 +30,8 @@ pub use crate::host_check::AllowedHosts;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub artifacts: Arc<dyn ArtifactStore>,
+    /// Model serving (the V2 endpoints); `None` answers them with 404.
+    pub serving: Option<Arc<Serving>>,
 }
 
 impl AppState {
@@ -51,12 +56,26 @@ pub fn router(state: AppState) -> Router {
     router_with_hosts(state, AllowedHosts::Any)
 }
 
+/// Only the inference surface (V2 and health), for `flotilla serve`.
+pub fn inference_router(state: AppState, allowed: AllowedHosts) -> Router {
+    Router::new()
+        .merge(meta::routes())
+        .merge(v2::routes())
+        .merge(metrics::routes())
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
+}
+
 /// The whole HTTP surface, answering only requests addressed to `allowed` hosts.
 pub fn router_with_hosts(state: AppState, allowed: AllowedHosts) -> Router {
     Router::new()
         .merge(meta::routes())
         .merge(mlflow::routes())
         .merge(artifacts::routes())
+        .merge(v2::routes())
+        .merge(metrics::routes())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)

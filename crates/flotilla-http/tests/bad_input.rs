@@ -309,8 +309,11 @@ async fn foreign_host_headers_are_refused_on_loopback() {
     let s = server();
     let store = flotilla_store::SqliteStore::open(&s.dir.path().join("hosts.db")).unwrap();
     let artifacts = flotilla_artifacts::LocalArtifactStore::new(s.dir.path().join("hosts-artifacts")).unwrap();
-    let state =
-        flotilla_http::AppState { store: std::sync::Arc::new(store), artifacts: std::sync::Arc::new(artifacts) };
+    let state = flotilla_http::AppState {
+        store: std::sync::Arc::new(store),
+        artifacts: std::sync::Arc::new(artifacts),
+        serving: None,
+    };
     let app = flotilla_http::router_with_hosts(state, flotilla_http::AllowedHosts::loopback());
     for (host, status) in
         [("evil.example", 403), ("evil.example:5000", 403), ("127.0.0.1:5000", 200), ("localhost", 200)]

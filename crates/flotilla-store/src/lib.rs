@@ -95,6 +95,9 @@ pub trait RegistryStore: Send + Sync {
     fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()>;
     fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()>;
     fn get_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<ModelVersion>;
+    /// A number that changes whenever this store's registry changes, so
+    /// serving can cache "which version answers" and see a move at once.
+    fn registry_generation(&self) -> u64;
 }
 
 /// Everything a flotilla server needs from its metadata store.

@@ -25,9 +25,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server: MLflow REST API, artifact proxy and health endpoints,
-    /// on an embedded SQLite store and a local artifact directory.
+    /// Run the server: MLflow REST API, artifact proxy, model serving (Open
+    /// Inference Protocol V2) and health endpoints, on an embedded SQLite
+    /// store and a local artifact directory.
     Server(config::ServerArgs),
+    /// Serve inference only (Open Inference Protocol V2) from the same data
+    /// directory, to scale serving apart from tracking.
+    Serve(config::ServerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         .with_target(false)
         .init();
     match cli.command {
-        Command::Server(args) => server::run(args.into_config()?),
+        Command::Server(args) => server::run(args.into_config()?, server::Mode::Full),
+        Command::Serve(args) => server::run(args.into_config()?, server::Mode::InferenceOnly),
     }
 }

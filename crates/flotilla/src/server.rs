@@ -5,22 +5,32 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use flotilla_artifacts::LocalArtifactStore;
+use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
 use flotilla_http::{AllowedHosts, AppState};
-use flotilla_store::SqliteStore;
+use flotilla_serving::Serving;
+use flotilla_store::{SqliteStore, Store};
 
 use crate::config::ServerConfig;
 
-pub fn run(config: ServerConfig) -> anyhow::Result<()> {
+/// What the process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `flotilla server`: MLflow API, artifacts and inference.
+    Full,
+    /// `flotilla serve`: inference only, from the same store.
+    InferenceOnly,
+}
+
+pub fn run(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all().max_blocking_threads(64);
     if let Some(workers) = config.workers {
         runtime.worker_threads(workers);
     }
-    runtime.build().context("starting the async runtime")?.block_on(serve(config))
+    runtime.build().context("starting the async runtime")?.block_on(serve(config, mode))
 }
 
-async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
@@ -28,17 +38,24 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("opening the database {}", config.database.display()))?;
     let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
         .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
-    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) };
+    let (store, artifacts): (Arc<dyn Store>, Arc<dyn ArtifactStore>) = (Arc::new(store), Arc::new(artifacts));
+    let serving = Serving::new(config.serving.clone(), Arc::clone(&store), Arc::clone(&artifacts));
+    let state = AppState { store, artifacts, serving: Some(Arc::new(serving)) };
     let allowed = match config.allowed_hosts.clone() {
         Some(names) => AllowedHosts::Only(Arc::new(names)),
         None => AllowedHosts::Any,
     };
-    let app = flotilla_http::router_with_hosts(state, allowed);
+    let app = match mode {
+        Mode::Full => flotilla_http::router_with_hosts(state, allowed),
+        Mode::InferenceOnly => flotilla_http::inference_router(state, allowed),
+    };
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(
         address = %config.listen,
         data_dir = %config.data_dir.display(),
+        mode = ?mode,
+        model_memory = config.serving.cache.budget_bytes,
         startup_ms = started.elapsed().as_millis() as u64,
         "flotilla is listening"
     );

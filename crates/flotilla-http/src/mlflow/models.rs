@@ -3,7 +3,7 @@
 //! a stored source into a download URI.
 
 use flotilla_artifacts::{SourceUri, parse_source_uri, to_artifacts_uri};
-use flotilla_core::Error;
+use flotilla_serving::source::artifact_dir;
 use flotilla_store::{Store, StoreResult};
 
 use crate::error::{ApiError, ApiResult};
@@ -34,20 +34,5 @@ pub(crate) fn check_source(source: &str, run_id: Option<&str>, model_id: Option<
 /// The artifact URI a client downloads a version's files from.
 pub(crate) fn download_uri(store: &dyn Store, name: &str, version: &str) -> StoreResult<String> {
     let v = store.get_model_version(name, version)?;
-    match parse_source_uri(&v.source) {
-        Ok(SourceUri::Run { run_id, path }) => {
-            let run = store.get_run(&run_id)?;
-            // Join as paths and re-encode, so a file literally named `a%20b` stays itself.
-            match parse_source_uri(&run.info.artifact_uri) {
-                Ok(SourceUri::Artifacts(root)) => {
-                    let full = root.join(&path).map_err(|e| Error::invalid(e.to_string()))?;
-                    Ok(to_artifacts_uri(&full))
-                }
-                Ok(_) | Err(_) => Ok(run.info.artifact_uri),
-            }
-        }
-        Ok(SourceUri::LoggedModel { model_id }) => Ok(store.get_logged_model(&model_id)?.info.artifact_uri),
-        Ok(SourceUri::Artifacts(_)) | Ok(SourceUri::RegisteredModel { .. }) => Ok(v.source),
-        Err(e) => Err(Error::invalid(format!("Model version source cannot be resolved: {e}")).into()),
-    }
+    Ok(to_artifacts_uri(&artifact_dir(store, &v)?))
 }

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use flotilla_artifacts::LocalArtifactStore;
 use flotilla_http::AppState;
+use flotilla_serving::{CacheConfig, Serving, ServingConfig};
 use flotilla_store::SqliteStore;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -19,14 +20,27 @@ use tower::ServiceExt;
 pub struct Server {
     pub dir: tempfile::TempDir,
     pub app: Router,
+    pub serving: Arc<Serving>,
 }
 
 pub fn server() -> Server {
+    server_with_budget(64 << 20)
+}
+
+pub fn server_with_budget(budget_bytes: usize) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("flotilla.db")).unwrap();
     let artifacts = LocalArtifactStore::new(dir.path().join("artifacts")).unwrap();
-    let app = flotilla_http::router(AppState { store: Arc::new(store), artifacts: Arc::new(artifacts) });
-    Server { dir, app }
+    let (store, artifacts): (Arc<dyn flotilla_store::Store>, Arc<dyn flotilla_artifacts::ArtifactStore>) =
+        (Arc::new(store), Arc::new(artifacts));
+    let config = ServingConfig {
+        cache: CacheConfig { budget_bytes, load_concurrency: 2 },
+        default_alias: "champion".into(),
+        resolve_ttl: std::time::Duration::from_secs(1),
+    };
+    let serving = Arc::new(Serving::new(config, Arc::clone(&store), Arc::clone(&artifacts)));
+    let app = flotilla_http::router(AppState { store, artifacts, serving: Some(Arc::clone(&serving)) });
+    Server { dir, app, serving }
 }
 
 pub struct Reply {

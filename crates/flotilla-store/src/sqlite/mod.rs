@@ -19,6 +19,7 @@ mod store_impl;
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -28,6 +29,8 @@ use crate::error::StoreResult;
 const READERS: usize = 4;
 
 pub struct SqliteStore {
+    /// Bumped after every committed registry write (see `write_registry`).
+    registry_generation: AtomicU64,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: String,
@@ -46,7 +49,12 @@ impl SqliteStore {
             configure(&conn)?;
             readers.push(conn);
         }
-        Ok(Self { writer: Mutex::new(writer), readers: Mutex::new(readers), path: path.display().to_string() })
+        Ok(Self {
+            registry_generation: AtomicU64::new(1),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(readers),
+            path: path.display().to_string(),
+        })
     }
 
     pub fn path(&self) -> &str {
@@ -75,6 +83,17 @@ impl SqliteStore {
             pool.push(conn);
         }
         result
+    }
+
+    /// A registry write: like [`Self::write`], then bumps the registry generation.
+    pub(crate) fn write_registry<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let out = self.write(f)?;
+        self.registry_generation.fetch_add(1, Ordering::Release);
+        Ok(out)
+    }
+
+    pub(crate) fn registry_generation_now(&self) -> u64 {
+        self.registry_generation.load(Ordering::Acquire)
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.

@@ -58,7 +58,7 @@ impl SqliteStore {
     ) -> StoreResult<RegisteredModel> {
         validation::model_name(name)?;
         tags.iter().try_for_each(validate_tag)?;
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let now = now_ms();
             let inserted = tx
                 .prepare_cached(
@@ -87,7 +87,7 @@ impl SqliteStore {
 
     pub(crate) fn rename_registered_model_impl(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
         validation::model_name(new_name)?;
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             let taken: Option<i64> = tx
                 .prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
@@ -108,7 +108,7 @@ impl SqliteStore {
         name: &str,
         description: Option<&str>,
     ) -> StoreResult<RegisteredModel> {
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             let now = now_ms();
             if let Some(d) = description {
@@ -121,7 +121,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn delete_registered_model_impl(&self, name: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?.execute([id])?;
             Ok(())
@@ -130,7 +130,7 @@ impl SqliteStore {
 
     pub(crate) fn set_registered_model_tag_impl(&self, name: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?
                 .execute(params![id, tag.key, tag.value])?;
@@ -139,7 +139,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn delete_registered_model_tag_impl(&self, name: &str, key: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             tx.prepare_cached("DELETE FROM registered_model_tags WHERE rm_id = ? AND key = ?")?
                 .execute(params![id, key])?;
@@ -178,7 +178,7 @@ impl SqliteStore {
         if new.source.is_empty() {
             return Err(Error::invalid("Missing value for required parameter 'source'.").into());
         }
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let id = rm_id(tx, &new.name)?;
             let version: i64 = tx
                 .prepare_cached("UPDATE registered_models SET next_version = next_version + 1, last_update_time = ? WHERE rm_id = ? RETURNING next_version - 1")?
@@ -229,7 +229,7 @@ impl SqliteStore {
         version: &str,
         description: Option<&str>,
     ) -> StoreResult<ModelVersion> {
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let key = version_key(tx, name, version)?;
             let now = now_ms();
             if let Some(d) = description {
@@ -243,7 +243,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn delete_model_version_impl(&self, name: &str, version: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND version = ?")?
                 .execute(params![id, v])?;
@@ -264,7 +264,7 @@ impl SqliteStore {
                 "Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."
             ))
         })?;
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             let now = now_ms();
             if archive_existing && matches!(stage, "Staging" | "Production") {
@@ -282,7 +282,7 @@ impl SqliteStore {
 
     pub(crate) fn set_model_version_tag_impl(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)",
@@ -293,7 +293,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn delete_model_version_tag_impl(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             tx.prepare_cached("DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?")?
                 .execute(params![id, v, key])?;
@@ -303,7 +303,7 @@ impl SqliteStore {
 
     pub(crate) fn set_alias_impl(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
         validation::alias(alias)?;
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)",
@@ -314,7 +314,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn delete_alias_impl(&self, name: &str, alias: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
                 .execute(params![id, alias])?;

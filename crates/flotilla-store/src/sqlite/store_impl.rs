@@ -178,4 +178,7 @@ impl RegistryStore for SqliteStore {
     fn get_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
         self.get_version_by_alias_impl(name, alias)
     }
+    fn registry_generation(&self) -> u64 {
+        self.registry_generation_now()
+    }
 }

@@ -186,6 +186,21 @@ pub fn latest_metric_and_history_pages(store: &dyn Store) {
     let latest = &store.get_run(&id).unwrap().data.metrics[0];
     assert_eq!(latest.step, 2499);
 
+    // Within one batch of interleaved keys, each key's greatest (step, timestamp, value) wins.
+    let other = run_in(store, "0", "interleaved");
+    let batch = [
+        metric("a", 1.0, 1, 5),
+        metric("b", 7.0, 0, 1),
+        metric("a", 3.0, 1, 5),
+        metric("a", 9.0, 1, 4),
+        metric("b", 6.0, 0, 1),
+    ];
+    store.log_batch(&other, &batch, &[], &[]).unwrap();
+    let mut latest: Vec<(String, f64)> =
+        store.get_run(&other).unwrap().data.metrics.iter().map(|m| (m.key.clone(), m.value)).collect();
+    latest.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(latest, [("a".to_string(), 3.0), ("b".to_string(), 7.0)]);
+
     let mut steps = Vec::new();
     let mut token = None;
     let mut pages = 0;

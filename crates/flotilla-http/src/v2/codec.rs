@@ -1,0 +1,291 @@
+//! Infer requests and responses on the wire: JSON with nested or flat data,
+//! and Triton's binary tensor extension (a JSON header followed by raw
+//! little-endian tensors, its length in `Inference-Header-Content-Length`).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use flotilla_infer::{DataType, Tensor, TensorData};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::error::V2Error;
+use super::non_finite;
+
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+#[derive(Deserialize)]
+pub struct InferRequest {
+    pub id: Option<Value>,
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    pub inputs: Vec<RequestInput>,
+    #[serde(default)]
+    pub outputs: Vec<RequestOutput>,
+}
+
+#[derive(Deserialize)]
+pub struct RequestInput {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub datatype: String,
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    pub data: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct RequestOutput {
+    pub name: String,
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+}
+
+/// Splits a request body into its JSON header and the binary tail.
+pub fn parse(body: &Bytes, header_length: Option<usize>) -> Result<(InferRequest, Bytes), V2Error> {
+    let (head, tail) = match header_length {
+        Some(n) if n <= body.len() => (body.slice(..n), body.slice(n..)),
+        Some(n) => {
+            return Err(V2Error::bad_request(format!(
+                "Inference-Header-Content-Length {n} exceeds the body length {}",
+                body.len()
+            )));
+        }
+        None => (body.clone(), Bytes::new()),
+    };
+    let request: InferRequest = serde_json::from_slice(&non_finite::quote_literals(&head))
+        .map_err(|e| V2Error::bad_request(format!("malformed inference request: {e}")))?;
+    Ok((request, tail))
+}
+
+fn element_count(name: &str, shape: &[i64]) -> Result<(Vec<usize>, usize), V2Error> {
+    let mut dims = Vec::with_capacity(shape.len());
+    let mut count: usize = 1;
+    for &d in shape {
+        let d =
+            usize::try_from(d).map_err(|_| V2Error::bad_request(format!("input '{name}' has a negative dimension")))?;
+        count = count.checked_mul(d).ok_or_else(|| V2Error::bad_request(format!("input '{name}' is too large")))?;
+        dims.push(d);
+    }
+    Ok((dims, count))
+}
+
+fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => out.push(value),
+    }
+}
+
+fn json_data(name: &str, datatype: DataType, values: &[&Value]) -> Result<TensorData, V2Error> {
+    let bad = |what: &str| {
+        V2Error::bad_request(format!("input '{name}': every element must be {what} for {}", datatype.as_str()))
+    };
+    Ok(match datatype {
+        DataType::Bool => TensorData::Bool(
+            values.iter().map(|v| v.as_bool().ok_or_else(|| bad("a boolean"))).collect::<Result<_, _>>()?,
+        ),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => TensorData::Int(
+            values.iter().map(|v| v.as_i64().ok_or_else(|| bad("an integer"))).collect::<Result<_, _>>()?,
+        ),
+        DataType::Uint8 | DataType::Uint16 | DataType::Uint32 | DataType::Uint64 => TensorData::Uint(
+            values.iter().map(|v| v.as_u64().ok_or_else(|| bad("a non-negative integer"))).collect::<Result<_, _>>()?,
+        ),
+        DataType::Fp32 | DataType::Fp16 | DataType::Bf16 => TensorData::F32(
+            values
+                .iter()
+                .map(|v| float(v).map(|x| x as f32).ok_or_else(|| bad("a number")))
+                .collect::<Result<_, _>>()?,
+        ),
+        DataType::Fp64 => {
+            TensorData::F64(values.iter().map(|v| float(v).ok_or_else(|| bad("a number"))).collect::<Result<_, _>>()?)
+        }
+        DataType::Bytes => TensorData::Bytes(
+            values
+                .iter()
+                .map(|v| v.as_str().map(|s| s.as_bytes().to_vec()).ok_or_else(|| bad("a string")))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// A float element: a number, `null` or a non-finite literal (both read as
+/// what Python's `json` writes for a missing or infinite value).
+fn float(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::Null => Some(f64::NAN),
+        Value::String(s) => non_finite::parse_literal(s),
+        Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Result<TensorData, V2Error> {
+    let size = |n: usize| {
+        if raw.len() != n * count {
+            Err(V2Error::bad_request(format!(
+                "input '{name}': {} bytes of binary data for {count} {} elements",
+                raw.len(),
+                datatype.as_str()
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    macro_rules! le {
+        ($t:ty, $n:expr, $wrap:expr) => {{
+            size($n)?;
+            raw.chunks_exact($n).map(|c| $wrap(<$t>::from_le_bytes(c.try_into().unwrap_or([0; $n])))).collect()
+        }};
+    }
+    Ok(match datatype {
+        DataType::Bool => {
+            size(1)?;
+            TensorData::Bool(raw.iter().map(|b| *b != 0).collect())
+        }
+        DataType::Int8 => TensorData::Int(le!(i8, 1, i64::from)),
+        DataType::Int16 => TensorData::Int(le!(i16, 2, i64::from)),
+        DataType::Int32 => TensorData::Int(le!(i32, 4, i64::from)),
+        DataType::Int64 => TensorData::Int(le!(i64, 8, |x| x)),
+        DataType::Uint8 => TensorData::Uint(le!(u8, 1, u64::from)),
+        DataType::Uint16 => TensorData::Uint(le!(u16, 2, u64::from)),
+        DataType::Uint32 => TensorData::Uint(le!(u32, 4, u64::from)),
+        DataType::Uint64 => TensorData::Uint(le!(u64, 8, |x| x)),
+        DataType::Fp32 => TensorData::F32(le!(f32, 4, |x| x)),
+        DataType::Fp64 => TensorData::F64(le!(f64, 8, |x| x)),
+        DataType::Fp16 | DataType::Bf16 => {
+            return Err(V2Error::bad_request(format!(
+                "input '{name}': {} is not supported; send FP32",
+                datatype.as_str()
+            )));
+        }
+        DataType::Bytes => {
+            let mut items = Vec::with_capacity(count);
+            let mut rest = raw;
+            while rest.len() >= 4 {
+                let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let item = rest
+                    .get(4..4 + n)
+                    .ok_or_else(|| V2Error::bad_request(format!("input '{name}': truncated BYTES element")))?;
+                items.push(item.to_vec());
+                rest = &rest[4 + n..];
+            }
+            if !rest.is_empty() || items.len() != count {
+                return Err(V2Error::bad_request(format!("input '{name}': malformed BYTES binary data")));
+            }
+            TensorData::Bytes(items)
+        }
+    })
+}
+
+/// Decodes every input tensor, reading binary inputs from `tail` in order.
+pub fn decode_inputs(request: &InferRequest, tail: &Bytes) -> Result<Vec<Tensor>, V2Error> {
+    let mut offset = 0usize;
+    let mut tensors = Vec::with_capacity(request.inputs.len());
+    for input in &request.inputs {
+        let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
+            V2Error::bad_request(format!("input '{}': unknown datatype '{}'", input.name, input.datatype))
+        })?;
+        let (shape, count) = element_count(&input.name, &input.shape)?;
+        let data = match (input.parameters.get("binary_data_size").and_then(Value::as_u64), &input.data) {
+            (Some(n), _) => {
+                let end = offset.checked_add(n as usize).filter(|end| *end <= tail.len()).ok_or_else(|| {
+                    V2Error::bad_request(format!(
+                        "input '{}': binary_data_size {n} runs past the end of the body",
+                        input.name
+                    ))
+                })?;
+                let data = binary_data(&input.name, datatype, &tail[offset..end], count)?;
+                offset = end;
+                data
+            }
+            (None, Some(value)) => {
+                let mut flat = Vec::with_capacity(count);
+                flatten(value, &mut flat);
+                if flat.len() != count {
+                    return Err(V2Error::bad_request(format!(
+                        "input '{}' has {} elements but shape {:?} needs {count}",
+                        input.name,
+                        flat.len(),
+                        input.shape
+                    )));
+                }
+                json_data(&input.name, datatype, &flat)?
+            }
+            (None, None) => return Err(V2Error::bad_request(format!("input '{}' has no data", input.name))),
+        };
+        tensors.push(Tensor { name: input.name.clone(), shape, datatype, data });
+    }
+    Ok(tensors)
+}
+
+fn json_values(data: &TensorData) -> Value {
+    let num = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+    match data {
+        TensorData::Bool(v) => json!(v),
+        TensorData::Int(v) => json!(v),
+        TensorData::Uint(v) => json!(v),
+        TensorData::F32(v) => Value::Array(v.iter().map(|x| num(f64::from(*x))).collect()),
+        TensorData::F64(v) => Value::Array(v.iter().map(|x| num(*x)).collect()),
+        TensorData::Bytes(v) => {
+            Value::Array(v.iter().map(|b| Value::String(String::from_utf8_lossy(b).into_owned())).collect())
+        }
+    }
+}
+
+fn write_binary(data: &TensorData, datatype: DataType, out: &mut BytesMut) {
+    match (data, datatype) {
+        (TensorData::Bool(v), _) => v.iter().for_each(|b| out.put_u8(u8::from(*b))),
+        (TensorData::Int(v), DataType::Int32) => v.iter().for_each(|x| out.put_i32_le(*x as i32)),
+        (TensorData::Int(v), _) => v.iter().for_each(|x| out.put_i64_le(*x)),
+        (TensorData::Uint(v), _) => v.iter().for_each(|x| out.put_u64_le(*x)),
+        (TensorData::F32(v), _) => v.iter().for_each(|x| out.put_f32_le(*x)),
+        (TensorData::F64(v), _) => v.iter().for_each(|x| out.put_f64_le(*x)),
+        (TensorData::Bytes(v), _) => v.iter().for_each(|b| {
+            out.put_u32_le(b.len() as u32);
+            out.put_slice(b);
+        }),
+    }
+}
+
+/// The datatype an output is sent as, matching what [`write_binary`] writes.
+fn wire_datatype(t: &Tensor) -> DataType {
+    match (&t.data, t.datatype) {
+        (TensorData::Int(_), DataType::Int32) => DataType::Int32,
+        (TensorData::Int(_), _) => DataType::Int64,
+        (TensorData::Uint(_), _) => DataType::Uint64,
+        (TensorData::Bool(_), _) => DataType::Bool,
+        (TensorData::F32(_), _) => DataType::Fp32,
+        (TensorData::F64(_), _) => DataType::Fp64,
+        (TensorData::Bytes(_), _) => DataType::Bytes,
+    }
+}
+
+/// Encodes the response; outputs flagged binary go after the JSON header.
+/// Returns the body and, when any output is binary, the header length.
+pub fn encode(header: Map<String, Value>, outputs: &[(Tensor, bool)]) -> (Bytes, Option<usize>) {
+    let mut header = header;
+    let mut tail = BytesMut::new();
+    let mut list = Vec::with_capacity(outputs.len());
+    let any_binary = outputs.iter().any(|(_, binary)| *binary);
+    for (tensor, binary) in outputs {
+        let datatype = wire_datatype(tensor);
+        let mut out = json!({ "name": tensor.name, "datatype": datatype.as_str(), "shape": tensor.shape });
+        if *binary {
+            let before = tail.len();
+            write_binary(&tensor.data, datatype, &mut tail);
+            out["parameters"] = json!({ "binary_data_size": tail.len() - before });
+        } else {
+            out["data"] = json_values(&tensor.data);
+        }
+        list.push(out);
+    }
+    header.insert("outputs".into(), Value::Array(list));
+    let head = serde_json::to_vec(&Value::Object(header)).unwrap_or_default();
+    if !any_binary {
+        return (Bytes::from(head), None);
+    }
+    let n = head.len();
+    let mut body = BytesMut::with_capacity(n + tail.len());
+    body.put_slice(&head);
+    body.put_slice(&tail);
+    (body.freeze(), Some(n))
+}

@@ -1,0 +1,203 @@
+//! The Open Inference Protocol (V2): health, server and model metadata,
+//! readiness, infer (JSON and binary tensors) and the model-repository
+//! extension with filters and paging. Models are addressed through the
+//! registry: `/v2/models/{name}` serves the default alias, else the newest
+//! version; `/versions/{v}` takes a number or an alias; `{name}@{alias}` too.
+
+mod codec;
+mod error;
+mod non_finite;
+mod repository;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use flotilla_infer::{Model, Tensor, TensorSpec};
+use flotilla_serving::{LoadedModel, ModelRef, Serving};
+use serde_json::{Map, Value, json};
+
+use self::error::V2Error;
+use crate::AppState;
+
+/// The extensions `GET /v2` advertises.
+pub const EXTENSIONS: [&str; 2] = ["model_repository", "binary_tensor_data"];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2", get(server_metadata))
+        .route("/v2/", get(server_metadata))
+        .route("/v2/health/live", get(|| async { StatusCode::OK }))
+        .route("/v2/health/ready", get(|| async { StatusCode::OK }))
+        .route("/v2/models/{model}", get(model_metadata))
+        .route("/v2/models/{model}/ready", get(model_ready))
+        .route("/v2/models/{model}/infer", post(infer))
+        .route("/v2/models/{model}/versions/{version}", get(version_metadata))
+        .route("/v2/models/{model}/versions/{version}/ready", get(version_ready))
+        .route("/v2/models/{model}/versions/{version}/infer", post(version_infer))
+        .merge(repository::routes())
+}
+
+fn serving(s: &AppState) -> Result<&Arc<Serving>, V2Error> {
+    s.serving.as_ref().ok_or_else(|| V2Error::not_found("model serving is not enabled on this server"))
+}
+
+async fn server_metadata() -> axum::Json<Value> {
+    axum::Json(json!({ "name": "flotilla", "version": env!("CARGO_PKG_VERSION"), "extensions": EXTENSIONS }))
+}
+
+fn specs(specs: &[TensorSpec]) -> Vec<Value> {
+    specs.iter().map(|t| json!({ "name": t.name, "datatype": t.datatype.as_str(), "shape": t.shape })).collect()
+}
+
+async fn metadata(s: &AppState, model: &str, version: Option<&str>) -> Result<axum::Json<Value>, V2Error> {
+    let (resolved, loaded) = serving(s)?.model(&ModelRef::parse(model, version)?).await?;
+    Ok(axum::Json(json!({
+        "name": resolved.name,
+        "versions": [resolved.version.to_string()],
+        "platform": loaded.model.platform(),
+        "inputs": specs(loaded.model.inputs()),
+        "outputs": specs(loaded.model.outputs()),
+    })))
+}
+
+async fn model_metadata(State(s): State<AppState>, Path(model): Path<String>) -> Result<axum::Json<Value>, V2Error> {
+    metadata(&s, &model, None).await
+}
+
+async fn version_metadata(
+    State(s): State<AppState>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<axum::Json<Value>, V2Error> {
+    metadata(&s, &model, Some(&version)).await
+}
+
+/// Ready means servable now: registered, resolvable and loadable (it is
+/// loaded on the way if it was not in memory).
+async fn ready(s: &AppState, model: &str, version: Option<&str>) -> Result<StatusCode, V2Error> {
+    serving(s)?.model(&ModelRef::parse(model, version)?).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn model_ready(State(s): State<AppState>, Path(model): Path<String>) -> Result<StatusCode, V2Error> {
+    ready(&s, &model, None).await
+}
+
+async fn version_ready(
+    State(s): State<AppState>,
+    Path((model, version)): Path<(String, String)>,
+) -> Result<StatusCode, V2Error> {
+    ready(&s, &model, Some(&version)).await
+}
+
+async fn infer(State(s): State<AppState>, Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    run_infer(&s, &model, None, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn version_infer(
+    State(s): State<AppState>,
+    Path((model, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run_infer(&s, &model, Some(&version), &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Orders and checks the request's inputs against what the model declares.
+fn match_inputs(model: &dyn Model, mut given: Vec<Tensor>) -> Result<Vec<Tensor>, V2Error> {
+    let wanted = model.inputs();
+    if wanted.len() == 1 && given.len() == 1 && given[0].name != wanted[0].name {
+        given[0].name = wanted[0].name.clone();
+    }
+    let mut ordered = Vec::with_capacity(wanted.len());
+    for spec in wanted {
+        let pos = given
+            .iter()
+            .position(|t| t.name == spec.name)
+            .ok_or_else(|| V2Error::bad_request(format!("missing input '{}'", spec.name)))?;
+        let tensor = given.swap_remove(pos);
+        let fixed_ok = spec.shape.len() == tensor.shape.len()
+            && spec.shape.iter().zip(&tensor.shape).all(|(want, got)| *want < 0 || *want as usize == *got);
+        let one_row = spec.shape.len() == 2
+            && spec.shape[0] < 0
+            && tensor.shape.len() == 1
+            && spec.shape[1] as usize == tensor.shape[0];
+        if !fixed_ok && !one_row {
+            return Err(V2Error::bad_request(format!(
+                "input '{}' has shape {:?}; the model expects {:?} (-1 = any)",
+                spec.name, tensor.shape, spec.shape
+            )));
+        }
+        ordered.push(tensor);
+    }
+    if let Some(extra) = given.first() {
+        return Err(V2Error::bad_request(format!("unexpected input '{}'", extra.name)));
+    }
+    Ok(ordered)
+}
+
+fn flag(map: &Map<String, Value>, key: &str) -> Option<bool> {
+    map.get(key).and_then(Value::as_bool)
+}
+
+async fn run_infer(
+    s: &AppState,
+    model: &str,
+    version: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, V2Error> {
+    let header_length = match headers.get(codec::HEADER_LENGTH) {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| V2Error::bad_request("Inference-Header-Content-Length is not a number"))?,
+        ),
+        None => None,
+    };
+    let (request, tail) = codec::parse(&body, header_length)?;
+    let inputs = codec::decode_inputs(&request, &tail)?;
+    let (resolved, loaded): (_, Arc<LoadedModel>) = serving(s)?.model(&ModelRef::parse(model, version)?).await?;
+    let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
+    let outputs = loaded.model.predict(&inputs)?;
+
+    let binary_default = flag(&request.parameters, "binary_data_output").unwrap_or(false);
+    let selected: Vec<(Tensor, bool)> = if request.outputs.is_empty() {
+        outputs.into_iter().map(|t| (t, binary_default)).collect()
+    } else {
+        let mut all = outputs;
+        let mut picked = Vec::with_capacity(request.outputs.len());
+        for want in &request.outputs {
+            let pos = all
+                .iter()
+                .position(|t| t.name == want.name)
+                .ok_or_else(|| V2Error::bad_request(format!("unknown output '{}'", want.name)))?;
+            picked.push((all.swap_remove(pos), flag(&want.parameters, "binary_data").unwrap_or(binary_default)));
+        }
+        picked
+    };
+    let mut head = Map::new();
+    head.insert("model_name".into(), json!(resolved.name));
+    head.insert("model_version".into(), json!(resolved.version.to_string()));
+    if let Some(id) = request.id {
+        head.insert("id".into(), id);
+    }
+    let (body, binary_header) = codec::encode(head, &selected);
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    match binary_header {
+        Some(n) => {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            h.insert(codec::HEADER_LENGTH, HeaderValue::from(n));
+        }
+        None => {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+    }
+    Ok(response)
+}

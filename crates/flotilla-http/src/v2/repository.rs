@@ -1,0 +1,91 @@
+//! The model-repository extension: an index that takes filters and a page
+//! token (a full list of a million models is no answer), load and unload.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use flotilla_serving::ModelRef;
+use flotilla_store::{PageRequest, RegistryQuery};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::V2Error;
+use super::serving;
+use crate::AppState;
+
+/// Response header carrying the next page's token.
+pub const NEXT_PAGE_HEADER: &str = "x-flotilla-next-page-token";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/repository/index", post(index))
+        .route("/v2/repository/models/{model}/load", post(load))
+        .route("/v2/repository/models/{model}/unload", post(unload))
+}
+
+#[derive(Deserialize, Default)]
+struct IndexRequest {
+    /// Only models loaded in memory.
+    ready: Option<bool>,
+    /// Only names starting with this prefix.
+    name_prefix: Option<String>,
+    max_results: Option<i64>,
+    page_token: Option<String>,
+}
+
+/// Quotes a name prefix as a string literal of the filter language.
+fn like_prefix(prefix: &str) -> String {
+    let escaped = prefix.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("name LIKE '{escaped}%'")
+}
+
+async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Error> {
+    // The real tritonclient posts an empty body here.
+    let req: IndexRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        IndexRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| V2Error::bad_request(format!("malformed index request: {e}")))?
+    };
+    let serving = serving(&s)?;
+    let query = RegistryQuery {
+        filter: req.name_prefix.as_deref().filter(|p| !p.is_empty()).map(like_prefix).unwrap_or_default(),
+        order_by: vec![],
+        page: PageRequest { max_results: Some(req.max_results.unwrap_or(1000).min(1000)), page_token: req.page_token },
+    };
+    let page = s.call(move |st| st.search_registered_models(&query)).await.map_err(|e| V2Error {
+        status: e.status,
+        message: e.message,
+        retry_after: None,
+    })?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for m in &page.items {
+        let newest = m.latest_versions.iter().filter_map(|v| v.version.parse::<i64>().ok()).max();
+        let Some(version) = newest else { continue };
+        let loaded = serving.cache.is_loaded(&m.name, version);
+        if req.ready == Some(true) && !loaded {
+            continue;
+        }
+        let (state, reason) =
+            if loaded { ("READY", "") } else { ("UNAVAILABLE", "not in memory; loads on first request") };
+        items.push(json!({ "name": m.name, "version": version.to_string(), "state": state, "reason": reason }));
+    }
+    let mut response = axum::Json(Value::Array(items)).into_response();
+    if let Some(token) = page.next_page_token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(NEXT_PAGE_HEADER, token);
+    }
+    Ok(response)
+}
+
+async fn load(State(s): State<AppState>, Path(model): Path<String>) -> Result<axum::Json<Value>, V2Error> {
+    serving(&s)?.model(&ModelRef::parse(&model, None)?).await?;
+    Ok(axum::Json(json!({})))
+}
+
+async fn unload(State(s): State<AppState>, Path(model): Path<String>) -> Result<axum::Json<Value>, V2Error> {
+    let r = ModelRef::parse(&model, None)?;
+    serving(&s)?.cache.unload(&r.name, None);
+    Ok(axum::Json(json!({})))
+}

@@ -1,0 +1,268 @@
+//! The model cache: loads a version on first use, lets many concurrent
+//! requests for one cold model share a single load, and evicts the least
+//! recently used models to stay within a byte budget counted from each
+//! model's measured size.
+//!
+//! Memory bound: the ledger counts every loaded model until its last user
+//! drops it (an evicted model still answering a request is still counted).
+//! A load that would need memory held by in-flight requests fails with
+//! `OverBudget` (503, retry) rather than exceed the budget; the stated
+//! overhead is at most `load_concurrency` models being parsed at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use flotilla_artifacts::{ArtifactPath, ArtifactStore};
+use flotilla_infer::{Flavor, InferError, MlModel, Model};
+use futures_util::TryStreamExt;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::{Resolved, ServingError};
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Bytes the loaded models may hold together.
+    pub budget_bytes: usize,
+    /// Loads (file reads and parsing) running at once; a burst of cold
+    /// models queues here instead of starving warm traffic.
+    pub load_concurrency: usize,
+}
+
+/// Counters for hits, misses, loads, load time and evictions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub loads: u64,
+    pub load_failures: u64,
+    pub load_time_micros: u64,
+    pub evictions: u64,
+    pub loaded_models: usize,
+    pub loaded_bytes: usize,
+    pub budget_bytes: usize,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    loads: AtomicU64,
+    load_failures: AtomicU64,
+    load_time_micros: AtomicU64,
+    evictions: AtomicU64,
+}
+
+/// A model in memory. While any clone of its `Arc` lives, its bytes count
+/// against the budget.
+pub struct LoadedModel {
+    pub name: String,
+    pub version: i64,
+    pub model: Box<dyn Model>,
+    pub size: usize,
+    ledger: Arc<AtomicUsize>,
+}
+
+impl Drop for LoadedModel {
+    fn drop(&mut self) {
+        self.ledger.fetch_sub(self.size, Ordering::AcqRel);
+    }
+}
+
+type Key = (String, i64);
+
+#[derive(Default)]
+struct Slot {
+    cell: OnceCell<Arc<LoadedModel>>,
+    last_used: AtomicU64,
+}
+
+pub struct ModelCache {
+    config: CacheConfig,
+    artifacts: Arc<dyn ArtifactStore>,
+    slots: Mutex<HashMap<Key, Arc<Slot>>>,
+    /// Bytes of every live `LoadedModel`, cached or still in use.
+    ledger: Arc<AtomicUsize>,
+    clock: AtomicU64,
+    loads: Semaphore,
+    counters: Counters,
+}
+
+impl ModelCache {
+    pub fn new(config: CacheConfig, artifacts: Arc<dyn ArtifactStore>) -> Self {
+        let permits = config.load_concurrency.max(1);
+        Self {
+            config,
+            artifacts,
+            slots: Mutex::new(HashMap::new()),
+            ledger: Arc::new(AtomicUsize::new(0)),
+            clock: AtomicU64::new(0),
+            loads: Semaphore::new(permits),
+            counters: Counters::default(),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The loaded model for a resolved version, loading it if needed.
+    pub async fn get(&self, resolved: &Resolved) -> Result<Arc<LoadedModel>, ServingError> {
+        let key: Key = (resolved.name.clone(), resolved.version);
+        let slot = Arc::clone(self.slots().entry(key.clone()).or_default());
+        slot.last_used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        if let Some(model) = slot.cell.get() {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Arc::clone(model));
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let loaded = slot.cell.get_or_try_init(|| self.load(resolved)).await.map(Arc::clone);
+        match loaded {
+            Ok(model) => {
+                if let Err(e) = self.enforce_budget(&key, &model) {
+                    self.remove_if_same(&key, &slot);
+                    return Err(e);
+                }
+                Ok(model)
+            }
+            Err(e) => {
+                self.remove_if_same(&key, &slot);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a version is in memory now.
+    pub fn is_loaded(&self, name: &str, version: i64) -> bool {
+        self.slots().get(&(name.to_string(), version)).is_some_and(|s| s.cell.initialized())
+    }
+
+    /// Drops a model (every version of `name` when `version` is `None`).
+    pub fn unload(&self, name: &str, version: Option<i64>) -> usize {
+        let mut slots = self.slots();
+        let before = slots.len();
+        slots.retain(|(n, v), _| !(n == name && version.is_none_or(|want| want == *v)));
+        before - slots.len()
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        let loaded_models = self.slots().values().filter(|s| s.cell.initialized()).count();
+        CacheStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            loads: c.loads.load(Ordering::Relaxed),
+            load_failures: c.load_failures.load(Ordering::Relaxed),
+            load_time_micros: c.load_time_micros.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed),
+            loaded_models,
+            loaded_bytes: self.ledger.load(Ordering::Acquire),
+            budget_bytes: self.config.budget_bytes,
+        }
+    }
+
+    fn remove_if_same(&self, key: &Key, slot: &Arc<Slot>) {
+        let mut slots = self.slots();
+        if slots.get(key).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            slots.remove(key);
+        }
+    }
+
+    async fn load(&self, resolved: &Resolved) -> Result<Arc<LoadedModel>, ServingError> {
+        let _permit = self.loads.acquire().await.map_err(|e| ServingError::Internal(e.to_string()))?;
+        let started = Instant::now();
+        let result = self.load_now(resolved).await;
+        let c = &self.counters;
+        c.load_time_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match &result {
+            Ok(m) => {
+                c.loads.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(model = %m.name, version = m.version, bytes = m.size, micros = started.elapsed().as_micros() as u64, "loaded model");
+            }
+            Err(e) => {
+                c.load_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(model = %resolved.name, version = resolved.version, error = %e, "model load failed");
+            }
+        }
+        result
+    }
+
+    async fn load_now(&self, resolved: &Resolved) -> Result<Arc<LoadedModel>, ServingError> {
+        let mlmodel = self.read(&resolved.dir, "MLmodel").await?;
+        let data_file = match MlModel::parse(&mlmodel)?.flavor()? {
+            Flavor::Xgboost { data, .. } | Flavor::LightGbm { data } | Flavor::Onnx { data } => data,
+        };
+        let data = self.read(&resolved.dir, &data_file).await?;
+        let model = tokio::task::spawn_blocking(move || {
+            let mut files = Some(data);
+            flotilla_infer::load(&mlmodel, &mut |path: &str| {
+                if path == data_file {
+                    files.take().ok_or_else(|| InferError::MissingFile(path.to_string()))
+                } else {
+                    Err(InferError::MissingFile(path.to_string()))
+                }
+            })
+        })
+        .await
+        .map_err(|e| ServingError::Internal(e.to_string()))??;
+        let size = model.size_bytes() + std::mem::size_of::<LoadedModel>();
+        self.ledger.fetch_add(size, Ordering::AcqRel);
+        Ok(Arc::new(LoadedModel {
+            name: resolved.name.clone(),
+            version: resolved.version,
+            model,
+            size,
+            ledger: Arc::clone(&self.ledger),
+        }))
+    }
+
+    async fn read(&self, dir: &ArtifactPath, file: &str) -> Result<Vec<u8>, ServingError> {
+        let path = dir.join(&ArtifactPath::parse(file)?)?;
+        let object = self.artifacts.get(&path).await?;
+        let mut buf = BytesMut::with_capacity(object.size as usize);
+        let mut body = object.body;
+        while let Some(chunk) = body.try_next().await.map_err(|e| ServingError::Internal(e.to_string()))? {
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.to_vec())
+    }
+
+    /// After a load: refuse a model bigger than the budget, then evict the
+    /// least recently used others until the ledger fits (down to 95% of the
+    /// budget, so evictions come in batches, not one scan per load).
+    fn enforce_budget(&self, key: &Key, model: &Arc<LoadedModel>) -> Result<(), ServingError> {
+        let budget = self.config.budget_bytes;
+        if model.size > budget {
+            return Err(ServingError::TooLarge { model: format!("{}/{}", key.0, key.1), needed: model.size, budget });
+        }
+        if self.ledger.load(Ordering::Acquire) <= budget {
+            return Ok(());
+        }
+        let low_water = budget / 20 * 19;
+        let mut slots = self.slots();
+        let mut candidates: Vec<(u64, Key, usize)> = slots
+            .iter()
+            .filter(|(k, _)| *k != key)
+            .filter_map(|(k, s)| s.cell.get().map(|m| (s.last_used.load(Ordering::Relaxed), k.clone(), m.size)))
+            .collect();
+        candidates.sort_unstable_by_key(|(used, _, _)| *used);
+        let mut freed_in_cache = 0usize;
+        let live = self.ledger.load(Ordering::Acquire);
+        for (_, k, size) in candidates {
+            if live.saturating_sub(freed_in_cache) <= low_water {
+                break;
+            }
+            slots.remove(&k);
+            freed_in_cache += size;
+            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(slots);
+        // Evicted models still answering requests keep their bytes until they finish.
+        if self.ledger.load(Ordering::Acquire) > budget {
+            return Err(ServingError::OverBudget);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! Serving: which model version answers a request (resolved through the
+//! registry, so a new version or a moved alias takes effect on the next
+//! request), and the model cache that loads versions on first use and keeps
+//! them within a byte budget.
+//!
+//! Architecture invariant: no HTTP. The cache counts the bytes each loaded
+//! model reports it holds (measured after load, not the file size).
+
+mod cache;
+mod error;
+mod resolve;
+mod serving;
+pub mod source;
+
+pub use cache::{CacheConfig, CacheStats, LoadedModel, ModelCache};
+pub use error::ServingError;
+pub use resolve::{ModelRef, Resolved, Resolver, Selector};
+pub use serving::{Serving, ServingConfig};

@@ -1,0 +1,165 @@
+//! Which version answers: `name` (the default alias, else the newest version),
+//! `name@alias`, or an explicit version. Answers are cached and invalidated by
+//! the store's registry generation, so a registration or an alias move is seen
+//! by the next request; a short TTL covers writers in other processes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flotilla_artifacts::ArtifactPath;
+use flotilla_core::ErrorKind;
+use flotilla_core::model::ModelVersion;
+use flotilla_store::{Store, StoreError};
+
+use crate::ServingError;
+use crate::source::artifact_dir;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Selector {
+    /// The default alias if set, else the newest version.
+    Default,
+    Version(i64),
+    Alias(String),
+}
+
+/// A model as a request names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelRef {
+    pub name: String,
+    pub selector: Selector,
+}
+
+impl ModelRef {
+    /// `model` may be `name` or `name@alias`; `version` a number or an alias.
+    pub fn parse(model: &str, version: Option<&str>) -> Result<Self, ServingError> {
+        let (name, alias) = match model.rsplit_once('@') {
+            Some((n, a)) if !n.is_empty() && !a.is_empty() => (n, Some(a)),
+            Some(_) | None => (model, None),
+        };
+        if name.is_empty() {
+            return Err(ServingError::BadRequest("model name is empty".into()));
+        }
+        let selector = match (alias, version.filter(|v| !v.is_empty())) {
+            (Some(_), Some(_)) => {
+                return Err(ServingError::BadRequest("name both an alias (@) and a version, not both".into()));
+            }
+            (Some(a), None) => Selector::Alias(a.to_string()),
+            (None, Some(v)) => match v.parse::<i64>() {
+                Ok(n) if n > 0 => Selector::Version(n),
+                Ok(_) | Err(_) => Selector::Alias(v.to_string()),
+            },
+            (None, None) => Selector::Default,
+        };
+        Ok(Self { name: name.to_string(), selector })
+    }
+}
+
+/// A resolved version and where its files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub name: String,
+    pub version: i64,
+    pub dir: ArtifactPath,
+}
+
+struct Cached {
+    generation: u64,
+    at: Instant,
+    resolved: Resolved,
+}
+
+pub struct Resolver {
+    store: Arc<dyn Store>,
+    default_alias: String,
+    ttl: Duration,
+    cache: Mutex<HashMap<ModelRef, Cached>>,
+}
+
+const MAX_CACHED: usize = 200_000;
+
+impl Resolver {
+    pub fn new(store: Arc<dyn Store>, default_alias: impl Into<String>, ttl: Duration) -> Self {
+        Self { store, default_alias: default_alias.into(), ttl, cache: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub async fn resolve(&self, model: &ModelRef) -> Result<Resolved, ServingError> {
+        let generation = self.store.registry_generation();
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(model)
+            && hit.generation == generation
+            && hit.at.elapsed() < self.ttl
+        {
+            return Ok(hit.resolved.clone());
+        }
+        let store = Arc::clone(&self.store);
+        let (m, alias) = (model.clone(), self.default_alias.clone());
+        let resolved = tokio::task::spawn_blocking(move || resolve_now(store.as_ref(), &m, &alias))
+            .await
+            .map_err(|e| ServingError::Internal(e.to_string()))??;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(model.clone(), Cached { generation, at: Instant::now(), resolved: resolved.clone() });
+        Ok(resolved)
+    }
+}
+
+fn not_found(model: &ModelRef, e: StoreError) -> ServingError {
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::InvalidParameter => ServingError::NotFound(match &model.selector {
+            Selector::Default => format!("model '{}' not found", model.name),
+            Selector::Version(v) => format!("model '{}' version {v} not found", model.name),
+            Selector::Alias(a) => format!("model '{}' has no version with alias '{a}'", model.name),
+        }),
+        ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Internal => ServingError::Store(e),
+    }
+}
+
+fn resolve_now(store: &dyn Store, model: &ModelRef, default_alias: &str) -> Result<Resolved, ServingError> {
+    let version: ModelVersion = match &model.selector {
+        Selector::Version(v) => {
+            store.get_model_version(&model.name, &v.to_string()).map_err(|e| not_found(model, e))?
+        }
+        Selector::Alias(a) => store.get_version_by_alias(&model.name, a).map_err(|e| not_found(model, e))?,
+        Selector::Default => match store.get_version_by_alias(&model.name, default_alias) {
+            Ok(v) => v,
+            Err(e) if e.kind() == ErrorKind::InvalidParameter => {
+                let latest = store.get_latest_versions(&model.name, &[]).map_err(|e| not_found(model, e))?;
+                latest
+                    .into_iter()
+                    .max_by_key(|v| v.version.parse::<i64>().unwrap_or(0))
+                    .ok_or_else(|| ServingError::NotFound(format!("model '{}' has no versions", model.name)))?
+            }
+            Err(e) => return Err(not_found(model, e)),
+        },
+    };
+    let dir = artifact_dir(store, &version).map_err(|e| ServingError::Unservable(e.to_string()))?;
+    let number = version.version.parse::<i64>().map_err(|_| ServingError::Internal("non-numeric version".into()))?;
+    Ok(Resolved { name: version.name, version: number, dir })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_refs() {
+        let cases: &[(&str, Option<&str>, Selector)] = &[
+            ("m", None, Selector::Default),
+            ("m", Some("3"), Selector::Version(3)),
+            ("m", Some("champion"), Selector::Alias("champion".into())),
+            ("m@challenger", None, Selector::Alias("challenger".into())),
+            ("a@b@c", None, Selector::Alias("c".into())),
+        ];
+        for (m, v, want) in cases {
+            assert_eq!(&ModelRef::parse(m, *v).unwrap().selector, want, "{m} {v:?}");
+        }
+        assert!(ModelRef::parse("", None).is_err());
+        assert!(ModelRef::parse("m@a", Some("2")).is_err());
+    }
+}
