@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod fleet;
 pub mod model;
 pub mod validation;
 

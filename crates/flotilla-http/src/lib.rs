@@ -8,6 +8,7 @@
 
 mod artifacts;
 pub mod error;
+mod fleet;
 mod host_check;
 mod meta;
 mod metrics;
@@ -74,6 +75,7 @@ pub fn router_with_hosts(state: AppState, allowed: AllowedHosts) -> Router {
         .merge(meta::routes())
         .merge(mlflow::routes())
         .merge(artifacts::routes())
+        .merge(fleet::routes())
         .merge(v2::routes())
         .merge(metrics::routes())
         .fallback(meta::not_found)

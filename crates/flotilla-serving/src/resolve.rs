@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use flotilla_artifacts::ArtifactPath;
 use flotilla_core::ErrorKind;
+use flotilla_core::fleet::PartitionValue;
 use flotilla_core::model::ModelVersion;
 use flotilla_store::{Store, StoreError};
 
@@ -21,6 +22,9 @@ pub enum Selector {
     Default,
     Version(i64),
     Alias(String),
+    /// A family's member for this partition, falling back to its parents
+    /// and then the family default (each under the default alias, else newest).
+    Partition(Vec<PartitionValue>),
 }
 
 /// A model as a request names it.
@@ -53,6 +57,16 @@ impl ModelRef {
         };
         Ok(Self { name: name.to_string(), selector })
     }
+
+    /// `family` served for `partition`; no version or alias may be named too.
+    pub fn partitioned(self, partition: Vec<PartitionValue>) -> Result<Self, ServingError> {
+        match self.selector {
+            Selector::Default => Ok(Self { name: self.name, selector: Selector::Partition(partition) }),
+            Selector::Version(_) | Selector::Alias(_) | Selector::Partition(_) => Err(ServingError::BadRequest(
+                "a partitioned request names the family only, not a version or an alias".into(),
+            )),
+        }
+    }
 }
 
 /// A resolved version and where its files are.
@@ -61,6 +75,9 @@ pub struct Resolved {
     pub name: String,
     pub version: i64,
     pub dir: ArtifactPath,
+    /// For a partitioned request: the partition that answered (empty for
+    /// the family default) and whether it is an ancestor of the one asked for.
+    pub partition: Option<(Vec<PartitionValue>, bool)>,
 }
 
 struct Cached {
@@ -115,6 +132,7 @@ fn not_found(model: &ModelRef, e: StoreError) -> ServingError {
             Selector::Default => format!("model '{}' not found", model.name),
             Selector::Version(v) => format!("model '{}' version {v} not found", model.name),
             Selector::Alias(a) => format!("model '{}' has no version with alias '{a}'", model.name),
+            Selector::Partition(_) => e.to_string(),
         }),
         ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Internal => ServingError::Store(e),
     }
@@ -126,6 +144,7 @@ fn resolve_now(store: &dyn Store, model: &ModelRef, default_alias: &str) -> Resu
             store.get_model_version(&model.name, &v.to_string()).map_err(|e| not_found(model, e))?
         }
         Selector::Alias(a) => store.get_version_by_alias(&model.name, a).map_err(|e| not_found(model, e))?,
+        Selector::Partition(path) => return resolve_partition(store, model, path, default_alias),
         Selector::Default => match store.get_version_by_alias(&model.name, default_alias) {
             Ok(v) => v,
             Err(e) if e.kind() == ErrorKind::InvalidParameter => {
@@ -140,7 +159,30 @@ fn resolve_now(store: &dyn Store, model: &ModelRef, default_alias: &str) -> Resu
     };
     let dir = artifact_dir(store, &version).map_err(|e| ServingError::Unservable(e.to_string()))?;
     let number = version.version.parse::<i64>().map_err(|_| ServingError::Internal("non-numeric version".into()))?;
-    Ok(Resolved { name: version.name, version: number, dir })
+    Ok(Resolved { name: version.name, version: number, dir, partition: None })
+}
+
+fn resolve_partition(
+    store: &dyn Store,
+    model: &ModelRef,
+    path: &[PartitionValue],
+    default_alias: &str,
+) -> Result<Resolved, ServingError> {
+    let target = store.resolve_partition(&model.name, path, default_alias).map_err(|e| match e.kind() {
+        ErrorKind::InvalidParameter => ServingError::BadRequest(e.to_string()),
+        ErrorKind::NotFound | ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Internal => {
+            not_found(model, e)
+        }
+    })?;
+    let version =
+        store.get_model_version(&target.model, &target.version.to_string()).map_err(|e| not_found(model, e))?;
+    let dir = artifact_dir(store, &version).map_err(|e| ServingError::Unservable(e.to_string()))?;
+    Ok(Resolved {
+        name: target.model,
+        version: target.version,
+        dir,
+        partition: Some((target.partition, target.fallback)),
+    })
 }
 
 #[cfg(test)]

@@ -6,11 +6,13 @@
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
 mod error;
+pub mod fleet;
 pub mod paging;
 pub mod query;
 pub mod sqlite;
 
 pub use error::{StoreError, StoreResult};
+pub use fleet::FleetStore;
 pub use query::*;
 pub use sqlite::SqliteStore;
 
@@ -101,6 +103,6 @@ pub trait RegistryStore: Send + Sync {
 }
 
 /// Everything a flotilla server needs from its metadata store.
-pub trait Store: TrackingStore + LoggedModelStore + RegistryStore {}
+pub trait Store: TrackingStore + LoggedModelStore + RegistryStore + FleetStore {}
 
-impl<T: TrackingStore + LoggedModelStore + RegistryStore> Store for T {}
+impl<T: TrackingStore + LoggedModelStore + RegistryStore + FleetStore> Store for T {}

@@ -5,6 +5,7 @@
 //! environment.
 
 mod config;
+mod fleet;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,9 @@ enum Command {
     /// Serve inference only (Open Inference Protocol V2) from the same data
     /// directory, to scale serving apart from tracking.
     Serve(config::ServerArgs),
+    /// Work with the fleet: search, families, promote (with dry run),
+    /// rollback, the audit log, and a synthetic-fleet generator.
+    Fleet(fleet::FleetArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,5 +50,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => server::run(args.into_config()?, server::Mode::Full),
         Command::Serve(args) => server::run(args.into_config()?, server::Mode::InferenceOnly),
+        Command::Fleet(args) => fleet::run(args),
     }
 }

@@ -3,7 +3,7 @@
 
 mod experiments;
 mod logged_models;
-mod models;
+pub(crate) mod models;
 mod registry;
 mod runs;
 

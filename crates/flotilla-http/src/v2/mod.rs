@@ -140,6 +140,42 @@ fn match_inputs(model: &dyn Model, mut given: Vec<Tensor>) -> Result<Vec<Tensor>
     Ok(ordered)
 }
 
+/// The request parameter that routes a family's request to a partition.
+const PARTITION_PARAMETER: &str = "partition";
+
+/// A partition as a request gives it: `"region=west/store=0042"`, or an
+/// object `{"store": "0042"}` (numbers allowed as values).
+fn partition_path(value: &Value) -> Result<Vec<flotilla_core::fleet::PartitionValue>, V2Error> {
+    use flotilla_core::fleet::{PartitionValue, parse_path};
+    let path = match value {
+        Value::String(s) => parse_path(s).map_err(|e| V2Error::bad_request(e.message))?,
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Null | Value::Bool(_) | Value::Array(_) | Value::Object(_) => {
+                        return Err(V2Error::bad_request(format!(
+                            "partition value for '{k}' must be a string or number"
+                        )));
+                    }
+                };
+                let part = PartitionValue::new(k.clone(), v);
+                part.validate().map_err(|e| V2Error::bad_request(e.message))?;
+                Ok(part)
+            })
+            .collect::<Result<_, _>>()?,
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => {
+            return Err(V2Error::bad_request("parameter 'partition' must be a string like 'store=0042' or an object"));
+        }
+    };
+    if path.is_empty() {
+        return Err(V2Error::bad_request("parameter 'partition' names no partition"));
+    }
+    Ok(path)
+}
+
 fn flag(map: &Map<String, Value>, key: &str) -> Option<bool> {
     map.get(key).and_then(Value::as_bool)
 }
@@ -162,7 +198,11 @@ async fn run_infer(
     };
     let (request, tail) = codec::parse(&body, header_length)?;
     let inputs = codec::decode_inputs(&request, &tail)?;
-    let (resolved, loaded): (_, Arc<LoadedModel>) = serving(s)?.model(&ModelRef::parse(model, version)?).await?;
+    let mut model_ref = ModelRef::parse(model, version)?;
+    if let Some(partition) = request.parameters.get(PARTITION_PARAMETER) {
+        model_ref = model_ref.partitioned(partition_path(partition)?)?;
+    }
+    let (resolved, loaded): (_, Arc<LoadedModel>) = serving(s)?.model(&model_ref).await?;
     let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
     let outputs = loaded.model.predict(&inputs)?;
 
@@ -186,6 +226,10 @@ async fn run_infer(
     head.insert("model_version".into(), json!(resolved.version.to_string()));
     if let Some(id) = request.id {
         head.insert("id".into(), id);
+    }
+    if let Some((partition, fallback)) = &resolved.partition {
+        let answered = flotilla_core::fleet::path_string(partition);
+        head.insert("parameters".into(), json!({ "partition": answered, "fallback": fallback }));
     }
     let (body, binary_header) = codec::encode(head, &selected);
     let mut response = body.into_response();

@@ -3,10 +3,11 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use std::sync::Mutex;
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::{
-    Arc, DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue, TDim, TVec, ToDim,
-    TractResult, TypedFact, TypedModel, TypedSimplePlan,
+    Arc, DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue, TDim, TValue, TVec, ToDim,
+    TractResult, TypedFact, TypedModel, TypedSimplePlan, TypedSimpleState,
 };
 use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid, ShapeFactoid};
 use tract_onnx::tract_hir::internal::bail;
@@ -21,6 +22,12 @@ const BATCH: &str = "N";
 
 pub(crate) struct TractModel {
     plan: Arc<TypedSimplePlan>,
+    /// The same graph planned for exactly one row: most requests carry one,
+    /// and a plan without symbols skips shape resolution on every run.
+    one_row: Option<Arc<TypedSimplePlan>>,
+    /// Run states of `one_row`, reused across requests (spawning one costs
+    /// more than running a linear model).
+    states: Mutex<Vec<TypedSimpleState>>,
     inputs: Vec<TensorSpec>,
     outputs: Vec<TensorSpec>,
     size_bytes: usize,
@@ -29,8 +36,9 @@ pub(crate) struct TractModel {
 impl TractModel {
     pub(crate) fn new(prepared: Prepared) -> Result<Self, InferError> {
         let Prepared { proto, inputs, outputs } = prepared;
-        let plan = guarded("planning", || optimize(&proto)?.into_runnable())?
+        let plan = guarded("planning", || optimize(&proto, None)?.into_runnable())?
             .map_err(|e| InferError::Unsupported(format!("tract cannot plan this ONNX graph: {e:#}")))?;
+        let one_row = guarded("planning", || optimize(&proto, Some(1))?.into_runnable()).ok().and_then(Result::ok);
         let model = plan.model();
         let input_facts = model.input_outlets().and_then(|o| o.iter().map(|o| model.outlet_fact(*o)).collect());
         let output_facts = model.output_outlets().and_then(|o| o.iter().map(|o| model.outlet_fact(*o)).collect());
@@ -38,15 +46,15 @@ impl TractModel {
             input_facts.and_then(|i| Ok((i, output_facts?))).map_err(|e| InferError::InvalidModel(format!("{e:#}")))?;
         let inputs = specs(&inputs, &input_facts, "input")?;
         let outputs = specs(&outputs, &output_facts, "output")?;
-        let size_bytes = size::of_model(model);
-        Ok(Self { plan, inputs, outputs, size_bytes })
+        let size_bytes = size::of_model(model) + one_row.as_ref().map_or(0, |p| size::of_model(p.model()));
+        Ok(Self { plan, one_row, states: Mutex::new(Vec::new()), inputs, outputs, size_bytes })
     }
 }
 
 /// Parses the graph, pins every input's shape (unknown dimensions become
-/// symbols: the first one `N`, the batch) and optimizes it for any value of
-/// them.
-fn optimize(proto: &ModelProto) -> TractResult<TypedModel> {
+/// symbols: the first one `N`, the batch, unless `rows` fixes it) and
+/// optimizes it for any value of them.
+fn optimize(proto: &ModelProto, rows: Option<usize>) -> TractResult<TypedModel> {
     let mut model = tract_onnx::onnx().model_for_proto_model(proto)?;
     let batch = model.symbols.sym(BATCH);
     for ix in 0..model.input_outlets()?.len() {
@@ -61,7 +69,9 @@ fn optimize(proto: &ModelProto) -> TractResult<TypedModel> {
             .enumerate()
             .map(|(axis, dim)| match dim {
                 GenericFactoid::Only(d) => GenericFactoid::Only(d.clone()),
-                GenericFactoid::Any if axis == 0 => GenericFactoid::Only(batch.to_dim()),
+                GenericFactoid::Any if axis == 0 => {
+                    GenericFactoid::Only(rows.map_or_else(|| batch.to_dim(), |n| n.to_dim()))
+                }
                 GenericFactoid::Any => GenericFactoid::Only(model.symbols.new_with_prefix("d").to_dim()),
             })
             .collect();
@@ -90,6 +100,32 @@ fn specs(names: &[String], facts: &[&TypedFact], role: &str) -> Result<Vec<Tenso
         })
         .collect()
 }
+
+impl TractModel {
+    fn run_one_row(
+        &self,
+        plan: &Arc<TypedSimplePlan>,
+        values: TVec<TValue>,
+    ) -> Result<TractResult<TVec<TValue>>, InferError> {
+        let pooled = self.states.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => match plan.spawn() {
+                Ok(state) => state,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        let result = guarded("running", || state.run(values))?;
+        let mut pool = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        if result.is_ok() && pool.len() < MAX_POOLED_STATES {
+            pool.push(state);
+        }
+        Ok(result)
+    }
+}
+
+/// Run states kept per model: enough for every worker thread at once.
+const MAX_POOLED_STATES: usize = 8;
 
 fn unsupported_type(role: &str, name: &str, dt: DatumType) -> InferError {
     InferError::Unsupported(format!("ONNX {role} '{name}' has element type {dt:?}, which flotilla does not carry"))
@@ -124,8 +160,11 @@ impl Model for TractModel {
             .zip(&self.inputs)
             .map(|(t, spec)| convert::to_tract(t, spec).map(IntoTValue::into_tvalue))
             .collect::<Result<TVec<_>, _>>()?;
-        let outputs = guarded("running", || self.plan.run(values))?
-            .map_err(|e| InferError::BadInput(format!("the ONNX model could not run on this input: {e:#}")))?;
+        let outputs = match &self.one_row {
+            Some(one) if inputs.iter().all(|t| t.shape.first() == Some(&1)) => self.run_one_row(one, values)?,
+            Some(_) | None => guarded("running", || self.plan.run(values))?,
+        }
+        .map_err(|e| InferError::BadInput(format!("the ONNX model could not run on this input: {e:#}")))?;
         outputs.iter().zip(&self.outputs).map(|(value, spec)| convert::from_tract(&spec.name, value)).collect()
     }
 

@@ -5,11 +5,17 @@
 //! mutex and never wait on `SQLITE_BUSY`; readers run concurrently against WAL
 //! snapshots. Each public call runs in exactly one transaction.
 
+mod aliases;
+mod bulk;
 mod experiments;
+mod families;
 mod filter_sql;
+mod fleet_search;
+pub mod generate;
 mod keyset;
 mod logged_models;
 mod migrations;
+mod promotion;
 mod registry;
 mod registry_search;
 mod rows;

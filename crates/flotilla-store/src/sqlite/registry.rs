@@ -5,7 +5,7 @@ use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::registry_search::{registered_models_by_ids, versions_by_keys};
-use super::{SqliteStore, now_ms};
+use super::{SqliteStore, aliases, families, now_ms};
 use crate::NewModelVersion;
 use crate::error::StoreResult;
 
@@ -89,6 +89,7 @@ impl SqliteStore {
         validation::model_name(new_name)?;
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
+            families::check_renamable(tx, id, name)?;
             let taken: Option<i64> = tx
                 .prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
                 .query_row([new_name], |r| r.get(0))
@@ -123,6 +124,7 @@ impl SqliteStore {
     pub(crate) fn delete_registered_model_impl(&self, name: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
+            families::check_deletable(tx, id, name)?;
             tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?.execute([id])?;
             Ok(())
         })
@@ -212,6 +214,9 @@ impl SqliteStore {
             for t in &new.tags {
                 insert.execute(params![id, version, t.key, t.value])?;
             }
+            if let Some(run_id) = &run_id {
+                aliases::copy_run_metrics(tx, id, version, run_id)?;
+            }
             one_version(tx, (id, version))
         })
     }
@@ -245,8 +250,16 @@ impl SqliteStore {
     pub(crate) fn delete_model_version_impl(&self, name: &str, version: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
-            tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND version = ?")?
-                .execute(params![id, v])?;
+            let pointing: Vec<String> = tx
+                .prepare_cached("SELECT alias FROM registered_model_aliases WHERE rm_id = ? AND version = ?")?
+                .query_map(params![id, v], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if !pointing.is_empty() {
+                let batch = aliases::open_batch(tx, &aliases::NewBatch::api())?;
+                for alias in &pointing {
+                    aliases::move_alias(tx, batch, id, name, alias, None)?;
+                }
+            }
             tx.prepare_cached("DELETE FROM model_versions WHERE rm_id = ? AND version = ?")?.execute(params![id, v])?;
             touch_model(tx, id, now_ms())
         })
@@ -305,10 +318,8 @@ impl SqliteStore {
         validation::alias(alias)?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)",
-            )?
-            .execute(params![id, alias, v])?;
+            let batch = aliases::open_batch(tx, &aliases::NewBatch::api())?;
+            aliases::move_alias(tx, batch, id, name, alias, Some(v))?;
             touch_model(tx, id, now_ms())
         })
     }
@@ -316,8 +327,10 @@ impl SqliteStore {
     pub(crate) fn delete_alias_impl(&self, name: &str, alias: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
-            tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
-                .execute(params![id, alias])?;
+            if aliases::current(tx, id, alias)?.is_some() {
+                let batch = aliases::open_batch(tx, &aliases::NewBatch::api())?;
+                aliases::move_alias(tx, batch, id, name, alias, None)?;
+            }
             touch_model(tx, id, now_ms())
         })
     }

@@ -7,7 +7,7 @@ use flotilla_core::model::{DatasetInput, LifecycleStage, Metric, ModelInput, Mod
 use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{SqliteStore, experiments, new_hex_id, now_ms, rows};
+use super::{SqliteStore, aliases, experiments, new_hex_id, now_ms, rows};
 use crate::error::StoreResult;
 use crate::{NewRun, PageRequest, RunUpdate, paging};
 
@@ -300,6 +300,9 @@ impl SqliteStore {
                 insert_param(tx, key, run_id, p)?;
             }
             insert_metrics(tx, key, run_id, metrics)?;
+            if !metrics.is_empty() {
+                aliases::run_metrics_changed(tx, run_id)?;
+            }
             for t in tags {
                 upsert_tag(tx, key, t)?;
             }

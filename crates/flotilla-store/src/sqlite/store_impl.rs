@@ -6,8 +6,14 @@ use flotilla_core::model::{
     ModelVersion, Page, RegisteredModel, Run, RunInfo, Tag,
 };
 
+use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, PartitionValue};
+
 use super::SqliteStore;
 use crate::error::StoreResult;
+use crate::fleet::{
+    AliasChange, AliasEvent, AliasReport, AuditQuery, BulkVersion, ChangeContext, FleetStore, NewFamily,
+    PartitionTarget, PromotionRule, RegisteredVersion,
+};
 use crate::{
     ExperimentQuery, LoggedModelQuery, LoggedModelStore, NewLoggedModel, NewModelVersion, NewRun, PageRequest,
     RegistryQuery, RegistryStore, RunQuery, RunUpdate, TrackingStore,
@@ -180,5 +186,49 @@ impl RegistryStore for SqliteStore {
     }
     fn registry_generation(&self) -> u64 {
         self.registry_generation_now()
+    }
+}
+
+impl FleetStore for SqliteStore {
+    fn create_family(&self, family: &NewFamily) -> StoreResult<Family> {
+        self.create_family_impl(family)
+    }
+    fn get_family(&self, name: &str) -> StoreResult<Family> {
+        self.get_family_impl(name)
+    }
+    fn list_families(&self, page: &PageRequest) -> StoreResult<Page<Family>> {
+        self.list_families_impl(page)
+    }
+    fn register_versions(&self, versions: &[BulkVersion], ctx: &ChangeContext) -> StoreResult<Vec<RegisteredVersion>> {
+        self.register_versions_impl(versions, ctx)
+    }
+    fn set_aliases(&self, changes: &[AliasChange], ctx: &ChangeContext) -> StoreResult<AliasReport> {
+        self.set_aliases_impl(changes, ctx)
+    }
+    fn promote(&self, rule: &PromotionRule, dry_run: bool, ctx: &ChangeContext) -> StoreResult<AliasReport> {
+        self.promote_impl(rule, dry_run, ctx)
+    }
+    fn rollback(&self, batch_id: i64, ctx: &ChangeContext) -> StoreResult<AliasReport> {
+        self.rollback_impl(batch_id, ctx)
+    }
+    fn audit_log(&self, query: &AuditQuery) -> StoreResult<Page<AliasEvent>> {
+        self.audit_log_impl(query)
+    }
+    fn search_fleet(&self, query: &FleetQuery) -> StoreResult<Page<FleetModel>> {
+        self.search_fleet_impl(query)
+    }
+    fn fleet_facets(&self, query: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
+        self.fleet_facets_impl(query, tag_keys)
+    }
+    fn resolve_partition(
+        &self,
+        family: &str,
+        partition: &[PartitionValue],
+        alias: &str,
+    ) -> StoreResult<PartitionTarget> {
+        self.resolve_partition_impl(family, partition, alias)
+    }
+    fn is_family(&self, name: &str) -> StoreResult<bool> {
+        self.is_family_impl(name)
     }
 }

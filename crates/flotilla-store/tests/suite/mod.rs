@@ -3,6 +3,7 @@
 //! Each test takes a fresh store from the backend's constructor, so the same
 //! tests run on SQLite today and PostgreSQL later (`behaviour_suite!(ctor)`).
 
+pub mod fleet;
 pub mod registry;
 pub mod tracking;
 
@@ -42,6 +43,12 @@ macro_rules! behaviour_suite {
         case!(registry::search_registered_models_prompt_clause_and_paging);
         case!(registry::search_model_versions);
         case!(registry::invalid_inputs_are_client_errors);
+        case!(fleet::partitions_fall_back_to_parents_and_default);
+        case!(fleet::fleet_search_filters_sorts_and_pages);
+        case!(fleet::fleet_facets_count_what_matches);
+        case!(fleet::bulk_changes_apply_whole_or_not_at_all);
+        case!(fleet::promotion_dry_run_apply_and_rollback);
+        case!(fleet::version_metrics_follow_their_run);
     };
 }
 pub(crate) use behaviour_suite;

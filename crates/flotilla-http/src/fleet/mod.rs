@@ -1,0 +1,236 @@
+//! The native fleet API, `/api/fleet/v1`: families, fleet search and facets,
+//! bulk registration and alias changes, promotion with dry run, rollback and
+//! the audit log. Described by the OpenAPI document at
+//! `/api/fleet/v1/openapi.json`. Errors use the MLflow shape
+//! (`{"error_code", "message"}`) like the rest of the server.
+
+mod query;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use flotilla_store::PageRequest;
+use flotilla_store::fleet::{AliasChange, AuditQuery, BulkVersion, ChangeContext, NewFamily, PromotionRule};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::mlflow::models::check_source;
+use crate::wire::Mlflow;
+
+const OPENAPI: &str = include_str!("openapi.json");
+/// Who is recorded in the audit log when a request does not say.
+const ANONYMOUS: &str = "anonymous";
+const ACTOR_HEADER: &str = "x-flotilla-actor";
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/fleet/v1/openapi.json", get(openapi))
+        .route("/api/fleet/v1/families", get(list_families).post(create_family))
+        .route("/api/fleet/v1/families/{name}", get(get_family))
+        .route("/api/fleet/v1/models", get(search_models))
+        .route("/api/fleet/v1/facets", get(facets))
+        .route("/api/fleet/v1/resolve", get(resolve))
+        .route("/api/fleet/v1/versions/bulk", post(register_versions))
+        .route("/api/fleet/v1/aliases/bulk", post(set_aliases))
+        .route("/api/fleet/v1/promotions", post(promote))
+        .route("/api/fleet/v1/batches/{batch}/rollback", post(rollback))
+        .route("/api/fleet/v1/audit", get(audit))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// The actor named in `X-Flotilla-Actor`, and the request's reason.
+fn context(headers: &HeaderMap, reason: Option<String>) -> ChangeContext {
+    let actor = headers
+        .get(ACTOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map_or_else(|| ANONYMOUS.to_string(), |a| flotilla_core::validation::truncate(a, 256).to_string());
+    ChangeContext {
+        actor,
+        reason: reason.map(|r| flotilla_core::validation::truncate(&r, 4096).to_string()).unwrap_or_default(),
+    }
+}
+
+fn page_request(raw: &str) -> ApiResult<PageRequest> {
+    let mut page = PageRequest::default();
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        match k.as_ref() {
+            "max_results" => {
+                page.max_results = Some(
+                    v.parse().map_err(|_| ApiError::invalid(format!("'max_results' must be an integer, got '{v}'")))?,
+                );
+            }
+            "page_token" => page.page_token = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
+async fn list_families(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let page = page_request(raw.as_deref().unwrap_or(""))?;
+    let families = s.call(move |store| store.list_families(&page)).await?;
+    Ok(Json(json!({ "families": families.items, "next_page_token": families.next_page_token })))
+}
+
+async fn create_family(State(s): State<AppState>, Mlflow(family): Mlflow<NewFamily>) -> ApiResult<Json<Value>> {
+    let family = s.call(move |store| store.create_family(&family)).await?;
+    Ok(Json(json!({ "family": family })))
+}
+
+async fn get_family(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let family = s.call(move |store| store.get_family(&name)).await?;
+    Ok(Json(json!({ "family": family })))
+}
+
+async fn search_models(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let q = query::parse(raw.as_deref().unwrap_or(""), &[])?;
+    let page = s.call(move |store| store.search_fleet(&q)).await?;
+    Ok(Json(json!({ "models": page.items, "next_page_token": page.next_page_token })))
+}
+
+async fn facets(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let raw = raw.unwrap_or_default();
+    let q = query::parse(&raw, &["facet_tag"])?;
+    let tag_keys = query::all(&raw, "facet_tag");
+    let facets = s.call(move |store| store.fleet_facets(&q, &tag_keys)).await?;
+    let pairs = |v: &[(String, i64)]| v.iter().map(|(k, n)| json!({ "value": k, "count": n })).collect::<Vec<_>>();
+    Ok(Json(json!({
+        "total": facets.total,
+        "families": pairs(&facets.families),
+        "aliases": pairs(&facets.aliases),
+        "stages": pairs(&facets.stages),
+        "tags": facets.tags.iter().map(|(key, values)| json!({ "key": key, "values": pairs(values) })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct ResolveParams {
+    family: Option<String>,
+    partition: Option<String>,
+    alias: Option<String>,
+}
+
+async fn resolve(State(s): State<AppState>, Mlflow(p): Mlflow<ResolveParams>) -> ApiResult<Json<Value>> {
+    let family = p.family.ok_or_else(|| ApiError::missing("family"))?;
+    let partition = query::partition(p.partition.as_deref())?;
+    let alias = p.alias.unwrap_or_else(|| flotilla_core::fleet::DEFAULT_ALIAS.to_string());
+    flotilla_core::validation::alias(&alias)?;
+    let target = s.call(move |store| store.resolve_partition(&family, &partition, &alias)).await?;
+    Ok(Json(json!({ "target": target })))
+}
+
+#[derive(Deserialize)]
+struct BulkVersions {
+    versions: Vec<BulkVersion>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn register_versions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Mlflow(req): Mlflow<BulkVersions>,
+) -> ApiResult<Json<Value>> {
+    let mut refused = Vec::new();
+    for (i, v) in req.versions.iter().enumerate() {
+        if let Err(e) = check_source(&v.source, v.run_id.as_deref(), None) {
+            refused.push(format!("item {i}: {}", e.message));
+        }
+    }
+    if !refused.is_empty() {
+        refused.truncate(20);
+        return Err(ApiError::invalid(format!("bulk registration: nothing was applied: {}", refused.join("; "))));
+    }
+    let ctx = context(&headers, req.reason);
+    let versions = req.versions;
+    let registered = s.call(move |store| store.register_versions(&versions, &ctx)).await?;
+    Ok(Json(json!({ "registered": registered })))
+}
+
+#[derive(Deserialize)]
+struct BulkAliases {
+    changes: Vec<AliasChange>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn set_aliases(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Mlflow(req): Mlflow<BulkAliases>,
+) -> ApiResult<Json<Value>> {
+    let ctx = context(&headers, req.reason);
+    let changes = req.changes;
+    let report = s.call(move |store| store.set_aliases(&changes, &ctx)).await?;
+    Ok(Json(json!({ "report": report })))
+}
+
+#[derive(Deserialize)]
+struct Promotion {
+    rule: PromotionRule,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn promote(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Mlflow(req): Mlflow<Promotion>,
+) -> ApiResult<Json<Value>> {
+    let ctx = context(&headers, req.reason);
+    let (rule, dry_run) = (req.rule, req.dry_run);
+    let report = s.call(move |store| store.promote(&rule, dry_run, &ctx)).await?;
+    Ok(Json(json!({ "report": report })))
+}
+
+#[derive(Deserialize)]
+struct Rollback {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn rollback(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(batch): Path<String>,
+    Mlflow(req): Mlflow<Rollback>,
+) -> ApiResult<Json<Value>> {
+    let batch: i64 = batch.parse().map_err(|_| ApiError::invalid(format!("batch id '{batch}' is not an integer")))?;
+    let ctx = context(&headers, req.reason);
+    let report = s.call(move |store| store.rollback(batch, &ctx)).await?;
+    Ok(Json(json!({ "report": report })))
+}
+
+async fn audit(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let raw = raw.unwrap_or_default();
+    let mut q = AuditQuery { page: page_request(&raw)?, ..AuditQuery::default() };
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        match k.as_ref() {
+            "model" => q.model = Some(v.into_owned()),
+            "batch" => {
+                q.batch_id =
+                    Some(v.parse().map_err(|_| ApiError::invalid(format!("'batch' must be an integer, got '{v}'")))?);
+            }
+            "max_results" | "page_token" => {}
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown parameter '{other}'; known: model, batch, max_results, page_token"
+                )));
+            }
+        }
+    }
+    let page = s.call(move |store| store.audit_log(&q)).await?;
+    Ok(Json(json!({ "events": page.items, "next_page_token": page.next_page_token })))
+}

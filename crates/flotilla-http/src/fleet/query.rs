@@ -1,0 +1,110 @@
+//! Fleet search parameters from a query string. Filters that can repeat
+//! (`partition`, `tag`, `alias`, `no_alias`, `metric`) are given once per
+//! value; an unknown parameter is refused so that a typo never silently
+//! widens a search.
+
+use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, PartitionValue, parse_path};
+
+use crate::error::ApiError;
+
+/// Parameters every fleet search accepts.
+const KNOWN: &[&str] = &[
+    "family",
+    "prefix",
+    "contains",
+    "partition",
+    "tag",
+    "alias",
+    "no_alias",
+    "metric",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+    "order_by",
+    "max_results",
+    "page_token",
+];
+
+/// Parses a search; `extra` names further parameters the caller reads itself.
+pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, ApiError> {
+    let mut q = FleetQuery::default();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim().to_string();
+        let number = |what: &str| {
+            value.parse::<i64>().map_err(|_| ApiError::invalid(format!("'{what}' must be an integer, got '{value}'")))
+        };
+        match key.as_ref() {
+            "family" => q.family = Some(value.clone()),
+            "prefix" => q.name_prefix = Some(value.clone()),
+            "contains" => q.name_contains = Some(value.clone()),
+            "partition" => q.partition.extend(parse_path(&value).map_err(ApiError::from)?),
+            "tag" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .ok_or_else(|| ApiError::invalid(format!("tag filter '{value}' is not of the form key=value")))?;
+                q.tags.push((k.to_string(), v.to_string()));
+            }
+            "alias" => q.has_alias.push(value.clone()),
+            "no_alias" => q.missing_alias.push(value.clone()),
+            "metric" => q.metrics.push(MetricFilter::parse(&value).map_err(ApiError::from)?),
+            "created_after" => q.created_after = Some(number("created_after")?),
+            "created_before" => q.created_before = Some(number("created_before")?),
+            "updated_after" => q.updated_after = Some(number("updated_after")?),
+            "updated_before" => q.updated_before = Some(number("updated_before")?),
+            "order_by" => q.sort = FleetSort::parse(&value).map_err(ApiError::from)?,
+            "max_results" => q.max_results = Some(number("max_results")?),
+            "page_token" => q.page_token = Some(value.clone()),
+            other if extra.contains(&other) => {}
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown search parameter '{other}'; known: {}",
+                    KNOWN.iter().chain(extra).copied().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// Every value of a repeated parameter.
+pub fn all(query: &str, name: &str) -> Vec<String> {
+    form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == name).map(|(_, v)| v.into_owned()).collect()
+}
+
+/// A partition given as `region=west/store=0042`, or empty.
+pub fn partition(value: Option<&str>) -> Result<Vec<PartitionValue>, ApiError> {
+    value.map_or(Ok(Vec::new()), |v| parse_path(v).map_err(ApiError::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use flotilla_core::fleet::{FleetOrder, MetricOp};
+
+    use super::*;
+
+    #[test]
+    fn parses_every_filter() {
+        let q = parse(
+            "family=demand&prefix=demand.&contains=004&partition=region%3Dwest&tag=owner%3Dana&alias=champion\
+             &no_alias=challenger&metric=champion%3Aval_rmse%3C3.2&created_after=5&order_by=-updated&max_results=20",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(q.family.as_deref(), Some("demand"));
+        assert_eq!(q.partition, [PartitionValue::new("region", "west")]);
+        assert_eq!(q.tags, [("owner".to_string(), "ana".to_string())]);
+        assert_eq!(q.metrics[0].op, MetricOp::Lt);
+        assert_eq!(q.sort.by, FleetOrder::Updated);
+        assert!(q.sort.descending);
+        assert_eq!((q.created_after, q.max_results), (Some(5), Some(20)));
+    }
+
+    #[test]
+    fn refuses_unknown_and_malformed() {
+        for bad in ["colour=red", "tag=novalue", "metric=rmse", "max_results=x", "order_by=size", "partition=a%20b"] {
+            assert_eq!(parse(bad, &[]).unwrap_err().status.as_u16(), 400, "{bad}");
+        }
+        assert!(parse("facet_tag=owner", &["facet_tag"]).is_ok());
+    }
+}

@@ -1,0 +1,141 @@
+//! Alias writes, the one place that moves an alias. Each move keeps
+//! `alias_metrics` in step (the aliased version's metrics, for metric filters)
+//! and appends an event to the audit log under a batch.
+//!
+//! Invariant: nothing else writes `registered_model_aliases` or
+//! `alias_metrics`; a version's metrics change only when its run logs
+//! metrics, which goes through [`run_metrics_changed`].
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::now_ms;
+use crate::error::StoreResult;
+
+/// Who made a batch of alias changes, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchKind {
+    /// One change through the MLflow API.
+    Api,
+    Bulk,
+    Promotion,
+    Rollback,
+}
+
+impl BatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Bulk => "bulk",
+            Self::Promotion => "promotion",
+            Self::Rollback => "rollback",
+        }
+    }
+}
+
+pub(crate) struct NewBatch<'a> {
+    pub kind: BatchKind,
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub rule: Option<&'a str>,
+    pub reverts: Option<i64>,
+}
+
+impl NewBatch<'static> {
+    /// A single change made through the MLflow REST API.
+    pub fn api() -> Self {
+        Self { kind: BatchKind::Api, actor: "mlflow-api", reason: "", rule: None, reverts: None }
+    }
+
+    /// Aliases set by the fleet generator.
+    pub fn generated() -> Self {
+        Self { kind: BatchKind::Bulk, actor: "generator", reason: "synthetic fleet", rule: None, reverts: None }
+    }
+}
+
+pub(crate) fn open_batch(tx: &Transaction<'_>, batch: &NewBatch<'_>) -> StoreResult<i64> {
+    tx.prepare_cached(
+        "INSERT INTO alias_batches (time, actor, kind, reason, rule, reverts) VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![now_ms(), batch.actor, batch.kind.as_str(), batch.reason, batch.rule, batch.reverts])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// The version an alias points at now.
+pub(crate) fn current(tx: &Transaction<'_>, rm_id: i64, alias: &str) -> StoreResult<Option<i64>> {
+    Ok(tx
+        .prepare_cached("SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
+        .query_row(params![rm_id, alias], |r| r.get(0))
+        .optional()?)
+}
+
+/// Points `alias` at `to` (or removes it when `to` is `None`), recording the
+/// change under `batch`. Returns the version it pointed at before. A change
+/// to where it already points records nothing.
+pub(crate) fn move_alias(
+    tx: &Transaction<'_>,
+    batch: i64,
+    rm_id: i64,
+    model_name: &str,
+    alias: &str,
+    to: Option<i64>,
+) -> StoreResult<Option<i64>> {
+    let from = current(tx, rm_id, alias)?;
+    if from == to {
+        return Ok(from);
+    }
+    tx.prepare_cached("DELETE FROM alias_metrics WHERE rm_id = ? AND alias = ?")?.execute(params![rm_id, alias])?;
+    match to {
+        Some(version) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)",
+            )?
+            .execute(params![rm_id, alias, version])?;
+            tx.prepare_cached(
+                "INSERT INTO alias_metrics (rm_id, alias, key, value)
+                 SELECT rm_id, ?2, key, value FROM model_version_metrics WHERE rm_id = ?1 AND version = ?3",
+            )?
+            .execute(params![rm_id, alias, version])?;
+        }
+        None => {
+            tx.prepare_cached("DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
+                .execute(params![rm_id, alias])?;
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, from_version, to_version) VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![batch, rm_id, model_name, alias, from, to])?;
+    Ok(from)
+}
+
+/// After a run logged metrics: the versions registered from that run take
+/// the run's latest values, and so do the aliases pointing at them. Runs
+/// without registered versions (nearly all) cost one index probe.
+pub(crate) fn run_metrics_changed(tx: &Transaction<'_>, run_id: &str) -> StoreResult<()> {
+    let versions: Vec<(i64, i64)> = tx
+        .prepare_cached("SELECT rm_id, version FROM model_versions WHERE run_id = ?")?
+        .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (rm_id, version) in versions {
+        copy_run_metrics(tx, rm_id, version, run_id)?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO alias_metrics (rm_id, alias, key, value)
+             SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
+             JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version
+             WHERE a.rm_id = ?1 AND a.version = ?2",
+        )?
+        .execute(params![rm_id, version])?;
+    }
+    Ok(())
+}
+
+/// A new version registered from a run starts with the run's latest metrics.
+pub(crate) fn copy_run_metrics(tx: &Transaction<'_>, rm_id: i64, version: i64, run_id: &str) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO model_version_metrics (rm_id, key, version, value)
+         SELECT ?1, lm.key, ?2, lm.value FROM runs r JOIN latest_metrics lm ON lm.run_key = r.run_key
+         WHERE r.run_uuid = ?3 AND lm.is_nan = 0",
+    )?
+    .execute(params![rm_id, version, run_id])?;
+    Ok(())
+}

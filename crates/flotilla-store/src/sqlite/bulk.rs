@@ -1,0 +1,235 @@
+//! Bulk registry writes: many versions, or many alias moves, in one
+//! transaction. Every item is checked before anything is written, and a
+//! refusal lists each failing item by its index, so a batch either applies
+//! whole or not at all.
+
+use std::collections::HashSet;
+
+use flotilla_core::fleet::PartitionValue;
+use flotilla_core::model::Tag;
+use flotilla_core::{Error, validation};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::aliases::{self, BatchKind, NewBatch};
+use super::families;
+use super::{SqliteStore, now_ms, registry};
+use crate::error::{StoreError, StoreResult};
+use crate::fleet::{AliasChange, AliasMove, AliasReport, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion};
+
+/// Items a bulk request may carry.
+pub(crate) const MAX_BULK_ITEMS: usize = 10_000;
+const MAX_REPORTED_FAILURES: usize = 20;
+
+/// Collects per-item failures; `finish` turns them into one error naming them.
+#[derive(Default)]
+pub(crate) struct ItemErrors(Vec<String>);
+
+impl ItemErrors {
+    pub fn check<T>(&mut self, index: usize, result: StoreResult<T>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(format!("item {index}: {}", message(&e)));
+                None
+            }
+        }
+    }
+
+    pub fn finish(self, what: &str) -> StoreResult<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let shown = self.0.iter().take(MAX_REPORTED_FAILURES).cloned().collect::<Vec<_>>().join("; ");
+        let more = self.0.len().saturating_sub(MAX_REPORTED_FAILURES);
+        let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+        Err(Error::invalid(format!("{what}: {} item(s) refused, nothing was applied: {shown}{tail}", self.0.len()))
+            .into())
+    }
+}
+
+fn message(e: &StoreError) -> String {
+    match e {
+        StoreError::Domain(err) => err.message.clone(),
+        other @ (StoreError::Database(_) | StoreError::Migration { .. }) => other.to_string(),
+    }
+}
+
+pub(crate) fn check_batch_size(n: usize, what: &str) -> StoreResult<()> {
+    if n == 0 || n > MAX_BULK_ITEMS {
+        return Err(Error::invalid(format!("{what} takes 1 to {MAX_BULK_ITEMS} items, got {n}")).into());
+    }
+    Ok(())
+}
+
+fn check_version(v: &BulkVersion) -> StoreResult<()> {
+    if v.source.is_empty() {
+        return Err(Error::invalid("missing 'source'").into());
+    }
+    check_source_row(&v.source)?;
+    for t in &v.tags {
+        validation::entity_key("Tag", &t.key)?;
+        validation::value_length("Tag", &t.key, &t.value, validation::MAX_REGISTRY_TAG_VALUE_LENGTH)?;
+    }
+    for (key, value) in &v.metrics {
+        validation::entity_key("Metric", key)?;
+        if !value.is_finite() {
+            return Err(Error::invalid(format!("metric '{key}' must be a finite number")).into());
+        }
+    }
+    v.aliases.iter().try_for_each(|a| validation::alias(a))?;
+    match &v.model {
+        ModelAddress::Name { model } => validation::model_name(model)?,
+        ModelAddress::Partition { partition, .. } => partition.iter().try_for_each(PartitionValue::validate)?,
+    }
+    Ok(())
+}
+
+/// The store cannot see the artifact crate's URI parser; the HTTP layer
+/// checks sources fully. Here only what would corrupt a row is refused.
+fn check_source_row(source: &str) -> StoreResult<()> {
+    if source.contains('\0') {
+        return Err(Error::invalid("source contains a NUL byte").into());
+    }
+    Ok(())
+}
+
+fn address_model(tx: &Transaction<'_>, address: &ModelAddress) -> StoreResult<(i64, String)> {
+    match address {
+        ModelAddress::Name { model } => Ok((registry::rm_id(tx, model)?, model.clone())),
+        ModelAddress::Partition { family, partition } => families::family(tx, family)?.ensure_member(tx, partition),
+    }
+}
+
+fn insert_version(tx: &Transaction<'_>, rm_id: i64, v: &BulkVersion, now: i64) -> StoreResult<i64> {
+    let version: i64 = tx
+        .prepare_cached(
+            "UPDATE registered_models SET next_version = next_version + 1, last_update_time = ? WHERE rm_id = ?
+             RETURNING next_version - 1",
+        )?
+        .query_row(params![now, rm_id], |r| r.get(0))?;
+    let run_id = v.run_id.as_deref().filter(|r| !r.is_empty());
+    tx.prepare_cached(
+        "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, description, source, run_id, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'READY')",
+    )?
+    .execute(params![rm_id, version, now, now, v.description.as_deref().unwrap_or(""), v.source, run_id])?;
+    let mut tag = tx
+        .prepare_cached("INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)")?;
+    for Tag { key, value } in &v.tags {
+        tag.execute(params![rm_id, version, key, value])?;
+    }
+    if let Some(run_id) = run_id {
+        aliases::copy_run_metrics(tx, rm_id, version, run_id)?;
+    }
+    let mut metric = tx.prepare_cached(
+        "INSERT OR REPLACE INTO model_version_metrics (rm_id, key, version, value) VALUES (?, ?, ?, ?)",
+    )?;
+    for (key, value) in &v.metrics {
+        metric.execute(params![rm_id, key, version, value])?;
+    }
+    Ok(version)
+}
+
+impl SqliteStore {
+    pub(crate) fn register_versions_impl(
+        &self,
+        versions: &[BulkVersion],
+        ctx: &ChangeContext,
+    ) -> StoreResult<Vec<RegisteredVersion>> {
+        check_batch_size(versions.len(), "bulk registration")?;
+        self.write_registry(|tx| {
+            let now = now_ms();
+            let mut errors = ItemErrors::default();
+            let mut registered = Vec::with_capacity(versions.len());
+            let mut batch = None;
+            for (i, v) in versions.iter().enumerate() {
+                let addressed = check_version(v).and_then(|()| address_model(tx, &v.model));
+                let Some((rm_id, model)) = errors.check(i, addressed) else { continue };
+                let version = insert_version(tx, rm_id, v, now)?;
+                if !v.aliases.is_empty() {
+                    let batch = match batch {
+                        Some(b) => b,
+                        None => *batch.insert(open_bulk_batch(tx, ctx)?),
+                    };
+                    for alias in &v.aliases {
+                        aliases::move_alias(tx, batch, rm_id, &model, alias, Some(version))?;
+                    }
+                }
+                registered.push(RegisteredVersion { model, version });
+            }
+            errors.finish("bulk registration")?;
+            Ok(registered)
+        })
+    }
+
+    pub(crate) fn set_aliases_impl(&self, changes: &[AliasChange], ctx: &ChangeContext) -> StoreResult<AliasReport> {
+        check_batch_size(changes.len(), "bulk alias change")?;
+        let mut errors = ItemErrors::default();
+        let mut seen = HashSet::new();
+        for (i, c) in changes.iter().enumerate() {
+            errors.check(i, validation::alias(&c.alias).map_err(Into::into));
+            if !seen.insert((c.model.as_str(), c.alias.as_str())) {
+                errors.check::<()>(
+                    i,
+                    Err(Error::invalid(format!(
+                        "alias '{}' of '{}' is changed twice in one request",
+                        c.alias, c.model
+                    ))
+                    .into()),
+                );
+            }
+        }
+        errors.finish("bulk alias change")?;
+        self.write_registry(|tx| {
+            let mut errors = ItemErrors::default();
+            let mut resolved = Vec::with_capacity(changes.len());
+            for (i, c) in changes.iter().enumerate() {
+                if let Some(rm_id) = errors.check(i, target(tx, c)) {
+                    resolved.push((rm_id, c));
+                }
+            }
+            errors.finish("bulk alias change")?;
+            let batch = open_bulk_batch(tx, ctx)?;
+            let now = now_ms();
+            let mut moves = Vec::new();
+            for (rm_id, c) in resolved {
+                let from = aliases::move_alias(tx, batch, rm_id, &c.model, &c.alias, c.version)?;
+                if from != c.version {
+                    tx.prepare_cached("UPDATE registered_models SET last_update_time = ? WHERE rm_id = ?")?
+                        .execute(params![now, rm_id])?;
+                    moves.push(AliasMove {
+                        model: c.model.clone(),
+                        alias: c.alias.clone(),
+                        from,
+                        to: c.version,
+                        from_metric: None,
+                        to_metric: None,
+                    });
+                }
+            }
+            Ok(AliasReport { batch_id: Some(batch), dry_run: false, examined: changes.len() as i64, moves })
+        })
+    }
+}
+
+fn open_bulk_batch(tx: &Transaction<'_>, ctx: &ChangeContext) -> StoreResult<i64> {
+    aliases::open_batch(
+        tx,
+        &NewBatch { kind: BatchKind::Bulk, actor: &ctx.actor, reason: &ctx.reason, rule: None, reverts: None },
+    )
+}
+
+/// The model of an alias change, checking that the version exists.
+fn target(tx: &Transaction<'_>, c: &AliasChange) -> StoreResult<i64> {
+    let rm_id = registry::rm_id(tx, &c.model)?;
+    if let Some(v) = c.version {
+        let exists: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM model_versions WHERE rm_id = ? AND version = ?")?
+            .query_row(params![rm_id, v], |r| r.get(0))
+            .optional()?;
+        if exists.is_none() {
+            return Err(Error::not_found(format!("Model Version (name={}, version={v}) not found", c.model)).into());
+        }
+    }
+    Ok(rm_id)
+}

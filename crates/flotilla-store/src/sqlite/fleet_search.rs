@@ -1,0 +1,341 @@
+//! Fleet search and facet counts over registered models.
+//!
+//! Every filter is an `rm.rm_id IN (subquery)` over an index (family members,
+//! partition values, tags, aliases, aliased-version metrics, the trigram name
+//! index), so SQLite can either drive the query from the most selective one
+//! or test membership while walking the sort order; pages are keyset pages.
+
+use flotilla_core::fleet::{AliasTarget, Facets, FleetModel, FleetOrder, FleetQuery, PartitionValue};
+use flotilla_core::model::Page;
+use flotilla_core::{Error, validation};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Transaction, params_from_iter};
+use serde_json::Value as JsonValue;
+
+use super::keyset::{self, SortKey};
+use super::{SqliteStore, families};
+use crate::error::StoreResult;
+use crate::paging;
+
+/// Substrings matching more names than this are searched by walking the
+/// sort order (a page fills fast); rarer ones through the trigram index.
+const COMMON_SUBSTRING: i64 = 2_000;
+const FACET_TAG_VALUES: usize = 20;
+
+/// The WHERE clause of a fleet query over `registered_models rm`, and its arguments.
+struct Filter {
+    sql: String,
+    args: Vec<SqlValue>,
+}
+
+impl Filter {
+    fn is_empty(&self) -> bool {
+        self.sql.is_empty()
+    }
+
+    fn and(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
+        self.sql.push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
+        self.sql.push_str(clause);
+        self.args.extend(args);
+    }
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_string())
+}
+
+/// An FTS5 phrase matching `s` literally.
+fn fts_phrase(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn build_filter(tx: &Transaction<'_>, q: &FleetQuery) -> StoreResult<Filter> {
+    let mut f = Filter { sql: String::new(), args: Vec::new() };
+    if let Some(name) = &q.family {
+        let family = families::family(tx, name)?;
+        f.and("rm.rm_id IN (SELECT rm_id FROM fleet_members WHERE family_id = ?)", [family.id.into()]);
+        for p in &q.partition {
+            family.depth_of(&p.key)?;
+        }
+    }
+    for PartitionValue { key, value } in &q.partition {
+        f.and(
+            "rm.rm_id IN (SELECT rm_id FROM member_partitions WHERE key = ? AND value = ?)",
+            [text(key), text(value)],
+        );
+    }
+    if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+        f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
+    }
+    if let Some(part) = q.name_contains.as_deref().filter(|p| !p.is_empty()) {
+        let rare = part.chars().count() >= 3
+            && {
+                let n: i64 = tx
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ? LIMIT ?)",
+                )?
+                .query_row(rusqlite::params![fts_phrase(part), COMMON_SUBSTRING], |r| r.get(0))?;
+                n < COMMON_SUBSTRING
+            };
+        if rare {
+            f.and(
+                "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?)",
+                [SqlValue::Text(fts_phrase(part))],
+            );
+        } else {
+            f.and("instr(lower(rm.name), lower(?)) > 0", [text(part)]);
+        }
+    }
+    for (key, value) in &q.tags {
+        f.and(
+            "rm.rm_id IN (SELECT rm_id FROM registered_model_tags WHERE key = ? AND value = ?)",
+            [text(key), text(value)],
+        );
+    }
+    for alias in &q.has_alias {
+        f.and("rm.rm_id IN (SELECT rm_id FROM registered_model_aliases WHERE alias = ?)", [text(alias)]);
+    }
+    for alias in &q.missing_alias {
+        f.and("rm.rm_id NOT IN (SELECT rm_id FROM registered_model_aliases WHERE alias = ?)", [text(alias)]);
+    }
+    for m in &q.metrics {
+        f.and(
+            &format!(
+                "rm.rm_id IN (SELECT rm_id FROM alias_metrics WHERE alias = ? AND key = ? AND value {} ?)",
+                m.op.sql()
+            ),
+            [text(&m.alias), text(&m.key), m.value.into()],
+        );
+    }
+    let ranges = [
+        ("rm.creation_time >", q.created_after),
+        ("rm.creation_time <", q.created_before),
+        ("rm.last_update_time >", q.updated_after),
+        ("rm.last_update_time <", q.updated_before),
+    ];
+    for (clause, bound) in ranges {
+        if let Some(t) = bound {
+            f.and(&format!("{clause} ?"), [t.into()]);
+        }
+    }
+    Ok(f)
+}
+
+fn validate(q: &FleetQuery) -> StoreResult<()> {
+    q.partition.iter().try_for_each(PartitionValue::validate)?;
+    q.has_alias.iter().chain(&q.missing_alias).try_for_each(|a| validation::alias(a))?;
+    for m in &q.metrics {
+        validation::alias(&m.alias)?;
+    }
+    if let Some(c) = &q.name_contains
+        && c.len() > validation::MAX_MODEL_NAME_LENGTH
+    {
+        return Err(Error::invalid("name_contains is longer than any model name").into());
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(crate) fn search_fleet_impl(&self, q: &FleetQuery) -> StoreResult<Page<FleetModel>> {
+        validate(q)?;
+        let limit = validation::page_size(q.max_results, (100, 1000), "max_results")?;
+        let desc = q.sort.descending;
+        let key = |expr: &str| if desc { SortKey::desc(expr) } else { SortKey::asc(expr) };
+        let (join, join_args, keys): (&str, Vec<SqlValue>, Vec<SortKey>) = match &q.sort.by {
+            FleetOrder::Name => ("", vec![], vec![key("rm.name")]),
+            FleetOrder::Created => ("", vec![], vec![key("rm.creation_time"), key("rm.name")]),
+            FleetOrder::Updated => ("", vec![], vec![key("rm.last_update_time"), key("rm.name")]),
+            FleetOrder::Metric(m) => {
+                validation::alias(&m.alias)?;
+                (
+                    " JOIN alias_metrics sm ON sm.rm_id = rm.rm_id AND sm.alias = ? AND sm.key = ?",
+                    vec![text(&m.alias), text(&m.key)],
+                    vec![key("sm.value"), key("sm.rm_id")],
+                )
+            }
+        };
+        let cursor = paging::decode_opt(q.page_token.as_deref(), keys.len())?;
+        self.read(|tx| {
+            let filter = build_filter(tx, q)?;
+            let mut sql = format!(
+                "SELECT rm.rm_id, {} FROM registered_models rm{join}{}",
+                keyset::select_list(&keys),
+                filter.sql
+            );
+            if filter.is_empty() {
+                sql.push_str(" WHERE 1 = 1");
+            }
+            let mut args = join_args;
+            args.extend(filter.args);
+            keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+            let mut stmt = tx.prepare(&sql)?;
+            let rows: Vec<(i64, Vec<JsonValue>)> = stmt
+                .query_map(params_from_iter(args.iter()), |r| {
+                    let cursor =
+                        (1..=keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
+                    Ok((r.get(0)?, cursor))
+                })?
+                .collect::<Result<_, _>>()?;
+            let more = rows.len() > limit;
+            let page: Vec<i64> = rows.iter().take(limit).map(|(id, _)| *id).collect();
+            let next_page_token = more.then(|| paging::encode(&rows[limit - 1].1));
+            Ok(Page { items: fleet_models(tx, &page)?, next_page_token })
+        })
+    }
+
+    pub(crate) fn fleet_facets_impl(&self, q: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
+        validate(q)?;
+        if tag_keys.len() > 10 {
+            return Err(Error::invalid("at most 10 tag keys can be faceted at once").into());
+        }
+        self.read(|tx| {
+            let filter = build_filter(tx, q)?;
+            // `within` restricts a facet to the matched models; with no filter it is everything.
+            let within = |col: &str| {
+                if filter.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHERE {col} IN (SELECT rm.rm_id FROM registered_models rm{})", filter.sql)
+                }
+            };
+            let and_within = |col: &str| {
+                if filter.is_empty() {
+                    String::new()
+                } else {
+                    format!(" AND {col} IN (SELECT rm.rm_id FROM registered_models rm{})", filter.sql)
+                }
+            };
+            let counts = |sql: &str, extra: &[SqlValue]| -> StoreResult<Vec<(String, i64)>> {
+                let mut args: Vec<SqlValue> = extra.to_vec();
+                args.extend(filter.args.iter().cloned());
+                Ok(tx
+                    .prepare(sql)?
+                    .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?)
+            };
+            let total: i64 = tx
+                .prepare(&format!("SELECT count(*) FROM registered_models rm{}", filter.sql))?
+                .query_row(params_from_iter(filter.args.iter()), |r| r.get(0))?;
+            let families = counts(
+                &format!(
+                    "SELECT f.name, c.n FROM (SELECT family_id, count(*) AS n FROM fleet_members{} GROUP BY family_id) c
+                     JOIN families f ON f.family_id = c.family_id ORDER BY c.n DESC, f.name",
+                    within("rm_id")
+                ),
+                &[],
+            )?;
+            let aliases = counts(
+                &format!(
+                    "SELECT alias, count(*) AS n FROM registered_model_aliases{} GROUP BY alias ORDER BY n DESC, alias",
+                    within("rm_id")
+                ),
+                &[],
+            )?;
+            let stages = counts(
+                &format!(
+                    "SELECT current_stage, count(*) AS n FROM model_versions{} GROUP BY current_stage ORDER BY n DESC",
+                    within("rm_id")
+                ),
+                &[],
+            )?;
+            let mut tags = Vec::with_capacity(tag_keys.len());
+            for key in tag_keys {
+                let values = counts(
+                    &format!(
+                        "SELECT value, count(*) AS n FROM registered_model_tags WHERE key = ?{} GROUP BY value
+                         ORDER BY n DESC, value LIMIT {FACET_TAG_VALUES}",
+                        and_within("rm_id")
+                    ),
+                    &[text(key)],
+                )?;
+                tags.push((key.clone(), values));
+            }
+            Ok(Facets { total, families, aliases, stages, tags })
+        })
+    }
+}
+
+/// Loads a page of models in a fixed number of queries, in the page's order.
+fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<FleetModel>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let json_ids = serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()))?;
+    let mut models: Vec<FleetModel> = Vec::with_capacity(ids.len());
+    let mut position = std::collections::HashMap::with_capacity(ids.len());
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT rm.rm_id, rm.name, rm.creation_time, rm.last_update_time,
+                    (SELECT max(version) FROM model_versions v WHERE v.rm_id = rm.rm_id),
+                    (SELECT f.name FROM fleet_members fm JOIN families f ON f.family_id = fm.family_id WHERE fm.rm_id = rm.rm_id)
+             FROM json_each(?) j JOIN registered_models rm ON rm.rm_id = j.value ORDER BY j.key",
+        )?;
+        let rows = stmt.query_map([&json_ids], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                FleetModel {
+                    name: r.get(1)?,
+                    creation_time: r.get(2)?,
+                    last_update_time: r.get(3)?,
+                    latest_version: r.get(4)?,
+                    family: r.get(5)?,
+                    partition: Vec::new(),
+                    aliases: Vec::new(),
+                    tags: Vec::new(),
+                },
+            ))
+        })?;
+        for row in rows {
+            let (id, model) = row?;
+            position.insert(id, models.len());
+            models.push(model);
+        }
+    }
+    let each = |sql: &str| -> StoreResult<Vec<(i64, String, JsonValue)>> {
+        Ok(tx
+            .prepare_cached(sql)?
+            .query_map([&json_ids], |r| Ok((r.get(0)?, r.get(1)?, keyset::to_json(r.get_ref(2)?))))?
+            .collect::<Result<_, _>>()?)
+    };
+    for (id, key, value) in each(
+        "SELECT p.rm_id, p.key, p.value FROM json_each(?) j JOIN member_partitions p ON p.rm_id = j.value
+         JOIN fleet_members fm ON fm.rm_id = p.rm_id",
+    )? {
+        if let Some(&i) = position.get(&id) {
+            models[i].partition.push(PartitionValue::new(key, value.as_str().unwrap_or_default()));
+        }
+    }
+    for (id, alias, version) in each(
+        "SELECT a.rm_id, a.alias, a.version FROM json_each(?) j JOIN registered_model_aliases a ON a.rm_id = j.value ORDER BY a.alias",
+    )? {
+        if let Some(&i) = position.get(&id) {
+            models[i].aliases.push(AliasTarget { alias, version: version.as_i64().unwrap_or_default() });
+        }
+    }
+    for (id, key, value) in each(
+        "SELECT t.rm_id, t.key, t.value FROM json_each(?) j JOIN registered_model_tags t ON t.rm_id = j.value ORDER BY t.key",
+    )? {
+        if let Some(&i) = position.get(&id) {
+            models[i].tags.push((key, value.as_str().unwrap_or_default().to_string()));
+        }
+    }
+    // Partition levels come back in key order; put them in the family's level order.
+    let levels = family_levels(tx, &json_ids)?;
+    for m in &mut models {
+        if let Some(order) = m.family.as_ref().and_then(|f| levels.get(f)) {
+            m.partition.sort_by_key(|p| order.iter().position(|l| *l == p.key));
+        }
+    }
+    Ok(models)
+}
+
+fn family_levels(tx: &Transaction<'_>, json_ids: &str) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
+    let rows: Vec<(String, String)> = tx
+        .prepare_cached(
+            "SELECT DISTINCT f.name, f.levels FROM json_each(?) j JOIN fleet_members fm ON fm.rm_id = j.value
+             JOIN families f ON f.family_id = fm.family_id",
+        )?
+        .query_map([json_ids], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows.into_iter().map(|(name, levels)| (name, serde_json::from_str(&levels).unwrap_or_default())).collect())
+}

@@ -1,0 +1,361 @@
+//! Fleets: families and partition fallback, fleet search and facets, bulk
+//! atomicity, promotion with dry run and rollback, the audit log.
+
+use flotilla_core::ErrorKind;
+use flotilla_core::fleet::{FleetOrder, FleetQuery, FleetSort, MetricFilter, MetricRef, PartitionValue, parse_path};
+use flotilla_core::model::{Metric, Tag};
+use flotilla_store::fleet::{
+    AliasChange, AuditQuery, BulkVersion, ChangeContext, ModelAddress, NewFamily, PromotionRule,
+};
+use flotilla_store::{NewModelVersion, NewRun, Store};
+
+use super::kind;
+
+fn ctx() -> ChangeContext {
+    ChangeContext { actor: "ana".into(), reason: "test".into() }
+}
+
+fn family(store: &dyn Store, name: &str) {
+    let new = NewFamily { name: name.into(), levels: vec!["region".into(), "store".into()], description: None };
+    store.create_family(&new).unwrap();
+}
+
+fn into_partition(family: &str, path: &str, metrics: &[(&str, f64)], aliases: &[&str]) -> BulkVersion {
+    BulkVersion {
+        model: ModelAddress::Partition { family: family.into(), partition: parse_path(path).unwrap() },
+        source: format!("mlflow-artifacts:/0/{family}/{path}"),
+        run_id: None,
+        description: None,
+        tags: vec![],
+        metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+fn into_model(model: &str, metrics: &[(&str, f64)], aliases: &[&str]) -> BulkVersion {
+    BulkVersion {
+        model: ModelAddress::Name { model: model.into() },
+        ..into_partition("x", "region=r", metrics, aliases)
+    }
+}
+
+fn names(store: &dyn Store, q: &FleetQuery) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut q = q.clone();
+    loop {
+        let page = store.search_fleet(&q).unwrap();
+        all.extend(page.items.into_iter().map(|m| m.name));
+        match page.next_page_token {
+            Some(t) => q.page_token = Some(t),
+            None => return all,
+        }
+    }
+}
+
+pub fn partitions_fall_back_to_parents_and_default(store: &dyn Store) {
+    family(store, "demand");
+    assert_eq!(
+        kind(store.create_family(&NewFamily { name: "demand".into(), levels: vec!["x".into()], description: None })),
+        ErrorKind::AlreadyExists
+    );
+    let registered = store
+        .register_versions(
+            &[
+                into_partition("demand", "", &[], &[]),
+                into_partition("demand", "region=west/store=1", &[], &[]),
+                into_partition("demand", "region=east/store=2", &[], &[]),
+            ],
+            &ctx(),
+        )
+        .unwrap();
+    let models: Vec<&str> = registered.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!(models, ["demand", "demand.store=1", "demand.store=2"]);
+    // Members are plain registered models too, tagged with their family and partition.
+    let member = store.get_registered_model("demand.store=1").unwrap();
+    assert!(member.tags.iter().any(|t| t.key == "flotilla.partition" && t.value == "region=west/store=1"));
+    assert_eq!(store.get_family("demand").unwrap().models, 5, "default, 2 regions, 2 stores");
+
+    let at = |path: &str| store.resolve_partition("demand", &parse_path(path).unwrap(), "champion");
+    let t = at("store=1").unwrap();
+    assert_eq!((t.model.as_str(), t.version, t.fallback), ("demand.store=1", 1, false));
+    assert_eq!(t.partition, parse_path("region=west/store=1").unwrap());
+    // A region without versions falls back to the default.
+    let t = at("region=east").unwrap();
+    assert_eq!((t.model.as_str(), t.fallback), ("demand", true));
+    assert!(t.partition.is_empty());
+    // A store whose versions are gone falls back to its region once the region has one, else the default.
+    store.delete_model_version("demand.store=2", "1").unwrap();
+    assert_eq!(at("region=east/store=2").unwrap().model, "demand");
+    store.register_versions(&[into_partition("demand", "region=east", &[], &[])], &ctx()).unwrap();
+    let t = at("store=2").unwrap();
+    assert_eq!(
+        (t.model.as_str(), t.partition.clone(), t.fallback),
+        ("demand.region=east", parse_path("region=east").unwrap(), true)
+    );
+    // The alias wins over the newest version.
+    store.register_versions(&[into_partition("demand", "store=1", &[], &[])], &ctx()).unwrap();
+    assert_eq!(at("store=1").unwrap().version, 2);
+    store.set_alias("demand.store=1", "champion", "1").unwrap();
+    assert_eq!(at("store=1").unwrap().version, 1);
+    // Bad partitions are named.
+    assert_eq!(kind(at("store=99")), ErrorKind::NotFound);
+    assert_eq!(kind(at("shelf=1")), ErrorKind::InvalidParameter);
+    assert_eq!(kind(at("region=east/store=1")), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.resolve_partition("nope", &[], "champion")), ErrorKind::NotFound);
+    // A new store needs its full path; an existing one may be named by its leaf.
+    let err = store.register_versions(&[into_partition("demand", "store=3", &[], &[])], &ctx()).unwrap_err();
+    assert!(err.to_string().contains("full path"), "{err}");
+    // The registry API cannot break the family's shape.
+    assert_eq!(kind(store.delete_registered_model("demand")), ErrorKind::InvalidState);
+    assert_eq!(kind(store.delete_registered_model("demand.region=west")), ErrorKind::InvalidState);
+    assert_eq!(kind(store.rename_registered_model("demand.store=1", "other")), ErrorKind::InvalidState);
+    store.delete_registered_model("demand.store=1").unwrap();
+}
+
+fn fleet_of_six(store: &dyn Store) {
+    family(store, "sales");
+    let mut items = Vec::new();
+    for (i, region) in [(1, "north"), (2, "north"), (3, "north"), (4, "south"), (5, "south"), (6, "south")] {
+        let path = format!("region={region}/store={i:04}");
+        items.push(into_partition("sales", &path, &[("rmse", 10.0 - i as f64)], &["champion"]));
+        items.push(into_partition("sales", &path, &[("rmse", 8.0 - i as f64)], &[]));
+    }
+    store.register_versions(&items, &ctx()).unwrap();
+    store.create_registered_model("loner", &[Tag::new("owner", "bo")], None).unwrap();
+    store.register_versions(&[into_model("loner", &[("rmse", 1.0)], &["champion", "challenger"])], &ctx()).unwrap();
+    store.set_registered_model_tag("sales.store=0001", &Tag::new("owner", "bo")).unwrap();
+}
+
+pub fn fleet_search_filters_sorts_and_pages(store: &dyn Store) {
+    fleet_of_six(store);
+    let q = |f: fn(&mut FleetQuery)| {
+        let mut q = FleetQuery { max_results: Some(2), ..FleetQuery::default() };
+        f(&mut q);
+        names(store, &q)
+    };
+    assert_eq!(q(|_| {}).len(), 10, "default, 2 regions, 6 stores, loner");
+    assert_eq!(q(|q| q.family = Some("sales".into())).len(), 9);
+    assert_eq!(q(|q| q.name_prefix = Some("sales.store=000".into())).len(), 6);
+    assert_eq!(q(|q| q.name_contains = Some("ORE=0004".into())), ["sales.store=0004"]);
+    assert_eq!(q(|q| q.name_contains = Some("on".into())), ["loner", "sales.region=north", "sales.region=south"]);
+    assert_eq!(
+        q(|q| q.partition = parse_path("region=south").unwrap()),
+        ["sales.region=south", "sales.store=0004", "sales.store=0005", "sales.store=0006"]
+    );
+    assert_eq!(q(|q| q.tags = vec![("owner".into(), "bo".into())]), ["loner", "sales.store=0001"]);
+    assert_eq!(q(|q| q.has_alias = vec!["challenger".into()]), ["loner"]);
+    assert_eq!(
+        q(|q| {
+            q.family = Some("sales".into());
+            q.missing_alias = vec!["champion".into()];
+        })
+        .len(),
+        3
+    );
+    assert_eq!(
+        q(|q| q.metrics = vec![MetricFilter::parse("champion:rmse < 6").unwrap()]),
+        ["loner", "sales.store=0005", "sales.store=0006"]
+    );
+    // Sorted by the champion's metric, descending, across pages.
+    let by_metric = FleetSort {
+        by: FleetOrder::Metric(MetricRef { alias: "champion".into(), key: "rmse".into() }),
+        descending: true,
+    };
+    let sorted = names(store, &FleetQuery { sort: by_metric, max_results: Some(3), ..FleetQuery::default() });
+    assert_eq!(sorted.first().map(String::as_str), Some("sales.store=0001"));
+    assert_eq!(sorted.last().map(String::as_str), Some("loner"));
+    assert_eq!(sorted.len(), 7);
+    let newest_first =
+        names(store, &FleetQuery { sort: FleetSort::parse("-created").unwrap(), ..FleetQuery::default() });
+    assert_eq!(newest_first.len(), 10);
+    let future = FleetQuery { created_after: Some(i64::MAX / 2), ..FleetQuery::default() };
+    assert!(names(store, &future).is_empty());
+    // The page's models carry their family, partition in level order, aliases and tags.
+    let one = store
+        .search_fleet(&FleetQuery { name_prefix: Some("sales.store=0001".into()), ..FleetQuery::default() })
+        .unwrap();
+    let m = &one.items[0];
+    assert_eq!(m.family.as_deref(), Some("sales"));
+    assert_eq!(m.partition, parse_path("region=north/store=0001").unwrap());
+    assert_eq!((m.latest_version, m.aliases[0].alias.as_str(), m.aliases[0].version), (Some(2), "champion", 1));
+    // Bad filters are client errors.
+    assert_eq!(
+        kind(store.search_fleet(&FleetQuery { family: Some("nope".into()), ..FleetQuery::default() })),
+        ErrorKind::NotFound
+    );
+    let bad_level = FleetQuery {
+        family: Some("sales".into()),
+        partition: vec![PartitionValue::new("shelf", "1")],
+        ..FleetQuery::default()
+    };
+    assert_eq!(kind(store.search_fleet(&bad_level)), ErrorKind::InvalidParameter);
+    assert_eq!(
+        kind(store.search_fleet(&FleetQuery { page_token: Some("garbage".into()), ..FleetQuery::default() })),
+        ErrorKind::InvalidParameter
+    );
+}
+
+pub fn fleet_facets_count_what_matches(store: &dyn Store) {
+    fleet_of_six(store);
+    let all = store.fleet_facets(&FleetQuery::default(), &["owner".into()]).unwrap();
+    assert_eq!(all.total, 10);
+    assert_eq!(all.families, [("sales".to_string(), 9)]);
+    assert_eq!(all.aliases, [("champion".to_string(), 7), ("challenger".to_string(), 1)]);
+    assert_eq!(all.stages, [("None".to_string(), 13)]);
+    assert_eq!(all.tags, [("owner".to_string(), vec![("bo".to_string(), 2)])]);
+    let south = FleetQuery { partition: parse_path("region=south").unwrap(), ..FleetQuery::default() };
+    let some = store.fleet_facets(&south, &[]).unwrap();
+    assert_eq!(
+        (some.total, some.families.clone(), some.aliases.clone()),
+        (4, vec![("sales".to_string(), 4)], vec![("champion".to_string(), 3)])
+    );
+}
+
+pub fn bulk_changes_apply_whole_or_not_at_all(store: &dyn Store) {
+    family(store, "f");
+    store.create_registered_model("plain", &[], None).unwrap();
+    let before = store.search_fleet(&FleetQuery::default()).unwrap().items.len();
+    // One bad item (an unknown model) refuses the whole batch, naming it.
+    let err = store
+        .register_versions(
+            &[
+                into_partition("f", "region=a/store=1", &[], &[]),
+                into_model("ghost", &[], &[]),
+                into_model("plain", &[("m", f64::NAN)], &[]),
+            ],
+            &ctx(),
+        )
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("item 1") && text.contains("ghost") && text.contains("item 2"), "{text}");
+    assert_eq!(store.search_fleet(&FleetQuery::default()).unwrap().items.len(), before, "no member was created");
+    assert_eq!(kind(store.get_model_version("plain", "1")), ErrorKind::NotFound);
+
+    store.register_versions(&[into_model("plain", &[], &[]), into_model("plain", &[], &[])], &ctx()).unwrap();
+    let change = |version: Option<i64>| AliasChange { model: "plain".into(), alias: "champion".into(), version };
+    let missing = AliasChange { model: "plain".into(), alias: "challenger".into(), version: Some(9) };
+    let err = store.set_aliases(&[change(Some(1)), missing], &ctx()).unwrap_err();
+    assert!(err.to_string().contains("item 1"), "{err}");
+    assert_eq!(kind(store.get_version_by_alias("plain", "champion")), ErrorKind::InvalidParameter, "nothing applied");
+    assert_eq!(kind(store.set_aliases(&[change(Some(1)), change(Some(2))], &ctx())), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.set_aliases(&[], &ctx())), ErrorKind::InvalidParameter);
+    let report = store.set_aliases(&[change(Some(2))], &ctx()).unwrap();
+    assert_eq!((report.moves.len(), report.moves[0].from, report.moves[0].to), (1, None, Some(2)));
+    store.set_aliases(&[change(None)], &ctx()).unwrap();
+    assert_eq!(kind(store.get_version_by_alias("plain", "champion")), ErrorKind::InvalidParameter);
+}
+
+pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
+    family(store, "p");
+    let items = vec![
+        // store 1: champion v1 rmse 10; v2 9.5 (not 2% better than... it is 5% better); v3 9.9.
+        into_partition("p", "region=r/store=1", &[("rmse", 10.0)], &["champion"]),
+        into_partition("p", "store=1", &[("rmse", 9.5)], &[]),
+        into_partition("p", "store=1", &[("rmse", 9.9)], &[]),
+        // store 2: champion v1 rmse 10; v2 9.9: not good enough.
+        into_partition("p", "region=r/store=2", &[("rmse", 10.0)], &["champion"]),
+        into_partition("p", "store=2", &[("rmse", 9.9)], &[]),
+        // store 3: no champion; v1 has the metric.
+        into_partition("p", "region=r/store=3", &[("rmse", 4.0)], &[]),
+    ];
+    store.register_versions(&items, &ctx()).unwrap();
+    let rule = PromotionRule {
+        family: "p".into(),
+        alias: "champion".into(),
+        metric: "rmse".into(),
+        op: flotilla_core::fleet::MetricOp::Le,
+        factor: 0.98,
+        promote_unaliased: true,
+        partition: vec![],
+    };
+    let plan = store.promote(&rule, true, &ctx()).unwrap();
+    assert_eq!(plan.batch_id, None);
+    let moves: Vec<(&str, Option<i64>, Option<i64>)> =
+        plan.moves.iter().map(|m| (m.model.as_str(), m.from, m.to)).collect();
+    assert_eq!(moves, [("p.store=1", Some(1), Some(2)), ("p.store=3", None, Some(1))]);
+    assert_eq!(plan.moves[0].to_metric, Some(9.5));
+    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "1", "a dry run changes nothing");
+
+    let applied = store.promote(&rule, false, &ctx()).unwrap();
+    let batch = applied.batch_id.expect("a batch");
+    assert_eq!(applied.moves, plan.moves);
+    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "2");
+    // The champion's metric moved with the alias: filters see the new value.
+    let q = FleetQuery { metrics: vec![MetricFilter::parse("rmse <= 9.5").unwrap()], ..FleetQuery::default() };
+    assert_eq!(names(store, &q), ["p.store=1", "p.store=3"]);
+    // Promoting again finds nothing more to do.
+    assert!(store.promote(&rule, false, &ctx()).unwrap().moves.is_empty());
+
+    let log = store.audit_log(&AuditQuery { batch_id: Some(batch), ..AuditQuery::default() }).unwrap();
+    assert_eq!(log.items.len(), 2);
+    assert!(log.items.iter().all(|e| e.actor == "ana" && e.kind == "promotion" && e.reason == "test"));
+
+    let undone = store.rollback(batch, &ctx()).unwrap();
+    assert_eq!(undone.moves.len(), 2);
+    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "1");
+    assert_eq!(kind(store.get_version_by_alias("p.store=3", "champion")), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.rollback(batch, &ctx())), ErrorKind::InvalidState, "a batch rolls back once");
+    assert_eq!(kind(store.rollback(9999, &ctx())), ErrorKind::NotFound);
+
+    // A rollback refuses, naming it, when an alias moved since.
+    let again = store.promote(&rule, false, &ctx()).unwrap().batch_id.unwrap();
+    store.set_alias("p.store=1", "champion", "3").unwrap();
+    let err = store.rollback(again, &ctx()).unwrap_err();
+    assert!(err.to_string().contains("p.store=1@champion"), "{err}");
+    assert_eq!(store.get_version_by_alias("p.store=3", "champion").unwrap().version, "1", "nothing was rolled back");
+    // The MLflow API's own alias moves are in the log too.
+    let store1 = store.audit_log(&AuditQuery { model: Some("p.store=1".into()), ..AuditQuery::default() }).unwrap();
+    assert_eq!(store1.items[0].kind, "api");
+    assert_eq!((store1.items[0].from, store1.items[0].to), (Some(2), Some(3)));
+
+    let bad = PromotionRule { factor: -1.0, ..rule.clone() };
+    assert_eq!(kind(store.promote(&bad, true, &ctx())), ErrorKind::InvalidParameter);
+    let unknown = PromotionRule { family: "nope".into(), ..rule };
+    assert_eq!(kind(store.promote(&unknown, true, &ctx())), ErrorKind::NotFound);
+}
+
+pub fn version_metrics_follow_their_run(store: &dyn Store) {
+    let run = store
+        .create_run(&NewRun {
+            experiment_id: "0".into(),
+            user_id: "ana".into(),
+            run_name: Some("r".into()),
+            ..NewRun::default()
+        })
+        .unwrap();
+    let run_id = run.info.run_id.clone();
+    let metric = |value: f64, step: i64| Metric {
+        key: "auc".into(),
+        value,
+        timestamp: 1,
+        step,
+        model_id: None,
+        dataset_name: None,
+        dataset_digest: None,
+        run_id: None,
+    };
+    store.log_batch(&run_id, &[metric(0.7, 0)], &[], &[]).unwrap();
+    store.create_registered_model("m", &[], None).unwrap();
+    let v = store
+        .create_model_version(&NewModelVersion {
+            name: "m".into(),
+            source: "mlflow-artifacts:/0/m".into(),
+            run_id: Some(run_id.clone()),
+            ..NewModelVersion::default()
+        })
+        .unwrap();
+    store.set_alias("m", "champion", &v.version).unwrap();
+    let auc_above = |x: f64| FleetQuery {
+        metrics: vec![MetricFilter {
+            alias: "champion".into(),
+            key: "auc".into(),
+            op: flotilla_core::fleet::MetricOp::Gt,
+            value: x,
+        }],
+        ..FleetQuery::default()
+    };
+    assert_eq!(names(store, &auc_above(0.6)), ["m"]);
+    assert!(names(store, &auc_above(0.8)).is_empty());
+    store.log_batch(&run_id, &[metric(0.9, 1)], &[], &[]).unwrap();
+    assert_eq!(names(store, &auc_above(0.8)), ["m"], "the run's newer metric reached the aliased version");
+}

@@ -1,0 +1,129 @@
+//! `flotilla fleet generate`: a synthetic fleet in a data directory, with a
+//! progress bar, and tiny real LightGBM models for a chosen fraction of the
+//! stores so that the fleet can be served, not only searched.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use clap::Args;
+use flotilla_artifacts::{ArtifactPath, ArtifactStore, LocalArtifactStore};
+use flotilla_store::SqliteStore;
+use flotilla_store::sqlite::generate::{FleetSpec, GeneratedVersion};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Store-level models (one per store), spread over the families.
+    #[arg(long, default_value_t = 10_000)]
+    models: u64,
+    /// Versions per model.
+    #[arg(long, default_value_t = 3)]
+    versions: u32,
+    #[arg(long, default_value_t = 8)]
+    families: u32,
+    /// Regions per family, the level above the stores.
+    #[arg(long, default_value_t = 50)]
+    regions: u32,
+    /// Fraction of the models whose versions get a real (tiny LightGBM) model file.
+    #[arg(long, default_value_t = 0.0)]
+    with_files: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// A LightGBM regression model with one split on feature 0, over 4 features.
+fn tiny_model(seed: u64) -> String {
+    let low = (seed % 97) as f64 / 10.0;
+    let high = low + 1.0 + (seed % 13) as f64 / 10.0;
+    format!(
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=3\nobjective=regression\n\
+         feature_names=f0 f1 f2 f3\nfeature_infos=[0:1] [0:1] [0:1] [0:1]\ntree_sizes=300\n\n\
+         Tree=0\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\ndecision_type=2\n\
+         left_child=-1\nright_child=-2\nleaf_value={low} {high}\nleaf_weight=1 1\nleaf_count=1 1\n\
+         internal_value=0\ninternal_weight=2\ninternal_count=2\nis_linear=0\nshrinkage=1\n\n\nend of trees\n"
+    )
+}
+
+const MLMODEL: &str = "flavors:\n  lightgbm:\n    data: model.lgb\n    model_class: lightgbm.basic.Booster\n";
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<()> {
+    anyhow::ensure!((0.0..=1.0).contains(&args.with_files), "--with-files is a fraction between 0 and 1");
+    std::fs::create_dir_all(data_dir)?;
+    let store = SqliteStore::open(&data_dir.join("flotilla.db"))?;
+    let spec = FleetSpec {
+        models: args.models,
+        versions_per_model: args.versions,
+        families: args.families,
+        regions_per_family: args.regions,
+        seed: args.seed,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    let every = if args.with_files > 0.0 { (1.0 / args.with_files).round().max(1.0) as u64 } else { u64::MAX };
+    let progress = bar(args.models, "models  ");
+    let started = Instant::now();
+    let (report, files) =
+        store.generate_fleet(&spec, &mut |i| i % every == 0, &mut |done| progress.set_position(done))?;
+    progress.finish();
+    let metadata_secs = started.elapsed().as_secs_f64();
+    write_files(data_dir, &files)?;
+    let total_secs = started.elapsed().as_secs_f64();
+    let db_bytes = std::fs::metadata(data_dir.join("flotilla.db"))?.len();
+    let summary = serde_json::json!({
+        "models": report.models,
+        "versions": report.versions,
+        "model_files": files.len(),
+        "metadata_seconds": metadata_secs,
+        "versions_per_second": report.versions as f64 / metadata_secs,
+        "total_seconds": total_secs,
+        "database_bytes": db_bytes,
+        "database_bytes_per_version": db_bytes as f64 / report.versions.max(1) as f64,
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "generated {} models, {} versions in {metadata_secs:.1} s ({:.0} versions/s); {} model files; database {:.1} MiB ({:.0} bytes per version)",
+            report.models,
+            report.versions,
+            report.versions as f64 / metadata_secs,
+            files.len(),
+            db_bytes as f64 / 1048576.0,
+            db_bytes as f64 / report.versions.max(1) as f64
+        );
+    }
+    Ok(())
+}
+
+fn write_files(data_dir: &Path, files: &[GeneratedVersion]) -> anyhow::Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let artifacts: Arc<dyn ArtifactStore> = Arc::new(LocalArtifactStore::new(data_dir.join("artifacts"))?);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let progress = bar(files.len() as u64, "files   ");
+    runtime.block_on(async {
+        for (i, f) in files.iter().enumerate() {
+            let dir = f.source.strip_prefix("mlflow-artifacts:/").unwrap_or(&f.source);
+            for (name, body) in [("MLmodel", MLMODEL.to_string()), ("model.lgb", tiny_model(i as u64))] {
+                let path = ArtifactPath::parse(&format!("{dir}/{name}"))?;
+                let stream = futures_util::stream::once(async move { Ok(Bytes::from(body)) });
+                artifacts.put(&path, Box::pin(stream)).await?;
+            }
+            progress.inc(1);
+        }
+        anyhow::Ok(())
+    })?;
+    progress.finish();
+    Ok(())
+}

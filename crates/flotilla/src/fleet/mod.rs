@@ -1,0 +1,298 @@
+//! `flotilla fleet ...`: search, list, promote (with dry run), roll back,
+//! read the audit log and generate synthetic fleets, working directly on a
+//! data directory's store. Output is a table, or JSON with `--json`.
+
+mod generate;
+mod table;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, MetricOp, PartitionValue, parse_path};
+use flotilla_store::fleet::{AuditQuery, ChangeContext, PromotionRule};
+use flotilla_store::{FleetStore, PageRequest, SqliteStore};
+use serde::Serialize;
+
+#[derive(Args, Debug)]
+pub struct FleetArgs {
+    /// The data directory whose store to use (as `flotilla server --data-dir`).
+    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FleetCommand {
+    /// Search models across the fleet (filters are ANDed).
+    Search(SearchArgs),
+    /// List the families with their levels and model counts.
+    Families,
+    /// Point an alias at better versions across a family, by rule.
+    Promote(PromoteArgs),
+    /// Put every alias a batch moved back where it was.
+    Rollback {
+        /// The batch id a promotion or bulk change reported.
+        batch: i64,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Recorded in the audit log as who made the change.
+        #[arg(long, env = "USER", default_value = "cli")]
+        actor: String,
+    },
+    /// The audit log of alias changes, newest first.
+    Audit {
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        batch: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Fill the store with a synthetic fleet for benchmarks and demos.
+    Generate(generate::GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    #[arg(long)]
+    family: Option<String>,
+    /// Names starting with this.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Names containing this (case-insensitive).
+    #[arg(long)]
+    contains: Option<String>,
+    /// A partition, e.g. `region=west` (repeatable).
+    #[arg(long, value_parser = PartitionValue::parse)]
+    partition: Vec<PartitionValue>,
+    /// A tag, `key=value` (repeatable).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Models having this alias (repeatable).
+    #[arg(long)]
+    alias: Vec<String>,
+    /// Models without this alias (repeatable).
+    #[arg(long)]
+    no_alias: Vec<String>,
+    /// A metric of an aliased version, e.g. `champion:val_rmse<3.2` (repeatable).
+    #[arg(long, value_parser = MetricFilter::parse)]
+    metric: Vec<MetricFilter>,
+    /// `name`, `created`, `updated` or `alias:metric`; `-` first for descending.
+    #[arg(long, default_value = "name", value_parser = FleetSort::parse)]
+    order_by: FleetSort,
+    /// Rows per page.
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    /// The token printed after the previous page.
+    #[arg(long)]
+    page_token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PromoteArgs {
+    #[arg(long)]
+    family: String,
+    /// The metric the rule compares, e.g. `val_rmse`.
+    #[arg(long)]
+    metric: String,
+    #[arg(long, default_value = "champion")]
+    alias: String,
+    /// The candidate's metric must be OP factor × the current one's: `<=`, `<`, `>=`, `>`.
+    #[arg(long, default_value = "<=", value_parser = parse_op)]
+    op: MetricOp,
+    #[arg(long, default_value_t = 1.0)]
+    factor: f64,
+    /// Only members under this partition, e.g. `region=west`.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Leave models without the alias alone (by default they get their newest version with the metric).
+    #[arg(long)]
+    only_aliased: bool,
+    /// List what would change without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long, default_value = "")]
+    reason: String,
+    /// Recorded in the audit log as who made the change.
+    #[arg(long, env = "USER", default_value = "cli")]
+    actor: String,
+}
+
+fn parse_op(s: &str) -> Result<MetricOp, String> {
+    match s {
+        "<" => Ok(MetricOp::Lt),
+        "<=" => Ok(MetricOp::Le),
+        ">" => Ok(MetricOp::Gt),
+        ">=" => Ok(MetricOp::Ge),
+        "=" => Ok(MetricOp::Eq),
+        other => Err(format!("'{other}' is not one of <, <=, >, >=, =")),
+    }
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn version(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+pub fn run(args: FleetArgs) -> anyhow::Result<()> {
+    if let FleetCommand::Generate(g) = &args.command {
+        return generate::run(&args.data_dir, g, args.json);
+    }
+    let db = args.data_dir.join("flotilla.db");
+    anyhow::ensure!(
+        db.exists(),
+        "no store at {} (run `flotilla server` or `flotilla fleet generate` first)",
+        db.display()
+    );
+    let store = SqliteStore::open(&db)?;
+    match args.command {
+        FleetCommand::Search(s) => search(&store, s, args.json),
+        FleetCommand::Families => {
+            let page = store.list_families(&PageRequest { max_results: Some(1000), page_token: None })?;
+            if args.json {
+                return print_json(&page.items);
+            }
+            let rows: Vec<Vec<String>> =
+                page.items.iter().map(|f| vec![f.name.clone(), f.levels.join("/"), f.models.to_string()]).collect();
+            print!("{}", table::render(&["FAMILY", "LEVELS", "MODELS"], &rows));
+            Ok(())
+        }
+        FleetCommand::Promote(p) => {
+            let rule = PromotionRule {
+                family: p.family,
+                alias: p.alias,
+                metric: p.metric,
+                op: p.op,
+                factor: p.factor,
+                promote_unaliased: !p.only_aliased,
+                partition: p.partition.as_deref().map(parse_path).transpose()?.unwrap_or_default(),
+            };
+            let ctx = ChangeContext { actor: p.actor, reason: p.reason };
+            let report = store.promote(&rule, p.dry_run, &ctx)?;
+            if args.json {
+                return print_json(&report);
+            }
+            print_moves(&report.moves);
+            let verb = if report.dry_run { "would move" } else { "moved" };
+            let batch = report
+                .batch_id
+                .map(|b| format!(" (batch {b}; undo with `flotilla fleet rollback {b}`)"))
+                .unwrap_or_default();
+            println!("{verb} {} of {} models{batch}", report.moves.len(), report.examined);
+            Ok(())
+        }
+        FleetCommand::Rollback { batch, reason, actor } => {
+            let report = store.rollback(batch, &ChangeContext { actor, reason })?;
+            if args.json {
+                return print_json(&report);
+            }
+            print_moves(&report.moves);
+            println!(
+                "rolled back {} alias moves of batch {batch} (as batch {})",
+                report.moves.len(),
+                version(report.batch_id)
+            );
+            Ok(())
+        }
+        FleetCommand::Audit { model, batch, limit } => {
+            let page = store.audit_log(&AuditQuery {
+                model,
+                batch_id: batch,
+                page: PageRequest { max_results: Some(limit), page_token: None },
+            })?;
+            if args.json {
+                return print_json(&page.items);
+            }
+            let rows: Vec<Vec<String>> = page
+                .items
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.batch_id.to_string(),
+                        e.time.to_string(),
+                        e.actor.clone(),
+                        e.kind.clone(),
+                        format!("{}@{}", e.model, e.alias),
+                        version(e.from),
+                        version(e.to),
+                        e.reason.clone(),
+                    ]
+                })
+                .collect();
+            print!("{}", table::render(&["BATCH", "TIME_MS", "ACTOR", "KIND", "ALIAS", "FROM", "TO", "REASON"], &rows));
+            Ok(())
+        }
+        FleetCommand::Generate(_) => Ok(()),
+    }
+}
+
+fn print_moves(moves: &[flotilla_store::fleet::AliasMove]) {
+    let metric = |m: Option<f64>| m.map_or_else(String::new, |m| format!("{m:.4}"));
+    let rows: Vec<Vec<String>> = moves
+        .iter()
+        .map(|m| {
+            vec![
+                m.model.clone(),
+                m.alias.clone(),
+                version(m.from),
+                version(m.to),
+                metric(m.from_metric),
+                metric(m.to_metric),
+            ]
+        })
+        .collect();
+    print!("{}", table::render(&["MODEL", "ALIAS", "FROM", "TO", "FROM_METRIC", "TO_METRIC"], &rows));
+}
+
+fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> {
+    let tags = s
+        .tag
+        .iter()
+        .map(|t| t.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| anyhow::anyhow!("--tag takes key=value"))?;
+    let query = FleetQuery {
+        family: s.family,
+        name_prefix: s.prefix,
+        name_contains: s.contains,
+        partition: s.partition,
+        tags,
+        has_alias: s.alias,
+        missing_alias: s.no_alias,
+        metrics: s.metric,
+        sort: s.order_by,
+        max_results: Some(s.limit),
+        page_token: s.page_token,
+        ..FleetQuery::default()
+    };
+    let page = store.search_fleet(&query)?;
+    if json {
+        return print_json(&serde_json::json!({ "models": page.items, "next_page_token": page.next_page_token }));
+    }
+    let rows: Vec<Vec<String>> = page
+        .items
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                m.family.clone().unwrap_or_default(),
+                flotilla_core::fleet::path_string(&m.partition),
+                version(m.latest_version),
+                m.aliases.iter().map(|a| format!("{}={}", a.alias, a.version)).collect::<Vec<_>>().join(","),
+            ]
+        })
+        .collect();
+    print!("{}", table::render(&["NAME", "FAMILY", "PARTITION", "LATEST", "ALIASES"], &rows));
+    if let Some(token) = page.next_page_token {
+        println!("more: --page-token {token}");
+    }
+    Ok(())
+}
