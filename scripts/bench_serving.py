@@ -530,8 +530,8 @@ def register_fleet(port, source, run_id, prefix, lo, hi, clients):
     return time.monotonic() - t0, nerr, errors[:5]
 
 
-def make_fleet_model(out):
-    """One small model for the whole fleet: an XGBoost classifier, 10 trees of depth 3."""
+def make_fleet_model(out, trees):
+    """One model for the whole fleet: an XGBoost classifier, `trees` trees of depth 3."""
     import mlflow.xgboost
     import numpy as np
     import xgboost as xgb
@@ -540,7 +540,7 @@ def make_fleet_model(out):
     x, y = load_iris(return_X_y=True)
     x = x.astype(np.float32)
     booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "seed": 0, "nthread": 1},
-                        xgb.DMatrix(x, (y == 2).astype(int)), 10)
+                        xgb.DMatrix(x, (y == 2).astype(int)), trees)
     d = out / "fleet-model"
     mlflow.xgboost.save_model(booster, str(d), model_format="json")
     return d, x[:1].tolist()
@@ -656,11 +656,11 @@ def mlserver_fleet_ready(mlserver_venv, work, count):
 
 
 def fleet(args, work, flotilla_bin, mlserver_venv):
-    model_dir, row = make_fleet_model(work)
+    model_dir, row = make_fleet_model(work, args.fleet_trees)
     body = json.dumps({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": row}]})
     data = work / "fleet-data"
     prefix = "fleet-"
-    out = {"count": args.fleet, "memory": args.fleet_memory}
+    out = {"count": args.fleet, "memory": args.fleet_memory, "trees": args.fleet_trees}
     p, port = start_flotilla(flotilla_bin, data, work, args.fleet_memory, name="flotilla-fleet")
     try:
         p.wait_http(port, "/health", 60)
@@ -731,7 +731,7 @@ def fleet(args, work, flotilla_bin, mlserver_venv):
 
 def fleet_table(f):
     n = f"{f['count']:,}"
-    lines = [f"Fleet: {n} registered models (one XGBoost model, 10 trees, per version; every version loads "
+    lines = [f"Fleet: {n} registered models (one XGBoost model, {f['trees']} trees of depth 3, per version; every version loads "
              f"separately), budget {f['memory']}.", "",
              "| measure | value |", "|---|---|"]
     t, nerr, errs = f["register_1k"]
@@ -798,6 +798,7 @@ def run_all():
     ap.add_argument("--connections", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--fleet", type=int, default=100_000, help="registered models in the fleet run (0 skips it)")
     ap.add_argument("--fleet-memory", default="1GiB")
+    ap.add_argument("--fleet-trees", type=int, default=100, help="trees in the fleet's XGBoost model")
     ap.add_argument("--fleet-seconds", type=int, default=30)
     ap.add_argument("--clients", type=int, default=8, help="concurrent registration clients")
     ap.add_argument("--cold-samples", type=int, default=200)

@@ -249,7 +249,7 @@ def free_port():
 class FlotillaServer:
     """A flotilla process on a free port over `data_dir`; stop() ends it."""
 
-    def __init__(self, data_dir, *extra_args):
+    def __init__(self, data_dir, *extra_args, mode="server"):
         import subprocess
         import time
 
@@ -258,7 +258,7 @@ class FlotillaServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(data_dir).parent / f"flotilla-{self.port}.log"
         self._log = open(self.log_path, "wb")
-        args = [self.bin, "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(self.port)]
+        args = [self.bin, mode, "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen([*args, *extra_args], stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

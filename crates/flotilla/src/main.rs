@@ -46,6 +46,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     match cli.command {
         Command::Server(args) => server::run(args.into_config()?, server::Mode::Full),

@@ -6,7 +6,8 @@
 //! `alias_metrics`; a version's metrics change only when its run logs
 //! metrics, which goes through [`run_metrics_changed`].
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::now_ms;
 use crate::error::StoreResult;
@@ -87,7 +88,8 @@ pub(crate) fn move_alias(
     match to {
         Some(version) => {
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)",
+                "INSERT INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)
+                 ON CONFLICT (rm_id, alias) DO UPDATE SET version = excluded.version",
             )?
             .execute(params![rm_id, alias, version])?;
             tx.prepare_cached(
@@ -106,6 +108,44 @@ pub(crate) fn move_alias(
     )?
     .execute(params![batch, rm_id, model_name, alias, from, to])?;
     Ok(from)
+}
+
+/// Sets aliases on a model that has none yet (a bulk load): the same rows
+/// and audit events as [`move_alias`], in three statements.
+pub(crate) fn insert_fresh(
+    tx: &Transaction<'_>,
+    batch: i64,
+    rm_id: i64,
+    model_name: &str,
+    set: &[(&str, i64)],
+) -> StoreResult<()> {
+    let rows = |width: usize| vec![format!("({})", vec!["?"; width].join(", ")); set.len()].join(", ");
+    let mut aliases: Vec<SqlValue> = Vec::with_capacity(3 * set.len());
+    let mut events: Vec<SqlValue> = Vec::with_capacity(4 * set.len());
+    for (alias, version) in set {
+        aliases.extend([rm_id.into(), SqlValue::from(alias.to_string()), (*version).into()]);
+        events.extend([
+            batch.into(),
+            rm_id.into(),
+            SqlValue::from(model_name.to_string()),
+            SqlValue::from(alias.to_string()),
+            (*version).into(),
+        ]);
+    }
+    tx.prepare_cached(&format!("INSERT INTO registered_model_aliases (rm_id, alias, version) VALUES {}", rows(3)))?
+        .execute(params_from_iter(&aliases))?;
+    tx.prepare_cached(
+        "INSERT INTO alias_metrics (rm_id, alias, key, value)
+         SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
+         JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version WHERE a.rm_id = ?",
+    )?
+    .execute([rm_id])?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, to_version) VALUES {}",
+        rows(5)
+    ))?
+    .execute(params_from_iter(&events))?;
+    Ok(())
 }
 
 /// After a run logged metrics: the versions registered from that run take

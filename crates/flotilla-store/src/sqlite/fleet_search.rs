@@ -26,6 +26,7 @@ const FACET_TAG_VALUES: usize = 20;
 struct Filter {
     sql: String,
     args: Vec<SqlValue>,
+    memberships: Vec<Membership>,
 }
 
 impl Filter {
@@ -40,6 +41,69 @@ impl Filter {
     }
 }
 
+/// A filter "the model's id is in `table`.`id` where `cond`", placed once
+/// every filter is known (see [`Filter::place`]).
+struct Membership {
+    table: &'static str,
+    id: &'static str,
+    cond: String,
+    args: Vec<SqlValue>,
+}
+
+/// What a filter is for: a page walks a sort order and stops after a few
+/// rows; counting visits every match.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Page,
+    Count,
+}
+
+fn membership(f: &mut Filter, table: &'static str, id: &'static str, cond: &str, args: Vec<SqlValue>) {
+    f.memberships.push(Membership { table, id, cond: cond.to_string(), args });
+}
+
+impl Filter {
+    /// Turns memberships into SQL. For a page, a set smaller than
+    /// [`DRIVE_LIMIT`] becomes `rm.rm_id IN (...)`, which SQLite drives the
+    /// query from; a larger one a correlated `EXISTS`, so the query walks its
+    /// sort order and a page fills after a few rows. For counting, the
+    /// smallest set drives and the others are probed per row. Sizing a set
+    /// costs at most its cap in index steps.
+    fn place(&mut self, tx: &Transaction<'_>, purpose: Purpose) -> StoreResult<()> {
+        let cap = if purpose == Purpose::Page { DRIVE_LIMIT } else { COUNT_LIMIT };
+        let mut sized = Vec::with_capacity(self.memberships.len());
+        for m in std::mem::take(&mut self.memberships) {
+            let mut args = m.args.clone();
+            args.push(cap.into());
+            let n: i64 = tx
+                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)", m.table, m.cond))?
+                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            sized.push((n, m));
+        }
+        let smallest = sized.iter().map(|(n, _)| *n).min();
+        for (n, m) in sized {
+            let drives = match purpose {
+                Purpose::Page => n < cap,
+                Purpose::Count => Some(n) == smallest,
+            };
+            if drives {
+                self.and(&format!("rm.rm_id IN (SELECT {} FROM {} WHERE {})", m.id, m.table, m.cond), m.args);
+            } else {
+                self.and(
+                    &format!("EXISTS (SELECT 1 FROM {} WHERE {} = rm.rm_id AND {})", m.table, m.id, m.cond),
+                    m.args,
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counting sizes sets up to this many rows.
+const COUNT_LIMIT: i64 = 1_000_000;
+/// Sets smaller than this drive a search; larger ones are probed per row.
+const DRIVE_LIMIT: i64 = 10_000;
+
 fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
 }
@@ -49,20 +113,19 @@ fn fts_phrase(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn build_filter(tx: &Transaction<'_>, q: &FleetQuery) -> StoreResult<Filter> {
-    let mut f = Filter { sql: String::new(), args: Vec::new() };
+fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> StoreResult<Filter> {
+    let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new() };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
-        f.and("rm.rm_id IN (SELECT rm_id FROM fleet_members WHERE family_id = ?)", [family.id.into()]);
+        membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
+        // Members are named `{family}` or `{family}.…`: bound the name walk to them.
+        f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
         for p in &q.partition {
             family.depth_of(&p.key)?;
         }
     }
     for PartitionValue { key, value } in &q.partition {
-        f.and(
-            "rm.rm_id IN (SELECT rm_id FROM member_partitions WHERE key = ? AND value = ?)",
-            [text(key), text(value)],
-        );
+        membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
     }
     if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
@@ -87,25 +150,20 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery) -> StoreResult<Filter> {
         }
     }
     for (key, value) in &q.tags {
-        f.and(
-            "rm.rm_id IN (SELECT rm_id FROM registered_model_tags WHERE key = ? AND value = ?)",
-            [text(key), text(value)],
-        );
+        membership(&mut f, "registered_model_tags", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
     }
     for alias in &q.has_alias {
-        f.and("rm.rm_id IN (SELECT rm_id FROM registered_model_aliases WHERE alias = ?)", [text(alias)]);
+        membership(&mut f, "registered_model_aliases", "rm_id", "alias = ?", vec![text(alias)]);
     }
     for alias in &q.missing_alias {
-        f.and("rm.rm_id NOT IN (SELECT rm_id FROM registered_model_aliases WHERE alias = ?)", [text(alias)]);
+        f.and(
+            "NOT EXISTS (SELECT 1 FROM registered_model_aliases a WHERE a.rm_id = rm.rm_id AND a.alias = ?)",
+            [text(alias)],
+        );
     }
     for m in &q.metrics {
-        f.and(
-            &format!(
-                "rm.rm_id IN (SELECT rm_id FROM alias_metrics WHERE alias = ? AND key = ? AND value {} ?)",
-                m.op.sql()
-            ),
-            [text(&m.alias), text(&m.key), m.value.into()],
-        );
+        let cond = format!("alias = ? AND key = ? AND value {} ?", m.op.sql());
+        membership(&mut f, "alias_metrics", "rm_id", &cond, vec![text(&m.alias), text(&m.key), m.value.into()]);
     }
     let ranges = [
         ("rm.creation_time >", q.created_after),
@@ -118,6 +176,7 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery) -> StoreResult<Filter> {
             f.and(&format!("{clause} ?"), [t.into()]);
         }
     }
+    f.place(tx, purpose)?;
     Ok(f)
 }
 
@@ -156,7 +215,7 @@ impl SqliteStore {
         };
         let cursor = paging::decode_opt(q.page_token.as_deref(), keys.len())?;
         self.read(|tx| {
-            let filter = build_filter(tx, q)?;
+            let filter = build_filter(tx, q, Purpose::Page)?;
             let mut sql = format!(
                 "SELECT rm.rm_id, {} FROM registered_models rm{join}{}",
                 keyset::select_list(&keys),
@@ -189,70 +248,102 @@ impl SqliteStore {
             return Err(Error::invalid("at most 10 tag keys can be faceted at once").into());
         }
         self.read(|tx| {
-            let filter = build_filter(tx, q)?;
-            // `within` restricts a facet to the matched models; with no filter it is everything.
-            let within = |col: &str| {
-                if filter.is_empty() {
-                    String::new()
-                } else {
-                    format!(" WHERE {col} IN (SELECT rm.rm_id FROM registered_models rm{})", filter.sql)
-                }
+            let only_family = FleetQuery { family: q.family.clone(), ..FleetQuery::default() };
+            let unfiltered = FleetQuery {
+                sort: q.sort.clone(),
+                max_results: q.max_results,
+                page_token: q.page_token.clone(),
+                ..only_family.clone()
             };
-            let and_within = |col: &str| {
-                if filter.is_empty() {
-                    String::new()
-                } else {
-                    format!(" AND {col} IN (SELECT rm.rm_id FROM registered_models rm{})", filter.sql)
-                }
-            };
-            let counts = |sql: &str, extra: &[SqlValue]| -> StoreResult<Vec<(String, i64)>> {
-                let mut args: Vec<SqlValue> = extra.to_vec();
-                args.extend(filter.args.iter().cloned());
-                Ok(tx
-                    .prepare(sql)?
-                    .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?)
-            };
-            let total: i64 = tx
-                .prepare(&format!("SELECT count(*) FROM registered_models rm{}", filter.sql))?
-                .query_row(params_from_iter(filter.args.iter()), |r| r.get(0))?;
-            let families = counts(
-                &format!(
-                    "SELECT f.name, c.n FROM (SELECT family_id, count(*) AS n FROM fleet_members{} GROUP BY family_id) c
-                     JOIN families f ON f.family_id = c.family_id ORDER BY c.n DESC, f.name",
-                    within("rm_id")
-                ),
-                &[],
-            )?;
-            let aliases = counts(
-                &format!(
-                    "SELECT alias, count(*) AS n FROM registered_model_aliases{} GROUP BY alias ORDER BY n DESC, alias",
-                    within("rm_id")
-                ),
-                &[],
-            )?;
-            let stages = counts(
-                &format!(
-                    "SELECT current_stage, count(*) AS n FROM model_versions{} GROUP BY current_stage ORDER BY n DESC",
-                    within("rm_id")
-                ),
-                &[],
-            )?;
-            let mut tags = Vec::with_capacity(tag_keys.len());
-            for key in tag_keys {
-                let values = counts(
-                    &format!(
-                        "SELECT value, count(*) AS n FROM registered_model_tags WHERE key = ?{} GROUP BY value
-                         ORDER BY n DESC, value LIMIT {FACET_TAG_VALUES}",
-                        and_within("rm_id")
-                    ),
-                    &[text(key)],
-                )?;
-                tags.push((key.clone(), values));
+            if *q == unfiltered {
+                let scope = match &q.family {
+                    Some(name) => families::family(tx, name)?.id,
+                    None => 0,
+                };
+                return counted_facets(tx, scope, tag_keys);
             }
-            Ok(Facets { total, families, aliases, stages, tags })
+            let filter = build_filter(tx, q, Purpose::Count)?;
+            matched_facets(tx, &filter, tag_keys)
         })
     }
+}
+
+/// Facets of the whole registry (`scope` 0) or of one family, read from the
+/// counters the triggers of migration 3 keep.
+fn counted_facets(tx: &Transaction<'_>, scope: i64, tag_keys: &[String]) -> StoreResult<Facets> {
+    let dim = |dim: &str, limit: usize| -> StoreResult<Vec<(String, i64)>> {
+        Ok(tx
+            .prepare_cached(
+                "SELECT value, n FROM facet_counts WHERE scope = ? AND dim = ? AND n > 0 ORDER BY n DESC, value LIMIT ?",
+            )?
+            .query_map(rusqlite::params![scope, dim, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    };
+    let families: Vec<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT f.name, c.n FROM facet_counts c JOIN families f ON CAST(f.family_id AS TEXT) = c.value
+             WHERE c.scope = ? AND c.dim = 'family' AND c.n > 0 ORDER BY c.n DESC, f.name",
+        )?
+        .query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let total = if scope == 0 {
+        dim("models", 1)?.first().map_or(0, |(_, n)| *n)
+    } else {
+        families.first().map_or(0, |(_, n)| *n)
+    };
+    let mut tags = Vec::with_capacity(tag_keys.len());
+    for key in tag_keys {
+        tags.push((key.clone(), dim(&format!("tag:{key}"), FACET_TAG_VALUES)?));
+    }
+    Ok(Facets { total, families, aliases: dim("alias", 1000)?, stages: dim("stage", 100)?, tags })
+}
+
+/// Facets of a filtered set: the matched ids are collected once, then each
+/// count walks from them into the child tables by primary key.
+fn matched_facets(tx: &Transaction<'_>, filter: &Filter, tag_keys: &[String]) -> StoreResult<Facets> {
+    // The matched ids are read once and handed to each count as a JSON list.
+    let ids: Vec<i64> = tx
+        .prepare(&format!("SELECT rm.rm_id FROM registered_models rm{}", filter.sql))?
+        .query_map(params_from_iter(filter.args.iter()), |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let total = ids.len() as i64;
+    let json_ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
+    let matched = "WITH matched (rm_id) AS (SELECT value FROM json_each(?))";
+    let counts = |body: &str, extra: &[SqlValue]| -> StoreResult<Vec<(String, i64)>> {
+        let mut args = vec![SqlValue::Text(json_ids.clone())];
+        args.extend(extra.iter().cloned());
+        Ok(tx
+            .prepare(&format!("{matched} {body}"))?
+            .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    };
+    let families = counts(
+        "SELECT f.name, count(*) AS n FROM matched m CROSS JOIN fleet_members fm ON fm.rm_id = m.rm_id
+         JOIN families f ON f.family_id = fm.family_id GROUP BY f.family_id ORDER BY n DESC, f.name",
+        &[],
+    )?;
+    let aliases = counts(
+        "SELECT a.alias, count(*) AS n FROM matched m CROSS JOIN registered_model_aliases a ON a.rm_id = m.rm_id
+         GROUP BY a.alias ORDER BY n DESC, a.alias",
+        &[],
+    )?;
+    let stages = counts(
+        "SELECT v.current_stage, count(*) AS n FROM matched m CROSS JOIN model_versions v ON v.rm_id = m.rm_id
+         GROUP BY v.current_stage ORDER BY n DESC",
+        &[],
+    )?;
+    let mut tags = Vec::with_capacity(tag_keys.len());
+    for key in tag_keys {
+        let values = counts(
+            &format!(
+                "SELECT t.value, count(*) AS n FROM matched m CROSS JOIN registered_model_tags t ON t.rm_id = m.rm_id AND t.key = ?
+                 GROUP BY t.value ORDER BY n DESC, t.value LIMIT {FACET_TAG_VALUES}"
+            ),
+            &[text(key)],
+        )?;
+        tags.push((key.clone(), values));
+    }
+    Ok(Facets { total, families, aliases, stages, tags })
 }
 
 /// Loads a page of models in a fixed number of queries, in the page's order.

@@ -10,7 +10,8 @@
 
 use flotilla_core::fleet::{self, PartitionValue};
 use flotilla_core::{Error, validation};
-use rusqlite::{Transaction, params};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Transaction, params, params_from_iter};
 
 use super::{SqliteStore, aliases, now_ms};
 use crate::error::StoreResult;
@@ -96,7 +97,23 @@ struct Writer<'a> {
     now: i64,
 }
 
+/// `INSERT ... VALUES (?, ...), (?, ...)` for `rows` rows of `width` columns.
+fn multi_row(head: &str, width: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    format!("{head} VALUES {}", vec![row; rows].join(", "))
+}
+
 impl Writer<'_> {
+    fn insert(&self, head: &str, width: usize, args: &[SqlValue]) -> StoreResult<()> {
+        if !args.is_empty() {
+            self.tx.prepare_cached(&multi_row(head, width, args.len() / width))?.execute(params_from_iter(args))?;
+        }
+        Ok(())
+    }
+
+    /// A registered model in a family, with its tags and partition levels,
+    /// in four statements; `next_version` is set for the versions to come.
+    #[allow(clippy::too_many_arguments)]
     fn model(
         &self,
         name: &str,
@@ -105,36 +122,38 @@ impl Writer<'_> {
         depth: i64,
         path: &[PartitionValue],
         parent: Option<i64>,
+        tags: &[(&str, &str)],
+        versions: u32,
     ) -> StoreResult<i64> {
         self.tx
-            .prepare_cached("INSERT INTO registered_models (name, creation_time, last_update_time) VALUES (?, ?, ?)")?
-            .execute(params![name, created, self.now])?;
+            .prepare_cached(
+                "INSERT INTO registered_models (name, creation_time, last_update_time, next_version) VALUES (?, ?, ?, ?)",
+            )?
+            .execute(params![name, created, self.now, i64::from(versions) + 1])?;
         let rm_id = self.tx.last_insert_rowid();
-        let mut tag =
-            self.tx.prepare_cached("INSERT INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
-        tag.execute(params![rm_id, fleet::FAMILY_TAG, family.0])?;
-        tag.execute(params![rm_id, fleet::PARTITION_TAG, fleet::path_string(path)])?;
+        let path_text = fleet::path_string(path);
+        let mut args: Vec<SqlValue> = Vec::with_capacity(3 * (2 + tags.len()));
+        for (key, value) in
+            [(fleet::FAMILY_TAG, family.0), (fleet::PARTITION_TAG, path_text.as_str())].iter().chain(tags)
+        {
+            args.extend([rm_id.into(), SqlValue::from(key.to_string()), SqlValue::from(value.to_string())]);
+        }
+        self.insert("INSERT INTO registered_model_tags (rm_id, key, value)", 3, &args)?;
         let leaf = path.last().map_or("", |p| p.value.as_str());
         self.tx
             .prepare_cached(
                 "INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent) VALUES (?, ?, ?, ?, ?)",
             )?
             .execute(params![rm_id, family.1, depth, leaf, parent])?;
-        let mut part = self.tx.prepare_cached("INSERT INTO member_partitions (rm_id, key, value) VALUES (?, ?, ?)")?;
+        let mut args: Vec<SqlValue> = Vec::with_capacity(3 * path.len());
         for p in path {
-            part.execute(params![rm_id, p.key, p.value])?;
+            args.extend([rm_id.into(), SqlValue::from(p.key.clone()), SqlValue::from(p.value.clone())]);
         }
+        self.insert("INSERT INTO member_partitions (rm_id, key, value)", 3, &args)?;
         Ok(rm_id)
     }
 
-    fn tag(&self, rm_id: i64, key: &str, value: &str) -> StoreResult<()> {
-        self.tx
-            .prepare_cached("INSERT INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?
-            .execute(params![rm_id, key, value])?;
-        Ok(())
-    }
-
-    /// Versions 1..=k with decreasing error; returns each version's rmse.
+    /// Versions 1..=k with decreasing error, in two statements; returns each version's rmse.
     fn versions(
         &self,
         rng: &mut Rng,
@@ -143,13 +162,8 @@ impl Writer<'_> {
         created: i64,
         source: &dyn Fn(i64) -> String,
     ) -> StoreResult<Vec<f64>> {
-        let mut version = self.tx.prepare_cached(
-            "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, status, current_stage)
-             VALUES (?, ?, ?, ?, ?, 'READY', ?)",
-        )?;
-        let mut metric = self
-            .tx
-            .prepare_cached("INSERT INTO model_version_metrics (rm_id, key, version, value) VALUES (?, ?, ?, ?)")?;
+        let mut versions: Vec<SqlValue> = Vec::with_capacity(6 * k as usize);
+        let mut metrics: Vec<SqlValue> = Vec::with_capacity(8 * k as usize);
         let mut rmse = 2.0 + 3.0 * rng.unit();
         let mut all = Vec::with_capacity(k as usize);
         for v in 1..=i64::from(k) {
@@ -161,21 +175,19 @@ impl Writer<'_> {
             } else {
                 "None"
             };
-            version.execute(params![rm_id, v, at, at, source(v), stage])?;
+            versions.extend([rm_id.into(), v.into(), at.into(), at.into(), source(v).into(), stage.to_string().into()]);
             rmse *= 0.9 + 0.15 * rng.unit();
-            metric.execute(params![rm_id, "val_rmse", v, rmse])?;
-            metric.execute(params![rm_id, "val_mape", v, rmse / 20.0])?;
+            metrics.extend([rm_id.into(), "val_rmse".to_string().into(), v.into(), rmse.into()]);
+            metrics.extend([rm_id.into(), "val_mape".to_string().into(), v.into(), (rmse / 20.0).into()]);
             all.push(rmse);
         }
-        self.tx
-            .prepare_cached("UPDATE registered_models SET next_version = ? WHERE rm_id = ?")?
-            .execute(params![i64::from(k) + 1, rm_id])?;
+        self.insert(
+            "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)",
+            6,
+            &versions,
+        )?;
+        self.insert("INSERT INTO model_version_metrics (rm_id, key, version, value)", 4, &metrics)?;
         Ok(all)
-    }
-
-    fn alias(&self, batch: i64, rm_id: i64, name: &str, alias: &str, version: i64) -> StoreResult<()> {
-        aliases::move_alias(self.tx, batch, rm_id, name, alias, Some(version))?;
-        Ok(())
     }
 }
 
@@ -196,6 +208,13 @@ impl SqliteStore {
         let mut files = Vec::new();
         let now = now_ms();
         let year_ago = now - 365 * DAY_MS;
+        // Secondary indexes are built once at the end (see `bulk_load`); the
+        // writer gets a large page cache meanwhile.
+        self.write(|tx| {
+            super::bulk_load::begin(tx)?;
+            tx.execute_batch("PRAGMA cache_size = -262144;")?;
+            Ok(())
+        })?;
         // Families, their defaults and regions first, in one transaction.
         let mut regions: Vec<GeneratedFamily> = Vec::new();
         self.write_registry(|tx| {
@@ -216,16 +235,27 @@ impl SqliteStore {
                 let family_id = tx.last_insert_rowid();
                 tx.prepare_cached("INSERT INTO fleet_members (rm_id, family_id, depth, part_value) VALUES (?, ?, 0, '')")?
                     .execute(params![default_rm, family_id])?;
-                w.tag(default_rm, fleet::FAMILY_TAG, &name)?;
-                w.tag(default_rm, fleet::PARTITION_TAG, "")?;
+                w.insert(
+                    "INSERT INTO registered_model_tags (rm_id, key, value)",
+                    3,
+                    &[
+                        default_rm.into(),
+                        fleet::FAMILY_TAG.to_string().into(),
+                        name.clone().into(),
+                        default_rm.into(),
+                        fleet::PARTITION_TAG.to_string().into(),
+                        String::new().into(),
+                    ],
+                )?;
                 w.versions(&mut rng, default_rm, 1, year_ago, &|_| spec.placeholder_source.clone())?;
+                tx.prepare_cached("UPDATE registered_models SET next_version = 2 WHERE rm_id = ?")?.execute([default_rm])?;
                 let batch = aliases::open_batch(tx, &aliases::NewBatch::generated())?;
-                w.alias(batch, default_rm, &name, "champion", 1)?;
+                aliases::insert_fresh(tx, batch, default_rm, &name, &[("champion", 1)])?;
                 let mut rs = Vec::new();
                 for r in 0..spec.regions_per_family {
                     let region = format!("r{r:03}");
                     let path = [PartitionValue::new("region", region.clone())];
-                    let rm = w.model(&fleet::member_name(&name, path.last()), year_ago, (&name, family_id), 1, &path, Some(default_rm))?;
+                    let rm = w.model(&fleet::member_name(&name, path.last()), year_ago, (&name, family_id), 1, &path, Some(default_rm), &[], 0)?;
                     rs.push((region, rm));
                     report.models += 1;
                 }
@@ -247,9 +277,20 @@ impl SqliteStore {
                     let path = [PartitionValue::new("region", region.clone()), PartitionValue::new("store", store)];
                     let name = fleet::member_name(family, path.last());
                     let created = year_ago + rng.below(300) as i64 * DAY_MS;
-                    let rm_id = w.model(&name, created, (family, *family_id), 2, &path, Some(*region_rm))?;
-                    w.tag(rm_id, "owner", OWNERS[rng.below(OWNERS.len() as u64) as usize])?;
-                    w.tag(rm_id, "tier", TIERS[rng.below(TIERS.len() as u64) as usize])?;
+                    let tags = [
+                        ("owner", OWNERS[rng.below(OWNERS.len() as u64) as usize]),
+                        ("tier", TIERS[rng.below(TIERS.len() as u64) as usize]),
+                    ];
+                    let rm_id = w.model(
+                        &name,
+                        created,
+                        (family, *family_id),
+                        2,
+                        &path,
+                        Some(*region_rm),
+                        &tags,
+                        spec.versions_per_model,
+                    )?;
                     let with_file = wants_file(i);
                     let source = |v: i64| {
                         if with_file {
@@ -268,14 +309,16 @@ impl SqliteStore {
                     let k = i64::from(spec.versions_per_model);
                     if rng.below(10) < 9 {
                         let champion = if k > 1 && rng.below(4) > 0 { k - 1 } else { k };
-                        w.alias(batch, rm_id, &name, "champion", champion)?;
-                        if k > 1
+                        let challenger = k > 1
                             && champion < k
                             && rmse[(k - 1) as usize] < rmse[(champion - 1) as usize]
-                            && rng.below(3) == 0
-                        {
-                            w.alias(batch, rm_id, &name, "challenger", k)?;
-                        }
+                            && rng.below(3) == 0;
+                        let set: &[(&str, i64)] = if challenger {
+                            &[("champion", champion), ("challenger", k)]
+                        } else {
+                            &[("champion", champion)]
+                        };
+                        aliases::insert_fresh(tx, batch, rm_id, &name, set)?;
                     }
                     report.versions += u64::from(spec.versions_per_model);
                 }
@@ -285,13 +328,15 @@ impl SqliteStore {
             done = end;
             progress(done);
         }
-        self.write(|tx| {
-            tx.execute_batch(
-                "INSERT INTO registered_model_names (registered_model_names) VALUES ('optimize');
-                 ANALYZE;",
-            )?;
-            Ok(())
-        })?;
+        let rows_written = std::time::Instant::now();
+        self.write(|tx| super::bulk_load::finish(tx))?;
+        let indexed = std::time::Instant::now();
+        self.write(|tx| Ok(tx.execute_batch("PRAGMA cache_size = -16000; PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
+        tracing::info!(
+            index_seconds = (indexed - rows_written).as_secs_f64(),
+            analyze_seconds = indexed.elapsed().as_secs_f64(),
+            "generated fleet indexed"
+        );
         Ok((report, files))
     }
 }

@@ -5,8 +5,11 @@ use rusqlite::Connection;
 
 use crate::error::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(u32, &str)] =
-    &[(1, include_str!("migrations/0001_tracking_and_registry.sql")), (2, include_str!("migrations/0002_fleet.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_tracking_and_registry.sql")),
+    (2, include_str!("migrations/0002_fleet.sql")),
+    (3, concat!(include_str!("migrations/0003_facet_counts.sql"), include_str!("facet_recount.sql"))),
+];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -7,6 +7,7 @@
 
 mod aliases;
 mod bulk;
+mod bulk_load;
 mod experiments;
 mod families;
 mod filter_sql;
@@ -48,6 +49,7 @@ impl SqliteStore {
         let mut writer = Connection::open(path)?;
         configure(&writer)?;
         migrations::apply(&mut writer)?;
+        bulk_load::check(&writer)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let conn =
@@ -119,6 +121,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA case_sensitive_like = ON;
+         PRAGMA recursive_triggers = ON;
          PRAGMA cache_size = -16000;
          PRAGMA temp_store = MEMORY;",
     )?;

@@ -151,12 +151,15 @@ impl SqliteStore {
                     reverts: None,
                 },
             )?;
-            let now = now_ms();
             for p in &planned {
                 aliases::move_alias(tx, batch, p.rm_id, &p.mv.model, &p.mv.alias, p.mv.to)?;
-                tx.prepare_cached("UPDATE registered_models SET last_update_time = ? WHERE rm_id = ?")?
-                    .execute(params![now, p.rm_id])?;
             }
+            let ids = serde_json::to_string(&planned.iter().map(|p| p.rm_id).collect::<Vec<_>>())
+                .map_err(|e| Error::internal(e.to_string()))?;
+            tx.prepare_cached(
+                "UPDATE registered_models SET last_update_time = ? WHERE rm_id IN (SELECT value FROM json_each(?))",
+            )?
+            .execute(params![now_ms(), ids])?;
             Ok(AliasReport {
                 batch_id: Some(batch),
                 dry_run,

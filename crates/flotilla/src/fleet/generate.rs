@@ -69,11 +69,11 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
         seed: args.seed,
         placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
     };
-    let every = if args.with_files > 0.0 { (1.0 / args.with_files).round().max(1.0) as u64 } else { u64::MAX };
+    let every = (args.with_files > 0.0).then(|| (1.0 / args.with_files).round().max(1.0) as u64);
     let progress = bar(args.models, "models  ");
     let started = Instant::now();
-    let (report, files) =
-        store.generate_fleet(&spec, &mut |i| i % every == 0, &mut |done| progress.set_position(done))?;
+    let (report, files) = store
+        .generate_fleet(&spec, &mut |i| every.is_some_and(|n| i % n == 0), &mut |done| progress.set_position(done))?;
     progress.finish();
     let metadata_secs = started.elapsed().as_secs_f64();
     write_files(data_dir, &files)?;
