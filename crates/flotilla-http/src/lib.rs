@@ -57,27 +57,27 @@ pub fn router(state: AppState) -> Router {
     router_with_hosts(state, AllowedHosts::Any)
 }
 
-/// Only the inference surface (V2 and health), for `flotilla serve`.
+/// Only the inference surface (V2, health and metrics), for `flotilla serve`.
 pub fn inference_router(state: AppState, allowed: AllowedHosts) -> Router {
-    Router::new()
-        .merge(meta::routes())
-        .merge(v2::routes())
-        .merge(metrics::routes())
-        .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
+    let routes = Router::new().merge(meta::routes()).merge(v2::routes()).merge(metrics::routes());
+    finish(routes, state, allowed)
 }
 
 /// The whole HTTP surface, answering only requests addressed to `allowed` hosts.
 pub fn router_with_hosts(state: AppState, allowed: AllowedHosts) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(meta::routes())
         .merge(mlflow::routes())
         .merge(artifacts::routes())
         .merge(fleet::routes())
         .merge(v2::routes())
-        .merge(metrics::routes())
+        .merge(metrics::routes());
+    finish(routes, state, allowed)
+}
+
+/// JSON answers for unknown routes and methods, the state, and the Host check.
+fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts) -> Router {
+    routes
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)

@@ -7,23 +7,10 @@ mod common;
 
 use serde_json::{Value, json};
 
-use common::{Server, server};
-
-/// A LightGBM model answering `value` for every row (one split, equal leaves).
-fn constant_model(value: f64) -> String {
-    format!(
-        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\nobjective=regression\n\
-         feature_names=f0 f1\nfeature_infos=[0:1] [0:1]\ntree_sizes=300\n\n\
-         Tree=0\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\ndecision_type=2\n\
-         left_child=-1\nright_child=-2\nleaf_value={value} {value}\nleaf_weight=1 1\nleaf_count=1 1\n\
-         internal_value=0\ninternal_weight=2\ninternal_count=2\nis_linear=0\nshrinkage=1\n\n\nend of trees\n"
-    )
-}
-
-const MLMODEL: &str = "flavors:\n  lightgbm:\n    data: model.lgb\n    model_class: lightgbm.basic.Booster\n";
+use common::{MLMODEL, Server, lightgbm_model, server};
 
 async fn upload(s: &Server, dir: &str, value: f64) -> String {
-    for (file, body) in [("MLmodel", MLMODEL.to_string()), ("model.lgb", constant_model(value))] {
+    for (file, body) in [("MLmodel", MLMODEL.to_string()), ("model.lgb", lightgbm_model(value, value))] {
         let r = s.send("PUT", &format!("/api/2.0/mlflow-artifacts/artifacts/{dir}/{file}"), None, body).await;
         assert_eq!(r.status.as_u16(), 200);
     }

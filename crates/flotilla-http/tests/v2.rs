@@ -1,6 +1,6 @@
 //! The Open Inference Protocol over a real store: registry addressing, alias
 //! moves, JSON and binary tensors, errors, and the model cache's budget.
-//! Models are tiny LightGBM text models written here (one split on feature 0),
+//! Models are tiny LightGBM text models (`common::lightgbm_model`, one split on feature 0),
 //! so these tests need no Python; reference agreement with the real libraries
 //! is tested in flotilla-infer with fixtures the test command trains.
 
@@ -9,20 +9,7 @@ mod common;
 use axum::body::Body;
 use serde_json::{Value, json};
 
-use common::{Server, server, server_with_budget};
-
-/// A LightGBM regression model: `x0 <= 0.5 ? low : high`, over 2 features.
-fn lightgbm_model(low: f64, high: f64) -> String {
-    format!(
-        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\nobjective=regression\n\
-         feature_names=f0 f1\nfeature_infos=[0:1] [0:1]\ntree_sizes=300\n\n\
-         Tree=0\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\ndecision_type=2\n\
-         left_child=-1\nright_child=-2\nleaf_value={low} {high}\nleaf_weight=1 1\nleaf_count=1 1\n\
-         internal_value=0\ninternal_weight=2\ninternal_count=2\nis_linear=0\nshrinkage=1\n\n\nend of trees\n"
-    )
-}
-
-const MLMODEL: &str = "flavors:\n  lightgbm:\n    data: model.lgb\n    model_class: lightgbm.basic.Booster\n";
+use common::{MLMODEL, Server, lightgbm_model, server, server_with_budget};
 
 /// Uploads a model's files and registers them as a new version of `name`.
 async fn register(s: &Server, name: &str, dir: &str, low: f64, high: f64) -> String {

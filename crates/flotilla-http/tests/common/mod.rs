@@ -17,6 +17,19 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// A LightGBM regression model: `x0 <= 0.5 ? low : high`, over 2 features.
+pub fn lightgbm_model(low: f64, high: f64) -> String {
+    format!(
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\nobjective=regression\n\
+         feature_names=f0 f1\nfeature_infos=[0:1] [0:1]\ntree_sizes=300\n\n\
+         Tree=0\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\ndecision_type=2\n\
+         left_child=-1\nright_child=-2\nleaf_value={low} {high}\nleaf_weight=1 1\nleaf_count=1 1\n\
+         internal_value=0\ninternal_weight=2\ninternal_count=2\nis_linear=0\nshrinkage=1\n\n\nend of trees\n"
+    )
+}
+
+pub const MLMODEL: &str = "flavors:\n  lightgbm:\n    data: model.lgb\n    model_class: lightgbm.basic.Booster\n";
+
 pub struct Server {
     pub dir: tempfile::TempDir,
     pub app: Router,

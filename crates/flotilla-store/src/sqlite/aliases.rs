@@ -111,10 +111,11 @@ pub(crate) fn move_alias(
 }
 
 /// Sets aliases on a model that has none yet (a bulk load): the same rows
-/// and audit events as [`move_alias`], in three statements.
+/// as [`move_alias`] in three statements, with audit events under `batch`
+/// (`None` only for synthetic fleets, whose batch records the load itself).
 pub(crate) fn insert_fresh(
     tx: &Transaction<'_>,
-    batch: i64,
+    batch: Option<i64>,
     rm_id: i64,
     model_name: &str,
     set: &[(&str, i64)],
@@ -140,11 +141,13 @@ pub(crate) fn insert_fresh(
          JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version WHERE a.rm_id = ?",
     )?
     .execute([rm_id])?;
-    tx.prepare_cached(&format!(
-        "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, to_version) VALUES {}",
-        rows(5)
-    ))?
-    .execute(params_from_iter(&events))?;
+    if batch.is_some() {
+        tx.prepare_cached(&format!(
+            "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, to_version) VALUES {}",
+            rows(5)
+        ))?
+        .execute(params_from_iter(&events))?;
+    }
     Ok(())
 }
 

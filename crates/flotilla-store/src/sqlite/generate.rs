@@ -44,6 +44,9 @@ pub struct GenerateReport {
 }
 
 const MODELS_PER_TRANSACTION: u64 = 20_000;
+/// Models whose generated aliases get audit events (enough for every page
+/// and report to have history to show, without a million synthetic rows).
+const AUDITED_MODELS: u64 = 10_000;
 const FAMILY_NAMES: [&str; 8] =
     ["demand-forecast", "churn", "pricing", "fraud", "eta", "inventory", "ranking", "anomaly"];
 const OWNERS: [&str; 10] = ["ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana", "ivo", "jun"];
@@ -212,7 +215,8 @@ impl SqliteStore {
         // writer gets a large page cache meanwhile.
         self.write(|tx| {
             super::bulk_load::begin(tx)?;
-            tx.execute_batch("PRAGMA cache_size = -262144;")?;
+            // No checkpoints while loading: the WAL is copied into the database once, at the end.
+            tx.execute_batch("PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0;")?;
             Ok(())
         })?;
         // Families, their defaults and regions first, in one transaction.
@@ -250,7 +254,7 @@ impl SqliteStore {
                 w.versions(&mut rng, default_rm, 1, year_ago, &|_| spec.placeholder_source.clone())?;
                 tx.prepare_cached("UPDATE registered_models SET next_version = 2 WHERE rm_id = ?")?.execute([default_rm])?;
                 let batch = aliases::open_batch(tx, &aliases::NewBatch::generated())?;
-                aliases::insert_fresh(tx, batch, default_rm, &name, &[("champion", 1)])?;
+                aliases::insert_fresh(tx, Some(batch), default_rm, &name, &[("champion", 1)])?;
                 let mut rs = Vec::new();
                 for r in 0..spec.regions_per_family {
                     let region = format!("r{r:03}");
@@ -318,7 +322,8 @@ impl SqliteStore {
                         } else {
                             &[("champion", champion)]
                         };
-                        aliases::insert_fresh(tx, batch, rm_id, &name, set)?;
+                        let audited = (i < AUDITED_MODELS).then_some(batch);
+                        aliases::insert_fresh(tx, audited, rm_id, &name, set)?;
                     }
                     report.versions += u64::from(spec.versions_per_model);
                 }
@@ -331,7 +336,8 @@ impl SqliteStore {
         let rows_written = std::time::Instant::now();
         self.write(|tx| super::bulk_load::finish(tx))?;
         let indexed = std::time::Instant::now();
-        self.write(|tx| Ok(tx.execute_batch("PRAGMA cache_size = -16000; PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
+        self.write(|tx| Ok(tx.execute_batch("PRAGMA cache_size = -65536; PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
+        self.checkpoint()?;
         tracing::info!(
             index_seconds = (indexed - rows_written).as_secs_f64(),
             analyze_seconds = indexed.elapsed().as_secs_f64(),

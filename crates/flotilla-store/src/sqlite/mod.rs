@@ -48,6 +48,9 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut writer = Connection::open(path)?;
         configure(&writer)?;
+        // Bulk changes (promotions over 100,000 models) touch index pages all
+        // over a large store: the writer gets a bigger page cache than readers.
+        writer.execute_batch("PRAGMA cache_size = -65536;")?;
         migrations::apply(&mut writer)?;
         bulk_load::check(&writer)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -102,6 +105,15 @@ impl SqliteStore {
 
     pub(crate) fn registry_generation_now(&self) -> u64 {
         self.registry_generation.load(Ordering::Acquire)
+    }
+
+    /// Copies the WAL into the database and restores automatic checkpoints
+    /// (after a bulk load that turned them off).
+    pub(crate) fn checkpoint(&self) -> StoreResult<()> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 1000;")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.
