@@ -28,6 +28,8 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+# Where cargo puts the binary (CARGO_TARGET_DIR moves it).
+flotilla_bin="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")/debug/flotilla"
 if [[ "${SKIP_SERVING:-0}" != "1" || "${SKIP_COMPAT:-0}" != "1" ]]; then
   cargo build --locked -p flotilla
 fi
@@ -40,12 +42,12 @@ if [[ "${SKIP_SERVING:-0}" != "1" ]]; then
   step "serving: native engines against the reference libraries"
   FLOTILLA_FIXTURES="$fixtures" cargo nextest run --workspace --locked --no-fail-fast --run-ignored only
   step "serving: V2 protocol with tritonclient and plain HTTP"
-  FLOTILLA_BIN="$PWD/target/debug/flotilla" FLOTILLA_FIXTURES="$fixtures" tests/serving/run.sh
+  FLOTILLA_BIN="$flotilla_bin" FLOTILLA_FIXTURES="$fixtures" tests/serving/run.sh
 fi
 
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   step "mlflow client compatibility"
-  FLOTILLA_BIN="$PWD/target/debug/flotilla" tests/compat/run.sh
+  FLOTILLA_BIN="$flotilla_bin" tests/compat/run.sh
 fi
 
 step "all tests passed"
