@@ -191,6 +191,4 @@ pub trait FleetStore: Send + Sync {
         partition: &[PartitionValue],
         alias: &str,
     ) -> StoreResult<PartitionTarget>;
-    /// Whether `name` is a family (so a request to it may carry a partition).
-    fn is_family(&self, name: &str) -> StoreResult<bool>;
 }

@@ -135,12 +135,7 @@ pub(crate) fn insert_fresh(
     }
     tx.prepare_cached(&format!("INSERT INTO registered_model_aliases (rm_id, alias, version) VALUES {}", rows(3)))?
         .execute(params_from_iter(&aliases))?;
-    tx.prepare_cached(
-        "INSERT INTO alias_metrics (rm_id, alias, key, value)
-         SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
-         JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version WHERE a.rm_id = ?",
-    )?
-    .execute([rm_id])?;
+    refresh_alias_metrics(tx, rm_id, None)?;
     if batch.is_some() {
         tx.prepare_cached(&format!(
             "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, to_version) VALUES {}",
@@ -161,14 +156,21 @@ pub(crate) fn run_metrics_changed(tx: &Transaction<'_>, run_id: &str) -> StoreRe
         .collect::<Result<_, _>>()?;
     for (rm_id, version) in versions {
         copy_run_metrics(tx, rm_id, version, run_id)?;
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO alias_metrics (rm_id, alias, key, value)
-             SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
-             JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version
-             WHERE a.rm_id = ?1 AND a.version = ?2",
-        )?
-        .execute(params![rm_id, version])?;
+        refresh_alias_metrics(tx, rm_id, Some(version))?;
     }
+    Ok(())
+}
+
+/// Copies into `alias_metrics` the metrics of the versions `rm_id`'s aliases
+/// point at (only the aliases on `version`, when given).
+fn refresh_alias_metrics(tx: &Transaction<'_>, rm_id: i64, version: Option<i64>) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO alias_metrics (rm_id, alias, key, value)
+         SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
+         JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version
+         WHERE a.rm_id = ?1 AND (?2 IS NULL OR a.version = ?2)",
+    )?
+    .execute(params![rm_id, version])?;
     Ok(())
 }
 

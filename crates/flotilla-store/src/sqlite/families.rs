@@ -259,16 +259,6 @@ impl SqliteStore {
         self.read(|tx| family_by_id(tx, family(tx, name)?.id))
     }
 
-    pub(crate) fn is_family_impl(&self, name: &str) -> StoreResult<bool> {
-        self.read(|tx| {
-            let found: Option<i64> = tx
-                .prepare_cached("SELECT 1 FROM families WHERE name = ?")?
-                .query_row([name], |r| r.get(0))
-                .optional()?;
-            Ok(found.is_some())
-        })
-    }
-
     pub(crate) fn list_families_impl(&self, page: &PageRequest) -> StoreResult<Page<Family>> {
         let limit = validation::page_size(page.max_results, (100, 1000), "max_results")?;
         let cursor = paging::decode_opt(page.page_token.as_deref(), 1)?;
@@ -302,22 +292,22 @@ impl SqliteStore {
             })?;
             // Walk up from the partition to the default; the deepest member
             // with a version under the alias (else any version) answers.
-            let found: Option<(i64, i64, String, i64)> = tx
+            let found: Option<(i64, String, i64)> = tx
                 .prepare_cached(
                     "WITH RECURSIVE up (rm_id, parent, depth) AS (
                          SELECT rm_id, parent, depth FROM fleet_members WHERE rm_id = ?1
                          UNION ALL
                          SELECT f.rm_id, f.parent, f.depth FROM fleet_members f JOIN up ON f.rm_id = up.parent
                      )
-                     SELECT up.rm_id, up.depth, rm.name,
+                     SELECT up.rm_id, rm.name,
                             COALESCE((SELECT version FROM registered_model_aliases a WHERE a.rm_id = up.rm_id AND a.alias = ?2),
                                      (SELECT max(version) FROM model_versions v WHERE v.rm_id = up.rm_id)) AS served
                      FROM up JOIN registered_models rm ON rm.rm_id = up.rm_id
                      WHERE served IS NOT NULL ORDER BY up.depth DESC LIMIT 1",
                 )?
-                .query_row(params![start, alias], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .query_row(params![start, alias], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            let (rm_id, _depth, model, version) = found.ok_or_else(|| {
+            let (rm_id, model, version) = found.ok_or_else(|| {
                 Error::not_found(format!(
                     "no version serves partition {} of family '{family_name}': neither it, its parents nor the family default has one",
                     fleet::path_string(partition)

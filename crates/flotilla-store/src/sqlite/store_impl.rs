@@ -228,7 +228,4 @@ impl FleetStore for SqliteStore {
     ) -> StoreResult<PartitionTarget> {
         self.resolve_partition_impl(family, partition, alias)
     }
-    fn is_family(&self, name: &str) -> StoreResult<bool> {
-        self.is_family_impl(name)
-    }
 }

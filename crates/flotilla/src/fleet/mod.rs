@@ -143,20 +143,21 @@ fn version(v: Option<i64>) -> String {
 }
 
 pub fn run(args: FleetArgs) -> anyhow::Result<()> {
-    if let FleetCommand::Generate(g) = &args.command {
-        return generate::run(&args.data_dir, g, args.json);
-    }
-    let db = args.data_dir.join("flotilla.db");
-    anyhow::ensure!(
-        db.exists(),
-        "no store at {} (run `flotilla server` or `flotilla fleet generate` first)",
-        db.display()
-    );
-    let store = SqliteStore::open(&db)?;
+    let data_dir = args.data_dir.clone();
+    let open = move || -> anyhow::Result<SqliteStore> {
+        let db = data_dir.join("flotilla.db");
+        anyhow::ensure!(
+            db.exists(),
+            "no store at {} (run `flotilla server` or `flotilla fleet generate` first)",
+            db.display()
+        );
+        Ok(SqliteStore::open(&db)?)
+    };
     match args.command {
-        FleetCommand::Search(s) => search(&store, s, args.json),
+        FleetCommand::Generate(g) => generate::run(&args.data_dir, &g, args.json),
+        FleetCommand::Search(s) => search(&open()?, s, args.json),
         FleetCommand::Families => {
-            let page = store.list_families(&PageRequest { max_results: Some(1000), page_token: None })?;
+            let page = open()?.list_families(&PageRequest { max_results: Some(1000), page_token: None })?;
             if args.json {
                 return print_json(&page.items);
             }
@@ -176,7 +177,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
                 partition: p.partition.as_deref().map(parse_path).transpose()?.unwrap_or_default(),
             };
             let ctx = ChangeContext { actor: p.actor, reason: p.reason };
-            let report = store.promote(&rule, p.dry_run, &ctx)?;
+            let report = open()?.promote(&rule, p.dry_run, &ctx)?;
             if args.json {
                 return print_json(&report);
             }
@@ -190,7 +191,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
             Ok(())
         }
         FleetCommand::Rollback { batch, reason, actor } => {
-            let report = store.rollback(batch, &ChangeContext { actor, reason })?;
+            let report = open()?.rollback(batch, &ChangeContext { actor, reason })?;
             if args.json {
                 return print_json(&report);
             }
@@ -203,7 +204,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
             Ok(())
         }
         FleetCommand::Audit { model, batch, limit } => {
-            let page = store.audit_log(&AuditQuery {
+            let page = open()?.audit_log(&AuditQuery {
                 model,
                 batch_id: batch,
                 page: PageRequest { max_results: Some(limit), page_token: None },
@@ -230,7 +231,6 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
             print!("{}", table::render(&["BATCH", "TIME_MS", "ACTOR", "KIND", "ALIAS", "FROM", "TO", "REASON"], &rows));
             Ok(())
         }
-        FleetCommand::Generate(_) => Ok(()),
     }
 }
 
