@@ -266,6 +266,10 @@ pub struct FleetQuery {
     pub name_contains: Option<String>,
     /// Members whose partition path includes every one of these.
     pub partition: Vec<PartitionValue>,
+    /// Only members at this depth of their family (0 = the family default,
+    /// 1 = the top level); needs `family`.
+    #[serde(default)]
+    pub depth: Option<i64>,
     /// Registered-model tags, `key=value`.
     pub tags: Vec<(String, String)>,
     /// Models that have every one of these aliases.

@@ -24,6 +24,7 @@ use flotilla_serving::Serving;
 use flotilla_store::{Store, StoreResult};
 
 use crate::error::{ApiError, ApiResult};
+pub use crate::fleet::query as fleet_query;
 pub use crate::host_check::AllowedHosts;
 
 /// What every handler can reach.
@@ -37,7 +38,7 @@ pub struct AppState {
 
 impl AppState {
     /// Runs a store call on the blocking pool.
-    pub(crate) async fn call<T: Send + 'static>(
+    pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     ) -> ApiResult<T> {
@@ -65,7 +66,14 @@ pub fn inference_router(state: AppState, allowed: AllowedHosts) -> Router {
 
 /// The whole HTTP surface, answering only requests addressed to `allowed` hosts.
 pub fn router_with_hosts(state: AppState, allowed: AllowedHosts) -> Router {
+    router_with_pages(state, allowed, Router::new())
+}
+
+/// The whole HTTP surface plus `pages` (the web UI), which share the state,
+/// the Host check and the JSON answer for unknown routes.
+pub fn router_with_pages(state: AppState, allowed: AllowedHosts, pages: Router<AppState>) -> Router {
     let routes = Router::new()
+        .merge(pages)
         .merge(meta::routes())
         .merge(mlflow::routes())
         .merge(artifacts::routes())

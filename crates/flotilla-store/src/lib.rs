@@ -7,12 +7,14 @@
 
 mod error;
 pub mod fleet;
+pub mod insights;
 pub mod paging;
 pub mod query;
 pub mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use fleet::FleetStore;
+pub use insights::InsightStore;
 pub use query::*;
 pub use sqlite::SqliteStore;
 
@@ -103,6 +105,6 @@ pub trait RegistryStore: Send + Sync {
 }
 
 /// Everything a flotilla server needs from its metadata store.
-pub trait Store: TrackingStore + LoggedModelStore + RegistryStore + FleetStore {}
+pub trait Store: TrackingStore + LoggedModelStore + RegistryStore + FleetStore + InsightStore {}
 
-impl<T: TrackingStore + LoggedModelStore + RegistryStore + FleetStore> Store for T {}
+impl<T: TrackingStore + LoggedModelStore + RegistryStore + FleetStore + InsightStore> Store for T {}

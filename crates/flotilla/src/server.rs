@@ -46,7 +46,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         None => AllowedHosts::Any,
     };
     let app = match mode {
-        Mode::Full => flotilla_http::router_with_hosts(state, allowed),
+        Mode::Full => flotilla_http::router_with_pages(state, allowed, flotilla_web::routes()),
         Mode::InferenceOnly => flotilla_http::inference_router(state, allowed),
     };
     let listener =

@@ -4,7 +4,7 @@
 //! `/api/fleet/v1/openapi.json`. Errors use the MLflow shape
 //! (`{"error_code", "message"}`) like the rest of the server.
 
-mod query;
+pub mod query;
 
 use axum::Json;
 use axum::Router;

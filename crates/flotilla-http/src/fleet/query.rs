@@ -13,6 +13,7 @@ const KNOWN: &[&str] = &[
     "prefix",
     "contains",
     "partition",
+    "depth",
     "tag",
     "alias",
     "no_alias",
@@ -39,6 +40,7 @@ pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, ApiError> {
             "prefix" => q.name_prefix = Some(value.clone()),
             "contains" => q.name_contains = Some(value.clone()),
             "partition" => q.partition.extend(parse_path(&value).map_err(ApiError::from)?),
+            "depth" => q.depth = Some(number("depth")?),
             "tag" => {
                 let (k, v) = value
                     .split_once('=')

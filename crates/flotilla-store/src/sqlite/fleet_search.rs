@@ -117,7 +117,16 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
     let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new() };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
-        membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
+        match q.depth {
+            Some(depth) => membership(
+                &mut f,
+                "fleet_members",
+                "rm_id",
+                "family_id = ? AND depth = ?",
+                vec![family.id.into(), depth.into()],
+            ),
+            None => membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]),
+        }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
         f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
         for p in &q.partition {
@@ -181,6 +190,9 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
 }
 
 fn validate(q: &FleetQuery) -> StoreResult<()> {
+    if q.depth.is_some() && q.family.is_none() {
+        return Err(Error::invalid("a depth filter needs a family").into());
+    }
     q.partition.iter().try_for_each(PartitionValue::validate)?;
     q.has_alias.iter().chain(&q.missing_alias).try_for_each(|a| validation::alias(a))?;
     for m in &q.metrics {

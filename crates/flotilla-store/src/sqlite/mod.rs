@@ -13,6 +13,7 @@ mod families;
 mod filter_sql;
 mod fleet_search;
 pub mod generate;
+mod insights;
 mod keyset;
 mod logged_models;
 mod migrations;

@@ -1,0 +1,55 @@
+//! Bounded read models for people looking at a fleet (the web UI): the
+//! metrics of a handful of versions, a sampled version timeline, a sample of
+//! one metric across a family's aliased versions. Each call reads at most a
+//! fixed number of rows, whatever the size of the model or family.
+
+use flotilla_core::fleet::PartitionValue;
+use serde::Serialize;
+
+use crate::error::StoreResult;
+
+/// One version's metrics, sorted by key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionMetrics {
+    pub version: i64,
+    pub metrics: Vec<(String, f64)>,
+}
+
+/// A point of a model's history: version `version` was created at `time` (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TimelinePoint {
+    pub version: i64,
+    pub time: i64,
+}
+
+/// Values of one aliased-version metric over (a sample of) a family's members.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MetricSample {
+    pub values: Vec<f64>,
+    /// Members looked at; the sample stopped there when `truncated`.
+    pub members_read: i64,
+    pub truncated: bool,
+}
+
+pub trait InsightStore: Send + Sync {
+    /// The metrics of the given versions of `model` (versions without
+    /// metrics are left out). At most 100 versions.
+    fn version_metrics(&self, model: &str, versions: &[i64]) -> StoreResult<Vec<VersionMetrics>>;
+    /// Up to `points` versions spread evenly over the model's version
+    /// numbers, oldest first, with their creation times.
+    fn version_timeline(&self, model: &str, points: usize) -> StoreResult<Vec<TimelinePoint>>;
+    /// `alias:key` of the members of `family` under `partition`, reading at
+    /// most `limit` members.
+    fn metric_sample(
+        &self,
+        family: &str,
+        partition: &[PartitionValue],
+        alias: &str,
+        key: &str,
+        limit: usize,
+    ) -> StoreResult<MetricSample>;
+    /// `alias:key` of each named model (`None` where absent), in order. At most 1,000 names.
+    fn alias_metric_values(&self, models: &[String], alias: &str, key: &str) -> StoreResult<Vec<Option<f64>>>;
+    /// The metric keys carried by versions that `alias` points at, anywhere in the registry.
+    fn alias_metric_keys(&self, alias: &str) -> StoreResult<Vec<String>>;
+}

@@ -1,0 +1,163 @@
+//! [`InsightStore`] for SQLite: every query is bounded by its caller's limit
+//! and walks a primary key or an index.
+
+use flotilla_core::fleet::PartitionValue;
+use flotilla_core::{Error, validation};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{SqliteStore, families, registry};
+use crate::error::StoreResult;
+use crate::insights::{InsightStore, MetricSample, TimelinePoint, VersionMetrics};
+
+const MAX_VERSIONS: usize = 100;
+const MAX_NAMES: usize = 1_000;
+const MAX_POINTS: usize = 2_000;
+
+/// The distinct keys of `model_version_metrics` for one model, one index
+/// step each (a skip scan: a model has few metric keys but may have many
+/// versions).
+fn version_metric_keys(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Vec<String>> {
+    let mut next =
+        tx.prepare_cached("SELECT key FROM model_version_metrics WHERE rm_id = ? AND key > ? ORDER BY key LIMIT 1")?;
+    let mut keys: Vec<String> = Vec::new();
+    while let Some(key) =
+        next.query_row(params![rm_id, keys.last().map_or("", String::as_str)], |r| r.get::<_, String>(0)).optional()?
+    {
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+impl InsightStore for SqliteStore {
+    fn version_metrics(&self, model: &str, versions: &[i64]) -> StoreResult<Vec<VersionMetrics>> {
+        if versions.len() > MAX_VERSIONS {
+            return Err(Error::invalid(format!("at most {MAX_VERSIONS} versions at a time")).into());
+        }
+        self.read(|tx| {
+            let rm_id = registry::rm_id(tx, model)?;
+            let keys = version_metric_keys(tx, rm_id)?;
+            let mut value = tx.prepare_cached(
+                "SELECT value FROM model_version_metrics WHERE rm_id = ? AND key = ? AND version = ?",
+            )?;
+            let mut out = Vec::with_capacity(versions.len());
+            for &version in versions {
+                let mut metrics = Vec::new();
+                for key in &keys {
+                    if let Some(v) = value.query_row(params![rm_id, key, version], |r| r.get(0)).optional()? {
+                        metrics.push((key.clone(), v));
+                    }
+                }
+                if !metrics.is_empty() {
+                    out.push(VersionMetrics { version, metrics });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn version_timeline(&self, model: &str, points: usize) -> StoreResult<Vec<TimelinePoint>> {
+        let points = points.clamp(2, MAX_POINTS) as i64;
+        self.read(|tx| {
+            let rm_id = registry::rm_id(tx, model)?;
+            let (first, last): (Option<i64>, Option<i64>) = tx
+                .prepare_cached("SELECT min(version), max(version) FROM model_versions WHERE rm_id = ?")?
+                .query_row([rm_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (Some(first), Some(last)) = (first, last) else { return Ok(Vec::new()) };
+            let mut at_or_after = tx.prepare_cached(
+                "SELECT version, creation_time FROM model_versions WHERE rm_id = ? AND version >= ?
+                 ORDER BY version LIMIT 1",
+            )?;
+            let span = last - first;
+            let mut out: Vec<TimelinePoint> = Vec::new();
+            for i in 0..points {
+                let target = first + span * i / (points - 1);
+                if out.last().is_some_and(|p| p.version >= target) {
+                    continue;
+                }
+                if let Some((version, time)) =
+                    at_or_after.query_row(params![rm_id, target], |r| Ok((r.get(0)?, r.get(1)?))).optional()?
+                {
+                    out.push(TimelinePoint { version, time });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn metric_sample(
+        &self,
+        family: &str,
+        partition: &[PartitionValue],
+        alias: &str,
+        key: &str,
+        limit: usize,
+    ) -> StoreResult<MetricSample> {
+        validation::alias(alias)?;
+        partition.iter().try_for_each(PartitionValue::validate)?;
+        self.read(|tx| {
+            let fam = families::family(tx, family)?;
+            let mut deepest: Option<(&PartitionValue, usize)> = None;
+            for p in partition {
+                let depth = fam.depth_of(&p.key)?;
+                if deepest.is_none_or(|(_, d)| depth > d) {
+                    deepest = Some((p, depth));
+                }
+            }
+            let limit = limit.max(1) as i64;
+            let rows: Vec<Option<f64>> = match deepest {
+                None => tx
+                    .prepare_cached(
+                        "SELECT am.value FROM (SELECT rm_id FROM fleet_members WHERE family_id = ? LIMIT ?) m
+                         LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = ? AND am.key = ?",
+                    )?
+                    .query_map(params![fam.id, limit, alias, key], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+                Some((p, _)) => tx
+                    .prepare_cached(
+                        "SELECT am.value FROM (SELECT mp.rm_id FROM member_partitions mp
+                             JOIN fleet_members fm ON fm.rm_id = mp.rm_id AND fm.family_id = ?
+                             WHERE mp.key = ? AND mp.value = ? LIMIT ?) m
+                         LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = ? AND am.key = ?",
+                    )?
+                    .query_map(params![fam.id, p.key, p.value, limit, alias, key], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+            };
+            let members_read = rows.len() as i64;
+            Ok(MetricSample {
+                values: rows.into_iter().flatten().collect(),
+                members_read,
+                truncated: members_read >= limit,
+            })
+        })
+    }
+
+    fn alias_metric_values(&self, models: &[String], alias: &str, key: &str) -> StoreResult<Vec<Option<f64>>> {
+        if models.len() > MAX_NAMES {
+            return Err(Error::invalid(format!("at most {MAX_NAMES} models at a time")).into());
+        }
+        self.read(|tx| {
+            let mut value = tx.prepare_cached(
+                "SELECT am.value FROM registered_models rm
+                 JOIN alias_metrics am ON am.rm_id = rm.rm_id AND am.alias = ? AND am.key = ?
+                 WHERE rm.name = ?",
+            )?;
+            models.iter().map(|name| Ok(value.query_row(params![alias, key, name], |r| r.get(0)).optional()?)).collect()
+        })
+    }
+
+    fn alias_metric_keys(&self, alias: &str) -> StoreResult<Vec<String>> {
+        self.read(|tx| {
+            let mut next =
+                tx.prepare_cached("SELECT key FROM alias_metrics WHERE alias = ? AND key > ? ORDER BY key LIMIT 1")?;
+            let mut keys: Vec<String> = Vec::new();
+            while keys.len() < 100
+                && let Some(key) = next
+                    .query_row(params![alias, keys.last().map_or("", String::as_str)], |r| r.get::<_, String>(0))
+                    .optional()?
+            {
+                keys.push(key);
+            }
+            Ok(keys)
+        })
+    }
+}

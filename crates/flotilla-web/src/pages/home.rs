@@ -1,0 +1,100 @@
+//! The fleet home: how many models, families and versions, the largest
+//! families, aliases in use, and the latest alias changes.
+
+use axum::extract::State;
+use flotilla_core::fleet::FleetQuery;
+use flotilla_http::AppState;
+use flotilla_store::PageRequest;
+use flotilla_store::fleet::AuditQuery;
+use maud::{Markup, html};
+
+use super::audit;
+use crate::format;
+use crate::layout::{PageResult, Section, shell, stats};
+
+pub async fn page(State(s): State<AppState>) -> PageResult {
+    let (facets, changes, families) = s
+        .call(|st| {
+            let facets = st.fleet_facets(&FleetQuery::default(), &[])?;
+            let changes = st.audit_log(&AuditQuery {
+                page: PageRequest { max_results: Some(10), page_token: None },
+                ..AuditQuery::default()
+            })?;
+            let families = st.list_families(&PageRequest { max_results: Some(1), page_token: None })?;
+            Ok((facets, changes, families))
+        })
+        .await?;
+    let versions: i64 = facets.stages.iter().map(|(_, n)| n).sum();
+    let body = html! {
+        h1 { "Fleet" }
+        (stats(&[
+            ("models", format::count(facets.total)),
+            ("families", format::count(facets.families.len() as i64)),
+            ("versions", format::count(versions)),
+            ("aliases set", format::count(facets.aliases.iter().map(|(_, n)| n).sum())),
+        ]))
+        div.columns {
+            section {
+                h2 { "Families" }
+                @if facets.families.is_empty() {
+                    p.muted { "No families yet. Create one with the fleet API or " code { "flotilla fleet generate" } "." }
+                } @else {
+                    table.nav-rows {
+                        thead { tr { th { "family" } th.num { "models" } } }
+                        tbody {
+                            @for (name, n) in facets.families.iter().take(20) {
+                                tr {
+                                    td { a href=(format!("/families/{}", format::segment(name))) { (name) } }
+                                    td.num { (format::count(*n)) }
+                                }
+                            }
+                        }
+                    }
+                    @if families.next_page_token.is_some() || facets.families.len() > 20 {
+                        p { a href="/families" { "All families ›" } }
+                    }
+                }
+            }
+            section {
+                h2 { "Aliases" }
+                table {
+                    thead { tr { th { "alias" } th.num { "models" } } }
+                    tbody {
+                        @for (alias, n) in &facets.aliases {
+                            tr {
+                                td { a href=(format!("/models{}", format::query([("alias", alias.as_str())]))) { (alias) } }
+                                td.num { (format::count(*n)) }
+                            }
+                        }
+                    }
+                }
+                h2 { "Stages" }
+                table {
+                    thead { tr { th { "stage" } th.num { "versions" } } }
+                    tbody {
+                        @for (stage, n) in &facets.stages {
+                            tr { td { (stage) } td.num { (format::count(*n)) } }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Recent alias changes" }
+            (audit::events_table(&changes.items))
+            p { a href="/audit" { "Whole audit log ›" } }
+        }
+        (quick_links())
+    };
+    Ok(shell("Fleet", Section::Fleet, &[], body))
+}
+
+fn quick_links() -> Markup {
+    html! {
+        section.help {
+            h2 { "Keyboard" }
+            p { kbd { "/" } " search · " kbd { "j" } " / " kbd { "k" } " move through rows · " kbd { "Enter" } " open · " kbd { "n" } " next page" }
+            p.muted { "Model APIs: " a href="/api/fleet/v1/openapi.json" { "fleet API (OpenAPI)" } " · MLflow REST under " code { "/api/2.0/mlflow" } " · inference under " code { "/v2" } "." }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! A registered model: its aliases (with a form to move one), tags, fleet
+//! place, versions paged newest first with each version's metrics and a
+//! link to its run, the datasets behind its aliased versions, and a plot of
+//! versions over time.
+
+use axum::Form;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Redirect;
+use flotilla_core::fleet::{FAMILY_TAG, PARTITION_TAG};
+use flotilla_core::model::{DatasetInput, ModelVersion, Page, RegisteredModel};
+use flotilla_http::AppState;
+use flotilla_store::fleet::{AliasChange, ChangeContext};
+use flotilla_store::insights::{TimelinePoint, VersionMetrics};
+use flotilla_store::{PageRequest, RegistryQuery};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::{PAGE_SIZE, param, raw_query, run_link};
+use crate::csrf::{self, CsrfToken};
+use crate::format;
+use crate::layout::{PageError, PageResult, Section, pager, shell};
+use crate::svg::{self, Axis, Series};
+
+/// Points of the versions-over-time plot.
+const TIMELINE_POINTS: usize = 200;
+/// Aliased versions whose run's datasets are listed.
+const DATASET_ALIASES: usize = 5;
+
+struct View {
+    model: RegisteredModel,
+    versions: Page<ModelVersion>,
+    metrics: Vec<VersionMetrics>,
+    timeline: Vec<TimelinePoint>,
+    datasets: Vec<(String, String, Vec<DatasetInput>)>,
+}
+
+/// A filter naming one model exactly, quoted for MLflow's filter grammar.
+pub fn name_filter(name: &str) -> String {
+    if name.contains('\'') { format!("name = \"{name}\"") } else { format!("name = '{name}'") }
+}
+
+pub async fn page(
+    State(s): State<AppState>,
+    Extension(token): Extension<CsrfToken>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> PageResult {
+    let raw = raw_query(&uri);
+    let page_token = param(&raw, "page_token").filter(|t| !t.is_empty());
+    let (n, t) = (name.clone(), page_token.clone());
+    let view = s
+        .call(move |st| {
+            let model = st.get_registered_model(&n)?;
+            let versions = st.search_model_versions(&RegistryQuery {
+                filter: name_filter(&n),
+                order_by: Vec::new(),
+                page: PageRequest { max_results: Some(PAGE_SIZE), page_token: t },
+            })?;
+            let numbers: Vec<i64> = versions.items.iter().filter_map(|v| v.version.parse().ok()).collect();
+            let metrics = st.version_metrics(&n, &numbers)?;
+            let timeline = st.version_timeline(&n, TIMELINE_POINTS)?;
+            let mut datasets = Vec::new();
+            for alias in model.aliases.iter().take(DATASET_ALIASES) {
+                let version = st.get_model_version(&n, &alias.version)?;
+                if let Some(run_id) = version.run_id.filter(|r| !r.is_empty())
+                    && let Ok(run) = st.get_run(&run_id)
+                {
+                    datasets.push((alias.alias.clone(), run_id, run.inputs.dataset_inputs));
+                }
+            }
+            Ok(View { model, versions, metrics, timeline, datasets })
+        })
+        .await?;
+    Ok(render(&view, &token, page_token.as_deref()))
+}
+
+fn tag<'a>(model: &'a RegisteredModel, key: &str) -> Option<&'a str> {
+    model.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
+    let m = &view.model;
+    let name = m.name.as_str();
+    let seg = format::segment(name);
+    let family = tag(m, FAMILY_TAG);
+    let partition = tag(m, PARTITION_TAG);
+    let metric_keys: Vec<&str> = {
+        let mut keys: Vec<&str> = view.metrics.iter().flat_map(|v| v.metrics.iter().map(|(k, _)| k.as_str())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.truncate(8);
+        keys
+    };
+    let metric_of = |version: &str, key: &str| -> Option<f64> {
+        let v: i64 = version.parse().ok()?;
+        view.metrics.iter().find(|m| m.version == v)?.metrics.iter().find(|(k, _)| k == key).map(|(_, x)| *x)
+    };
+    let mut crumbs = vec![("Models".to_string(), Some("/models".to_string()))];
+    if let Some(f) = family {
+        crumbs.push((f.to_string(), Some(format!("/families/{}", format::segment(f)))));
+        if let Some(p) = partition.filter(|p| !p.is_empty()) {
+            crumbs.push((
+                p.to_string(),
+                Some(format!("/families/{}{}", format::segment(f), format::query([("path", p)]))),
+            ));
+        }
+    }
+    crumbs.push((name.to_string(), None));
+    let body = html! {
+        h1 { "Model " (name) }
+        p.muted {
+            "created " (format::time(m.creation_timestamp)) " · updated " (format::time(m.last_updated_timestamp))
+            @if let Some(f) = family { " · family " a href=(format!("/families/{}", format::segment(f))) { (f) } }
+            @if let Some(p) = partition.filter(|p| !p.is_empty()) { " · partition " (p) }
+        }
+        @if !m.description.is_empty() { p { (m.description) } }
+        div.columns {
+            section {
+                h2 { "Aliases" }
+                @if m.aliases.is_empty() { p.muted { "No aliases." } }
+                @else {
+                    table { tbody {
+                        @for a in &m.aliases {
+                            tr { th { (a.alias) } td { a href=(format!("#v{}", a.version)) { "v" (a.version) } } }
+                        }
+                    } }
+                }
+                form.alias-form method="post" action=(format!("/models/{seg}/aliases")) {
+                    input type="hidden" name="csrf" value=(token.0);
+                    label { "alias " input type="text" name="alias" required size="10" placeholder="champion"; }
+                    label { "version " input type="text" name="version" size="5" inputmode="numeric" placeholder="empty = remove"; }
+                    label { "why " input type="text" name="reason" size="16"; }
+                    button type="submit" { "Set alias" }
+                }
+            }
+            section {
+                h2 { "Tags" }
+                @if m.tags.is_empty() { p.muted { "No tags." } }
+                @else {
+                    table { tbody { @for t in &m.tags { tr { th { (t.key) } td { (t.value) } } } } }
+                }
+            }
+        }
+        @if !view.datasets.is_empty() {
+            section {
+                h2 { "Data behind the aliased versions" }
+                table {
+                    thead { tr { th { "alias" } th { "run" } th { "dataset" } th { "digest" } th { "source" } th { "context" } } }
+                    tbody {
+                        @for (alias, run_id, inputs) in &view.datasets {
+                            @if inputs.is_empty() {
+                                tr { td { (alias) } td { (run_link(run_id, run_id)) } td.muted colspan="4" { "no datasets logged" } }
+                            }
+                            @for d in inputs {
+                                tr {
+                                    td { (alias) } td { (run_link(run_id, run_id)) }
+                                    td { (d.dataset.name) } td { code { (d.dataset.digest) } }
+                                    td { (d.dataset.source_type) } td { @for t in &d.tags { (t.key) "=" (t.value) " " } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if view.timeline.len() > 1 {
+            section {
+                h2 { "Versions over time" }
+                (svg::line_chart("versions over time", &[Series {
+                    name: "version".into(),
+                    points: view.timeline.iter().map(|p| (p.time as f64, p.version as f64)).collect(),
+                }], Axis::Time, "created", "version"))
+            }
+        }
+        section {
+            h2 { "Versions" }
+            form method="get" action=(format!("/models/{seg}/compare")) {
+                table.nav-rows.versions {
+                    thead { tr {
+                        th { "compare" } th { "version" } th { "aliases" } th { "stage" } th { "created (UTC)" } th { "run" }
+                        @for k in &metric_keys { th.num { (k) } }
+                    } }
+                    tbody {
+                        @for v in &view.versions.items {
+                            tr id=(format!("v{}", v.version)) {
+                                td { input type="checkbox" name="v" value=(v.version) aria-label=(format!("compare version {}", v.version)); }
+                                td { "v" (v.version) }
+                                td { @for a in &v.aliases { span.badge { (a) } " " } }
+                                td { (v.current_stage) }
+                                td.nowrap { (format::time(v.creation_timestamp)) }
+                                td { @if let Some(r) = v.run_id.as_deref().filter(|r| !r.is_empty()) { (run_link(r, &r[..r.len().min(8)])) } }
+                                @for k in &metric_keys {
+                                    td.num { @if let Some(x) = metric_of(&v.version, k) { (format::metric(x)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Compare selected" }
+            }
+            (pager(&format!("/models/{seg}"), &[], page_token, view.versions.next_page_token.as_deref()))
+        }
+    };
+    shell(&format!("Model {name}"), Section::Models, &crumbs, body)
+}
+
+#[derive(Deserialize)]
+pub struct AliasForm {
+    csrf: String,
+    alias: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Sets (or, with an empty version, removes) an alias; recorded in the audit log.
+pub async fn set_alias(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<AliasForm>,
+) -> PageResult<Redirect> {
+    csrf::verify(&headers, &form.csrf).map_err(PageError::forbidden)?;
+    let version = match form.version.trim() {
+        "" => None,
+        v => Some(v.parse::<i64>().map_err(|_| PageError::bad_request(format!("version '{v}' is not a number")))?),
+    };
+    let change = AliasChange { model: name.clone(), alias: form.alias.trim().to_string(), version };
+    let ctx = ChangeContext { actor: "web".into(), reason: form.reason };
+    s.call(move |st| st.set_aliases(&[change], &ctx)).await?;
+    Ok(Redirect::to(&format!("/models/{}", format::segment(&name))))
+}
