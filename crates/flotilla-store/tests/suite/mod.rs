@@ -4,6 +4,7 @@
 //! tests run on SQLite today and PostgreSQL later (`behaviour_suite!(ctor)`).
 
 pub mod fleet;
+pub mod insights;
 pub mod registry;
 pub mod tracking;
 
@@ -49,6 +50,7 @@ macro_rules! behaviour_suite {
         case!(fleet::bulk_changes_apply_whole_or_not_at_all);
         case!(fleet::promotion_dry_run_apply_and_rollback);
         case!(fleet::version_metrics_follow_their_run);
+        case!(insights::insights_are_bounded_reads);
     };
 }
 pub(crate) use behaviour_suite;

@@ -83,16 +83,18 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
     let view = s
         .call(move |st| {
             let family = st.get_family(&family_name)?;
-            let depth = path
-                .iter()
-                .map(|p| family.levels.iter().position(|l| *l == p.key).map(|i| i as i64 + 1))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    flotilla_core::Error::invalid(format!("path has a level not in family '{}'", family.name))
-                })?
-                .into_iter()
-                .max()
-                .unwrap_or(0);
+            let mut depth = 0;
+            for p in &path {
+                let level = family.levels.iter().position(|l| *l == p.key).ok_or_else(|| {
+                    flotilla_core::Error::invalid(format!(
+                        "family '{}' has no partition level '{}'; its levels are {}",
+                        family.name,
+                        p.key,
+                        family.levels.join(", ")
+                    ))
+                })?;
+                depth = depth.max(level as i64 + 1);
+            }
             let keys = st.alias_metric_keys(ALIAS)?;
             let key = if !wanted_key.is_empty() {
                 wanted_key
