@@ -33,5 +33,6 @@ forbid flotilla-core tokio axum hyper rusqlite tokio-postgres
 forbid flotilla-store axum hyper tokio
 forbid flotilla-artifacts axum hyper rusqlite
 forbid_direct flotilla-http rusqlite tokio-postgres
+forbid_direct flotilla-web rusqlite tokio-postgres
 [[ $fail -eq 0 ]] && echo "invariants hold"
 exit $fail

@@ -4,11 +4,13 @@
 # the compatibility suite that drives the real `mlflow` clients (3.17.2 and
 # 2.22.x, installed into venvs under .venvs/ by tests/compat/setup.sh), and the
 # serving suite: models trained by the reference libraries in .venvs/serving,
-# compared with flotilla's native engines, then served to the real tritonclient.
+# compared with flotilla's native engines, then served to the real tritonclient;
+# and the browser tests of the web UI (Debian's Chromium, playwright-core from npm).
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
 #   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons or serving suite
+#   SKIP_UI=1 scripts/test.sh       no browser tests
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,8 +32,13 @@ fi
 
 # Where cargo puts the binary (CARGO_TARGET_DIR moves it).
 flotilla_bin="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")/debug/flotilla"
-if [[ "${SKIP_SERVING:-0}" != "1" || "${SKIP_COMPAT:-0}" != "1" ]]; then
+if [[ "${SKIP_SERVING:-0}" != "1" || "${SKIP_COMPAT:-0}" != "1" || "${SKIP_UI:-0}" != "1" ]]; then
   cargo build --locked -p flotilla
+fi
+
+if [[ "${SKIP_UI:-0}" != "1" ]]; then
+  step "web UI in a real browser"
+  FLOTILLA_BIN="$flotilla_bin" tests/ui/run.sh
 fi
 
 if [[ "${SKIP_SERVING:-0}" != "1" ]]; then

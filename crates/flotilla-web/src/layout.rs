@@ -38,6 +38,7 @@ pub fn shell(title: &str, section: Section, crumbs: &[Crumb], body: Markup) -> M
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · flotilla" }
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
                 link rel="stylesheet" href="/static/app.css";
                 script src="/static/app.js" defer {}
             }

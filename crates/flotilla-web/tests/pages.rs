@@ -297,3 +297,13 @@ async fn bad_input_is_a_4xx_page_naming_the_culprit() {
         assert!(r.text.contains(needle), "{uri} should name '{needle}': {}", r.text);
     }
 }
+
+#[tokio::test]
+async fn forms_submitted_without_javascript_ignore_empty_fields() {
+    let ui = ui();
+    fleet(&ui).await;
+    let page = ui.page("/models?contains=0003&family=&partition=&alias=&metric=&order_by=name").await;
+    assert!(page.contains("demand.store=0003") && !page.contains("demand.store=0002"));
+    // The pager and facet links carry only the filters in use.
+    assert!(!page.contains("metric=&amp;"));
+}

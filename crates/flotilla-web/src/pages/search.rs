@@ -47,13 +47,18 @@ impl Params {
             .map(|(k, v)| (k.as_str(), v.as_str()));
         format!("/models{}", format::query(pairs))
     }
+    /// The query string without empty values.
+    fn non_empty_query(&self) -> String {
+        format::query(self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))).trim_start_matches('?').to_string()
+    }
     fn pairs(&self) -> Vec<(&str, &str)> {
         self.0.iter().filter(|(k, _)| k != "fragment").map(|(k, v)| (k.as_str(), v.as_str())).collect()
     }
 }
 
 pub async fn page(State(s): State<AppState>, uri: Uri) -> Result<Response, PageError> {
-    let raw = raw_query(&uri);
+    // A form sends its empty fields too; they mean "no filter".
+    let raw = Params::parse(&raw_query(&uri)).non_empty_query();
     let params = Params::parse(&raw);
     let mut q = fleet_query::parse(&raw, &["facet", "fragment"])?;
     q.max_results = Some(q.max_results.unwrap_or(PAGE_SIZE).min(200));
