@@ -3,7 +3,7 @@
 //! one metric across a family's aliased versions. Each call reads at most a
 //! fixed number of rows, whatever the size of the model or family.
 
-use flotilla_core::fleet::PartitionValue;
+use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
 use serde::Serialize;
 
 use crate::error::StoreResult;
@@ -52,4 +52,7 @@ pub trait InsightStore: Send + Sync {
     fn alias_metric_values(&self, models: &[String], alias: &str, key: &str) -> StoreResult<Vec<Option<f64>>>;
     /// The metric keys carried by versions that `alias` points at, anywhere in the registry.
     fn alias_metric_keys(&self, alias: &str) -> StoreResult<Vec<String>>;
+    /// Facet counts as [`FleetStore::fleet_facets`](crate::FleetStore::fleet_facets), but a
+    /// filtered query counts at most its first `limit` matches; `true` when it stopped there.
+    fn bounded_facets(&self, query: &FleetQuery, tag_keys: &[String], limit: i64) -> StoreResult<(Facets, bool)>;
 }

@@ -255,6 +255,17 @@ impl SqliteStore {
     }
 
     pub(crate) fn fleet_facets_impl(&self, q: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
+        Ok(self.facets_within(q, tag_keys, None)?.0)
+    }
+
+    /// Facets of what `q` matches; with a `cap`, a filtered query counts
+    /// only its first `cap` matches and says so (`true`: truncated).
+    pub(crate) fn facets_within(
+        &self,
+        q: &FleetQuery,
+        tag_keys: &[String],
+        cap: Option<i64>,
+    ) -> StoreResult<(Facets, bool)> {
         validate(q)?;
         if tag_keys.len() > 10 {
             return Err(Error::invalid("at most 10 tag keys can be faceted at once").into());
@@ -272,10 +283,10 @@ impl SqliteStore {
                     Some(name) => families::family(tx, name)?.id,
                     None => 0,
                 };
-                return counted_facets(tx, scope, tag_keys);
+                return Ok((counted_facets(tx, scope, tag_keys)?, false));
             }
             let filter = build_filter(tx, q, Purpose::Count)?;
-            matched_facets(tx, &filter, tag_keys)
+            matched_facets(tx, &filter, tag_keys, cap)
         })
     }
 }
@@ -312,12 +323,22 @@ fn counted_facets(tx: &Transaction<'_>, scope: i64, tag_keys: &[String]) -> Stor
 
 /// Facets of a filtered set: the matched ids are collected once, then each
 /// count walks from them into the child tables by primary key.
-fn matched_facets(tx: &Transaction<'_>, filter: &Filter, tag_keys: &[String]) -> StoreResult<Facets> {
+fn matched_facets(
+    tx: &Transaction<'_>,
+    filter: &Filter,
+    tag_keys: &[String],
+    cap: Option<i64>,
+) -> StoreResult<(Facets, bool)> {
     // The matched ids are read once and handed to each count as a JSON list.
-    let ids: Vec<i64> = tx
-        .prepare(&format!("SELECT rm.rm_id FROM registered_models rm{}", filter.sql))?
+    let limit = cap.map_or(String::new(), |c| format!(" LIMIT {}", c + 1));
+    let mut ids: Vec<i64> = tx
+        .prepare(&format!("SELECT rm.rm_id FROM registered_models rm{}{limit}", filter.sql))?
         .query_map(params_from_iter(filter.args.iter()), |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let truncated = cap.is_some_and(|c| ids.len() as i64 > c);
+    if let Some(c) = cap {
+        ids.truncate(c as usize);
+    }
     let total = ids.len() as i64;
     let json_ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
     let matched = "WITH matched (rm_id) AS (SELECT value FROM json_each(?))";
@@ -355,7 +376,7 @@ fn matched_facets(tx: &Transaction<'_>, filter: &Filter, tag_keys: &[String]) ->
         )?;
         tags.push((key.clone(), values));
     }
-    Ok(Facets { total, families, aliases, stages, tags })
+    Ok((Facets { total, families, aliases, stages, tags }, truncated))
 }
 
 /// Loads a page of models in a fixed number of queries, in the page's order.

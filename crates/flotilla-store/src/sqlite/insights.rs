@@ -1,7 +1,7 @@
 //! [`InsightStore`] for SQLite: every query is bounded by its caller's limit
 //! and walks a primary key or an index.
 
-use flotilla_core::fleet::PartitionValue;
+use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
 use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -159,5 +159,9 @@ impl InsightStore for SqliteStore {
             }
             Ok(keys)
         })
+    }
+
+    fn bounded_facets(&self, query: &FleetQuery, tag_keys: &[String], limit: i64) -> StoreResult<(Facets, bool)> {
+        self.facets_within(query, tag_keys, Some(limit.max(1)))
     }
 }

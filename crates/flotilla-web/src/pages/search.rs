@@ -14,6 +14,10 @@ use super::{PAGE_SIZE, alias_badges, model_link, raw_query};
 use crate::format;
 use crate::layout::{PageError, PageResult, Section, pager, shell};
 
+/// A filtered search's facets count at most this many matches, so a page
+/// stays fast however many models match.
+const FACET_LIMIT: i64 = 5_000;
+
 /// The current search's parameters, to build links that change one of them.
 struct Params(Vec<(String, String)>);
 
@@ -75,11 +79,11 @@ pub async fn page(State(s): State<AppState>, uri: Uri) -> Result<Response, PageE
                 }
                 FleetOrder::Name | FleetOrder::Created | FleetOrder::Updated => None,
             };
-            let facets = st.fleet_facets(&FleetQuery { page_token: None, ..search }, &tag_keys)?;
+            let facets = st.bounded_facets(&FleetQuery { page_token: None, ..search }, &tag_keys, FACET_LIMIT)?;
             Ok((models, facets, metric))
         })
         .await?;
-    let found = Found { models: &models.items, metric: metric.as_ref(), facets: &facets };
+    let found = Found { models: &models.items, metric: metric.as_ref(), facets: &facets.0, capped: facets.1 };
     let results = results(&params, &q, &found, models.next_page_token.as_deref());
     if params.get("fragment") == "results" {
         return Ok(results.into_response());
@@ -131,10 +135,12 @@ struct Found<'a> {
     models: &'a [FleetModel],
     metric: Option<&'a (String, Vec<Option<f64>>)>,
     facets: &'a Facets,
+    /// The facets stopped counting at [`FACET_LIMIT`] matches.
+    capped: bool,
 }
 
 fn results(params: &Params, q: &FleetQuery, found: &Found<'_>, next: Option<&str>) -> Markup {
-    let Found { models, metric, facets } = *found;
+    let Found { models, metric, facets, capped } = *found;
     let filters: Vec<(&str, &str)> = params
         .0
         .iter()
@@ -146,7 +152,12 @@ fn results(params: &Params, q: &FleetQuery, found: &Found<'_>, next: Option<&str
     html! {
         div.with-facets id="results" {
             aside.facets aria-label="Facets" {
-                p.total { strong { (format::count(facets.total)) } " models match" }
+                @if capped {
+                    p.total { strong { (format::count(facets.total)) "+" } " models match" }
+                    p.muted { "Counts below are over the first " (format::count(facets.total)) "; narrow the search for exact counts." }
+                } @else {
+                    p.total { strong { (format::count(facets.total)) } " models match" }
+                }
                 @if !filters.is_empty() {
                     ul.chips {
                         @for (k, v) in &filters {
