@@ -199,8 +199,12 @@ fn family_by_id(tx: &Transaction<'_>, id: i64) -> StoreResult<Family> {
     let (name, levels, description, creation_time): (String, String, String, i64) = tx
         .prepare_cached("SELECT name, levels, description, creation_time FROM families WHERE family_id = ?")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    let models: i64 =
-        tx.prepare_cached("SELECT count(*) FROM fleet_members WHERE family_id = ?")?.query_row([id], |r| r.get(0))?;
+    // Read from the counter the facet triggers keep, not counted: a family may hold a million models.
+    let models: i64 = tx
+        .prepare_cached("SELECT n FROM facet_counts WHERE scope = 0 AND dim = 'family' AND value = CAST(? AS TEXT)")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
     let levels = serde_json::from_str(&levels).map_err(|e| Error::internal(format!("family levels: {e}")))?;
     Ok(Family { name, levels, description, creation_time, models })
 }

@@ -27,6 +27,20 @@ struct Filter {
     sql: String,
     args: Vec<SqlValue>,
     memberships: Vec<Membership>,
+    /// For [`Purpose::CountFirst`]: the FROM clause that streams the
+    /// driving set into `registered_models rm`, and its arguments.
+    drive: Option<(String, Vec<SqlValue>)>,
+}
+
+impl Filter {
+    /// `registered_models rm`, or the driving set joined to it, and the
+    /// arguments of the whole statement up to the end of the WHERE clause.
+    fn source_and_args(&self) -> (String, Vec<SqlValue>) {
+        match &self.drive {
+            Some((from, args)) => (from.clone(), args.iter().chain(&self.args).cloned().collect()),
+            None => ("registered_models rm".to_string(), self.args.clone()),
+        }
+    }
 }
 
 impl Filter {
@@ -56,6 +70,9 @@ struct Membership {
 enum Purpose {
     Page,
     Count,
+    /// Counting the first few thousand matches: the smallest set drives,
+    /// but sets are sized only up to [`SAMPLE_SIZING`].
+    CountFirst,
 }
 
 fn membership(f: &mut Filter, table: &'static str, id: &'static str, cond: &str, args: Vec<SqlValue>) {
@@ -70,7 +87,11 @@ impl Filter {
     /// smallest set drives and the others are probed per row. Sizing a set
     /// costs at most its cap in index steps.
     fn place(&mut self, tx: &Transaction<'_>, purpose: Purpose) -> StoreResult<()> {
-        let cap = if purpose == Purpose::Page { DRIVE_LIMIT } else { COUNT_LIMIT };
+        let cap = match purpose {
+            Purpose::Page => DRIVE_LIMIT,
+            Purpose::Count => COUNT_LIMIT,
+            Purpose::CountFirst => SAMPLE_SIZING,
+        };
         let mut sized = Vec::with_capacity(self.memberships.len());
         for m in std::mem::take(&mut self.memberships) {
             let mut args = m.args.clone();
@@ -84,9 +105,17 @@ impl Filter {
         for (n, m) in sized {
             let drives = match purpose {
                 Purpose::Page => n < cap,
-                Purpose::Count => Some(n) == smallest,
+                Purpose::Count | Purpose::CountFirst => Some(n) == smallest,
             };
-            if drives {
+            if drives && purpose == Purpose::CountFirst && self.drive.is_none() {
+                // Streamed as a join, so a LIMIT stops it early; `rm.rm_id IN (...)` would
+                // first collect the whole set. Each membership has one row per model.
+                let from = format!(
+                    "(SELECT {} AS rm_id FROM {} WHERE {}) d CROSS JOIN registered_models rm ON rm.rm_id = d.rm_id",
+                    m.id, m.table, m.cond
+                );
+                self.drive = Some((from, m.args));
+            } else if drives && purpose != Purpose::CountFirst {
                 self.and(&format!("rm.rm_id IN (SELECT {} FROM {} WHERE {})", m.id, m.table, m.cond), m.args);
             } else {
                 self.and(
@@ -99,6 +128,8 @@ impl Filter {
     }
 }
 
+/// Counting the first matches sizes sets up to this many rows.
+const SAMPLE_SIZING: i64 = 50_000;
 /// Counting sizes sets up to this many rows.
 const COUNT_LIMIT: i64 = 1_000_000;
 /// Sets smaller than this drive a search; larger ones are probed per row.
@@ -108,16 +139,40 @@ fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
 }
 
+/// The part of a name substring to look up in the trigram index. Fleet
+/// names repeat their family and partition keys (`demand.store=0042`), so
+/// the trigrams of those parts are in nearly every name and make a phrase
+/// query read long posting lists; the last `.`/`=`/`/`-separated piece of
+/// three or more characters (usually a partition value) is far rarer. The
+/// caller still checks the whole substring.
+fn trigram_probe(s: &str) -> &str {
+    s.rsplit(['.', '=', '/']).find(|piece| piece.chars().count() >= 3).unwrap_or(s)
+}
+
 /// An FTS5 phrase matching `s` literally.
 fn fts_phrase(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> StoreResult<Filter> {
-    let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new() };
+    let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new(), drive: None };
+    let mut family_id = None;
+    let mut children_of_path = false;
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
+        family_id = Some(family.id);
+        let mut path_depth = None;
+        for p in &q.partition {
+            path_depth = path_depth.max(Some(family.depth_of(&p.key)? as i64));
+        }
         match q.depth {
+            // The children of one member (the family page's drill-down): its rows in the
+            // parent index, which imply the family, the depth and the partition filters.
+            Some(depth) if path_depth.is_some_and(|d| d + 1 == depth) => {
+                let parent = family.find_member(tx, &q.partition).ok().flatten().unwrap_or(-1);
+                membership(&mut f, "fleet_members", "rm_id", "parent = ?", vec![parent.into()]);
+                children_of_path = true;
+            }
             Some(depth) => membership(
                 &mut f,
                 "fleet_members",
@@ -129,30 +184,48 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
         }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
         f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
-        for p in &q.partition {
-            family.depth_of(&p.key)?;
-        }
     }
-    for PartitionValue { key, value } in &q.partition {
-        membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
+    for PartitionValue { key, value } in q.partition.iter().filter(|_| !children_of_path) {
+        match family_id {
+            // Partition values repeat across families (every family has a region=west): narrow
+            // the set to the family's members so that it is small enough to drive the query.
+            Some(id) => membership(
+                &mut f,
+                "member_partitions mp JOIN fleet_members fm ON fm.rm_id = mp.rm_id",
+                "mp.rm_id",
+                "mp.key = ? AND mp.value = ? AND fm.family_id = ?",
+                vec![text(key), text(value), id.into()],
+            ),
+            None => {
+                membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)])
+            }
+        }
     }
     if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
     }
     if let Some(part) = q.name_contains.as_deref().filter(|p| !p.is_empty()) {
-        let rare = part.chars().count() >= 3
+        let probe = trigram_probe(part);
+        let rare = probe.chars().count() >= 3
             && {
                 let n: i64 = tx
                 .prepare_cached(
                     "SELECT count(*) FROM (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ? LIMIT ?)",
                 )?
-                .query_row(rusqlite::params![fts_phrase(part), COMMON_SUBSTRING], |r| r.get(0))?;
+                .query_row(rusqlite::params![fts_phrase(probe), COMMON_SUBSTRING], |r| r.get(0))?;
                 n < COMMON_SUBSTRING
             };
-        if rare {
+        if rare && probe == part {
             f.and(
                 "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?)",
                 [SqlValue::Text(fts_phrase(part))],
+            );
+        } else if rare {
+            // The index finds the names holding the probe; the whole substring is checked on those.
+            f.and(
+                "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?) \
+                 AND instr(lower(rm.name), lower(?)) > 0",
+                [SqlValue::Text(fts_phrase(probe)), text(part)],
             );
         } else {
             f.and("instr(lower(rm.name), lower(?)) > 0", [text(part)]);
@@ -285,7 +358,8 @@ impl SqliteStore {
                 };
                 return Ok((counted_facets(tx, scope, tag_keys)?, false));
             }
-            let filter = build_filter(tx, q, Purpose::Count)?;
+            let purpose = if cap.is_some() { Purpose::CountFirst } else { Purpose::Count };
+            let filter = build_filter(tx, q, purpose)?;
             matched_facets(tx, &filter, tag_keys, cap)
         })
     }
@@ -331,9 +405,10 @@ fn matched_facets(
 ) -> StoreResult<(Facets, bool)> {
     // The matched ids are read once and handed to each count as a JSON list.
     let limit = cap.map_or(String::new(), |c| format!(" LIMIT {}", c + 1));
+    let (from, args) = filter.source_and_args();
     let mut ids: Vec<i64> = tx
-        .prepare(&format!("SELECT rm.rm_id FROM registered_models rm{}{limit}", filter.sql))?
-        .query_map(params_from_iter(filter.args.iter()), |r| r.get(0))?
+        .prepare(&format!("SELECT rm.rm_id FROM {from}{}{limit}", filter.sql))?
+        .query_map(params_from_iter(args.iter()), |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let truncated = cap.is_some_and(|c| ids.len() as i64 > c);
     if let Some(c) = cap {
@@ -462,4 +537,18 @@ fn family_levels(tx: &Transaction<'_>, json_ids: &str) -> StoreResult<std::colle
         .query_map([json_ids], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     Ok(rows.into_iter().map(|(name, levels)| (name, serde_json::from_str(&levels).unwrap_or_default())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trigram_probe;
+
+    #[test]
+    fn probes_pick_the_rare_piece() {
+        assert_eq!(trigram_probe("store=s0004"), "s0004");
+        assert_eq!(trigram_probe("demand.store=0042"), "0042");
+        assert_eq!(trigram_probe("store=s0"), "store");
+        assert_eq!(trigram_probe("plain"), "plain");
+        assert_eq!(trigram_probe("ab=cd"), "ab=cd");
+    }
 }

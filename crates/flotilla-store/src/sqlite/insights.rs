@@ -96,31 +96,30 @@ impl InsightStore for SqliteStore {
         partition.iter().try_for_each(PartitionValue::validate)?;
         self.read(|tx| {
             let fam = families::family(tx, family)?;
-            let mut deepest: Option<(&PartitionValue, usize)> = None;
             for p in partition {
-                let depth = fam.depth_of(&p.key)?;
-                if deepest.is_none_or(|(_, d)| depth > d) {
-                    deepest = Some((p, depth));
-                }
+                fam.depth_of(&p.key)?;
             }
             let limit = limit.max(1) as i64;
-            let rows: Vec<Option<f64>> = match deepest {
-                None => tx
-                    .prepare_cached(
-                        "SELECT am.value FROM (SELECT rm_id FROM fleet_members WHERE family_id = ? LIMIT ?) m
-                         LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = ? AND am.key = ?",
-                    )?
-                    .query_map(params![fam.id, limit, alias, key], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?,
-                Some((p, _)) => tx
-                    .prepare_cached(
-                        "SELECT am.value FROM (SELECT mp.rm_id FROM member_partitions mp
-                             JOIN fleet_members fm ON fm.rm_id = mp.rm_id AND fm.family_id = ?
-                             WHERE mp.key = ? AND mp.value = ? LIMIT ?) m
-                         LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = ? AND am.key = ?",
-                    )?
-                    .query_map(params![fam.id, p.key, p.value, limit, alias, key], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?,
+            let rows: Vec<Option<f64>> = if partition.is_empty() {
+                // The whole family, in the (family, depth, value) index's order: spread over its partitions.
+                tx.prepare_cached(
+                    "SELECT am.value FROM (SELECT rm_id FROM fleet_members WHERE family_id = ? LIMIT ?) m
+                     LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = ? AND am.key = ?",
+                )?
+                .query_map(params![fam.id, limit, alias, key], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+            } else {
+                // The subtree under the partition's member, walked down the parent index.
+                let Some(top) = fam.find_member(tx, partition)? else { return Ok(MetricSample::default()) };
+                tx.prepare_cached(
+                    "WITH RECURSIVE sub (rm_id) AS (
+                         SELECT ? UNION ALL
+                         SELECT fm.rm_id FROM fleet_members fm JOIN sub ON fm.parent = sub.rm_id LIMIT ?)
+                     SELECT am.value FROM sub
+                     LEFT JOIN alias_metrics am ON am.rm_id = sub.rm_id AND am.alias = ? AND am.key = ?",
+                )?
+                .query_map(params![top, limit, alias, key], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
             };
             let members_read = rows.len() as i64;
             Ok(MetricSample {
