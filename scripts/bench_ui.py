@@ -90,6 +90,26 @@ def seed_tracking(c, runs):
     return exp, big_id
 
 
+def seed_big_model(c, versions):
+    """One registered model with `versions` versions (MLflow's UI runs out of memory near 200,000)."""
+    name = f"bench-ui-big-{int(time.time())}"
+    c.api("registered-models/create", {"name": name})
+    done = 0
+    while done < versions:
+        n = min(10_000, versions - done)
+        batch = [{"model": name, "source": "mlflow-artifacts:/bench/big",
+                  "metrics": [["val_rmse", 1 + ((done + i) % 97) / 100], ["mape", ((done + i) % 13) / 100]]}
+                 for i in range(n)]
+        status, payload, _ = c.call("POST", "/api/fleet/v1/versions/bulk", {"versions": batch})
+        if status != 200:
+            raise RuntimeError(f"bulk: {status} {payload[:300]!r}")
+        done += n
+    status, _, _ = c.call("POST", "/api/2.0/mlflow/registered-models/alias",
+                          {"name": name, "alias": "champion", "version": str(versions // 2)})
+    assert status == 200
+    return name
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flotilla-bin", required=True)
@@ -97,6 +117,7 @@ def main():
     ap.add_argument("--models", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--big-model-versions", type=int, default=200_000)
     ap.add_argument("--out", default="bench-ui.md")
     args = ap.parse_args()
 
@@ -122,6 +143,8 @@ def main():
                 time.sleep(0.05)
         log(f"seeding {args.runs} runs and a long run")
         exp, run = seed_tracking(c, args.runs)
+        log(f"registering a model with {args.big_model_versions:,} versions")
+        big = seed_big_model(c, args.big_model_versions)
         models = json.loads(c.call("GET", "/api/fleet/v1/models?family=demand-forecast&alias=champion&depth=2&max_results=1")[1])
         model = models["models"][0]["name"]
         region = [p for p in models["models"][0]["partition"] if p["key"] == "region"][0]["value"]
@@ -145,12 +168,18 @@ def main():
             ("family: one region's stores by metric", f"/families/demand-forecast?path={q('region=' + region)}&order_by=" + q("-champion:val_rmse")),
             ("model page", f"/models/{q(model, safe='=')}"),
             ("version comparison", f"/models/{q(model, safe='=')}/compare?" + "&".join(f"v={v}" for v in range(1, latest + 1))),
+            (f"model with {args.big_model_versions:,} versions", f"/models/{q(big)}"),
+            (f"its versions, page 2", None),
             ("audit log", "/audit"),
             ("audit log of one model", "/audit?model=" + q(model)),
             ("experiments", "/experiments"),
             (f"experiment with {args.runs:,} runs", f"/experiments/{exp}"),
             ("run: 6 metric plots x 2,000 steps, artifacts", f"/runs/{run}"),
         ]
+        big_page = c.call("GET", f"/models/{q(big)}")[1].decode()
+        next_link = re.search(r'href="([^"]*page_token=[^"]*)" rel="next"', big_page)
+        pages = [(n, p if p is not None else (next_link.group(1).replace("&amp;", "&") if next_link else f"/models/{q(big)}"))
+                 for n, p in pages]
         rows = []
         for name, path in pages:
             for _ in range(3):
