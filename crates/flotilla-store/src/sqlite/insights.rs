@@ -59,9 +59,14 @@ impl InsightStore for SqliteStore {
         let points = points.clamp(2, MAX_POINTS) as i64;
         self.read(|tx| {
             let rm_id = registry::rm_id(tx, model)?;
-            let (first, last): (Option<i64>, Option<i64>) = tx
-                .prepare_cached("SELECT min(version), max(version) FROM model_versions WHERE rm_id = ?")?
-                .query_row([rm_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            // Two statements: SQLite answers a lone min() or max() from the index's end, but
+            // both in one statement scan every version of the model.
+            let first: Option<i64> = tx
+                .prepare_cached("SELECT min(version) FROM model_versions WHERE rm_id = ?")?
+                .query_row([rm_id], |r| r.get(0))?;
+            let last: Option<i64> = tx
+                .prepare_cached("SELECT max(version) FROM model_versions WHERE rm_id = ?")?
+                .query_row([rm_id], |r| r.get(0))?;
             let (Some(first), Some(last)) = (first, last) else { return Ok(Vec::new()) };
             let mut at_or_after = tx.prepare_cached(
                 "SELECT version, creation_time FROM model_versions WHERE rm_id = ? AND version >= ?

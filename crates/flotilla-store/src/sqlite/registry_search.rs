@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
 use flotilla_core::model::{ModelVersion, ModelVersionStatus, Page, RegisteredModel, RegisteredModelAlias, Tag};
-use flotilla_core::validation;
+use flotilla_core::{Error, validation};
 use rusqlite::Transaction;
 use rusqlite::types::Value;
 
@@ -60,13 +60,17 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
             m.aliases.push(RegisteredModelAlias { alias: r.get(1)?, version: r.get::<_, i64>(2)?.to_string() });
         }
     }
-    // The latest version in each stage, as MLflow's `latest_versions`.
+    // The latest version in each stage, as MLflow's `latest_versions`: one seek to the end of
+    // the (model, stage) index range per model and stage, however many versions a model has
+    // (a GROUP BY would read them all).
     let mut stmt = tx.prepare_cached(
-        "SELECT rm_id, MAX(version) FROM model_versions WHERE rm_id IN (SELECT value FROM json_each(?))
-         GROUP BY rm_id, current_stage",
+        "SELECT j.value, (SELECT max(v.version) FROM model_versions v WHERE v.rm_id = j.value AND v.current_stage = s.value)
+         FROM json_each(?) j CROSS JOIN json_each(?) s",
     )?;
-    let latest: Vec<(i64, i64)> = stmt.query_map([&list], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-    let mut latest = latest;
+    let stages = serde_json::to_string(&flotilla_core::model::STAGES).map_err(|e| Error::internal(e.to_string()))?;
+    let latest: Vec<(i64, Option<i64>)> =
+        stmt.query_map([&list, &stages], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut latest: Vec<(i64, i64)> = latest.into_iter().filter_map(|(id, v)| Some((id, v?))).collect();
     latest.sort_unstable();
     for ((id, _), v) in versions_keyed(tx, &latest)? {
         if let Some(m) = models.get_mut(&id) {
