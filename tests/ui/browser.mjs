@@ -216,8 +216,12 @@ await step("navigation works without JavaScript", async () => {
   await p.waitForURL(/contains=store%3Ds000/);
   const names = await p.locator("#results tbody tr td:first-child").allInnerTexts();
   assert.ok(names.length > 0 && names.every((n) => n.includes("store=s000")), `${p.url()} ${names.join()}`);
-  await p.locator("aside.facets a", { hasText: "pricing" }).first().click();
-  await p.waitForURL(/family=pricing/);
+  const family = p.locator("aside.facets h3:text('Family') + ul a").first();
+  const chosen = await family.innerText();
+  await family.click();
+  await p.waitForURL(new RegExp(`family=${chosen}`));
+  const narrowed = await p.locator("#results tbody tr td:first-child").allInnerTexts();
+  assert.ok(narrowed.length > 0 && narrowed.every((n) => n.startsWith(`${chosen}.`)), narrowed.join());
   await p.screenshot({ path: path.join(SHOTS, "12-no-javascript.png"), fullPage: true });
   await plain.close();
 });
