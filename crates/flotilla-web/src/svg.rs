@@ -47,9 +47,11 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     out
 }
 
-fn label(v: f64, axis: Axis) -> String {
+/// A tick label; times show the hour when the axis spans less than three days.
+fn label(v: f64, axis: Axis, span: f64) -> String {
     match axis {
         Axis::Number => format::metric(v),
+        Axis::Time if span < 3.0 * 86_400_000.0 => format::time(v as i64)[5..16].to_string(),
         Axis::Time => format::date(v as i64),
     }
 }
@@ -112,7 +114,7 @@ impl Frame {
                 }
                 @for t in ticks(self.x.0, self.x.1) {
                     line x1=(r(self.px(t))) y1=(H - BOTTOM) x2=(r(self.px(t))) y2=(H - BOTTOM + 4.0) stroke="#888" {}
-                    text x=(r(self.px(t))) y=(H - BOTTOM + 16.0) text-anchor="middle" font-size="11" { (label(t, x_axis)) }
+                    text x=(r(self.px(t))) y=(H - BOTTOM + 16.0) text-anchor="middle" font-size="11" { (label(t, x_axis, self.x.1 - self.x.0)) }
                 }
                 text x=((LEFT + W - RIGHT) / 2.0) y=(H - 6.0) text-anchor="middle" font-size="12" { (x_label) }
                 text x="12" y=((TOP + H - BOTTOM) / 2.0) text-anchor="middle" font-size="12"
