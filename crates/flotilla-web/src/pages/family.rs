@@ -19,7 +19,7 @@ use crate::layout::{Crumb, PageError, PageResult, Section, pager, shell};
 use crate::svg;
 
 /// Champions read for the distribution plot.
-const SAMPLE: usize = 2_000;
+const SAMPLE: usize = 1_000;
 const ALIAS: &str = "champion";
 
 pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {

@@ -16,7 +16,7 @@ use crate::layout::{PageError, PageResult, Section, pager, shell};
 
 /// A filtered search's facets count at most this many matches, so a page
 /// stays fast however many models match.
-const FACET_LIMIT: i64 = 2_000;
+const FACET_LIMIT: i64 = 1_000;
 
 /// The current search's parameters, to build links that change one of them.
 struct Params(Vec<(String, String)>);
