@@ -198,12 +198,14 @@ pub fn histogram(aria: &str, values: &[f64], bins: usize, x_label: &str) -> Mark
 /// Horizontal bars, one per row, scaled to the largest magnitude.
 pub fn bars(aria: &str, rows: &[(String, f64)]) -> Markup {
     let top = rows.iter().map(|r| r.1.abs()).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    // Narrower than the other plots: bars sit in small multiples and should not shrink their text.
+    let width = 420.0;
     let row_h = 22.0;
     let h = row_h * rows.len() as f64 + 8.0;
-    let label_w = 120.0;
-    let bar_w = W - label_w - 90.0;
+    let label_w = 64.0;
+    let bar_w = width - label_w - 90.0;
     html! {
-        svg viewBox=(format!("0 0 {W} {h}")) role="img" aria-label=(aria) class="chart bars" {
+        svg viewBox=(format!("0 0 {width} {h}")) role="img" aria-label=(aria) class="chart bars" {
             @for (i, (name, v)) in rows.iter().enumerate() {
                 @let y = 4.0 + row_h * i as f64;
                 @let len = if top > 0.0 && v.is_finite() { v.abs() / top * bar_w } else { 0.0 };
