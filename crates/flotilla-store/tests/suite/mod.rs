@@ -4,6 +4,7 @@
 //! tests run on SQLite today and PostgreSQL later (`behaviour_suite!(ctor)`).
 
 pub mod fleet;
+pub mod fleet_versions;
 pub mod registry;
 pub mod tracking;
 
@@ -49,6 +50,7 @@ macro_rules! behaviour_suite {
         case!(fleet::bulk_changes_apply_whole_or_not_at_all);
         case!(fleet::promotion_dry_run_apply_and_rollback);
         case!(fleet::version_metrics_follow_their_run);
+        case!(fleet_versions::version_search_filters_sorts_and_pages);
     };
 }
 pub(crate) use behaviour_suite;
