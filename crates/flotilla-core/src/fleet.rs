@@ -157,7 +157,7 @@ impl MetricOp {
         }
     }
 
-    fn split(s: &str) -> Option<(&str, Self, &str)> {
+    pub(crate) fn split(s: &str) -> Option<(&str, Self, &str)> {
         // Two-character operators first, so `<=` is not read as `<`.
         let ops = [("<=", Self::Le), (">=", Self::Ge), ("<", Self::Lt), (">", Self::Gt), ("=", Self::Eq)];
         ops.iter().find_map(|(text, op)| s.split_once(text).map(|(l, r)| (l, *op, r)))

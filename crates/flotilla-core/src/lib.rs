@@ -6,6 +6,7 @@
 pub mod error;
 pub mod filter;
 pub mod fleet;
+pub mod fleet_versions;
 pub mod model;
 pub mod validation;
 

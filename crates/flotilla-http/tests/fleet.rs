@@ -257,6 +257,7 @@ async fn openapi_document_lists_every_route() {
     assert_eq!(doc["openapi"], json!("3.1.0"));
     for path in [
         "/api/fleet/v1/models",
+        "/api/fleet/v1/versions",
         "/api/fleet/v1/facets",
         "/api/fleet/v1/promotions",
         "/api/fleet/v1/batches/{batch}/rollback",

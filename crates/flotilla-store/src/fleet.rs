@@ -4,6 +4,7 @@
 //! or not at all, and a refusal names each culprit.
 
 use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, MetricOp, PartitionValue};
+use flotilla_core::fleet_versions::{FleetVersion, VersionQuery};
 use flotilla_core::model::{Page, Tag};
 use serde::{Deserialize, Serialize};
 
@@ -181,6 +182,8 @@ pub trait FleetStore: Send + Sync {
     fn rollback(&self, batch_id: i64, ctx: &ChangeContext) -> StoreResult<AliasReport>;
     fn audit_log(&self, query: &AuditQuery) -> StoreResult<Page<AliasEvent>>;
     fn search_fleet(&self, query: &FleetQuery) -> StoreResult<Page<FleetModel>>;
+    /// Model versions across the fleet, in keyset pages.
+    fn search_versions(&self, query: &VersionQuery) -> StoreResult<Page<FleetVersion>>;
     /// Counts over what `query` matches; `tag_keys` asks for tag-value counts.
     fn fleet_facets(&self, query: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets>;
     /// The version serving `partition` of `family` under `alias` (else the

@@ -33,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/fleet/v1/families", get(list_families).post(create_family))
         .route("/api/fleet/v1/families/{name}", get(get_family))
         .route("/api/fleet/v1/models", get(search_models))
+        .route("/api/fleet/v1/versions", get(search_versions))
         .route("/api/fleet/v1/facets", get(facets))
         .route("/api/fleet/v1/resolve", get(resolve))
         .route("/api/fleet/v1/versions/bulk", post(register_versions))
@@ -96,6 +97,12 @@ async fn search_models(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Ap
     let q = query::parse(raw.as_deref().unwrap_or(""), &[])?;
     let page = s.call(move |store| store.search_fleet(&q)).await?;
     Ok(Json(json!({ "models": page.items, "next_page_token": page.next_page_token })))
+}
+
+async fn search_versions(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let q = query::parse_versions(raw.as_deref().unwrap_or(""))?;
+    let page = s.call(move |store| store.search_versions(&q)).await?;
+    Ok(Json(json!({ "versions": page.items, "next_page_token": page.next_page_token })))
 }
 
 async fn facets(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {

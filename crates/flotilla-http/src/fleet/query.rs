@@ -4,6 +4,7 @@
 //! widens a search.
 
 use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, PartitionValue, parse_path};
+use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
 
 use crate::error::ApiError;
 
@@ -69,6 +70,61 @@ pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, ApiError> {
     Ok(q)
 }
 
+/// Parameters a version search accepts.
+const KNOWN_VERSIONS: &[&str] = &[
+    "family",
+    "prefix",
+    "partition",
+    "tag",
+    "version_tag",
+    "alias",
+    "metric",
+    "created_after",
+    "created_before",
+    "order_by",
+    "max_results",
+    "page_token",
+];
+
+fn key_value(what: &str, value: &str) -> Result<(String, String), ApiError> {
+    let (k, v) = value
+        .split_once('=')
+        .ok_or_else(|| ApiError::invalid(format!("{what} filter '{value}' is not of the form key=value")))?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// Parses a version search.
+pub fn parse_versions(query: &str) -> Result<VersionQuery, ApiError> {
+    let mut q = VersionQuery::default();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim().to_string();
+        let number = |what: &str| {
+            value.parse::<i64>().map_err(|_| ApiError::invalid(format!("'{what}' must be an integer, got '{value}'")))
+        };
+        match key.as_ref() {
+            "family" => q.family = Some(value.clone()),
+            "prefix" => q.name_prefix = Some(value.clone()),
+            "partition" => q.partition.extend(parse_path(&value).map_err(ApiError::from)?),
+            "tag" => q.tags.push(key_value("tag", &value)?),
+            "version_tag" => q.version_tags.push(key_value("version_tag", &value)?),
+            "alias" => q.has_alias.push(value.clone()),
+            "metric" => q.metrics.push(VersionMetricFilter::parse(&value).map_err(ApiError::from)?),
+            "created_after" => q.created_after = Some(number("created_after")?),
+            "created_before" => q.created_before = Some(number("created_before")?),
+            "order_by" => q.sort = VersionSort::parse(&value).map_err(ApiError::from)?,
+            "max_results" => q.max_results = Some(number("max_results")?),
+            "page_token" => q.page_token = Some(value.clone()),
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown search parameter '{other}'; known: {}",
+                    KNOWN_VERSIONS.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(q)
+}
+
 /// Every value of a repeated parameter.
 pub fn all(query: &str, name: &str) -> Vec<String> {
     form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == name).map(|(_, v)| v.into_owned()).collect()
@@ -108,5 +164,19 @@ mod tests {
             assert_eq!(parse(bad, &[]).unwrap_err().status.as_u16(), 400, "{bad}");
         }
         assert!(parse("facet_tag=owner", &["facet_tag"]).is_ok());
+    }
+
+    #[test]
+    fn version_searches_parse_and_refuse() {
+        let q =
+            parse_versions("family=churn&version_tag=k%3Dv&metric=val_rmse%3C3.2&order_by=-metric%3Aval_rmse").unwrap();
+        assert_eq!(q.version_tags, [("k".to_string(), "v".to_string())]);
+        assert_eq!((q.metrics[0].key.as_str(), q.metrics[0].op), ("val_rmse", MetricOp::Lt));
+        assert!(q.sort.descending);
+        for bad in
+            ["contains=x", "metric=champion%3Aval_rmse%3C1", "order_by=updated", "version_tag=x", "created_after=soon"]
+        {
+            assert_eq!(parse_versions(bad).unwrap_err().status.as_u16(), 400, "{bad}");
+        }
     }
 }

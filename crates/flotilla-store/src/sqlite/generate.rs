@@ -194,6 +194,150 @@ impl Writer<'_> {
     }
 }
 
+/// Models whose rows are written together: one multi-row `INSERT` per
+/// table (at most a few hundred rows of six columns, well under SQLite's
+/// 32,766 parameters), parents before children.
+const MODELS_PER_FLUSH: u64 = 64;
+
+/// Rows of one table, buffered until the next flush.
+struct Table {
+    head: &'static str,
+    width: usize,
+    values: Vec<SqlValue>,
+}
+
+impl Table {
+    fn new(head: &'static str, width: usize) -> Self {
+        Self { head, width, values: Vec::new() }
+    }
+
+    fn push<const N: usize>(&mut self, row: [SqlValue; N]) {
+        debug_assert_eq!(N, self.width);
+        self.values.extend(row);
+    }
+
+    fn flush(&mut self, tx: &Transaction<'_>) -> StoreResult<()> {
+        if !self.values.is_empty() {
+            let rows = self.values.len() / self.width;
+            tx.prepare_cached(&multi_row(self.head, self.width, rows))?
+                .execute(params_from_iter(self.values.drain(..)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every table a store-level model writes to.
+struct Tables {
+    models: Table,
+    tags: Table,
+    members: Table,
+    partitions: Table,
+    versions: Table,
+    metrics: Table,
+    aliases: Table,
+    alias_metrics: Table,
+    events: Table,
+}
+
+impl Tables {
+    fn new() -> Self {
+        Self {
+            models: Table::new(
+                "INSERT INTO registered_models (rm_id, name, creation_time, last_update_time, next_version)",
+                5,
+            ),
+            tags: Table::new("INSERT INTO registered_model_tags (rm_id, key, value)", 3),
+            members: Table::new("INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent)", 5),
+            partitions: Table::new("INSERT INTO member_partitions (rm_id, key, value)", 3),
+            versions: Table::new(
+                "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)",
+                6,
+            ),
+            metrics: Table::new("INSERT INTO model_version_metrics (rm_id, key, version, value)", 4),
+            aliases: Table::new("INSERT INTO registered_model_aliases (rm_id, alias, version)", 3),
+            alias_metrics: Table::new("INSERT INTO alias_metrics (rm_id, alias, key, value)", 4),
+            events: Table::new("INSERT INTO alias_events (batch_id, rm_id, model_name, alias, to_version)", 5),
+        }
+    }
+
+    /// Writes what is buffered, parents before children (foreign keys).
+    fn flush(&mut self, tx: &Transaction<'_>) -> StoreResult<()> {
+        for t in [
+            &mut self.models,
+            &mut self.tags,
+            &mut self.members,
+            &mut self.partitions,
+            &mut self.versions,
+            &mut self.metrics,
+            &mut self.aliases,
+            &mut self.alias_metrics,
+            &mut self.events,
+        ] {
+            t.flush(tx)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Stage {
+    None,
+    Production,
+    Staging,
+}
+
+impl Stage {
+    const ALL: [Stage; 3] = [Stage::None, Stage::Production, Stage::Staging];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::None => "None",
+            Self::Production => "Production",
+            Self::Staging => "Staging",
+        }
+    }
+}
+
+/// The facet counts of one family's generated stores (what the triggers of
+/// migration 3 would have counted, row by row).
+#[derive(Default)]
+struct FamilyCounts {
+    members: i64,
+    stages: [i64; 3],
+    champion: i64,
+    challenger: i64,
+    owners: [i64; OWNERS.len()],
+    tiers: [i64; TIERS.len()],
+}
+
+/// Adds the tallied counts to `facet_counts`, in the family's scope and the registry's.
+fn add_facet_counts(tx: &Transaction<'_>, families: &[GeneratedFamily], counts: &[FamilyCounts]) -> StoreResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO facet_counts (scope, dim, value, n) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scope, dim, value) DO UPDATE SET n = n + excluded.n",
+    )?;
+    let mut models = 0;
+    for ((name, family_id, _), c) in families.iter().zip(counts) {
+        models += c.members;
+        let mut rows: Vec<(String, String, i64)> = vec![
+            ("family".into(), family_id.to_string(), c.members),
+            (format!("tag:{}", fleet::FAMILY_TAG), name.clone(), c.members),
+            ("alias".into(), "champion".into(), c.champion),
+            ("alias".into(), "challenger".into(), c.challenger),
+        ];
+        rows.extend(Stage::ALL.iter().map(|s| ("stage".into(), s.name().into(), c.stages[*s as usize])));
+        rows.extend(OWNERS.iter().zip(c.owners).map(|(o, n)| ("tag:owner".into(), o.to_string(), n)));
+        rows.extend(TIERS.iter().zip(c.tiers).map(|(t, n)| ("tag:tier".into(), t.to_string(), n)));
+        for (dim, value, n) in rows.into_iter().filter(|(_, _, n)| *n > 0) {
+            for scope in [0, *family_id] {
+                stmt.execute(params![scope, dim, value, n])?;
+            }
+        }
+    }
+    stmt.execute(params![0, "models", "", models])?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Generates `spec.models` store-level models (plus their family
     /// defaults and regions). `wants_file` picks the versions that get a
@@ -211,14 +355,10 @@ impl SqliteStore {
         let mut files = Vec::new();
         let now = now_ms();
         let year_ago = now - 365 * DAY_MS;
-        // Secondary indexes are built once at the end (see `bulk_load`); the
-        // writer gets a large page cache meanwhile.
-        self.write(|tx| {
-            super::bulk_load::begin(tx)?;
-            // No checkpoints while loading: the WAL is copied into the database once, at the end.
-            tx.execute_batch("PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0;")?;
-            Ok(())
-        })?;
+        // The writer gets a large page cache while loading.
+        // No checkpoints while loading: the WAL is copied into the database once, at the end.
+        self.pause_checkpoints();
+        self.write(|tx| Ok(tx.execute_batch("PRAGMA cache_size = -262144;")?))?;
         // Families, their defaults and regions first, in one transaction.
         let mut regions: Vec<GeneratedFamily> = Vec::new();
         self.write_registry(|tx| {
@@ -268,75 +408,148 @@ impl SqliteStore {
             }
             Ok(())
         })?;
+        // The families above were written with every trigger in place; the
+        // stores below are loaded without secondary indexes and triggers
+        // (see `bulk_load`), their facet counts tallied here instead.
+        self.write(|tx| super::bulk_load::begin(tx))?;
+        let mut counts: Vec<FamilyCounts> = regions.iter().map(|_| FamilyCounts::default()).collect();
+        let mut next_id: i64 = self.read(|tx| {
+            Ok(tx.query_row("SELECT coalesce(max(rm_id), 0) + 1 FROM registered_models", [], |r| r.get(0))?)
+        })?;
+        let mut tables = Tables::new();
+        let k = i64::from(spec.versions_per_model);
         let mut done = 0u64;
         while done < spec.models {
             let end = (done + MODELS_PER_TRANSACTION).min(spec.models);
             self.write_registry(|tx| {
-                let w = Writer { tx, now };
                 let batch = aliases::open_batch(tx, &aliases::NewBatch::generated())?;
                 for i in done..end {
-                    let (family, family_id, rs) = &regions[(i % regions.len() as u64) as usize];
+                    let f = (i % regions.len() as u64) as usize;
+                    let (family, family_id, rs) = &regions[f];
                     let (region, region_rm) = &rs[rng.below(rs.len() as u64) as usize];
                     let store = format!("s{i:07}");
-                    let path = [PartitionValue::new("region", region.clone()), PartitionValue::new("store", store)];
-                    let name = fleet::member_name(family, path.last());
+                    let name = format!("{family}.store={store}");
                     let created = year_ago + rng.below(300) as i64 * DAY_MS;
-                    let tags = [
-                        ("owner", OWNERS[rng.below(OWNERS.len() as u64) as usize]),
-                        ("tier", TIERS[rng.below(TIERS.len() as u64) as usize]),
-                    ];
-                    let rm_id = w.model(
-                        &name,
-                        created,
-                        (family, *family_id),
-                        2,
-                        &path,
-                        Some(*region_rm),
-                        &tags,
-                        spec.versions_per_model,
-                    )?;
+                    let owner = rng.below(OWNERS.len() as u64) as usize;
+                    let tier = rng.below(TIERS.len() as u64) as usize;
+                    let rm_id = next_id;
+                    next_id += 1;
+                    let c = &mut counts[f];
+                    c.members += 1;
+                    c.owners[owner] += 1;
+                    c.tiers[tier] += 1;
+                    let t = &mut tables;
+                    t.models.push([rm_id.into(), name.clone().into(), created.into(), now.into(), (k + 1).into()]);
+                    for (key, value) in [
+                        (fleet::FAMILY_TAG, family.clone()),
+                        (fleet::PARTITION_TAG, format!("region={region}/store={store}")),
+                        ("owner", OWNERS[owner].to_string()),
+                        ("tier", TIERS[tier].to_string()),
+                    ] {
+                        t.tags.push([rm_id.into(), key.to_string().into(), value.into()]);
+                    }
+                    t.members.push([
+                        rm_id.into(),
+                        (*family_id).into(),
+                        2.into(),
+                        store.clone().into(),
+                        (*region_rm).into(),
+                    ]);
+                    t.partitions.push([rm_id.into(), "region".to_string().into(), region.clone().into()]);
+                    t.partitions.push([rm_id.into(), "store".to_string().into(), store.into()]);
                     let with_file = wants_file(i);
-                    let source = |v: i64| {
-                        if with_file {
-                            format!("mlflow-artifacts:/fleet/{name}/{v}")
+                    // Versions 1..=k with decreasing error.
+                    let mut rmse = 2.0 + 3.0 * rng.unit();
+                    let mut all = Vec::with_capacity(k as usize);
+                    for v in 1..=k {
+                        let at = created + v * DAY_MS;
+                        let stage = if v == k {
+                            Stage::Staging
+                        } else if v == k - 1 {
+                            Stage::Production
+                        } else {
+                            Stage::None
+                        };
+                        c.stages[stage as usize] += 1;
+                        let source = if with_file {
+                            let source = format!("mlflow-artifacts:/fleet/{name}/{v}");
+                            files.push(GeneratedVersion { model: name.clone(), version: v, source: source.clone() });
+                            source
                         } else {
                             spec.placeholder_source.clone()
-                        }
-                    };
-                    let rmse = w.versions(&mut rng, rm_id, spec.versions_per_model, created, &source)?;
-                    if with_file {
-                        for v in 1..=i64::from(spec.versions_per_model) {
-                            files.push(GeneratedVersion { model: name.clone(), version: v, source: source(v) });
-                        }
+                        };
+                        t.versions.push([
+                            rm_id.into(),
+                            v.into(),
+                            at.into(),
+                            at.into(),
+                            source.into(),
+                            stage.name().to_string().into(),
+                        ]);
+                        rmse *= 0.9 + 0.15 * rng.unit();
+                        t.metrics.push([rm_id.into(), "val_rmse".to_string().into(), v.into(), rmse.into()]);
+                        t.metrics.push([rm_id.into(), "val_mape".to_string().into(), v.into(), (rmse / 20.0).into()]);
+                        all.push(rmse);
                     }
                     // Most stores have a champion (usually not the newest); some a challenger too.
-                    let k = i64::from(spec.versions_per_model);
                     if rng.below(10) < 9 {
                         let champion = if k > 1 && rng.below(4) > 0 { k - 1 } else { k };
                         let challenger = k > 1
                             && champion < k
-                            && rmse[(k - 1) as usize] < rmse[(champion - 1) as usize]
+                            && all[(k - 1) as usize] < all[(champion - 1) as usize]
                             && rng.below(3) == 0;
                         let set: &[(&str, i64)] = if challenger {
+                            c.challenger += 1;
                             &[("champion", champion), ("challenger", k)]
                         } else {
                             &[("champion", champion)]
                         };
-                        let audited = (i < AUDITED_MODELS).then_some(batch);
-                        aliases::insert_fresh(tx, audited, rm_id, &name, set)?;
+                        c.champion += 1;
+                        for (alias, version) in set {
+                            t.aliases.push([rm_id.into(), alias.to_string().into(), (*version).into()]);
+                            let value = all[(*version - 1) as usize];
+                            for (key, value) in [("val_mape", value / 20.0), ("val_rmse", value)] {
+                                t.alias_metrics.push([
+                                    rm_id.into(),
+                                    alias.to_string().into(),
+                                    key.to_string().into(),
+                                    value.into(),
+                                ]);
+                            }
+                            if i < AUDITED_MODELS {
+                                t.events.push([
+                                    batch.into(),
+                                    rm_id.into(),
+                                    name.clone().into(),
+                                    alias.to_string().into(),
+                                    (*version).into(),
+                                ]);
+                            }
+                        }
                     }
                     report.versions += u64::from(spec.versions_per_model);
+                    if (i + 1) % MODELS_PER_FLUSH == 0 {
+                        tables.flush(tx)?;
+                    }
                 }
-                Ok(())
+                tables.flush(tx)
             })?;
             report.models += end - done;
             done = end;
             progress(done);
         }
         let rows_written = std::time::Instant::now();
-        self.write(|tx| super::bulk_load::finish(tx))?;
+        self.write(|tx| {
+            super::bulk_load::finish(tx, false)?;
+            add_facet_counts(tx, &regions, &counts)
+        })?;
         let indexed = std::time::Instant::now();
-        self.write(|tx| Ok(tx.execute_batch("PRAGMA cache_size = -65536; PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
+        self.write(|tx| {
+            Ok(tx.execute_batch(&format!(
+                "PRAGMA cache_size = -{}; PRAGMA analysis_limit = 1000; ANALYZE;",
+                super::WRITER_CACHE_KIB
+            ))?)
+        })?;
         self.checkpoint()?;
         tracing::info!(
             index_seconds = (indexed - rows_written).as_secs_f64(),

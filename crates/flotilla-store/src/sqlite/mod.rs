@@ -8,6 +8,7 @@
 mod aliases;
 mod bulk;
 mod bulk_load;
+mod checkpoint;
 mod experiments;
 mod families;
 mod filter_sql;
@@ -24,6 +25,7 @@ mod rows;
 mod runs;
 mod search_runs;
 mod store_impl;
+mod version_search;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -35,10 +37,14 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::StoreResult;
 
 const READERS: usize = 4;
+/// The writer's page cache, in KiB.
+pub(crate) const WRITER_CACHE_KIB: i64 = 65_536;
 
 pub struct SqliteStore {
     /// Bumped after every committed registry write (see `write_registry`).
     registry_generation: AtomicU64,
+    /// Copies the WAL into the database in the background (see `checkpoint`).
+    checkpointer: checkpoint::Checkpointer,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: String,
@@ -51,9 +57,12 @@ impl SqliteStore {
         configure(&writer)?;
         // Bulk changes (promotions over 100,000 models) touch index pages all
         // over a large store: the writer gets a bigger page cache than readers.
-        writer.execute_batch("PRAGMA cache_size = -65536;")?;
+        writer.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB};"))?;
         migrations::apply(&mut writer)?;
         bulk_load::check(&writer)?;
+        // Checkpoints run on their own thread, not in the write that crosses the threshold.
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let checkpointer = checkpoint::Checkpointer::start(path)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let conn =
@@ -67,6 +76,7 @@ impl SqliteStore {
         }
         Ok(Self {
             registry_generation: AtomicU64::new(1),
+            checkpointer,
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             path: path.display().to_string(),
@@ -112,13 +122,19 @@ impl SqliteStore {
         self.registry_generation.load(Ordering::Acquire)
     }
 
-    /// Copies the WAL into the database and restores automatic checkpoints
-    /// (after a bulk load that turned them off).
+    /// Copies the whole WAL into the database now and resumes background
+    /// checkpoints (after a bulk load that paused them).
     pub(crate) fn checkpoint(&self) -> StoreResult<()> {
         let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 1000;")?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.checkpointer.pause(false);
         Ok(())
+    }
+
+    /// Stops background checkpoints until [`Self::checkpoint`] (a bulk load
+    /// copies its WAL into the database once, at the end).
+    pub(crate) fn pause_checkpoints(&self) {
+        self.checkpointer.pause(true);
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.
@@ -127,6 +143,7 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        self.checkpointer.wrote();
         Ok(out)
     }
 }

@@ -7,6 +7,7 @@ use flotilla_core::model::{
 };
 
 use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, PartitionValue};
+use flotilla_core::fleet_versions::{FleetVersion, VersionQuery};
 
 use super::SqliteStore;
 use crate::error::StoreResult;
@@ -216,6 +217,10 @@ impl FleetStore for SqliteStore {
     }
     fn search_fleet(&self, query: &FleetQuery) -> StoreResult<Page<FleetModel>> {
         self.search_fleet_impl(query)
+    }
+
+    fn search_versions(&self, query: &VersionQuery) -> StoreResult<Page<FleetVersion>> {
+        self.search_versions_impl(query)
     }
     fn fleet_facets(&self, query: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
         self.fleet_facets_impl(query, tag_keys)

@@ -11,7 +11,7 @@ use flotilla_store::{NewModelVersion, NewRun, Store};
 
 use super::kind;
 
-fn ctx() -> ChangeContext {
+pub(super) fn ctx() -> ChangeContext {
     ChangeContext { actor: "ana".into(), reason: "test".into() }
 }
 
@@ -112,7 +112,7 @@ pub fn partitions_fall_back_to_parents_and_default(store: &dyn Store) {
     store.delete_registered_model("demand.store=1").unwrap();
 }
 
-fn fleet_of_six(store: &dyn Store) {
+pub(super) fn fleet_of_six(store: &dyn Store) {
     family(store, "sales");
     let mut items = Vec::new();
     for (i, region) in [(1, "north"), (2, "north"), (3, "north"), (4, "south"), (5, "south"), (6, "south")] {
@@ -297,8 +297,15 @@ pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
     assert_eq!(plan.moves[0].to_metric, Some(9.5));
     assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "1", "a dry run changes nothing");
 
+    let champions = |store: &dyn Store| {
+        let facets =
+            store.fleet_facets(&FleetQuery { family: Some("p".into()), ..FleetQuery::default() }, &[]).unwrap();
+        facets.aliases.iter().find(|(a, _)| a == "champion").map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(champions(store), 2);
     let applied = store.promote(&rule, false, &ctx()).unwrap();
     let batch = applied.batch_id.expect("a batch");
+    assert_eq!(champions(store), 3, "the new alias is counted");
     assert_eq!(applied.moves, plan.moves);
     assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "2");
     // The champion's metric moved with the alias: filters see the new value.
@@ -313,6 +320,9 @@ pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
 
     let undone = store.rollback(batch, &ctx()).unwrap();
     assert_eq!(undone.moves.len(), 2);
+    assert_eq!(champions(store), 2, "the removed alias is uncounted");
+    let q = FleetQuery { metrics: vec![MetricFilter::parse("rmse <= 9.5").unwrap()], ..FleetQuery::default() };
+    assert!(names(store, &q).is_empty(), "the champion's metric moved back");
     assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "1");
     assert_eq!(kind(store.get_version_by_alias("p.store=3", "champion")), ErrorKind::InvalidParameter);
     assert_eq!(kind(store.rollback(batch, &ctx())), ErrorKind::InvalidState, "a batch rolls back once");

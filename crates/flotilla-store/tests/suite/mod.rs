@@ -4,6 +4,7 @@
 //! tests run on SQLite today and PostgreSQL later (`behaviour_suite!(ctor)`).
 
 pub mod fleet;
+pub mod fleet_versions;
 pub mod insights;
 pub mod registry;
 pub mod tracking;
@@ -50,6 +51,7 @@ macro_rules! behaviour_suite {
         case!(fleet::bulk_changes_apply_whole_or_not_at_all);
         case!(fleet::promotion_dry_run_apply_and_rollback);
         case!(fleet::version_metrics_follow_their_run);
+        case!(fleet_versions::version_search_filters_sorts_and_pages);
         case!(insights::insights_are_bounded_reads);
     };
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, MetricOp, PartitionValue, parse_path};
+use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
 use flotilla_store::fleet::{AuditQuery, ChangeContext, PromotionRule};
 use flotilla_store::{FleetStore, PageRequest, SqliteStore};
 use serde::Serialize;
@@ -27,7 +28,7 @@ pub struct FleetArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum FleetCommand {
-    /// Search models across the fleet (filters are ANDed).
+    /// Search models (or, with --versions, model versions) across the fleet (filters are ANDed).
     Search(SearchArgs),
     /// List the families with their levels and model counts.
     Families,
@@ -78,12 +79,20 @@ pub struct SearchArgs {
     /// Models without this alias (repeatable).
     #[arg(long)]
     no_alias: Vec<String>,
-    /// A metric of an aliased version, e.g. `champion:val_rmse<3.2` (repeatable).
-    #[arg(long, value_parser = MetricFilter::parse)]
-    metric: Vec<MetricFilter>,
-    /// `name`, `created`, `updated` or `alias:metric`; `-` first for descending.
-    #[arg(long, default_value = "name", value_parser = FleetSort::parse)]
-    order_by: FleetSort,
+    /// A metric of an aliased version, e.g. `champion:val_rmse<3.2`; with
+    /// --versions, of the version itself, e.g. `val_rmse<3.2` (repeatable).
+    #[arg(long)]
+    metric: Vec<String>,
+    /// `name`, `created`, `updated` or `alias:metric`; with --versions
+    /// `version`, `created` or `metric:<key>`; `-` first for descending.
+    #[arg(long)]
+    order_by: Option<String>,
+    /// List model versions instead of models (aliases and metrics are the version's own).
+    #[arg(long)]
+    versions: bool,
+    /// With --versions: a model-version tag, `key=value` (repeatable).
+    #[arg(long)]
+    version_tag: Vec<String>,
     /// Rows per page.
     #[arg(long, default_value_t = 50)]
     limit: i64,
@@ -252,13 +261,20 @@ fn print_moves(moves: &[flotilla_store::fleet::AliasMove]) {
     print!("{}", table::render(&["MODEL", "ALIAS", "FROM", "TO", "FROM_METRIC", "TO_METRIC"], &rows));
 }
 
-fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> {
-    let tags = s
-        .tag
+fn key_values(given: &[String], flag: &str) -> anyhow::Result<Vec<(String, String)>> {
+    given
         .iter()
         .map(|t| t.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| anyhow::anyhow!("--tag takes key=value"))?;
+        .ok_or_else(|| anyhow::anyhow!("{flag} takes key=value"))
+}
+
+fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> {
+    if s.versions {
+        return search_versions(store, s, json);
+    }
+    anyhow::ensure!(s.version_tag.is_empty(), "--version-tag needs --versions");
+    let tags = key_values(&s.tag, "--tag")?;
     let query = FleetQuery {
         family: s.family,
         name_prefix: s.prefix,
@@ -267,8 +283,8 @@ fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> 
         tags,
         has_alias: s.alias,
         missing_alias: s.no_alias,
-        metrics: s.metric,
-        sort: s.order_by,
+        metrics: s.metric.iter().map(|m| MetricFilter::parse(m)).collect::<Result<_, _>>()?,
+        sort: FleetSort::parse(s.order_by.as_deref().unwrap_or("name"))?,
         max_results: Some(s.limit),
         page_token: s.page_token,
         ..FleetQuery::default()
@@ -291,6 +307,48 @@ fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> 
         })
         .collect();
     print!("{}", table::render(&["NAME", "FAMILY", "PARTITION", "LATEST", "ALIASES"], &rows));
+    if let Some(token) = page.next_page_token {
+        println!("more: --page-token {token}");
+    }
+    Ok(())
+}
+
+fn search_versions(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        s.contains.is_none() && s.no_alias.is_empty(),
+        "--contains and --no-alias search models, not versions"
+    );
+    let query = VersionQuery {
+        family: s.family,
+        name_prefix: s.prefix,
+        partition: s.partition,
+        tags: key_values(&s.tag, "--tag")?,
+        version_tags: key_values(&s.version_tag, "--version-tag")?,
+        has_alias: s.alias,
+        metrics: s.metric.iter().map(|m| VersionMetricFilter::parse(m)).collect::<Result<_, _>>()?,
+        sort: VersionSort::parse(s.order_by.as_deref().unwrap_or("version"))?,
+        max_results: Some(s.limit),
+        page_token: s.page_token,
+        ..VersionQuery::default()
+    };
+    let page = store.search_versions(&query)?;
+    if json {
+        return print_json(&serde_json::json!({ "versions": page.items, "next_page_token": page.next_page_token }));
+    }
+    let rows: Vec<Vec<String>> = page
+        .items
+        .iter()
+        .map(|v| {
+            vec![
+                v.model.clone(),
+                v.version.to_string(),
+                v.current_stage.clone(),
+                v.aliases.join(","),
+                v.metrics.iter().map(|(k, x)| format!("{k}={x:.4}")).collect::<Vec<_>>().join(","),
+            ]
+        })
+        .collect();
+    print!("{}", table::render(&["MODEL", "VERSION", "STAGE", "ALIASES", "METRICS"], &rows));
     if let Some(token) = page.next_page_token {
         println!("more: --page-token {token}");
     }

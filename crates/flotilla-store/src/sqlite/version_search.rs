@@ -1,0 +1,243 @@
+//! Version search across the fleet: model versions filtered by their model
+//! (family, name prefix, partition, tags) and by themselves (aliases
+//! pointing at them, version tags, metrics, creation time), in keyset pages.
+//!
+//! As in the model search, each filter is a set over an index, placed once
+//! its size is known: a small set drives the query (`IN`), a large one is
+//! probed per row (`EXISTS`) while the query walks its sort order, so a page
+//! fills after a few rows. Every sort has an index that yields its order:
+//! `registered_models(name)` then the version key, `model_versions_by_creation`
+//! and `model_version_metrics_by_value` (migration 4).
+
+use flotilla_core::fleet::PartitionValue;
+use flotilla_core::fleet_versions::{FleetVersion, VersionOrder, VersionQuery};
+use flotilla_core::model::Page;
+use flotilla_core::{Error, validation};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Transaction, params_from_iter};
+use serde_json::Value as JsonValue;
+
+use super::keyset::{self, SortKey};
+use super::{SqliteStore, families};
+use crate::error::StoreResult;
+use crate::paging;
+
+/// Sets smaller than this drive a search; larger ones are probed per row.
+const DRIVE_LIMIT: i64 = 10_000;
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_string())
+}
+
+/// A filter "the version's model (or the version itself) is in `table`
+/// where `cond`": `key` is `rm_id` or `rm_id, version`.
+struct Set {
+    table: &'static str,
+    key: &'static str,
+    cond: String,
+    args: Vec<SqlValue>,
+}
+
+struct Filter {
+    sql: String,
+    args: Vec<SqlValue>,
+    sets: Vec<Set>,
+}
+
+impl Filter {
+    fn and(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(clause);
+        self.args.extend(args);
+    }
+
+    fn set(&mut self, table: &'static str, key: &'static str, cond: &str, args: Vec<SqlValue>) {
+        self.sets.push(Set { table, key, cond: cond.to_string(), args });
+    }
+
+    /// Turns sets into SQL: sizing one costs at most [`DRIVE_LIMIT`] index steps.
+    fn place(&mut self, tx: &Transaction<'_>) -> StoreResult<()> {
+        for s in std::mem::take(&mut self.sets) {
+            let mut args = s.args.clone();
+            args.push(DRIVE_LIMIT.into());
+            let n: i64 = tx
+                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)", s.table, s.cond))?
+                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            let (outer, probe) = match s.key {
+                "rm_id" => ("v.rm_id", "x.rm_id = v.rm_id"),
+                _ => ("(v.rm_id, v.version)", "x.rm_id = v.rm_id AND x.version = v.version"),
+            };
+            if n < DRIVE_LIMIT {
+                self.and(&format!("{outer} IN (SELECT {} FROM {} WHERE {})", s.key, s.table, s.cond), s.args);
+            } else {
+                self.and(&format!("EXISTS (SELECT 1 FROM {} x WHERE {probe} AND {})", s.table, s.cond), s.args);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate(q: &VersionQuery) -> StoreResult<()> {
+    q.partition.iter().try_for_each(PartitionValue::validate)?;
+    q.has_alias.iter().try_for_each(|a| validation::alias(a))?;
+    for (key, _) in q.tags.iter().chain(&q.version_tags) {
+        validation::entity_key("Tag", key)?;
+    }
+    for m in &q.metrics {
+        validation::entity_key("Metric", &m.key)?;
+    }
+    Ok(())
+}
+
+fn build_filter(tx: &Transaction<'_>, q: &VersionQuery) -> StoreResult<Filter> {
+    let mut f = Filter { sql: String::new(), args: Vec::new(), sets: Vec::new() };
+    if let Some(name) = &q.family {
+        let family = families::family(tx, name)?;
+        for p in &q.partition {
+            family.depth_of(&p.key)?;
+        }
+        f.set("fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
+        // Members are named `{family}` or `{family}.…`: bound the name walk to them.
+        f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
+    }
+    for PartitionValue { key, value } in &q.partition {
+        f.set("member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
+    }
+    if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+        f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
+    }
+    for (key, value) in &q.tags {
+        f.set("registered_model_tags", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
+    }
+    for (key, value) in &q.version_tags {
+        f.set("model_version_tags", "rm_id, version", "key = ? AND value = ?", vec![text(key), text(value)]);
+    }
+    for alias in &q.has_alias {
+        f.set("registered_model_aliases", "rm_id, version", "alias = ?", vec![text(alias)]);
+    }
+    for m in &q.metrics {
+        let cond = format!("key = ? AND value {} ?", m.op.sql());
+        f.set("model_version_metrics", "rm_id, version", &cond, vec![text(&m.key), m.value.into()]);
+    }
+    if let Some(t) = q.created_after {
+        f.and("v.creation_time > ?", [t.into()]);
+    }
+    if let Some(t) = q.created_before {
+        f.and("v.creation_time < ?", [t.into()]);
+    }
+    f.place(tx)?;
+    Ok(f)
+}
+
+impl SqliteStore {
+    pub(crate) fn search_versions_impl(&self, q: &VersionQuery) -> StoreResult<Page<FleetVersion>> {
+        validate(q)?;
+        let limit = validation::page_size(q.max_results, (100, 1000), "max_results")?;
+        let desc = q.sort.descending;
+        let key = |expr: &str| if desc { SortKey::desc(expr) } else { SortKey::asc(expr) };
+        let (join, join_args, keys): (&str, Vec<SqlValue>, Vec<SortKey>) = match &q.sort.by {
+            VersionOrder::Version => ("", vec![], vec![key("rm.name"), key("v.version")]),
+            VersionOrder::Created => ("", vec![], vec![key("v.creation_time"), key("v.rm_id"), key("v.version")]),
+            VersionOrder::Metric(metric) => (
+                " JOIN model_version_metrics sm ON sm.rm_id = v.rm_id AND sm.version = v.version AND sm.key = ?",
+                vec![text(metric)],
+                vec![key("sm.value"), key("sm.rm_id"), key("sm.version")],
+            ),
+        };
+        let cursor = paging::decode_opt(q.page_token.as_deref(), keys.len())?;
+        self.read(|tx| {
+            let filter = build_filter(tx, q)?;
+            // CROSS JOIN keeps SQLite from reordering the tables of the
+            // name sort, which walks model names, then each model's versions.
+            let tables = match q.sort.by {
+                VersionOrder::Version => "registered_models rm CROSS JOIN model_versions v ON v.rm_id = rm.rm_id",
+                VersionOrder::Created | VersionOrder::Metric(_) => {
+                    "model_versions v JOIN registered_models rm ON rm.rm_id = v.rm_id"
+                }
+            };
+            let mut sql = format!(
+                "SELECT v.rm_id, v.version, rm.name, v.creation_time, v.last_update_time, v.current_stage, v.source, v.run_id,
+                        (SELECT f.name FROM fleet_members fm JOIN families f ON f.family_id = fm.family_id WHERE fm.rm_id = v.rm_id),
+                        (SELECT t.value FROM registered_model_tags t WHERE t.rm_id = v.rm_id AND t.key = 'flotilla.partition'),
+                        {}
+                 FROM {tables}{join} WHERE 1 = 1{}",
+                keyset::select_list(&keys),
+                filter.sql
+            );
+            let mut args = join_args;
+            args.extend(filter.args);
+            // Every key sorts the same way, so "after the cursor" is one
+            // row-value comparison, which SQLite turns into an index range.
+            if let Some(c) = &cursor {
+                let op = if desc { "<" } else { ">" };
+                let marks = vec!["?"; c.len()].join(", ");
+                sql.push_str(&format!(" AND ({}) {op} ({marks})", keyset::select_list(&keys)));
+                args.extend(c.iter().map(keyset::to_sql));
+            }
+            sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+            let mut stmt = tx.prepare(&sql)?;
+            let rows: Vec<((i64, FleetVersion), Vec<JsonValue>)> = stmt
+                .query_map(params_from_iter(args.iter()), |r| {
+                    let cursor =
+                        (10..10 + keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
+                    let version = FleetVersion {
+                        model: r.get(2)?,
+                        version: r.get(1)?,
+                        creation_time: r.get(3)?,
+                        last_update_time: r.get(4)?,
+                        current_stage: r.get(5)?,
+                        source: r.get(6)?,
+                        run_id: r.get(7)?,
+                        family: r.get(8)?,
+                        partition: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+                        aliases: Vec::new(),
+                        metrics: Vec::new(),
+                    };
+                    Ok(((r.get(0)?, version), cursor))
+                })?
+                .collect::<Result<_, _>>()?;
+            let more = rows.len() > limit;
+            let next_page_token = more.then(|| paging::encode(&rows[limit - 1].1));
+            let mut page: Vec<(i64, FleetVersion)> = rows.into_iter().take(limit).map(|(v, _)| v).collect();
+            attach_details(tx, &mut page)?;
+            Ok(Page { items: page.into_iter().map(|(_, v)| v).collect(), next_page_token })
+        })
+    }
+}
+
+/// Aliases and metrics of a page of versions, in two queries.
+fn attach_details(tx: &Transaction<'_>, page: &mut [(i64, FleetVersion)]) -> StoreResult<()> {
+    if page.is_empty() {
+        return Ok(());
+    }
+    let pairs: Vec<[i64; 2]> = page.iter().map(|(rm_id, v)| [*rm_id, v.version]).collect();
+    let json = serde_json::to_string(&pairs).map_err(|e| Error::internal(e.to_string()))?;
+    let position: std::collections::HashMap<(i64, i64), usize> =
+        page.iter().enumerate().map(|(i, (rm_id, v))| ((*rm_id, v.version), i)).collect();
+    let page_pairs = "SELECT DISTINCT j.value ->> 0 AS rm_id, j.value ->> 1 AS version FROM json_each(?) j";
+    let aliases: Vec<(i64, i64, String)> = tx
+        .prepare_cached(&format!(
+            "WITH p AS ({page_pairs}) SELECT a.rm_id, a.version, a.alias FROM p
+             CROSS JOIN registered_model_aliases a ON a.rm_id = p.rm_id AND a.version = p.version ORDER BY a.alias"
+        ))?
+        .query_map([&json], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (rm_id, version, alias) in aliases {
+        if let Some(&i) = position.get(&(rm_id, version)) {
+            page[i].1.aliases.push(alias);
+        }
+    }
+    let metrics: Vec<(i64, i64, String, f64)> = tx
+        .prepare_cached(&format!(
+            "WITH p AS ({page_pairs}) SELECT m.rm_id, m.version, m.key, m.value FROM p
+             CROSS JOIN model_version_metrics m ON m.rm_id = p.rm_id AND m.version = p.version ORDER BY m.key"
+        ))?
+        .query_map([&json], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    for (rm_id, version, key, value) in metrics {
+        if let Some(&i) = position.get(&(rm_id, version)) {
+            page[i].1.metrics.push((key, value));
+        }
+    }
+    Ok(())
+}
