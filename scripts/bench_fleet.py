@@ -116,7 +116,7 @@ def timed_queries(client, queries, reps):
             detail = body[:200].decode(errors="replace")
         else:
             parsed = json.loads(body)
-            n = len(parsed.get("models") or parsed.get("registered_models") or [])
+            n = len(parsed.get("models") or parsed.get("versions") or parsed.get("registered_models") or [])
             detail = f"{n} rows" if "total" not in parsed else f"total {parsed['total']:,}"
         out[label] = (statistics.median(times), pct(times, 99), status, detail)
     return out
@@ -134,6 +134,12 @@ FLEET_QUERIES = [
     ("champion val_rmse < 1.0, by metric", "/api/fleet/v1/models?metric=champion%3Aval_rmse%3C1.0&order_by=champion%3Aval_rmse&max_results=50"),
     ("updated, newest first", "/api/fleet/v1/models?order_by=-updated&max_results=50"),
     ("second page of a family", None),
+]
+VERSION_QUERIES = [
+    ("versions: family, val_rmse < 2.0, by metric",
+     "/api/fleet/v1/versions?family=fraud&metric=val_rmse%3C2.0&order_by=metric%3Aval_rmse&max_results=50"),
+    ("versions: one region, newest first", "/api/fleet/v1/versions?family=eta&partition=region%3Dr007&order_by=-created&max_results=50"),
+    ("versions: champions of tier=gold, by model", "/api/fleet/v1/versions?alias=champion&tag=tier%3Dgold&max_results=50"),
 ]
 FACET_QUERIES = [
     ("facets: whole fleet", "/api/fleet/v1/facets?facet_tag=owner&facet_tag=tier"),
@@ -170,13 +176,13 @@ def run_flotilla(args, work, lines):
         lines.append(f"| start → `/health` at {gen['models']:,} models | **{ms(healthy)}** |")
         client = Client(port)
         # Warm the page cache once, as a running server would be.
-        for _, path in FLEET_QUERIES + FACET_QUERIES:
+        for _, path in FLEET_QUERIES + VERSION_QUERIES + FACET_QUERIES:
             if path:
                 client.call("GET", path)
         status, body, _ = client.call("GET", "/api/fleet/v1/models?family=churn&max_results=50")
         token = json.loads(body).get("next_page_token") or ""
         queries = [(l, p or f"/api/fleet/v1/models?family=churn&max_results=50&page_token={token}") for l, p in FLEET_QUERIES]
-        results = timed_queries(client, queries + FACET_QUERIES + [("MLflow API search_registered_models first page", MLFLOW_FIRST_PAGE)], args.reps)
+        results = timed_queries(client, queries + VERSION_QUERIES + FACET_QUERIES + [("MLflow API search_registered_models first page", MLFLOW_FIRST_PAGE)], args.reps)
         lines.append("")
         lines.append(f"| query (single client, {args.reps} runs each) | p50 | p99 | answer |")
         lines.append("|---|---|---|---|")

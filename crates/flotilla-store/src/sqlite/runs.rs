@@ -137,26 +137,38 @@ fn is_newer(candidate: &Metric, current: &Metric) -> bool {
 /// Writes a batch of metric points: every point to the history, then one
 /// upsert per key into `latest_metrics` with that key's latest point of the
 /// batch (a batch of 1,000 points over 100 keys is 1,100 statements, not 2,000).
+/// History rows per multi-row `INSERT` (9 columns each).
+const HISTORY_ROWS_PER_INSERT: usize = 100;
+
 fn insert_metrics(tx: &Transaction<'_>, key: i64, run_id: &str, metrics: &[Metric]) -> StoreResult<()> {
-    let mut history = tx.prepare_cached(
-        "INSERT INTO metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?;
+    // The history goes in a few wide statements: a 1,000-metric batch costs
+    // ten statement executions, not a thousand.
+    for chunk in metrics.chunks(HISTORY_ROWS_PER_INSERT) {
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let sql = format!(
+            "INSERT INTO metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest) VALUES {}",
+            vec![row; chunk.len()].join(", ")
+        );
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(9 * chunk.len());
+        let stored: Vec<(f64, bool)> = chunk.iter().map(stored_value).collect();
+        for (m, (value, is_nan)) in chunk.iter().zip(&stored) {
+            values.extend([
+                &key as &dyn rusqlite::ToSql,
+                &m.key,
+                value,
+                is_nan,
+                &m.timestamp,
+                &m.step,
+                &m.model_id,
+                &m.dataset_name,
+                &m.dataset_digest,
+            ]);
+        }
+        tx.prepare_cached(&sql)?.execute(values.as_slice())?;
+    }
     let mut latest: Vec<&Metric> = Vec::new();
     let mut slot_of: HashMap<&str, usize> = HashMap::new();
     for m in metrics {
-        let (value, is_nan) = stored_value(m);
-        history.execute(params![
-            key,
-            m.key,
-            value,
-            is_nan,
-            m.timestamp,
-            m.step,
-            m.model_id,
-            m.dataset_name,
-            m.dataset_digest
-        ])?;
         match slot_of.get(m.key.as_str()) {
             Some(&i) if is_newer(m, latest[i]) => latest[i] = m,
             Some(_) => {}

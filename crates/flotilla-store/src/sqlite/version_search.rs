@@ -42,6 +42,8 @@ struct Filter {
     sql: String,
     args: Vec<SqlValue>,
     sets: Vec<Set>,
+    /// A small set drives the query: its versions are read, then sorted.
+    drives: bool,
 }
 
 impl Filter {
@@ -68,6 +70,7 @@ impl Filter {
                 _ => ("(v.rm_id, v.version)", "x.rm_id = v.rm_id AND x.version = v.version"),
             };
             if n < DRIVE_LIMIT {
+                self.drives = true;
                 self.and(&format!("{outer} IN (SELECT {} FROM {} WHERE {})", s.key, s.table, s.cond), s.args);
             } else {
                 self.and(&format!("EXISTS (SELECT 1 FROM {} x WHERE {probe} AND {})", s.table, s.cond), s.args);
@@ -90,18 +93,30 @@ fn validate(q: &VersionQuery) -> StoreResult<()> {
 }
 
 fn build_filter(tx: &Transaction<'_>, q: &VersionQuery) -> StoreResult<Filter> {
-    let mut f = Filter { sql: String::new(), args: Vec::new(), sets: Vec::new() };
+    let mut f = Filter { sql: String::new(), args: Vec::new(), sets: Vec::new(), drives: false };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
-        for p in &q.partition {
-            family.depth_of(&p.key)?;
+        if q.partition.is_empty() {
+            f.set("fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
         }
-        f.set("fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
-        // Members are named `{family}` or `{family}.…`: bound the name walk to them.
-        f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
-    }
-    for PartitionValue { key, value } in &q.partition {
-        f.set("member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
+        for p in &q.partition {
+            // Within a family a partition is one member and its subtree,
+            // found through the parent links (partition values repeat across
+            // families, so their index would visit every family's r007).
+            let depth = family.depth_of(&p.key)? as i64;
+            f.drives = true;
+            f.and(
+                "v.rm_id IN (WITH RECURSIVE sub (rm_id) AS (
+                     SELECT rm_id FROM fleet_members WHERE family_id = ? AND depth = ? AND part_value = ?
+                     UNION ALL SELECT fm.rm_id FROM sub JOIN fleet_members fm ON fm.parent = sub.rm_id)
+                 SELECT rm_id FROM sub)",
+                [family.id.into(), depth.into(), text(&p.value)],
+            );
+        }
+    } else {
+        for PartitionValue { key, value } in &q.partition {
+            f.set("member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
+        }
     }
     if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
@@ -126,6 +141,13 @@ fn build_filter(tx: &Transaction<'_>, q: &VersionQuery) -> StoreResult<Filter> {
         f.and("v.creation_time < ?", [t.into()]);
     }
     f.place(tx)?;
+    let walks_names = q.sort.by == VersionOrder::Version && !f.drives;
+    if let Some(name) = q.family.as_deref().filter(|_| walks_names) {
+        // Members are named `{family}` or `{family}.…`: bound the name walk
+        // to them. Only for a walk in name order: otherwise SQLite would
+        // read the whole family through this range and sort it.
+        f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
+    }
     Ok(f)
 }
 
@@ -134,33 +156,45 @@ impl SqliteStore {
         validate(q)?;
         let limit = validation::page_size(q.max_results, (100, 1000), "max_results")?;
         let desc = q.sort.descending;
-        let key = |expr: &str| if desc { SortKey::desc(expr) } else { SortKey::asc(expr) };
-        let (join, join_args, keys): (&str, Vec<SqlValue>, Vec<SortKey>) = match &q.sort.by {
-            VersionOrder::Version => ("", vec![], vec![key("rm.name"), key("v.version")]),
-            VersionOrder::Created => ("", vec![], vec![key("v.creation_time"), key("v.rm_id"), key("v.version")]),
+        // With `plus`, the keys are written `+expr`, which no index can
+        // order: SQLite then drives the query from the small filter set and
+        // sorts what it found, instead of walking the whole sort order.
+        let keys = |plus: bool| -> Vec<SortKey> {
+            let key = |expr: &str| {
+                let expr = if plus { format!("+{expr}") } else { expr.to_string() };
+                if desc { SortKey::desc(expr) } else { SortKey::asc(expr) }
+            };
+            match &q.sort.by {
+                VersionOrder::Version => vec![key("rm.name"), key("v.version")],
+                VersionOrder::Created => vec![key("v.creation_time"), key("v.rm_id"), key("v.version")],
+                VersionOrder::Metric(_) => vec![key("sm.value"), key("sm.rm_id"), key("sm.version")],
+            }
+        };
+        let (join, join_args): (&str, Vec<SqlValue>) = match &q.sort.by {
+            VersionOrder::Version | VersionOrder::Created => ("", vec![]),
             VersionOrder::Metric(metric) => (
                 " JOIN model_version_metrics sm ON sm.rm_id = v.rm_id AND sm.version = v.version AND sm.key = ?",
                 vec![text(metric)],
-                vec![key("sm.value"), key("sm.rm_id"), key("sm.version")],
             ),
         };
-        let cursor = paging::decode_opt(q.page_token.as_deref(), keys.len())?;
+        let cursor = paging::decode_opt(q.page_token.as_deref(), keys(false).len())?;
         self.read(|tx| {
             let filter = build_filter(tx, q)?;
-            // CROSS JOIN keeps SQLite from reordering the tables of the
-            // name sort, which walks model names, then each model's versions.
+            let keys = keys(filter.drives);
+            // Without a driving set, CROSS JOIN keeps SQLite from reordering
+            // the tables of the name sort, which walks model names, then
+            // each model's versions.
             let tables = match q.sort.by {
-                VersionOrder::Version => "registered_models rm CROSS JOIN model_versions v ON v.rm_id = rm.rm_id",
-                VersionOrder::Created | VersionOrder::Metric(_) => {
+                VersionOrder::Version if !filter.drives => {
+                    "registered_models rm CROSS JOIN model_versions v ON v.rm_id = rm.rm_id"
+                }
+                VersionOrder::Version | VersionOrder::Created | VersionOrder::Metric(_) => {
                     "model_versions v JOIN registered_models rm ON rm.rm_id = v.rm_id"
                 }
             };
+            // Only the keys here: what a version carries is read for the page alone.
             let mut sql = format!(
-                "SELECT v.rm_id, v.version, rm.name, v.creation_time, v.last_update_time, v.current_stage, v.source, v.run_id,
-                        (SELECT f.name FROM fleet_members fm JOIN families f ON f.family_id = fm.family_id WHERE fm.rm_id = v.rm_id),
-                        (SELECT t.value FROM registered_model_tags t WHERE t.rm_id = v.rm_id AND t.key = 'flotilla.partition'),
-                        {}
-                 FROM {tables}{join} WHERE 1 = 1{}",
+                "SELECT v.rm_id, v.version, {} FROM {tables}{join} WHERE 1 = 1{}",
                 keyset::select_list(&keys),
                 filter.sql
             );
@@ -176,33 +210,57 @@ impl SqliteStore {
             }
             sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
             let mut stmt = tx.prepare(&sql)?;
-            let rows: Vec<((i64, FleetVersion), Vec<JsonValue>)> = stmt
+            let rows: Vec<([i64; 2], Vec<JsonValue>)> = stmt
                 .query_map(params_from_iter(args.iter()), |r| {
                     let cursor =
-                        (10..10 + keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
-                    let version = FleetVersion {
-                        model: r.get(2)?,
-                        version: r.get(1)?,
-                        creation_time: r.get(3)?,
-                        last_update_time: r.get(4)?,
-                        current_stage: r.get(5)?,
-                        source: r.get(6)?,
-                        run_id: r.get(7)?,
-                        family: r.get(8)?,
-                        partition: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
-                        aliases: Vec::new(),
-                        metrics: Vec::new(),
-                    };
-                    Ok(((r.get(0)?, version), cursor))
+                        (2..2 + keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
+                    Ok(([r.get(0)?, r.get(1)?], cursor))
                 })?
                 .collect::<Result<_, _>>()?;
             let more = rows.len() > limit;
             let next_page_token = more.then(|| paging::encode(&rows[limit - 1].1));
-            let mut page: Vec<(i64, FleetVersion)> = rows.into_iter().take(limit).map(|(v, _)| v).collect();
+            let pairs: Vec<[i64; 2]> = rows.into_iter().take(limit).map(|(pair, _)| pair).collect();
+            let mut page = load_versions(tx, &pairs)?;
             attach_details(tx, &mut page)?;
             Ok(Page { items: page.into_iter().map(|(_, v)| v).collect(), next_page_token })
         })
     }
+}
+
+/// The versions of a page, in its order, in one query.
+fn load_versions(tx: &Transaction<'_>, pairs: &[[i64; 2]]) -> StoreResult<Vec<(i64, FleetVersion)>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let json = serde_json::to_string(pairs).map_err(|e| Error::internal(e.to_string()))?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT v.rm_id, v.version, rm.name, v.creation_time, v.last_update_time, v.current_stage, v.source, v.run_id,
+                (SELECT f.name FROM fleet_members fm JOIN families f ON f.family_id = fm.family_id WHERE fm.rm_id = v.rm_id),
+                (SELECT t.value FROM registered_model_tags t WHERE t.rm_id = v.rm_id AND t.key = 'flotilla.partition')
+         FROM json_each(?) j
+         CROSS JOIN model_versions v ON v.rm_id = j.value ->> 0 AND v.version = j.value ->> 1
+         CROSS JOIN registered_models rm ON rm.rm_id = v.rm_id
+         ORDER BY j.key",
+    )?;
+    let rows = stmt.query_map([&json], |r| {
+        Ok((
+            r.get(0)?,
+            FleetVersion {
+                model: r.get(2)?,
+                version: r.get(1)?,
+                creation_time: r.get(3)?,
+                last_update_time: r.get(4)?,
+                current_stage: r.get(5)?,
+                source: r.get(6)?,
+                run_id: r.get(7)?,
+                family: r.get(8)?,
+                partition: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+                aliases: Vec::new(),
+                metrics: Vec::new(),
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Aliases and metrics of a page of versions, in two queries.
