@@ -4,9 +4,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use flotilla_core::model::{Dataset, DatasetInput, Metric, ModelInput, ModelOutput, RunStatus, Tag};
+use flotilla_core::model::{Dataset, DatasetInput, Metric, ModelInput, ModelOutput, Run, RunStatus, Tag};
 use flotilla_store::{NewRun, PageRequest, RunQuery, RunUpdate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::empty;
@@ -305,7 +305,17 @@ struct Search {
     page_token: Option<String>,
 }
 
-async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
+/// A page of runs, serialized straight from the runs: building a `Value`
+/// tree first cost a third of a 1,000-run answer in allocations.
+#[derive(Serialize)]
+struct RunsPage {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<Run>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<axum::Json<RunsPage>> {
     let query = RunQuery {
         experiment_ids: req.experiment_ids,
         filter: req.filter.unwrap_or_default(),
@@ -314,14 +324,7 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
         page: PageRequest { max_results: req.max_results, page_token: req.page_token },
     };
     let page = s.call(move |st| st.search_runs(&query)).await?;
-    let mut out = json!({});
-    if !page.items.is_empty() {
-        out["runs"] = json!(page.items);
-    }
-    if let Some(t) = page.next_page_token {
-        out["next_page_token"] = t.into();
-    }
-    Ok(axum::Json(out))
+    Ok(axum::Json(RunsPage { runs: page.items, next_page_token: page.next_page_token }))
 }
 
 #[derive(Deserialize)]
