@@ -134,13 +134,16 @@ def main():
     server = subprocess.Popen([args.flotilla_bin, "server", "--data-dir", data, "--port", str(port)], env=env)
     try:
         c = Client(port)
-        for _ in range(200):
+        deadline = time.time() + 600  # a store from an older build may first apply migrations
+        while True:
             try:
                 if c.call("GET", "/health")[0] == 200:
                     break
             except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("flotilla did not become healthy")
                 c = Client(port)
-                time.sleep(0.05)
+                time.sleep(0.1)
         log(f"seeding {args.runs} runs and a long run")
         exp, run = seed_tracking(c, args.runs)
         log(f"registering a model with {args.big_model_versions:,} versions")
