@@ -166,8 +166,6 @@ def main():
             ("models: one region (partition facet)", "/models?partition=" + q(f"region={region}")),
             ("models: has challenger", "/models?alias=challenger"),
             ("models: results fragment (typing)", "/models?fragment=results&contains=" + q("store=s0004")),
-            ("versions: a family's best by metric", "/versions?family=demand-forecast&order_by=" + q("metric:val_rmse")),
-            ("versions: metric filter, newest first", "/versions?metric=" + q("val_rmse < 1.5") + "&order_by=-created"),
             ("families list", "/families"),
             ("family page (regions, distribution)", "/families/demand-forecast"),
             ("family: one region's stores by metric", f"/families/demand-forecast?path={q('region=' + region)}&order_by=" + q("-champion:val_rmse")),

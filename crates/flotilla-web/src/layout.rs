@@ -13,16 +13,14 @@ use crate::format;
 pub enum Section {
     Fleet,
     Models,
-    Versions,
     Families,
     Experiments,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str); 6] = [
+const SECTIONS: [(Section, &str, &str); 5] = [
     (Section::Fleet, "/", "Fleet"),
     (Section::Models, "/models", "Models"),
-    (Section::Versions, "/versions", "Versions"),
     (Section::Families, "/families", "Families"),
     (Section::Experiments, "/experiments", "Experiments"),
     (Section::Audit, "/audit", "Audit log"),

@@ -34,7 +34,6 @@ pub fn routes() -> Router<AppState> {
         .route("/models/{name}", get(pages::model::page))
         .route("/models/{name}/compare", get(pages::compare::page))
         .route("/models/{name}/aliases", post(pages::model::set_alias))
-        .route("/versions", get(pages::versions::page))
         .route("/families", get(pages::family::list))
         .route("/families/{name}", get(pages::family::page))
         .route("/experiments", get(pages::experiments::list))

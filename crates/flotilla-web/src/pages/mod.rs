@@ -9,7 +9,6 @@ pub mod home;
 pub mod model;
 pub mod run;
 pub mod search;
-pub mod versions;
 
 use flotilla_core::fleet::AliasTarget;
 use maud::{Markup, html};
