@@ -16,6 +16,9 @@ use super::{SqliteStore, rows};
 use crate::error::StoreResult;
 use crate::{RegistryQuery, paging};
 
+/// Above this version number a model's `latest_versions` is found by index seeks per stage.
+const MANY_VERSIONS: i64 = 64;
+
 pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<RegisteredModel>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -60,17 +63,39 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
             m.aliases.push(RegisteredModelAlias { alias: r.get(1)?, version: r.get::<_, i64>(2)?.to_string() });
         }
     }
-    // The latest version in each stage, as MLflow's `latest_versions`: one seek to the end of
-    // the (model, stage) index range per model and stage, however many versions a model has
-    // (a GROUP BY would read them all).
-    let mut stmt = tx.prepare_cached(
-        "SELECT j.value, (SELECT max(v.version) FROM model_versions v WHERE v.rm_id = j.value AND v.current_stage = s.value)
-         FROM json_each(?) j CROSS JOIN json_each(?) s",
-    )?;
-    let stages = serde_json::to_string(&flotilla_core::model::STAGES).map_err(|e| Error::internal(e.to_string()))?;
-    let latest: Vec<(i64, Option<i64>)> =
-        stmt.query_map([&list, &stages], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-    let mut latest: Vec<(i64, i64)> = latest.into_iter().filter_map(|(id, v)| Some((id, v?))).collect();
+    // The latest version in each stage, as MLflow's `latest_versions`. Most models have a few
+    // versions, and one GROUP BY over them is cheapest; a model whose version numbers pass
+    // MANY_VERSIONS would make it read every version, so those get one seek to the end of the
+    // (model, stage) index range per stage instead.
+    let many: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT j.value FROM json_each(?) j
+             WHERE (SELECT max(v.version) FROM model_versions v WHERE v.rm_id = j.value) > ?",
+        )?
+        .query_map(rusqlite::params![&list, MANY_VERSIONS], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let many_list = serde_json::to_string(&many).map_err(|e| Error::internal(e.to_string()))?;
+    let mut latest: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT rm_id, MAX(version) FROM model_versions
+             WHERE rm_id IN (SELECT value FROM json_each(?)) AND rm_id NOT IN (SELECT value FROM json_each(?))
+             GROUP BY rm_id, current_stage",
+        )?
+        .query_map([&list, &many_list], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if !many.is_empty() {
+        let stages =
+            serde_json::to_string(&flotilla_core::model::STAGES).map_err(|e| Error::internal(e.to_string()))?;
+        let per_stage: Vec<(i64, Option<i64>)> = tx
+            .prepare_cached(
+                "SELECT j.value, (SELECT max(v.version) FROM model_versions v
+                                  WHERE v.rm_id = j.value AND v.current_stage = s.value)
+                 FROM json_each(?) j CROSS JOIN json_each(?) s",
+            )?
+            .query_map([&many_list, &stages], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        latest.extend(per_stage.into_iter().filter_map(|(id, v)| Some((id, v?))));
+    }
     latest.sort_unstable();
     for ((id, _), v) in versions_keyed(tx, &latest)? {
         if let Some(m) = models.get_mut(&id) {
