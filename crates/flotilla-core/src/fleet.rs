@@ -236,13 +236,18 @@ impl Default for FleetSort {
     }
 }
 
+/// A sort field and whether it is descending: `-updated` → `(true, "updated")`.
+pub fn split_direction(s: &str) -> (bool, &str) {
+    let s = s.trim();
+    match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    }
+}
+
 impl FleetSort {
     pub fn parse(s: &str) -> Result<Self> {
-        let s = s.trim();
-        let (descending, field) = match s.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
+        let (descending, field) = split_direction(s);
         let by = match field {
             "name" => FleetOrder::Name,
             "created" | "creation_time" => FleetOrder::Created,

@@ -58,11 +58,7 @@ impl Default for VersionSort {
 
 impl VersionSort {
     pub fn parse(s: &str) -> Result<Self> {
-        let s = s.trim();
-        let (descending, field) = match s.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
+        let (descending, field) = crate::fleet::split_direction(s);
         let by = match field {
             "version" | "name" => VersionOrder::Version,
             "created" | "creation_time" => VersionOrder::Created,

@@ -15,6 +15,14 @@ pub struct VersionMetrics {
     pub metrics: Vec<(String, f64)>,
 }
 
+impl VersionMetrics {
+    /// `key` of version `version` among `all`, if recorded.
+    pub fn find(all: &[Self], version: &str, key: &str) -> Option<f64> {
+        let v: i64 = version.parse().ok()?;
+        all.iter().find(|m| m.version == v)?.metrics.iter().find(|(k, _)| k == key).map(|(_, x)| *x)
+    }
+}
+
 /// A point of a model's history: version `version` was created at `time` (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TimelinePoint {

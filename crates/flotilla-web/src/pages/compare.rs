@@ -42,10 +42,7 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
     let mut keys: Vec<&str> = metrics.iter().flat_map(|m| m.metrics.iter().map(|(k, _)| k.as_str())).collect();
     keys.sort_unstable();
     keys.dedup();
-    let value = |version: &str, key: &str| -> Option<f64> {
-        let v: i64 = version.parse().ok()?;
-        metrics.iter().find(|m| m.version == v)?.metrics.iter().find(|(k, _)| k == key).map(|(_, x)| *x)
-    };
+    let value = |version: &str, key: &str| VersionMetrics::find(&metrics, version, key);
     let seg = format::segment(&name);
     let crumbs = [
         ("Models".to_string(), Some("/models".to_string())),

@@ -80,6 +80,7 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
     };
     let (contains, wanted_key, token) = (get("contains"), get("key"), get("page_token"));
     let family_name = name.clone();
+    let shown = path.clone();
     let view = s
         .call(move |st| {
             let family = st.get_family(&family_name)?;
@@ -130,8 +131,7 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
             Ok(View { family, children, keys, key, values, sample, served_by })
         })
         .await?;
-    let path = fleet_query::partition(Some(&get("path")).filter(|p| !p.is_empty()).map(String::as_str))?;
-    Ok(render(&view, &path, &raw))
+    Ok(render(&view, &shown, &raw))
 }
 
 fn family_url(family: &str, path: &[PartitionValue], extra: &[(&str, &str)]) -> String {

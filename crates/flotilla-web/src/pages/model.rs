@@ -92,10 +92,7 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
         keys.truncate(8);
         keys
     };
-    let metric_of = |version: &str, key: &str| -> Option<f64> {
-        let v: i64 = version.parse().ok()?;
-        view.metrics.iter().find(|m| m.version == v)?.metrics.iter().find(|(k, _)| k == key).map(|(_, x)| *x)
-    };
+    let metric_of = |version: &str, key: &str| VersionMetrics::find(&view.metrics, version, key);
     let mut crumbs = vec![("Models".to_string(), Some("/models".to_string()))];
     if let Some(f) = family {
         crumbs.push((f.to_string(), Some(format!("/families/{}", format::segment(f)))));
