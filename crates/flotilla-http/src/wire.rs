@@ -29,7 +29,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Mlflow<T> {
         let value = if req.method() == Method::GET || req.method() == Method::HEAD {
             query_to_json(req.uri().query().unwrap_or(""))
         } else {
-            body_to_json(req).await?
+            let bytes = body_bytes(req).await?;
+            // The common case, a JSON object, is read straight into `T`: a
+            // `Value` tree first cost a 1,000-metric log-batch a tenth of its time.
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+                return serde_json::from_slice(&bytes).map(Mlflow).map_err(|e| {
+                    if e.is_data() {
+                        ApiError::invalid(format!("Invalid request body: {e}"))
+                    } else {
+                        ApiError::bad_request(format!("Malformed JSON in request body: {e}"))
+                    }
+                });
+            }
+            json_object(&bytes)?
         };
         serde_json::from_value(value).map(Mlflow).map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
     }
@@ -53,7 +65,8 @@ fn query_to_json(query: &str) -> Value {
     Value::Object(map)
 }
 
-async fn body_to_json(req: Request) -> Result<Value, ApiError> {
+/// The body of a JSON request, checked for its content type and size.
+async fn body_bytes(req: Request) -> Result<axum::body::Bytes, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -64,7 +77,7 @@ async fn body_to_json(req: Request) -> Result<Value, ApiError> {
         ApiError::invalid(format!("Request body exceeds the limit of {MAX_JSON_BODY} bytes or could not be read"))
     })?;
     if is_delete && bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Map::new()));
+        return Ok(axum::body::Bytes::from_static(b"{}"));
     }
     match content_type.as_deref() {
         Some("application/json") => {}
@@ -77,10 +90,16 @@ async fn body_to_json(req: Request) -> Result<Value, ApiError> {
             return Err(ApiError::invalid("Missing 'Content-Type: application/json' header"));
         }
     }
+    Ok(bytes)
+}
+
+/// A body that is not a plain JSON object: empty (an empty message), or a
+/// JSON string holding the object (old clients encode twice).
+fn json_object(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
-    let mut value: Value = serde_json::from_slice(&bytes)
+    let mut value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("Malformed JSON in request body: {e}")))?;
     if let Value::String(inner) = &value {
         value = serde_json::from_str(inner)

@@ -3,12 +3,12 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use flotilla_core::model::{Tag, ViewType};
+use flotilla_core::model::{Experiment, Tag, ViewType};
 use flotilla_store::{ExperimentQuery, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::empty;
+use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::{Mlflow, lenient, required};
@@ -92,7 +92,7 @@ pub(crate) fn view_type(v: Option<&str>) -> ApiResult<ViewType> {
     }
 }
 
-async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
+async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Experiment>> {
     let query = ExperimentQuery {
         filter: req.filter.unwrap_or_default(),
         order_by: req.order_by,
@@ -100,11 +100,7 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
         page: PageRequest { max_results: req.max_results, page_token: req.page_token },
     };
     let page = s.call(move |st| st.search_experiments(&query)).await?;
-    let mut out = json!({ "experiments": page.items });
-    if let Some(t) = page.next_page_token {
-        out["next_page_token"] = t.into();
-    }
-    Ok(axum::Json(out))
+    Ok(Paged::new("experiments", page))
 }
 
 async fn delete(State(s): State<AppState>, Mlflow(req): Mlflow<ById>) -> ApiResult<Json> {

@@ -4,13 +4,13 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use flotilla_core::model::Tag;
+use flotilla_core::model::{ModelVersion, RegisteredModel, Tag};
 use flotilla_store::{NewModelVersion, PageRequest, RegistryQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::empty;
 use super::models::{check_source, download_uri};
+use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::{Mlflow, lenient, required};
@@ -131,18 +131,10 @@ impl Search {
     }
 }
 
-fn paged(field: &str, items: Value, next: Option<String>) -> Json {
-    let mut out = json!({ field: items });
-    if let Some(t) = next {
-        out["next_page_token"] = t.into();
-    }
-    axum::Json(out)
-}
-
-async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
+async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<RegisteredModel>> {
     let q = req.into_query();
     let page = s.call(move |st| st.search_registered_models(&q)).await?;
-    Ok(paged("registered_models", json!(page.items), page.next_page_token))
+    Ok(Paged::new("registered_models", page))
 }
 
 async fn set_model_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
@@ -228,10 +220,10 @@ async fn transition_stage(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
     Ok(axum::Json(json!({ "model_version": v })))
 }
 
-async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
+async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<ModelVersion>> {
     let q = req.into_query();
     let page = s.call(move |st| st.search_model_versions(&q)).await?;
-    Ok(paged("model_versions", json!(page.items), page.next_page_token))
+    Ok(Paged::new("model_versions", page))
 }
 
 async fn set_version_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {

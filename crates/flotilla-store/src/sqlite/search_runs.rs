@@ -123,11 +123,15 @@ impl SqliteStore {
         let experiment_ids =
             q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;
 
-        let mut args: Vec<Value> = vec![Value::Text(rows::id_list(&experiment_ids))];
-        let mut sql = format!(
-            "SELECT r.run_key, {} FROM runs r WHERE r.experiment_id IN (SELECT value FROM json_each(?))",
-            keyset::select_list(&keys)
-        );
+        // One experiment (the usual search) is an equality, so that the
+        // `runs_by_experiment` index yields runs already in the default order
+        // and the page stops early; a list of them needs a sort.
+        let (experiments, experiment_arg) = match experiment_ids.as_slice() {
+            [one] => ("r.experiment_id = ?", Value::Integer(*one)),
+            many => ("r.experiment_id IN (SELECT value FROM json_each(?))", Value::Text(rows::id_list(many))),
+        };
+        let mut args: Vec<Value> = vec![experiment_arg];
+        let mut sql = format!("SELECT r.run_key, {} FROM runs r WHERE {experiments}", keyset::select_list(&keys));
         match q.view {
             ViewType::ActiveOnly => sql.push_str(" AND r.lifecycle_stage = 'active'"),
             ViewType::DeletedOnly => sql.push_str(" AND r.lifecycle_stage = 'deleted'"),
