@@ -62,12 +62,17 @@ pub(crate) fn finish(conn: &Connection, recount: bool) -> StoreResult<()> {
         .prepare("SELECT name, sql FROM bulk_load_pending ORDER BY name")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
+    conn.execute_batch("PRAGMA threads = 2; PRAGMA cache_size = -16384;")?;
     for (name, sql) in &pending {
+        let started = std::time::Instant::now();
         conn.execute_batch(sql)?;
         conn.execute("DELETE FROM bulk_load_pending WHERE name = ?", [name])?;
+        tracing::debug!(name, seconds = started.elapsed().as_secs_f64(), "rebuilt");
     }
     if pending.iter().any(|(name, _)| name == "registered_model_names_insert") {
+        let started = std::time::Instant::now();
         conn.execute_batch("INSERT INTO registered_model_names (registered_model_names) VALUES ('rebuild');")?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rebuilt the trigram name index");
     }
     if recount && pending.iter().any(|(name, _)| name.starts_with("facet_")) {
         conn.execute_batch(include_str!("facet_recount.sql"))?;
