@@ -16,7 +16,7 @@ const MAX_POINTS: usize = 2_000;
 /// The distinct keys of `model_version_metrics` for one model, one index
 /// step each (a skip scan: a model has few metric keys but may have many
 /// versions).
-fn version_metric_keys(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Vec<String>> {
+pub(crate) fn version_metric_keys(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Vec<String>> {
     let mut next =
         tx.prepare_cached("SELECT key FROM model_version_metrics WHERE rm_id = ? AND key > ? ORDER BY key LIMIT 1")?;
     let mut keys: Vec<String> = Vec::new();

@@ -14,7 +14,7 @@ use flotilla_core::fleet_versions::{FleetVersion, VersionOrder, VersionQuery};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, params_from_iter};
+use rusqlite::{OptionalExtension, Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
@@ -263,7 +263,7 @@ fn load_versions(tx: &Transaction<'_>, pairs: &[[i64; 2]]) -> StoreResult<Vec<(i
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Aliases and metrics of a page of versions, in two queries.
+/// Aliases (one query) and metrics (index seeks) of a page of versions.
 fn attach_details(tx: &Transaction<'_>, page: &mut [(i64, FleetVersion)]) -> StoreResult<()> {
     if page.is_empty() {
         return Ok(());
@@ -285,16 +285,20 @@ fn attach_details(tx: &Transaction<'_>, page: &mut [(i64, FleetVersion)]) -> Sto
             page[i].1.aliases.push(alias);
         }
     }
-    let metrics: Vec<(i64, i64, String, f64)> = tx
-        .prepare_cached(&format!(
-            "WITH p AS ({page_pairs}) SELECT m.rm_id, m.version, m.key, m.value FROM p
-             CROSS JOIN model_version_metrics m ON m.rm_id = p.rm_id AND m.version = p.version ORDER BY m.key"
-        ))?
-        .query_map([&json], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    for (rm_id, version, key, value) in metrics {
-        if let Some(&i) = position.get(&(rm_id, version)) {
-            page[i].1.metrics.push((key, value));
+    // Metrics by point lookups over each model's keys: the table is keyed
+    // (rm_id, key, version), so a join on (rm_id, version) would read every
+    // version of the model (200,000 of them for some).
+    let mut keys_of: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    let mut value =
+        tx.prepare_cached("SELECT value FROM model_version_metrics WHERE rm_id = ? AND key = ? AND version = ?")?;
+    for (rm_id, v) in page.iter_mut() {
+        if !keys_of.contains_key(rm_id) {
+            keys_of.insert(*rm_id, super::insights::version_metric_keys(tx, *rm_id)?);
+        }
+        for key in &keys_of[rm_id] {
+            if let Some(x) = value.query_row(rusqlite::params![*rm_id, key, v.version], |r| r.get(0)).optional()? {
+                v.metrics.push((key.clone(), x));
+            }
         }
     }
     Ok(())
