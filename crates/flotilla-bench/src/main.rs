@@ -67,11 +67,12 @@ impl Args {
             models,
             clients: self.clients,
             runs: self.runs.unwrap_or(if q { 100 } else { 1000 }),
-            log_batch_reps: if q { 5 } else { 50 },
+            // Enough samples that p99 is not simply the slowest one.
+            log_batch_reps: if q { 5 } else { 200 },
             get_reps: if q { 30 } else { 300 },
-            search_reps: if q { 20 } else { 100 },
-            runs_search_reps: if q { 10 } else { 50 },
-            runs_search_1000_reps: if q { 5 } else { 20 },
+            search_reps: if q { 20 } else { 300 },
+            runs_search_reps: if q { 10 } else { 200 },
+            runs_search_1000_reps: if q { 5 } else { 100 },
             op_cap: Duration::from_secs(self.op_seconds),
             setup_cap: Duration::from_secs(30 * 60),
         }
