@@ -140,6 +140,9 @@ VERSION_QUERIES = [
      "/api/fleet/v1/versions?family=fraud&metric=val_rmse%3C2.0&order_by=metric%3Aval_rmse&max_results=50"),
     ("versions: one region, newest first", "/api/fleet/v1/versions?family=eta&partition=region%3Dr007&order_by=-created&max_results=50"),
     ("versions: champions of tier=gold, by model", "/api/fleet/v1/versions?alias=champion&tag=tier%3Dgold&max_results=50"),
+    ("versions: all, newest first", "/api/fleet/v1/versions?order_by=-created&max_results=50"),
+    ("versions: val_rmse < 2.0, newest first", "/api/fleet/v1/versions?metric=val_rmse%3C2.0&order_by=-created&max_results=50"),
+    ("versions: a family by val_rmse", "/api/fleet/v1/versions?family=fraud&order_by=metric%3Aval_rmse&max_results=50"),
 ]
 FACET_QUERIES = [
     ("facets: whole fleet", "/api/fleet/v1/facets?facet_tag=owner&facet_tag=tier"),

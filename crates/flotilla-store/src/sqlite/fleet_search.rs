@@ -128,6 +128,11 @@ impl Filter {
     }
 }
 
+/// A member (the one parameter) and every member below it, through the parent index.
+const SUBTREE: &str = "(WITH RECURSIVE sub (rm_id) AS (
+        SELECT ? UNION ALL SELECT fm.rm_id FROM sub JOIN fleet_members fm ON fm.parent = sub.rm_id)
+    SELECT rm_id FROM sub) tree";
+
 /// Counting the first matches sizes sets up to this many rows.
 const SAMPLE_SIZING: i64 = 50_000;
 /// Counting sizes sets up to this many rows.
@@ -156,11 +161,9 @@ fn fts_phrase(s: &str) -> String {
 
 fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> StoreResult<Filter> {
     let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new(), drive: None };
-    let mut family_id = None;
     let mut children_of_path = false;
-    if let Some(name) = &q.family {
-        let family = families::family(tx, name)?;
-        family_id = Some(family.id);
+    let family = q.family.as_deref().map(|name| families::family(tx, name)).transpose()?;
+    if let (Some(name), Some(family)) = (&q.family, &family) {
         let mut path_depth = None;
         for p in &q.partition {
             path_depth = path_depth.max(Some(family.depth_of(&p.key)? as i64));
@@ -185,19 +188,18 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
         f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
     }
-    for PartitionValue { key, value } in q.partition.iter().filter(|_| !children_of_path) {
-        match family_id {
-            // Partition values repeat across families (every family has a region=west): narrow
-            // the set to the family's members so that it is small enough to drive the query.
-            Some(id) => membership(
-                &mut f,
-                "member_partitions mp JOIN fleet_members fm ON fm.rm_id = mp.rm_id",
-                "mp.rm_id",
-                "mp.key = ? AND mp.value = ? AND fm.family_id = ?",
-                vec![text(key), text(value), id.into()],
-            ),
-            None => {
-                membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)])
+    match family.as_ref() {
+        // Within a family, a partition path is one member and its subtree, found through the
+        // parent index: partition values repeat across families (every family has its
+        // region=r007), so their own index would visit every family's.
+        Some(family) if !children_of_path && !q.partition.is_empty() => {
+            let member = family.find_member(tx, &q.partition)?.unwrap_or(-1);
+            membership(&mut f, SUBTREE, "tree.rm_id", "1 = 1", vec![member.into()]);
+        }
+        Some(_) => {}
+        None => {
+            for PartitionValue { key, value } in &q.partition {
+                membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
             }
         }
     }

@@ -142,6 +142,34 @@ pub fn fleet_search_filters_sorts_and_pages(store: &dyn Store) {
         q(|q| q.partition = parse_path("region=south").unwrap()),
         ["sales.region=south", "sales.store=0004", "sales.store=0005", "sales.store=0006"]
     );
+    // Within a family, a partition path is its member and the member's subtree.
+    assert_eq!(
+        q(|q| {
+            q.family = Some("sales".into());
+            q.partition = parse_path("region=south").unwrap();
+        }),
+        ["sales.region=south", "sales.store=0004", "sales.store=0005", "sales.store=0006"]
+    );
+    assert_eq!(
+        q(|q| {
+            q.family = Some("sales".into());
+            q.partition = parse_path("store=0002").unwrap();
+        }),
+        ["sales.store=0002"]
+    );
+    assert!(
+        q(|q| {
+            q.family = Some("sales".into());
+            q.partition = parse_path("region=west").unwrap();
+        })
+        .is_empty()
+    );
+    let outside = FleetQuery {
+        family: Some("sales".into()),
+        partition: parse_path("region=south/store=0001").unwrap(),
+        ..FleetQuery::default()
+    };
+    assert_eq!(kind(store.search_fleet(&outside)), ErrorKind::InvalidParameter, "store 0001 is in the north");
     assert_eq!(q(|q| q.tags = vec![("owner".into(), "bo".into())]), ["loner", "sales.store=0001"]);
     assert_eq!(q(|q| q.has_alias = vec!["challenger".into()]), ["loner"]);
     assert_eq!(
