@@ -183,6 +183,8 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
                 "family_id = ? AND depth = ?",
                 vec![family.id.into(), depth.into()],
             ),
+            // A partition path's subtree (below) lies inside the family: no need to probe it.
+            None if !q.partition.is_empty() => {}
             None => membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]),
         }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
