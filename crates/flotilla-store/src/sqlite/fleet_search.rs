@@ -128,6 +128,22 @@ impl Filter {
     }
 }
 
+/// Within a family, a partition path is one member and its subtree, found through the parent
+/// index: partition values repeat across families (every family has its region=r007), so their
+/// own index would visit every family's.
+fn partition_subtree(
+    f: &mut Filter,
+    tx: &Transaction<'_>,
+    family: &families::FamilyRow,
+    path: &[PartitionValue],
+) -> StoreResult<()> {
+    if !path.is_empty() {
+        let member = family.find_member(tx, path)?.unwrap_or(-1);
+        membership(f, SUBTREE, "tree.rm_id", "1 = 1", vec![member.into()]);
+    }
+    Ok(())
+}
+
 /// A member (the one parameter) and every member below it, through the parent index.
 const SUBTREE: &str = "(WITH RECURSIVE sub (rm_id) AS (
         SELECT ? UNION ALL SELECT fm.rm_id FROM sub JOIN fleet_members fm ON fm.parent = sub.rm_id)
@@ -161,9 +177,8 @@ fn fts_phrase(s: &str) -> String {
 
 fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> StoreResult<Filter> {
     let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new(), drive: None };
-    let mut children_of_path = false;
-    let family = q.family.as_deref().map(|name| families::family(tx, name)).transpose()?;
-    if let (Some(name), Some(family)) = (&q.family, &family) {
+    if let Some(name) = &q.family {
+        let family = families::family(tx, name)?;
         let mut path_depth = None;
         for p in &q.partition {
             path_depth = path_depth.max(Some(family.depth_of(&p.key)? as i64));
@@ -174,35 +189,26 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
             Some(depth) if path_depth.is_some_and(|d| d + 1 == depth) => {
                 let parent = family.find_member(tx, &q.partition).ok().flatten().unwrap_or(-1);
                 membership(&mut f, "fleet_members", "rm_id", "parent = ?", vec![parent.into()]);
-                children_of_path = true;
             }
-            Some(depth) => membership(
-                &mut f,
-                "fleet_members",
-                "rm_id",
-                "family_id = ? AND depth = ?",
-                vec![family.id.into(), depth.into()],
-            ),
-            // A partition path's subtree (below) lies inside the family: no need to probe it.
-            None if !q.partition.is_empty() => {}
+            Some(depth) => {
+                membership(
+                    &mut f,
+                    "fleet_members",
+                    "rm_id",
+                    "family_id = ? AND depth = ?",
+                    vec![family.id.into(), depth.into()],
+                );
+                partition_subtree(&mut f, tx, &family, &q.partition)?;
+            }
+            // A partition path's subtree lies inside the family: no need to probe the family.
+            None if !q.partition.is_empty() => partition_subtree(&mut f, tx, &family, &q.partition)?,
             None => membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]),
         }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
         f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
-    }
-    match family.as_ref() {
-        // Within a family, a partition path is one member and its subtree, found through the
-        // parent index: partition values repeat across families (every family has its
-        // region=r007), so their own index would visit every family's.
-        Some(family) if !children_of_path && !q.partition.is_empty() => {
-            let member = family.find_member(tx, &q.partition)?.unwrap_or(-1);
-            membership(&mut f, SUBTREE, "tree.rm_id", "1 = 1", vec![member.into()]);
-        }
-        Some(_) => {}
-        None => {
-            for PartitionValue { key, value } in &q.partition {
-                membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
-            }
+    } else {
+        for PartitionValue { key, value } in &q.partition {
+            membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
         }
     }
     if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {

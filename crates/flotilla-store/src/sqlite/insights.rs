@@ -28,6 +28,24 @@ pub(crate) fn version_metric_keys(tx: &Transaction<'_>, rm_id: i64) -> StoreResu
     Ok(keys)
 }
 
+/// One version's values of `keys` (from [`version_metric_keys`]), one index seek each.
+pub(crate) fn version_metric_values(
+    tx: &Transaction<'_>,
+    rm_id: i64,
+    keys: &[String],
+    version: i64,
+) -> StoreResult<Vec<(String, f64)>> {
+    let mut value =
+        tx.prepare_cached("SELECT value FROM model_version_metrics WHERE rm_id = ? AND key = ? AND version = ?")?;
+    let mut metrics = Vec::new();
+    for key in keys {
+        if let Some(v) = value.query_row(params![rm_id, key, version], |r| r.get(0)).optional()? {
+            metrics.push((key.clone(), v));
+        }
+    }
+    Ok(metrics)
+}
+
 impl InsightStore for SqliteStore {
     fn version_metrics(&self, model: &str, versions: &[i64]) -> StoreResult<Vec<VersionMetrics>> {
         if versions.len() > MAX_VERSIONS {
@@ -36,17 +54,9 @@ impl InsightStore for SqliteStore {
         self.read(|tx| {
             let rm_id = registry::rm_id(tx, model)?;
             let keys = version_metric_keys(tx, rm_id)?;
-            let mut value = tx.prepare_cached(
-                "SELECT value FROM model_version_metrics WHERE rm_id = ? AND key = ? AND version = ?",
-            )?;
             let mut out = Vec::with_capacity(versions.len());
             for &version in versions {
-                let mut metrics = Vec::new();
-                for key in &keys {
-                    if let Some(v) = value.query_row(params![rm_id, key, version], |r| r.get(0)).optional()? {
-                        metrics.push((key.clone(), v));
-                    }
-                }
+                let metrics = version_metric_values(tx, rm_id, &keys, version)?;
                 if !metrics.is_empty() {
                     out.push(VersionMetrics { version, metrics });
                 }

@@ -146,8 +146,9 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
     }
     let list = id_list(keys);
     let mut runs: HashMap<i64, Run> = HashMap::with_capacity(keys.len());
-    let sql = format!("SELECT {RUN_INFO_COLUMNS} FROM runs WHERE run_key IN (SELECT value FROM json_each(?))");
-    let page_keys = "json_each(?) page CROSS JOIN";
+    // The page's keys, named so that they clash with no table's columns.
+    let page_keys = "(SELECT key AS at, value AS page_key FROM json_each(?)) page CROSS JOIN";
+    let sql = format!("SELECT {RUN_INFO_COLUMNS} FROM {page_keys} runs r ON r.run_key = page.page_key");
     let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
@@ -157,8 +158,8 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
             Run { info, data: RunData::default(), inputs: RunInputs::default(), outputs: RunOutputs::default() },
         );
     }
-    let columns = METRIC_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
-    let sql = format!("SELECT m.run_key, {columns} FROM {page_keys} latest_metrics m ON m.run_key = page.value");
+    let sql =
+        format!("SELECT run_key, {METRIC_COLUMNS} FROM {page_keys} latest_metrics m ON m.run_key = page.page_key");
     let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
@@ -167,7 +168,7 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
         }
     }
     for (table, params) in [("run_params", true), ("run_tags", false)] {
-        let sql = format!("SELECT t.run_key, t.key, t.value FROM {page_keys} {table} t ON t.run_key = page.value");
+        let sql = format!("SELECT run_key, key, value FROM {page_keys} {table} t ON t.run_key = page.page_key");
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rows = stmt.query([&list])?;
         while let Some(r) = rows.next()? {
@@ -177,11 +178,12 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
             }
         }
     }
-    let mut stmt = tx.prepare_cached(
+    let sql = format!(
         "SELECT i.run_key, i.tags_json, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
-         FROM json_each(?) page CROSS JOIN run_inputs i ON i.run_key = page.value
-         JOIN datasets d ON d.dataset_id = i.dataset_id ORDER BY page.key, i.dataset_id",
-    )?;
+         FROM {page_keys} run_inputs i ON i.run_key = page.page_key
+         JOIN datasets d ON d.dataset_id = i.dataset_id ORDER BY page.at, i.dataset_id"
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
         if let Some(run) = runs.get_mut(&r.get(0)?) {
@@ -201,20 +203,21 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
             run.inputs.dataset_inputs.push(DatasetInput { tags, dataset });
         }
     }
-    let mut stmt = tx.prepare_cached(
-        "SELECT i.run_key, i.model_id FROM json_each(?) page CROSS JOIN run_model_inputs i ON i.run_key = page.value
-         ORDER BY page.key, i.model_id",
-    )?;
+    let sql = format!(
+        "SELECT run_key, model_id FROM {page_keys} run_model_inputs i ON i.run_key = page.page_key ORDER BY page.at, model_id"
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
         if let Some(run) = runs.get_mut(&r.get(0)?) {
             run.inputs.model_inputs.push(ModelInput { model_id: r.get(1)? });
         }
     }
-    let mut stmt = tx.prepare_cached(
-        "SELECT o.run_key, o.model_id, o.step FROM json_each(?) page CROSS JOIN run_model_outputs o ON o.run_key = page.value
-         ORDER BY page.key, o.model_id",
-    )?;
+    let sql = format!(
+        "SELECT run_key, model_id, step FROM {page_keys} run_model_outputs o ON o.run_key = page.page_key
+         ORDER BY page.at, model_id"
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query([&list])?;
     while let Some(r) = rows.next()? {
         if let Some(run) = runs.get_mut(&r.get(0)?) {

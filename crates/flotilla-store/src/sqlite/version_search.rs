@@ -9,16 +9,18 @@
 //! `registered_models(name)` then the version key, `model_versions_by_creation`
 //! and `model_version_metrics_by_value` (migration 4).
 
+use std::collections::hash_map::Entry;
+
 use flotilla_core::fleet::PartitionValue;
 use flotilla_core::fleet_versions::{FleetVersion, VersionOrder, VersionQuery};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params_from_iter};
+use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SqliteStore, families};
+use super::{SqliteStore, families, insights};
 use crate::error::StoreResult;
 use crate::paging;
 
@@ -289,17 +291,12 @@ fn attach_details(tx: &Transaction<'_>, page: &mut [(i64, FleetVersion)]) -> Sto
     // (rm_id, key, version), so a join on (rm_id, version) would read every
     // version of the model (200,000 of them for some).
     let mut keys_of: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    let mut value =
-        tx.prepare_cached("SELECT value FROM model_version_metrics WHERE rm_id = ? AND key = ? AND version = ?")?;
     for (rm_id, v) in page.iter_mut() {
-        if !keys_of.contains_key(rm_id) {
-            keys_of.insert(*rm_id, super::insights::version_metric_keys(tx, *rm_id)?);
-        }
-        for key in &keys_of[rm_id] {
-            if let Some(x) = value.query_row(rusqlite::params![*rm_id, key, v.version], |r| r.get(0)).optional()? {
-                v.metrics.push((key.clone(), x));
-            }
-        }
+        let keys = match keys_of.entry(*rm_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(insights::version_metric_keys(tx, *rm_id)?),
+        };
+        v.metrics = insights::version_metric_values(tx, *rm_id, keys, v.version)?;
     }
     Ok(())
 }
