@@ -32,7 +32,8 @@ fn generated_fleet_counts_facets_like_the_triggers() {
     use flotilla_store::FleetStore;
     use flotilla_store::sqlite::generate::FleetSpec;
 
-    let (_dir, store) = fresh();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flotilla.db");
     let spec = FleetSpec {
         models: 500,
         versions_per_model: 3,
@@ -41,7 +42,8 @@ fn generated_fleet_counts_facets_like_the_triggers() {
         seed: 7,
         placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
     };
-    let (report, _) = store.generate_fleet(&spec, &mut |_| false, &mut |_| {}).unwrap();
+    let (report, _) = SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
     assert_eq!((report.models, report.versions), (500 + 3 * 5, 1500));
     let sorted = |mut f: Facets| {
         for v in [&mut f.families, &mut f.aliases, &mut f.stages] {
@@ -59,4 +61,38 @@ fn generated_fleet_counts_facets_like_the_triggers() {
         let counted = store.fleet_facets(&everything, &keys).unwrap();
         assert_eq!(sorted(counters), sorted(counted), "{family:?}");
     }
+
+    // The metrics come from the second writer's scratch file: every alias has
+    // its metrics, every version its two, and the scratch file is gone.
+    use flotilla_core::fleet::MetricFilter;
+    use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery};
+    let page = |q: FleetQuery| store.search_fleet(&FleetQuery { max_results: Some(1000), ..q }).unwrap().items;
+    let champions = page(FleetQuery { has_alias: vec!["champion".into()], ..FleetQuery::default() });
+    let with_metric = page(FleetQuery {
+        metrics: vec![MetricFilter::parse("champion:val_rmse < 1000000").unwrap()],
+        ..FleetQuery::default()
+    });
+    assert!(champions.len() > 400, "{}", champions.len());
+    assert_eq!(champions.len(), with_metric.len());
+    let (mut versions, mut token) = (0, None);
+    loop {
+        let page = store
+            .search_versions(&VersionQuery {
+                metrics: vec![VersionMetricFilter::parse("val_mape < 1000000").unwrap()],
+                max_results: Some(1000),
+                page_token: token,
+                ..VersionQuery::default()
+            })
+            .unwrap();
+        versions += page.items.len();
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(versions, 1500 + 3, "every version has its val_mape, the three family defaults' too");
+    assert!(!dir.path().join("flotilla.db-generating").exists());
+    // Names are searchable by substring.
+    let found = page(FleetQuery { name_contains: Some("store=s0000123".into()), ..FleetQuery::default() });
+    assert_eq!(found.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["demand-forecast.store=s0000123"]);
 }

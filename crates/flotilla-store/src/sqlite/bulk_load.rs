@@ -62,6 +62,7 @@ pub(crate) fn finish(conn: &Connection, recount: bool) -> StoreResult<()> {
         .prepare("SELECT name, sql FROM bulk_load_pending ORDER BY name")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
+    // Sorts run in 16 MB batches on a second thread (the batch size follows the page cache's).
     conn.execute_batch("PRAGMA threads = 2; PRAGMA cache_size = -16384;")?;
     for (name, sql) in &pending {
         let started = std::time::Instant::now();
@@ -74,6 +75,7 @@ pub(crate) fn finish(conn: &Connection, recount: bool) -> StoreResult<()> {
         conn.execute_batch("INSERT INTO registered_model_names (registered_model_names) VALUES ('rebuild');")?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rebuilt the trigram name index");
     }
+    conn.execute_batch(&format!("PRAGMA threads = 0; PRAGMA cache_size = -{};", super::WRITER_CACHE_KIB))?;
     if recount && pending.iter().any(|(name, _)| name.starts_with("facet_")) {
         conn.execute_batch(include_str!("facet_recount.sql"))?;
     }

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -27,7 +27,6 @@ const INTERVAL: Duration = Duration::from_millis(200);
 #[derive(Default)]
 struct Shared {
     commits: AtomicU64,
-    paused: AtomicBool,
 }
 
 pub(crate) struct Checkpointer {
@@ -48,7 +47,7 @@ impl Checkpointer {
             let mut done = 0;
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
                 let commits = seen.commits.load(Ordering::Acquire);
-                if commits == done || seen.paused.load(Ordering::Acquire) {
+                if commits == done {
                     continue;
                 }
                 match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -64,10 +63,6 @@ impl Checkpointer {
     /// A write transaction committed.
     pub fn wrote(&self) {
         self.shared.commits.fetch_add(1, Ordering::Release);
-    }
-
-    pub fn pause(&self, paused: bool) {
-        self.shared.paused.store(paused, Ordering::Release);
     }
 }
 

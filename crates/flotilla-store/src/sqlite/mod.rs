@@ -122,21 +122,6 @@ impl SqliteStore {
         self.registry_generation.load(Ordering::Acquire)
     }
 
-    /// Copies the whole WAL into the database now and resumes background
-    /// checkpoints (after a bulk load that paused them).
-    pub(crate) fn checkpoint(&self) -> StoreResult<()> {
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        self.checkpointer.pause(false);
-        Ok(())
-    }
-
-    /// Stops background checkpoints until [`Self::checkpoint`] (a bulk load
-    /// copies its WAL into the database once, at the end).
-    pub(crate) fn pause_checkpoints(&self) {
-        self.checkpointer.pause(true);
-    }
-
     /// Runs `f` in one write transaction; any error rolls everything back.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());

@@ -60,7 +60,6 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.with_files), "--with-files is a fraction between 0 and 1");
     std::fs::create_dir_all(data_dir)?;
-    let store = SqliteStore::open(&data_dir.join("flotilla.db"))?;
     let spec = FleetSpec {
         models: args.models,
         versions_per_model: args.versions,
@@ -72,8 +71,12 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     let every = (args.with_files > 0.0).then(|| (1.0 / args.with_files).round().max(1.0) as u64);
     let progress = bar(args.models, "models  ");
     let started = Instant::now();
-    let (report, files) = store
-        .generate_fleet(&spec, &mut |i| every.is_some_and(|n| i % n == 0), &mut |done| progress.set_position(done))?;
+    let (report, files) = SqliteStore::generate_fleet(
+        &data_dir.join("flotilla.db"),
+        &spec,
+        &mut |i| every.is_some_and(|n| i % n == 0),
+        &mut |done| progress.set_position(done),
+    )?;
     progress.finish();
     let metadata_secs = started.elapsed().as_secs_f64();
     write_files(data_dir, &files)?;

@@ -13,8 +13,18 @@ use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params, params_from_iter};
 
+mod batched;
+mod loader;
+mod side;
+mod stores;
+
+use std::path::Path;
+use std::time::Instant;
+
 use super::{SqliteStore, aliases, now_ms};
 use crate::error::StoreResult;
+use loader::Loader;
+use side::SideWriter;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -44,9 +54,6 @@ pub struct GenerateReport {
 }
 
 const MODELS_PER_TRANSACTION: u64 = 20_000;
-/// Models whose generated aliases get audit events (enough for every page
-/// and report to have history to show, without a million synthetic rows).
-const AUDITED_MODELS: u64 = 10_000;
 const FAMILY_NAMES: [&str; 8] =
     ["demand-forecast", "churn", "pricing", "fraud", "eta", "inventory", "ranking", "anomaly"];
 const OWNERS: [&str; 10] = ["ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana", "ivo", "jun"];
@@ -194,91 +201,6 @@ impl Writer<'_> {
     }
 }
 
-/// Models whose rows are written together: one multi-row `INSERT` per
-/// table (at most a few hundred rows of six columns, well under SQLite's
-/// 32,766 parameters), parents before children.
-const MODELS_PER_FLUSH: u64 = 64;
-
-/// Rows of one table, buffered until the next flush.
-struct Table {
-    head: &'static str,
-    width: usize,
-    values: Vec<SqlValue>,
-}
-
-impl Table {
-    fn new(head: &'static str, width: usize) -> Self {
-        Self { head, width, values: Vec::new() }
-    }
-
-    fn push<const N: usize>(&mut self, row: [SqlValue; N]) {
-        debug_assert_eq!(N, self.width);
-        self.values.extend(row);
-    }
-
-    fn flush(&mut self, tx: &Transaction<'_>) -> StoreResult<()> {
-        if !self.values.is_empty() {
-            let rows = self.values.len() / self.width;
-            tx.prepare_cached(&multi_row(self.head, self.width, rows))?
-                .execute(params_from_iter(self.values.drain(..)))?;
-        }
-        Ok(())
-    }
-}
-
-/// Every table a store-level model writes to.
-struct Tables {
-    models: Table,
-    tags: Table,
-    members: Table,
-    partitions: Table,
-    versions: Table,
-    metrics: Table,
-    aliases: Table,
-    alias_metrics: Table,
-    events: Table,
-}
-
-impl Tables {
-    fn new() -> Self {
-        Self {
-            models: Table::new(
-                "INSERT INTO registered_models (rm_id, name, creation_time, last_update_time, next_version)",
-                5,
-            ),
-            tags: Table::new("INSERT INTO registered_model_tags (rm_id, key, value)", 3),
-            members: Table::new("INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent)", 5),
-            partitions: Table::new("INSERT INTO member_partitions (rm_id, key, value)", 3),
-            versions: Table::new(
-                "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)",
-                6,
-            ),
-            metrics: Table::new("INSERT INTO model_version_metrics (rm_id, key, version, value)", 4),
-            aliases: Table::new("INSERT INTO registered_model_aliases (rm_id, alias, version)", 3),
-            alias_metrics: Table::new("INSERT INTO alias_metrics (rm_id, alias, key, value)", 4),
-            events: Table::new("INSERT INTO alias_events (batch_id, rm_id, model_name, alias, to_version)", 5),
-        }
-    }
-
-    /// Writes what is buffered, parents before children (foreign keys).
-    fn flush(&mut self, tx: &Transaction<'_>) -> StoreResult<()> {
-        for t in [
-            &mut self.models,
-            &mut self.tags,
-            &mut self.members,
-            &mut self.partitions,
-            &mut self.versions,
-            &mut self.metrics,
-            &mut self.aliases,
-            &mut self.alias_metrics,
-            &mut self.events,
-        ] {
-            t.flush(tx)?;
-        }
-        Ok(())
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Stage {
     None,
@@ -340,29 +262,26 @@ fn add_facet_counts(tx: &Transaction<'_>, families: &[GeneratedFamily], counts: 
 
 impl SqliteStore {
     /// Generates `spec.models` store-level models (plus their family
-    /// defaults and regions). `wants_file` picks the versions that get a
+    /// defaults and regions) into the store at `path`, which it needs to
+    /// itself (see `loader`). `wants_file` picks the versions that get a
     /// real model file; they are returned for the caller to write, with
     /// `source` already pointing at `mlflow-artifacts:/fleet/<model>/<version>`.
     pub fn generate_fleet(
-        &self,
+        path: &Path,
         spec: &FleetSpec,
         wants_file: &mut dyn FnMut(u64) -> bool,
         progress: &mut dyn FnMut(u64),
     ) -> StoreResult<(GenerateReport, Vec<GeneratedVersion>)> {
         check(spec)?;
+        let mut loader = Loader::open(path)?;
         let mut rng = Rng(spec.seed);
         let mut report = GenerateReport::default();
-        let mut files = Vec::new();
         let now = now_ms();
         let year_ago = now - 365 * DAY_MS;
-        // The writer gets a large page cache while loading.
-        // No checkpoints while loading: the WAL is copied into the database once, at the end.
-        self.pause_checkpoints();
-        self.write(|tx| Ok(tx.execute_batch("PRAGMA cache_size = -262144;")?))?;
         // Families, their defaults and regions first, in one transaction.
-        let mut regions: Vec<GeneratedFamily> = Vec::new();
-        self.write_registry(|tx| {
+        let regions = loader.write(|tx| {
             let w = Writer { tx, now };
+            let mut regions: Vec<GeneratedFamily> = Vec::new();
             for f in 0..spec.families {
                 let name = family_name(f);
                 validation::model_name(&name)?;
@@ -406,156 +325,77 @@ impl SqliteStore {
                 report.models += 1;
                 regions.push((name, family_id, rs));
             }
-            Ok(())
+            Ok(regions)
         })?;
         // The families above were written with every trigger in place; the
         // stores below are loaded without secondary indexes and triggers
         // (see `bulk_load`), their facet counts tallied here instead.
-        self.write(|tx| super::bulk_load::begin(tx))?;
-        let mut counts: Vec<FamilyCounts> = regions.iter().map(|_| FamilyCounts::default()).collect();
-        let mut next_id: i64 = self.read(|tx| {
+        let first_id: i64 = loader.write(|tx| {
             Ok(tx.query_row("SELECT coalesce(max(rm_id), 0) + 1 FROM registered_models", [], |r| r.get(0))?)
         })?;
-        let mut tables = Tables::new();
-        let k = i64::from(spec.versions_per_model);
+        let plan = stores::Plan {
+            draws: stores::DrawPlan {
+                seed: spec.seed,
+                models: spec.models,
+                versions_per_model: i64::from(spec.versions_per_model),
+                regions_per_family: u64::from(spec.regions_per_family),
+                year_ago,
+                first_id,
+            },
+            families: &regions,
+            now,
+            placeholder_source: &spec.placeholder_source,
+        };
+        let side = loader.write(|tx| {
+            let side = SideWriter::start(tx, path, plan.draws)?;
+            super::bulk_load::begin(tx)?;
+            Ok(side)
+        })?;
+        let mut tally = stores::Tally {
+            counts: regions.iter().map(|_| FamilyCounts::default()).collect(),
+            files: Vec::new(),
+            versions: 0,
+        };
+        let started = Instant::now();
         let mut done = 0u64;
         while done < spec.models {
             let end = (done + MODELS_PER_TRANSACTION).min(spec.models);
-            self.write_registry(|tx| {
+            loader.write(|tx| {
                 let batch = aliases::open_batch(tx, &aliases::NewBatch::generated())?;
+                let mut inserts = stores::StoreInserts::prepare(tx)?;
                 for i in done..end {
-                    let f = (i % regions.len() as u64) as usize;
-                    let (family, family_id, rs) = &regions[f];
-                    let (region, region_rm) = &rs[rng.below(rs.len() as u64) as usize];
-                    let store = format!("s{i:07}");
-                    let name = format!("{family}.store={store}");
-                    let created = year_ago + rng.below(300) as i64 * DAY_MS;
-                    let owner = rng.below(OWNERS.len() as u64) as usize;
-                    let tier = rng.below(TIERS.len() as u64) as usize;
-                    let rm_id = next_id;
-                    next_id += 1;
-                    let c = &mut counts[f];
-                    c.members += 1;
-                    c.owners[owner] += 1;
-                    c.tiers[tier] += 1;
-                    let t = &mut tables;
-                    t.models.push([rm_id.into(), name.clone().into(), created.into(), now.into(), (k + 1).into()]);
-                    for (key, value) in [
-                        (fleet::FAMILY_TAG, family.clone()),
-                        (fleet::PARTITION_TAG, format!("region={region}/store={store}")),
-                        ("owner", OWNERS[owner].to_string()),
-                        ("tier", TIERS[tier].to_string()),
-                    ] {
-                        t.tags.push([rm_id.into(), key.to_string().into(), value.into()]);
-                    }
-                    t.members.push([
-                        rm_id.into(),
-                        (*family_id).into(),
-                        2.into(),
-                        store.clone().into(),
-                        (*region_rm).into(),
-                    ]);
-                    t.partitions.push([rm_id.into(), "region".to_string().into(), region.clone().into()]);
-                    t.partitions.push([rm_id.into(), "store".to_string().into(), store.into()]);
-                    let with_file = wants_file(i);
-                    // Versions 1..=k with decreasing error.
-                    let mut rmse = 2.0 + 3.0 * rng.unit();
-                    let mut all = Vec::with_capacity(k as usize);
-                    for v in 1..=k {
-                        let at = created + v * DAY_MS;
-                        let stage = if v == k {
-                            Stage::Staging
-                        } else if v == k - 1 {
-                            Stage::Production
-                        } else {
-                            Stage::None
-                        };
-                        c.stages[stage as usize] += 1;
-                        let source = if with_file {
-                            let source = format!("mlflow-artifacts:/fleet/{name}/{v}");
-                            files.push(GeneratedVersion { model: name.clone(), version: v, source: source.clone() });
-                            source
-                        } else {
-                            spec.placeholder_source.clone()
-                        };
-                        t.versions.push([
-                            rm_id.into(),
-                            v.into(),
-                            at.into(),
-                            at.into(),
-                            source.into(),
-                            stage.name().to_string().into(),
-                        ]);
-                        rmse *= 0.9 + 0.15 * rng.unit();
-                        t.metrics.push([rm_id.into(), "val_rmse".to_string().into(), v.into(), rmse.into()]);
-                        t.metrics.push([rm_id.into(), "val_mape".to_string().into(), v.into(), (rmse / 20.0).into()]);
-                        all.push(rmse);
-                    }
-                    // Most stores have a champion (usually not the newest); some a challenger too.
-                    if rng.below(10) < 9 {
-                        let champion = if k > 1 && rng.below(4) > 0 { k - 1 } else { k };
-                        let challenger = k > 1
-                            && champion < k
-                            && all[(k - 1) as usize] < all[(champion - 1) as usize]
-                            && rng.below(3) == 0;
-                        let set: &[(&str, i64)] = if challenger {
-                            c.challenger += 1;
-                            &[("champion", champion), ("challenger", k)]
-                        } else {
-                            &[("champion", champion)]
-                        };
-                        c.champion += 1;
-                        for (alias, version) in set {
-                            t.aliases.push([rm_id.into(), alias.to_string().into(), (*version).into()]);
-                            let value = all[(*version - 1) as usize];
-                            for (key, value) in [("val_mape", value / 20.0), ("val_rmse", value)] {
-                                t.alias_metrics.push([
-                                    rm_id.into(),
-                                    alias.to_string().into(),
-                                    key.to_string().into(),
-                                    value.into(),
-                                ]);
-                            }
-                            if i < AUDITED_MODELS {
-                                t.events.push([
-                                    batch.into(),
-                                    rm_id.into(),
-                                    name.clone().into(),
-                                    alias.to_string().into(),
-                                    (*version).into(),
-                                ]);
-                            }
-                        }
-                    }
-                    report.versions += u64::from(spec.versions_per_model);
-                    if (i + 1) % MODELS_PER_FLUSH == 0 {
-                        tables.flush(tx)?;
-                    }
+                    inserts.store(&plan, &mut tally, i, batch, wants_file(i))?;
                 }
-                tables.flush(tx)
+                inserts.finish()
             })?;
             report.models += end - done;
             done = end;
             progress(done);
         }
-        let rows_written = std::time::Instant::now();
-        self.write(|tx| {
+        report.versions += tally.versions;
+        let rows_written = Instant::now();
+        loader.write(|tx| {
             super::bulk_load::finish(tx, false)?;
-            add_facet_counts(tx, &regions, &counts)
+            add_facet_counts(tx, &regions, &tally.counts)
         })?;
-        let indexed = std::time::Instant::now();
-        self.write(|tx| {
-            Ok(tx.execute_batch(&format!(
-                "PRAGMA cache_size = -{}; PRAGMA analysis_limit = 1000; ANALYZE;",
-                super::WRITER_CACHE_KIB
-            ))?)
-        })?;
-        self.checkpoint()?;
+        let indexed_here = Instant::now();
+        let scratch = side.finish()?;
+        let indexed_there = Instant::now();
+        loader.copy_from_side(&scratch)?;
+        tracing::debug!(
+            waited_seconds = (indexed_there - indexed_here).as_secs_f64(),
+            copied_seconds = indexed_there.elapsed().as_secs_f64(),
+            "copied the second writer's tables"
+        );
+        let indexed = Instant::now();
+        loader.write(|tx| Ok(tx.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
+        loader.close()?;
         tracing::info!(
+            rows_seconds = (rows_written - started).as_secs_f64(),
             index_seconds = (indexed - rows_written).as_secs_f64(),
             analyze_seconds = indexed.elapsed().as_secs_f64(),
-            "generated fleet indexed"
+            "generated fleet"
         );
-        Ok((report, files))
+        Ok((report, tally.files))
     }
 }

@@ -1,0 +1,244 @@
+//! The store-level models of a generated fleet, which are almost all of its
+//! rows. Everything random about store `i` is drawn from its own generator
+//! ([`Draws`]), so the two writers (see `side`) each draw what they need and
+//! agree without talking: this writer writes the models, tags, partitions,
+//! versions and aliases; the second writer the version and alias metrics.
+
+use rusqlite::Transaction;
+
+use super::batched::BatchedInsert;
+use super::{DAY_MS, FamilyCounts, GeneratedFamily, GeneratedVersion, OWNERS, Rng, Stage, TIERS};
+use crate::error::StoreResult;
+use flotilla_core::fleet;
+
+/// Metric keys every generated version carries.
+const VAL_RMSE: &str = "val_rmse";
+const VAL_MAPE: &str = "val_mape";
+/// Models whose generated aliases get audit events (enough for every page
+/// and report to have history to show, without a million synthetic rows).
+const AUDITED_MODELS: u64 = 10_000;
+
+/// What both writers need to draw store `i` the same way.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DrawPlan {
+    pub seed: u64,
+    /// Store-level models in the whole generation (spreads creation times).
+    pub models: u64,
+    pub versions_per_model: i64,
+    pub regions_per_family: u64,
+    pub year_ago: i64,
+    /// The registered-model id of store 0; store `i` is `first_id + i`.
+    pub first_id: i64,
+}
+
+/// Everything random about one store.
+pub(super) struct Draws {
+    pub rm_id: i64,
+    pub region: usize,
+    pub created: i64,
+    pub owner: usize,
+    pub tier: usize,
+    /// Version `v`'s val_rmse is `errors[v - 1]` (val_mape is a twentieth of it).
+    pub errors: Vec<f64>,
+    /// The aliases it gets, with their versions (most stores have a
+    /// champion, usually not the newest; some a challenger too).
+    pub aliases: Vec<(&'static str, i64)>,
+}
+
+impl DrawPlan {
+    pub fn draw(&self, i: u64) -> Draws {
+        let mut rng = Rng(self.seed ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let k = self.versions_per_model;
+        let region = rng.below(self.regions_per_family) as usize;
+        // Stores join the fleet over ~300 days in id order, a week's jitter apart.
+        let day = (i * 300 / self.models.max(1)) as i64;
+        let created = self.year_ago + day * DAY_MS + rng.below(7 * DAY_MS as u64) as i64;
+        let owner = rng.below(OWNERS.len() as u64) as usize;
+        let tier = rng.below(TIERS.len() as u64) as usize;
+        let mut rmse = 2.0 + 3.0 * rng.unit();
+        let errors: Vec<f64> = (0..k)
+            .map(|_| {
+                rmse *= 0.9 + 0.15 * rng.unit();
+                rmse
+            })
+            .collect();
+        let mut aliases = Vec::new();
+        if rng.below(10) < 9 {
+            let champion = if k > 1 && rng.below(4) > 0 { k - 1 } else { k };
+            aliases.push(("champion", champion));
+            if k > 1 && champion < k && errors[(k - 1) as usize] < errors[(champion - 1) as usize] && rng.below(3) == 0
+            {
+                aliases.push(("challenger", k));
+            }
+        }
+        Draws { rm_id: self.first_id + i as i64, region, created, owner, tier, errors, aliases }
+    }
+}
+
+/// What stays the same for every store of one generation, for this writer.
+pub(super) struct Plan<'a> {
+    pub draws: DrawPlan,
+    pub families: &'a [GeneratedFamily],
+    pub now: i64,
+    pub placeholder_source: &'a str,
+}
+
+/// What the stores written so far add up to.
+pub(super) struct Tally {
+    pub counts: Vec<FamilyCounts>,
+    pub files: Vec<GeneratedVersion>,
+    pub versions: u64,
+}
+
+/// This writer's inserts in one transaction, one per table.
+pub(super) struct StoreInserts<'tx> {
+    model: BatchedInsert<'tx>,
+    tag: BatchedInsert<'tx>,
+    member: BatchedInsert<'tx>,
+    partition: BatchedInsert<'tx>,
+    version: BatchedInsert<'tx>,
+    alias: BatchedInsert<'tx>,
+    event: BatchedInsert<'tx>,
+}
+
+impl<'tx> StoreInserts<'tx> {
+    pub fn prepare(tx: &'tx Transaction<'tx>) -> StoreResult<Self> {
+        Ok(Self {
+            model: BatchedInsert::new(
+                tx,
+                "registered_models (rm_id, name, creation_time, last_update_time, next_version)",
+                5,
+            )?,
+            tag: BatchedInsert::new(tx, "registered_model_tags (rm_id, key, value)", 3)?,
+            member: BatchedInsert::new(tx, "fleet_members (rm_id, family_id, depth, part_value, parent)", 5)?,
+            partition: BatchedInsert::new(tx, "member_partitions (rm_id, key, value)", 3)?,
+            version: BatchedInsert::new(
+                tx,
+                "model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)",
+                6,
+            )?,
+            alias: BatchedInsert::new(tx, "registered_model_aliases (rm_id, alias, version)", 3)?,
+            event: BatchedInsert::new(tx, "alias_events (batch_id, rm_id, model_name, alias, to_version)", 5)?,
+        })
+    }
+
+    /// Writes what is still buffered.
+    pub fn finish(mut self) -> StoreResult<()> {
+        for table in [
+            &mut self.model,
+            &mut self.tag,
+            &mut self.member,
+            &mut self.partition,
+            &mut self.version,
+            &mut self.alias,
+            &mut self.event,
+        ] {
+            table.finish()?;
+        }
+        Ok(())
+    }
+
+    /// Writes store `i` of the fleet: its registered model, tags, membership
+    /// and partition values, versions 1..=k, and aliases.
+    pub fn store(
+        &mut self,
+        plan: &Plan<'_>,
+        tally: &mut Tally,
+        i: u64,
+        batch: i64,
+        with_file: bool,
+    ) -> StoreResult<()> {
+        let d = plan.draws.draw(i);
+        let k = plan.draws.versions_per_model;
+        let rm_id = d.rm_id;
+        let f = (i % plan.families.len() as u64) as usize;
+        let (family, family_id, regions) = &plan.families[f];
+        let (region, region_rm) = &regions[d.region % regions.len()];
+        let store = format!("s{i:07}");
+        let name = format!("{family}.store={store}");
+        let c = &mut tally.counts[f];
+        c.members += 1;
+        c.owners[d.owner] += 1;
+        c.tiers[d.tier] += 1;
+
+        self.model.push([rm_id.into(), name.clone().into(), d.created.into(), plan.now.into(), (k + 1).into()])?;
+        for (key, value) in [
+            (fleet::FAMILY_TAG, family.clone().into()),
+            (fleet::PARTITION_TAG, format!("region={region}/store={store}").into()),
+            ("owner", OWNERS[d.owner].into()),
+            ("tier", TIERS[d.tier].into()),
+        ] {
+            self.tag.push([rm_id.into(), key.into(), value])?;
+        }
+        self.member.push([rm_id.into(), (*family_id).into(), 2.into(), store.clone().into(), (*region_rm).into()])?;
+        self.partition.push([rm_id.into(), "region".into(), region.clone().into()])?;
+        self.partition.push([rm_id.into(), "store".into(), store.into()])?;
+
+        for v in 1..=k {
+            let at = d.created + v * DAY_MS;
+            let stage = if v == k {
+                Stage::Staging
+            } else if v == k - 1 {
+                Stage::Production
+            } else {
+                Stage::None
+            };
+            c.stages[stage as usize] += 1;
+            let source = if with_file {
+                let source = format!("mlflow-artifacts:/fleet/{name}/{v}");
+                tally.files.push(GeneratedVersion { model: name.clone(), version: v, source: source.clone() });
+                source
+            } else {
+                plan.placeholder_source.to_string()
+            };
+            self.version.push([rm_id.into(), v.into(), at.into(), at.into(), source.into(), stage.name().into()])?;
+        }
+        tally.versions += k as u64;
+
+        for &(alias, version) in &d.aliases {
+            match alias {
+                "champion" => c.champion += 1,
+                _ => c.challenger += 1,
+            }
+            self.alias.push([rm_id.into(), alias.into(), version.into()])?;
+            if i < AUDITED_MODELS {
+                self.event.push([batch.into(), rm_id.into(), name.clone().into(), alias.into(), version.into()])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The second writer's inserts: the metrics of each version and of each alias.
+pub(super) struct MetricInserts<'tx> {
+    version_metric: BatchedInsert<'tx>,
+    alias_metric: BatchedInsert<'tx>,
+}
+
+impl<'tx> MetricInserts<'tx> {
+    pub fn prepare(tx: &'tx Transaction<'tx>) -> StoreResult<Self> {
+        Ok(Self {
+            version_metric: BatchedInsert::new(tx, "model_version_metrics (rm_id, key, version, value)", 4)?,
+            alias_metric: BatchedInsert::new(tx, "alias_metrics (rm_id, alias, key, value)", 4)?,
+        })
+    }
+
+    pub fn store(&mut self, d: &Draws) -> StoreResult<()> {
+        let rm_id = d.rm_id;
+        for (v, &rmse) in (1i64..).zip(&d.errors) {
+            self.version_metric.push([rm_id.into(), VAL_RMSE.into(), v.into(), rmse.into()])?;
+            self.version_metric.push([rm_id.into(), VAL_MAPE.into(), v.into(), (rmse / 20.0).into()])?;
+        }
+        for &(alias, version) in &d.aliases {
+            let value = d.errors[(version - 1) as usize];
+            self.alias_metric.push([rm_id.into(), alias.into(), VAL_MAPE.into(), (value / 20.0).into()])?;
+            self.alias_metric.push([rm_id.into(), alias.into(), VAL_RMSE.into(), value.into()])?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> StoreResult<()> {
+        self.version_metric.finish()?;
+        self.alias_metric.finish()
+    }
+}
