@@ -27,6 +27,30 @@ fn reopening_keeps_data_and_does_not_rerun_migrations() {
 }
 
 #[test]
+fn the_generator_refuses_a_store_open_elsewhere() {
+    use flotilla_store::sqlite::generate::FleetSpec;
+
+    let (dir, store) = fresh();
+    let spec = FleetSpec {
+        models: 10,
+        versions_per_model: 1,
+        families: 1,
+        regions_per_family: 1,
+        seed: 1,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    let path = dir.path().join("flotilla.db");
+    let err = SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("open in another process"), "{err}");
+    // Nothing was written, and the store still works.
+    let page = flotilla_store::FleetStore::search_fleet(&store, &Default::default()).unwrap();
+    assert!(page.items.is_empty());
+    drop(store);
+    let (report, _) = SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    assert_eq!(report.versions, 10);
+}
+
+#[test]
 fn generated_fleet_counts_facets_like_the_triggers() {
     use flotilla_core::fleet::{Facets, FleetQuery};
     use flotilla_store::FleetStore;
@@ -95,4 +119,10 @@ fn generated_fleet_counts_facets_like_the_triggers() {
     // Names are searchable by substring.
     let found = page(FleetQuery { name_contains: Some("store=s0000123".into()), ..FleetQuery::default() });
     assert_eq!(found.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["demand-forecast.store=s0000123"]);
+    // The copied name index is exactly the index of the stored names.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO registered_model_names (registered_model_names, rank) VALUES ('integrity-check', 1)",
+    )
+    .unwrap();
 }

@@ -53,14 +53,30 @@ pub(crate) fn begin(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-/// Rebuilds everything pending and the trigram name index. With `recount`,
-/// the facet counters are recounted from the tables when their triggers
-/// were off; without, the loader adds what it loaded itself (cheaper than a
-/// recount, which groups every tag, version and alias of the registry).
-pub(crate) fn finish(conn: &Connection, recount: bool) -> StoreResult<()> {
+/// How the counters and the name index get back in step after a load.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CatchUp {
+    /// Recount the facet counters and rebuild the name index from the tables.
+    FromTables,
+    /// The loader adds the counts it tallied and copies in a name index it
+    /// built itself (cheaper than a recount, which groups every tag,
+    /// version and alias of the registry, and than a rebuild).
+    ByLoader,
+}
+
+/// Rebuilds everything pending and, as `catch_up` says, the facet counters
+/// and the trigram name index.
+pub(crate) fn finish(conn: &Connection, catch_up: CatchUp) -> StoreResult<()> {
+    finish_except(conn, catch_up, &[])
+}
+
+/// Like [`finish`], leaving the structures named in `later` pending (for a
+/// later transaction, or for the next open if that one never commits).
+pub(crate) fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]) -> StoreResult<()> {
     let pending: Vec<(String, String)> = conn
         .prepare("SELECT name, sql FROM bulk_load_pending ORDER BY name")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .filter(|row| row.as_ref().map_or(true, |(name, _)| !later.contains(&name.as_str())))
         .collect::<Result<_, _>>()?;
     // Sorts run in 16 MB batches on a second thread (the batch size follows the page cache's).
     conn.execute_batch("PRAGMA threads = 2; PRAGMA cache_size = -16384;")?;
@@ -70,13 +86,14 @@ pub(crate) fn finish(conn: &Connection, recount: bool) -> StoreResult<()> {
         conn.execute("DELETE FROM bulk_load_pending WHERE name = ?", [name])?;
         tracing::debug!(name, seconds = started.elapsed().as_secs_f64(), "rebuilt");
     }
-    if pending.iter().any(|(name, _)| name == "registered_model_names_insert") {
+    let from_tables = matches!(catch_up, CatchUp::FromTables);
+    if from_tables && pending.iter().any(|(name, _)| name == "registered_model_names_insert") {
         let started = std::time::Instant::now();
         conn.execute_batch("INSERT INTO registered_model_names (registered_model_names) VALUES ('rebuild');")?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rebuilt the trigram name index");
     }
     conn.execute_batch(&format!("PRAGMA threads = 0; PRAGMA cache_size = -{};", super::WRITER_CACHE_KIB))?;
-    if recount && pending.iter().any(|(name, _)| name.starts_with("facet_")) {
+    if from_tables && pending.iter().any(|(name, _)| name.starts_with("facet_")) {
         conn.execute_batch(include_str!("facet_recount.sql"))?;
     }
     Ok(())
@@ -96,7 +113,7 @@ pub(crate) fn check(conn: &Connection) -> StoreResult<()> {
     if pending > 0 {
         tracing::warn!(pending, "an interrupted bulk load left indexes to rebuild; rebuilding them");
         let tx = conn.unchecked_transaction()?;
-        finish(&tx, true)?;
+        finish(&tx, CatchUp::FromTables)?;
         tx.commit()?;
     }
     Ok(())

@@ -46,12 +46,15 @@ impl Loader {
                 path.display()
             ))
         };
+        // Another process's connection would hold the store until it closes: fail at once.
+        conn.busy_timeout(std::time::Duration::ZERO)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
             .map_err(|e| if is_busy(&e) { in_use().into() } else { crate::StoreError::from(e) })?;
         if !mode.eq_ignore_ascii_case("delete") {
             return Err(in_use().into());
         }
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(Self { conn })
     }
 
@@ -63,9 +66,20 @@ impl Loader {
         Ok(out)
     }
 
-    /// Copies in the second writer's tables (see `side`).
-    pub fn copy_from_side(&self, scratch: &Path) -> StoreResult<()> {
-        super::side::SideWriter::copy_into(&self.conn, scratch)
+    /// Like [`Self::write`], with the database file `other` attached as `name`.
+    pub fn write_attached<T>(
+        &mut self,
+        other: &Path,
+        name: &str,
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let path = other.to_str().ok_or_else(|| Error::internal(format!("{} is not UTF-8", other.display())))?;
+        self.conn.execute("ATTACH DATABASE ? AS ?", [path, name])?;
+        let out = self.write(f);
+        let detached = self.conn.execute("DETACH DATABASE ?", [name]);
+        let out = out?;
+        detached?;
+        Ok(out)
     }
 
     /// Puts the store back in WAL mode and lets other processes in.

@@ -21,6 +21,7 @@ mod stores;
 use std::path::Path;
 use std::time::Instant;
 
+use super::bulk_load::CatchUp;
 use super::{SqliteStore, aliases, now_ms};
 use crate::error::StoreResult;
 use loader::Loader;
@@ -347,7 +348,8 @@ impl SqliteStore {
             placeholder_source: &spec.placeholder_source,
         };
         let side = loader.write(|tx| {
-            let side = SideWriter::start(tx, path, plan.draws)?;
+            let families = regions.iter().map(|(name, _, _)| name.clone()).collect();
+            let side = SideWriter::start(tx, path, side::SideLoad { plan: plan.draws, families })?;
             super::bulk_load::begin(tx)?;
             Ok(side)
         })?;
@@ -374,19 +376,27 @@ impl SqliteStore {
         }
         report.versions += tally.versions;
         let rows_written = Instant::now();
+        // This writer's indexes and counts while the second writer finishes.
         loader.write(|tx| {
-            super::bulk_load::finish(tx, false)?;
+            super::bulk_load::finish_except(tx, CatchUp::ByLoader, &side::PENDING_UNTIL_COPIED)?;
             add_facet_counts(tx, &regions, &tally.counts)
         })?;
         let indexed_here = Instant::now();
         let scratch = side.finish()?;
-        let indexed_there = Instant::now();
-        loader.copy_from_side(&scratch)?;
-        tracing::debug!(
-            waited_seconds = (indexed_there - indexed_here).as_secs_f64(),
-            copied_seconds = indexed_there.elapsed().as_secs_f64(),
-            "copied the second writer's tables"
-        );
+        let waited = indexed_here.elapsed();
+        let copied = loader.write_attached(&scratch, "side", |tx| {
+            super::bulk_load::finish(tx, CatchUp::ByLoader)?;
+            let copying = Instant::now();
+            SideWriter::copy_attached(tx)?;
+            tracing::debug!(
+                waited_seconds = waited.as_secs_f64(),
+                copied_seconds = copying.elapsed().as_secs_f64(),
+                "copied the second writer's tables"
+            );
+            Ok(())
+        });
+        side::remove_scratch(&scratch)?;
+        copied?;
         let indexed = Instant::now();
         loader.write(|tx| Ok(tx.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
         loader.close()?;

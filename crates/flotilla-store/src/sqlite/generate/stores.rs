@@ -75,6 +75,16 @@ impl DrawPlan {
     }
 }
 
+/// Store `i`'s partition value.
+fn store_partition(i: u64) -> String {
+    format!("s{i:07}")
+}
+
+/// Store `i`'s registered-model name, in `family`.
+pub(super) fn store_name(family: &str, i: u64) -> String {
+    format!("{family}.store={}", store_partition(i))
+}
+
 /// What stays the same for every store of one generation, for this writer.
 pub(super) struct Plan<'a> {
     pub draws: DrawPlan,
@@ -154,8 +164,8 @@ impl<'tx> StoreInserts<'tx> {
         let f = (i % plan.families.len() as u64) as usize;
         let (family, family_id, regions) = &plan.families[f];
         let (region, region_rm) = &regions[d.region % regions.len()];
-        let store = format!("s{i:07}");
-        let name = format!("{family}.store={store}");
+        let store = store_partition(i);
+        let name = store_name(family, i);
         let c = &mut tally.counts[f];
         c.members += 1;
         c.owners[d.owner] += 1;
