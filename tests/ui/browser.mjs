@@ -126,7 +126,10 @@ await step("search as you type, narrow by a facet, page forward", async () => {
 
 await step("model page: champion version with metrics and versions plot", async () => {
   await page.getByRole("heading", { name: `Model ${chosenModel}` }).waitFor();
-  const championLink = page.locator("section:has(h2:text('Aliases')) table a").first();
+  const championLink = page
+    .locator("section:has(h2:text('Aliases')) table tr", { hasText: "champion" })
+    .locator("a")
+    .first();
   championVersion = (await championLink.innerText()).replace("v", "");
   await championLink.click();
   await page.waitForURL(new RegExp(`#v${championVersion}$`));
