@@ -51,6 +51,40 @@ fn the_generator_refuses_a_store_open_elsewhere() {
 }
 
 #[test]
+fn a_failed_generation_leaves_a_usable_store() {
+    use flotilla_store::sqlite::generate::FleetSpec;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flotilla.db");
+    let spec = FleetSpec {
+        models: 50,
+        versions_per_model: 2,
+        families: 2,
+        regions_per_family: 3,
+        seed: 3,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    // The same fleet again: its family names are taken, so it fails.
+    assert!(SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).is_err());
+    assert!(!dir.path().join("flotilla.db-generating").exists());
+    let store = SqliteStore::open(&path).unwrap();
+    let page = flotilla_store::FleetStore::search_fleet(
+        &store,
+        &flotilla_core::fleet::FleetQuery { max_results: Some(1000), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(page.items.len(), 50 + 2 * 4);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute_batch(
+        "INSERT INTO registered_model_names (registered_model_names, rank) VALUES ('integrity-check', 1)",
+    )
+    .unwrap();
+}
+
+#[test]
 fn generated_fleet_counts_facets_like_the_triggers() {
     use flotilla_core::fleet::{Facets, FleetQuery};
     use flotilla_store::FleetStore;

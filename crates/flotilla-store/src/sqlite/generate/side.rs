@@ -21,6 +21,8 @@
 //! (tests check it with FTS5's `integrity-check` against the names).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use flotilla_core::Error;
@@ -50,6 +52,8 @@ pub(super) struct SideLoad {
 pub(super) struct SideWriter {
     path: PathBuf,
     thread: Option<JoinHandle<StoreResult<()>>>,
+    /// Set when the load is abandoned (the loader failed): the thread stops early.
+    abandoned: Arc<AtomicBool>,
 }
 
 impl SideWriter {
@@ -78,11 +82,13 @@ impl SideWriter {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         let scratch = path.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&abandoned);
         let thread = std::thread::Builder::new()
             .name("flotilla-generate-side".into())
-            .spawn(move || load_scratch(&scratch, &ddl, &load, &existing))
+            .spawn(move || load_scratch(&scratch, &ddl, &load, &existing, &stop))
             .map_err(|e| Error::internal(e.to_string()))?;
-        Ok(Self { path, thread: Some(thread) })
+        Ok(Self { path, thread: Some(thread), abandoned })
     }
 
     /// Waits for the second writer to load and index its tables.
@@ -122,6 +128,7 @@ impl SideWriter {
 
 impl Drop for SideWriter {
     fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
             let _ = remove_scratch(&self.path);
@@ -139,7 +146,19 @@ pub(super) fn remove_scratch(path: &Path) -> StoreResult<()> {
 
 /// The second writer's thread: tables first, then rows, indexes last. The
 /// scratch file needs no journal: it is thrown away unless copied whole.
-fn load_scratch(path: &Path, ddl: &[(String, String)], load: &SideLoad, existing: &[(i64, String)]) -> StoreResult<()> {
+fn load_scratch(
+    path: &Path,
+    ddl: &[(String, String)],
+    load: &SideLoad,
+    existing: &[(i64, String)],
+    abandoned: &AtomicBool,
+) -> StoreResult<()> {
+    let check = |i: u64| {
+        if i % 10_000 == 0 && abandoned.load(Ordering::Acquire) {
+            return Err(crate::StoreError::from(Error::internal("the generation was abandoned")));
+        }
+        Ok(())
+    };
     let mut conn = Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA foreign_keys = OFF;
@@ -154,6 +173,7 @@ fn load_scratch(path: &Path, ddl: &[(String, String)], load: &SideLoad, existing
     {
         let mut inserts = MetricInserts::prepare(&tx)?;
         for i in 0..plan.models {
+            check(i)?;
             inserts.store(&plan.draw(i))?;
         }
         inserts.finish()?;
@@ -162,6 +182,7 @@ fn load_scratch(path: &Path, ddl: &[(String, String)], load: &SideLoad, existing
             name.execute(params![rm_id, model])?;
         }
         for i in 0..plan.models {
+            check(i)?;
             let family = &load.families[(i % load.families.len() as u64) as usize];
             name.execute(params![plan.first_id + i as i64, store_name(family, i)])?;
         }
