@@ -154,7 +154,7 @@ fn load_scratch(
     abandoned: &AtomicBool,
 ) -> StoreResult<()> {
     let check = |i: u64| {
-        if i % 10_000 == 0 && abandoned.load(Ordering::Acquire) {
+        if i.is_multiple_of(10_000) && abandoned.load(Ordering::Acquire) {
             return Err(crate::StoreError::from(Error::internal("the generation was abandoned")));
         }
         Ok(())
