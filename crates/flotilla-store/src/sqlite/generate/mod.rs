@@ -3,15 +3,14 @@
 //! champion and challenger aliases) fast enough to try every search and
 //! page at a million models.
 //!
-//! It writes rows directly with prepared statements in large transactions,
-//! skipping the per-item checks of the bulk API (it makes every id itself),
-//! and rebuilds the trigram name index once at the end. Deterministic for a
-//! given seed.
+//! It writes rows directly in large transactions, skipping the per-item
+//! checks of the bulk API (it makes every id itself), on a connection that
+//! has the store to itself (`loader`), with a second writer for the metrics
+//! and the name index (`side`). Deterministic for a given seed.
 
 use flotilla_core::fleet::{self, PartitionValue};
 use flotilla_core::{Error, validation};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, params, params_from_iter};
+use rusqlite::{Transaction, params};
 
 mod batched;
 mod loader;
@@ -60,6 +59,9 @@ const FAMILY_NAMES: [&str; 8] =
 const OWNERS: [&str; 10] = ["ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana", "ivo", "jun"];
 const TIERS: [&str; 3] = ["gold", "silver", "bronze"];
 const DAY_MS: i64 = 86_400_000;
+/// Metric keys every generated version carries.
+const VAL_RMSE: &str = "val_rmse";
+const VAL_MAPE: &str = "val_mape";
 
 /// A generated family: name, id, and its regions (name, registered-model id).
 type GeneratedFamily = (String, i64, Vec<(String, i64)>);
@@ -102,38 +104,30 @@ fn check(spec: &FleetSpec) -> StoreResult<()> {
     Ok(())
 }
 
-/// Inserts one registered model with its family membership; returns its id.
+/// Writes the families' own models (defaults and regions, a few hundred
+/// rows), with the triggers in place, one row per statement.
 struct Writer<'a> {
     tx: &'a Transaction<'a>,
     now: i64,
 }
 
-/// `INSERT ... VALUES (?, ...), (?, ...)` for `rows` rows of `width` columns.
-fn multi_row(head: &str, width: usize, rows: usize) -> String {
-    let row = format!("({})", vec!["?"; width].join(", "));
-    format!("{head} VALUES {}", vec![row; rows].join(", "))
-}
-
 impl Writer<'_> {
-    fn insert(&self, head: &str, width: usize, args: &[SqlValue]) -> StoreResult<()> {
-        if !args.is_empty() {
-            self.tx.prepare_cached(&multi_row(head, width, args.len() / width))?.execute(params_from_iter(args))?;
-        }
+    fn tag(&self, rm_id: i64, key: &str, value: &str) -> StoreResult<()> {
+        self.tx
+            .prepare_cached("INSERT INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?
+            .execute(params![rm_id, key, value])?;
         Ok(())
     }
 
-    /// A registered model in a family, with its tags and partition levels,
-    /// in four statements; `next_version` is set for the versions to come.
-    #[allow(clippy::too_many_arguments)]
+    /// A registered model in a family, with its tags and partition levels;
+    /// `next_version` is set for the versions to come.
     fn model(
         &self,
         name: &str,
         created: i64,
         family: (&str, i64),
-        depth: i64,
         path: &[PartitionValue],
         parent: Option<i64>,
-        tags: &[(&str, &str)],
         versions: u32,
     ) -> StoreResult<i64> {
         self.tx
@@ -142,63 +136,44 @@ impl Writer<'_> {
             )?
             .execute(params![name, created, self.now, i64::from(versions) + 1])?;
         let rm_id = self.tx.last_insert_rowid();
-        let path_text = fleet::path_string(path);
-        let mut args: Vec<SqlValue> = Vec::with_capacity(3 * (2 + tags.len()));
-        for (key, value) in
-            [(fleet::FAMILY_TAG, family.0), (fleet::PARTITION_TAG, path_text.as_str())].iter().chain(tags)
-        {
-            args.extend([rm_id.into(), SqlValue::from(key.to_string()), SqlValue::from(value.to_string())]);
-        }
-        self.insert("INSERT INTO registered_model_tags (rm_id, key, value)", 3, &args)?;
+        self.tag(rm_id, fleet::FAMILY_TAG, family.0)?;
+        self.tag(rm_id, fleet::PARTITION_TAG, &fleet::path_string(path))?;
         let leaf = path.last().map_or("", |p| p.value.as_str());
         self.tx
             .prepare_cached(
                 "INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent) VALUES (?, ?, ?, ?, ?)",
             )?
-            .execute(params![rm_id, family.1, depth, leaf, parent])?;
-        let mut args: Vec<SqlValue> = Vec::with_capacity(3 * path.len());
+            .execute(params![rm_id, family.1, path.len() as i64, leaf, parent])?;
         for p in path {
-            args.extend([rm_id.into(), SqlValue::from(p.key.clone()), SqlValue::from(p.value.clone())]);
+            self.tx
+                .prepare_cached("INSERT INTO member_partitions (rm_id, key, value) VALUES (?, ?, ?)")?
+                .execute(params![rm_id, p.key, p.value])?;
         }
-        self.insert("INSERT INTO member_partitions (rm_id, key, value)", 3, &args)?;
         Ok(rm_id)
     }
 
-    /// Versions 1..=k with decreasing error, in two statements; returns each version's rmse.
-    fn versions(
-        &self,
-        rng: &mut Rng,
-        rm_id: i64,
-        k: u32,
-        created: i64,
-        source: &dyn Fn(i64) -> String,
-    ) -> StoreResult<Vec<f64>> {
-        let mut versions: Vec<SqlValue> = Vec::with_capacity(6 * k as usize);
-        let mut metrics: Vec<SqlValue> = Vec::with_capacity(8 * k as usize);
+    /// Versions 1..=k with decreasing error.
+    fn versions(&self, rng: &mut Rng, rm_id: i64, k: u32, created: i64, source: &str) -> StoreResult<()> {
+        let k = i64::from(k);
         let mut rmse = 2.0 + 3.0 * rng.unit();
-        let mut all = Vec::with_capacity(k as usize);
-        for v in 1..=i64::from(k) {
+        for v in 1..=k {
             let at = created + v * DAY_MS;
-            let stage = if v == i64::from(k) {
-                "Staging"
-            } else if v == i64::from(k) - 1 {
-                "Production"
-            } else {
-                "None"
-            };
-            versions.extend([rm_id.into(), v.into(), at.into(), at.into(), source(v).into(), stage.to_string().into()]);
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(params![rm_id, v, at, at, source, Stage::of(v, k).name()])?;
             rmse *= 0.9 + 0.15 * rng.unit();
-            metrics.extend([rm_id.into(), "val_rmse".to_string().into(), v.into(), rmse.into()]);
-            metrics.extend([rm_id.into(), "val_mape".to_string().into(), v.into(), (rmse / 20.0).into()]);
-            all.push(rmse);
+            for (key, value) in [(VAL_RMSE, rmse), (VAL_MAPE, rmse / 20.0)] {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO model_version_metrics (rm_id, key, version, value) VALUES (?, ?, ?, ?)",
+                    )?
+                    .execute(params![rm_id, key, v, value])?;
+            }
         }
-        self.insert(
-            "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)",
-            6,
-            &versions,
-        )?;
-        self.insert("INSERT INTO model_version_metrics (rm_id, key, version, value)", 4, &metrics)?;
-        Ok(all)
+        Ok(())
     }
 }
 
@@ -211,6 +186,17 @@ enum Stage {
 
 impl Stage {
     const ALL: [Stage; 3] = [Stage::None, Stage::Production, Stage::Staging];
+
+    /// Version `v` of `k`: the newest is in staging, the one before in production.
+    fn of(v: i64, k: i64) -> Self {
+        if v == k {
+            Self::Staging
+        } else if v == k - 1 {
+            Self::Production
+        } else {
+            Self::None
+        }
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -299,19 +285,9 @@ impl SqliteStore {
                 let family_id = tx.last_insert_rowid();
                 tx.prepare_cached("INSERT INTO fleet_members (rm_id, family_id, depth, part_value) VALUES (?, ?, 0, '')")?
                     .execute(params![default_rm, family_id])?;
-                w.insert(
-                    "INSERT INTO registered_model_tags (rm_id, key, value)",
-                    3,
-                    &[
-                        default_rm.into(),
-                        fleet::FAMILY_TAG.to_string().into(),
-                        name.clone().into(),
-                        default_rm.into(),
-                        fleet::PARTITION_TAG.to_string().into(),
-                        String::new().into(),
-                    ],
-                )?;
-                w.versions(&mut rng, default_rm, 1, year_ago, &|_| spec.placeholder_source.clone())?;
+                w.tag(default_rm, fleet::FAMILY_TAG, &name)?;
+                w.tag(default_rm, fleet::PARTITION_TAG, "")?;
+                w.versions(&mut rng, default_rm, 1, year_ago, &spec.placeholder_source)?;
                 tx.prepare_cached("UPDATE registered_models SET next_version = 2 WHERE rm_id = ?")?.execute([default_rm])?;
                 let batch = aliases::open_batch(tx, &aliases::NewBatch::generated())?;
                 aliases::insert_fresh(tx, Some(batch), default_rm, &name, &[("champion", 1)])?;
@@ -319,7 +295,7 @@ impl SqliteStore {
                 for r in 0..spec.regions_per_family {
                     let region = format!("r{r:03}");
                     let path = [PartitionValue::new("region", region.clone())];
-                    let rm = w.model(&fleet::member_name(&name, path.last()), year_ago, (&name, family_id), 1, &path, Some(default_rm), &[], 0)?;
+                    let rm = w.model(&fleet::member_name(&name, path.last()), year_ago, (&name, family_id), &path, Some(default_rm), 0)?;
                     rs.push((region, rm));
                     report.models += 1;
                 }
@@ -353,11 +329,8 @@ impl SqliteStore {
             super::bulk_load::begin(tx)?;
             Ok(side)
         })?;
-        let mut tally = stores::Tally {
-            counts: regions.iter().map(|_| FamilyCounts::default()).collect(),
-            files: Vec::new(),
-            versions: 0,
-        };
+        let mut tally =
+            stores::Tally { counts: regions.iter().map(|_| FamilyCounts::default()).collect(), files: Vec::new() };
         let started = Instant::now();
         let mut done = 0u64;
         while done < spec.models {
@@ -374,7 +347,7 @@ impl SqliteStore {
             done = end;
             progress(done);
         }
-        report.versions += tally.versions;
+        report.versions = spec.models * u64::from(spec.versions_per_model);
         let rows_written = Instant::now();
         // This writer's indexes and counts while the second writer finishes.
         loader.write(|tx| {

@@ -7,13 +7,10 @@
 use rusqlite::Transaction;
 
 use super::batched::BatchedInsert;
-use super::{DAY_MS, FamilyCounts, GeneratedFamily, GeneratedVersion, OWNERS, Rng, Stage, TIERS};
+use super::{DAY_MS, FamilyCounts, GeneratedFamily, GeneratedVersion, OWNERS, Rng, Stage, TIERS, VAL_MAPE, VAL_RMSE};
 use crate::error::StoreResult;
 use flotilla_core::fleet;
 
-/// Metric keys every generated version carries.
-const VAL_RMSE: &str = "val_rmse";
-const VAL_MAPE: &str = "val_mape";
 /// Models whose generated aliases get audit events (enough for every page
 /// and report to have history to show, without a million synthetic rows).
 const AUDITED_MODELS: u64 = 10_000;
@@ -97,7 +94,6 @@ pub(super) struct Plan<'a> {
 pub(super) struct Tally {
     pub counts: Vec<FamilyCounts>,
     pub files: Vec<GeneratedVersion>,
-    pub versions: u64,
 }
 
 /// This writer's inserts in one transaction, one per table.
@@ -163,7 +159,7 @@ impl<'tx> StoreInserts<'tx> {
         let rm_id = d.rm_id;
         let f = (i % plan.families.len() as u64) as usize;
         let (family, family_id, regions) = &plan.families[f];
-        let (region, region_rm) = &regions[d.region % regions.len()];
+        let (region, region_rm) = &regions[d.region];
         let store = store_partition(i);
         let name = store_name(family, i);
         let c = &mut tally.counts[f];
@@ -186,13 +182,7 @@ impl<'tx> StoreInserts<'tx> {
 
         for v in 1..=k {
             let at = d.created + v * DAY_MS;
-            let stage = if v == k {
-                Stage::Staging
-            } else if v == k - 1 {
-                Stage::Production
-            } else {
-                Stage::None
-            };
+            let stage = Stage::of(v, k);
             c.stages[stage as usize] += 1;
             let source = if with_file {
                 let source = format!("mlflow-artifacts:/fleet/{name}/{v}");
@@ -203,7 +193,6 @@ impl<'tx> StoreInserts<'tx> {
             };
             self.version.push([rm_id.into(), v.into(), at.into(), at.into(), source.into(), stage.name().into()])?;
         }
-        tally.versions += k as u64;
 
         for &(alias, version) in &d.aliases {
             match alias {
