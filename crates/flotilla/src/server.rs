@@ -51,8 +51,9 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     };
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(
-        address = %config.listen,
+        address = %address,
         data_dir = %config.data_dir.display(),
         mode = ?mode,
         model_memory = config.serving.cache.budget_bytes,

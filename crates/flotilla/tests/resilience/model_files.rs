@@ -1,0 +1,1 @@
+//! (filled in by the model_files class tests)
