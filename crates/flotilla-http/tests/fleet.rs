@@ -76,10 +76,24 @@ async fn partitioned_requests_route_and_fall_back() {
     // Without a partition the family name is an ordinary model: the default.
     let (_, body) = infer(&s, "demand", json!({})).await;
     assert_eq!(body["model_name"].as_str(), Some("demand"));
-    // Bad partitions are named, with 4xx.
+    // A store with no model of its own yet (a new store) is served by its
+    // nearest ancestor that has one, and the answer says so.
+    for (partition, model, answered) in [
+        ("region=east/store=0007", "demand.region=east", "region=east"),
+        ("region=west/store=0007", "demand", ""),
+        ("region=north/store=0001", "demand", ""),
+        ("store=99", "demand", ""),
+    ] {
+        let (status, body) = infer(&s, "demand", json!({ "partition": partition })).await;
+        assert_eq!(status, 200, "{partition}: {body}");
+        assert_eq!(body["model_name"].as_str(), Some(model), "{partition}");
+        assert_eq!(body["parameters"], json!({ "partition": answered, "fallback": true }), "{partition}");
+    }
+    // Bad partitions are named, with 4xx: levels the family does not have are
+    // not found, malformed or contradictory paths are client mistakes.
     for (partition, want, fragment) in [
-        (json!("store=99"), 404, "store=99"),
-        (json!("shelf=1"), 400, "shelf"),
+        (json!("shelf=1"), 404, "shelf"),
+        (json!("region=west/shelf=1"), 404, "not one of its levels"),
         (json!("region=west/store=2"), 400, "not under"),
         (json!("nonsense"), 400, "key=value"),
         (json!(42), 400, "partition"),

@@ -75,6 +75,39 @@ impl FamilyRow {
         Ok(Some(rm_id))
     }
 
+    /// The deepest existing member along `path`, for serving: a partition with no
+    /// model of its own yet (a new store) is answered by its nearest ancestor, as
+    /// partitioned models are served elsewhere. Returns the member and whether it
+    /// is the one `path` names. A key that is not one of the family's levels
+    /// names nothing the family could ever hold (not found); a level given twice,
+    /// or levels that contradict an existing member's path, are client mistakes.
+    pub fn nearest_member(&self, tx: &Transaction<'_>, path: &[PartitionValue]) -> StoreResult<(i64, bool)> {
+        let mut by_depth = Vec::with_capacity(path.len().min(self.levels.len()));
+        for p in path {
+            let depth = self.depth_of(&p.key).map_err(|_| {
+                Error::not_found(format!(
+                    "partition {} does not exist in family '{}': '{}' is not one of its levels ({})",
+                    fleet::path_string(path),
+                    self.name,
+                    p.key,
+                    self.levels.join(", ")
+                ))
+            })?;
+            if by_depth.iter().any(|(d, _)| *d == depth) {
+                return Err(Error::invalid(format!("partition level '{}' is given twice", p.key)).into());
+            }
+            by_depth.push((depth, p.clone()));
+        }
+        by_depth.sort_by_key(|(d, _)| *d);
+        let ordered: Vec<PartitionValue> = by_depth.into_iter().map(|(_, p)| p).collect();
+        for keep in (0..=ordered.len()).rev() {
+            if let Some(rm_id) = self.find_member(tx, &ordered[..keep])? {
+                return Ok((rm_id, keep == ordered.len()));
+            }
+        }
+        Ok((self.default_rm_id, ordered.is_empty()))
+    }
+
     /// The member for `path`, created with its ancestors if missing. A path
     /// that names only existing members may be given by its deepest level
     /// alone; a new member needs its full path from the top level.
@@ -288,12 +321,7 @@ impl SqliteStore {
         partition.iter().try_for_each(PartitionValue::validate)?;
         self.read(|tx| {
             let family = family(tx, family_name)?;
-            let start = family.find_member(tx, partition)?.ok_or_else(|| {
-                Error::not_found(format!(
-                    "partition {} does not exist in family '{family_name}'",
-                    fleet::path_string(partition)
-                ))
-            })?;
+            let (start, requested_exists) = family.nearest_member(tx, partition)?;
             // Walk up from the partition to the default; the deepest member
             // with a version under the alias (else any version) answers.
             let found: Option<(i64, String, i64)> = tx
@@ -322,7 +350,7 @@ impl SqliteStore {
                 .query_map([rm_id], |r| Ok(PartitionValue::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
                 .collect::<Result<_, _>>()?;
             answered.sort_by_key(|p| family.levels.iter().position(|l| *l == p.key));
-            Ok(PartitionTarget { model, version, partition: answered, fallback: rm_id != start })
+            Ok(PartitionTarget { model, version, partition: answered, fallback: !requested_exists || rm_id != start })
         })
     }
 }

@@ -97,10 +97,26 @@ pub fn partitions_fall_back_to_parents_and_default(store: &dyn Store) {
     assert_eq!(at("store=1").unwrap().version, 2);
     store.set_alias("demand.store=1", "champion", "1").unwrap();
     assert_eq!(at("store=1").unwrap().version, 1);
-    // Bad partitions are named.
-    assert_eq!(kind(at("store=99")), ErrorKind::NotFound);
-    assert_eq!(kind(at("shelf=1")), ErrorKind::InvalidParameter);
+    // A partition with no model of its own yet is served by its nearest ancestor
+    // that has one: a new store by its region, a new region (or a leaf given
+    // alone) by the family default.
+    let t = at("region=east/store=7").unwrap();
+    assert_eq!(
+        (t.model.as_str(), t.partition.clone(), t.fallback),
+        ("demand.region=east", parse_path("region=east").unwrap(), true)
+    );
+    let t = at("store=7/region=east").unwrap();
+    assert_eq!(t.model, "demand.region=east", "levels in any order");
+    for path in ["region=north/store=1000", "region=north", "store=99"] {
+        let t = at(path).unwrap();
+        assert_eq!((t.model.as_str(), t.partition.is_empty(), t.fallback), ("demand", true, true), "{path}");
+    }
+    // A path that no partition of the family could match is not found; one that
+    // contradicts an existing member, or repeats a level, is a client mistake.
+    assert_eq!(kind(at("shelf=1")), ErrorKind::NotFound);
+    assert_eq!(kind(at("region=west/shelf=1")), ErrorKind::NotFound);
     assert_eq!(kind(at("region=east/store=1")), ErrorKind::InvalidParameter);
+    assert_eq!(kind(at("region=east/region=west")), ErrorKind::InvalidParameter);
     assert_eq!(kind(store.resolve_partition("nope", &[], "champion")), ErrorKind::NotFound);
     // A new store needs its full path; an existing one may be named by its leaf.
     let err = store.register_versions(&[into_partition("demand", "store=3", &[], &[])], &ctx()).unwrap_err();
