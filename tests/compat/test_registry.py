@@ -1,4 +1,5 @@
 """Model registry: registered models, versions, aliases, tags, stages, search."""
+import time
 
 import pytest
 from mlflow import MlflowClient
@@ -271,6 +272,12 @@ def test_search_model_versions(client, source_run):
     for filter_string, expected in cases:
         found = client.search_model_versions(filter_string)
         assert sorted(mv.version for mv in found) == expected, filter_string
+
+    # Without order_by, MLflow answers the version updated last first, then by
+    # name and newest version.
+    time.sleep(0.01)
+    client.update_model_version(name, "2", description="touched")
+    assert [mv.version for mv in client.search_model_versions(f"name = '{name}'")][0] == "2"
 
     found, sizes = collect_pages(
         client.search_model_versions, 2, filter_string=f"name = '{name}'", order_by=["version_number DESC"]

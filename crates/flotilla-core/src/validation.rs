@@ -28,7 +28,8 @@ pub const RUNS_PAGE: (i64, i64) = (1000, 50_000);
 pub const EXPERIMENTS_PAGE: (i64, i64) = (1000, 50_000);
 pub const REGISTERED_MODELS_PAGE: (i64, i64) = (100, 1000);
 pub const MODEL_VERSIONS_PAGE: (i64, i64) = (10_000, 200_000);
-pub const LOGGED_MODELS_PAGE: (i64, i64) = (100, 1000);
+/// MLflow's REST default is the proto's 50 (its store's own default, 100, never applies over REST).
+pub const LOGGED_MODELS_PAGE: (i64, i64) = (50, 1000);
 pub const METRIC_HISTORY_PAGE: (i64, i64) = (25_000, 100_000);
 
 /// Resolves a requested page size against an endpoint's (default, max).

@@ -210,11 +210,12 @@ impl SqliteStore {
             };
             keys.push(SortKey { expr: expr.into(), desc: !o.ascending });
         }
+        // MLflow's order: `creation_time DESC, experiment_id ASC` by default; a
+        // caller's order is broken by `experiment_id DESC` unless it names the id.
         if keys.is_empty() {
-            keys.push(SortKey::desc("e.creation_time"));
-        }
-        if !keys.iter().any(|k| k.expr == "e.experiment_id") {
-            keys.push(SortKey::asc("e.experiment_id"));
+            keys.extend([SortKey::desc("e.creation_time"), SortKey::asc("e.experiment_id")]);
+        } else if !keys.iter().any(|k| k.expr == "e.experiment_id") {
+            keys.push(SortKey::desc("e.experiment_id"));
         }
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
 

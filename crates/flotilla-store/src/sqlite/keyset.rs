@@ -31,21 +31,39 @@ pub(crate) fn select_list(keys: &[SortKey]) -> String {
     keys.iter().map(|k| k.expr.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-/// `(k1 > ?) OR (k1 = ? AND k2 > ?) OR ...` with `<` for descending keys.
+/// `k1 >= ? AND ((+k1 > ?) OR (+k1 = ? AND +k2 > ?) OR ...)` with `<` for
+/// descending keys. The leading bound is implied by the disjunction but is the
+/// one term SQLite may seek on, so a page starts its index walk at the cursor;
+/// the disjunction's columns carry a unary `+` so that SQLite 3.50 does not
+/// answer it as a MULTI-INDEX OR, which loses the index order and sorts every
+/// row after the cursor (1.6 s instead of 0.7 ms for a second page of model
+/// versions at 600,000 versions).
 pub(crate) fn after(keys: &[SortKey], cursor: &[JsonValue], params: &mut Vec<SqlValue>) -> String {
+    let Some(first) = keys.first() else { return "1=1".into() };
+    let bound = format!("{} {} ?", first.expr, if first.desc { "<=" } else { ">=" });
+    params.push(to_sql(&cursor[0]));
     let mut ors = Vec::with_capacity(keys.len());
     for i in 0..keys.len() {
         let mut ands = Vec::with_capacity(i + 1);
         for (key, value) in keys.iter().zip(cursor).take(i) {
-            ands.push(format!("{} = ?", key.expr));
+            ands.push(format!("+{} = ?", key.expr));
             params.push(to_sql(value));
         }
         let op = if keys[i].desc { "<" } else { ">" };
-        ands.push(format!("{} {op} ?", keys[i].expr));
+        ands.push(format!("+{} {op} ?", keys[i].expr));
         params.push(to_sql(&cursor[i]));
         ors.push(format!("({})", ands.join(" AND ")));
     }
-    format!("({})", ors.join(" OR "))
+    format!("({bound} AND ({}))", ors.join(" OR "))
+}
+
+/// For a key on a non-NULL integer column: a range that excludes nothing but
+/// that SQLite's planner can seek on, so that a first page walks the key's index
+/// and stops after `limit` rows instead of sorting the table (without it, 250 ms
+/// for the first 100 of 600,000 model versions by update time; with it 0.1 ms).
+/// Selective filters keep their own index: the planner still prefers them.
+pub(crate) fn open_integer_range(key: &SortKey) -> String {
+    if key.desc { format!("{} <= {}", key.expr, i64::MAX) } else { format!("{} >= {}", key.expr, i64::MIN) }
 }
 
 /// Closes a page query whose WHERE clause is open: the cursor predicate (if

@@ -253,10 +253,13 @@ impl SqliteStore {
             };
             keys.push(SortKey { expr: expr.into(), desc: !ascending });
         }
-        if keys.is_empty() {
+        // MLflow's order: a caller's keys, then newest first, then the id.
+        if !keys.iter().any(|k| k.expr == "m.creation_time") {
             keys.push(SortKey::desc("m.creation_time"));
         }
-        keys.push(SortKey::asc("m.model_id"));
+        if !keys.iter().any(|k| k.expr == "m.model_id") {
+            keys.push(SortKey::asc("m.model_id"));
+        }
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
         let experiment_ids =
             q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;

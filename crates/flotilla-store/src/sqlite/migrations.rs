@@ -10,6 +10,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_fleet.sql")),
     (3, concat!(include_str!("migrations/0003_facet_counts.sql"), include_str!("facet_recount.sql"))),
     (4, include_str!("migrations/0004_version_search.sql")),
+    (5, include_str!("migrations/0005_version_default_order.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -233,6 +233,9 @@ fn registered_model_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<Str
     }
 }
 
+/// Version columns that are non-NULL integers with an index of their own.
+const VERSION_TIMESTAMPS: &[&str] = &["mv.last_update_time", "mv.creation_time"];
+
 const VERSION_COLUMNS: &[(Attr, &str)] = &[
     (Attr::Name, "rm.name"),
     (Attr::VersionNumber, "mv.version"),
@@ -280,10 +283,12 @@ impl SqliteStore {
     pub(crate) fn search_model_versions_impl(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
         let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
         let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
+        // MLflow's order (`sqlalchemy_store.search_model_versions`): recently
+        // updated first by default, and name then newest version to break ties.
         let keys = order_keys(
             Entity::ModelVersions,
             &q.order_by,
-            &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+            &[SortKey::desc("mv.last_update_time"), SortKey::asc("rm.name"), SortKey::desc("mv.version")],
             &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
         )?;
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
@@ -295,6 +300,10 @@ impl SqliteStore {
         for c in &clauses {
             sql.push_str(" AND ");
             sql.push_str(&model_version_clause(c, &mut args)?);
+        }
+        if cursor.is_none() && VERSION_TIMESTAMPS.contains(&keys[0].expr.as_str()) {
+            sql.push_str(" AND ");
+            sql.push_str(&keyset::open_integer_range(&keys[0]));
         }
         keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {

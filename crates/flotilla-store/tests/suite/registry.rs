@@ -149,6 +149,13 @@ pub fn search_model_versions(store: &dyn Store) {
         versions("name = 'mv-a'").iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
         vec!["4", "3", "2", "1"]
     );
+    // MLflow's default order: last updated first, then name, then newest version.
+    let order = |f: &str| versions(f).iter().map(|v| format!("{}/{}", v.name, v.version)).collect::<Vec<_>>();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store.update_model_version("mv-a", "2", Some("touched")).unwrap();
+    let found = order("name LIKE 'mv-%'");
+    assert_eq!(found[0], "mv-a/2", "the version updated last comes first: {found:?}");
+    assert_eq!(found.len(), 5);
     assert_eq!(versions("run_id = 'r1'").len(), 1);
     assert_eq!(versions("tags.k = 'v'").len(), 1);
     assert_eq!(versions("name = 'mv-a' AND version_number > 2").len(), 2);
