@@ -203,6 +203,7 @@ async fn promotion_rollback_and_audit() {
     assert_eq!(infer(&s, "demand", json!({ "partition": "store=1" })).await.1["model_version"], json!("2"));
     let audit = s.get(&format!("/api/fleet/v1/audit?batch={batch}")).await.json();
     assert_eq!(audit["events"][0]["reason"], json!("weekly retrain"));
+    assert_eq!(audit["events"][0]["actor_verified"], json!(false), "no authentication: the actor is a claim");
     assert_eq!((audit["events"][0]["from"].as_i64(), audit["events"][0]["to"].as_i64()), (Some(1), Some(2)));
 
     let r = s.post(&format!("/api/fleet/v1/batches/{batch}/rollback"), json!({ "reason": "bad week" })).await;

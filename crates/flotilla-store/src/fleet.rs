@@ -72,7 +72,17 @@ pub struct AliasChange {
 #[derive(Debug, Clone, Default)]
 pub struct ChangeContext {
     pub actor: String,
+    /// Whether `actor` was established by authentication rather than claimed
+    /// by the caller (a header, a flag); the audit log keeps the difference.
+    pub actor_verified: bool,
     pub reason: String,
+}
+
+impl ChangeContext {
+    /// A change by an actor the caller names but nothing has verified.
+    pub fn claimed(actor: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { actor: actor.into(), actor_verified: false, reason: reason.into() }
+    }
 }
 
 /// One alias move, planned or made.
@@ -153,6 +163,8 @@ pub struct AliasEvent {
     pub batch_id: i64,
     pub time: i64,
     pub actor: String,
+    /// False when the actor is only what the caller claimed.
+    pub actor_verified: bool,
     pub kind: String,
     pub reason: String,
     pub model: String,

@@ -1,17 +1,28 @@
-//! CSRF protection for the UI's forms: a double-submit token.
+//! CSRF protection for the UI's forms: a token bound to the session cookie by
+//! a server-side key, plus origin checks.
 //!
-//! Every page request gets a random token in a `SameSite=Strict`, `HttpOnly`
-//! cookie (set once, kept for the session); forms carry the same token in a
-//! hidden field. A state-changing request is accepted only when the field
-//! equals the cookie and, if the browser sent an `Origin`, it is this host.
-//! Another site can make a browser send the cookie (not with Strict, but
-//! older browsers) yet cannot read it to fill in the field.
+//! Every page request gets a random session nonce in a `SameSite=Strict`,
+//! `HttpOnly` cookie (set once, kept for the session). Forms carry
+//! `HMAC-SHA256(key, nonce)` in a hidden field, where the key is a random
+//! secret that never leaves the process. A plain double-submit token (field
+//! equal to cookie) is not enough: an attacker who can plant a cookie (from a
+//! sibling subdomain, or over plain HTTP) picks both. Here a planted nonce is
+//! useless without the key. A state-changing request must also come from this
+//! host: an `Origin` (or, without one, a `Referer`) naming another host, or the
+//! opaque `Origin: null` of sandboxed frames and `data:` pages, is refused.
+//!
+//! The key is per process: after a restart, an open form asks for a reload.
+//! (Sessions shared by replicas come with authentication.)
+
+use std::sync::OnceLock;
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
 
 const COOKIE: &str = "flotilla_csrf";
 
@@ -19,7 +30,39 @@ const COOKIE: &str = "flotilla_csrf";
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
+fn key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        key
+    })
+}
+
+fn mac(nonce: &str) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key()).expect("HMAC takes a key of any length");
+    mac.update(b"flotilla-csrf:");
+    mac.update(nonce.as_bytes());
+    mac
+}
+
+/// The form token for a session nonce.
+fn token_for(nonce: &str) -> String {
+    hex(&mac(nonce).finalize().into_bytes())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+fn cookie_nonce(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -31,48 +74,59 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-fn new_token() -> String {
+fn new_nonce() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&bytes)
 }
 
-/// Gives every request a token (the cookie's, else a new one that the
-/// response sets).
+/// Gives every request a form token bound to its session nonce (the cookie's,
+/// else a new one that the response sets).
 pub async fn token_cookie(mut request: Request, next: Next) -> Response {
-    let existing = cookie_token(request.headers());
-    let token = existing.clone().unwrap_or_else(new_token);
-    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let existing = cookie_nonce(request.headers());
+    let nonce = existing.clone().unwrap_or_else(new_nonce);
+    request.extensions_mut().insert(CsrfToken(token_for(&nonce)));
     let mut response = next.run(request).await;
     if existing.is_none()
-        && let Ok(value) = HeaderValue::from_str(&format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"))
+        && let Ok(value) = HeaderValue::from_str(&format!("{COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict"))
     {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
 }
 
-/// Whether a form submission may change state: its token matches the
-/// cookie's and its origin, when given, is the host it was sent to.
+/// Whether a form submission may change state: its token is the one this
+/// server issued for the session cookie, and it comes from this host.
 pub fn verify(headers: &HeaderMap, submitted: &str) -> Result<(), &'static str> {
-    let Some(cookie) = cookie_token(headers) else {
+    let Some(nonce) = cookie_nonce(headers) else {
         return Err("the form has no session token cookie; reload the page and try again");
     };
-    if !constant_time_eq(cookie.as_bytes(), submitted.as_bytes()) {
+    let valid = unhex(submitted).is_some_and(|tag| mac(&nonce).verify_slice(&tag).is_ok());
+    if !valid {
         return Err("the form's token does not match this session; reload the page and try again");
     }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin != "null" && origin_host != host {
-            return Err("the form was sent from another site");
-        }
-    }
-    Ok(())
+    same_origin(headers)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// `Origin` (else `Referer`), when sent, must name the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let (sender, what) = match (header_text(header::ORIGIN), header_text(header::REFERER)) {
+        (Some(origin), _) => (origin, "origin"),
+        (None, Some(referer)) => (referer, "referer"),
+        (None, None) => return Ok(()),
+    };
+    let sender_host = sender
+        .split_once("://")
+        .map(|(scheme, rest)| (scheme, rest.split(['/', '?', '#']).next().unwrap_or("")))
+        .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+        .map(|(_, authority)| authority);
+    match sender_host {
+        Some(h) if !host.is_empty() && h.eq_ignore_ascii_case(host) => Ok(()),
+        Some(_) | None if what == "origin" => Err("the form was sent from another site"),
+        Some(_) | None => Err("the form was sent from another page than this server's"),
+    }
 }
 
 #[cfg(test)]
@@ -88,17 +142,37 @@ mod tests {
     }
 
     #[test]
-    fn tokens_must_match_the_cookie_and_the_origin() {
-        let t = new_token();
-        let cookie = format!("a=b; {COOKIE}={t}");
-        assert!(verify(&headers(&[("cookie", &cookie), ("host", "h:5000")]), &t).is_ok());
-        let same_origin = headers(&[("cookie", &cookie), ("host", "h:5000"), ("origin", "http://h:5000")]);
-        assert!(verify(&same_origin, &t).is_ok());
-        assert!(verify(&headers(&[("cookie", &cookie)]), &new_token()).is_err());
-        assert!(verify(&headers(&[("host", "h:5000")]), &t).is_err());
-        let foreign = headers(&[("cookie", &cookie), ("host", "h:5000"), ("origin", "http://evil.example")]);
-        assert!(verify(&foreign, &t).is_err());
+    fn tokens_are_bound_to_the_session_by_the_servers_key() {
+        let nonce = new_nonce();
+        let cookie = format!("a=b; {COOKIE}={nonce}");
+        let token = token_for(&nonce);
+        assert!(verify(&headers(&[("cookie", &cookie), ("host", "h:5000")]), &token).is_ok());
+        // The plain double-submit an attacker could forge: field equal to a planted cookie.
+        assert!(verify(&headers(&[("cookie", &cookie), ("host", "h:5000")]), &nonce).is_err());
+        assert!(verify(&headers(&[("cookie", &cookie)]), &token_for(&new_nonce())).is_err());
+        assert!(verify(&headers(&[("cookie", &cookie)]), "zz").is_err());
+        assert!(verify(&headers(&[("host", "h:5000")]), &token).is_err());
         let malformed = format!("{COOKIE}=<script>");
-        assert!(cookie_token(&headers(&[("cookie", &malformed)])).is_none());
+        assert!(cookie_nonce(&headers(&[("cookie", &malformed)])).is_none());
+    }
+
+    #[test]
+    fn submissions_come_from_this_host() {
+        let nonce = new_nonce();
+        let cookie = format!("{COOKIE}={nonce}");
+        let token = token_for(&nonce);
+        let from = |name: &'static str, value: &str| {
+            verify(&headers(&[("cookie", &cookie), ("host", "h:5000"), (name, value)]), &token)
+        };
+        for ok in ["http://h:5000", "https://h:5000"] {
+            assert!(from("origin", ok).is_ok(), "{ok}");
+        }
+        assert!(from("referer", "http://h:5000/models/x?y=1").is_ok());
+        for bad in ["null", "http://evil.example", "http://h:5000.evil.example", "file://h:5000", "h:5000"] {
+            assert!(from("origin", bad).is_err(), "origin {bad}");
+        }
+        for bad in ["http://evil.example/h:5000", "about:blank"] {
+            assert!(from("referer", bad).is_err(), "referer {bad}");
+        }
     }
 }

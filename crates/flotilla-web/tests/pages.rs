@@ -219,14 +219,21 @@ async fn artifacts_download_as_attachments_inside_the_run_only() {
     assert_eq!(ui.get(&format!("/runs/{run_id}/artifacts/missing.txt")).await.status, 404);
 }
 
+/// The value of the page's hidden `csrf` field.
+fn form_token(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn alias_forms_need_the_session_token() {
     let ui = ui();
     fleet(&ui).await;
     let first = ui.get("/models/demand.store%3D0002").await;
     let cookie = first.header("set-cookie").split(';').next().unwrap().to_string();
-    let token = cookie.split('=').nth(1).unwrap().to_string();
-    assert!(first.text.contains(&token), "the form embeds the cookie's token");
+    let nonce = cookie.split('=').nth(1).unwrap().to_string();
+    let token = form_token(&first.text);
+    assert_ne!(token, nonce, "the form's token is derived from the cookie, not a copy of it");
     let uri = "/models/demand.store%3D0002/aliases";
     let form = |t: &str| format!("csrf={t}&alias=champion&version=1&reason=rollback+test");
     let ct = ("content-type", "application/x-www-form-urlencoded");
@@ -244,6 +251,15 @@ async fn alias_forms_need_the_session_token() {
         )
         .await;
     assert_eq!(foreign.status, 403);
+    // Origin `null` (a sandboxed frame, a data: page) is not this host either.
+    let opaque = ui.send("POST", uri, &[ct, ("cookie", &cookie), ("origin", "null")], form(&token)).await;
+    assert_eq!(opaque.status, 403);
+    // An attacker who plants a cookie of their choosing and submits the same
+    // value (the classic double-submit bypass) is refused: only the server's
+    // key makes a token for a nonce.
+    let planted = "flotilla_csrf=0123456789abcdef0123456789abcdef";
+    let r = ui.send("POST", uri, &[ct, ("cookie", planted)], form("0123456789abcdef0123456789abcdef")).await;
+    assert_eq!(r.status, 403);
     let champion = ui.get("/api/2.0/mlflow/registered-models/alias?name=demand.store%3D0002&alias=champion").await;
     assert_eq!(champion.json()["model_version"]["version"], "2", "refused forms changed nothing");
 

@@ -47,7 +47,8 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-/// The actor named in `X-Flotilla-Actor`, and the request's reason.
+/// The actor named in `X-Flotilla-Actor`, and the request's reason. The
+/// header is the caller's claim: the audit log records it as unverified.
 fn context(headers: &HeaderMap, reason: Option<String>) -> ChangeContext {
     let actor = headers
         .get(ACTOR_HEADER)
@@ -55,10 +56,8 @@ fn context(headers: &HeaderMap, reason: Option<String>) -> ChangeContext {
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .map_or_else(|| ANONYMOUS.to_string(), |a| flotilla_core::validation::truncate(a, 256).to_string());
-    ChangeContext {
-        actor,
-        reason: reason.map(|r| flotilla_core::validation::truncate(&r, 4096).to_string()).unwrap_or_default(),
-    }
+    let reason = reason.map(|r| flotilla_core::validation::truncate(&r, 4096).to_string()).unwrap_or_default();
+    ChangeContext::claimed(actor, reason)
 }
 
 fn page_request(raw: &str) -> ApiResult<PageRequest> {

@@ -36,6 +36,7 @@ impl BatchKind {
 pub(crate) struct NewBatch<'a> {
     pub kind: BatchKind,
     pub actor: &'a str,
+    pub actor_verified: bool,
     pub reason: &'a str,
     pub rule: Option<&'a str>,
     pub reverts: Option<i64>,
@@ -44,20 +45,35 @@ pub(crate) struct NewBatch<'a> {
 impl NewBatch<'static> {
     /// A single change made through the MLflow REST API.
     pub fn api() -> Self {
-        Self { kind: BatchKind::Api, actor: "mlflow-api", reason: "", rule: None, reverts: None }
+        Self { kind: BatchKind::Api, actor: "mlflow-api", actor_verified: false, reason: "", rule: None, reverts: None }
     }
 
     /// Aliases set by the fleet generator.
     pub fn generated() -> Self {
-        Self { kind: BatchKind::Bulk, actor: "generator", reason: "synthetic fleet", rule: None, reverts: None }
+        Self {
+            kind: BatchKind::Bulk,
+            actor: "generator",
+            actor_verified: false,
+            reason: "synthetic fleet",
+            rule: None,
+            reverts: None,
+        }
     }
 }
 
 pub(crate) fn open_batch(tx: &Transaction<'_>, batch: &NewBatch<'_>) -> StoreResult<i64> {
     tx.prepare_cached(
-        "INSERT INTO alias_batches (time, actor, kind, reason, rule, reverts) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO alias_batches (time, actor, actor_verified, kind, reason, rule, reverts) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )?
-    .execute(params![now_ms(), batch.actor, batch.kind.as_str(), batch.reason, batch.rule, batch.reverts])?;
+    .execute(params![
+        now_ms(),
+        batch.actor,
+        batch.actor_verified,
+        batch.kind.as_str(),
+        batch.reason,
+        batch.rule,
+        batch.reverts
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 

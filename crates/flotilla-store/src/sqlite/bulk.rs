@@ -215,7 +215,14 @@ impl SqliteStore {
 fn open_bulk_batch(tx: &Transaction<'_>, ctx: &ChangeContext) -> StoreResult<i64> {
     aliases::open_batch(
         tx,
-        &NewBatch { kind: BatchKind::Bulk, actor: &ctx.actor, reason: &ctx.reason, rule: None, reverts: None },
+        &NewBatch {
+            kind: BatchKind::Bulk,
+            actor: &ctx.actor,
+            actor_verified: ctx.actor_verified,
+            reason: &ctx.reason,
+            rule: None,
+            reverts: None,
+        },
     )
 }
 

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, concat!(include_str!("migrations/0003_facet_counts.sql"), include_str!("facet_recount.sql"))),
     (4, include_str!("migrations/0004_version_search.sql")),
     (5, include_str!("migrations/0005_version_default_order.sql")),
+    (6, include_str!("migrations/0006_actor_verified.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {

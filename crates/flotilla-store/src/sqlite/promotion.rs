@@ -163,6 +163,7 @@ impl SqliteStore {
                 &NewBatch {
                     kind: BatchKind::Promotion,
                     actor: &ctx.actor,
+                    actor_verified: ctx.actor_verified,
                     reason: &ctx.reason,
                     rule: Some(&rule_json),
                     reverts: None,
@@ -222,6 +223,7 @@ impl SqliteStore {
                 &NewBatch {
                     kind: BatchKind::Rollback,
                     actor: &ctx.actor,
+                    actor_verified: ctx.actor_verified,
                     reason: &ctx.reason,
                     rule: None,
                     reverts: Some(batch_id),
@@ -250,7 +252,7 @@ impl SqliteStore {
         let cursor = paging::decode_opt(query.page.page_token.as_deref(), 1)?;
         self.read(|tx| {
             let mut sql = String::from(
-                "SELECT e.event_id, e.batch_id, b.time, b.actor, b.kind, b.reason, e.model_name, e.alias, e.from_version, e.to_version
+                "SELECT e.event_id, e.batch_id, b.time, b.actor, b.kind, b.reason, e.model_name, e.alias, e.from_version, e.to_version, b.actor_verified
                  FROM alias_events e JOIN alias_batches b ON b.batch_id = e.batch_id WHERE 1 = 1",
             );
             let mut args: Vec<SqlValue> = Vec::new();
@@ -281,6 +283,7 @@ impl SqliteStore {
                         alias: r.get(7)?,
                         from: r.get(8)?,
                         to: r.get(9)?,
+                        actor_verified: r.get(10)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

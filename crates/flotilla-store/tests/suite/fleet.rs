@@ -12,7 +12,7 @@ use flotilla_store::{NewModelVersion, NewRun, Store};
 use super::kind;
 
 pub(super) fn ctx() -> ChangeContext {
-    ChangeContext { actor: "ana".into(), reason: "test".into() }
+    ChangeContext::claimed("ana", "test")
 }
 
 fn family(store: &dyn Store, name: &str) {

@@ -22,7 +22,7 @@ fn version(path: &str, rmse: f64, aliases: &[&str]) -> BulkVersion {
 }
 
 pub fn insights_are_bounded_reads(store: &dyn Store) {
-    let ctx = ChangeContext { actor: "ana".into(), reason: "test".into() };
+    let ctx = ChangeContext::claimed("ana", "test");
     let levels = vec!["region".into(), "store".into()];
     store.create_family(&NewFamily { name: "demand".into(), levels, description: None }).unwrap();
     let versions = vec![

@@ -34,7 +34,10 @@ pub fn events_table(events: &[AliasEvent]) -> Markup {
                         td.nowrap { (format::time(e.time)) }
                         td { a href=(format!("/audit?batch={}", e.batch_id)) { "#" (e.batch_id) } }
                         td { (e.kind) }
-                        td { (e.actor) }
+                        td {
+                            (e.actor)
+                            @if !e.actor_verified { " " span.muted title="named by the caller, not established by authentication" { "(unverified)" } }
+                        }
                         td { (model_link(&e.model)) }
                         td { (e.alias) }
                         td { (version(e.from)) }
@@ -100,7 +103,7 @@ pub async fn rollback(
     Form(form): Form<RollbackForm>,
 ) -> PageResult<Redirect> {
     csrf::verify(&headers, &form.csrf).map_err(PageError::forbidden)?;
-    let ctx = ChangeContext { actor: "web".into(), reason: form.reason };
+    let ctx = ChangeContext::claimed("web", form.reason);
     let report = s.call(move |st| st.rollback(batch, &ctx)).await?;
     let to = report.batch_id.map_or_else(|| format!("/audit?batch={batch}"), |b| format!("/audit?batch={b}"));
     Ok(Redirect::to(&to))

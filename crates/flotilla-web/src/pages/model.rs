@@ -225,7 +225,7 @@ pub async fn set_alias(
         v => Some(v.parse::<i64>().map_err(|_| PageError::bad_request(format!("version '{v}' is not a number")))?),
     };
     let change = AliasChange { model: name.clone(), alias: form.alias.trim().to_string(), version };
-    let ctx = ChangeContext { actor: "web".into(), reason: form.reason };
+    let ctx = ChangeContext::claimed("web", form.reason);
     s.call(move |st| st.set_aliases(&[change], &ctx)).await?;
     Ok(Redirect::to(&format!("/models/{}", format::segment(&name))))
 }

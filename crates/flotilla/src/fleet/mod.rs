@@ -185,7 +185,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
                 promote_unaliased: !p.only_aliased,
                 partition: p.partition.as_deref().map(parse_path).transpose()?.unwrap_or_default(),
             };
-            let ctx = ChangeContext { actor: p.actor, reason: p.reason };
+            let ctx = ChangeContext::claimed(p.actor, p.reason);
             let report = open()?.promote(&rule, p.dry_run, &ctx)?;
             if args.json {
                 return print_json(&report);
@@ -200,7 +200,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
             Ok(())
         }
         FleetCommand::Rollback { batch, reason, actor } => {
-            let report = open()?.rollback(batch, &ChangeContext { actor, reason })?;
+            let report = open()?.rollback(batch, &ChangeContext::claimed(actor, reason))?;
             if args.json {
                 return print_json(&report);
             }
@@ -228,7 +228,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
                     vec![
                         e.batch_id.to_string(),
                         e.time.to_string(),
-                        e.actor.clone(),
+                        if e.actor_verified { e.actor.clone() } else { format!("{} (unverified)", e.actor) },
                         e.kind.clone(),
                         format!("{}@{}", e.model, e.alias),
                         version(e.from),
