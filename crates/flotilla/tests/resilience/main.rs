@@ -12,7 +12,6 @@ mod connections;
 mod decoders;
 mod limits;
 mod model_files;
-mod registry;
 
 #[test]
 fn a_server_starts_answers_and_reports_its_memory() {
