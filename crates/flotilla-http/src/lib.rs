@@ -74,7 +74,11 @@ impl AppState {
 /// The answer to a request whose store work ran past its budget: a 4xx, so
 /// the mlflow client does not retry the same slow query.
 fn over_budget(budget: &Budget) -> ApiError {
-    tracing::info!(budget_s = budget.limit().as_secs_f64(), "query stopped at the request budget");
+    if budget.is_cancelled() {
+        tracing::debug!("query stopped: its client went away");
+    } else {
+        tracing::info!(budget_s = budget.limit().as_secs_f64(), "query stopped at the request budget");
+    }
     ApiError::bad_request(format!(
         "the query ran past the {:?} request budget (--request-timeout); narrow the filter or the sort",
         budget.limit()

@@ -7,11 +7,13 @@
 //! when every connection is busy the newcomer gets a short `503` with
 //! `Retry-After` and is closed, without a task of its own. Each request runs
 //! under a time budget (`request_timeout`) that the store sees (see
-//! `flotilla_store::budget`); when the client goes away hyper drops the
+//! `flotilla_store::budget`), and its body may not pause longer than
+//! `idle_timeout` between pieces; when the client goes away hyper drops the
 //! request's future and the budget is cancelled, so its query stops too. On
 //! shutdown the loop stops accepting, closes idle connections at once, lets
 //! requests in progress finish, and after `shutdown_timeout` returns anyway.
 
+mod body;
 mod tracked;
 
 use std::convert::Infallible;
@@ -203,6 +205,7 @@ impl Connection {
             let in_flight = tracker.begin_request();
             let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= config.max_requests;
             let budget = config.request_timeout.map(Budget::new);
+            let request = request.map(|body| Body::new(body::GapTimed::new(body, config.idle_timeout)));
             let app = app.clone();
             async move {
                 let mut response = match budget {

@@ -230,3 +230,23 @@ fn queries_stop_at_their_budget_and_when_their_client_goes() {
     assert!(burnt < 20, "the server burnt {burnt} ticks of CPU after its clients left");
     assert!(server.health_latency() < Duration::from_secs(1));
 }
+
+#[test]
+fn a_stalled_request_body_is_cut_off_and_writes_nothing() {
+    let server = Server::start_with(Options::default().arg("--idle-timeout").arg("1s"));
+    let mut stalled = server.connect();
+    let head = format!(
+        "POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": \"stalled\"",
+        server.host()
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = stalled.read_to_end(&mut answer);
+    let took = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(took < Duration::from_secs(3), "a stalled body held the connection {took:?}");
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    let found = server.get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=stalled");
+    assert_eq!(found.status, 404, "{}", found.text());
+}
