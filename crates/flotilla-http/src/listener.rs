@@ -78,12 +78,14 @@ pub async fn serve(
     config: ListenerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let config = Arc::new(config);
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let config = Arc::new(ListenerConfig { max_connections, ..config });
+    let slots = Arc::new(Semaphore::new(max_connections));
     let registry = Registry::new();
     let (stop_tx, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reap(registry.clone(), Arc::clone(&config)));
     let lingering = Arc::new(AtomicUsize::new(0));
+    let (mut refusals, mut accept_errors) = (Throttle::default(), Throttle::default());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -92,13 +94,13 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    accept_failed(&e, &registry).await;
+                    accept_failed(&e, &registry, &mut accept_errors).await;
                     continue;
                 }
             },
         };
         let Some(permit) = take_slot(&slots, &registry).await else {
-            refuse(stream, config.max_connections, &lingering);
+            refuse(stream, config.max_connections, &lingering, &mut refusals);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -141,8 +143,14 @@ async fn take_slot(slots: &Arc<Semaphore>, registry: &Registry) -> Option<tokio:
 /// The socket then lingers a moment, read and discarded, so that closing it
 /// over an unread request does not reset the answer away; only a few linger
 /// at once, the rest are closed at once.
-fn refuse(stream: TcpStream, cap: usize, lingering: &Arc<AtomicUsize>) {
-    tracing::warn!(max_connections = cap, "connection refused: every connection is busy");
+fn refuse(stream: TcpStream, cap: usize, lingering: &Arc<AtomicUsize>, log: &mut Throttle) {
+    if let Some(also) = log.ready() {
+        tracing::warn!(
+            max_connections = cap,
+            refused_since_last = also,
+            "connection refused: every connection is busy"
+        );
+    }
     let body = format!(
         r#"{{"error_code":"TEMPORARILY_UNAVAILABLE","message":"too many open connections (--max-connections {cap}); retry shortly"}}"#
     );
@@ -170,10 +178,37 @@ fn refuse(stream: TcpStream, cap: usize, lingering: &Arc<AtomicUsize>) {
 
 /// Out of file descriptors (or another accept error): free an idle
 /// connection if there is one, and pause so the loop does not spin.
-async fn accept_failed(e: &io::Error, registry: &Registry) {
-    tracing::warn!(error = %e, open_connections = registry.len(), "accept failed");
+async fn accept_failed(e: &io::Error, registry: &Registry, log: &mut Throttle) {
+    if let Some(also) = log.ready() {
+        tracing::warn!(error = %e, open_connections = registry.len(), failed_since_last = also, "accept failed");
+    }
     registry.evict_oldest_idle();
     tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+/// A warning repeated under attack is logged at most once a second, with
+/// the number of repeats it stands for.
+#[derive(Default)]
+struct Throttle {
+    last: Option<std::time::Instant>,
+    folded: u64,
+}
+
+impl Throttle {
+    /// `Some(repeats folded since the last line)` when a line may be logged now.
+    fn ready(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < Duration::from_secs(1) => {
+                self.folded += 1;
+                None
+            }
+            Some(_) | None => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.folded))
+            }
+        }
+    }
 }
 
 /// Closes idle connections past their header or idle timeout.
