@@ -78,7 +78,8 @@ pub async fn serve(
     config: ListenerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    // Shutdown waits for every slot at once, so the cap fits in a u32 too.
+    let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let config = Arc::new(ListenerConfig { max_connections, ..config });
     let slots = Arc::new(Semaphore::new(max_connections));
     let registry = Registry::new();
@@ -116,7 +117,7 @@ pub async fn serve(
     let open = registry.len();
     tracing::info!(open_connections = open, "shutting down: no new connections");
     let _ = stop_tx.send(true);
-    let all = u32::try_from(config.max_connections).unwrap_or(u32::MAX);
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(config.shutdown_timeout, slots.acquire_many(all)).await.is_err() {
         tracing::warn!(
             dropped = registry.len(),
