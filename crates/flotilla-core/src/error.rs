@@ -14,6 +14,9 @@ pub enum ErrorKind {
     AlreadyExists,
     /// The request conflicts with the current state (e.g. a deleted run).
     InvalidState,
+    /// The work was stopped before its end: it ran past the request's time
+    /// budget, or its client went away. Nothing was written.
+    Interrupted,
     /// The server failed; details are logged, not returned.
     Internal,
 }
@@ -41,6 +44,9 @@ impl Error {
     }
     pub fn invalid_state(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidState, message)
+    }
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Interrupted, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)

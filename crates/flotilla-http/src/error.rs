@@ -49,6 +49,9 @@ fn mlflow_answer(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
         ErrorKind::AlreadyExists => (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS"),
         ErrorKind::InvalidState => (StatusCode::BAD_REQUEST, "INVALID_STATE"),
+        // A 4xx: the mlflow client retries 5xx (and 504), which would only
+        // run the same slow query again.
+        ErrorKind::Interrupted => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
     }
 }
@@ -68,6 +71,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Domain(e) => e.into(),
+            StoreError::Database(_) if e.kind() == ErrorKind::Interrupted => {
+                Error::interrupted("the query was stopped: it ran past the request's time budget").into()
+            }
             StoreError::Database(_) | StoreError::Migration { .. } => {
                 tracing::error!(error = %e, "store failure");
                 Self::internal()

@@ -2,6 +2,12 @@
 //! requests addressed to a loopback name, as MLflow 3.x does (403 otherwise).
 //! A browser tricked into resolving `evil.example` to 127.0.0.1 still sends
 //! `Host: evil.example`, so the check stops it.
+//!
+//! A request whose host is ambiguous is a 400 before any of that (RFC 9112
+//! §3.2): two `Host` lines (a proxy and the server could each read another),
+//! or a value that is not visible ASCII. A request target in absolute form
+//! (`GET http://host/path`) names the host itself and `Host` is ignored, as
+//! the RFC says, so that is the host checked.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -47,10 +53,30 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
+/// The host a request is addressed to (empty when it names none), or why it is ambiguous.
+fn addressed_host(request: &Request) -> Result<String, &'static str> {
+    let mut lines = request.headers().get_all(header::HOST).iter();
+    let first = lines.next();
+    if lines.next().is_some() {
+        return Err("more than one Host header (RFC 9112 section 3.2)");
+    }
+    let header_value = match first {
+        Some(value) => value.to_str().map_err(|_| "the Host header is not visible ASCII")?,
+        None => "",
+    };
+    Ok(match request.uri().authority() {
+        Some(authority) => authority.as_str().rsplit('@').next().unwrap_or_default().to_string(),
+        None => header_value.to_string(),
+    })
+}
+
 pub(crate) async fn check_host(State(allowed): State<AllowedHosts>, request: Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = match addressed_host(&request) {
+        Ok(host) => host,
+        Err(why) => return ApiError::bad_request(why).into_response(),
+    };
     // HTTP/1.0 clients and in-process calls may omit Host; only a wrong one is refused.
-    if !host.is_empty() && !allowed.allows(host) {
+    if !host.is_empty() && !allowed.allows(&host) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "PERMISSION_DENIED",
@@ -75,5 +101,32 @@ mod tests {
             assert!(!a.allows(bad), "{bad}");
         }
         assert!(AllowedHosts::Any.allows("anything"));
+    }
+
+    #[test]
+    fn ambiguous_hosts_are_refused() {
+        /// Request target, `Host` lines, and the host checked (`None`: a 400).
+        type Case = (&'static str, &'static [&'static [u8]], Option<&'static str>);
+        let cases: &[Case] = &[
+            ("/health", &[b"localhost:5000"], Some("localhost:5000")),
+            ("/health", &[], Some("")),
+            ("/health", &[b""], Some("")),
+            ("/health", &[b"localhost", b"evil.example"], None),
+            ("/health", &[b"localhost", b""], None),
+            ("/health", &[b"", b""], None),
+            ("/health", &[b"localhost", b"localhost"], None),
+            ("/health", &[b"caf\xc3\xa9"], None),
+            ("http://evil.example/health", &[b"localhost"], Some("evil.example")),
+            ("http://user@evil.example:80/health", &[b"localhost"], Some("evil.example:80")),
+        ];
+        for (target, lines, expected) in cases {
+            let mut request = Request::builder().uri(*target);
+            for line in *lines {
+                request = request.header(header::HOST, axum::http::HeaderValue::from_bytes(line).unwrap());
+            }
+            let request = request.body(axum::body::Body::empty()).unwrap();
+            let got = addressed_host(&request).ok();
+            assert_eq!(got.as_deref(), expected.as_deref(), "{target} {lines:?}");
+        }
     }
 }

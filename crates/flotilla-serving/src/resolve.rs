@@ -134,7 +134,9 @@ fn not_found(model: &ModelRef, e: StoreError) -> ServingError {
             Selector::Alias(a) => format!("model '{}' has no version with alias '{a}'", model.name),
             Selector::Partition(_) => e.to_string(),
         }),
-        ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Internal => ServingError::Store(e),
+        ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Interrupted | ErrorKind::Internal => {
+            ServingError::Store(e)
+        }
     }
 }
 
@@ -170,9 +172,11 @@ fn resolve_partition(
 ) -> Result<Resolved, ServingError> {
     let target = store.resolve_partition(&model.name, path, default_alias).map_err(|e| match e.kind() {
         ErrorKind::InvalidParameter => ServingError::BadRequest(e.to_string()),
-        ErrorKind::NotFound | ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Internal => {
-            not_found(model, e)
-        }
+        ErrorKind::NotFound
+        | ErrorKind::AlreadyExists
+        | ErrorKind::InvalidState
+        | ErrorKind::Interrupted
+        | ErrorKind::Internal => not_found(model, e),
     })?;
     let version =
         store.get_model_version(&target.model, &target.version.to_string()).map_err(|e| not_found(model, e))?;

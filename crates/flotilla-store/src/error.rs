@@ -19,9 +19,15 @@ impl StoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Domain(e) => e.kind,
+            Self::Database(e) if is_interrupt(e) => ErrorKind::Interrupted,
             Self::Database(_) | Self::Migration { .. } => ErrorKind::Internal,
         }
     }
+}
+
+/// SQLite stopped the statement: the progress handler saw a spent budget.
+fn is_interrupt(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
 impl From<flotilla_core::filter::FilterError> for StoreError {

@@ -5,6 +5,7 @@
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
+pub mod budget;
 mod error;
 pub mod fleet;
 pub mod insights;
@@ -12,6 +13,7 @@ pub mod paging;
 pub mod query;
 pub mod sqlite;
 
+pub use budget::Budget;
 pub use error::{StoreError, StoreResult};
 pub use fleet::FleetStore;
 pub use insights::InsightStore;

@@ -38,6 +38,44 @@ pub struct ServerArgs {
     /// Model loads running at once (a burst of cold models queues here).
     #[arg(long, env = "FLOTILLA_LOAD_CONCURRENCY", default_value_t = 2)]
     pub load_concurrency: usize,
+    /// Connections open at once (default: from the open-file limit, leaving
+    /// room for the database, artifacts and model files). Over the cap the
+    /// oldest idle connection is closed; if none is idle, a 503.
+    #[arg(long, env = "FLOTILLA_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's head once it has started, e.g. `10s`.
+    #[arg(long, env = "FLOTILLA_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Silence allowed on a connection between requests before it is closed.
+    #[arg(long, env = "FLOTILLA_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Requests served on one keep-alive connection before it is closed.
+    #[arg(long, env = "FLOTILLA_MAX_REQUESTS_PER_CONNECTION", default_value_t = 1000)]
+    pub max_requests_per_connection: usize,
+    /// Time budget of a request's store work; a query still running then is
+    /// stopped and answered with a 400 (`0` for no budget).
+    #[arg(long, env = "FLOTILLA_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// On SIGTERM or Ctrl-C, how long requests in progress may take to finish
+    /// before their connections are dropped.
+    #[arg(long, env = "FLOTILLA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("'{s}' is not a duration like 30s or 500ms"))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown time unit '{other}' in '{s}'")),
+    };
+    Duration::try_from_secs_f64(number * scale).map_err(|e| format!("'{s}': {e}"))
 }
 
 /// Parses `1GiB`, `512MiB`, `100MB`, `64k` or a plain number of bytes.
@@ -72,6 +110,13 @@ pub struct ServerConfig {
     /// `None` means any host.
     pub allowed_hosts: Option<Vec<String>>,
     pub serving: ServingConfig,
+    /// `None`: sized from the open-file limit at start.
+    pub max_connections: Option<usize>,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_requests_per_connection: usize,
+    pub request_timeout: Option<Duration>,
+    pub shutdown_timeout: Duration,
 }
 
 impl ServerArgs {
@@ -82,6 +127,12 @@ impl ServerArgs {
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),
             workers: self.workers.filter(|w| *w > 0),
+            max_connections: self.max_connections.filter(|n| *n > 0),
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            max_requests_per_connection: self.max_requests_per_connection.max(1),
+            request_timeout: Some(self.request_timeout).filter(|t| !t.is_zero()),
+            shutdown_timeout: self.shutdown_timeout,
             serving: ServingConfig {
                 cache: CacheConfig { budget_bytes: self.model_memory, load_concurrency: self.load_concurrency.max(1) },
                 default_alias: self.default_alias,
@@ -102,7 +153,24 @@ impl ServerArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bytes;
+    use super::{parse_bytes, parse_duration};
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        for (s, d) in [
+            ("30s", Duration::from_secs(30)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("1.5", Duration::from_millis(1500)),
+            ("0", Duration::ZERO),
+        ] {
+            assert_eq!(parse_duration(s), Ok(d), "{s}");
+        }
+        for bad in ["", "s", "3 fortnights", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn sizes() {

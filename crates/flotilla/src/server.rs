@@ -1,11 +1,13 @@
-//! `flotilla server`: opens the store and the artifact directory, binds, serves
-//! until Ctrl-C or SIGTERM, then drains in-flight requests.
+//! `flotilla server`: raises the open-file limit, opens the store and the
+//! artifact directory, binds, serves until Ctrl-C or SIGTERM, then drains
+//! in-flight requests up to the shutdown deadline.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
+use flotilla_http::listener::ListenerConfig;
 use flotilla_http::{AllowedHosts, AppState};
 use flotilla_serving::Serving;
 use flotilla_store::{SqliteStore, Store};
@@ -27,11 +29,53 @@ pub fn run(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     if let Some(workers) = config.workers {
         runtime.worker_threads(workers);
     }
-    runtime.build().context("starting the async runtime")?.block_on(serve(config, mode))
+    let runtime = runtime.build().context("starting the async runtime")?;
+    let served = runtime.block_on(serve(config, mode));
+    // Whatever outlived the shutdown deadline is dropped here; its store work
+    // sees its budget cancelled and stops at the next check.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
+}
+
+/// File descriptors kept back from connections: the database and its WAL,
+/// artifact uploads and downloads, model files being loaded, the runtime.
+const RESERVED_FILES: u64 = 256;
+/// The default connection cap never goes above this, whatever the limit.
+const MAX_DEFAULT_CONNECTIONS: u64 = 4096;
+
+/// Raises the open-file soft limit to the hard limit and returns the limit in force.
+fn raise_open_file_limit() -> u64 {
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(1024);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) => {
+            tracing::info!(before, now, "open-file limit");
+            now
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, limit = before, "could not raise the open-file limit");
+            before
+        }
+    }
+}
+
+/// The connection cap for an open-file limit: what is left after the reserve
+/// (half the limit when it is small), within a ceiling.
+fn default_max_connections(open_files: u64) -> usize {
+    let reserve = RESERVED_FILES.min(open_files / 2);
+    open_files.saturating_sub(reserve).clamp(1, MAX_DEFAULT_CONNECTIONS) as usize
 }
 
 async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let started = Instant::now();
+    let open_files = raise_open_file_limit();
+    let limits = ListenerConfig {
+        max_connections: config.max_connections.unwrap_or_else(|| default_max_connections(open_files)),
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_requests: config.max_requests_per_connection,
+        request_timeout: config.request_timeout,
+        shutdown_timeout: config.shutdown_timeout,
+    };
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = SqliteStore::open(&config.database)
@@ -57,10 +101,11 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         mode = ?mode,
         model_memory = config.serving.cache.budget_bytes,
+        max_connections = limits.max_connections,
         startup_ms = started.elapsed().as_millis() as u64,
         "flotilla is listening"
     );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    flotilla_http::listener::serve(listener, app, limits, shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("flotilla stopped");
     Ok(())
 }
@@ -83,5 +128,17 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_max_connections;
+
+    #[test]
+    fn connection_cap_from_open_file_limit() {
+        for (open_files, cap) in [(64, 32), (256, 128), (1024, 768), (65_536, 4096), (1 << 20, 4096), (1, 1)] {
+            assert_eq!(default_max_connections(open_files), cap, "{open_files}");
+        }
     }
 }

@@ -37,6 +37,8 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::StoreResult;
 
 const READERS: usize = 4;
+/// SQLite VM steps between two checks of the request budget.
+const PROGRESS_STEPS: i32 = 1_000;
 /// The writer's page cache, in KiB.
 pub(crate) const WRITER_CACHE_KIB: i64 = 65_536;
 
@@ -145,6 +147,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
+    // Stops a statement whose request has run past its budget or lost its
+    // client (see `budget`); a few microseconds of VM work between checks.
+    conn.progress_handler(PROGRESS_STEPS, Some(crate::budget::should_stop));
     Ok(())
 }
 
@@ -156,4 +161,53 @@ pub(crate) fn now_ms() -> i64 {
 pub(crate) fn new_hex_id() -> String {
     let v: u128 = rand::random();
     format!("{v:032x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use flotilla_core::ErrorKind;
+
+    use super::SqliteStore;
+    use crate::budget::Budget;
+    use crate::error::StoreResult;
+
+    /// A statement that never ends on its own.
+    fn count_forever(store: &SqliteStore) -> StoreResult<i64> {
+        store.read(|tx| {
+            let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+            Ok(tx.query_row(sql, [], |r| r.get(0))?)
+        })
+    }
+
+    #[test]
+    fn a_statement_stops_at_its_budget_or_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        // (budget, cancel after) -> stops within
+        for (name, budget, cancel_after) in [
+            ("deadline", Duration::from_millis(100), None),
+            ("cancelled", Duration::from_secs(3600), Some(Duration::from_millis(100))),
+        ] {
+            let budget = Budget::new(budget);
+            let canceller = cancel_after.map(|after| {
+                let budget = budget.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(after);
+                    budget.cancel();
+                })
+            });
+            let started = Instant::now();
+            let err = budget.run(|| count_forever(&store)).expect_err(name);
+            assert_eq!(err.kind(), ErrorKind::Interrupted, "{name}: {err}");
+            assert!(started.elapsed() < Duration::from_secs(2), "{name}: stopped after {:?}", started.elapsed());
+            if let Some(t) = canceller {
+                t.join().unwrap();
+            }
+        }
+        // The pooled connection still serves the next call, and work without a budget runs.
+        let n = store.read(|tx| Ok(tx.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?)).unwrap();
+        assert_eq!(n, 42);
+    }
 }

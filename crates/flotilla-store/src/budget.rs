@@ -1,0 +1,100 @@
+//! A request's time budget and cancellation, seen by the store's statements.
+//!
+//! The caller (the HTTP layer) runs a store call inside [`Budget::run`] on a
+//! blocking thread; SQLite's progress handler, installed on every connection,
+//! asks [`should_stop`] every few thousand VM steps and interrupts the
+//! statement once the deadline has passed or the caller has gone. The store
+//! then answers `ErrorKind::Interrupted`; the transaction rolls back, so a
+//! stopped write writes nothing. Work run outside `run` (the fleet CLI, the
+//! checkpointer, tests) has no budget and is never interrupted.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a piece of work may run, and whether its caller still waits.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    limit: Duration,
+    deadline: Instant,
+    cancelled: Arc<AtomicBool>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Budget>> = const { RefCell::new(None) };
+}
+
+impl Budget {
+    /// A budget of `limit` starting now.
+    pub fn new(limit: Duration) -> Self {
+        let now = Instant::now();
+        Self { limit, deadline: now.checked_add(limit).unwrap_or(now), cancelled: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// The whole budget, as configured (for messages).
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// Marks the work as abandoned: its statements stop at the next check.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    pub fn is_expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// True when the work should stop (cancelled or past the deadline).
+    pub fn is_spent(&self) -> bool {
+        self.is_cancelled() || self.is_expired()
+    }
+
+    /// Runs `f` on this thread with this budget in force for the store.
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Restore(Option<Budget>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                CURRENT.with(|c| *c.borrow_mut() = previous);
+            }
+        }
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        let _restore = Restore(previous);
+        f()
+    }
+}
+
+/// True when the work running on this thread has spent its budget.
+pub(crate) fn should_stop() -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(Budget::is_spent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stops_only_inside_a_spent_budget() {
+        let spent = Budget::new(Duration::ZERO);
+        let fresh = Budget::new(Duration::from_secs(60));
+        let cancelled = Budget::new(Duration::from_secs(60));
+        cancelled.cancel();
+        for (name, budget, stops) in
+            [("spent", &spent, true), ("fresh", &fresh, false), ("cancelled", &cancelled, true)]
+        {
+            assert_eq!(budget.run(should_stop), stops, "{name}");
+        }
+        assert!(!should_stop(), "no budget outside run");
+        // Nested runs restore the outer budget.
+        fresh.run(|| {
+            spent.run(|| assert!(should_stop()));
+            assert!(!should_stop());
+        });
+    }
+}
