@@ -125,6 +125,7 @@ impl Search {
     fn into_query(self) -> RegistryQuery {
         RegistryQuery {
             filter: self.filter.unwrap_or_default(),
+            name_prefix: None,
             order_by: self.order_by,
             page: PageRequest { max_results: self.max_results, page_token: self.page_token },
         }

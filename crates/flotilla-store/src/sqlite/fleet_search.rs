@@ -279,6 +279,7 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
 }
 
 fn validate(q: &FleetQuery) -> StoreResult<()> {
+    q.check_limits()?;
     if q.depth.is_some() && q.family.is_none() {
         return Err(Error::invalid("a depth filter needs a family").into());
     }
