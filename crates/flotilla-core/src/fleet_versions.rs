@@ -102,7 +102,11 @@ pub struct VersionQuery {
 impl VersionQuery {
     /// Refuses more repeated filters than [`crate::fleet::MAX_FLEET_FILTERS`].
     pub fn check_limits(&self) -> Result<()> {
-        let n = self.partition.len() + self.tags.len() + self.version_tags.len() + self.has_alias.len() + self.metrics.len();
+        let n = self.partition.len()
+            + self.tags.len()
+            + self.version_tags.len()
+            + self.has_alias.len()
+            + self.metrics.len();
         check_filter_count(n)
     }
 }

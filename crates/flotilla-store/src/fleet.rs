@@ -44,13 +44,13 @@ pub struct BulkVersion {
     pub run_id: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub tags: Vec<Tag>,
     /// The version's metrics (a version registered from a run also gets the run's).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub metrics: Vec<(String, f64)>,
     /// Aliases to point at the new version.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub aliases: Vec<String>,
 }
 

@@ -2,8 +2,8 @@
 //! onto [`Field`], and which comparators and value types each field takes.
 
 use super::lexer::{Part, excerpt};
-use crate::validation::MAX_ENTITY_KEY_LENGTH;
 use super::{Attr, Comparator, DatasetField, Entity, Field, FilterError};
+use crate::validation::MAX_ENTITY_KEY_LENGTH;
 use Comparator::{Eq, Ge, Gt, ILike, In, IsNotNull, IsNull, Le, Like, Lt, Ne, NotIn};
 
 pub(super) const NUMERIC: &[Comparator] = &[Eq, Ne, Gt, Ge, Lt, Le];

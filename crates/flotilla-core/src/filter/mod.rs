@@ -148,8 +148,10 @@ pub fn parse_filter(entity: Entity, filter: &str) -> Result<Vec<Clause>, FilterE
         )));
     }
     let tokens = lexer::lex(filter)?;
-    let clauses: Vec<Clause> =
-        syntax::parse_clauses(filter, tokens)?.into_iter().map(|raw| typing::clause(entity, raw)).collect::<Result<_, _>>()?;
+    let clauses: Vec<Clause> = syntax::parse_clauses(filter, tokens)?
+        .into_iter()
+        .map(|raw| typing::clause(entity, raw))
+        .collect::<Result<_, _>>()?;
     let values: usize = clauses
         .iter()
         .map(|c| match &c.value {

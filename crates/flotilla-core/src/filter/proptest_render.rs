@@ -123,7 +123,9 @@ pub(super) fn pick() -> impl Strategy<Value = Pick> {
         num,
     )
         .prop_filter("keys are storable: not empty, bounded, no control characters", |t| {
-            !t.2.is_empty() && t.2.len() <= crate::validation::MAX_ENTITY_KEY_LENGTH && !t.2.chars().any(char::is_control)
+            !t.2.is_empty()
+                && t.2.len() <= crate::validation::MAX_ENTITY_KEY_LENGTH
+                && !t.2.chars().any(char::is_control)
         })
         .prop_map(|((field, spelling, quoting, cmp, case), space, key, text, items, num)| Pick {
             field,

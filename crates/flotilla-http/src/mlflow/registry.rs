@@ -57,7 +57,7 @@ struct Req {
     archive_existing_versions: Option<bool>,
     #[serde(default, deserialize_with = "lenient::strings")]
     stages: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<Tag>,
     source: Option<String>,
     run_id: Option<String>,
