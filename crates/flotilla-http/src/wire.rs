@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+#[cfg(test)]
+use flotilla_core::validation::MAX_REQUEST_LIST_ITEMS;
 
 /// Largest JSON body accepted: a dataset profile may be 16 MB.
 pub const MAX_JSON_BODY: usize = 24 * 1024 * 1024;
@@ -103,8 +105,8 @@ fn json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'"') {
         return Err(ApiError::bad_request("Request body must be a JSON object"));
     }
-    // The escaped text is at least as long as what it unescapes to.
-    if bytes.len() > MAX_DOUBLE_ENCODED_BODY + 2 + bytes.iter().filter(|b| b.is_ascii_whitespace()).count() {
+    // An escape is at most six bytes (`\u0000`) for one: past this the text cannot fit.
+    if bytes.len() > 6 * MAX_DOUBLE_ENCODED_BODY + 2 + bytes.iter().filter(|b| b.is_ascii_whitespace()).count() {
         return Err(double_encoded_too_large());
     }
     let inner: String = serde_json::from_slice(bytes)
@@ -355,5 +357,85 @@ pub fn run_id<'a>(run_id: &'a Option<String>, run_uuid: &'a Option<String>) -> R
         (Some(a), _) => Ok(a),
         (None, Some(b)) => Ok(b),
         (None, None) => Err(ApiError::missing("run_id")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Msg {
+        #[serde(default, deserialize_with = "lenient::string")]
+        id: Option<String>,
+        #[serde(default, deserialize_with = "lenient::i64")]
+        n: Option<i64>,
+        #[serde(default, deserialize_with = "lenient::f64")]
+        x: Option<f64>,
+        #[serde(default, deserialize_with = "lenient::bool")]
+        b: Option<bool>,
+        #[serde(default, deserialize_with = "lenient::strings")]
+        ids: Vec<String>,
+    }
+
+    fn read(body: &str) -> Result<Msg, u16> {
+        let bytes = body.as_bytes();
+        let result = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            object(bytes)
+        } else {
+            json_object(bytes)
+        };
+        result.map_err(|e| e.status.as_u16())
+    }
+
+    #[test]
+    fn lenient_fields_read_scalars_as_protobuf_writes_them() {
+        let m = read(r#"{"id": 7, "n": "12", "x": "NaN", "b": "TRUE", "ids": 3}"#).unwrap();
+        assert_eq!(
+            (m.id.as_deref(), m.n, m.b, m.ids.as_slice()),
+            (Some("7"), Some(12), Some(true), &["3".to_string()][..])
+        );
+        assert!(m.x.unwrap().is_nan());
+        let m = read(r#"{"id": 1.5, "n": 4.0, "ids": ["a", 1, true]}"#).unwrap();
+        assert_eq!((m.id.as_deref(), m.n), (Some("1.5"), Some(4)));
+        assert_eq!(m.ids, ["a", "1", "true"]);
+        assert_eq!(read(r#"{"id": null, "ids": null}"#).unwrap(), read("{}").unwrap());
+    }
+
+    #[test]
+    fn structures_where_scalars_belong_are_refused_where_they_start() {
+        // (body, status): a wrong shape is the client's 400, never a tree built first.
+        let table = [
+            (r#"{"id": [1, 2]}"#, 400),
+            (r#"{"id": {"a": 1}}"#, 400),
+            (r#"{"n": [1]}"#, 400),
+            (r#"{"b": 1}"#, 400),
+            (r#"{"ids": [[1]]}"#, 400),
+            (r#"{"ids": [null]}"#, 400),
+            (r#"{"ids": {"a": 1}}"#, 400),
+        ];
+        for (body, status) in table {
+            assert_eq!(read(body).unwrap_err(), status, "{body}");
+        }
+        let many = format!(r#"{{"ids": [{}]}}"#, vec!["1"; MAX_REQUEST_LIST_ITEMS + 1].join(","));
+        assert_eq!(read(&many).unwrap_err(), 400);
+        let most = format!(r#"{{"ids": [{}]}}"#, vec!["1"; MAX_REQUEST_LIST_ITEMS].join(","));
+        assert_eq!(read(&most).unwrap().ids.len(), MAX_REQUEST_LIST_ITEMS);
+    }
+
+    #[test]
+    fn double_encoded_bodies_are_read_up_to_their_limit() {
+        let inner = |pad: usize| format!(r#"{{"id": "{}"}}"#, "x".repeat(pad));
+        let overhead = inner(0).len();
+        let at = serde_json::to_string(&inner(MAX_DOUBLE_ENCODED_BODY - overhead)).unwrap();
+        assert_eq!(read(&at).unwrap().id.map(|s| s.len()), Some(MAX_DOUBLE_ENCODED_BODY - overhead));
+        let past = serde_json::to_string(&inner(MAX_DOUBLE_ENCODED_BODY - overhead + 1)).unwrap();
+        assert_eq!(read(&past).unwrap_err(), 400);
+        for body in ["\"[1, 2]\"", "[1]", "\"not json\"", "3"] {
+            assert_eq!(read(body).unwrap_err(), 400, "{body}");
+        }
+        assert_eq!(read("  ").unwrap(), read("{}").unwrap());
     }
 }

@@ -15,6 +15,7 @@ use crate::error::StoreResult;
 pub struct NewFamily {
     pub name: String,
     /// Partition level keys, top first: `["region", "store"]`.
+    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
     pub levels: Vec<String>,
     #[serde(default)]
     pub description: Option<String>,

@@ -175,6 +175,7 @@ fn small_requests_keep_peak_memory_bounded() {
     let ids = format!(r#"{{"experiment_ids":[{}]}}"#, vec![r#""0""#; 5_000_000].join(","));
     cases.push(("5M experiment ids", format!("{API}/runs/search"), ids.into_bytes()));
 
+    let mut failures = Vec::new();
     for (what, path, body) in &cases {
         server.reset_peak_rss();
         let before = server.peak_rss_kib();
@@ -188,9 +189,11 @@ fn small_requests_keep_peak_memory_bounded() {
             started.elapsed(),
             grown
         );
-        assert_eq!(reply.status, 400, "{what}: {}", short(&reply.text()));
-        assert!(grown < MEMORY_BOUND_KIB, "{what}: peak RSS grew by {grown} KiB");
+        if reply.status != 400 || grown >= MEMORY_BOUND_KIB {
+            failures.push(format!("{what}: {} after peak RSS +{grown} KiB: {}", reply.status, short(&reply.text())));
+        }
     }
+    assert!(failures.is_empty(), "each answered 400 within {MEMORY_BOUND_KIB} KiB of growth: {failures:#?}");
 }
 
 fn base64_url(bytes: &[u8]) -> String {
