@@ -134,6 +134,9 @@ pub const MAX_FILTER_CLAUSES: usize = 100;
 /// Most values in all the `IN (...)` lists of one filter together; each is a
 /// bound SQL variable and SQLite allows 32,766 in a statement.
 pub const MAX_FILTER_VALUES: usize = 1000;
+/// Longest `LIKE`/`ILIKE` pattern: SQLite refuses longer ones ("LIKE or GLOB
+/// pattern too complex", `SQLITE_MAX_LIKE_PATTERN_LENGTH`).
+pub const MAX_LIKE_PATTERN_LENGTH: usize = 50_000;
 /// Most `order_by` entries in one search. MLflow's UI and clients send one
 /// or two; each becomes up to two keyset columns, and the "after this row"
 /// predicate grows with the square of their number.

@@ -229,16 +229,21 @@ fn comparator_and_value_errors() {
 
 #[test]
 fn limits_hold_at_the_edge_and_refuse_past_it() {
-    use super::{MAX_FILTER_CLAUSES, MAX_FILTER_LENGTH, MAX_FILTER_VALUES, MAX_ORDER_BY, check_order_by_count};
+    use super::{
+        MAX_FILTER_CLAUSES, MAX_FILTER_LENGTH, MAX_FILTER_VALUES, MAX_LIKE_PATTERN_LENGTH, MAX_ORDER_BY,
+        check_order_by_count,
+    };
     use crate::validation::MAX_ENTITY_KEY_LENGTH;
     let ands = |n: usize| vec!["metrics.a > 1"; n].join(" AND ");
     let in_list = |n: usize| format!("run_id IN ({})", vec!["'r'"; n].join(","));
     let key = |n: usize| format!("tags.`{}` = 'x'", "k".repeat(n));
+    let like = |n: usize| format!("tags.k LIKE '{}'", "%".repeat(n));
     // (filter at the limit, filter just past it, the number the refusal names)
     let table: Vec<(String, String, usize)> = vec![
         (ands(MAX_FILTER_CLAUSES), ands(MAX_FILTER_CLAUSES + 1), MAX_FILTER_CLAUSES),
         (in_list(MAX_FILTER_VALUES), in_list(MAX_FILTER_VALUES + 1), MAX_FILTER_VALUES),
         (key(MAX_ENTITY_KEY_LENGTH), key(MAX_ENTITY_KEY_LENGTH + 1), MAX_ENTITY_KEY_LENGTH),
+        (like(MAX_LIKE_PATTERN_LENGTH), like(MAX_LIKE_PATTERN_LENGTH + 1), MAX_LIKE_PATTERN_LENGTH),
         (
             format!("tags.k = '{}'", "v".repeat(MAX_FILTER_LENGTH - 11)),
             format!("tags.k = '{}'", "v".repeat(MAX_FILTER_LENGTH - 10)),

@@ -17,6 +17,7 @@ const API: &str = "/api/2.0/mlflow";
 const MAX_FILTER_CLAUSES: usize = 100;
 const MAX_FILTER_VALUES: usize = 1000;
 const MAX_ORDER_BY: usize = 10;
+const MAX_LIKE_PATTERN: usize = 50_000;
 /// `flotilla_core::fleet::MAX_FLEET_FILTERS`.
 const MAX_FLEET_FILTERS: usize = 32;
 /// Growth of the peak resident set a single hostile request may cause.
@@ -104,6 +105,11 @@ fn percent(s: &str) -> String {
 #[test]
 fn filters_sorts_and_fleet_queries_answer_200_at_each_limit_and_400_past_it() {
     let server = Server::start();
+    // A row for each LIKE to be evaluated on (SQLite checks the pattern per row).
+    let tag = json!([{"key": "k", "value": "v"}]);
+    let run = server.post_json(&format!("{API}/runs/create"), &json!({"experiment_id": "0", "tags": tag}));
+    let experiment = server.post_json(&format!("{API}/experiments/create"), &json!({"name": "e", "tags": tag}));
+    assert_eq!((run.status, experiment.status), (200, 200), "{} {}", run.text(), experiment.text());
     for s in SEARCHES {
         // (at the limit, just past it, the reproduction) for each kind of limit.
         let clauses = [ands(s.clause, MAX_FILTER_CLAUSES), ands(s.clause, MAX_FILTER_CLAUSES + 1), ands(s.clause, 988)];
@@ -117,6 +123,12 @@ fn filters_sorts_and_fleet_queries_answer_200_at_each_limit_and_400_past_it() {
             // 40,000 values is the reproduction; a GET's URI holds fewer.
             let huge = if s.name == "runs" { 40_000 } else { 2_000 };
             assert_refused(&search(&server, s, &in_list(field, huge), &[]), MAX_FILTER_VALUES, s.name);
+        }
+        if matches!(s.name, "runs" | "experiments") {
+            // SQLite refuses a LIKE pattern over 50,000 bytes; a GET's URI cannot carry one.
+            let like = |n: usize| format!("tags.k LIKE '{}'", "%".repeat(n));
+            assert_eq!(search(&server, s, &like(MAX_LIKE_PATTERN), &[]).status, 200, "{}: LIKE", s.name);
+            assert_refused(&search(&server, s, &like(MAX_LIKE_PATTERN + 1), &[]), MAX_LIKE_PATTERN, s.name);
         }
         let orders = vec![s.order; MAX_ORDER_BY + 1];
         assert_eq!(search(&server, s, "", &orders[..MAX_ORDER_BY]).status, 200, "{}: {MAX_ORDER_BY} order_by", s.name);
