@@ -293,6 +293,10 @@ fn validate(q: &FleetQuery) -> StoreResult<()> {
     {
         return Err(Error::invalid("name_contains is longer than any model name").into());
     }
+    // No model name holds one (`validation::model_name`), and FTS5 reads a NUL as the end of its query.
+    if q.name_contains.as_deref().is_some_and(|c| c.chars().any(char::is_control)) {
+        return Err(Error::invalid("name_contains may not contain control characters").into());
+    }
     Ok(())
 }
 

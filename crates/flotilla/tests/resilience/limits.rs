@@ -156,6 +156,11 @@ fn filters_sorts_and_fleet_queries_answer_200_at_each_limit_and_400_past_it() {
         ("/models", "tag=a=b", 5_000),
         ("/models", "metric=c:m%3C1", 2_000),
     ];
+    for path in ["/api/fleet/v1/models", "/models"] {
+        // A NUL ended FTS5's query text early: "unterminated string", a 500.
+        let nul = server.get(&format!("{path}?contains=%00abc"));
+        assert_eq!(nul.status, 400, "{path}: {}", short(&nul.text()));
+    }
     for &(path, item, issue) in fleet {
         let at = server.get(&format!("{path}?{}", repeat(item, MAX_FLEET_FILTERS)));
         assert_eq!(at.status, 200, "{path} {item} x{MAX_FLEET_FILTERS}: {}", short(&at.text()));
