@@ -18,6 +18,8 @@ pub const MAX_DATASET_DIGEST_LENGTH: usize = 36;
 pub const MAX_DATASET_SOURCE_LENGTH: usize = 65_535;
 pub const MAX_DATASET_SCHEMA_LENGTH: usize = 1_048_575;
 pub const MAX_DATASET_PROFILE_LENGTH: usize = 16_777_215;
+pub const MAX_INPUT_TAG_KEY_LENGTH: usize = 255;
+pub const MAX_INPUT_TAG_VALUE_LENGTH: usize = 500;
 pub const MAX_METRICS_PER_BATCH: usize = 1000;
 pub const MAX_PARAMS_PER_BATCH: usize = 100;
 pub const MAX_TAGS_PER_BATCH: usize = 100;
@@ -112,6 +114,19 @@ pub fn list_len(what: &str, len: usize, max: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A tag on a dataset input (`mlflow.data.context` and the like): MLflow's
+/// input-tag limits, 255 for the key and 500 for the value.
+pub fn input_tag(tag: &crate::model::Tag) -> Result<()> {
+    if tag.key.is_empty() || tag.key.len() > MAX_INPUT_TAG_KEY_LENGTH {
+        return Err(Error::invalid(format!(
+            "Input tag key '{}' had length {}, which is not within 1 to {MAX_INPUT_TAG_KEY_LENGTH}",
+            truncate(&tag.key, 32),
+            tag.key.len()
+        )));
+    }
+    value_length("Input tag", &tag.key, &tag.value, MAX_INPUT_TAG_VALUE_LENGTH)
 }
 
 /// A run name is stored as the `mlflow.runName` tag, so it has a tag value's limit.
@@ -262,6 +277,15 @@ mod tests {
             assert!(list_len(what, len, max).is_ok(), "{what} at {len}");
             let err = list_len(what, max + 1, max).unwrap_err().to_string();
             assert!(err.contains(&format!("at most {max} {what}")), "{err}");
+        }
+        for (key, value, ok) in [
+            ("mlflow.data.context", "train", true),
+            ("", "v", false),
+            (&*"k".repeat(MAX_INPUT_TAG_KEY_LENGTH + 1), "v", false),
+            ("k", &*"v".repeat(MAX_INPUT_TAG_VALUE_LENGTH), true),
+            ("k", &*"v".repeat(MAX_INPUT_TAG_VALUE_LENGTH + 1), false),
+        ] {
+            assert_eq!(input_tag(&Tag::new(key, value)).is_ok(), ok, "{key:.20}={value:.20}");
         }
         assert!(run_name(&"n".repeat(MAX_TAG_VALUE_LENGTH)).is_ok());
         let err = run_name(&"n".repeat(MAX_TAG_VALUE_LENGTH + 1)).unwrap_err().to_string();

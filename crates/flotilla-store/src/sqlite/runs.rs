@@ -352,6 +352,9 @@ impl SqliteStore {
         validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         for input in datasets {
             validation::list_len("dataset input tags", input.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
+            for tag in &input.tags {
+                validation::input_tag(tag)?;
+            }
             let d = &input.dataset;
             let checks = [
                 ("name", d.name.len(), validation::MAX_DATASET_NAME_LENGTH),

@@ -258,6 +258,13 @@ fn names_and_request_lists_are_held_to_mlflows_limits() {
         body[*field] = json!(tags(limit + 1));
         assert_refused(&post(path, body), *limit, path);
     }
+    let input = |value: usize| {
+        let dataset = json!({"name": "d", "digest": "abc", "source_type": "local", "source": "s"});
+        let tags = json!([{"key": "mlflow.data.context", "value": "v".repeat(value)}]);
+        post("/runs/log-inputs", json!({"run_id": run_id, "datasets": [{"dataset": dataset, "tags": tags}]}))
+    };
+    assert_eq!(input(500).status, 200, "{}", input(500).text());
+    assert_refused(&input(501), 500, "dataset input tag");
     let logged = post("/logged-models", json!({"experiment_id": "0", "name": "x".repeat(501)}));
     assert_refused(&logged, 500, "logged model name");
 }
