@@ -21,6 +21,8 @@ use upload::TRASH_PREFIX;
 
 /// Read size for downloads: large enough to keep syscalls few, small enough to stream.
 const READ_CHUNK: usize = 64 * 1024;
+/// Tries at removing a deleted tree that uploads in flight may still write into.
+const TRASH_ATTEMPTS: usize = 5;
 
 /// Artifact storage in a local directory.
 #[derive(Debug, Clone)]
@@ -125,7 +127,16 @@ impl ArtifactStore for LocalArtifactStore {
         // client ever sees it half removed; then the moved tree is removed at leisure.
         let trash = self.tmp.join(format!("{TRASH_PREFIX}{:016x}", rand::random::<u64>()));
         tokio::fs::rename(&resolved.full, &trash).await.map_err(|e| missing_or_io(path, e))?;
-        if let Err(error) = tokio::fs::remove_dir_all(&trash).await {
+        // An upload that had already looked up its directory when the tree moved may
+        // still land in it (it then counts as written before the delete): try again.
+        let mut removed = tokio::fs::remove_dir_all(&trash).await;
+        for _ in 1..TRASH_ATTEMPTS {
+            if removed.is_ok() {
+                break;
+            }
+            removed = tokio::fs::remove_dir_all(&trash).await;
+        }
+        if let Err(error) = removed {
             tracing::warn!(%path, trash = %trash.display(), %error, "could not remove a deleted artifact tree");
         }
         Ok(())
