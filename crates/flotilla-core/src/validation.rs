@@ -26,10 +26,15 @@ pub const MAX_TAGS_PER_BATCH: usize = 100;
 pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
 pub const MAX_DATASETS_PER_BATCH: usize = 1000;
 /// Tags a create request may carry (runs, experiments, registered models,
-/// versions, logged models), and tags on one dataset input: MLflow's batch limit.
-pub const MAX_TAGS_PER_REQUEST: usize = MAX_TAGS_PER_BATCH;
-/// Params a logged model may be created with.
-pub const MAX_PARAMS_PER_REQUEST: usize = MAX_PARAMS_PER_BATCH;
+/// versions, logged models, bulk versions), and tags on one dataset input.
+/// MLflow counts none of these; its limit on a whole batch bounds them
+/// without refusing a client that sets many tags at creation.
+pub const MAX_TAGS_PER_REQUEST: usize = MAX_ENTITIES_PER_BATCH;
+/// Params a logged model may be created or logged with (autologging may
+/// record every hyperparameter of a pipeline).
+pub const MAX_PARAMS_PER_REQUEST: usize = MAX_ENTITIES_PER_BATCH;
+/// Aliases one bulk-registered version may be given.
+pub const MAX_ALIASES_PER_VERSION: usize = 100;
 /// Experiment ids one search may name.
 pub const MAX_SEARCH_EXPERIMENT_IDS: usize = 1000;
 /// Model references one log-inputs or log-outputs request may carry.

@@ -246,9 +246,9 @@ fn names_and_request_lists_are_held_to_mlflows_limits() {
 
     let tags = |n: usize| (0..n).map(|i| json!({"key": format!("k{i}"), "value": "v"})).collect::<Vec<_>>();
     let lists: &[(&str, &str, usize)] = &[
-        ("/runs/create", "tags", 100),
-        ("/experiments/create", "tags", 100),
-        ("/registered-models/create", "tags", 100),
+        ("/runs/create", "tags", 1000),
+        ("/experiments/create", "tags", 1000),
+        ("/registered-models/create", "tags", 1000),
     ];
     for (i, (path, field, limit)) in lists.iter().enumerate() {
         let mut body = json!({"experiment_id": "0", "name": format!("n{i}")});
