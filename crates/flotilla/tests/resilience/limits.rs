@@ -134,6 +134,18 @@ fn filters_sorts_and_fleet_queries_answer_200_at_each_limit_and_400_past_it() {
         assert_eq!(search(&server, s, "", &orders[..MAX_ORDER_BY]).status, 200, "{}: {MAX_ORDER_BY} order_by", s.name);
         assert_refused(&search(&server, s, "", &orders), MAX_ORDER_BY, s.name);
     }
+    // The largest search accepted stays within SQLite's limits (bound variables,
+    // expression depth): every clause, every value, every sort key, a full token.
+    let clauses = format!(
+        "{} AND {}",
+        ands(SEARCHES[0].clause, MAX_FILTER_CLAUSES - 1),
+        in_list("attributes.run_id", MAX_FILTER_VALUES - (MAX_FILTER_CLAUSES - 1))
+    );
+    let orders: Vec<String> = (0..MAX_ORDER_BY).map(|i| format!("tags.t{i} DESC")).collect();
+    let token = base64_url(&serde_json::to_vec(&vec![json!(0); 2 * MAX_ORDER_BY + 2]).unwrap());
+    let body = json!({"experiment_ids": vec!["0"; 1000], "filter": clauses, "order_by": orders, "page_token": token});
+    let largest = server.post_json(&format!("{API}/runs/search"), &body);
+    assert_eq!(largest.status, 200, "the largest accepted search: {}", short(&largest.text()));
     // A NUL inside a quoted key reached the SQL text of the sort.
     let nul = search(&server, &SEARCHES[0], "", &["tags.`a\0b`"]);
     assert_eq!(nul.status, 400, "{}", nul.text());
