@@ -1,7 +1,7 @@
 //! `LocalArtifactStore`: artifacts as files under one root directory.
 //!
 //! Layout: `<root>/<artifact path>` for artifacts and `<root>/.tmp/` for uploads in flight
-//! (never listed, never addressable). Every operation goes through `resolve`, which is where
+//! and deleted trees being removed (never listed, never addressable). Every operation goes through `resolve`, which is where
 //! the path is turned into a filesystem path and checked against symlink escapes.
 
 mod resolve;
@@ -17,9 +17,12 @@ use crate::error::ArtifactError;
 use crate::path::ArtifactPath;
 use crate::store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo};
 use resolve::{Found, TMP_DIR, resolve};
+use upload::TRASH_PREFIX;
 
 /// Read size for downloads: large enough to keep syscalls few, small enough to stream.
 const READ_CHUNK: usize = 64 * 1024;
+/// Tries at removing a deleted tree that uploads in flight may still write into.
+const TRASH_ATTEMPTS: usize = 5;
 
 /// Artifact storage in a local directory.
 #[derive(Debug, Clone)]
@@ -116,12 +119,27 @@ impl ArtifactStore for LocalArtifactStore {
         // Decide on the entry itself, not its target: deleting a symlink removes the link,
         // never what it points to.
         let entry = tokio::fs::symlink_metadata(&resolved.full).await.map_err(|e| missing_or_io(path, e))?;
-        let removed = if entry.is_dir() {
-            tokio::fs::remove_dir_all(&resolved.full).await
-        } else {
-            tokio::fs::remove_file(&resolved.full).await
-        };
-        removed.map_err(|e| missing_or_io(path, e))
+        if !entry.is_dir() {
+            return tokio::fs::remove_file(&resolved.full).await.map_err(|e| missing_or_io(path, e));
+        }
+        // A tree is first moved aside in one rename, so that uploads racing into it
+        // either land before (and go with it) or after (into a new directory), and no
+        // client ever sees it half removed; then the moved tree is removed at leisure.
+        let trash = self.tmp.join(format!("{TRASH_PREFIX}{:016x}", rand::random::<u64>()));
+        tokio::fs::rename(&resolved.full, &trash).await.map_err(|e| missing_or_io(path, e))?;
+        // An upload that had already looked up its directory when the tree moved may
+        // still land in it (it then counts as written before the delete): try again.
+        let mut removed = tokio::fs::remove_dir_all(&trash).await;
+        for _ in 1..TRASH_ATTEMPTS {
+            if removed.is_ok() {
+                break;
+            }
+            removed = tokio::fs::remove_dir_all(&trash).await;
+        }
+        if let Err(error) = removed {
+            tracing::warn!(%path, trash = %trash.display(), %error, "could not remove a deleted artifact tree");
+        }
+        Ok(())
     }
 
     async fn exists(&self, path: &ArtifactPath) -> Result<bool, ArtifactError> {

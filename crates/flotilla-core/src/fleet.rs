@@ -22,6 +22,11 @@ pub const PARTITION_TAG: &str = "flotilla.partition";
 pub const DEFAULT_ALIAS: &str = "champion";
 
 const MAX_LEVELS: usize = 8;
+/// Most repeated filters (`partition` levels, `tag`, `alias`, `no_alias`,
+/// `metric`, `version_tag`) one fleet search may carry together. Each is a
+/// membership set that is sized and joined in SQL; a handful is what a
+/// person or a script asks for.
+pub const MAX_FLEET_FILTERS: usize = 32;
 const MAX_PART_LENGTH: usize = 64;
 
 /// One level of a partition path: `store=0042`.
@@ -289,6 +294,28 @@ pub struct FleetQuery {
     pub sort: FleetSort,
     pub max_results: Option<i64>,
     pub page_token: Option<String>,
+}
+
+impl FleetQuery {
+    /// Refuses more repeated filters than [`MAX_FLEET_FILTERS`].
+    pub fn check_limits(&self) -> Result<()> {
+        let n = self.partition.len()
+            + self.tags.len()
+            + self.has_alias.len()
+            + self.missing_alias.len()
+            + self.metrics.len();
+        check_filter_count(n)
+    }
+}
+
+/// The error for a search with more than [`MAX_FLEET_FILTERS`] repeated filters.
+pub fn check_filter_count(n: usize) -> Result<()> {
+    if n > MAX_FLEET_FILTERS {
+        return Err(Error::invalid(format!(
+            "a fleet search can carry at most {MAX_FLEET_FILTERS} partition, tag, alias and metric filters together, got {n}"
+        )));
+    }
+    Ok(())
 }
 
 /// A registered model as fleet searches return it.

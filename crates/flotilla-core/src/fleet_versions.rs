@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::fleet::{MetricOp, PartitionValue};
+use crate::fleet::{MetricOp, PartitionValue, check_filter_count};
 
 /// `val_rmse < 3.2`: a metric of the version itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +97,18 @@ pub struct VersionQuery {
     pub sort: VersionSort,
     pub max_results: Option<i64>,
     pub page_token: Option<String>,
+}
+
+impl VersionQuery {
+    /// Refuses more repeated filters than [`crate::fleet::MAX_FLEET_FILTERS`].
+    pub fn check_limits(&self) -> Result<()> {
+        let n = self.partition.len()
+            + self.tags.len()
+            + self.version_tags.len()
+            + self.has_alias.len()
+            + self.metrics.len();
+        check_filter_count(n)
+    }
 }
 
 /// A model version as version searches return it.

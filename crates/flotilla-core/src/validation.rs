@@ -18,10 +18,36 @@ pub const MAX_DATASET_DIGEST_LENGTH: usize = 36;
 pub const MAX_DATASET_SOURCE_LENGTH: usize = 65_535;
 pub const MAX_DATASET_SCHEMA_LENGTH: usize = 1_048_575;
 pub const MAX_DATASET_PROFILE_LENGTH: usize = 16_777_215;
+pub const MAX_INPUT_TAG_KEY_LENGTH: usize = 255;
+pub const MAX_INPUT_TAG_VALUE_LENGTH: usize = 500;
 pub const MAX_METRICS_PER_BATCH: usize = 1000;
 pub const MAX_PARAMS_PER_BATCH: usize = 100;
 pub const MAX_TAGS_PER_BATCH: usize = 100;
 pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
+pub const MAX_DATASETS_PER_BATCH: usize = 1000;
+/// Tags a create request may carry (runs, experiments, registered models,
+/// versions, logged models, bulk versions), and tags on one dataset input.
+/// MLflow counts none of these; its limit on a whole batch bounds them
+/// without refusing a client that sets many tags at creation.
+pub const MAX_TAGS_PER_REQUEST: usize = MAX_ENTITIES_PER_BATCH;
+/// Params a logged model may be created or logged with (autologging may
+/// record every hyperparameter of a pipeline).
+pub const MAX_PARAMS_PER_REQUEST: usize = MAX_ENTITIES_PER_BATCH;
+/// Aliases one bulk-registered version may be given.
+pub const MAX_ALIASES_PER_VERSION: usize = 100;
+/// Experiment ids one search may name.
+pub const MAX_SEARCH_EXPERIMENT_IDS: usize = 1000;
+/// Model references one log-inputs or log-outputs request may carry.
+pub const MAX_MODELS_PER_REQUEST: usize = 1000;
+/// Stages one `get-latest-versions` request may name (there are four).
+pub const MAX_STAGES_PER_REQUEST: usize = 10;
+/// A logged model's name: MLflow stores it in a 500-character column.
+pub const MAX_LOGGED_MODEL_NAME_LENGTH: usize = 500;
+
+/// Items any one list in a request body may hold, checked while it is read:
+/// a list of tiny items (`{}` is three bytes) must not become a large
+/// allocation. The precise per-field limits above are checked after.
+pub const MAX_REQUEST_LIST_ITEMS: usize = 10_000;
 
 /// Page-size limits per search endpoint: (default, maximum).
 pub const RUNS_PAGE: (i64, i64) = (1000, 50_000);
@@ -85,6 +111,35 @@ pub fn value_length(kind: &str, key: &str, value: &str, max: usize) -> Result<()
     Ok(())
 }
 
+/// Refuses a request list longer than `max`, naming the limit; called before
+/// any item is looked at.
+pub fn list_len(what: &str, len: usize, max: usize) -> Result<()> {
+    if len > max {
+        return Err(Error::invalid(format!(
+            "A request can contain at most {max} {what}. Got {len} {what}. Please split them across multiple requests."
+        )));
+    }
+    Ok(())
+}
+
+/// A tag on a dataset input (`mlflow.data.context` and the like): MLflow's
+/// input-tag limits, 255 for the key and 500 for the value.
+pub fn input_tag(tag: &crate::model::Tag) -> Result<()> {
+    if tag.key.is_empty() || tag.key.len() > MAX_INPUT_TAG_KEY_LENGTH {
+        return Err(Error::invalid(format!(
+            "Input tag key '{}' had length {}, which is not within 1 to {MAX_INPUT_TAG_KEY_LENGTH}",
+            truncate(&tag.key, 32),
+            tag.key.len()
+        )));
+    }
+    value_length("Input tag", &tag.key, &tag.value, MAX_INPUT_TAG_VALUE_LENGTH)
+}
+
+/// A run name is stored as the `mlflow.runName` tag, so it has a tag value's limit.
+pub fn run_name(name: &str) -> Result<()> {
+    value_length("Tag", "mlflow.runName", name, MAX_TAG_VALUE_LENGTH)
+}
+
 pub fn experiment_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid("Invalid experiment name: ''. Experiment name must be a non-empty string"));
@@ -139,6 +194,44 @@ pub fn version_number(version: &str) -> Result<i64> {
     })
 }
 
+/// A `deserialize_with` reader for request lists: refuses a list longer than
+/// [`MAX_REQUEST_LIST_ITEMS`] at the first item past it, before reading on.
+pub fn capped_list<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    d.deserialize_seq(Capped(std::marker::PhantomData))
+}
+
+struct Capped<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Capped<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a list of at most {MAX_REQUEST_LIST_ITEMS} items")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<T>, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            if out.len() == MAX_REQUEST_LIST_ITEMS {
+                return match seq.next_element::<serde::de::IgnoredAny>()? {
+                    None => Ok(out),
+                    Some(_) => Err(serde::de::Error::custom(format!(
+                        "a list in a request may hold at most {MAX_REQUEST_LIST_ITEMS} items"
+                    ))),
+                };
+            }
+            match seq.next_element()? {
+                Some(item) => out.push(item),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
 pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -153,6 +246,7 @@ pub fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Tag;
 
     #[test]
     fn entity_keys() {
@@ -176,6 +270,46 @@ mod tests {
             assert!(alias(bad).is_err(), "{bad:?}");
         }
         assert!(alias("v1a").is_ok());
+    }
+
+    #[test]
+    fn lists_and_names_at_and_past_their_limits() {
+        let cases: &[(&str, usize, usize)] = &[
+            ("tags", MAX_TAGS_PER_REQUEST, MAX_TAGS_PER_REQUEST),
+            ("experiment ids", MAX_SEARCH_EXPERIMENT_IDS, MAX_SEARCH_EXPERIMENT_IDS),
+            ("stages", 0, MAX_STAGES_PER_REQUEST),
+        ];
+        for &(what, len, max) in cases {
+            assert!(list_len(what, len, max).is_ok(), "{what} at {len}");
+            let err = list_len(what, max + 1, max).unwrap_err().to_string();
+            assert!(err.contains(&format!("at most {max} {what}")), "{err}");
+        }
+        for (key, value, ok) in [
+            ("mlflow.data.context", "train", true),
+            ("", "v", false),
+            (&*"k".repeat(MAX_INPUT_TAG_KEY_LENGTH + 1), "v", false),
+            ("k", &*"v".repeat(MAX_INPUT_TAG_VALUE_LENGTH), true),
+            ("k", &*"v".repeat(MAX_INPUT_TAG_VALUE_LENGTH + 1), false),
+        ] {
+            assert_eq!(input_tag(&Tag::new(key, value)).is_ok(), ok, "{key:.20}={value:.20}");
+        }
+        assert!(run_name(&"n".repeat(MAX_TAG_VALUE_LENGTH)).is_ok());
+        let err = run_name(&"n".repeat(MAX_TAG_VALUE_LENGTH + 1)).unwrap_err().to_string();
+        assert!(err.contains("mlflow.runName") && err.contains("8000"), "{err}");
+    }
+
+    #[test]
+    fn request_lists_stop_at_their_cap() {
+        #[derive(serde::Deserialize)]
+        struct Req {
+            #[serde(deserialize_with = "capped_list")]
+            items: Vec<Tag>,
+        }
+        let body = |n: usize| format!(r#"{{"items":[{}]}}"#, vec![r#"{"key":"k","value":"v"}"#; n].join(","));
+        let at: Req = serde_json::from_str(&body(MAX_REQUEST_LIST_ITEMS)).unwrap();
+        assert_eq!(at.items.len(), MAX_REQUEST_LIST_ITEMS);
+        let err = serde_json::from_str::<Req>(&body(MAX_REQUEST_LIST_ITEMS + 1)).err().unwrap().to_string();
+        assert!(err.contains(&format!("at most {MAX_REQUEST_LIST_ITEMS} items")), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::error::StoreResult;
 pub struct NewFamily {
     pub name: String,
     /// Partition level keys, top first: `["region", "store"]`.
+    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
     pub levels: Vec<String>,
     #[serde(default)]
     pub description: Option<String>,
@@ -44,13 +45,13 @@ pub struct BulkVersion {
     pub run_id: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub tags: Vec<Tag>,
     /// The version's metrics (a version registered from a run also gets the run's).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub metrics: Vec<(String, f64)>,
     /// Aliases to point at the new version.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub aliases: Vec<String>,
 }
 

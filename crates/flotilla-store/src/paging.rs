@@ -14,6 +14,9 @@ use serde_json::Value;
 pub type Cursor = Vec<Value>;
 
 const MAX_TOKEN_LENGTH: usize = 64 * 1024;
+/// Most values a token may hold: every `order_by` entry is at most two sort
+/// keys, plus the tie-breakers a search appends.
+const MAX_TOKEN_VALUES: usize = 2 * flotilla_core::filter::MAX_ORDER_BY + 4;
 
 pub fn encode(cursor: &Cursor) -> String {
     let json = serde_json::to_vec(cursor).unwrap_or_default();
@@ -29,7 +32,7 @@ pub fn decode(token: &str, keys: usize) -> Result<Cursor, Error> {
     let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| invalid())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let scalar = |v: &Value| matches!(v, Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_));
-    if cursor.len() != keys || !cursor.iter().all(scalar) {
+    if cursor.len() > MAX_TOKEN_VALUES || cursor.len() != keys || !cursor.iter().all(scalar) {
         return Err(invalid());
     }
     Ok(cursor)
@@ -60,5 +63,10 @@ mod tests {
             assert!(decode(bad, 2).is_err(), "{bad}");
         }
         assert!(decode(&encode(&vec![json!([1]), json!(2)]), 2).is_err());
+        let most = vec![json!(1); MAX_TOKEN_VALUES];
+        assert!(decode(&encode(&most), MAX_TOKEN_VALUES).is_ok());
+        let past = vec![json!(1); MAX_TOKEN_VALUES + 1];
+        assert!(decode(&encode(&past), MAX_TOKEN_VALUES + 1).is_err());
+        assert!(decode(&"A".repeat(MAX_TOKEN_LENGTH + 1), 1).is_err());
     }
 }

@@ -30,6 +30,9 @@ pub struct RunQuery {
 #[derive(Debug, Clone, Default)]
 pub struct RegistryQuery {
     pub filter: String,
+    /// Only names starting with this text, taken literally (a range on the
+    /// name index; `%` and `_` are no wildcards here). Registered models only.
+    pub name_prefix: Option<String>,
     pub order_by: Vec<String>,
     pub page: PageRequest,
 }

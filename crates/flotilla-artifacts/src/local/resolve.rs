@@ -63,29 +63,52 @@ pub(super) async fn resolve(root: &Path, path: &ArtifactPath) -> Result<Resolved
     .map_err(|join| ArtifactError::Io(std::io::Error::other(join)))?
 }
 
+/// Looks taken at a path whose entries keep vanishing under a concurrent delete.
+const INSPECT_ATTEMPTS: usize = 3;
+
 /// Walk up from `full` to the deepest entry that exists, check where it really leads, and
-/// classify what is at `full`.
+/// classify what is at `full`. An entry deleted between two looks makes the walk start
+/// over: a concurrent delete is a race for the client to lose cleanly, not a failure.
 fn inspect(root: &Path, full: &Path, path: &ArtifactPath) -> Result<Found, ArtifactError> {
+    for _ in 0..INSPECT_ATTEMPTS {
+        if let Some(found) = inspect_once(root, full, path)? {
+            return Ok(found);
+        }
+    }
+    Err(ArtifactError::Conflict(format!("{path} was changed by another request while it was looked up")))
+}
+
+/// One walk; `None` when an entry vanished while it was being looked at.
+fn inspect_once(root: &Path, full: &Path, path: &ArtifactPath) -> Result<Option<Found>, ArtifactError> {
     let mut probe = full;
     loop {
         match std::fs::symlink_metadata(probe) {
             Ok(_) => {
                 let canonical = match std::fs::canonicalize(probe) {
                     Ok(canonical) => canonical,
-                    // lstat saw an entry but it does not resolve: a dangling symlink.
-                    Err(e) if e.kind() == ErrorKind::NotFound => return Err(escapes(path)),
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        // Gone since lstat saw it: deleted meanwhile. Still there: a dangling symlink.
+                        return match std::fs::symlink_metadata(probe) {
+                            Err(gone) if gone.kind() == ErrorKind::NotFound => Ok(None),
+                            Ok(_) | Err(_) => Err(escapes(path)),
+                        };
+                    }
                     Err(e) => return Err(e.into()),
                 };
                 if !canonical.starts_with(root) {
                     return Err(escapes(path));
                 }
-                let is_dir = std::fs::metadata(&canonical)?.is_dir();
-                return Ok(match (probe == full, is_dir) {
+                let is_dir = match std::fs::metadata(&canonical) {
+                    Ok(metadata) => metadata.is_dir(),
+                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                return Ok(Some(match (probe == full, is_dir) {
                     (true, true) => Found::Dir,
                     (true, false) => Found::File,
                     (false, true) => Found::Missing,
                     (false, false) => Found::UnderFile,
-                });
+                }));
             }
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
                 // The root itself always exists, so this stops at the latest there.

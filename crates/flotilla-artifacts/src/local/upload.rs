@@ -20,6 +20,10 @@ use crate::store::ByteStream;
 const WRITE_BUFFER: usize = 256 * 1024;
 /// Staged files older than this are leftovers of a crash, not uploads in progress.
 const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// Tries at creating the parents and publishing, when a delete keeps taking them away.
+const PUBLISH_ATTEMPTS: usize = 3;
+/// Prefix of trees a delete moved aside in the staging directory.
+pub(super) const TRASH_PREFIX: &str = "trash-";
 
 /// A staged file that deletes itself unless published.
 struct Staged {
@@ -66,32 +70,54 @@ pub(super) async fn stage_and_publish(
 
     // Parents are created only now, so a failed upload leaves no empty directories behind.
     let parent = target.parent().ok_or_else(|| conflict(path, "the root is a directory"))?;
-    // These races (a file or directory appeared since `resolve` looked) are the client's
-    // conflict, not a server failure.
-    tokio::fs::create_dir_all(parent).await.map_err(|e| {
-        if matches!(e.kind(), ErrorKind::AlreadyExists | ErrorKind::NotADirectory) {
-            conflict(path, "a parent is a file")
-        } else {
-            ArtifactError::Io(e)
-        }
-    })?;
-    tokio::fs::rename(&staged.path, target).await.map_err(|e| {
-        if matches!(e.kind(), ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty) {
-            conflict(path, "it is a directory")
-        } else if e.kind() == ErrorKind::NotADirectory {
-            conflict(path, "a parent is a file")
-        } else {
-            ArtifactError::Io(e)
-        }
-    })?;
+    publish(&staged.path, parent, target, path).await?;
     staged.published = true;
 
     // Make the rename itself durable. The file is already visible and complete, so a
     // failure here is logged rather than turned into a failed upload the client would retry.
-    if let Err(error) = sync_dir(parent).await {
+    // A parent already gone again was deleted by a client since: nothing to make durable.
+    if let Err(error) = sync_dir(parent).await
+        && error.kind() != ErrorKind::NotFound
+    {
         tracing::warn!(%path, %error, "could not fsync artifact directory after rename");
     }
     Ok(written)
+}
+
+/// Creates `parent` and renames the staged file to `target`. A concurrent
+/// delete may take a parent away between the two steps (it moves the tree
+/// aside in one rename); the upload then starts over, and after
+/// [`PUBLISH_ATTEMPTS`] tries answers a conflict. Every race here (a file or
+/// directory appeared or vanished since `resolve` looked) is the client's
+/// conflict, never a server failure.
+async fn publish(staged: &Path, parent: &Path, target: &Path, path: &ArtifactPath) -> Result<(), ArtifactError> {
+    for attempt in 1..=PUBLISH_ATTEMPTS {
+        let last = attempt == PUBLISH_ATTEMPTS;
+        match tokio::fs::create_dir_all(parent).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound && !last => continue,
+            Err(e) => return Err(publish_error(path, e)),
+        }
+        match tokio::fs::rename(staged, target).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound && !last => continue,
+            Err(e) => return Err(publish_error(path, e)),
+        }
+    }
+    Err(conflict(path, "its directory was deleted while it was written"))
+}
+
+fn publish_error(path: &ArtifactPath, e: std::io::Error) -> ArtifactError {
+    let kind = e.kind();
+    if matches!(kind, ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty) {
+        conflict(path, "it is a directory")
+    } else if matches!(kind, ErrorKind::AlreadyExists | ErrorKind::NotADirectory) {
+        conflict(path, "a parent is a file")
+    } else if kind == ErrorKind::NotFound {
+        conflict(path, "its directory was deleted while it was written")
+    } else {
+        ArtifactError::Io(e)
+    }
 }
 
 async fn create_staged(tmp_dir: &Path) -> Result<(File, Staged), ArtifactError> {
@@ -129,7 +155,16 @@ pub(super) fn remove_stale(tmp_dir: &Path) {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|modified| now.duration_since(modified).unwrap_or_default() > STALE_AFTER);
-        if stale && let Err(error) = std::fs::remove_file(entry.path()) {
+        let trash = entry.file_name().to_str().is_some_and(|n| n.starts_with(TRASH_PREFIX));
+        let removed = if trash {
+            // A delete the process did not live to finish: the tree was already gone for clients.
+            std::fs::remove_dir_all(entry.path())
+        } else if stale {
+            std::fs::remove_file(entry.path())
+        } else {
+            Ok(())
+        };
+        if let Err(error) = removed {
             tracing::warn!(path = %entry.path().display(), %error, "could not remove stale upload");
         }
     }

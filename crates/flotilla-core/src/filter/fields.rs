@@ -3,6 +3,7 @@
 
 use super::lexer::{Part, excerpt};
 use super::{Attr, Comparator, DatasetField, Entity, Field, FilterError};
+use crate::validation::MAX_ENTITY_KEY_LENGTH;
 use Comparator::{Eq, Ge, Gt, ILike, In, IsNotNull, IsNull, Le, Like, Lt, Ne, NotIn};
 
 pub(super) const NUMERIC: &[Comparator] = &[Eq, Ne, Gt, Ge, Lt, Le];
@@ -245,6 +246,19 @@ pub(super) fn resolve(entity: Entity, usage: Usage, parts: &[Part], written: &st
     };
     if key.is_empty() {
         return Err(FilterError(format!("Invalid identifier '{}': the key is empty", excerpt(written))));
+    }
+    if key.len() > MAX_ENTITY_KEY_LENGTH {
+        return Err(FilterError(format!(
+            "Invalid identifier '{}': the key is {} bytes long, more than the limit of {MAX_ENTITY_KEY_LENGTH}",
+            excerpt(written),
+            key.len()
+        )));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(FilterError(format!(
+            "Invalid identifier '{}': a key may not contain control characters",
+            excerpt(&written.escape_debug().to_string())
+        )));
     }
     let tag_cmps = match entity {
         Entity::Runs | Entity::Experiments => STRING_NULL,

@@ -122,7 +122,11 @@ pub(super) fn pick() -> impl Strategy<Value = Pick> {
         prop::collection::vec(any::<String>(), 1..4),
         num,
     )
-        .prop_filter("keys are not empty", |t| !t.2.is_empty())
+        .prop_filter("keys are storable: not empty, bounded, no control characters", |t| {
+            !t.2.is_empty()
+                && t.2.len() <= crate::validation::MAX_ENTITY_KEY_LENGTH
+                && !t.2.chars().any(char::is_control)
+        })
         .prop_map(|((field, spelling, quoting, cmp, case), space, key, text, items, num)| Pick {
             field,
             spelling,

@@ -2,7 +2,7 @@
 //! clause `identifier comparator value`, before any field is resolved.
 
 use super::lexer::{Part, Tok, Token, excerpt};
-use super::{Comparator, FilterError};
+use super::{Comparator, FilterError, MAX_FILTER_CLAUSES};
 
 /// A comparator as written. An unknown one is not an error yet: once the
 /// field is known, the error can list the comparators that field accepts.
@@ -227,6 +227,11 @@ pub(super) fn parse_clauses(src: &str, toks: Vec<Token>) -> Result<Vec<RawClause
     let mut p = Parser { src, toks, pos: 0 };
     let mut clauses = Vec::new();
     while p.peek().is_some() {
+        if clauses.len() == MAX_FILTER_CLAUSES {
+            return Err(FilterError(format!(
+                "Invalid filter: more than the limit of {MAX_FILTER_CLAUSES} clauses joined by AND in one filter"
+            )));
+        }
         clauses.push(p.clause()?);
         match p.peek() {
             None => break,

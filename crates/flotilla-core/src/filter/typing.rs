@@ -4,7 +4,7 @@
 use super::fields::{self, Usage};
 use super::lexer::excerpt;
 use super::syntax::{RawClause, RawCmp, RawValue};
-use super::{Clause, Comparator, Entity, FilterError, Operand};
+use super::{Clause, Comparator, Entity, FilterError, MAX_LIKE_PATTERN_LENGTH, Operand};
 
 /// How MLflow writes a comparator in its messages.
 pub(super) fn comparator_str(cmp: Comparator) -> &'static str {
@@ -67,6 +67,13 @@ pub(super) fn clause(entity: Entity, raw: RawClause<'_>) -> Result<Clause, Filte
             )));
         }
         (_, RawValue::Num(n)) if spec.numeric => Operand::Num(n),
+        (Comparator::Like | Comparator::ILike, RawValue::Str(s)) if s.len() > MAX_LIKE_PATTERN_LENGTH => {
+            return Err(FilterError(format!(
+                "Invalid LIKE pattern for '{}': it is {} bytes long, more than the limit of {MAX_LIKE_PATTERN_LENGTH} bytes",
+                excerpt(raw.ident_text),
+                s.len()
+            )));
+        }
         (_, RawValue::Str(s)) if !spec.numeric => Operand::Str(s),
         (_, RawValue::Str(s)) => match quoted_number(entity, &s) {
             Some(n) => Operand::Num(n),

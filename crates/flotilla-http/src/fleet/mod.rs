@@ -137,6 +137,7 @@ async fn resolve(State(s): State<AppState>, Mlflow(p): Mlflow<ResolveParams>) ->
 
 #[derive(Deserialize)]
 struct BulkVersions {
+    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
     versions: Vec<BulkVersion>,
     #[serde(default)]
     reason: Option<String>,
@@ -165,6 +166,7 @@ async fn register_versions(
 
 #[derive(Deserialize)]
 struct BulkAliases {
+    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
     changes: Vec<AliasChange>,
     #[serde(default)]
     reason: Option<String>,

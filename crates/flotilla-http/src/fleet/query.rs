@@ -67,6 +67,7 @@ pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, ApiError> {
             }
         }
     }
+    q.check_limits().map_err(ApiError::from)?;
     Ok(q)
 }
 
@@ -122,6 +123,7 @@ pub fn parse_versions(query: &str) -> Result<VersionQuery, ApiError> {
             }
         }
     }
+    q.check_limits().map_err(ApiError::from)?;
     Ok(q)
 }
 
@@ -164,6 +166,22 @@ mod tests {
             assert_eq!(parse(bad, &[]).unwrap_err().status.as_u16(), 400, "{bad}");
         }
         assert!(parse("facet_tag=owner", &["facet_tag"]).is_ok());
+    }
+
+    #[test]
+    fn repeated_filters_are_capped_at_and_past_the_limit() {
+        use flotilla_core::fleet::MAX_FLEET_FILTERS;
+        let repeat = |item: &str, n: usize| vec![item; n].join("&");
+        for item in ["tag=k%3Dv", "alias=champion", "metric=champion%3Aval_rmse%3C3.2"] {
+            assert!(parse(&repeat(item, MAX_FLEET_FILTERS), &[]).is_ok(), "{item}");
+            let err = parse(&repeat(item, MAX_FLEET_FILTERS + 1), &[]).unwrap_err();
+            assert_eq!(err.status.as_u16(), 400, "{item}");
+            assert!(err.message.contains(&MAX_FLEET_FILTERS.to_string()), "{}", err.message);
+        }
+        for item in ["tag=k%3Dv", "version_tag=k%3Dv", "metric=val_rmse%3C3.2"] {
+            assert!(parse_versions(&repeat(item, MAX_FLEET_FILTERS)).is_ok(), "{item}");
+            assert_eq!(parse_versions(&repeat(item, MAX_FLEET_FILTERS + 1)).unwrap_err().status.as_u16(), 400);
+        }
     }
 
     #[test]

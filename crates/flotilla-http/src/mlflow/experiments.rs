@@ -33,7 +33,7 @@ pub(super) fn routes() -> Router<AppState> {
 struct Create {
     name: Option<String>,
     artifact_location: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<Tag>,
 }
 

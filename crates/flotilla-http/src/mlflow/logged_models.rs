@@ -33,9 +33,9 @@ struct Create {
     name: Option<String>,
     model_type: Option<String>,
     source_run_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     params: Vec<Tag>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<Tag>,
 }
 
@@ -82,9 +82,9 @@ async fn delete(State(s): State<AppState>, Path(model_id): Path<String>) -> ApiR
 
 #[derive(Deserialize)]
 struct Pairs {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<Tag>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     params: Vec<Tag>,
 }
 
@@ -125,7 +125,7 @@ struct Search {
     filter: Option<String>,
     #[serde(default, deserialize_with = "lenient::i64")]
     max_results: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     order_by: Vec<OrderBy>,
     page_token: Option<String>,
 }

@@ -57,7 +57,7 @@ struct Req {
     archive_existing_versions: Option<bool>,
     #[serde(default, deserialize_with = "lenient::strings")]
     stages: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<Tag>,
     source: Option<String>,
     run_id: Option<String>,
@@ -125,6 +125,7 @@ impl Search {
     fn into_query(self) -> RegistryQuery {
         RegistryQuery {
             filter: self.filter.unwrap_or_default(),
+            name_prefix: None,
             order_by: self.order_by,
             page: PageRequest { max_results: self.max_results, page_token: self.page_token },
         }

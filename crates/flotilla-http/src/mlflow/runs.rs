@@ -51,7 +51,7 @@ struct Create {
     run_name: Option<String>,
     #[serde(default, deserialize_with = "lenient::i64")]
     start_time: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<Tag>,
 }
 
@@ -207,11 +207,11 @@ async fn delete_tag(State(s): State<AppState>, Mlflow(req): Mlflow<DeleteTag>) -
 struct LogBatch {
     run_id: Option<String>,
     run_uuid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     metrics: Vec<WireMetric>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     params: Vec<WirePair>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<WirePair>,
 }
 
@@ -226,7 +226,7 @@ async fn log_batch(State(s): State<AppState>, Mlflow(req): Mlflow<LogBatch>) -> 
 
 #[derive(Deserialize)]
 struct WireDatasetInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     tags: Vec<Tag>,
     dataset: Option<Dataset>,
 }
@@ -235,9 +235,9 @@ struct WireDatasetInput {
 struct LogInputs {
     run_id: Option<String>,
     run_uuid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     datasets: Vec<WireDatasetInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     models: Vec<WireModelRef>,
 }
 

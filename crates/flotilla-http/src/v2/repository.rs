@@ -36,12 +36,6 @@ struct IndexRequest {
     page_token: Option<String>,
 }
 
-/// Quotes a name prefix as a string literal of the filter language.
-fn like_prefix(prefix: &str) -> String {
-    let escaped = prefix.replace('\\', "\\\\").replace('\'', "\\'");
-    format!("name LIKE '{escaped}%'")
-}
-
 async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Error> {
     // The real tritonclient posts an empty body here.
     let req: IndexRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -51,7 +45,8 @@ async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Err
     };
     let serving = serving(&s)?;
     let query = RegistryQuery {
-        filter: req.name_prefix.as_deref().filter(|p| !p.is_empty()).map(like_prefix).unwrap_or_default(),
+        filter: String::new(),
+        name_prefix: req.name_prefix,
         order_by: vec![],
         page: PageRequest { max_results: Some(req.max_results.unwrap_or(1000).min(1000)), page_token: req.page_token },
     };

@@ -66,6 +66,9 @@ fn check_version(v: &BulkVersion) -> StoreResult<()> {
         return Err(Error::invalid("missing 'source'").into());
     }
     check_source_row(&v.source)?;
+    validation::list_len("tags", v.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
+    validation::list_len("metrics", v.metrics.len(), validation::MAX_METRICS_PER_BATCH)?;
+    validation::list_len("aliases", v.aliases.len(), validation::MAX_ALIASES_PER_VERSION)?;
     for t in &v.tags {
         validation::entity_key("Tag", &t.key)?;
         validation::value_length("Tag", &t.key, &t.value, validation::MAX_REGISTRY_TAG_VALUE_LENGTH)?;

@@ -79,6 +79,7 @@ impl SqliteStore {
         tags: &[Tag],
     ) -> StoreResult<String> {
         validation::experiment_name(name)?;
+        validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         tags.iter().try_for_each(validate_tag)?;
         self.write(|tx| {
             let exists: Option<String> = tx
@@ -199,6 +200,7 @@ impl SqliteStore {
     pub(crate) fn search_experiments_impl(&self, q: &ExperimentQuery) -> StoreResult<Page<Experiment>> {
         let limit = validation::page_size(q.page.max_results, validation::EXPERIMENTS_PAGE, "experiments")?;
         let clauses = filter::parse_filter(Entity::Experiments, &q.filter)?;
+        filter::check_order_by_count(q.order_by.len())?;
         let mut keys = Vec::new();
         for spec in &q.order_by {
             let o = filter::parse_order_by(Entity::Experiments, spec)?;

@@ -279,6 +279,7 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
 }
 
 fn validate(q: &FleetQuery) -> StoreResult<()> {
+    q.check_limits()?;
     if q.depth.is_some() && q.family.is_none() {
         return Err(Error::invalid("a depth filter needs a family").into());
     }
@@ -291,6 +292,10 @@ fn validate(q: &FleetQuery) -> StoreResult<()> {
         && c.len() > validation::MAX_MODEL_NAME_LENGTH
     {
         return Err(Error::invalid("name_contains is longer than any model name").into());
+    }
+    // No model name holds one (`validation::model_name`), and FTS5 reads a NUL as the end of its query.
+    if q.name_contains.as_deref().is_some_and(|c| c.chars().any(char::is_control)) {
+        return Err(Error::invalid("name_contains may not contain control characters").into());
     }
     Ok(())
 }

@@ -143,6 +143,18 @@ fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
 
 impl SqliteStore {
     pub(crate) fn create_logged_model_impl(&self, new: &NewLoggedModel) -> StoreResult<LoggedModel> {
+        validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
+        validation::list_len("params", new.params.len(), validation::MAX_PARAMS_PER_REQUEST)?;
+        if let Some(name) = &new.name
+            && name.len() > validation::MAX_LOGGED_MODEL_NAME_LENGTH
+        {
+            return Err(Error::invalid(format!(
+                "Logged model name had length {}, which exceeded length limit of {}",
+                name.len(),
+                validation::MAX_LOGGED_MODEL_NAME_LENGTH
+            ))
+            .into());
+        }
         validate_pairs("Tag", &new.tags, validation::MAX_TAG_VALUE_LENGTH)?;
         validate_pairs("Param", &new.params, validation::MAX_PARAM_VALUE_LENGTH)?;
         let experiment_id = experiments::parse_id(&new.experiment_id)?;
@@ -195,6 +207,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn set_logged_model_tags_impl(&self, model_id: &str, tags: &[Tag]) -> StoreResult<LoggedModel> {
+        validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         validate_pairs("Tag", tags, validation::MAX_TAG_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
@@ -224,6 +237,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn log_logged_model_params_impl(&self, model_id: &str, params: &[Tag]) -> StoreResult<()> {
+        validation::list_len("params", params.len(), validation::MAX_PARAMS_PER_REQUEST)?;
         validate_pairs("Param", params, validation::MAX_PARAM_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
@@ -239,7 +253,9 @@ impl SqliteStore {
 
     pub(crate) fn search_logged_models_impl(&self, q: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>> {
         let limit = validation::page_size(q.page.max_results, validation::LOGGED_MODELS_PAGE, "logged models")?;
+        validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
         let clauses = filter::parse_filter(Entity::LoggedModels, &q.filter)?;
+        filter::check_order_by_count(q.order_by.len())?;
         let mut keys = Vec::new();
         for (field, ascending) in &q.order_by {
             let expr = match field.as_str() {

@@ -57,6 +57,7 @@ impl SqliteStore {
         description: Option<&str>,
     ) -> StoreResult<RegisteredModel> {
         validation::model_name(name)?;
+        validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         tags.iter().try_for_each(validate_tag)?;
         self.write_registry(|tx| {
             let now = now_ms();
@@ -150,6 +151,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn get_latest_versions_impl(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
+        validation::list_len("stages", stages.len(), validation::MAX_STAGES_PER_REQUEST)?;
         let mut wanted = Vec::new();
         for s in stages {
             let stage = canonical_stage(s).ok_or_else(|| {
@@ -176,6 +178,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn create_model_version_impl(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
+        validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         new.tags.iter().try_for_each(validate_tag)?;
         if new.source.is_empty() {
             return Err(Error::invalid("Missing value for required parameter 'source'.").into());

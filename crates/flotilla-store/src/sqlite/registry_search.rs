@@ -183,6 +183,7 @@ fn order_keys(
     defaults: &[SortKey],
     tiebreak: &[SortKey],
 ) -> StoreResult<Vec<SortKey>> {
+    filter::check_order_by_count(specs.len())?;
     let mut keys = Vec::new();
     for spec in specs {
         let o = filter::parse_order_by(entity, spec)?;
@@ -272,6 +273,11 @@ impl SqliteStore {
         for c in &clauses {
             sql.push_str(" AND ");
             sql.push_str(&registered_model_clause(c, &mut args)?);
+        }
+        if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+            sql.push_str(" AND rm.name >= ? AND rm.name < ?");
+            args.push(Value::Text(prefix.to_string()));
+            args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
         }
         keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {

@@ -221,7 +221,11 @@ fn upsert_logged_model_metric(tx: &Transaction<'_>, model_id: &str, run_id: &str
 
 impl SqliteStore {
     pub(crate) fn create_run_impl(&self, new: &NewRun) -> StoreResult<Run> {
+        validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         new.tags.iter().try_for_each(validate_tag)?;
+        if let Some(name) = &new.run_name {
+            validation::run_name(name)?;
+        }
         let experiment_id = experiments::parse_id(&new.experiment_id)?;
         self.write(|tx| {
             let location = experiments::active_location(tx, experiment_id)?;
@@ -263,6 +267,9 @@ impl SqliteStore {
     }
 
     pub(crate) fn update_run_impl(&self, run_id: &str, update: &RunUpdate) -> StoreResult<RunInfo> {
+        if let Some(name) = &update.run_name {
+            validation::run_name(name)?;
+        }
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             if let Some(status) = update.status {
@@ -341,7 +348,13 @@ impl SqliteStore {
         datasets: &[DatasetInput],
         models: &[ModelInput],
     ) -> StoreResult<()> {
+        validation::list_len("datasets", datasets.len(), validation::MAX_DATASETS_PER_BATCH)?;
+        validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         for input in datasets {
+            validation::list_len("dataset input tags", input.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
+            for tag in &input.tags {
+                validation::input_tag(tag)?;
+            }
             let d = &input.dataset;
             let checks = [
                 ("name", d.name.len(), validation::MAX_DATASET_NAME_LENGTH),
@@ -400,6 +413,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn log_outputs_impl(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()> {
+        validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             for m in models {

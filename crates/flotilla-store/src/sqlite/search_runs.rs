@@ -108,7 +108,9 @@ fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
 impl SqliteStore {
     pub(crate) fn search_runs_impl(&self, q: &RunQuery) -> StoreResult<Page<Run>> {
         let limit = validation::page_size(q.page.max_results, validation::RUNS_PAGE, "runs")?;
+        validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
         let clauses = filter::parse_filter(Entity::Runs, &q.filter)?;
+        filter::check_order_by_count(q.order_by.len())?;
         let mut keys = Vec::new();
         for spec in &q.order_by {
             sort_keys(spec, &mut keys)?;

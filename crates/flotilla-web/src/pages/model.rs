@@ -54,6 +54,7 @@ pub async fn page(
             let model = st.get_registered_model(&n)?;
             let versions = st.search_model_versions(&RegistryQuery {
                 filter: name_filter(&n),
+                name_prefix: None,
                 order_by: vec!["version_number DESC".into()],
                 page: PageRequest { max_results: Some(PAGE_SIZE), page_token: t },
             })?;
