@@ -56,21 +56,62 @@ pub fn parse(body: &Bytes, header_length: Option<usize>) -> Result<(InferRequest
     Ok((request, tail))
 }
 
-fn element_count(name: &str, shape: &[i64]) -> Result<(Vec<usize>, usize), V2Error> {
+/// Inputs one request may carry (a model takes a handful).
+pub const MAX_INPUTS: usize = 256;
+/// Outputs one request may ask for.
+pub const MAX_OUTPUTS: usize = 256;
+/// Dimensions of one input's shape.
+pub const MAX_DIMS: usize = 32;
+/// Elements of all inputs together, whatever the body size limit allows.
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
+/// The shape's dimensions and element count, checked before anything is
+/// sized from them: every element takes at least one byte of the body, so a
+/// count beyond `body_len` (or beyond `budget`) is refused unread.
+fn element_count(name: &str, shape: &[i64], body_len: usize, budget: usize) -> Result<(Vec<usize>, usize), V2Error> {
+    if shape.len() > MAX_DIMS {
+        return Err(V2Error::bad_request(format!(
+            "input '{name}' has {} dimensions; at most {MAX_DIMS} are allowed",
+            shape.len()
+        )));
+    }
     let mut dims = Vec::with_capacity(shape.len());
     let mut count: usize = 1;
+    // Zero-sized dimensions do not excuse huge ones: a model sizes rows or
+    // columns from each dimension, not only from the element count.
+    let mut extent: usize = 1;
     for &d in shape {
         let d =
             usize::try_from(d).map_err(|_| V2Error::bad_request(format!("input '{name}' has a negative dimension")))?;
-        count = count.checked_mul(d).ok_or_else(|| V2Error::bad_request(format!("input '{name}' is too large")))?;
+        count = count.saturating_mul(d);
+        extent = extent.saturating_mul(d.max(1));
         dims.push(d);
+    }
+    if count > budget || extent > MAX_ELEMENTS {
+        return Err(V2Error::bad_request(format!(
+            "input '{name}': shape {shape:?} claims {count} elements; a request may carry at most {MAX_ELEMENTS} elements in all"
+        )));
+    }
+    if count > body_len {
+        return Err(V2Error::bad_request(format!(
+            "input '{name}': shape {shape:?} claims {count} elements but the request body has only {body_len} bytes"
+        )));
     }
     Ok((dims, count))
 }
 
-fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+/// The leaves of nested JSON data, at most `limit + 1` of them (one more
+/// than the shape claims is enough to refuse the request).
+fn flatten<'a>(value: &'a Value, limit: usize, out: &mut Vec<&'a Value>) {
     match value {
-        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
+        Value::Array(items) => {
+            for v in items {
+                if out.len() > limit {
+                    return;
+                }
+                flatten(v, limit, out);
+            }
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => out.push(value),
     }
 }
@@ -120,7 +161,7 @@ fn float(value: &Value) -> Option<f64> {
 
 fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Result<TensorData, V2Error> {
     let size = |n: usize| {
-        if raw.len() != n * count {
+        if count.checked_mul(n) != Some(raw.len()) {
             Err(V2Error::bad_request(format!(
                 "input '{name}': {} bytes of binary data for {count} {} elements",
                 raw.len(),
@@ -158,18 +199,36 @@ fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Resu
             )));
         }
         DataType::Bytes => {
+            // Each element is a 4-byte length and its bytes: the count is
+            // bounded by what was sent, and each length by what remains.
+            if count > raw.len() / 4 {
+                return Err(V2Error::bad_request(format!(
+                    "input '{name}': {} bytes of BYTES binary data cannot hold {count} elements",
+                    raw.len()
+                )));
+            }
             let mut items = Vec::with_capacity(count);
             let mut rest = raw;
-            while rest.len() >= 4 {
-                let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                let item = rest
-                    .get(4..4 + n)
-                    .ok_or_else(|| V2Error::bad_request(format!("input '{name}': truncated BYTES element")))?;
+            while let Some((len, after)) = rest.split_first_chunk::<4>() {
+                let n = u32::from_le_bytes(*len) as usize;
+                let item = after.get(..n).ok_or_else(|| {
+                    V2Error::bad_request(format!(
+                        "input '{name}': a BYTES element claims {n} bytes but only {} remain",
+                        after.len()
+                    ))
+                })?;
+                if items.len() == count {
+                    break;
+                }
                 items.push(item.to_vec());
-                rest = &rest[4 + n..];
+                rest = &after[n..];
             }
             if !rest.is_empty() || items.len() != count {
-                return Err(V2Error::bad_request(format!("input '{name}': malformed BYTES binary data")));
+                return Err(V2Error::bad_request(format!(
+                    "input '{name}': malformed BYTES binary data ({count} elements claimed, {} found before {} stray bytes)",
+                    items.len(),
+                    rest.len()
+                )));
             }
             TensorData::Bytes(items)
         }
@@ -177,34 +236,46 @@ fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Resu
 }
 
 /// Decodes every input tensor, reading binary inputs from `tail` in order.
-pub fn decode_inputs(request: &InferRequest, tail: &Bytes) -> Result<Vec<Tensor>, V2Error> {
+///
+/// Nothing is sized from a shape before the shape is checked against the body
+/// (`body_len` bytes in all) and [`MAX_ELEMENTS`]; then each input must carry
+/// exactly the elements its shape claims.
+pub fn decode_inputs(request: &InferRequest, tail: &Bytes, body_len: usize) -> Result<Vec<Tensor>, V2Error> {
+    check_lists(request)?;
     let mut offset = 0usize;
+    let mut budget = MAX_ELEMENTS;
     let mut tensors = Vec::with_capacity(request.inputs.len());
     for input in &request.inputs {
         let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
             V2Error::bad_request(format!("input '{}': unknown datatype '{}'", input.name, input.datatype))
         })?;
-        let (shape, count) = element_count(&input.name, &input.shape)?;
+        let (shape, count) = element_count(&input.name, &input.shape, body_len, budget)?;
+        budget -= count;
         let data = match (input.parameters.get("binary_data_size").and_then(Value::as_u64), &input.data) {
             (Some(n), _) => {
-                let end = offset.checked_add(n as usize).filter(|end| *end <= tail.len()).ok_or_else(|| {
-                    V2Error::bad_request(format!(
-                        "input '{}': binary_data_size {n} runs past the end of the body",
-                        input.name
-                    ))
-                })?;
+                let end = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| offset.checked_add(n))
+                    .filter(|end| *end <= tail.len())
+                    .ok_or_else(|| {
+                        V2Error::bad_request(format!(
+                            "input '{}': binary_data_size {n} runs past the end of the body",
+                            input.name
+                        ))
+                    })?;
                 let data = binary_data(&input.name, datatype, &tail[offset..end], count)?;
                 offset = end;
                 data
             }
             (None, Some(value)) => {
-                let mut flat = Vec::with_capacity(count);
-                flatten(value, &mut flat);
+                let mut flat = Vec::new();
+                flatten(value, count, &mut flat);
                 if flat.len() != count {
+                    let more = if flat.len() > count { "more than " } else { "" };
                     return Err(V2Error::bad_request(format!(
-                        "input '{}' has {} elements but shape {:?} needs {count}",
+                        "input '{}' has {more}{} elements but shape {:?} needs {count}",
                         input.name,
-                        flat.len(),
+                        flat.len().min(count),
                         input.shape
                     )));
                 }
@@ -215,6 +286,23 @@ pub fn decode_inputs(request: &InferRequest, tail: &Bytes) -> Result<Vec<Tensor>
         tensors.push(Tensor { name: input.name.clone(), shape, datatype, data });
     }
     Ok(tensors)
+}
+
+/// Caps the lists a request carries before any of them is looked at.
+fn check_lists(request: &InferRequest) -> Result<(), V2Error> {
+    if request.inputs.len() > MAX_INPUTS {
+        return Err(V2Error::bad_request(format!(
+            "the request has {} inputs; at most {MAX_INPUTS} are allowed",
+            request.inputs.len()
+        )));
+    }
+    if request.outputs.len() > MAX_OUTPUTS {
+        return Err(V2Error::bad_request(format!(
+            "the request asks for {} outputs; at most {MAX_OUTPUTS} are allowed",
+            request.outputs.len()
+        )));
+    }
+    Ok(())
 }
 
 fn json_values(data: &TensorData) -> Value {
@@ -289,3 +377,6 @@ pub fn encode(header: Map<String, Value>, outputs: &[(Tensor, bool)]) -> (Bytes,
     body.put_slice(&tail);
     (body.freeze(), Some(n))
 }
+
+#[cfg(test)]
+mod tests;

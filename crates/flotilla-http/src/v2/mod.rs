@@ -197,7 +197,7 @@ async fn run_infer(
         None => None,
     };
     let (request, tail) = codec::parse(&body, header_length)?;
-    let inputs = codec::decode_inputs(&request, &tail)?;
+    let inputs = codec::decode_inputs(&request, &tail, body.len())?;
     let mut model_ref = ModelRef::parse(model, version)?;
     if let Some(partition) = request.parameters.get(PARTITION_PARAMETER) {
         model_ref = model_ref.partitioned(partition_path(partition)?)?;
