@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, ValueInfoProto, tensor_proto::DataType as PbType};
+use tract_onnx::pb::{
+    GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, tensor_proto::DataType as PbType,
+};
 use tract_onnx::prelude::Framework;
 
 use crate::InferError;
@@ -33,6 +35,7 @@ pub(crate) fn prepare(mut proto: ModelProto) -> Result<Prepared, InferError> {
     };
     remove_zipmap(graph);
     check_wiring(graph)?;
+    check_tensors(graph)?;
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let inputs: Vec<String> =
         graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).map(|i| i.name.clone()).collect();
@@ -104,6 +107,44 @@ fn visit_nodes(graph: &GraphProto, f: &mut dyn FnMut(&NodeProto)) {
             }
         }
     }
+}
+
+/// Every stored tensor (initializers, tensor attributes, in subgraphs too)
+/// must hold the elements its dims claim: tract sizes a tensor from its dims
+/// before copying the data in, so a forged `dims` would be allocated as given.
+fn check_tensors(graph: &GraphProto) -> Result<(), InferError> {
+    let check = |t: &TensorProto| -> Result<(), InferError> {
+        let mut claimed: u64 = 1;
+        for d in &t.dims {
+            let d = u64::try_from(*d).map_err(|_| {
+                InferError::InvalidModel(format!("ONNX tensor '{}' has a negative dimension {d}", t.name))
+            })?;
+            claimed = claimed.saturating_mul(d);
+        }
+        // Every element takes at least one byte of raw data or one typed value.
+        let present = t.raw_data.len()
+            + t.float_data.len()
+            + t.int32_data.len()
+            + t.int64_data.len()
+            + t.double_data.len()
+            + t.uint64_data.len()
+            + t.string_data.len();
+        if claimed > present as u64 {
+            return Err(InferError::InvalidModel(format!(
+                "ONNX tensor '{}' has dims {:?} ({claimed} elements) but holds data for at most {present}",
+                t.name, t.dims
+            )));
+        }
+        Ok(())
+    };
+    graph.initializer.iter().try_for_each(check)?;
+    for node in &graph.node {
+        for attr in &node.attribute {
+            attr.t.iter().chain(attr.tensors.iter()).try_for_each(check)?;
+            attr.g.iter().chain(attr.graphs.iter()).try_for_each(check_tensors)?;
+        }
+    }
+    Ok(())
 }
 
 /// tract indexes outputs by name and panics on one nothing produces.

@@ -246,3 +246,22 @@ proptest! {
         let _ = load(&bytes);
     }
 }
+
+#[test]
+fn forged_tensor_dims_are_refused_before_allocation() {
+    let forged = |dims: &[i64]| {
+        let mut proto = relu_net(Dim::Param("batch"));
+        proto.graph.as_mut().unwrap().initializer[0].dims = dims.to_vec();
+        build(proto).err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    let cases: &[(&[i64], &str)] = &[
+        (&[1 << 20, 1 << 20], "has dims [1048576, 1048576] (1099511627776 elements) but holds data for at most 8"),
+        (&[i64::MAX, i64::MAX], "but holds data for at most 8"),
+        (&[4, -2], "negative dimension -2"),
+        (&[3, 3], "(9 elements) but holds data for at most 8"),
+    ];
+    for (dims, fragment) in cases {
+        let e = forged(dims);
+        assert!(e.contains(fragment), "{dims:?}: {e}");
+    }
+}

@@ -78,6 +78,7 @@ fn oversized_shape_claims_are_refused_without_allocating() {
         let reply = infer(&server, model, content_type, &headers, body);
         server.assert_alive();
         let grew = server.peak_rss_kib().saturating_sub(before);
+        eprintln!("{what}: peak RSS +{grew} KiB");
         assert_eq!(reply.status, 400, "{what}: {}", reply.text());
         let message = reply.json()["error"].as_str().map(str::to_string);
         assert!(message.is_some(), "{what}: not V2's error shape: {}", reply.text());
