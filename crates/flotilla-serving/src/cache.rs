@@ -187,10 +187,17 @@ impl ModelCache {
 
     async fn load(&self, resolved: &Resolved) -> Result<Arc<LoadedModel>, ServingError> {
         let _permit = self.loads.acquire().await.map_err(|e| ServingError::Internal(e.to_string()))?;
-        let started = Instant::now();
         // The files as they are before the attempt: a failure is remembered
         // against them, so an upload that lands during the load is not missed.
         let files = self.artifacts.list(&resolved.dir).await?;
+        let key = (resolved.name.clone(), resolved.version);
+        let identity = identity(&resolved.dir, &files);
+        // Requests that waited on a load which failed retry it in turn: the
+        // first failure answers them all.
+        if let Some(e) = self.failures.get(&key, &identity) {
+            return Err(e);
+        }
+        let started = Instant::now();
         let result = self.load_now(resolved).await;
         let c = &self.counters;
         c.load_time_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -201,8 +208,7 @@ impl ModelCache {
             }
             Err(e) => {
                 c.load_failures.fetch_add(1, Ordering::Relaxed);
-                let key = (resolved.name.clone(), resolved.version);
-                self.failures.remember(key, identity(&resolved.dir, &files), e);
+                self.failures.remember(key, identity, e);
                 tracing::info!(model = %resolved.name, version = resolved.version, error = %e, "model load failed");
             }
         }
