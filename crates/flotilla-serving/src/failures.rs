@@ -114,3 +114,45 @@ impl Failures {
         self.entries().retain(|(n, v), _| !(n == name && version.is_none_or(|want| want == *v)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(sizes: &[(&str, u64)]) -> Identity {
+        let dir = ArtifactPath::parse("0/m/v1").unwrap();
+        let infos: Vec<FileInfo> = sizes
+            .iter()
+            .map(|(name, size)| FileInfo { path: dir.child(name).unwrap(), is_dir: false, size: Some(*size) })
+            .collect();
+        identity(&dir, &infos)
+    }
+
+    #[test]
+    fn remembered_until_the_files_or_the_version_change() {
+        let key = ("m".to_string(), 1);
+        let before = files(&[("MLmodel", 10), ("model.lgb", 300)]);
+        let cases: Vec<(ServingError, Identity, (String, i64), bool)> = vec![
+            (ServingError::Unservable("bad".into()), before.clone(), key.clone(), true),
+            (ServingError::TooLarge { model: "m/1".into(), needed: 9, budget: 8 }, before.clone(), key.clone(), true),
+            (ServingError::Unservable("bad".into()), files(&[("MLmodel", 11), ("model.lgb", 300)]), key.clone(), false),
+            (ServingError::Unservable("bad".into()), files(&[("MLmodel", 10)]), key.clone(), false),
+            (ServingError::Unservable("bad".into()), before.clone(), ("m".to_string(), 2), false),
+            (ServingError::OverBudget, before.clone(), key.clone(), false),
+            (ServingError::Internal("io".into()), before.clone(), key.clone(), false),
+        ];
+        for (error, now, asked, want) in cases {
+            let failures = Failures::default();
+            failures.remember(key.clone(), before.clone(), &error);
+            let got = failures.get(&asked, &now);
+            assert_eq!(got.is_some(), want, "{error:?} asked {asked:?}");
+            if let Some(got) = got {
+                assert_eq!(got.to_string(), error.to_string());
+            }
+        }
+        let failures = Failures::default();
+        failures.remember(key.clone(), before.clone(), &ServingError::Unservable("bad".into()));
+        failures.forget("m", None);
+        assert!(!failures.contains(&key));
+    }
+}
