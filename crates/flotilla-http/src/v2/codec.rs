@@ -4,11 +4,15 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use flotilla_infer::{DataType, Tensor, TensorData};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::error::V2Error;
 use super::non_finite;
+
+mod leaves;
+
+use leaves::{Leaf, Leaves};
 
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
 
@@ -29,7 +33,7 @@ pub struct RequestInput {
     pub datatype: String,
     #[serde(default)]
     pub parameters: Map<String, Value>,
-    pub data: Option<Value>,
+    pub data: Option<Leaves>,
 }
 
 #[derive(Deserialize)]
@@ -100,35 +104,34 @@ fn element_count(name: &str, shape: &[i64], body_len: usize, budget: usize) -> R
     Ok((dims, count))
 }
 
-/// The leaves of nested JSON data, at most `limit + 1` of them (one more
-/// than the shape claims is enough to refuse the request).
-fn flatten<'a>(value: &'a Value, limit: usize, out: &mut Vec<&'a Value>) {
-    match value {
-        Value::Array(items) => {
-            for v in items {
-                if out.len() > limit {
-                    return;
-                }
-                flatten(v, limit, out);
-            }
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => out.push(value),
-    }
-}
-
-fn json_data(name: &str, datatype: DataType, values: &[&Value]) -> Result<TensorData, V2Error> {
+fn json_data(name: &str, datatype: DataType, values: &[Leaf]) -> Result<TensorData, V2Error> {
     let bad = |what: &str| {
         V2Error::bad_request(format!("input '{name}': every element must be {what} for {}", datatype.as_str()))
     };
     Ok(match datatype {
         DataType::Bool => TensorData::Bool(
-            values.iter().map(|v| v.as_bool().ok_or_else(|| bad("a boolean"))).collect::<Result<_, _>>()?,
+            values
+                .iter()
+                .map(|v| if let Leaf::Bool(b) = v { Ok(*b) } else { Err(bad("a boolean")) })
+                .collect::<Result<_, _>>()?,
         ),
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => TensorData::Int(
-            values.iter().map(|v| v.as_i64().ok_or_else(|| bad("an integer"))).collect::<Result<_, _>>()?,
+            values
+                .iter()
+                .map(|v| if let Leaf::Int(i) = v { Ok(*i) } else { Err(bad("an integer")) })
+                .collect::<Result<_, _>>()?,
         ),
         DataType::Uint8 | DataType::Uint16 | DataType::Uint32 | DataType::Uint64 => TensorData::Uint(
-            values.iter().map(|v| v.as_u64().ok_or_else(|| bad("a non-negative integer"))).collect::<Result<_, _>>()?,
+            values
+                .iter()
+                .map(|v| match v {
+                    Leaf::Int(i) => u64::try_from(*i).map_err(|_| bad("a non-negative integer")),
+                    Leaf::Uint(u) => Ok(*u),
+                    Leaf::Null | Leaf::Bool(_) | Leaf::Float(_) | Leaf::Str(_) | Leaf::Object => {
+                        Err(bad("a non-negative integer"))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
         ),
         DataType::Fp32 | DataType::Fp16 | DataType::Bf16 => TensorData::F32(
             values
@@ -142,7 +145,7 @@ fn json_data(name: &str, datatype: DataType, values: &[&Value]) -> Result<Tensor
         DataType::Bytes => TensorData::Bytes(
             values
                 .iter()
-                .map(|v| v.as_str().map(|s| s.as_bytes().to_vec()).ok_or_else(|| bad("a string")))
+                .map(|v| if let Leaf::Str(s) = v { Ok(s.as_bytes().to_vec()) } else { Err(bad("a string")) })
                 .collect::<Result<_, _>>()?,
         ),
     })
@@ -150,12 +153,14 @@ fn json_data(name: &str, datatype: DataType, values: &[&Value]) -> Result<Tensor
 
 /// A float element: a number, `null` or a non-finite literal (both read as
 /// what Python's `json` writes for a missing or infinite value).
-fn float(value: &Value) -> Option<f64> {
+fn float(value: &Leaf) -> Option<f64> {
     match value {
-        Value::Number(n) => n.as_f64(),
-        Value::Null => Some(f64::NAN),
-        Value::String(s) => non_finite::parse_literal(s),
-        Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
+        Leaf::Int(i) => Some(*i as f64),
+        Leaf::Uint(u) => Some(*u as f64),
+        Leaf::Float(x) => Some(*x),
+        Leaf::Null => Some(f64::NAN),
+        Leaf::Str(s) => non_finite::parse_literal(s),
+        Leaf::Bool(_) | Leaf::Object => None,
     }
 }
 
@@ -267,19 +272,16 @@ pub fn decode_inputs(request: &InferRequest, tail: &Bytes, body_len: usize) -> R
                 offset = end;
                 data
             }
-            (None, Some(value)) => {
-                let mut flat = Vec::new();
-                flatten(value, count, &mut flat);
+            (None, Some(Leaves(flat))) => {
                 if flat.len() != count {
-                    let more = if flat.len() > count { "more than " } else { "" };
                     return Err(V2Error::bad_request(format!(
-                        "input '{}' has {more}{} elements but shape {:?} needs {count}",
+                        "input '{}' has {} elements but shape {:?} needs {count}",
                         input.name,
-                        flat.len().min(count),
+                        flat.len(),
                         input.shape
                     )));
                 }
-                json_data(&input.name, datatype, &flat)?
+                json_data(&input.name, datatype, flat)?
             }
             (None, None) => return Err(V2Error::bad_request(format!("input '{}' has no data", input.name))),
         };
@@ -305,18 +307,41 @@ fn check_lists(request: &InferRequest) -> Result<(), V2Error> {
     Ok(())
 }
 
-fn json_values(data: &TensorData) -> Value {
-    let num = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
-    match data {
-        TensorData::Bool(v) => json!(v),
-        TensorData::Int(v) => json!(v),
-        TensorData::Uint(v) => json!(v),
-        TensorData::F32(v) => Value::Array(v.iter().map(|x| num(f64::from(*x))).collect()),
-        TensorData::F64(v) => Value::Array(v.iter().map(|x| num(*x)).collect()),
-        TensorData::Bytes(v) => {
-            Value::Array(v.iter().map(|b| Value::String(String::from_utf8_lossy(b).into_owned())).collect())
+/// An output's elements as JSON, written straight from the tensor (no
+/// `Value` per element); non-finite floats become `null`, as Python's `json`
+/// cannot read them otherwise.
+struct JsonValues<'a>(&'a TensorData);
+
+impl Serialize for JsonValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        match self.0 {
+            TensorData::Bool(v) => serializer.collect_seq(v),
+            TensorData::Int(v) => serializer.collect_seq(v),
+            TensorData::Uint(v) => serializer.collect_seq(v),
+            TensorData::F32(v) => serializer.collect_seq(v.iter().map(|x| finite(f64::from(*x)))),
+            TensorData::F64(v) => serializer.collect_seq(v.iter().map(|x| finite(*x))),
+            TensorData::Bytes(v) => serializer.collect_seq(v.iter().map(|b| String::from_utf8_lossy(b))),
         }
     }
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    name: &'a str,
+    datatype: &'static str,
+    shape: &'a [usize],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<JsonValues<'a>>,
+}
+
+#[derive(Serialize)]
+struct Response<'a> {
+    #[serde(flatten)]
+    header: Map<String, Value>,
+    outputs: Vec<Output<'a>>,
 }
 
 fn write_binary(data: &TensorData, datatype: DataType, out: &mut BytesMut) {
@@ -350,24 +375,28 @@ fn wire_datatype(t: &Tensor) -> DataType {
 /// Encodes the response; outputs flagged binary go after the JSON header.
 /// Returns the body and, when any output is binary, the header length.
 pub fn encode(header: Map<String, Value>, outputs: &[(Tensor, bool)]) -> (Bytes, Option<usize>) {
-    let mut header = header;
     let mut tail = BytesMut::new();
     let mut list = Vec::with_capacity(outputs.len());
     let any_binary = outputs.iter().any(|(_, binary)| *binary);
     for (tensor, binary) in outputs {
         let datatype = wire_datatype(tensor);
-        let mut out = json!({ "name": tensor.name, "datatype": datatype.as_str(), "shape": tensor.shape });
+        let mut out = Output {
+            name: &tensor.name,
+            datatype: datatype.as_str(),
+            shape: &tensor.shape,
+            parameters: None,
+            data: None,
+        };
         if *binary {
             let before = tail.len();
             write_binary(&tensor.data, datatype, &mut tail);
-            out["parameters"] = json!({ "binary_data_size": tail.len() - before });
+            out.parameters = Some(json!({ "binary_data_size": tail.len() - before }));
         } else {
-            out["data"] = json_values(&tensor.data);
+            out.data = Some(JsonValues(&tensor.data));
         }
         list.push(out);
     }
-    header.insert("outputs".into(), Value::Array(list));
-    let head = serde_json::to_vec(&Value::Object(header)).unwrap_or_default();
+    let head = serde_json::to_vec(&Response { header, outputs: list }).unwrap_or_default();
     if !any_binary {
         return (Bytes::from(head), None);
     }

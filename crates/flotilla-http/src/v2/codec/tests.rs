@@ -56,9 +56,28 @@ fn oversized_claims_are_refused() {
             vec![],
             "has 1 elements but shape [3] needs 3",
         ),
-        (r#"{"inputs":[{"name":"a","shape":[2],"datatype":"FP32","data":[1,2,3]}]}"#.into(), vec![], "more than 2"),
-        (r#"{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[[1],[2]]}]}"#.into(), vec![], "more than 1"),
+        (
+            r#"{"inputs":[{"name":"a","shape":[2],"datatype":"FP32","data":[1,2,3]}]}"#.into(),
+            vec![],
+            "has 3 elements but shape [2] needs 2",
+        ),
+        (
+            r#"{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[[1],[2]]}]}"#.into(),
+            vec![],
+            "has 2 elements but shape [1] needs 1",
+        ),
         (many_inputs, vec![], "257 inputs; at most 256"),
+        (
+            r#"{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[{"x":1}]}]}"#.into(),
+            vec![],
+            "must be a number",
+        ),
+        (
+            r#"{"inputs":[{"name":"a","shape":[1],"datatype":"UINT8","data":[-1]}]}"#.into(),
+            vec![],
+            "non-negative integer",
+        ),
+        (r#"{"inputs":[{"name":"a","shape":[1],"datatype":"INT32","data":[1.5]}]}"#.into(), vec![], "an integer"),
         (deep_shape, vec![], "dimensions"),
         (claim("BYTES", &format!("[{huge}]"), 8), bytes_elements(&[b"abcd"]), "claims"),
         (claim("BYTES", "[3]", 11), two_strings.clone(), "cannot hold 3"),
@@ -94,6 +113,26 @@ fn total_elements_are_capped() {
 fn exact_claims_decode() {
     let strings = bytes_elements(&[b"ab", b"", b"c"]);
     let cases: Vec<(String, Vec<u8>, TensorData)> = vec![
+        (
+            r#"{"inputs":[{"name":"a","shape":[2],"datatype":"UINT64","data":[18446744073709551615,0]}]}"#.into(),
+            vec![],
+            TensorData::Uint(vec![u64::MAX, 0]),
+        ),
+        (
+            r#"{"inputs":[{"name":"a","shape":[2],"datatype":"INT64","data":[-9223372036854775808,7]}]}"#.into(),
+            vec![],
+            TensorData::Int(vec![i64::MIN, 7]),
+        ),
+        (
+            r#"{"inputs":[{"name":"a","shape":[1,2],"datatype":"BOOL","data":[[true,false]]}]}"#.into(),
+            vec![],
+            TensorData::Bool(vec![true, false]),
+        ),
+        (
+            r#"{"inputs":[{"name":"a","shape":[3],"datatype":"FP64","data":[1,-2,Infinity]}]}"#.into(),
+            vec![],
+            TensorData::F64(vec![1.0, -2.0, f64::INFINITY]),
+        ),
         (
             r#"{"inputs":[{"name":"a","shape":[2,1],"datatype":"FP32","data":[[1],[2]]}]}"#.into(),
             vec![],
