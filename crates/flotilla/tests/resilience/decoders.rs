@@ -85,6 +85,11 @@ fn oversized_shape_claims_are_refused_without_allocating() {
         assert!(grew < SLACK_KIB, "{what}: peak RSS grew by {grew} KiB");
     }
 
+    // A body past the route's limit is refused in V2's shape too.
+    let reply = infer(&server, "served", None, &[], &vec![b' '; 3 << 20]);
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert!(reply.json()["error"].is_string(), "{}", reply.text());
+
     // The same server still serves, and a missing model is a plain 404.
     let ok = json!({"inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP32", "data": [0.9, 0.0]}]});
     let reply = infer(&server, "served", None, &[], ok.to_string().as_bytes());
