@@ -36,6 +36,7 @@ pub(crate) fn prepare(mut proto: ModelProto) -> Result<Prepared, InferError> {
     remove_zipmap(graph);
     check_wiring(graph)?;
     check_tensors(graph)?;
+    check_constant_shapes(graph)?;
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let inputs: Vec<String> =
         graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).map(|i| i.name.clone()).collect();
@@ -142,6 +143,44 @@ fn check_tensors(graph: &GraphProto) -> Result<(), InferError> {
         for attr in &node.attribute {
             attr.t.iter().chain(attr.tensors.iter()).try_for_each(check)?;
             attr.g.iter().chain(attr.graphs.iter()).try_for_each(check_tensors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Elements a tensor built from a constant shape may have: tract folds such
+/// nodes at load, allocating what the shape says.
+const MAX_CONSTANT_ELEMENTS: u64 = 1 << 26;
+
+/// `ConstantOfShape`, `Expand` and `Tile` whose shape (or repeats) input is an
+/// initializer: the product of its values, refused past
+/// [`MAX_CONSTANT_ELEMENTS`] before tract builds the tensor.
+fn check_constant_shapes(graph: &GraphProto) -> Result<(), InferError> {
+    for node in &graph.node {
+        let shape_input = match node.op_type.as_str() {
+            "ConstantOfShape" => 0,
+            "Expand" | "Tile" => 1,
+            _ => continue,
+        };
+        let Some(name) = node.input.get(shape_input) else { continue };
+        let Some(t) = graph.initializer.iter().find(|t| &t.name == name) else { continue };
+        let values: Vec<i64> = if t.int64_data.is_empty() {
+            t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+        } else {
+            t.int64_data.clone()
+        };
+        let mut elements: u64 = 1;
+        for v in &values {
+            let v = u64::try_from(*v).map_err(|_| {
+                InferError::InvalidModel(format!("ONNX {} '{}' has a negative size {v}", node.op_type, node.name))
+            })?;
+            elements = elements.saturating_mul(v.max(1));
+        }
+        if elements > MAX_CONSTANT_ELEMENTS {
+            return Err(InferError::InvalidModel(format!(
+                "ONNX {} '{}' builds a tensor of {elements} elements from constant {values:?}; at most {MAX_CONSTANT_ELEMENTS} are allowed",
+                node.op_type, node.name
+            )));
         }
     }
     Ok(())
