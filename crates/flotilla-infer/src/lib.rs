@@ -13,7 +13,7 @@ pub mod tensor;
 pub mod xgboost;
 
 pub use error::InferError;
-pub use mlmodel::{Flavor, MlModel};
+pub use mlmodel::{Flavor, MAX_MLMODEL_BYTES, MlModel};
 pub use tensor::{DataType, Tensor, TensorData, TensorSpec};
 
 /// A loaded model, ready to answer requests from many threads at once.
@@ -38,10 +38,17 @@ pub fn load(
     mlmodel: &[u8],
     read: &mut dyn FnMut(&str) -> Result<Vec<u8>, InferError>,
 ) -> Result<Box<dyn Model>, InferError> {
-    let spec = MlModel::parse(mlmodel)?;
-    match spec.flavor()? {
-        Flavor::Xgboost { data, format } => xgboost::load(&read(&data)?, &format),
-        Flavor::LightGbm { data } => lightgbm::load(&read(&data)?),
-        Flavor::Onnx { data } => onnx::load(&read(&data)?),
+    let flavor = MlModel::parse(mlmodel)?.flavor()?;
+    let data = read(flavor.data())?;
+    load_flavor(&flavor, &data)
+}
+
+/// Loads a model from its flavor (read from `MLmodel` once by the caller)
+/// and the bytes of its model file.
+pub fn load_flavor(flavor: &Flavor, data: &[u8]) -> Result<Box<dyn Model>, InferError> {
+    match flavor {
+        Flavor::Xgboost { format, .. } => xgboost::load(data, format),
+        Flavor::LightGbm { .. } => lightgbm::load(data),
+        Flavor::Onnx { .. } => onnx::load(data),
     }
 }

@@ -1,15 +1,46 @@
 //! The `MLmodel` file an MLflow client writes beside a model: which flavor,
-//! which data file, which format.
+//! which data file, which format. It comes from whoever registered the
+//! model, so it is parsed under limits: a few KB is normal; the size, the
+//! nesting depth and the node count are capped, so nested YAML is refused
+//! in microseconds rather than parsed for seconds.
 
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
 use crate::InferError;
+
+/// The largest `MLmodel` read (MLflow writes a few KB, with a signature).
+pub const MAX_MLMODEL_BYTES: u64 = 1 << 20;
+/// Nesting depth allowed (MLflow's own files nest four or five levels).
+const MAX_DEPTH: usize = 32;
+/// YAML nodes allowed (scalars, sequences and mappings).
+const MAX_NODES: usize = 50_000;
+
+/// The fields flotilla reads from a flavor it can run; others are ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FlavorFields {
+    data: Option<String>,
+    model_format: Option<String>,
+    model_class: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Flavors {
+    xgboost: Option<FlavorFields>,
+    lightgbm: Option<FlavorFields>,
+    onnx: Option<FlavorFields>,
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
+}
 
 #[derive(Debug, Deserialize)]
 pub struct MlModel {
     #[serde(default)]
-    pub flavors: BTreeMap<String, serde_yaml::Value>,
+    flavors: Flavors,
 }
 
 /// A flavor flotilla can run, with the file that holds the model.
@@ -28,36 +59,70 @@ pub enum Flavor {
     },
 }
 
-fn field(v: &serde_yaml::Value, key: &str) -> Option<String> {
-    v.get(key).and_then(|x| x.as_str()).map(str::to_string)
+impl Flavor {
+    /// The model file, relative to the model's directory.
+    pub fn data(&self) -> &str {
+        match self {
+            Self::Xgboost { data, .. } | Self::LightGbm { data } | Self::Onnx { data } => data,
+        }
+    }
+}
+
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_reader_input_bytes = Some(MAX_MLMODEL_BYTES as usize);
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 4 * MAX_NODES;
+    budget.max_aliases = 1_000;
+    budget.max_anchors = 1_000;
+    budget.max_total_scalar_bytes = MAX_MLMODEL_BYTES as usize;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    options.with_snippet = false;
+    options
 }
 
 impl MlModel {
+    /// Parses an `MLmodel` file, refusing one over [`MAX_MLMODEL_BYTES`] or
+    /// past the depth and node limits. CPU-bound: call it off async workers.
     pub fn parse(bytes: &[u8]) -> Result<Self, InferError> {
-        serde_yaml::from_slice(bytes).map_err(|e| InferError::InvalidModel(format!("MLmodel is not valid YAML: {e}")))
+        if bytes.len() as u64 > MAX_MLMODEL_BYTES {
+            return Err(InferError::InvalidModel(format!(
+                "MLmodel is {} bytes; at most {MAX_MLMODEL_BYTES} are accepted",
+                bytes.len()
+            )));
+        }
+        serde_saphyr::from_slice_with_options(bytes, options())
+            .map_err(|e| InferError::InvalidModel(format!("MLmodel is not valid: {e}")))
     }
 
     /// The flavor to run: XGBoost, LightGBM or ONNX, in that order of preference.
     pub fn flavor(&self) -> Result<Flavor, InferError> {
-        if let Some(x) = self.flavors.get("xgboost") {
-            let data = field(x, "data").unwrap_or_else(|| "model.xgb".into());
-            let format = field(x, "model_format")
+        let f = &self.flavors;
+        if let Some(x) = &f.xgboost {
+            let data = x.data.clone().unwrap_or_else(|| "model.xgb".into());
+            let format = x
+                .model_format
+                .clone()
                 .unwrap_or_else(|| data.rsplit_once('.').map(|(_, e)| e.to_string()).unwrap_or_default());
             return Ok(Flavor::Xgboost { data, format });
         }
-        if let Some(x) = self.flavors.get("lightgbm") {
-            let class = field(x, "model_class").unwrap_or_default();
+        if let Some(x) = &f.lightgbm {
+            let class = x.model_class.clone().unwrap_or_default();
             if !class.is_empty() && class != "lightgbm.basic.Booster" {
                 return Err(InferError::Unsupported(format!(
                     "LightGBM model of class '{class}' is pickled and needs Python; log `model.booster_` (a lightgbm.Booster) or export to ONNX"
                 )));
             }
-            return Ok(Flavor::LightGbm { data: field(x, "data").unwrap_or_else(|| "model.lgb".into()) });
+            return Ok(Flavor::LightGbm { data: x.data.clone().unwrap_or_else(|| "model.lgb".into()) });
         }
-        if let Some(x) = self.flavors.get("onnx") {
-            return Ok(Flavor::Onnx { data: field(x, "data").unwrap_or_else(|| "model.onnx".into()) });
+        if let Some(x) = &f.onnx {
+            return Ok(Flavor::Onnx { data: x.data.clone().unwrap_or_else(|| "model.onnx".into()) });
         }
-        let names: Vec<&str> = self.flavors.keys().map(String::as_str).collect();
+        let names: Vec<&str> = f.other.keys().map(String::as_str).collect();
         Err(InferError::Unsupported(format!(
             "no flavor flotilla can run natively (found: {}); supported flavors are xgboost, lightgbm and onnx",
             names.join(", ")
@@ -93,5 +158,33 @@ mod tests {
             }
         }
         assert!(MlModel::parse(b": : :").is_err());
+    }
+
+    #[test]
+    fn hostile_files_are_refused_quickly() {
+        let nested = |n: usize| format!("flavors: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let nested_maps = |n: usize| {
+            format!("flavors:\n{}", (0..n).map(|i| format!("{}k:\n", " ".repeat(i + 2))).collect::<String>())
+        };
+        let many_nodes = format!("flavors:\n  onnx: {{data: model.onnx}}\nx: [{}]\n", vec!["1"; 60_000].join(","));
+        let cases: Vec<(String, &str)> = vec![
+            (nested(60_000), "MLmodel is not valid"),
+            (nested(33), "MLmodel is not valid"),
+            (nested_maps(200), "MLmodel is not valid"),
+            (many_nodes, "MLmodel is not valid"),
+            (format!("flavors: {{}}\nx: '{}'\n", "a".repeat(2 << 20)), "at most 1048576"),
+        ];
+        for (yaml, fragment) in cases {
+            let started = std::time::Instant::now();
+            let e = MlModel::parse(yaml.as_bytes()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(fragment), "{}...: {e}", &yaml[..40.min(yaml.len())]);
+            assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
+        }
+        // A real MLflow file, signature and all, still parses.
+        let real = "artifact_path: model\nflavors:\n  python_function:\n    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n    loader_module: mlflow.lightgbm\n    python_version: 3.11.2\n  lightgbm:\n    code: null\n    data: model.lgb\n    lgb_version: 4.5.0\n    model_class: lightgbm.basic.Booster\nmlflow_version: 2.22.0\nsignature:\n  inputs: '[{\"type\": \"tensor\", \"tensor-spec\": {\"dtype\": \"float32\", \"shape\": [-1, 4]}}]'\n";
+        assert_eq!(
+            MlModel::parse(real.as_bytes()).unwrap().flavor().unwrap(),
+            Flavor::LightGbm { data: "model.lgb".into() }
+        );
     }
 }

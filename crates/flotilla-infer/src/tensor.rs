@@ -186,6 +186,20 @@ impl Tensor {
     }
 }
 
+/// Elements one output may hold: a model's width (classes, targets, trees
+/// per iteration) comes from its file, the rows from the request, and their
+/// product is checked before the answer is allocated.
+pub const MAX_OUTPUT_ELEMENTS: usize = 1 << 26;
+
+/// The length of a `rows × width` output, refused past [`MAX_OUTPUT_ELEMENTS`].
+pub fn output_len(rows: usize, width: usize) -> Result<usize, InferError> {
+    rows.checked_mul(width).filter(|n| *n <= MAX_OUTPUT_ELEMENTS).ok_or_else(|| {
+        InferError::BadInput(format!(
+            "{rows} rows × {width} outputs per row exceeds the limit of {MAX_OUTPUT_ELEMENTS} output elements; send fewer rows"
+        ))
+    })
+}
+
 /// What a model declares about one input or output; `-1` marks a variable
 /// dimension (the batch, usually).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,5 +212,25 @@ pub struct TensorSpec {
 impl TensorSpec {
     pub fn new(name: impl Into<String>, datatype: DataType, shape: Vec<i64>) -> Self {
         Self { name: name.into(), datatype, shape }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_sizes_are_checked() {
+        let cases: &[(usize, usize, Option<usize>)] = &[
+            (2, 3, Some(6)),
+            (0, usize::MAX, Some(0)),
+            (MAX_OUTPUT_ELEMENTS, 1, Some(MAX_OUTPUT_ELEMENTS)),
+            (MAX_OUTPUT_ELEMENTS, 2, None),
+            (1 << 20, 1 << 16, None),
+            (usize::MAX, 2, None),
+        ];
+        for (rows, width, want) in cases {
+            assert_eq!(output_len(*rows, *width).ok(), *want, "{rows} x {width}");
+        }
     }
 }

@@ -8,18 +8,23 @@
 //! A load that would need memory held by in-flight requests fails with
 //! `OverBudget` (503, retry) rather than exceed the budget; the stated
 //! overhead is at most `load_concurrency` models being parsed at once.
+//!
+//! A load reads `MLmodel` (at most [`MAX_MLMODEL_BYTES`]) and parses it once,
+//! on the blocking pool; the model file's size is checked against the budget
+//! before it is read, and it is read once. A load that fails because of what
+//! the files say is remembered ([`crate::failures`]) until they change.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bytes::BytesMut;
 use flotilla_artifacts::{ArtifactPath, ArtifactStore};
-use flotilla_infer::{Flavor, InferError, MlModel, Model};
+use flotilla_infer::{MAX_MLMODEL_BYTES, MlModel, Model};
 use futures_util::TryStreamExt;
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::failures::{Failures, identity};
 use crate::{Resolved, ServingError};
 
 #[derive(Debug, Clone)]
@@ -88,6 +93,7 @@ pub struct ModelCache {
     clock: AtomicU64,
     loads: Semaphore,
     counters: Counters,
+    failures: Failures,
 }
 
 impl ModelCache {
@@ -101,6 +107,7 @@ impl ModelCache {
             clock: AtomicU64::new(0),
             loads: Semaphore::new(permits),
             counters: Counters::default(),
+            failures: Failures::default(),
         }
     }
 
@@ -118,6 +125,13 @@ impl ModelCache {
             return Ok(Arc::clone(model));
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        if self.failures.contains(&key) {
+            let files = self.artifacts.list(&resolved.dir).await?;
+            if let Some(e) = self.failures.get(&key, &identity(&resolved.dir, &files)) {
+                self.remove_if_same(&key, &slot);
+                return Err(e);
+            }
+        }
         let loaded = slot.cell.get_or_try_init(|| self.load(resolved)).await.map(Arc::clone);
         match loaded {
             Ok(model) => {
@@ -141,6 +155,7 @@ impl ModelCache {
 
     /// Drops a model (every version of `name` when `version` is `None`).
     pub fn unload(&self, name: &str, version: Option<i64>) -> usize {
+        self.failures.forget(name, version);
         let mut slots = self.slots();
         let before = slots.len();
         slots.retain(|(n, v), _| !(n == name && version.is_none_or(|want| want == *v)));
@@ -172,6 +187,16 @@ impl ModelCache {
 
     async fn load(&self, resolved: &Resolved) -> Result<Arc<LoadedModel>, ServingError> {
         let _permit = self.loads.acquire().await.map_err(|e| ServingError::Internal(e.to_string()))?;
+        // The files as they are before the attempt: a failure is remembered
+        // against them, so an upload that lands during the load is not missed.
+        let files = self.artifacts.list(&resolved.dir).await?;
+        let key = (resolved.name.clone(), resolved.version);
+        let identity = identity(&resolved.dir, &files);
+        // Requests that waited on a load which failed retry it in turn: the
+        // first failure answers them all.
+        if let Some(e) = self.failures.get(&key, &identity) {
+            return Err(e);
+        }
         let started = Instant::now();
         let result = self.load_now(resolved).await;
         let c = &self.counters;
@@ -183,6 +208,7 @@ impl ModelCache {
             }
             Err(e) => {
                 c.load_failures.fetch_add(1, Ordering::Relaxed);
+                self.failures.remember(key, identity, e);
                 tracing::info!(model = %resolved.name, version = resolved.version, error = %e, "model load failed");
             }
         }
@@ -190,23 +216,19 @@ impl ModelCache {
     }
 
     async fn load_now(&self, resolved: &Resolved) -> Result<Arc<LoadedModel>, ServingError> {
-        let mlmodel = self.read(&resolved.dir, "MLmodel").await?;
-        let data_file = match MlModel::parse(&mlmodel)?.flavor()? {
-            Flavor::Xgboost { data, .. } | Flavor::LightGbm { data } | Flavor::Onnx { data } => data,
+        let too_big = |size: u64| {
+            ServingError::Unservable(format!("MLmodel is {size} bytes; at most {MAX_MLMODEL_BYTES} are accepted"))
         };
-        let data = self.read(&resolved.dir, &data_file).await?;
-        let model = tokio::task::spawn_blocking(move || {
-            let mut files = Some(data);
-            flotilla_infer::load(&mlmodel, &mut |path: &str| {
-                if path == data_file {
-                    files.take().ok_or_else(|| InferError::MissingFile(path.to_string()))
-                } else {
-                    Err(InferError::MissingFile(path.to_string()))
-                }
-            })
-        })
-        .await
-        .map_err(|e| ServingError::Internal(e.to_string()))??;
+        let mlmodel = self.read(&resolved.dir, "MLmodel", MAX_MLMODEL_BYTES, too_big).await?;
+        let flavor = blocking(move || MlModel::parse(&mlmodel)?.flavor()).await??;
+        let budget = self.config.budget_bytes;
+        let over_budget = |size: u64| ServingError::TooLarge {
+            model: format!("{}/{} (file {})", resolved.name, resolved.version, flavor.data()),
+            needed: usize::try_from(size).unwrap_or(usize::MAX),
+            budget,
+        };
+        let data = self.read(&resolved.dir, flavor.data(), budget as u64, over_budget).await?;
+        let model = blocking(move || flotilla_infer::load_flavor(&flavor, &data)).await??;
         let size = model.size_bytes() + std::mem::size_of::<LoadedModel>();
         self.ledger.fetch_add(size, Ordering::AcqRel);
         Ok(Arc::new(LoadedModel {
@@ -218,15 +240,30 @@ impl ModelCache {
         }))
     }
 
-    async fn read(&self, dir: &ArtifactPath, file: &str) -> Result<Vec<u8>, ServingError> {
+    /// Reads a file of the model's directory whole, refusing it with
+    /// `too_big(size)` before reading if the store says it is over `limit`
+    /// bytes (and while reading, if it grows past that).
+    async fn read(
+        &self,
+        dir: &ArtifactPath,
+        file: &str,
+        limit: u64,
+        too_big: impl Fn(u64) -> ServingError,
+    ) -> Result<Vec<u8>, ServingError> {
         let path = dir.join(&ArtifactPath::parse(file)?)?;
         let object = self.artifacts.get(&path).await?;
-        let mut buf = BytesMut::with_capacity(object.size as usize);
+        if object.size > limit {
+            return Err(too_big(object.size));
+        }
+        let mut buf = Vec::with_capacity(object.size as usize);
         let mut body = object.body;
         while let Some(chunk) = body.try_next().await.map_err(|e| ServingError::Internal(e.to_string()))? {
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(too_big((buf.len() + chunk.len()) as u64));
+            }
             buf.extend_from_slice(&chunk);
         }
-        Ok(buf.to_vec())
+        Ok(buf)
     }
 
     /// After a load: refuse a model bigger than the budget, then evict the
@@ -265,4 +302,10 @@ impl ModelCache {
         }
         Ok(())
     }
+}
+
+/// Runs CPU-bound work (YAML, model parsing) on the blocking pool, never on
+/// an async worker.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ServingError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ServingError::Internal(e.to_string()))
 }

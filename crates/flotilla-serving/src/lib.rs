@@ -8,11 +8,13 @@
 
 mod cache;
 mod error;
+mod failures;
 mod resolve;
 mod serving;
 pub mod source;
 
 pub use cache::{CacheConfig, CacheStats, LoadedModel, ModelCache};
 pub use error::ServingError;
+pub use failures::FAILURE_TTL;
 pub use resolve::{ModelRef, Resolved, Resolver, Selector};
 pub use serving::{Serving, ServingConfig};

@@ -4,11 +4,15 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use flotilla_infer::{DataType, Tensor, TensorData};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::error::V2Error;
 use super::non_finite;
+
+mod leaves;
+
+use leaves::{Leaf, Leaves};
 
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
 
@@ -29,7 +33,7 @@ pub struct RequestInput {
     pub datatype: String,
     #[serde(default)]
     pub parameters: Map<String, Value>,
-    pub data: Option<Value>,
+    pub data: Option<Leaves>,
 }
 
 #[derive(Deserialize)]
@@ -56,38 +60,78 @@ pub fn parse(body: &Bytes, header_length: Option<usize>) -> Result<(InferRequest
     Ok((request, tail))
 }
 
-fn element_count(name: &str, shape: &[i64]) -> Result<(Vec<usize>, usize), V2Error> {
+/// Inputs one request may carry (a model takes a handful).
+pub const MAX_INPUTS: usize = 256;
+/// Outputs one request may ask for.
+pub const MAX_OUTPUTS: usize = 256;
+/// Dimensions of one input's shape.
+pub const MAX_DIMS: usize = 32;
+/// Elements of all inputs together, whatever the body size limit allows.
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
+/// The shape's dimensions and element count, checked before anything is
+/// sized from them: every element takes at least one byte of the body, so a
+/// count beyond `body_len` (or beyond `budget`) is refused unread.
+fn element_count(name: &str, shape: &[i64], body_len: usize, budget: usize) -> Result<(Vec<usize>, usize), V2Error> {
+    if shape.len() > MAX_DIMS {
+        return Err(V2Error::bad_request(format!(
+            "input '{name}' has {} dimensions; at most {MAX_DIMS} are allowed",
+            shape.len()
+        )));
+    }
     let mut dims = Vec::with_capacity(shape.len());
     let mut count: usize = 1;
+    // Zero-sized dimensions do not excuse huge ones: a model sizes rows or
+    // columns from each dimension, not only from the element count.
+    let mut extent: usize = 1;
     for &d in shape {
         let d =
             usize::try_from(d).map_err(|_| V2Error::bad_request(format!("input '{name}' has a negative dimension")))?;
-        count = count.checked_mul(d).ok_or_else(|| V2Error::bad_request(format!("input '{name}' is too large")))?;
+        count = count.saturating_mul(d);
+        extent = extent.saturating_mul(d.max(1));
         dims.push(d);
+    }
+    if count > budget || extent > MAX_ELEMENTS {
+        return Err(V2Error::bad_request(format!(
+            "input '{name}': shape {shape:?} claims {count} elements; a request may carry at most {MAX_ELEMENTS} elements in all"
+        )));
+    }
+    if count > body_len {
+        return Err(V2Error::bad_request(format!(
+            "input '{name}': shape {shape:?} claims {count} elements but the request body has only {body_len} bytes"
+        )));
     }
     Ok((dims, count))
 }
 
-fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => out.push(value),
-    }
-}
-
-fn json_data(name: &str, datatype: DataType, values: &[&Value]) -> Result<TensorData, V2Error> {
+fn json_data(name: &str, datatype: DataType, values: &[Leaf]) -> Result<TensorData, V2Error> {
     let bad = |what: &str| {
         V2Error::bad_request(format!("input '{name}': every element must be {what} for {}", datatype.as_str()))
     };
     Ok(match datatype {
         DataType::Bool => TensorData::Bool(
-            values.iter().map(|v| v.as_bool().ok_or_else(|| bad("a boolean"))).collect::<Result<_, _>>()?,
+            values
+                .iter()
+                .map(|v| if let Leaf::Bool(b) = v { Ok(*b) } else { Err(bad("a boolean")) })
+                .collect::<Result<_, _>>()?,
         ),
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => TensorData::Int(
-            values.iter().map(|v| v.as_i64().ok_or_else(|| bad("an integer"))).collect::<Result<_, _>>()?,
+            values
+                .iter()
+                .map(|v| if let Leaf::Int(i) = v { Ok(*i) } else { Err(bad("an integer")) })
+                .collect::<Result<_, _>>()?,
         ),
         DataType::Uint8 | DataType::Uint16 | DataType::Uint32 | DataType::Uint64 => TensorData::Uint(
-            values.iter().map(|v| v.as_u64().ok_or_else(|| bad("a non-negative integer"))).collect::<Result<_, _>>()?,
+            values
+                .iter()
+                .map(|v| match v {
+                    Leaf::Int(i) => u64::try_from(*i).map_err(|_| bad("a non-negative integer")),
+                    Leaf::Uint(u) => Ok(*u),
+                    Leaf::Null | Leaf::Bool(_) | Leaf::Float(_) | Leaf::Str(_) | Leaf::Object => {
+                        Err(bad("a non-negative integer"))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
         ),
         DataType::Fp32 | DataType::Fp16 | DataType::Bf16 => TensorData::F32(
             values
@@ -101,7 +145,7 @@ fn json_data(name: &str, datatype: DataType, values: &[&Value]) -> Result<Tensor
         DataType::Bytes => TensorData::Bytes(
             values
                 .iter()
-                .map(|v| v.as_str().map(|s| s.as_bytes().to_vec()).ok_or_else(|| bad("a string")))
+                .map(|v| if let Leaf::Str(s) = v { Ok(s.as_bytes().to_vec()) } else { Err(bad("a string")) })
                 .collect::<Result<_, _>>()?,
         ),
     })
@@ -109,18 +153,20 @@ fn json_data(name: &str, datatype: DataType, values: &[&Value]) -> Result<Tensor
 
 /// A float element: a number, `null` or a non-finite literal (both read as
 /// what Python's `json` writes for a missing or infinite value).
-fn float(value: &Value) -> Option<f64> {
+fn float(value: &Leaf) -> Option<f64> {
     match value {
-        Value::Number(n) => n.as_f64(),
-        Value::Null => Some(f64::NAN),
-        Value::String(s) => non_finite::parse_literal(s),
-        Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
+        Leaf::Int(i) => Some(*i as f64),
+        Leaf::Uint(u) => Some(*u as f64),
+        Leaf::Float(x) => Some(*x),
+        Leaf::Null => Some(f64::NAN),
+        Leaf::Str(s) => non_finite::parse_literal(s),
+        Leaf::Bool(_) | Leaf::Object => None,
     }
 }
 
 fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Result<TensorData, V2Error> {
     let size = |n: usize| {
-        if raw.len() != n * count {
+        if count.checked_mul(n) != Some(raw.len()) {
             Err(V2Error::bad_request(format!(
                 "input '{name}': {} bytes of binary data for {count} {} elements",
                 raw.len(),
@@ -158,18 +204,36 @@ fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Resu
             )));
         }
         DataType::Bytes => {
+            // Each element is a 4-byte length and its bytes: the count is
+            // bounded by what was sent, and each length by what remains.
+            if count > raw.len() / 4 {
+                return Err(V2Error::bad_request(format!(
+                    "input '{name}': {} bytes of BYTES binary data cannot hold {count} elements",
+                    raw.len()
+                )));
+            }
             let mut items = Vec::with_capacity(count);
             let mut rest = raw;
-            while rest.len() >= 4 {
-                let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                let item = rest
-                    .get(4..4 + n)
-                    .ok_or_else(|| V2Error::bad_request(format!("input '{name}': truncated BYTES element")))?;
+            while let Some((len, after)) = rest.split_first_chunk::<4>() {
+                let n = u32::from_le_bytes(*len) as usize;
+                let item = after.get(..n).ok_or_else(|| {
+                    V2Error::bad_request(format!(
+                        "input '{name}': a BYTES element claims {n} bytes but only {} remain",
+                        after.len()
+                    ))
+                })?;
+                if items.len() == count {
+                    break;
+                }
                 items.push(item.to_vec());
-                rest = &rest[4 + n..];
+                rest = &after[n..];
             }
             if !rest.is_empty() || items.len() != count {
-                return Err(V2Error::bad_request(format!("input '{name}': malformed BYTES binary data")));
+                return Err(V2Error::bad_request(format!(
+                    "input '{name}': malformed BYTES binary data ({count} elements claimed, {} found before {} stray bytes)",
+                    items.len(),
+                    rest.len()
+                )));
             }
             TensorData::Bytes(items)
         }
@@ -177,29 +241,38 @@ fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Resu
 }
 
 /// Decodes every input tensor, reading binary inputs from `tail` in order.
-pub fn decode_inputs(request: &InferRequest, tail: &Bytes) -> Result<Vec<Tensor>, V2Error> {
+///
+/// Nothing is sized from a shape before the shape is checked against the body
+/// (`body_len` bytes in all) and [`MAX_ELEMENTS`]; then each input must carry
+/// exactly the elements its shape claims.
+pub fn decode_inputs(request: &InferRequest, tail: &Bytes, body_len: usize) -> Result<Vec<Tensor>, V2Error> {
+    check_lists(request)?;
     let mut offset = 0usize;
+    let mut budget = MAX_ELEMENTS;
     let mut tensors = Vec::with_capacity(request.inputs.len());
     for input in &request.inputs {
         let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
             V2Error::bad_request(format!("input '{}': unknown datatype '{}'", input.name, input.datatype))
         })?;
-        let (shape, count) = element_count(&input.name, &input.shape)?;
+        let (shape, count) = element_count(&input.name, &input.shape, body_len, budget)?;
+        budget -= count;
         let data = match (input.parameters.get("binary_data_size").and_then(Value::as_u64), &input.data) {
             (Some(n), _) => {
-                let end = offset.checked_add(n as usize).filter(|end| *end <= tail.len()).ok_or_else(|| {
-                    V2Error::bad_request(format!(
-                        "input '{}': binary_data_size {n} runs past the end of the body",
-                        input.name
-                    ))
-                })?;
+                let end = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| offset.checked_add(n))
+                    .filter(|end| *end <= tail.len())
+                    .ok_or_else(|| {
+                        V2Error::bad_request(format!(
+                            "input '{}': binary_data_size {n} runs past the end of the body",
+                            input.name
+                        ))
+                    })?;
                 let data = binary_data(&input.name, datatype, &tail[offset..end], count)?;
                 offset = end;
                 data
             }
-            (None, Some(value)) => {
-                let mut flat = Vec::with_capacity(count);
-                flatten(value, &mut flat);
+            (None, Some(Leaves(flat))) => {
                 if flat.len() != count {
                     return Err(V2Error::bad_request(format!(
                         "input '{}' has {} elements but shape {:?} needs {count}",
@@ -208,7 +281,7 @@ pub fn decode_inputs(request: &InferRequest, tail: &Bytes) -> Result<Vec<Tensor>
                         input.shape
                     )));
                 }
-                json_data(&input.name, datatype, &flat)?
+                json_data(&input.name, datatype, flat)?
             }
             (None, None) => return Err(V2Error::bad_request(format!("input '{}' has no data", input.name))),
         };
@@ -217,18 +290,58 @@ pub fn decode_inputs(request: &InferRequest, tail: &Bytes) -> Result<Vec<Tensor>
     Ok(tensors)
 }
 
-fn json_values(data: &TensorData) -> Value {
-    let num = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
-    match data {
-        TensorData::Bool(v) => json!(v),
-        TensorData::Int(v) => json!(v),
-        TensorData::Uint(v) => json!(v),
-        TensorData::F32(v) => Value::Array(v.iter().map(|x| num(f64::from(*x))).collect()),
-        TensorData::F64(v) => Value::Array(v.iter().map(|x| num(*x)).collect()),
-        TensorData::Bytes(v) => {
-            Value::Array(v.iter().map(|b| Value::String(String::from_utf8_lossy(b).into_owned())).collect())
+/// Caps the lists a request carries before any of them is looked at.
+fn check_lists(request: &InferRequest) -> Result<(), V2Error> {
+    if request.inputs.len() > MAX_INPUTS {
+        return Err(V2Error::bad_request(format!(
+            "the request has {} inputs; at most {MAX_INPUTS} are allowed",
+            request.inputs.len()
+        )));
+    }
+    if request.outputs.len() > MAX_OUTPUTS {
+        return Err(V2Error::bad_request(format!(
+            "the request asks for {} outputs; at most {MAX_OUTPUTS} are allowed",
+            request.outputs.len()
+        )));
+    }
+    Ok(())
+}
+
+/// An output's elements as JSON, written straight from the tensor (no
+/// `Value` per element); non-finite floats become `null`, as Python's `json`
+/// cannot read them otherwise.
+struct JsonValues<'a>(&'a TensorData);
+
+impl Serialize for JsonValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        match self.0 {
+            TensorData::Bool(v) => serializer.collect_seq(v),
+            TensorData::Int(v) => serializer.collect_seq(v),
+            TensorData::Uint(v) => serializer.collect_seq(v),
+            TensorData::F32(v) => serializer.collect_seq(v.iter().map(|x| finite(f64::from(*x)))),
+            TensorData::F64(v) => serializer.collect_seq(v.iter().map(|x| finite(*x))),
+            TensorData::Bytes(v) => serializer.collect_seq(v.iter().map(|b| String::from_utf8_lossy(b))),
         }
     }
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    name: &'a str,
+    datatype: &'static str,
+    shape: &'a [usize],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<JsonValues<'a>>,
+}
+
+#[derive(Serialize)]
+struct Response<'a> {
+    #[serde(flatten)]
+    header: Map<String, Value>,
+    outputs: Vec<Output<'a>>,
 }
 
 fn write_binary(data: &TensorData, datatype: DataType, out: &mut BytesMut) {
@@ -262,24 +375,28 @@ fn wire_datatype(t: &Tensor) -> DataType {
 /// Encodes the response; outputs flagged binary go after the JSON header.
 /// Returns the body and, when any output is binary, the header length.
 pub fn encode(header: Map<String, Value>, outputs: &[(Tensor, bool)]) -> (Bytes, Option<usize>) {
-    let mut header = header;
     let mut tail = BytesMut::new();
     let mut list = Vec::with_capacity(outputs.len());
     let any_binary = outputs.iter().any(|(_, binary)| *binary);
     for (tensor, binary) in outputs {
         let datatype = wire_datatype(tensor);
-        let mut out = json!({ "name": tensor.name, "datatype": datatype.as_str(), "shape": tensor.shape });
+        let mut out = Output {
+            name: &tensor.name,
+            datatype: datatype.as_str(),
+            shape: &tensor.shape,
+            parameters: None,
+            data: None,
+        };
         if *binary {
             let before = tail.len();
             write_binary(&tensor.data, datatype, &mut tail);
-            out["parameters"] = json!({ "binary_data_size": tail.len() - before });
+            out.parameters = Some(json!({ "binary_data_size": tail.len() - before }));
         } else {
-            out["data"] = json_values(&tensor.data);
+            out.data = Some(JsonValues(&tensor.data));
         }
         list.push(out);
     }
-    header.insert("outputs".into(), Value::Array(list));
-    let head = serde_json::to_vec(&Value::Object(header)).unwrap_or_default();
+    let head = serde_json::to_vec(&Response { header, outputs: list }).unwrap_or_default();
     if !any_binary {
         return (Bytes::from(head), None);
     }
@@ -289,3 +406,6 @@ pub fn encode(header: Map<String, Value>, outputs: &[(Tensor, bool)]) -> (Bytes,
     body.put_slice(&tail);
     (body.freeze(), Some(n))
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -94,7 +95,12 @@ async fn version_ready(
     ready(&s, &model, Some(&version)).await
 }
 
-async fn infer(State(s): State<AppState>, Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn infer(
+    State(s): State<AppState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     run_infer(&s, &model, None, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -102,7 +108,7 @@ async fn version_infer(
     State(s): State<AppState>,
     Path((model, version)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     run_infer(&s, &model, Some(&version), &headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -185,8 +191,10 @@ async fn run_infer(
     model: &str,
     version: Option<&str>,
     headers: &HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, V2Error> {
+    // A body over the limit (413) or cut short is answered in V2's shape too.
+    let body = body.map_err(|e| V2Error { status: e.status(), message: e.body_text(), retry_after: None })?;
     let header_length = match headers.get(codec::HEADER_LENGTH) {
         Some(v) => Some(
             v.to_str()
@@ -197,7 +205,7 @@ async fn run_infer(
         None => None,
     };
     let (request, tail) = codec::parse(&body, header_length)?;
-    let inputs = codec::decode_inputs(&request, &tail)?;
+    let inputs = codec::decode_inputs(&request, &tail, body.len())?;
     let mut model_ref = ModelRef::parse(model, version)?;
     if let Some(partition) = request.parameters.get(PARTITION_PARAMETER) {
         model_ref = model_ref.partitioned(partition_path(partition)?)?;

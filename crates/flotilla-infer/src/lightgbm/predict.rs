@@ -24,7 +24,7 @@ impl LightGbm {
             }
         }
         let k = self.settings.outputs;
-        let mut scores = vec![0.0; rows * k];
+        let mut scores = vec![0.0; crate::tensor::output_len(rows, k)?];
         if cols > 0 {
             for (row, out) in values.chunks_exact(cols).zip(scores.chunks_exact_mut(k)) {
                 self.score_row(row, out);

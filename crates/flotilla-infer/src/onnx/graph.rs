@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, ValueInfoProto, tensor_proto::DataType as PbType};
+use tract_onnx::pb::{
+    GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, tensor_proto::DataType as PbType,
+};
 use tract_onnx::prelude::Framework;
 
 use crate::InferError;
@@ -33,6 +35,8 @@ pub(crate) fn prepare(mut proto: ModelProto) -> Result<Prepared, InferError> {
     };
     remove_zipmap(graph);
     check_wiring(graph)?;
+    check_tensors(graph)?;
+    check_constant_shapes(graph)?;
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let inputs: Vec<String> =
         graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).map(|i| i.name.clone()).collect();
@@ -104,6 +108,82 @@ fn visit_nodes(graph: &GraphProto, f: &mut dyn FnMut(&NodeProto)) {
             }
         }
     }
+}
+
+/// Every stored tensor (initializers, tensor attributes, in subgraphs too)
+/// must hold the elements its dims claim: tract sizes a tensor from its dims
+/// before copying the data in, so a forged `dims` would be allocated as given.
+fn check_tensors(graph: &GraphProto) -> Result<(), InferError> {
+    let check = |t: &TensorProto| -> Result<(), InferError> {
+        let mut claimed: u64 = 1;
+        for d in &t.dims {
+            let d = u64::try_from(*d).map_err(|_| {
+                InferError::InvalidModel(format!("ONNX tensor '{}' has a negative dimension {d}", t.name))
+            })?;
+            claimed = claimed.saturating_mul(d);
+        }
+        // Every element takes at least one byte of raw data or one typed value.
+        let present = t.raw_data.len()
+            + t.float_data.len()
+            + t.int32_data.len()
+            + t.int64_data.len()
+            + t.double_data.len()
+            + t.uint64_data.len()
+            + t.string_data.len();
+        if claimed > present as u64 {
+            return Err(InferError::InvalidModel(format!(
+                "ONNX tensor '{}' has dims {:?} ({claimed} elements) but holds data for at most {present}",
+                t.name, t.dims
+            )));
+        }
+        Ok(())
+    };
+    graph.initializer.iter().try_for_each(check)?;
+    for node in &graph.node {
+        for attr in &node.attribute {
+            attr.t.iter().chain(attr.tensors.iter()).try_for_each(check)?;
+            attr.g.iter().chain(attr.graphs.iter()).try_for_each(check_tensors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Elements a tensor built from a constant shape may have: tract folds such
+/// nodes at load, allocating what the shape says.
+const MAX_CONSTANT_ELEMENTS: u64 = 1 << 26;
+
+/// `ConstantOfShape`, `Expand` and `Tile` whose shape (or repeats) input is an
+/// initializer: the product of its values, refused past
+/// [`MAX_CONSTANT_ELEMENTS`] before tract builds the tensor.
+fn check_constant_shapes(graph: &GraphProto) -> Result<(), InferError> {
+    for node in &graph.node {
+        let shape_input = match node.op_type.as_str() {
+            "ConstantOfShape" => 0,
+            "Expand" | "Tile" => 1,
+            _ => continue,
+        };
+        let Some(name) = node.input.get(shape_input) else { continue };
+        let Some(t) = graph.initializer.iter().find(|t| &t.name == name) else { continue };
+        let values: Vec<i64> = if t.int64_data.is_empty() {
+            t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+        } else {
+            t.int64_data.clone()
+        };
+        let mut elements: u64 = 1;
+        for v in &values {
+            let v = u64::try_from(*v).map_err(|_| {
+                InferError::InvalidModel(format!("ONNX {} '{}' has a negative size {v}", node.op_type, node.name))
+            })?;
+            elements = elements.saturating_mul(v.max(1));
+        }
+        if elements > MAX_CONSTANT_ELEMENTS {
+            return Err(InferError::InvalidModel(format!(
+                "ONNX {} '{}' builds a tensor of {elements} elements from constant {values:?}; at most {MAX_CONSTANT_ELEMENTS} are allowed",
+                node.op_type, node.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// tract indexes outputs by name and panics on one nothing produces.

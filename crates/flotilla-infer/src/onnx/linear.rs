@@ -262,7 +262,7 @@ impl Model for LinearModel {
             return Err(InferError::BadInput(format!("the model takes {} features, got {cols}", self.features)));
         }
         let targets = self.intercepts.len();
-        let mut scores = vec![0f32; rows * targets];
+        let mut scores = vec![0f32; crate::tensor::output_len(rows, targets)?];
         let mut labels = Vec::with_capacity(if self.labels.is_empty() { 0 } else { rows });
         for (row, out) in x.chunks_mut(cols.max(1)).zip(scores.chunks_mut(targets)) {
             if let Some(n) = self.input_norm {

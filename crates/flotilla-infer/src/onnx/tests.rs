@@ -246,3 +246,64 @@ proptest! {
         let _ = load(&bytes);
     }
 }
+
+#[test]
+fn forged_tensor_dims_are_refused_before_allocation() {
+    let forged = |dims: &[i64]| {
+        let mut proto = relu_net(Dim::Param("batch"));
+        proto.graph.as_mut().unwrap().initializer[0].dims = dims.to_vec();
+        build(proto).err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    let cases: &[(&[i64], &str)] = &[
+        (&[1 << 20, 1 << 20], "has dims [1048576, 1048576] (1099511627776 elements) but holds data for at most 8"),
+        (&[i64::MAX, i64::MAX], "but holds data for at most 8"),
+        (&[4, -2], "negative dimension -2"),
+        (&[3, 3], "(9 elements) but holds data for at most 8"),
+    ];
+    for (dims, fragment) in cases {
+        let e = forged(dims);
+        assert!(e.contains(fragment), "{dims:?}: {e}");
+    }
+}
+
+/// `y = x + ConstantOfShape(shape)` (or Expand / Tile) with a constant shape.
+fn constant_builder(op: &str, shape: &[i64]) -> ModelProto {
+    let (node_in, dims): (Vec<&str>, Vec<i64>) = match op {
+        "ConstantOfShape" => (vec!["s"], vec![shape.len() as i64]),
+        _ => (vec!["x", "s"], vec![shape.len() as i64]),
+    };
+    let s = TensorProto {
+        name: "s".into(),
+        dims,
+        data_type: PbType::Int64 as i32,
+        int64_data: shape.to_vec(),
+        ..Default::default()
+    };
+    model(GraphProto {
+        node: vec![node(op, "", &node_in, &["c"]), node("Add", "", &["x", "c"], &["y"])],
+        initializer: vec![s],
+        input: vec![value("x", PbType::Float, &[Dim::Param("batch"), Dim::Fixed(4)])],
+        output: vec![value("y", PbType::Float, &[Dim::Unknown, Dim::Unknown])],
+        ..Default::default()
+    })
+}
+
+#[test]
+fn constants_sized_from_constant_shapes_are_bounded() {
+    let cases: &[(&str, &[i64], Option<&str>)] = &[
+        ("ConstantOfShape", &[1 << 20, 1 << 20], Some("1099511627776 elements")),
+        ("Expand", &[1 << 20, 1 << 20], Some("1099511627776 elements")),
+        ("Tile", &[1 << 30, 1 << 30], Some("elements")),
+        ("ConstantOfShape", &[-1, 4], Some("negative")),
+        ("ConstantOfShape", &[1, 4], None),
+    ];
+    for (op, shape, want) in cases {
+        let got = graph::prepare(constant_builder(op, shape));
+        match (got, want) {
+            (Err(e), Some(fragment)) => assert!(e.to_string().contains(fragment), "{op} {shape:?}: {e}"),
+            (Ok(_), None) => {}
+            (Err(e), None) => panic!("{op} {shape:?}: {e}"),
+            (Ok(_), Some(fragment)) => panic!("{op} {shape:?}: accepted, want '{fragment}'"),
+        }
+    }
+}

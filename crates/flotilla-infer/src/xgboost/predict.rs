@@ -39,9 +39,9 @@ impl XgbModel {
     }
 
     /// Raw margins, `rows × groups`, base margin first and then the trees in order.
-    fn margins(&self, rows: usize, values: &[f32]) -> Vec<f32> {
+    fn margins(&self, rows: usize, values: &[f32]) -> Result<Vec<f32>, InferError> {
         let groups = self.base_margins.len();
-        let mut out = Vec::with_capacity(rows * groups);
+        let mut out = Vec::with_capacity(crate::tensor::output_len(rows, groups)?);
         for _ in 0..rows {
             out.extend_from_slice(&self.base_margins);
         }
@@ -53,7 +53,7 @@ impl XgbModel {
                 self.forest.accumulate::<false>(row, margins);
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -87,7 +87,7 @@ impl Model for XgbModel {
             )));
         }
         let groups = self.base_margins.len();
-        let mut margins = self.margins(rows, &values);
+        let mut margins = self.margins(rows, &values)?;
         let mut outputs = Vec::with_capacity(2);
         match self.objective {
             Objective::Identity => {}

@@ -6,6 +6,10 @@ use super::value::Value;
 
 /// Deeper nesting than any XGBoost model uses; bounds the recursion.
 const MAX_DEPTH: usize = 128;
+/// Elements reserved ahead from a container's count: the count is checked
+/// against the bytes left, but one byte of file may become a 32-byte value,
+/// so larger containers grow as their elements are actually read.
+const PREALLOCATE: usize = 4096;
 
 /// Decodes one UBJSON document; trailing bytes other than no-ops are an error.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, String> {
@@ -167,7 +171,7 @@ impl<'a> Reader<'a> {
         match self.container_header()? {
             (Some(element), Some(n)) => self.typed_array(element, n, depth),
             (None, Some(n)) => {
-                let mut items = Vec::with_capacity(n);
+                let mut items = Vec::with_capacity(n.min(PREALLOCATE));
                 for _ in 0..n {
                     let m = self.marker()?;
                     items.push(self.value(m, depth)?);
@@ -191,7 +195,7 @@ impl<'a> Reader<'a> {
             b'd' => Value::F32s((0..n).map(|_| self.array().map(f32::from_be_bytes)).collect::<Result<_, _>>()?),
             b'D' => Value::F64s((0..n).map(|_| self.array().map(f64::from_be_bytes)).collect::<Result<_, _>>()?),
             b'i' | b'U' | b'I' | b'l' | b'L' => {
-                let mut items = Vec::with_capacity(n);
+                let mut items = Vec::with_capacity(n.min(PREALLOCATE));
                 for _ in 0..n {
                     items.push(self.int(element)?.unwrap_or_default());
                 }
@@ -203,7 +207,7 @@ impl<'a> Reader<'a> {
 
     fn object(&mut self, depth: usize) -> Result<Value, String> {
         let (element, count) = self.container_header()?;
-        let mut fields = Vec::with_capacity(count.unwrap_or(0));
+        let mut fields = Vec::with_capacity(count.unwrap_or(0).min(PREALLOCATE));
         loop {
             if let Some(n) = count {
                 if fields.len() == n {

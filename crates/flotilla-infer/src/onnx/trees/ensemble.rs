@@ -142,7 +142,15 @@ impl Ensemble {
                 other => return Err(unsupported(op, format!("aggregate_function {other}"))),
             };
             let n_targets = attr(node, "n_targets").map(|a| a.i).unwrap_or(1);
-            (Kind::Regressor { aggregate }, "target", index(n_targets, "n_targets")?)
+            // A claimed count, unlike a classifier's labels: bounded by the
+            // weights present (each target needs one) so a forged attribute
+            // cannot size every answer.
+            let n_targets = index(n_targets, "n_targets")?;
+            let present = ints(node, "target_ids").len().max(1);
+            if n_targets > present {
+                return Err(invalid(format!("n_targets {n_targets} but only {present} target weights")));
+            }
+            (Kind::Regressor { aggregate }, "target", n_targets)
         };
         if width == 0 {
             return Err(invalid("no class labels or targets"));

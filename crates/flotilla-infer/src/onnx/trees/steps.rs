@@ -179,7 +179,7 @@ impl Step {
                 };
                 let rows = x.rows;
                 let mut scratch = Scratch::new(ensemble.width);
-                let mut out = vec![0.0f32; rows * ensemble.width];
+                let mut out = vec![0.0f32; crate::tensor::output_len(rows, ensemble.width)?];
                 let mut labels = Vec::with_capacity(rows);
                 for (r, chunk) in out.chunks_exact_mut(ensemble.width).enumerate() {
                     let row = &values[r * cols..(r + 1) * cols];

@@ -220,6 +220,14 @@ fn refused_ensembles() {
             "InvalidModel: tree ensemble: vote for target 3",
         ),
         (
+            with(
+                "TreeEnsembleRegressor",
+                &set("n_targets", AttributeProto { name: "n_targets".into(), i: 1 << 40, ..Default::default() }),
+            ),
+            2,
+            "InvalidModel: tree ensemble: n_targets 1099511627776 but only 5 target weights",
+        ),
+        (
             with("TreeEnsembleRegressor", &|_| {}),
             1,
             "InvalidModel: the trees read feature 1 but the input has 1 columns",
