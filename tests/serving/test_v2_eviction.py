@@ -18,6 +18,7 @@ from serving_util import (
     first_case,
     infer_body,
     post_json,
+    request,
     unique,
 )
 
@@ -61,41 +62,59 @@ def ready_names(url, prefix):
     return {e["name"] for e in r.json()}
 
 
+def model_memory(url):
+    """The bytes loaded models hold now, from `/metrics`."""
+    r = request(url, "GET", "/metrics")
+    assert r.status == 200, r
+    line = next(l for l in r.body.decode().splitlines() if l.startswith("flotilla_model_memory_bytes "))
+    return int(float(line.split()[1]))
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """Five models registered on a fresh server started with a 1-byte budget; their sizes
-    are read from the 507 answers. Yields (data_dir, prefix, [(name, case, size)])."""
+    """Five models registered on a fresh server; each one's measured size is read from
+    `/metrics` while it is the only model in memory, then it is unloaded. The budget
+    holds about two and a half of them, and at least the largest model file: a file
+    larger than the whole budget is refused before it is read (507).
+    Yields (data_dir, prefix, [(name, case, size)], budget)."""
     cases = five_cases()
     data = tmp_path_factory.mktemp("evict") / "data"
-    server = FlotillaServer(data, "--model-memory", "1")
+    server = FlotillaServer(data)
     try:
         registrar = Registrar(MlflowClient(tracking_uri=server.url))
         prefix = unique("evict")
         models = []
         for i, case in enumerate(cases):
             name = registrar.register(case.model_dir, f"{prefix}-{i}", via="artifact_uri")[0]
-            r = infer(server.url, name, case)
-            message = assert_error(r, 507, "budget")
-            assert r.header("retry-after") is None
-            size = int(re.search(r"needs (\d+) bytes", message).group(1))
+            check(infer(server.url, name, case), case)
+            size = model_memory(server.url)
+            assert post_json(server.url, f"/v2/repository/models/{name}/unload", {}).status == 200
+            assert model_memory(server.url) == 0, "an unloaded model gives its bytes back"
             models.append((name, case, size))
         assert ready_names(server.url, prefix) == set()
     finally:
         server.stop()
-    return data, prefix, models
-
-
-def test_model_larger_than_budget_is_507(fleet):
-    _, _, models = fleet
-    assert all(size > 1 for _, _, size in models)
+    file_sizes = []
+    server = FlotillaServer(data, "--model-memory", "1")
+    try:
+        for name, case, _ in models:
+            r = infer(server.url, name, case)
+            message = assert_error(r, 507, "budget")
+            assert r.header("retry-after") is None, "waiting does not help a model over the budget"
+            file_sizes.append(int(re.search(r"needs (\d+) bytes", message).group(1)))
+        assert model_memory(server.url) == 0, "refused before it was loaded"
+    finally:
+        server.stop()
+    sizes = [s for _, _, s in models]
+    budget = max(int(max(sizes) * 2.5), max(file_sizes))
+    print(f"model sizes {sizes}, files {file_sizes}, budget {budget}")
+    assert budget < sum(sizes), "the budget must force evictions"
+    return data, prefix, models, budget
 
 
 def test_round_robin_within_two_model_budget(fleet):
-    data, prefix, models = fleet
-    sizes = [s for _, _, s in models]
+    data, prefix, models, budget = fleet
     size_of = {name: size for name, _, size in models}
-    budget = int(max(sizes) * 2.5)
-    print(f"model sizes {sizes}, budget {budget}")
     server = FlotillaServer(data, "--model-memory", str(budget))
     try:
         statuses, max_ready, evicted_seen = [], 0, False
@@ -122,8 +141,7 @@ def test_concurrent_random_access_within_budget(fleet):
     tolerated refusal is a 503 with Retry-After (models in use fill the budget), retried."""
     import random
 
-    data, prefix, models = fleet
-    budget = int(max(s for _, _, s in models) * 2.5)
+    data, prefix, models, budget = fleet
     server = FlotillaServer(data, "--model-memory", str(budget))
     errors, retried, done = [], [0], [0]
     lock = threading.Lock()
