@@ -32,7 +32,11 @@ forbid_direct() {
 forbid flotilla-core tokio axum hyper rusqlite tokio-postgres
 forbid flotilla-store axum hyper tokio
 forbid flotilla-artifacts axum hyper rusqlite
+forbid flotilla-infer axum hyper rusqlite tokio-postgres tokio
+forbid flotilla-serving axum hyper
 forbid_direct flotilla-http rusqlite tokio-postgres
 forbid_direct flotilla-web rusqlite tokio-postgres
+# serving reaches the store's backends through its traits, never by itself
+forbid_direct flotilla-serving rusqlite tokio-postgres
 [[ $fail -eq 0 ]] && echo "invariants hold"
 exit $fail

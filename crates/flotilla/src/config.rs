@@ -99,6 +99,19 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
     Ok((number * scale) as usize)
 }
 
+/// The metadata store's file in a data directory (the embedded SQLite backend).
+pub const DATABASE_FILE: &str = "flotilla.db";
+/// The artifact store's directory in a data directory.
+pub const ARTIFACTS_DIR: &str = "artifacts";
+
+pub fn database_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join(DATABASE_FILE)
+}
+
+pub fn artifacts_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join(ARTIFACTS_DIR)
+}
+
 /// Everything `flotilla server` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -122,8 +135,8 @@ pub struct ServerConfig {
 impl ServerArgs {
     pub fn into_config(self) -> anyhow::Result<ServerConfig> {
         Ok(ServerConfig {
-            database: self.data_dir.join("flotilla.db"),
-            artifact_root: self.data_dir.join("artifacts"),
+            database: database_path(&self.data_dir),
+            artifact_root: artifacts_path(&self.data_dir),
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),
             workers: self.workers.filter(|w| *w > 0),

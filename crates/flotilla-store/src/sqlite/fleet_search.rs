@@ -5,7 +5,7 @@
 //! index), so SQLite can either drive the query from the most selective one
 //! or test membership while walking the sort order; pages are keyset pages.
 
-use flotilla_core::fleet::{AliasTarget, Facets, FleetModel, FleetOrder, FleetQuery, PartitionValue};
+use flotilla_core::fleet::{AliasTarget, Facets, FleetModel, FleetOrder, FleetQuery, MetricRef, PartitionValue};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
@@ -181,7 +181,17 @@ fn fts_phrase(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> StoreResult<Filter> {
+/// `sorted`: the aliased metric a page is sorted by, joined as `sm`. A bound on
+/// it becomes a range on that join (`sm.value < ?`), which SQLite seeks to in
+/// the sort's own index from either end; as a membership probed per row, a
+/// bound at the far end of the sort walked every model before it (2.9 s for
+/// `val_rmse < 2.0` sorted descending at 10⁶ models).
+fn build_filter(
+    tx: &Transaction<'_>,
+    q: &FleetQuery,
+    purpose: Purpose,
+    sorted: Option<&MetricRef>,
+) -> StoreResult<Filter> {
     let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new(), drive: None };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
@@ -260,6 +270,10 @@ fn build_filter(tx: &Transaction<'_>, q: &FleetQuery, purpose: Purpose) -> Store
         );
     }
     for m in &q.metrics {
+        if sorted.is_some_and(|s| s.alias == m.alias && s.key == m.key) {
+            f.and(&format!("sm.value {} ?", m.op.sql()), [m.value.into()]);
+            continue;
+        }
         let cond = format!("alias = ? AND key = ? AND value {} ?", m.op.sql());
         membership(&mut f, "alias_metrics", "rm_id", &cond, vec![text(&m.alias), text(&m.key), m.value.into()]);
     }
@@ -321,7 +335,11 @@ impl SqliteStore {
         };
         let cursor = paging::decode_opt(q.page_token.as_deref(), keys.len())?;
         self.read(|tx| {
-            let filter = build_filter(tx, q, Purpose::Page)?;
+            let sorted = match &q.sort.by {
+                FleetOrder::Metric(m) => Some(m),
+                FleetOrder::Name | FleetOrder::Created | FleetOrder::Updated => None,
+            };
+            let filter = build_filter(tx, q, Purpose::Page, sorted)?;
             let mut sql = format!(
                 "SELECT rm.rm_id, {} FROM registered_models rm{join}{}",
                 keyset::select_list(&keys),
@@ -380,7 +398,7 @@ impl SqliteStore {
                 return Ok((counted_facets(tx, scope, tag_keys)?, false));
             }
             let purpose = if cap.is_some() { Purpose::CountFirst } else { Purpose::Count };
-            let filter = build_filter(tx, q, purpose)?;
+            let filter = build_filter(tx, q, purpose, None)?;
             matched_facets(tx, &filter, tag_keys, cap)
         })
     }

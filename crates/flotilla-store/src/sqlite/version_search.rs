@@ -134,6 +134,13 @@ fn build_filter(tx: &Transaction<'_>, q: &VersionQuery) -> StoreResult<Filter> {
         f.set("registered_model_aliases", "rm_id, version", "alias = ?", vec![text(alias)]);
     }
     for m in &q.metrics {
+        // A bound on the sorted metric is a range on the sort's join (`sm`),
+        // a seek from either end of its index; probed per row, a bound at the
+        // far end walked every version before it (14.7 s at 3 x 10⁶ versions).
+        if matches!(&q.sort.by, VersionOrder::Metric(sorted) if *sorted == m.key) {
+            f.and(&format!("sm.value {} ?", m.op.sql()), [m.value.into()]);
+            continue;
+        }
         let cond = format!("key = ? AND value {} ?", m.op.sql());
         f.set("model_version_metrics", "rm_id, version", &cond, vec![text(&m.key), m.value.into()]);
     }

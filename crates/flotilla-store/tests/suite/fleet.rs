@@ -205,10 +205,23 @@ pub fn fleet_search_filters_sorts_and_pages(store: &dyn Store) {
         by: FleetOrder::Metric(MetricRef { alias: "champion".into(), key: "rmse".into() }),
         descending: true,
     };
-    let sorted = names(store, &FleetQuery { sort: by_metric, max_results: Some(3), ..FleetQuery::default() });
+    let sorted = names(store, &FleetQuery { sort: by_metric.clone(), max_results: Some(3), ..FleetQuery::default() });
     assert_eq!(sorted.first().map(String::as_str), Some("sales.store=0001"));
     assert_eq!(sorted.last().map(String::as_str), Some("loner"));
     assert_eq!(sorted.len(), 7);
+    // A bound on the sorted metric, at either end, in either direction: the same
+    // models in the same order as filtering the whole sorted list, across pages.
+    for descending in [true, false] {
+        for bound in ["champion:rmse < 6", "champion:rmse > 6", "champion:rmse >= 9", "champion:rmse <= 2"] {
+            let sort = FleetSort { descending, ..by_metric.clone() };
+            let all = names(store, &FleetQuery { sort: sort.clone(), ..FleetQuery::default() });
+            let metrics = vec![MetricFilter::parse(bound).unwrap()];
+            let matching = names(store, &FleetQuery { metrics: metrics.clone(), ..FleetQuery::default() });
+            let want: Vec<String> = all.into_iter().filter(|n| matching.contains(n)).collect();
+            let got = names(store, &FleetQuery { metrics, sort, max_results: Some(2), ..FleetQuery::default() });
+            assert_eq!(got, want, "{bound}, descending {descending}");
+        }
+    }
     let newest_first =
         names(store, &FleetQuery { sort: FleetSort::parse("-created").unwrap(), ..FleetQuery::default() });
     assert_eq!(newest_first.len(), 10);

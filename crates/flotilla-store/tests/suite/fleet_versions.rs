@@ -79,6 +79,22 @@ pub fn version_search_filters_sorts_and_pages(store: &dyn Store) {
     };
     let sorted = versions(store, &by_metric);
     assert_eq!((sorted.len(), sorted[0].as_str(), sorted[12].as_str()), (13, "sales.store=0001/1", "loner/1"));
+    // A bound on the sorted metric, at either end, in either direction: the same
+    // versions in the same order as filtering the whole sorted list, across pages.
+    for sort in ["-metric:rmse", "metric:rmse"] {
+        for bound in ["rmse < 3", "rmse > 3", "rmse >= 9", "rmse <= 2"] {
+            let sort = VersionSort::parse(sort).unwrap();
+            let all = versions(store, &VersionQuery { sort: sort.clone(), ..VersionQuery::default() });
+            let metrics = vec![VersionMetricFilter::parse(bound).unwrap()];
+            let matching = versions(store, &VersionQuery { metrics: metrics.clone(), ..VersionQuery::default() });
+            let want: Vec<String> = all.into_iter().filter(|v| matching.contains(v)).collect();
+            let got = versions(
+                store,
+                &VersionQuery { metrics, sort: sort.clone(), max_results: Some(2), ..VersionQuery::default() },
+            );
+            assert_eq!(got, want, "{bound}, {sort:?}");
+        }
+    }
     let newest = versions(
         store,
         &VersionQuery {

@@ -72,7 +72,7 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     let progress = bar(args.models, "models  ");
     let started = Instant::now();
     let (report, files) = SqliteStore::generate_fleet(
-        &data_dir.join("flotilla.db"),
+        &crate::config::database_path(data_dir),
         &spec,
         &mut |i| every.is_some_and(|n| i % n == 0),
         &mut |done| progress.set_position(done),
@@ -81,7 +81,7 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     let metadata_secs = started.elapsed().as_secs_f64();
     write_files(data_dir, &files)?;
     let total_secs = started.elapsed().as_secs_f64();
-    let db_bytes = std::fs::metadata(data_dir.join("flotilla.db"))?.len();
+    let db_bytes = std::fs::metadata(crate::config::database_path(data_dir))?.len();
     let summary = serde_json::json!({
         "models": report.models,
         "versions": report.versions,
@@ -112,7 +112,7 @@ fn write_files(data_dir: &Path, files: &[GeneratedVersion]) -> anyhow::Result<()
     if files.is_empty() {
         return Ok(());
     }
-    let artifacts: Arc<dyn ArtifactStore> = Arc::new(LocalArtifactStore::new(data_dir.join("artifacts"))?);
+    let artifacts: Arc<dyn ArtifactStore> = Arc::new(LocalArtifactStore::new(crate::config::artifacts_path(data_dir))?);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let progress = bar(files.len() as u64, "files   ");
     runtime.block_on(async {

@@ -154,7 +154,7 @@ fn version(v: Option<i64>) -> String {
 pub fn run(args: FleetArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
     let open = move || -> anyhow::Result<SqliteStore> {
-        let db = data_dir.join("flotilla.db");
+        let db = crate::config::database_path(&data_dir);
         anyhow::ensure!(
             db.exists(),
             "no store at {} (run `flotilla server` or `flotilla fleet generate` first)",
