@@ -126,3 +126,19 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_and_budget_errors_keep_their_mlflow_answers() {
+        let answer = |e: ApiError| (e.status.as_u16(), e.code);
+        assert_eq!(answer(ArtifactError::Conflict("a".into()).into()), (400, "INVALID_PARAMETER_VALUE"));
+        assert_eq!(answer(ArtifactError::NotFound("a".into()).into()), (404, "RESOURCE_DOES_NOT_EXIST"));
+        assert_eq!(answer(ArtifactError::InvalidPath("..".into()).into()), (400, "INVALID_PARAMETER_VALUE"));
+        assert_eq!(answer(ArtifactError::Io(std::io::Error::other("disk")).into()), (500, "INTERNAL_ERROR"));
+        assert_eq!(answer(Error::interrupted("slow").into()), (400, "BAD_REQUEST"));
+        assert_eq!(answer(ApiError::permission_denied("host")), (403, "PERMISSION_DENIED"));
+    }
+}

@@ -72,3 +72,25 @@ impl IntoResponse for V2Error {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_errors_answer_their_v2_status() {
+        let cases = [
+            (ServingError::NotFound("m".into()), 404, None),
+            (ServingError::BadRequest("shape".into()), 400, None),
+            (ServingError::Unservable("flavor".into()), 400, None),
+            (ServingError::TooLarge { model: "m/1".into(), needed: 9, budget: 8 }, 507, None),
+            (ServingError::OverBudget, 503, Some(1)),
+            (ServingError::Internal("io".into()), 500, None),
+        ];
+        for (error, status, retry_after) in cases {
+            let what = error.to_string();
+            let answer = V2Error::from(error);
+            assert_eq!((answer.status.as_u16(), answer.retry_after), (status, retry_after), "{what}");
+        }
+    }
+}
