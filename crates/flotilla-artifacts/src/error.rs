@@ -1,18 +1,7 @@
-//! The one error type of the artifact crate and the kinds a protocol maps to a status.
+//! The one error type of the artifact crate, and its kind in the shared vocabulary
+//! ([`ErrorKind`]) that each protocol's table answers.
 
-/// What went wrong, coarse enough for a protocol table (MLflow `error_code`, V2, native API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArtifactErrorKind {
-    /// The caller sent a bad path, URI or body (a client mistake: 4xx).
-    InvalidArgument,
-    /// Nothing is stored at that path (404).
-    NotFound,
-    /// The path clashes with what is stored: a directory where a file should go,
-    /// or a file where a directory should be (409 or 400, the HTTP layer decides).
-    Conflict,
-    /// The storage itself failed; the details belong in the log, not the response (5xx).
-    Internal,
-}
+use flotilla_core::ErrorKind;
 
 /// Everything an artifact path, URI or store operation can fail with.
 ///
@@ -40,24 +29,24 @@ pub enum ArtifactError {
 }
 
 impl ArtifactError {
-    pub fn kind(&self) -> ArtifactErrorKind {
+    /// What went wrong: a bad path, URI or body is the caller's mistake
+    /// (`InvalidParameter`), a path clash is a `Conflict`, and only the storage
+    /// itself failing is `Internal` (its details belong in the log).
+    pub fn kind(&self) -> ErrorKind {
         match self {
             ArtifactError::InvalidPath(_)
             | ArtifactError::InvalidUri(_)
             | ArtifactError::NotAFile(_)
-            | ArtifactError::Body(_) => ArtifactErrorKind::InvalidArgument,
-            ArtifactError::NotFound(_) => ArtifactErrorKind::NotFound,
-            ArtifactError::Conflict(_) => ArtifactErrorKind::Conflict,
-            ArtifactError::Io(_) => ArtifactErrorKind::Internal,
+            | ArtifactError::Body(_) => ErrorKind::InvalidParameter,
+            ArtifactError::NotFound(_) => ErrorKind::NotFound,
+            ArtifactError::Conflict(_) => ErrorKind::Conflict,
+            ArtifactError::Io(_) => ErrorKind::Internal,
         }
     }
 
     /// True when the caller is at fault, i.e. the answer must be a 4xx, never a 5xx.
     pub fn is_client_error(&self) -> bool {
-        match self.kind() {
-            ArtifactErrorKind::InvalidArgument | ArtifactErrorKind::NotFound | ArtifactErrorKind::Conflict => true,
-            ArtifactErrorKind::Internal => false,
-        }
+        self.kind() != ErrorKind::Internal
     }
 }
 

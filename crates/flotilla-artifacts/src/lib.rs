@@ -15,7 +15,7 @@ mod store;
 pub mod testsuite;
 mod uri;
 
-pub use error::{ArtifactError, ArtifactErrorKind};
+pub use error::ArtifactError;
 pub use local::LocalArtifactStore;
 pub use path::{ArtifactPath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, MAX_SEGMENTS};
 pub use store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo};

@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use flotilla_core::ErrorKind;
 use futures_util::{StreamExt, stream};
 
-use crate::error::{ArtifactError, ArtifactErrorKind};
+use crate::error::ArtifactError;
 use crate::path::ArtifactPath;
 use crate::store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo};
 
@@ -68,7 +69,7 @@ async fn content(store: &dyn ArtifactStore, path: &ArtifactPath) -> Vec<u8> {
     data
 }
 
-fn assert_kind<T: std::fmt::Debug>(result: Result<T, ArtifactError>, kind: ArtifactErrorKind, what: &str) {
+fn assert_kind<T: std::fmt::Debug>(result: Result<T, ArtifactError>, kind: ErrorKind, what: &str) {
     match result {
         Err(e) => assert_eq!(e.kind(), kind, "{what}: {e}"),
         Ok(v) => panic!("{what}: expected {kind:?}, got Ok({v:?})"),
@@ -139,28 +140,24 @@ async fn deletes(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     assert!(!store.exists(&at("del/tree/x/y.txt")).await.unwrap());
     assert_eq!(content(store, &at("del/keep.txt")).await, b"k", "siblings survive");
 
-    assert_kind(store.delete(&at("del/one.txt")).await, ArtifactErrorKind::NotFound, "delete twice");
-    assert_kind(store.delete(&at("del/never")).await, ArtifactErrorKind::NotFound, "delete missing");
+    assert_kind(store.delete(&at("del/one.txt")).await, ErrorKind::NotFound, "delete twice");
+    assert_kind(store.delete(&at("del/never")).await, ErrorKind::NotFound, "delete missing");
 }
 
 async fn reports_missing(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
-    assert_kind(store.get(&at("nothing/here")).await, ArtifactErrorKind::NotFound, "get missing");
+    assert_kind(store.get(&at("nothing/here")).await, ErrorKind::NotFound, "get missing");
     assert!(!store.exists(&at("nothing/here")).await.unwrap());
 }
 
 async fn refuses_conflicts(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
     put(store, &at("cf/dir/file.txt"), b"f").await;
-    assert_kind(store.put(&at("cf/dir"), body_of(["x"])).await, ArtifactErrorKind::Conflict, "put onto a directory");
-    assert_kind(
-        store.put(&at("cf/dir/file.txt/below"), body_of(["x"])).await,
-        ArtifactErrorKind::Conflict,
-        "put below a file",
-    );
+    assert_kind(store.put(&at("cf/dir"), body_of(["x"])).await, ErrorKind::Conflict, "put onto a directory");
+    assert_kind(store.put(&at("cf/dir/file.txt/below"), body_of(["x"])).await, ErrorKind::Conflict, "put below a file");
     match store.get(&at("cf/dir")).await {
         Err(ArtifactError::NotAFile(_)) => {}
         other => panic!("get of a directory: expected NotAFile, got {other:?}"),
     }
-    assert_kind(store.get(&at("cf/dir/file.txt/below")).await, ArtifactErrorKind::NotFound, "get below a file");
+    assert_kind(store.get(&at("cf/dir/file.txt/below")).await, ErrorKind::NotFound, "get below a file");
     assert!(!store.exists(&at("cf/dir/file.txt/below")).await.unwrap());
     assert_eq!(content(store, &at("cf/dir/file.txt")).await, b"f", "conflicts change nothing");
 }

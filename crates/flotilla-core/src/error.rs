@@ -1,7 +1,12 @@
-//! Error kinds shared by every layer, and the one error type of the core.
+//! The one error vocabulary every layer speaks, and the one error type of the core.
 //!
-//! Each protocol (MLflow REST, Open Inference Protocol, the native API) maps an
-//! [`ErrorKind`] to its own answer in one table in `flotilla-http`.
+//! Each crate keeps its own error type (`StoreError`, `ArtifactError`,
+//! `ServingError`, ...) but says what went wrong as an [`ErrorKind`]. Each
+//! protocol answers a kind from one table, one exhaustive `match` in one file:
+//! MLflow's `error_code` and status (`flotilla-http/src/error.rs`), the Open
+//! Inference Protocol's status (`flotilla-http/src/v2/error.rs`), the web UI's
+//! page (`flotilla-web/src/error.rs`) and the CLI's exit code
+//! (`flotilla/src/exit_code.rs`). A new kind is a compile error in each.
 
 /// What went wrong, in terms a protocol can answer with a status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +19,20 @@ pub enum ErrorKind {
     AlreadyExists,
     /// The request conflicts with the current state (e.g. a deleted run).
     InvalidState,
+    /// The request clashes with what is stored: a directory where a file
+    /// should go, or a file where a directory should be.
+    Conflict,
+    /// The caller may not do this (a wrong `Host`, a missing CSRF token).
+    PermissionDenied,
+    /// The model exists but cannot be served: an unsupported flavor, missing
+    /// or malformed files. Retrying does not help.
+    Unservable,
+    /// The model alone is larger than the whole model memory budget.
+    /// Retrying does not help.
+    TooLarge,
+    /// The server is busy with other work (the model memory budget is full of
+    /// models in use); the same request may succeed shortly.
+    Busy,
     /// The work was stopped before its end: it ran past the request's time
     /// budget, or its client went away. Nothing was written.
     Interrupted,

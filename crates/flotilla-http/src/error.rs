@@ -1,41 +1,58 @@
 //! The one table from error kinds to MLflow's wire answer (`error_code` and
 //! HTTP status), and the error type every MLflow handler returns.
 //!
-//! A client mistake is never a 5xx: MLflow's client retries 5xx for minutes.
-//! A 500 says little and the details go to the log.
+//! Store, artifact and core errors all reach [`ApiError`] through their
+//! [`ErrorKind`] and [`mlflow_answer`]. A client mistake is never a 5xx:
+//! MLflow's client retries 5xx for minutes. A 500 says little and the details
+//! go to the log.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use flotilla_artifacts::{ArtifactError, ArtifactErrorKind};
+use flotilla_artifacts::ArtifactError;
 use flotilla_core::{Error, ErrorKind};
 use flotilla_store::StoreError;
 
 /// An error answered in MLflow's shape: `{"error_code": ..., "message": ...}`.
+///
+/// `kind` is what went wrong in the shared vocabulary (other tables, such as
+/// the web UI's page, read it); `status` and `code` are MLflow's answer, from
+/// [`mlflow_answer`] except for the HTTP layer's own few (see [`ApiError::new`]).
 #[derive(Debug)]
 pub struct ApiError {
+    pub kind: ErrorKind,
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+    /// MLflow's answer for `kind`, from the table.
+    pub fn of(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let (status, code) = mlflow_answer(kind);
+        Self { kind, status, code, message: message.into() }
+    }
+    /// An answer outside the table: MLflow's own codes for a malformed body
+    /// (`BAD_REQUEST`), a wrong method (405) or an unknown endpoint.
+    pub fn new(kind: ErrorKind, status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { kind, status, code, message: message.into() }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", message)
+        Self::of(ErrorKind::InvalidParameter, message)
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        Self::new(ErrorKind::InvalidParameter, StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", message)
+        Self::of(ErrorKind::NotFound, message)
     }
     pub fn endpoint_not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", message)
+        Self::new(ErrorKind::NotFound, StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", message)
+    }
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::of(ErrorKind::PermissionDenied, message)
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error; see the server log")
+        Self::of(ErrorKind::Internal, "Internal server error; see the server log")
     }
     pub fn missing(field: &str) -> Self {
         Self::invalid(format!("Missing value for required parameter '{field}'."))
@@ -43,12 +60,21 @@ impl ApiError {
 }
 
 /// MLflow's answer for each error kind (`mlflow/exceptions.py`).
-fn mlflow_answer(kind: ErrorKind) -> (StatusCode, &'static str) {
+pub fn mlflow_answer(kind: ErrorKind) -> (StatusCode, &'static str) {
     match kind {
         ErrorKind::InvalidParameter => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
+        // A quirk kept for compatibility: MLflow answers 400, not 409.
         ErrorKind::AlreadyExists => (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS"),
         ErrorKind::InvalidState => (StatusCode::BAD_REQUEST, "INVALID_STATE"),
+        // An artifact path clash: the client named the wrong path.
+        ErrorKind::Conflict => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
+        ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
+        // Serving's kinds; no MLflow endpoint answers them today. 4xx, as a
+        // retry would not help, except `Busy`, which asks for one.
+        ErrorKind::Unservable => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
+        ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "RESOURCE_EXHAUSTED"),
+        ErrorKind::Busy => (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE"),
         // A 4xx: the mlflow client retries 5xx (and 504), which would only
         // run the same slow query again.
         ErrorKind::Interrupted => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
@@ -58,12 +84,11 @@ fn mlflow_answer(kind: ErrorKind) -> (StatusCode, &'static str) {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let (status, code) = mlflow_answer(e.kind);
         if e.kind == ErrorKind::Internal {
             tracing::error!(error = %e.message, "internal error");
             return Self::internal();
         }
-        Self::new(status, code, e.message)
+        Self::of(e.kind, e.message)
     }
 }
 
@@ -84,16 +109,12 @@ impl From<StoreError> for ApiError {
 
 impl From<ArtifactError> for ApiError {
     fn from(e: ArtifactError) -> Self {
-        let (status, code) = match e.kind() {
-            ArtifactErrorKind::InvalidArgument => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
-            ArtifactErrorKind::NotFound => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
-            ArtifactErrorKind::Conflict => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
-            ArtifactErrorKind::Internal => {
-                tracing::error!(error = %e, "artifact storage failure");
-                return Self::internal();
-            }
-        };
-        Self::new(status, code, e.to_string())
+        let kind = e.kind();
+        if kind == ErrorKind::Internal {
+            tracing::error!(error = %e, "artifact storage failure");
+            return Self::internal();
+        }
+        Self::of(kind, e.to_string())
     }
 }
 
@@ -105,3 +126,19 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_and_budget_errors_keep_their_mlflow_answers() {
+        let answer = |e: ApiError| (e.status.as_u16(), e.code);
+        assert_eq!(answer(ArtifactError::Conflict("a".into()).into()), (400, "INVALID_PARAMETER_VALUE"));
+        assert_eq!(answer(ArtifactError::NotFound("a".into()).into()), (404, "RESOURCE_DOES_NOT_EXIST"));
+        assert_eq!(answer(ArtifactError::InvalidPath("..".into()).into()), (400, "INVALID_PARAMETER_VALUE"));
+        assert_eq!(answer(ArtifactError::Io(std::io::Error::other("disk")).into()), (500, "INTERNAL_ERROR"));
+        assert_eq!(answer(Error::interrupted("slow").into()), (400, "BAD_REQUEST"));
+        assert_eq!(answer(ApiError::permission_denied("host")), (403, "PERMISSION_DENIED"));
+    }
+}

@@ -10,7 +10,7 @@
 //! the RFC says, so that is the host checked.
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -77,12 +77,8 @@ pub(crate) async fn check_host(State(allowed): State<AllowedHosts>, request: Req
     };
     // HTTP/1.0 clients and in-process calls may omit Host; only a wrong one is refused.
     if !host.is_empty() && !allowed.allows(&host) {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "PERMISSION_DENIED",
-            "Invalid Host header - possible DNS rebinding attack detected",
-        )
-        .into_response();
+        return ApiError::permission_denied("Invalid Host header - possible DNS rebinding attack detected")
+            .into_response();
     }
     next.run(request).await
 }

@@ -79,10 +79,13 @@ fn over_budget(budget: &Budget) -> ApiError {
     } else {
         tracing::info!(budget_s = budget.limit().as_secs_f64(), "query stopped at the request budget");
     }
-    ApiError::bad_request(format!(
-        "the query ran past the {:?} request budget (--request-timeout); narrow the filter or the sort",
-        budget.limit()
-    ))
+    ApiError::of(
+        ErrorKind::Interrupted,
+        format!(
+            "the query ran past the {:?} request budget (--request-timeout); narrow the filter or the sort",
+            budget.limit()
+        ),
+    )
 }
 
 /// The whole HTTP surface of `flotilla server`, accepting any `Host`.

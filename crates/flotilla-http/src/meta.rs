@@ -35,6 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
     ApiError::new(
+        flotilla_core::ErrorKind::InvalidParameter,
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "BAD_REQUEST",
         format!("Method {method} is not allowed for {}", uri.path()),

@@ -1,6 +1,8 @@
-//! The serving crate's one error type.
+//! The serving crate's one error type, and its kind in the shared vocabulary
+//! ([`ErrorKind`]) that the Open Inference Protocol's table answers.
 
 use flotilla_artifacts::ArtifactError;
+use flotilla_core::ErrorKind;
 use flotilla_infer::InferError;
 use flotilla_store::StoreError;
 
@@ -29,6 +31,23 @@ pub enum ServingError {
     Internal(String),
 }
 
+impl ServingError {
+    /// What went wrong, for a protocol's table. A store or artifact failure
+    /// that reaches here is the server's: the resolver has already read the
+    /// store's client-facing answers (no such model, version or alias) as
+    /// `NotFound` or `BadRequest`.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::BadRequest(_) => ErrorKind::InvalidParameter,
+            Self::Unservable(_) => ErrorKind::Unservable,
+            Self::TooLarge { .. } => ErrorKind::TooLarge,
+            Self::OverBudget => ErrorKind::Busy,
+            Self::Store(_) | Self::Artifacts(_) | Self::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 impl From<InferError> for ServingError {
     fn from(e: InferError) -> Self {
         match e {
@@ -43,10 +62,17 @@ impl From<InferError> for ServingError {
 impl From<ArtifactError> for ServingError {
     fn from(e: ArtifactError) -> Self {
         match e.kind() {
-            flotilla_artifacts::ArtifactErrorKind::NotFound => Self::Unservable(format!("model files missing: {e}")),
-            flotilla_artifacts::ArtifactErrorKind::InvalidArgument
-            | flotilla_artifacts::ArtifactErrorKind::Conflict => Self::Unservable(e.to_string()),
-            flotilla_artifacts::ArtifactErrorKind::Internal => Self::Artifacts(e),
+            ErrorKind::NotFound => Self::Unservable(format!("model files missing: {e}")),
+            ErrorKind::Internal => Self::Artifacts(e),
+            ErrorKind::InvalidParameter
+            | ErrorKind::AlreadyExists
+            | ErrorKind::InvalidState
+            | ErrorKind::Conflict
+            | ErrorKind::PermissionDenied
+            | ErrorKind::Unservable
+            | ErrorKind::TooLarge
+            | ErrorKind::Busy
+            | ErrorKind::Interrupted => Self::Unservable(e.to_string()),
         }
     }
 }

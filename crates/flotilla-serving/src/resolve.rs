@@ -134,9 +134,15 @@ fn not_found(model: &ModelRef, e: StoreError) -> ServingError {
             Selector::Alias(a) => format!("model '{}' has no version with alias '{a}'", model.name),
             Selector::Partition(_) => e.to_string(),
         }),
-        ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Interrupted | ErrorKind::Internal => {
-            ServingError::Store(e)
-        }
+        ErrorKind::AlreadyExists
+        | ErrorKind::InvalidState
+        | ErrorKind::Conflict
+        | ErrorKind::PermissionDenied
+        | ErrorKind::Unservable
+        | ErrorKind::TooLarge
+        | ErrorKind::Busy
+        | ErrorKind::Interrupted
+        | ErrorKind::Internal => ServingError::Store(e),
     }
 }
 
@@ -175,6 +181,11 @@ fn resolve_partition(
         ErrorKind::NotFound
         | ErrorKind::AlreadyExists
         | ErrorKind::InvalidState
+        | ErrorKind::Conflict
+        | ErrorKind::PermissionDenied
+        | ErrorKind::Unservable
+        | ErrorKind::TooLarge
+        | ErrorKind::Busy
         | ErrorKind::Interrupted
         | ErrorKind::Internal => not_found(model, e),
     })?;

@@ -1,11 +1,9 @@
-//! The page shell (head, navigation, search box, breadcrumbs), error pages
-//! and small shared pieces of markup.
+//! The page shell (head, navigation, search box, breadcrumbs) and small
+//! shared pieces of markup. Error pages are in `error.rs`.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use flotilla_http::error::ApiError;
 use maud::{DOCTYPE, Markup, html};
 
+pub use crate::error::{PageError, PageResult};
 use crate::format;
 
 /// Which top-level section a page belongs to.
@@ -71,48 +69,6 @@ pub fn shell(title: &str, section: Section, crumbs: &[Crumb], body: Markup) -> M
         }
     }
 }
-
-/// A page that could not be shown, rendered as HTML with the API's status.
-pub struct PageError(pub ApiError);
-
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
-        Self(e)
-    }
-}
-
-impl PageError {
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self(ApiError::invalid(message))
-    }
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self(ApiError::new(StatusCode::FORBIDDEN, "PERMISSION_DENIED", message))
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let title = match self.0.status {
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::FORBIDDEN => "Forbidden",
-            s if s.is_client_error() => "Bad request",
-            _ => "Server error",
-        };
-        let body = shell(
-            title,
-            Section::Fleet,
-            &[],
-            html! {
-                h1 { (title) }
-                p.error { (self.0.message) }
-                p { a href="/" { "Back to the fleet" } }
-            },
-        );
-        (self.0.status, body).into_response()
-    }
-}
-
-pub type PageResult<T = Markup> = Result<T, PageError>;
 
 /// "Next page" (and "first page") links for a keyset-paged list. `base`
 /// is the page's URL without the token; `params` its other query pairs.

@@ -16,6 +16,7 @@
 
 mod assets;
 mod csrf;
+mod error;
 mod format;
 mod layout;
 mod pages;

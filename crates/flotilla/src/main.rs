@@ -5,8 +5,11 @@
 //! environment.
 
 mod config;
+mod exit_code;
 mod fleet;
 mod server;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -17,7 +20,10 @@ use clap::{Parser, Subcommand};
     name = "flotilla",
     version,
     about = "flotilla runs a fleet of machine-learning models: MLflow-compatible tracking, registry and artifacts, built for millions of models",
-    after_help = "Quick start: `flotilla server`, then point the mlflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000"
+    after_help = format!(
+        "Quick start: `flotilla server`, then point the mlflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000\n\n{}",
+        exit_code::HELP
+    )
 )]
 struct Cli {
     #[command(subcommand)]
@@ -38,7 +44,7 @@ enum Command {
     Fleet(fleet::FleetArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -50,9 +56,9 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
-        Command::Server(args) => server::run(args.into_config()?, server::Mode::Full),
-        Command::Serve(args) => server::run(args.into_config()?, server::Mode::InferenceOnly),
+    exit_code::report(match cli.command {
+        Command::Server(args) => args.into_config().and_then(|c| server::run(c, server::Mode::Full)),
+        Command::Serve(args) => args.into_config().and_then(|c| server::run(c, server::Mode::InferenceOnly)),
         Command::Fleet(args) => fleet::run(args),
-    }
+    })
 }

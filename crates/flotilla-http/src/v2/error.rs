@@ -1,8 +1,9 @@
 //! The Open Inference Protocol's error answer, `{"error": "..."}`, and the
-//! one table from serving errors to statuses.
+//! one table from error kinds to its statuses ([`v2_answer`]).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use flotilla_core::ErrorKind;
 use flotilla_serving::ServingError;
 
 #[derive(Debug)]
@@ -13,30 +14,45 @@ pub struct V2Error {
 }
 
 impl V2Error {
+    /// The answer the table gives `kind`.
+    pub fn of(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let (status, retry_after) = v2_answer(kind);
+        Self { status, message: message.into(), retry_after }
+    }
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, message: message.into(), retry_after: None }
+        Self::of(ErrorKind::InvalidParameter, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, message: message.into(), retry_after: None }
+        Self::of(ErrorKind::NotFound, message)
+    }
+}
+
+/// The V2 status for each error kind, and the `Retry-After` seconds that go
+/// with it. A model too large for the whole budget is 507 (no retry helps); a
+/// budget full of models in use is 503 with `Retry-After`.
+pub fn v2_answer(kind: ErrorKind) -> (StatusCode, Option<u32>) {
+    match kind {
+        ErrorKind::NotFound => (StatusCode::NOT_FOUND, None),
+        ErrorKind::InvalidParameter
+        | ErrorKind::Unservable
+        | ErrorKind::AlreadyExists
+        | ErrorKind::InvalidState
+        | ErrorKind::Conflict => (StatusCode::BAD_REQUEST, None),
+        ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, None),
+        ErrorKind::TooLarge => (StatusCode::INSUFFICIENT_STORAGE, None),
+        ErrorKind::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
+        ErrorKind::Interrupted | ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, None),
     }
 }
 
 impl From<ServingError> for V2Error {
     fn from(e: ServingError) -> Self {
-        let (status, retry_after) = match &e {
-            ServingError::NotFound(_) => (StatusCode::NOT_FOUND, None),
-            ServingError::BadRequest(_) | ServingError::Unservable(_) => (StatusCode::BAD_REQUEST, None),
-            ServingError::TooLarge { .. } => (StatusCode::INSUFFICIENT_STORAGE, None),
-            ServingError::OverBudget => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
-            ServingError::Store(_) | ServingError::Artifacts(_) | ServingError::Internal(_) => {
-                tracing::error!(error = %e, "serving failure");
-                return Self {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    message: "internal error; see the server log".into(),
-                    retry_after: None,
-                };
-            }
-        };
+        let kind = e.kind();
+        let (status, retry_after) = v2_answer(kind);
+        if kind == ErrorKind::Internal {
+            tracing::error!(error = %e, "serving failure");
+            return Self { status, message: "internal error; see the server log".into(), retry_after };
+        }
         Self { status, message: e.to_string(), retry_after }
     }
 }
@@ -54,5 +70,27 @@ impl IntoResponse for V2Error {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_errors_answer_their_v2_status() {
+        let cases = [
+            (ServingError::NotFound("m".into()), 404, None),
+            (ServingError::BadRequest("shape".into()), 400, None),
+            (ServingError::Unservable("flavor".into()), 400, None),
+            (ServingError::TooLarge { model: "m/1".into(), needed: 9, budget: 8 }, 507, None),
+            (ServingError::OverBudget, 503, Some(1)),
+            (ServingError::Internal("io".into()), 500, None),
+        ];
+        for (error, status, retry_after) in cases {
+            let what = error.to_string();
+            let answer = V2Error::from(error);
+            assert_eq!((answer.status.as_u16(), answer.retry_after), (status, retry_after), "{what}");
+        }
     }
 }

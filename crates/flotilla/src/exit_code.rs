@@ -1,0 +1,73 @@
+//! The CLI's one table from error kinds to exit codes ([`exit_code`]), and
+//! how a failed command finds its kind. Documented in `flotilla --help`
+//! ([`HELP`]); keep the two in step.
+
+use std::process::ExitCode;
+
+use flotilla_artifacts::ArtifactError;
+use flotilla_core::ErrorKind;
+use flotilla_store::StoreError;
+
+/// The exit codes, as `flotilla --help` lists them.
+pub const HELP: &str = "Exit codes: 0 success; 1 failure (see the message); 2 invalid argument or value; \
+3 not found; 4 conflicts with what is stored (already exists, wrong state); 5 permission denied; \
+6 model cannot be served; 7 busy or stopped at its time budget (retry, or narrow the request).";
+
+/// The exit code for each error kind.
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Internal => 1,
+        // clap's own code for a usage error.
+        ErrorKind::InvalidParameter => 2,
+        ErrorKind::NotFound => 3,
+        ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Conflict => 4,
+        ErrorKind::PermissionDenied => 5,
+        ErrorKind::Unservable | ErrorKind::TooLarge => 6,
+        ErrorKind::Busy | ErrorKind::Interrupted => 7,
+    }
+}
+
+/// The kind of a failed command: that of the first store, artifact or core
+/// error in its chain; anything else (a missing directory, a bad config file)
+/// is a plain failure.
+pub fn kind_of(error: &anyhow::Error) -> ErrorKind {
+    error
+        .chain()
+        .find_map(|e| {
+            if let Some(e) = e.downcast_ref::<StoreError>() {
+                Some(e.kind())
+            } else if let Some(e) = e.downcast_ref::<flotilla_core::Error>() {
+                Some(e.kind)
+            } else {
+                e.downcast_ref::<ArtifactError>().map(ArtifactError::kind)
+            }
+        })
+        .unwrap_or(ErrorKind::Internal)
+}
+
+/// Report a command's failure as `anyhow` does (`Error: ...` on stderr) and
+/// exit with its kind's code.
+pub fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            ExitCode::from(exit_code(kind_of(&e)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_found_through_context() {
+        let e = anyhow::Error::from(StoreError::Domain(flotilla_core::Error::not_found("no model 'm'")))
+            .context("promoting m");
+        assert_eq!(exit_code(kind_of(&e)), 3);
+        let e = anyhow::Error::from(flotilla_core::Error::invalid("bad filter"));
+        assert_eq!(exit_code(kind_of(&e)), 2);
+        assert_eq!(exit_code(kind_of(&anyhow::anyhow!("no store at ./x"))), 1);
+    }
+}
