@@ -24,7 +24,6 @@ mod registry_search;
 mod rows;
 mod runs;
 mod search_runs;
-mod store_impl;
 mod version_search;
 
 use std::path::Path;
@@ -118,10 +117,6 @@ impl SqliteStore {
         let out = self.write(f)?;
         self.registry_generation.fetch_add(1, Ordering::Release);
         Ok(out)
-    }
-
-    pub(crate) fn registry_generation_now(&self) -> u64 {
-        self.registry_generation.load(Ordering::Acquire)
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.

@@ -1,13 +1,15 @@
 //! The model registry: registered models, versions, tags, aliases and stages.
 
+use std::sync::atomic::Ordering;
+
 use flotilla_core::model::{ModelVersion, RegisteredModel, Tag, canonical_stage};
 use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::registry_search::{registered_models_by_ids, versions_by_keys};
 use super::{SqliteStore, aliases, families, now_ms};
-use crate::NewModelVersion;
 use crate::error::StoreResult;
+use crate::{NewModelVersion, RegistryStore};
 
 pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
     tx.prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
@@ -49,8 +51,8 @@ fn one_version(tx: &Transaction<'_>, key: (i64, i64)) -> StoreResult<ModelVersio
     versions_by_keys(tx, &[key])?.pop().ok_or_else(|| Error::internal("model version vanished").into())
 }
 
-impl SqliteStore {
-    pub(crate) fn create_registered_model_impl(
+impl RegistryStore for SqliteStore {
+    fn create_registered_model(
         &self,
         name: &str,
         tags: &[Tag],
@@ -79,14 +81,14 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_registered_model_impl(&self, name: &str) -> StoreResult<RegisteredModel> {
+    fn get_registered_model(&self, name: &str) -> StoreResult<RegisteredModel> {
         self.read(|tx| {
             let id = rm_id(tx, name)?;
             one_model(tx, id)
         })
     }
 
-    pub(crate) fn rename_registered_model_impl(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
         validation::model_name(new_name)?;
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
@@ -105,11 +107,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn update_registered_model_impl(
-        &self,
-        name: &str,
-        description: Option<&str>,
-    ) -> StoreResult<RegisteredModel> {
+    fn update_registered_model(&self, name: &str, description: Option<&str>) -> StoreResult<RegisteredModel> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             let now = now_ms();
@@ -122,7 +120,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_registered_model_impl(&self, name: &str) -> StoreResult<()> {
+    fn delete_registered_model(&self, name: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             families::check_deletable(tx, id, name)?;
@@ -131,7 +129,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_registered_model_tag_impl(&self, name: &str, tag: &Tag) -> StoreResult<()> {
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
@@ -141,7 +139,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_registered_model_tag_impl(&self, name: &str, key: &str) -> StoreResult<()> {
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             tx.prepare_cached("DELETE FROM registered_model_tags WHERE rm_id = ? AND key = ?")?
@@ -150,7 +148,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_latest_versions_impl(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
+    fn get_latest_versions(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
         validation::list_len("stages", stages.len(), validation::MAX_STAGES_PER_REQUEST)?;
         let mut wanted = Vec::new();
         for s in stages {
@@ -177,7 +175,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn create_model_version_impl(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
+    fn create_model_version(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
         validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         new.tags.iter().try_for_each(validate_tag)?;
         if new.source.is_empty() {
@@ -224,19 +222,14 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_model_version_impl(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
+    fn get_model_version(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
         self.read(|tx| {
             let key = version_key(tx, name, version)?;
             one_version(tx, key)
         })
     }
 
-    pub(crate) fn update_model_version_impl(
-        &self,
-        name: &str,
-        version: &str,
-        description: Option<&str>,
-    ) -> StoreResult<ModelVersion> {
+    fn update_model_version(&self, name: &str, version: &str, description: Option<&str>) -> StoreResult<ModelVersion> {
         self.write_registry(|tx| {
             let key = version_key(tx, name, version)?;
             let now = now_ms();
@@ -250,7 +243,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_model_version_impl(&self, name: &str, version: &str) -> StoreResult<()> {
+    fn delete_model_version(&self, name: &str, version: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             let pointing: Vec<String> = tx
@@ -268,7 +261,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn transition_stage_impl(
+    fn transition_stage(
         &self,
         name: &str,
         version: &str,
@@ -296,7 +289,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_model_version_tag_impl(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
+    fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
@@ -308,7 +301,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_model_version_tag_impl(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
+    fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             tx.prepare_cached("DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?")?
@@ -317,7 +310,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_alias_impl(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
+    fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
         validation::alias(alias)?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
@@ -327,7 +320,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_alias_impl(&self, name: &str, alias: &str) -> StoreResult<()> {
+    fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             if aliases::current(tx, id, alias)?.is_some() {
@@ -338,7 +331,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_version_by_alias_impl(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
+    fn get_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
         self.read(|tx| {
             let id = rm_id(tx, name)?;
             let version: Option<i64> = tx
@@ -349,5 +342,9 @@ impl SqliteStore {
             let v = version.ok_or_else(|| Error::invalid(format!("Registered model alias {alias} not found.")))?;
             one_version(tx, (id, v))
         })
+    }
+
+    fn registry_generation(&self) -> u64 {
+        self.registry_generation.load(Ordering::Acquire)
     }
 }

@@ -13,6 +13,7 @@ use rusqlite::types::Value;
 use super::filter_sql::{self, MissingKey};
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, rows};
+use crate::RegistrySearchStore;
 use crate::error::StoreResult;
 use crate::{RegistryQuery, paging};
 
@@ -261,8 +262,8 @@ fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String
     }
 }
 
-impl SqliteStore {
-    pub(crate) fn search_registered_models_impl(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
+impl RegistrySearchStore for SqliteStore {
+    fn search_registered_models(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
         let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
         let clauses = filter::parse_filter(Entity::RegisteredModels, &q.filter)?;
         let keys =
@@ -286,7 +287,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn search_model_versions_impl(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
+    fn search_model_versions(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
         let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
         let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
         // MLflow's order (`sqlalchemy_store.search_model_versions`): recently

@@ -8,6 +8,7 @@ use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{SqliteStore, aliases, experiments, new_hex_id, now_ms, rows};
+use crate::RunStore;
 use crate::error::StoreResult;
 use crate::{NewRun, PageRequest, RunUpdate, paging};
 
@@ -219,8 +220,8 @@ fn upsert_logged_model_metric(tx: &Transaction<'_>, model_id: &str, run_id: &str
     Ok(())
 }
 
-impl SqliteStore {
-    pub(crate) fn create_run_impl(&self, new: &NewRun) -> StoreResult<Run> {
+impl RunStore for SqliteStore {
+    fn create_run(&self, new: &NewRun) -> StoreResult<Run> {
         validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         new.tags.iter().try_for_each(validate_tag)?;
         if let Some(name) = &new.run_name {
@@ -257,7 +258,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_run_impl(&self, run_id: &str) -> StoreResult<Run> {
+    fn get_run(&self, run_id: &str) -> StoreResult<Run> {
         self.read(|tx| {
             let (key, _) = run_key(tx, run_id)?;
             rows::runs_by_keys(tx, &[key])?
@@ -266,7 +267,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn update_run_impl(&self, run_id: &str, update: &RunUpdate) -> StoreResult<RunInfo> {
+    fn update_run(&self, run_id: &str, update: &RunUpdate) -> StoreResult<RunInfo> {
         if let Some(name) = &update.run_name {
             validation::run_name(name)?;
         }
@@ -286,23 +287,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_run_stage(&self, run_id: &str, to: LifecycleStage) -> StoreResult<()> {
-        self.write(|tx| {
-            let (key, _) = run_key(tx, run_id)?;
-            let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
-            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
-                .execute(params![to.as_str(), deleted_time, key])?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn log_batch_impl(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[Tag],
-        tags: &[Tag],
-    ) -> StoreResult<()> {
+    fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResult<()> {
         validate_batch(metrics, params, tags)?;
         for (i, a) in params.iter().enumerate() {
             if let Some(b) = params[..i].iter().find(|b| b.key == a.key && b.value != a.value) {
@@ -329,7 +314,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_run_tag_impl(&self, run_id: &str, tag_key: &str) -> StoreResult<()> {
+    fn delete_run_tag(&self, run_id: &str, tag_key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             let n = tx
@@ -342,12 +327,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn log_inputs_impl(
-        &self,
-        run_id: &str,
-        datasets: &[DatasetInput],
-        models: &[ModelInput],
-    ) -> StoreResult<()> {
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput], models: &[ModelInput]) -> StoreResult<()> {
         validation::list_len("datasets", datasets.len(), validation::MAX_DATASETS_PER_BATCH)?;
         validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         for input in datasets {
@@ -412,7 +392,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn log_outputs_impl(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()> {
+    fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()> {
         validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
@@ -426,7 +406,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn record_logged_model_impl(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
+    fn record_logged_model(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
         let model: serde_json::Value =
             serde_json::from_str(model_json).map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
         if !model.is_object() {
@@ -451,12 +431,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn metric_history_impl(
-        &self,
-        run_id: &str,
-        metric_key: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Metric>> {
+    fn metric_history(&self, run_id: &str, metric_key: &str, page: &PageRequest) -> StoreResult<Page<Metric>> {
         let limit = validation::page_size(page.max_results, validation::METRIC_HISTORY_PAGE, "metric history")?;
         let cursor = paging::decode_opt(page.page_token.as_deref(), 3)?;
         self.read(|tx| {
@@ -488,6 +463,26 @@ impl SqliteStore {
                 items.push(m);
             }
             Ok(Page { items, next_page_token: next })
+        })
+    }
+
+    fn delete_run(&self, run_id: &str) -> StoreResult<()> {
+        self.set_run_stage(run_id, LifecycleStage::Deleted)
+    }
+
+    fn restore_run(&self, run_id: &str) -> StoreResult<()> {
+        self.set_run_stage(run_id, LifecycleStage::Active)
+    }
+}
+
+impl SqliteStore {
+    fn set_run_stage(&self, run_id: &str, to: LifecycleStage) -> StoreResult<()> {
+        self.write(|tx| {
+            let (key, _) = run_key(tx, run_id)?;
+            let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
+            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
+                .execute(params![to.as_str(), deleted_time, key])?;
+            Ok(())
         })
     }
 }

@@ -9,6 +9,7 @@ use rusqlite::types::Value;
 use super::filter_sql::{self, MissingKey};
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, experiments, rows};
+use crate::RunSearchStore;
 use crate::error::StoreResult;
 use crate::{RunQuery, paging};
 
@@ -105,8 +106,8 @@ fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
     Ok(())
 }
 
-impl SqliteStore {
-    pub(crate) fn search_runs_impl(&self, q: &RunQuery) -> StoreResult<Page<Run>> {
+impl RunSearchStore for SqliteStore {
+    fn search_runs(&self, q: &RunQuery) -> StoreResult<Page<Run>> {
         let limit = validation::page_size(q.page.max_results, validation::RUNS_PAGE, "runs")?;
         validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
         let clauses = filter::parse_filter(Entity::Runs, &q.filter)?;
