@@ -1,9 +1,9 @@
 //! The metadata store: one interface ([`Store`]) and its backends.
 //!
-//! [`Store`] is the sum of one trait per area (experiments, runs, run search,
-//! logged models, registry, registry search, families, bulk changes,
-//! promotion and audit, fleet search, version search, insights); a backend
-//! implements each area trait once, in that area's file.
+//! [`Store`] is the sum of one trait per area (experiments, runs, logged
+//! models, registry, families, bulk changes, promotion and audit, fleet
+//! search, version search, insights); a backend implements each area trait
+//! once, in that area's file.
 //!
 //! Architecture invariant: this crate knows SQL and nothing of HTTP. Every
 //! write is one transaction: a request that fails writes nothing. Every search
@@ -44,7 +44,8 @@ pub trait ExperimentStore: Send + Sync {
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> StoreResult<()>;
 }
 
-/// Runs, their metrics, params, tags and dataset inputs (SQLite: `sqlite/runs.rs`).
+/// Runs, their metrics, params, tags and dataset inputs, and run search
+/// (SQLite: `sqlite/runs.rs`).
 pub trait RunStore: Send + Sync {
     fn create_run(&self, run: &NewRun) -> StoreResult<Run>;
     fn get_run(&self, run_id: &str) -> StoreResult<Run>;
@@ -61,10 +62,6 @@ pub trait RunStore: Send + Sync {
     /// `mlflow.log-model.history` tag.
     fn record_logged_model(&self, run_id: &str, model_json: &str) -> StoreResult<()>;
     fn metric_history(&self, run_id: &str, key: &str, page: &PageRequest) -> StoreResult<Page<Metric>>;
-}
-
-/// MLflow run search: filter, order and keyset pages (SQLite: `sqlite/search_runs.rs`).
-pub trait RunSearchStore: Send + Sync {
     fn search_runs(&self, query: &RunQuery) -> StoreResult<Page<Run>>;
 }
 
@@ -95,6 +92,7 @@ pub trait RegistryStore: Send + Sync {
     fn delete_registered_model(&self, name: &str) -> StoreResult<()>;
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> StoreResult<()>;
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> StoreResult<()>;
+    fn search_registered_models(&self, query: &RegistryQuery) -> StoreResult<Page<RegisteredModel>>;
     fn get_latest_versions(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>>;
 
     fn create_model_version(&self, version: &NewModelVersion) -> StoreResult<ModelVersion>;
@@ -108,6 +106,7 @@ pub trait RegistryStore: Send + Sync {
         stage: &str,
         archive_existing: bool,
     ) -> StoreResult<ModelVersion>;
+    fn search_model_versions(&self, query: &RegistryQuery) -> StoreResult<Page<ModelVersion>>;
     fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()>;
     fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()>;
     fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()>;
@@ -118,13 +117,6 @@ pub trait RegistryStore: Send + Sync {
     fn registry_generation(&self) -> u64;
 }
 
-/// MLflow registry search: registered models and model versions by filter
-/// (SQLite: `sqlite/registry_search.rs`).
-pub trait RegistrySearchStore: Send + Sync {
-    fn search_registered_models(&self, query: &RegistryQuery) -> StoreResult<Page<RegisteredModel>>;
-    fn search_model_versions(&self, query: &RegistryQuery) -> StoreResult<Page<ModelVersion>>;
-}
-
 /// Everything a flotilla server needs from its metadata store: the sum of
 /// the area traits, implemented for every type that implements them all.
 /// Methods called on a `dyn Store` need no import; on a concrete store, bring
@@ -132,10 +124,8 @@ pub trait RegistrySearchStore: Send + Sync {
 pub trait Store:
     ExperimentStore
     + RunStore
-    + RunSearchStore
     + LoggedModelStore
     + RegistryStore
-    + RegistrySearchStore
     + FamilyStore
     + BulkStore
     + PromotionStore
@@ -148,10 +138,8 @@ pub trait Store:
 impl<T> Store for T where
     T: ExperimentStore
         + RunStore
-        + RunSearchStore
         + LoggedModelStore
         + RegistryStore
-        + RegistrySearchStore
         + FamilyStore
         + BulkStore
         + PromotionStore

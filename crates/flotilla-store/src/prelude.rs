@@ -4,4 +4,4 @@
 pub use crate::Store;
 pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use crate::insights::InsightStore;
-pub use crate::{ExperimentStore, LoggedModelStore, RegistrySearchStore, RegistryStore, RunSearchStore, RunStore};
+pub use crate::{ExperimentStore, LoggedModelStore, RegistryStore, RunStore};

@@ -17,6 +17,7 @@ pub mod generate;
 mod insights;
 mod keyset;
 mod logged_models;
+mod metrics;
 mod migrations;
 mod promotion;
 mod registry;

@@ -1,15 +1,23 @@
-//! The model registry: registered models, versions, tags, aliases and stages.
+//! The model registry: registered models, versions, tags, aliases and stages,
+//! and the two registry searches (their clauses and orders become SQL in
+//! `registry_search.rs`).
 
 use std::sync::atomic::Ordering;
 
-use flotilla_core::model::{ModelVersion, RegisteredModel, Tag, canonical_stage};
+use flotilla_core::filter::{self, Entity};
+use flotilla_core::model::{ModelVersion, Page, RegisteredModel, Tag, canonical_stage};
 use flotilla_core::{Error, validation};
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::registry_search::{registered_models_by_ids, versions_by_keys};
-use super::{SqliteStore, aliases, families, now_ms};
+use super::keyset::{self, SortKey};
+use super::registry_search::{
+    VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
+    versions_by_keys,
+};
+use super::{SqliteStore, aliases, families, now_ms, rows};
 use crate::error::StoreResult;
-use crate::{NewModelVersion, RegistryStore};
+use crate::{NewModelVersion, RegistryQuery, RegistryStore, paging};
 
 pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
     tx.prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
@@ -346,5 +354,62 @@ impl RegistryStore for SqliteStore {
 
     fn registry_generation(&self) -> u64 {
         self.registry_generation.load(Ordering::Acquire)
+    }
+
+    fn search_registered_models(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
+        let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
+        let clauses = filter::parse_filter(Entity::RegisteredModels, &q.filter)?;
+        let keys =
+            order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let mut args = Vec::new();
+        let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&registered_model_clause(c, &mut args)?);
+        }
+        if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+            sql.push_str(" AND rm.name >= ? AND rm.name < ?");
+            args.push(Value::Text(prefix.to_string()));
+            args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+        }
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+        self.read(|tx| {
+            let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
+            Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
+        })
+    }
+
+    fn search_model_versions(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
+        let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
+        let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
+        // MLflow's order (`sqlalchemy_store.search_model_versions`): recently
+        // updated first by default, and name then newest version to break ties.
+        let keys = order_keys(
+            Entity::ModelVersions,
+            &q.order_by,
+            &[SortKey::desc("mv.last_update_time"), SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+            &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+        )?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let mut args = Vec::new();
+        let mut sql = format!(
+            "SELECT mv.rm_id, mv.version, {} FROM model_versions mv JOIN registered_models rm ON rm.rm_id = mv.rm_id WHERE 1=1",
+            keyset::select_list(&keys)
+        );
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&model_version_clause(c, &mut args)?);
+        }
+        if cursor.is_none() && VERSION_TIMESTAMPS.contains(&keys[0].expr.as_str()) {
+            sql.push_str(" AND ");
+            sql.push_str(&keyset::open_integer_range(&keys[0]));
+        }
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+        self.read(|tx| {
+            let (pairs, next) =
+                rows::keyset_page(tx, &sql, &args, keys.len(), limit, 2, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Page { items: versions_by_keys(tx, &pairs)?, next_page_token: next })
+        })
     }
 }
