@@ -13,9 +13,10 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::aliases::{self, BatchKind, NewBatch};
 use super::families;
 use super::{SqliteStore, now_ms, registry};
-use crate::BulkStore;
 use crate::error::{StoreError, StoreResult};
-use crate::fleet::{AliasChange, AliasMove, AliasReport, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion};
+use crate::fleet::{
+    AliasChange, AliasMove, AliasReport, BulkStore, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion,
+};
 
 /// Items a bulk request may carry.
 pub(crate) const MAX_BULK_ITEMS: usize = 10_000;

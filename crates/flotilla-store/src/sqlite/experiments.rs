@@ -8,9 +8,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, filter_sql, now_ms, rows};
-use crate::ExperimentStore;
 use crate::error::StoreResult;
-use crate::{ExperimentQuery, paging};
+use crate::{ExperimentQuery, ExperimentStore, paging};
 
 pub(crate) fn parse_id(experiment_id: &str) -> StoreResult<i64> {
     experiment_id.trim().parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(|| {

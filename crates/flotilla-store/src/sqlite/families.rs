@@ -8,9 +8,8 @@ use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{SqliteStore, now_ms, registry};
-use crate::FamilyStore;
 use crate::error::StoreResult;
-use crate::fleet::{NewFamily, PartitionTarget};
+use crate::fleet::{FamilyStore, NewFamily, PartitionTarget};
 use crate::{PageRequest, paging};
 
 /// A family's row.

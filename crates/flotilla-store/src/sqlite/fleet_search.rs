@@ -14,8 +14,8 @@ use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, families};
-use crate::FleetSearchStore;
 use crate::error::StoreResult;
+use crate::fleet::FleetSearchStore;
 use crate::paging;
 
 /// Substrings matching more names than this are searched by walking the

@@ -12,9 +12,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::filter_sql::{self, MissingKey};
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, experiments, new_hex_id, now_ms, rows};
-use crate::LoggedModelStore;
 use crate::error::StoreResult;
-use crate::{LoggedModelQuery, NewLoggedModel, paging};
+use crate::{LoggedModelQuery, LoggedModelStore, NewLoggedModel, paging};
 
 fn not_found(model_id: &str) -> Error {
     Error::not_found(format!("Logged model with ID '{model_id}' not found."))

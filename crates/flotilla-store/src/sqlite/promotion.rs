@@ -13,9 +13,8 @@ use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::aliases::{self, BatchKind, NewBatch};
 use super::{SqliteStore, families, now_ms};
-use crate::PromotionStore;
 use crate::error::StoreResult;
-use crate::fleet::{AliasEvent, AliasMove, AliasReport, AuditQuery, ChangeContext, PromotionRule};
+use crate::fleet::{AliasEvent, AliasMove, AliasReport, AuditQuery, ChangeContext, PromotionRule, PromotionStore};
 use crate::paging;
 
 fn check_rule(rule: &PromotionRule) -> StoreResult<()> {

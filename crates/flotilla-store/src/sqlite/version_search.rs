@@ -21,8 +21,8 @@ use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, families, insights};
-use crate::VersionSearchStore;
 use crate::error::StoreResult;
+use crate::fleet::VersionSearchStore;
 use crate::paging;
 
 /// Sets smaller than this drive a search; larger ones are probed per row.
