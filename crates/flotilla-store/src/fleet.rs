@@ -181,24 +181,11 @@ pub struct AuditQuery {
     pub page: PageRequest,
 }
 
-pub trait FleetStore: Send + Sync {
+/// Families and their partitions (SQLite: `sqlite/families.rs`).
+pub trait FamilyStore: Send + Sync {
     fn create_family(&self, family: &NewFamily) -> StoreResult<Family>;
     fn get_family(&self, name: &str) -> StoreResult<Family>;
     fn list_families(&self, page: &PageRequest) -> StoreResult<Page<Family>>;
-    /// Registers many versions in one transaction: all of them or none.
-    fn register_versions(&self, versions: &[BulkVersion], ctx: &ChangeContext) -> StoreResult<Vec<RegisteredVersion>>;
-    /// Moves many aliases in one transaction: all of them or none.
-    fn set_aliases(&self, changes: &[AliasChange], ctx: &ChangeContext) -> StoreResult<AliasReport>;
-    fn promote(&self, rule: &PromotionRule, dry_run: bool, ctx: &ChangeContext) -> StoreResult<AliasReport>;
-    /// Puts every alias a batch moved back where it was. Refuses, naming
-    /// them, if any of those aliases has moved since.
-    fn rollback(&self, batch_id: i64, ctx: &ChangeContext) -> StoreResult<AliasReport>;
-    fn audit_log(&self, query: &AuditQuery) -> StoreResult<Page<AliasEvent>>;
-    fn search_fleet(&self, query: &FleetQuery) -> StoreResult<Page<FleetModel>>;
-    /// Model versions across the fleet, in keyset pages.
-    fn search_versions(&self, query: &VersionQuery) -> StoreResult<Page<FleetVersion>>;
-    /// Counts over what `query` matches; `tag_keys` asks for tag-value counts.
-    fn fleet_facets(&self, query: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets>;
     /// The version serving `partition` of `family` under `alias` (else the
     /// newest), falling back to the parent partitions and then the default.
     fn resolve_partition(
@@ -207,4 +194,33 @@ pub trait FleetStore: Send + Sync {
         partition: &[PartitionValue],
         alias: &str,
     ) -> StoreResult<PartitionTarget>;
+}
+
+/// Bulk registration and alias changes (SQLite: `sqlite/bulk.rs`).
+pub trait BulkStore: Send + Sync {
+    /// Registers many versions in one transaction: all of them or none.
+    fn register_versions(&self, versions: &[BulkVersion], ctx: &ChangeContext) -> StoreResult<Vec<RegisteredVersion>>;
+    /// Moves many aliases in one transaction: all of them or none.
+    fn set_aliases(&self, changes: &[AliasChange], ctx: &ChangeContext) -> StoreResult<AliasReport>;
+}
+
+/// Rule-based promotion, rollback and the audit log (SQLite: `sqlite/promotion.rs`).
+pub trait PromotionStore: Send + Sync {
+    fn promote(&self, rule: &PromotionRule, dry_run: bool, ctx: &ChangeContext) -> StoreResult<AliasReport>;
+    /// Puts every alias a batch moved back where it was. Refuses, naming
+    /// them, if any of those aliases has moved since.
+    fn rollback(&self, batch_id: i64, ctx: &ChangeContext) -> StoreResult<AliasReport>;
+    fn audit_log(&self, query: &AuditQuery) -> StoreResult<Page<AliasEvent>>;
+}
+
+/// Fleet search and facets over registered models (SQLite: `sqlite/fleet_search.rs`).
+pub trait FleetSearchStore: Send + Sync {
+    fn search_fleet(&self, query: &FleetQuery) -> StoreResult<Page<FleetModel>>;
+    /// Counts over what `query` matches; `tag_keys` asks for tag-value counts.
+    fn fleet_facets(&self, query: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets>;
+}
+
+/// Model versions across the fleet, in keyset pages (SQLite: `sqlite/version_search.rs`).
+pub trait VersionSearchStore: Send + Sync {
+    fn search_versions(&self, query: &VersionQuery) -> StoreResult<Page<FleetVersion>>;
 }

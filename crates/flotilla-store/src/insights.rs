@@ -39,6 +39,7 @@ pub struct MetricSample {
     pub truncated: bool,
 }
 
+/// Bounded reads for people looking at a fleet (SQLite: `sqlite/insights.rs`).
 pub trait InsightStore: Send + Sync {
     /// The metrics of the given versions of `model` (versions without
     /// metrics are left out). At most 100 versions.
@@ -60,7 +61,7 @@ pub trait InsightStore: Send + Sync {
     fn alias_metric_values(&self, models: &[String], alias: &str, key: &str) -> StoreResult<Vec<Option<f64>>>;
     /// The metric keys carried by versions that `alias` points at, anywhere in the registry.
     fn alias_metric_keys(&self, alias: &str) -> StoreResult<Vec<String>>;
-    /// Facet counts as [`FleetStore::fleet_facets`](crate::FleetStore::fleet_facets), but a
+    /// Facet counts as [`FleetSearchStore::fleet_facets`](crate::FleetSearchStore::fleet_facets), but a
     /// filtered query counts at most its first `limit` matches; `true` when it stopped there.
     fn bounded_facets(&self, query: &FleetQuery, tag_keys: &[String], limit: i64) -> StoreResult<(Facets, bool)>;
 }

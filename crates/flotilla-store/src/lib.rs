@@ -1,5 +1,10 @@
 //! The metadata store: one interface ([`Store`]) and its backends.
 //!
+//! [`Store`] is the sum of one trait per area (experiments, runs, logged
+//! models, registry, families, bulk changes, promotion and audit, fleet
+//! search, version search, insights); a backend implements each area trait
+//! once, in that area's file.
+//!
 //! Architecture invariant: this crate knows SQL and nothing of HTTP. Every
 //! write is one transaction: a request that fails writes nothing. Every search
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
@@ -10,12 +15,13 @@ mod error;
 pub mod fleet;
 pub mod insights;
 pub mod paging;
+pub mod prelude;
 pub mod query;
 pub mod sqlite;
 
 pub use budget::Budget;
 pub use error::{StoreError, StoreResult};
-pub use fleet::FleetStore;
+pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use insights::InsightStore;
 pub use query::*;
 pub use sqlite::SqliteStore;
@@ -25,8 +31,8 @@ use flotilla_core::model::{
     RegisteredModel, Run, RunInfo, Tag,
 };
 
-/// Experiments, runs, metrics, params, tags and dataset inputs.
-pub trait TrackingStore: Send + Sync {
+/// Experiments and their tags (SQLite: `sqlite/experiments.rs`).
+pub trait ExperimentStore: Send + Sync {
     fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String>;
     fn get_experiment(&self, experiment_id: &str) -> StoreResult<Experiment>;
     fn get_experiment_by_name(&self, name: &str) -> StoreResult<Experiment>;
@@ -36,7 +42,11 @@ pub trait TrackingStore: Send + Sync {
     fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> StoreResult<()>;
     fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> StoreResult<()>;
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> StoreResult<()>;
+}
 
+/// Runs, their metrics, params, tags and dataset inputs, and run search
+/// (SQLite: `sqlite/runs.rs`).
+pub trait RunStore: Send + Sync {
     fn create_run(&self, run: &NewRun) -> StoreResult<Run>;
     fn get_run(&self, run_id: &str) -> StoreResult<Run>;
     fn update_run(&self, run_id: &str, update: &RunUpdate) -> StoreResult<RunInfo>;
@@ -55,7 +65,7 @@ pub trait TrackingStore: Send + Sync {
     fn search_runs(&self, query: &RunQuery) -> StoreResult<Page<Run>>;
 }
 
-/// MLflow 3.x logged models.
+/// MLflow 3.x logged models (SQLite: `sqlite/logged_models.rs`).
 pub trait LoggedModelStore: Send + Sync {
     fn create_logged_model(&self, model: &NewLoggedModel) -> StoreResult<LoggedModel>;
     fn get_logged_model(&self, model_id: &str) -> StoreResult<LoggedModel>;
@@ -67,7 +77,8 @@ pub trait LoggedModelStore: Send + Sync {
     fn search_logged_models(&self, query: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>>;
 }
 
-/// The model registry: registered models, versions, tags, aliases, stages.
+/// The model registry: registered models, versions, tags, aliases, stages
+/// (SQLite: `sqlite/registry.rs`).
 pub trait RegistryStore: Send + Sync {
     fn create_registered_model(
         &self,
@@ -79,9 +90,9 @@ pub trait RegistryStore: Send + Sync {
     fn rename_registered_model(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel>;
     fn update_registered_model(&self, name: &str, description: Option<&str>) -> StoreResult<RegisteredModel>;
     fn delete_registered_model(&self, name: &str) -> StoreResult<()>;
-    fn search_registered_models(&self, query: &RegistryQuery) -> StoreResult<Page<RegisteredModel>>;
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> StoreResult<()>;
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> StoreResult<()>;
+    fn search_registered_models(&self, query: &RegistryQuery) -> StoreResult<Page<RegisteredModel>>;
     fn get_latest_versions(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>>;
 
     fn create_model_version(&self, version: &NewModelVersion) -> StoreResult<ModelVersion>;
@@ -106,7 +117,34 @@ pub trait RegistryStore: Send + Sync {
     fn registry_generation(&self) -> u64;
 }
 
-/// Everything a flotilla server needs from its metadata store.
-pub trait Store: TrackingStore + LoggedModelStore + RegistryStore + FleetStore + InsightStore {}
+/// Everything a flotilla server needs from its metadata store: the sum of
+/// the area traits, implemented for every type that implements them all.
+/// Methods called on a `dyn Store` need no import; on a concrete store, bring
+/// the area traits in with [`prelude`].
+pub trait Store:
+    ExperimentStore
+    + RunStore
+    + LoggedModelStore
+    + RegistryStore
+    + FamilyStore
+    + BulkStore
+    + PromotionStore
+    + FleetSearchStore
+    + VersionSearchStore
+    + InsightStore
+{
+}
 
-impl<T: TrackingStore + LoggedModelStore + RegistryStore + FleetStore + InsightStore> Store for T {}
+impl<T> Store for T where
+    T: ExperimentStore
+        + RunStore
+        + LoggedModelStore
+        + RegistryStore
+        + FamilyStore
+        + BulkStore
+        + PromotionStore
+        + FleetSearchStore
+        + VersionSearchStore
+        + InsightStore
+{
+}

@@ -19,10 +19,10 @@ fn reopening_keeps_data_and_does_not_rerun_migrations() {
     let path = dir.path().join("flotilla.db");
     {
         let store = SqliteStore::open(&path).unwrap();
-        flotilla_store::TrackingStore::create_experiment(&store, "kept", None, &[]).unwrap();
+        flotilla_store::ExperimentStore::create_experiment(&store, "kept", None, &[]).unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    let e = flotilla_store::TrackingStore::get_experiment_by_name(&store, "kept").unwrap();
+    let e = flotilla_store::ExperimentStore::get_experiment_by_name(&store, "kept").unwrap();
     assert_eq!(e.name, "kept");
 }
 
@@ -43,7 +43,7 @@ fn the_generator_refuses_a_store_open_elsewhere() {
     let err = SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("open in another process"), "{err}");
     // Nothing was written, and the store still works.
-    let page = flotilla_store::FleetStore::search_fleet(&store, &Default::default()).unwrap();
+    let page = flotilla_store::FleetSearchStore::search_fleet(&store, &Default::default()).unwrap();
     assert!(page.items.is_empty());
     drop(store);
     let (report, _) = SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
@@ -69,7 +69,7 @@ fn a_failed_generation_leaves_a_usable_store() {
     assert!(SqliteStore::generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).is_err());
     assert!(!dir.path().join("flotilla.db-generating").exists());
     let store = SqliteStore::open(&path).unwrap();
-    let page = flotilla_store::FleetStore::search_fleet(
+    let page = flotilla_store::FleetSearchStore::search_fleet(
         &store,
         &flotilla_core::fleet::FleetQuery { max_results: Some(1000), ..Default::default() },
     )
@@ -87,7 +87,7 @@ fn a_failed_generation_leaves_a_usable_store() {
 #[test]
 fn generated_fleet_counts_facets_like_the_triggers() {
     use flotilla_core::fleet::{Facets, FleetQuery};
-    use flotilla_store::FleetStore;
+    use flotilla_store::prelude::*;
     use flotilla_store::sqlite::generate::FleetSpec;
 
     let dir = tempfile::tempdir().expect("tempdir");

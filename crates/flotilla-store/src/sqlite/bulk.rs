@@ -14,7 +14,9 @@ use super::aliases::{self, BatchKind, NewBatch};
 use super::families;
 use super::{SqliteStore, now_ms, registry};
 use crate::error::{StoreError, StoreResult};
-use crate::fleet::{AliasChange, AliasMove, AliasReport, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion};
+use crate::fleet::{
+    AliasChange, AliasMove, AliasReport, BulkStore, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion,
+};
 
 /// Items a bulk request may carry.
 pub(crate) const MAX_BULK_ITEMS: usize = 10_000;
@@ -133,12 +135,8 @@ fn insert_version(tx: &Transaction<'_>, rm_id: i64, v: &BulkVersion, now: i64) -
     Ok(version)
 }
 
-impl SqliteStore {
-    pub(crate) fn register_versions_impl(
-        &self,
-        versions: &[BulkVersion],
-        ctx: &ChangeContext,
-    ) -> StoreResult<Vec<RegisteredVersion>> {
+impl BulkStore for SqliteStore {
+    fn register_versions(&self, versions: &[BulkVersion], ctx: &ChangeContext) -> StoreResult<Vec<RegisteredVersion>> {
         check_batch_size(versions.len(), "bulk registration")?;
         self.write_registry(|tx| {
             let now = now_ms();
@@ -165,7 +163,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_aliases_impl(&self, changes: &[AliasChange], ctx: &ChangeContext) -> StoreResult<AliasReport> {
+    fn set_aliases(&self, changes: &[AliasChange], ctx: &ChangeContext) -> StoreResult<AliasReport> {
         check_batch_size(changes.len(), "bulk alias change")?;
         let mut errors = ItemErrors::default();
         let mut seen = HashSet::new();

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, filter_sql, now_ms, rows};
 use crate::error::StoreResult;
-use crate::{ExperimentQuery, paging};
+use crate::{ExperimentQuery, ExperimentStore, paging};
 
 pub(crate) fn parse_id(experiment_id: &str) -> StoreResult<i64> {
     experiment_id.trim().parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(|| {
@@ -71,13 +71,8 @@ fn touch(tx: &Transaction<'_>, id: i64) -> StoreResult<()> {
     Ok(())
 }
 
-impl SqliteStore {
-    pub(crate) fn create_experiment_impl(
-        &self,
-        name: &str,
-        artifact_location: Option<&str>,
-        tags: &[Tag],
-    ) -> StoreResult<String> {
+impl ExperimentStore for SqliteStore {
+    fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String> {
         validation::experiment_name(name)?;
         validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         tags.iter().try_for_each(validate_tag)?;
@@ -112,12 +107,12 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_experiment_impl(&self, experiment_id: &str) -> StoreResult<Experiment> {
+    fn get_experiment(&self, experiment_id: &str) -> StoreResult<Experiment> {
         let id = parse_id(experiment_id)?;
         self.read(|tx| rows::experiments_by_ids(tx, &[id])?.pop().ok_or_else(|| not_found(experiment_id).into()))
     }
 
-    pub(crate) fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
+    fn get_experiment_by_name(&self, name: &str) -> StoreResult<Experiment> {
         self.read(|tx| {
             let id: Option<i64> = tx
                 .prepare_cached("SELECT experiment_id FROM experiments WHERE name = ?")?
@@ -131,31 +126,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_experiment_stage(&self, experiment_id: &str, to: LifecycleStage) -> StoreResult<()> {
-        let id = parse_id(experiment_id)?;
-        self.write(|tx| {
-            if stage_of(tx, id)?.is_none() {
-                return Err(not_found(experiment_id).into());
-            }
-            if id == 0 && to == LifecycleStage::Deleted {
-                return Err(Error::invalid(
-                    "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
-                )
-                .into());
-            }
-            let now = now_ms();
-            tx.prepare_cached(
-                "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
-            )?
-            .execute(params![to.as_str(), now, id])?;
-            let deleted_time = (to == LifecycleStage::Deleted).then_some(now);
-            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?")?
-                .execute(params![to.as_str(), deleted_time, id])?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn rename_experiment_impl(&self, experiment_id: &str, new_name: &str) -> StoreResult<()> {
+    fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> StoreResult<()> {
         validation::experiment_name(new_name)?;
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
@@ -172,7 +143,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_experiment_tag_impl(&self, experiment_id: &str, tag: &Tag) -> StoreResult<()> {
+    fn set_experiment_tag(&self, experiment_id: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
@@ -182,7 +153,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_experiment_tag_impl(&self, experiment_id: &str, key: &str) -> StoreResult<()> {
+    fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
             let n = tx
@@ -197,7 +168,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn search_experiments_impl(&self, q: &ExperimentQuery) -> StoreResult<Page<Experiment>> {
+    fn search_experiments(&self, q: &ExperimentQuery) -> StoreResult<Page<Experiment>> {
         let limit = validation::page_size(q.page.max_results, validation::EXPERIMENTS_PAGE, "experiments")?;
         let clauses = filter::parse_filter(Entity::Experiments, &q.filter)?;
         filter::check_order_by_count(q.order_by.len())?;
@@ -236,6 +207,40 @@ impl SqliteStore {
         self.read(|tx| {
             let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
             Ok(Page { items: rows::experiments_by_ids(tx, &ids)?, next_page_token: next })
+        })
+    }
+
+    fn delete_experiment(&self, experiment_id: &str) -> StoreResult<()> {
+        self.set_experiment_stage(experiment_id, LifecycleStage::Deleted)
+    }
+
+    fn restore_experiment(&self, experiment_id: &str) -> StoreResult<()> {
+        self.set_experiment_stage(experiment_id, LifecycleStage::Active)
+    }
+}
+
+impl SqliteStore {
+    fn set_experiment_stage(&self, experiment_id: &str, to: LifecycleStage) -> StoreResult<()> {
+        let id = parse_id(experiment_id)?;
+        self.write(|tx| {
+            if stage_of(tx, id)?.is_none() {
+                return Err(not_found(experiment_id).into());
+            }
+            if id == 0 && to == LifecycleStage::Deleted {
+                return Err(Error::invalid(
+                    "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
+                )
+                .into());
+            }
+            let now = now_ms();
+            tx.prepare_cached(
+                "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+            )?
+            .execute(params![to.as_str(), now, id])?;
+            let deleted_time = (to == LifecycleStage::Deleted).then_some(now);
+            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?")?
+                .execute(params![to.as_str(), deleted_time, id])?;
+            Ok(())
         })
     }
 }

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{SqliteStore, now_ms, registry};
 use crate::error::StoreResult;
-use crate::fleet::{NewFamily, PartitionTarget};
+use crate::fleet::{FamilyStore, NewFamily, PartitionTarget};
 use crate::{PageRequest, paging};
 
 /// A family's row.
@@ -242,8 +242,8 @@ fn family_by_id(tx: &Transaction<'_>, id: i64) -> StoreResult<Family> {
     Ok(Family { name, levels, description, creation_time, models })
 }
 
-impl SqliteStore {
-    pub(crate) fn create_family_impl(&self, new: &NewFamily) -> StoreResult<Family> {
+impl FamilyStore for SqliteStore {
+    fn create_family(&self, new: &NewFamily) -> StoreResult<Family> {
         fleet::validate_family(&new.name, &new.levels)?;
         validation::model_name(&new.name)?;
         self.write_registry(|tx| {
@@ -292,11 +292,11 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_family_impl(&self, name: &str) -> StoreResult<Family> {
+    fn get_family(&self, name: &str) -> StoreResult<Family> {
         self.read(|tx| family_by_id(tx, family(tx, name)?.id))
     }
 
-    pub(crate) fn list_families_impl(&self, page: &PageRequest) -> StoreResult<Page<Family>> {
+    fn list_families(&self, page: &PageRequest) -> StoreResult<Page<Family>> {
         let limit = validation::page_size(page.max_results, (100, 1000), "max_results")?;
         let cursor = paging::decode_opt(page.page_token.as_deref(), 1)?;
         self.read(|tx| {
@@ -312,7 +312,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn resolve_partition_impl(
+    fn resolve_partition(
         &self,
         family_name: &str,
         partition: &[PartitionValue],

@@ -15,6 +15,7 @@ use serde_json::Value as JsonValue;
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, families};
 use crate::error::StoreResult;
+use crate::fleet::FleetSearchStore;
 use crate::paging;
 
 /// Substrings matching more names than this are searched by walking the
@@ -314,8 +315,8 @@ fn validate(q: &FleetQuery) -> StoreResult<()> {
     Ok(())
 }
 
-impl SqliteStore {
-    pub(crate) fn search_fleet_impl(&self, q: &FleetQuery) -> StoreResult<Page<FleetModel>> {
+impl FleetSearchStore for SqliteStore {
+    fn search_fleet(&self, q: &FleetQuery) -> StoreResult<Page<FleetModel>> {
         validate(q)?;
         let limit = validation::page_size(q.max_results, (100, 1000), "max_results")?;
         let desc = q.sort.descending;
@@ -366,10 +367,12 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn fleet_facets_impl(&self, q: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
+    fn fleet_facets(&self, q: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
         Ok(self.facets_within(q, tag_keys, None)?.0)
     }
+}
 
+impl SqliteStore {
     /// Facets of what `q` matches; with a `cap`, a filtered query counts
     /// only its first `cap` matches and says so (`true`: truncated).
     pub(crate) fn facets_within(

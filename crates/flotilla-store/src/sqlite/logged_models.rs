@@ -13,7 +13,7 @@ use super::filter_sql::{self, MissingKey};
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, experiments, new_hex_id, now_ms, rows};
 use crate::error::StoreResult;
-use crate::{LoggedModelQuery, NewLoggedModel, paging};
+use crate::{LoggedModelQuery, LoggedModelStore, NewLoggedModel, paging};
 
 fn not_found(model_id: &str) -> Error {
     Error::not_found(format!("Logged model with ID '{model_id}' not found."))
@@ -141,8 +141,8 @@ fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     filter_sql::compare(column, c, args)
 }
 
-impl SqliteStore {
-    pub(crate) fn create_logged_model_impl(&self, new: &NewLoggedModel) -> StoreResult<LoggedModel> {
+impl LoggedModelStore for SqliteStore {
+    fn create_logged_model(&self, new: &NewLoggedModel) -> StoreResult<LoggedModel> {
         validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         validation::list_len("params", new.params.len(), validation::MAX_PARAMS_PER_REQUEST)?;
         if let Some(name) = &new.name
@@ -181,15 +181,11 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_logged_model_impl(&self, model_id: &str) -> StoreResult<LoggedModel> {
+    fn get_logged_model(&self, model_id: &str) -> StoreResult<LoggedModel> {
         self.read(|tx| one(tx, model_id))
     }
 
-    pub(crate) fn finalize_logged_model_impl(
-        &self,
-        model_id: &str,
-        status: LoggedModelStatus,
-    ) -> StoreResult<LoggedModel> {
+    fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> StoreResult<LoggedModel> {
         self.write(|tx| {
             require(tx, model_id)?;
             tx.prepare_cached("UPDATE logged_models SET status = ?, last_update_time = ? WHERE model_id = ?")?
@@ -198,7 +194,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_logged_model_impl(&self, model_id: &str) -> StoreResult<()> {
+    fn delete_logged_model(&self, model_id: &str) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
             tx.prepare_cached("DELETE FROM logged_models WHERE model_id = ?")?.execute([model_id])?;
@@ -206,7 +202,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_logged_model_tags_impl(&self, model_id: &str, tags: &[Tag]) -> StoreResult<LoggedModel> {
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> StoreResult<LoggedModel> {
         validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         validate_pairs("Tag", tags, validation::MAX_TAG_VALUE_LENGTH)?;
         self.write(|tx| {
@@ -221,7 +217,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_logged_model_tag_impl(&self, model_id: &str, key: &str) -> StoreResult<()> {
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
             let n = tx
@@ -236,7 +232,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn log_logged_model_params_impl(&self, model_id: &str, params: &[Tag]) -> StoreResult<()> {
+    fn log_logged_model_params(&self, model_id: &str, params: &[Tag]) -> StoreResult<()> {
         validation::list_len("params", params.len(), validation::MAX_PARAMS_PER_REQUEST)?;
         validate_pairs("Param", params, validation::MAX_PARAM_VALUE_LENGTH)?;
         self.write(|tx| {
@@ -251,7 +247,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn search_logged_models_impl(&self, q: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>> {
+    fn search_logged_models(&self, q: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>> {
         let limit = validation::page_size(q.page.max_results, validation::LOGGED_MODELS_PAGE, "logged models")?;
         validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
         let clauses = filter::parse_filter(Entity::LoggedModels, &q.filter)?;

@@ -17,6 +17,7 @@ pub mod generate;
 mod insights;
 mod keyset;
 mod logged_models;
+mod metrics;
 mod migrations;
 mod promotion;
 mod registry;
@@ -24,7 +25,6 @@ mod registry_search;
 mod rows;
 mod runs;
 mod search_runs;
-mod store_impl;
 mod version_search;
 
 use std::path::Path;
@@ -118,10 +118,6 @@ impl SqliteStore {
         let out = self.write(f)?;
         self.registry_generation.fetch_add(1, Ordering::Release);
         Ok(out)
-    }
-
-    pub(crate) fn registry_generation_now(&self) -> u64 {
-        self.registry_generation.load(Ordering::Acquire)
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.

@@ -14,7 +14,7 @@ use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 use super::aliases::{self, BatchKind, NewBatch};
 use super::{SqliteStore, families, now_ms};
 use crate::error::StoreResult;
-use crate::fleet::{AliasEvent, AliasMove, AliasReport, AuditQuery, ChangeContext, PromotionRule};
+use crate::fleet::{AliasEvent, AliasMove, AliasReport, AuditQuery, ChangeContext, PromotionRule, PromotionStore};
 use crate::paging;
 
 fn check_rule(rule: &PromotionRule) -> StoreResult<()> {
@@ -117,13 +117,8 @@ fn numbered(sql: &str, first: usize) -> String {
     out
 }
 
-impl SqliteStore {
-    pub(crate) fn promote_impl(
-        &self,
-        rule: &PromotionRule,
-        dry_run: bool,
-        ctx: &ChangeContext,
-    ) -> StoreResult<AliasReport> {
+impl PromotionStore for SqliteStore {
+    fn promote(&self, rule: &PromotionRule, dry_run: bool, ctx: &ChangeContext) -> StoreResult<AliasReport> {
         check_rule(rule)?;
         if dry_run {
             return self.read(|tx| {
@@ -176,7 +171,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn rollback_impl(&self, batch_id: i64, ctx: &ChangeContext) -> StoreResult<AliasReport> {
+    fn rollback(&self, batch_id: i64, ctx: &ChangeContext) -> StoreResult<AliasReport> {
         self.write_registry(|tx| {
             let reverted: Option<Option<i64>> = tx
                 .prepare_cached("SELECT reverted_by FROM alias_batches WHERE batch_id = ?")?
@@ -247,7 +242,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn audit_log_impl(&self, query: &AuditQuery) -> StoreResult<Page<AliasEvent>> {
+    fn audit_log(&self, query: &AuditQuery) -> StoreResult<Page<AliasEvent>> {
         let limit = validation::page_size(query.page.max_results, (100, 1000), "max_results")?;
         let cursor = paging::decode_opt(query.page.page_token.as_deref(), 1)?;
         self.read(|tx| {

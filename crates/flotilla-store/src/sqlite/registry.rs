@@ -1,13 +1,23 @@
-//! The model registry: registered models, versions, tags, aliases and stages.
+//! The model registry: registered models, versions, tags, aliases and stages,
+//! and the two registry searches (their clauses and orders become SQL in
+//! `registry_search.rs`).
 
-use flotilla_core::model::{ModelVersion, RegisteredModel, Tag, canonical_stage};
+use std::sync::atomic::Ordering;
+
+use flotilla_core::filter::{self, Entity};
+use flotilla_core::model::{ModelVersion, Page, RegisteredModel, Tag, canonical_stage};
 use flotilla_core::{Error, validation};
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::registry_search::{registered_models_by_ids, versions_by_keys};
-use super::{SqliteStore, aliases, families, now_ms};
-use crate::NewModelVersion;
+use super::keyset::{self, SortKey};
+use super::registry_search::{
+    VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
+    versions_by_keys,
+};
+use super::{SqliteStore, aliases, families, now_ms, rows};
 use crate::error::StoreResult;
+use crate::{NewModelVersion, RegistryQuery, RegistryStore, paging};
 
 pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
     tx.prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
@@ -49,8 +59,8 @@ fn one_version(tx: &Transaction<'_>, key: (i64, i64)) -> StoreResult<ModelVersio
     versions_by_keys(tx, &[key])?.pop().ok_or_else(|| Error::internal("model version vanished").into())
 }
 
-impl SqliteStore {
-    pub(crate) fn create_registered_model_impl(
+impl RegistryStore for SqliteStore {
+    fn create_registered_model(
         &self,
         name: &str,
         tags: &[Tag],
@@ -79,14 +89,14 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_registered_model_impl(&self, name: &str) -> StoreResult<RegisteredModel> {
+    fn get_registered_model(&self, name: &str) -> StoreResult<RegisteredModel> {
         self.read(|tx| {
             let id = rm_id(tx, name)?;
             one_model(tx, id)
         })
     }
 
-    pub(crate) fn rename_registered_model_impl(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
         validation::model_name(new_name)?;
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
@@ -105,11 +115,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn update_registered_model_impl(
-        &self,
-        name: &str,
-        description: Option<&str>,
-    ) -> StoreResult<RegisteredModel> {
+    fn update_registered_model(&self, name: &str, description: Option<&str>) -> StoreResult<RegisteredModel> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             let now = now_ms();
@@ -122,7 +128,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_registered_model_impl(&self, name: &str) -> StoreResult<()> {
+    fn delete_registered_model(&self, name: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             families::check_deletable(tx, id, name)?;
@@ -131,7 +137,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_registered_model_tag_impl(&self, name: &str, tag: &Tag) -> StoreResult<()> {
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
@@ -141,7 +147,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_registered_model_tag_impl(&self, name: &str, key: &str) -> StoreResult<()> {
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             tx.prepare_cached("DELETE FROM registered_model_tags WHERE rm_id = ? AND key = ?")?
@@ -150,7 +156,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_latest_versions_impl(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
+    fn get_latest_versions(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
         validation::list_len("stages", stages.len(), validation::MAX_STAGES_PER_REQUEST)?;
         let mut wanted = Vec::new();
         for s in stages {
@@ -177,7 +183,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn create_model_version_impl(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
+    fn create_model_version(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
         validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         new.tags.iter().try_for_each(validate_tag)?;
         if new.source.is_empty() {
@@ -224,19 +230,14 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_model_version_impl(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
+    fn get_model_version(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
         self.read(|tx| {
             let key = version_key(tx, name, version)?;
             one_version(tx, key)
         })
     }
 
-    pub(crate) fn update_model_version_impl(
-        &self,
-        name: &str,
-        version: &str,
-        description: Option<&str>,
-    ) -> StoreResult<ModelVersion> {
+    fn update_model_version(&self, name: &str, version: &str, description: Option<&str>) -> StoreResult<ModelVersion> {
         self.write_registry(|tx| {
             let key = version_key(tx, name, version)?;
             let now = now_ms();
@@ -250,7 +251,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_model_version_impl(&self, name: &str, version: &str) -> StoreResult<()> {
+    fn delete_model_version(&self, name: &str, version: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             let pointing: Vec<String> = tx
@@ -268,7 +269,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn transition_stage_impl(
+    fn transition_stage(
         &self,
         name: &str,
         version: &str,
@@ -296,7 +297,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_model_version_tag_impl(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
+    fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
         validate_tag(tag)?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
@@ -308,7 +309,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_model_version_tag_impl(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
+    fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             tx.prepare_cached("DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?")?
@@ -317,7 +318,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_alias_impl(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
+    fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
         validation::alias(alias)?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
@@ -327,7 +328,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_alias_impl(&self, name: &str, alias: &str) -> StoreResult<()> {
+    fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             if aliases::current(tx, id, alias)?.is_some() {
@@ -338,7 +339,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_version_by_alias_impl(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
+    fn get_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
         self.read(|tx| {
             let id = rm_id(tx, name)?;
             let version: Option<i64> = tx
@@ -348,6 +349,67 @@ impl SqliteStore {
             // MLflow answers an unknown alias with INVALID_PARAMETER_VALUE, and clients rely on it.
             let v = version.ok_or_else(|| Error::invalid(format!("Registered model alias {alias} not found.")))?;
             one_version(tx, (id, v))
+        })
+    }
+
+    fn registry_generation(&self) -> u64 {
+        self.registry_generation.load(Ordering::Acquire)
+    }
+
+    fn search_registered_models(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
+        let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
+        let clauses = filter::parse_filter(Entity::RegisteredModels, &q.filter)?;
+        let keys =
+            order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let mut args = Vec::new();
+        let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&registered_model_clause(c, &mut args)?);
+        }
+        if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+            sql.push_str(" AND rm.name >= ? AND rm.name < ?");
+            args.push(Value::Text(prefix.to_string()));
+            args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+        }
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+        self.read(|tx| {
+            let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
+            Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
+        })
+    }
+
+    fn search_model_versions(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
+        let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
+        let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
+        // MLflow's order (`sqlalchemy_store.search_model_versions`): recently
+        // updated first by default, and name then newest version to break ties.
+        let keys = order_keys(
+            Entity::ModelVersions,
+            &q.order_by,
+            &[SortKey::desc("mv.last_update_time"), SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+            &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+        )?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let mut args = Vec::new();
+        let mut sql = format!(
+            "SELECT mv.rm_id, mv.version, {} FROM model_versions mv JOIN registered_models rm ON rm.rm_id = mv.rm_id WHERE 1=1",
+            keyset::select_list(&keys)
+        );
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&model_version_clause(c, &mut args)?);
+        }
+        if cursor.is_none() && VERSION_TIMESTAMPS.contains(&keys[0].expr.as_str()) {
+            sql.push_str(" AND ");
+            sql.push_str(&keyset::open_integer_range(&keys[0]));
+        }
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+        self.read(|tx| {
+            let (pairs, next) =
+                rows::keyset_page(tx, &sql, &args, keys.len(), limit, 2, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Page { items: versions_by_keys(tx, &pairs)?, next_page_token: next })
         })
     }
 }

@@ -1,20 +1,20 @@
 //! Registry reads at page granularity: whole registered models and versions
-//! for a page of keys (a fixed number of queries per page), and the two
-//! registry searches with keyset paging.
+//! for a page of keys (a fixed number of queries per page), and the clauses
+//! and orders of the two registry searches as SQL (the searches themselves,
+//! keyset-paged, are in `registry.rs`).
 
 use std::collections::HashMap;
 
+use flotilla_core::Error;
 use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
-use flotilla_core::model::{ModelVersion, ModelVersionStatus, Page, RegisteredModel, RegisteredModelAlias, Tag};
-use flotilla_core::{Error, validation};
+use flotilla_core::model::{ModelVersion, ModelVersionStatus, RegisteredModel, RegisteredModelAlias, Tag};
 use rusqlite::Transaction;
 use rusqlite::types::Value;
 
 use super::filter_sql::{self, MissingKey};
-use super::keyset::{self, SortKey};
-use super::{SqliteStore, rows};
+use super::keyset::SortKey;
+use super::rows;
 use crate::error::StoreResult;
-use crate::{RegistryQuery, paging};
 
 /// Above this version number a model's `latest_versions` is found by index seeks per stage.
 const MANY_VERSIONS: i64 = 64;
@@ -177,7 +177,7 @@ fn versions_keyed(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<
     Ok(keys.iter().filter_map(|k| versions.remove(k).map(|v| (*k, v))).collect())
 }
 
-fn order_keys(
+pub(super) fn order_keys(
     entity: Entity,
     specs: &[String],
     defaults: &[SortKey],
@@ -220,7 +220,7 @@ fn order_keys(
     Ok(keys)
 }
 
-fn registered_model_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+pub(super) fn registered_model_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     match &c.field {
         Field::Attr(a) => {
             filter_sql::compare(filter_sql::attr_column(*a, &[(Attr::Name, "rm.name")], "registered models")?, c, args)
@@ -235,7 +235,7 @@ fn registered_model_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<Str
 }
 
 /// Version columns that are non-NULL integers with an index of their own.
-const VERSION_TIMESTAMPS: &[&str] = &["mv.last_update_time", "mv.creation_time"];
+pub(super) const VERSION_TIMESTAMPS: &[&str] = &["mv.last_update_time", "mv.creation_time"];
 
 const VERSION_COLUMNS: &[(Attr, &str)] = &[
     (Attr::Name, "rm.name"),
@@ -244,7 +244,7 @@ const VERSION_COLUMNS: &[(Attr, &str)] = &[
     (Attr::SourcePath, "mv.source"),
 ];
 
-fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+pub(super) fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     match &c.field {
         Field::Attr(a) => filter_sql::compare(filter_sql::attr_column(*a, VERSION_COLUMNS, "model versions")?, c, args),
         Field::Tag(key) => filter_sql::key_value(
@@ -258,64 +258,5 @@ fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String
         Field::Metric(_) | Field::Param(_) | Field::Dataset(_) => {
             Err(filter_sql::unsupported(&c.field, "model versions"))
         }
-    }
-}
-
-impl SqliteStore {
-    pub(crate) fn search_registered_models_impl(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
-        let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
-        let clauses = filter::parse_filter(Entity::RegisteredModels, &q.filter)?;
-        let keys =
-            order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
-        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
-        let mut args = Vec::new();
-        let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
-        for c in &clauses {
-            sql.push_str(" AND ");
-            sql.push_str(&registered_model_clause(c, &mut args)?);
-        }
-        if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-            sql.push_str(" AND rm.name >= ? AND rm.name < ?");
-            args.push(Value::Text(prefix.to_string()));
-            args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
-        }
-        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
-        self.read(|tx| {
-            let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
-            Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
-        })
-    }
-
-    pub(crate) fn search_model_versions_impl(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
-        let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
-        let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
-        // MLflow's order (`sqlalchemy_store.search_model_versions`): recently
-        // updated first by default, and name then newest version to break ties.
-        let keys = order_keys(
-            Entity::ModelVersions,
-            &q.order_by,
-            &[SortKey::desc("mv.last_update_time"), SortKey::asc("rm.name"), SortKey::desc("mv.version")],
-            &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
-        )?;
-        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
-        let mut args = Vec::new();
-        let mut sql = format!(
-            "SELECT mv.rm_id, mv.version, {} FROM model_versions mv JOIN registered_models rm ON rm.rm_id = mv.rm_id WHERE 1=1",
-            keyset::select_list(&keys)
-        );
-        for c in &clauses {
-            sql.push_str(" AND ");
-            sql.push_str(&model_version_clause(c, &mut args)?);
-        }
-        if cursor.is_none() && VERSION_TIMESTAMPS.contains(&keys[0].expr.as_str()) {
-            sql.push_str(" AND ");
-            sql.push_str(&keyset::open_integer_range(&keys[0]));
-        }
-        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
-        self.read(|tx| {
-            let (pairs, next) =
-                rows::keyset_page(tx, &sql, &args, keys.len(), limit, 2, |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(Page { items: versions_by_keys(tx, &pairs)?, next_page_token: next })
-        })
     }
 }

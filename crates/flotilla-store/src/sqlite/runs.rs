@@ -1,15 +1,21 @@
 //! Runs: lifecycle, params, metrics, tags, dataset and model inputs/outputs,
-//! and metric history.
+//! metric history, and `runs/search` (its clauses and orders become SQL in
+//! `search_runs.rs`; metric points are written by `metrics.rs`).
 
-use std::collections::HashMap;
-
-use flotilla_core::model::{DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo, Tag};
+use flotilla_core::filter::{self, Attr, Comparator, Entity, Field};
+use flotilla_core::model::{
+    DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo, Tag, ViewType,
+};
 use flotilla_core::{Error, validation};
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::keyset::{self, SortKey};
+use super::metrics::insert_metrics;
+use super::search_runs::{clause_sql, sort_keys};
 use super::{SqliteStore, aliases, experiments, new_hex_id, now_ms, rows};
 use crate::error::StoreResult;
-use crate::{NewRun, PageRequest, RunUpdate, paging};
+use crate::{NewRun, PageRequest, RunQuery, RunStore, RunUpdate, paging};
 
 pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
 const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
@@ -121,106 +127,8 @@ fn insert_param(tx: &Transaction<'_>, key: i64, run_id: &str, p: &Tag) -> StoreR
     }
 }
 
-/// The value as stored: NaN is kept as 0.0 with `is_nan` set, so that
-/// comparisons and indexes see a number.
-fn stored_value(m: &Metric) -> (f64, bool) {
-    if m.value.is_nan() { (0.0, true) } else { (m.value, false) }
-}
-
-/// Which of two points of one metric is the latest: the greater (step,
-/// timestamp, value); on a tie the one logged later.
-fn is_newer(candidate: &Metric, current: &Metric) -> bool {
-    let key = |m: &Metric| (m.step, m.timestamp, stored_value(m).0);
-    key(candidate) >= key(current)
-}
-
-/// Writes a batch of metric points: every point to the history, then one
-/// upsert per key into `latest_metrics` with that key's latest point of the
-/// batch (a batch of 1,000 points over 100 keys is 1,100 statements, not 2,000).
-/// History rows per multi-row `INSERT` (9 columns each).
-const HISTORY_ROWS_PER_INSERT: usize = 100;
-
-fn insert_metrics(tx: &Transaction<'_>, key: i64, run_id: &str, metrics: &[Metric]) -> StoreResult<()> {
-    // The history goes in a few wide statements: a 1,000-metric batch costs
-    // ten statement executions, not a thousand.
-    for chunk in metrics.chunks(HISTORY_ROWS_PER_INSERT) {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        let sql = format!(
-            "INSERT INTO metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest) VALUES {}",
-            vec![row; chunk.len()].join(", ")
-        );
-        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(9 * chunk.len());
-        let stored: Vec<(f64, bool)> = chunk.iter().map(stored_value).collect();
-        for (m, (value, is_nan)) in chunk.iter().zip(&stored) {
-            values.extend([
-                &key as &dyn rusqlite::ToSql,
-                &m.key,
-                value,
-                is_nan,
-                &m.timestamp,
-                &m.step,
-                &m.model_id,
-                &m.dataset_name,
-                &m.dataset_digest,
-            ]);
-        }
-        tx.prepare_cached(&sql)?.execute(values.as_slice())?;
-    }
-    let mut latest: Vec<&Metric> = Vec::new();
-    let mut slot_of: HashMap<&str, usize> = HashMap::new();
-    for m in metrics {
-        match slot_of.get(m.key.as_str()) {
-            Some(&i) if is_newer(m, latest[i]) => latest[i] = m,
-            Some(_) => {}
-            None => {
-                slot_of.insert(&m.key, latest.len());
-                latest.push(m);
-            }
-        }
-        if let Some(model_id) = &m.model_id {
-            upsert_logged_model_metric(tx, model_id, run_id, m)?;
-        }
-    }
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO latest_metrics (run_key, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (run_key, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
-            timestamp = excluded.timestamp, step = excluded.step, model_id = excluded.model_id,
-            dataset_name = excluded.dataset_name, dataset_digest = excluded.dataset_digest
-         WHERE (excluded.step, excluded.timestamp, excluded.value) >= (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-    )?;
-    for m in latest {
-        let (value, is_nan) = stored_value(m);
-        upsert.execute(params![
-            key,
-            m.key,
-            value,
-            is_nan,
-            m.timestamp,
-            m.step,
-            m.model_id,
-            m.dataset_name,
-            m.dataset_digest
-        ])?;
-    }
-    Ok(())
-}
-
-fn upsert_logged_model_metric(tx: &Transaction<'_>, model_id: &str, run_id: &str, m: &Metric) -> StoreResult<()> {
-    let (value, is_nan) = stored_value(m);
-    tx.prepare_cached(
-        "INSERT INTO logged_model_metrics (model_id, key, value, is_nan, timestamp, step, run_uuid, dataset_name, dataset_digest)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM logged_models WHERE model_id = ?1)
-         ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
-            timestamp = excluded.timestamp, step = excluded.step, run_uuid = excluded.run_uuid
-         WHERE (excluded.step, excluded.timestamp) >= (logged_model_metrics.step, logged_model_metrics.timestamp)",
-    )?
-    .execute(params![model_id, m.key, value, is_nan, m.timestamp, m.step, run_id, m.dataset_name, m.dataset_digest])?;
-    Ok(())
-}
-
-impl SqliteStore {
-    pub(crate) fn create_run_impl(&self, new: &NewRun) -> StoreResult<Run> {
+impl RunStore for SqliteStore {
+    fn create_run(&self, new: &NewRun) -> StoreResult<Run> {
         validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         new.tags.iter().try_for_each(validate_tag)?;
         if let Some(name) = &new.run_name {
@@ -257,7 +165,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn get_run_impl(&self, run_id: &str) -> StoreResult<Run> {
+    fn get_run(&self, run_id: &str) -> StoreResult<Run> {
         self.read(|tx| {
             let (key, _) = run_key(tx, run_id)?;
             rows::runs_by_keys(tx, &[key])?
@@ -266,7 +174,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn update_run_impl(&self, run_id: &str, update: &RunUpdate) -> StoreResult<RunInfo> {
+    fn update_run(&self, run_id: &str, update: &RunUpdate) -> StoreResult<RunInfo> {
         if let Some(name) = &update.run_name {
             validation::run_name(name)?;
         }
@@ -286,23 +194,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn set_run_stage(&self, run_id: &str, to: LifecycleStage) -> StoreResult<()> {
-        self.write(|tx| {
-            let (key, _) = run_key(tx, run_id)?;
-            let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
-            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
-                .execute(params![to.as_str(), deleted_time, key])?;
-            Ok(())
-        })
-    }
-
-    pub(crate) fn log_batch_impl(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[Tag],
-        tags: &[Tag],
-    ) -> StoreResult<()> {
+    fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Tag], tags: &[Tag]) -> StoreResult<()> {
         validate_batch(metrics, params, tags)?;
         for (i, a) in params.iter().enumerate() {
             if let Some(b) = params[..i].iter().find(|b| b.key == a.key && b.value != a.value) {
@@ -329,7 +221,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn delete_run_tag_impl(&self, run_id: &str, tag_key: &str) -> StoreResult<()> {
+    fn delete_run_tag(&self, run_id: &str, tag_key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             let n = tx
@@ -342,12 +234,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn log_inputs_impl(
-        &self,
-        run_id: &str,
-        datasets: &[DatasetInput],
-        models: &[ModelInput],
-    ) -> StoreResult<()> {
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput], models: &[ModelInput]) -> StoreResult<()> {
         validation::list_len("datasets", datasets.len(), validation::MAX_DATASETS_PER_BATCH)?;
         validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         for input in datasets {
@@ -412,7 +299,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn log_outputs_impl(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()> {
+    fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> StoreResult<()> {
         validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
@@ -426,7 +313,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn record_logged_model_impl(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
+    fn record_logged_model(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
         let model: serde_json::Value =
             serde_json::from_str(model_json).map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
         if !model.is_object() {
@@ -451,12 +338,7 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn metric_history_impl(
-        &self,
-        run_id: &str,
-        metric_key: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Metric>> {
+    fn metric_history(&self, run_id: &str, metric_key: &str, page: &PageRequest) -> StoreResult<Page<Metric>> {
         let limit = validation::page_size(page.max_results, validation::METRIC_HISTORY_PAGE, "metric history")?;
         let cursor = paging::decode_opt(page.page_token.as_deref(), 3)?;
         self.read(|tx| {
@@ -488,6 +370,73 @@ impl SqliteStore {
                 items.push(m);
             }
             Ok(Page { items, next_page_token: next })
+        })
+    }
+
+    fn delete_run(&self, run_id: &str) -> StoreResult<()> {
+        self.set_run_stage(run_id, LifecycleStage::Deleted)
+    }
+
+    fn restore_run(&self, run_id: &str) -> StoreResult<()> {
+        self.set_run_stage(run_id, LifecycleStage::Active)
+    }
+
+    fn search_runs(&self, q: &RunQuery) -> StoreResult<Page<Run>> {
+        let limit = validation::page_size(q.page.max_results, validation::RUNS_PAGE, "runs")?;
+        validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
+        let clauses = filter::parse_filter(Entity::Runs, &q.filter)?;
+        filter::check_order_by_count(q.order_by.len())?;
+        let mut keys = Vec::new();
+        for spec in &q.order_by {
+            sort_keys(spec, &mut keys)?;
+        }
+        if !keys.iter().any(|k| k.expr == "r.start_time") {
+            keys.push(SortKey::desc("r.start_time"));
+        }
+        if !keys.iter().any(|k| k.expr == "r.run_uuid") {
+            keys.push(SortKey::asc("r.run_uuid"));
+        }
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let experiment_ids =
+            q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;
+
+        // One experiment (the usual search) is an equality, so that the
+        // `runs_by_experiment` index yields runs already in the default order
+        // and the page stops early; a list of them needs a sort.
+        let (experiments, experiment_arg) = match experiment_ids.as_slice() {
+            [one] => ("r.experiment_id = ?", Value::Integer(*one)),
+            many => ("r.experiment_id IN (SELECT value FROM json_each(?))", Value::Text(rows::id_list(many))),
+        };
+        let mut args: Vec<Value> = vec![experiment_arg];
+        let mut sql = format!("SELECT r.run_key, {} FROM runs r WHERE {experiments}", keyset::select_list(&keys));
+        match q.view {
+            ViewType::ActiveOnly => sql.push_str(" AND r.lifecycle_stage = 'active'"),
+            ViewType::DeletedOnly => sql.push_str(" AND r.lifecycle_stage = 'deleted'"),
+            ViewType::All => {}
+        }
+        for c in &clauses {
+            if c.cmp == Comparator::In && !matches!(c.field, Field::Attr(Attr::RunId) | Field::Dataset(_)) {
+                return Err(Error::invalid("IN is only supported for run_id and dataset fields").into());
+            }
+            sql.push_str(" AND ");
+            sql.push_str(&clause_sql(c, &mut args)?);
+        }
+        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+        self.read(|tx| {
+            let (run_keys, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
+            Ok(Page { items: rows::runs_by_keys(tx, &run_keys)?, next_page_token: next })
+        })
+    }
+}
+
+impl SqliteStore {
+    fn set_run_stage(&self, run_id: &str, to: LifecycleStage) -> StoreResult<()> {
+        self.write(|tx| {
+            let (key, _) = run_key(tx, run_id)?;
+            let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
+            tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
+                .execute(params![to.as_str(), deleted_time, key])?;
+            Ok(())
         })
     }
 }

@@ -1,16 +1,14 @@
-//! `runs/search`: MLflow's filter language over runs, with keyset paging on any
-//! ordering (metrics, params, tags or attributes; NULLs last, as MLflow does).
+//! `runs/search` as SQL: MLflow's filter clauses over runs and the sort keys of
+//! any ordering (metrics, params, tags or attributes; NULLs last, as MLflow
+//! does). The keyset-paged search itself is in `runs.rs`.
 
-use flotilla_core::filter::{self, Attr, Clause, Comparator, DatasetField, Entity, Field};
-use flotilla_core::model::{Page, Run, ViewType};
-use flotilla_core::{Error, validation};
+use flotilla_core::Error;
+use flotilla_core::filter::{self, Attr, Clause, DatasetField, Entity, Field};
 use rusqlite::types::Value;
 
 use super::filter_sql::{self, MissingKey};
-use super::keyset::{self, SortKey};
-use super::{SqliteStore, experiments, rows};
+use super::keyset::SortKey;
 use crate::error::StoreResult;
-use crate::{RunQuery, paging};
 
 /// A string literal for SQL text; used only for keys inside ORDER BY
 /// expressions, which are repeated in keyset predicates.
@@ -41,7 +39,7 @@ fn attr_column(attr: Attr) -> StoreResult<&'static str> {
     })
 }
 
-fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+pub(super) fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
     match &c.field {
         Field::Metric(key) => {
             args.push(Value::Text(key.clone()));
@@ -76,7 +74,7 @@ fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
 
 /// Sort keys for one `order_by` entry; nullable values become two keys so
 /// NULLs sort last in both directions.
-fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
+pub(super) fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
     let o = filter::parse_order_by(Entity::Runs, spec)?;
     let nullable = |expr: String, keys: &mut Vec<SortKey>| {
         keys.push(SortKey::asc(format!("({expr} IS NULL)")));
@@ -103,53 +101,4 @@ fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
         }
     }
     Ok(())
-}
-
-impl SqliteStore {
-    pub(crate) fn search_runs_impl(&self, q: &RunQuery) -> StoreResult<Page<Run>> {
-        let limit = validation::page_size(q.page.max_results, validation::RUNS_PAGE, "runs")?;
-        validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
-        let clauses = filter::parse_filter(Entity::Runs, &q.filter)?;
-        filter::check_order_by_count(q.order_by.len())?;
-        let mut keys = Vec::new();
-        for spec in &q.order_by {
-            sort_keys(spec, &mut keys)?;
-        }
-        if !keys.iter().any(|k| k.expr == "r.start_time") {
-            keys.push(SortKey::desc("r.start_time"));
-        }
-        if !keys.iter().any(|k| k.expr == "r.run_uuid") {
-            keys.push(SortKey::asc("r.run_uuid"));
-        }
-        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
-        let experiment_ids =
-            q.experiment_ids.iter().map(|id| experiments::parse_id(id)).collect::<StoreResult<Vec<_>>>()?;
-
-        // One experiment (the usual search) is an equality, so that the
-        // `runs_by_experiment` index yields runs already in the default order
-        // and the page stops early; a list of them needs a sort.
-        let (experiments, experiment_arg) = match experiment_ids.as_slice() {
-            [one] => ("r.experiment_id = ?", Value::Integer(*one)),
-            many => ("r.experiment_id IN (SELECT value FROM json_each(?))", Value::Text(rows::id_list(many))),
-        };
-        let mut args: Vec<Value> = vec![experiment_arg];
-        let mut sql = format!("SELECT r.run_key, {} FROM runs r WHERE {experiments}", keyset::select_list(&keys));
-        match q.view {
-            ViewType::ActiveOnly => sql.push_str(" AND r.lifecycle_stage = 'active'"),
-            ViewType::DeletedOnly => sql.push_str(" AND r.lifecycle_stage = 'deleted'"),
-            ViewType::All => {}
-        }
-        for c in &clauses {
-            if c.cmp == Comparator::In && !matches!(c.field, Field::Attr(Attr::RunId) | Field::Dataset(_)) {
-                return Err(Error::invalid("IN is only supported for run_id and dataset fields").into());
-            }
-            sql.push_str(" AND ");
-            sql.push_str(&clause_sql(c, &mut args)?);
-        }
-        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
-        self.read(|tx| {
-            let (run_keys, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
-            Ok(Page { items: rows::runs_by_keys(tx, &run_keys)?, next_page_token: next })
-        })
-    }
 }

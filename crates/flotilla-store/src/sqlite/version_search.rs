@@ -22,6 +22,7 @@ use serde_json::Value as JsonValue;
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, families, insights};
 use crate::error::StoreResult;
+use crate::fleet::VersionSearchStore;
 use crate::paging;
 
 /// Sets smaller than this drive a search; larger ones are probed per row.
@@ -161,8 +162,8 @@ fn build_filter(tx: &Transaction<'_>, q: &VersionQuery) -> StoreResult<Filter> {
     Ok(f)
 }
 
-impl SqliteStore {
-    pub(crate) fn search_versions_impl(&self, q: &VersionQuery) -> StoreResult<Page<FleetVersion>> {
+impl VersionSearchStore for SqliteStore {
+    fn search_versions(&self, q: &VersionQuery) -> StoreResult<Page<FleetVersion>> {
         validate(q)?;
         let limit = validation::page_size(q.max_results, (100, 1000), "max_results")?;
         let desc = q.sort.descending;

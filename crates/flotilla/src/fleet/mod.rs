@@ -11,7 +11,8 @@ use clap::{Args, Subcommand};
 use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, MetricOp, PartitionValue, parse_path};
 use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
 use flotilla_store::fleet::{AuditQuery, ChangeContext, PromotionRule};
-use flotilla_store::{FleetStore, PageRequest, SqliteStore};
+use flotilla_store::prelude::*;
+use flotilla_store::{PageRequest, SqliteStore};
 use serde::Serialize;
 
 #[derive(Args, Debug)]

@@ -1,0 +1,7 @@
+//! The store's area traits, for calling store methods on a concrete backend
+//! (`use flotilla_store::prelude::*;`). A `dyn Store` needs no import.
+
+pub use crate::Store;
+pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
+pub use crate::insights::InsightStore;
+pub use crate::{ExperimentStore, LoggedModelStore, RegistryStore, RunStore};
