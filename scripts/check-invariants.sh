@@ -34,7 +34,11 @@ forbid flotilla-store axum hyper tokio
 forbid flotilla-artifacts axum hyper rusqlite
 forbid flotilla-infer axum hyper rusqlite tokio-postgres tokio
 forbid flotilla-serving axum hyper
+forbid flotilla-app axum hyper maud
+forbid_direct flotilla-app rusqlite tokio-postgres
 forbid_direct flotilla-http rusqlite tokio-postgres
+# the web UI stands beside the REST adapter, on the application layer
+forbid flotilla-web flotilla-http
 forbid_direct flotilla-web rusqlite tokio-postgres
 # serving reaches the store's backends through its traits, never by itself
 forbid_direct flotilla-serving rusqlite tokio-postgres

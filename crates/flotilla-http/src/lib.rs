@@ -18,75 +18,10 @@ mod mlflow;
 mod v2;
 mod wire;
 
-use std::sync::Arc;
-
 use axum::Router;
-use flotilla_artifacts::ArtifactStore;
-use flotilla_core::ErrorKind;
-use flotilla_serving::Serving;
-use flotilla_store::{Budget, Store, StoreResult};
+pub use flotilla_app::AppState;
 
-use crate::error::{ApiError, ApiResult};
-pub use crate::fleet::query as fleet_query;
 pub use crate::host_check::AllowedHosts;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub artifacts: Arc<dyn ArtifactStore>,
-    /// Model serving (the V2 endpoints); `None` answers them with 404.
-    pub serving: Option<Arc<Serving>>,
-}
-
-impl AppState {
-    /// Runs a store call on the blocking pool, under the request's time budget:
-    /// past it, or once the client has gone, the store stops the statement.
-    pub async fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
-        let store = Arc::clone(&self.store);
-        let budget = listener::current_budget();
-        if let Some(spent) = budget.as_ref().filter(|b| b.is_spent()) {
-            return Err(over_budget(spent));
-        }
-        let within = budget.clone();
-        let joined = tokio::task::spawn_blocking(move || match within {
-            Some(budget) => budget.run(|| f(store.as_ref())),
-            None => f(store.as_ref()),
-        })
-        .await;
-        match joined {
-            Ok(Err(e)) if e.kind() == ErrorKind::Interrupted => Err(match &budget {
-                Some(budget) => over_budget(budget),
-                None => ApiError::from(e),
-            }),
-            Ok(result) => result.map_err(ApiError::from),
-            Err(e) => {
-                tracing::error!(error = %e, "store task failed");
-                Err(ApiError::internal())
-            }
-        }
-    }
-}
-
-/// The answer to a request whose store work ran past its budget: a 4xx, so
-/// the mlflow client does not retry the same slow query.
-fn over_budget(budget: &Budget) -> ApiError {
-    if budget.is_cancelled() {
-        tracing::debug!("query stopped: its client went away");
-    } else {
-        tracing::info!(budget_s = budget.limit().as_secs_f64(), "query stopped at the request budget");
-    }
-    ApiError::of(
-        ErrorKind::Interrupted,
-        format!(
-            "the query ran past the {:?} request budget (--request-timeout); narrow the filter or the sort",
-            budget.limit()
-        ),
-    )
-}
 
 /// The whole HTTP surface of `flotilla server`, accepting any `Host`.
 pub fn router(state: AppState) -> Router {

@@ -62,15 +62,6 @@ const EVICTION_WAIT: Duration = Duration::from_millis(200);
 const MAX_LINGERING: usize = 64;
 const LINGER: Duration = Duration::from_secs(1);
 
-tokio::task_local! {
-    static BUDGET: Budget;
-}
-
-/// The time budget of the request this task is serving, if it has one.
-pub(crate) fn current_budget() -> Option<Budget> {
-    BUDGET.try_with(Budget::clone).ok()
-}
-
 /// Serves `app` on `listener` until `shutdown` completes, then drains.
 pub async fn serve(
     listener: TcpListener,
@@ -247,7 +238,7 @@ impl Connection {
                 let mut response = match budget {
                     Some(budget) => {
                         let _cancel_when_dropped = CancelOnDrop(budget.clone());
-                        BUDGET.scope(budget, app.oneshot(request)).await
+                        flotilla_app::budget::scope(budget, app.oneshot(request)).await
                     }
                     None => app.oneshot(request).await,
                 }?;

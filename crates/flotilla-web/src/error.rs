@@ -3,8 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use flotilla_core::ErrorKind;
-use flotilla_http::error::ApiError;
+use flotilla_core::{Error, ErrorKind};
 use maud::{Markup, html};
 
 use crate::layout::{Section, shell};
@@ -33,8 +32,8 @@ pub struct PageError {
     pub message: String,
 }
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
+impl From<Error> for PageError {
+    fn from(e: Error) -> Self {
         Self { kind: e.kind, message: e.message }
     }
 }

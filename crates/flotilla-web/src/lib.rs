@@ -25,7 +25,7 @@ mod svg;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
-use flotilla_http::AppState;
+use flotilla_app::AppState;
 
 /// Every page of the UI, to merge into the server's router.
 pub fn routes() -> Router<AppState> {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use flotilla_app::AppState;
 use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
+use flotilla_http::AllowedHosts;
 use flotilla_http::listener::ListenerConfig;
-use flotilla_http::{AllowedHosts, AppState};
 use flotilla_serving::Serving;
 use flotilla_store::{SqliteStore, Store};
 

@@ -4,14 +4,13 @@
 //! `/api/fleet/v1/openapi.json`. Errors use the MLflow shape
 //! (`{"error_code", "message"}`) like the rest of the server.
 
-pub mod query;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use flotilla_app::fleet_query as query;
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::{AliasChange, AuditQuery, BulkVersion, ChangeContext, NewFamily, PromotionRule};
 use serde::Deserialize;

@@ -5,7 +5,7 @@ use axum::Form;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Redirect;
-use flotilla_http::AppState;
+use flotilla_app::AppState;
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::{AliasEvent, AuditQuery, ChangeContext};
 use maud::{Markup, html};

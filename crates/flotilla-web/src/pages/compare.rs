@@ -3,8 +3,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
+use flotilla_app::{AppState, fleet_query};
 use flotilla_core::model::ModelVersion;
-use flotilla_http::{AppState, fleet_query};
 use flotilla_store::insights::VersionMetrics;
 use maud::html;
 

@@ -3,8 +3,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
+use flotilla_app::AppState;
 use flotilla_core::model::Run;
-use flotilla_http::AppState;
 use flotilla_store::{ExperimentQuery, PageRequest, RunQuery};
 use maud::html;
 

@@ -5,9 +5,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
+use flotilla_app::{AppState, fleet_query};
 use flotilla_core::fleet::{self, Family, FleetModel, FleetQuery, FleetSort, MetricFilter, PartitionValue};
 use flotilla_core::model::Page;
-use flotilla_http::{AppState, fleet_query};
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::PartitionTarget;
 use flotilla_store::insights::MetricSample;

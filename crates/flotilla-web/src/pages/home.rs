@@ -2,8 +2,8 @@
 //! families, aliases in use, and the latest alias changes.
 
 use axum::extract::State;
+use flotilla_app::AppState;
 use flotilla_core::fleet::FleetQuery;
-use flotilla_http::AppState;
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::AuditQuery;
 use maud::{Markup, html};

@@ -1,5 +1,5 @@
 //! One module per page. Handlers read the URL, make a few bounded store
-//! calls through [`AppState::call`](flotilla_http::AppState::call) and render.
+//! calls through [`AppState::call`](flotilla_app::AppState::call) and render.
 
 pub mod audit;
 pub mod compare;

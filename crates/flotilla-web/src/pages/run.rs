@@ -5,10 +5,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
+use flotilla_app::AppState;
+use flotilla_app::error::from_artifact;
 use flotilla_artifacts::{ArtifactPath, FileInfo, SourceUri, parse_source_uri};
+use flotilla_core::Error;
 use flotilla_core::model::{Metric, Run};
-use flotilla_http::AppState;
-use flotilla_http::error::ApiError;
 use flotilla_store::PageRequest;
 use maud::{Markup, html};
 
@@ -24,10 +25,10 @@ const HISTORY_POINTS: i64 = 2_000;
 const LISTED_FILES: usize = 500;
 
 /// The run's artifact root in the store, if it lives there.
-fn artifact_root(run: &Run) -> Result<ArtifactPath, ApiError> {
+fn artifact_root(run: &Run) -> Result<ArtifactPath, Error> {
     match parse_source_uri(&run.info.artifact_uri) {
         Ok(SourceUri::Artifacts(root)) => Ok(root),
-        Ok(_) | Err(_) => Err(ApiError::invalid(format!(
+        Ok(_) | Err(_) => Err(Error::invalid(format!(
             "the run's artifact location '{}' is not served by this server",
             run.info.artifact_uri
         ))),
@@ -36,7 +37,7 @@ fn artifact_root(run: &Run) -> Result<ArtifactPath, ApiError> {
 
 pub async fn page(State(s): State<AppState>, Path(id): Path<String>, uri: Uri) -> PageResult {
     let raw = raw_query(&uri);
-    let dir = ArtifactPath::parse_dir(&param(&raw, "path").unwrap_or_default()).map_err(ApiError::from)?;
+    let dir = ArtifactPath::parse_dir(&param(&raw, "path").unwrap_or_default()).map_err(from_artifact)?;
     let rid = id.clone();
     let (run, histories) = s
         .call(move |st| {
@@ -57,8 +58,8 @@ pub async fn page(State(s): State<AppState>, Path(id): Path<String>, uri: Uri) -
         .await?;
     let listing = match artifact_root(&run) {
         Ok(root) => {
-            let listed = root.join(&dir).map_err(ApiError::from)?;
-            let files = s.artifacts.list(&listed).await.map_err(ApiError::from)?;
+            let listed = root.join(&dir).map_err(from_artifact)?;
+            let files = s.artifacts.list(&listed).await.map_err(from_artifact)?;
             Some((root, files.into_iter().filter(|f| f.path != listed).take(LISTED_FILES).collect::<Vec<_>>()))
         }
         Err(_) => None,
@@ -174,10 +175,10 @@ pub async fn download(
     State(s): State<AppState>,
     Path((id, path)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let rel = ArtifactPath::parse(&path).map_err(ApiError::from)?;
+    let rel = ArtifactPath::parse(&path).map_err(from_artifact)?;
     let run = s.call(move |st| st.get_run(&id)).await?;
-    let full = artifact_root(&run)?.join(&rel).map_err(ApiError::from)?;
-    let object = s.artifacts.get(&full).await.map_err(ApiError::from)?;
+    let full = artifact_root(&run)?.join(&rel).map_err(from_artifact)?;
+    let object = s.artifacts.get(&full).await.map_err(from_artifact)?;
     let name: String = rel
         .segments()
         .next_back()

@@ -6,8 +6,8 @@
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
+use flotilla_app::{AppState, fleet_query};
 use flotilla_core::fleet::{self, Facets, FleetModel, FleetOrder, FleetQuery};
-use flotilla_http::{AppState, fleet_query};
 use maud::{Markup, html};
 
 use super::{PAGE_SIZE, alias_badges, model_link, raw_query};

@@ -6,7 +6,7 @@
 use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, PartitionValue, parse_path};
 use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
 
-use crate::error::ApiError;
+use flotilla_core::Error;
 
 /// Parameters every fleet search accepts.
 const KNOWN: &[&str] = &[
@@ -29,45 +29,45 @@ const KNOWN: &[&str] = &[
 ];
 
 /// Parses a search; `extra` names further parameters the caller reads itself.
-pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, ApiError> {
+pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, Error> {
     let mut q = FleetQuery::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim().to_string();
         let number = |what: &str| {
-            value.parse::<i64>().map_err(|_| ApiError::invalid(format!("'{what}' must be an integer, got '{value}'")))
+            value.parse::<i64>().map_err(|_| Error::invalid(format!("'{what}' must be an integer, got '{value}'")))
         };
         match key.as_ref() {
             "family" => q.family = Some(value.clone()),
             "prefix" => q.name_prefix = Some(value.clone()),
             "contains" => q.name_contains = Some(value.clone()),
-            "partition" => q.partition.extend(parse_path(&value).map_err(ApiError::from)?),
+            "partition" => q.partition.extend(parse_path(&value)?),
             "depth" => q.depth = Some(number("depth")?),
             "tag" => {
                 let (k, v) = value
                     .split_once('=')
-                    .ok_or_else(|| ApiError::invalid(format!("tag filter '{value}' is not of the form key=value")))?;
+                    .ok_or_else(|| Error::invalid(format!("tag filter '{value}' is not of the form key=value")))?;
                 q.tags.push((k.to_string(), v.to_string()));
             }
             "alias" => q.has_alias.push(value.clone()),
             "no_alias" => q.missing_alias.push(value.clone()),
-            "metric" => q.metrics.push(MetricFilter::parse(&value).map_err(ApiError::from)?),
+            "metric" => q.metrics.push(MetricFilter::parse(&value)?),
             "created_after" => q.created_after = Some(number("created_after")?),
             "created_before" => q.created_before = Some(number("created_before")?),
             "updated_after" => q.updated_after = Some(number("updated_after")?),
             "updated_before" => q.updated_before = Some(number("updated_before")?),
-            "order_by" => q.sort = FleetSort::parse(&value).map_err(ApiError::from)?,
+            "order_by" => q.sort = FleetSort::parse(&value)?,
             "max_results" => q.max_results = Some(number("max_results")?),
             "page_token" => q.page_token = Some(value.clone()),
             other if extra.contains(&other) => {}
             other => {
-                return Err(ApiError::invalid(format!(
+                return Err(Error::invalid(format!(
                     "unknown search parameter '{other}'; known: {}",
                     KNOWN.iter().chain(extra).copied().collect::<Vec<_>>().join(", ")
                 )));
             }
         }
     }
-    q.check_limits().map_err(ApiError::from)?;
+    q.check_limits()?;
     Ok(q)
 }
 
@@ -87,43 +87,43 @@ const KNOWN_VERSIONS: &[&str] = &[
     "page_token",
 ];
 
-fn key_value(what: &str, value: &str) -> Result<(String, String), ApiError> {
+fn key_value(what: &str, value: &str) -> Result<(String, String), Error> {
     let (k, v) = value
         .split_once('=')
-        .ok_or_else(|| ApiError::invalid(format!("{what} filter '{value}' is not of the form key=value")))?;
+        .ok_or_else(|| Error::invalid(format!("{what} filter '{value}' is not of the form key=value")))?;
     Ok((k.to_string(), v.to_string()))
 }
 
 /// Parses a version search.
-pub fn parse_versions(query: &str) -> Result<VersionQuery, ApiError> {
+pub fn parse_versions(query: &str) -> Result<VersionQuery, Error> {
     let mut q = VersionQuery::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim().to_string();
         let number = |what: &str| {
-            value.parse::<i64>().map_err(|_| ApiError::invalid(format!("'{what}' must be an integer, got '{value}'")))
+            value.parse::<i64>().map_err(|_| Error::invalid(format!("'{what}' must be an integer, got '{value}'")))
         };
         match key.as_ref() {
             "family" => q.family = Some(value.clone()),
             "prefix" => q.name_prefix = Some(value.clone()),
-            "partition" => q.partition.extend(parse_path(&value).map_err(ApiError::from)?),
+            "partition" => q.partition.extend(parse_path(&value)?),
             "tag" => q.tags.push(key_value("tag", &value)?),
             "version_tag" => q.version_tags.push(key_value("version_tag", &value)?),
             "alias" => q.has_alias.push(value.clone()),
-            "metric" => q.metrics.push(VersionMetricFilter::parse(&value).map_err(ApiError::from)?),
+            "metric" => q.metrics.push(VersionMetricFilter::parse(&value)?),
             "created_after" => q.created_after = Some(number("created_after")?),
             "created_before" => q.created_before = Some(number("created_before")?),
-            "order_by" => q.sort = VersionSort::parse(&value).map_err(ApiError::from)?,
+            "order_by" => q.sort = VersionSort::parse(&value)?,
             "max_results" => q.max_results = Some(number("max_results")?),
             "page_token" => q.page_token = Some(value.clone()),
             other => {
-                return Err(ApiError::invalid(format!(
+                return Err(Error::invalid(format!(
                     "unknown search parameter '{other}'; known: {}",
                     KNOWN_VERSIONS.join(", ")
                 )));
             }
         }
     }
-    q.check_limits().map_err(ApiError::from)?;
+    q.check_limits()?;
     Ok(q)
 }
 
@@ -133,12 +133,13 @@ pub fn all(query: &str, name: &str) -> Vec<String> {
 }
 
 /// A partition given as `region=west/store=0042`, or empty.
-pub fn partition(value: Option<&str>) -> Result<Vec<PartitionValue>, ApiError> {
-    value.map_or(Ok(Vec::new()), |v| parse_path(v).map_err(ApiError::from))
+pub fn partition(value: Option<&str>) -> Result<Vec<PartitionValue>, Error> {
+    value.map_or(Ok(Vec::new()), parse_path)
 }
 
 #[cfg(test)]
 mod tests {
+    use flotilla_core::ErrorKind;
     use flotilla_core::fleet::{FleetOrder, MetricOp};
 
     use super::*;
@@ -163,7 +164,7 @@ mod tests {
     #[test]
     fn refuses_unknown_and_malformed() {
         for bad in ["colour=red", "tag=novalue", "metric=rmse", "max_results=x", "order_by=size", "partition=a%20b"] {
-            assert_eq!(parse(bad, &[]).unwrap_err().status.as_u16(), 400, "{bad}");
+            assert_eq!(parse(bad, &[]).unwrap_err().kind, ErrorKind::InvalidParameter, "{bad}");
         }
         assert!(parse("facet_tag=owner", &["facet_tag"]).is_ok());
     }
@@ -175,12 +176,15 @@ mod tests {
         for item in ["tag=k%3Dv", "alias=champion", "metric=champion%3Aval_rmse%3C3.2"] {
             assert!(parse(&repeat(item, MAX_FLEET_FILTERS), &[]).is_ok(), "{item}");
             let err = parse(&repeat(item, MAX_FLEET_FILTERS + 1), &[]).unwrap_err();
-            assert_eq!(err.status.as_u16(), 400, "{item}");
+            assert_eq!(err.kind, ErrorKind::InvalidParameter, "{item}");
             assert!(err.message.contains(&MAX_FLEET_FILTERS.to_string()), "{}", err.message);
         }
         for item in ["tag=k%3Dv", "version_tag=k%3Dv", "metric=val_rmse%3C3.2"] {
             assert!(parse_versions(&repeat(item, MAX_FLEET_FILTERS)).is_ok(), "{item}");
-            assert_eq!(parse_versions(&repeat(item, MAX_FLEET_FILTERS + 1)).unwrap_err().status.as_u16(), 400);
+            assert_eq!(
+                parse_versions(&repeat(item, MAX_FLEET_FILTERS + 1)).unwrap_err().kind,
+                ErrorKind::InvalidParameter
+            );
         }
     }
 
@@ -194,7 +198,7 @@ mod tests {
         for bad in
             ["contains=x", "metric=champion%3Aval_rmse%3C1", "order_by=updated", "version_tag=x", "created_after=soon"]
         {
-            assert_eq!(parse_versions(bad).unwrap_err().status.as_u16(), 400, "{bad}");
+            assert_eq!(parse_versions(bad).unwrap_err().kind, ErrorKind::InvalidParameter, "{bad}");
         }
     }
 }
