@@ -151,11 +151,14 @@ fn resolve_now(store: &dyn Store, model: &ModelRef, default_alias: &str) -> Resu
         Selector::Version(v) => {
             store.get_model_version(&model.name, &v.to_string()).map_err(|e| not_found(model, e))?
         }
-        Selector::Alias(a) => store.get_version_by_alias(&model.name, a).map_err(|e| not_found(model, e))?,
+        Selector::Alias(a) => store
+            .find_version_by_alias(&model.name, a)
+            .map_err(|e| not_found(model, e))?
+            .ok_or_else(|| ServingError::NotFound(format!("model '{}' has no version with alias '{a}'", model.name)))?,
         Selector::Partition(path) => return resolve_partition(store, model, path, default_alias),
-        Selector::Default => match store.get_version_by_alias(&model.name, default_alias) {
-            Ok(v) => v,
-            Err(e) if e.kind() == ErrorKind::InvalidParameter => {
+        Selector::Default => match store.find_version_by_alias(&model.name, default_alias) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
                 let latest = store.get_latest_versions(&model.name, &[]).map_err(|e| not_found(model, e))?;
                 latest
                     .into_iter()

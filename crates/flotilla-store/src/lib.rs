@@ -111,7 +111,15 @@ pub trait RegistryStore: Send + Sync {
     fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()>;
     fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()>;
     fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()>;
-    fn get_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<ModelVersion>;
+    /// The version `alias` points at, `None` if the model has no such alias
+    /// (an unknown model is `NotFound`).
+    fn find_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<Option<ModelVersion>>;
+    /// [`RegistryStore::find_version_by_alias`] as MLflow answers it: an
+    /// unknown alias is `InvalidParameter`, and clients rely on it.
+    fn get_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
+        self.find_version_by_alias(name, alias)?
+            .ok_or_else(|| flotilla_core::Error::invalid(format!("Registered model alias {alias} not found.")).into())
+    }
     /// A number that changes whenever this store's registry changes, so
     /// serving can cache "which version answers" and see a move at once.
     fn registry_generation(&self) -> u64;

@@ -18,8 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use flotilla_infer::{Model, Tensor, TensorSpec};
-use flotilla_serving::{LoadedModel, ModelRef, Serving};
+use flotilla_infer::{Tensor, TensorSpec};
+use flotilla_serving::{Inference, ModelRef, Serving};
 use serde_json::{Map, Value, json};
 
 use self::error::V2Error;
@@ -113,39 +113,6 @@ async fn version_infer(
     run_infer(&s, &model, Some(&version), &headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Orders and checks the request's inputs against what the model declares.
-fn match_inputs(model: &dyn Model, mut given: Vec<Tensor>) -> Result<Vec<Tensor>, V2Error> {
-    let wanted = model.inputs();
-    if wanted.len() == 1 && given.len() == 1 && given[0].name != wanted[0].name {
-        given[0].name = wanted[0].name.clone();
-    }
-    let mut ordered = Vec::with_capacity(wanted.len());
-    for spec in wanted {
-        let pos = given
-            .iter()
-            .position(|t| t.name == spec.name)
-            .ok_or_else(|| V2Error::bad_request(format!("missing input '{}'", spec.name)))?;
-        let tensor = given.swap_remove(pos);
-        let fixed_ok = spec.shape.len() == tensor.shape.len()
-            && spec.shape.iter().zip(&tensor.shape).all(|(want, got)| *want < 0 || *want as usize == *got);
-        let one_row = spec.shape.len() == 2
-            && spec.shape[0] < 0
-            && tensor.shape.len() == 1
-            && spec.shape[1] as usize == tensor.shape[0];
-        if !fixed_ok && !one_row {
-            return Err(V2Error::bad_request(format!(
-                "input '{}' has shape {:?}; the model expects {:?} (-1 = any)",
-                spec.name, tensor.shape, spec.shape
-            )));
-        }
-        ordered.push(tensor);
-    }
-    if let Some(extra) = given.first() {
-        return Err(V2Error::bad_request(format!("unexpected input '{}'", extra.name)));
-    }
-    Ok(ordered)
-}
-
 /// The request parameter that routes a family's request to a partition.
 const PARTITION_PARAMETER: &str = "partition";
 
@@ -210,24 +177,14 @@ async fn run_infer(
     if let Some(partition) = request.parameters.get(PARTITION_PARAMETER) {
         model_ref = model_ref.partitioned(partition_path(partition)?)?;
     }
-    let (resolved, loaded): (_, Arc<LoadedModel>) = serving(s)?.model(&model_ref).await?;
-    let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
-    let outputs = loaded.model.predict(&inputs)?;
-
+    let wanted: Vec<String> = request.outputs.iter().map(|o| o.name.clone()).collect();
+    let Inference { resolved, outputs } = serving(s)?.infer(&model_ref, inputs, &wanted).await?;
     let binary_default = flag(&request.parameters, "binary_data_output").unwrap_or(false);
     let selected: Vec<(Tensor, bool)> = if request.outputs.is_empty() {
         outputs.into_iter().map(|t| (t, binary_default)).collect()
     } else {
-        let mut all = outputs;
-        let mut picked = Vec::with_capacity(request.outputs.len());
-        for want in &request.outputs {
-            let pos = all
-                .iter()
-                .position(|t| t.name == want.name)
-                .ok_or_else(|| V2Error::bad_request(format!("unknown output '{}'", want.name)))?;
-            picked.push((all.swap_remove(pos), flag(&want.parameters, "binary_data").unwrap_or(binary_default)));
-        }
-        picked
+        let binary = request.outputs.iter().map(|o| flag(&o.parameters, "binary_data").unwrap_or(binary_default));
+        outputs.into_iter().zip(binary).collect()
     };
     let mut head = Map::new();
     head.insert("model_name".into(), json!(resolved.name));

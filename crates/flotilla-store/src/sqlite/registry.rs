@@ -339,16 +339,14 @@ impl RegistryStore for SqliteStore {
         })
     }
 
-    fn get_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<ModelVersion> {
+    fn find_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<Option<ModelVersion>> {
         self.read(|tx| {
             let id = rm_id(tx, name)?;
             let version: Option<i64> = tx
                 .prepare_cached("SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
                 .query_row(params![id, alias], |r| r.get(0))
                 .optional()?;
-            // MLflow answers an unknown alias with INVALID_PARAMETER_VALUE, and clients rely on it.
-            let v = version.ok_or_else(|| Error::invalid(format!("Registered model alias {alias} not found.")))?;
-            one_version(tx, (id, v))
+            version.map(|v| one_version(tx, (id, v))).transpose()
         })
     }
 
