@@ -36,9 +36,21 @@ impl Serving {
     }
 }
 
-/// Prediction is CPU-bound: it runs on the blocking pool, never on an async
-/// worker. The loaded model stays alive (and counted) until it finishes.
+/// Requests with at most this many input elements predict inline on the
+/// async worker: a few rows through the native tree and linear engines take
+/// microseconds, and the hop to the blocking pool cost more than the work
+/// (one-row LightGBM requests: 26k/s inline, 10.5k/s through the pool, one
+/// client; 38k/s vs 22k/s with 16).
+const INLINE_ELEMENTS: usize = 4096;
+
+/// Prediction is CPU-bound: beyond a few rows it runs on the blocking pool,
+/// never on an async worker. The loaded model stays alive (and counted)
+/// until it finishes.
 async fn predict(loaded: Arc<LoadedModel>, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ServingError> {
+    let elements: usize = inputs.iter().map(|t| t.shape.iter().product::<usize>()).sum();
+    if elements <= INLINE_ELEMENTS {
+        return Ok(loaded.model.predict(&inputs)?);
+    }
     let outputs = tokio::task::spawn_blocking(move || loaded.model.predict(&inputs))
         .await
         .map_err(|e| ServingError::Internal(e.to_string()))??;
