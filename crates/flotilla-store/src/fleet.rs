@@ -87,7 +87,7 @@ impl ChangeContext {
 }
 
 /// One alias move, planned or made.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AliasMove {
     pub model: String,
     pub alias: String,
@@ -102,7 +102,7 @@ pub struct AliasMove {
 
 /// What a bulk alias request, promotion or rollback did (or, in a dry run,
 /// would do). `batch_id` is `None` for a dry run or when nothing changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AliasReport {
     pub batch_id: Option<i64>,
     pub dry_run: bool,
@@ -158,7 +158,7 @@ pub struct PartitionTarget {
 }
 
 /// One audit-log entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AliasEvent {
     pub event_id: i64,
     pub batch_id: i64,

@@ -27,6 +27,23 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
     }
 }
 
+/// The kind an error answer of the server names by its MLflow `error_code`
+/// (the inverse of `flotilla_http::error::mlflow_answer`). Codes several kinds
+/// share (`INVALID_PARAMETER_VALUE`, `BAD_REQUEST`) read as an invalid
+/// parameter; an unknown code as a plain failure.
+pub fn kind_of_answer(error_code: &str) -> ErrorKind {
+    match error_code {
+        "INVALID_PARAMETER_VALUE" | "BAD_REQUEST" => ErrorKind::InvalidParameter,
+        "RESOURCE_DOES_NOT_EXIST" | "ENDPOINT_NOT_FOUND" => ErrorKind::NotFound,
+        "RESOURCE_ALREADY_EXISTS" => ErrorKind::AlreadyExists,
+        "INVALID_STATE" => ErrorKind::InvalidState,
+        "PERMISSION_DENIED" => ErrorKind::PermissionDenied,
+        "RESOURCE_EXHAUSTED" => ErrorKind::TooLarge,
+        "TEMPORARILY_UNAVAILABLE" => ErrorKind::Busy,
+        _ => ErrorKind::Internal,
+    }
+}
+
 /// The kind of a failed command: that of the first store, artifact or core
 /// error in its chain; anything else (a missing directory, a bad config file)
 /// is a plain failure.
@@ -69,5 +86,28 @@ mod tests {
         let e = anyhow::Error::from(flotilla_core::Error::invalid("bad filter"));
         assert_eq!(exit_code(kind_of(&e)), 2);
         assert_eq!(exit_code(kind_of(&anyhow::anyhow!("no store at ./x"))), 1);
+    }
+
+    #[test]
+    fn server_answers_map_back_to_their_kinds() {
+        use flotilla_http::error::mlflow_answer;
+        // Kinds with a code of their own come back as themselves.
+        for kind in [
+            ErrorKind::Internal,
+            ErrorKind::InvalidParameter,
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::InvalidState,
+            ErrorKind::PermissionDenied,
+            ErrorKind::TooLarge,
+            ErrorKind::Busy,
+        ] {
+            assert_eq!(kind_of_answer(mlflow_answer(kind).1), kind, "{kind:?}");
+        }
+        // Kinds that share MLflow's generic codes read as an invalid parameter.
+        for kind in [ErrorKind::Conflict, ErrorKind::Unservable, ErrorKind::Interrupted] {
+            assert_eq!(kind_of_answer(mlflow_answer(kind).1), ErrorKind::InvalidParameter, "{kind:?}");
+        }
+        assert_eq!(kind_of_answer("SOMETHING_NEW"), ErrorKind::Internal);
     }
 }

@@ -1,8 +1,11 @@
 //! `flotilla fleet ...`: search, list, promote (with dry run), roll back,
 //! read the audit log and generate synthetic fleets, working directly on a
-//! data directory's store. Output is a table, or JSON with `--json`.
+//! data directory's store or, with `--server URL`, through a running
+//! server's fleet API (all but `generate`; see [`remote`]). Output is a
+//! table, or JSON with `--json`, the same in both modes.
 
 mod generate;
+mod remote;
 mod table;
 
 use std::path::PathBuf;
@@ -27,12 +30,21 @@ pub struct FleetArgs {
     pub command: FleetCommand,
 }
 
+/// Where a command works: on the data directory's store, or through a running server.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Go through this running server's fleet API (e.g. `http://127.0.0.1:5000`)
+    /// instead of opening the data directory's store.
+    #[arg(long, env = "FLOTILLA_SERVER")]
+    server: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum FleetCommand {
     /// Search models (or, with --versions, model versions) across the fleet (filters are ANDed).
     Search(SearchArgs),
     /// List the families with their levels and model counts.
-    Families,
+    Families(ServerArgs),
     /// Point an alias at better versions across a family, by rule.
     Promote(PromoteArgs),
     /// Put every alias a batch moved back where it was.
@@ -44,6 +56,8 @@ pub enum FleetCommand {
         /// Recorded in the audit log as who made the change.
         #[arg(long, env = "USER", default_value = "cli")]
         actor: String,
+        #[command(flatten)]
+        on: ServerArgs,
     },
     /// The audit log of alias changes, newest first.
     Audit {
@@ -53,6 +67,8 @@ pub enum FleetCommand {
         batch: Option<i64>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        #[command(flatten)]
+        on: ServerArgs,
     },
     /// Fill the store with a synthetic fleet for benchmarks and demos.
     Generate(generate::GenerateArgs),
@@ -100,6 +116,8 @@ pub struct SearchArgs {
     /// The token printed after the previous page.
     #[arg(long)]
     page_token: Option<String>,
+    #[command(flatten)]
+    on: ServerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -130,6 +148,8 @@ pub struct PromoteArgs {
     /// Recorded in the audit log as who made the change.
     #[arg(long, env = "USER", default_value = "cli")]
     actor: String,
+    #[command(flatten)]
+    on: ServerArgs,
 }
 
 fn parse_op(s: &str) -> Result<MetricOp, String> {
@@ -152,6 +172,12 @@ fn version(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
+/// What a command works on.
+enum Source {
+    Store(SqliteStore),
+    Server(remote::Remote),
+}
+
 pub fn run(args: FleetArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone();
     let open = move || -> anyhow::Result<SqliteStore> {
@@ -163,16 +189,27 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
         );
         Ok(SqliteStore::open(&db)?)
     };
+    let source = |on: &ServerArgs| -> anyhow::Result<Source> {
+        match &on.server {
+            Some(url) => Ok(Source::Server(remote::Remote::new(url)?)),
+            None => Ok(Source::Store(open()?)),
+        }
+    };
     match args.command {
         FleetCommand::Generate(g) => generate::run(&args.data_dir, &g, args.json),
-        FleetCommand::Search(s) => search(&open()?, s, args.json),
-        FleetCommand::Families => {
-            let page = open()?.list_families(&PageRequest { max_results: Some(1000), page_token: None })?;
+        FleetCommand::Search(s) => search(&source(&s.on)?, s, args.json),
+        FleetCommand::Families(on) => {
+            let families = match source(&on)? {
+                Source::Store(store) => {
+                    store.list_families(&PageRequest { max_results: Some(1000), page_token: None })?.items
+                }
+                Source::Server(server) => server.families()?,
+            };
             if args.json {
-                return print_json(&page.items);
+                return print_json(&families);
             }
             let rows: Vec<Vec<String>> =
-                page.items.iter().map(|f| vec![f.name.clone(), f.levels.join("/"), f.models.to_string()]).collect();
+                families.iter().map(|f| vec![f.name.clone(), f.levels.join("/"), f.models.to_string()]).collect();
             print!("{}", table::render(&["FAMILY", "LEVELS", "MODELS"], &rows));
             Ok(())
         }
@@ -186,8 +223,10 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
                 promote_unaliased: !p.only_aliased,
                 partition: p.partition.as_deref().map(parse_path).transpose()?.unwrap_or_default(),
             };
-            let ctx = ChangeContext::claimed(p.actor, p.reason);
-            let report = open()?.promote(&rule, p.dry_run, &ctx)?;
+            let report = match source(&p.on)? {
+                Source::Store(store) => store.promote(&rule, p.dry_run, &ChangeContext::claimed(p.actor, p.reason))?,
+                Source::Server(server) => server.promote(&rule, p.dry_run, &p.actor, &p.reason)?,
+            };
             if args.json {
                 return print_json(&report);
             }
@@ -200,8 +239,11 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
             println!("{verb} {} of {} models{batch}", report.moves.len(), report.examined);
             Ok(())
         }
-        FleetCommand::Rollback { batch, reason, actor } => {
-            let report = open()?.rollback(batch, &ChangeContext::claimed(actor, reason))?;
+        FleetCommand::Rollback { batch, reason, actor, on } => {
+            let report = match source(&on)? {
+                Source::Store(store) => store.rollback(batch, &ChangeContext::claimed(actor, reason))?,
+                Source::Server(server) => server.rollback(batch, &actor, &reason)?,
+            };
             if args.json {
                 return print_json(&report);
             }
@@ -213,17 +255,23 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        FleetCommand::Audit { model, batch, limit } => {
-            let page = open()?.audit_log(&AuditQuery {
-                model,
-                batch_id: batch,
-                page: PageRequest { max_results: Some(limit), page_token: None },
-            })?;
+        FleetCommand::Audit { model, batch, limit, on } => {
+            let events = match source(&on)? {
+                Source::Store(store) => {
+                    store
+                        .audit_log(&AuditQuery {
+                            model,
+                            batch_id: batch,
+                            page: PageRequest { max_results: Some(limit), page_token: None },
+                        })?
+                        .items
+                }
+                Source::Server(server) => server.audit(model.as_deref(), batch, limit)?,
+            };
             if args.json {
-                return print_json(&page.items);
+                return print_json(&events);
             }
-            let rows: Vec<Vec<String>> = page
-                .items
+            let rows: Vec<Vec<String>> = events
                 .iter()
                 .map(|e| {
                     vec![
@@ -270,11 +318,42 @@ fn key_values(given: &[String], flag: &str) -> anyhow::Result<Vec<(String, Strin
         .ok_or_else(|| anyhow::anyhow!("{flag} takes key=value"))
 }
 
-fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> {
+/// A search's filters as the fleet API's query parameters (what `--server`
+/// sends; the server parses them with `flotilla_app::fleet_query`).
+fn api_params(s: &SearchArgs, default_order: &str) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut add = |key: &str, value: &str| params.push((key.to_string(), value.to_string()));
+    for (key, value) in [("family", &s.family), ("prefix", &s.prefix), ("contains", &s.contains)] {
+        if let Some(value) = value {
+            add(key, value);
+        }
+    }
+    for p in &s.partition {
+        add("partition", &format!("{}={}", p.key, p.value));
+    }
+    for (key, values) in [
+        ("tag", &s.tag),
+        ("version_tag", &s.version_tag),
+        ("alias", &s.alias),
+        ("no_alias", &s.no_alias),
+        ("metric", &s.metric),
+    ] {
+        values.iter().for_each(|v| add(key, v));
+    }
+    add("order_by", s.order_by.as_deref().unwrap_or(default_order));
+    add("max_results", &s.limit.to_string());
+    if let Some(token) = &s.page_token {
+        add("page_token", token);
+    }
+    params
+}
+
+fn search(source: &Source, s: SearchArgs, json: bool) -> anyhow::Result<()> {
     if s.versions {
-        return search_versions(store, s, json);
+        return search_versions(source, s, json);
     }
     anyhow::ensure!(s.version_tag.is_empty(), "--version-tag needs --versions");
+    let params = api_params(&s, "name");
     let tags = key_values(&s.tag, "--tag")?;
     let query = FleetQuery {
         family: s.family,
@@ -290,7 +369,10 @@ fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> 
         page_token: s.page_token,
         ..FleetQuery::default()
     };
-    let page = store.search_fleet(&query)?;
+    let page = match source {
+        Source::Store(store) => store.search_fleet(&query)?,
+        Source::Server(server) => server.search_models(&params)?,
+    };
     if json {
         return print_json(&serde_json::json!({ "models": page.items, "next_page_token": page.next_page_token }));
     }
@@ -314,11 +396,12 @@ fn search(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn search_versions(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Result<()> {
+fn search_versions(source: &Source, s: SearchArgs, json: bool) -> anyhow::Result<()> {
     anyhow::ensure!(
         s.contains.is_none() && s.no_alias.is_empty(),
         "--contains and --no-alias search models, not versions"
     );
+    let params = api_params(&s, "version");
     let query = VersionQuery {
         family: s.family,
         name_prefix: s.prefix,
@@ -332,7 +415,10 @@ fn search_versions(store: &SqliteStore, s: SearchArgs, json: bool) -> anyhow::Re
         page_token: s.page_token,
         ..VersionQuery::default()
     };
-    let page = store.search_versions(&query)?;
+    let page = match source {
+        Source::Store(store) => store.search_versions(&query)?,
+        Source::Server(server) => server.search_versions(&params)?,
+    };
     if json {
         return print_json(&serde_json::json!({ "versions": page.items, "next_page_token": page.next_page_token }));
     }

@@ -1,0 +1,175 @@
+//! `flotilla fleet ... --server URL`: the fleet commands through a running
+//! server's native fleet API (`/api/fleet/v1/...`) instead of a data
+//! directory's store. Answers are read back into the store's own types, so
+//! tables and `--json` print the same in both modes; an error answer's
+//! `error_code` becomes the error kind (and so the exit code) it came from.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use flotilla_core::fleet::{Family, FleetModel};
+use flotilla_core::fleet_versions::FleetVersion;
+use flotilla_core::model::Page;
+use flotilla_core::{Error, ErrorKind};
+use flotilla_store::fleet::{AliasEvent, AliasReport, PromotionRule};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// How long one request may take, connection included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Who the audit log records as having made a change (the server's claim header).
+const ACTOR_HEADER: &str = "x-flotilla-actor";
+const API: &str = "/api/fleet/v1";
+
+/// A running server's fleet API.
+pub struct Remote {
+    base: String,
+    runtime: tokio::runtime::Runtime,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+#[derive(Deserialize)]
+struct Families {
+    families: Vec<Family>,
+}
+
+#[derive(Deserialize)]
+struct Models {
+    models: Vec<FleetModel>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Versions {
+    versions: Vec<FleetVersion>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Report {
+    report: AliasReport,
+}
+
+#[derive(Deserialize)]
+struct Events {
+    events: Vec<AliasEvent>,
+}
+
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    error_code: String,
+    message: String,
+}
+
+impl Remote {
+    /// A client for the server at `url` (`http://host:port`, no path).
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        let base = url.trim_end_matches('/').to_string();
+        anyhow::ensure!(base.starts_with("http://"), "--server takes an http:// URL, got '{url}'");
+        base.parse::<hyper::Uri>().with_context(|| format!("--server '{url}' is not a URL"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self { base, runtime, client })
+    }
+
+    pub fn families(&self) -> anyhow::Result<Vec<Family>> {
+        let answer: Families = self.get("/families", &[("max_results".into(), "1000".into())])?;
+        Ok(answer.families)
+    }
+
+    /// A model search; `params` are the fleet API's query parameters.
+    pub fn search_models(&self, params: &[(String, String)]) -> anyhow::Result<Page<FleetModel>> {
+        let answer: Models = self.get("/models", params)?;
+        Ok(Page { items: answer.models, next_page_token: answer.next_page_token })
+    }
+
+    /// A version search; `params` are the fleet API's query parameters.
+    pub fn search_versions(&self, params: &[(String, String)]) -> anyhow::Result<Page<FleetVersion>> {
+        let answer: Versions = self.get("/versions", params)?;
+        Ok(Page { items: answer.versions, next_page_token: answer.next_page_token })
+    }
+
+    pub fn promote(
+        &self,
+        rule: &PromotionRule,
+        dry_run: bool,
+        actor: &str,
+        reason: &str,
+    ) -> anyhow::Result<AliasReport> {
+        let body = json!({ "rule": rule, "dry_run": dry_run, "reason": reason });
+        let answer: Report = self.post("/promotions", &body, actor)?;
+        Ok(answer.report)
+    }
+
+    pub fn rollback(&self, batch: i64, actor: &str, reason: &str) -> anyhow::Result<AliasReport> {
+        let answer: Report = self.post(&format!("/batches/{batch}/rollback"), &json!({ "reason": reason }), actor)?;
+        Ok(answer.report)
+    }
+
+    pub fn audit(&self, model: Option<&str>, batch: Option<i64>, limit: i64) -> anyhow::Result<Vec<AliasEvent>> {
+        let mut params = vec![("max_results".to_string(), limit.to_string())];
+        params.extend(model.map(|m| ("model".to_string(), m.to_string())));
+        params.extend(batch.map(|b| ("batch".to_string(), b.to_string())));
+        let answer: Events = self.get("/audit", &params)?;
+        Ok(answer.events)
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<T> {
+        let mut uri = format!("{}{API}{path}", self.base);
+        if !params.is_empty() {
+            uri.push('?');
+            uri.push_str(&form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish());
+        }
+        self.send(Request::builder().method(Method::GET).uri(&uri).body(Full::default())?)
+    }
+
+    fn post<T: DeserializeOwned>(&self, path: &str, body: &Value, actor: &str) -> anyhow::Result<T> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}{API}{path}", self.base))
+            .header("content-type", "application/json")
+            .header(ACTOR_HEADER, actor)
+            .body(Full::new(Bytes::from(body.to_string())))?;
+        self.send(request)
+    }
+
+    fn send<T: DeserializeOwned>(&self, request: Request<Full<Bytes>>) -> anyhow::Result<T> {
+        let uri = request.uri().clone();
+        let round_trip = async {
+            let response = self.client.request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok::<_, anyhow::Error>((status, body))
+        };
+        let (status, body) = self
+            .runtime
+            .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, round_trip).await })
+            .map_err(|_| Error::interrupted(format!("{uri}: no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
+            .with_context(|| format!("requesting {uri}"))?;
+        if !status.is_success() {
+            return Err(answer_error(status, &body).into());
+        }
+        serde_json::from_slice(&body).with_context(|| format!("reading the answer of {uri}"))
+    }
+}
+
+/// The error a non-success answer carries, with the kind its `error_code` names.
+fn answer_error(status: StatusCode, body: &[u8]) -> Error {
+    match serde_json::from_slice::<ErrorAnswer>(body) {
+        Ok(e) => Error::new(crate::exit_code::kind_of_answer(&e.error_code), e.message),
+        Err(_) => {
+            let kind = if status == StatusCode::NOT_FOUND { ErrorKind::NotFound } else { ErrorKind::Internal };
+            Error::new(kind, format!("the server answered {status}: {}", String::from_utf8_lossy(body)))
+        }
+    }
+}
