@@ -42,5 +42,10 @@ forbid flotilla-web flotilla-http
 forbid_direct flotilla-web rusqlite tokio-postgres
 # serving reaches the store's backends through its traits, never by itself
 forbid_direct flotilla-serving rusqlite tokio-postgres
+# the generator is a tool (it may use rusqlite, see ARCHITECTURE.md): no server in it, none of the server's crates on it
+forbid flotilla-fleetgen axum hyper tokio
+for crate in flotilla-app flotilla-http flotilla-web flotilla-serving; do
+  forbid "$crate" flotilla-fleetgen
+done
 [[ $fail -eq 0 ]] && echo "invariants hold"
 exit $fail

@@ -1,14 +1,27 @@
-//! Bulk loads (the fleet generator): secondary indexes and the name-index
-//! trigger are dropped before the load and rebuilt once after it, which is
-//! several times faster than maintaining them row by row.
+//! Bulk loads: the store's surface for a loader that writes its tables
+//! directly (the fleet generator, `flotilla-fleetgen`, the one user), kept
+//! as narrow as it can be:
+//!
+//! - [`Loader`] opens the store to itself, out of WAL mode, for the load;
+//! - [`begin`] drops the secondary indexes and the name-index trigger before
+//!   the load, and [`finish`] (or [`finish_except`]) rebuilds them once
+//!   after it, which is several times faster than maintaining them row by
+//!   row;
+//! - [`open_generated_batch`] and [`insert_aliases`] write aliases with
+//!   their audit trail and metrics, as the store does.
 //!
 //! Crash safety: the definitions of what was dropped are saved in
 //! `bulk_load_pending` in the same transaction as the drop, and the next
 //! open of the store rebuilds whatever a dead load left pending.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
+use super::aliases;
 use crate::error::StoreResult;
+
+mod loader;
+
+pub use loader::Loader;
 
 /// Secondary structures a load may drop: every one is rebuilt from its saved SQL.
 const DEFERRED: &[&str] = &[
@@ -33,7 +46,7 @@ const DEFERRED: &[&str] = &[
 ];
 
 /// Saves and drops the deferred indexes and trigger.
-pub(crate) fn begin(conn: &Connection) -> StoreResult<()> {
+pub fn begin(conn: &Connection) -> StoreResult<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS bulk_load_pending (name TEXT PRIMARY KEY, kind TEXT NOT NULL, sql TEXT NOT NULL);",
     )?;
@@ -55,7 +68,7 @@ pub(crate) fn begin(conn: &Connection) -> StoreResult<()> {
 
 /// How the counters and the name index get back in step after a load.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum CatchUp {
+pub enum CatchUp {
     /// Recount the facet counters and rebuild the name index from the tables.
     FromTables,
     /// The loader adds the counts it tallied and copies in a name index it
@@ -66,13 +79,13 @@ pub(crate) enum CatchUp {
 
 /// Rebuilds everything pending and, as `catch_up` says, the facet counters
 /// and the trigram name index.
-pub(crate) fn finish(conn: &Connection, catch_up: CatchUp) -> StoreResult<()> {
+pub fn finish(conn: &Connection, catch_up: CatchUp) -> StoreResult<()> {
     finish_except(conn, catch_up, &[])
 }
 
 /// Like [`finish`], leaving the structures named in `later` pending (for a
 /// later transaction, or for the next open if that one never commits).
-pub(crate) fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]) -> StoreResult<()> {
+pub fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]) -> StoreResult<()> {
     let pending: Vec<(String, String)> = conn
         .prepare("SELECT name, sql FROM bulk_load_pending ORDER BY name")?
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
@@ -97,6 +110,24 @@ pub(crate) fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]
         conn.execute_batch(include_str!("facet_recount.sql"))?;
     }
     Ok(())
+}
+
+/// Opens the audit batch under which generated aliases are recorded (actor
+/// `generator`, kind `bulk`); returns its id.
+pub fn open_generated_batch(tx: &Transaction<'_>) -> StoreResult<i64> {
+    aliases::open_batch(tx, &aliases::NewBatch::generated())
+}
+
+/// Sets aliases (name, version) on a model that has none yet, with their
+/// audit events under `batch` and their metrics, as an alias move would.
+pub fn insert_aliases(
+    tx: &Transaction<'_>,
+    batch: i64,
+    rm_id: i64,
+    model_name: &str,
+    set: &[(&str, i64)],
+) -> StoreResult<()> {
+    aliases::insert_fresh(tx, Some(batch), rm_id, model_name, set)
 }
 
 /// At open: finishes a load that died half-way.

@@ -7,13 +7,12 @@
 
 mod aliases;
 mod bulk;
-mod bulk_load;
+pub mod bulk_load;
 mod checkpoint;
 mod experiments;
 mod families;
 mod filter_sql;
 mod fleet_search;
-pub mod generate;
 mod insights;
 mod keyset;
 mod logged_models;

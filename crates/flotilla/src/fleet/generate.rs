@@ -9,8 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use clap::Args;
 use flotilla_artifacts::{ArtifactPath, ArtifactStore, LocalArtifactStore};
-use flotilla_store::SqliteStore;
-use flotilla_store::sqlite::generate::{FleetSpec, GeneratedVersion};
+use flotilla_fleetgen::{FleetSpec, GeneratedVersion};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
@@ -71,7 +70,7 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     let every = (args.with_files > 0.0).then(|| (1.0 / args.with_files).round().max(1.0) as u64);
     let progress = bar(args.models, "models  ");
     let started = Instant::now();
-    let (report, files) = SqliteStore::generate_fleet(
+    let (report, files) = flotilla_fleetgen::generate_fleet(
         &crate::config::database_path(data_dir),
         &spec,
         &mut |i| every.is_some_and(|n| i % n == 0),

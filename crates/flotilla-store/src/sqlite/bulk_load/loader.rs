@@ -1,4 +1,4 @@
-//! The generator's connection: it has the store to itself for the whole load.
+//! The bulk loader's connection: it has the store to itself for the whole load.
 //!
 //! Why not the store's usual writer: in WAL mode every page is written twice
 //! (to the WAL, then into the database by a checkpoint), which for a
@@ -9,7 +9,7 @@
 //! open, which also puts the store back in WAL mode and rebuilds whatever
 //! indexes the load had dropped (`bulk_load::check`).
 //!
-//! Foreign keys are not checked: the generator makes every id itself. Index
+//! Foreign keys are not checked: the loader makes every id itself. Index
 //! builds spill their sorted batches to temporary files: kept in memory
 //! (the store's usual setting), the batches made them 2x slower, every
 //! write of one allocating and copying its chunks.
@@ -25,7 +25,8 @@ use crate::error::StoreResult;
 /// Page cache while loading, in KiB: the right-most pages of every table stay cached.
 const LOAD_CACHE_KIB: i64 = 262_144;
 
-pub(super) struct Loader {
+/// A connection that has the store to itself (see the module docs).
+pub struct Loader {
     conn: Connection,
 }
 

@@ -29,7 +29,7 @@ use flotilla_core::Error;
 use rusqlite::{Connection, Transaction, params};
 
 use super::stores::{DrawPlan, MetricInserts, store_name};
-use crate::error::StoreResult;
+use flotilla_store::StoreResult;
 
 /// The tables the second writer loads.
 pub(super) const SIDE_TABLES: [&str; 2] = ["model_version_metrics", "alias_metrics"];
@@ -155,7 +155,7 @@ fn load_scratch(
 ) -> StoreResult<()> {
     let check = |i: u64| {
         if i.is_multiple_of(10_000) && abandoned.load(Ordering::Acquire) {
-            return Err(crate::StoreError::from(Error::internal("the generation was abandoned")));
+            return Err(flotilla_store::StoreError::from(Error::internal("the generation was abandoned")));
         }
         Ok(())
     };

@@ -8,8 +8,8 @@ use rusqlite::Transaction;
 
 use super::batched::BatchedInsert;
 use super::{DAY_MS, FamilyCounts, GeneratedFamily, GeneratedVersion, OWNERS, Rng, Stage, TIERS, VAL_MAPE, VAL_RMSE};
-use crate::error::StoreResult;
 use flotilla_core::fleet;
+use flotilla_store::StoreResult;
 
 /// Models whose generated aliases get audit events (enough for every page
 /// and report to have history to show, without a million synthetic rows).

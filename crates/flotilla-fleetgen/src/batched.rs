@@ -12,7 +12,7 @@
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, ToSql, Transaction};
 
-use crate::error::StoreResult;
+use flotilla_store::StoreResult;
 
 /// Rows per full statement: at most 6 columns, so well under SQLite's limit
 /// of 32,766 bound parameters.

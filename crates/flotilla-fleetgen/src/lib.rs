@@ -1,29 +1,33 @@
-//! The fleet generator: fills a store with synthetic but realistic registry
+//! The synthetic-fleet generator: fills a store with synthetic but realistic registry
 //! metadata (families, a region/store hierarchy, tags, version metrics,
 //! champion and challenger aliases) fast enough to try every search and
 //! page at a million models.
 //!
 //! It writes rows directly in large transactions, skipping the per-item
 //! checks of the bulk API (it makes every id itself), on a connection that
-//! has the store to itself (`loader`), with a second writer for the metrics
-//! and the name index (`side`). Deterministic for a given seed.
+//! has the store to itself (the store's [`Loader`]), with a second writer
+//! for the metrics and the name index (`side`). Deterministic for a given seed.
+//!
+//! It is a tool, not production code: it knows the SQLite schema and writes
+//! the tables directly (the one crate besides the store that uses
+//! `rusqlite`), through the store's small bulk-loading surface
+//! ([`flotilla_store::sqlite::bulk_load`]) for what must stay the store's
+//! own: opening it exclusively, dropping and rebuilding the secondary
+//! indexes, and the audit batch of the generated aliases.
 
 use flotilla_core::fleet::{self, PartitionValue};
 use flotilla_core::{Error, validation};
 use rusqlite::{Transaction, params};
 
 mod batched;
-mod loader;
 mod side;
 mod stores;
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::bulk_load::CatchUp;
-use super::{SqliteStore, aliases, now_ms};
-use crate::error::StoreResult;
-use loader::Loader;
+use flotilla_store::StoreResult;
+use flotilla_store::sqlite::bulk_load::{self, CatchUp, Loader};
 use side::SideWriter;
 
 /// What to generate.
@@ -83,6 +87,10 @@ impl Rng {
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn family_name(i: u32) -> String {
@@ -247,138 +255,143 @@ fn add_facet_counts(tx: &Transaction<'_>, families: &[GeneratedFamily], counts: 
     Ok(())
 }
 
-impl SqliteStore {
-    /// Generates `spec.models` store-level models (plus their family
-    /// defaults and regions) into the store at `path`, which it needs to
-    /// itself (see `loader`). `wants_file` picks the versions that get a
-    /// real model file; they are returned for the caller to write, with
-    /// `source` already pointing at `mlflow-artifacts:/fleet/<model>/<version>`.
-    pub fn generate_fleet(
-        path: &Path,
-        spec: &FleetSpec,
-        wants_file: &mut dyn FnMut(u64) -> bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> StoreResult<(GenerateReport, Vec<GeneratedVersion>)> {
-        check(spec)?;
-        let mut loader = Loader::open(path)?;
-        let mut rng = Rng(spec.seed);
-        let mut report = GenerateReport::default();
-        let now = now_ms();
-        let year_ago = now - 365 * DAY_MS;
-        // Families, their defaults and regions first, in one transaction.
-        let regions = loader.write(|tx| {
-            let w = Writer { tx, now };
-            let mut regions: Vec<GeneratedFamily> = Vec::new();
-            for f in 0..spec.families {
-                let name = family_name(f);
-                validation::model_name(&name)?;
-                let levels = serde_json::to_string(&["region", "store"]).map_err(|e| Error::internal(e.to_string()))?;
-                tx.prepare_cached(
-                    "INSERT INTO registered_models (name, creation_time, last_update_time) VALUES (?, ?, ?)",
-                )?
-                .execute(params![name, year_ago, now])?;
-                let default_rm = tx.last_insert_rowid();
-                tx.prepare_cached(
-                    "INSERT INTO families (name, levels, description, creation_time, default_rm_id) VALUES (?, ?, ?, ?, ?)",
-                )?
-                .execute(params![name, levels, "generated", year_ago, default_rm])?;
-                let family_id = tx.last_insert_rowid();
-                tx.prepare_cached("INSERT INTO fleet_members (rm_id, family_id, depth, part_value) VALUES (?, ?, 0, '')")?
-                    .execute(params![default_rm, family_id])?;
-                w.tag(default_rm, fleet::FAMILY_TAG, &name)?;
-                w.tag(default_rm, fleet::PARTITION_TAG, "")?;
-                w.versions(&mut rng, default_rm, 1, year_ago, &spec.placeholder_source)?;
-                tx.prepare_cached("UPDATE registered_models SET next_version = 2 WHERE rm_id = ?")?.execute([default_rm])?;
-                let batch = aliases::open_batch(tx, &aliases::NewBatch::generated())?;
-                aliases::insert_fresh(tx, Some(batch), default_rm, &name, &[("champion", 1)])?;
-                let mut rs = Vec::new();
-                for r in 0..spec.regions_per_family {
-                    let region = format!("r{r:03}");
-                    let path = [PartitionValue::new("region", region.clone())];
-                    let rm = w.model(&fleet::member_name(&name, path.last()), year_ago, (&name, family_id), &path, Some(default_rm), 0)?;
-                    rs.push((region, rm));
-                    report.models += 1;
-                }
+/// Generates `spec.models` store-level models (plus their family
+/// defaults and regions) into the store at `path`, which it needs to
+/// itself (see [`Loader`]). `wants_file` picks the versions that get a
+/// real model file; they are returned for the caller to write, with
+/// `source` already pointing at `mlflow-artifacts:/fleet/<model>/<version>`.
+pub fn generate_fleet(
+    path: &Path,
+    spec: &FleetSpec,
+    wants_file: &mut dyn FnMut(u64) -> bool,
+    progress: &mut dyn FnMut(u64),
+) -> StoreResult<(GenerateReport, Vec<GeneratedVersion>)> {
+    check(spec)?;
+    let mut loader = Loader::open(path)?;
+    let mut rng = Rng(spec.seed);
+    let mut report = GenerateReport::default();
+    let now = now_ms();
+    let year_ago = now - 365 * DAY_MS;
+    // Families, their defaults and regions first, in one transaction.
+    let regions = loader.write(|tx| {
+        let w = Writer { tx, now };
+        let mut regions: Vec<GeneratedFamily> = Vec::new();
+        for f in 0..spec.families {
+            let name = family_name(f);
+            validation::model_name(&name)?;
+            let levels = serde_json::to_string(&["region", "store"]).map_err(|e| Error::internal(e.to_string()))?;
+            tx.prepare_cached(
+                "INSERT INTO registered_models (name, creation_time, last_update_time) VALUES (?, ?, ?)",
+            )?
+            .execute(params![name, year_ago, now])?;
+            let default_rm = tx.last_insert_rowid();
+            tx.prepare_cached(
+                "INSERT INTO families (name, levels, description, creation_time, default_rm_id) VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![name, levels, "generated", year_ago, default_rm])?;
+            let family_id = tx.last_insert_rowid();
+            tx.prepare_cached("INSERT INTO fleet_members (rm_id, family_id, depth, part_value) VALUES (?, ?, 0, '')")?
+                .execute(params![default_rm, family_id])?;
+            w.tag(default_rm, fleet::FAMILY_TAG, &name)?;
+            w.tag(default_rm, fleet::PARTITION_TAG, "")?;
+            w.versions(&mut rng, default_rm, 1, year_ago, &spec.placeholder_source)?;
+            tx.prepare_cached("UPDATE registered_models SET next_version = 2 WHERE rm_id = ?")?
+                .execute([default_rm])?;
+            let batch = bulk_load::open_generated_batch(tx)?;
+            bulk_load::insert_aliases(tx, batch, default_rm, &name, &[("champion", 1)])?;
+            let mut rs = Vec::new();
+            for r in 0..spec.regions_per_family {
+                let region = format!("r{r:03}");
+                let path = [PartitionValue::new("region", region.clone())];
+                let rm = w.model(
+                    &fleet::member_name(&name, path.last()),
+                    year_ago,
+                    (&name, family_id),
+                    &path,
+                    Some(default_rm),
+                    0,
+                )?;
+                rs.push((region, rm));
                 report.models += 1;
-                regions.push((name, family_id, rs));
             }
-            Ok(regions)
-        })?;
-        // The families above were written with every trigger in place; the
-        // stores below are loaded without secondary indexes and triggers
-        // (see `bulk_load`), their facet counts tallied here instead.
-        let first_id: i64 = loader.write(|tx| {
-            Ok(tx.query_row("SELECT coalesce(max(rm_id), 0) + 1 FROM registered_models", [], |r| r.get(0))?)
-        })?;
-        let plan = stores::Plan {
-            draws: stores::DrawPlan {
-                seed: spec.seed,
-                models: spec.models,
-                versions_per_model: i64::from(spec.versions_per_model),
-                regions_per_family: u64::from(spec.regions_per_family),
-                year_ago,
-                first_id,
-            },
-            families: &regions,
-            now,
-            placeholder_source: &spec.placeholder_source,
-        };
-        let side = loader.write(|tx| {
-            let families = regions.iter().map(|(name, _, _)| name.clone()).collect();
-            let side = SideWriter::start(tx, path, side::SideLoad { plan: plan.draws, families })?;
-            super::bulk_load::begin(tx)?;
-            Ok(side)
-        })?;
-        let mut tally =
-            stores::Tally { counts: regions.iter().map(|_| FamilyCounts::default()).collect(), files: Vec::new() };
-        let started = Instant::now();
-        let mut done = 0u64;
-        while done < spec.models {
-            let end = (done + MODELS_PER_TRANSACTION).min(spec.models);
-            loader.write(|tx| {
-                let batch = aliases::open_batch(tx, &aliases::NewBatch::generated())?;
-                let mut inserts = stores::StoreInserts::prepare(tx)?;
-                for i in done..end {
-                    inserts.store(&plan, &mut tally, i, batch, wants_file(i))?;
-                }
-                inserts.finish()
-            })?;
-            report.models += end - done;
-            done = end;
-            progress(done);
+            report.models += 1;
+            regions.push((name, family_id, rs));
         }
-        report.versions = spec.models * u64::from(spec.versions_per_model);
-        let rows_written = Instant::now();
-        // This writer's indexes and counts while the second writer finishes.
+        Ok(regions)
+    })?;
+    // The families above were written with every trigger in place; the
+    // stores below are loaded without secondary indexes and triggers
+    // (see `bulk_load`), their facet counts tallied here instead.
+    let first_id: i64 = loader
+        .write(|tx| Ok(tx.query_row("SELECT coalesce(max(rm_id), 0) + 1 FROM registered_models", [], |r| r.get(0))?))?;
+    let plan = stores::Plan {
+        draws: stores::DrawPlan {
+            seed: spec.seed,
+            models: spec.models,
+            versions_per_model: i64::from(spec.versions_per_model),
+            regions_per_family: u64::from(spec.regions_per_family),
+            year_ago,
+            first_id,
+        },
+        families: &regions,
+        now,
+        placeholder_source: &spec.placeholder_source,
+    };
+    let side = loader.write(|tx| {
+        let families = regions.iter().map(|(name, _, _)| name.clone()).collect();
+        let side = SideWriter::start(tx, path, side::SideLoad { plan: plan.draws, families })?;
+        bulk_load::begin(tx)?;
+        Ok(side)
+    })?;
+    let mut tally =
+        stores::Tally { counts: regions.iter().map(|_| FamilyCounts::default()).collect(), files: Vec::new() };
+    let started = Instant::now();
+    let mut done = 0u64;
+    while done < spec.models {
+        let end = (done + MODELS_PER_TRANSACTION).min(spec.models);
         loader.write(|tx| {
-            super::bulk_load::finish_except(tx, CatchUp::ByLoader, &side::PENDING_UNTIL_COPIED)?;
-            add_facet_counts(tx, &regions, &tally.counts)
+            let batch = bulk_load::open_generated_batch(tx)?;
+            let mut inserts = stores::StoreInserts::prepare(tx)?;
+            for i in done..end {
+                inserts.store(&plan, &mut tally, i, batch, wants_file(i))?;
+            }
+            inserts.finish()
         })?;
-        let indexed_here = Instant::now();
-        let scratch = side.finish()?;
-        let waited = indexed_here.elapsed();
-        let copied = loader.write_attached(&scratch, "side", |tx| {
-            super::bulk_load::finish(tx, CatchUp::ByLoader)?;
-            let copying = Instant::now();
-            SideWriter::copy_attached(tx)?;
-            tracing::debug!(
-                waited_seconds = waited.as_secs_f64(),
-                copied_seconds = copying.elapsed().as_secs_f64(),
-                "copied the second writer's tables"
-            );
-            Ok(())
-        });
-        side::remove_scratch(&scratch)?;
-        copied?;
-        let indexed = Instant::now();
-        loader.write(|tx| Ok(tx.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
-        loader.close()?;
-        tracing::info!(
-            rows_seconds = (rows_written - started).as_secs_f64(),
-            index_seconds = (indexed - rows_written).as_secs_f64(),
-            analyze_seconds = indexed.elapsed().as_secs_f64(),
-            "generated fleet"
-        );
-        Ok((report, tally.files))
+        report.models += end - done;
+        done = end;
+        progress(done);
     }
+    report.versions = spec.models * u64::from(spec.versions_per_model);
+    let rows_written = Instant::now();
+    // This writer's indexes and counts while the second writer finishes.
+    loader.write(|tx| {
+        bulk_load::finish_except(tx, CatchUp::ByLoader, &side::PENDING_UNTIL_COPIED)?;
+        add_facet_counts(tx, &regions, &tally.counts)
+    })?;
+    let indexed_here = Instant::now();
+    let scratch = side.finish()?;
+    let waited = indexed_here.elapsed();
+    let copied = loader.write_attached(&scratch, "side", |tx| {
+        bulk_load::finish(tx, CatchUp::ByLoader)?;
+        let copying = Instant::now();
+        SideWriter::copy_attached(tx)?;
+        tracing::debug!(
+            waited_seconds = waited.as_secs_f64(),
+            copied_seconds = copying.elapsed().as_secs_f64(),
+            "copied the second writer's tables"
+        );
+        Ok(())
+    });
+    side::remove_scratch(&scratch)?;
+    copied?;
+    let indexed = Instant::now();
+    loader.write(|tx| Ok(tx.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?))?;
+    loader.close()?;
+    tracing::info!(
+        rows_seconds = (rows_written - started).as_secs_f64(),
+        index_seconds = (indexed - rows_written).as_secs_f64(),
+        analyze_seconds = indexed.elapsed().as_secs_f64(),
+        "generated fleet"
+    );
+    Ok((report, tally.files))
 }

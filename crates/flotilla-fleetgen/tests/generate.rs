@@ -1,0 +1,142 @@
+//! The generator on a real store file: it refuses a store open elsewhere,
+//! a failed generation leaves the store usable, and what it writes directly
+//! (facet counts, metrics, the name index) is what the store would have.
+
+use flotilla_fleetgen::{FleetSpec, generate_fleet};
+use flotilla_store::SqliteStore;
+
+fn fresh() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("flotilla.db")).expect("open store");
+    (dir, store)
+}
+
+#[test]
+fn the_generator_refuses_a_store_open_elsewhere() {
+    let (dir, store) = fresh();
+    let spec = FleetSpec {
+        models: 10,
+        versions_per_model: 1,
+        families: 1,
+        regions_per_family: 1,
+        seed: 1,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    let path = dir.path().join("flotilla.db");
+    let err = generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("open in another process"), "{err}");
+    // Nothing was written, and the store still works.
+    let page = flotilla_store::FleetSearchStore::search_fleet(&store, &Default::default()).unwrap();
+    assert!(page.items.is_empty());
+    drop(store);
+    let (report, _) = generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    assert_eq!(report.versions, 10);
+}
+
+#[test]
+fn a_failed_generation_leaves_a_usable_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flotilla.db");
+    let spec = FleetSpec {
+        models: 50,
+        versions_per_model: 2,
+        families: 2,
+        regions_per_family: 3,
+        seed: 3,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    // The same fleet again: its family names are taken, so it fails.
+    assert!(generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).is_err());
+    assert!(!dir.path().join("flotilla.db-generating").exists());
+    let store = SqliteStore::open(&path).unwrap();
+    let page = flotilla_store::FleetSearchStore::search_fleet(
+        &store,
+        &flotilla_core::fleet::FleetQuery { max_results: Some(1000), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(page.items.len(), 50 + 2 * 4);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute_batch(
+        "INSERT INTO registered_model_names (registered_model_names, rank) VALUES ('integrity-check', 1)",
+    )
+    .unwrap();
+}
+
+#[test]
+fn generated_fleet_counts_facets_like_the_triggers() {
+    use flotilla_core::fleet::{Facets, FleetQuery};
+    use flotilla_store::prelude::*;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flotilla.db");
+    let spec = FleetSpec {
+        models: 500,
+        versions_per_model: 3,
+        families: 3,
+        regions_per_family: 4,
+        seed: 7,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    let (report, _) = generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!((report.models, report.versions), (500 + 3 * 5, 1500));
+    let sorted = |mut f: Facets| {
+        for v in [&mut f.families, &mut f.aliases, &mut f.stages] {
+            v.sort();
+        }
+        f.tags.iter_mut().for_each(|(_, v)| v.sort());
+        f
+    };
+    let keys = ["owner".to_string(), "tier".to_string(), "flotilla.family".to_string()];
+    for family in [None, Some("churn".to_string())] {
+        // Without filters the counters answer; with one that matches everything, the rows are counted.
+        let counters =
+            store.fleet_facets(&FleetQuery { family: family.clone(), ..FleetQuery::default() }, &keys).unwrap();
+        let everything = FleetQuery { family: family.clone(), created_after: Some(0), ..FleetQuery::default() };
+        let counted = store.fleet_facets(&everything, &keys).unwrap();
+        assert_eq!(sorted(counters), sorted(counted), "{family:?}");
+    }
+
+    // The metrics come from the second writer's scratch file: every alias has
+    // its metrics, every version its two, and the scratch file is gone.
+    use flotilla_core::fleet::MetricFilter;
+    use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery};
+    let page = |q: FleetQuery| store.search_fleet(&FleetQuery { max_results: Some(1000), ..q }).unwrap().items;
+    let champions = page(FleetQuery { has_alias: vec!["champion".into()], ..FleetQuery::default() });
+    let with_metric = page(FleetQuery {
+        metrics: vec![MetricFilter::parse("champion:val_rmse < 1000000").unwrap()],
+        ..FleetQuery::default()
+    });
+    assert!(champions.len() > 400, "{}", champions.len());
+    assert_eq!(champions.len(), with_metric.len());
+    let (mut versions, mut token) = (0, None);
+    loop {
+        let page = store
+            .search_versions(&VersionQuery {
+                metrics: vec![VersionMetricFilter::parse("val_mape < 1000000").unwrap()],
+                max_results: Some(1000),
+                page_token: token,
+                ..VersionQuery::default()
+            })
+            .unwrap();
+        versions += page.items.len();
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(versions, 1500 + 3, "every version has its val_mape, the three family defaults' too");
+    assert!(!dir.path().join("flotilla.db-generating").exists());
+    // Names are searchable by substring.
+    let found = page(FleetQuery { name_contains: Some("store=s0000123".into()), ..FleetQuery::default() });
+    assert_eq!(found.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["demand-forecast.store=s0000123"]);
+    // The copied name index is exactly the index of the stored names.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO registered_model_names (registered_model_names, rank) VALUES ('integrity-check', 1)",
+    )
+    .unwrap();
+}
