@@ -122,10 +122,12 @@ fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
         .map(|(scheme, rest)| (scheme, rest.split(['/', '?', '#']).next().unwrap_or("")))
         .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
         .map(|(_, authority)| authority);
-    match sender_host {
-        Some(h) if !host.is_empty() && h.eq_ignore_ascii_case(host) => Ok(()),
-        Some(_) | None if what == "origin" => Err("the form was sent from another site"),
-        Some(_) | None => Err("the form was sent from another page than this server's"),
+    if sender_host.is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host)) {
+        Ok(())
+    } else if what == "origin" {
+        Err("the form was sent from another site")
+    } else {
+        Err("the form was sent from another page than this server's")
     }
 }
 

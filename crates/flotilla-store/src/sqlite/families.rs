@@ -100,7 +100,8 @@ impl FamilyRow {
         }
         by_depth.sort_by_key(|(d, _)| *d);
         let ordered: Vec<PartitionValue> = by_depth.into_iter().map(|(_, p)| p).collect();
-        for keep in (0..=ordered.len()).rev() {
+        // The empty path is the family default, which always exists.
+        for keep in (1..=ordered.len()).rev() {
             if let Some(rm_id) = self.find_member(tx, &ordered[..keep])? {
                 return Ok((rm_id, keep == ordered.len()));
             }
