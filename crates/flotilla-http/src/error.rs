@@ -118,10 +118,15 @@ impl From<ArtifactError> for ApiError {
     }
 }
 
+/// The header naming the answer's [`ErrorKind`] for flotilla's own clients
+/// (the CLI's `--server` mode): several kinds share one MLflow `error_code`,
+/// and the body keeps MLflow's exact shape.
+pub const ERROR_KIND_HEADER: &str = "x-flotilla-error-kind";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error_code": self.code, "message": self.message });
-        (self.status, axum::Json(body)).into_response()
+        (self.status, [(ERROR_KIND_HEADER, self.kind.name())], axum::Json(body)).into_response()
     }
 }
 
@@ -140,5 +145,14 @@ mod tests {
         assert_eq!(answer(ArtifactError::Io(std::io::Error::other("disk")).into()), (500, "INTERNAL_ERROR"));
         assert_eq!(answer(Error::interrupted("slow").into()), (400, "BAD_REQUEST"));
         assert_eq!(answer(ApiError::permission_denied("host")), (403, "PERMISSION_DENIED"));
+    }
+
+    #[test]
+    fn every_answer_names_its_kind_in_a_header() {
+        for kind in ErrorKind::ALL {
+            let response = ApiError::of(kind, "m").into_response();
+            let header = response.headers().get(ERROR_KIND_HEADER).and_then(|v| v.to_str().ok());
+            assert_eq!(header, Some(kind.name()), "{kind:?}");
+        }
     }
 }
