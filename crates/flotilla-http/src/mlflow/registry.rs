@@ -4,8 +4,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
+use flotilla_app::search;
 use flotilla_core::model::{ModelVersion, RegisteredModel, Tag};
-use flotilla_store::{NewModelVersion, PageRequest, RegistryQuery};
+use flotilla_store::{NewModelVersion, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -122,18 +123,13 @@ struct Search {
 }
 
 impl Search {
-    fn into_query(self) -> RegistryQuery {
-        RegistryQuery {
-            filter: self.filter.unwrap_or_default(),
-            name_prefix: None,
-            order_by: self.order_by,
-            page: PageRequest { max_results: self.max_results, page_token: self.page_token },
-        }
+    fn page(&self) -> PageRequest {
+        PageRequest { max_results: self.max_results, page_token: self.page_token.clone() }
     }
 }
 
 async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<RegisteredModel>> {
-    let q = req.into_query();
+    let q = search::registered_models(req.filter.as_deref().unwrap_or_default(), &req.order_by, req.page())?;
     let page = s.call(move |st| st.search_registered_models(&q)).await?;
     Ok(Paged::new("registered_models", page))
 }
@@ -222,7 +218,7 @@ async fn transition_stage(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
 }
 
 async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<ModelVersion>> {
-    let q = req.into_query();
+    let q = search::model_versions(req.filter.as_deref().unwrap_or_default(), &req.order_by, req.page())?;
     let page = s.call(move |st| st.search_model_versions(&q)).await?;
     Ok(Paged::new("model_versions", page))
 }
