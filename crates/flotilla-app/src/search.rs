@@ -9,6 +9,10 @@
 //! a request with several mistakes is still told about the same one first.
 //! The store keeps its own page-size and page-token checks: they are its
 //! paging contract for every caller, and the token needs the keyset width.
+//!
+//! Callers build the query inside `AppState::call`, on the blocking pool:
+//! the longest filter accepted (256 KiB, a thousand `IN` values) takes tens
+//! of milliseconds to parse in a debug build, too long for an async worker.
 
 use flotilla_core::filter::{self, Entity, FilterError, OrderBy};
 use flotilla_core::model::ViewType;

@@ -96,8 +96,9 @@ pub(crate) fn view_type(v: Option<&str>) -> ApiResult<ViewType> {
 async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Experiment>> {
     let view = view_type(req.view_type.as_deref())?;
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
-    let query = search::experiments(req.filter.as_deref().unwrap_or_default(), &req.order_by, view, page)?;
-    let page = s.call(move |st| st.search_experiments(&query)).await?;
+    let filter = req.filter.unwrap_or_default();
+    let page =
+        s.call(move |st| st.search_experiments(&search::experiments(&filter, &req.order_by, view, page)?)).await?;
     Ok(Paged::new("experiments", page))
 }
 

@@ -138,8 +138,9 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
         .map(|o| Ok((required(&o.field_name, "field_name")?.to_string(), o.ascending.unwrap_or(true))))
         .collect::<ApiResult<Vec<_>>>()?;
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
-    let q = search::logged_models(req.experiment_ids, req.filter.as_deref().unwrap_or_default(), &order_by, page)?;
-    let page = s.call(move |st| st.search_logged_models(&q)).await?;
+    let (ids, filter) = (req.experiment_ids, req.filter.unwrap_or_default());
+    let page =
+        s.call(move |st| st.search_logged_models(&search::logged_models(ids, &filter, &order_by, page)?)).await?;
     let mut out = json!({ "models": page.items });
     if let Some(t) = page.next_page_token {
         out["next_page_token"] = t.into();

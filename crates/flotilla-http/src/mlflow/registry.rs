@@ -5,8 +5,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use flotilla_app::search;
+use flotilla_core::Error;
 use flotilla_core::model::{ModelVersion, RegisteredModel, Tag};
-use flotilla_store::{NewModelVersion, PageRequest};
+use flotilla_store::{NewModelVersion, PageRequest, RegistryQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -123,14 +124,18 @@ struct Search {
 }
 
 impl Search {
-    fn page(&self) -> PageRequest {
-        PageRequest { max_results: self.max_results, page_token: self.page_token.clone() }
+    /// The typed query, from `search`'s function for the endpoint.
+    fn query(
+        &self,
+        parse: fn(&str, &[String], PageRequest) -> Result<RegistryQuery, Error>,
+    ) -> Result<RegistryQuery, Error> {
+        let page = PageRequest { max_results: self.max_results, page_token: self.page_token.clone() };
+        parse(self.filter.as_deref().unwrap_or_default(), &self.order_by, page)
     }
 }
 
 async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<RegisteredModel>> {
-    let q = search::registered_models(req.filter.as_deref().unwrap_or_default(), &req.order_by, req.page())?;
-    let page = s.call(move |st| st.search_registered_models(&q)).await?;
+    let page = s.call(move |st| st.search_registered_models(&req.query(search::registered_models)?)).await?;
     Ok(Paged::new("registered_models", page))
 }
 
@@ -218,8 +223,7 @@ async fn transition_stage(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
 }
 
 async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<ModelVersion>> {
-    let q = search::model_versions(req.filter.as_deref().unwrap_or_default(), &req.order_by, req.page())?;
-    let page = s.call(move |st| st.search_model_versions(&q)).await?;
+    let page = s.call(move |st| st.search_model_versions(&req.query(search::model_versions)?)).await?;
     Ok(Paged::new("model_versions", page))
 }
 

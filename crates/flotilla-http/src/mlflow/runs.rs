@@ -309,8 +309,8 @@ struct Search {
 async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Run>> {
     let view = view_type(req.run_view_type.as_deref())?;
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
-    let query = search::runs(req.experiment_ids, req.filter.as_deref().unwrap_or_default(), &req.order_by, view, page)?;
-    let page = s.call(move |st| st.search_runs(&query)).await?;
+    let (ids, filter) = (req.experiment_ids, req.filter.unwrap_or_default());
+    let page = s.call(move |st| st.search_runs(&search::runs(ids, &filter, &req.order_by, view, page)?)).await?;
     Ok(Paged::omitting_empty("runs", page))
 }
 

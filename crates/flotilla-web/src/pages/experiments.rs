@@ -20,8 +20,13 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {
     let filter = param(&raw, "filter").unwrap_or_default();
     let token = param(&raw, "page_token").filter(|t| !t.is_empty());
     let page = PageRequest { max_results: Some(PAGE_SIZE), page_token: token.clone() };
-    let query = search::experiments(&filter, &["creation_time DESC".into()], ViewType::default(), page)?;
-    let experiments = s.call(move |st| st.search_experiments(&query)).await?;
+    let f = filter.clone();
+    let experiments = s
+        .call(move |st| {
+            let order_by = ["creation_time DESC".into()];
+            st.search_experiments(&search::experiments(&f, &order_by, ViewType::default(), page)?)
+        })
+        .await?;
     let body = html! {
         h1 { "Experiments" }
         form.filters method="get" action="/experiments" {
