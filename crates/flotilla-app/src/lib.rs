@@ -2,8 +2,8 @@
 //! fleet API, the Open Inference Protocol, the web UI) stands on. It holds
 //! the shared state ([`AppState`]), runs store work on the blocking pool
 //! under the request's time budget ([`budget`]), says what of a failure a
-//! client may see ([`error`]), and understands fleet searches once
-//! ([`fleet_query`]).
+//! client may see ([`error`]), and understands searches once: MLflow's
+//! filters and orders ([`search`]) and the fleet's ([`fleet_query`]).
 //!
 //! Architecture invariant: this crate knows no protocol (no HTTP, no HTML,
 //! no SQL). Its errors are the one vocabulary, [`flotilla_core::Error`];
@@ -12,6 +12,7 @@
 pub mod budget;
 pub mod error;
 pub mod fleet_query;
+pub mod search;
 
 use std::sync::Arc;
 

@@ -1,8 +1,10 @@
 //! The one table from error kinds to MLflow's wire answer (`error_code` and
 //! HTTP status), and the error type every MLflow handler returns.
 //!
-//! Store, artifact and core errors all reach [`ApiError`] through their
-//! [`ErrorKind`] and [`mlflow_answer`]. A client mistake is never a 5xx:
+//! Every error reaches [`ApiError`] as the one vocabulary,
+//! [`flotilla_core::Error`] (store and artifact failures through
+//! `flotilla_app::error`, which says what of them a client may see), and is
+//! answered from its [`ErrorKind`] by [`mlflow_answer`]. A client mistake is never a 5xx:
 //! MLflow's client retries 5xx for minutes. A 500 says little and the details
 //! go to the log.
 
@@ -10,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use flotilla_artifacts::ArtifactError;
 use flotilla_core::{Error, ErrorKind};
-use flotilla_store::StoreError;
 
 /// An error answered in MLflow's shape: `{"error_code": ..., "message": ...}`.
 ///
@@ -52,7 +53,7 @@ impl ApiError {
         Self::of(ErrorKind::PermissionDenied, message)
     }
     pub fn internal() -> Self {
-        Self::of(ErrorKind::Internal, "Internal server error; see the server log")
+        Self::of(ErrorKind::Internal, flotilla_app::error::INTERNAL_MESSAGE)
     }
     pub fn missing(field: &str) -> Self {
         Self::invalid(format!("Missing value for required parameter '{field}'."))
@@ -92,29 +93,11 @@ impl From<Error> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Domain(e) => e.into(),
-            StoreError::Database(_) if e.kind() == ErrorKind::Interrupted => {
-                Error::interrupted("the query was stopped: it ran past the request's time budget").into()
-            }
-            StoreError::Database(_) | StoreError::Migration { .. } => {
-                tracing::error!(error = %e, "store failure");
-                Self::internal()
-            }
-        }
-    }
-}
-
 impl From<ArtifactError> for ApiError {
     fn from(e: ArtifactError) -> Self {
-        let kind = e.kind();
-        if kind == ErrorKind::Internal {
-            tracing::error!(error = %e, "artifact storage failure");
-            return Self::internal();
-        }
-        Self::of(kind, e.to_string())
+        // Already told apart (and logged) there: keep its kind and message.
+        let e = flotilla_app::error::from_artifact(e);
+        Self::of(e.kind, e.message)
     }
 }
 
