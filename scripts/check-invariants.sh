@@ -47,5 +47,13 @@ forbid flotilla-fleetgen axum hyper tokio
 for crate in flotilla-app flotilla-http flotilla-web flotilla-serving; do
   forbid "$crate" flotilla-fleetgen
 done
+# the test kit starts servers for tests and benches: a dev-dependency, never under a production crate
+for dir in crates/*/; do
+  crate="$(basename "$dir")"
+  case "$crate" in
+    flotilla-testkit | flotilla-bench) ;;
+    *) forbid "$crate" flotilla-testkit ;;
+  esac
+done
 [[ $fail -eq 0 ]] && echo "invariants hold"
 exit $fail
