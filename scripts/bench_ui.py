@@ -114,7 +114,7 @@ def main():
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--big-model-versions", type=int, default=200_000)
-    ap.add_argument("--out", default="bench-ui.md")
+    ap.add_argument("--out", default="bench-ui.md", help="file name under target/test-output")
     args = ap.parse_args()
 
     tmp = None

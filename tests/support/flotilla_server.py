@@ -8,10 +8,11 @@ The one way every suite (tests/compat, tests/serving, tests/ui) and bench script
   (`flotilla is listening address=127.0.0.1:PORT`), so no other process can take the port
   between its choice and the bind; a peer that cannot report its port (MLflow, MLServer) gets
   one from `free_port()`;
-- the process runs in its own session, its stdout and stderr in one log file;
+- stdout and stderr go to one log file; flotilla stays in the caller's process group (whatever
+  ends the caller's group ends it too), a peer that forks workers gets a session of its own;
 - `wait_ready(path)` polls until `path` answers 200 and returns the seconds since spawn;
-- `stop()` sends SIGTERM to the process group, then SIGKILL after a grace; a `Server` is also a
-  context manager that stops on exit.
+- `stop()` sends SIGTERM (to the session's group, if it has one), then SIGKILL after a grace; a
+  `Server` is also a context manager that stops on exit.
 
 As a library (standard library only, any Python 3.9+)::
 
@@ -70,22 +71,23 @@ def get_status(port, path, timeout=2):
 
 
 class Server:
-    """A server process in its own session; its output goes to `log_path`.
+    """A server process; its output goes to `log_path`.
 
     `port=None` is flotilla on port 0, its port read from the log; otherwise the server was told
-    to listen on `port`.
+    to listen on `port`. `own_group` starts it in a session of its own, stopped as a whole.
     """
 
-    def __init__(self, name, args, log_path, port=None, cwd=None, env=None, stop_grace=15):
+    def __init__(self, name, args, log_path, port=None, cwd=None, env=None, stop_grace=15, own_group=True):
         self.name = name
         self.log_path = Path(log_path)
         self.stop_grace = stop_grace
+        self.own_group = own_group
         self._port = port
         self._log = open(self.log_path, "wb")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [str(a) for a in args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=own_group,
         )
 
     @property
@@ -128,20 +130,23 @@ class Server:
         except OSError:
             return ""
 
+    def _signal(self, sig):
+        try:
+            if self.own_group:
+                os.killpg(self.proc.pid, sig)
+            else:
+                self.proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
     def stop(self):
-        """SIGTERM to the process group, SIGKILL after the grace; safe to call twice."""
+        """SIGTERM, SIGKILL after the grace; safe to call twice."""
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(self.stop_grace)
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                self._signal(signal.SIGKILL)
                 self.proc.wait()
         self._log.close()
 
@@ -166,7 +171,7 @@ def spawn_flotilla(bin_path, data_dir, *extra_args, mode="server", log_path=None
     if env.get("FLOTILLA_LOG"):
         env["FLOTILLA_LOG"] += ",flotilla::server=info"
     args = [bin_path, mode, "--data-dir", data_dir, "--host", "127.0.0.1", "--port", "0", *extra_args]
-    return Server("flotilla", args, log_path, cwd=cwd, env=env)
+    return Server("flotilla", args, log_path, cwd=cwd, env=env, own_group=False)
 
 
 def start_flotilla(bin_path, data_dir, *extra_args, timeout=30, **kwargs):
@@ -208,8 +213,8 @@ def main():
         except RuntimeError as e:
             print(f"{args.name}: flotilla exited or was not healthy: {e}", file=sys.stderr)
             return 1
-        # An interrupt or SIGTERM reaches the command too (same process group); the server,
-        # in its own session, is stopped here.
+        # An interrupt reaches the command and the server too (same process group); on SIGTERM,
+        # or when the command ends, the server is stopped here.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         with server:
             env = dict(os.environ)

@@ -19,7 +19,7 @@ pub async fn start(launch: Launch) -> Result<Process> {
 
 /// The launch of flotilla on a data directory, allowed `limit` to become healthy.
 pub fn flotilla(bin: &Path, data_dir: &Path, work_dir: &Path, limit: Duration) -> Launch {
-    Options::new(bin).start_limit(limit).stop_grace(STOP_GRACE).launch(data_dir, work_dir)
+    Options::new(bin).start_limit(limit).stop_grace(STOP_GRACE).own_group(true).launch(data_dir, work_dir)
 }
 
 /// The launch of the real MLflow tracking server on SQLite plus a local artifact folder.
@@ -47,5 +47,6 @@ pub fn mlflow(mlflow_bin: &Path, work_dir: &Path, limit: Duration) -> Result<Lau
         open_files: None,
         start_limit: limit,
         stop_grace: STOP_GRACE,
+        own_group: true,
     })
 }

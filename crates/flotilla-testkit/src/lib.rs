@@ -1,8 +1,9 @@
 //! Starting flotilla, or its peer, as a real process for tests and benches: on a port no other
 //! process can take (`--port 0`, the bound port read from the start-up log) or on a chosen free
-//! port, waiting until `/health` answers, and stopping the process group on drop (SIGTERM, then
-//! SIGKILL after a grace). `TestServer` adds a temporary data directory and raw HTTP/1.1 for
-//! integration tests; `Process` and `Launch` are the mechanics, used directly by the bench.
+//! port, waiting until `/health` answers, and stopping it on drop (SIGTERM, then SIGKILL after a
+//! grace; the whole process group for a peer that forks workers). `TestServer` adds a temporary
+//! data directory and raw HTTP/1.1 for integration tests; `Process` and `Launch` are the
+//! mechanics, used directly by the bench.
 //!
 //! A dev-dependency only: no production crate depends on this one
 //! (`scripts/check-invariants.sh`).

@@ -1,5 +1,5 @@
-//! One server process under test: spawned in its own process group with its output in a log
-//! file, waited for until `/health` answers 200, and stopped politely, then by force.
+//! One server process under test: spawned with its output in a log file (in its own process
+//! group if asked), waited for until `/health` answers 200, and stopped politely, then by force.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -40,11 +40,15 @@ pub struct Launch {
     pub open_files: Option<u64>,
     /// How long start-up may take before it counts as failed.
     pub start_limit: Duration,
-    /// How long a stop waits after SIGTERM before it kills the process group.
+    /// How long a stop waits after SIGTERM before it kills the process.
     pub stop_grace: Duration,
+    /// Runs the server in a process group of its own, signalled as a whole on stop: for a peer
+    /// that forks workers (MLflow). Off, the server stays in the caller's group, so whatever
+    /// ends the caller's group (a test runner's timeout, Ctrl-C) ends the server too.
+    pub own_group: bool,
 }
 
-/// A running server; its process group is stopped when this is dropped.
+/// A running server; stopped when dropped.
 pub struct Process {
     pub name: String,
     pub addr: SocketAddr,
@@ -53,6 +57,7 @@ pub struct Process {
     child: Child,
     log: PathBuf,
     stop_grace: Duration,
+    own_group: bool,
 }
 
 impl Process {
@@ -69,7 +74,10 @@ impl Process {
             }
             None => Command::new(&launch.program),
         };
-        cmd.args(&launch.args).current_dir(&launch.dir).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+        cmd.args(&launch.args).current_dir(&launch.dir).stdin(Stdio::null()).stdout(out).stderr(err);
+        if launch.own_group {
+            cmd.process_group(0);
+        }
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
@@ -86,6 +94,7 @@ impl Process {
             child,
             log,
             stop_grace: launch.stop_grace,
+            own_group: launch.own_group,
         };
         loop {
             let addr = match launch.port {
@@ -158,15 +167,16 @@ impl Process {
         signal(&self.pid().to_string(), "TERM")
     }
 
-    /// Stops the process group with SIGTERM, then after the grace with SIGKILL; also kills any
-    /// descendant that left the group.
+    /// Stops the server (its process group, if it has its own) with SIGTERM, then after the
+    /// grace with SIGKILL; also kills any descendant still alive.
     pub fn stop(&mut self) {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
         let pid = self.pid();
         let tree = procfs::tree(pid);
-        signal(&format!("-{pid}"), "TERM");
+        let target = if self.own_group { format!("-{pid}") } else { pid.to_string() };
+        signal(&target, "TERM");
         let deadline = Instant::now() + self.stop_grace;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
@@ -174,7 +184,7 @@ impl Process {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        signal(&format!("-{pid}"), "KILL");
+        signal(&target, "KILL");
         for p in tree {
             if procfs::alive(p) {
                 signal(&p.to_string(), "KILL");

@@ -34,10 +34,13 @@ pub struct Options {
     pub open_files: Option<u64>,
     pub start_limit: Duration,
     pub stop_grace: Duration,
+    /// A process group of its own (see [`Launch::own_group`]).
+    pub own_group: bool,
 }
 
 impl Options {
-    /// Starts `bin`, with 30 s to become healthy and 5 s to stop after SIGTERM.
+    /// Starts `bin` in the caller's process group, with 30 s to become healthy and 5 s to stop
+    /// after SIGTERM.
     pub fn new(bin: impl Into<PathBuf>) -> Options {
         Options {
             bin: bin.into(),
@@ -46,6 +49,7 @@ impl Options {
             open_files: None,
             start_limit: Duration::from_secs(30),
             stop_grace: Duration::from_secs(5),
+            own_group: false,
         }
     }
     pub fn arg(mut self, a: impl Into<String>) -> Self {
@@ -68,6 +72,10 @@ impl Options {
         self.stop_grace = grace;
         self
     }
+    pub fn own_group(mut self, own: bool) -> Self {
+        self.own_group = own;
+        self
+    }
 
     /// The launch of `flotilla server` on `data_dir` at 127.0.0.1, port 0, its log in
     /// `work_dir/flotilla.log`, for callers that manage the process themselves ([`Process`]).
@@ -88,6 +96,7 @@ impl Options {
             open_files: self.open_files,
             start_limit: self.start_limit,
             stop_grace: self.stop_grace,
+            own_group: self.own_group,
         }
     }
 }
