@@ -52,5 +52,13 @@ if grep -rnE 'parse_filter|parse_order_by|check_order_by_count' crates/flotilla-
   echo "invariant broken: flotilla-store parses a filter (parse in flotilla-app, pass typed clauses)" >&2
   fail=1
 fi
+# the test kit starts servers for tests and benches: a dev-dependency, never under a production crate
+for dir in crates/*/; do
+  crate="$(basename "$dir")"
+  case "$crate" in
+    flotilla-testkit | flotilla-bench) ;;
+    *) forbid "$crate" flotilla-testkit ;;
+  esac
+done
 [[ $fail -eq 0 ]] && echo "invariants hold"
 exit $fail
