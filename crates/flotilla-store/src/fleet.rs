@@ -11,47 +11,32 @@ use serde::{Deserialize, Serialize};
 use crate::PageRequest;
 use crate::error::StoreResult;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct NewFamily {
     pub name: String,
     /// Partition level keys, top first: `["region", "store"]`.
-    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
     pub levels: Vec<String>,
-    #[serde(default)]
     pub description: Option<String>,
 }
 
 /// A registered model named directly, or a family member by partition path
 /// (created, with its ancestors, when a version is registered into it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ModelAddress {
-    Partition {
-        family: String,
-        #[serde(deserialize_with = "flotilla_core::fleet::deserialize_path")]
-        partition: Vec<PartitionValue>,
-    },
-    Name {
-        model: String,
-    },
+    Partition { family: String, partition: Vec<PartitionValue> },
+    Name { model: String },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct BulkVersion {
-    #[serde(flatten)]
     pub model: ModelAddress,
     pub source: String,
-    #[serde(default)]
     pub run_id: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub tags: Vec<Tag>,
     /// The version's metrics (a version registered from a run also gets the run's).
-    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub metrics: Vec<(String, f64)>,
     /// Aliases to point at the new version.
-    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub aliases: Vec<String>,
 }
 
@@ -62,7 +47,7 @@ pub struct RegisteredVersion {
 }
 
 /// Point `alias` of `model` at `version`, or remove it when `version` is `None`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasChange {
     pub model: String,
     pub alias: String,
@@ -111,38 +96,20 @@ pub struct AliasReport {
     pub moves: Vec<AliasMove>,
 }
 
-fn default_alias() -> String {
-    flotilla_core::fleet::DEFAULT_ALIAS.to_string()
-}
-fn default_op() -> MetricOp {
-    MetricOp::Le
-}
-fn default_factor() -> f64 {
-    1.0
-}
-fn yes() -> bool {
-    true
-}
-
 /// "For every model in `family`, point `alias` at the newest version whose
 /// `metric` is `op` `factor` times the current aliased version's." Only
 /// versions newer than the current one are candidates; a model without the
 /// alias gets its newest version that has the metric, unless
 /// `promote_unaliased` is false.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PromotionRule {
     pub family: String,
-    #[serde(default = "default_alias")]
     pub alias: String,
     pub metric: String,
-    #[serde(default = "default_op")]
     pub op: MetricOp,
-    #[serde(default = "default_factor")]
     pub factor: f64,
-    #[serde(default = "yes")]
     pub promote_unaliased: bool,
-    /// Only members under this partition (e.g. `region=west`).
-    #[serde(default, deserialize_with = "flotilla_core::fleet::deserialize_path")]
+    /// Only members under this partition (e.g. `region=west`); empty for all.
     pub partition: Vec<PartitionValue>,
 }
 

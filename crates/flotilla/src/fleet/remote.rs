@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
+use flotilla_app::fleet_api;
 use flotilla_core::fleet::{Family, FleetModel};
 use flotilla_core::fleet_versions::FleetVersion;
 use flotilla_core::model::Page;
@@ -106,7 +107,7 @@ impl Remote {
         actor: &str,
         reason: &str,
     ) -> anyhow::Result<AliasReport> {
-        let body = json!({ "rule": rule, "dry_run": dry_run, "reason": reason });
+        let body = json!({ "rule": fleet_api::PromotionRule::from(rule), "dry_run": dry_run, "reason": reason });
         let answer: Report = self.post("/promotions", &body, actor)?;
         Ok(answer.report)
     }
