@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::VersionNumber;
 use crate::error::{Error, Result};
 
 /// Reserved registered-model tag naming a member's family.
@@ -326,7 +327,7 @@ pub struct FleetModel {
     pub partition: Vec<PartitionValue>,
     pub creation_time: i64,
     pub last_update_time: i64,
-    pub latest_version: Option<i64>,
+    pub latest_version: Option<VersionNumber>,
     pub aliases: Vec<AliasTarget>,
     pub tags: Vec<(String, String)>,
 }
@@ -334,7 +335,7 @@ pub struct FleetModel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AliasTarget {
     pub alias: String,
-    pub version: i64,
+    pub version: VersionNumber,
 }
 
 /// Counts of the models a query matches, by family, alias, stage and tag value.

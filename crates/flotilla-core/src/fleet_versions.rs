@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::VersionNumber;
 use crate::error::{Error, Result};
 use crate::fleet::{MetricOp, PartitionValue, check_filter_count};
 
@@ -115,7 +116,7 @@ impl VersionQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetVersion {
     pub model: String,
-    pub version: i64,
+    pub version: VersionNumber,
     pub family: Option<String>,
     /// The model's partition path, `region=west/store=0042`; empty when none.
     pub partition: String,

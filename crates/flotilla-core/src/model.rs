@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::VersionNumber;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tag {
     pub key: String,
@@ -265,7 +267,8 @@ pub struct LoggedModel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegisteredModelAlias {
     pub alias: String,
-    pub version: String,
+    #[serde(serialize_with = "crate::version::as_string")]
+    pub version: VersionNumber,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -296,7 +299,8 @@ pub enum ModelVersionStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelVersion {
     pub name: String,
-    pub version: String,
+    #[serde(serialize_with = "crate::version::as_string")]
+    pub version: VersionNumber,
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -189,9 +189,7 @@ pub fn alias(alias: &str) -> Result<()> {
 
 /// Parses a model version number as sent on the wire (a string).
 pub fn version_number(version: &str) -> Result<i64> {
-    version.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-        Error::invalid(format!("Parameter 'version' must be an integer, got '{}'.", truncate(version, 64)))
-    })
+    crate::VersionNumber::parse_param(version).map(crate::VersionNumber::get)
 }
 
 /// A `deserialize_with` reader for request lists: refuses a list longer than

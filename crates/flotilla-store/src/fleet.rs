@@ -3,6 +3,7 @@
 //! the audit log. Every bulk call runs in one transaction: it applies whole
 //! or not at all, and a refusal names each culprit.
 
+use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, MetricOp, PartitionValue};
 use flotilla_core::fleet_versions::{FleetVersion, VersionQuery};
 use flotilla_core::model::{Page, Tag};
@@ -43,10 +44,12 @@ pub struct BulkVersion {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegisteredVersion {
     pub model: String,
-    pub version: i64,
+    pub version: VersionNumber,
 }
 
 /// Point `alias` of `model` at `version`, or remove it when `version` is `None`.
+/// `version` is the number as requested, not yet known to exist: the store
+/// checks it and names the item when it does not.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AliasChange {
     pub model: String,
@@ -76,8 +79,8 @@ impl ChangeContext {
 pub struct AliasMove {
     pub model: String,
     pub alias: String,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    pub from: Option<VersionNumber>,
+    pub to: Option<VersionNumber>,
     /// The rule's metric at `from` and at `to`, for promotions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_metric: Option<f64>,
@@ -117,7 +120,7 @@ pub struct PromotionRule {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PartitionTarget {
     pub model: String,
-    pub version: i64,
+    pub version: VersionNumber,
     /// The partition that answered; empty for the family default.
     pub partition: Vec<PartitionValue>,
     /// Whether the answer came from an ancestor of the requested partition.
@@ -137,8 +140,8 @@ pub struct AliasEvent {
     pub reason: String,
     pub model: String,
     pub alias: String,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    pub from: Option<VersionNumber>,
+    pub to: Option<VersionNumber>,
 }
 
 #[derive(Debug, Clone, Default)]

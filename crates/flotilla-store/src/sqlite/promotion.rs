@@ -12,7 +12,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::aliases::{self, BatchKind, NewBatch};
-use super::{SqliteStore, families, now_ms};
+use super::{SqliteStore, families, now_ms, rows};
 use crate::error::StoreResult;
 use crate::fleet::{AliasEvent, AliasMove, AliasReport, AuditQuery, ChangeContext, PromotionRule, PromotionStore};
 use crate::paging;
@@ -109,9 +109,9 @@ fn planned_moves(tx: &Transaction<'_>) -> StoreResult<Vec<AliasMove>> {
             Ok(AliasMove {
                 model: r.get(0)?,
                 alias: r.get(1)?,
-                from: r.get(2)?,
+                from: rows::opt_version_at(r, 2)?,
                 from_metric: r.get(3)?,
-                to: r.get(4)?,
+                to: rows::opt_version_at(r, 4)?,
                 to_metric: r.get(5)?,
             })
         })?
@@ -145,9 +145,9 @@ impl PromotionStore for SqliteStore {
                         Ok(AliasMove {
                             model: r.get(1)?,
                             alias: rule.alias.clone(),
-                            from: r.get(2)?,
+                            from: rows::opt_version_at(r, 2)?,
                             from_metric: r.get(3)?,
-                            to: r.get(4)?,
+                            to: rows::opt_version_at(r, 4)?,
                             to_metric: r.get(5)?,
                         })
                     })?
@@ -292,8 +292,8 @@ impl PromotionStore for SqliteStore {
                         reason: r.get(5)?,
                         model: r.get(6)?,
                         alias: r.get(7)?,
-                        from: r.get(8)?,
-                        to: r.get(9)?,
+                        from: rows::opt_version_at(r, 8)?,
+                        to: rows::opt_version_at(r, 9)?,
                         actor_verified: r.get(10)?,
                     })
                 })?

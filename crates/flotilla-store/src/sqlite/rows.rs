@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use flotilla_core::VersionNumber;
 use flotilla_core::model::{
     Dataset, DatasetInput, Experiment, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
     RunInputs, RunOutputs, RunStatus, Tag,
@@ -13,6 +14,27 @@ use rusqlite::{Row, Transaction, params_from_iter};
 use super::keyset;
 use crate::error::StoreResult;
 use crate::paging;
+
+/// The version number in column `i` of a row. The schema keeps versions
+/// positive; anything else is a corrupt row, answered as SQLite's own
+/// out-of-range error.
+pub(crate) fn version_at(r: &Row<'_>, i: usize) -> rusqlite::Result<VersionNumber> {
+    let n: i64 = r.get(i)?;
+    VersionNumber::new(n).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, n))
+}
+
+/// [`version_at`] for a nullable column.
+pub(crate) fn opt_version_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<VersionNumber>> {
+    match r.get::<_, Option<i64>>(i)? {
+        Some(n) => VersionNumber::new(n).map(Some).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, n)),
+        None => Ok(None),
+    }
+}
+
+/// A version number the store just read or wrote as an integer.
+pub(crate) fn version(n: i64) -> rusqlite::Result<VersionNumber> {
+    VersionNumber::new(n).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, n))
+}
 
 /// A JSON array of ids, bound as one parameter and expanded with `json_each`
 /// so a page of any size is one statement.

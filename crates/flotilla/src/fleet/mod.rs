@@ -11,6 +11,7 @@ mod table;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, MetricOp, PartitionValue, parse_path};
 use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
 use flotilla_store::fleet::{AuditQuery, ChangeContext, PromotionRule};
@@ -168,7 +169,7 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn version(v: Option<i64>) -> String {
+fn version(v: Option<VersionNumber>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
@@ -251,7 +252,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
             println!(
                 "rolled back {} alias moves of batch {batch} (as batch {})",
                 report.moves.len(),
-                version(report.batch_id)
+                report.batch_id.map_or_else(|| "-".to_string(), |b| b.to_string())
             );
             Ok(())
         }
