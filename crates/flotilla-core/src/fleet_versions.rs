@@ -120,8 +120,10 @@ pub struct FleetVersion {
     pub family: Option<String>,
     /// The model's partition path, `region=west/store=0042`; empty when none.
     pub partition: String,
-    pub creation_time: i64,
-    pub last_update_time: i64,
+    #[serde(rename = "creation_time")]
+    pub creation_timestamp: i64,
+    #[serde(rename = "last_update_time")]
+    pub last_updated_timestamp: i64,
     pub current_stage: String,
     pub source: String,
     pub run_id: Option<String>,

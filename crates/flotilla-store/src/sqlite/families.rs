@@ -240,7 +240,7 @@ fn family_by_id(tx: &Transaction<'_>, id: i64) -> StoreResult<Family> {
         .optional()?
         .unwrap_or(0);
     let levels = serde_json::from_str(&levels).map_err(|e| Error::internal(format!("family levels: {e}")))?;
-    Ok(Family { name, levels, description, creation_time, models })
+    Ok(Family { name, levels, description, creation_timestamp: creation_time, models })
 }
 
 impl FamilyStore for SqliteStore {

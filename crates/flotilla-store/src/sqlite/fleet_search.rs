@@ -516,8 +516,8 @@ fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<FleetModel
                 r.get::<_, i64>(0)?,
                 FleetModel {
                     name: r.get(1)?,
-                    creation_time: r.get(2)?,
-                    last_update_time: r.get(3)?,
+                    creation_timestamp: r.get(2)?,
+                    last_updated_timestamp: r.get(3)?,
                     latest_version: rows::opt_version_at(r, 4)?,
                     family: r.get(5)?,
                     partition: Vec::new(),

@@ -107,8 +107,8 @@ pub(crate) fn experiments_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResu
                 name: r.get(1)?,
                 artifact_location: r.get(2)?,
                 lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(3)?).unwrap_or(LifecycleStage::Active),
-                creation_time: r.get(4)?,
-                last_update_time: r.get(5)?,
+                creation_timestamp: r.get(4)?,
+                last_updated_timestamp: r.get(5)?,
                 tags: tags.remove(&id).unwrap_or_default(),
             },
         );

@@ -259,8 +259,8 @@ fn load_versions(tx: &Transaction<'_>, pairs: &[[i64; 2]]) -> StoreResult<Vec<(i
             FleetVersion {
                 model: r.get(2)?,
                 version: rows::version_at(r, 1)?,
-                creation_time: r.get(3)?,
-                last_update_time: r.get(4)?,
+                creation_timestamp: r.get(3)?,
+                last_updated_timestamp: r.get(4)?,
                 current_stage: r.get(5)?,
                 source: r.get(6)?,
                 run_id: r.get(7)?,
