@@ -1,13 +1,17 @@
 //! The fleet API's JSON contract (`/api/fleet/v1`): request bodies as
 //! clients send them (defaults, list caps, the two forms of a model
-//! address), read here and turned into the store's plain request types.
-//! The server's fleet adapter reads them, the CLI's `--server` mode writes
-//! them; both sides share one definition.
+//! address), read here and turned into the store's plain request types,
+//! and the answers made from the store's fleet entities ([`answers`]).
+//! The server's fleet adapter reads requests and writes answers, the CLI's
+//! `--server` mode the other way round; both sides share one definition.
 //!
 //! Type names are part of the contract: serde's messages name them
 //! ("expected struct NewFamily", "... untagged enum ModelAddress"), and a
 //! refused body is answered with that message.
 
+pub mod answers;
+
+pub use answers::{AliasEvent, AliasMove, AliasReport, PartitionTarget, RegisteredVersion};
 use flotilla_core::fleet::{MetricOp, PartitionValue};
 use flotilla_core::model::Tag;
 use flotilla_store::fleet as store;

@@ -7,7 +7,6 @@ use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, MetricOp, PartitionValue};
 use flotilla_core::fleet_versions::{FleetVersion, VersionQuery};
 use flotilla_core::model::{Page, Tag};
-use serde::{Deserialize, Serialize};
 
 use crate::PageRequest;
 use crate::error::StoreResult;
@@ -41,7 +40,7 @@ pub struct BulkVersion {
     pub aliases: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RegisteredVersion {
     pub model: String,
     pub version: VersionNumber,
@@ -75,22 +74,20 @@ impl ChangeContext {
 }
 
 /// One alias move, planned or made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasMove {
     pub model: String,
     pub alias: String,
     pub from: Option<VersionNumber>,
     pub to: Option<VersionNumber>,
     /// The rule's metric at `from` and at `to`, for promotions.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub from_metric: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub to_metric: Option<f64>,
 }
 
 /// What a bulk alias request, promotion or rollback did (or, in a dry run,
 /// would do). `batch_id` is `None` for a dry run or when nothing changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasReport {
     pub batch_id: Option<i64>,
     pub dry_run: bool,
@@ -117,7 +114,7 @@ pub struct PromotionRule {
 }
 
 /// Where a partitioned request is served from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionTarget {
     pub model: String,
     pub version: VersionNumber,
@@ -128,7 +125,7 @@ pub struct PartitionTarget {
 }
 
 /// One audit-log entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasEvent {
     pub event_id: i64,
     pub batch_id: i64,

@@ -5,12 +5,11 @@
 
 use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
-use serde::Serialize;
 
 use crate::error::StoreResult;
 
 /// One version's metrics, sorted by key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VersionMetrics {
     pub version: VersionNumber,
     pub metrics: Vec<(String, f64)>,
@@ -24,14 +23,14 @@ impl VersionMetrics {
 }
 
 /// A point of a model's history: version `version` was created at `time` (ms).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TimelinePoint {
     pub version: VersionNumber,
     pub time: i64,
 }
 
 /// Values of one aliased-version metric over (a sample of) a family's members.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetricSample {
     pub values: Vec<f64>,
     /// Members looked at; the sample stopped there when `truncated`.

@@ -10,7 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use flotilla_app::fleet_api::{BulkAliases, BulkVersions, NewFamily, Promotion, Rollback};
+use flotilla_app::fleet_api::{self, BulkAliases, BulkVersions, NewFamily, Promotion, Rollback};
 use flotilla_app::fleet_query as query;
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::{self as store_fleet, AuditQuery, ChangeContext};
@@ -133,7 +133,7 @@ async fn resolve(State(s): State<AppState>, Mlflow(p): Mlflow<ResolveParams>) ->
     let alias = p.alias.unwrap_or_else(|| flotilla_core::fleet::DEFAULT_ALIAS.to_string());
     flotilla_core::validation::alias(&alias)?;
     let target = s.call(move |store| store.resolve_partition(&family, &partition, &alias)).await?;
-    Ok(Json(json!({ "target": target })))
+    Ok(Json(json!({ "target": fleet_api::PartitionTarget::from(target) })))
 }
 
 async fn register_versions(
@@ -154,6 +154,7 @@ async fn register_versions(
     let ctx = context(&headers, req.reason);
     let versions: Vec<store_fleet::BulkVersion> = req.versions.into_iter().map(Into::into).collect();
     let registered = s.call(move |store| store.register_versions(&versions, &ctx)).await?;
+    let registered: Vec<fleet_api::RegisteredVersion> = registered.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "registered": registered })))
 }
 
@@ -165,7 +166,7 @@ async fn set_aliases(
     let ctx = context(&headers, req.reason);
     let changes: Vec<store_fleet::AliasChange> = req.changes.into_iter().map(Into::into).collect();
     let report = s.call(move |store| store.set_aliases(&changes, &ctx)).await?;
-    Ok(Json(json!({ "report": report })))
+    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
 async fn promote(
@@ -176,7 +177,7 @@ async fn promote(
     let ctx = context(&headers, req.reason);
     let (rule, dry_run) = (store_fleet::PromotionRule::from(req.rule), req.dry_run);
     let report = s.call(move |store| store.promote(&rule, dry_run, &ctx)).await?;
-    Ok(Json(json!({ "report": report })))
+    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
 async fn rollback(
@@ -188,7 +189,7 @@ async fn rollback(
     let batch: i64 = batch.parse().map_err(|_| ApiError::invalid(format!("batch id '{batch}' is not an integer")))?;
     let ctx = context(&headers, req.reason);
     let report = s.call(move |store| store.rollback(batch, &ctx)).await?;
-    Ok(Json(json!({ "report": report })))
+    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
 async fn audit(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
@@ -210,5 +211,6 @@ async fn audit(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<
         }
     }
     let page = s.call(move |store| store.audit_log(&q)).await?;
-    Ok(Json(json!({ "events": page.items, "next_page_token": page.next_page_token })))
+    let events: Vec<fleet_api::AliasEvent> = page.items.into_iter().map(Into::into).collect();
+    Ok(Json(json!({ "events": events, "next_page_token": page.next_page_token })))
 }
