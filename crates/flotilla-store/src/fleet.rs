@@ -2,6 +2,10 @@
 //! bulk registration and alias changes, rule-based promotion, rollback and
 //! the audit log. Every bulk call runs in one transaction: it applies whole
 //! or not at all, and a refusal names each culprit.
+//!
+//! The types are plain: how clients write them (defaults, caps, the forms
+//! of a model address) and read them is the fleet API's contract, in
+//! `flotilla_app::fleet_api`.
 
 use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, MetricOp, PartitionValue};
