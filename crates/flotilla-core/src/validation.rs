@@ -187,11 +187,6 @@ pub fn alias(alias: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses a model version number as sent on the wire (a string).
-pub fn version_number(version: &str) -> Result<i64> {
-    crate::VersionNumber::parse_param(version).map(crate::VersionNumber::get)
-}
-
 /// A `deserialize_with` reader for request lists: refuses a list longer than
 /// [`MAX_REQUEST_LIST_ITEMS`] at the first item past it, before reading on.
 pub fn capped_list<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
@@ -312,6 +307,7 @@ mod tests {
 
     #[test]
     fn versions_and_pages() {
+        let version_number = |v| crate::VersionNumber::parse_param(v).map(crate::VersionNumber::get);
         assert_eq!(version_number("3").unwrap(), 3);
         assert!(version_number("abc").is_err());
         assert!(version_number("0").is_err());
