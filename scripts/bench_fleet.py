@@ -23,8 +23,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,16 +33,12 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+import flotilla_server  # noqa: E402
 
 
 def log(msg):
     print(f"bench-fleet: {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:
@@ -76,32 +70,6 @@ def pct(values, p):
 
 def ms(seconds):
     return f"{seconds * 1000:.2f} ms"
-
-
-def wait_healthy(proc, port, timeout):
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.005)
-    raise RuntimeError("server not healthy in time")
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def timed_queries(client, queries, reps):
@@ -171,11 +139,9 @@ def run_flotilla(args, work, lines):
     lines.append(f"| generate {gen['models']:,} models, {gen['versions']:,} versions (`flotilla fleet generate`) | "
                  f"{gen['metadata_seconds']:.1f} s = **{gen['versions_per_second']:,.0f} versions/s** |")
     lines.append(f"| database size | {gen['database_bytes'] / 2**20:,.0f} MiB = **{gen['database_bytes_per_version']:,.0f} bytes per version** |")
-    port = free_port()
-    proc = subprocess.Popen([str(args.flotilla_bin), "server", "--data-dir", str(data), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        healthy = wait_healthy(proc, port, 60)
+    with flotilla_server.spawn_flotilla(args.flotilla_bin, data, log_path=work / "flotilla.log") as server:
+        healthy = server.wait_ready("/health", 60)
+        port = server.port
         lines.append(f"| start → `/health` at {gen['models']:,} models | **{ms(healthy)}** |")
         client = Client(port)
         # Warm the page cache once, as a running server would be.
@@ -207,8 +173,6 @@ def run_flotilla(args, work, lines):
         lines.append(f"| applied ({len(applied['moves']):,} aliases moved, audit logged) | **{t_apply:.2f} s** |")
         lines.append(f"| rolled back | {t_back:.2f} s |")
         return results
-    finally:
-        stop(proc)
 
 
 def run_mlflow(args, work, flotilla_results, lines):
@@ -217,18 +181,15 @@ def run_mlflow(args, work, flotilla_results, lines):
     if not mlflow.exists():
         lines.append(f"\nMLflow server venv missing at {venv}: run scripts/bench.sh once to make it; MLflow side skipped.")
         return
-    port = free_port()
+    port = flotilla_server.free_port()
     store = work / "mlflow"
     store.mkdir()
     log("starting MLflow")
-    proc = subprocess.Popen(
-        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{store}/mlflow.db", "--artifacts-destination", str(store / "artifacts"),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        wait_healthy(proc, port, 300)
+    args_ = [mlflow, "server", "--host", "127.0.0.1", "--port", port,
+             "--backend-store-uri", f"sqlite:///{store}/mlflow.db", "--artifacts-destination", store / "artifacts",
+             "--workers", "1"]
+    with flotilla_server.Server("mlflow", args_, work / "mlflow.log", port=port) as server:
+        server.wait_ready("/health", 300)
         deadline = time.monotonic() + args.mlflow_seconds
         created = [0]
         lock = threading.Lock()
@@ -277,8 +238,6 @@ def run_mlflow(args, work, flotilla_results, lines):
             f50, f99, _, _ = flotilla_results[label]
             bad = "" if status == 200 else f" (MLflow answered {status}: {detail})"
             lines.append(f"| {label}{bad} | {ms(f50)} | {ms(f99)} | {ms(m50)} | {ms(m99)} | **{m50 / f50:.1f}×** | {m99 / f99:.1f}× |")
-    finally:
-        stop(proc)
 
 
 def main():

@@ -29,8 +29,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,18 +38,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+import flotilla_server  # noqa: E402
 
 # ---- small utilities ----------------------------------------------------------------------
 
 
 def log(msg):
     print(f"bench-serving: {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(base_port, method, path, body=None, headers=None, timeout=60):
@@ -130,62 +124,11 @@ def ratio(a, b):
 # ---- servers ------------------------------------------------------------------------------
 
 
-class Proc:
-    """A server in its own process group; stop() ends the group."""
-
-    def __init__(self, name, args, cwd, log_path, env=None):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            args, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=env
-        )
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def wait_http(self, port, path, timeout, want=200):
-        """Seconds from spawn until `path` answers `want` (polled every 10 ms)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); log:\n{self.tail()}")
-            try:
-                if call(port, "GET", path, timeout=2)[0] == want:
-                    return time.monotonic() - self.started
-            except OSError:
-                pass
-            time.sleep(0.01)
-        raise RuntimeError(f"{self.name}: {path} not {want} after {timeout} s; log:\n{self.tail()}")
-
-    def tail(self, n=3000):
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log.close()
-
-
 def start_flotilla(bin_path, data_dir, work, memory, name="flotilla"):
-    port = free_port()
-    args = [str(bin_path), "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--model-memory", memory]
-    p = Proc(name, args, work, work / f"{name}-{port}.log")
-    return p, port
+    """Spawns flotilla on port 0 over `data_dir`; its `wait_ready` learns the port."""
+    return flotilla_server.spawn_flotilla(
+        bin_path, data_dir, "--model-memory", memory, log_path=work / f"{name}.log", cwd=work
+    )
 
 
 # ---- models --------------------------------------------------------------------------------
@@ -295,7 +238,7 @@ def start_mlserver(venv, repo, work, port, name="mlserver"):
     bin_path = Path(venv).resolve() / "bin" / "mlserver"
     env = dict(os.environ)
     env.pop("MLFLOW_TRACKING_URI", None)
-    return Proc(name, [str(bin_path), "start", str(repo)], repo, work / f"{name}.log", env=env)
+    return flotilla_server.Server(name, [bin_path, "start", repo], work / f"{name}.log", port=port, cwd=repo, env=env)
 
 
 # ---- wrk -----------------------------------------------------------------------------------
@@ -385,17 +328,18 @@ def infer_body(input_name, row):
 def side_by_side(args, work, flotilla_bin, mlserver_venv):
     models, row = make_models(work / "models")
     fdata = work / "flotilla-data"
-    flot, fport = start_flotilla(flotilla_bin, fdata, work, "1GiB")
-    mport, mgrpc, mmetrics = free_port(), free_port(), free_port()
+    flot = start_flotilla(flotilla_bin, fdata, work, "1GiB")
+    mport, mgrpc, mmetrics = flotilla_server.free_port(), flotilla_server.free_port(), flotilla_server.free_port()
     mlserver_repo(work / "mlserver-repo", models, mport, mgrpc, mmetrics)
     procs = [flot]
     try:
-        t = flot.wait_http(fport, "/health", 30)
+        t = flot.wait_ready("/health", 30)
+        fport = flot.port
         log(f"flotilla healthy in {t:.2f} s (port {fport})")
         names, _, _ = register_flotilla(fport, models)
         mls = start_mlserver(mlserver_venv, work / "mlserver-repo", work, mport)
         procs.append(mls)
-        t = mls.wait_http(mport, "/v2/health/ready", 300)
+        t = mls.wait_ready("/v2/health/ready", 300)
         log(f"MLServer ready in {t:.2f} s (port {mport})")
 
         targets = []  # (label, key, server, url, script)
@@ -572,10 +516,11 @@ def count_loaded(port, prefix):
 
 def time_to_ready(bin_path, data, work, memory, prefix, count, body):
     """Restarts flotilla over `data`: seconds from spawn to /health, /v2/health/ready, and a first infer."""
-    p, port = start_flotilla(bin_path, data, work, memory, name=f"flotilla-restart-{count}")
+    p = start_flotilla(bin_path, data, work, memory, name=f"flotilla-restart-{count}")
     try:
-        health = p.wait_http(port, "/health", 120)
-        ready = p.wait_http(port, "/v2/health/ready", 120)
+        health = p.wait_ready("/health", 120)
+        port = p.port
+        ready = p.wait_ready("/v2/health/ready", 120)
         status, data_ = call(port, "POST", f"/v2/models/{prefix}{random.randrange(count)}/infer", body.encode())
         first = time.monotonic() - p.started
         if status != 200:
@@ -634,9 +579,10 @@ def mlserver_fleet_ready(mlserver_venv, work, count):
     x, y = load_iris(return_X_y=True)
     repo = work / f"mlserver-fleet-{count}"
     repo.mkdir()
-    port = free_port()
+    port = flotilla_server.free_port()
     (repo / "settings.json").write_text(json.dumps(
-        {"host": "127.0.0.1", "http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
+        {"host": "127.0.0.1", "http_port": port, "grpc_port": flotilla_server.free_port(),
+         "metrics_port": flotilla_server.free_port(),
          "parallel_workers": 0}))
     model = repo / "_model.joblib"
     joblib.dump(LogisticRegression(max_iter=300).fit(x, y), model)
@@ -649,7 +595,7 @@ def mlserver_fleet_ready(mlserver_venv, work, count):
              "parameters": {"uri": "./model.joblib", "version": "v1"}}))
     p = start_mlserver(mlserver_venv, repo, work, port, name=f"mlserver-fleet-{count}")
     try:
-        ready = p.wait_http(port, "/v2/health/ready", 600)
+        ready = p.wait_ready("/v2/health/ready", 600)
         return {"ready": ready, "rss": rss_bytes(p.pid)}
     finally:
         p.stop()
@@ -661,9 +607,10 @@ def fleet(args, work, flotilla_bin, mlserver_venv):
     data = work / "fleet-data"
     prefix = "fleet-"
     out = {"count": args.fleet, "memory": args.fleet_memory, "trees": args.fleet_trees}
-    p, port = start_flotilla(flotilla_bin, data, work, args.fleet_memory, name="flotilla-fleet")
+    p = start_flotilla(flotilla_bin, data, work, args.fleet_memory, name="flotilla-fleet")
     try:
-        p.wait_http(port, "/health", 60)
+        p.wait_ready("/health", 60)
+        port = p.port
         import mlflow
         from mlflow import MlflowClient
 
@@ -682,9 +629,10 @@ def fleet(args, work, flotilla_bin, mlserver_venv):
     log("restart with 1,000 models")
     out["ready_1k"] = time_to_ready(flotilla_bin, data, work, args.fleet_memory, prefix, first, body)
     if args.fleet > first:
-        p, port = start_flotilla(flotilla_bin, data, work, args.fleet_memory, name="flotilla-fleet-2")
+        p = start_flotilla(flotilla_bin, data, work, args.fleet_memory, name="flotilla-fleet-2")
         try:
-            p.wait_http(port, "/health", 120)
+            p.wait_ready("/health", 120)
+            port = p.port
             t, nerr, errs = register_fleet(port, source, run.info.run_id, prefix, first, args.fleet, args.clients)
             out["register_rest"] = (t, nerr, errs, args.fleet - first)
             log(f"registered {args.fleet - first:,} more in {t:.1f} s ({(args.fleet - first) / t:,.0f}/s), {nerr} errors")
@@ -694,9 +642,10 @@ def fleet(args, work, flotilla_bin, mlserver_venv):
         out["ready_full"] = time_to_ready(flotilla_bin, data, work, args.fleet_memory, prefix, args.fleet, body)
 
     # The load run on a fresh start: cold/warm first requests, then wrk random access.
-    p, port = start_flotilla(flotilla_bin, data, work, args.fleet_memory, name="flotilla-fleet-load")
+    p = start_flotilla(flotilla_bin, data, work, args.fleet_memory, name="flotilla-fleet-load")
     try:
-        p.wait_http(port, "/v2/health/ready", 120)
+        p.wait_ready("/v2/health/ready", 120)
+        port = p.port
         out["rss_start"] = rss_bytes(p.pid)
         seen = set()
         cold, warm = first_request_latencies(port, prefix, args.fleet, body.encode(), args.cold_samples, seen)

@@ -16,8 +16,6 @@ import http.client
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,17 +25,15 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+import flotilla_server  # noqa: E402
+
+TEST_OUTPUT = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "test-output"
 TARGET_MS = 50.0
 
 
 def log(msg):
     print(f"bench-ui: {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:
@@ -118,7 +114,7 @@ def main():
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--big-model-versions", type=int, default=200_000)
-    ap.add_argument("--out", default="bench-ui.md")
+    ap.add_argument("--out", default="bench-ui.md", help="file name under target/test-output")
     args = ap.parse_args()
 
     tmp = None
@@ -129,21 +125,14 @@ def main():
         log(f"generating {args.models:,} models into {data}")
         subprocess.run([args.flotilla_bin, "fleet", "generate", "--data-dir", data, "--models", str(args.models)],
                        check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, FLOTILLA_LOG="warn")
-    server = subprocess.Popen([args.flotilla_bin, "server", "--data-dir", data, "--port", str(port)], env=env)
+    server = flotilla_server.spawn_flotilla(args.flotilla_bin, data, log_path=TEST_OUTPUT / "bench-ui.server.log",
+                                            env=env)
     try:
-        c = Client(port)
-        deadline = time.time() + 600  # a store from an older build may first apply migrations
-        while True:
-            try:
-                if c.call("GET", "/health")[0] == 200:
-                    break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("flotilla did not become healthy")
-                c = Client(port)
-                time.sleep(0.1)
+        # A store from an older build may first apply migrations.
+        server.wait_ready("/health", 600)
+        c = Client(server.port)
         log(f"seeding {args.runs} runs and a long run")
         exp, run = seed_tracking(c, args.runs)
         log(f"registering a model with {args.big_model_versions:,} versions")
@@ -215,13 +204,11 @@ def main():
         out += ["", f"Slowest p99: {worst[0]} at {worst[3]:.2f} ms; "
                     f"{sum(r[3] < TARGET_MS for r in rows)} of {len(rows)} pages under {TARGET_MS:.0f} ms p99."]
         text = "\n".join(out) + "\n"
-        dest = ROOT / "test-output" / args.out
-        dest.parent.mkdir(exist_ok=True)
+        dest = TEST_OUTPUT / args.out
         dest.write_text(text)
         print(text)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
         if tmp:
             import shutil
             shutil.rmtree(tmp, ignore_errors=True)

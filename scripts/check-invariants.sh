@@ -49,5 +49,18 @@ forbid flotilla-fleetgen axum hyper tokio
 for crate in flotilla-app flotilla-http flotilla-web flotilla-serving; do
   forbid "$crate" flotilla-fleetgen
 done
+# filters are parsed once, in flotilla-app (search.rs); the store takes typed clauses
+if grep -rnE 'parse_filter|parse_order_by|check_order_by_count' crates/flotilla-store/src >&2; then
+  echo "invariant broken: flotilla-store parses a filter (parse in flotilla-app, pass typed clauses)" >&2
+  fail=1
+fi
+# the test kit starts servers for tests and benches: a dev-dependency, never under a production crate
+for dir in crates/*/; do
+  crate="$(basename "$dir")"
+  case "$crate" in
+    flotilla-testkit | flotilla-bench) ;;
+    *) forbid "$crate" flotilla-testkit ;;
+  esac
+done
 [[ $fail -eq 0 ]] && echo "invariants hold"
 exit $fail

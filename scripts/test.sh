@@ -30,8 +30,10 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-# Where cargo puts the binary (CARGO_TARGET_DIR moves it).
-flotilla_bin="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")/debug/flotilla"
+# Where cargo puts the binary (CARGO_TARGET_DIR moves it); the suites write their reports,
+# logs, screenshots and fixtures under its test-output/.
+target_dir="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")"
+flotilla_bin="$target_dir/debug/flotilla"
 if [[ "${SKIP_SERVING:-0}" != "1" || "${SKIP_COMPAT:-0}" != "1" || "${SKIP_UI:-0}" != "1" ]]; then
   cargo build --locked -p flotilla
 fi
@@ -43,7 +45,7 @@ fi
 
 if [[ "${SKIP_SERVING:-0}" != "1" ]]; then
   step "serving: reference models and outputs"
-  fixtures="$PWD/test-output/fixtures"
+  fixtures="$target_dir/test-output/fixtures"
   rm -rf "$fixtures"
   tests/serving/make_fixtures.sh "$fixtures"
   step "serving: native engines against the reference libraries"

@@ -81,7 +81,7 @@ def train(params, x, y, rounds, **kw):
 
 
 def main():
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "test-output/fixtures")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "target/test-output/fixtures")
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED + 1)
     x, y = data()

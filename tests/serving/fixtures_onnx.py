@@ -137,7 +137,7 @@ def write_case(out, name, model, rows, error=None, error_contains=None):
 
 
 def main():
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "test-output/fixtures")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "target/test-output/fixtures")
     out.mkdir(parents=True, exist_ok=True)
 
     xi, yi = iris()

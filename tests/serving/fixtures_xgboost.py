@@ -93,7 +93,7 @@ def train(params, x, y, rounds, **kw):
 
 
 def main():
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "test-output/fixtures")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "target/test-output/fixtures")
     out.mkdir(parents=True, exist_ok=True)
     x, y = data()
     rows = x[-ROWS:]

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Runs the V2 serving suite against a fresh flotilla server.
 #
-# Makes the fixture models (make_fixtures.sh -> test-output/fixtures), starts flotilla on a
-# free port over a temp data dir with --model-memory 256MiB, runs pytest on
-# tests/serving/test_v2_*.py with the serving venv, and stops the server. Nothing is built.
+# Makes the fixture models (make_fixtures.sh -> target/test-output/fixtures), starts flotilla
+# (tests/support/flotilla_server.py: port 0, a temp data dir) with --model-memory 256MiB, runs
+# pytest on tests/serving/test_v2_*.py with the serving venv, and stops the server. Nothing is
+# built.
 # Environment:
 #   FLOTILLA_BIN        server binary (default: target/debug/flotilla under the repo root);
 #                       the eviction tests start their own servers from it too
 #   FLOTILLA_FIXTURES   use these fixtures instead of making them (skips make_fixtures.sh)
 #   SERVING_TARGET_URL  run against this already-running server instead
 # Extra arguments go to pytest, e.g. `run.sh -k alias -x`.
-# JUnit XML and the server log land in test-output/serving.{xml,server.log}.
+# JUnit XML and the server log land in target/test-output/serving.{xml,server.log}
+# ($CARGO_TARGET_DIR/test-output when set).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="${FLOTILLA_BIN:-$root/target/debug/flotilla}"
-out="$root/test-output"
+out="${CARGO_TARGET_DIR:-$root/target}/test-output"
 venv="$root/.venvs/serving"
 mkdir -p "$out"
 
@@ -43,56 +45,19 @@ else
   fi
 fi
 
-server_pid="" data_dir=""
-stop_server() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-    server_pid=""
-  fi
-  [[ -n "$data_dir" ]] && rm -rf "$data_dir"
-  data_dir=""
-}
-trap stop_server EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 log="$out/serving.server.log"
+pytest=("$venv/bin/python" -m pytest "$here" -c "$here/pytest.ini" --rootdir "$here"
+  --junitxml="$out/serving.xml" -o junit_suite_name=serving "$@")
 if [[ -n "${SERVING_TARGET_URL:-}" ]]; then
-  url="$SERVING_TARGET_URL"
+  echo "=== serving: $SERVING_TARGET_URL (fixtures: $fixtures) ==="
+  FLOTILLA_URL="$SERVING_TARGET_URL" FLOTILLA_FIXTURES="$fixtures" FLOTILLA_BIN="$bin" "${pytest[@]}"
 else
-  [[ -x "$bin" ]] || { echo "serving: no flotilla binary at $bin (set FLOTILLA_BIN)" >&2; exit 1; }
-  port="$(free_port)"
-  data_dir="$(mktemp -d -t flotilla-serving.XXXXXX)"
-  "$bin" server --data-dir "$data_dir" --host 127.0.0.1 --port "$port" --model-memory 256MiB >"$log" 2>&1 &
-  server_pid=$!
-  url=""
-  for _ in $(seq 100); do
-    if [[ "$(curl -s -m 1 "http://127.0.0.1:$port/health" 2>/dev/null)" == "OK" ]]; then
-      url="http://127.0.0.1:$port"
-      break
-    fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z "$url" ]]; then
-    echo "serving: flotilla exited or was not healthy within 10 s; log tail:" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-  fi
+  echo "=== serving: flotilla $bin (fixtures: $fixtures) ==="
+  FLOTILLA_FIXTURES="$fixtures" FLOTILLA_BIN="$bin" \
+    python3 "$root/tests/support/flotilla_server.py" --name serving --bin "$bin" --log "$log" \
+    --server-args "--model-memory 256MiB" --url-env FLOTILLA_URL -- "${pytest[@]}"
 fi
-
-echo "=== serving: $url (fixtures: $fixtures) ==="
-FLOTILLA_URL="$url" FLOTILLA_FIXTURES="$fixtures" FLOTILLA_BIN="$bin" \
-  "$venv/bin/python" -m pytest "$here" -c "$here/pytest.ini" --rootdir "$here" \
-  --junitxml="$out/serving.xml" -o junit_suite_name=serving "$@"
 status=$?
-stop_server
 if [[ $status -ne 0 ]]; then
   echo "serving: FAILED (pytest exit $status); server log: $log" >&2
   exit 1

@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import sys
 import threading
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,11 @@ from urllib.parse import urlsplit
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = Path(os.environ.get("FLOTILLA_FIXTURES") or ROOT / "test-output" / "fixtures")
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+import flotilla_server  # noqa: E402
+
+TEST_OUTPUT = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "test-output"
+FIXTURES = Path(os.environ.get("FLOTILLA_FIXTURES") or TEST_OUTPUT / "fixtures")
 INT_TYPES = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "BOOL"}
 
 
@@ -238,53 +243,6 @@ def assert_output(name, got, datatype, expected, rtol):
 # ---- starting a flotilla server of our own --------------------------------------------------
 
 
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class FlotillaServer:
-    """A flotilla process on a free port over `data_dir`; stop() ends it."""
-
-    def __init__(self, data_dir, *extra_args, mode="server"):
-        import subprocess
-        import time
-
-        self.bin = os.environ.get("FLOTILLA_BIN") or str(ROOT / "target" / "debug" / "flotilla")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(data_dir).parent / f"flotilla-{self.port}.log"
-        self._log = open(self.log_path, "wb")
-        args = [self.bin, mode, "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen([*args, *extra_args], stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"flotilla exited ({self.proc.returncode}): {self.log_tail()}")
-            try:
-                if request(self.url, "GET", "/health").status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"flotilla not healthy in 30 s: {self.log_tail()}")
-
-    def log_tail(self, n=4000):
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:  # noqa: BLE001
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+def FlotillaServer(data_dir, *extra_args, mode="server"):  # noqa: N802 (reads as the class it returns)
+    """A started flotilla (`flotilla_server.Server`: `.url`, `.stop()`, `.log_tail()`) over `data_dir`."""
+    return flotilla_server.start_flotilla(flotilla_server.default_bin(), data_dir, *extra_args, mode=mode)

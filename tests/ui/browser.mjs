@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 const BASE = process.env.FLOTILLA_URL || "http://127.0.0.1:5000";
-const SHOTS = process.env.SHOTS || "test-output/ui";
+const SHOTS = process.env.SHOTS || "target/test-output/ui";
 fs.mkdirSync(SHOTS, { recursive: true });
 
 async function api(route, body) {

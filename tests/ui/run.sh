@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Browser tests: installs Debian's Chromium and playwright-core if missing,
 # fills a fresh store with `flotilla fleet generate`, starts `flotilla server`
-# on it and runs tests/ui/browser.mjs. Screenshots go to test-output/ui/.
+# on it (tests/support/flotilla_server.py) and runs tests/ui/browser.mjs.
+# Screenshots and the server log go to target/test-output/ui/ ($CARGO_TARGET_DIR
+# when set).
 #   FLOTILLA_BIN  the binary (default target/debug/flotilla)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 bin="${FLOTILLA_BIN:-${CARGO_TARGET_DIR:-target}/debug/flotilla}"
-out="$root/test-output/ui"
+out="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$root/target")/test-output/ui"
 
 if [[ ! -x /usr/bin/chromium ]]; then
   echo "== installing Debian's chromium"
@@ -19,12 +21,8 @@ if [[ ! -d tests/ui/node_modules/playwright-core ]]; then
 fi
 
 data="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-cleanup() { [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
+trap 'rm -rf "$data"' EXIT
 "$bin" fleet generate --data-dir "$data" --models 3000 --seed 7 >/dev/null 2>&1
 rm -rf "$out" && mkdir -p "$out"
-FLOTILLA_LOG=warn "$bin" server --data-dir "$data" --port "$port" >"$out/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-FLOTILLA_URL="http://127.0.0.1:$port" SHOTS="$out" node tests/ui/browser.mjs
+FLOTILLA_LOG=warn SHOTS="$out" python3 tests/support/flotilla_server.py --name ui --bin "$bin" \
+  --data-dir "$data" --log "$out/server.log" -- node tests/ui/browser.mjs

@@ -3,7 +3,6 @@
 
 mod driver;
 mod http;
-mod procfs;
 mod report;
 mod server;
 mod venv;
@@ -16,8 +15,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 
+use flotilla_testkit::{Launch, procfs};
 use report::{Better, Cell, Measure, Unit, column, merge, table, thousands};
-use server::{Launch, Server};
 use workload::Plan;
 
 const IDLE_WAIT: Duration = Duration::from_secs(2);
@@ -100,11 +99,11 @@ fn resolve(root: &Path, p: &Path) -> PathBuf {
 }
 
 /// Starts a server, lets it idle, runs the workload, and stops it.
-async fn measure(launch: Launch, limit: Duration, plan: &Plan) -> Measure {
+async fn measure(launch: Launch, plan: &Plan) -> Measure {
     let name = launch.name.clone();
     let mut m = Measure::default();
     eprintln!("bench: starting {name}");
-    let (mut server, healthy) = match Server::start(launch, limit).await {
+    let mut server = match server::start(launch).await {
         Ok(started) => started,
         Err(e) => {
             eprintln!("bench: {name}: {e:#}");
@@ -112,20 +111,21 @@ async fn measure(launch: Launch, limit: Duration, plan: &Plan) -> Measure {
             return m;
         }
     };
+    let healthy = server.started_in;
     eprintln!("bench: {name} healthy after {healthy:.2?}");
     m.healthy = Some(healthy);
     tokio::time::sleep(IDLE_WAIT).await;
-    let idle = server.rss();
+    let idle = procfs::tree_rss(server.pid());
     eprintln!("bench: {name} idle RSS {} MiB in {} processes", idle.bytes >> 20, idle.processes);
     m.idle = Some(idle);
-    match workload::run(&server.base, plan).await {
+    match workload::run(&server.base_url(), plan).await {
         Ok(results) => m.results = Some(results),
         Err(e) => {
-            eprintln!("bench: {name} workload stopped: {e}\n{}", server.log_tail());
+            eprintln!("bench: {name} workload stopped: {e}\n{}", server.log_tail(30));
             m.error = Some(e);
         }
     }
-    m.after = Some(server.rss());
+    m.after = Some(procfs::tree_rss(server.pid()));
     server.stop();
     m
 }
@@ -196,16 +196,16 @@ async fn bench(args: Args, flotilla_bin: PathBuf, mlflow_bin: Option<PathBuf>) -
     if !args.skip_flotilla {
         let dir = tempdir()?;
         let data = dir.path().join("data");
-        let launch = server::flotilla(&flotilla_bin, &data, dir.path(), server::free_port()?);
-        let m = measure(launch, Duration::from_secs(60), &plan).await;
+        let launch = server::flotilla(&flotilla_bin, &data, dir.path(), Duration::from_secs(60));
+        let m = measure(launch, &plan).await;
         all_notes.extend(notes("flotilla", &m));
         columns.push(column(&m, plan.models, plan.runs, plan.clients));
         headers.push("flotilla");
     }
     if let Some(bin) = &mlflow_bin {
         let dir = tempdir()?;
-        let launch = server::mlflow(bin, dir.path(), server::free_port()?);
-        let m = measure(launch, Duration::from_secs(300), &plan).await;
+        let launch = server::mlflow(bin, dir.path(), Duration::from_secs(300))?;
+        let m = measure(launch, &plan).await;
         all_notes.extend(notes("mlflow", &m));
         columns.push(column(&m, plan.models, plan.runs, plan.clients));
         headers.push("MLflow 3.17.2");
@@ -253,8 +253,7 @@ fn tempdir() -> Result<tempfile::TempDir> {
 async fn large_section(bin: &Path, plan: &Plan) -> Result<String> {
     let dir = tempdir()?;
     let data = dir.path().join("data");
-    let m =
-        measure(server::flotilla(bin, &data, dir.path(), server::free_port()?), Duration::from_secs(60), plan).await;
+    let m = measure(server::flotilla(bin, &data, dir.path(), Duration::from_secs(60)), plan).await;
     let mut col = column(&m, plan.models, plan.runs, plan.clients);
     let create_wall = m.results.as_ref().map(|r| r.create.wall);
     col.insert(
@@ -270,12 +269,12 @@ async fn large_section(bin: &Path, plan: &Plan) -> Result<String> {
     let mut restart = Measure::default();
     if m.results.is_some() {
         eprintln!("bench: restarting flotilla on {} models", plan.models);
-        let launch = server::flotilla(bin, &data, dir.path(), server::free_port()?);
-        match Server::start(launch, Duration::from_secs(120)).await {
-            Ok((mut s, healthy)) => {
-                restart.healthy = Some(healthy);
+        let launch = server::flotilla(bin, &data, dir.path(), Duration::from_secs(120));
+        match server::start(launch).await {
+            Ok(mut s) => {
+                restart.healthy = Some(s.started_in);
                 tokio::time::sleep(IDLE_WAIT).await;
-                restart.idle = Some(s.rss());
+                restart.idle = Some(procfs::tree_rss(s.pid()));
                 s.stop();
             }
             Err(e) => restart.error = Some(format!("{e:#}")),

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::driver::OpStats;
-use crate::procfs::TreeRss;
 use crate::workload::Results;
+use flotilla_testkit::procfs::TreeRss;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Unit {

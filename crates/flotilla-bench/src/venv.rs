@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::procfs;
+use flotilla_testkit::procfs;
 
 pub const MLFLOW_VERSION: &str = "3.17.2";
 const STAMP: &str = ".flotilla-bench-installed";

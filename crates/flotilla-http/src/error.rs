@@ -1,8 +1,10 @@
 //! The one table from error kinds to MLflow's wire answer (`error_code` and
 //! HTTP status), and the error type every MLflow handler returns.
 //!
-//! Store, artifact and core errors all reach [`ApiError`] through their
-//! [`ErrorKind`] and [`mlflow_answer`]. A client mistake is never a 5xx:
+//! Every error reaches [`ApiError`] as the one vocabulary,
+//! [`flotilla_core::Error`] (store and artifact failures through
+//! `flotilla_app::error`, which says what of them a client may see), and is
+//! answered from its [`ErrorKind`] by [`mlflow_answer`]. A client mistake is never a 5xx:
 //! MLflow's client retries 5xx for minutes. A 500 says little and the details
 //! go to the log.
 
@@ -10,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use flotilla_artifacts::ArtifactError;
 use flotilla_core::{Error, ErrorKind};
-use flotilla_store::StoreError;
 
 /// An error answered in MLflow's shape: `{"error_code": ..., "message": ...}`.
 ///
@@ -52,7 +53,7 @@ impl ApiError {
         Self::of(ErrorKind::PermissionDenied, message)
     }
     pub fn internal() -> Self {
-        Self::of(ErrorKind::Internal, "Internal server error; see the server log")
+        Self::of(ErrorKind::Internal, flotilla_app::error::INTERNAL_MESSAGE)
     }
     pub fn missing(field: &str) -> Self {
         Self::invalid(format!("Missing value for required parameter '{field}'."))
@@ -92,36 +93,23 @@ impl From<Error> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Domain(e) => e.into(),
-            StoreError::Database(_) if e.kind() == ErrorKind::Interrupted => {
-                Error::interrupted("the query was stopped: it ran past the request's time budget").into()
-            }
-            StoreError::Database(_) | StoreError::Migration { .. } => {
-                tracing::error!(error = %e, "store failure");
-                Self::internal()
-            }
-        }
+impl From<ArtifactError> for ApiError {
+    fn from(e: ArtifactError) -> Self {
+        // Already told apart (and logged) there: keep its kind and message.
+        let e = flotilla_app::error::from_artifact(e);
+        Self::of(e.kind, e.message)
     }
 }
 
-impl From<ArtifactError> for ApiError {
-    fn from(e: ArtifactError) -> Self {
-        let kind = e.kind();
-        if kind == ErrorKind::Internal {
-            tracing::error!(error = %e, "artifact storage failure");
-            return Self::internal();
-        }
-        Self::of(kind, e.to_string())
-    }
-}
+/// The header naming the answer's [`ErrorKind`] for flotilla's own clients
+/// (the CLI's `--server` mode): several kinds share one MLflow `error_code`,
+/// and the body keeps MLflow's exact shape.
+pub const ERROR_KIND_HEADER: &str = "x-flotilla-error-kind";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error_code": self.code, "message": self.message });
-        (self.status, axum::Json(body)).into_response()
+        (self.status, [(ERROR_KIND_HEADER, self.kind.name())], axum::Json(body)).into_response()
     }
 }
 
@@ -140,5 +128,14 @@ mod tests {
         assert_eq!(answer(ArtifactError::Io(std::io::Error::other("disk")).into()), (500, "INTERNAL_ERROR"));
         assert_eq!(answer(Error::interrupted("slow").into()), (400, "BAD_REQUEST"));
         assert_eq!(answer(ApiError::permission_denied("host")), (403, "PERMISSION_DENIED"));
+    }
+
+    #[test]
+    fn every_answer_names_its_kind_in_a_header() {
+        for kind in ErrorKind::ALL {
+            let response = ApiError::of(kind, "m").into_response();
+            let header = response.headers().get(ERROR_KIND_HEADER).and_then(|v| v.to_str().ok());
+            assert_eq!(header, Some(kind.name()), "{kind:?}");
+        }
     }
 }

@@ -30,10 +30,4 @@ fn is_interrupt(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
-impl From<flotilla_core::filter::FilterError> for StoreError {
-    fn from(e: flotilla_core::filter::FilterError) -> Self {
-        Self::Domain(Error::invalid(e.0))
-    }
-}
-
 pub type StoreResult<T> = Result<T, StoreError>;

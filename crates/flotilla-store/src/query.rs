@@ -1,5 +1,11 @@
 //! Request types for the store: new entities, updates and search queries.
+//!
+//! A search query arrives typed: its filter and its order are clauses and
+//! orderings already parsed and checked for their endpoint (by the
+//! application layer, with `flotilla_core::filter`); the store only turns
+//! them into SQL.
 
+use flotilla_core::filter::{Clause, OrderBy};
 use flotilla_core::model::{RunStatus, Tag, ViewType};
 
 /// Page size and cursor as the client sent them; validated by the store.
@@ -11,8 +17,8 @@ pub struct PageRequest {
 
 #[derive(Debug, Clone, Default)]
 pub struct ExperimentQuery {
-    pub filter: String,
-    pub order_by: Vec<String>,
+    pub filter: Vec<Clause>,
+    pub order_by: Vec<OrderBy>,
     pub view: ViewType,
     pub page: PageRequest,
 }
@@ -20,8 +26,8 @@ pub struct ExperimentQuery {
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {
     pub experiment_ids: Vec<String>,
-    pub filter: String,
-    pub order_by: Vec<String>,
+    pub filter: Vec<Clause>,
+    pub order_by: Vec<OrderBy>,
     pub view: ViewType,
     pub page: PageRequest,
 }
@@ -29,21 +35,37 @@ pub struct RunQuery {
 /// Registered-model and model-version searches share a shape.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryQuery {
-    pub filter: String,
+    pub filter: Vec<Clause>,
     /// Only names starting with this text, taken literally (a range on the
     /// name index; `%` and `_` are no wildcards here). Registered models only.
     pub name_prefix: Option<String>,
-    pub order_by: Vec<String>,
+    pub order_by: Vec<OrderBy>,
     pub page: PageRequest,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct LoggedModelQuery {
     pub experiment_ids: Vec<String>,
-    pub filter: String,
-    /// `(field, ascending)` pairs, MLflow's structured order_by for logged models.
-    pub order_by: Vec<(String, bool)>,
+    pub filter: Vec<Clause>,
+    /// MLflow's structured order_by for logged models, field by field.
+    pub order_by: Vec<LoggedModelOrder>,
     pub page: PageRequest,
+}
+
+/// One entry of a logged-model search's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedModelOrder {
+    pub key: LoggedModelKey,
+    pub ascending: bool,
+}
+
+/// What a logged-model search can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggedModelKey {
+    Name,
+    CreationTime,
+    LastUpdateTime,
+    ModelId,
 }
 
 #[derive(Debug, Clone, Default)]

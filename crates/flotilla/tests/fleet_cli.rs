@@ -2,18 +2,15 @@
 //! answer through the fleet API exactly as they do on the data directory's
 //! store, and the server's errors become the CLI's exit codes.
 
-#[path = "resilience/harness.rs"]
-mod harness;
-
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-use harness::Server;
+use flotilla_testkit::{TestServer, options};
 
 /// Runs `flotilla fleet <args>` on the server's data directory, or through
 /// the server with `--server`.
-fn fleet(server: &Server, through_server: bool, args: &[&str]) -> Output {
+fn fleet(server: &TestServer, through_server: bool, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
     cmd.arg("fleet").args(args).env_remove("FLOTILLA_SERVER").env_remove("FLOTILLA_DATA_DIR");
     if through_server {
@@ -31,7 +28,7 @@ fn json_of(output: &Output) -> Value {
 
 /// A family `demand` (region) with three models; `demand.region=west` has a
 /// champion and a better newer version, `demand.region=east` none.
-fn demand_family(server: &Server) {
+fn demand_family(server: &TestServer) {
     let r = server.post_json("/api/fleet/v1/families", &json!({ "name": "demand", "levels": ["region"] }));
     assert_eq!(r.status, 200, "{}", r.text());
     let version = |partition: &str, rmse: f64, aliases: &[&str]| {
@@ -50,7 +47,7 @@ fn demand_family(server: &Server) {
 
 #[test]
 fn server_mode_answers_as_the_data_directory_does() {
-    let server = Server::start();
+    let server = TestServer::start(options!());
     demand_family(&server);
     let searches: [&[&str]; 4] = [
         &["search", "--json", "--family", "demand"],
@@ -78,7 +75,7 @@ fn server_mode_answers_as_the_data_directory_does() {
 
 #[test]
 fn server_mode_changes_aliases_as_the_actor_and_keeps_exit_codes() {
-    let server = Server::start();
+    let server = TestServer::start(options!());
     demand_family(&server);
     let promote = ["promote", "--json", "--family", "demand", "--metric", "val_rmse", "--actor", "ana"];
     let report = json_of(&fleet(&server, true, &promote));

@@ -3,8 +3,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
+use flotilla_app::search;
 use flotilla_core::model::{Experiment, Tag, ViewType};
-use flotilla_store::{ExperimentQuery, PageRequest};
+use flotilla_store::PageRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -93,13 +94,11 @@ pub(crate) fn view_type(v: Option<&str>) -> ApiResult<ViewType> {
 }
 
 async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Experiment>> {
-    let query = ExperimentQuery {
-        filter: req.filter.unwrap_or_default(),
-        order_by: req.order_by,
-        view: view_type(req.view_type.as_deref())?,
-        page: PageRequest { max_results: req.max_results, page_token: req.page_token },
-    };
-    let page = s.call(move |st| st.search_experiments(&query)).await?;
+    let view = view_type(req.view_type.as_deref())?;
+    let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
+    let filter = req.filter.unwrap_or_default();
+    let page =
+        s.call(move |st| st.search_experiments(&search::experiments(&filter, &req.order_by, view, page)?)).await?;
     Ok(Paged::new("experiments", page))
 }
 

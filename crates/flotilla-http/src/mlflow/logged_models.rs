@@ -3,8 +3,9 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
+use flotilla_app::search;
 use flotilla_core::model::{LoggedModelStatus, Tag};
-use flotilla_store::{LoggedModelQuery, NewLoggedModel, PageRequest};
+use flotilla_store::{NewLoggedModel, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -136,13 +137,10 @@ async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiRe
         .into_iter()
         .map(|o| Ok((required(&o.field_name, "field_name")?.to_string(), o.ascending.unwrap_or(true))))
         .collect::<ApiResult<Vec<_>>>()?;
-    let q = LoggedModelQuery {
-        experiment_ids: req.experiment_ids,
-        filter: req.filter.unwrap_or_default(),
-        order_by,
-        page: PageRequest { max_results: req.max_results, page_token: req.page_token },
-    };
-    let page = s.call(move |st| st.search_logged_models(&q)).await?;
+    let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
+    let (ids, filter) = (req.experiment_ids, req.filter.unwrap_or_default());
+    let page =
+        s.call(move |st| st.search_logged_models(&search::logged_models(ids, &filter, &order_by, page)?)).await?;
     let mut out = json!({ "models": page.items });
     if let Some(t) = page.next_page_token {
         out["next_page_token"] = t.into();

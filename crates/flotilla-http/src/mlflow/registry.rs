@@ -4,6 +4,8 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
+use flotilla_app::search;
+use flotilla_core::Error;
 use flotilla_core::model::{ModelVersion, RegisteredModel, Tag};
 use flotilla_store::{NewModelVersion, PageRequest, RegistryQuery};
 use serde::Deserialize;
@@ -122,19 +124,18 @@ struct Search {
 }
 
 impl Search {
-    fn into_query(self) -> RegistryQuery {
-        RegistryQuery {
-            filter: self.filter.unwrap_or_default(),
-            name_prefix: None,
-            order_by: self.order_by,
-            page: PageRequest { max_results: self.max_results, page_token: self.page_token },
-        }
+    /// The typed query, from `search`'s function for the endpoint.
+    fn query(
+        &self,
+        parse: fn(&str, &[String], PageRequest) -> Result<RegistryQuery, Error>,
+    ) -> Result<RegistryQuery, Error> {
+        let page = PageRequest { max_results: self.max_results, page_token: self.page_token.clone() };
+        parse(self.filter.as_deref().unwrap_or_default(), &self.order_by, page)
     }
 }
 
 async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<RegisteredModel>> {
-    let q = req.into_query();
-    let page = s.call(move |st| st.search_registered_models(&q)).await?;
+    let page = s.call(move |st| st.search_registered_models(&req.query(search::registered_models)?)).await?;
     Ok(Paged::new("registered_models", page))
 }
 
@@ -222,8 +223,7 @@ async fn transition_stage(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
 }
 
 async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<ModelVersion>> {
-    let q = req.into_query();
-    let page = s.call(move |st| st.search_model_versions(&q)).await?;
+    let page = s.call(move |st| st.search_model_versions(&req.query(search::model_versions)?)).await?;
     Ok(Paged::new("model_versions", page))
 }
 

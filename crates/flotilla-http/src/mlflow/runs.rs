@@ -4,8 +4,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
+use flotilla_app::search;
 use flotilla_core::model::{Dataset, DatasetInput, Metric, ModelInput, ModelOutput, Run, RunStatus, Tag};
-use flotilla_store::{NewRun, PageRequest, RunQuery, RunUpdate};
+use flotilla_store::{NewRun, PageRequest, RunUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -306,14 +307,10 @@ struct Search {
 }
 
 async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Run>> {
-    let query = RunQuery {
-        experiment_ids: req.experiment_ids,
-        filter: req.filter.unwrap_or_default(),
-        order_by: req.order_by,
-        view: view_type(req.run_view_type.as_deref())?,
-        page: PageRequest { max_results: req.max_results, page_token: req.page_token },
-    };
-    let page = s.call(move |st| st.search_runs(&query)).await?;
+    let view = view_type(req.run_view_type.as_deref())?;
+    let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
+    let (ids, filter) = (req.experiment_ids, req.filter.unwrap_or_default());
+    let page = s.call(move |st| st.search_runs(&search::runs(ids, &filter, &req.order_by, view, page)?)).await?;
     Ok(Paged::omitting_empty("runs", page))
 }
 

@@ -45,6 +45,19 @@ pub fn v2_answer(kind: ErrorKind) -> (StatusCode, Option<u32>) {
     }
 }
 
+/// An error of the shared vocabulary (a store call's, through
+/// `AppState::call`), answered from the table; an internal one says little
+/// and goes to the log.
+impl From<flotilla_core::Error> for V2Error {
+    fn from(e: flotilla_core::Error) -> Self {
+        if e.kind == ErrorKind::Internal {
+            tracing::error!(error = %e.message, "internal error");
+            return Self::of(e.kind, flotilla_app::error::INTERNAL_MESSAGE);
+        }
+        Self::of(e.kind, e.message)
+    }
+}
+
 impl From<ServingError> for V2Error {
     fn from(e: ServingError) -> Self {
         let kind = e.kind();

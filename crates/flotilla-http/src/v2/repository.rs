@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use super::error::V2Error;
 use super::serving;
 use crate::AppState;
-use crate::error::ApiError;
 
 /// Response header carrying the next page's token.
 pub const NEXT_PAGE_HEADER: &str = "x-flotilla-next-page-token";
@@ -45,16 +44,14 @@ async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Err
         serde_json::from_slice(&body).map_err(|e| V2Error::bad_request(format!("malformed index request: {e}")))?
     };
     let serving = serving(&s)?;
+    // No filter to parse: the index narrows by name prefix only.
     let query = RegistryQuery {
-        filter: String::new(),
+        filter: vec![],
         name_prefix: req.name_prefix,
         order_by: vec![],
         page: PageRequest { max_results: Some(req.max_results.unwrap_or(1000).min(1000)), page_token: req.page_token },
     };
-    let page = s.call(move |st| st.search_registered_models(&query)).await.map_err(|e| {
-        let e = ApiError::from(e);
-        V2Error { status: e.status, message: e.message, retry_after: None }
-    })?;
+    let page = s.call(move |st| st.search_registered_models(&query)).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for m in &page.items {
         let newest = m.latest_versions.iter().map(|v| v.version).max();

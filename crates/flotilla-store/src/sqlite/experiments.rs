@@ -1,6 +1,6 @@
 //! Experiments: create, read, rename, delete/restore, tags and search.
 
-use flotilla_core::filter::{self, Attr, Comparator, Entity, Field, Operand};
+use flotilla_core::filter::{self, Attr, Comparator, Field, Operand};
 use flotilla_core::model::{Experiment, LifecycleStage, Page, Tag, ViewType};
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
@@ -170,11 +170,8 @@ impl ExperimentStore for SqliteStore {
 
     fn search_experiments(&self, q: &ExperimentQuery) -> StoreResult<Page<Experiment>> {
         let limit = validation::page_size(q.page.max_results, validation::EXPERIMENTS_PAGE, "experiments")?;
-        let clauses = filter::parse_filter(Entity::Experiments, &q.filter)?;
-        filter::check_order_by_count(q.order_by.len())?;
         let mut keys = Vec::new();
-        for spec in &q.order_by {
-            let o = filter::parse_order_by(Entity::Experiments, spec)?;
+        for o in &q.order_by {
             let expr = match &o.field {
                 Field::Attr(a) => filter_sql::attr_column(*a, COLUMNS, "experiments")?,
                 Field::Metric(_) | Field::Param(_) | Field::Tag(_) | Field::Dataset(_) => {
@@ -199,7 +196,7 @@ impl ExperimentStore for SqliteStore {
             ViewType::DeletedOnly => sql.push_str(" AND e.lifecycle_stage = 'deleted'"),
             ViewType::All => {}
         }
-        for clause in &clauses {
+        for clause in &q.filter {
             sql.push_str(" AND ");
             sql.push_str(&experiment_clause(clause, &mut args)?);
         }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
+use flotilla_core::filter::{Attr, Clause, Field};
 use flotilla_core::model::{LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Page, Tag};
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
@@ -13,7 +13,7 @@ use super::filter_sql::{self, MissingKey};
 use super::keyset::{self, SortKey};
 use super::{SqliteStore, experiments, new_hex_id, now_ms, rows};
 use crate::error::StoreResult;
-use crate::{LoggedModelQuery, LoggedModelStore, NewLoggedModel, paging};
+use crate::{LoggedModelKey, LoggedModelQuery, LoggedModelStore, NewLoggedModel, paging};
 
 fn not_found(model_id: &str) -> Error {
     Error::not_found(format!("Logged model with ID '{model_id}' not found."))
@@ -250,20 +250,15 @@ impl LoggedModelStore for SqliteStore {
     fn search_logged_models(&self, q: &LoggedModelQuery) -> StoreResult<Page<LoggedModel>> {
         let limit = validation::page_size(q.page.max_results, validation::LOGGED_MODELS_PAGE, "logged models")?;
         validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
-        let clauses = filter::parse_filter(Entity::LoggedModels, &q.filter)?;
-        filter::check_order_by_count(q.order_by.len())?;
         let mut keys = Vec::new();
-        for (field, ascending) in &q.order_by {
-            let expr = match field.as_str() {
-                "name" => "m.name",
-                "creation_timestamp" | "creation_time" => "m.creation_time",
-                "last_updated_timestamp" | "last_update_time" => "m.last_update_time",
-                "model_id" => "m.model_id",
-                other => {
-                    return Err(Error::invalid(format!("Invalid order_by field '{other}' for logged models")).into());
-                }
+        for o in &q.order_by {
+            let expr = match o.key {
+                LoggedModelKey::Name => "m.name",
+                LoggedModelKey::CreationTime => "m.creation_time",
+                LoggedModelKey::LastUpdateTime => "m.last_update_time",
+                LoggedModelKey::ModelId => "m.model_id",
             };
-            keys.push(SortKey { expr: expr.into(), desc: !ascending });
+            keys.push(SortKey { expr: expr.into(), desc: !o.ascending });
         }
         // MLflow's order: a caller's keys, then newest first, then the id.
         if !keys.iter().any(|k| k.expr == "m.creation_time") {
@@ -280,7 +275,7 @@ impl LoggedModelStore for SqliteStore {
             "SELECT m.model_id, {} FROM logged_models m WHERE m.experiment_id IN (SELECT value FROM json_each(?))",
             keyset::select_list(&keys)
         );
-        for c in &clauses {
+        for c in &q.filter {
             sql.push_str(" AND ");
             sql.push_str(&clause_sql(c, &mut args)?);
         }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use flotilla_core::filter::{self, Entity};
+use flotilla_core::filter::Entity;
 use flotilla_core::model::{ModelVersion, Page, RegisteredModel, Tag, canonical_stage};
 use flotilla_core::{Error, VersionNumber, validation};
 use rusqlite::types::Value;
@@ -368,13 +368,12 @@ impl RegistryStore for SqliteStore {
 
     fn search_registered_models(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
         let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
-        let clauses = filter::parse_filter(Entity::RegisteredModels, &q.filter)?;
         let keys =
             order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
         let mut args = Vec::new();
         let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
-        for c in &clauses {
+        for c in &q.filter {
             sql.push_str(" AND ");
             sql.push_str(&registered_model_clause(c, &mut args)?);
         }
@@ -392,7 +391,6 @@ impl RegistryStore for SqliteStore {
 
     fn search_model_versions(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
         let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
-        let clauses = filter::parse_filter(Entity::ModelVersions, &q.filter)?;
         // MLflow's order (`sqlalchemy_store.search_model_versions`): recently
         // updated first by default, and name then newest version to break ties.
         let keys = order_keys(
@@ -407,7 +405,7 @@ impl RegistryStore for SqliteStore {
             "SELECT mv.rm_id, mv.version, {} FROM model_versions mv JOIN registered_models rm ON rm.rm_id = mv.rm_id WHERE 1=1",
             keyset::select_list(&keys)
         );
-        for c in &clauses {
+        for c in &q.filter {
             sql.push_str(" AND ");
             sql.push_str(&model_version_clause(c, &mut args)?);
         }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use flotilla_core::Error;
-use flotilla_core::filter::{self, Attr, Clause, Entity, Field};
+use flotilla_core::filter::{Attr, Clause, Entity, Field, OrderBy};
 use flotilla_core::model::{ModelVersion, ModelVersionStatus, RegisteredModel, RegisteredModelAlias, Tag};
 use rusqlite::Transaction;
 use rusqlite::types::Value;
@@ -179,14 +179,12 @@ fn versions_keyed(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<
 
 pub(super) fn order_keys(
     entity: Entity,
-    specs: &[String],
+    orders: &[OrderBy],
     defaults: &[SortKey],
     tiebreak: &[SortKey],
 ) -> StoreResult<Vec<SortKey>> {
-    filter::check_order_by_count(specs.len())?;
     let mut keys = Vec::new();
-    for spec in specs {
-        let o = filter::parse_order_by(entity, spec)?;
+    for o in orders {
         let columns: &[(Attr, &str)] = if entity == Entity::RegisteredModels {
             &[
                 (Attr::Name, "rm.name"),

@@ -2,7 +2,7 @@
 //! metric history, and `runs/search` (its clauses and orders become SQL in
 //! `search_runs.rs`; metric points are written by `metrics.rs`).
 
-use flotilla_core::filter::{self, Attr, Comparator, Entity, Field};
+use flotilla_core::filter::{Attr, Comparator, Field};
 use flotilla_core::model::{
     DatasetInput, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo, Tag, ViewType,
 };
@@ -384,11 +384,9 @@ impl RunStore for SqliteStore {
     fn search_runs(&self, q: &RunQuery) -> StoreResult<Page<Run>> {
         let limit = validation::page_size(q.page.max_results, validation::RUNS_PAGE, "runs")?;
         validation::list_len("experiment ids", q.experiment_ids.len(), validation::MAX_SEARCH_EXPERIMENT_IDS)?;
-        let clauses = filter::parse_filter(Entity::Runs, &q.filter)?;
-        filter::check_order_by_count(q.order_by.len())?;
         let mut keys = Vec::new();
-        for spec in &q.order_by {
-            sort_keys(spec, &mut keys)?;
+        for o in &q.order_by {
+            sort_keys(o, &mut keys)?;
         }
         if !keys.iter().any(|k| k.expr == "r.start_time") {
             keys.push(SortKey::desc("r.start_time"));
@@ -414,7 +412,7 @@ impl RunStore for SqliteStore {
             ViewType::DeletedOnly => sql.push_str(" AND r.lifecycle_stage = 'deleted'"),
             ViewType::All => {}
         }
-        for c in &clauses {
+        for c in &q.filter {
             if c.cmp == Comparator::In && !matches!(c.field, Field::Attr(Attr::RunId) | Field::Dataset(_)) {
                 return Err(Error::invalid("IN is only supported for run_id and dataset fields").into());
             }

@@ -3,7 +3,7 @@
 //! does). The keyset-paged search itself is in `runs.rs`.
 
 use flotilla_core::Error;
-use flotilla_core::filter::{self, Attr, Clause, DatasetField, Entity, Field};
+use flotilla_core::filter::{Attr, Clause, DatasetField, Field, OrderBy};
 use rusqlite::types::Value;
 
 use super::filter_sql::{self, MissingKey};
@@ -74,8 +74,7 @@ pub(super) fn clause_sql(c: &Clause, args: &mut Vec<Value>) -> StoreResult<Strin
 
 /// Sort keys for one `order_by` entry; nullable values become two keys so
 /// NULLs sort last in both directions.
-pub(super) fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> {
-    let o = filter::parse_order_by(Entity::Runs, spec)?;
+pub(super) fn sort_keys(o: &OrderBy, keys: &mut Vec<SortKey>) -> StoreResult<()> {
     let nullable = |expr: String, keys: &mut Vec<SortKey>| {
         keys.push(SortKey::asc(format!("({expr} IS NULL)")));
         keys.push(SortKey { expr: format!("COALESCE({expr}, 0)"), desc: !o.ascending });
@@ -96,9 +95,8 @@ pub(super) fn sort_keys(spec: &str, keys: &mut Vec<SortKey>) -> StoreResult<()> 
         }
         Field::Attr(Attr::EndTime) => nullable("r.end_time".into(), keys),
         Field::Attr(a) => keys.push(SortKey { expr: attr_column(*a)?.into(), desc: !o.ascending }),
-        Field::Dataset(_) => {
-            return Err(Error::invalid(format!("Invalid order_by clause '{spec}'")).into());
-        }
+        // The parser has no dataset prefix for a run's order_by.
+        Field::Dataset(_) => return Err(filter_sql::unsupported(&o.field, "ordering")),
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod fleet_versions;
 pub mod insights;
 pub mod registry;
 pub mod tracking;
+pub mod typed;
 
 use flotilla_core::ErrorKind;
 use flotilla_store::StoreError;

@@ -1,10 +1,12 @@
 //! Registry behaviour: registered models, versions, aliases, stages, search.
 
 use flotilla_core::ErrorKind;
+use flotilla_core::filter::Entity;
 use flotilla_core::model::Tag;
 use flotilla_store::{NewModelVersion, PageRequest, RegistryQuery, Store};
 
 use super::kind;
+use super::typed::{self, try_filter};
 
 fn version(store: &dyn Store, name: &str) -> String {
     let new = NewModelVersion {
@@ -99,7 +101,7 @@ pub fn search_registered_models_prompt_clause_and_paging(store: &dyn Store) {
     let mut token = None;
     loop {
         let q = RegistryQuery {
-            filter: format!("name LIKE 'store-%'{prompt}"),
+            filter: typed::filter(Entity::RegisteredModels, &format!("name LIKE 'store-%'{prompt}")),
             page: PageRequest { max_results: Some(10), page_token: token },
             ..RegistryQuery::default()
         };
@@ -111,16 +113,21 @@ pub fn search_registered_models_prompt_clause_and_paging(store: &dyn Store) {
         }
     }
     assert_eq!(names, (0..25).map(|i| format!("store-{i:03}")).collect::<Vec<_>>());
-    let q = |f: &str| RegistryQuery { filter: f.into(), ..RegistryQuery::default() };
+    let q = |f: &str| RegistryQuery { filter: typed::filter(Entity::RegisteredModels, f), ..RegistryQuery::default() };
     let count = |f: &str| store.search_registered_models(&q(f)).unwrap().items.len();
     assert_eq!(count(&format!("tags.region = 'west'{prompt}")), 5);
     assert_eq!(count("tag.`mlflow.prompt.is_prompt` != 'true'"), 25, "models without the tag match");
     assert_eq!(count("name ILIKE 'STORE-00%'"), 10);
     assert_eq!(count("name LIKE 'STORE-00%'"), 0, "LIKE is case-sensitive");
     assert_eq!(count("name IN ('store-001', 'store-002')"), 2);
-    let desc = RegistryQuery { order_by: vec!["name DESC".into()], ..q("name LIKE 'store-%'") };
+    let desc = RegistryQuery {
+        order_by: typed::order_by(Entity::RegisteredModels, &["name DESC"]),
+        ..q("name LIKE 'store-%'")
+    };
     assert_eq!(store.search_registered_models(&desc).unwrap().items[0].name, "store-024");
-    assert_eq!(kind(store.search_registered_models(&q("creation_timestamp > 5"))), ErrorKind::InvalidParameter);
+    let bad = try_filter(Entity::RegisteredModels, "creation_timestamp > 5")
+        .and_then(|filter| store.search_registered_models(&RegistryQuery { filter, ..RegistryQuery::default() }));
+    assert_eq!(kind(bad), ErrorKind::InvalidParameter);
     let big = RegistryQuery { page: PageRequest { max_results: Some(1001), page_token: None }, ..q("") };
     assert_eq!(kind(store.search_registered_models(&big)), ErrorKind::InvalidParameter);
 }
@@ -140,7 +147,7 @@ pub fn search_model_versions(store: &dyn Store) {
     };
     store.create_model_version(&new).unwrap();
     let q = |f: &str, n: Option<i64>| RegistryQuery {
-        filter: f.into(),
+        filter: typed::filter(Entity::ModelVersions, f),
         page: PageRequest { max_results: n, page_token: None },
         ..RegistryQuery::default()
     };
@@ -166,7 +173,9 @@ pub fn search_model_versions(store: &dyn Store) {
         ..q("name LIKE 'mv-%'", None)
     };
     assert_eq!(store.search_model_versions(&rest).unwrap().items.len(), 2);
-    assert_eq!(kind(store.search_model_versions(&q("current_stage = 'None'", None))), ErrorKind::InvalidParameter);
+    let bad = try_filter(Entity::ModelVersions, "current_stage = 'None'")
+        .and_then(|filter| store.search_model_versions(&RegistryQuery { filter, ..RegistryQuery::default() }));
+    assert_eq!(kind(bad), ErrorKind::InvalidParameter);
 }
 
 pub fn invalid_inputs_are_client_errors(store: &dyn Store) {

@@ -1,12 +1,14 @@
 //! Tracking behaviour: experiments, runs, metrics, datasets, logged models.
 
 use flotilla_core::ErrorKind;
+use flotilla_core::filter::Entity;
 use flotilla_core::model::{Dataset, DatasetInput, LoggedModelStatus, Metric, RunStatus, Tag, ViewType};
 use flotilla_store::{
     ExperimentQuery, LoggedModelQuery, NewLoggedModel, NewRun, PageRequest, RunQuery, RunUpdate, Store,
 };
 
 use super::kind;
+use super::typed::{self, try_filter};
 
 fn metric(key: &str, value: f64, step: i64, ts: i64) -> Metric {
     Metric {
@@ -70,7 +72,10 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
             )
             .unwrap();
     }
-    let q = |filter: &str| ExperimentQuery { filter: filter.into(), ..ExperimentQuery::default() };
+    let q = |filter: &str| ExperimentQuery {
+        filter: typed::filter(Entity::Experiments, filter),
+        ..ExperimentQuery::default()
+    };
     let names = |q: ExperimentQuery| {
         store.search_experiments(&q).unwrap().items.into_iter().map(|e| e.name).collect::<Vec<_>>()
     };
@@ -78,7 +83,7 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
     assert_eq!(names(q("tags.parity = 'odd'")).len(), 3);
     assert_eq!(names(q("name LIKE 'search-%' AND tags.parity = 'even'")).len(), 4);
     let mut ordered = q("name LIKE 'search-%'");
-    ordered.order_by = vec!["name DESC".into()];
+    ordered.order_by = typed::order_by(Entity::Experiments, &["name DESC"]);
     assert_eq!(names(ordered)[0], "search-6");
 
     let mut seen = Vec::new();
@@ -86,8 +91,8 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
     loop {
         let page = store
             .search_experiments(&ExperimentQuery {
-                filter: "name LIKE 'search-%'".into(),
-                order_by: vec!["name".into()],
+                filter: typed::filter(Entity::Experiments, "name LIKE 'search-%'"),
+                order_by: typed::order_by(Entity::Experiments, &["name"]),
                 view: ViewType::ActiveOnly,
                 page: PageRequest { max_results: Some(3), page_token: token.clone() },
             })
@@ -103,7 +108,9 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
     let bad_token =
         ExperimentQuery { page: PageRequest { max_results: None, page_token: Some("garbage".into()) }, ..q("") };
     assert_eq!(kind(store.search_experiments(&bad_token)), ErrorKind::InvalidParameter);
-    assert_eq!(kind(store.search_experiments(&q("name <<< 'x'"))), ErrorKind::InvalidParameter);
+    let bad_filter = try_filter(Entity::Experiments, "name <<< 'x'")
+        .and_then(|filter| store.search_experiments(&ExperimentQuery { filter, ..ExperimentQuery::default() }));
+    assert_eq!(kind(bad_filter), ErrorKind::InvalidParameter);
 }
 
 pub fn runs_params_metrics_tags(store: &dyn Store) {
@@ -267,8 +274,8 @@ pub fn search_runs_filters_orders_pages(store: &dyn Store) {
     let search = |filter: &str, order: &[&str]| {
         let q = RunQuery {
             experiment_ids: vec![exp.clone()],
-            filter: filter.into(),
-            order_by: order.iter().map(|s| s.to_string()).collect(),
+            filter: typed::filter(Entity::Runs, filter),
+            order_by: typed::order_by(Entity::Runs, order),
             ..RunQuery::default()
         };
         store.search_runs(&q).unwrap().items.into_iter().map(|r| r.info.run_name).collect::<Vec<_>>()
@@ -292,7 +299,7 @@ pub fn search_runs_filters_orders_pages(store: &dyn Store) {
     loop {
         let q = RunQuery {
             experiment_ids: vec![exp.clone()],
-            order_by: vec!["metrics.acc DESC".into()],
+            order_by: typed::order_by(Entity::Runs, &["metrics.acc DESC"]),
             page: PageRequest { max_results: Some(6), page_token: token },
             ..RunQuery::default()
         };
@@ -304,8 +311,10 @@ pub fn search_runs_filters_orders_pages(store: &dyn Store) {
         }
     }
     assert_eq!(seen, by_acc);
-    let bad = RunQuery { experiment_ids: vec![exp.clone()], filter: "metrics.acc > 'x'".into(), ..RunQuery::default() };
-    assert_eq!(kind(store.search_runs(&bad)), ErrorKind::InvalidParameter);
+    let bad = try_filter(Entity::Runs, "metrics.acc > 'x'").and_then(|filter| {
+        store.search_runs(&RunQuery { experiment_ids: vec![exp.clone()], filter, ..RunQuery::default() })
+    });
+    assert_eq!(kind(bad), ErrorKind::InvalidParameter);
     let too_many = RunQuery {
         experiment_ids: vec![exp],
         page: PageRequest { max_results: Some(50_001), page_token: None },
@@ -329,7 +338,11 @@ pub fn dataset_inputs(store: &dyn Store) {
     store.log_inputs(&id, std::slice::from_ref(&input), &[]).unwrap();
     let run = store.get_run(&id).unwrap();
     assert_eq!(run.inputs.dataset_inputs, vec![input]);
-    let q = |f: &str| RunQuery { experiment_ids: vec!["0".into()], filter: f.into(), ..RunQuery::default() };
+    let q = |f: &str| RunQuery {
+        experiment_ids: vec!["0".into()],
+        filter: typed::filter(Entity::Runs, f),
+        ..RunQuery::default()
+    };
     assert_eq!(store.search_runs(&q("datasets.name = 'sales'")).unwrap().items.len(), 1);
     assert_eq!(store.search_runs(&q("datasets.context = 'training'")).unwrap().items.len(), 1);
     assert_eq!(store.search_runs(&q("datasets.digest = 'nope'")).unwrap().items.len(), 0);
@@ -359,7 +372,7 @@ pub fn logged_models(store: &dyn Store) {
     let found = store
         .search_logged_models(&LoggedModelQuery {
             experiment_ids: vec!["0".into()],
-            filter: "name = 'model'".into(),
+            filter: typed::filter(Entity::LoggedModels, "name = 'model'"),
             ..LoggedModelQuery::default()
         })
         .unwrap();

@@ -3,9 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use flotilla_app::AppState;
-use flotilla_core::model::Run;
-use flotilla_store::{ExperimentQuery, PageRequest, RunQuery};
+use flotilla_app::{AppState, search};
+use flotilla_core::model::{Run, ViewType};
+use flotilla_store::PageRequest;
 use maud::html;
 
 use super::{PAGE_SIZE, param, raw_query, run_link};
@@ -19,13 +19,14 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {
     let raw = raw_query(&uri);
     let filter = param(&raw, "filter").unwrap_or_default();
     let token = param(&raw, "page_token").filter(|t| !t.is_empty());
-    let query = ExperimentQuery {
-        filter: filter.clone(),
-        order_by: vec!["creation_time DESC".into()],
-        page: PageRequest { max_results: Some(PAGE_SIZE), page_token: token.clone() },
-        ..ExperimentQuery::default()
-    };
-    let experiments = s.call(move |st| st.search_experiments(&query)).await?;
+    let page = PageRequest { max_results: Some(PAGE_SIZE), page_token: token.clone() };
+    let f = filter.clone();
+    let experiments = s
+        .call(move |st| {
+            let order_by = ["creation_time DESC".into()];
+            st.search_experiments(&search::experiments(&f, &order_by, ViewType::default(), page)?)
+        })
+        .await?;
     let body = html! {
         h1 { "Experiments" }
         form.filters method="get" action="/experiments" {
@@ -57,15 +58,16 @@ pub async fn page(State(s): State<AppState>, Path(id): Path<String>, uri: Uri) -
     let raw = raw_query(&uri);
     let filter = param(&raw, "filter").unwrap_or_default();
     let token = param(&raw, "page_token").filter(|t| !t.is_empty());
-    let query = RunQuery {
-        experiment_ids: vec![id.clone()],
-        filter: filter.clone(),
-        order_by: vec!["attributes.start_time DESC".into()],
-        page: PageRequest { max_results: Some(PAGE_SIZE), page_token: token.clone() },
-        ..RunQuery::default()
-    };
-    let eid = id.clone();
-    let (experiment, runs) = s.call(move |st| Ok((st.get_experiment(&eid)?, st.search_runs(&query)?))).await?;
+    let page = PageRequest { max_results: Some(PAGE_SIZE), page_token: token.clone() };
+    let (eid, f) = (id.clone(), filter.clone());
+    let (experiment, runs) = s
+        .call(move |st| {
+            let experiment = st.get_experiment(&eid)?;
+            let order_by = ["attributes.start_time DESC".into()];
+            let query = search::runs(vec![eid], &f, &order_by, ViewType::default(), page)?;
+            Ok((experiment, st.search_runs(&query)?))
+        })
+        .await?;
     let mut keys: Vec<&str> = runs.items.iter().flat_map(|r| r.data.metrics.iter().map(|m| m.key.as_str())).collect();
     keys.sort_unstable();
     keys.dedup();

@@ -7,13 +7,13 @@ use axum::Form;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Redirect;
-use flotilla_app::AppState;
+use flotilla_app::{AppState, search};
 use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{FAMILY_TAG, PARTITION_TAG};
 use flotilla_core::model::{DatasetInput, ModelVersion, Page, RegisteredModel};
+use flotilla_store::PageRequest;
 use flotilla_store::fleet::{AliasChange, ChangeContext};
 use flotilla_store::insights::{TimelinePoint, VersionMetrics};
-use flotilla_store::{PageRequest, RegistryQuery};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -53,12 +53,9 @@ pub async fn page(
     let view = s
         .call(move |st| {
             let model = st.get_registered_model(&n)?;
-            let versions = st.search_model_versions(&RegistryQuery {
-                filter: name_filter(&n),
-                name_prefix: None,
-                order_by: vec!["version_number DESC".into()],
-                page: PageRequest { max_results: Some(PAGE_SIZE), page_token: t },
-            })?;
+            let page = PageRequest { max_results: Some(PAGE_SIZE), page_token: t };
+            let query = search::model_versions(&name_filter(&n), &["version_number DESC".into()], page)?;
+            let versions = st.search_model_versions(&query)?;
             let numbers: Vec<VersionNumber> = versions.items.iter().map(|v| v.version).collect();
             let metrics = st.version_metrics(&n, &numbers)?;
             let timeline = st.version_timeline(&n, TIMELINE_POINTS)?;

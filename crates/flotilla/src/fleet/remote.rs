@@ -14,6 +14,7 @@ use flotilla_core::fleet::{Family, FleetModel};
 use flotilla_core::fleet_versions::FleetVersion;
 use flotilla_core::model::Page;
 use flotilla_core::{Error, ErrorKind};
+use flotilla_http::error::ERROR_KIND_HEADER;
 use flotilla_store::fleet::{AliasEvent, AliasReport, PromotionRule};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -150,28 +151,45 @@ impl Remote {
         let round_trip = async {
             let response = self.client.request(request).await?;
             let status = response.status();
+            let kind =
+                response.headers().get(ERROR_KIND_HEADER).and_then(|v| v.to_str().ok()).and_then(ErrorKind::from_name);
             let body = response.into_body().collect().await?.to_bytes();
-            Ok::<_, anyhow::Error>((status, body))
+            Ok::<_, anyhow::Error>((status, kind, body))
         };
-        let (status, body) = self
+        let (status, kind, body) = self
             .runtime
             .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, round_trip).await })
             .map_err(|_| Error::interrupted(format!("{uri}: no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
             .with_context(|| format!("requesting {uri}"))?;
         if !status.is_success() {
-            return Err(answer_error(status, &body).into());
+            return Err(answer_error(status, kind, &body).into());
         }
         serde_json::from_slice(&body).with_context(|| format!("reading the answer of {uri}"))
     }
 }
 
-/// The error a non-success answer carries, with the kind its `error_code` names.
-fn answer_error(status: StatusCode, body: &[u8]) -> Error {
+/// The error a non-success answer carries, with the kind the server named in
+/// its kind header, else the one its `error_code` names.
+fn answer_error(status: StatusCode, kind: Option<ErrorKind>, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorAnswer>(body) {
-        Ok(e) => Error::new(crate::exit_code::kind_of_answer(&e.error_code), e.message),
+        Ok(e) => Error::new(kind.unwrap_or_else(|| crate::exit_code::kind_of_answer(&e.error_code)), e.message),
         Err(_) => {
             let kind = if status == StatusCode::NOT_FOUND { ErrorKind::NotFound } else { ErrorKind::Internal };
             Error::new(kind, format!("the server answered {status}: {}", String::from_utf8_lossy(body)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_header_wins_over_a_shared_error_code() {
+        let body = br#"{"error_code": "BAD_REQUEST", "message": "ran past the budget"}"#;
+        let named = answer_error(StatusCode::BAD_REQUEST, Some(ErrorKind::Interrupted), body);
+        assert_eq!((named.kind, named.message.as_str()), (ErrorKind::Interrupted, "ran past the budget"));
+        // An older server without the header: the code's kind.
+        assert_eq!(answer_error(StatusCode::BAD_REQUEST, None, body).kind, ErrorKind::InvalidParameter);
     }
 }

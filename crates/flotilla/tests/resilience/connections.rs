@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Options, Server};
+use flotilla_testkit::{Options, TestServer, options};
 
 /// Reads until the server closes the connection; the time it took, or `None`
 /// if it is still open after `limit`.
@@ -34,7 +34,7 @@ fn raise_own_open_file_limit() {
 #[test]
 fn idle_sockets_past_the_open_file_limit_leave_health_and_writes_answering() {
     raise_own_open_file_limit();
-    let server = Server::start_with(Options::default().open_files(256));
+    let server = TestServer::start(options!().open_files(256));
     server.reset_peak_rss();
     let before = server.rss_kib();
     let mut idle = Vec::new();
@@ -62,8 +62,7 @@ fn idle_sockets_past_the_open_file_limit_leave_health_and_writes_answering() {
 
 #[test]
 fn slow_and_silent_connections_are_cut_off() {
-    let server =
-        Server::start_with(Options::default().arg("--header-timeout").arg("1s").arg("--idle-timeout").arg("2s"));
+    let server = TestServer::start(options!().arg("--header-timeout").arg("1s").arg("--idle-timeout").arg("2s"));
     // Slowloris: one header byte every 200 ms, never the end of the head.
     let mut slow = server.connect();
     slow.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
@@ -86,7 +85,7 @@ fn slow_and_silent_connections_are_cut_off() {
     let closed = closed_within(&mut silent, Duration::from_secs(5)).expect("a silent connection stayed open");
     assert!(closed >= Duration::from_millis(1500) && closed < Duration::from_secs(4), "silent closed after {closed:?}");
     // Keep-alive: three requests, then the server closes (--max-requests-per-connection).
-    let capped = Server::start_with(Options::default().arg("--max-requests-per-connection").arg("3"));
+    let capped = TestServer::start(options!().arg("--max-requests-per-connection").arg("3"));
     let one = format!("GET /health HTTP/1.1\r\nHost: {}\r\n\r\n", capped.host());
     let mut s = capped.connect();
     s.write_all(one.repeat(5).as_bytes()).unwrap();
@@ -98,7 +97,7 @@ fn slow_and_silent_connections_are_cut_off() {
 
 #[test]
 fn over_the_connection_cap_idle_ones_make_room_and_busy_ones_get_a_503() {
-    let server = Server::start_with(Options::default().arg("--max-connections").arg("2"));
+    let server = TestServer::start(options!().arg("--max-connections").arg("2"));
     let _idle = [server.connect(), server.connect()];
     std::thread::sleep(Duration::from_millis(100));
     assert!(server.health_latency() < Duration::from_secs(1), "an idle connection should have made room");
@@ -123,7 +122,7 @@ fn over_the_connection_cap_idle_ones_make_room_and_busy_ones_get_a_503() {
 
 #[test]
 fn sigterm_with_a_half_sent_request_exits_within_the_deadline() {
-    let mut server = Server::start_with(Options::default().arg("--shutdown-timeout").arg("2s"));
+    let mut server = TestServer::start(options!().arg("--shutdown-timeout").arg("2s"));
     let mut partial = server.connect();
     partial.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ").unwrap();
     let mut body_pending = server.connect();
@@ -144,7 +143,7 @@ fn sigterm_with_a_half_sent_request_exits_within_the_deadline() {
 
 #[test]
 fn ambiguous_hosts_are_a_400() {
-    let server = Server::start();
+    let server = TestServer::start(options!());
     let port = server.addr.port();
     // (extra Host lines after the harness's own, request target) -> status
     let cases: &[(&[&str], &str, u16)] = &[
@@ -170,7 +169,7 @@ fn ambiguous_hosts_are_a_400() {
 
 /// A generated fleet and a facets query with `filters` metric filters: about
 /// 20 ms of SQLite work per filter at 20,000 models in a debug build.
-fn slow_fleet(options: Options) -> Server {
+fn slow_fleet(options: Options) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .args(["fleet", "generate", "--models", "20000", "--data-dir"])
@@ -178,10 +177,10 @@ fn slow_fleet(options: Options) -> Server {
         .output()
         .expect("flotilla fleet generate");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    Server::start_in(dir, options)
+    TestServer::start_in(dir, options)
 }
 
-fn slow_query(server: &Server, filters: usize) -> String {
+fn slow_query(server: &TestServer, filters: usize) -> String {
     let metrics: Vec<String> = (0..filters).map(|i| format!("metric=champion:val_rmse%3E0.{i:03}")).collect();
     format!(
         "GET /api/fleet/v1/facets?{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
@@ -199,7 +198,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn queries_stop_at_their_budget_and_when_their_client_goes() {
-    let budgeted = slow_fleet(Options::default().arg("--request-timeout").arg("10ms"));
+    let budgeted = slow_fleet(options!().arg("--request-timeout").arg("10ms"));
     let started = Instant::now();
     let reply = budgeted.raw(slow_query(&budgeted, 10).as_bytes());
     let took = started.elapsed();
@@ -211,7 +210,7 @@ fn queries_stop_at_their_budget_and_when_their_client_goes() {
     drop(budgeted);
 
     // Sixteen impatient clients send a slow query and hang up.
-    let server = slow_fleet(Options::default());
+    let server = slow_fleet(options!());
     let request = slow_query(&server, 10);
     let clients: Vec<TcpStream> = (0..16)
         .map(|_| {
@@ -234,7 +233,7 @@ fn queries_stop_at_their_budget_and_when_their_client_goes() {
 
 #[test]
 fn a_stalled_request_body_is_cut_off_and_writes_nothing() {
-    let server = Server::start_with(Options::default().arg("--idle-timeout").arg("1s"));
+    let server = TestServer::start(options!().arg("--idle-timeout").arg("1s"));
     let mut stalled = server.connect();
     let head = format!(
         "POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": \"stalled\"",

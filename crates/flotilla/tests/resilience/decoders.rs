@@ -6,8 +6,8 @@
 
 use serde_json::json;
 
-use crate::harness::{Reply, Server};
 use crate::model_files::register_lightgbm;
+use flotilla_testkit::{Reply, TestServer, options};
 
 const HUGE: i64 = 1_000_000_000_000;
 /// Peak resident growth allowed for a refused request (the claims are
@@ -17,7 +17,7 @@ const SLACK_KIB: u64 = 16 * 1024;
 /// What is sent: a label, the model, its content type, extra headers and the body.
 type Case<'a> = (&'a str, &'a str, Option<&'a str>, Vec<(&'a str, &'a str)>, &'a [u8]);
 
-fn infer(server: &Server, model: &str, content_type: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+fn infer(server: &TestServer, model: &str, content_type: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     let mut all: Vec<(&str, &str)> = headers.to_vec();
     if let Some(ct) = content_type {
         all.push(("Content-Type", ct));
@@ -27,7 +27,7 @@ fn infer(server: &Server, model: &str, content_type: Option<&str>, headers: &[(&
 
 #[test]
 fn oversized_shape_claims_are_refused_without_allocating() {
-    let mut server = Server::start();
+    let mut server = TestServer::start(options!());
     register_lightgbm(&server, "served", "0/served/v1");
     let fp32 = json!({"inputs": [{"name": "a", "shape": [HUGE], "datatype": "FP32", "data": [1]}]}).to_string();
     let bytes = json!({"inputs": [{"name": "a", "shape": [HUGE], "datatype": "BYTES", "data": ["x"]}]}).to_string();
@@ -104,7 +104,7 @@ fn oversized_shape_claims_are_refused_without_allocating() {
 /// and written straight from the tensors it peaks near 23 MB.
 #[test]
 fn a_large_json_infer_body_costs_a_bounded_multiple_of_its_size() {
-    let mut server = Server::start();
+    let mut server = TestServer::start(options!());
     register_lightgbm(&server, "served", "0/served/v1");
     let rows = 250_000;
     let data = vec!["0"; rows * 2].join(",");

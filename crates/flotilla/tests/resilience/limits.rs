@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Reply, Server};
+use flotilla_testkit::{Reply, TestServer, options};
 
 const API: &str = "/api/2.0/mlflow";
 /// The grammar's limits, as `flotilla_core::filter` names them.
@@ -77,7 +77,7 @@ const SEARCHES: &[Search] = &[
 
 /// Runs and experiments are searched with a POSTed body, the registry with
 /// query parameters, as MLflow's clients do.
-fn search(server: &Server, s: &Search, filter: &str, order_by: &[&str]) -> Reply {
+fn search(server: &TestServer, s: &Search, filter: &str, order_by: &[&str]) -> Reply {
     match s.name {
         "runs" | "experiments" => {
             let body = json!({ "experiment_ids": ["0"], "filter": filter, "order_by": order_by });
@@ -104,7 +104,7 @@ fn percent(s: &str) -> String {
 
 #[test]
 fn filters_sorts_and_fleet_queries_answer_200_at_each_limit_and_400_past_it() {
-    let server = Server::start();
+    let server = TestServer::start(options!());
     // A row for each LIKE to be evaluated on (SQLite checks the pattern per row).
     let tag = json!([{"key": "k", "value": "v"}]);
     let run = server.post_json(&format!("{API}/runs/create"), &json!({"experiment_id": "0", "tags": tag}));
@@ -185,7 +185,7 @@ fn filters_sorts_and_fleet_queries_answer_200_at_each_limit_and_400_past_it() {
 
 #[test]
 fn small_requests_keep_peak_memory_bounded() {
-    let server = Server::start();
+    let server = TestServer::start(options!());
     let baseline = server.rss_kib();
     let mut cases: Vec<(&str, String, Vec<u8>)> = Vec::new();
     // 1,500 order_by entries and a forged token of 3,002 values (the issue: 1.9 GB, then a 500).
@@ -239,7 +239,7 @@ fn base64_url(bytes: &[u8]) -> String {
 
 #[test]
 fn names_and_request_lists_are_held_to_mlflows_limits() {
-    let server = Server::start();
+    let server = TestServer::start(options!());
     let post = |path: &str, body: Value| server.post_json(&format!("{API}{path}"), &body);
     let created = post("/runs/create", json!({"experiment_id": "0", "run_name": "n".repeat(8_000)}));
     assert_eq!(created.status, 200, "{}", short(&created.text()));
@@ -283,7 +283,7 @@ fn names_and_request_lists_are_held_to_mlflows_limits() {
 
 #[test]
 fn the_repository_index_takes_a_name_prefix_literally() {
-    let server = Server::start();
+    let server = TestServer::start(options!());
     let post = |path: &str, body: Value| server.post_json(&format!("{API}{path}"), &body);
     let run = post("/runs/create", json!({"experiment_id": "0"})).json();
     let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
@@ -312,7 +312,7 @@ fn the_repository_index_takes_a_name_prefix_literally() {
 
 #[test]
 fn uploads_racing_a_delete_of_their_directory_end_in_2xx_or_4xx() {
-    let server = Arc::new(Server::start());
+    let server = Arc::new(TestServer::start(options!()));
     let stop = Arc::new(AtomicBool::new(false));
     let artifact = |p: &str| format!("/api/2.0/mlflow-artifacts/artifacts/{p}");
     let mut workers = Vec::new();

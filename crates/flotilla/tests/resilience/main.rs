@@ -3,10 +3,10 @@
 //! (oversized claims, request memory, idle and slow connections, shutdown,
 //! hostile model files, limits on what a request may carry, races).
 //!
-//! Each module owns one class; `harness` starts servers and speaks raw HTTP/1.1
-//! over TCP so a test controls every byte and every socket.
+//! Each module owns one class; `flotilla_testkit::TestServer` starts servers and
+//! speaks raw HTTP/1.1 over TCP so a test controls every byte and every socket.
 
-mod harness;
+use flotilla_testkit::{TestServer, options};
 
 mod connections;
 mod decoders;
@@ -15,7 +15,7 @@ mod model_files;
 
 #[test]
 fn a_server_starts_answers_and_reports_its_memory() {
-    let server = harness::Server::start();
+    let server = TestServer::start(options!());
     assert!(server.health_latency() < std::time::Duration::from_secs(1));
     let reply = server.post_json("/api/2.0/mlflow/experiments/create", &serde_json::json!({"name": "e"}));
     assert_eq!(reply.status, 200, "{}", reply.text());

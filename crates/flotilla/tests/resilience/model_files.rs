@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Options, Server};
+use flotilla_testkit::{Reply, TestServer, options};
 
 /// `x0 <= 0.5 ? 1 : 2` over two features, as LightGBM writes it.
 pub const LIGHTGBM_MODEL: &str = "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n\
@@ -21,7 +21,7 @@ pub const MLMODEL: &str = "flavors:\n  lightgbm:\n    data: model.lgb\n    model
 
 /// Uploads `files` under the artifact directory `dir` and registers them as
 /// a new version of `name`.
-pub fn register(server: &Server, name: &str, dir: &str, files: &[(&str, &[u8])]) {
+pub fn register(server: &TestServer, name: &str, dir: &str, files: &[(&str, &[u8])]) {
     for (file, body) in files {
         let reply = server.request("PUT", &format!("/api/2.0/mlflow-artifacts/artifacts/{dir}/{file}"), &[], body);
         assert_eq!(reply.status, 200, "upload {file}: {}", reply.text());
@@ -35,17 +35,17 @@ pub fn register(server: &Server, name: &str, dir: &str, files: &[(&str, &[u8])])
 }
 
 /// Registers the two-feature LightGBM model as `name`.
-pub fn register_lightgbm(server: &Server, name: &str, dir: &str) {
+pub fn register_lightgbm(server: &TestServer, name: &str, dir: &str) {
     register(server, name, dir, &[("MLmodel", MLMODEL.as_bytes()), ("model.lgb", LIGHTGBM_MODEL.as_bytes())]);
 }
 
-fn infer_one_row(server: &Server, model: &str) -> crate::harness::Reply {
+fn infer_one_row(server: &TestServer, model: &str) -> Reply {
     let body = json!({"inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP32", "data": [0.9, 0.0]}]});
     server.request("POST", &format!("/v2/models/{model}/infer"), &[], body.to_string().as_bytes())
 }
 
 /// A counter from `/metrics`.
-fn metric(server: &Server, name: &str) -> f64 {
+fn metric(server: &TestServer, name: &str) -> f64 {
     let text = server.get("/metrics").text();
     let line = text.lines().find(|l| l.starts_with(name) && !l.starts_with('#'));
     line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name} in {text}"))
@@ -55,7 +55,7 @@ const HEALTH_LIMIT: Duration = Duration::from_millis(50);
 
 #[test]
 fn hostile_mlmodel_files_keep_the_server_responsive() {
-    let mut server = Server::start();
+    let mut server = TestServer::start(options!());
     // 100,000 nested flow sequences (200 KB) took seconds to parse on an
     // async worker; two at once stalled every other request.
     let deep = format!("flavors: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
@@ -121,7 +121,7 @@ fn hostile_mlmodel_files_keep_the_server_responsive() {
 
 #[test]
 fn a_model_file_over_the_budget_is_refused_unread() {
-    let mut server = Server::start_with(Options::default().arg("--model-memory").arg("8MiB"));
+    let mut server = TestServer::start(options!().arg("--model-memory").arg("8MiB"));
     register(&server, "huge", "0/huge/v1", &[("MLmodel", MLMODEL.as_bytes())]);
     // 64 MiB, sparse: the test costs no disk, the server would pay in memory.
     let file = server.data_dir().join("artifacts/0/huge/v1/model.lgb");

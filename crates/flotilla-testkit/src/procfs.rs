@@ -58,17 +58,20 @@ pub fn tree(root: u32) -> Vec<u32> {
     out
 }
 
-/// VmRSS of one process in bytes (0 for kernel threads or processes that just exited).
-fn vm_rss(pid: u32) -> u64 {
-    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return 0;
-    };
+/// A `/proc/<pid>/status` field counted in kB (`"VmRSS:"`, `"VmHWM:"`), in KiB; `None` for
+/// kernel threads or processes that just exited.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+}
+
+/// VmRSS of one process in bytes (0 for kernel threads or processes that just exited).
+fn vm_rss(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:").map_or(0, |kb| kb * 1024)
 }
 
 /// Resident memory summed over `root` and all its descendants.

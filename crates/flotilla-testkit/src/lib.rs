@@ -1,0 +1,37 @@
+//! Starting flotilla, or its peer, as a real process for tests and benches: on a port no other
+//! process can take (`--port 0`, the bound port read from the start-up log) or on a chosen free
+//! port, waiting until `/health` answers, and stopping it on drop (SIGTERM, then SIGKILL after a
+//! grace; the whole process group for a peer that forks workers). `TestServer` adds a temporary
+//! data directory and raw HTTP/1.1 for integration tests; `Process` and `Launch` are the
+//! mechanics, used directly by the bench.
+//!
+//! A dev-dependency only: no production crate depends on this one
+//! (`scripts/check-invariants.sh`).
+
+mod process;
+pub mod procfs;
+mod reply;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+pub use process::{Launch, Port, Process, free_port};
+pub use reply::Reply;
+pub use server::{Options, TestServer};
+
+/// Why a server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("creating the log {}: {source}", path.display())]
+    Log { path: PathBuf, source: std::io::Error },
+    #[error("starting {name} ({}): {source}", program.display())]
+    Spawn { name: String, program: PathBuf, source: std::io::Error },
+    #[error("{name} exited before healthy ({status}); log:\n{log}")]
+    Exited { name: String, status: ExitStatus, log: String },
+    #[error("{name} not healthy after {limit:?}; log:\n{log}")]
+    NotHealthy { name: String, limit: Duration, log: String },
+    #[error("binding a free port: {0}")]
+    FreePort(std::io::Error),
+}
