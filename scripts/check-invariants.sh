@@ -31,6 +31,8 @@ forbid_direct() {
 
 forbid flotilla-core tokio axum hyper rusqlite tokio-postgres
 forbid flotilla-store axum hyper tokio
+# the store keeps plain types: wire contracts (serde attributes) live in the adapters and flotilla-app
+forbid_direct flotilla-store serde
 forbid flotilla-artifacts axum hyper rusqlite
 forbid flotilla-infer axum hyper rusqlite tokio-postgres tokio
 forbid flotilla-serving axum hyper

@@ -2,8 +2,10 @@
 //! fleet API, the Open Inference Protocol, the web UI) stands on. It holds
 //! the shared state ([`AppState`]), runs store work on the blocking pool
 //! under the request's time budget ([`budget`]), says what of a failure a
-//! client may see ([`error`]), and understands searches once: MLflow's
-//! filters and orders ([`search`]) and the fleet's ([`fleet_query`]).
+//! client may see ([`error`]), understands searches once: MLflow's
+//! filters and orders ([`search`]) and the fleet's ([`fleet_query`]), and
+//! holds the fleet API's JSON contract ([`fleet_api`]), shared by the
+//! server and the CLI.
 //!
 //! Architecture invariant: this crate knows no protocol (no HTTP, no HTML,
 //! no SQL). Its errors are the one vocabulary, [`flotilla_core::Error`];
@@ -11,6 +13,7 @@
 
 pub mod budget;
 pub mod error;
+pub mod fleet_api;
 pub mod fleet_query;
 pub mod search;
 

@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::VersionNumber;
 use crate::error::{Error, Result};
 
 /// Reserved registered-model tag naming a member's family.
@@ -131,7 +132,8 @@ pub struct Family {
     pub name: String,
     pub levels: Vec<String>,
     pub description: String,
-    pub creation_time: i64,
+    #[serde(rename = "creation_time")]
+    pub creation_timestamp: i64,
     /// Registered models in the family, the default included.
     pub models: i64,
 }
@@ -324,9 +326,11 @@ pub struct FleetModel {
     pub name: String,
     pub family: Option<String>,
     pub partition: Vec<PartitionValue>,
-    pub creation_time: i64,
-    pub last_update_time: i64,
-    pub latest_version: Option<i64>,
+    #[serde(rename = "creation_time")]
+    pub creation_timestamp: i64,
+    #[serde(rename = "last_update_time")]
+    pub last_updated_timestamp: i64,
+    pub latest_version: Option<VersionNumber>,
     pub aliases: Vec<AliasTarget>,
     pub tags: Vec<(String, String)>,
 }
@@ -334,7 +338,7 @@ pub struct FleetModel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AliasTarget {
     pub alias: String,
-    pub version: i64,
+    pub version: VersionNumber,
 }
 
 /// Counts of the models a query matches, by family, alias, stage and tag value.
@@ -364,6 +368,29 @@ mod tests {
         }
         assert!(parse_path("store=a b").is_err());
         assert!(parse_path("a=1/b=../x").is_err());
+    }
+
+    #[test]
+    fn fleet_answers_keep_their_wire_names() {
+        let model = FleetModel {
+            name: "m".into(),
+            family: None,
+            partition: Vec::new(),
+            creation_timestamp: 1,
+            last_updated_timestamp: 2,
+            latest_version: VersionNumber::new(3),
+            aliases: vec![AliasTarget { alias: "champion".into(), version: VersionNumber::new(3).unwrap() }],
+            tags: Vec::new(),
+        };
+        let json = serde_json::to_value(&model).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "name": "m", "family": null, "partition": [], "creation_time": 1, "last_update_time": 2,
+                "latest_version": 3, "aliases": [{ "alias": "champion", "version": 3 }], "tags": [],
+            })
+        );
+        assert_eq!(serde_json::from_value::<FleetModel>(json).unwrap(), model);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::VersionNumber;
 use crate::error::{Error, Result};
 use crate::fleet::{MetricOp, PartitionValue, check_filter_count};
 
@@ -115,12 +116,14 @@ impl VersionQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetVersion {
     pub model: String,
-    pub version: i64,
+    pub version: VersionNumber,
     pub family: Option<String>,
     /// The model's partition path, `region=west/store=0042`; empty when none.
     pub partition: String,
-    pub creation_time: i64,
-    pub last_update_time: i64,
+    #[serde(rename = "creation_time")]
+    pub creation_timestamp: i64,
+    #[serde(rename = "last_update_time")]
+    pub last_updated_timestamp: i64,
     pub current_stage: String,
     pub source: String,
     pub run_id: Option<String>,

@@ -9,5 +9,7 @@ pub mod fleet;
 pub mod fleet_versions;
 pub mod model;
 pub mod validation;
+pub mod version;
 
 pub use error::{Error, ErrorKind, Result};
+pub use version::VersionNumber;

@@ -3,8 +3,15 @@
 //!
 //! MLflow's data model is flotilla's, so these types carry MLflow's field
 //! names; empty optional fields are omitted when serialised, as MLflow does.
+//! One exception: every entity's times are `creation_timestamp` and
+//! `last_updated_timestamp` in Rust (milliseconds since the epoch, as the
+//! registry's entities name them, here and in the fleet types), renamed on
+//! the wire where MLflow names them otherwise (`creation_time` for
+//! experiments, `creation_timestamp_ms` for logged models).
 
 use serde::{Deserialize, Serialize};
+
+use crate::VersionNumber;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tag {
@@ -67,8 +74,10 @@ pub struct Experiment {
     pub name: String,
     pub artifact_location: String,
     pub lifecycle_stage: LifecycleStage,
-    pub last_update_time: i64,
-    pub creation_time: i64,
+    #[serde(rename = "last_update_time")]
+    pub last_updated_timestamp: i64,
+    #[serde(rename = "creation_time")]
+    pub creation_timestamp: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }
@@ -234,8 +243,10 @@ pub struct LoggedModelInfo {
     pub model_id: String,
     pub experiment_id: String,
     pub name: String,
-    pub creation_timestamp_ms: i64,
-    pub last_updated_timestamp_ms: i64,
+    #[serde(rename = "creation_timestamp_ms")]
+    pub creation_timestamp: i64,
+    #[serde(rename = "last_updated_timestamp_ms")]
+    pub last_updated_timestamp: i64,
     pub artifact_uri: String,
     pub status: LoggedModelStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,7 +276,8 @@ pub struct LoggedModel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegisteredModelAlias {
     pub alias: String,
-    pub version: String,
+    #[serde(serialize_with = "crate::version::as_string")]
+    pub version: VersionNumber,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -296,7 +308,8 @@ pub enum ModelVersionStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelVersion {
     pub name: String,
-    pub version: String,
+    #[serde(serialize_with = "crate::version::as_string")]
+    pub version: VersionNumber,
     pub creation_timestamp: i64,
     pub last_updated_timestamp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -344,4 +357,40 @@ pub fn serialize_double<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S:
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_page_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rust names every entity's times alike; the wire keeps MLflow's names.
+    #[test]
+    fn times_keep_their_wire_names() {
+        let experiment = Experiment {
+            experiment_id: "1".into(),
+            name: "e".into(),
+            artifact_location: "a".into(),
+            lifecycle_stage: LifecycleStage::Active,
+            last_updated_timestamp: 2,
+            creation_timestamp: 1,
+            tags: Vec::new(),
+        };
+        let json = serde_json::to_value(&experiment).unwrap();
+        assert_eq!((&json["creation_time"], &json["last_update_time"]), (&1.into(), &2.into()));
+        let logged = LoggedModelInfo {
+            model_id: "m".into(),
+            experiment_id: "1".into(),
+            name: "n".into(),
+            creation_timestamp: 3,
+            last_updated_timestamp: 4,
+            artifact_uri: "u".into(),
+            status: LoggedModelStatus::Ready,
+            model_type: None,
+            source_run_id: None,
+            status_message: None,
+            tags: Vec::new(),
+        };
+        let json = serde_json::to_value(&logged).unwrap();
+        assert_eq!((&json["creation_timestamp_ms"], &json["last_updated_timestamp_ms"]), (&3.into(), &4.into()));
+    }
 }

@@ -187,13 +187,6 @@ pub fn alias(alias: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses a model version number as sent on the wire (a string).
-pub fn version_number(version: &str) -> Result<i64> {
-    version.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-        Error::invalid(format!("Parameter 'version' must be an integer, got '{}'.", truncate(version, 64)))
-    })
-}
-
 /// A `deserialize_with` reader for request lists: refuses a list longer than
 /// [`MAX_REQUEST_LIST_ITEMS`] at the first item past it, before reading on.
 pub fn capped_list<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
@@ -314,6 +307,7 @@ mod tests {
 
     #[test]
     fn versions_and_pages() {
+        let version_number = |v| crate::VersionNumber::parse_param(v).map(crate::VersionNumber::get);
         assert_eq!(version_number("3").unwrap(), 3);
         assert!(version_number("abc").is_err());
         assert!(version_number("0").is_err());

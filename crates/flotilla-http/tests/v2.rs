@@ -7,6 +7,7 @@
 mod common;
 
 use axum::body::Body;
+use flotilla_core::VersionNumber;
 use serde_json::{Value, json};
 
 use common::{MLMODEL, Server, lightgbm_model, server, server_with_budget};
@@ -205,7 +206,7 @@ async fn repository_index_load_and_unload() {
         .await;
     assert_eq!(next.json()[0]["name"], "store-2");
     s.send("POST", "/v2/repository/models/store-1/unload", None, Body::empty()).await;
-    assert!(!s.serving.cache.is_loaded("store-1", 1));
+    assert!(!s.serving.cache.is_loaded("store-1", v1()));
     assert_eq!(s.send("POST", "/v2/repository/models/nope/load", None, Body::empty()).await.status.as_u16(), 404);
 }
 
@@ -238,12 +239,16 @@ async fn cache_loads_once_evicts_lru_within_budget_and_refuses_oversize() {
     assert!(text.contains("\nflotilla_model_loads_total 6\n"), "{text}");
     assert!(text.contains(&format!("\nflotilla_model_evictions_total {}\n", stats.evictions)), "{text}");
     assert!(stats.loaded_bytes <= stats.budget_bytes, "{stats:?}");
-    assert!(!s.serving.cache.is_loaded("m0", 1), "the least recently used went first");
-    assert!(s.serving.cache.is_loaded("m5", 1));
+    assert!(!s.serving.cache.is_loaded("m0", v1()), "the least recently used went first");
+    assert!(s.serving.cache.is_loaded("m5", v1()));
 
     let tiny = server_with_budget(one / 2);
     register(&tiny, "big", "0/big", 1.0, 2.0).await;
     let r = tiny.send("POST", "/v2/models/big/infer", None, rows(json!([[0.1, 0.0], [0.9, 0.0]]))).await;
     assert_eq!(r.status.as_u16(), 507);
     assert!(r.json()["error"].as_str().unwrap().contains("budget"));
+}
+
+fn v1() -> VersionNumber {
+    VersionNumber::new(1).unwrap()
 }

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use flotilla_artifacts::{ArtifactPath, ArtifactStore};
+use flotilla_core::VersionNumber;
 use flotilla_infer::{MAX_MLMODEL_BYTES, MlModel, Model};
 use futures_util::TryStreamExt;
 use tokio::sync::{OnceCell, Semaphore};
@@ -64,7 +65,7 @@ struct Counters {
 /// against the budget.
 pub struct LoadedModel {
     pub name: String,
-    pub version: i64,
+    pub version: VersionNumber,
     pub model: Box<dyn Model>,
     pub size: usize,
     ledger: Arc<AtomicUsize>,
@@ -76,7 +77,7 @@ impl Drop for LoadedModel {
     }
 }
 
-type Key = (String, i64);
+type Key = (String, VersionNumber);
 
 #[derive(Default)]
 struct Slot {
@@ -149,12 +150,12 @@ impl ModelCache {
     }
 
     /// Whether a version is in memory now.
-    pub fn is_loaded(&self, name: &str, version: i64) -> bool {
+    pub fn is_loaded(&self, name: &str, version: VersionNumber) -> bool {
         self.slots().get(&(name.to_string(), version)).is_some_and(|s| s.cell.initialized())
     }
 
     /// Drops a model (every version of `name` when `version` is `None`).
-    pub fn unload(&self, name: &str, version: Option<i64>) -> usize {
+    pub fn unload(&self, name: &str, version: Option<VersionNumber>) -> usize {
         self.failures.forget(name, version);
         let mut slots = self.slots();
         let before = slots.len();
@@ -204,12 +205,12 @@ impl ModelCache {
         match &result {
             Ok(m) => {
                 c.loads.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(model = %m.name, version = m.version, bytes = m.size, micros = started.elapsed().as_micros() as u64, "loaded model");
+                tracing::debug!(model = %m.name, version = m.version.get(), bytes = m.size, micros = started.elapsed().as_micros() as u64, "loaded model");
             }
             Err(e) => {
                 c.load_failures.fetch_add(1, Ordering::Relaxed);
                 self.failures.remember(key, identity, e);
-                tracing::info!(model = %resolved.name, version = resolved.version, error = %e, "model load failed");
+                tracing::info!(model = %resolved.name, version = resolved.version.get(), error = %e, "model load failed");
             }
         }
         result

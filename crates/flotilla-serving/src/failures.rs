@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use flotilla_artifacts::{ArtifactPath, FileInfo};
+use flotilla_core::VersionNumber;
 
 use crate::ServingError;
 
@@ -63,7 +64,7 @@ struct Entry {
     at: Instant,
 }
 
-type Key = (String, i64);
+type Key = (String, VersionNumber);
 
 #[derive(Default)]
 pub struct Failures {
@@ -110,7 +111,7 @@ impl Failures {
     }
 
     /// Forgets the failures of `name` (of one version when given).
-    pub fn forget(&self, name: &str, version: Option<i64>) {
+    pub fn forget(&self, name: &str, version: Option<VersionNumber>) {
         self.entries().retain(|(n, v), _| !(n == name && version.is_none_or(|want| want == *v)));
     }
 }
@@ -130,14 +131,15 @@ mod tests {
 
     #[test]
     fn remembered_until_the_files_or_the_version_change() {
-        let key = ("m".to_string(), 1);
+        let v = |n| VersionNumber::new(n).unwrap();
+        let key = ("m".to_string(), v(1));
         let before = files(&[("MLmodel", 10), ("model.lgb", 300)]);
-        let cases: Vec<(ServingError, Identity, (String, i64), bool)> = vec![
+        let cases: Vec<(ServingError, Identity, (String, VersionNumber), bool)> = vec![
             (ServingError::Unservable("bad".into()), before.clone(), key.clone(), true),
             (ServingError::TooLarge { model: "m/1".into(), needed: 9, budget: 8 }, before.clone(), key.clone(), true),
             (ServingError::Unservable("bad".into()), files(&[("MLmodel", 11), ("model.lgb", 300)]), key.clone(), false),
             (ServingError::Unservable("bad".into()), files(&[("MLmodel", 10)]), key.clone(), false),
-            (ServingError::Unservable("bad".into()), before.clone(), ("m".to_string(), 2), false),
+            (ServingError::Unservable("bad".into()), before.clone(), ("m".to_string(), v(2)), false),
             (ServingError::OverBudget, before.clone(), key.clone(), false),
             (ServingError::Internal("io".into()), before.clone(), key.clone(), false),
         ];

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flotilla_artifacts::ArtifactPath;
-use flotilla_core::ErrorKind;
 use flotilla_core::fleet::PartitionValue;
 use flotilla_core::model::ModelVersion;
+use flotilla_core::{ErrorKind, VersionNumber};
 use flotilla_store::{Store, StoreError};
 
 use crate::ServingError;
@@ -20,7 +20,7 @@ use crate::source::artifact_dir;
 pub enum Selector {
     /// The default alias if set, else the newest version.
     Default,
-    Version(i64),
+    Version(VersionNumber),
     Alias(String),
     /// A family's member for this partition, falling back to its parents
     /// and then the family default (each under the default alias, else newest).
@@ -49,9 +49,9 @@ impl ModelRef {
                 return Err(ServingError::BadRequest("name both an alias (@) and a version, not both".into()));
             }
             (Some(a), None) => Selector::Alias(a.to_string()),
-            (None, Some(v)) => match v.parse::<i64>() {
-                Ok(n) if n > 0 => Selector::Version(n),
-                Ok(_) | Err(_) => Selector::Alias(v.to_string()),
+            (None, Some(v)) => match v.parse::<VersionNumber>() {
+                Ok(n) => Selector::Version(n),
+                Err(_) => Selector::Alias(v.to_string()),
             },
             (None, None) => Selector::Default,
         };
@@ -73,7 +73,7 @@ impl ModelRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     pub name: String,
-    pub version: i64,
+    pub version: VersionNumber,
     pub dir: ArtifactPath,
     /// For a partitioned request: the partition that answered (empty for
     /// the family default) and whether it is an ancestor of the one asked for.
@@ -148,9 +148,7 @@ fn not_found(model: &ModelRef, e: StoreError) -> ServingError {
 
 fn resolve_now(store: &dyn Store, model: &ModelRef, default_alias: &str) -> Result<Resolved, ServingError> {
     let version: ModelVersion = match &model.selector {
-        Selector::Version(v) => {
-            store.get_model_version(&model.name, &v.to_string()).map_err(|e| not_found(model, e))?
-        }
+        Selector::Version(v) => store.get_version(&model.name, *v).map_err(|e| not_found(model, e))?,
         Selector::Alias(a) => store
             .find_version_by_alias(&model.name, a)
             .map_err(|e| not_found(model, e))?
@@ -162,15 +160,14 @@ fn resolve_now(store: &dyn Store, model: &ModelRef, default_alias: &str) -> Resu
                 let latest = store.get_latest_versions(&model.name, &[]).map_err(|e| not_found(model, e))?;
                 latest
                     .into_iter()
-                    .max_by_key(|v| v.version.parse::<i64>().unwrap_or(0))
+                    .max_by_key(|v| v.version)
                     .ok_or_else(|| ServingError::NotFound(format!("model '{}' has no versions", model.name)))?
             }
             Err(e) => return Err(not_found(model, e)),
         },
     };
     let dir = artifact_dir(store, &version).map_err(|e| ServingError::Unservable(e.to_string()))?;
-    let number = version.version.parse::<i64>().map_err(|_| ServingError::Internal("non-numeric version".into()))?;
-    Ok(Resolved { name: version.name, version: number, dir, partition: None })
+    Ok(Resolved { name: version.name, version: version.version, dir, partition: None })
 }
 
 fn resolve_partition(
@@ -192,8 +189,7 @@ fn resolve_partition(
         | ErrorKind::Interrupted
         | ErrorKind::Internal => not_found(model, e),
     })?;
-    let version =
-        store.get_model_version(&target.model, &target.version.to_string()).map_err(|e| not_found(model, e))?;
+    let version = store.get_version(&target.model, target.version).map_err(|e| not_found(model, e))?;
     let dir = artifact_dir(store, &version).map_err(|e| ServingError::Unservable(e.to_string()))?;
     Ok(Resolved {
         name: target.model,
@@ -211,7 +207,7 @@ mod tests {
     fn model_refs() {
         let cases: &[(&str, Option<&str>, Selector)] = &[
             ("m", None, Selector::Default),
-            ("m", Some("3"), Selector::Version(3)),
+            ("m", Some("3"), Selector::Version(VersionNumber::new(3).unwrap())),
             ("m", Some("champion"), Selector::Alias("champion".into())),
             ("m@challenger", None, Selector::Alias("challenger".into())),
             ("a@b@c", None, Selector::Alias("c".into())),

@@ -2,67 +2,58 @@
 //! bulk registration and alias changes, rule-based promotion, rollback and
 //! the audit log. Every bulk call runs in one transaction: it applies whole
 //! or not at all, and a refusal names each culprit.
+//!
+//! The types are plain: how clients write them (defaults, caps, the forms
+//! of a model address) and read them is the fleet API's contract, in
+//! `flotilla_app::fleet_api`.
 
+use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, MetricOp, PartitionValue};
 use flotilla_core::fleet_versions::{FleetVersion, VersionQuery};
 use flotilla_core::model::{Page, Tag};
-use serde::{Deserialize, Serialize};
 
 use crate::PageRequest;
 use crate::error::StoreResult;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct NewFamily {
     pub name: String,
     /// Partition level keys, top first: `["region", "store"]`.
-    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
     pub levels: Vec<String>,
-    #[serde(default)]
     pub description: Option<String>,
 }
 
 /// A registered model named directly, or a family member by partition path
 /// (created, with its ancestors, when a version is registered into it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ModelAddress {
-    Partition {
-        family: String,
-        #[serde(deserialize_with = "flotilla_core::fleet::deserialize_path")]
-        partition: Vec<PartitionValue>,
-    },
-    Name {
-        model: String,
-    },
+    Partition { family: String, partition: Vec<PartitionValue> },
+    Name { model: String },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct BulkVersion {
-    #[serde(flatten)]
     pub model: ModelAddress,
     pub source: String,
-    #[serde(default)]
     pub run_id: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub tags: Vec<Tag>,
     /// The version's metrics (a version registered from a run also gets the run's).
-    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub metrics: Vec<(String, f64)>,
     /// Aliases to point at the new version.
-    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub aliases: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RegisteredVersion {
     pub model: String,
-    pub version: i64,
+    pub version: VersionNumber,
 }
 
 /// Point `alias` of `model` at `version`, or remove it when `version` is `None`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// `version` is the number as requested, not yet known to exist: the store
+/// checks it and names the item when it does not.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasChange {
     pub model: String,
     pub alias: String,
@@ -87,22 +78,20 @@ impl ChangeContext {
 }
 
 /// One alias move, planned or made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasMove {
     pub model: String,
     pub alias: String,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    pub from: Option<VersionNumber>,
+    pub to: Option<VersionNumber>,
     /// The rule's metric at `from` and at `to`, for promotions.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub from_metric: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub to_metric: Option<f64>,
 }
 
 /// What a bulk alias request, promotion or rollback did (or, in a dry run,
 /// would do). `batch_id` is `None` for a dry run or when nothing changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasReport {
     pub batch_id: Option<i64>,
     pub dry_run: bool,
@@ -111,46 +100,28 @@ pub struct AliasReport {
     pub moves: Vec<AliasMove>,
 }
 
-fn default_alias() -> String {
-    flotilla_core::fleet::DEFAULT_ALIAS.to_string()
-}
-fn default_op() -> MetricOp {
-    MetricOp::Le
-}
-fn default_factor() -> f64 {
-    1.0
-}
-fn yes() -> bool {
-    true
-}
-
 /// "For every model in `family`, point `alias` at the newest version whose
 /// `metric` is `op` `factor` times the current aliased version's." Only
 /// versions newer than the current one are candidates; a model without the
 /// alias gets its newest version that has the metric, unless
 /// `promote_unaliased` is false.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PromotionRule {
     pub family: String,
-    #[serde(default = "default_alias")]
     pub alias: String,
     pub metric: String,
-    #[serde(default = "default_op")]
     pub op: MetricOp,
-    #[serde(default = "default_factor")]
     pub factor: f64,
-    #[serde(default = "yes")]
     pub promote_unaliased: bool,
-    /// Only members under this partition (e.g. `region=west`).
-    #[serde(default, deserialize_with = "flotilla_core::fleet::deserialize_path")]
+    /// Only members under this partition (e.g. `region=west`); empty for all.
     pub partition: Vec<PartitionValue>,
 }
 
 /// Where a partitioned request is served from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionTarget {
     pub model: String,
-    pub version: i64,
+    pub version: VersionNumber,
     /// The partition that answered; empty for the family default.
     pub partition: Vec<PartitionValue>,
     /// Whether the answer came from an ancestor of the requested partition.
@@ -158,7 +129,7 @@ pub struct PartitionTarget {
 }
 
 /// One audit-log entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AliasEvent {
     pub event_id: i64,
     pub batch_id: i64,
@@ -170,8 +141,8 @@ pub struct AliasEvent {
     pub reason: String,
     pub model: String,
     pub alias: String,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    pub from: Option<VersionNumber>,
+    pub to: Option<VersionNumber>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -3,35 +3,34 @@
 //! one metric across a family's aliased versions. Each call reads at most a
 //! fixed number of rows, whatever the size of the model or family.
 
+use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
-use serde::Serialize;
 
 use crate::error::StoreResult;
 
 /// One version's metrics, sorted by key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VersionMetrics {
-    pub version: i64,
+    pub version: VersionNumber,
     pub metrics: Vec<(String, f64)>,
 }
 
 impl VersionMetrics {
     /// `key` of version `version` among `all`, if recorded.
-    pub fn find(all: &[Self], version: &str, key: &str) -> Option<f64> {
-        let v: i64 = version.parse().ok()?;
-        all.iter().find(|m| m.version == v)?.metrics.iter().find(|(k, _)| k == key).map(|(_, x)| *x)
+    pub fn find(all: &[Self], version: VersionNumber, key: &str) -> Option<f64> {
+        all.iter().find(|m| m.version == version)?.metrics.iter().find(|(k, _)| k == key).map(|(_, x)| *x)
     }
 }
 
 /// A point of a model's history: version `version` was created at `time` (ms).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TimelinePoint {
-    pub version: i64,
+    pub version: VersionNumber,
     pub time: i64,
 }
 
 /// Values of one aliased-version metric over (a sample of) a family's members.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetricSample {
     pub values: Vec<f64>,
     /// Members looked at; the sample stopped there when `truncated`.
@@ -43,7 +42,7 @@ pub struct MetricSample {
 pub trait InsightStore: Send + Sync {
     /// The metrics of the given versions of `model` (versions without
     /// metrics are left out). At most 100 versions.
-    fn version_metrics(&self, model: &str, versions: &[i64]) -> StoreResult<Vec<VersionMetrics>>;
+    fn version_metrics(&self, model: &str, versions: &[VersionNumber]) -> StoreResult<Vec<VersionMetrics>>;
     /// Up to `points` versions spread evenly over the model's version
     /// numbers, oldest first, with their creation times.
     fn version_timeline(&self, model: &str, points: usize) -> StoreResult<Vec<TimelinePoint>>;

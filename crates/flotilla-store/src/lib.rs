@@ -26,6 +26,7 @@ pub use insights::InsightStore;
 pub use query::*;
 pub use sqlite::SqliteStore;
 
+use flotilla_core::VersionNumber;
 use flotilla_core::model::{
     DatasetInput, Experiment, LoggedModel, LoggedModelStatus, Metric, ModelInput, ModelOutput, ModelVersion, Page,
     RegisteredModel, Run, RunInfo, Tag,
@@ -96,7 +97,12 @@ pub trait RegistryStore: Send + Sync {
     fn get_latest_versions(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>>;
 
     fn create_model_version(&self, version: &NewModelVersion) -> StoreResult<ModelVersion>;
+    /// `version` is MLflow's request parameter as sent (a string the store
+    /// parses, answering a bad one and echoing it in "not found" as MLflow
+    /// does); callers holding a number use [`RegistryStore::get_version`].
     fn get_model_version(&self, name: &str, version: &str) -> StoreResult<ModelVersion>;
+    /// Version `version` of `name`.
+    fn get_version(&self, name: &str, version: VersionNumber) -> StoreResult<ModelVersion>;
     fn update_model_version(&self, name: &str, version: &str, description: Option<&str>) -> StoreResult<ModelVersion>;
     fn delete_model_version(&self, name: &str, version: &str) -> StoreResult<()>;
     fn transition_stage(

@@ -10,9 +10,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use flotilla_app::fleet_api::{self, BulkAliases, BulkVersions, NewFamily, Promotion, Rollback};
 use flotilla_app::fleet_query as query;
 use flotilla_store::PageRequest;
-use flotilla_store::fleet::{AliasChange, AuditQuery, BulkVersion, ChangeContext, NewFamily, PromotionRule};
+use flotilla_store::fleet::{self as store_fleet, AuditQuery, ChangeContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -82,6 +83,7 @@ async fn list_families(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Ap
 }
 
 async fn create_family(State(s): State<AppState>, Mlflow(family): Mlflow<NewFamily>) -> ApiResult<Json<Value>> {
+    let family = store_fleet::NewFamily::from(family);
     let family = s.call(move |store| store.create_family(&family)).await?;
     Ok(Json(json!({ "family": family })))
 }
@@ -131,15 +133,7 @@ async fn resolve(State(s): State<AppState>, Mlflow(p): Mlflow<ResolveParams>) ->
     let alias = p.alias.unwrap_or_else(|| flotilla_core::fleet::DEFAULT_ALIAS.to_string());
     flotilla_core::validation::alias(&alias)?;
     let target = s.call(move |store| store.resolve_partition(&family, &partition, &alias)).await?;
-    Ok(Json(json!({ "target": target })))
-}
-
-#[derive(Deserialize)]
-struct BulkVersions {
-    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
-    versions: Vec<BulkVersion>,
-    #[serde(default)]
-    reason: Option<String>,
+    Ok(Json(json!({ "target": fleet_api::PartitionTarget::from(target) })))
 }
 
 async fn register_versions(
@@ -158,17 +152,10 @@ async fn register_versions(
         return Err(ApiError::invalid(format!("bulk registration: nothing was applied: {}", refused.join("; "))));
     }
     let ctx = context(&headers, req.reason);
-    let versions = req.versions;
+    let versions: Vec<store_fleet::BulkVersion> = req.versions.into_iter().map(Into::into).collect();
     let registered = s.call(move |store| store.register_versions(&versions, &ctx)).await?;
+    let registered: Vec<fleet_api::RegisteredVersion> = registered.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "registered": registered })))
-}
-
-#[derive(Deserialize)]
-struct BulkAliases {
-    #[serde(deserialize_with = "flotilla_core::validation::capped_list")]
-    changes: Vec<AliasChange>,
-    #[serde(default)]
-    reason: Option<String>,
 }
 
 async fn set_aliases(
@@ -177,18 +164,9 @@ async fn set_aliases(
     Mlflow(req): Mlflow<BulkAliases>,
 ) -> ApiResult<Json<Value>> {
     let ctx = context(&headers, req.reason);
-    let changes = req.changes;
+    let changes: Vec<store_fleet::AliasChange> = req.changes.into_iter().map(Into::into).collect();
     let report = s.call(move |store| store.set_aliases(&changes, &ctx)).await?;
-    Ok(Json(json!({ "report": report })))
-}
-
-#[derive(Deserialize)]
-struct Promotion {
-    rule: PromotionRule,
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    reason: Option<String>,
+    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
 async fn promote(
@@ -197,15 +175,9 @@ async fn promote(
     Mlflow(req): Mlflow<Promotion>,
 ) -> ApiResult<Json<Value>> {
     let ctx = context(&headers, req.reason);
-    let (rule, dry_run) = (req.rule, req.dry_run);
+    let (rule, dry_run) = (store_fleet::PromotionRule::from(req.rule), req.dry_run);
     let report = s.call(move |store| store.promote(&rule, dry_run, &ctx)).await?;
-    Ok(Json(json!({ "report": report })))
-}
-
-#[derive(Deserialize)]
-struct Rollback {
-    #[serde(default)]
-    reason: Option<String>,
+    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
 async fn rollback(
@@ -217,7 +189,7 @@ async fn rollback(
     let batch: i64 = batch.parse().map_err(|_| ApiError::invalid(format!("batch id '{batch}' is not an integer")))?;
     let ctx = context(&headers, req.reason);
     let report = s.call(move |store| store.rollback(batch, &ctx)).await?;
-    Ok(Json(json!({ "report": report })))
+    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
 async fn audit(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
@@ -239,5 +211,6 @@ async fn audit(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<
         }
     }
     let page = s.call(move |store| store.audit_log(&q)).await?;
-    Ok(Json(json!({ "events": page.items, "next_page_token": page.next_page_token })))
+    let events: Vec<fleet_api::AliasEvent> = page.items.into_iter().map(Into::into).collect();
+    Ok(Json(json!({ "events": events, "next_page_token": page.next_page_token })))
 }

@@ -59,7 +59,7 @@ async fn metadata(s: &AppState, model: &str, version: Option<&str>) -> Result<ax
     let (resolved, loaded) = serving(s)?.model(&ModelRef::parse(model, version)?).await?;
     Ok(axum::Json(json!({
         "name": resolved.name,
-        "versions": [resolved.version.to_string()],
+        "versions": [resolved.version.as_text()],
         "platform": loaded.model.platform(),
         "inputs": specs(loaded.model.inputs()),
         "outputs": specs(loaded.model.outputs()),
@@ -188,7 +188,7 @@ async fn run_infer(
     };
     let mut head = Map::new();
     head.insert("model_name".into(), json!(resolved.name));
-    head.insert("model_version".into(), json!(resolved.version.to_string()));
+    head.insert("model_version".into(), json!(resolved.version.as_text()));
     if let Some(id) = request.id {
         head.insert("id".into(), id);
     }

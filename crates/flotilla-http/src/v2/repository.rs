@@ -54,7 +54,7 @@ async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Err
     let page = s.call(move |st| st.search_registered_models(&query)).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for m in &page.items {
-        let newest = m.latest_versions.iter().filter_map(|v| v.version.parse::<i64>().ok()).max();
+        let newest = m.latest_versions.iter().map(|v| v.version).max();
         let Some(version) = newest else { continue };
         let loaded = serving.cache.is_loaded(&m.name, version);
         if req.ready == Some(true) && !loaded {
@@ -62,7 +62,7 @@ async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Err
         }
         let (state, reason) =
             if loaded { ("READY", "") } else { ("UNAVAILABLE", "not in memory; loads on first request") };
-        items.push(json!({ "name": m.name, "version": version.to_string(), "state": state, "reason": reason }));
+        items.push(json!({ "name": m.name, "version": version.as_text(), "state": state, "reason": reason }));
     }
     let mut response = axum::Json(Value::Array(items)).into_response();
     if let Some(token) = page.next_page_token.and_then(|t| HeaderValue::from_str(&t).ok()) {

@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::aliases::{self, BatchKind, NewBatch};
 use super::families;
-use super::{SqliteStore, now_ms, registry};
+use super::{SqliteStore, now_ms, registry, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::fleet::{
     AliasChange, AliasMove, AliasReport, BulkStore, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion,
@@ -156,7 +156,7 @@ impl BulkStore for SqliteStore {
                         aliases::move_alias(tx, batch, rm_id, &model, alias, Some(version))?;
                     }
                 }
-                registered.push(RegisteredVersion { model, version });
+                registered.push(RegisteredVersion { model, version: rows::version(version)? });
             }
             errors.finish("bulk registration")?;
             Ok(registered)
@@ -201,8 +201,8 @@ impl BulkStore for SqliteStore {
                     moves.push(AliasMove {
                         model: c.model.clone(),
                         alias: c.alias.clone(),
-                        from,
-                        to: c.version,
+                        from: from.map(rows::version).transpose()?,
+                        to: c.version.map(rows::version).transpose()?,
                         from_metric: None,
                         to_metric: None,
                     });

@@ -7,7 +7,7 @@ use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{SqliteStore, now_ms, registry};
+use super::{SqliteStore, now_ms, registry, rows};
 use crate::error::StoreResult;
 use crate::fleet::{FamilyStore, NewFamily, PartitionTarget};
 use crate::{PageRequest, paging};
@@ -240,7 +240,7 @@ fn family_by_id(tx: &Transaction<'_>, id: i64) -> StoreResult<Family> {
         .optional()?
         .unwrap_or(0);
     let levels = serde_json::from_str(&levels).map_err(|e| Error::internal(format!("family levels: {e}")))?;
-    Ok(Family { name, levels, description, creation_time, models })
+    Ok(Family { name, levels, description, creation_timestamp: creation_time, models })
 }
 
 impl FamilyStore for SqliteStore {
@@ -351,7 +351,7 @@ impl FamilyStore for SqliteStore {
                 .query_map([rm_id], |r| Ok(PartitionValue::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
                 .collect::<Result<_, _>>()?;
             answered.sort_by_key(|p| family.levels.iter().position(|l| *l == p.key));
-            Ok(PartitionTarget { model, version, partition: answered, fallback: !requested_exists || rm_id != start })
+            Ok(PartitionTarget { model, version: rows::version(version)?, partition: answered, fallback: !requested_exists || rm_id != start })
         })
     }
 }

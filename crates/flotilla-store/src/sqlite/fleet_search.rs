@@ -13,7 +13,7 @@ use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SqliteStore, families};
+use super::{SqliteStore, families, rows};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
 use crate::paging;
@@ -516,9 +516,9 @@ fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<FleetModel
                 r.get::<_, i64>(0)?,
                 FleetModel {
                     name: r.get(1)?,
-                    creation_time: r.get(2)?,
-                    last_update_time: r.get(3)?,
-                    latest_version: r.get(4)?,
+                    creation_timestamp: r.get(2)?,
+                    last_updated_timestamp: r.get(3)?,
+                    latest_version: rows::opt_version_at(r, 4)?,
                     family: r.get(5)?,
                     partition: Vec::new(),
                     aliases: Vec::new(),
@@ -550,7 +550,9 @@ fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<FleetModel
         "SELECT a.rm_id, a.alias, a.version FROM json_each(?) j JOIN registered_model_aliases a ON a.rm_id = j.value ORDER BY a.alias",
     )? {
         if let Some(&i) = position.get(&id) {
-            models[i].aliases.push(AliasTarget { alias, version: version.as_i64().unwrap_or_default() });
+            models[i]
+                .aliases
+                .push(AliasTarget { alias, version: rows::version(version.as_i64().unwrap_or_default())? });
         }
     }
     for (id, key, value) in each(

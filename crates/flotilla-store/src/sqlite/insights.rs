@@ -2,10 +2,10 @@
 //! and walks a primary key or an index.
 
 use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
-use flotilla_core::{Error, validation};
+use flotilla_core::{Error, VersionNumber, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{SqliteStore, families, registry};
+use super::{SqliteStore, families, registry, rows};
 use crate::error::StoreResult;
 use crate::insights::{InsightStore, MetricSample, TimelinePoint, VersionMetrics};
 
@@ -47,7 +47,7 @@ pub(crate) fn version_metric_values(
 }
 
 impl InsightStore for SqliteStore {
-    fn version_metrics(&self, model: &str, versions: &[i64]) -> StoreResult<Vec<VersionMetrics>> {
+    fn version_metrics(&self, model: &str, versions: &[VersionNumber]) -> StoreResult<Vec<VersionMetrics>> {
         if versions.len() > MAX_VERSIONS {
             return Err(Error::invalid(format!("at most {MAX_VERSIONS} versions at a time")).into());
         }
@@ -56,7 +56,7 @@ impl InsightStore for SqliteStore {
             let keys = version_metric_keys(tx, rm_id)?;
             let mut out = Vec::with_capacity(versions.len());
             for &version in versions {
-                let metrics = version_metric_values(tx, rm_id, &keys, version)?;
+                let metrics = version_metric_values(tx, rm_id, &keys, version.get())?;
                 if !metrics.is_empty() {
                     out.push(VersionMetrics { version, metrics });
                 }
@@ -86,11 +86,12 @@ impl InsightStore for SqliteStore {
             let mut out: Vec<TimelinePoint> = Vec::new();
             for i in 0..points {
                 let target = first + span * i / (points - 1);
-                if out.last().is_some_and(|p| p.version >= target) {
+                if out.last().is_some_and(|p| p.version.get() >= target) {
                     continue;
                 }
-                if let Some((version, time)) =
-                    at_or_after.query_row(params![rm_id, target], |r| Ok((r.get(0)?, r.get(1)?))).optional()?
+                if let Some((version, time)) = at_or_after
+                    .query_row(params![rm_id, target], |r| Ok((rows::version_at(r, 0)?, r.get(1)?)))
+                    .optional()?
                 {
                     out.push(TimelinePoint { version, time });
                 }

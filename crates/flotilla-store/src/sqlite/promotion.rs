@@ -12,7 +12,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::aliases::{self, BatchKind, NewBatch};
-use super::{SqliteStore, families, now_ms};
+use super::{SqliteStore, families, now_ms, rows};
 use crate::error::StoreResult;
 use crate::fleet::{AliasEvent, AliasMove, AliasReport, AuditQuery, ChangeContext, PromotionRule, PromotionStore};
 use crate::paging;
@@ -25,6 +25,22 @@ fn check_rule(rule: &PromotionRule) -> StoreResult<()> {
     }
     rule.partition.iter().try_for_each(fleet::PartitionValue::validate)?;
     Ok(())
+}
+
+/// The rule as the audit log keeps it (`alias_batches.rule`): a JSON object
+/// with the rule's fields in declaration order, as written since migration 2.
+fn stored_rule(rule: &PromotionRule) -> StoreResult<String> {
+    let json = |v: Result<String, serde_json::Error>| v.map_err(|e| Error::internal(e.to_string()));
+    Ok(format!(
+        r#"{{"family":{},"alias":{},"metric":{},"op":{},"factor":{},"promote_unaliased":{},"partition":{}}}"#,
+        json(serde_json::to_string(&rule.family))?,
+        json(serde_json::to_string(&rule.alias))?,
+        json(serde_json::to_string(&rule.metric))?,
+        json(serde_json::to_string(&rule.op))?,
+        json(serde_json::to_string(&rule.factor))?,
+        rule.promote_unaliased,
+        json(serde_json::to_string(&rule.partition))?,
+    ))
 }
 
 /// The plan of a rule: the query listing its moves (columns: model id,
@@ -93,9 +109,9 @@ fn planned_moves(tx: &Transaction<'_>) -> StoreResult<Vec<AliasMove>> {
             Ok(AliasMove {
                 model: r.get(0)?,
                 alias: r.get(1)?,
-                from: r.get(2)?,
+                from: rows::opt_version_at(r, 2)?,
                 from_metric: r.get(3)?,
-                to: r.get(4)?,
+                to: rows::opt_version_at(r, 4)?,
                 to_metric: r.get(5)?,
             })
         })?
@@ -129,9 +145,9 @@ impl PromotionStore for SqliteStore {
                         Ok(AliasMove {
                             model: r.get(1)?,
                             alias: rule.alias.clone(),
-                            from: r.get(2)?,
+                            from: rows::opt_version_at(r, 2)?,
                             from_metric: r.get(3)?,
-                            to: r.get(4)?,
+                            to: rows::opt_version_at(r, 4)?,
                             to_metric: r.get(5)?,
                         })
                     })?
@@ -139,7 +155,7 @@ impl PromotionStore for SqliteStore {
                 Ok(AliasReport { batch_id: None, dry_run, examined, moves })
             });
         }
-        let rule_json = serde_json::to_string(rule).map_err(|e| Error::internal(e.to_string()))?;
+        let rule_json = stored_rule(rule)?;
         self.write_registry(|tx| {
             let (sql, args, examined) = plan_query(tx, rule)?;
             aliases::start_plan(tx)?;
@@ -276,8 +292,8 @@ impl PromotionStore for SqliteStore {
                         reason: r.get(5)?,
                         model: r.get(6)?,
                         alias: r.get(7)?,
-                        from: r.get(8)?,
-                        to: r.get(9)?,
+                        from: rows::opt_version_at(r, 8)?,
+                        to: rows::opt_version_at(r, 9)?,
                         actor_verified: r.get(10)?,
                     })
                 })?
@@ -299,5 +315,22 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_order() {
         assert_eq!(super::numbered("a = ? AND b = ?", 4), "a = ?4 AND b = ?5");
+    }
+
+    #[test]
+    fn rules_are_stored_as_before() {
+        let rule = super::PromotionRule {
+            family: "demand".into(),
+            alias: "champion".into(),
+            metric: "val \"rmse\"".into(),
+            op: flotilla_core::fleet::MetricOp::Le,
+            factor: 1.0,
+            promote_unaliased: true,
+            partition: vec![flotilla_core::fleet::PartitionValue::new("region", "west")],
+        };
+        assert_eq!(
+            super::stored_rule(&rule).unwrap(),
+            r#"{"family":"demand","alias":"champion","metric":"val \"rmse\"","op":"<=","factor":1.0,"promote_unaliased":true,"partition":[{"key":"region","value":"west"}]}"#
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use flotilla_core::filter::Entity;
 use flotilla_core::model::{ModelVersion, Page, RegisteredModel, Tag, canonical_stage};
-use flotilla_core::{Error, validation};
+use flotilla_core::{Error, VersionNumber, validation};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -27,7 +27,12 @@ pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
 }
 
 fn version_key(tx: &Transaction<'_>, name: &str, version: &str) -> StoreResult<(i64, i64)> {
-    let v = validation::version_number(version)?;
+    existing_version(tx, name, VersionNumber::parse_param(version)?, version)
+}
+
+/// The keys of version `v` of `name`; `shown` is how "not found" names it.
+fn existing_version(tx: &Transaction<'_>, name: &str, v: VersionNumber, shown: &str) -> StoreResult<(i64, i64)> {
+    let v = v.get();
     let id = rm_id(tx, name)?;
     let exists: Option<i64> = tx
         .prepare_cached("SELECT 1 FROM model_versions WHERE rm_id = ? AND version = ?")?
@@ -35,7 +40,7 @@ fn version_key(tx: &Transaction<'_>, name: &str, version: &str) -> StoreResult<(
         .optional()?;
     match exists {
         Some(_) => Ok((id, v)),
-        None => Err(Error::not_found(format!("Model Version (name={name}, version={version}) not found")).into()),
+        None => Err(Error::not_found(format!("Model Version (name={name}, version={shown}) not found")).into()),
     }
 }
 
@@ -233,6 +238,13 @@ impl RegistryStore for SqliteStore {
     fn get_model_version(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
         self.read(|tx| {
             let key = version_key(tx, name, version)?;
+            one_version(tx, key)
+        })
+    }
+
+    fn get_version(&self, name: &str, version: VersionNumber) -> StoreResult<ModelVersion> {
+        self.read(|tx| {
+            let key = existing_version(tx, name, version, &version.to_string())?;
             one_version(tx, key)
         })
     }

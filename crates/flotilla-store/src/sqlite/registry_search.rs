@@ -60,7 +60,7 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
     let mut rs = stmt.query([&list])?;
     while let Some(r) = rs.next()? {
         if let Some(m) = models.get_mut(&r.get(0)?) {
-            m.aliases.push(RegisteredModelAlias { alias: r.get(1)?, version: r.get::<_, i64>(2)?.to_string() });
+            m.aliases.push(RegisteredModelAlias { alias: r.get(1)?, version: rows::version_at(r, 2)? });
         }
     }
     // The latest version in each stage, as MLflow's `latest_versions`. Most models have a few
@@ -134,7 +134,7 @@ fn versions_keyed(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<
         versions.insert(
             (r.get(0)?, r.get(1)?),
             ModelVersion {
-                version: r.get::<_, i64>(1)?.to_string(),
+                version: rows::version_at(r, 1)?,
                 name: r.get(2)?,
                 creation_timestamp: r.get(3)?,
                 last_updated_timestamp: r.get(4)?,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use flotilla_core::VersionNumber;
 use flotilla_core::model::{
     Dataset, DatasetInput, Experiment, LifecycleStage, Metric, ModelInput, ModelOutput, Run, RunData, RunInfo,
     RunInputs, RunOutputs, RunStatus, Tag,
@@ -14,10 +15,58 @@ use super::keyset;
 use crate::error::StoreResult;
 use crate::paging;
 
+/// The version number in column `i` of a row. The schema keeps versions
+/// positive; anything else is a corrupt row, answered as SQLite's own
+/// out-of-range error.
+pub(crate) fn version_at(r: &Row<'_>, i: usize) -> rusqlite::Result<VersionNumber> {
+    let n: i64 = r.get(i)?;
+    VersionNumber::new(n).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, n))
+}
+
+/// [`version_at`] for a nullable column.
+pub(crate) fn opt_version_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<VersionNumber>> {
+    match r.get::<_, Option<i64>>(i)? {
+        Some(n) => VersionNumber::new(n).map(Some).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, n)),
+        None => Ok(None),
+    }
+}
+
+/// A version number the store just read or wrote as an integer.
+pub(crate) fn version(n: i64) -> rusqlite::Result<VersionNumber> {
+    VersionNumber::new(n).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, n))
+}
+
 /// A JSON array of ids, bound as one parameter and expanded with `json_each`
 /// so a page of any size is one statement.
-pub(crate) fn id_list<T: serde::Serialize>(ids: &[T]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+pub(crate) fn id_list<T: JsonId>(ids: &[T]) -> String {
+    let mut list = String::with_capacity(2 + ids.len() * 8);
+    list.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        id.write_json(&mut list);
+    }
+    list.push(']');
+    list
+}
+
+/// An id as a JSON value (an integer key, or a string id escaped as JSON).
+pub(crate) trait JsonId {
+    fn write_json(&self, out: &mut String);
+}
+
+impl JsonId for i64 {
+    fn write_json(&self, out: &mut String) {
+        out.push_str(&self.to_string());
+    }
+}
+
+impl JsonId for String {
+    fn write_json(&self, out: &mut String) {
+        // A string always serializes; "null" would only match nothing.
+        out.push_str(&serde_json::to_string(self).unwrap_or_else(|_| "null".into()));
+    }
 }
 
 /// Runs a keyset query whose columns are `id, key1..keyN`, fetching `limit + 1`
@@ -85,8 +134,8 @@ pub(crate) fn experiments_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResu
                 name: r.get(1)?,
                 artifact_location: r.get(2)?,
                 lifecycle_stage: LifecycleStage::parse(&r.get::<_, String>(3)?).unwrap_or(LifecycleStage::Active),
-                creation_time: r.get(4)?,
-                last_update_time: r.get(5)?,
+                creation_timestamp: r.get(4)?,
+                last_updated_timestamp: r.get(5)?,
                 tags: tags.remove(&id).unwrap_or_default(),
             },
         );
@@ -231,4 +280,14 @@ pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Ve
         run.data.tags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     }
     Ok(keys.iter().filter_map(|k| runs.remove(k)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn id_lists_are_json_arrays() {
+        assert_eq!(super::id_list::<i64>(&[]), "[]");
+        assert_eq!(super::id_list(&[1_i64, -2, 30]), "[1,-2,30]");
+        assert_eq!(super::id_list(&["m-1".to_string(), "a\"b".to_string()]), r#"["m-1","a\"b"]"#);
+    }
 }

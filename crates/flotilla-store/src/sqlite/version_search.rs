@@ -20,7 +20,7 @@ use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SqliteStore, families, insights};
+use super::{SqliteStore, families, insights, rows};
 use crate::error::StoreResult;
 use crate::fleet::VersionSearchStore;
 use crate::paging;
@@ -258,9 +258,9 @@ fn load_versions(tx: &Transaction<'_>, pairs: &[[i64; 2]]) -> StoreResult<Vec<(i
             r.get(0)?,
             FleetVersion {
                 model: r.get(2)?,
-                version: r.get(1)?,
-                creation_time: r.get(3)?,
-                last_update_time: r.get(4)?,
+                version: rows::version_at(r, 1)?,
+                creation_timestamp: r.get(3)?,
+                last_updated_timestamp: r.get(4)?,
                 current_stage: r.get(5)?,
                 source: r.get(6)?,
                 run_id: r.get(7)?,
@@ -279,10 +279,10 @@ fn attach_details(tx: &Transaction<'_>, page: &mut [(i64, FleetVersion)]) -> Sto
     if page.is_empty() {
         return Ok(());
     }
-    let pairs: Vec<[i64; 2]> = page.iter().map(|(rm_id, v)| [*rm_id, v.version]).collect();
+    let pairs: Vec<[i64; 2]> = page.iter().map(|(rm_id, v)| [*rm_id, v.version.get()]).collect();
     let json = serde_json::to_string(&pairs).map_err(|e| Error::internal(e.to_string()))?;
     let position: std::collections::HashMap<(i64, i64), usize> =
-        page.iter().enumerate().map(|(i, (rm_id, v))| ((*rm_id, v.version), i)).collect();
+        page.iter().enumerate().map(|(i, (rm_id, v))| ((*rm_id, v.version.get()), i)).collect();
     let page_pairs = "SELECT DISTINCT j.value ->> 0 AS rm_id, j.value ->> 1 AS version FROM json_each(?) j";
     let aliases: Vec<(i64, i64, String)> = tx
         .prepare_cached(&format!(
@@ -305,7 +305,7 @@ fn attach_details(tx: &Transaction<'_>, page: &mut [(i64, FleetVersion)]) -> Sto
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(insights::version_metric_keys(tx, *rm_id)?),
         };
-        v.metrics = insights::version_metric_values(tx, *rm_id, keys, v.version)?;
+        v.metrics = insights::version_metric_values(tx, *rm_id, keys, v.version.get())?;
     }
     Ok(())
 }

@@ -77,7 +77,7 @@ pub fn partitions_fall_back_to_parents_and_default(store: &dyn Store) {
 
     let at = |path: &str| store.resolve_partition("demand", &parse_path(path).unwrap(), "champion");
     let t = at("store=1").unwrap();
-    assert_eq!((t.model.as_str(), t.version, t.fallback), ("demand.store=1", 1, false));
+    assert_eq!((t.model.as_str(), t.version.get(), t.fallback), ("demand.store=1", 1, false));
     assert_eq!(t.partition, parse_path("region=west/store=1").unwrap());
     // A region without versions falls back to the default.
     let t = at("region=east").unwrap();
@@ -94,9 +94,9 @@ pub fn partitions_fall_back_to_parents_and_default(store: &dyn Store) {
     );
     // The alias wins over the newest version.
     store.register_versions(&[into_partition("demand", "store=1", &[], &[])], &ctx()).unwrap();
-    assert_eq!(at("store=1").unwrap().version, 2);
+    assert_eq!(at("store=1").unwrap().version.get(), 2);
     store.set_alias("demand.store=1", "champion", "1").unwrap();
-    assert_eq!(at("store=1").unwrap().version, 1);
+    assert_eq!(at("store=1").unwrap().version.get(), 1);
     // A partition with no model of its own yet is served by its nearest ancestor
     // that has one: a new store by its region, a new region (or a leaf given
     // alone) by the family default.
@@ -234,7 +234,10 @@ pub fn fleet_search_filters_sorts_and_pages(store: &dyn Store) {
     let m = &one.items[0];
     assert_eq!(m.family.as_deref(), Some("sales"));
     assert_eq!(m.partition, parse_path("region=north/store=0001").unwrap());
-    assert_eq!((m.latest_version, m.aliases[0].alias.as_str(), m.aliases[0].version), (Some(2), "champion", 1));
+    assert_eq!(
+        (m.latest_version.map(|v| v.get()), m.aliases[0].alias.as_str(), m.aliases[0].version.get()),
+        (Some(2), "champion", 1)
+    );
     // Bad filters are client errors.
     assert_eq!(
         kind(store.search_fleet(&FleetQuery { family: Some("nope".into()), ..FleetQuery::default() })),
@@ -318,7 +321,10 @@ pub fn bulk_changes_apply_whole_or_not_at_all(store: &dyn Store) {
     assert_eq!(kind(store.set_aliases(&[change(Some(1)), change(Some(2))], &ctx())), ErrorKind::InvalidParameter);
     assert_eq!(kind(store.set_aliases(&[], &ctx())), ErrorKind::InvalidParameter);
     let report = store.set_aliases(&[change(Some(2))], &ctx()).unwrap();
-    assert_eq!((report.moves.len(), report.moves[0].from, report.moves[0].to), (1, None, Some(2)));
+    assert_eq!(
+        (report.moves.len(), report.moves[0].from.map(|v| v.get()), report.moves[0].to.map(|v| v.get())),
+        (1, None, Some(2))
+    );
     store.set_aliases(&[change(None)], &ctx()).unwrap();
     assert_eq!(kind(store.get_version_by_alias("plain", "champion")), ErrorKind::InvalidParameter);
 }
@@ -349,10 +355,14 @@ pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
     let plan = store.promote(&rule, true, &ctx()).unwrap();
     assert_eq!(plan.batch_id, None);
     let moves: Vec<(&str, Option<i64>, Option<i64>)> =
-        plan.moves.iter().map(|m| (m.model.as_str(), m.from, m.to)).collect();
+        plan.moves.iter().map(|m| (m.model.as_str(), m.from.map(|v| v.get()), m.to.map(|v| v.get()))).collect();
     assert_eq!(moves, [("p.store=1", Some(1), Some(2)), ("p.store=3", None, Some(1))]);
     assert_eq!(plan.moves[0].to_metric, Some(9.5));
-    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "1", "a dry run changes nothing");
+    assert_eq!(
+        store.get_version_by_alias("p.store=1", "champion").unwrap().version.to_string(),
+        "1",
+        "a dry run changes nothing"
+    );
 
     let champions = |store: &dyn Store| {
         let facets =
@@ -364,7 +374,7 @@ pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
     let batch = applied.batch_id.expect("a batch");
     assert_eq!(champions(store), 3, "the new alias is counted");
     assert_eq!(applied.moves, plan.moves);
-    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "2");
+    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version.to_string(), "2");
     // The champion's metric moved with the alias: filters see the new value.
     let q = FleetQuery { metrics: vec![MetricFilter::parse("rmse <= 9.5").unwrap()], ..FleetQuery::default() };
     assert_eq!(names(store, &q), ["p.store=1", "p.store=3"]);
@@ -380,7 +390,7 @@ pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
     assert_eq!(champions(store), 2, "the removed alias is uncounted");
     let q = FleetQuery { metrics: vec![MetricFilter::parse("rmse <= 9.5").unwrap()], ..FleetQuery::default() };
     assert!(names(store, &q).is_empty(), "the champion's metric moved back");
-    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version, "1");
+    assert_eq!(store.get_version_by_alias("p.store=1", "champion").unwrap().version.to_string(), "1");
     assert_eq!(kind(store.get_version_by_alias("p.store=3", "champion")), ErrorKind::InvalidParameter);
     assert_eq!(kind(store.rollback(batch, &ctx())), ErrorKind::InvalidState, "a batch rolls back once");
     assert_eq!(kind(store.rollback(9999, &ctx())), ErrorKind::NotFound);
@@ -390,11 +400,15 @@ pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
     store.set_alias("p.store=1", "champion", "3").unwrap();
     let err = store.rollback(again, &ctx()).unwrap_err();
     assert!(err.to_string().contains("p.store=1@champion"), "{err}");
-    assert_eq!(store.get_version_by_alias("p.store=3", "champion").unwrap().version, "1", "nothing was rolled back");
+    assert_eq!(
+        store.get_version_by_alias("p.store=3", "champion").unwrap().version.to_string(),
+        "1",
+        "nothing was rolled back"
+    );
     // The MLflow API's own alias moves are in the log too.
     let store1 = store.audit_log(&AuditQuery { model: Some("p.store=1".into()), ..AuditQuery::default() }).unwrap();
     assert_eq!(store1.items[0].kind, "api");
-    assert_eq!((store1.items[0].from, store1.items[0].to), (Some(2), Some(3)));
+    assert_eq!((store1.items[0].from.map(|v| v.get()), store1.items[0].to.map(|v| v.get())), (Some(2), Some(3)));
 
     let bad = PromotionRule { factor: -1.0, ..rule.clone() };
     assert_eq!(kind(store.promote(&bad, true, &ctx())), ErrorKind::InvalidParameter);
@@ -432,7 +446,7 @@ pub fn version_metrics_follow_their_run(store: &dyn Store) {
             ..NewModelVersion::default()
         })
         .unwrap();
-    store.set_alias("m", "champion", &v.version).unwrap();
+    store.set_alias("m", "champion", &v.version.to_string()).unwrap();
     let auc_above = |x: f64| FleetQuery {
         metrics: vec![MetricFilter {
             alias: "champion".into(),

@@ -33,12 +33,12 @@ pub fn insights_are_bounded_reads(store: &dyn Store) {
     ];
     store.register_versions(&versions, &ctx).unwrap();
 
-    let metrics = store.version_metrics("demand.store=1", &[1, 2, 7]).unwrap();
+    let metrics = store.version_metrics("demand.store=1", &numbers(&[1, 2, 7])).unwrap();
     assert_eq!(metrics.len(), 2, "version 7 does not exist: left out");
-    assert_eq!(metrics[1].version, 2);
+    assert_eq!(metrics[1].version.get(), 2);
     assert_eq!(metrics[1].metrics, [("mape".to_string(), 0.2), ("val_rmse".to_string(), 2.0)]);
-    assert_eq!(kind(store.version_metrics("nope", &[1])), ErrorKind::NotFound);
-    assert_eq!(kind(store.version_metrics("demand.store=1", &[1; 101])), ErrorKind::InvalidParameter);
+    assert_eq!(kind(store.version_metrics("nope", &numbers(&[1]))), ErrorKind::NotFound);
+    assert_eq!(kind(store.version_metrics("demand.store=1", &numbers(&[1; 101]))), ErrorKind::InvalidParameter);
 
     for n in 0..30 {
         let new = NewModelVersion {
@@ -63,13 +63,13 @@ pub fn insights_are_bounded_reads(store: &dyn Store) {
         .unwrap()
         .latest_versions
         .into_iter()
-        .map(|v| (v.current_stage, v.version))
+        .map(|v| (v.current_stage, v.version.to_string()))
         .collect();
     assert!(latest.contains(&("Production".to_string(), "5".to_string())), "{latest:?}");
     assert!(latest.contains(&("None".to_string(), "71".to_string())), "{latest:?}");
     assert_eq!(latest.len(), 2, "{latest:?}");
     let timeline = store.version_timeline("demand.store=2", 5).unwrap();
-    let numbers: Vec<i64> = timeline.iter().map(|p| p.version).collect();
+    let numbers: Vec<i64> = timeline.iter().map(|p| p.version.get()).collect();
     assert_eq!(numbers.first(), Some(&1));
     assert_eq!(numbers.last(), Some(&71));
     assert!(numbers.len() <= 5 && numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
@@ -117,4 +117,8 @@ pub fn insights_are_bounded_reads(store: &dyn Store) {
     assert!(capped && some.total == 2 && some.aliases == [("champion".to_string(), 2)]);
     let no_family = FleetQuery { depth: Some(1), ..FleetQuery::default() };
     assert_eq!(kind(store.search_fleet(&no_family)), ErrorKind::InvalidParameter);
+}
+
+fn numbers(numbers: &[i64]) -> Vec<flotilla_core::VersionNumber> {
+    numbers.iter().map(|&n| flotilla_core::VersionNumber::new(n).unwrap()).collect()
 }

@@ -14,7 +14,7 @@ fn version(store: &dyn Store, name: &str) -> String {
         source: format!("mlflow-artifacts:/0/{name}"),
         ..NewModelVersion::default()
     };
-    store.create_model_version(&new).unwrap().version
+    store.create_model_version(&new).unwrap().version.to_string()
 }
 
 pub fn registered_model_lifecycle(store: &dyn Store) {
@@ -41,9 +41,9 @@ pub fn versions_aliases_stages(store: &dyn Store) {
     }
     store.set_alias("demand", "champion", "2").unwrap();
     let v = store.get_version_by_alias("demand", "champion").unwrap();
-    assert_eq!((v.version.as_str(), v.aliases.clone()), ("2", vec!["champion".to_string()]));
+    assert_eq!((v.version.to_string().as_str(), v.aliases.clone()), ("2", vec!["champion".to_string()]));
     store.set_alias("demand", "champion", "3").unwrap();
-    assert_eq!(store.get_version_by_alias("demand", "champion").unwrap().version, "3");
+    assert_eq!(store.get_version_by_alias("demand", "champion").unwrap().version.to_string(), "3");
     let m = store.get_registered_model("demand").unwrap();
     assert_eq!(m.aliases.len(), 1);
     store.delete_alias("demand", "champion").unwrap();
@@ -57,7 +57,7 @@ pub fn versions_aliases_stages(store: &dyn Store) {
     store.transition_stage("demand", "2", "Production", true).unwrap();
     assert_eq!(store.get_model_version("demand", "1").unwrap().current_stage, "Archived");
     let latest = store.get_latest_versions("demand", &["Production".into()]).unwrap();
-    assert_eq!(latest.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(), vec!["2"]);
+    assert_eq!(latest.iter().map(|v| v.version.to_string()).collect::<Vec<_>>(), vec!["2"]);
     assert_eq!(store.get_latest_versions("demand", &[]).unwrap().len(), 3, "one per stage: None, Archived, Production");
 
     store.set_model_version_tag("demand", "3", &Tag::new("validated", "yes")).unwrap();
@@ -153,7 +153,7 @@ pub fn search_model_versions(store: &dyn Store) {
     };
     let versions = |f: &str| store.search_model_versions(&q(f, None)).unwrap().items;
     assert_eq!(
-        versions("name = 'mv-a'").iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
+        versions("name = 'mv-a'").iter().map(|v| v.version.to_string()).collect::<Vec<_>>(),
         vec!["4", "3", "2", "1"]
     );
     // MLflow's default order: last updated first, then name, then newest version.

@@ -6,6 +6,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Redirect;
 use flotilla_app::AppState;
+use flotilla_core::VersionNumber;
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::{AliasEvent, AuditQuery, ChangeContext};
 use maud::{Markup, html};
@@ -16,7 +17,7 @@ use crate::csrf::{self, CsrfToken};
 use crate::format;
 use crate::layout::{PageError, PageResult, Section, pager, shell};
 
-fn version(v: Option<i64>) -> String {
+fn version(v: Option<VersionNumber>) -> String {
     v.map_or_else(|| "–".to_string(), |v| format!("v{v}"))
 }
 

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use flotilla_app::{AppState, fleet_query};
+use flotilla_core::VersionNumber;
 use flotilla_core::model::ModelVersion;
 use flotilla_store::insights::VersionMetrics;
 use maud::html;
@@ -34,15 +35,20 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
     let wanted = numbers.clone();
     let (versions, metrics): (Vec<ModelVersion>, Vec<VersionMetrics>) = s
         .call(move |st| {
-            let versions =
-                wanted.iter().map(|v| st.get_model_version(&n, &v.to_string())).collect::<Result<Vec<_>, _>>()?;
-            Ok((versions, st.version_metrics(&n, &wanted)?))
+            // Each in turn, as the store would refuse it: the first bad or
+            // missing version is the answer.
+            let mut versions = Vec::with_capacity(wanted.len());
+            for &v in &wanted {
+                versions.push(st.get_version(&n, VersionNumber::from_param(v)?)?);
+            }
+            let numbers: Vec<VersionNumber> = versions.iter().map(|v| v.version).collect();
+            Ok((versions, st.version_metrics(&n, &numbers)?))
         })
         .await?;
     let mut keys: Vec<&str> = metrics.iter().flat_map(|m| m.metrics.iter().map(|(k, _)| k.as_str())).collect();
     keys.sort_unstable();
     keys.dedup();
-    let value = |version: &str, key: &str| VersionMetrics::find(&metrics, version, key);
+    let value = |version: VersionNumber, key: &str| VersionMetrics::find(&metrics, version, key);
     let seg = format::segment(&name);
     let crumbs = [
         ("Models".to_string(), Some("/models".to_string())),
@@ -60,7 +66,7 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
                 tr { th { "run" } @for v in &versions { td { @if let Some(r) = v.run_id.as_deref().filter(|r| !r.is_empty()) { (run_link(r, &r[..r.len().min(8)])) } } } }
                 tr { th { "source" } @for v in &versions { td { code { (v.source) } } } }
                 @for k in &keys {
-                    tr.metric { th { (k) } @for v in &versions { td.num { @if let Some(x) = value(&v.version, k) { (format::metric(x)) } @else { "–" } } } }
+                    tr.metric { th { (k) } @for v in &versions { td.num { @if let Some(x) = value(v.version, k) { (format::metric(x)) } @else { "–" } } } }
                 }
             }
         }
@@ -69,7 +75,7 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
             @for k in &keys {
                 figure.plot {
                     figcaption { (k) }
-                    @let rows: Vec<(String, f64)> = versions.iter().filter_map(|v| value(&v.version, k).map(|x| (format!("v{}", v.version), x))).collect();
+                    @let rows: Vec<(String, f64)> = versions.iter().filter_map(|v| value(v.version, k).map(|x| (format!("v{}", v.version), x))).collect();
                     (svg::bars(&format!("{k} by version"), &rows))
                 }
             }

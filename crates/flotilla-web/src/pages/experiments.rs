@@ -42,7 +42,7 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {
                         tr {
                             td { a href=(format!("/experiments/{}", format::segment(&e.experiment_id))) { (e.name) } }
                             td { (e.experiment_id) }
-                            td.nowrap { (format::time(e.creation_time)) }
+                            td.nowrap { (format::time(e.creation_timestamp)) }
                             td { code { (e.artifact_location) } }
                         }
                     }
@@ -76,7 +76,7 @@ pub async fn page(State(s): State<AppState>, Path(id): Path<String>, uri: Uri) -
     let crumbs = [("Experiments".to_string(), Some("/experiments".to_string())), (experiment.name.clone(), None)];
     let body = html! {
         h1 { "Experiment " (experiment.name) }
-        p.muted { "id " (experiment.experiment_id) " · created " (format::time(experiment.creation_time)) " · " (experiment.lifecycle_stage.as_str()) }
+        p.muted { "id " (experiment.experiment_id) " · created " (format::time(experiment.creation_timestamp)) " · " (experiment.lifecycle_stage.as_str()) }
         @if !experiment.tags.is_empty() {
             p { @for t in experiment.tags.iter().filter(|t| !t.key.starts_with("mlflow.")) { span.badge { (t.key) "=" (t.value) } " " } }
         }

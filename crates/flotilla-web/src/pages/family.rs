@@ -39,7 +39,7 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {
                             td { a href=(format!("/families/{}", format::segment(&f.name))) { (f.name) } }
                             td { (f.levels.join(" › ")) }
                             td.num { (format::count(f.models)) }
-                            td.nowrap { (format::time(f.creation_time)) }
+                            td.nowrap { (format::time(f.creation_timestamp)) }
                             td { (f.description) }
                         }
                     }
@@ -168,7 +168,7 @@ fn render(view: &View, path: &[PartitionValue], raw: &str) -> Markup {
     let title = if path.is_empty() { f.name.clone() } else { format!("{} {}", f.name, fleet::path_string(path)) };
     let body = html! {
         h1 { "Family " (f.name) @if !path.is_empty() { " › " (fleet::path_string(path)) } }
-        p.muted { "levels: " (f.levels.join(" › ")) " · " (format::count(f.models)) " models · created " (format::time(f.creation_time)) }
+        p.muted { "levels: " (f.levels.join(" › ")) " · " (format::count(f.models)) " models · created " (format::time(f.creation_timestamp)) }
         @if !f.description.is_empty() { p { (f.description) } }
         @if let Some(t) = &view.served_by {
             p.served {
@@ -226,7 +226,7 @@ fn render(view: &View, path: &[PartitionValue], raw: &str) -> Markup {
                                     td { (alias_badges(&m.name, &m.aliases)) }
                                     td.num { @if let Some(v) = m.latest_version { "v" (v) } }
                                     td.num { @if let Some(Some(v)) = view.values.get(i) { (format::metric(*v)) } @else { "–" } }
-                                    td.nowrap { (format::time(m.last_update_time)) }
+                                    td.nowrap { (format::time(m.last_updated_timestamp)) }
                                 }
                             }
                         }

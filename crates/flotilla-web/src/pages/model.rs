@@ -8,6 +8,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Redirect;
 use flotilla_app::{AppState, search};
+use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{FAMILY_TAG, PARTITION_TAG};
 use flotilla_core::model::{DatasetInput, ModelVersion, Page, RegisteredModel};
 use flotilla_store::PageRequest;
@@ -55,12 +56,12 @@ pub async fn page(
             let page = PageRequest { max_results: Some(PAGE_SIZE), page_token: t };
             let query = search::model_versions(&name_filter(&n), &["version_number DESC".into()], page)?;
             let versions = st.search_model_versions(&query)?;
-            let numbers: Vec<i64> = versions.items.iter().filter_map(|v| v.version.parse().ok()).collect();
+            let numbers: Vec<VersionNumber> = versions.items.iter().map(|v| v.version).collect();
             let metrics = st.version_metrics(&n, &numbers)?;
             let timeline = st.version_timeline(&n, TIMELINE_POINTS)?;
             let mut datasets = Vec::new();
             for alias in model.aliases.iter().take(DATASET_ALIASES) {
-                let version = st.get_model_version(&n, &alias.version)?;
+                let version = st.get_version(&n, alias.version)?;
                 if let Some(run_id) = version.run_id.filter(|r| !r.is_empty())
                     && let Ok(run) = st.get_run(&run_id)
                 {
@@ -90,7 +91,7 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
         keys.truncate(8);
         keys
     };
-    let metric_of = |version: &str, key: &str| VersionMetrics::find(&view.metrics, version, key);
+    let metric_of = |version: VersionNumber, key: &str| VersionMetrics::find(&view.metrics, version, key);
     let mut crumbs = vec![("Models".to_string(), Some("/models".to_string()))];
     if let Some(f) = family {
         crumbs.push((f.to_string(), Some(format!("/families/{}", format::segment(f)))));
@@ -164,7 +165,7 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
                 h2 { "Versions over time" }
                 (svg::line_chart("versions over time", &[Series {
                     name: "version".into(),
-                    points: view.timeline.iter().map(|p| (p.time as f64, p.version as f64)).collect(),
+                    points: view.timeline.iter().map(|p| (p.time as f64, p.version.get() as f64)).collect(),
                 }], Axis::Time, "created", "version"))
             }
         }
@@ -186,7 +187,7 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
                                 td.nowrap { (format::time(v.creation_timestamp)) }
                                 td { @if let Some(r) = v.run_id.as_deref().filter(|r| !r.is_empty()) { (run_link(r, &r[..r.len().min(8)])) } }
                                 @for k in &metric_keys {
-                                    td.num { @if let Some(x) = metric_of(&v.version, k) { (format::metric(x)) } }
+                                    td.num { @if let Some(x) = metric_of(v.version, k) { (format::metric(x)) } }
                                 }
                             }
                         }

@@ -209,7 +209,7 @@ fn results(params: &Params, q: &FleetQuery, found: &Found<'_>, next: Option<&str
                                     @if let Some((_, values)) = metric {
                                         td.num { @if let Some(Some(v)) = values.get(i) { (format::metric(*v)) } }
                                     }
-                                    td.nowrap { (format::time(m.last_update_time)) }
+                                    td.nowrap { (format::time(m.last_updated_timestamp)) }
                                 }
                             }
                         }

@@ -11,6 +11,8 @@ mod table;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use flotilla_app::fleet_api;
+use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, MetricOp, PartitionValue, parse_path};
 use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
 use flotilla_store::fleet::{AuditQuery, ChangeContext, PromotionRule};
@@ -168,7 +170,7 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn version(v: Option<i64>) -> String {
+fn version(v: Option<VersionNumber>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
@@ -228,7 +230,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
                 Source::Server(server) => server.promote(&rule, p.dry_run, &p.actor, &p.reason)?,
             };
             if args.json {
-                return print_json(&report);
+                return print_json(&fleet_api::AliasReport::from(report));
             }
             print_moves(&report.moves);
             let verb = if report.dry_run { "would move" } else { "moved" };
@@ -245,13 +247,13 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
                 Source::Server(server) => server.rollback(batch, &actor, &reason)?,
             };
             if args.json {
-                return print_json(&report);
+                return print_json(&fleet_api::AliasReport::from(report));
             }
             print_moves(&report.moves);
             println!(
                 "rolled back {} alias moves of batch {batch} (as batch {})",
                 report.moves.len(),
-                version(report.batch_id)
+                report.batch_id.map_or_else(|| "-".to_string(), |b| b.to_string())
             );
             Ok(())
         }
@@ -269,7 +271,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
                 Source::Server(server) => server.audit(model.as_deref(), batch, limit)?,
             };
             if args.json {
-                return print_json(&events);
+                return print_json(&events.into_iter().map(fleet_api::AliasEvent::from).collect::<Vec<_>>());
             }
             let rows: Vec<Vec<String>> = events
                 .iter()

@@ -1,13 +1,15 @@
 //! `flotilla fleet ... --server URL`: the fleet commands through a running
 //! server's native fleet API (`/api/fleet/v1/...`) instead of a data
-//! directory's store. Answers are read back into the store's own types, so
-//! tables and `--json` print the same in both modes; an error answer's
+//! directory's store. Requests and answers are `flotilla_app::fleet_api`'s,
+//! the server's own definitions; answers are turned back into the store's
+//! types, so tables and `--json` print the same in both modes; an error answer's
 //! `error_code` becomes the error kind (and so the exit code) it came from.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
+use flotilla_app::fleet_api;
 use flotilla_core::fleet::{Family, FleetModel};
 use flotilla_core::fleet_versions::FleetVersion;
 use flotilla_core::model::Page;
@@ -56,12 +58,12 @@ struct Versions {
 
 #[derive(Deserialize)]
 struct Report {
-    report: AliasReport,
+    report: fleet_api::AliasReport,
 }
 
 #[derive(Deserialize)]
 struct Events {
-    events: Vec<AliasEvent>,
+    events: Vec<fleet_api::AliasEvent>,
 }
 
 #[derive(Deserialize)]
@@ -107,14 +109,14 @@ impl Remote {
         actor: &str,
         reason: &str,
     ) -> anyhow::Result<AliasReport> {
-        let body = json!({ "rule": rule, "dry_run": dry_run, "reason": reason });
+        let body = json!({ "rule": fleet_api::PromotionRule::from(rule), "dry_run": dry_run, "reason": reason });
         let answer: Report = self.post("/promotions", &body, actor)?;
-        Ok(answer.report)
+        Ok(answer.report.into())
     }
 
     pub fn rollback(&self, batch: i64, actor: &str, reason: &str) -> anyhow::Result<AliasReport> {
         let answer: Report = self.post(&format!("/batches/{batch}/rollback"), &json!({ "reason": reason }), actor)?;
-        Ok(answer.report)
+        Ok(answer.report.into())
     }
 
     pub fn audit(&self, model: Option<&str>, batch: Option<i64>, limit: i64) -> anyhow::Result<Vec<AliasEvent>> {
@@ -122,7 +124,7 @@ impl Remote {
         params.extend(model.map(|m| ("model".to_string(), m.to_string())));
         params.extend(batch.map(|b| ("batch".to_string(), b.to_string())));
         let answer: Events = self.get("/audit", &params)?;
-        Ok(answer.events)
+        Ok(answer.events.into_iter().map(Into::into).collect())
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<T> {
