@@ -240,6 +240,165 @@ def run_mlflow(args, work, flotilla_results, lines):
             lines.append(f"| {label}{bad} | {ms(f50)} | {ms(f99)} | {ms(m50)} | {ms(m99)} | **{m50 / f50:.1f}×** | {m99 / f99:.1f}× |")
 
 
+# --first-pages: every first page of the MLflow API and every metric-bound x sort-direction x
+# scope combination of the fleet searches, each query drawn afresh (random digits, random
+# existing names), so that no single lucky input is timed.
+PROMPT_CLAUSE = "tag.`mlflow.prompt.is_prompt` != 'true'"  # what mlflow 3.x's client appends
+
+
+def first_page_cases(names):
+    """[(label, make_path)]: make_path(rng) draws one query."""
+    def rm(filter_=None, order_by=None, prompt=True, max_results=100):
+        def make(rng):
+            f = filter_(rng) if callable(filter_) else filter_
+            if prompt:
+                f = f"{f} AND {PROMPT_CLAUSE}" if f else PROMPT_CLAUSE
+            params = [("max_results", max_results)]
+            if f:
+                params.append(("filter", f))
+            if order_by:
+                params.append(("order_by", order_by))
+            return "/api/2.0/mlflow/registered-models/search?" + urllib.parse.urlencode(params)
+        return make
+
+    def mv(filter_, prompt=False, max_results=10_000, order_by=None):
+        def make(rng):
+            f = filter_(rng) if callable(filter_) else filter_
+            if prompt:
+                f = f"{f} AND {PROMPT_CLAUSE}" if f else PROMPT_CLAUSE
+            params = [("max_results", max_results)]
+            if f:
+                params.append(("filter", f))
+            if order_by:
+                params.append(("order_by", order_by))
+            return "/api/2.0/mlflow/model-versions/search?" + urllib.parse.urlencode(params)
+        return make
+
+    digits = lambda rng: f"{rng.randrange(1000):03d}"
+    name = lambda rng: rng.choice(names)
+    prefix = lambda rng: name(rng)[:-3]  # a name without its last three digits: ~1000 names
+    cases = [
+        ("MLflow rm: 3.x first page (clause only)", rm()),
+        ("MLflow rm: 2.x first page (no filter)", rm(prompt=False)),
+        ("MLflow rm: name LIKE '%ddd%' + clause", rm(lambda r: f"name LIKE '%{digits(r)}%'")),
+        ("MLflow rm: name LIKE '%ddd%'", rm(lambda r: f"name LIKE '%{digits(r)}%'", prompt=False)),
+        ("MLflow rm: name ILIKE '%ddd%' + clause", rm(lambda r: f"name ILIKE '%{digits(r)}%'")),
+        ("MLflow rm: name LIKE '%ddd%' DESC + clause", rm(lambda r: f"name LIKE '%{digits(r)}%'", "name DESC")),
+        ("MLflow rm: name = 'x' + clause", rm(lambda r: f"name = '{name(r)}'")),
+        ("MLflow rm: name LIKE 'prefix%' + clause", rm(lambda r: f"name LIKE '{prefix(r)}%'")),
+        ("MLflow rm: name ILIKE 'prefix%' + clause", rm(lambda r: f"name ILIKE '{prefix(r)}%'")),
+        ("MLflow rm: order name DESC + clause", rm(order_by="name DESC")),
+        ("MLflow rm: order last_updated DESC + clause", rm(order_by="last_updated_timestamp DESC")),
+        ("MLflow rm: order last_updated ASC + clause", rm(order_by="last_updated_timestamp ASC")),
+        ("MLflow rm: order last_updated DESC (2.x)", rm(order_by="last_updated_timestamp DESC", prompt=False)),
+        ("MLflow rm: order created DESC + clause", rm(order_by="creation_timestamp DESC")),
+        ("MLflow rm: name ILIKE '%ddd%' by last_updated DESC + clause",
+         rm(lambda r: f"name ILIKE '%{digits(r)}%'", "last_updated_timestamp DESC")),
+        ("MLflow mv: first page (100)", mv(None, max_results=100)),
+        ("MLflow mv: name = 'x'", mv(lambda r: f"name = '{name(r)}'")),
+        ("MLflow mv: name = 'x' + clause", mv(lambda r: f"name = '{name(r)}'", prompt=True)),
+        ("MLflow mv: run_id = '...'", mv(lambda r: f"run_id = '{rng_hex(r)}'")),
+        ("MLflow mv: run_id = '...' + clause", mv(lambda r: f"run_id = '{rng_hex(r)}'", prompt=True)),
+    ]
+    fleet = "/api/fleet/v1/models?max_results=50"
+    for page, base in (("API models", fleet), ("UI /models", "/models?")):
+        for scope in ("", "family=demand-forecast"):
+            for bound in ("<2.0", ">4.0"):
+                for order in ("champion:val_rmse", "-champion:val_rmse"):
+                    q = "&".join(x for x in (scope, f"metric=champion:val_rmse{urllib.parse.quote(bound)}",
+                                             f"order_by={order}") if x)
+                    label = f"{page}: {scope or 'all'}, val_rmse{bound}, by {order}"
+                    cases.append((label, (lambda p: lambda _r: p)(f"{base}&{q}".replace("?&", "?"))))
+        for scope in ("", "family=demand-forecast"):
+            for order in ("champion:val_rmse", "-champion:val_rmse"):
+                q = "&".join(x for x in (scope, "metric=champion:val_mape%3C0.1", f"order_by={order}") if x)
+                label = f"{page}: {scope or 'all'}, other metric val_mape<0.1, by {order}"
+                cases.append((label, (lambda p: lambda _r: p)(f"{base}&{q}".replace("?&", "?"))))
+    versions = "/api/fleet/v1/versions?max_results=50"
+    for scope in ("", "family=churn"):
+        for bound in ("<0.1", ">0.25"):
+            for order in ("metric:val_mape", "-metric:val_mape"):
+                q = "&".join(x for x in (scope, f"metric=val_mape{urllib.parse.quote(bound)}", f"order_by={order}") if x)
+                cases.append((f"API versions: {scope or 'all'}, val_mape{bound}, by {order}",
+                              (lambda p: lambda _r: p)(f"{versions}&{q}")))
+        for order in ("metric:val_mape", "-metric:val_mape"):
+            q = "&".join(x for x in (scope, "metric=val_rmse%3C2.0", f"order_by={order}") if x)
+            cases.append((f"API versions: {scope or 'all'}, other metric val_rmse<2.0, by {order}",
+                          (lambda p: lambda _r: p)(f"{versions}&{q}")))
+    return cases
+
+
+def rng_hex(rng):
+    return "%032x" % rng.getrandbits(128)
+
+
+def sample_names(db, n, rng):
+    """n random existing registered-model names, read straight from the store."""
+    import sqlite3
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        lo, hi = con.execute("SELECT min(rm_id), max(rm_id) FROM registered_models").fetchone()
+        names = []
+        while len(names) < n:
+            row = con.execute("SELECT name FROM registered_models WHERE rm_id >= ? ORDER BY rm_id LIMIT 1",
+                              (rng.randint(lo, hi),)).fetchone()
+            if row and "=" in row[0]:
+                names.append(row[0])
+        return names
+    finally:
+        con.close()
+
+
+def count_rows(status, body):
+    if status != 200:
+        return f"{status}: {body[:120].decode(errors='replace')}"
+    if body.startswith(b"<"):
+        return str(body.count(b'class="result"') or body.count(b"<tr") - 1)
+    parsed = json.loads(body)
+    return str(len(parsed.get("models") or parsed.get("versions") or parsed.get("registered_models")
+                   or parsed.get("model_versions") or []))
+
+
+def run_first_pages(args, work, lines):
+    import random
+    rng = random.Random(args.seed)
+    data = Path(args.data_dir) if args.data_dir else work / "flotilla"
+    if not (data / "flotilla.db").exists():
+        log(f"generating {args.models:,} models x {args.versions} versions into {data}")
+        generate(args.flotilla_bin, data, args.models, args.versions, 8)
+    names = sample_names(data / "flotilla.db", 500, rng)
+    port = free_port()
+    proc = subprocess.Popen([str(args.flotilla_bin), "server", "--data-dir", str(data), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_healthy(proc, port, 120)
+        client = Client(port)
+        cases = [c for c in first_page_cases(names) if not args.case or any(k in c[0] for k in args.case)]
+        lines.append(f"| first page (single client, {args.warmup} warm-up + {args.reps} runs, fresh draw each) "
+                     "| p50 | p99 | max | rows (last) |")
+        lines.append("|---|---|---|---|---|")
+        for label, make in cases:
+            started_case = time.monotonic()
+            for _ in range(args.warmup):
+                client.call("GET", make(rng))
+                if time.monotonic() - started_case > args.case_seconds:
+                    break
+            times, rows, started = [], "", time.monotonic()
+            for _ in range(args.reps):
+                status, body, t = client.call("GET", make(rng))
+                times.append(t)
+                rows = count_rows(status, body)
+                if time.monotonic() - started > args.case_seconds:
+                    break
+            runs = "" if len(times) == args.reps else f" ({len(times)} runs: over {args.case_seconds} s)"
+            row = (f"| {label}{runs} | {ms(statistics.median(times))} | {ms(pct(times, 99))} | {ms(max(times))} "
+                   f"| {rows} |")
+            lines.append(row)
+            log(row)
+    finally:
+        stop(proc)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flotilla-bin", default=os.environ.get("FLOTILLA_BIN", str(ROOT / "target/release/flotilla")))
@@ -251,14 +410,25 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--skip-mlflow", action="store_true")
     ap.add_argument("--out")
+    ap.add_argument("--first-pages", action="store_true",
+                    help="time every first page of the MLflow API and each metric bound x sort direction x scope "
+                         "of the fleet searches (no promotion, no MLflow side)")
+    ap.add_argument("--data-dir", help="with --first-pages: an existing data directory (generated once) to reuse")
+    ap.add_argument("--case", action="append", help="with --first-pages: only cases whose label contains this")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--case-seconds", type=float, default=20, help="with --first-pages: stop a case's runs after this")
+    ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     lines = [f"## Fleet registry at {args.models:,} models × {args.versions} versions (SQLite)", "",
              f"2 shared cores; load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}.", "",
              "| measure | value |", "|---|---|"]
     try:
-        results = run_flotilla(args, work, lines)
-        if not args.skip_mlflow:
+        if args.first_pages:
+            run_first_pages(args, work, lines)
+        else:
+            results = run_flotilla(args, work, lines)
+        if not args.first_pages and not args.skip_mlflow:
             run_mlflow(args, work, results, lines)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -28,6 +28,8 @@ const DEFERRED: &[&str] = &[
     "registered_model_names_insert",
     "registered_models_by_creation",
     "registered_models_by_update",
+    "registered_models_by_creation_desc",
+    "registered_models_by_update_desc",
     "registered_model_tags_by_key",
     "registered_model_aliases_by_alias",
     "model_versions_by_stage",

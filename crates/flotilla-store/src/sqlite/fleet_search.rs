@@ -20,7 +20,7 @@ use crate::paging;
 
 /// Substrings matching more names than this are searched by walking the
 /// sort order (a page fills fast); rarer ones through the trigram index.
-const COMMON_SUBSTRING: i64 = 2_000;
+pub(super) const COMMON_SUBSTRING: i64 = 2_000;
 const FACET_TAG_VALUES: usize = 20;
 
 /// The WHERE clause of a fleet query over `registered_models rm`, and its arguments.
@@ -173,12 +173,12 @@ fn text(s: &str) -> SqlValue {
 /// query read long posting lists; the last `.`/`=`/`/`-separated piece of
 /// three or more characters (usually a partition value) is far rarer. The
 /// caller still checks the whole substring.
-fn trigram_probe(s: &str) -> &str {
+pub(super) fn trigram_probe(s: &str) -> &str {
     s.rsplit(['.', '=', '/']).find(|piece| piece.chars().count() >= 3).unwrap_or(s)
 }
 
 /// An FTS5 phrase matching `s` literally.
-fn fts_phrase(s: &str) -> String {
+pub(super) fn fts_phrase(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 

@@ -371,19 +371,20 @@ impl RegistryStore for SqliteStore {
         let keys =
             order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
-        let mut args = Vec::new();
-        let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
-        for c in &q.filter {
-            sql.push_str(" AND ");
-            sql.push_str(&registered_model_clause(c, &mut args)?);
-        }
-        if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-            sql.push_str(" AND rm.name >= ? AND rm.name < ?");
-            args.push(Value::Text(prefix.to_string()));
-            args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
-        }
-        keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
         self.read(|tx| {
+            let mut args = Vec::new();
+            let mut sql =
+                format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
+            for c in &q.filter {
+                sql.push_str(" AND ");
+                sql.push_str(&registered_model_clause(tx, c, &mut args)?);
+            }
+            if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+                sql.push_str(" AND rm.name >= ? AND rm.name < ?");
+                args.push(Value::Text(prefix.to_string()));
+                args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+            }
+            keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
             let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
             Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
         })

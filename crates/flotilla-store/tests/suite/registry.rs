@@ -132,6 +132,82 @@ pub fn search_registered_models_prompt_clause_and_paging(store: &dyn Store) {
     assert_eq!(kind(store.search_registered_models(&big)), ErrorKind::InvalidParameter);
 }
 
+/// MLflow's LIKE (case-sensitive) and ILIKE (ASCII case folded), `%` and `_`, for the test's table.
+fn like(name: &str, pattern: &str, fold: bool) -> bool {
+    fn go(n: &[u8], p: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'%', rest)) => (0..=n.len()).any(|i| go(&n[i..], rest)),
+            Some((b'_', rest)) => !n.is_empty() && go(&n[1..], rest),
+            Some((c, rest)) => n.first() == Some(c) && go(&n[1..], rest),
+        }
+    }
+    if fold {
+        go(name.to_ascii_lowercase().as_bytes(), pattern.to_ascii_lowercase().as_bytes())
+    } else {
+        go(name.as_bytes(), pattern.as_bytes())
+    }
+}
+
+/// Name patterns the trigram index can drive (a piece of three characters or
+/// more) and ones it cannot answer the same rows, in both directions, across
+/// pages, with the 3.x client's prompt clause, as the plain definition.
+pub fn search_registered_models_name_patterns(store: &dyn Store) {
+    let mut all = Vec::new();
+    for i in 0..40 {
+        let family = ["Churn", "churn", "demand", "DEMAND.x"][i % 4];
+        let name = format!("{family}.store=s{:05}", i * 37);
+        let tags = if i % 9 == 0 { vec![Tag::new("mlflow.prompt.is_prompt", "true")] } else { vec![] };
+        store.create_registered_model(&name, &tags, None).unwrap();
+        if i % 9 != 0 {
+            all.push(name);
+        }
+    }
+    all.sort();
+    let prompt = " AND tag.`mlflow.prompt.is_prompt` != 'true'";
+    let cases = [
+        ("LIKE", "%111%"),
+        ("LIKE", "%s00%"),
+        ("ILIKE", "%S00%"),
+        ("ILIKE", "churn.store=%"),
+        ("LIKE", "churn.store=%"),
+        ("ILIKE", "%demand.x%"),
+        ("LIKE", "%Demand%"),
+        ("LIKE", "%d_mand%"),
+        ("ILIKE", "%E=S0_1%"),
+        ("LIKE", "%37"),
+        ("LIKE", "%nowhere%"),
+        ("ILIKE", "%=s%"),
+        ("LIKE", "%\"xy%"),
+    ];
+    for (op, pattern) in cases {
+        let expected: Vec<&String> = all.iter().filter(|n| like(n, pattern, op == "ILIKE")).collect();
+        for desc in [false, true] {
+            let mut names = Vec::new();
+            let mut token = None;
+            loop {
+                let q = RegistryQuery {
+                    filter: typed::filter(Entity::RegisteredModels, &format!("name {op} '{pattern}'{prompt}")),
+                    order_by: if desc { typed::order_by(Entity::RegisteredModels, &["name DESC"]) } else { vec![] },
+                    page: PageRequest { max_results: Some(3), page_token: token },
+                    ..RegistryQuery::default()
+                };
+                let page = store.search_registered_models(&q).unwrap();
+                names.extend(page.items.into_iter().map(|m| m.name));
+                token = page.next_page_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+            let mut want: Vec<&String> = expected.clone();
+            if desc {
+                want.reverse();
+            }
+            assert_eq!(names.iter().collect::<Vec<_>>(), want, "name {op} '{pattern}', descending: {desc}");
+        }
+    }
+}
+
 pub fn search_model_versions(store: &dyn Store) {
     store.create_registered_model("mv-a", &[], None).unwrap();
     store.create_registered_model("mv-b", &[], None).unwrap();
