@@ -9,6 +9,15 @@ use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
 use crate::error::StoreResult;
 
 /// One version's metrics, sorted by key.
+/// Where a bounded facet count stops reading matches: after `matches` of
+/// them, or once reading has taken `time`, whichever comes first. Counts are
+/// then over the matches read, which a page must say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FacetBound {
+    pub matches: i64,
+    pub time: std::time::Duration,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct VersionMetrics {
     pub version: VersionNumber,
@@ -61,6 +70,7 @@ pub trait InsightStore: Send + Sync {
     /// The metric keys carried by versions that `alias` points at, anywhere in the registry.
     fn alias_metric_keys(&self, alias: &str) -> StoreResult<Vec<String>>;
     /// Facet counts as [`FleetSearchStore::fleet_facets`](crate::FleetSearchStore::fleet_facets), but a
-    /// filtered query counts at most its first `limit` matches; `true` when it stopped there.
-    fn bounded_facets(&self, query: &FleetQuery, tag_keys: &[String], limit: i64) -> StoreResult<(Facets, bool)>;
+    /// filtered query counts only the matches it reads within `bound`; `true` when it stopped there.
+    fn bounded_facets(&self, query: &FleetQuery, tag_keys: &[String], bound: FacetBound)
+    -> StoreResult<(Facets, bool)>;
 }

@@ -21,11 +21,10 @@ use crate::paging;
 /// Substrings matching more names than this are searched by walking the
 /// sort order (a page fills fast); rarer ones through the trigram index.
 pub(super) const COMMON_SUBSTRING: i64 = 2_000;
-const FACET_TAG_VALUES: usize = 20;
 
 /// The WHERE clause of a fleet query over `registered_models rm`, and its arguments.
-struct Filter {
-    sql: String,
+pub(super) struct Filter {
+    pub(super) sql: String,
     args: Vec<SqlValue>,
     memberships: Vec<Membership>,
     /// For [`Purpose::CountFirst`]: the FROM clause that streams the
@@ -36,7 +35,7 @@ struct Filter {
 impl Filter {
     /// `registered_models rm`, or the driving set joined to it, and the
     /// arguments of the whole statement up to the end of the WHERE clause.
-    fn source_and_args(&self) -> (String, Vec<SqlValue>) {
+    pub(super) fn source_and_args(&self) -> (String, Vec<SqlValue>) {
         match &self.drive {
             Some((from, args)) => (from.clone(), args.iter().chain(&self.args).cloned().collect()),
             None => ("registered_models rm".to_string(), self.args.clone()),
@@ -68,7 +67,7 @@ struct Membership {
 /// What a filter is for: a page walks a sort order and stops after a few
 /// rows; counting visits every match.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(super) enum Purpose {
     Page,
     Count,
     /// Counting the first few thousand matches: the smallest set drives,
@@ -157,13 +156,13 @@ const SUBTREE: &str = "(WITH RECURSIVE sub (rm_id, depth) AS (
     SELECT rm_id FROM sub) tree";
 
 /// Counting the first matches sizes sets up to this many rows.
-const SAMPLE_SIZING: i64 = 50_000;
+const SAMPLE_SIZING: i64 = 5_000;
 /// Counting sizes sets up to this many rows.
 const COUNT_LIMIT: i64 = 1_000_000;
 /// Sets smaller than this drive a search; larger ones are probed per row.
 const DRIVE_LIMIT: i64 = 10_000;
 
-fn text(s: &str) -> SqlValue {
+pub(super) fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
 }
 
@@ -187,7 +186,7 @@ pub(super) fn fts_phrase(s: &str) -> String {
 /// the sort's own index from either end; as a membership probed per row, a
 /// bound at the far end of the sort walked every model before it (2.9 s for
 /// `val_rmse < 2.0` sorted descending at 10⁶ models).
-fn build_filter(
+pub(super) fn build_filter(
     tx: &Transaction<'_>,
     q: &FleetQuery,
     purpose: Purpose,
@@ -293,7 +292,7 @@ fn build_filter(
     Ok(f)
 }
 
-fn validate(q: &FleetQuery) -> StoreResult<()> {
+pub(super) fn validate(q: &FleetQuery) -> StoreResult<()> {
     q.check_limits()?;
     if q.depth.is_some() && q.family.is_none() {
         return Err(Error::invalid("a depth filter needs a family").into());
@@ -370,130 +369,6 @@ impl FleetSearchStore for SqliteStore {
     fn fleet_facets(&self, q: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
         Ok(self.facets_within(q, tag_keys, None)?.0)
     }
-}
-
-impl SqliteStore {
-    /// Facets of what `q` matches; with a `cap`, a filtered query counts
-    /// only its first `cap` matches and says so (`true`: truncated).
-    pub(crate) fn facets_within(
-        &self,
-        q: &FleetQuery,
-        tag_keys: &[String],
-        cap: Option<i64>,
-    ) -> StoreResult<(Facets, bool)> {
-        validate(q)?;
-        if tag_keys.len() > 10 {
-            return Err(Error::invalid("at most 10 tag keys can be faceted at once").into());
-        }
-        self.read(|tx| {
-            let only_family = FleetQuery { family: q.family.clone(), ..FleetQuery::default() };
-            let unfiltered = FleetQuery {
-                sort: q.sort.clone(),
-                max_results: q.max_results,
-                page_token: q.page_token.clone(),
-                ..only_family.clone()
-            };
-            if *q == unfiltered {
-                let scope = match &q.family {
-                    Some(name) => families::family(tx, name)?.id,
-                    None => 0,
-                };
-                return Ok((counted_facets(tx, scope, tag_keys)?, false));
-            }
-            let purpose = if cap.is_some() { Purpose::CountFirst } else { Purpose::Count };
-            let filter = build_filter(tx, q, purpose, None)?;
-            matched_facets(tx, &filter, tag_keys, cap)
-        })
-    }
-}
-
-/// Facets of the whole registry (`scope` 0) or of one family, read from the
-/// counters the triggers of migration 3 keep.
-fn counted_facets(tx: &Transaction<'_>, scope: i64, tag_keys: &[String]) -> StoreResult<Facets> {
-    let dim = |dim: &str, limit: usize| -> StoreResult<Vec<(String, i64)>> {
-        Ok(tx
-            .prepare_cached(
-                "SELECT value, n FROM facet_counts WHERE scope = ? AND dim = ? AND n > 0 ORDER BY n DESC, value LIMIT ?",
-            )?
-            .query_map(rusqlite::params![scope, dim, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?)
-    };
-    let families: Vec<(String, i64)> = tx
-        .prepare_cached(
-            "SELECT f.name, c.n FROM facet_counts c JOIN families f ON CAST(f.family_id AS TEXT) = c.value
-             WHERE c.scope = ? AND c.dim = 'family' AND c.n > 0 ORDER BY c.n DESC, f.name",
-        )?
-        .query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let total = if scope == 0 {
-        dim("models", 1)?.first().map_or(0, |(_, n)| *n)
-    } else {
-        families.first().map_or(0, |(_, n)| *n)
-    };
-    let mut tags = Vec::with_capacity(tag_keys.len());
-    for key in tag_keys {
-        tags.push((key.clone(), dim(&format!("tag:{key}"), FACET_TAG_VALUES)?));
-    }
-    Ok(Facets { total, families, aliases: dim("alias", 1000)?, stages: dim("stage", 100)?, tags })
-}
-
-/// Facets of a filtered set: the matched ids are collected once, then each
-/// count walks from them into the child tables by primary key.
-fn matched_facets(
-    tx: &Transaction<'_>,
-    filter: &Filter,
-    tag_keys: &[String],
-    cap: Option<i64>,
-) -> StoreResult<(Facets, bool)> {
-    // The matched ids are read once and handed to each count as a JSON list.
-    let limit = cap.map_or(String::new(), |c| format!(" LIMIT {}", c + 1));
-    let (from, args) = filter.source_and_args();
-    let mut ids: Vec<i64> = tx
-        .prepare(&format!("SELECT rm.rm_id FROM {from}{}{limit}", filter.sql))?
-        .query_map(params_from_iter(args.iter()), |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let truncated = cap.is_some_and(|c| ids.len() as i64 > c);
-    if let Some(c) = cap {
-        ids.truncate(c as usize);
-    }
-    let total = ids.len() as i64;
-    let json_ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
-    let matched = "WITH matched (rm_id) AS (SELECT value FROM json_each(?))";
-    let counts = |body: &str, extra: &[SqlValue]| -> StoreResult<Vec<(String, i64)>> {
-        let mut args = vec![SqlValue::Text(json_ids.clone())];
-        args.extend(extra.iter().cloned());
-        Ok(tx
-            .prepare(&format!("{matched} {body}"))?
-            .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?)
-    };
-    let families = counts(
-        "SELECT f.name, count(*) AS n FROM matched m CROSS JOIN fleet_members fm ON fm.rm_id = m.rm_id
-         JOIN families f ON f.family_id = fm.family_id GROUP BY f.family_id ORDER BY n DESC, f.name",
-        &[],
-    )?;
-    let aliases = counts(
-        "SELECT a.alias, count(*) AS n FROM matched m CROSS JOIN registered_model_aliases a ON a.rm_id = m.rm_id
-         GROUP BY a.alias ORDER BY n DESC, a.alias",
-        &[],
-    )?;
-    let stages = counts(
-        "SELECT v.current_stage, count(*) AS n FROM matched m CROSS JOIN model_versions v ON v.rm_id = m.rm_id
-         GROUP BY v.current_stage ORDER BY n DESC",
-        &[],
-    )?;
-    let mut tags = Vec::with_capacity(tag_keys.len());
-    for key in tag_keys {
-        let values = counts(
-            &format!(
-                "SELECT t.value, count(*) AS n FROM matched m CROSS JOIN registered_model_tags t ON t.rm_id = m.rm_id AND t.key = ?
-                 GROUP BY t.value ORDER BY n DESC, t.value LIMIT {FACET_TAG_VALUES}"
-            ),
-            &[text(key)],
-        )?;
-        tags.push((key.clone(), values));
-    }
-    Ok((Facets { total, families, aliases, stages, tags }, truncated))
 }
 
 /// Loads a page of models in a fixed number of queries, in the page's order.

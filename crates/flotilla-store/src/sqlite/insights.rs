@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{SqliteStore, families, registry, rows};
 use crate::error::StoreResult;
-use crate::insights::{InsightStore, MetricSample, TimelinePoint, VersionMetrics};
+use crate::insights::{FacetBound, InsightStore, MetricSample, TimelinePoint, VersionMetrics};
 
 const MAX_VERSIONS: usize = 100;
 const MAX_NAMES: usize = 1_000;
@@ -176,7 +176,12 @@ impl InsightStore for SqliteStore {
         })
     }
 
-    fn bounded_facets(&self, query: &FleetQuery, tag_keys: &[String], limit: i64) -> StoreResult<(Facets, bool)> {
-        self.facets_within(query, tag_keys, Some(limit.max(1)))
+    fn bounded_facets(
+        &self,
+        query: &FleetQuery,
+        tag_keys: &[String],
+        bound: FacetBound,
+    ) -> StoreResult<(Facets, bool)> {
+        self.facets_within(query, tag_keys, Some(bound))
     }
 }

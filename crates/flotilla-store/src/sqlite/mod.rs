@@ -10,6 +10,7 @@ mod bulk;
 pub mod bulk_load;
 mod checkpoint;
 mod experiments;
+mod facets;
 mod families;
 mod filter_sql;
 mod fleet_search;

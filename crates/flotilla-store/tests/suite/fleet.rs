@@ -7,6 +7,7 @@ use flotilla_core::model::{Metric, Tag};
 use flotilla_store::fleet::{
     AliasChange, AuditQuery, BulkVersion, ChangeContext, ModelAddress, NewFamily, PromotionRule,
 };
+use flotilla_store::insights::FacetBound;
 use flotilla_store::{NewModelVersion, NewRun, Store};
 
 use super::kind;
@@ -290,6 +291,31 @@ pub fn fleet_facets_count_what_matches(store: &dyn Store) {
         (some.total, some.families.clone(), some.aliases.clone()),
         (3, vec![("sales".to_string(), 3)], vec![("champion".to_string(), 2)])
     );
+}
+
+/// The UI's facets stop reading matches at a time bound as well as at a
+/// number of them, and count only what they read (checked every 64 rows).
+pub fn bounded_facets_stop_at_their_time(store: &dyn Store) {
+    family(store, "many");
+    let items: Vec<BulkVersion> = (0..200)
+        .map(|i| into_partition("many", &format!("region=r/store={i:03}"), &[("rmse", i as f64)], &["champion"]))
+        .collect();
+    store.register_versions(&items, &ctx()).unwrap();
+    let metric = MetricFilter::parse("champion:rmse >= 0").unwrap();
+    let q = FleetQuery { family: Some("many".into()), metrics: vec![metric], ..FleetQuery::default() };
+    let roomy = FacetBound { matches: 1_000, time: std::time::Duration::from_secs(60) };
+    let (all, truncated) = store.bounded_facets(&q, &[], roomy).unwrap();
+    assert!(!truncated);
+    assert_eq!(all, store.fleet_facets(&q, &[]).unwrap());
+    assert_eq!(all.total, 200);
+    let no_time = FacetBound { matches: 1_000, time: std::time::Duration::ZERO };
+    let (some, truncated) = store.bounded_facets(&q, &[], no_time).unwrap();
+    assert!(truncated);
+    assert_eq!(some.total, 63);
+    assert_eq!(some.aliases, [("champion".to_string(), 63)]);
+    let few = FacetBound { matches: 10, time: std::time::Duration::from_secs(60) };
+    let (ten, truncated) = store.bounded_facets(&q, &[], few).unwrap();
+    assert!(truncated && ten.total == 10);
 }
 
 pub fn bulk_changes_apply_whole_or_not_at_all(store: &dyn Store) {

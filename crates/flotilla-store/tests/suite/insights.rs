@@ -5,6 +5,9 @@
 use flotilla_core::ErrorKind;
 use flotilla_core::fleet::{FleetQuery, PartitionValue, parse_path};
 use flotilla_store::fleet::{BulkVersion, ChangeContext, ModelAddress, NewFamily};
+use std::time::Duration;
+
+use flotilla_store::insights::FacetBound;
 use flotilla_store::{NewModelVersion, Store};
 
 use super::kind;
@@ -109,11 +112,13 @@ pub fn insights_are_bounded_reads(store: &dyn Store) {
     assert_eq!(level(2, "region=west"), ["demand.store=1", "demand.store=2"]);
     let champions =
         FleetQuery { family: Some("demand".into()), has_alias: vec!["champion".into()], ..FleetQuery::default() };
-    let (all, capped) = store.bounded_facets(&champions, &[], 100).unwrap();
+    let (all, capped) =
+        store.bounded_facets(&champions, &[], FacetBound { matches: 100, time: Duration::from_secs(60) }).unwrap();
     assert!(!capped);
     assert_eq!(all, store.fleet_facets(&champions, &[]).unwrap());
     assert_eq!(all.total, 3);
-    let (some, capped) = store.bounded_facets(&champions, &[], 2).unwrap();
+    let (some, capped) =
+        store.bounded_facets(&champions, &[], FacetBound { matches: 2, time: Duration::from_secs(60) }).unwrap();
     assert!(capped && some.total == 2 && some.aliases == [("champion".to_string(), 2)]);
     let no_family = FleetQuery { depth: Some(1), ..FleetQuery::default() };
     assert_eq!(kind(store.search_fleet(&no_family)), ErrorKind::InvalidParameter);

@@ -50,6 +50,7 @@ macro_rules! behaviour_suite {
         case!(fleet::partitions_fall_back_to_parents_and_default);
         case!(fleet::fleet_search_filters_sorts_and_pages);
         case!(fleet::fleet_facets_count_what_matches);
+        case!(fleet::bounded_facets_stop_at_their_time);
         case!(fleet::bulk_changes_apply_whole_or_not_at_all);
         case!(fleet::promotion_dry_run_apply_and_rollback);
         case!(fleet::version_metrics_follow_their_run);

@@ -1,0 +1,151 @@
+//! Facet counts of a fleet search: from the counters migration 3's triggers
+//! keep when the query is a whole family or the registry, else by counting
+//! the matched models, all of them for the fleet API or, for the UI, those
+//! read within a [`FacetBound`] (a number of matches and a time).
+
+use std::time::Instant;
+
+use flotilla_core::Error;
+use flotilla_core::fleet::{Facets, FleetQuery};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Transaction, params_from_iter};
+
+use super::fleet_search::{Filter, Purpose, build_filter, text, validate};
+use super::{SqliteStore, families};
+use crate::error::StoreResult;
+use crate::insights::FacetBound;
+
+const FACET_TAG_VALUES: usize = 20;
+
+impl SqliteStore {
+    /// Facets of what `q` matches; with a `bound`, a filtered query counts
+    /// only the matches it reads within the bound and says so (`true`: truncated).
+    pub(crate) fn facets_within(
+        &self,
+        q: &FleetQuery,
+        tag_keys: &[String],
+        bound: Option<FacetBound>,
+    ) -> StoreResult<(Facets, bool)> {
+        validate(q)?;
+        if tag_keys.len() > 10 {
+            return Err(Error::invalid("at most 10 tag keys can be faceted at once").into());
+        }
+        self.read(|tx| {
+            let only_family = FleetQuery { family: q.family.clone(), ..FleetQuery::default() };
+            let unfiltered = FleetQuery {
+                sort: q.sort.clone(),
+                max_results: q.max_results,
+                page_token: q.page_token.clone(),
+                ..only_family.clone()
+            };
+            if *q == unfiltered {
+                let scope = match &q.family {
+                    Some(name) => families::family(tx, name)?.id,
+                    None => 0,
+                };
+                return Ok((counted_facets(tx, scope, tag_keys)?, false));
+            }
+            let purpose = if bound.is_some() { Purpose::CountFirst } else { Purpose::Count };
+            let filter = build_filter(tx, q, purpose, None)?;
+            matched_facets(tx, &filter, tag_keys, bound)
+        })
+    }
+}
+
+/// Facets of the whole registry (`scope` 0) or of one family, read from the
+/// counters the triggers of migration 3 keep.
+fn counted_facets(tx: &Transaction<'_>, scope: i64, tag_keys: &[String]) -> StoreResult<Facets> {
+    let dim = |dim: &str, limit: usize| -> StoreResult<Vec<(String, i64)>> {
+        Ok(tx
+            .prepare_cached(
+                "SELECT value, n FROM facet_counts WHERE scope = ? AND dim = ? AND n > 0 ORDER BY n DESC, value LIMIT ?",
+            )?
+            .query_map(rusqlite::params![scope, dim, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    };
+    let families: Vec<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT f.name, c.n FROM facet_counts c JOIN families f ON CAST(f.family_id AS TEXT) = c.value
+             WHERE c.scope = ? AND c.dim = 'family' AND c.n > 0 ORDER BY c.n DESC, f.name",
+        )?
+        .query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let total = if scope == 0 {
+        dim("models", 1)?.first().map_or(0, |(_, n)| *n)
+    } else {
+        families.first().map_or(0, |(_, n)| *n)
+    };
+    let mut tags = Vec::with_capacity(tag_keys.len());
+    for key in tag_keys {
+        tags.push((key.clone(), dim(&format!("tag:{key}"), FACET_TAG_VALUES)?));
+    }
+    Ok(Facets { total, families, aliases: dim("alias", 1000)?, stages: dim("stage", 100)?, tags })
+}
+
+/// Facets of a filtered set: the matched ids are collected once, then each
+/// count walks from them into the child tables by primary key.
+fn matched_facets(
+    tx: &Transaction<'_>,
+    filter: &Filter,
+    tag_keys: &[String],
+    bound: Option<FacetBound>,
+) -> StoreResult<(Facets, bool)> {
+    // The matched ids are read once and handed to each count as a JSON list.
+    let limit = bound.map_or(String::new(), |b| format!(" LIMIT {}", b.matches.max(1) + 1));
+    let (from, args) = filter.source_and_args();
+    let mut stmt = tx.prepare(&format!("SELECT rm.rm_id FROM {from}{}{limit}", filter.sql))?;
+    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+    let started = Instant::now();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut truncated = false;
+    while let Some(row) = rows.next()? {
+        if let Some(b) = bound {
+            // Checked every 64 rows: a clock read costs more than a row.
+            let out_of_time = ids.len() % 64 == 63 && started.elapsed() >= b.time;
+            if ids.len() as i64 >= b.matches.max(1) || out_of_time {
+                truncated = true;
+                break;
+            }
+        }
+        ids.push(row.get(0)?);
+    }
+    drop(rows);
+    let total = ids.len() as i64;
+    let json_ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
+    let matched = "WITH matched (rm_id) AS (SELECT value FROM json_each(?))";
+    let counts = |body: &str, extra: &[SqlValue]| -> StoreResult<Vec<(String, i64)>> {
+        let mut args = vec![SqlValue::Text(json_ids.clone())];
+        args.extend(extra.iter().cloned());
+        Ok(tx
+            .prepare(&format!("{matched} {body}"))?
+            .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    };
+    let families = counts(
+        "SELECT f.name, count(*) AS n FROM matched m CROSS JOIN fleet_members fm ON fm.rm_id = m.rm_id
+         JOIN families f ON f.family_id = fm.family_id GROUP BY f.family_id ORDER BY n DESC, f.name",
+        &[],
+    )?;
+    let aliases = counts(
+        "SELECT a.alias, count(*) AS n FROM matched m CROSS JOIN registered_model_aliases a ON a.rm_id = m.rm_id
+         GROUP BY a.alias ORDER BY n DESC, a.alias",
+        &[],
+    )?;
+    let stages = counts(
+        "SELECT v.current_stage, count(*) AS n FROM matched m CROSS JOIN model_versions v ON v.rm_id = m.rm_id
+         GROUP BY v.current_stage ORDER BY n DESC",
+        &[],
+    )?;
+    let mut tags = Vec::with_capacity(tag_keys.len());
+    for key in tag_keys {
+        let values = counts(
+            &format!(
+                "SELECT t.value, count(*) AS n FROM matched m CROSS JOIN registered_model_tags t ON t.rm_id = m.rm_id AND t.key = ?
+                 GROUP BY t.value ORDER BY n DESC, t.value LIMIT {FACET_TAG_VALUES}"
+            ),
+            &[text(key)],
+        )?;
+        tags.push((key.clone(), values));
+    }
+    Ok((Facets { total, families, aliases, stages, tags }, truncated))
+}
