@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is the sum of one trait per area (experiments, runs, logged
 //! models, registry, families, bulk changes, promotion and audit, fleet
-//! search, version search, insights); a backend implements each area trait
+//! search, version search, insights, auth); a backend implements each area trait
 //! once, in that area's file.
 //!
 //! Architecture invariant: this crate knows SQL and nothing of HTTP. Every
@@ -10,6 +10,7 @@
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
+pub mod auth;
 pub mod budget;
 mod error;
 pub mod fleet;
@@ -19,6 +20,7 @@ pub mod prelude;
 pub mod query;
 pub mod sqlite;
 
+pub use auth::AuthStore;
 pub use budget::Budget;
 pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
@@ -140,6 +142,7 @@ pub trait Store:
     + FleetSearchStore
     + VersionSearchStore
     + InsightStore
+    + AuthStore
 {
 }
 
@@ -154,5 +157,6 @@ impl<T> Store for T where
         + FleetSearchStore
         + VersionSearchStore
         + InsightStore
+        + AuthStore
 {
 }

@@ -14,6 +14,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_version_search.sql")),
     (5, include_str!("migrations/0005_version_default_order.sql")),
     (6, include_str!("migrations/0006_actor_verified.sql")),
+    // 7 is reserved for another branch; numbers need not be contiguous.
+    (8, include_str!("migrations/0008_auth.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {
