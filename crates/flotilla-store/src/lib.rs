@@ -111,8 +111,16 @@ pub trait RegistryStore: Send + Sync {
     fn search_model_versions(&self, query: &RegistryQuery) -> StoreResult<Page<ModelVersion>>;
     fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()>;
     fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()>;
-    fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()>;
-    fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()>;
+    /// Moves an alias as the MLflow API's unnamed actor (`mlflow-api`, unverified).
+    fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
+        self.set_alias_by(name, alias, version, &fleet::ChangeContext::mlflow_api())
+    }
+    fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()> {
+        self.delete_alias_by(name, alias, &fleet::ChangeContext::mlflow_api())
+    }
+    /// Moves an alias; the audit log records `ctx`'s actor.
+    fn set_alias_by(&self, name: &str, alias: &str, version: &str, ctx: &fleet::ChangeContext) -> StoreResult<()>;
+    fn delete_alias_by(&self, name: &str, alias: &str, ctx: &fleet::ChangeContext) -> StoreResult<()>;
     /// The version `alias` points at, `None` if the model has no such alias
     /// (an unknown model is `NotFound`).
     fn find_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<Option<ModelVersion>>;

@@ -204,9 +204,21 @@ fn the_audit_actor_is_the_authenticated_caller() {
     let body = json!({ "changes": [{ "model": "m", "alias": "champion", "version": 1 }] }).to_string();
     let r = server.request("POST", "/api/fleet/v1/aliases/bulk", &headers, body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
+    // An MLflow API move records the caller too.
+    let alias = json!({ "name": "m", "alias": "staging", "version": "1" });
+    ok(call(&server, "POST", "/api/2.0/mlflow/registered-models/alias", Some(&admin), Some(&alias)));
     let audit = ok(call(&server, "GET", "/api/fleet/v1/audit?model=m", Some(&admin), None));
-    let event = &audit["events"][0];
-    assert_eq!((event["actor"].as_str(), event["actor_verified"].as_bool()), (Some("admin"), Some(true)), "{audit}");
+    let events = audit["events"].as_array().unwrap();
+    let mut aliases: Vec<_> = events.iter().map(|e| e["alias"].as_str().unwrap()).collect();
+    aliases.sort();
+    assert_eq!(aliases, ["champion", "staging"], "{audit}");
+    for event in events {
+        assert_eq!(
+            (event["actor"].as_str(), event["actor_verified"].as_bool()),
+            (Some("admin"), Some(true)),
+            "{audit}"
+        );
+    }
 }
 
 #[test]
