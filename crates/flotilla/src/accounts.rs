@@ -43,7 +43,11 @@ pub enum UserCommand {
         password_stdin: bool,
     },
     /// Make a user an admin (`true`) or not (`false`).
-    SetAdmin { username: String, is_admin: bool },
+    SetAdmin {
+        username: String,
+        #[arg(action = clap::ArgAction::Set)]
+        is_admin: bool,
+    },
 }
 
 #[derive(Args, Debug)]

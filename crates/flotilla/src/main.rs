@@ -69,3 +69,11 @@ fn main() -> ExitCode {
         Command::Token(args) => accounts::run_token(args),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -278,3 +278,44 @@ fn without_auth_a_non_loopback_address_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("password1234"));
 }
+
+#[test]
+fn the_cli_manages_users_on_the_data_directory() {
+    let server = basic_server();
+    let flotilla = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(server.data_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    flotilla(&["user", "create", "carol", "--password-stdin"], Some("carol-password-1\n"));
+    std::thread::sleep(Duration::from_millis(300)); // the server polls the generation
+    let carol = basic("carol", "carol-password-1");
+    ok(call(&server, "GET", SEARCH, Some(&carol), None));
+    assert!(flotilla(&["user", "list"], None).contains("carol"));
+    let token = flotilla(&["token", "create", "--user", "carol", "--scope", "write"], None).trim().to_string();
+    assert!(token.starts_with("flt_"), "{token}");
+    ok(call(
+        &server,
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        Some(&bearer(&token)),
+        Some(&json!({ "name": "cli" })),
+    ));
+    assert!(flotilla(&["token", "list", "--user", "carol"], None).contains(&token[4..12]));
+    flotilla(&["user", "set-admin", "carol", "true"], None);
+    flotilla(&["user", "delete", "carol"], None);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(call(&server, "GET", SEARCH, Some(&carol), None).status, 401);
+    assert_eq!(call(&server, "GET", SEARCH, Some(&bearer(&token)), None).status, 401, "tokens go with their user");
+}
