@@ -319,3 +319,25 @@ fn the_cli_manages_users_on_the_data_directory() {
     assert_eq!(call(&server, "GET", SEARCH, Some(&carol), None).status, 401);
     assert_eq!(call(&server, "GET", SEARCH, Some(&bearer(&token)), None).status, 401, "tokens go with their user");
 }
+
+#[test]
+fn the_fleet_cli_sends_the_mlflow_credentials_to_a_server() {
+    let server = basic_server();
+    let audit = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cmd.args(["fleet", "audit", "--json", "--server", &server.base_url()]);
+        for var in ["MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "FLOTILLA_SERVER"]
+        {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied()).output().unwrap()
+    };
+    assert_eq!(audit(&[]).status.code(), Some(5), "no credentials: not authenticated");
+    let basic = audit(&[("MLFLOW_TRACKING_USERNAME", "admin"), ("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)]);
+    assert!(basic.status.success(), "{}", String::from_utf8_lossy(&basic.stderr));
+    let body = json!({ "scope": "read" });
+    let token =
+        ok(call(&server, "POST", "/api/fleet/v1/tokens", Some(&self::basic("admin", ADMIN_PASSWORD)), Some(&body)));
+    let bearer = audit(&[("MLFLOW_TRACKING_TOKEN", token["token"].as_str().unwrap())]);
+    assert!(bearer.status.success(), "{}", String::from_utf8_lossy(&bearer.stderr));
+}
