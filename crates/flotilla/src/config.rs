@@ -14,7 +14,8 @@ pub struct ServerArgs {
     /// store (`artifacts/`); created if missing.
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
     pub data_dir: PathBuf,
-    /// Address to listen on. Use 0.0.0.0 to accept connections from other hosts.
+    /// Address to listen on. Use 0.0.0.0 to accept connections from other hosts
+    /// (with --auth basic, or --insecure-no-auth).
     #[arg(long, env = "FLOTILLA_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on.
