@@ -85,7 +85,13 @@ fn credentials_are_required_and_refused_in_each_protocols_shape() {
 
 #[test]
 fn users_tokens_scopes_and_revocation() {
-    let server = basic_server();
+    // Debug logging, so the no-secret check at the end covers every level a deployment might use.
+    let server = TestServer::start(
+        options!()
+            .env("FLOTILLA_AUTH", "basic")
+            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("FLOTILLA_LOG", "debug"),
+    );
     let admin = basic("admin", ADMIN_PASSWORD);
     let user = |u: &str, p: &str| json!({ "username": u, "password": p });
     let created =
