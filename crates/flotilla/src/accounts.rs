@@ -1,7 +1,9 @@
 //! `flotilla user ...` and `flotilla token ...`: managing users and API tokens
 //! directly on a data directory's store, through the same application-layer
-//! calls the HTTP routes make. Whoever can open the data directory could edit
-//! the database, so the CLI acts as an admin (`Caller::local`).
+//! calls the HTTP routes make (whoever can open the data directory could edit
+//! the database, so the CLI acts as an admin, `Caller::local`), or with
+//! `--server` through a running server's user and token routes, as the user
+//! the `MLFLOW_TRACKING_*` credentials name.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -11,12 +13,20 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use flotilla_app::auth::{Authenticator, Caller, NewTokenRequest, TokenScope};
 use flotilla_store::{SqliteStore, Store};
+use hyper::Method;
+use serde_json::{Value, json};
+
+use crate::fleet::remote::Remote;
 
 #[derive(Args, Debug)]
 pub struct UserArgs {
     /// The data directory whose store to use (as `flotilla server --data-dir`).
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
     pub data_dir: PathBuf,
+    /// Go through this running server (e.g. `http://127.0.0.1:5000`) with the
+    /// MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN credentials.
+    #[arg(long, env = "FLOTILLA_SERVER", global = true)]
+    pub server: Option<String>,
     #[command(subcommand)]
     pub command: UserCommand,
 }
@@ -55,16 +65,21 @@ pub struct TokenArgs {
     /// The data directory whose store to use (as `flotilla server --data-dir`).
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
     pub data_dir: PathBuf,
+    /// Go through this running server (e.g. `http://127.0.0.1:5000`) with the
+    /// MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN credentials.
+    #[arg(long, env = "FLOTILLA_SERVER", global = true)]
+    pub server: Option<String>,
     #[command(subcommand)]
     pub command: TokenCommand,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    /// Create a token for a user; the token is printed once (only its hash is kept).
+    /// Create a token for a user (yourself with --server, by default); the
+    /// token is printed once (only its hash is kept).
     Create {
         #[arg(long)]
-        user: String,
+        user: Option<String>,
         #[arg(long, default_value = "")]
         name: String,
         /// `read` (reads and searches only) or `write` (the user's full rights).
@@ -105,6 +120,9 @@ fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
+    if let Some(url) = &args.server {
+        return remote_user(&Remote::new(url)?, args.command);
+    }
     let auth = open(&args.data_dir)?;
     let me = Caller::local();
     runtime()?.block_on(async {
@@ -147,6 +165,9 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
 }
 
 pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
+    if let Some(url) = &args.server {
+        return remote_token(&Remote::new(url)?, args.command);
+    }
     let auth = open(&args.data_dir)?;
     let me = Caller::local();
     runtime()?.block_on(async {
@@ -155,6 +176,7 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
                 let scope = TokenScope::parse(&scope).ok_or_else(|| {
                     flotilla_core::Error::invalid(format!("--scope must be read or write, got {scope}"))
                 })?;
+                let user = user.ok_or_else(|| flotilla_core::Error::invalid("name the token's owner with --user"))?;
                 let request = NewTokenRequest { owner: Some(user), name, scope, expires_in_days };
                 let (plaintext, token) = auth.create_token(&me, request).await?;
                 println!("{plaintext}");
@@ -189,4 +211,94 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+const USERS: &str = "/api/2.0/mlflow/users";
+const TOKENS: &str = "/api/fleet/v1/tokens";
+
+fn remote_user(server: &Remote, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create { username, admin, password_stdin } => {
+            let (password, generated) = password(password_stdin)?;
+            let body = json!({ "username": username, "password": password });
+            let user = server.json(Method::POST, &format!("{USERS}/create"), Some(&body))?;
+            if admin {
+                let body = json!({ "username": username, "is_admin": true });
+                server.json(Method::PATCH, &format!("{USERS}/update-admin"), Some(&body))?;
+            }
+            println!("created user {username} (id {}{})", user["user"]["id"], if admin { ", admin" } else { "" });
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::List => {
+            let users = server.json(Method::GET, &format!("{USERS}/list"), None)?;
+            for u in users["users"].as_array().into_iter().flatten() {
+                let admin = if u["is_admin"] == true { "admin" } else { "" };
+                println!("{}\t{}\t{admin}", u["id"], u["username"].as_str().unwrap_or_default());
+            }
+        }
+        UserCommand::Delete { username } => {
+            server.json(Method::DELETE, &format!("{USERS}/delete"), Some(&json!({ "username": username })))?;
+            println!("deleted user {username}");
+        }
+        UserCommand::SetPassword { username, password_stdin } => {
+            let (password, generated) = password(password_stdin)?;
+            let body = json!({ "username": username, "password": password });
+            server.json(Method::PATCH, &format!("{USERS}/update-password"), Some(&body))?;
+            println!("password of {username} changed");
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::SetAdmin { username, is_admin } => {
+            let body = json!({ "username": username, "is_admin": is_admin });
+            server.json(Method::PATCH, &format!("{USERS}/update-admin"), Some(&body))?;
+            println!("{username}: admin = {is_admin}");
+        }
+    }
+    Ok(())
+}
+
+fn remote_token(server: &Remote, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { user, name, scope, expires_in_days } => {
+            let body = json!({ "user": user, "name": name, "scope": scope, "expires_in_days": expires_in_days });
+            let answer = server.json(Method::POST, TOKENS, Some(&body))?;
+            println!("{}", answer["token"].as_str().unwrap_or_default());
+            let info = &answer["info"];
+            eprintln!(
+                "token {} for {} ({}), shown once; use it as MLFLOW_TRACKING_TOKEN",
+                info["id"].as_str().unwrap_or_default(),
+                info["user"].as_str().unwrap_or_default(),
+                info["scope"].as_str().unwrap_or_default()
+            );
+        }
+        TokenCommand::List { user } => {
+            // Another user's tokens need an admin's `all`.
+            let path = if user.is_some() { format!("{TOKENS}?all=true") } else { TOKENS.to_string() };
+            let answer = server.json(Method::GET, &path, None)?;
+            for t in answer["tokens"].as_array().into_iter().flatten() {
+                let text = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+                if user.as_ref().is_some_and(|u| *u != text("user")) {
+                    continue;
+                }
+                let state = if t["revoked_at"].is_null() { "active" } else { "revoked" };
+                println!(
+                    "{}\t{}\t{}\t{state}\t{}\texpires_at={}",
+                    text("id"),
+                    text("user"),
+                    text("scope"),
+                    text("name"),
+                    t["expires_at"]
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+            server.json(Method::DELETE, &format!("{TOKENS}/{id}"), None::<&Value>)?;
+            println!("revoked token {id}");
+        }
+    }
+    Ok(())
 }

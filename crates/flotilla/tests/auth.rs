@@ -347,3 +347,44 @@ fn the_fleet_cli_sends_the_mlflow_credentials_to_a_server() {
     let bearer = audit(&[("MLFLOW_TRACKING_TOKEN", token["token"].as_str().unwrap())]);
     assert!(bearer.status.success(), "{}", String::from_utf8_lossy(&bearer.stderr));
 }
+
+#[test]
+fn the_cli_manages_users_and_tokens_through_a_server() {
+    let server = basic_server();
+    let url = server.base_url();
+    let flotilla = |args: &[&str], creds: &[(&str, &str)], stdin: &str| {
+        use std::io::Write;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cmd.args(args).args(["--server", &url]);
+        for var in ["MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "FLOTILLA_SERVER"]
+        {
+            cmd.env_remove(var);
+        }
+        cmd.envs(creds.iter().copied());
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let text = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let admin = [("MLFLOW_TRACKING_USERNAME", "admin"), ("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)];
+    let dave = [("MLFLOW_TRACKING_USERNAME", "dave"), ("MLFLOW_TRACKING_PASSWORD", "dave-password-1")];
+    text(flotilla(&["user", "create", "dave", "--password-stdin"], &admin, "dave-password-1\n"));
+    assert!(text(flotilla(&["user", "list"], &dave, "")).contains("dave"));
+    // (command, as whom) -> exit code: 5 for refused, as on the data directory
+    assert_eq!(flotilla(&["user", "delete", "admin"], &dave, "").status.code(), Some(5), "not an admin");
+    assert_eq!(flotilla(&["user", "list"], &[], "").status.code(), Some(5), "no credentials");
+    let token = text(flotilla(&["token", "create", "--scope", "write"], &dave, "")).trim().to_string();
+    ok(call(&server, "GET", SEARCH, Some(&bearer(&token)), None));
+    assert!(text(flotilla(&["token", "list"], &dave, "")).contains(&token[4..12]));
+    text(flotilla(&["token", "revoke", &token[4..12]], &dave, ""));
+    assert_eq!(call(&server, "GET", SEARCH, Some(&bearer(&token)), None).status, 401);
+    text(flotilla(&["user", "delete", "dave"], &admin, ""));
+}

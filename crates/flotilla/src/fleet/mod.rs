@@ -5,7 +5,7 @@
 //! table, or JSON with `--json`, the same in both modes.
 
 mod generate;
-mod remote;
+pub(crate) mod remote;
 mod table;
 
 use std::path::PathBuf;

@@ -127,6 +127,17 @@ impl Remote {
         Ok(answer.events)
     }
 
+    /// Any JSON route of the server (`path` from the root, e.g. `/api/2.0/mlflow/users/list`),
+    /// with the same credentials and error mapping as the fleet calls.
+    pub fn json(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map_or_else(Full::default, |b| Full::new(Bytes::from(b.to_string())));
+        self.send(request.body(body)?)
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<T> {
         let mut uri = format!("{}{API}{path}", self.base);
         if !params.is_empty() {
