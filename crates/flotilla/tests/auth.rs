@@ -79,6 +79,10 @@ fn credentials_are_required_and_refused_in_each_protocols_shape() {
         assert_eq!(server.get(path).status, 200, "{path}");
     }
     ok(call(&server, "GET", SEARCH, Some(&admin), None));
+    // A password that starts like a token is still a password.
+    let body = json!({ "username": "tina", "password": "flt_is_my_password" });
+    ok(call(&server, "POST", "/api/2.0/mlflow/users/create", Some(&admin), Some(&body)));
+    ok(call(&server, "GET", SEARCH, Some(&basic("tina", "flt_is_my_password")), None));
     let me = ok(call(&server, "GET", "/api/2.0/mlflow/users/current", Some(&admin), None));
     assert_eq!((me["user"]["username"].as_str(), me["user"]["is_admin"].as_bool()), (Some("admin"), Some(true)));
 }
