@@ -54,6 +54,13 @@ if grep -rnE 'parse_filter|parse_order_by|check_order_by_count' crates/flotilla-
   echo "invariant broken: flotilla-store parses a filter (parse in flotilla-app, pass typed clauses)" >&2
   fail=1
 fi
+# credentials are read in one place (flotilla-http/src/auth.rs); every other module takes the
+# caller the application layer established
+if grep -rnE 'AUTHORIZATION|"authorization"' crates/flotilla-http/src crates/flotilla-web/src \
+  | grep -v '^crates/flotilla-http/src/auth.rs:' >&2; then
+  echo "invariant broken: a handler reads the Authorization header (take the Caller from flotilla-http's auth)" >&2
+  fail=1
+fi
 # the test kit starts servers for tests and benches: a dev-dependency, never under a production crate
 for dir in crates/*/; do
   crate="$(basename "$dir")"

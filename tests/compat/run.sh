@@ -8,7 +8,12 @@
 #   COMPAT_STRICT      1: assert flotilla's stricter behaviour (default 1 for a started
 #                      flotilla, 0 with COMPAT_TARGET_URI)
 #   COMPAT_CLIENTS     venvs to use (default: "client3 client2")
-# Extra arguments go to pytest, e.g. `run.sh -k registry`.
+#   COMPAT_AUTH        0: skip the auth pass (below)
+# Extra arguments go to the main suite's pytest, e.g. `run.sh -k registry`.
+#
+# Then an auth pass per client (not with COMPAT_TARGET_URI): a fresh flotilla with
+# `--auth basic` and a random FLOTILLA_ADMIN_PASSWORD, driven by auth_check.py (Basic and
+# Bearer credentials, 401s, read tokens, MLflow's basic-auth client managing users).
 # JUnit XML and server logs land in target/test-output/compat-<client>.{xml,server.log}
 # ($CARGO_TARGET_DIR/test-output when set).
 set -uo pipefail
@@ -44,6 +49,19 @@ for client in $clients; do
   status=$?
   [[ $status -eq 0 ]] || failed+=("$client")
 done
+
+if [[ -z "${COMPAT_TARGET_URI:-}" && "${COMPAT_AUTH:-1}" == "1" ]]; then
+  for client in $clients; do
+    echo "=== compat (--auth basic): $client ==="
+    password="compat-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    FLOTILLA_ADMIN_PASSWORD="$password" ADMIN_PASSWORD="$password" COMPAT_STRICT=1 \
+      python3 "$root/tests/support/flotilla_server.py" --name compat-auth --bin "$bin" \
+      --log "$out/compat-auth-$client.server.log" --server-args "--auth basic" --url-env MLFLOW_TRACKING_URI -- \
+      "$root/.venvs/$client/bin/python" -m pytest "$here/auth_check.py" -c "$here/pytest.ini" --rootdir "$here" \
+      --junitxml="$out/compat-auth-$client.xml" -o junit_suite_name="compat-auth-$client"
+    [[ $? -eq 0 ]] || failed+=("$client (--auth basic)")
+  done
+fi
 
 if ((${#failed[@]})); then
   echo "compat: FAILED: ${failed[*]}" >&2

@@ -3,7 +3,10 @@
 #   .venvs/client3  mlflow-skinny 3.17.2 (LoggedModel path: logged-models/*, runs/outputs)
 #   .venvs/client2  mlflow-skinny 2.22.5 (old path: runs/log-model)
 # Both get the same model libraries: xgboost-cpu (the `xgboost` module without CUDA wheels) and
-# pandas, which mlflow.xgboost imports. Idempotent: a venv whose stamp matches its requirement
+# pandas, which mlflow.xgboost imports, and what importing MLflow's basic-auth client
+# (`mlflow.server.get_app_client("basic-auth")`) needs: the `auth` extra (Flask-WTF), and the
+# SQLAlchemy and alembic its package imports (aiohttp too for 3.x; 2.22.5 breaks on
+# SQLAlchemy 2.1). Idempotent: a venv whose stamp matches its requirement
 # list is left alone.
 set -euo pipefail
 
@@ -14,8 +17,8 @@ python="${PYTHON:-python3}"
 
 # Shared by both clients; pinned to the versions the suite was validated with.
 common=(pytest==9.2.0 xgboost-cpu==3.2.0 pandas==3.1.1 numpy==2.4.6)
-client3=(mlflow-skinny==3.17.2 "${common[@]}")
-client2=(mlflow-skinny==2.22.5 "${common[@]}")
+client3=(mlflow-skinny==3.17.2 "${common[@]}" Flask-WTF==1.3.0 SQLAlchemy==2.1.9 alembic==1.20.1 aiohttp==3.14.5)
+client2=(mlflow-skinny==2.22.5 "${common[@]}" Flask-WTF==1.3.0 SQLAlchemy==2.0.58 alembic==1.20.1)
 
 # True when every `name==version` is installed in venv $1 (metadata only: importing mlflow
 # takes seconds).
@@ -40,7 +43,7 @@ ensure_venv() {
   rm -rf "$dir"
   "$python" -m venv "$dir"
   "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
-  "$dir/bin/python" -c 'import mlflow, mlflow.xgboost, pytest, xgboost, pandas; print("setup:", mlflow.__version__, xgboost.__version__)'
+  "$dir/bin/python" -c 'import mlflow, mlflow.xgboost, pytest, xgboost, pandas, mlflow.server.auth.client; print("setup:", mlflow.__version__, xgboost.__version__)'
   printf '%s\n' "$want" >"$stamp"
 }
 

@@ -3,14 +3,15 @@
 //! the shared state ([`AppState`]), runs store work on the blocking pool
 //! under the request's time budget ([`budget`]), says what of a failure a
 //! client may see ([`error`]), understands searches once: MLflow's
-//! filters and orders ([`search`]) and the fleet's ([`fleet_query`]), and
+//! filters and orders ([`search`]) and the fleet's ([`fleet_query`]),
 //! holds the fleet API's JSON contract ([`fleet_api`]), shared by the
-//! server and the CLI.
+//! server and the CLI, and establishes who is calling ([`auth`]).
 //!
 //! Architecture invariant: this crate knows no protocol (no HTTP, no HTML,
 //! no SQL). Its errors are the one vocabulary, [`flotilla_core::Error`];
 //! each adapter answers them from its own table.
 
+pub mod auth;
 pub mod budget;
 pub mod error;
 pub mod fleet_api;
@@ -31,6 +32,9 @@ pub struct AppState {
     pub artifacts: Arc<dyn ArtifactStore>,
     /// Model serving (the V2 endpoints); `None` answers them with 404.
     pub serving: Option<Arc<Serving>>,
+    /// Authentication (`--auth basic`); `None` is `--auth none`: no caller
+    /// is established and the user and token routes are not served.
+    pub auth: Option<Arc<auth::Authenticator>>,
 }
 
 impl AppState {

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     /// The request clashes with what is stored: a directory where a file
     /// should go, or a file where a directory should be.
     Conflict,
+    /// The request carries no valid credentials (authentication is on).
+    Unauthenticated,
     /// The caller may not do this (a wrong `Host`, a missing CSRF token).
     PermissionDenied,
     /// The model exists but cannot be served: an unsupported flavor, missing
@@ -42,12 +44,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::InvalidParameter,
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::InvalidState,
         ErrorKind::Conflict,
+        ErrorKind::Unauthenticated,
         ErrorKind::PermissionDenied,
         ErrorKind::Unservable,
         ErrorKind::TooLarge,
@@ -65,6 +68,7 @@ impl ErrorKind {
             ErrorKind::AlreadyExists => "already_exists",
             ErrorKind::InvalidState => "invalid_state",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::Unservable => "unservable",
             ErrorKind::TooLarge => "too_large",
@@ -103,6 +107,12 @@ impl Error {
     }
     pub fn invalid_state(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidState, message)
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, message)
+    }
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::PermissionDenied, message)
     }
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Interrupted, message)

@@ -70,6 +70,7 @@ pub fn mlflow_answer(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::InvalidState => (StatusCode::BAD_REQUEST, "INVALID_STATE"),
         // An artifact path clash: the client named the wrong path.
         ErrorKind::Conflict => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
+        ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
         ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
         // Serving's kinds; no MLflow endpoint answers them today. 4xx, as a
         // retry would not help, except `Busy`, which asks for one.

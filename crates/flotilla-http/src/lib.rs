@@ -8,6 +8,7 @@
 //! time budget when it has one (see [`listener`]).
 
 mod artifacts;
+mod auth;
 pub mod error;
 mod fleet;
 mod host_check;
@@ -15,6 +16,7 @@ pub mod listener;
 mod meta;
 mod metrics;
 mod mlflow;
+mod users;
 mod v2;
 mod wire;
 
@@ -48,16 +50,19 @@ pub fn router_with_pages(state: AppState, allowed: AllowedHosts, pages: Router<A
         .merge(mlflow::routes())
         .merge(artifacts::routes())
         .merge(fleet::routes())
+        .merge(users::routes())
         .merge(v2::routes())
         .merge(metrics::routes());
     finish(routes, state, allowed)
 }
 
-/// JSON answers for unknown routes and methods, the state, and the Host check.
+/// JSON answers for unknown routes and methods, the state, authentication
+/// (when on; unknown routes need a caller too), and the Host check first.
 fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts) -> Router {
     routes
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
 }

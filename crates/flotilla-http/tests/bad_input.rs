@@ -313,6 +313,7 @@ async fn foreign_host_headers_are_refused_on_loopback() {
         store: std::sync::Arc::new(store),
         artifacts: std::sync::Arc::new(artifacts),
         serving: None,
+        auth: None,
     };
     let app = flotilla_http::router_with_hosts(state, flotilla_http::AllowedHosts::loopback());
     for (host, status) in

@@ -68,6 +68,7 @@ impl From<ArtifactError> for ServingError {
             | ErrorKind::AlreadyExists
             | ErrorKind::InvalidState
             | ErrorKind::Conflict
+            | ErrorKind::Unauthenticated
             | ErrorKind::PermissionDenied
             | ErrorKind::Unservable
             | ErrorKind::TooLarge

@@ -137,6 +137,7 @@ fn not_found(model: &ModelRef, e: StoreError) -> ServingError {
         ErrorKind::AlreadyExists
         | ErrorKind::InvalidState
         | ErrorKind::Conflict
+        | ErrorKind::Unauthenticated
         | ErrorKind::PermissionDenied
         | ErrorKind::Unservable
         | ErrorKind::TooLarge
@@ -182,6 +183,7 @@ fn resolve_partition(
         | ErrorKind::AlreadyExists
         | ErrorKind::InvalidState
         | ErrorKind::Conflict
+        | ErrorKind::Unauthenticated
         | ErrorKind::PermissionDenied
         | ErrorKind::Unservable
         | ErrorKind::TooLarge

@@ -75,6 +75,14 @@ impl ChangeContext {
     pub fn claimed(actor: impl Into<String>, reason: impl Into<String>) -> Self {
         Self { actor: actor.into(), actor_verified: false, reason: reason.into() }
     }
+    /// A change by an authenticated user.
+    pub fn verified(actor: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { actor: actor.into(), actor_verified: true, reason: reason.into() }
+    }
+    /// A change through the MLflow REST API with no authenticated caller.
+    pub fn mlflow_api() -> Self {
+        Self::claimed("mlflow-api", "")
+    }
 }
 
 /// One alias move, planned or made.

@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is the sum of one trait per area (experiments, runs, logged
 //! models, registry, families, bulk changes, promotion and audit, fleet
-//! search, version search, insights); a backend implements each area trait
+//! search, version search, insights, auth); a backend implements each area trait
 //! once, in that area's file.
 //!
 //! Architecture invariant: this crate knows SQL and nothing of HTTP. Every
@@ -10,6 +10,7 @@
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
+pub mod auth;
 pub mod budget;
 mod error;
 pub mod fleet;
@@ -19,6 +20,7 @@ pub mod prelude;
 pub mod query;
 pub mod sqlite;
 
+pub use auth::AuthStore;
 pub use budget::Budget;
 pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
@@ -115,8 +117,16 @@ pub trait RegistryStore: Send + Sync {
     fn search_model_versions(&self, query: &RegistryQuery) -> StoreResult<Page<ModelVersion>>;
     fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()>;
     fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()>;
-    fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()>;
-    fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()>;
+    /// Moves an alias as the MLflow API's unnamed actor (`mlflow-api`, unverified).
+    fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
+        self.set_alias_by(name, alias, version, &fleet::ChangeContext::mlflow_api())
+    }
+    fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()> {
+        self.delete_alias_by(name, alias, &fleet::ChangeContext::mlflow_api())
+    }
+    /// Moves an alias; the audit log records `ctx`'s actor.
+    fn set_alias_by(&self, name: &str, alias: &str, version: &str, ctx: &fleet::ChangeContext) -> StoreResult<()>;
+    fn delete_alias_by(&self, name: &str, alias: &str, ctx: &fleet::ChangeContext) -> StoreResult<()>;
     /// The version `alias` points at, `None` if the model has no such alias
     /// (an unknown model is `NotFound`).
     fn find_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<Option<ModelVersion>>;
@@ -146,6 +156,7 @@ pub trait Store:
     + FleetSearchStore
     + VersionSearchStore
     + InsightStore
+    + AuthStore
 {
 }
 
@@ -160,5 +171,6 @@ impl<T> Store for T where
         + FleetSearchStore
         + VersionSearchStore
         + InsightStore
+        + AuthStore
 {
 }

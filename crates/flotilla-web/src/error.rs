@@ -13,6 +13,7 @@ use crate::layout::{Section, shell};
 pub fn page_answer(kind: ErrorKind) -> (StatusCode, &'static str) {
     match kind {
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+        ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "Sign in required"),
         ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "Forbidden"),
         ErrorKind::InvalidParameter
         | ErrorKind::AlreadyExists

@@ -27,6 +27,20 @@ use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use flotilla_app::AppState;
 
+/// Who changes something from the UI, for the audit log: the authenticated
+/// caller when authentication is on, else the unverified name "web".
+fn actor(
+    caller: Option<axum::Extension<flotilla_app::auth::Caller>>,
+    reason: String,
+) -> flotilla_store::fleet::ChangeContext {
+    match caller {
+        Some(axum::Extension(c)) => {
+            flotilla_store::fleet::ChangeContext { actor: c.username, actor_verified: true, reason }
+        }
+        None => flotilla_store::fleet::ChangeContext::claimed("web", reason),
+    }
+}
+
 /// Every page of the UI, to merge into the server's router.
 pub fn routes() -> Router<AppState> {
     let pages = Router::new()

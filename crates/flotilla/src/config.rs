@@ -14,7 +14,8 @@ pub struct ServerArgs {
     /// store (`artifacts/`); created if missing.
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
     pub data_dir: PathBuf,
-    /// Address to listen on. Use 0.0.0.0 to accept connections from other hosts.
+    /// Address to listen on. Use 0.0.0.0 to accept connections from other hosts
+    /// (with --auth basic, or --insecure-no-auth).
     #[arg(long, env = "FLOTILLA_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on.
@@ -60,6 +61,30 @@ pub struct ServerArgs {
     /// before their connections are dropped.
     #[arg(long, env = "FLOTILLA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Authentication: `none` (anyone who can reach the server may do
+    /// anything; refused on a non-loopback address without
+    /// --insecure-no-auth) or `basic` (users and passwords, and API tokens).
+    #[arg(long, env = "FLOTILLA_AUTH", value_enum, default_value_t = AuthMode::None)]
+    pub auth: AuthMode,
+    /// Serve without authentication on a non-loopback address anyway.
+    #[arg(long, env = "FLOTILLA_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// With `--auth basic`, the first admin's username, created on a store
+    /// with no users.
+    #[arg(long, env = "FLOTILLA_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+    /// The first admin's password (at least 12 characters); read from the
+    /// environment only. Unset: a one-time password is printed once at the
+    /// first start.
+    #[arg(skip = std::env::var("FLOTILLA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()))]
+    pub admin_password: Option<String>,
+}
+
+/// `--auth`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    None,
+    Basic,
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.
@@ -130,11 +155,45 @@ pub struct ServerConfig {
     pub max_requests_per_connection: usize,
     pub request_timeout: Option<Duration>,
     pub shutdown_timeout: Duration,
+    pub auth: AuthConfig,
+}
+
+/// Authentication, resolved.
+#[derive(Clone)]
+pub enum AuthConfig {
+    None,
+    Basic { admin_user: String, admin_password: Option<String> },
+}
+
+impl std::fmt::Debug for AuthConfig {
+    // Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Basic { admin_user, .. } => {
+                f.debug_struct("Basic").field("admin_user", admin_user).finish_non_exhaustive()
+            }
+        }
+    }
 }
 
 impl ServerArgs {
     pub fn into_config(self) -> anyhow::Result<ServerConfig> {
+        if self.auth == AuthMode::None && !self.host.is_loopback() && !self.insecure_no_auth {
+            return Err(flotilla_core::Error::invalid(format!(
+                "refusing to listen on {} without authentication: anyone who reaches it could change or delete \
+                 every model. Use --auth basic (FLOTILLA_AUTH=basic), or --insecure-no-auth if something in front \
+                 of flotilla authenticates",
+                self.host
+            ))
+            .into());
+        }
+        let auth = match self.auth {
+            AuthMode::None => AuthConfig::None,
+            AuthMode::Basic => AuthConfig::Basic { admin_user: self.admin_user, admin_password: self.admin_password },
+        };
         Ok(ServerConfig {
+            auth,
             database: database_path(&self.data_dir),
             artifact_root: artifacts_path(&self.data_dir),
             data_dir: self.data_dir,

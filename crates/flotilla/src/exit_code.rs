@@ -10,7 +10,7 @@ use flotilla_store::StoreError;
 
 /// The exit codes, as `flotilla --help` lists them.
 pub const HELP: &str = "Exit codes: 0 success; 1 failure (see the message); 2 invalid argument or value; \
-3 not found; 4 conflicts with what is stored (already exists, wrong state); 5 permission denied; \
+3 not found; 4 conflicts with what is stored (already exists, wrong state); 5 not authenticated or permission denied; \
 6 model cannot be served; 7 busy or stopped at its time budget (retry, or narrow the request).";
 
 /// The exit code for each error kind.
@@ -21,7 +21,7 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::InvalidParameter => 2,
         ErrorKind::NotFound => 3,
         ErrorKind::AlreadyExists | ErrorKind::InvalidState | ErrorKind::Conflict => 4,
-        ErrorKind::PermissionDenied => 5,
+        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => 5,
         ErrorKind::Unservable | ErrorKind::TooLarge => 6,
         ErrorKind::Busy | ErrorKind::Interrupted => 7,
     }
@@ -37,6 +37,7 @@ pub fn kind_of_answer(error_code: &str) -> ErrorKind {
         "RESOURCE_DOES_NOT_EXIST" | "ENDPOINT_NOT_FOUND" => ErrorKind::NotFound,
         "RESOURCE_ALREADY_EXISTS" => ErrorKind::AlreadyExists,
         "INVALID_STATE" => ErrorKind::InvalidState,
+        "UNAUTHENTICATED" => ErrorKind::Unauthenticated,
         "PERMISSION_DENIED" => ErrorKind::PermissionDenied,
         "RESOURCE_EXHAUSTED" => ErrorKind::TooLarge,
         "TEMPORARILY_UNAVAILABLE" => ErrorKind::Busy,
@@ -98,6 +99,7 @@ mod tests {
             ErrorKind::NotFound,
             ErrorKind::AlreadyExists,
             ErrorKind::InvalidState,
+            ErrorKind::Unauthenticated,
             ErrorKind::PermissionDenied,
             ErrorKind::TooLarge,
             ErrorKind::Busy,

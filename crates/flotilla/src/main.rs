@@ -4,6 +4,7 @@
 //! flags) and handed down as plain values; no library crate reads the
 //! environment.
 
+mod accounts;
 mod config;
 mod exit_code;
 mod fleet;
@@ -42,6 +43,10 @@ enum Command {
     /// Work with the fleet: search, families, promote (with dry run),
     /// rollback, the audit log, and a synthetic-fleet generator.
     Fleet(fleet::FleetArgs),
+    /// Manage users (for `--auth basic`) on a data directory.
+    User(accounts::UserArgs),
+    /// Manage API tokens (`flt_...`, for `MLFLOW_TRACKING_TOKEN`) on a data directory.
+    Token(accounts::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,5 +65,15 @@ fn main() -> ExitCode {
         Command::Server(args) => args.into_config().and_then(|c| server::run(c, server::Mode::Full)),
         Command::Serve(args) => args.into_config().and_then(|c| server::run(c, server::Mode::InferenceOnly)),
         Command::Fleet(args) => fleet::run(args),
+        Command::User(args) => accounts::run_user(args),
+        Command::Token(args) => accounts::run_token(args),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

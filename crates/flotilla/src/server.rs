@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use flotilla_app::AppState;
+use flotilla_app::auth::{Authenticator, Bootstrap};
 use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
 use flotilla_http::AllowedHosts;
 use flotilla_http::listener::ListenerConfig;
 use flotilla_serving::Serving;
 use flotilla_store::{SqliteStore, Store};
 
-use crate::config::ServerConfig;
+use crate::config::{AuthConfig, ServerConfig};
 
 /// What the process serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +85,18 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
         .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
     let (store, artifacts): (Arc<dyn Store>, Arc<dyn ArtifactStore>) = (Arc::new(store), Arc::new(artifacts));
+    let auth = match &config.auth {
+        AuthConfig::None => {
+            tracing::warn!("authentication is off (--auth none): anyone who can reach this server may change anything");
+            None
+        }
+        AuthConfig::Basic { admin_user, admin_password } => {
+            bootstrap(store.as_ref(), admin_user, admin_password.as_deref())?;
+            Some(Arc::new(Authenticator::new(Arc::clone(&store))))
+        }
+    };
     let serving = Serving::new(config.serving.clone(), Arc::clone(&store), Arc::clone(&artifacts));
-    let state = AppState { store, artifacts, serving: Some(Arc::new(serving)) };
+    let state = AppState { store, artifacts, serving: Some(Arc::new(serving)), auth };
     let allowed = match config.allowed_hosts.clone() {
         Some(names) => AllowedHosts::Only(Arc::new(names)),
         None => AllowedHosts::Any,
@@ -108,6 +119,25 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     );
     flotilla_http::listener::serve(listener, app, limits, shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("flotilla stopped");
+    Ok(())
+}
+
+/// The first admin, on a store with no users. A generated password goes to
+/// stderr once, outside the log's formatting, and is never logged: the next
+/// start finds the user and prints nothing.
+fn bootstrap(store: &dyn Store, admin_user: &str, admin_password: Option<&str>) -> anyhow::Result<()> {
+    match flotilla_app::auth::bootstrap_admin(store, admin_user, admin_password)? {
+        Bootstrap::Existing => {}
+        Bootstrap::Created => tracing::info!(user = admin_user, "created the first admin with FLOTILLA_ADMIN_PASSWORD"),
+        Bootstrap::Generated(password) => {
+            tracing::info!(user = admin_user, "created the first admin with a one-time password (printed once)");
+            eprintln!(
+                "\n  flotilla: first admin '{admin_user}', one-time password: {password}\n  \
+                 It is shown only now. Change it: PATCH /api/2.0/mlflow/users/update-password, or \
+                 `flotilla user set-password {admin_user}`.\n"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -47,17 +47,40 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-/// The actor named in `X-Flotilla-Actor`, and the request's reason. The
-/// header is the caller's claim: the audit log records it as unverified.
-fn context(headers: &HeaderMap, reason: Option<String>) -> ChangeContext {
-    let actor = headers
+/// Who asks for a change: the authenticated caller when authentication is
+/// on (verified in the audit log), else whoever `X-Flotilla-Actor` claims.
+pub(crate) struct Actor {
+    name: String,
+    verified: bool,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Actor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(caller) = parts.extensions.get::<flotilla_app::auth::Caller>() {
+            return Ok(Self { name: caller.username.clone(), verified: true });
+        }
+        Ok(Self { name: claimed(&parts.headers), verified: false })
+    }
+}
+
+impl Actor {
+    /// The change's context for the audit log, with the request's reason.
+    fn context(self, reason: Option<String>) -> ChangeContext {
+        let reason = reason.map(|r| flotilla_core::validation::truncate(&r, 4096).to_string()).unwrap_or_default();
+        ChangeContext { actor: self.name, actor_verified: self.verified, reason }
+    }
+}
+
+/// The actor named in `X-Flotilla-Actor`: the caller's claim, recorded as unverified.
+fn claimed(headers: &HeaderMap) -> String {
+    headers
         .get(ACTOR_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|a| !a.is_empty())
-        .map_or_else(|| ANONYMOUS.to_string(), |a| flotilla_core::validation::truncate(a, 256).to_string());
-    let reason = reason.map(|r| flotilla_core::validation::truncate(&r, 4096).to_string()).unwrap_or_default();
-    ChangeContext::claimed(actor, reason)
+        .map_or_else(|| ANONYMOUS.to_string(), |a| flotilla_core::validation::truncate(a, 256).to_string())
 }
 
 fn page_request(raw: &str) -> ApiResult<PageRequest> {
@@ -138,7 +161,7 @@ async fn resolve(State(s): State<AppState>, Mlflow(p): Mlflow<ResolveParams>) ->
 
 async fn register_versions(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    actor: Actor,
     Mlflow(req): Mlflow<BulkVersions>,
 ) -> ApiResult<Json<Value>> {
     let mut refused = Vec::new();
@@ -151,7 +174,7 @@ async fn register_versions(
         refused.truncate(20);
         return Err(ApiError::invalid(format!("bulk registration: nothing was applied: {}", refused.join("; "))));
     }
-    let ctx = context(&headers, req.reason);
+    let ctx = actor.context(req.reason);
     let versions: Vec<store_fleet::BulkVersion> = req.versions.into_iter().map(Into::into).collect();
     let registered = s.call(move |store| store.register_versions(&versions, &ctx)).await?;
     let registered: Vec<fleet_api::RegisteredVersion> = registered.into_iter().map(Into::into).collect();
@@ -160,21 +183,17 @@ async fn register_versions(
 
 async fn set_aliases(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    actor: Actor,
     Mlflow(req): Mlflow<BulkAliases>,
 ) -> ApiResult<Json<Value>> {
-    let ctx = context(&headers, req.reason);
+    let ctx = actor.context(req.reason);
     let changes: Vec<store_fleet::AliasChange> = req.changes.into_iter().map(Into::into).collect();
     let report = s.call(move |store| store.set_aliases(&changes, &ctx)).await?;
     Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
-async fn promote(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Mlflow(req): Mlflow<Promotion>,
-) -> ApiResult<Json<Value>> {
-    let ctx = context(&headers, req.reason);
+async fn promote(State(s): State<AppState>, actor: Actor, Mlflow(req): Mlflow<Promotion>) -> ApiResult<Json<Value>> {
+    let ctx = actor.context(req.reason);
     let (rule, dry_run) = (store_fleet::PromotionRule::from(req.rule), req.dry_run);
     let report = s.call(move |store| store.promote(&rule, dry_run, &ctx)).await?;
     Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
@@ -182,12 +201,12 @@ async fn promote(
 
 async fn rollback(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    actor: Actor,
     Path(batch): Path<String>,
     Mlflow(req): Mlflow<Rollback>,
 ) -> ApiResult<Json<Value>> {
     let batch: i64 = batch.parse().map_err(|_| ApiError::invalid(format!("batch id '{batch}' is not an integer")))?;
-    let ctx = context(&headers, req.reason);
+    let ctx = actor.context(req.reason);
     let report = s.call(move |store| store.rollback(batch, &ctx)).await?;
     Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }

@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use flotilla_app::search;
 use flotilla_core::Error;
 use flotilla_core::model::{ModelVersion, RegisteredModel, Tag};
+use flotilla_store::fleet::ChangeContext;
 use flotilla_store::{NewModelVersion, PageRequest, RegistryQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -158,17 +159,33 @@ async fn latest_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) ->
     Ok(axum::Json(json!({ "model_versions": versions })))
 }
 
-async fn set_alias(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
+/// The audit context of an alias move: the authenticated caller, else
+/// MLflow's unnamed (unverified) API actor.
+fn alias_context(caller: Option<axum::Extension<flotilla_app::auth::Caller>>) -> ChangeContext {
+    caller.map_or_else(ChangeContext::mlflow_api, |axum::Extension(c)| ChangeContext::verified(c.username, ""))
+}
+
+async fn set_alias(
+    State(s): State<AppState>,
+    caller: Option<axum::Extension<flotilla_app::auth::Caller>>,
+    Mlflow(req): Mlflow<Req>,
+) -> ApiResult<Json> {
     let (name, version) = (req.name()?, req.version()?);
     let alias = required(&req.alias, "alias")?.to_string();
-    s.call(move |st| st.set_alias(&name, &alias, &version)).await?;
+    let ctx = alias_context(caller);
+    s.call(move |st| st.set_alias_by(&name, &alias, &version, &ctx)).await?;
     Ok(empty())
 }
 
-async fn delete_alias(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
+async fn delete_alias(
+    State(s): State<AppState>,
+    caller: Option<axum::Extension<flotilla_app::auth::Caller>>,
+    Mlflow(req): Mlflow<Req>,
+) -> ApiResult<Json> {
     let name = req.name()?;
     let alias = required(&req.alias, "alias")?.to_string();
-    s.call(move |st| st.delete_alias(&name, &alias)).await?;
+    let ctx = alias_context(caller);
+    s.call(move |st| st.delete_alias_by(&name, &alias, &ctx)).await?;
     Ok(empty())
 }
 

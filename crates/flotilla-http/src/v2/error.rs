@@ -38,6 +38,7 @@ pub fn v2_answer(kind: ErrorKind) -> (StatusCode, Option<u32>) {
         | ErrorKind::AlreadyExists
         | ErrorKind::InvalidState
         | ErrorKind::Conflict => (StatusCode::BAD_REQUEST, None),
+        ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, None),
         ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, None),
         ErrorKind::TooLarge => (StatusCode::INSUFFICIENT_STORAGE, None),
         ErrorKind::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),

@@ -5,7 +5,7 @@
 //! version; `/versions/{v}` takes a number or an alias; `{name}@{alias}` too.
 
 mod codec;
-mod error;
+pub(crate) mod error;
 mod non_finite;
 mod repository;
 

@@ -42,12 +42,21 @@ pub(crate) struct NewBatch<'a> {
     pub reverts: Option<i64>,
 }
 
-impl NewBatch<'static> {
-    /// A single change made through the MLflow REST API.
-    pub fn api() -> Self {
-        Self { kind: BatchKind::Api, actor: "mlflow-api", actor_verified: false, reason: "", rule: None, reverts: None }
+impl<'a> NewBatch<'a> {
+    /// A single change made through the MLflow REST API, by `ctx`'s actor.
+    pub fn api(ctx: &'a crate::fleet::ChangeContext) -> Self {
+        Self {
+            kind: BatchKind::Api,
+            actor: &ctx.actor,
+            actor_verified: ctx.actor_verified,
+            reason: &ctx.reason,
+            rule: None,
+            reverts: None,
+        }
     }
+}
 
+impl NewBatch<'static> {
     /// Aliases set by the fleet generator.
     pub fn generated() -> Self {
         Self {

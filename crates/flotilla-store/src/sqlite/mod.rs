@@ -6,6 +6,7 @@
 //! snapshots. Each public call runs in exactly one transaction.
 
 mod aliases;
+mod auth;
 mod bulk;
 pub mod bulk_load;
 mod checkpoint;

@@ -17,6 +17,7 @@ use super::registry_search::{
 };
 use super::{SqliteStore, aliases, families, now_ms, rows};
 use crate::error::StoreResult;
+use crate::fleet::ChangeContext;
 use crate::{NewModelVersion, RegistryQuery, RegistryStore, paging};
 
 pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
@@ -271,7 +272,8 @@ impl RegistryStore for SqliteStore {
                 .query_map(params![id, v], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             if !pointing.is_empty() {
-                let batch = aliases::open_batch(tx, &aliases::NewBatch::api())?;
+                let ctx = ChangeContext::mlflow_api();
+                let batch = aliases::open_batch(tx, &aliases::NewBatch::api(&ctx))?;
                 for alias in &pointing {
                     aliases::move_alias(tx, batch, id, name, alias, None)?;
                 }
@@ -330,21 +332,21 @@ impl RegistryStore for SqliteStore {
         })
     }
 
-    fn set_alias(&self, name: &str, alias: &str, version: &str) -> StoreResult<()> {
+    fn set_alias_by(&self, name: &str, alias: &str, version: &str, ctx: &ChangeContext) -> StoreResult<()> {
         validation::alias(alias)?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
-            let batch = aliases::open_batch(tx, &aliases::NewBatch::api())?;
+            let batch = aliases::open_batch(tx, &aliases::NewBatch::api(ctx))?;
             aliases::move_alias(tx, batch, id, name, alias, Some(v))?;
             touch_model(tx, id, now_ms())
         })
     }
 
-    fn delete_alias(&self, name: &str, alias: &str) -> StoreResult<()> {
+    fn delete_alias_by(&self, name: &str, alias: &str, ctx: &ChangeContext) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             if aliases::current(tx, id, alias)?.is_some() {
-                let batch = aliases::open_batch(tx, &aliases::NewBatch::api())?;
+                let batch = aliases::open_batch(tx, &aliases::NewBatch::api(ctx))?;
                 aliases::move_alias(tx, batch, id, name, alias, None)?;
             }
             touch_model(tx, id, now_ms())

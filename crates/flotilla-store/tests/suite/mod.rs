@@ -3,6 +3,7 @@
 //! Each test takes a fresh store from the backend's constructor, so the same
 //! tests run on SQLite today and PostgreSQL later (`behaviour_suite!(ctor)`).
 
+pub mod auth;
 pub mod fleet;
 pub mod fleet_versions;
 pub mod insights;
@@ -56,6 +57,8 @@ macro_rules! behaviour_suite {
         case!(fleet::version_metrics_follow_their_run);
         case!(fleet_versions::version_search_filters_sorts_and_pages);
         case!(insights::insights_are_bounded_reads);
+        case!(auth::users_lifecycle_and_last_admin);
+        case!(auth::tokens_are_revocable_and_go_with_their_user);
     };
 }
 pub(crate) use behaviour_suite;

@@ -8,7 +8,7 @@ use axum::response::Redirect;
 use flotilla_app::AppState;
 use flotilla_core::VersionNumber;
 use flotilla_store::PageRequest;
-use flotilla_store::fleet::{AliasEvent, AuditQuery, ChangeContext};
+use flotilla_store::fleet::{AliasEvent, AuditQuery};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -101,10 +101,11 @@ pub async fn rollback(
     State(s): State<AppState>,
     Path(batch): Path<i64>,
     headers: HeaderMap,
+    caller: Option<axum::Extension<flotilla_app::auth::Caller>>,
     Form(form): Form<RollbackForm>,
 ) -> PageResult<Redirect> {
     csrf::verify(&headers, &form.csrf).map_err(PageError::forbidden)?;
-    let ctx = ChangeContext::claimed("web", form.reason);
+    let ctx = crate::actor(caller, form.reason);
     let report = s.call(move |st| st.rollback(batch, &ctx)).await?;
     let to = report.batch_id.map_or_else(|| format!("/audit?batch={batch}"), |b| format!("/audit?batch={b}"));
     Ok(Redirect::to(&to))

@@ -12,7 +12,7 @@ use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{FAMILY_TAG, PARTITION_TAG};
 use flotilla_core::model::{DatasetInput, ModelVersion, Page, RegisteredModel};
 use flotilla_store::PageRequest;
-use flotilla_store::fleet::{AliasChange, ChangeContext};
+use flotilla_store::fleet::AliasChange;
 use flotilla_store::insights::{TimelinePoint, VersionMetrics};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -216,6 +216,7 @@ pub async fn set_alias(
     State(s): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    caller: Option<axum::Extension<flotilla_app::auth::Caller>>,
     Form(form): Form<AliasForm>,
 ) -> PageResult<Redirect> {
     csrf::verify(&headers, &form.csrf).map_err(PageError::forbidden)?;
@@ -224,7 +225,7 @@ pub async fn set_alias(
         v => Some(v.parse::<i64>().map_err(|_| PageError::bad_request(format!("version '{v}' is not a number")))?),
     };
     let change = AliasChange { model: name.clone(), alias: form.alias.trim().to_string(), version };
-    let ctx = ChangeContext::claimed("web", form.reason);
+    let ctx = crate::actor(caller, form.reason);
     s.call(move |st| st.set_aliases(&[change], &ctx)).await?;
     Ok(Redirect::to(&format!("/models/{}", format::segment(&name))))
 }

@@ -5,7 +5,7 @@
 //! table, or JSON with `--json`, the same in both modes.
 
 mod generate;
-mod remote;
+pub(crate) mod remote;
 mod table;
 
 use std::path::PathBuf;
@@ -36,7 +36,9 @@ pub struct FleetArgs {
 #[derive(Args, Debug)]
 pub struct ServerArgs {
     /// Go through this running server's fleet API (e.g. `http://127.0.0.1:5000`)
-    /// instead of opening the data directory's store.
+    /// instead of opening the data directory's store. A server with `--auth
+    /// basic` takes MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or
+    /// MLFLOW_TRACKING_TOKEN, as the mlflow client does.
     #[arg(long, env = "FLOTILLA_SERVER")]
     server: Option<String>,
 }

@@ -37,6 +37,8 @@ pub struct Remote {
     base: String,
     runtime: tokio::runtime::Runtime,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The `Authorization` value for a server with `--auth basic` (see [`credentials`]).
+    authorization: Option<hyper::header::HeaderValue>,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +84,7 @@ impl Remote {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Self { base, runtime, client })
+        Ok(Self { base, runtime, client, authorization: credentials()? })
     }
 
     pub fn families(&self) -> anyhow::Result<Vec<Family>> {
@@ -127,6 +129,17 @@ impl Remote {
         Ok(answer.events.into_iter().map(Into::into).collect())
     }
 
+    /// Any JSON route of the server (`path` from the root, e.g. `/api/2.0/mlflow/users/list`),
+    /// with the same credentials and error mapping as the fleet calls.
+    pub fn json(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map_or_else(Full::default, |b| Full::new(Bytes::from(b.to_string())));
+        self.send(request.body(body)?)
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<T> {
         let mut uri = format!("{}{API}{path}", self.base);
         if !params.is_empty() {
@@ -146,7 +159,10 @@ impl Remote {
         self.send(request)
     }
 
-    fn send<T: DeserializeOwned>(&self, request: Request<Full<Bytes>>) -> anyhow::Result<T> {
+    fn send<T: DeserializeOwned>(&self, mut request: Request<Full<Bytes>>) -> anyhow::Result<T> {
+        if let Some(value) = &self.authorization {
+            request.headers_mut().insert(hyper::header::AUTHORIZATION, value.clone());
+        }
         let uri = request.uri().clone();
         let round_trip = async {
             let response = self.client.request(request).await?;
@@ -166,6 +182,25 @@ impl Remote {
         }
         serde_json::from_slice(&body).with_context(|| format!("reading the answer of {uri}"))
     }
+}
+
+/// Credentials for a server with authentication, as the mlflow client takes
+/// them: `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD` (Basic)
+/// when both are set, else `MLFLOW_TRACKING_TOKEN` (Bearer, a flotilla token).
+fn credentials() -> anyhow::Result<Option<hyper::header::HeaderValue>> {
+    use base64::Engine;
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let value = match (var("MLFLOW_TRACKING_USERNAME"), var("MLFLOW_TRACKING_PASSWORD"), var("MLFLOW_TRACKING_TOKEN")) {
+        (Some(user), Some(password), _) => {
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+        }
+        (_, _, Some(token)) => format!("Bearer {token}"),
+        _ => return Ok(None),
+    };
+    let mut value = hyper::header::HeaderValue::from_str(&value)
+        .map_err(|_| Error::invalid("the credentials in MLFLOW_TRACKING_* are not valid in an HTTP header"))?;
+    value.set_sensitive(true);
+    Ok(Some(value))
 }
 
 /// The error a non-success answer carries, with the kind the server named in

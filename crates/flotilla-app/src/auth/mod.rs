@@ -1,0 +1,306 @@
+//! Authentication: who is calling. Credentials as the mlflow client sends
+//! them (Basic user and password, Bearer token) become a [`Caller`], the only
+//! identity any adapter records (the audit actor included); no handler reads
+//! credentials itself.
+//!
+//! Passwords are verified with Argon2id on the blocking pool, at most
+//! [`HASHING_AT_ONCE`] at a time, and a verified credential is cached under an
+//! HMAC of it (no plaintext kept) so a request with a cached credential costs
+//! a hash and a map lookup. The cache is emptied when the store's auth
+//! generation changes: this process's own writes empty it at once, another
+//! process's (the CLI, a replica) within [`GENERATION_POLL`]. Tokens are
+//! `flt_<id>_<secret>`, stored as a SHA-256 of the secret.
+//!
+//! Who may manage users and tokens (`users.rs`) follows MLflow's basic-auth
+//! app: admins manage everyone, a user reads and changes their own account.
+
+mod secret;
+mod users;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flotilla_core::Error;
+use flotilla_store::Store;
+pub use flotilla_store::auth::TokenScope;
+pub use secret::{MIN_PASSWORD_CHARS, TOKEN_PREFIX, check_password, one_time_password};
+use tokio::sync::Semaphore;
+pub use users::{Bootstrap, NewTokenRequest, UserView, bootstrap_admin};
+
+/// Argon2 runs at once (each ~19 MiB and tens of milliseconds of CPU).
+pub const HASHING_AT_ONCE: usize = 2;
+/// How stale this process's view of another process's auth writes may be.
+pub const GENERATION_POLL: Duration = Duration::from_millis(250);
+/// How long a verified credential is trusted without verifying it again.
+const CACHE_TTL: Duration = Duration::from_secs(300);
+const CACHE_ENTRIES: usize = 10_000;
+/// A token's `last_used_at` is written at most this often.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// The message of every 401, whatever the cause (no user-enumeration oracle).
+pub const UNAUTHENTICATED: &str = "You are not authenticated. Send a user and password (MLFLOW_TRACKING_USERNAME and \
+     MLFLOW_TRACKING_PASSWORD) or a flotilla token (MLFLOW_TRACKING_TOKEN).";
+
+/// Credentials as a request carries them.
+pub enum Credentials {
+    Basic { username: String, password: String },
+    Bearer(String),
+}
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A user's password (Basic).
+    Password,
+    /// An API token (Bearer, or Basic with the token as the password).
+    Token,
+    /// Direct access to the data directory (the CLI): its owner is an admin.
+    Local,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub is_admin: bool,
+    /// `Read` for a read-only token; `Write` for a password or a write token.
+    pub scope: TokenScope,
+    pub method: Method,
+    /// The token's public id when `method` is `Token` (safe to log).
+    pub token_id: Option<String>,
+}
+
+impl Caller {
+    /// Whoever runs the CLI on a data directory: they could edit the
+    /// database directly, so they act as an admin.
+    pub fn local() -> Self {
+        Self {
+            user_id: 0,
+            username: "local".into(),
+            is_admin: true,
+            scope: TokenScope::Write,
+            method: Method::Local,
+            token_id: None,
+        }
+    }
+    pub fn unauthenticated() -> Error {
+        Error::unauthenticated(UNAUTHENTICATED)
+    }
+}
+
+struct Cached {
+    caller: Caller,
+    until: Instant,
+    /// A token's own expiry, milliseconds since the epoch.
+    token_expires_at: Option<i64>,
+}
+
+struct Cache {
+    /// The store's auth generation the entries were verified under.
+    generation: u64,
+    checked: Option<Instant>,
+    entries: HashMap<[u8; 32], Cached>,
+    touched: HashMap<String, Instant>,
+}
+
+/// Authenticates requests against the store's users and tokens, and manages
+/// them (`users.rs`). One per process, shared by every adapter.
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    key: [u8; 32],
+    cache: Mutex<Cache>,
+    hashing: Semaphore,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            key: secret::process_key(),
+            cache: Mutex::new(Cache { generation: 0, checked: None, entries: HashMap::new(), touched: HashMap::new() }),
+            hashing: Semaphore::new(HASHING_AT_ONCE),
+        }
+    }
+
+    /// The caller these credentials prove, or `Unauthenticated` (the same
+    /// answer for an unknown user, a wrong password and a bad token).
+    pub async fn authenticate(&self, credentials: Credentials) -> Result<Caller, Error> {
+        let generation = self.generation().await?;
+        let key = match &credentials {
+            Credentials::Basic { username, password } if !is_token(password) => {
+                secret::keyed_digest(&self.key, &[b"basic", username.as_bytes(), password.as_bytes()])
+            }
+            Credentials::Basic { password: token, .. } | Credentials::Bearer(token) => {
+                secret::keyed_digest(&self.key, &[b"token", token.as_bytes()])
+            }
+        };
+        if let Some(caller) = self.cached(&key, generation) {
+            self.touch(&caller);
+            return Ok(caller);
+        }
+        let (caller, token_expires_at) = match credentials {
+            Credentials::Basic { username, password } if !is_token(&password) => {
+                (self.verify_password(username, password).await?, None)
+            }
+            Credentials::Basic { password: token, .. } | Credentials::Bearer(token) => {
+                let (caller, expires) = self.verify_token(token).await?;
+                (caller, Some(expires))
+            }
+        };
+        let mut cache = self.lock();
+        if cache.generation == generation {
+            if cache.entries.len() >= CACHE_ENTRIES {
+                cache.entries.clear();
+            }
+            let until = Instant::now() + CACHE_TTL;
+            cache.entries.insert(key, Cached { caller: caller.clone(), until, token_expires_at });
+        }
+        drop(cache);
+        self.touch(&caller);
+        Ok(caller)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cached(&self, key: &[u8; 32], generation: u64) -> Option<Caller> {
+        let cache = self.lock();
+        let hit = cache.entries.get(key).filter(|c| cache.generation == generation && c.until > Instant::now())?;
+        if hit.token_expires_at.is_some_and(|at| at <= now_ms()) {
+            return None;
+        }
+        Some(hit.caller.clone())
+    }
+
+    /// The store's auth generation, read at most every [`GENERATION_POLL`];
+    /// a change empties the cache.
+    async fn generation(&self) -> Result<u64, Error> {
+        {
+            let cache = self.lock();
+            if cache.checked.is_some_and(|at| at.elapsed() < GENERATION_POLL) {
+                return Ok(cache.generation);
+            }
+        }
+        let store = Arc::clone(&self.store);
+        let now = blocking(move || store.auth_generation().map_err(crate::error::from_store)).await?;
+        Ok(self.observe(now))
+    }
+
+    /// Records the store's generation `now`, emptying the cache if it moved.
+    fn observe(&self, now: u64) -> u64 {
+        let mut cache = self.lock();
+        if cache.generation != now {
+            cache.entries.clear();
+            cache.generation = now;
+        }
+        cache.checked = Some(Instant::now());
+        now
+    }
+
+    /// After a write through this process: every cached credential is
+    /// verified again (a changed password or a revoked token is seen at once).
+    fn invalidate(&self, store: &dyn Store) {
+        match store.auth_generation() {
+            Ok(now) => {
+                self.observe(now);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the auth generation failed");
+                let mut cache = self.lock();
+                cache.entries.clear();
+                cache.checked = None;
+            }
+        }
+    }
+
+    async fn verify_password(&self, username: String, password: String) -> Result<Caller, Error> {
+        let _permit = self.hashing.acquire().await.map_err(|_| crate::error::internal())?;
+        let store = Arc::clone(&self.store);
+        blocking(move || {
+            let user = match store.get_user(&username) {
+                Ok(user) => Some(user),
+                Err(e) if e.kind() == flotilla_core::ErrorKind::NotFound => None,
+                Err(e) => return Err(crate::error::from_store(e)),
+            };
+            let phc = user.as_ref().map_or(secret::dummy_hash(), |u| u.password_hash.as_str());
+            let ok = secret::verify_password(&password, phc);
+            match user {
+                Some(user) if ok => Ok(Caller {
+                    user_id: user.id,
+                    username: user.username,
+                    is_admin: user.is_admin,
+                    scope: TokenScope::Write,
+                    method: Method::Password,
+                    token_id: None,
+                }),
+                Some(_) | None => Err(Caller::unauthenticated()),
+            }
+        })
+        .await
+    }
+
+    async fn verify_token(&self, token: String) -> Result<(Caller, i64), Error> {
+        let store = Arc::clone(&self.store);
+        blocking(move || {
+            let (id, secret) = secret::split_token(&token).ok_or_else(Caller::unauthenticated)?;
+            let (found, hash) =
+                store.find_token(id).map_err(crate::error::from_store)?.ok_or_else(Caller::unauthenticated)?;
+            if !secret::secret_matches(secret, &hash) || found.revoked_at.is_some() || found.expires_at <= now_ms() {
+                return Err(Caller::unauthenticated());
+            }
+            let user = store.get_user_by_id(found.user_id).map_err(crate::error::from_store)?;
+            let caller = Caller {
+                user_id: user.id,
+                username: user.username,
+                is_admin: user.is_admin,
+                scope: found.scope,
+                method: Method::Token,
+                token_id: Some(found.id),
+            };
+            Ok((caller, found.expires_at))
+        })
+        .await
+    }
+
+    /// Notes a token's use, at most once a minute, off the request's path.
+    fn touch(&self, caller: &Caller) {
+        let Some(id) = &caller.token_id else { return };
+        {
+            let mut cache = self.lock();
+            if cache.touched.get(id).is_some_and(|at| at.elapsed() < TOUCH_EVERY) {
+                return;
+            }
+            if cache.touched.len() >= CACHE_ENTRIES {
+                cache.touched.clear();
+            }
+            cache.touched.insert(id.clone(), Instant::now());
+        }
+        let (store, id) = (Arc::clone(&self.store), id.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.touch_token(&id, now_ms()) {
+                tracing::warn!(error = %e, token_id = %id, "recording a token's use failed");
+            }
+        });
+    }
+}
+
+/// Whether a Basic password is a token (tools that speak only Basic send one
+/// as the password): a token's whole shape, so a password that merely starts
+/// with `flt_` is still a password.
+fn is_token(password: &str) -> bool {
+    secret::split_token(password).is_some()
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "auth task failed");
+        Err(crate::error::internal())
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,227 @@
+//! Authentication at the edge (`--auth basic`): reads the `Authorization`
+//! header, asks `flotilla_app::auth` who it proves, and hands the [`Caller`]
+//! to handlers as a request extension; no handler reads credentials.
+//!
+//! Every route needs a caller except the probes ([`OPEN`]). A missing or
+//! wrong credential is a 401 in the shape of the route's protocol (MLflow's
+//! `UNAUTHENTICATED`, V2's `{"error"}`, an HTML page for the UI) with a
+//! `WWW-Authenticate` challenge; a read-only token is refused on writes with
+//! 403 `PERMISSION_DENIED`. Per-resource permissions come in a later piece.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use flotilla_app::AppState;
+use flotilla_app::auth::{Authenticator, Caller, Credentials, TokenScope};
+use flotilla_core::{Error, ErrorKind};
+
+use crate::error::ApiError;
+use crate::v2::error::V2Error;
+
+/// Routes answered without credentials: health probes and the server-info
+/// document MLflow 3 also leaves open. Matched exactly, never by prefix.
+const OPEN: &[&str] = &[
+    "/health",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/api/3.0/mlflow/server-info",
+    "/ajax-api/3.0/mlflow/server-info",
+];
+
+/// Searches sent as POST that only read: a read-only token may call them.
+const READ_ONLY_POSTS: &[&str] = &["/mlflow/experiments/search", "/mlflow/runs/search", "/mlflow/logged-models/search"];
+
+/// The protocol a path speaks, for the shape of a refusal.
+#[derive(Clone, Copy)]
+enum Surface {
+    Mlflow,
+    V2,
+    Page,
+}
+
+impl Surface {
+    fn of(path: &str) -> Self {
+        if path == "/v2" || path.starts_with("/v2/") {
+            Self::V2
+        } else if path == "/"
+            || ["/models", "/families", "/experiments", "/runs/", "/audit", "/static/", "/favicon.ico"]
+                .iter()
+                .any(|p| path.starts_with(p))
+        {
+            Self::Page
+        } else {
+            Self::Mlflow
+        }
+    }
+}
+
+/// Whether a read-only token may make this request: reads, searches, and V2
+/// inference (it changes nothing; the permission piece gates it by USE).
+fn is_read(method: &Method, path: &str) -> bool {
+    if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+        return true;
+    }
+    let infer = path.starts_with("/v2/models/") && path.ends_with("/infer");
+    method == Method::POST && (infer || READ_ONLY_POSTS.iter().any(|p| path.ends_with(p)))
+}
+
+/// The credentials in an `Authorization` header, as the mlflow client sends
+/// them: `Basic base64(user:password)` (split at the first `:`) or `Bearer
+/// <token>`; the scheme's case does not matter. Anything else is none.
+fn credentials(headers: &HeaderMap) -> Option<Credentials> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (username, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+        Some(Credentials::Basic { username: username.to_string(), password: password.to_string() })
+    } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+        Some(Credentials::Bearer(rest.to_string()))
+    } else {
+        None
+    }
+}
+
+/// The middleware: establishes the caller or refuses the request.
+pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(auth) = state.auth.as_ref() else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    if OPEN.contains(&path) {
+        return next.run(request).await;
+    }
+    let surface = Surface::of(path);
+    let Some(credentials) = credentials(request.headers()) else {
+        return refuse(surface, Caller::unauthenticated(), false);
+    };
+    let bearer = matches!(credentials, Credentials::Bearer(_));
+    match auth.authenticate(credentials).await {
+        Ok(caller) => {
+            if caller.scope == TokenScope::Read && !is_read(request.method(), request.uri().path()) {
+                tracing::info!(user = %caller.username, token_id = ?caller.token_id, "read-only token refused a write");
+                return refuse(surface, Error::permission_denied("Permission denied: this token is read-only"), bearer);
+            }
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(e) => refuse(surface, e, bearer),
+    }
+}
+
+/// The refusal in the route's protocol; a 401 carries the challenges.
+fn refuse(surface: Surface, error: Error, bearer: bool) -> Response {
+    let unauthenticated = error.kind == ErrorKind::Unauthenticated;
+    let mut response = match surface {
+        Surface::Mlflow => ApiError::from(error).into_response(),
+        Surface::V2 => V2Error::from(error).into_response(),
+        Surface::Page => page(&error),
+    };
+    if unauthenticated {
+        // The UI gets a Basic challenge too, so a browser can sign in until
+        // the UI has a login page of its own (its forms carry CSRF tokens).
+        let challenge = if bearer {
+            r#"Basic realm="flotilla", Bearer realm="flotilla", error="invalid_token""#
+        } else {
+            r#"Basic realm="flotilla", Bearer realm="flotilla""#
+        };
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+fn page(error: &Error) -> Response {
+    let (status, title) = match error.kind {
+        ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "Sign in required"),
+        ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "Forbidden"),
+        ErrorKind::InvalidParameter
+        | ErrorKind::NotFound
+        | ErrorKind::AlreadyExists
+        | ErrorKind::InvalidState
+        | ErrorKind::Conflict
+        | ErrorKind::Unservable
+        | ErrorKind::TooLarge
+        | ErrorKind::Busy
+        | ErrorKind::Interrupted
+        | ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Server error"),
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · flotilla</title></head>\
+         <body><h1>{title}</h1><p>This flotilla server requires a user name and password.</p></body></html>"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+/// The caller and the authenticator, for the user and token routes; with
+/// `--auth none` those routes do not exist (404, as on MLflow without its
+/// basic-auth app).
+pub(crate) struct Authed(pub std::sync::Arc<Authenticator>, pub Caller);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = state.auth.clone().ok_or_else(|| {
+            ApiError::endpoint_not_found("Authentication is off on this server (--auth none): no users or tokens")
+        })?;
+        let caller =
+            parts.extensions.get::<Caller>().cloned().ok_or_else(|| ApiError::from(Caller::unauthenticated()))?;
+        Ok(Self(auth, caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn credentials_as_the_mlflow_client_sends_them() {
+        let basic = |u: &str, p: &str| Some((u.to_string(), p.to_string()));
+        let read = |v: &str| match credentials(&header(v)) {
+            Some(Credentials::Basic { username, password }) => Some((username, password)),
+            Some(Credentials::Bearer(t)) => Some(("<bearer>".to_string(), t)),
+            None => None,
+        };
+        // header -> (username, password) or bearer token
+        for (value, expected) in [
+            ("Basic Ym9iOnNlY3JldDpwYXJ0", basic("bob", "secret:part")), // split at the first ':'
+            ("basic Ym9iOnNlY3JldA==", basic("bob", "secret")),
+            ("Basic Ym9i", basic("bob", "")),
+            ("Bearer flt_abc", basic("<bearer>", "flt_abc")),
+            ("BEARER flt_abc", basic("<bearer>", "flt_abc")),
+            ("Basic !!!", None),
+            ("Bearer ", None),
+            ("Digest x", None),
+            ("Basic", None),
+        ] {
+            assert_eq!(read(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn read_only_requests() {
+        for (method, path, read) in [
+            (Method::GET, "/api/2.0/mlflow/experiments/get", true),
+            (Method::POST, "/api/2.0/mlflow/experiments/search", true),
+            (Method::POST, "/ajax-api/3.0/mlflow/runs/search", true),
+            (Method::POST, "/v2/models/m/infer", true),
+            (Method::POST, "/api/2.0/mlflow/experiments/create", false),
+            (Method::DELETE, "/api/2.0/mlflow/users/delete", false),
+            (Method::PUT, "/api/2.0/mlflow-artifacts/artifacts/1/x", false),
+            (Method::POST, "/v2/repository/models/m/load", false),
+        ] {
+            assert_eq!(is_read(&method, path), read, "{method} {path}");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The auth area: users, API tokens, permission grants and the auth
+//! generation ([`AuthStore`], SQLite: `sqlite/auth.rs`).
+//!
+//! The store keeps only what is safe to keep: an Argon2id PHC string per user
+//! and a SHA-256 per token secret; hashing and verifying belong to the
+//! application layer (`flotilla_app::auth`). Every write bumps the generation
+//! in the same transaction, so a cache keyed by it (in this process or a
+//! replica) sees a changed password, a revoked token or a deleted user.
+
+use crate::StoreResult;
+
+/// A user. `password_hash` is an Argon2id PHC string; it never leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// What a token may do: `Read` only reads, `Write` is its owner's full rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    Read,
+    Write,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Self::Read),
+            "write" => Some(Self::Write),
+            _ => None,
+        }
+    }
+}
+
+/// A token to store: its public id, owner and the SHA-256 of its secret.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: String,
+    pub user_id: i64,
+    pub name: String,
+    pub scope: TokenScope,
+    pub secret_hash: [u8; 32],
+    pub expires_at: i64,
+}
+
+/// A stored token, without anything that would let one use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: String,
+    pub user_id: i64,
+    pub username: String,
+    pub name: String,
+    pub scope: TokenScope,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A permission grant: `user_id` holds `level` on `(resource_kind, resource_id)`
+/// (`resource_id` `*` for every resource of the kind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub user_id: i64,
+    pub resource_kind: String,
+    pub resource_id: String,
+    pub level: String,
+}
+
+/// Users, tokens, grants (SQLite: `sqlite/auth.rs`). Every write is one
+/// transaction that also bumps [`AuthStore::auth_generation`].
+pub trait AuthStore: Send + Sync {
+    /// A new user; a taken username is `AlreadyExists`.
+    fn create_user(&self, username: &str, password_hash: &str, is_admin: bool) -> StoreResult<User>;
+    /// The first admin, only if the store has no user yet (`None` otherwise):
+    /// several replicas starting at once create exactly one.
+    fn create_first_admin(&self, username: &str, password_hash: &str) -> StoreResult<Option<User>>;
+    /// `NotFound` as MLflow says it: "User with username=<u> not found".
+    fn get_user(&self, username: &str) -> StoreResult<User>;
+    fn get_user_by_id(&self, id: i64) -> StoreResult<User>;
+    /// Every user, by username.
+    fn list_users(&self) -> StoreResult<Vec<User>>;
+    fn set_password_hash(&self, username: &str, password_hash: &str) -> StoreResult<()>;
+    /// Demoting the last admin is `InvalidState`.
+    fn set_admin(&self, username: &str, is_admin: bool) -> StoreResult<()>;
+    /// Deletes the user with their tokens and grants; the last admin is `InvalidState`.
+    fn delete_user(&self, username: &str) -> StoreResult<()>;
+
+    fn create_token(&self, token: &NewToken) -> StoreResult<Token>;
+    /// The token with this public id and its secret's hash, if any (revoked
+    /// and expired ones too: the caller decides).
+    fn find_token(&self, id: &str) -> StoreResult<Option<(Token, [u8; 32])>>;
+    /// Tokens of one user (`Some`) or of everyone (`None`), newest first.
+    fn list_tokens(&self, user_id: Option<i64>) -> StoreResult<Vec<Token>>;
+    /// Revokes a token; `owner` restricts it to that user's tokens (else
+    /// `NotFound`). Revoking twice is `NotFound`.
+    fn revoke_token(&self, id: &str, owner: Option<i64>) -> StoreResult<()>;
+    /// Records a use (does not bump the generation: no cache depends on it).
+    fn touch_token(&self, id: &str, at: i64) -> StoreResult<()>;
+
+    /// The grants a user holds, by kind and id.
+    fn list_grants(&self, user_id: i64) -> StoreResult<Vec<Grant>>;
+
+    /// Changes whenever users, passwords, admin flags, tokens or grants
+    /// change, in any process sharing the store.
+    fn auth_generation(&self) -> StoreResult<u64>;
+}

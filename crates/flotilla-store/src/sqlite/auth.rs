@@ -1,0 +1,256 @@
+//! The auth area on SQLite: users, tokens, grants and the auth generation.
+
+use flotilla_core::Error;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{SqliteStore, now_ms};
+use crate::auth::{AuthStore, Grant, NewToken, Token, TokenScope, User};
+use crate::error::StoreResult;
+
+const USER_COLUMNS: &str = "id, username, password_hash, is_admin, created_at";
+const TOKEN_COLUMNS: &str = "t.id, t.user_id, u.username, t.name, t.scope, t.created_at, t.expires_at, \
+     t.last_used_at, t.revoked_at, t.secret_hash";
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        password_hash: r.get(2)?,
+        is_admin: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+fn token_row(r: &Row<'_>) -> rusqlite::Result<(Token, Vec<u8>)> {
+    let scope: String = r.get(4)?;
+    Ok((
+        Token {
+            id: r.get(0)?,
+            user_id: r.get(1)?,
+            username: r.get(2)?,
+            name: r.get(3)?,
+            // The table's CHECK allows only these two.
+            scope: TokenScope::parse(&scope).unwrap_or(TokenScope::Read),
+            created_at: r.get(5)?,
+            expires_at: r.get(6)?,
+            last_used_at: r.get(7)?,
+            revoked_at: r.get(8)?,
+        },
+        r.get(9)?,
+    ))
+}
+
+fn no_user(username: &str) -> Error {
+    Error::not_found(format!("User with username={username} not found"))
+}
+
+fn bump(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.execute("UPDATE auth_state SET generation = generation + 1 WHERE id = 1", [])?;
+    Ok(())
+}
+
+fn user_by_name(tx: &Transaction<'_>, username: &str) -> StoreResult<User> {
+    tx.query_row(&format!("SELECT {USER_COLUMNS} FROM auth_users WHERE username = ?1"), [username], user_row)
+        .optional()?
+        .ok_or_else(|| no_user(username).into())
+}
+
+fn admins(tx: &Transaction<'_>) -> StoreResult<i64> {
+    Ok(tx.query_row("SELECT count(*) FROM auth_users WHERE is_admin", [], |r| r.get(0))?)
+}
+
+fn insert_user(tx: &Transaction<'_>, username: &str, password_hash: &str, is_admin: bool) -> StoreResult<User> {
+    let created_at = now_ms();
+    let inserted = tx.execute(
+        "INSERT INTO auth_users (username, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (username) DO NOTHING",
+        params![username, password_hash, is_admin, created_at],
+    )?;
+    if inserted == 0 {
+        return Err(Error::already_exists(format!("User (username={username}) already exists.")).into());
+    }
+    bump(tx)?;
+    Ok(User {
+        id: tx.last_insert_rowid(),
+        username: username.to_string(),
+        password_hash: password_hash.to_string(),
+        is_admin,
+        created_at,
+    })
+}
+
+impl AuthStore for SqliteStore {
+    fn create_user(&self, username: &str, password_hash: &str, is_admin: bool) -> StoreResult<User> {
+        if username.is_empty() {
+            return Err(Error::invalid("Username cannot be empty.").into());
+        }
+        self.write(|tx| insert_user(tx, username, password_hash, is_admin))
+    }
+
+    fn create_first_admin(&self, username: &str, password_hash: &str) -> StoreResult<Option<User>> {
+        self.write(|tx| {
+            let users: i64 = tx.query_row("SELECT count(*) FROM auth_users", [], |r| r.get(0))?;
+            if users > 0 {
+                return Ok(None);
+            }
+            insert_user(tx, username, password_hash, true).map(Some)
+        })
+    }
+
+    fn get_user(&self, username: &str) -> StoreResult<User> {
+        self.read(|tx| user_by_name(tx, username))
+    }
+
+    fn get_user_by_id(&self, id: i64) -> StoreResult<User> {
+        self.read(|tx| {
+            tx.query_row(&format!("SELECT {USER_COLUMNS} FROM auth_users WHERE id = ?1"), [id], user_row)
+                .optional()?
+                .ok_or_else(|| Error::not_found(format!("User with id={id} not found")).into())
+        })
+    }
+
+    fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&format!("SELECT {USER_COLUMNS} FROM auth_users ORDER BY username"))?;
+            let users = stmt.query_map([], user_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(users)
+        })
+    }
+
+    fn set_password_hash(&self, username: &str, password_hash: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let n =
+                tx.execute("UPDATE auth_users SET password_hash = ?2 WHERE username = ?1", [username, password_hash])?;
+            if n == 0 {
+                return Err(no_user(username).into());
+            }
+            bump(tx)
+        })
+    }
+
+    fn set_admin(&self, username: &str, is_admin: bool) -> StoreResult<()> {
+        self.write(|tx| {
+            let user = user_by_name(tx, username)?;
+            if user.is_admin && !is_admin && admins(tx)? == 1 {
+                return Err(Error::invalid_state(format!(
+                    "{username} is the last admin; make another user admin first"
+                ))
+                .into());
+            }
+            tx.execute("UPDATE auth_users SET is_admin = ?2 WHERE id = ?1", params![user.id, is_admin])?;
+            bump(tx)
+        })
+    }
+
+    fn delete_user(&self, username: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let user = user_by_name(tx, username)?;
+            if user.is_admin && admins(tx)? == 1 {
+                return Err(Error::invalid_state(format!(
+                    "{username} is the last admin; make another user admin first"
+                ))
+                .into());
+            }
+            // Tokens and grants go with the user (ON DELETE CASCADE).
+            tx.execute("DELETE FROM auth_users WHERE id = ?1", [user.id])?;
+            bump(tx)
+        })
+    }
+
+    fn create_token(&self, token: &NewToken) -> StoreResult<Token> {
+        self.write(|tx| {
+            let username: String = tx
+                .query_row("SELECT username FROM auth_users WHERE id = ?1", [token.user_id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| Error::not_found(format!("User with id={} not found", token.user_id)))?;
+            let created_at = now_ms();
+            tx.execute(
+                "INSERT INTO auth_tokens (id, user_id, name, scope, secret_hash, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    token.id,
+                    token.user_id,
+                    token.name,
+                    token.scope.as_str(),
+                    &token.secret_hash[..],
+                    created_at,
+                    token.expires_at
+                ],
+            )?;
+            bump(tx)?;
+            Ok(Token {
+                id: token.id.clone(),
+                user_id: token.user_id,
+                username,
+                name: token.name.clone(),
+                scope: token.scope,
+                created_at,
+                expires_at: token.expires_at,
+                last_used_at: None,
+                revoked_at: None,
+            })
+        })
+    }
+
+    fn find_token(&self, id: &str) -> StoreResult<Option<(Token, [u8; 32])>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {TOKEN_COLUMNS} FROM auth_tokens t JOIN auth_users u ON u.id = t.user_id WHERE t.id = ?1"
+            );
+            let found = tx.query_row(&sql, [id], token_row).optional()?;
+            Ok(found.and_then(|(token, hash)| Some((token, <[u8; 32]>::try_from(hash.as_slice()).ok()?))))
+        })
+    }
+
+    fn list_tokens(&self, user_id: Option<i64>) -> StoreResult<Vec<Token>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {TOKEN_COLUMNS} FROM auth_tokens t JOIN auth_users u ON u.id = t.user_id \
+                 WHERE ?1 IS NULL OR t.user_id = ?1 ORDER BY t.created_at DESC, t.id"
+            );
+            let mut stmt = tx.prepare(&sql)?;
+            let tokens = stmt.query_map([user_id], token_row)?.map(|r| r.map(|(t, _)| t));
+            Ok(tokens.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn revoke_token(&self, id: &str, owner: Option<i64>) -> StoreResult<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE auth_tokens SET revoked_at = ?3 \
+                 WHERE id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR user_id = ?2)",
+                params![id, owner, now_ms()],
+            )?;
+            if n == 0 {
+                return Err(Error::not_found(format!("No active token with id={id}")).into());
+            }
+            bump(tx)
+        })
+    }
+
+    fn touch_token(&self, id: &str, at: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE auth_tokens SET last_used_at = ?2 WHERE id = ?1", params![id, at])?;
+            Ok(())
+        })
+    }
+
+    fn list_grants(&self, user_id: i64) -> StoreResult<Vec<Grant>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT user_id, resource_kind, resource_id, level FROM auth_grants WHERE user_id = ?1 \
+                 ORDER BY resource_kind, resource_id",
+            )?;
+            let grants = stmt.query_map([user_id], |r| {
+                Ok(Grant { user_id: r.get(0)?, resource_kind: r.get(1)?, resource_id: r.get(2)?, level: r.get(3)? })
+            })?;
+            Ok(grants.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn auth_generation(&self) -> StoreResult<u64> {
+        self.read(|tx| {
+            Ok(tx.query_row("SELECT generation FROM auth_state WHERE id = 1", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+}

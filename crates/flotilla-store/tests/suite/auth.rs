@@ -1,0 +1,85 @@
+//! The auth area: users, tokens, grants and the generation every write bumps.
+
+use flotilla_core::ErrorKind;
+use flotilla_store::Store;
+use flotilla_store::auth::{NewToken, TokenScope};
+
+use super::kind;
+
+fn token(id: &str, user_id: i64, scope: TokenScope) -> NewToken {
+    NewToken { id: id.into(), user_id, name: format!("{id}-name"), scope, secret_hash: [7; 32], expires_at: i64::MAX }
+}
+
+pub fn users_lifecycle_and_last_admin(store: &dyn Store) {
+    let g0 = store.auth_generation().unwrap();
+    let admin = store.create_first_admin("admin", "$argon2id$a").unwrap().expect("first admin created");
+    assert!(admin.is_admin);
+    // Only the first call creates one: a second replica's bootstrap is a no-op.
+    assert_eq!(store.create_first_admin("other", "$argon2id$b").unwrap(), None);
+    let g1 = store.auth_generation().unwrap();
+    assert!(g1 > g0, "a write bumps the generation");
+
+    let bob = store.create_user("bob", "$argon2id$c", false).unwrap();
+    assert_eq!(store.get_user("bob").unwrap(), bob);
+    assert_eq!(store.get_user_by_id(bob.id).unwrap(), bob);
+    // (call, expected kind)
+    for (what, got) in [
+        ("duplicate", kind(store.create_user("bob", "x", false))),
+        ("empty name", kind(store.create_user("", "x", false))),
+        ("unknown get", kind(store.get_user("nobody"))),
+        ("unknown password", kind(store.set_password_hash("nobody", "x"))),
+        ("unknown admin", kind(store.set_admin("nobody", true))),
+        ("unknown delete", kind(store.delete_user("nobody"))),
+        ("demote last admin", kind(store.set_admin("admin", false))),
+        ("delete last admin", kind(store.delete_user("admin"))),
+    ] {
+        let expected = match what {
+            "duplicate" => ErrorKind::AlreadyExists,
+            "empty name" => ErrorKind::InvalidParameter,
+            "demote last admin" | "delete last admin" => ErrorKind::InvalidState,
+            _ => ErrorKind::NotFound,
+        };
+        assert_eq!(got, expected, "{what}");
+    }
+    let msg = store.get_user("nobody").unwrap_err().to_string();
+    assert_eq!(msg, "User with username=nobody not found");
+
+    store.set_password_hash("bob", "$argon2id$d").unwrap();
+    assert_eq!(store.get_user("bob").unwrap().password_hash, "$argon2id$d");
+    store.set_admin("bob", true).unwrap();
+    store.set_admin("admin", false).unwrap(); // bob is an admin now
+    let names: Vec<_> = store.list_users().unwrap().into_iter().map(|u| (u.username, u.is_admin)).collect();
+    assert_eq!(names, [("admin".to_string(), false), ("bob".to_string(), true)]);
+    let before = store.auth_generation().unwrap();
+    store.delete_user("admin").unwrap();
+    assert!(store.auth_generation().unwrap() > before);
+    assert_eq!(kind(store.get_user("admin")), ErrorKind::NotFound);
+    assert!(store.list_grants(bob.id).unwrap().is_empty());
+}
+
+pub fn tokens_are_revocable_and_go_with_their_user(store: &dyn Store) {
+    let ana = store.create_user("ana", "h", true).unwrap();
+    let bob = store.create_user("bob", "h", false).unwrap();
+    let t = store.create_token(&token("aaaa1111", bob.id, TokenScope::Read)).unwrap();
+    assert_eq!((t.username.as_str(), t.scope, t.revoked_at), ("bob", TokenScope::Read, None));
+    store.create_token(&token("bbbb2222", ana.id, TokenScope::Write)).unwrap();
+    let (found, hash) = store.find_token("aaaa1111").unwrap().expect("found");
+    assert_eq!((found, hash), (t.clone(), [7; 32]));
+    assert_eq!(store.find_token("zzzz").unwrap(), None);
+    assert_eq!(store.list_tokens(Some(bob.id)).unwrap().len(), 1);
+    assert_eq!(store.list_tokens(None).unwrap().len(), 2);
+
+    // Someone else's token is not found for an owner-restricted revoke.
+    assert_eq!(kind(store.revoke_token("bbbb2222", Some(bob.id))), ErrorKind::NotFound);
+    let before = store.auth_generation().unwrap();
+    store.revoke_token("aaaa1111", Some(bob.id)).unwrap();
+    assert!(store.auth_generation().unwrap() > before, "a revoke bumps the generation");
+    assert!(store.find_token("aaaa1111").unwrap().unwrap().0.revoked_at.is_some());
+    assert_eq!(kind(store.revoke_token("aaaa1111", None)), ErrorKind::NotFound, "revoked twice");
+    store.touch_token("bbbb2222", 42).unwrap();
+    assert_eq!(store.find_token("bbbb2222").unwrap().unwrap().0.last_used_at, Some(42));
+
+    store.delete_user("bob").unwrap();
+    assert_eq!(store.find_token("aaaa1111").unwrap(), None, "tokens go with their user");
+    assert_eq!(kind(store.create_token(&token("cccc3333", bob.id, TokenScope::Read))), ErrorKind::NotFound);
+}
