@@ -15,12 +15,14 @@ out="${3:-target/bench-compare}"
 mkdir -p "$out"
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --release -p flotilla-bench
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+tests/serving/setup.sh >&2  # the venv with mlflow and xgboost the serving bench trains its model in
 for side in a b; do
   bin="$a"; [[ $side == b ]] && bin="$b"
   echo "== tracking ($side: $bin)" >&2
   "$target/release/flotilla-bench" --skip-mlflow --models-large 0 --flotilla-bin "$bin" --out "$out/tracking-$side.md"
   echo "== serving ($side)" >&2
-  python3 scripts/bench_serving.py --flotilla-bin "$bin" --skip-side-by-side --fleet 20000 \
+  .venvs/serving/bin/python scripts/bench_serving.py --flotilla-bin "$bin" --skip-side-by-side --fleet 20000 \
     --mlserver-fleet 0 --fleet-seconds 15 --cold-samples 100 --out "$out/serving-$side.md"
   echo "== fleet ($side)" >&2
   python3 scripts/bench_fleet.py --flotilla-bin "$bin" --skip-mlflow --models 200000 --reps 50 --out "$out/fleet-$side.md"

@@ -11,10 +11,9 @@ mod table;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use flotilla_app::fleet_api;
+use flotilla_app::{fleet_api, fleet_query};
 use flotilla_core::VersionNumber;
-use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, MetricOp, PartitionValue, parse_path};
-use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
+use flotilla_core::fleet::{MetricOp, PartitionValue, parse_path};
 use flotilla_store::fleet::{AuditQuery, ChangeContext, PromotionRule};
 use flotilla_store::prelude::*;
 use flotilla_store::{PageRequest, SqliteStore};
@@ -314,12 +313,9 @@ fn print_moves(moves: &[flotilla_store::fleet::AliasMove]) {
     print!("{}", table::render(&["MODEL", "ALIAS", "FROM", "TO", "FROM_METRIC", "TO_METRIC"], &rows));
 }
 
-fn key_values(given: &[String], flag: &str) -> anyhow::Result<Vec<(String, String)>> {
-    given
-        .iter()
-        .map(|t| t.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| anyhow::anyhow!("{flag} takes key=value"))
+/// Query parameters as the query string a server receives.
+fn query_string(params: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish()
 }
 
 /// A search's filters as the fleet API's query parameters (what `--server`
@@ -358,21 +354,8 @@ fn search(source: &Source, s: SearchArgs, json: bool) -> anyhow::Result<()> {
     }
     anyhow::ensure!(s.version_tag.is_empty(), "--version-tag needs --versions");
     let params = api_params(&s, "name");
-    let tags = key_values(&s.tag, "--tag")?;
-    let query = FleetQuery {
-        family: s.family,
-        name_prefix: s.prefix,
-        name_contains: s.contains,
-        partition: s.partition,
-        tags,
-        has_alias: s.alias,
-        missing_alias: s.no_alias,
-        metrics: s.metric.iter().map(|m| MetricFilter::parse(m)).collect::<Result<_, _>>()?,
-        sort: FleetSort::parse(s.order_by.as_deref().unwrap_or("name"))?,
-        max_results: Some(s.limit),
-        page_token: s.page_token,
-        ..FleetQuery::default()
-    };
+    // One parser for a search, whichever side runs it: the server's.
+    let query = fleet_query::parse(&query_string(&params), &[])?;
     let page = match source {
         Source::Store(store) => store.search_fleet(&query)?,
         Source::Server(server) => server.search_models(&params)?,
@@ -406,19 +389,7 @@ fn search_versions(source: &Source, s: SearchArgs, json: bool) -> anyhow::Result
         "--contains and --no-alias search models, not versions"
     );
     let params = api_params(&s, "version");
-    let query = VersionQuery {
-        family: s.family,
-        name_prefix: s.prefix,
-        partition: s.partition,
-        tags: key_values(&s.tag, "--tag")?,
-        version_tags: key_values(&s.version_tag, "--version-tag")?,
-        has_alias: s.alias,
-        metrics: s.metric.iter().map(|m| VersionMetricFilter::parse(m)).collect::<Result<_, _>>()?,
-        sort: VersionSort::parse(s.order_by.as_deref().unwrap_or("version"))?,
-        max_results: Some(s.limit),
-        page_token: s.page_token,
-        ..VersionQuery::default()
-    };
+    let query = fleet_query::parse_versions(&query_string(&params))?;
     let page = match source {
         Source::Store(store) => store.search_versions(&query)?,
         Source::Server(server) => server.search_versions(&params)?,
