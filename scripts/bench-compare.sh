@@ -13,6 +13,7 @@ cd "$root"
 a="$(realpath "$1")"; b="$(realpath "$2")"
 out="${3:-target/bench-compare}"
 mkdir -p "$out"
+out="$(realpath "$out")"
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --release -p flotilla-bench
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

@@ -367,12 +367,9 @@ def run_first_pages(args, work, lines):
         log(f"generating {args.models:,} models x {args.versions} versions into {data}")
         generate(args.flotilla_bin, data, args.models, args.versions, 8)
     names = sample_names(data / "flotilla.db", 500, rng)
-    port = free_port()
-    proc = subprocess.Popen([str(args.flotilla_bin), "server", "--data-dir", str(data), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_healthy(proc, port, 120)
-        client = Client(port)
+    with flotilla_server.spawn_flotilla(args.flotilla_bin, data, log_path=work / "flotilla-first-pages.log") as server:
+        server.wait_ready("/health", 120)
+        client = Client(server.port)
         cases = [c for c in first_page_cases(names) if not args.case or any(k in c[0] for k in args.case)]
         lines.append(f"| first page (single client, {args.warmup} warm-up + {args.reps} runs, fresh draw each) "
                      "| p50 | p99 | max | rows (last) |")
@@ -395,8 +392,6 @@ def run_first_pages(args, work, lines):
                    f"| {rows} |")
             lines.append(row)
             log(row)
-    finally:
-        stop(proc)
 
 
 def main():
