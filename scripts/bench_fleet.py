@@ -248,7 +248,7 @@ PROMPT_CLAUSE = "tag.`mlflow.prompt.is_prompt` != 'true'"  # what mlflow 3.x's c
 
 def first_page_cases(names):
     """[(label, make_path)]: make_path(rng) draws one query."""
-    def rm(filter_=None, order_by=None, prompt=True, max_results=100):
+    def search(endpoint, filter_, order_by, prompt, max_results):
         def make(rng):
             f = filter_(rng) if callable(filter_) else filter_
             if prompt:
@@ -258,21 +258,14 @@ def first_page_cases(names):
                 params.append(("filter", f))
             if order_by:
                 params.append(("order_by", order_by))
-            return "/api/2.0/mlflow/registered-models/search?" + urllib.parse.urlencode(params)
+            return f"/api/2.0/mlflow/{endpoint}/search?" + urllib.parse.urlencode(params)
         return make
 
+    def rm(filter_=None, order_by=None, prompt=True, max_results=100):
+        return search("registered-models", filter_, order_by, prompt, max_results)
+
     def mv(filter_, prompt=False, max_results=10_000, order_by=None):
-        def make(rng):
-            f = filter_(rng) if callable(filter_) else filter_
-            if prompt:
-                f = f"{f} AND {PROMPT_CLAUSE}" if f else PROMPT_CLAUSE
-            params = [("max_results", max_results)]
-            if f:
-                params.append(("filter", f))
-            if order_by:
-                params.append(("order_by", order_by))
-            return "/api/2.0/mlflow/model-versions/search?" + urllib.parse.urlencode(params)
-        return make
+        return search("model-versions", filter_, order_by, prompt, max_results)
 
     digits = lambda rng: f"{rng.randrange(1000):03d}"
     name = lambda rng: rng.choice(names)
