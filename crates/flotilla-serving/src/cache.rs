@@ -15,7 +15,7 @@
 //! the files say is remembered ([`crate::failures`]) until they change.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -68,6 +68,10 @@ pub struct LoadedModel {
     pub version: VersionNumber,
     pub model: Box<dyn Model>,
     pub size: usize,
+    /// Set once a prediction has run: a model's first prediction may pay
+    /// for one-time work (caches, lazily built tables), so it never runs on
+    /// an async worker (see `inference::predict`).
+    pub(crate) warmed: AtomicBool,
     ledger: Arc<AtomicUsize>,
 }
 
@@ -237,6 +241,7 @@ impl ModelCache {
             version: resolved.version,
             model,
             size,
+            warmed: AtomicBool::new(false),
             ledger: Arc::clone(&self.ledger),
         }))
     }

@@ -4,6 +4,7 @@
 //! request's tensors and encode the answer.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use flotilla_infer::{Model, Tensor};
 
@@ -48,12 +49,16 @@ const INLINE_ELEMENTS: usize = 4096;
 /// until it finishes.
 async fn predict(loaded: Arc<LoadedModel>, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ServingError> {
     let elements: usize = inputs.iter().map(|t| t.shape.iter().product::<usize>()).sum();
-    if elements <= INLINE_ELEMENTS {
+    if elements <= INLINE_ELEMENTS && loaded.warmed.load(Ordering::Relaxed) {
         return Ok(loaded.model.predict(&inputs)?);
     }
-    let outputs = tokio::task::spawn_blocking(move || loaded.model.predict(&inputs))
-        .await
-        .map_err(|e| ServingError::Internal(e.to_string()))??;
+    let outputs = tokio::task::spawn_blocking(move || {
+        let outputs = loaded.model.predict(&inputs);
+        loaded.warmed.store(true, Ordering::Relaxed);
+        outputs
+    })
+    .await
+    .map_err(|e| ServingError::Internal(e.to_string()))??;
     Ok(outputs)
 }
 
