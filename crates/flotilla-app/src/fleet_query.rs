@@ -28,20 +28,22 @@ const KNOWN: &[&str] = &[
     "page_token",
 ];
 
+/// A parameter that must be an integer.
+fn integer(what: &str, value: &str) -> Result<i64, Error> {
+    value.parse::<i64>().map_err(|_| Error::invalid(format!("'{what}' must be an integer, got '{value}'")))
+}
+
 /// Parses a search; `extra` names further parameters the caller reads itself.
 pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, Error> {
     let mut q = FleetQuery::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim().to_string();
-        let number = |what: &str| {
-            value.parse::<i64>().map_err(|_| Error::invalid(format!("'{what}' must be an integer, got '{value}'")))
-        };
         match key.as_ref() {
             "family" => q.family = Some(value.clone()),
             "prefix" => q.name_prefix = Some(value.clone()),
             "contains" => q.name_contains = Some(value.clone()),
             "partition" => q.partition.extend(parse_path(&value)?),
-            "depth" => q.depth = Some(number("depth")?),
+            "depth" => q.depth = Some(integer("depth", &value)?),
             "tag" => {
                 let (k, v) = value
                     .split_once('=')
@@ -51,12 +53,12 @@ pub fn parse(query: &str, extra: &[&str]) -> Result<FleetQuery, Error> {
             "alias" => q.has_alias.push(value.clone()),
             "no_alias" => q.missing_alias.push(value.clone()),
             "metric" => q.metrics.push(MetricFilter::parse(&value)?),
-            "created_after" => q.created_after = Some(number("created_after")?),
-            "created_before" => q.created_before = Some(number("created_before")?),
-            "updated_after" => q.updated_after = Some(number("updated_after")?),
-            "updated_before" => q.updated_before = Some(number("updated_before")?),
+            "created_after" => q.created_after = Some(integer("created_after", &value)?),
+            "created_before" => q.created_before = Some(integer("created_before", &value)?),
+            "updated_after" => q.updated_after = Some(integer("updated_after", &value)?),
+            "updated_before" => q.updated_before = Some(integer("updated_before", &value)?),
             "order_by" => q.sort = FleetSort::parse(&value)?,
-            "max_results" => q.max_results = Some(number("max_results")?),
+            "max_results" => q.max_results = Some(integer("max_results", &value)?),
             "page_token" => q.page_token = Some(value.clone()),
             other if extra.contains(&other) => {}
             other => {
@@ -99,9 +101,6 @@ pub fn parse_versions(query: &str) -> Result<VersionQuery, Error> {
     let mut q = VersionQuery::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim().to_string();
-        let number = |what: &str| {
-            value.parse::<i64>().map_err(|_| Error::invalid(format!("'{what}' must be an integer, got '{value}'")))
-        };
         match key.as_ref() {
             "family" => q.family = Some(value.clone()),
             "prefix" => q.name_prefix = Some(value.clone()),
@@ -110,10 +109,10 @@ pub fn parse_versions(query: &str) -> Result<VersionQuery, Error> {
             "version_tag" => q.version_tags.push(key_value("version_tag", &value)?),
             "alias" => q.has_alias.push(value.clone()),
             "metric" => q.metrics.push(VersionMetricFilter::parse(&value)?),
-            "created_after" => q.created_after = Some(number("created_after")?),
-            "created_before" => q.created_before = Some(number("created_before")?),
+            "created_after" => q.created_after = Some(integer("created_after", &value)?),
+            "created_before" => q.created_before = Some(integer("created_before", &value)?),
             "order_by" => q.sort = VersionSort::parse(&value)?,
-            "max_results" => q.max_results = Some(number("max_results")?),
+            "max_results" => q.max_results = Some(integer("max_results", &value)?),
             "page_token" => q.page_token = Some(value.clone()),
             other => {
                 return Err(Error::invalid(format!(
