@@ -16,6 +16,7 @@ pub mod listener;
 mod meta;
 mod metrics;
 mod mlflow;
+pub mod request_meta;
 mod users;
 mod v2;
 mod wire;
@@ -65,4 +66,5 @@ fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts) -> R
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
+        .layer(axum::middleware::from_fn(request_meta::assign))
 }

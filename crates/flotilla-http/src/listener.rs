@@ -19,6 +19,7 @@ mod tracked;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -36,6 +37,7 @@ use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
 use self::tracked::{Registry, Watched};
+use crate::request_meta::PeerAddr;
 
 /// The limits of [`serve`].
 #[derive(Debug, Clone)]
@@ -80,11 +82,11 @@ pub async fn serve(
     let (mut refusals, mut accept_errors) = (Throttle::default(), Throttle::default());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             () = shutdown.as_mut() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer.ip()),
                 Err(e) => {
                     accept_failed(&e, &registry, &mut accept_errors).await;
                     continue;
@@ -99,7 +101,7 @@ pub async fn serve(
         let conn = Connection { app: app.clone(), config: Arc::clone(&config), stop: stop_rx.clone() };
         let registered = registry.register();
         tokio::spawn(async move {
-            conn.run(stream, registered).await;
+            conn.run(stream, peer, registered).await;
             drop(permit);
         });
     }
@@ -223,7 +225,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream, registered: tracked::Registered) {
+    async fn run(mut self, stream: TcpStream, peer: IpAddr, registered: tracked::Registered) {
         let conn = Arc::clone(&registered.conn);
         let served = Arc::new(AtomicUsize::new(0));
         let (app, config) = (self.app.clone(), Arc::clone(&self.config));
@@ -232,7 +234,8 @@ impl Connection {
             let in_flight = tracker.begin_request();
             let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= config.max_requests;
             let budget = config.request_timeout.map(Budget::new);
-            let request = request.map(|body| Body::new(body::GapTimed::new(body, config.idle_timeout)));
+            let mut request = request.map(|body| Body::new(body::GapTimed::new(body, config.idle_timeout)));
+            request.extensions_mut().insert(PeerAddr(peer));
             let app = app.clone();
             async move {
                 let mut response = match budget {
