@@ -7,8 +7,13 @@
 //! then answers `ErrorKind::Interrupted`; the transaction rolls back, so a
 //! stopped write writes nothing. Work run outside `run` (the fleet CLI, the
 //! checkpointer, tests) has no budget and is never interrupted.
+//!
+//! Inside a budget, a query plan may also get an *allowance*
+//! ([`with_allowance`]): a shorter deadline for one attempt, after which its
+//! statement is interrupted the same way, so a search can try the plan that
+//! is usually fastest and fall back to one whose cost is bounded.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +28,10 @@ pub struct Budget {
 
 thread_local! {
     static CURRENT: RefCell<Option<Budget>> = const { RefCell::new(None) };
+    /// The deadline of the plan attempt running on this thread, if any.
+    static ALLOWANCE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Whether an attempt's allowance interrupted a statement.
+    static ALLOWANCE_SPENT: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Budget {
@@ -70,9 +79,31 @@ impl Budget {
     }
 }
 
-/// True when the work running on this thread has spent its budget.
+/// True when the work running on this thread has spent its budget, or the
+/// plan attempt running has spent its allowance.
 pub(crate) fn should_stop() -> bool {
+    if ALLOWANCE.get().is_some_and(|deadline| Instant::now() >= deadline) {
+        ALLOWANCE_SPENT.set(true);
+        return true;
+    }
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(Budget::is_spent))
+}
+
+/// Runs `f` (one plan attempt) with at most `allowance` of statement time,
+/// and says whether the allowance ran out, in which case `f`'s statement was
+/// interrupted and its error is the allowance's, not the request's.
+pub(crate) fn with_allowance<T>(allowance: Duration, f: impl FnOnce() -> T) -> (T, bool) {
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ALLOWANCE.set(self.0);
+        }
+    }
+    let now = Instant::now();
+    let _restore = Restore(ALLOWANCE.replace(Some(now.checked_add(allowance).unwrap_or(now))));
+    ALLOWANCE_SPENT.set(false);
+    let out = f();
+    (out, ALLOWANCE_SPENT.replace(false))
 }
 
 #[cfg(test)]
@@ -91,6 +122,12 @@ mod tests {
             assert_eq!(budget.run(should_stop), stops, "{name}");
         }
         assert!(!should_stop(), "no budget outside run");
+        // An allowance stops statements without a budget too, and says so.
+        let ((), ran_out) = with_allowance(Duration::ZERO, || assert!(should_stop()));
+        assert!(ran_out);
+        let ((), ran_out) = with_allowance(Duration::from_secs(60), || assert!(!should_stop()));
+        assert!(!ran_out);
+        assert!(!should_stop(), "no allowance after the attempt");
         // Nested runs restore the outer budget.
         fresh.run(|| {
             spent.run(|| assert!(should_stop()));

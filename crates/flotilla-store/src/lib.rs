@@ -26,7 +26,7 @@ pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use insights::InsightStore;
 pub use query::*;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SearchPlanning, SqliteStore};
 
 use flotilla_core::VersionNumber;
 use flotilla_core::model::{

@@ -13,6 +13,32 @@ fn fresh() -> (tempfile::TempDir, SqliteStore) {
 
 suite::behaviour_suite!(fresh);
 
+/// The searches' plans one at a time: every large set probed while the
+/// page walks its sort order to the end, or every page driven by its
+/// smallest set at once (on a small fleet the default planning drives).
+fn with_planning(drive_limit: i64, walk_allowance: std::time::Duration) -> (tempfile::TempDir, SqliteStore) {
+    let (dir, mut store) = fresh();
+    store.set_search_planning(flotilla_store::SearchPlanning { drive_limit, walk_allowance, ..Default::default() });
+    (dir, store)
+}
+
+macro_rules! under_planning {
+    ($($test:ident: $drive_limit:expr, $allowance:expr;)*) => {$(
+        #[test]
+        fn $test() {
+            let plan = || with_planning($drive_limit, $allowance);
+            suite::plans::every_filter_with_every_sort(&plan().1);
+            suite::fleet::fleet_search_filters_sorts_and_pages(&plan().1);
+            suite::fleet_versions::version_search_filters_sorts_and_pages(&plan().1);
+        }
+    )*};
+}
+
+under_planning! {
+    search_plans_agree_when_every_page_walks: 0, std::time::Duration::from_secs(3600);
+    search_plans_agree_when_every_page_is_driven: 0, std::time::Duration::ZERO;
+}
+
 #[test]
 fn reopening_keeps_data_and_does_not_rerun_migrations() {
     let dir = tempfile::tempdir().unwrap();

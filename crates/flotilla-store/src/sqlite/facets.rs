@@ -46,7 +46,7 @@ impl SqliteStore {
                 return Ok((counted_facets(tx, scope, tag_keys)?, false));
             }
             let purpose = if bound.is_some() { Purpose::CountFirst } else { Purpose::Count };
-            let filter = build_filter(tx, q, purpose, None)?;
+            let filter = build_filter(tx, q, purpose, None, self.planning)?;
             matched_facets(tx, &filter, tag_keys, bound)
         })
     }

@@ -13,7 +13,7 @@ use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SqliteStore, families, rows};
+use super::{SearchPlanning, SqliteStore, families, rows};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
 use crate::paging;
@@ -30,6 +30,10 @@ pub(super) struct Filter {
     /// For [`Purpose::CountFirst`]: the FROM clause that streams the
     /// driving set into `registered_models rm`, and its arguments.
     drive: Option<(String, Vec<SqlValue>)>,
+    /// A large set is probed per row while the query walks its sort order.
+    pub(super) probes: bool,
+    /// For [`Purpose::PageDriven`]: a set was small enough to drive.
+    pub(super) driven: bool,
 }
 
 impl Filter {
@@ -69,6 +73,9 @@ struct Membership {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Purpose {
     Page,
+    /// A page whose walk ran past its allowance: the smallest set, if
+    /// small enough, drives and its rows are sorted (see `search_plan`).
+    PageDriven,
     Count,
     /// Counting the first few thousand matches: the smallest set drives,
     /// but sets are sized only up to [`SAMPLE_SIZING`].
@@ -80,15 +87,16 @@ fn membership(f: &mut Filter, table: &'static str, id: &'static str, cond: &str,
 }
 
 impl Filter {
-    /// Turns memberships into SQL. For a page, a set smaller than
-    /// [`DRIVE_LIMIT`] becomes `rm.rm_id IN (...)`, which SQLite drives the
+    /// Turns memberships into SQL. For a page, a set smaller than the
+    /// planning's `drive_limit` becomes `rm.rm_id IN (...)`, which SQLite drives the
     /// query from; a larger one a correlated `EXISTS`, so the query walks its
     /// sort order and a page fills after a few rows. For counting, the
     /// smallest set drives and the others are probed per row. Sizing a set
     /// costs at most its cap in index steps.
-    fn place(&mut self, tx: &Transaction<'_>, purpose: Purpose) -> StoreResult<()> {
+    fn place(&mut self, tx: &Transaction<'_>, purpose: Purpose, planning: SearchPlanning) -> StoreResult<()> {
         let cap = match purpose {
-            Purpose::Page => DRIVE_LIMIT,
+            Purpose::Page => planning.drive_limit,
+            Purpose::PageDriven => planning.drive_sizing,
             Purpose::Count => COUNT_LIMIT,
             Purpose::CountFirst => SAMPLE_SIZING,
         };
@@ -105,6 +113,7 @@ impl Filter {
         for (n, m) in sized {
             let drives = match purpose {
                 Purpose::Page => n < cap,
+                Purpose::PageDriven => n < cap && Some(n) == smallest,
                 Purpose::Count | Purpose::CountFirst => Some(n) == smallest,
             };
             if drives && purpose == Purpose::CountFirst && self.drive.is_none() {
@@ -116,8 +125,10 @@ impl Filter {
                 );
                 self.drive = Some((from, m.args));
             } else if drives && purpose != Purpose::CountFirst {
+                self.driven = true;
                 self.and(&format!("rm.rm_id IN (SELECT {} FROM {} WHERE {})", m.id, m.table, m.cond), m.args);
             } else {
+                self.probes = true;
                 self.and(
                     &format!("EXISTS (SELECT 1 FROM {} WHERE {} = rm.rm_id AND {})", m.table, m.id, m.cond),
                     m.args,
@@ -159,8 +170,6 @@ const SUBTREE: &str = "(WITH RECURSIVE sub (rm_id, depth) AS (
 const SAMPLE_SIZING: i64 = 5_000;
 /// Counting sizes sets up to this many rows.
 const COUNT_LIMIT: i64 = 1_000_000;
-/// Sets smaller than this drive a search; larger ones are probed per row.
-const DRIVE_LIMIT: i64 = 10_000;
 
 pub(super) fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
@@ -191,8 +200,10 @@ pub(super) fn build_filter(
     q: &FleetQuery,
     purpose: Purpose,
     sorted: Option<&MetricRef>,
+    planning: SearchPlanning,
 ) -> StoreResult<Filter> {
-    let mut f = Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new(), drive: None };
+    let mut f =
+        Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new(), drive: None, probes: false, driven: false };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
         let mut path_depth = None;
@@ -288,7 +299,7 @@ pub(super) fn build_filter(
             f.and(&format!("{clause} ?"), [t.into()]);
         }
     }
-    f.place(tx, purpose)?;
+    f.place(tx, purpose, planning)?;
     Ok(f)
 }
 
@@ -319,46 +330,75 @@ impl FleetSearchStore for SqliteStore {
         validate(q)?;
         let limit = validation::page_size(q.max_results, (100, 1000), "max_results")?;
         let desc = q.sort.descending;
-        let key = |expr: &str| if desc { SortKey::desc(expr) } else { SortKey::asc(expr) };
-        let (join, join_args, keys): (&str, Vec<SqlValue>, Vec<SortKey>) = match &q.sort.by {
-            FleetOrder::Name => ("", vec![], vec![key("rm.name")]),
-            FleetOrder::Created => ("", vec![], vec![key("rm.creation_time"), key("rm.name")]),
-            FleetOrder::Updated => ("", vec![], vec![key("rm.last_update_time"), key("rm.name")]),
+        // With `plus`, the keys are written `+expr`, which no index can order:
+        // SQLite then reads the driving set and sorts it instead of walking.
+        let keys = |plus: bool| -> Vec<SortKey> {
+            let key = |expr: &str| {
+                let expr = if plus { format!("+{expr}") } else { expr.to_string() };
+                if desc { SortKey::desc(expr) } else { SortKey::asc(expr) }
+            };
+            match &q.sort.by {
+                FleetOrder::Name => vec![key("rm.name")],
+                FleetOrder::Created => vec![key("rm.creation_time"), key("rm.name")],
+                FleetOrder::Updated => vec![key("rm.last_update_time"), key("rm.name")],
+                FleetOrder::Metric(_) => vec![key("sm.value"), key("sm.rm_id")],
+            }
+        };
+        let (join, join_args, sorted): (&str, Vec<SqlValue>, Option<&MetricRef>) = match &q.sort.by {
+            FleetOrder::Name | FleetOrder::Created | FleetOrder::Updated => ("", vec![], None),
             FleetOrder::Metric(m) => {
                 validation::alias(&m.alias)?;
                 (
                     " JOIN alias_metrics sm ON sm.rm_id = rm.rm_id AND sm.alias = ? AND sm.key = ?",
                     vec![text(&m.alias), text(&m.key)],
-                    vec![key("sm.value"), key("sm.rm_id")],
+                    Some(m),
                 )
             }
         };
-        let cursor = paging::decode_opt(q.page_token.as_deref(), keys.len())?;
+        let cursor = paging::decode_opt(q.page_token.as_deref(), keys(false).len())?;
         self.read(|tx| {
-            let sorted = match &q.sort.by {
-                FleetOrder::Metric(m) => Some(m),
-                FleetOrder::Name | FleetOrder::Created | FleetOrder::Updated => None,
+            let page_rows = |filter: &Filter, keys: &[SortKey]| -> StoreResult<Vec<(i64, Vec<JsonValue>)>> {
+                let mut sql = format!(
+                    "SELECT rm.rm_id, {} FROM registered_models rm{join}{}",
+                    keyset::select_list(keys),
+                    filter.sql
+                );
+                if filter.is_empty() {
+                    sql.push_str(" WHERE 1 = 1");
+                }
+                let mut args = join_args.clone();
+                args.extend(filter.args.iter().cloned());
+                keyset::finish(&mut sql, keys, cursor.as_deref(), limit, &mut args);
+                let mut stmt = tx.prepare(&sql)?;
+                let rows = stmt
+                    .query_map(params_from_iter(args.iter()), |r| {
+                        let cursor =
+                            (1..=keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
+                        Ok((r.get(0)?, cursor))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
             };
-            let filter = build_filter(tx, q, Purpose::Page, sorted)?;
-            let mut sql = format!(
-                "SELECT rm.rm_id, {} FROM registered_models rm{join}{}",
-                keyset::select_list(&keys),
-                filter.sql
-            );
-            if filter.is_empty() {
-                sql.push_str(" WHERE 1 = 1");
-            }
-            let mut args = join_args;
-            args.extend(filter.args);
-            keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
-            let mut stmt = tx.prepare(&sql)?;
-            let rows: Vec<(i64, Vec<JsonValue>)> = stmt
-                .query_map(params_from_iter(args.iter()), |r| {
-                    let cursor =
-                        (1..=keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
-                    Ok((r.get(0)?, cursor))
-                })?
-                .collect::<Result<_, _>>()?;
+            let walk = build_filter(tx, q, Purpose::Page, sorted, self.planning)?;
+            // A walk probing large sets may find its matches only at the far
+            // end of the sort order; past its allowance the smallest set drives.
+            let allowance = self.planning.walk_allowance;
+            let walked = match walk.probes {
+                true if allowance.is_zero() => None,
+                true => match crate::budget::with_allowance(allowance, || page_rows(&walk, &keys(false))) {
+                    (Ok(rows), _) => Some(rows),
+                    (Err(_), true) => None,
+                    (Err(e), false) => return Err(e),
+                },
+                false => Some(page_rows(&walk, &keys(false))?),
+            };
+            let rows = match walked {
+                Some(rows) => rows,
+                None => {
+                    let driven = build_filter(tx, q, Purpose::PageDriven, sorted, self.planning)?;
+                    if driven.driven { page_rows(&driven, &keys(true))? } else { page_rows(&walk, &keys(false))? }
+                }
+            };
             let more = rows.len() > limit;
             let page: Vec<i64> = rows.iter().take(limit).map(|(id, _)| *id).collect();
             let next_page_token = more.then(|| paging::encode(&rows[limit - 1].1));

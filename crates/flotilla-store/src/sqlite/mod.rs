@@ -25,6 +25,7 @@ mod registry;
 mod registry_search;
 mod rows;
 mod runs;
+mod search_plan;
 mod search_runs;
 mod version_search;
 
@@ -35,6 +36,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use self::search_plan::SearchPlanning;
 use crate::error::StoreResult;
 
 const READERS: usize = 4;
@@ -51,6 +53,8 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: String,
+    /// How fleet and version searches choose their plan.
+    planning: SearchPlanning,
 }
 
 impl SqliteStore {
@@ -83,7 +87,15 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             path: path.display().to_string(),
+            planning: SearchPlanning::default(),
         })
+    }
+
+    /// Changes how fleet and version searches choose their plans: for
+    /// tests, which make every plan run on small fleets.
+    #[doc(hidden)]
+    pub fn set_search_planning(&mut self, planning: SearchPlanning) {
+        self.planning = planning;
     }
 
     pub fn path(&self) -> &str {

@@ -20,13 +20,11 @@ use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SqliteStore, families, insights, rows};
+use super::{SearchPlanning, SqliteStore, families, insights, rows};
 use crate::error::StoreResult;
 use crate::fleet::VersionSearchStore;
 use crate::paging;
 
-/// Sets smaller than this drive a search; larger ones are probed per row.
-const DRIVE_LIMIT: i64 = 10_000;
 
 fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
@@ -47,6 +45,8 @@ struct Filter {
     sets: Vec<Set>,
     /// A small set drives the query: its versions are read, then sorted.
     drives: bool,
+    /// A large set is probed per row while the query walks its sort order.
+    probes: bool,
 }
 
 impl Filter {
@@ -60,22 +60,32 @@ impl Filter {
         self.sets.push(Set { table, key, cond: cond.to_string(), args });
     }
 
-    /// Turns sets into SQL: sizing one costs at most [`DRIVE_LIMIT`] index steps.
-    fn place(&mut self, tx: &Transaction<'_>) -> StoreResult<()> {
+    /// Turns sets into SQL: sizing one costs at most its cap in index steps.
+    /// Walking, a set under the planning's `drive_limit` drives; after a walk
+    /// ran past its allowance (`drive_smallest`), the smallest set under
+    /// `drive_sizing` does (see `search_plan`).
+    fn place(&mut self, tx: &Transaction<'_>, drive_smallest: bool, planning: SearchPlanning) -> StoreResult<()> {
+        let cap = if drive_smallest { planning.drive_sizing } else { planning.drive_limit };
+        let mut sized = Vec::with_capacity(self.sets.len());
         for s in std::mem::take(&mut self.sets) {
             let mut args = s.args.clone();
-            args.push(DRIVE_LIMIT.into());
+            args.push(cap.into());
             let n: i64 = tx
                 .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)", s.table, s.cond))?
                 .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            sized.push((n, s));
+        }
+        let smallest = sized.iter().map(|(n, _)| *n).min();
+        for (n, s) in sized {
             let (outer, probe) = match s.key {
                 "rm_id" => ("v.rm_id", "x.rm_id = v.rm_id"),
                 _ => ("(v.rm_id, v.version)", "x.rm_id = v.rm_id AND x.version = v.version"),
             };
-            if n < DRIVE_LIMIT {
+            if n < cap && (!drive_smallest || Some(n) == smallest) {
                 self.drives = true;
                 self.and(&format!("{outer} IN (SELECT {} FROM {} WHERE {})", s.key, s.table, s.cond), s.args);
             } else {
+                self.probes = true;
                 self.and(&format!("EXISTS (SELECT 1 FROM {} x WHERE {probe} AND {})", s.table, s.cond), s.args);
             }
         }
@@ -96,8 +106,13 @@ fn validate(q: &VersionQuery) -> StoreResult<()> {
     Ok(())
 }
 
-fn build_filter(tx: &Transaction<'_>, q: &VersionQuery) -> StoreResult<Filter> {
-    let mut f = Filter { sql: String::new(), args: Vec::new(), sets: Vec::new(), drives: false };
+fn build_filter(
+    tx: &Transaction<'_>,
+    q: &VersionQuery,
+    drive_smallest: bool,
+    planning: SearchPlanning,
+) -> StoreResult<Filter> {
+    let mut f = Filter { sql: String::new(), args: Vec::new(), sets: Vec::new(), drives: false, probes: false };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
         if q.partition.is_empty() {
@@ -151,7 +166,7 @@ fn build_filter(tx: &Transaction<'_>, q: &VersionQuery) -> StoreResult<Filter> {
     if let Some(t) = q.created_before {
         f.and("v.creation_time < ?", [t.into()]);
     }
-    f.place(tx)?;
+    f.place(tx, drive_smallest, planning)?;
     let walks_names = q.sort.by == VersionOrder::Version && !f.drives;
     if let Some(name) = q.family.as_deref().filter(|_| walks_names) {
         // Members are named `{family}` or `{family}.…`: bound the name walk
@@ -190,44 +205,66 @@ impl VersionSearchStore for SqliteStore {
         };
         let cursor = paging::decode_opt(q.page_token.as_deref(), keys(false).len())?;
         self.read(|tx| {
-            let filter = build_filter(tx, q)?;
-            let keys = keys(filter.drives);
-            // Without a driving set, CROSS JOIN keeps SQLite from reordering
-            // the tables of the name sort, which walks model names, then
-            // each model's versions.
-            let tables = match q.sort.by {
-                VersionOrder::Version if !filter.drives => {
-                    "registered_models rm CROSS JOIN model_versions v ON v.rm_id = rm.rm_id"
+            let page_rows = |filter: &Filter| -> StoreResult<Vec<([i64; 2], Vec<JsonValue>)>> {
+                let keys = keys(filter.drives);
+                // Without a driving set, CROSS JOIN keeps SQLite from reordering
+                // the tables of the name sort, which walks model names, then
+                // each model's versions.
+                let tables = match q.sort.by {
+                    VersionOrder::Version if !filter.drives => {
+                        "registered_models rm CROSS JOIN model_versions v ON v.rm_id = rm.rm_id"
+                    }
+                    VersionOrder::Version | VersionOrder::Created | VersionOrder::Metric(_) => {
+                        "model_versions v JOIN registered_models rm ON rm.rm_id = v.rm_id"
+                    }
+                };
+                // Only the keys here: what a version carries is read for the page alone.
+                let mut sql = format!(
+                    "SELECT v.rm_id, v.version, {} FROM {tables}{join} WHERE 1 = 1{}",
+                    keyset::select_list(&keys),
+                    filter.sql
+                );
+                let mut args = join_args.clone();
+                args.extend(filter.args.iter().cloned());
+                // Every key sorts the same way, so "after the cursor" is one
+                // row-value comparison, which SQLite turns into an index range.
+                if let Some(c) = &cursor {
+                    let op = if desc { "<" } else { ">" };
+                    let marks = vec!["?"; c.len()].join(", ");
+                    sql.push_str(&format!(" AND ({}) {op} ({marks})", keyset::select_list(&keys)));
+                    args.extend(c.iter().map(keyset::to_sql));
                 }
-                VersionOrder::Version | VersionOrder::Created | VersionOrder::Metric(_) => {
-                    "model_versions v JOIN registered_models rm ON rm.rm_id = v.rm_id"
+                sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
+                let mut stmt = tx.prepare(&sql)?;
+                let rows = stmt
+                    .query_map(params_from_iter(args.iter()), |r| {
+                        let cursor =
+                            (2..2 + keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
+                        Ok(([r.get(0)?, r.get(1)?], cursor))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            };
+            let walk = build_filter(tx, q, false, self.planning)?;
+            // A walk probing large sets may find its matches only at the far
+            // end of the sort order; past its allowance the smallest set drives.
+            let allowance = self.planning.walk_allowance;
+            let walked = match walk.probes && !walk.drives {
+                true if allowance.is_zero() => None,
+                true => match crate::budget::with_allowance(allowance, || page_rows(&walk)) {
+                    (Ok(rows), _) => Some(rows),
+                    (Err(_), true) => None,
+                    (Err(e), false) => return Err(e),
+                },
+                false => Some(page_rows(&walk)?),
+            };
+            let rows = match walked {
+                Some(rows) => rows,
+                None => {
+                    let driven = build_filter(tx, q, true, self.planning)?;
+                    page_rows(if driven.drives { &driven } else { &walk })?
                 }
             };
-            // Only the keys here: what a version carries is read for the page alone.
-            let mut sql = format!(
-                "SELECT v.rm_id, v.version, {} FROM {tables}{join} WHERE 1 = 1{}",
-                keyset::select_list(&keys),
-                filter.sql
-            );
-            let mut args = join_args;
-            args.extend(filter.args);
-            // Every key sorts the same way, so "after the cursor" is one
-            // row-value comparison, which SQLite turns into an index range.
-            if let Some(c) = &cursor {
-                let op = if desc { "<" } else { ">" };
-                let marks = vec!["?"; c.len()].join(", ");
-                sql.push_str(&format!(" AND ({}) {op} ({marks})", keyset::select_list(&keys)));
-                args.extend(c.iter().map(keyset::to_sql));
-            }
-            sql.push_str(&format!(" ORDER BY {} LIMIT {}", keyset::order_by(&keys), limit + 1));
-            let mut stmt = tx.prepare(&sql)?;
-            let rows: Vec<([i64; 2], Vec<JsonValue>)> = stmt
-                .query_map(params_from_iter(args.iter()), |r| {
-                    let cursor =
-                        (2..2 + keys.len()).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
-                    Ok(([r.get(0)?, r.get(1)?], cursor))
-                })?
-                .collect::<Result<_, _>>()?;
             let more = rows.len() > limit;
             let next_page_token = more.then(|| paging::encode(&rows[limit - 1].1));
             let pairs: Vec<[i64; 2]> = rows.into_iter().take(limit).map(|(pair, _)| pair).collect();

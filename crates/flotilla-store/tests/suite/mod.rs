@@ -7,6 +7,7 @@ pub mod auth;
 pub mod fleet;
 pub mod fleet_versions;
 pub mod insights;
+pub mod plans;
 pub mod registry;
 pub mod tracking;
 pub mod typed;
@@ -56,6 +57,7 @@ macro_rules! behaviour_suite {
         case!(fleet::promotion_dry_run_apply_and_rollback);
         case!(fleet::version_metrics_follow_their_run);
         case!(fleet_versions::version_search_filters_sorts_and_pages);
+        case!(plans::every_filter_with_every_sort);
         case!(insights::insights_are_bounded_reads);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
