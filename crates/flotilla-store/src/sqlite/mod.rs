@@ -26,6 +26,7 @@ mod registry_search;
 mod rows;
 mod runs;
 mod search_runs;
+mod session;
 mod version_search;
 
 use std::path::Path;
