@@ -208,7 +208,45 @@ impl Authenticator {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use flotilla_store::SqliteStore;
+    use flotilla_store::prelude::*;
+
     use super::*;
+
+    /// A session is read from the store once, then from the cache until the
+    /// auth generation moves: the store's rows are deleted behind the cache's
+    /// back (a purge does not bump the generation), and the session still
+    /// answers; another process's auth write moves the generation, and it no
+    /// longer does.
+    #[tokio::test]
+    async fn sessions_are_cached_until_the_generation_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let phc = secret::hash_password("ui-password-1").unwrap();
+        store.create_user("ui", &phc, false).unwrap();
+        let auth = Authenticator::new(store.clone());
+        let refused = auth.login("ui".into(), "wrong-password".into()).await.err().unwrap();
+        let unknown = auth.login("nobody".into(), "ui-password-1".into()).await.err().unwrap();
+        assert_eq!((refused.kind, &refused.message), (unknown.kind, &unknown.message), "no user oracle");
+
+        let first = auth.login("ui".into(), "ui-password-1".into()).await.unwrap();
+        let second = auth.login("ui".into(), "ui-password-1".into()).await.unwrap();
+        assert_ne!(first.secret, second.secret);
+        let found = auth.session(&first.secret).await.unwrap();
+        assert_eq!((found.caller.username.as_str(), found.caller.method), ("ui", Method::Session));
+        assert_eq!(found.csrf, first.session.csrf);
+
+        assert_eq!(store.purge_sessions(i64::MAX, i64::MAX).unwrap(), 2);
+        assert!(auth.session(&first.secret).await.is_ok(), "answered from the cache, not the store");
+        // Another process's auth write (a replica's logout, the CLI) is seen within a poll.
+        store.create_user("other", &phc, false).unwrap();
+        tokio::time::sleep(crate::auth::GENERATION_POLL + Duration::from_millis(50)).await;
+        let gone = auth.session(&first.secret).await.err().unwrap();
+        assert_eq!(gone.kind, flotilla_core::ErrorKind::Unauthenticated);
+        assert!(auth.session("not-a-secret").await.is_err());
+    }
 
     #[test]
     fn csrf_tokens_are_bound_to_the_secret() {
