@@ -248,6 +248,21 @@ mod tests {
         assert!(auth.session("not-a-secret").await.is_err());
     }
 
+    #[tokio::test]
+    async fn an_expired_session_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let user = store.create_user("ui", "not-a-phc", false).unwrap();
+        let auth = Authenticator::new(store.clone());
+        let (live, ended) = (secret::random_base62(SECRET_CHARS), secret::random_base62(SECRET_CHARS));
+        let hash = |s: &str| secret::sha256(s.as_bytes());
+        store.create_session(&hash(&live), user.id, now_ms() + 60_000).unwrap();
+        store.create_session(&hash(&ended), user.id, now_ms() - 1).unwrap();
+        assert!(auth.session(&live).await.is_ok());
+        let e = auth.session(&ended).await.err().unwrap();
+        assert_eq!(e.kind, flotilla_core::ErrorKind::Unauthenticated);
+    }
+
     #[test]
     fn csrf_tokens_are_bound_to_the_secret() {
         let (a, b) = (secret::random_base62(SECRET_CHARS), secret::random_base62(SECRET_CHARS));
