@@ -92,7 +92,10 @@ pub async fn token_cookie(mut request: Request, next: Next) -> Response {
     if let Some(session) = request.extensions().get::<UiSession>() {
         let who = SignedIn::from(session);
         request.extensions_mut().insert(CsrfToken(who.csrf.clone()));
-        return crate::session::scope(who, next.run(request)).await;
+        let mut response = crate::session::scope(who, next.run(request)).await;
+        // A signed-in page names its user and holds the session's token: no cache may keep it.
+        response.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("private, no-store"));
+        return response;
     }
     let existing = cookie_nonce(request.headers());
     let nonce = existing.clone().unwrap_or_else(new_nonce);

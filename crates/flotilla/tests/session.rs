@@ -110,6 +110,7 @@ fn login_sets_a_session_cookie_and_pages_send_strangers_to_it() {
     let page = server.request("GET", "/models", &[("Cookie", &cookie)], b"");
     assert_eq!(page.status, 200);
     assert!(page.text().contains("Signed in as <strong class=\"user\">admin</strong>"), "{}", page.text());
+    assert_eq!(page.header("cache-control"), Some("private, no-store"), "no cache keeps a signed-in page");
     assert!(alive(&server, &cookie), "the cookie works on the JSON routes the UI calls");
     assert!(!alive(&server, "flotilla_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 }
