@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests: installs Debian's Chromium and playwright-core if missing,
 # fills a fresh store with `flotilla fleet generate`, starts `flotilla server`
-# on it (tests/support/flotilla_server.py) and runs tests/ui/browser.mjs.
+# on it (tests/support/flotilla_server.py) and runs tests/ui/browser.mjs; then
+# starts it again on the same store with --auth basic and runs tests/ui/login.mjs.
 # Screenshots and the server log go to target/test-output/ui/ ($CARGO_TARGET_DIR
 # when set).
 #   FLOTILLA_BIN  the binary (default target/debug/flotilla)
@@ -26,3 +27,7 @@ trap 'rm -rf "$data"' EXIT
 rm -rf "$out" && mkdir -p "$out"
 FLOTILLA_LOG=warn SHOTS="$out" python3 tests/support/flotilla_server.py --name ui --bin "$bin" \
   --data-dir "$data" --log "$out/server.log" -- node tests/ui/browser.mjs
+admin_password="ui-admin-$RANDOM-$RANDOM"
+FLOTILLA_LOG=warn FLOTILLA_AUTH=basic FLOTILLA_ADMIN_PASSWORD="$admin_password" ADMIN_PASSWORD="$admin_password" \
+  SHOTS="$out" python3 tests/support/flotilla_server.py --name ui-auth --bin "$bin" \
+  --data-dir "$data" --log "$out/server-auth.log" -- node tests/ui/login.mjs

@@ -6,7 +6,9 @@
 //! wrong credential is a 401 in the shape of the route's protocol (MLflow's
 //! `UNAUTHENTICATED`, V2's `{"error"}`, an HTML page for the UI) with a
 //! `WWW-Authenticate` challenge; a read-only token is refused on writes with
-//! 403 `PERMISSION_DENIED`. Per-resource permissions come in a later piece.
+//! 403 `PERMISSION_DENIED`. Without an `Authorization` header, the UI's
+//! session cookie is the credential (`session.rs`: CSRF, the login page).
+//! Per-resource permissions come in a later piece.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -36,7 +38,7 @@ const READ_ONLY_POSTS: &[&str] = &["/mlflow/experiments/search", "/mlflow/runs/s
 
 /// The protocol a path speaks, for the shape of a refusal.
 #[derive(Clone, Copy)]
-enum Surface {
+pub(crate) enum Surface {
     Mlflow,
     V2,
     Page,
@@ -47,9 +49,19 @@ impl Surface {
         if path == "/v2" || path.starts_with("/v2/") {
             Self::V2
         } else if path == "/"
-            || ["/models", "/families", "/experiments", "/runs/", "/audit", "/static/", "/favicon.ico"]
-                .iter()
-                .any(|p| path.starts_with(p))
+            || [
+                "/models",
+                "/families",
+                "/experiments",
+                "/runs/",
+                "/audit",
+                "/static/",
+                "/favicon.ico",
+                "/login",
+                "/logout",
+            ]
+            .iter()
+            .any(|p| path.starts_with(p))
         {
             Self::Page
         } else {
@@ -93,12 +105,12 @@ pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Req
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if OPEN.contains(&path) {
+    if OPEN.contains(&path) || crate::session::is_public(path) {
         return next.run(request).await;
     }
     let surface = Surface::of(path);
     let Some(credentials) = credentials(request.headers()) else {
-        return refuse(surface, Caller::unauthenticated(), false);
+        return crate::session::by_cookie(auth, surface, request, next).await;
     };
     let bearer = matches!(credentials, Credentials::Bearer(_));
     match auth.authenticate(credentials).await {
@@ -115,16 +127,16 @@ pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Req
 }
 
 /// The refusal in the route's protocol; a 401 carries the challenges.
-fn refuse(surface: Surface, error: Error, bearer: bool) -> Response {
+pub(crate) fn refuse(surface: Surface, error: Error, bearer: bool) -> Response {
     let unauthenticated = error.kind == ErrorKind::Unauthenticated;
     let mut response = match surface {
         Surface::Mlflow => ApiError::from(error).into_response(),
         Surface::V2 => V2Error::from(error).into_response(),
         Surface::Page => page(&error),
     };
-    if unauthenticated {
-        // The UI gets a Basic challenge too, so a browser can sign in until
-        // the UI has a login page of its own (its forms carry CSRF tokens).
+    // The UI has a login page: no challenge, which would open the browser's
+    // own password dialog.
+    if unauthenticated && !matches!(surface, Surface::Page) {
         let challenge = if bearer {
             r#"Basic realm="flotilla", Bearer realm="flotilla", error="invalid_token""#
         } else {
@@ -150,9 +162,14 @@ fn page(error: &Error) -> Response {
         | ErrorKind::Interrupted
         | ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Server error"),
     };
+    let text = if error.kind == ErrorKind::Unauthenticated {
+        "This flotilla server requires a user name and password: <a href=\"/login\">sign in</a>.".to_string()
+    } else {
+        error.message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    };
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · flotilla</title></head>\
-         <body><h1>{title}</h1><p>This flotilla server requires a user name and password.</p></body></html>"
+         <body><h1>{title}</h1><p>{text}</p></body></html>"
     );
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }

@@ -17,6 +17,7 @@ mod meta;
 mod metrics;
 mod mlflow;
 pub mod request_meta;
+mod session;
 mod users;
 mod v2;
 mod wire;

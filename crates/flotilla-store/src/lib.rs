@@ -18,6 +18,7 @@ pub mod insights;
 pub mod paging;
 pub mod prelude;
 pub mod query;
+pub mod session;
 pub mod sqlite;
 
 pub use auth::AuthStore;
@@ -26,6 +27,7 @@ pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use insights::InsightStore;
 pub use query::*;
+pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
 
 use flotilla_core::VersionNumber;
@@ -157,6 +159,7 @@ pub trait Store:
     + VersionSearchStore
     + InsightStore
     + AuthStore
+    + SessionStore
 {
 }
 
@@ -172,5 +175,6 @@ impl<T> Store for T where
         + VersionSearchStore
         + InsightStore
         + AuthStore
+        + SessionStore
 {
 }

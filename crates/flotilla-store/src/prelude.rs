@@ -5,4 +5,5 @@ pub use crate::Store;
 pub use crate::auth::AuthStore;
 pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use crate::insights::InsightStore;
+pub use crate::session::SessionStore;
 pub use crate::{ExperimentStore, LoggedModelStore, RegistryStore, RunStore};

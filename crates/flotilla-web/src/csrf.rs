@@ -12,7 +12,8 @@
 //! opaque `Origin: null` of sandboxed frames and `data:` pages, is refused.
 //!
 //! The key is per process: after a restart, an open form asks for a reload.
-//! (Sessions shared by replicas come with authentication.)
+//! With `--auth basic`, a signed-in session's own token (the same on every
+//! replica) replaces the nonce's.
 
 use std::sync::OnceLock;
 
@@ -20,9 +21,12 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use flotilla_app::auth::UiSession;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+
+use crate::session::SignedIn;
 
 const COOKIE: &str = "flotilla_csrf";
 
@@ -80,9 +84,19 @@ fn new_nonce() -> String {
     hex(&bytes)
 }
 
-/// Gives every request a form token bound to its session nonce (the cookie's,
-/// else a new one that the response sets).
+/// Gives every request a form token: a signed-in session's own (which the
+/// session middleware checks on every state-changing request), else one
+/// bound to the session nonce (the cookie's, else a new one that the
+/// response sets).
 pub async fn token_cookie(mut request: Request, next: Next) -> Response {
+    if let Some(session) = request.extensions().get::<UiSession>() {
+        let who = SignedIn::from(session);
+        request.extensions_mut().insert(CsrfToken(who.csrf.clone()));
+        let mut response = crate::session::scope(who, next.run(request)).await;
+        // A signed-in page names its user and holds the session's token: no cache may keep it.
+        response.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("private, no-store"));
+        return response;
+    }
     let existing = cookie_nonce(request.headers());
     let nonce = existing.clone().unwrap_or_else(new_nonce);
     request.extensions_mut().insert(CsrfToken(token_for(&nonce)));
@@ -95,9 +109,16 @@ pub async fn token_cookie(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// Whether a form submission may change state: its token is the one this
-/// server issued for the session cookie, and it comes from this host.
-pub fn verify(headers: &HeaderMap, submitted: &str) -> Result<(), &'static str> {
+/// Whether a form submission may change state: its token is the signed-in
+/// session's, or else the one this server issued for the nonce cookie, and it
+/// comes from this host.
+pub fn verify(headers: &HeaderMap, session: Option<&UiSession>, submitted: &str) -> Result<(), &'static str> {
+    if let Some(session) = session {
+        if !session.csrf_matches(submitted) {
+            return Err("the form's token does not match this session; reload the page and try again");
+        }
+        return same_origin(headers);
+    }
     let Some(nonce) = cookie_nonce(headers) else {
         return Err("the form has no session token cookie; reload the page and try again");
     };
@@ -109,7 +130,7 @@ pub fn verify(headers: &HeaderMap, submitted: &str) -> Result<(), &'static str> 
 }
 
 /// `Origin` (else `Referer`), when sent, must name the host the request was sent to.
-fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
+pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let header_text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let (sender, what) = match (header_text(header::ORIGIN), header_text(header::REFERER)) {
@@ -135,6 +156,10 @@ fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
+    fn verify_(headers: &HeaderMap, submitted: &str) -> Result<(), &'static str> {
+        verify(headers, None, submitted)
+    }
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -148,12 +173,12 @@ mod tests {
         let nonce = new_nonce();
         let cookie = format!("a=b; {COOKIE}={nonce}");
         let token = token_for(&nonce);
-        assert!(verify(&headers(&[("cookie", &cookie), ("host", "h:5000")]), &token).is_ok());
+        assert!(verify_(&headers(&[("cookie", &cookie), ("host", "h:5000")]), &token).is_ok());
         // The plain double-submit an attacker could forge: field equal to a planted cookie.
-        assert!(verify(&headers(&[("cookie", &cookie), ("host", "h:5000")]), &nonce).is_err());
-        assert!(verify(&headers(&[("cookie", &cookie)]), &token_for(&new_nonce())).is_err());
-        assert!(verify(&headers(&[("cookie", &cookie)]), "zz").is_err());
-        assert!(verify(&headers(&[("host", "h:5000")]), &token).is_err());
+        assert!(verify_(&headers(&[("cookie", &cookie), ("host", "h:5000")]), &nonce).is_err());
+        assert!(verify_(&headers(&[("cookie", &cookie)]), &token_for(&new_nonce())).is_err());
+        assert!(verify_(&headers(&[("cookie", &cookie)]), "zz").is_err());
+        assert!(verify_(&headers(&[("host", "h:5000")]), &token).is_err());
         let malformed = format!("{COOKIE}=<script>");
         assert!(cookie_nonce(&headers(&[("cookie", &malformed)])).is_none());
     }
@@ -164,7 +189,7 @@ mod tests {
         let cookie = format!("{COOKIE}={nonce}");
         let token = token_for(&nonce);
         let from = |name: &'static str, value: &str| {
-            verify(&headers(&[("cookie", &cookie), ("host", "h:5000"), (name, value)]), &token)
+            verify_(&headers(&[("cookie", &cookie), ("host", "h:5000"), (name, value)]), &token)
         };
         for ok in ["http://h:5000", "https://h:5000"] {
             assert!(from("origin", ok).is_ok(), "{ok}");

@@ -5,6 +5,7 @@ use maud::{DOCTYPE, Markup, html};
 
 pub use crate::error::{PageError, PageResult};
 use crate::format;
+use crate::session::signed_in;
 
 /// Which top-level section a page belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,13 @@ pub fn shell(title: &str, section: Section, crumbs: &[Crumb], body: Markup) -> M
                     form.quick action="/models" method="get" role="search" {
                         input type="search" name="contains" placeholder="Search models  ( / )" aria-label="Search models"
                             data-shortcut="/";
+                    }
+                    @if let Some(who) = signed_in() {
+                        form.who action="/logout" method="post" {
+                            span { "Signed in as " strong.user { (who.username) } }
+                            input type="hidden" name="csrf" value=(who.csrf);
+                            button type="submit" { "Log out" }
+                        }
                     }
                 }
                 @if !crumbs.is_empty() {

@@ -11,7 +11,8 @@
 //! - no page reads unbounded data: lists are keyset pages, plots read
 //!   bounded samples ([`flotilla_store::InsightStore`]);
 //! - everything user-supplied is escaped (maud escapes every splice);
-//! - state-changing forms carry a CSRF token ([`csrf`]);
+//! - state-changing forms carry a CSRF token ([`csrf`]), the session's when
+//!   signed in (`--auth basic`: `/login`, [`session`]);
 //! - artifacts are served as attachments, never rendered inline.
 
 mod assets;
@@ -20,6 +21,7 @@ mod error;
 mod format;
 mod layout;
 mod pages;
+mod session;
 mod svg;
 
 use axum::Router;
@@ -57,6 +59,8 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/artifacts/{*path}", get(pages::run::download))
         .route("/audit", get(pages::audit::page))
         .route("/audit/batches/{id}/rollback", post(pages::audit::rollback))
+        .route("/login", get(pages::login::form).post(pages::login::login))
+        .route("/logout", post(pages::login::logout))
         .layer(axum::middleware::from_fn(csrf::token_cookie))
         .layer(axum::middleware::map_response(security_headers));
     pages.merge(assets::routes())

@@ -69,6 +69,11 @@ pub struct ServerArgs {
     /// Serve without authentication on a non-loopback address anyway.
     #[arg(long, env = "FLOTILLA_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Mark the UI's session cookie `Secure` (sent only over HTTPS): for a
+    /// server reached through a proxy that terminates TLS. Serving TLS
+    /// itself turns it on.
+    #[arg(long, env = "FLOTILLA_SECURE_COOKIES")]
+    pub secure_cookies: bool,
     /// With `--auth basic`, the first admin's username, created on a store
     /// with no users.
     #[arg(long, env = "FLOTILLA_ADMIN_USER", default_value = "admin")]
@@ -156,6 +161,8 @@ pub struct ServerConfig {
     pub request_timeout: Option<Duration>,
     pub shutdown_timeout: Duration,
     pub auth: AuthConfig,
+    /// The UI's session cookie gets `Secure` (the server is reached over TLS).
+    pub secure_cookies: bool,
 }
 
 /// Authentication, resolved.
@@ -194,6 +201,7 @@ impl ServerArgs {
         };
         Ok(ServerConfig {
             auth,
+            secure_cookies: self.secure_cookies,
             database: database_path(&self.data_dir),
             artifact_root: artifacts_path(&self.data_dir),
             data_dir: self.data_dir,

@@ -92,7 +92,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         }
         AuthConfig::Basic { admin_user, admin_password } => {
             bootstrap(store.as_ref(), admin_user, admin_password.as_deref())?;
-            Some(Arc::new(Authenticator::new(Arc::clone(&store))))
+            Some(Arc::new(Authenticator::new(Arc::clone(&store)).with_secure_cookies(config.secure_cookies)))
         }
     };
     let serving = Serving::new(config.serving.clone(), Arc::clone(&store), Arc::clone(&artifacts));

@@ -15,6 +15,7 @@
 //! app: admins manage everyone, a user reads and changes their own account.
 
 mod secret;
+mod session;
 mod users;
 
 use std::collections::HashMap;
@@ -25,6 +26,9 @@ use flotilla_core::Error;
 use flotilla_store::Store;
 pub use flotilla_store::auth::TokenScope;
 pub use secret::{MIN_PASSWORD_CHARS, TOKEN_PREFIX, check_password, one_time_password};
+pub use session::{
+    NewSession, SESSION_COOKIE, SESSION_IDLE, SESSION_MAX, UiSession, clear_cookie, csrf_token, set_cookie,
+};
 use tokio::sync::Semaphore;
 pub use users::{Bootstrap, NewTokenRequest, UserView, bootstrap_admin};
 
@@ -56,6 +60,8 @@ pub enum Method {
     Token,
     /// Direct access to the data directory (the CLI): its owner is an admin.
     Local,
+    /// A UI session cookie, from a login with the user's password.
+    Session,
 }
 
 /// An authenticated caller.
@@ -111,6 +117,8 @@ pub struct Authenticator {
     key: [u8; 32],
     cache: Mutex<Cache>,
     hashing: Semaphore,
+    /// Session cookies get `Secure` (`session.rs`).
+    secure_cookies: bool,
 }
 
 impl Authenticator {
@@ -120,6 +128,7 @@ impl Authenticator {
             key: secret::process_key(),
             cache: Mutex::new(Cache { generation: 0, checked: None, entries: HashMap::new(), touched: HashMap::new() }),
             hashing: Semaphore::new(HASHING_AT_ONCE),
+            secure_cookies: false,
         }
     }
 

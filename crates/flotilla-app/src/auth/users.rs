@@ -128,7 +128,7 @@ impl Authenticator {
         let current = current_password.filter(|c| !c.is_empty());
         if own {
             match &current {
-                None if caller.method == Method::Token => {
+                None if matches!(caller.method, Method::Token | Method::Session) => {
                     return Err(Error::invalid("Current password is required when changing your own password."));
                 }
                 None => {}
@@ -236,7 +236,7 @@ impl Authenticator {
 fn own_id(caller: &Caller) -> Result<i64, Error> {
     match caller.method {
         Method::Local => Err(Error::invalid("the data directory's owner has no tokens of their own; name a user")),
-        Method::Password | Method::Token => Ok(caller.user_id),
+        Method::Password | Method::Token | Method::Session => Ok(caller.user_id),
     }
 }
 

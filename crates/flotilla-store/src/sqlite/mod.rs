@@ -27,6 +27,7 @@ mod rows;
 mod runs;
 mod search_plan;
 mod search_runs;
+mod session;
 mod version_search;
 
 use std::path::Path;

@@ -102,9 +102,10 @@ pub async fn rollback(
     Path(batch): Path<i64>,
     headers: HeaderMap,
     caller: Option<axum::Extension<flotilla_app::auth::Caller>>,
+    session: Option<axum::Extension<flotilla_app::auth::UiSession>>,
     Form(form): Form<RollbackForm>,
 ) -> PageResult<Redirect> {
-    csrf::verify(&headers, &form.csrf).map_err(PageError::forbidden)?;
+    csrf::verify(&headers, session.as_ref().map(|s| &s.0), &form.csrf).map_err(PageError::forbidden)?;
     let ctx = crate::actor(caller, form.reason);
     let report = s.call(move |st| st.rollback(batch, &ctx)).await?;
     let to = report.batch_id.map_or_else(|| format!("/audit?batch={batch}"), |b| format!("/audit?batch={b}"));

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod experiments;
 pub mod family;
 pub mod home;
+pub mod login;
 pub mod model;
 pub mod run;
 pub mod search;

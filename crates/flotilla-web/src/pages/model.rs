@@ -217,9 +217,10 @@ pub async fn set_alias(
     Path(name): Path<String>,
     headers: HeaderMap,
     caller: Option<axum::Extension<flotilla_app::auth::Caller>>,
+    session: Option<axum::Extension<flotilla_app::auth::UiSession>>,
     Form(form): Form<AliasForm>,
 ) -> PageResult<Redirect> {
-    csrf::verify(&headers, &form.csrf).map_err(PageError::forbidden)?;
+    csrf::verify(&headers, session.as_ref().map(|s| &s.0), &form.csrf).map_err(PageError::forbidden)?;
     let version = match form.version.trim() {
         "" => None,
         v => Some(v.parse::<i64>().map_err(|_| PageError::bad_request(format!("version '{v}' is not a number")))?),
