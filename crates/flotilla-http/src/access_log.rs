@@ -13,14 +13,13 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use flotilla_app::auth::Caller;
-use http_body_util::BodyExt;
 
+use crate::observed::{Observed, Observer};
 use crate::request_meta::RequestMeta;
 
 /// Where the inner layer leaves the caller's name for the line.
@@ -38,11 +37,9 @@ struct Line {
     meta: Option<RequestMeta>,
 }
 
-impl Line {
-    /// A method, not a field update, so the closure owns the whole line
-    /// (and its drop waits for the body), not only the field.
-    fn sent(&mut self, n: usize) {
-        self.bytes += n as u64;
+impl Observer for Line {
+    fn sent(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
     }
 }
 
@@ -52,12 +49,12 @@ impl Drop for Line {
         tracing::info!(
             target: "flotilla::access",
             method = %self.method,
-            route = self.route.as_ref().map_or("-", MatchedPath::as_str),
+            route = %self.route.as_ref().map_or("-", MatchedPath::as_str),
             status = self.status,
             duration_ms = self.started.elapsed().as_secs_f64() * 1e3,
             bytes = self.bytes,
-            user = self.user.0.get().map_or("-", String::as_str),
-            request_id = self.meta.as_ref().map_or("-", |m| &*m.id),
+            user = %self.user.0.get().map_or("-", String::as_str),
+            request_id = %self.meta.as_ref().map_or("-", |m| &*m.id),
             client = %client.map_or_else(|| "-".to_string(), |c| c.to_string()),
             "request"
         );
@@ -73,15 +70,8 @@ pub(crate) async fn record(mut request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let meta = request.extensions().get::<RequestMeta>().cloned();
     let response = next.run(request).await;
-    let mut line = Line { started, method, route, status: response.status().as_u16(), bytes: 0, user, meta };
-    response.map(|body| {
-        Body::new(body.map_frame(move |frame| {
-            if let Some(data) = frame.data_ref() {
-                line.sent(data.len());
-            }
-            frame
-        }))
-    })
+    let line = Line { started, method, route, status: response.status().as_u16(), bytes: 0, user, meta };
+    response.map(|body| Observed::body(body, line))
 }
 
 /// Inner middleware: notes who the authenticated caller is.

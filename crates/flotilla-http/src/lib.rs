@@ -17,6 +17,7 @@ pub mod listener;
 mod meta;
 mod metrics;
 mod mlflow;
+mod observed;
 pub mod rate_limit;
 pub mod request_meta;
 mod users;

@@ -34,7 +34,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, header};
 use flotilla_store::Budget;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -44,6 +43,7 @@ use tower::ServiceExt;
 
 pub use self::tls::Tls;
 use self::tracked::{Registry, Watched};
+use crate::observed::{Observed, Observer};
 use crate::request_meta::{PeerAddr, TlsConnection};
 
 /// The limits of [`serve`].
@@ -289,12 +289,7 @@ impl Connection {
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
                 // The request ends when its body has been written, not before.
-                Ok::<_, Infallible>(response.map(|body| {
-                    Body::new(body.map_frame(move |frame| {
-                        let _ = &in_flight;
-                        frame
-                    }))
-                }))
+                Ok::<_, Infallible>(response.map(|body| Observed::body(body, in_flight)))
             }
         });
         let io = TokioIo::new(io);
@@ -336,3 +331,6 @@ impl Drop for CancelOnDrop {
         self.0.cancel();
     }
 }
+
+/// A request stays in flight until its answer's body is dropped.
+impl Observer for tracked::InFlight {}

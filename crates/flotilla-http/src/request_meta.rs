@@ -140,7 +140,9 @@ pub async fn assign(State(trusted): State<Arc<TrustedProxies>>, mut request: Req
 /// The caller's request id, when it is one we can log and echo safely.
 fn taken_id(headers: &HeaderMap) -> Option<&str> {
     let id = headers.get(&REQUEST_ID)?.to_str().ok()?;
+    // A token pasted where an id goes would otherwise be logged and echoed.
     let sane = !id.is_empty()
+        && !id.starts_with("flt_")
         && id.len() <= MAX_ID_CHARS
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     sane.then_some(id)
@@ -213,6 +215,7 @@ mod tests {
         assert_eq!(taken_id(&headers(&"a".repeat(MAX_ID_CHARS + 1))), None);
         assert_eq!(taken_id(&headers("has space")), None);
         assert_eq!(taken_id(&headers("quote\"")), None);
+        assert_eq!(taken_id(&headers("flt_ABCDEFGH_secret")), None, "a token is never an id");
         assert_eq!(taken_id(&HeaderMap::new()), None);
         let fresh = fresh_id();
         assert_eq!(fresh.len(), 32);
