@@ -11,7 +11,9 @@
 //! `X-Forwarded-For`, `-Proto` and `-Host` are read only when the peer is one
 //! of the `--trusted-proxies`: from anyone else they are a client's claim and
 //! ignored. The scheme and host the client addressed go in an [`Origin`]
-//! extension (for `Secure` cookies and absolute URLs).
+//! extension (for `Secure` cookies and absolute URLs), and a trusted
+//! `X-Forwarded-Host` replaces `Host`, so the Host check (DNS rebinding)
+//! and the UI's same-origin check judge the name the client used.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -120,11 +122,14 @@ pub async fn assign(State(trusted): State<Arc<TrustedProxies>>, mut request: Req
     let client = if via_proxy { client_of(peer, request.headers(), &trusted) } else { peer };
     let tls = request.extensions().get::<TlsConnection>().is_some();
     let origin = if via_proxy {
-        let proto = last_value(request.headers(), "x-forwarded-proto");
-        Origin {
-            https: proto.map_or(tls, |p| p.eq_ignore_ascii_case("https")),
-            forwarded_host: last_value(request.headers(), "x-forwarded-host").map(Arc::from),
+        let https = last_value(request.headers(), "x-forwarded-proto").map_or(tls, |p| p.eq_ignore_ascii_case("https"));
+        let host = last_value(request.headers(), "x-forwarded-host").map(Arc::<str>::from);
+        // The host the client addressed becomes the request's `Host`, so the
+        // Host check and the UI's same-origin check see the public name.
+        if let Some(value) = host.as_deref().and_then(|h| HeaderValue::from_str(h).ok()) {
+            request.headers_mut().insert(axum::http::header::HOST, value);
         }
+        Origin { https, forwarded_host: host }
     } else {
         Origin { https: tls, forwarded_host: None }
     };

@@ -87,3 +87,15 @@ fn forwarded_headers_count_only_from_a_trusted_proxy() {
     assert_eq!(statuses, [200, 200, 429], "spoofed addresses share the peer's bucket");
     assert_eq!(clients, ["127.0.0.1"; 3], "X-Forwarded-For from an untrusted peer is ignored");
 }
+
+#[test]
+fn a_forwarded_host_is_the_host_checked() {
+    // A loopback server answers loopback names only (DNS rebinding defence).
+    let rebinding = [("X-Forwarded-Host", "evil.example")];
+    let trusting = TestServer::start(options!().arg("--trusted-proxies").arg("127.0.0.1"));
+    assert_eq!(call(&trusting, "GET", "/health", &rebinding, None).status, 403, "a proxy's host is checked");
+    let local = [("X-Forwarded-Host", "localhost:8443")];
+    assert_eq!(call(&trusting, "GET", "/health", &local, None).status, 200);
+    let untrusting = TestServer::start(options!());
+    assert_eq!(call(&untrusting, "GET", "/health", &rebinding, None).status, 200, "ignored from anyone else");
+}

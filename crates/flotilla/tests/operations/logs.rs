@@ -36,7 +36,7 @@ fn send_secrets(server: &TestServer) -> Vec<String> {
         (get.to_string(), vec![("Authorization", admin.clone()), ("x-request-id", token.clone())], 200),
         (get.to_string(), vec![("Authorization", admin.clone()), ("Cookie", "session=OPS6cookie".into())], 200),
         (format!("{get}&password=query-password-OPS7&token={fake}"), auth(&admin), 200),
-        (format!("/api/2.0/mlflow/users/get?username=carol&password=query-password-OPS7"), auth(&admin), 200),
+        ("/api/2.0/mlflow/users/get?username=carol&password=query-password-OPS7".to_string(), auth(&admin), 200),
     ] {
         let r = call(server, "GET", &path, &with(&headers), None);
         assert_eq!(r.status, status, "{path}: {}", r.text());
