@@ -103,7 +103,7 @@ pub async fn serve(
             },
         };
         let Some(permit) = take_slot(&slots, &registry).await else {
-            refuse(stream, config.max_connections, &lingering, &mut refusals);
+            refuse(stream, config.max_connections, config.tls.is_some(), &lingering, &mut refusals);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -145,14 +145,18 @@ async fn take_slot(slots: &Arc<Semaphore>, registry: &Registry) -> Option<tokio:
 /// shape, written without waiting (a fresh socket's buffer takes it whole).
 /// The socket then lingers a moment, read and discarded, so that closing it
 /// over an unread request does not reset the answer away; only a few linger
-/// at once, the rest are closed at once.
-fn refuse(stream: TcpStream, cap: usize, lingering: &Arc<AtomicUsize>, log: &mut Throttle) {
+/// at once, the rest are closed at once. Under TLS the socket is only closed.
+fn refuse(stream: TcpStream, cap: usize, tls: bool, lingering: &Arc<AtomicUsize>, log: &mut Throttle) {
     if let Some(also) = log.ready() {
         tracing::warn!(
             max_connections = cap,
             refused_since_last = also,
             "connection refused: every connection is busy"
         );
+    }
+    if tls {
+        // A TLS client could not read a plain answer: it sees the close.
+        return;
     }
     let body = format!(
         r#"{{"error_code":"TEMPORARILY_UNAVAILABLE","message":"too many open connections (--max-connections {cap}); retry shortly"}}"#

@@ -49,6 +49,7 @@ fn flotilla(dir: &Path, cert: &Path, key: &Path, extra: &[&str]) -> (Child, Path
         .arg(key)
         .args(extra)
         .env("FLOTILLA_LOG", "info")
+        .env_remove("FLOTILLA_LOG_FORMAT")
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
