@@ -257,6 +257,71 @@ mod tests {
         }
     }
 
+    /// What a handler sees of a request from `peer` with `headers`.
+    fn seen(trusted: &str, peer: &str, headers: &[(&str, &str)], tls: bool) -> (Option<IpAddr>, Origin, String) {
+        use axum::Router;
+        use axum::body::Body;
+        use axum::extract::Extension;
+        use axum::routing::get;
+        use tower::ServiceExt;
+        let app =
+            Router::new()
+                .route(
+                    "/",
+                    get(
+                        |Extension(meta): Extension<RequestMeta>,
+                         Extension(origin): Extension<Origin>,
+                         h: HeaderMap| async move {
+                            let host = h.get("host").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                            axum::Json(serde_json::json!([
+                                meta.client,
+                                origin.https,
+                                origin.forwarded_host.as_deref(),
+                                host
+                            ]))
+                        },
+                    ),
+                )
+                .layer(axum::middleware::from_fn_with_state(Arc::new(TrustedProxies::parse(trusted).unwrap()), assign));
+        let mut request = axum::http::Request::builder().uri("/").header("host", "internal:5000");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        request.extensions_mut().insert(PeerAddr(peer.parse().unwrap()));
+        if tls {
+            request.extensions_mut().insert(TlsConnection);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let body = runtime.block_on(async {
+            let response = app.oneshot(request).await.unwrap();
+            axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap()
+        });
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let origin = Origin { https: v[1].as_bool().unwrap(), forwarded_host: v[2].as_str().map(Arc::from) };
+        (v[0].as_str().map(|c| c.parse().unwrap()), origin, v[3].as_str().unwrap().to_string())
+    }
+
+    #[test]
+    fn forwarded_scheme_and_host_only_from_a_trusted_peer() {
+        let proxy = [
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "models.example"),
+        ];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let public = Origin { https: true, forwarded_host: Some(Arc::from("models.example")) };
+        assert_eq!(seen("10.0.0.1", "10.0.0.1", &proxy, false), (ip("203.0.113.9"), public, "models.example".into()));
+        let direct = Origin { https: false, forwarded_host: None };
+        assert_eq!(seen("10.0.0.1", "6.6.6.6", &proxy, false), (ip("6.6.6.6"), direct.clone(), "internal:5000".into()));
+        assert_eq!(seen("", "10.0.0.1", &proxy, false), (ip("10.0.0.1"), direct, "internal:5000".into()));
+        // Our own TLS is https whatever anyone says; a proxy's "http" is believed for its hop.
+        let tls = Origin { https: true, forwarded_host: None };
+        assert_eq!(seen("", "6.6.6.6", &[("x-forwarded-proto", "http")], true).1, tls);
+        let spoofed_left = [("x-forwarded-proto", "https, http")];
+        assert!(!seen("10.0.0.1", "10.0.0.1", &spoofed_left, false).1.https, "the nearest hop's value counts");
+    }
+
     #[test]
     fn trusted_blocks() {
         let t = TrustedProxies::parse("10.0.0.0/8,2001:db8::/32").unwrap();

@@ -94,11 +94,11 @@ pub struct ServerArgs {
     /// Expensive searches (MLflow searches, fleet search, facets, audit) per
     /// second per token, user or anonymous client address, as `RATE` or
     /// `RATE:BURST`; over it a 429 with Retry-After. `0` for no limit.
-    #[arg(long, env = "FLOTILLA_RATE_LIMIT_SEARCHES", default_value = "5000:10000", value_parser = Rate::parse)]
+    #[arg(long, env = "FLOTILLA_RATE_LIMIT_SEARCHES", default_value = "20000:40000", value_parser = Rate::parse)]
     pub rate_limit_searches: Rate,
     /// Writes per second per token, user or anonymous client address
     /// (`RATE` or `RATE:BURST`; `0` for no limit).
-    #[arg(long, env = "FLOTILLA_RATE_LIMIT_WRITES", default_value = "10000:20000", value_parser = Rate::parse)]
+    #[arg(long, env = "FLOTILLA_RATE_LIMIT_WRITES", default_value = "20000:40000", value_parser = Rate::parse)]
     pub rate_limit_writes: Rate,
 }
 
