@@ -27,6 +27,7 @@ struct TlsServer {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
+    cert: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -69,7 +70,7 @@ fn start(extra: &[&str]) -> (TlsServer, rustls::pki_types::CertificateDer<'stati
             assert!(line.contains("scheme=\"https\"") || line.contains("scheme=https"), "{line}");
             let at = line.find("address=").unwrap() + "address=".len();
             let addr = line[at..].split_whitespace().next().unwrap().parse().unwrap();
-            return (TlsServer { child, addr, log, _dir: dir }, der);
+            return (TlsServer { child, addr, log, cert, _dir: dir }, der);
         }
         if let Some(status) = child.try_wait().unwrap() {
             panic!("flotilla exited ({status}): {text}");
@@ -162,6 +163,21 @@ fn https_with_a_real_client_under_every_connection_limit() {
     assert!(distrustful.write_all(&get("localhost")).and_then(|()| distrustful.flush()).is_err());
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(log.contains("route=/api/2.0/mlflow/experiments/get status=200"), "{log}");
+
+    // The CLI's --server client over HTTPS, trusting the certificate as the mlflow client does.
+    let url = format!("https://localhost:{}", server.addr.port());
+    let families = |cert: Option<&Path>| {
+        let mut cli = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cli.args(["fleet", "families", "--server", &url, "--json"]).env_remove("MLFLOW_TRACKING_SERVER_CERT_PATH");
+        if let Some(cert) = cert {
+            cli.env("MLFLOW_TRACKING_SERVER_CERT_PATH", cert);
+        }
+        cli.output().unwrap()
+    };
+    let trusted = families(Some(&server.cert));
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    let untrusted = families(None);
+    assert!(!untrusted.status.success(), "the CLI trusted a self-signed certificate it was not given");
 }
 
 #[test]
