@@ -9,11 +9,15 @@
 #                      flotilla, 0 with COMPAT_TARGET_URI)
 #   COMPAT_CLIENTS     venvs to use (default: "client3 client2")
 #   COMPAT_AUTH        0: skip the auth pass (below)
+#   COMPAT_TLS         0: skip the TLS pass (below)
 # Extra arguments go to the main suite's pytest, e.g. `run.sh -k registry`.
 #
 # Then an auth pass per client (not with COMPAT_TARGET_URI): a fresh flotilla with
 # `--auth basic` and a random FLOTILLA_ADMIN_PASSWORD, driven by auth_check.py (Basic and
 # Bearer credentials, 401s, read tokens, MLflow's basic-auth client managing users).
+# Then a TLS pass per client: tls_check.py starts flotilla with a self-signed certificate
+# (openssl) and `--auth basic`, and drives the client over HTTPS with
+# MLFLOW_TRACKING_SERVER_CERT_PATH.
 # JUnit XML and server logs land in target/test-output/compat-<client>.{xml,server.log}
 # ($CARGO_TARGET_DIR/test-output when set).
 set -uo pipefail
@@ -60,6 +64,14 @@ if [[ -z "${COMPAT_TARGET_URI:-}" && "${COMPAT_AUTH:-1}" == "1" ]]; then
       "$root/.venvs/$client/bin/python" -m pytest "$here/auth_check.py" -c "$here/pytest.ini" --rootdir "$here" \
       --junitxml="$out/compat-auth-$client.xml" -o junit_suite_name="compat-auth-$client"
     [[ $? -eq 0 ]] || failed+=("$client (--auth basic)")
+  done
+fi
+
+if [[ -z "${COMPAT_TARGET_URI:-}" && "${COMPAT_TLS:-1}" == "1" ]]; then
+  for client in $clients; do
+    echo "=== compat (--tls-cert): $client ==="
+    "$root/.venvs/$client/bin/python" "$here/tls_check.py" "$bin" "$out/compat-tls-$client.server.log"
+    [[ $? -eq 0 ]] || failed+=("$client (TLS)")
   done
 fi
 

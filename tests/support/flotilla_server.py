@@ -42,7 +42,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"flotilla is listening.*?address=(\S+):(\d+)")
+# Text (`address=127.0.0.1:PORT`) or JSON (`"address":"127.0.0.1:PORT"`, FLOTILLA_LOG_FORMAT=json).
+LISTENING = re.compile(r'flotilla is listening.*?address(?:=|":")([^\s"]+):(\d+)')
 POLL = 0.01
 
 

@@ -7,6 +7,7 @@
 //! pool so the async workers only ever do network I/O, under the request's
 //! time budget when it has one (see [`listener`]).
 
+mod access_log;
 mod artifacts;
 mod auth;
 pub mod error;
@@ -16,16 +17,36 @@ pub mod listener;
 mod meta;
 mod metrics;
 mod mlflow;
+mod observed;
+pub mod rate_limit;
 pub mod request_meta;
 mod session;
 mod users;
 mod v2;
 mod wire;
 
+use std::sync::Arc;
+
 use axum::Router;
 pub use flotilla_app::AppState;
 
 pub use crate::host_check::AllowedHosts;
+use crate::rate_limit::RateLimits;
+use crate::request_meta::TrustedProxies;
+
+/// What the edge layers need beyond the state: whose forwarding headers to
+/// believe, and the per-identity rate limits.
+#[derive(Clone)]
+pub struct Edge {
+    pub trusted_proxies: Arc<TrustedProxies>,
+    pub rate_limits: RateLimits,
+}
+
+impl Default for Edge {
+    fn default() -> Self {
+        Self { trusted_proxies: Arc::default(), rate_limits: RateLimits::off() }
+    }
+}
 
 /// The whole HTTP surface of `flotilla server`, accepting any `Host`.
 pub fn router(state: AppState) -> Router {
@@ -34,8 +55,13 @@ pub fn router(state: AppState) -> Router {
 
 /// Only the inference surface (V2, health and metrics), for `flotilla serve`.
 pub fn inference_router(state: AppState, allowed: AllowedHosts) -> Router {
+    inference_router_with_edge(state, allowed, Edge::default())
+}
+
+/// [`inference_router`] with trusted proxies and rate limits.
+pub fn inference_router_with_edge(state: AppState, allowed: AllowedHosts, edge: Edge) -> Router {
     let routes = Router::new().merge(meta::routes()).merge(v2::routes()).merge(metrics::routes());
-    finish(routes, state, allowed)
+    finish(routes, state, allowed, edge)
 }
 
 /// The whole HTTP surface, answering only requests addressed to `allowed` hosts.
@@ -46,6 +72,11 @@ pub fn router_with_hosts(state: AppState, allowed: AllowedHosts) -> Router {
 /// The whole HTTP surface plus `pages` (the web UI), which share the state,
 /// the Host check and the JSON answer for unknown routes.
 pub fn router_with_pages(state: AppState, allowed: AllowedHosts, pages: Router<AppState>) -> Router {
+    router_with_edge(state, allowed, pages, Edge::default())
+}
+
+/// [`router_with_pages`] with trusted proxies and rate limits.
+pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<AppState>, edge: Edge) -> Router {
     let routes = Router::new()
         .merge(pages)
         .merge(meta::routes())
@@ -55,17 +86,22 @@ pub fn router_with_pages(state: AppState, allowed: AllowedHosts, pages: Router<A
         .merge(users::routes())
         .merge(v2::routes())
         .merge(metrics::routes());
-    finish(routes, state, allowed)
+    finish(routes, state, allowed, edge)
 }
 
-/// JSON answers for unknown routes and methods, the state, authentication
-/// (when on; unknown routes need a caller too), and the Host check first.
-fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts) -> Router {
+/// JSON answers for unknown routes and methods, the state, rate limits and
+/// the access log's user (inside authentication, which knows the caller),
+/// authentication (when on; unknown routes need a caller too), the access
+/// log, and the Host check after the request's id and origin.
+fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts, edge: Edge) -> Router {
     routes
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(edge.rate_limits, rate_limit::check))
+        .layer(axum::middleware::from_fn(access_log::note_caller))
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
+        .layer(axum::middleware::from_fn(access_log::record))
         .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
-        .layer(axum::middleware::from_fn(request_meta::assign))
+        .layer(axum::middleware::from_fn_with_state(edge.trusted_proxies, request_meta::assign))
 }

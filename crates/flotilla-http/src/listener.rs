@@ -12,8 +12,14 @@
 //! request's future and the budget is cancelled, so its query stops too. On
 //! shutdown the loop stops accepting, closes idle connections at once, lets
 //! requests in progress finish, and after `shutdown_timeout` returns anyway.
+//!
+//! With TLS (`ListenerConfig::tls`) every limit holds the same way: the
+//! handshake must end within `header_timeout` (its bytes start the header
+//! clock like a request head's), and the connection is counted, evicted and
+//! reaped as any other while it is under way.
 
 mod body;
+mod tls;
 mod tracked;
 
 use std::convert::Infallible;
@@ -28,16 +34,17 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, header};
 use flotilla_store::Budget;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
+pub use self::tls::Tls;
 use self::tracked::{Registry, Watched};
-use crate::request_meta::PeerAddr;
+use crate::observed::{Observed, Observer};
+use crate::request_meta::{PeerAddr, TlsConnection};
 
 /// The limits of [`serve`].
 #[derive(Debug, Clone)]
@@ -54,6 +61,8 @@ pub struct ListenerConfig {
     pub request_timeout: Option<Duration>,
     /// How long shutdown waits for requests in progress.
     pub shutdown_timeout: Duration,
+    /// Serve HTTPS with this certificate; `None` for plain HTTP.
+    pub tls: Option<Tls>,
 }
 
 /// The largest request head (request line and headers) read, in bytes.
@@ -94,7 +103,7 @@ pub async fn serve(
             },
         };
         let Some(permit) = take_slot(&slots, &registry).await else {
-            refuse(stream, config.max_connections, &lingering, &mut refusals);
+            refuse(stream, config.max_connections, config.tls.is_some(), &lingering, &mut refusals);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -136,14 +145,18 @@ async fn take_slot(slots: &Arc<Semaphore>, registry: &Registry) -> Option<tokio:
 /// shape, written without waiting (a fresh socket's buffer takes it whole).
 /// The socket then lingers a moment, read and discarded, so that closing it
 /// over an unread request does not reset the answer away; only a few linger
-/// at once, the rest are closed at once.
-fn refuse(stream: TcpStream, cap: usize, lingering: &Arc<AtomicUsize>, log: &mut Throttle) {
+/// at once, the rest are closed at once. Under TLS the socket is only closed.
+fn refuse(stream: TcpStream, cap: usize, tls: bool, lingering: &Arc<AtomicUsize>, log: &mut Throttle) {
     if let Some(also) = log.ready() {
         tracing::warn!(
             max_connections = cap,
             refused_since_last = also,
             "connection refused: every connection is busy"
         );
+    }
+    if tls {
+        // A TLS client could not read a plain answer: it sees the close.
+        return;
     }
     let body = format!(
         r#"{{"error_code":"TEMPORARILY_UNAVAILABLE","message":"too many open connections (--max-connections {cap}); retry shortly"}}"#
@@ -227,6 +240,34 @@ struct Connection {
 impl Connection {
     async fn run(mut self, stream: TcpStream, peer: IpAddr, registered: tracked::Registered) {
         let conn = Arc::clone(&registered.conn);
+        let io = Watched::new(stream, Arc::clone(&conn));
+        let Some(tls) = self.config.tls.clone() else {
+            return self.serve_http(io, peer, conn, false).await;
+        };
+        let handshake = tokio::time::timeout(self.config.header_timeout, tls.0.accept(io));
+        let io = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(io)) => io,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "tls handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("tls handshake timed out");
+                    return;
+                }
+            },
+            () = conn.close.notified() => return,
+            _ = self.stop.wait_for(|stop| *stop) => return,
+        };
+        self.serve_http(io, peer, conn, true).await;
+        drop(registered);
+    }
+
+    async fn serve_http<I>(mut self, io: I, peer: IpAddr, conn: Arc<tracked::Conn>, tls: bool)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let served = Arc::new(AtomicUsize::new(0));
         let (app, config) = (self.app.clone(), Arc::clone(&self.config));
         let tracker = Arc::clone(&conn);
@@ -236,6 +277,9 @@ impl Connection {
             let budget = config.request_timeout.map(Budget::new);
             let mut request = request.map(|body| Body::new(body::GapTimed::new(body, config.idle_timeout)));
             request.extensions_mut().insert(PeerAddr(peer));
+            if tls {
+                request.extensions_mut().insert(TlsConnection);
+            }
             let app = app.clone();
             async move {
                 let mut response = match budget {
@@ -249,15 +293,10 @@ impl Connection {
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
                 // The request ends when its body has been written, not before.
-                Ok::<_, Infallible>(response.map(|body| {
-                    Body::new(body.map_frame(move |frame| {
-                        let _ = &in_flight;
-                        frame
-                    }))
-                }))
+                Ok::<_, Infallible>(response.map(|body| Observed::body(body, in_flight)))
             }
         });
-        let io = TokioIo::new(Watched::new(stream, Arc::clone(&conn)));
+        let io = TokioIo::new(io);
         let http =
             hyper::server::conn::http1::Builder::new().max_buf_size(MAX_HEAD_BYTES).serve_connection(io, service);
         let mut http = std::pin::pin!(http);
@@ -296,3 +335,6 @@ impl Drop for CancelOnDrop {
         self.0.cancel();
     }
 }
+
+/// A request stays in flight until its answer's body is dropped.
+impl Observer for tracked::InFlight {}

@@ -219,10 +219,15 @@ fn probe(addr: SocketAddr) -> bool {
     BufReader::new(s).read_line(&mut first).is_ok() && first.contains(" 200 ")
 }
 
-/// The address in flotilla's start-up line, `... flotilla is listening address=127.0.0.1:PORT ...`.
+/// The address in flotilla's start-up line, `... flotilla is listening address=127.0.0.1:PORT ...`,
+/// or in its JSON form (`FLOTILLA_LOG_FORMAT=json`), `..."address":"127.0.0.1:PORT"...`.
 fn listening_address(line: &str) -> Option<SocketAddr> {
     if !line.contains("flotilla is listening") {
         return None;
+    }
+    if let Some(at) = line.find("\"address\":\"") {
+        let rest = &line[at + "\"address\":\"".len()..];
+        return rest.split('"').next()?.parse().ok();
     }
     let rest = &line[line.find("address=")? + "address=".len()..];
     rest.split_whitespace().next()?.parse().ok()

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use flotilla_http::rate_limit::{Rate, RateLimitConfig};
+use flotilla_http::request_meta::TrustedProxies;
 use flotilla_serving::{CacheConfig, ServingConfig};
 
 #[derive(Args, Debug)]
@@ -83,6 +85,26 @@ pub struct ServerArgs {
     /// first start.
     #[arg(skip = std::env::var("FLOTILLA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()))]
     pub admin_password: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, env = "FLOTILLA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "FLOTILLA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Proxies whose `X-Forwarded-For`, `-Proto` and `-Host` are believed
+    /// (comma-separated addresses or CIDR blocks, e.g. `10.0.0.0/8,::1`).
+    /// From any other peer those headers are ignored.
+    #[arg(long, env = "FLOTILLA_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
+    /// Expensive searches (MLflow searches, fleet search, facets, audit) per
+    /// second per token, user or anonymous client address, as `RATE` or
+    /// `RATE:BURST`; over it a 429 with Retry-After. `0` for no limit.
+    #[arg(long, env = "FLOTILLA_RATE_LIMIT_SEARCHES", default_value = "20000:40000", value_parser = Rate::parse)]
+    pub rate_limit_searches: Rate,
+    /// Writes per second per token, user or anonymous client address
+    /// (`RATE` or `RATE:BURST`; `0` for no limit).
+    #[arg(long, env = "FLOTILLA_RATE_LIMIT_WRITES", default_value = "20000:40000", value_parser = Rate::parse)]
+    pub rate_limit_writes: Rate,
 }
 
 /// `--auth`.
@@ -163,6 +185,10 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// The UI's session cookie gets `Secure` (the server is reached over TLS).
     pub secure_cookies: bool,
+    /// `(certificate, key)` PEM files for HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub trusted_proxies: TrustedProxies,
+    pub rate_limits: RateLimitConfig,
 }
 
 /// Authentication, resolved.
@@ -201,7 +227,14 @@ impl ServerArgs {
         };
         Ok(ServerConfig {
             auth,
-            secure_cookies: self.secure_cookies,
+            secure_cookies: self.secure_cookies || self.tls_cert.is_some(),
+            tls: self.tls_cert.zip(self.tls_key),
+            trusted_proxies: self.trusted_proxies,
+            rate_limits: RateLimitConfig {
+                searches: self.rate_limit_searches,
+                writes: self.rate_limit_writes,
+                ..RateLimitConfig::default()
+            },
             database: database_path(&self.data_dir),
             artifact_root: artifacts_path(&self.data_dir),
             data_dir: self.data_dir,

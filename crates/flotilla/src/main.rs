@@ -51,16 +51,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        // Colour codes only on a terminal: a log file or a collector gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     exit_code::report(match cli.command {
         Command::Server(args) => args.into_config().and_then(|c| server::run(c, server::Mode::Full)),
         Command::Serve(args) => args.into_config().and_then(|c| server::run(c, server::Mode::InferenceOnly)),
@@ -68,6 +59,25 @@ fn main() -> ExitCode {
         Command::User(args) => accounts::run_user(args),
         Command::Token(args) => accounts::run_token(args),
     })
+}
+
+/// Logs to stderr, filtered by `FLOTILLA_LOG` (default `info`), as text or,
+/// with `FLOTILLA_LOG_FORMAT=json`, one JSON object per line (the access
+/// log's target, `flotilla::access`, kept so a collector can split it off).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("FLOTILLA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(false).with_span_list(false).init();
+    } else {
+        builder
+            .with_target(false)
+            // Colour codes only on a terminal: a log file or a collector gets plain text.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use anyhow::Context;
 use flotilla_app::AppState;
 use flotilla_app::auth::{Authenticator, Bootstrap};
 use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
-use flotilla_http::AllowedHosts;
-use flotilla_http::listener::ListenerConfig;
+use flotilla_http::listener::{ListenerConfig, Tls};
+use flotilla_http::rate_limit::RateLimits;
+use flotilla_http::{AllowedHosts, Edge};
 use flotilla_serving::Serving;
 use flotilla_store::{SqliteStore, Store};
 
@@ -77,6 +78,10 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         max_requests: config.max_requests_per_connection,
         request_timeout: config.request_timeout,
         shutdown_timeout: config.shutdown_timeout,
+        tls: match &config.tls {
+            Some((cert, key)) => Some(Tls::load(cert, key).context("loading --tls-cert and --tls-key")?),
+            None => None,
+        },
     };
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
@@ -101,15 +106,20 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         Some(names) => AllowedHosts::Only(Arc::new(names)),
         None => AllowedHosts::Any,
     };
+    let edge = Edge {
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        rate_limits: RateLimits::new(config.rate_limits),
+    };
     let app = match mode {
-        Mode::Full => flotilla_http::router_with_pages(state, allowed, flotilla_web::routes()),
-        Mode::InferenceOnly => flotilla_http::inference_router(state, allowed),
+        Mode::Full => flotilla_http::router_with_edge(state, allowed, flotilla_web::routes(), edge),
+        Mode::InferenceOnly => flotilla_http::inference_router_with_edge(state, allowed, edge),
     };
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
     tracing::info!(
         address = %address,
+        scheme = if limits.tls.is_some() { "https" } else { "http" },
         data_dir = %config.data_dir.display(),
         mode = ?mode,
         model_memory = config.serving.cache.budget_bytes,

@@ -4,6 +4,11 @@
 //! the server's own definitions; answers are turned back into the store's
 //! types, so tables and `--json` print the same in both modes; an error answer's
 //! `error_code` becomes the error kind (and so the exit code) it came from.
+//!
+//! `https://` servers are verified against `MLFLOW_TRACKING_SERVER_CERT_PATH`
+//! (the mlflow client's variable: a PEM bundle, e.g. a self-signed
+//! certificate) when set, else the system's bundle (`SSL_CERT_FILE`, or
+//! Debian's `/etc/ssl/certs/ca-certificates.crt`).
 
 use std::time::Duration;
 
@@ -18,6 +23,7 @@ use flotilla_http::error::ERROR_KIND_HEADER;
 use flotilla_store::fleet::{AliasEvent, AliasReport, PromotionRule};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -36,7 +42,7 @@ const API: &str = "/api/fleet/v1";
 pub struct Remote {
     base: String,
     runtime: tokio::runtime::Runtime,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// The `Authorization` value for a server with `--auth basic` (see [`credentials`]).
     authorization: Option<hyper::header::HeaderValue>,
 }
@@ -75,14 +81,24 @@ struct ErrorAnswer {
 }
 
 impl Remote {
-    /// A client for the server at `url` (`http://host:port`, no path).
+    /// A client for the server at `url` (`http://host:port` or `https://...`, no path).
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let base = url.trim_end_matches('/').to_string();
-        anyhow::ensure!(base.starts_with("http://"), "--server takes an http:// URL, got '{url}'");
+        anyhow::ensure!(
+            base.starts_with("http://") || base.starts_with("https://"),
+            "--server takes an http:// or https:// URL, got '{url}'"
+        );
         base.parse::<hyper::Uri>().with_context(|| format!("--server '{url}' is not a URL"))?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.enforce_http(false);
+        let tls = rustls::ClientConfig::builder().with_root_certificates(trusted_roots()?).with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self { base, runtime, client, authorization: credentials()? })
     }
@@ -182,6 +198,28 @@ impl Remote {
         }
         serde_json::from_slice(&body).with_context(|| format!("reading the answer of {uri}"))
     }
+}
+
+/// The certificates an `https://` server is checked against (see the module doc).
+fn trusted_roots() -> anyhow::Result<rustls::RootCertStore> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let given = std::env::var_os("MLFLOW_TRACKING_SERVER_CERT_PATH").filter(|p| !p.is_empty());
+    let Some(path) = given.or_else(|| std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty())) else {
+        let bundle = "/etc/ssl/certs/ca-certificates.crt";
+        for cert in CertificateDer::pem_file_iter(bundle).into_iter().flatten().flatten() {
+            let _ = roots.add(cert);
+        }
+        return Ok(roots);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    for cert in CertificateDer::pem_file_iter(&path).with_context(|| format!("reading certificates from {shown}"))? {
+        let cert = cert.with_context(|| format!("reading certificates from {shown}"))?;
+        roots.add(cert).with_context(|| format!("a certificate in {shown}"))?;
+    }
+    anyhow::ensure!(!roots.is_empty(), "no certificate in {shown}");
+    Ok(roots)
 }
 
 /// Credentials for a server with authentication, as the mlflow client takes
