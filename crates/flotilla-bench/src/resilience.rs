@@ -84,8 +84,10 @@ pub fn load(bin: &Path, args: &LoadArgs) -> Result<()> {
         procfs::load_average(),
         report.markdown()
     );
-    if report.errors > 0 || report.connects != args.clients {
-        anyhow::bail!("{} errors, {} connections for {} clients", report.errors, report.connects, args.clients);
+    // More connections than clients is no failure by itself: the server closes a connection
+    // politely (`Connection: close`) after --max-requests-per-connection answers.
+    if report.errors > 0 {
+        anyhow::bail!("{} errors", report.errors);
     }
     Ok(())
 }
