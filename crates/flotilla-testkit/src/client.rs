@@ -56,20 +56,27 @@ impl Client {
         Client { addr, host, auth, sender: None, connects: 0 }
     }
 
+    /// The connection, opened anew when there is none or the server has closed it. A server
+    /// closes a keep-alive connection politely (`Connection: close` after its request cap) and
+    /// the close may be seen only when the next request waits for it: nothing was sent on it
+    /// yet, so a new connection takes the request.
     async fn connection(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, String> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+        let usable = match self.sender.as_mut() {
+            Some(sender) if !sender.is_closed() => sender.ready().await.is_ok(),
+            Some(_) | None => false,
+        };
+        if !usable {
             let stream = TcpStream::connect(self.addr).await.map_err(|e| format!("connect: {e}"))?;
             stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|e| format!("handshake: {e}"))?;
             tokio::spawn(conn);
             self.connects += 1;
+            sender.ready().await.map_err(|e| format!("new connection not ready: {e}"))?;
             self.sender = Some(sender);
         }
-        let sender = self.sender.as_mut().expect("connected above");
-        sender.ready().await.map_err(|e| format!("connection not ready: {e}"))?;
-        Ok(sender)
+        Ok(self.sender.as_mut().expect("connected above"))
     }
 
     /// Sends one request and reads the whole answer. `Err` is a failure of the connection

@@ -60,6 +60,9 @@ pub(super) struct Ledger {
     pub aliases: BTreeMap<String, AliasState>,
     pub alias_moves: usize,
     pub artifacts: Vec<Artifact>,
+    /// `artifacts[..checked]` were read back after an earlier restart (all are again after the
+    /// last one): reading every artifact after every kill grows with the square of the trials.
+    pub checked_artifacts: usize,
     pub artifact_bytes: u64,
     pub pending_artifacts: Vec<Artifact>,
     /// Answers that were neither a 2xx nor a dead connection: a defect whatever the timing.
@@ -202,11 +205,12 @@ impl Writer {
 
     async fn upload(&self, c: &mut Client, n: usize, rng: &mut u64) -> Result<Outcome, ()> {
         let draw = splitmix(rng);
-        // Mostly small files, one in eight large enough to be cut off mid-upload now and then.
-        let len = if draw.is_multiple_of(8) {
-            256 * 1024 + (draw >> 8) as usize % (768 * 1024)
+        // Mostly small files, one in 32 large enough to be cut off mid-upload now and then
+        // (kept small enough that 50 trials of fast writers stay around a gigabyte).
+        let len = if draw.is_multiple_of(32) {
+            128 * 1024 + (draw >> 8) as usize % (384 * 1024)
         } else {
-            1 + (draw >> 8) as usize % (64 * 1024)
+            1 + (draw >> 8) as usize % (16 * 1024)
         };
         let artifact = Artifact {
             path: format!("crash/w{:02}/t{:03}/f{n:05}.bin", self.index, self.trial),

@@ -13,9 +13,14 @@ use crate::client::{Client, encode_query};
 /// The files a data directory may hold besides artifacts.
 const DATABASE_FILES: [&str; 3] = ["flotilla.db", "flotilla.db-wal", "flotilla.db-shm"];
 
-/// Checks everything in `ledger` against the server; each problem is one line of the result.
-/// Resolves what was in flight (an alias's target becomes what the server holds).
-pub(super) async fn acknowledged_writes(c: &mut Client, ledger: &mut Ledger) -> Result<Vec<String>, String> {
+/// Checks everything in `ledger` against the server (artifacts from `ledger.checked_artifacts`
+/// on, or all of them if `all_artifacts`); each problem is one line of the result. Resolves
+/// what was in flight (an alias's target becomes what the server holds).
+pub(super) async fn acknowledged_writes(
+    c: &mut Client,
+    ledger: &mut Ledger,
+    all_artifacts: bool,
+) -> Result<Vec<String>, String> {
     let mut problems = Vec::new();
     for run in &ledger.runs {
         let answer = c.get(&format!("{API}/runs/get?run_id={run}")).await?;
@@ -63,7 +68,8 @@ pub(super) async fn acknowledged_writes(c: &mut Client, ledger: &mut Ledger) -> 
         state.acked = got;
         state.pending = None;
     }
-    for a in &ledger.artifacts {
+    let from = if all_artifacts { 0 } else { ledger.checked_artifacts };
+    for a in &ledger.artifacts[from..] {
         match download(c, a).await? {
             Some(true) => {}
             Some(false) => problems.push(format!("artifact {}: bytes differ from the acknowledged upload", a.path)),
@@ -75,6 +81,7 @@ pub(super) async fn acknowledged_writes(c: &mut Client, ledger: &mut Ledger) -> 
             problems.push(format!("artifact {} in flight at a kill is torn", a.path));
         }
     }
+    ledger.checked_artifacts = ledger.artifacts.len();
     Ok(problems)
 }
 
