@@ -43,8 +43,17 @@ pub struct CrashArgs {
     seed: u64,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+/// Runs `work` on a multi-threaded runtime until it ends or an interrupt or SIGTERM arrives;
+/// then it is dropped, and with it the servers it started (which stops their process groups).
+fn run_until_signal<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = work => result,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("stopped by interrupt; servers stopped"),
+            _ = term.recv() => anyhow::bail!("stopped by terminate signal; servers stopped"),
+        }
+    })
 }
 
 /// Starts flotilla with `--auth basic`, makes a token, and runs the load with it.
@@ -71,7 +80,7 @@ pub fn load(bin: &Path, args: &LoadArgs) -> Result<()> {
     );
     let plan = LoadPlan { clients: args.clients, duration: Duration::from_secs(args.seconds), models: args.models };
     let load_before = procfs::load_average();
-    let report = runtime()?.block_on(async {
+    let report = run_until_signal(async {
         let token =
             load::create_token(server.addr, &basic("admin", ADMIN_PASSWORD)).await.map_err(anyhow::Error::msg)?;
         load::run(server.addr, server.pid(), Some(&format!("Bearer {token}")), &plan).await.map_err(anyhow::Error::msg)
@@ -105,9 +114,9 @@ pub fn crash(bin: &Path, args: &CrashArgs) -> Result<()> {
         seed: args.seed,
     };
     let options = Options::new(bin).own_group(true).start_limit(Duration::from_secs(120));
-    let report = runtime()?
-        .block_on(crash::run(&options, dir.path(), &plan, |line| eprintln!("crash: {line}")))
-        .map_err(anyhow::Error::msg)?;
+    let report = run_until_signal(async {
+        crash::run(&options, dir.path(), &plan, |line| eprintln!("crash: {line}")).await.map_err(anyhow::Error::msg)
+    })?;
     println!("## Crash: kill -9 during mixed ingest\n\n{}", report.summary());
     if !report.failures.is_empty() {
         anyhow::bail!("{} failures", report.failures.len());

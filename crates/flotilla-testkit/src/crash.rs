@@ -55,10 +55,10 @@ pub struct CrashReport {
 impl CrashReport {
     pub fn summary(&self) -> String {
         format!(
-            "{} kill -9 trials: acknowledged and checked after each restart {} runs, {} metric points in {} \
+            "{} kill -9 trials: acknowledged and read back after the restarts {} runs, {} metric points in {} \
              log-batches, {} model versions, {} alias moves, {} artifacts ({:.1} MiB); {} writes in flight at \
-             the kills found whole or absent; {} staged uploads left by the kills, removed at restart; slowest \
-             restart {:.0?}; {} failures{}",
+             the kills found whole or absent; {} staged uploads left by the kills (orphans unless the restart \
+             removes them); slowest restart {:.0?}; {} failures{}",
             self.trials,
             self.runs,
             self.metric_points,
