@@ -64,13 +64,51 @@ async fn the_staging_directory_is_hidden_and_unaddressable() {
 }
 
 #[tokio::test]
-async fn stale_staged_files_are_kept_when_fresh() {
+async fn staged_files_are_kept_while_an_upload_holds_them_and_removed_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(dir.path());
-    std::fs::write(store.root().join(".tmp/upload-in-flight"), b"x").unwrap();
-    // Re-opening must not remove an upload that may still be running elsewhere.
+    // An upload in progress in another process holds its staged file locked.
+    let held = store.root().join(".tmp/upload-in-flight");
+    std::fs::write(&held, b"x").unwrap();
+    let holder = std::fs::OpenOptions::new().write(true).open(&held).unwrap();
+    holder.try_lock().unwrap();
+    // A process killed mid-upload left one nobody holds (the kernel dropped its lock).
+    std::fs::write(store.root().join(".tmp/upload-of-a-killed-process"), b"x").unwrap();
     let again = LocalArtifactStore::new(store.root().to_path_buf()).unwrap();
-    assert_eq!(staged_files(&again), 1);
+    let left: Vec<_> = std::fs::read_dir(again.root().join(".tmp")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["upload-in-flight"]);
+    drop(holder);
+    let again = LocalArtifactStore::new(store.root().to_path_buf()).unwrap();
+    assert_eq!(staged_files(&again), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_in_progress_survives_another_process_opening_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let rest = futures_util::stream::once(async move {
+        let _ = wait.await;
+        Ok(bytes::Bytes::from_static(b" end"))
+    });
+    let body =
+        futures_util::StreamExt::chain(futures_util::stream::iter([Ok(bytes::Bytes::from_static(b"start"))]), rest);
+    let put = tokio::spawn({
+        let store = store.clone();
+        async move { store.put(&path("slow.txt"), Box::pin(body)).await }
+    });
+    while staged_files(&store) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Opened again at any moment (even between the staged file's creation and its lock), the
+    // store leaves the upload be, or the upload starts over with a new staged file.
+    LocalArtifactStore::new(store.root().to_path_buf()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    LocalArtifactStore::new(store.root().to_path_buf()).unwrap();
+    assert_eq!(staged_files(&store), 1, "the staged file of an upload in progress was removed");
+    go.send(()).unwrap();
+    assert_eq!(put.await.unwrap().unwrap(), 9);
+    assert_eq!(read_all(store.get(&path("slow.txt")).await.unwrap()).await, b"start end");
 }
 
 #[cfg(unix)]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::http::Http;
+use crate::http::{Http, Target};
 
 /// What one operation measured: successful latencies, failures and wall-clock time.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ impl OpStats {
 /// Runs jobs `0..total` on `clients` concurrent clients, each with its own connection, until
 /// all are done or `cap` has passed. A job gets its client and index and returns the latency it
 /// measured, or an error description; errors are counted, never fatal.
-pub async fn drive<F, Fut>(base: &str, clients: usize, total: usize, cap: Duration, job: F) -> OpStats
+pub async fn drive<F, Fut>(base: &Target, clients: usize, total: usize, cap: Duration, job: F) -> OpStats
 where
     F: Fn(Http, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Duration, String>> + Send + 'static,

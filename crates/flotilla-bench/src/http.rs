@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -29,20 +30,40 @@ impl Req {
     }
 }
 
+/// A server to drive: its base URL and the `Authorization` value every request carries.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base: String,
+    pub auth: Option<HeaderValue>,
+}
+
+impl Target {
+    /// A server without authentication.
+    pub fn plain(base: impl Into<String>) -> Target {
+        Target { base: base.into(), auth: None }
+    }
+
+    /// A server asking for credentials: `authorization` is the whole header value.
+    pub fn with_auth(base: impl Into<String>, authorization: &str) -> Target {
+        Target { base: base.into(), auth: Some(HeaderValue::from_str(authorization).expect("a valid header value")) }
+    }
+}
+
 /// A client holding at most one idle connection, so a sequential caller reuses one socket.
 #[derive(Clone)]
 pub struct Http {
     client: Client<HttpConnector, Full<Bytes>>,
     base: String,
+    auth: Option<HeaderValue>,
 }
 
 impl Http {
-    pub fn new(base: &str) -> Self {
+    pub fn new(target: &Target) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1).build(connector);
-        Http { client, base: base.trim_end_matches('/').to_owned() }
+        Http { client, base: target.base.trim_end_matches('/').to_owned(), auth: target.auth.clone() }
     }
 
     /// Sends `req` and reads the whole body. Network failures and timeouts are `Err` with a
@@ -52,6 +73,9 @@ impl Http {
         let mut builder = Request::builder().method(req.method.clone()).uri(&uri);
         if req.body.is_some() {
             builder = builder.header("content-type", "application/json");
+        }
+        if let Some(auth) = &self.auth {
+            builder = builder.header(hyper::header::AUTHORIZATION, auth.clone());
         }
         let request = builder
             .body(Full::new(req.body.clone().unwrap_or_default()))

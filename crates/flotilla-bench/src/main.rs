@@ -1,9 +1,13 @@
 //! `flotilla-bench`: starts flotilla and the real MLflow 3.17.2 server, runs one workload with
 //! one in-process load generator against each, and prints a markdown table of ratios.
+//! Subcommands: `load` (keep-alive clients, mixed reads and writes, with a token), `crash`
+//! (kill -9 trials) and `auth-overhead` (tracking and serving with auth off, Basic, Bearer).
 
 mod driver;
 mod http;
+mod overhead;
 mod report;
+mod resilience;
 mod server;
 mod venv;
 mod workload;
@@ -24,8 +28,10 @@ const IDLE_WAIT: Duration = Duration::from_secs(2);
 #[derive(Parser, Debug)]
 #[command(about = "End-to-end benchmark of flotilla against the real MLflow server")]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The flotilla binary to start.
-    #[arg(long, env = "FLOTILLA_BIN", default_value = "target/release/flotilla")]
+    #[arg(long, global = true, env = "FLOTILLA_BIN", default_value = "target/release/flotilla")]
     flotilla_bin: PathBuf,
     /// Run flotilla only.
     #[arg(long)]
@@ -57,6 +63,17 @@ struct Args {
     /// The venv holding mlflow (created when missing) [default: .venvs/mlflow-server in the repo].
     #[arg(long)]
     mlflow_venv: Option<PathBuf>,
+}
+
+/// Runs other than the side-by-side comparison.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Keep-alive clients with mixed reads and writes under `--auth basic` and a token.
+    Load(resilience::LoadArgs),
+    /// kill -9 during mixed ingest, restart, check every acknowledged write.
+    Crash(resilience::CrashArgs),
+    /// The tracking and serving workloads with auth off, Basic and Bearer, and the cost of each.
+    AuthOverhead(overhead::OverheadArgs),
 }
 
 impl Args {
@@ -118,7 +135,7 @@ async fn measure(launch: Launch, plan: &Plan) -> Measure {
     let idle = procfs::tree_rss(server.pid());
     eprintln!("bench: {name} idle RSS {} MiB in {} processes", idle.bytes >> 20, idle.processes);
     m.idle = Some(idle);
-    match workload::run(&server.base_url(), plan).await {
+    match workload::run(&http::Target::plain(server.base_url()), plan).await {
         Ok(results) => m.results = Some(results),
         Err(e) => {
             eprintln!("bench: {name} workload stopped: {e}\n{}", server.log_tail(30));
@@ -154,6 +171,15 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let root = repo_root();
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
+    if args.command.is_some() && !flotilla_bin.is_file() {
+        anyhow::bail!("no flotilla binary at {} (build it or pass --flotilla-bin)", flotilla_bin.display());
+    }
+    match &args.command {
+        Some(Command::Load(a)) => return resilience::load(&flotilla_bin, a),
+        Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
+        Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
+        None => {}
+    }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(
             "no flotilla binary at {} (build it, pass --flotilla-bin, or use --skip-flotilla)",

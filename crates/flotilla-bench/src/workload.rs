@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::driver::{OpStats, drive};
-use crate::http::{Http, Req, encode_query};
+use crate::http::{Http, Req, Target, encode_query};
 
 /// How much of each operation to run.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ async fn create_run(http: &Http, experiment_id: &str, name: &str) -> Result<Stri
 
 /// Runs a single-client timed loop of the same request after a few untimed warm-ups.
 async fn single_client(
-    base: &str,
+    base: &Target,
     reps: usize,
     cap: Duration,
     make: impl Fn(usize) -> Req + Send + Sync + 'static,
@@ -91,7 +91,7 @@ async fn single_client(
 }
 
 /// Runs the whole workload against the server at `base`.
-pub async fn run(base: &str, plan: &Plan) -> Result<Results, String> {
+pub async fn run(base: &Target, plan: &Plan) -> Result<Results, String> {
     let mut out = Results::default();
     let http = Http::new(base);
 

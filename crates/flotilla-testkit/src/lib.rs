@@ -5,9 +5,17 @@
 //! data directory and raw HTTP/1.1 for integration tests; `Process` and `Launch` are the
 //! mechanics, used directly by the bench.
 //!
+//! `load` and `crash` are the load run (keep-alive clients, mixed reads and writes) and the
+//! kill -9 trials, run short by the integration tests and in full by `flotilla-bench`;
+//! `Client` is their HTTP/1.1 client, one keep-alive connection that reports every failure.
+//!
 //! A dev-dependency only: no production crate depends on this one
 //! (`scripts/check-invariants.sh`).
 
+mod client;
+pub mod crash;
+pub mod fixtures;
+pub mod load;
 mod process;
 pub mod procfs;
 mod reply;
@@ -17,6 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+pub use client::{Answer, Client, basic, encode_query};
 pub use process::{Launch, Port, Process, free_port};
 pub use reply::Reply;
 pub use server::{Options, TestServer};

@@ -167,6 +167,12 @@ impl Process {
         signal(&self.pid().to_string(), "TERM")
     }
 
+    /// Kills the server with SIGKILL and reaps it: a crash, with no chance to clean up.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        signal(&self.pid().to_string(), "KILL");
+        self.child.wait().ok()
+    }
+
     /// Stops the server (its process group, if it has its own) with SIGTERM, then after the
     /// grace with SIGKILL; also kills any descendant still alive.
     pub fn stop(&mut self) {

@@ -2,7 +2,10 @@
 //!
 //! Readers only ever see a complete file: the old one until the rename, the new one after.
 //! The staged file is removed when the upload fails *or when its future is dropped* (the
-//! client hung up and the server cancelled the handler), by the guard's `Drop`.
+//! client hung up and the server cancelled the handler), by the guard's `Drop`. A process
+//! killed mid-upload runs no `Drop`: its staged file is found at the next start, because every
+//! upload holds an exclusive lock on its staged file until it is published, and a file nobody
+//! holds is nobody's upload (the kernel drops a dead process's locks).
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -18,7 +21,8 @@ use crate::store::ByteStream;
 
 /// Coalesces the small chunks an HTTP body arrives in into fewer blocking writes.
 const WRITE_BUFFER: usize = 256 * 1024;
-/// Staged files older than this are leftovers of a crash, not uploads in progress.
+/// Staged files older than this are leftovers, whoever holds them (a lock that cannot be
+/// taken on a file system without `flock`, say).
 const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// Tries at creating the parents and publishing, when a delete keeps taking them away.
 const PUBLISH_ATTEMPTS: usize = 3;
@@ -66,12 +70,13 @@ pub(super) async fn stage_and_publish(
     // The data must be on disk before the rename makes it visible, or a crash could
     // publish an empty or torn file under the final name.
     file.sync_all().await?;
-    drop(file);
 
     // Parents are created only now, so a failed upload leaves no empty directories behind.
     let parent = target.parent().ok_or_else(|| conflict(path, "the root is a directory"))?;
     publish(&staged.path, parent, target, path).await?;
     staged.published = true;
+    // Held (with its lock) until published, so a starting process never takes it for a leftover.
+    drop(file);
 
     // Make the rename itself durable. The file is already visible and complete, so a
     // failure here is logged rather than turned into a failed upload the client would retry.
@@ -120,7 +125,41 @@ fn publish_error(path: &ArtifactPath, e: std::io::Error) -> ArtifactError {
     }
 }
 
+/// A new staged file, locked exclusively: the lock says "an upload in progress" to any other
+/// process opening the store (see [`remove_stale`]). Between creating the file and locking it,
+/// a process starting up may take it for a leftover and remove it; the upload then sees its
+/// lock taken or its name gone and starts over with a new file.
 async fn create_staged(tmp_dir: &Path) -> Result<(File, Staged), ArtifactError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (file, staged) = create_unlocked(tmp_dir).await?;
+        let file = file.into_std().await;
+        let locked = match file.try_lock() {
+            Ok(()) => true,
+            Err(std::fs::TryLockError::WouldBlock) => false,
+            Err(std::fs::TryLockError::Error(error)) => {
+                // No `flock` here: the file is only collected once stale.
+                tracing::debug!(path = %staged.path.display(), %error, "could not lock staged upload");
+                return Ok((File::from_std(file), staged));
+            }
+        };
+        if (locked && still_named(&file, &staged.path)) || attempt == PUBLISH_ATTEMPTS {
+            return Ok((File::from_std(file), staged));
+        }
+    }
+}
+
+/// Whether `path` still names the file `file` has open.
+fn still_named(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.dev(), named.ino()),
+        (Ok(_) | Err(_), Ok(_) | Err(_)) => false,
+    }
+}
+
+async fn create_unlocked(tmp_dir: &Path) -> Result<(File, Staged), ArtifactError> {
     let path = tmp_dir.join(format!("upload-{:016x}", rand::random::<u64>()));
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -140,11 +179,29 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir).await?.sync_all().await
 }
 
+/// Whether a live upload (in this process or another) holds the staged file's lock. A file
+/// that cannot be opened or locked for another reason counts as held: kept until stale.
+fn held_by_an_upload(path: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) else {
+        return true;
+    };
+    match file.try_lock() {
+        // Taken, so no one held it; it is released when `file` closes, just before the unlink.
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(error)) => {
+            tracing::debug!(path = %path.display(), %error, "could not lock staged upload");
+            true
+        }
+    }
+}
+
 fn conflict(path: &ArtifactPath, why: &str) -> ArtifactError {
     ArtifactError::Conflict(format!("cannot write {path}: {why}"))
 }
 
-/// Remove staged files left by a crash. Best effort: a failure only costs disk space.
+/// Remove staged files left by a crash: those no live upload holds locked, and any older than
+/// [`STALE_AFTER`]. Best effort: a failure only costs disk space.
 pub(super) fn remove_stale(tmp_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(tmp_dir) else {
         return;
@@ -159,7 +216,7 @@ pub(super) fn remove_stale(tmp_dir: &Path) {
         let removed = if trash {
             // A delete the process did not live to finish: the tree was already gone for clients.
             std::fs::remove_dir_all(entry.path())
-        } else if stale {
+        } else if stale || !held_by_an_upload(&entry.path()) {
             std::fs::remove_file(entry.path())
         } else {
             Ok(())

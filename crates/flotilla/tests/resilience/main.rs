@@ -1,7 +1,8 @@
 //! The resilience suite: a real `flotilla server` process per test, attacked
 //! the way a hostile or careless client would, one test per class of defect
 //! (oversized claims, request memory, idle and slow connections, shutdown,
-//! hostile model files, limits on what a request may carry, races).
+//! hostile model files, limits on what a request may carry, races, load and
+//! kill -9).
 //!
 //! Each module owns one class; `flotilla_testkit::TestServer` starts servers and
 //! speaks raw HTTP/1.1 over TCP so a test controls every byte and every socket.
@@ -11,6 +12,7 @@ use flotilla_testkit::{TestServer, options};
 mod connections;
 mod decoders;
 mod limits;
+mod load;
 mod model_files;
 
 #[test]
