@@ -10,6 +10,7 @@
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
+pub mod audit;
 pub mod auth;
 pub mod budget;
 mod error;
@@ -20,6 +21,7 @@ pub mod prelude;
 pub mod query;
 pub mod sqlite;
 
+pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use budget::Budget;
 pub use error::{StoreError, StoreResult};
@@ -157,6 +159,7 @@ pub trait Store:
     + VersionSearchStore
     + InsightStore
     + AuthStore
+    + AuditStore
 {
 }
 
@@ -172,5 +175,6 @@ impl<T> Store for T where
         + VersionSearchStore
         + InsightStore
         + AuthStore
+        + AuditStore
 {
 }
