@@ -8,6 +8,7 @@
 //! time budget when it has one (see [`listener`]).
 
 mod artifacts;
+mod audit;
 mod auth;
 pub mod error;
 mod fleet;
@@ -51,19 +52,22 @@ pub fn router_with_pages(state: AppState, allowed: AllowedHosts, pages: Router<A
         .merge(mlflow::routes())
         .merge(artifacts::routes())
         .merge(fleet::routes())
+        .merge(audit::routes())
         .merge(users::routes())
         .merge(v2::routes())
         .merge(metrics::routes());
     finish(routes, state, allowed)
 }
 
-/// JSON answers for unknown routes and methods, the state, authentication
-/// (when on; unknown routes need a caller too), and the Host check first.
+/// JSON answers for unknown routes and methods, the state, the audit
+/// context of a change, authentication (when on; unknown routes need a
+/// caller too), and the Host check first.
 fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts) -> Router {
     routes
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone())
+        .layer(axum::middleware::from_fn(audit::context))
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
         .layer(axum::middleware::from_fn(request_meta::assign))
