@@ -43,5 +43,8 @@ pub(crate) async fn context(request: Request, next: Next) -> Response {
 async fn events(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<AuditEvents>> {
     let query = api::parse_query(raw.as_deref().unwrap_or(""))?;
     let page = s.call(move |store| store.audit_events(&query)).await?;
-    Ok(Json(AuditEvents { events: page.items.into_iter().map(Into::into).collect(), next_page_token: page.next_page_token }))
+    Ok(Json(AuditEvents {
+        events: page.items.into_iter().map(Into::into).collect(),
+        next_page_token: page.next_page_token,
+    }))
 }

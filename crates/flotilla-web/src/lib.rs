@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}", get(pages::run::page))
         .route("/runs/{id}/artifacts/{*path}", get(pages::run::download))
         .route("/audit", get(pages::audit::page))
+        .route("/audit/events", get(pages::audit::all_events))
         .route("/audit/batches/{id}/rollback", post(pages::audit::rollback))
         .layer(axum::middleware::from_fn(csrf::token_cookie))
         .layer(axum::middleware::map_response(security_headers));

@@ -70,7 +70,10 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
             let db = crate::config::database_path(&args.data_dir);
             anyhow::ensure!(db.exists(), "no store at {} (run `flotilla server` first)", db.display());
             let page = SqliteStore::open(&db)?.audit_events(&query)?;
-            AuditEvents { events: page.items.into_iter().map(Into::into).collect(), next_page_token: page.next_page_token }
+            AuditEvents {
+                events: page.items.into_iter().map(Into::into).collect(),
+                next_page_token: page.next_page_token,
+            }
         }
     };
     if args.json {
@@ -80,7 +83,10 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = answer.events.iter().map(row).collect();
     print!(
         "{}",
-        table::render(&["ID", "TIME_MS", "ACTOR", "METHOD", "CLIENT", "REQUEST_ID", "ACTION", "RESOURCE", "CHANGE"], &rows)
+        table::render(
+            &["ID", "TIME_MS", "ACTOR", "METHOD", "CLIENT", "REQUEST_ID", "ACTION", "RESOURCE", "CHANGE"],
+            &rows
+        )
     );
     if let Some(token) = answer.next_page_token {
         println!("next page: --page-token {token}");

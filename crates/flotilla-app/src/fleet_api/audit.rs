@@ -66,7 +66,8 @@ pub struct AuditEvents {
 pub fn parse_query(query: &str) -> Result<AuditEventQuery, Error> {
     let mut q = AuditEventQuery::default();
     let time = |what: &str, v: &str| {
-        v.parse::<i64>().map_err(|_| Error::invalid(format!("'{what}' must be milliseconds since the epoch, got '{v}'")))
+        v.parse::<i64>()
+            .map_err(|_| Error::invalid(format!("'{what}' must be milliseconds since the epoch, got '{v}'")))
     };
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim();
