@@ -188,4 +188,45 @@ mod tests {
         assert_eq!(second.items[0].action, "experiment.create");
         assert!(second.next_page_token.is_none());
     }
+
+    /// The cost of the audit row on run logging: log-batch calls with and
+    /// without a context (`cargo nextest run -p flotilla-store --run-ignored
+    /// only -E 'test(log_batch_throughput)' --no-capture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn log_batch_throughput_with_and_without_the_audit_row() {
+        use flotilla_core::model::Metric;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let exp = store.create_experiment("e", None, &[]).unwrap();
+        let run =
+            store.create_run(&crate::NewRun { experiment_id: exp, ..crate::NewRun::default() }).unwrap().info.run_id;
+        let batch = |step: i64| -> Vec<Metric> {
+            (0..10)
+                .map(|k| Metric {
+                    key: format!("m{k}"),
+                    value: 1.0,
+                    timestamp: 1,
+                    step,
+                    model_id: None,
+                    dataset_name: None,
+                    dataset_digest: None,
+                    run_id: None,
+                })
+                .collect()
+        };
+        let rounds = 2_000;
+        for (name, context) in [("without", None), ("with", Some(ctx("alice", "r"))), ("without", None)] {
+            let started = std::time::Instant::now();
+            for i in 0..rounds {
+                let log = || store.log_batch(&run, &batch(i), &[], &[]).unwrap();
+                match &context {
+                    Some(c) => c.run(log),
+                    None => log(),
+                }
+            }
+            let per_s = f64::from(rounds as u32) / started.elapsed().as_secs_f64();
+            println!("log-batch (10 metrics) {name} audit: {per_s:.0}/s");
+        }
+    }
 }
