@@ -154,6 +154,11 @@ impl AuditContext {
     }
 }
 
+/// Calls `f` with the context in force on this thread, without copying it.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&AuditContext>) -> R) -> R {
+    CONTEXT.with(|c| f(c.borrow().as_ref()))
+}
+
 /// Names what the write running on this thread does (the last call wins).
 /// Called by the store's write paths inside their transaction.
 pub fn note(change: Change) {
