@@ -44,6 +44,24 @@ pub(super) fn append(tx: &Transaction<'_>) -> StoreResult<()> {
     })
 }
 
+/// The distinct actions starting with `prefix`, by a skip scan of the
+/// action index (one seek per action, however many rows each has); at most
+/// 400, under SQLite's limit on a compound query.
+fn actions_under(tx: &Transaction<'_>, prefix: &str) -> StoreResult<Vec<String>> {
+    let end = format!("{prefix}\u{10FFFF}");
+    let mut stmt = tx.prepare_cached(
+        "WITH RECURSIVE a(x) AS (
+             SELECT (SELECT min(action) FROM audit_events WHERE action >= ?1 AND action < ?2)
+             UNION ALL
+             SELECT (SELECT min(action) FROM audit_events WHERE action > a.x AND action < ?2) FROM a
+             WHERE a.x IS NOT NULL LIMIT 400
+         )
+         SELECT x FROM a WHERE x IS NOT NULL",
+    )?;
+    let actions = stmt.query_map(params![prefix, end], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    Ok(actions)
+}
+
 /// One text value (a description, a tag's value, a stage) before a write
 /// changes it; `None` when there is no such row.
 pub(super) fn scalar<P: rusqlite::Params>(tx: &Transaction<'_>, sql: &str, params: P) -> StoreResult<Option<String>> {
@@ -62,15 +80,12 @@ impl AuditStore for SqliteStore {
     fn audit_events(&self, query: &AuditEventQuery) -> StoreResult<Page<AuditEvent>> {
         let limit = validation::page_size(query.page.max_results, (100, 1000), "max_results")?;
         let cursor = paging::decode_opt(query.page.page_token.as_deref(), 1)?;
-        let mut sql = String::from(
-            "SELECT id, time, actor, method, token_id, client, request_id, action, resource_kind,
-                    resource_id, outcome, before, after, count
-             FROM audit_events WHERE 1 = 1",
-        );
+        // The filters other than the action, ANDed.
+        let mut filter = String::new();
         let mut args: Vec<SqlValue> = Vec::new();
         let mut eq = |column: &str, value: &Option<String>| {
             if let Some(v) = value {
-                sql.push_str(&format!(" AND {column} = ?"));
+                filter.push_str(&format!(" AND {column} = ?"));
                 args.push(v.clone().into());
             }
         };
@@ -78,33 +93,53 @@ impl AuditStore for SqliteStore {
         eq("resource_kind", &query.resource_kind);
         eq("resource_id", &query.resource_id);
         eq("request_id", &query.request_id);
-        match query.action.as_deref().map(|a| (a, a.strip_suffix('*'))) {
-            Some((_, Some(prefix))) => {
-                // A range on the index: [prefix, prefix + U+10FFFF).
-                sql.push_str(" AND action >= ? AND action < ?");
-                args.push(prefix.to_string().into());
-                args.push(format!("{prefix}\u{10FFFF}").into());
-            }
-            Some((action, None)) => {
-                sql.push_str(" AND action = ?");
-                args.push(action.to_string().into());
-            }
-            None => {}
-        }
         if let Some(since) = query.since {
-            sql.push_str(" AND time >= ?");
+            filter.push_str(" AND time >= ?");
             args.push(since.into());
         }
         if let Some(until) = query.until {
-            sql.push_str(" AND time < ?");
+            filter.push_str(" AND time < ?");
             args.push(until.into());
         }
         if let Some(after) = cursor.as_ref().and_then(|c| c[0].as_i64()) {
-            sql.push_str(" AND id < ?");
+            filter.push_str(" AND id < ?");
             args.push(after.into());
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
+        let columns = "id, time, actor, method, token_id, client, request_id, action, resource_kind,
+                       resource_id, outcome, before, after, count";
         self.read(|tx| {
+            // An action (or each action under a prefix) is walked newest first on
+            // its own (action, id) index and the walks merged, so a page of a
+            // common prefix does not sort every row it matches.
+            let actions = match query.action.as_deref().map(|a| (a, a.strip_suffix('*'))) {
+                Some((_, Some(prefix))) => Some(actions_under(tx, prefix)?),
+                Some((action, None)) => Some(vec![action.to_string()]),
+                None => None,
+            };
+            let (sql, args) = match actions {
+                None => (
+                    format!("SELECT {columns} FROM audit_events WHERE 1 = 1{filter} ORDER BY id DESC LIMIT {}", limit + 1),
+                    args.clone(),
+                ),
+                Some(actions) if actions.is_empty() => return Ok(Page { items: Vec::new(), next_page_token: None }),
+                Some(actions) => {
+                    let walk = format!(
+                        "SELECT * FROM (SELECT {columns} FROM audit_events WHERE action = ?{filter} ORDER BY id DESC LIMIT {})",
+                        limit + 1
+                    );
+                    let sql = format!(
+                        "{} ORDER BY id DESC LIMIT {}",
+                        vec![walk; actions.len()].join(" UNION ALL "),
+                        limit + 1
+                    );
+                    let mut all = Vec::new();
+                    for action in actions {
+                        all.push(SqlValue::from(action));
+                        all.extend(args.iter().cloned());
+                    }
+                    (sql, all)
+                }
+            };
             let mut items = tx
                 .prepare(&sql)?
                 .query_map(params_from_iter(args.iter()), |r| {
