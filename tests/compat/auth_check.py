@@ -141,3 +141,21 @@ def test_the_auth_client_manages_users():
     as_user(bob, pw1)
     with raises_mlflow("UNAUTHENTICATED"):
         client.search_experiments()
+
+
+def test_a_write_by_the_client_is_in_the_audit_trail_under_its_user():
+    """The trail names the authenticated user of a write made by the real client, its token and address."""
+    token = new_token("write")
+    as_token(token)
+    name = unique("audited")
+    MlflowClient().create_registered_model(name, description="from the real client")
+    r = requests.get(
+        f"{URI}/api/fleet/v1/audit/events",
+        auth=ADMIN,
+        params={"action": "registered_model.create", "resource_id": name},
+    )
+    assert r.status_code == 200, r.text
+    [event] = r.json()["events"]
+    assert (event["actor"], event["method"], event["token_id"]) == (ADMIN[0], "token", token[4:12]), event
+    assert event["client"] == "127.0.0.1" and event["request_id"], event
+    assert event["after"]["description"] == "from the real client", event

@@ -10,6 +10,7 @@
 //! refused body is answered with that message.
 
 pub mod answers;
+pub mod audit;
 
 pub use answers::{AliasEvent, AliasMove, AliasReport, PartitionTarget, RegisteredVersion};
 use flotilla_core::fleet::{MetricOp, PartitionValue};

@@ -11,6 +11,7 @@
 //! no SQL). Its errors are the one vocabulary, [`flotilla_core::Error`];
 //! each adapter answers them from its own table.
 
+pub mod audit;
 pub mod auth;
 pub mod budget;
 pub mod error;
@@ -50,9 +51,12 @@ impl AppState {
             return Err(over_budget(spent));
         }
         let within = budget.clone();
-        let joined = tokio::task::spawn_blocking(move || match within {
-            Some(budget) => budget.run(|| f(store.as_ref())),
-            None => f(store.as_ref()),
+        let audit = audit::current();
+        let joined = tokio::task::spawn_blocking(move || {
+            audit::run(audit.as_ref(), || match within {
+                Some(budget) => budget.run(|| f(store.as_ref())),
+                None => f(store.as_ref()),
+            })
         })
         .await;
         match joined {

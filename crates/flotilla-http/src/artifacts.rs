@@ -9,6 +9,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use flotilla_app::audit;
 use flotilla_artifacts::{ArtifactPath, SourceUri, parse_source_uri};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -102,13 +103,15 @@ async fn download(State(s): State<AppState>, Path(raw): Path<String>) -> ApiResu
 async fn upload(State(s): State<AppState>, Path(raw): Path<String>, request: Request) -> ApiResult<axum::Json<Value>> {
     let path = ArtifactPath::parse(&raw)?;
     let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
-    s.artifacts.put(&path, Box::pin(body)).await?;
+    let bytes = s.artifacts.put(&path, Box::pin(body)).await?;
+    audit::record(&s, audit::artifact_written(path.as_str(), bytes)).await?;
     Ok(axum::Json(json!({})))
 }
 
 async fn delete(State(s): State<AppState>, Path(raw): Path<String>) -> ApiResult<axum::Json<Value>> {
     let path = ArtifactPath::parse(&raw)?;
     s.artifacts.delete(&path).await?;
+    audit::record(&s, audit::artifact_deleted(path.as_str())).await?;
     Ok(axum::Json(json!({})))
 }
 

@@ -9,6 +9,7 @@
 
 mod access_log;
 mod artifacts;
+mod audit;
 mod auth;
 pub mod error;
 mod fleet;
@@ -83,21 +84,24 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(mlflow::routes())
         .merge(artifacts::routes())
         .merge(fleet::routes())
+        .merge(audit::routes())
         .merge(users::routes())
         .merge(v2::routes())
         .merge(metrics::routes());
     finish(routes, state, allowed, edge)
 }
 
-/// JSON answers for unknown routes and methods, the state, rate limits and
-/// the access log's user (inside authentication, which knows the caller),
-/// authentication (when on; unknown routes need a caller too), the access
-/// log, and the Host check after the request's id and origin.
+/// JSON answers for unknown routes and methods, the state, the audit
+/// context of a change, rate limits and the access log's user (inside
+/// authentication, which knows the caller), authentication (when on; unknown
+/// routes need a caller too), the access log, and the Host check after the
+/// request's id and origin.
 fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts, edge: Edge) -> Router {
     routes
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone())
+        .layer(axum::middleware::from_fn(audit::context))
         .layer(axum::middleware::from_fn_with_state(edge.rate_limits, rate_limit::check))
         .layer(axum::middleware::from_fn(access_log::note_caller))
         .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))

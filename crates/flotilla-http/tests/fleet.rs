@@ -277,6 +277,7 @@ async fn openapi_document_lists_every_route() {
         "/api/fleet/v1/promotions",
         "/api/fleet/v1/batches/{batch}/rollback",
         "/api/fleet/v1/audit",
+        "/api/fleet/v1/audit/events",
         "/api/fleet/v1/versions/bulk",
         "/api/fleet/v1/aliases/bulk",
         "/api/fleet/v1/families",

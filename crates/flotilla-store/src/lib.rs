@@ -10,6 +10,7 @@
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
+pub mod audit;
 pub mod auth;
 pub mod budget;
 mod error;
@@ -21,6 +22,7 @@ pub mod query;
 pub mod session;
 pub mod sqlite;
 
+pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use budget::Budget;
 pub use error::{StoreError, StoreResult};
@@ -160,6 +162,7 @@ pub trait Store:
     + InsightStore
     + AuthStore
     + SessionStore
+    + AuditStore
 {
 }
 
@@ -176,5 +179,6 @@ impl<T> Store for T where
         + InsightStore
         + AuthStore
         + SessionStore
+        + AuditStore
 {
 }

@@ -2,6 +2,7 @@
 //! (`use flotilla_store::prelude::*;`). A `dyn Store` needs no import.
 
 pub use crate::Store;
+pub use crate::audit::AuditStore;
 pub use crate::auth::AuthStore;
 pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use crate::insights::InsightStore;

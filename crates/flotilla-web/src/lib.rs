@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}", get(pages::run::page))
         .route("/runs/{id}/artifacts/{*path}", get(pages::run::download))
         .route("/audit", get(pages::audit::page))
+        .route("/audit/events", get(pages::audit::all_events))
         .route("/audit/batches/{id}/rollback", post(pages::audit::rollback))
         .route("/login", get(pages::login::form).post(pages::login::login))
         .route("/logout", post(pages::login::logout))

@@ -5,6 +5,7 @@
 //! environment.
 
 mod accounts;
+mod audit;
 mod config;
 mod exit_code;
 mod fleet;
@@ -47,6 +48,8 @@ enum Command {
     User(accounts::UserArgs),
     /// Manage API tokens (`flt_...`, for `MLFLOW_TRACKING_TOKEN`) on a data directory.
     Token(accounts::TokenArgs),
+    /// The audit trail of every change: who, from where, what, before and after.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,9 +58,11 @@ fn main() -> ExitCode {
     exit_code::report(match cli.command {
         Command::Server(args) => args.into_config().and_then(|c| server::run(c, server::Mode::Full)),
         Command::Serve(args) => args.into_config().and_then(|c| server::run(c, server::Mode::InferenceOnly)),
-        Command::Fleet(args) => fleet::run(args),
-        Command::User(args) => accounts::run_user(args),
-        Command::Token(args) => accounts::run_token(args),
+        // Changes made on a data directory are audited under the local user.
+        Command::Fleet(args) => local("fleet").run(|| fleet::run(args)),
+        Command::User(args) => local("user").run(|| accounts::run_user(args)),
+        Command::Token(args) => local("token").run(|| accounts::run_token(args)),
+        Command::Audit(args) => audit::run(args),
     })
 }
 
@@ -78,6 +83,12 @@ fn init_logging() {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
+}
+
+/// The audit context of a CLI command working on a data directory (with
+/// `--server`, the server records the authenticated caller instead).
+fn local(command: &str) -> flotilla_store::audit::AuditContext {
+    flotilla_app::audit::local(std::env::var("USER").ok(), format!("cli {command}"))
 }
 
 #[cfg(test)]

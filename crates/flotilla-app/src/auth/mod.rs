@@ -304,7 +304,9 @@ fn is_token(password: &str) -> bool {
 
 /// Runs `f` on the blocking pool.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+    // User and token changes are audited like any other write.
+    let audit = crate::audit::current();
+    tokio::task::spawn_blocking(move || crate::audit::run(audit.as_ref(), f)).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "auth task failed");
         Err(crate::error::internal())
     })

@@ -2,8 +2,10 @@
 
 use flotilla_core::Error;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde_json::json;
 
 use super::{SqliteStore, now_ms};
+use crate::audit::{Change, note};
 use crate::auth::{AuthStore, Grant, NewToken, Token, TokenScope, User};
 use crate::error::StoreResult;
 
@@ -84,7 +86,13 @@ impl AuthStore for SqliteStore {
         if username.is_empty() {
             return Err(Error::invalid("Username cannot be empty.").into());
         }
-        self.write(|tx| insert_user(tx, username, password_hash, is_admin))
+        self.write(|tx| {
+            note(
+                Change::new("user.create", "user", username)
+                    .diff(None, Some(json!({"username": username, "is_admin": is_admin}))),
+            );
+            insert_user(tx, username, password_hash, is_admin)
+        })
     }
 
     fn create_first_admin(&self, username: &str, password_hash: &str) -> StoreResult<Option<User>> {
@@ -93,6 +101,10 @@ impl AuthStore for SqliteStore {
             if users > 0 {
                 return Ok(None);
             }
+            note(
+                Change::new("user.create", "user", username)
+                    .diff(None, Some(json!({"username": username, "is_admin": true}))),
+            );
             insert_user(tx, username, password_hash, true).map(Some)
         })
     }
@@ -124,6 +136,8 @@ impl AuthStore for SqliteStore {
             if n == 0 {
                 return Err(no_user(username).into());
             }
+            // Never the hash: only that it changed.
+            note(Change::new("user.update_password", "user", username));
             bump(tx)
         })
     }
@@ -137,6 +151,10 @@ impl AuthStore for SqliteStore {
                 ))
                 .into());
             }
+            note(
+                Change::new("user.update_admin", "user", username)
+                    .diff(Some(json!({"is_admin": user.is_admin})), Some(json!({"is_admin": is_admin}))),
+            );
             tx.execute("UPDATE auth_users SET is_admin = ?2 WHERE id = ?1", params![user.id, is_admin])?;
             bump(tx)
         })
@@ -151,6 +169,10 @@ impl AuthStore for SqliteStore {
                 ))
                 .into());
             }
+            note(
+                Change::new("user.delete", "user", username)
+                    .diff(Some(json!({"username": username, "is_admin": user.is_admin})), None),
+            );
             // Tokens and grants go with the user (ON DELETE CASCADE).
             tx.execute("DELETE FROM auth_users WHERE id = ?1", [user.id])?;
             bump(tx)
@@ -178,6 +200,8 @@ impl AuthStore for SqliteStore {
                 ],
             )?;
             bump(tx)?;
+            let after = json!({"user": username, "name": token.name, "scope": token.scope.as_str(), "expires_at": token.expires_at});
+            note(Change::new("token.create", "token", token.id.as_str()).diff(None, Some(after)));
             Ok(Token {
                 id: token.id.clone(),
                 user_id: token.user_id,
@@ -224,6 +248,7 @@ impl AuthStore for SqliteStore {
             if n == 0 {
                 return Err(Error::not_found(format!("No active token with id={id}")).into());
             }
+            note(Change::new("token.revoke", "token", id));
             bump(tx)
         })
     }

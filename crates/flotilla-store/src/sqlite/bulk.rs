@@ -159,6 +159,14 @@ impl BulkStore for SqliteStore {
                 registered.push(RegisteredVersion { model, version: rows::version(version)? });
             }
             errors.finish("bulk registration")?;
+            crate::audit::note(
+                crate::audit::Change::new(
+                    "fleet.register_versions",
+                    "batch",
+                    batch.map(|b| b.to_string()).unwrap_or_default(),
+                )
+                .count(registered.len()),
+            );
             Ok(registered)
         })
     }
@@ -208,6 +216,9 @@ impl BulkStore for SqliteStore {
                     });
                 }
             }
+            crate::audit::note(
+                crate::audit::Change::new("fleet.set_aliases", "batch", batch.to_string()).count(moves.len()),
+            );
             Ok(AliasReport { batch_id: Some(batch), dry_run: false, examined: changes.len() as i64, moves })
         })
     }

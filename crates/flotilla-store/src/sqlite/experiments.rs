@@ -5,9 +5,11 @@ use flotilla_core::model::{Experiment, LifecycleStage, Page, Tag, ViewType};
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::json;
 
 use super::keyset::{self, SortKey};
-use super::{SqliteStore, filter_sql, now_ms, rows};
+use super::{SqliteStore, audit, filter_sql, now_ms, rows};
+use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::{ExperimentQuery, ExperimentStore, paging};
 
@@ -103,6 +105,8 @@ impl ExperimentStore for SqliteStore {
             for tag in tags {
                 insert.execute(params![id, tag.key, tag.value])?;
             }
+            note(Change::new("experiment.create", "experiment", id.to_string())
+                .diff(None, Some(json!({"name": name, "artifact_location": location, "tags": tags.len()}))));
             Ok(id.to_string())
         })
     }
@@ -137,6 +141,11 @@ impl ExperimentStore for SqliteStore {
             if taken.is_some_and(|other| other != id) {
                 return Err(Error::already_exists(format!("Experiment(name={new_name}) already exists.")).into());
             }
+            let old = audit::scalar(tx, "SELECT name FROM experiments WHERE experiment_id = ?", [id])?;
+            note(
+                Change::new("experiment.rename", "experiment", id.to_string())
+                    .diff(Some(json!({"name": old})), Some(json!({"name": new_name}))),
+            );
             tx.prepare_cached("UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")?
                 .execute(params![new_name, now_ms(), id])?;
             Ok(())
@@ -147,6 +156,17 @@ impl ExperimentStore for SqliteStore {
         validate_tag(tag)?;
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
+            let old = audit::scalar(
+                tx,
+                "SELECT value FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+                params![id, tag.key],
+            )?;
+            note(
+                Change::new("experiment.set_tag", "experiment", id.to_string()).diff(
+                    Some(json!({"key": tag.key, "value": old})),
+                    Some(json!({"key": tag.key, "value": tag.value})),
+                ),
+            );
             tx.prepare_cached("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)")?
                 .execute(params![id, tag.key, tag.value])?;
             touch(tx, id)
@@ -156,6 +176,15 @@ impl ExperimentStore for SqliteStore {
     fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let id = require_active(tx, experiment_id)?;
+            let old = audit::scalar(
+                tx,
+                "SELECT value FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+                params![id, key],
+            )?;
+            note(
+                Change::new("experiment.delete_tag", "experiment", id.to_string())
+                    .diff(Some(json!({"key": key, "value": old})), None),
+            );
             let n = tx
                 .prepare_cached("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?")?
                 .execute(params![id, key])?;
@@ -229,6 +258,12 @@ impl SqliteStore {
                 )
                 .into());
             }
+            let old = stage_of(tx, id)?;
+            let action = if to == LifecycleStage::Deleted { "experiment.delete" } else { "experiment.restore" };
+            note(
+                Change::new(action, "experiment", id.to_string())
+                    .diff(Some(json!({"lifecycle_stage": old})), Some(json!({"lifecycle_stage": to.as_str()}))),
+            );
             let now = now_ms();
             tx.prepare_cached(
                 "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",

@@ -289,6 +289,10 @@ impl FamilyStore for SqliteStore {
             tx.prepare_cached("INSERT INTO fleet_members (rm_id, family_id, depth, part_value) VALUES (?, ?, 0, '')")?
                 .execute(params![default_rm_id, id])?;
             tag_member(tx, default_rm_id, &new.name, "")?;
+            crate::audit::note(
+                crate::audit::Change::new("family.create", "family", new.name.as_str())
+                    .diff(None, Some(serde_json::json!({"levels": new.levels, "description": new.description}))),
+            );
             family_by_id(tx, id)
         })
     }

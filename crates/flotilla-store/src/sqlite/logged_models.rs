@@ -169,6 +169,7 @@ impl LoggedModelStore for SqliteStore {
                  VALUES (?, ?, ?, ?, ?, 'LOGGED_MODEL_PENDING', ?, ?, ?)",
             )?
             .execute(params![model_id, experiment_id, name, now, now, new.model_type, new.source_run_id, artifact_uri])?;
+            crate::audit::note(crate::audit::Change::new("logged_model.create", "logged_model", model_id.as_str()));
             for t in &new.tags {
                 tx.prepare_cached("INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)")?
                     .execute(params![model_id, t.key, t.value])?;
@@ -188,6 +189,7 @@ impl LoggedModelStore for SqliteStore {
     fn finalize_logged_model(&self, model_id: &str, status: LoggedModelStatus) -> StoreResult<LoggedModel> {
         self.write(|tx| {
             require(tx, model_id)?;
+            crate::audit::note(crate::audit::Change::new("logged_model.finalize", "logged_model", model_id));
             tx.prepare_cached("UPDATE logged_models SET status = ?, last_update_time = ? WHERE model_id = ?")?
                 .execute(params![status.as_str(), now_ms(), model_id])?;
             one(tx, model_id)
@@ -197,6 +199,7 @@ impl LoggedModelStore for SqliteStore {
     fn delete_logged_model(&self, model_id: &str) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
+            crate::audit::note(crate::audit::Change::new("logged_model.delete", "logged_model", model_id));
             tx.prepare_cached("DELETE FROM logged_models WHERE model_id = ?")?.execute([model_id])?;
             Ok(())
         })
@@ -207,6 +210,7 @@ impl LoggedModelStore for SqliteStore {
         validate_pairs("Tag", tags, validation::MAX_TAG_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
+            crate::audit::note(crate::audit::Change::new("logged_model.set_tags", "logged_model", model_id));
             for t in tags {
                 tx.prepare_cached("INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)")?
                     .execute(params![model_id, t.key, t.value])?;
@@ -220,6 +224,7 @@ impl LoggedModelStore for SqliteStore {
     fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> StoreResult<()> {
         self.write(|tx| {
             require(tx, model_id)?;
+            crate::audit::note(crate::audit::Change::new("logged_model.delete_tag", "logged_model", model_id));
             let n = tx
                 .prepare_cached("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?")?
                 .execute(params![model_id, key])?;
@@ -237,6 +242,7 @@ impl LoggedModelStore for SqliteStore {
         validate_pairs("Param", params, validation::MAX_PARAM_VALUE_LENGTH)?;
         self.write(|tx| {
             require(tx, model_id)?;
+            crate::audit::note(crate::audit::Change::new("logged_model.log_params", "logged_model", model_id));
             for p in params {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)",

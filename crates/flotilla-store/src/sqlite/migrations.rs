@@ -16,6 +16,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (6, include_str!("migrations/0006_actor_verified.sql")),
     (7, include_str!("migrations/0007_registered_model_newest_first.sql")),
     (8, include_str!("migrations/0008_auth.sql")),
+    (10, include_str!("migrations/0010_audit.sql")),
     (11, include_str!("migrations/0011_sessions.sql")),
 ];
 

@@ -6,6 +6,7 @@
 //! snapshots. Each public call runs in exactly one transaction.
 
 mod aliases;
+mod audit;
 mod auth;
 mod bulk;
 pub mod bulk_load;
@@ -135,10 +136,14 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.
+    /// Under an audit context the transaction also appends its audit row
+    /// (see [`crate::audit`]), so the change and its record commit together.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        crate::audit::take_note();
         let out = f(&tx)?;
+        audit::append(&tx)?;
         tx.commit()?;
         self.checkpointer.wrote();
         Ok(out)

@@ -182,6 +182,8 @@ impl PromotionStore for SqliteStore {
             )?;
             aliases::apply_plan(tx, batch, Some(now_ms()))?;
             let moves = planned_moves(tx)?;
+            let rule = serde_json::from_str(&rule_json).ok();
+            crate::audit::note(crate::audit::Change::new("fleet.promote", "batch", batch.to_string()).diff(None, rule).count(moves.len()));
             aliases::start_plan(tx)?;
             Ok(AliasReport { batch_id: Some(batch), dry_run, examined, moves })
         })
@@ -253,6 +255,11 @@ impl PromotionStore for SqliteStore {
             .execute([batch_id])?;
             aliases::apply_plan(tx, batch, None)?;
             let moves = planned_moves(tx)?;
+            crate::audit::note(
+                crate::audit::Change::new("fleet.rollback", "batch", batch.to_string())
+                    .diff(Some(serde_json::json!({"batch": batch_id})), None)
+                    .count(moves.len()),
+            );
             aliases::start_plan(tx)?;
             Ok(AliasReport { batch_id: Some(batch), dry_run: false, examined: moves.len() as i64, moves })
         })

@@ -9,13 +9,15 @@ use flotilla_core::model::{ModelVersion, Page, RegisteredModel, Tag, canonical_s
 use flotilla_core::{Error, VersionNumber, validation};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::json;
 
 use super::keyset::{self, SortKey};
 use super::registry_search::{
     VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
     versions_by_keys,
 };
-use super::{SqliteStore, aliases, families, now_ms, rows};
+use super::{SqliteStore, aliases, audit, families, now_ms, rows};
+use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::fleet::ChangeContext;
 use crate::{NewModelVersion, RegistryQuery, RegistryStore, paging};
@@ -87,6 +89,8 @@ impl RegistryStore for SqliteStore {
                 return Err(Error::already_exists(format!("Registered Model (name={name}) already exists.")).into());
             }
             let id = tx.last_insert_rowid();
+            let after = json!({"name": name, "description": description, "tags": tags.len()});
+            note(Change::new("registered_model.create", "registered_model", name).diff(None, Some(after)));
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
             for t in tags {
                 insert.execute(params![id, t.key, t.value])?;
@@ -115,6 +119,10 @@ impl RegistryStore for SqliteStore {
                 return Err(Error::already_exists(format!("Registered Model (name={new_name}) already exists.")).into());
             }
             let now = now_ms();
+            note(
+                Change::new("registered_model.rename", "registered_model", new_name)
+                    .diff(Some(json!({"name": name})), Some(json!({"name": new_name}))),
+            );
             tx.prepare_cached("UPDATE registered_models SET name = ?, last_update_time = ? WHERE rm_id = ?")?
                 .execute(params![new_name, now, id])?;
             one_model(tx, id)
@@ -126,6 +134,11 @@ impl RegistryStore for SqliteStore {
             let id = rm_id(tx, name)?;
             let now = now_ms();
             if let Some(d) = description {
+                let old = audit::scalar(tx, "SELECT description FROM registered_models WHERE rm_id = ?", [id])?;
+                note(
+                    Change::new("registered_model.update", "registered_model", name)
+                        .diff(Some(json!({"description": old})), Some(json!({"description": d}))),
+                );
                 tx.prepare_cached("UPDATE registered_models SET description = ? WHERE rm_id = ?")?
                     .execute(params![d, id])?;
             }
@@ -138,6 +151,10 @@ impl RegistryStore for SqliteStore {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
             families::check_deletable(tx, id, name)?;
+            note(
+                Change::new("registered_model.delete", "registered_model", name)
+                    .diff(Some(json!({"name": name})), None),
+            );
             tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?.execute([id])?;
             Ok(())
         })
@@ -147,6 +164,17 @@ impl RegistryStore for SqliteStore {
         validate_tag(tag)?;
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
+            let old = audit::scalar(
+                tx,
+                "SELECT value FROM registered_model_tags WHERE rm_id = ? AND key = ?",
+                params![id, tag.key],
+            )?;
+            note(
+                Change::new("registered_model.set_tag", "registered_model", name).diff(
+                    Some(json!({"key": tag.key, "value": old})),
+                    Some(json!({"key": tag.key, "value": tag.value})),
+                ),
+            );
             tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?
                 .execute(params![id, tag.key, tag.value])?;
             touch_model(tx, id, now_ms())
@@ -156,6 +184,15 @@ impl RegistryStore for SqliteStore {
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
+            let old = audit::scalar(
+                tx,
+                "SELECT value FROM registered_model_tags WHERE rm_id = ? AND key = ?",
+                params![id, key],
+            )?;
+            note(
+                Change::new("registered_model.delete_tag", "registered_model", name)
+                    .diff(Some(json!({"key": key, "value": old})), None),
+            );
             tx.prepare_cached("DELETE FROM registered_model_tags WHERE rm_id = ? AND key = ?")?
                 .execute(params![id, key])?;
             touch_model(tx, id, now_ms())
@@ -225,6 +262,8 @@ impl RegistryStore for SqliteStore {
                 new.run_link.as_deref().unwrap_or(""),
                 new.model_id.as_deref().filter(|m| !m.is_empty()),
             ])?;
+            note(Change::new("model_version.create", "model_version", format!("{}/{version}", new.name))
+                .diff(None, Some(json!({"source": new.source, "run_id": run_id, "tags": new.tags.len()}))));
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)")?;
             for t in &new.tags {
                 insert.execute(params![id, version, t.key, t.value])?;
@@ -255,6 +294,15 @@ impl RegistryStore for SqliteStore {
             let key = version_key(tx, name, version)?;
             let now = now_ms();
             if let Some(d) = description {
+                let old = audit::scalar(
+                    tx,
+                    "SELECT description FROM model_versions WHERE rm_id = ? AND version = ?",
+                    params![key.0, key.1],
+                )?;
+                note(
+                    Change::new("model_version.update", "model_version", format!("{name}/{}", key.1))
+                        .diff(Some(json!({"description": old})), Some(json!({"description": d}))),
+                );
                 tx.prepare_cached("UPDATE model_versions SET description = ? WHERE rm_id = ? AND version = ?")?
                     .execute(params![d, key.0, key.1])?;
             }
@@ -278,6 +326,10 @@ impl RegistryStore for SqliteStore {
                     aliases::move_alias(tx, batch, id, name, alias, None)?;
                 }
             }
+            note(
+                Change::new("model_version.delete", "model_version", format!("{name}/{v}"))
+                    .diff(Some(json!({"aliases": pointing})), None),
+            );
             tx.prepare_cached("DELETE FROM model_versions WHERE rm_id = ? AND version = ?")?.execute(params![id, v])?;
             touch_model(tx, id, now_ms())
         })
@@ -297,6 +349,9 @@ impl RegistryStore for SqliteStore {
         })?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
+            let old = audit::scalar(tx, "SELECT current_stage FROM model_versions WHERE rm_id = ? AND version = ?", params![id, v])?;
+            note(Change::new("model_version.transition_stage", "model_version", format!("{name}/{v}"))
+                .diff(Some(json!({"stage": old})), Some(json!({"stage": stage, "archive_existing": archive_existing}))));
             let now = now_ms();
             if archive_existing && matches!(stage, "Staging" | "Production") {
                 tx.prepare_cached(
@@ -315,6 +370,17 @@ impl RegistryStore for SqliteStore {
         validate_tag(tag)?;
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
+            let old = audit::scalar(
+                tx,
+                "SELECT value FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?",
+                params![id, v, tag.key],
+            )?;
+            note(
+                Change::new("model_version.set_tag", "model_version", format!("{name}/{v}")).diff(
+                    Some(json!({"key": tag.key, "value": old})),
+                    Some(json!({"key": tag.key, "value": tag.value})),
+                ),
+            );
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO model_version_tags (rm_id, version, key, value) VALUES (?, ?, ?, ?)",
             )?
@@ -326,6 +392,15 @@ impl RegistryStore for SqliteStore {
     fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
+            let old = audit::scalar(
+                tx,
+                "SELECT value FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?",
+                params![id, v, key],
+            )?;
+            note(
+                Change::new("model_version.delete_tag", "model_version", format!("{name}/{v}"))
+                    .diff(Some(json!({"key": key, "value": old})), None),
+            );
             tx.prepare_cached("DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?")?
                 .execute(params![id, v, key])?;
             Ok(())
@@ -337,7 +412,11 @@ impl RegistryStore for SqliteStore {
         self.write_registry(|tx| {
             let (id, v) = version_key(tx, name, version)?;
             let batch = aliases::open_batch(tx, &aliases::NewBatch::api(ctx))?;
-            aliases::move_alias(tx, batch, id, name, alias, Some(v))?;
+            let from = aliases::move_alias(tx, batch, id, name, alias, Some(v))?;
+            note(
+                Change::new("registered_model.set_alias", "registered_model", name)
+                    .diff(Some(json!({"alias": alias, "version": from})), Some(json!({"alias": alias, "version": v}))),
+            );
             touch_model(tx, id, now_ms())
         })
     }
@@ -345,10 +424,15 @@ impl RegistryStore for SqliteStore {
     fn delete_alias_by(&self, name: &str, alias: &str, ctx: &ChangeContext) -> StoreResult<()> {
         self.write_registry(|tx| {
             let id = rm_id(tx, name)?;
-            if aliases::current(tx, id, alias)?.is_some() {
+            let from = aliases::current(tx, id, alias)?;
+            if from.is_some() {
                 let batch = aliases::open_batch(tx, &aliases::NewBatch::api(ctx))?;
                 aliases::move_alias(tx, batch, id, name, alias, None)?;
             }
+            note(
+                Change::new("registered_model.delete_alias", "registered_model", name)
+                    .diff(Some(json!({"alias": alias, "version": from})), None),
+            );
             touch_model(tx, id, now_ms())
         })
     }

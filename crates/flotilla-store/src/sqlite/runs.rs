@@ -9,11 +9,13 @@ use flotilla_core::model::{
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::json;
 
 use super::keyset::{self, SortKey};
 use super::metrics::insert_metrics;
 use super::search_runs::{clause_sql, sort_keys};
 use super::{SqliteStore, aliases, experiments, new_hex_id, now_ms, rows};
+use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::{NewRun, PageRequest, RunQuery, RunStore, RunUpdate, paging};
 
@@ -160,6 +162,8 @@ impl RunStore for SqliteStore {
             for tag in &new.tags {
                 upsert_tag(tx, key, tag)?;
             }
+            note(Change::new("run.create", "run", run_id.as_str())
+                .diff(None, Some(json!({"experiment_id": experiment_id.to_string(), "run_name": name}))));
             upsert_tag(tx, key, &Tag::new(RUN_NAME_TAG, name))?;
             Ok(rows::runs_by_keys(tx, &[key])?.remove(0))
         })
@@ -180,6 +184,8 @@ impl RunStore for SqliteStore {
         }
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
+            let after = json!({"status": update.status.map(|s| s.as_str()), "end_time": update.end_time, "run_name": update.run_name});
+            note(Change::new("run.update", "run", run_id).diff(None, Some(after)));
             if let Some(status) = update.status {
                 tx.prepare_cached("UPDATE runs SET status = ? WHERE run_key = ?")?
                     .execute(params![status.as_str(), key])?;
@@ -217,6 +223,12 @@ impl RunStore for SqliteStore {
             for t in tags {
                 upsert_tag(tx, key, t)?;
             }
+            // One compact row for the whole batch: counts, not the points.
+            note(
+                Change::new("run.log_batch", "run", run_id)
+                    .diff(None, Some(json!({"metrics": metrics.len(), "params": params.len(), "tags": tags.len()})))
+                    .count(metrics.len() + params.len() + tags.len()),
+            );
             Ok(())
         })
     }
@@ -224,6 +236,7 @@ impl RunStore for SqliteStore {
     fn delete_run_tag(&self, run_id: &str, tag_key: &str) -> StoreResult<()> {
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
+            note(Change::new("run.delete_tag", "run", run_id).diff(Some(json!({"key": tag_key})), None));
             let n = tx
                 .prepare_cached("DELETE FROM run_tags WHERE run_key = ? AND key = ?")?
                 .execute(params![key, tag_key])?;
@@ -284,6 +297,7 @@ impl RunStore for SqliteStore {
                         "SELECT dataset_id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
                     )?
                     .query_row(params![experiment_id, d.name, d.digest], |r| r.get(0))?;
+                note(Change::new("run.log_inputs", "run", run_id).count(datasets.len() + models.len()));
                 let tags: Vec<(&str, &str)> = input.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
                 let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
                 tx.prepare_cached(
@@ -303,6 +317,7 @@ impl RunStore for SqliteStore {
         validation::list_len("models", models.len(), validation::MAX_MODELS_PER_REQUEST)?;
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
+            note(Change::new("run.log_outputs", "run", run_id).count(models.len()));
             for m in models {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO run_model_outputs (run_key, model_id, step) VALUES (?, ?, ?)",
@@ -321,6 +336,7 @@ impl RunStore for SqliteStore {
         }
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
+            note(Change::new("run.log_model", "run", run_id));
             let old: Option<String> = tx
                 .prepare_cached("SELECT value FROM run_tags WHERE run_key = ? AND key = ?")?
                 .query_row(params![key, LOG_MODEL_HISTORY_TAG], |r| r.get(0))
@@ -431,6 +447,8 @@ impl SqliteStore {
     fn set_run_stage(&self, run_id: &str, to: LifecycleStage) -> StoreResult<()> {
         self.write(|tx| {
             let (key, _) = run_key(tx, run_id)?;
+            let action = if to == LifecycleStage::Deleted { "run.delete" } else { "run.restore" };
+            note(Change::new(action, "run", run_id).diff(None, Some(json!({"lifecycle_stage": to.as_str()}))));
             let deleted_time = (to == LifecycleStage::Deleted).then(now_ms);
             tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_key = ?")?
                 .execute(params![to.as_str(), deleted_time, key])?;

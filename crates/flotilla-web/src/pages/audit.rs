@@ -69,6 +69,7 @@ pub async fn page(State(s): State<AppState>, Extension(token): Extension<CsrfTok
     let model_s = model.clone().unwrap_or_default();
     let body = html! {
         h1 { "Audit log" }
+        p.muted { "Alias moves, promotions and rollbacks. " a href="/audit/events" { "All changes" } }
         form.filters method="get" action="/audit" {
             label { "model " input type="text" name="model" value=(model_s) placeholder="exact model name"; }
             label { "batch " input type="text" name="batch" value=(batch_s) inputmode="numeric" size="8"; }
@@ -110,4 +111,63 @@ pub async fn rollback(
     let report = s.call(move |st| st.rollback(batch, &ctx)).await?;
     let to = report.batch_id.map_or_else(|| format!("/audit?batch={batch}"), |b| format!("/audit?batch={b}"));
     Ok(Redirect::to(&to))
+}
+
+/// `/audit/events`: every recorded change (who, how, from where, under which
+/// request id, what, before and after), newest first, with the API's filters
+/// and keyset paging.
+pub async fn all_events(State(s): State<AppState>, uri: Uri) -> PageResult {
+    let raw = raw_query(&uri);
+    let query = flotilla_app::fleet_api::audit::parse_query(&raw).map_err(PageError::from)?;
+    let mut query = query;
+    query.page.max_results = Some(PAGE_SIZE);
+    let current_token = query.page.page_token.clone();
+    let filters: Vec<(&str, String)> =
+        ["actor", "action", "resource_kind", "resource_id", "request_id", "since", "until"]
+            .into_iter()
+            .map(|k| (k, param(&raw, k).unwrap_or_default()))
+            .collect();
+    let page = s.call(move |st| st.audit_events(&query)).await?;
+    let doc = |d: &Option<String>| d.clone().unwrap_or_else(|| "–".to_string());
+    let body = html! {
+        h1 { "All changes" }
+        p.muted { "Every change made through the API, the UI or the CLI. " a href="/audit" { "Alias moves and rollbacks" } }
+        form.filters method="get" action="/audit/events" {
+            @for (k, v) in &filters {
+                label { (k.replace('_', " ")) " " input type="text" name=(k) value=(v) size="12"; }
+            }
+            button type="submit" { "Filter" }
+            @if filters.iter().any(|(_, v)| !v.is_empty()) { a href="/audit/events" { "clear" } }
+        }
+        @if page.items.is_empty() {
+            p.muted { "No changes recorded." }
+        } @else {
+            table.nav-rows.audit {
+                thead { tr { th { "time (UTC)" } th { "who" } th { "how" } th { "from" } th { "request" } th { "action" } th { "resource" } th { "before" } th { "after" } } }
+                tbody {
+                    @for e in &page.items {
+                        tr {
+                            td.nowrap { (format::time(e.time)) }
+                            td { (e.actor) }
+                            td { (e.method) @if let Some(t) = &e.token_id { " " code { (t) } } }
+                            td { (e.client.clone().unwrap_or_default()) }
+                            td { code { (e.request_id.clone().unwrap_or_default()) } }
+                            td { (e.action) @if e.count > 1 { " ×" (e.count) } }
+                            td { (e.resource_kind) " " code { (e.resource_id) } }
+                            td { code { (doc(&e.before)) } }
+                            td { code { (doc(&e.after)) } }
+                        }
+                    }
+                }
+            }
+        }
+        @let params: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        (pager("/audit/events", &params, current_token.as_deref(), page.next_page_token.as_deref()))
+    };
+    Ok(shell(
+        "All changes",
+        Section::Audit,
+        &[("Audit log".into(), Some("/audit".into())), ("All changes".into(), None)],
+        body,
+    ))
 }

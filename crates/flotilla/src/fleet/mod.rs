@@ -6,7 +6,7 @@
 
 mod generate;
 pub(crate) mod remote;
-mod table;
+pub(crate) mod table;
 
 use std::path::PathBuf;
 
@@ -39,7 +39,7 @@ pub struct ServerArgs {
     /// basic` takes MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or
     /// MLFLOW_TRACKING_TOKEN, as the mlflow client does.
     #[arg(long, env = "FLOTILLA_SERVER")]
-    server: Option<String>,
+    pub(crate) server: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -20,6 +20,7 @@ use flotilla_core::fleet_versions::FleetVersion;
 use flotilla_core::model::Page;
 use flotilla_core::{Error, ErrorKind};
 use flotilla_http::error::ERROR_KIND_HEADER;
+use flotilla_store::audit::AuditEventQuery;
 use flotilla_store::fleet::{AliasEvent, AliasReport, PromotionRule};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -135,6 +136,14 @@ impl Remote {
     pub fn rollback(&self, batch: i64, actor: &str, reason: &str) -> anyhow::Result<AliasReport> {
         let answer: Report = self.post(&format!("/batches/{batch}/rollback"), &json!({ "reason": reason }), actor)?;
         Ok(answer.report.into())
+    }
+
+    /// The audit trail of every change (`GET /audit/events`).
+    pub fn audit_events(&self, query: &AuditEventQuery) -> anyhow::Result<fleet_api::audit::AuditEvents> {
+        let query = fleet_api::audit::to_query(query);
+        let params: Vec<(String, String)> =
+            form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        self.get("/audit/events", &params)
     }
 
     pub fn audit(&self, model: Option<&str>, batch: Option<i64>, limit: i64) -> anyhow::Result<Vec<AliasEvent>> {
