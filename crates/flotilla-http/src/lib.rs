@@ -16,6 +16,7 @@ pub mod listener;
 mod meta;
 mod metrics;
 mod mlflow;
+mod permissions;
 pub mod request_meta;
 mod users;
 mod v2;
@@ -52,6 +53,7 @@ pub fn router_with_pages(state: AppState, allowed: AllowedHosts, pages: Router<A
         .merge(artifacts::routes())
         .merge(fleet::routes())
         .merge(users::routes())
+        .merge(permissions::routes::routes())
         .merge(v2::routes())
         .merge(metrics::routes());
     finish(routes, state, allowed)
@@ -61,6 +63,7 @@ pub fn router_with_pages(state: AppState, allowed: AllowedHosts, pages: Router<A
 /// (when on; unknown routes need a caller too), and the Host check first.
 fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts) -> Router {
     routes
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), permissions::check))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone())

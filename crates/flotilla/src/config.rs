@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use flotilla_app::auth::Permission;
 use flotilla_serving::{CacheConfig, ServingConfig};
 
 #[derive(Args, Debug)]
@@ -78,6 +79,17 @@ pub struct ServerArgs {
     /// first start.
     #[arg(skip = std::env::var("FLOTILLA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()))]
     pub admin_password: Option<String>,
+    /// With `--auth basic`, what a user holds on an experiment, registered
+    /// model or family they have no grant on: READ (MLflow's default), USE,
+    /// EDIT, MANAGE, or NO_PERMISSIONS (DENY: private unless granted).
+    #[arg(long, env = "FLOTILLA_DEFAULT_PERMISSION", default_value = "READ", value_parser = parse_permission)]
+    pub default_permission: Permission,
+}
+
+/// Parses a permission level by MLflow's names.
+pub fn parse_permission(s: &str) -> Result<Permission, String> {
+    Permission::parse(&s.trim().to_ascii_uppercase())
+        .ok_or_else(|| format!("'{s}' is not a permission: READ, USE, EDIT, MANAGE or NO_PERMISSIONS (DENY)"))
 }
 
 /// `--auth`.
@@ -162,7 +174,7 @@ pub struct ServerConfig {
 #[derive(Clone)]
 pub enum AuthConfig {
     None,
-    Basic { admin_user: String, admin_password: Option<String> },
+    Basic { admin_user: String, admin_password: Option<String>, default_permission: Permission },
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -190,7 +202,11 @@ impl ServerArgs {
         }
         let auth = match self.auth {
             AuthMode::None => AuthConfig::None,
-            AuthMode::Basic => AuthConfig::Basic { admin_user: self.admin_user, admin_password: self.admin_password },
+            AuthMode::Basic => AuthConfig::Basic {
+                admin_user: self.admin_user,
+                admin_password: self.admin_password,
+                default_permission: self.default_permission,
+            },
         };
         Ok(ServerConfig {
             auth,

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::permissions::Owner;
 use crate::wire::{Mlflow, lenient, required};
 
 type Json = axum::Json<Value>;
@@ -38,7 +39,7 @@ struct Create {
     tags: Vec<Tag>,
 }
 
-async fn create(State(s): State<AppState>, Mlflow(req): Mlflow<Create>) -> ApiResult<Json> {
+async fn create(State(s): State<AppState>, owner: Owner, Mlflow(req): Mlflow<Create>) -> ApiResult<Json> {
     let name = required(&req.name, "name")?.to_string();
     let location = match req.artifact_location.as_deref().filter(|l| !l.is_empty()) {
         Some(l) => {
@@ -47,7 +48,8 @@ async fn create(State(s): State<AppState>, Mlflow(req): Mlflow<Create>) -> ApiRe
         }
         None => None,
     };
-    let id = s.call(move |st| st.create_experiment(&name, location.as_deref(), &req.tags)).await?;
+    let id = s.call(move |st| st.create_experiment_owned(&name, location.as_deref(), &req.tags, owner.0)).await?;
+    crate::permissions::grants_changed(&s);
     Ok(axum::Json(json!({ "experiment_id": id })))
 }
 

@@ -16,6 +16,7 @@ use super::models::{check_source, download_uri};
 use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::permissions::Owner;
 use crate::wire::{Mlflow, lenient, required};
 
 type Json = axum::Json<Value>;
@@ -83,9 +84,12 @@ impl Req {
     }
 }
 
-async fn create_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
+async fn create_model(State(s): State<AppState>, owner: Owner, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
-    let m = s.call(move |st| st.create_registered_model(&name, &req.tags, req.description.as_deref())).await?;
+    let m = s
+        .call(move |st| st.create_registered_model_owned(&name, &req.tags, req.description.as_deref(), owner.0))
+        .await?;
+    crate::permissions::grants_changed(&s);
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -99,6 +103,7 @@ async fn rename_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
     let name = req.name()?;
     let new_name = required(&req.new_name, "new_name")?.to_string();
     let m = s.call(move |st| st.rename_registered_model(&name, &new_name)).await?;
+    crate::permissions::grants_changed(&s);
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -111,6 +116,7 @@ async fn update_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
 async fn delete_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
     s.call(move |st| st.delete_registered_model(&name)).await?;
+    crate::permissions::grants_changed(&s);
     Ok(empty())
 }
 

@@ -72,7 +72,13 @@ fn touch(tx: &Transaction<'_>, id: i64) -> StoreResult<()> {
 }
 
 impl ExperimentStore for SqliteStore {
-    fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String> {
+    fn create_experiment_owned(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[Tag],
+        owner: Option<i64>,
+    ) -> StoreResult<String> {
         validation::experiment_name(name)?;
         validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         tags.iter().try_for_each(validate_tag)?;
@@ -102,6 +108,9 @@ impl ExperimentStore for SqliteStore {
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)")?;
             for tag in tags {
                 insert.execute(params![id, tag.key, tag.value])?;
+            }
+            if let Some(owner) = owner {
+                super::auth::grant_creator(tx, owner, crate::auth::EXPERIMENT, &id.to_string())?;
             }
             Ok(id.to_string())
         })

@@ -66,11 +66,12 @@ fn one_version(tx: &Transaction<'_>, key: (i64, i64)) -> StoreResult<ModelVersio
 }
 
 impl RegistryStore for SqliteStore {
-    fn create_registered_model(
+    fn create_registered_model_owned(
         &self,
         name: &str,
         tags: &[Tag],
         description: Option<&str>,
+        owner: Option<i64>,
     ) -> StoreResult<RegisteredModel> {
         validation::model_name(name)?;
         validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
@@ -90,6 +91,9 @@ impl RegistryStore for SqliteStore {
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
             for t in tags {
                 insert.execute(params![id, t.key, t.value])?;
+            }
+            if let Some(owner) = owner {
+                super::auth::grant_creator(tx, owner, crate::auth::REGISTERED_MODEL, name)?;
             }
             one_model(tx, id)
         })
@@ -117,6 +121,7 @@ impl RegistryStore for SqliteStore {
             let now = now_ms();
             tx.prepare_cached("UPDATE registered_models SET name = ?, last_update_time = ? WHERE rm_id = ?")?
                 .execute(params![new_name, now, id])?;
+            super::auth::move_grants(tx, crate::auth::REGISTERED_MODEL, name, new_name)?;
             one_model(tx, id)
         })
     }
@@ -139,7 +144,7 @@ impl RegistryStore for SqliteStore {
             let id = rm_id(tx, name)?;
             families::check_deletable(tx, id, name)?;
             tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?.execute([id])?;
-            Ok(())
+            super::auth::drop_grants(tx, crate::auth::REGISTERED_MODEL, name)
         })
     }
 
