@@ -261,3 +261,72 @@ fn without_auth_nothing_is_checked() {
     let r = server.request("GET", "/api/2.0/mlflow/registered-models/get?name=open", &[], b"");
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[test]
+fn searches_return_only_what_the_caller_may_read() {
+    let server = server("NO_PERMISSIONS");
+    let a = admin(&server);
+    let eve = user(&server, "eve");
+    for i in 0..5 {
+        a.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": format!("r{i}") })));
+        a.ok("POST", "/api/2.0/mlflow/experiments/create", Some(json!({ "name": format!("x{i}") })));
+    }
+    a.ok("POST", "/api/fleet/v1/families", Some(json!({ "name": "fam", "levels": ["store"] })));
+    grant(&server, "eve", "registered_model", "r1", "READ");
+    grant(&server, "eve", "registered_model", "r3", "EDIT");
+    grant(&server, "eve", "family", "fam", "READ");
+    let names = |v: &Value, list: &str, key: &str| -> Vec<String> {
+        v[list].as_array().map_or(vec![], |l| l.iter().map(|m| m[key].as_str().unwrap().to_string()).collect())
+    };
+    // Pages of one stay full and their tokens lead through exactly the readable set.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page =
+            eve.ok("GET", &format!("/api/2.0/mlflow/registered-models/search?max_results=1&page_token={token}"), None);
+        let got = names(&page, "registered_models", "name");
+        assert!(got.len() == 1 || page["next_page_token"].is_null(), "{page}");
+        seen.extend(got);
+        match page["next_page_token"].as_str() {
+            Some(t) if !t.is_empty() => token = t.to_string(),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, ["fam", "r1", "r3"]);
+    let all = a.ok("GET", "/api/2.0/mlflow/registered-models/search", None);
+    assert_eq!(names(&all, "registered_models", "name").len(), 6);
+    // The fleet search runs over a family eve reads in full, named; the
+    // whole fleet, which she reads only part of, is refused.
+    let fleet = eve.ok("GET", "/api/fleet/v1/models?family=fam", None);
+    assert_eq!(names(&fleet, "models", "name"), ["fam"], "{fleet}");
+    assert_eq!(eve.status("GET", "/api/fleet/v1/models", None), 403);
+    assert_eq!(eve.status("GET", "/api/fleet/v1/facets?family=fam", None), 200);
+    // Experiments: the creator's own, nothing else (the default is nothing).
+    let own = eve.ok("POST", "/api/2.0/mlflow/experiments/create", Some(json!({ "name": "eves" })))["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let found = eve.ok("POST", "/api/2.0/mlflow/experiments/search", Some(json!({ "max_results": 100 })));
+    assert_eq!(names(&found, "experiments", "name"), ["eves"]);
+    // Runs: unreadable experiment ids are dropped from the search.
+    eve.ok("POST", "/api/2.0/mlflow/runs/create", Some(json!({ "experiment_id": own })));
+    let runs = eve.ok("POST", "/api/2.0/mlflow/runs/search", Some(json!({ "experiment_ids": [own, "1", "2"] })));
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1));
+    let runs = eve.ok("POST", "/api/2.0/mlflow/runs/search", Some(json!({ "experiment_ids": ["1", "2"] })));
+    assert!(runs["runs"].is_null(), "{runs}");
+    // A veto hides one model even under a readable default.
+    let server2 = server_with_default_read();
+    let a2 = admin(&server2);
+    let fay = user(&server2, "fay");
+    for name in ["p", "q"] {
+        a2.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": name })));
+    }
+    grant(&server2, "fay", "registered_model", "q", "NO_PERMISSIONS");
+    let found = fay.ok("GET", "/api/2.0/mlflow/registered-models/search", None);
+    assert_eq!(names(&found, "registered_models", "name"), ["p"]);
+    assert_eq!(fay.status("GET", "/api/fleet/v1/models", None), 403);
+}
+
+fn server_with_default_read() -> TestServer {
+    server("READ")
+}

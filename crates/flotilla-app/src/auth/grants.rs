@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use flotilla_core::Error;
 use flotilla_store::auth::Grant;
 
-use super::permissions::{Kind, Permission, Readable, Resource};
+use flotilla_store::Visible;
+
+use super::permissions::{Kind, Permission, Resource};
 use super::{Authenticator, Caller, Method, TokenScope, blocking};
 
 /// How long a model's family is trusted (members are never renamed).
@@ -38,7 +40,7 @@ impl Authenticator {
     }
 
     /// Which resources of `kind` the caller may read.
-    pub fn readable(&self, caller: &Caller, kind: Kind) -> Readable {
+    pub fn readable(&self, caller: &Caller, kind: Kind) -> Visible {
         self.permissions.get().readable(caller, self.default_permission, kind)
     }
 

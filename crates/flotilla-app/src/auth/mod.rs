@@ -27,7 +27,7 @@ use flotilla_core::Error;
 use flotilla_store::Store;
 pub use flotilla_store::auth::TokenScope;
 pub use grants::{GrantView, Owner, PutGrant, denied};
-pub use permissions::{Kind, Permission, Readable, Resource};
+pub use permissions::{Kind, Permission, Resource};
 pub use secret::{MIN_PASSWORD_CHARS, TOKEN_PREFIX, check_password, one_time_password};
 use tokio::sync::Semaphore;
 pub use users::{Bootstrap, NewTokenRequest, UserView, bootstrap_admin};

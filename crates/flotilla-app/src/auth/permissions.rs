@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use flotilla_core::Error;
+use flotilla_store::Visible;
 use flotilla_store::auth::{EXPERIMENT, FAMILY, Grant, REGISTERED_MODEL};
 
 use super::Caller;
@@ -124,18 +125,6 @@ struct UserGrants {
     by_kind: [HashMap<String, Permission>; 3],
 }
 
-/// Which resources of a kind a caller may read, for searches filtered in
-/// the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readable {
-    /// Everything (an admin, or a readable default and no veto).
-    All,
-    /// Everything but these ids.
-    AllBut(Vec<String>),
-    /// Only these ids (and, for models, the members of `families`).
-    Only { ids: Vec<String>, families: Vec<String> },
-}
-
 /// Every grant, as of one auth generation.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -196,40 +185,63 @@ impl Snapshot {
         }
     }
 
-    /// Which resources of `kind` the caller may read.
-    pub fn readable(&self, caller: &Caller, default: Permission, kind: Kind) -> Readable {
+    /// Which resources of `kind` the caller may read, for the store to
+    /// filter a search by (the same rules as [`Snapshot::level`]).
+    pub fn readable(&self, caller: &Caller, default: Permission, kind: Kind) -> Visible {
         if caller.is_admin {
-            return Readable::All;
+            return Visible::everything();
         }
         let empty = HashMap::new();
         let user = self.users.get(&caller.user_id);
         let map = user.map_or(&empty, |u| &u.by_kind[kind.index()]);
-        let star = map.get("*").copied();
-        let families = user.map_or(&empty, |u| &u.by_kind[Kind::Family.index()]);
-        let default_reads = match star {
-            Some(Permission::Deny) => false,
-            Some(level) => level.max(default).allows(Permission::Read),
-            None => default.allows(Permission::Read),
+        let reads = |p: Permission| p.max(default).allows(Permission::Read) && p != Permission::Deny;
+        let mut v = Visible {
+            all: default.allows(Permission::Read),
+            ids_in: Vec::new(),
+            ids_out: Vec::new(),
+            families_in: Vec::new(),
+            families_out: Vec::new(),
         };
-        if default_reads {
-            // A family veto would hide members too; they are few, so the
-            // store filters them by family.
-            let denied: Vec<String> =
-                map.iter().filter(|(id, p)| *id != "*" && **p == Permission::Deny).map(|(id, _)| id.clone()).collect();
-            if denied.is_empty()
-                && (kind != Kind::RegisteredModel || !families.values().any(|p| *p == Permission::Deny))
-            {
-                return Readable::All;
+        match map.get("*").copied() {
+            // A veto on every resource of the kind: nothing.
+            Some(Permission::Deny) => {
+                v.all = false;
+                return v;
             }
-            return Readable::AllBut(denied);
+            // A grant on every resource decides for each (family grants never apply).
+            Some(star) => {
+                v.all = reads(star);
+                for (id, p) in map.iter().filter(|(id, _)| *id != "*") {
+                    if *p == Permission::Deny {
+                        v.ids_out.push(id.clone());
+                    } else if !v.all {
+                        v.ids_in.push(id.clone());
+                    }
+                }
+                return v;
+            }
+            None => {}
         }
-        let ids = map.iter().filter(|(id, p)| *id != "*" && p.allows(Permission::Read)).map(|(id, _)| id.clone());
-        let families = if kind == Kind::RegisteredModel {
-            families.iter().filter(|(_, p)| p.allows(Permission::Read)).map(|(f, _)| f.clone()).collect()
-        } else {
-            Vec::new()
-        };
-        Readable::Only { ids: ids.collect(), families }
+        for (id, p) in map {
+            if reads(*p) { v.ids_in.push(id.clone()) } else { v.ids_out.push(id.clone()) }
+        }
+        if kind == Kind::RegisteredModel {
+            let families = user.map_or(&empty, |u| &u.by_kind[Kind::Family.index()]);
+            let star = families.get("*").copied();
+            for (family, p) in families {
+                let folded = match (*p, star) {
+                    (Permission::Deny, _) | (_, Some(Permission::Deny)) => Permission::Deny,
+                    (p, Some(s)) => p.max(s),
+                    (p, None) => p,
+                };
+                if reads(folded) { v.families_in.push(family.clone()) } else { v.families_out.push(family.clone()) }
+            }
+        }
+        if v.all {
+            v.ids_in.clear();
+            v.families_in.clear();
+        }
+        v
     }
 }
 
@@ -311,16 +323,23 @@ mod tests {
                 grant(1, "registered_model", "m", "READ"),
                 grant(1, "registered_model", "x", "DENY"),
                 grant(1, "family", "fam", "READ"),
+                grant(1, "family", "hidden", "DENY"),
+                grant(2, "experiment", "*", "DENY"),
             ],
         );
         let a = caller(1);
-        assert_eq!(snap.readable(&a, Read, Kind::RegisteredModel), Readable::AllBut(vec!["x".into()]));
-        assert_eq!(
-            snap.readable(&a, Deny, Kind::RegisteredModel),
-            Readable::Only { ids: vec!["m".into()], families: vec!["fam".into()] }
-        );
-        assert_eq!(snap.readable(&a, Read, Kind::Experiment), Readable::All);
-        assert_eq!(snap.readable(&caller(3), Deny, Kind::Experiment), Readable::Only { ids: vec![], families: vec![] });
+        // (caller, default, kind) -> what the set admits, checked against `level`
+        let models = [("m", None), ("x", None), ("fam.s=1", Some("fam")), ("hidden", Some("hidden")), ("z", None)];
+        for default in [Read, Deny] {
+            let v = snap.readable(&a, default, Kind::RegisteredModel);
+            for (name, family) in models {
+                let level = snap.level(&a, default, Resource::Model { name, family });
+                assert_eq!(v.admits(name, family), level.allows(Read), "{name} default {default:?}: {v:?}");
+            }
+        }
+        assert!(snap.readable(&a, Read, Kind::Experiment).is_everything());
+        let none = snap.readable(&caller(2), Manage, Kind::Experiment);
+        assert!(!none.admits("1", None));
         assert!(snap.family_candidates(1, "fam.region=west"));
         assert!(snap.family_candidates(1, "fam"));
         assert!(!snap.family_candidates(1, "family2"));

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::mlflow::models::check_source;
-use crate::permissions;
+use crate::permissions::{self, Sees};
 use crate::wire::Mlflow;
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -117,21 +117,24 @@ async fn get_family(State(s): State<AppState>, Path(name): Path<String>) -> ApiR
     Ok(Json(json!({ "family": family })))
 }
 
-async fn search_models(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let q = query::parse(raw.as_deref().unwrap_or(""), &[])?;
+async fn search_models(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let mut q = query::parse(raw.as_deref().unwrap_or(""), &[])?;
+    q.family = permissions::readable_family(&sees, q.family)?;
     let page = s.call(move |store| store.search_fleet(&q)).await?;
     Ok(Json(json!({ "models": page.items, "next_page_token": page.next_page_token })))
 }
 
-async fn search_versions(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let q = query::parse_versions(raw.as_deref().unwrap_or(""))?;
+async fn search_versions(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let mut q = query::parse_versions(raw.as_deref().unwrap_or(""))?;
+    q.family = permissions::readable_family(&sees, q.family)?;
     let page = s.call(move |store| store.search_versions(&q)).await?;
     Ok(Json(json!({ "versions": page.items, "next_page_token": page.next_page_token })))
 }
 
-async fn facets(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn facets(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let raw = raw.unwrap_or_default();
-    let q = query::parse(&raw, &["facet_tag"])?;
+    let mut q = query::parse(&raw, &["facet_tag"])?;
+    q.family = permissions::readable_family(&sees, q.family)?;
     let tag_keys = query::all(&raw, "facet_tag");
     let facets = s.call(move |store| store.fleet_facets(&q, &tag_keys)).await?;
     let pairs = |v: &[(String, i64)]| v.iter().map(|(k, n)| json!({ "value": k, "count": n })).collect::<Vec<_>>();

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::permissions::Owner;
+use crate::permissions::{Owner, Sees};
 use crate::wire::{Mlflow, lenient, required};
 
 type Json = axum::Json<Value>;
@@ -95,12 +95,17 @@ pub(crate) fn view_type(v: Option<&str>) -> ApiResult<ViewType> {
     }
 }
 
-async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Experiment>> {
+async fn search(State(s): State<AppState>, sees: Sees, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Experiment>> {
     let view = view_type(req.view_type.as_deref())?;
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
     let filter = req.filter.unwrap_or_default();
-    let page =
-        s.call(move |st| st.search_experiments(&search::experiments(&filter, &req.order_by, view, page)?)).await?;
+    let visible = sees.experiments();
+    let page = s
+        .call(move |st| {
+            let query = search::experiments(&filter, &req.order_by, view, page)?;
+            st.search_experiments(&flotilla_store::ExperimentQuery { visible, ..query })
+        })
+        .await?;
     Ok(Paged::new("experiments", page))
 }
 

@@ -16,7 +16,7 @@ use super::models::{check_source, download_uri};
 use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::permissions::Owner;
+use crate::permissions::{Owner, Sees};
 use crate::wire::{Mlflow, lenient, required};
 
 type Json = axum::Json<Value>;
@@ -141,8 +141,18 @@ impl Search {
     }
 }
 
-async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<RegisteredModel>> {
-    let page = s.call(move |st| st.search_registered_models(&req.query(search::registered_models)?)).await?;
+async fn search_models(
+    State(s): State<AppState>,
+    sees: Sees,
+    Mlflow(req): Mlflow<Search>,
+) -> ApiResult<Paged<RegisteredModel>> {
+    let visible = sees.models();
+    let page = s
+        .call(move |st| {
+            let query = req.query(search::registered_models)?;
+            st.search_registered_models(&RegistryQuery { visible, ..query })
+        })
+        .await?;
     Ok(Paged::new("registered_models", page))
 }
 
@@ -245,8 +255,18 @@ async fn transition_stage(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
     Ok(axum::Json(json!({ "model_version": v })))
 }
 
-async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<ModelVersion>> {
-    let page = s.call(move |st| st.search_model_versions(&req.query(search::model_versions)?)).await?;
+async fn search_versions(
+    State(s): State<AppState>,
+    sees: Sees,
+    Mlflow(req): Mlflow<Search>,
+) -> ApiResult<Paged<ModelVersion>> {
+    let visible = sees.models();
+    let page = s
+        .call(move |st| {
+            let query = req.query(search::model_versions)?;
+            st.search_model_versions(&RegistryQuery { visible, ..query })
+        })
+        .await?;
     Ok(Paged::new("model_versions", page))
 }
 

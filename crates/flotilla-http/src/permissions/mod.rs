@@ -19,8 +19,9 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use flotilla_app::AppState;
-use flotilla_app::auth::{Authenticator, Caller, Owner as ExperimentOf, Permission, Resource, denied};
+use flotilla_app::auth::{Authenticator, Caller, Kind, Owner as ExperimentOf, Permission, Resource, denied};
 use flotilla_core::Error;
+use flotilla_store::Visible;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -47,6 +48,62 @@ impl<S: Send + Sync> FromRequestParts<S> for Owner {
 pub(crate) fn grants_changed(state: &AppState) {
     if let Some(auth) = &state.auth {
         auth.grants_changed();
+    }
+}
+
+/// What a search's caller may read, for the store to filter by
+/// (everything with `--auth none` and for admins).
+pub(crate) struct Sees(Option<(std::sync::Arc<Authenticator>, Caller)>);
+
+impl FromRequestParts<AppState> for Sees {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = parts.extensions.get::<Caller>().cloned();
+        Ok(Self(state.auth.clone().zip(caller)))
+    }
+}
+
+impl Sees {
+    pub(crate) fn experiments(&self) -> Visible {
+        self.0.as_ref().map_or_else(Visible::everything, |(a, c)| a.readable(c, Kind::Experiment))
+    }
+    pub(crate) fn models(&self) -> Visible {
+        self.0.as_ref().map_or_else(Visible::everything, |(a, c)| a.readable(c, Kind::RegisteredModel))
+    }
+    /// A search's experiment ids, reduced to the readable ones (MLflow 3
+    /// reduces them silently rather than refusing).
+    pub(crate) fn readable_experiments(&self, ids: Vec<String>) -> Vec<String> {
+        let visible = self.experiments();
+        ids.into_iter().filter(|id| visible.admits(id, None)).collect()
+    }
+}
+
+/// The family a fleet search (models, versions, facets) may run over. The
+/// fleet's searches and facet counts read whole families and partitions,
+/// so one the caller cannot read in full is refused rather than filtered:
+/// with every model readable nothing changes; a caller who reads exactly
+/// one family (and no models besides) searches it even without naming it;
+/// a named family must be readable in full.
+pub(crate) fn readable_family(sees: &Sees, family: Option<String>) -> Result<Option<String>, Error> {
+    let visible = sees.models();
+    if visible.is_everything() {
+        return Ok(family);
+    }
+    let whole = |f: &str| {
+        visible.ids_out.is_empty()
+            && !visible.families_out.iter().any(|o| o == "*" || o == f)
+            && (visible.all || visible.families_in.iter().any(|i| i == "*" || i == f))
+    };
+    match family {
+        Some(f) if whole(&f) => Ok(Some(f)),
+        Some(_) => Err(denied()),
+        None => match visible.families_in.as_slice() {
+            [only] if only != "*" && !visible.all && visible.ids_in.is_empty() && whole(only) => Ok(Some(only.clone())),
+            _ => Err(Error::permission_denied(
+                "Permission denied: you may read only part of the fleet; name a family you may read (family=...)",
+            )),
+        },
     }
 }
 

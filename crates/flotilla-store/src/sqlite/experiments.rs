@@ -205,6 +205,10 @@ impl ExperimentStore for SqliteStore {
             ViewType::DeletedOnly => sql.push_str(" AND e.lifecycle_stage = 'deleted'"),
             ViewType::All => {}
         }
+        if let Some(visible) = super::visible::experiments(&q.visible, "e.experiment_id", &mut args) {
+            sql.push_str(" AND ");
+            sql.push_str(&visible);
+        }
         for clause in &q.filter {
             sql.push_str(" AND ");
             sql.push_str(&experiment_clause(clause, &mut args)?);

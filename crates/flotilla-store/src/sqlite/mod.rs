@@ -27,6 +27,7 @@ mod rows;
 mod runs;
 mod search_runs;
 mod version_search;
+mod visible;
 
 use std::path::Path;
 use std::sync::Mutex;

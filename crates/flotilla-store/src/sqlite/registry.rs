@@ -386,6 +386,10 @@ impl RegistryStore for SqliteStore {
                 sql.push_str(" AND ");
                 sql.push_str(&registered_model_clause(tx, c, &mut args)?);
             }
+            if let Some(visible) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
+                sql.push_str(" AND ");
+                sql.push_str(&visible);
+            }
             if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
                 sql.push_str(" AND rm.name >= ? AND rm.name < ?");
                 args.push(Value::Text(prefix.to_string()));
@@ -416,6 +420,10 @@ impl RegistryStore for SqliteStore {
         for c in &q.filter {
             sql.push_str(" AND ");
             sql.push_str(&model_version_clause(c, &mut args)?);
+        }
+        if let Some(visible) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
+            sql.push_str(" AND ");
+            sql.push_str(&visible);
         }
         if cursor.is_none() && VERSION_TIMESTAMPS.contains(&keys[0].expr.as_str()) {
             sql.push_str(" AND ");
