@@ -6,7 +6,8 @@
 //! wrong credential is a 401 in the shape of the route's protocol (MLflow's
 //! `UNAUTHENTICATED`, V2's `{"error"}`, an HTML page for the UI) with a
 //! `WWW-Authenticate` challenge; a read-only token is refused on writes with
-//! 403 `PERMISSION_DENIED`. Per-resource permissions come in a later piece.
+//! 403 `PERMISSION_DENIED`. Per-resource permissions are `permissions/`, a route
+//! layer that runs after this one.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
