@@ -325,6 +325,14 @@ fn searches_return_only_what_the_caller_may_read() {
     let found = fay.ok("GET", "/api/2.0/mlflow/registered-models/search", None);
     assert_eq!(names(&found, "registered_models", "name"), ["p"]);
     assert_eq!(fay.status("GET", "/api/fleet/v1/models", None), 403);
+    // Lists not filtered yet (the UI's, the family list) are for who reads everything.
+    for path in ["/models", "/api/fleet/v1/families"] {
+        assert_eq!(fay.status("GET", path, None), 403, "{path}");
+        assert_eq!(eve.status("GET", path, None), 403, "{path}");
+        assert_eq!(a2.status("GET", path, None), 200, "{path}");
+    }
+    let gus = user(&server2, "gus");
+    assert_eq!(gus.status("GET", "/models", None), 200);
 }
 
 fn server_with_default_read() -> TestServer {

@@ -167,10 +167,24 @@ fn refuse(v2: bool, error: Error) -> Response {
 
 /// Checks `need`, handing the request back (its body read and put back when
 /// a field named the resource).
-async fn authorize(auth: &Authenticator, caller: &Caller, need: Need, request: Request) -> Result<Request, Error> {
+async fn authorize(
+    auth: &std::sync::Arc<Authenticator>,
+    caller: &Caller,
+    need: Need,
+    request: Request,
+) -> Result<Request, Error> {
     let (required, locate, kind) = match need {
         Need::Open | Need::Authenticated | Need::Delegated | Need::Filtered | Need::Fleet => return Ok(request),
         Need::Admin => return Err(denied()),
+        Need::Everything => {
+            let sees = Sees(Some((std::sync::Arc::clone(auth), caller.clone())));
+            if sees.models().is_everything() && sees.experiments().is_everything() {
+                return Ok(request);
+            }
+            return Err(Error::permission_denied(
+                "Permission denied: this list is shown only to users who may read every experiment and model",
+            ));
+        }
         Need::Experiment(p, l) => (p, l, Target::Experiment),
         Need::Model(p, l) => (p, l, Target::Model),
         Need::Family(p, l) => (p, l, Target::Family),

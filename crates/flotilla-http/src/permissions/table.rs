@@ -40,6 +40,9 @@ pub(crate) enum Need {
     Delegated,
     /// Any authenticated caller; the answer holds only what they may read.
     Filtered,
+    /// Lists not (yet) filtered by permission: only a caller who reads every
+    /// experiment and registered model.
+    Everything,
     Experiment(Permission, Locate),
     Model(Permission, Locate),
     Family(Permission, Locate),
@@ -167,8 +170,8 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ) => Admin,
 
         // The fleet API.
-        ("GET", "/api/fleet/v1/families" | "/api/fleet/v1/models" | "/api/fleet/v1/versions")
-        | ("GET", "/api/fleet/v1/facets") => Filtered,
+        ("GET", "/api/fleet/v1/models" | "/api/fleet/v1/versions" | "/api/fleet/v1/facets") => Filtered,
+        ("GET", "/api/fleet/v1/families") => Everything,
         ("POST", "/api/fleet/v1/families") => Admin,
         ("GET", "/api/fleet/v1/families/{name}") => Family(Read, Path("name")),
         ("GET", "/api/fleet/v1/resolve") => Family(Read, Field("family")),
@@ -177,7 +180,7 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/api/fleet/v1/audit") => Admin,
 
         // The UI's pages.
-        ("GET", "/" | "/models" | "/families" | "/experiments") => Filtered,
+        ("GET", "/" | "/models" | "/families" | "/experiments") => Everything,
         ("GET", "/models/{name}" | "/models/{name}/compare") => Model(Read, Path("name")),
         ("POST", "/models/{name}/aliases") => Model(Edit, Path("name")),
         ("GET", "/families/{name}") => Family(Read, Path("name")),
