@@ -121,6 +121,12 @@ fn each_level_on_an_experiment_and_its_runs() {
             revoke(&server, "bob", "experiment", &exp);
         }
     }
+    // A version made from a run needs READ on the run's experiment too.
+    grant(&server, "bob", "experiment", &exp, "NO_PERMISSIONS");
+    bob.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "bobs" })));
+    let version = json!({ "name": "bobs", "source": format!("runs:/{run}/model"), "run_id": run });
+    assert_eq!(bob.status("POST", "/api/2.0/mlflow/model-versions/create", Some(version)), 403);
+    revoke(&server, "bob", "experiment", &exp);
     // A run or experiment that does not exist is refused, not reported missing.
     assert_eq!(bob.status("GET", "/api/2.0/mlflow/runs/get?run_id=0123456789abcdef0123456789abcdef", None), 403);
     assert_eq!(a.status("GET", "/api/2.0/mlflow/runs/get?run_id=0123456789abcdef0123456789abcdef", None), 404);

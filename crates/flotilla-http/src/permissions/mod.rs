@@ -155,7 +155,15 @@ pub(crate) async fn check(State(state): State<AppState>, request: Request, next:
         tracing::warn!(method = %request.method(), route = ?template, "refused a route with no declared permission");
         return refuse(v2, denied());
     };
-    match authorize(&auth, &caller, need, request).await {
+    let second = template.as_deref().and_then(|t| table::also(request.method(), t));
+    let checked = match authorize(&auth, &caller, need, request).await {
+        Ok(request) => match second {
+            Some(need) => authorize(&auth, &caller, need, request).await,
+            None => Ok(request),
+        },
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(request) => next.run(request).await,
         Err(e) => refuse(v2, e),
     }

@@ -193,6 +193,15 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
     })
 }
 
+/// A second requirement some routes have on another resource they read.
+pub(crate) fn also(method: &Method, template: &str) -> Option<Need> {
+    match (method.as_str(), unprefixed(template)) {
+        // A version made from a run copies what the run holds: READ on it.
+        ("POST", "/mlflow/model-versions/create") => Some(Need::Experiment(Read, Locate::Run)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
