@@ -104,7 +104,9 @@ def main():
                 for label, query in (("first page, 100", "max_results=100"),
                                      ("first page, 1000", "max_results=1000"),
                                      ("name LIKE prefix", "max_results=100&filter=" +
-                                      urllib.parse.quote(f"name LIKE '{family}%'"))):
+                                      urllib.parse.quote(f"name LIKE '{family}%'")),
+                                     ("newest first, 100", "max_results=100&order_by=" +
+                                      urllib.parse.quote("last_updated_timestamp DESC"))):
                     times = []
                     client.call("GET", f"/api/2.0/mlflow/registered-models/search?{query}")  # warm
                     for _ in range(args.reps):
