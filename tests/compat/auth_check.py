@@ -159,3 +159,103 @@ def test_a_write_by_the_client_is_in_the_audit_trail_under_its_user():
     assert (event["actor"], event["method"], event["token_id"]) == (ADMIN[0], "token", token[4:12]), event
     assert event["client"] == "127.0.0.1" and event["request_id"], event
     assert event["after"]["description"] == "from the real client", event
+
+
+def _grant(auth, user, kind, resource, level):
+    """Grant through whichever routes this client speaks: 3.x grant, or 2.x per-resource create."""
+    if IS_MLFLOW3:
+        auth.grant_user_permission(user, kind, resource, level)
+    elif kind == "experiment":
+        auth.create_experiment_permission(resource, user, level)
+    else:
+        auth.create_registered_model_permission(resource, user, level)
+
+
+def _revoke(auth, user, kind, resource):
+    if IS_MLFLOW3:
+        auth.revoke_user_permission(user, kind, resource)
+    elif kind == "experiment":
+        auth.delete_experiment_permission(resource, user)
+    else:
+        auth.delete_registered_model_permission(resource, user)
+
+
+def _level(auth, user, kind, resource):
+    if IS_MLFLOW3:
+        return auth.get_user_permission(user, kind, resource).permission
+    if kind == "experiment":
+        return auth.get_experiment_permission(resource, user).permission
+    return auth.get_registered_model_permission(resource, user).permission
+
+
+def test_the_auth_client_grants_revokes_and_reads_permissions():
+    """The server runs with the default permission READ (MLflow's)."""
+    auth = mlflow.server.get_app_client("basic-auth", tracking_uri=URI)
+    client = MlflowClient()
+    carl, pw = unique("carl"), "correct-horse-9"
+    auth.create_user(carl, pw)
+    exp_id = client.create_experiment(unique("perm-exp"))
+    model = unique("perm-model")
+    client.create_registered_model(model)
+
+    as_user(carl, pw)
+    client.get_experiment(exp_id)  # the default, READ
+    client.get_registered_model(model)
+    with raises_mlflow("PERMISSION_DENIED"):
+        client.set_experiment_tag(exp_id, "k", "v")
+    with raises_mlflow("PERMISSION_DENIED"):
+        client.set_registered_model_tag(model, "k", "v")
+    with raises_mlflow("PERMISSION_DENIED"):  # managing grants needs MANAGE
+        _grant(auth, carl, "experiment", exp_id, "EDIT")
+    as_user(*ADMIN)
+
+    _grant(auth, carl, "experiment", exp_id, "EDIT")
+    with raises_mlflow("RESOURCE_ALREADY_EXISTS"):
+        _grant(auth, carl, "experiment", exp_id, "EDIT")
+    with raises_mlflow("INVALID_PARAMETER_VALUE"):
+        _grant(auth, carl, "experiment", exp_id, "BOGUS")
+    assert _level(auth, carl, "experiment", exp_id) == "EDIT"
+    as_user(carl, pw)
+    client.set_experiment_tag(exp_id, "k", "v")
+    run = client.create_run(exp_id)
+    client.log_metric(run.info.run_id, "m", 1.0)
+    as_user(*ADMIN)
+    _revoke(auth, carl, "experiment", exp_id)
+    with raises_mlflow("RESOURCE_DOES_NOT_EXIST"):
+        _revoke(auth, carl, "experiment", exp_id)
+
+    # A veto hides the experiment and its runs, and search leaves it out.
+    _grant(auth, carl, "experiment", exp_id, "DENY" if IS_MLFLOW3 else "NO_PERMISSIONS")
+    as_user(carl, pw)
+    with raises_mlflow("PERMISSION_DENIED"):
+        client.get_experiment(exp_id)
+    with raises_mlflow("PERMISSION_DENIED"):
+        client.get_run(run.info.run_id)
+    assert exp_id not in [e.experiment_id for e in client.search_experiments(max_results=1000)]
+    assert client.search_runs([exp_id]) == []
+    as_user(*ADMIN)
+    _revoke(auth, carl, "experiment", exp_id)
+
+    # MANAGE on a model: carl may edit it and manage its grants.
+    _grant(auth, carl, "registered_model", model, "MANAGE")
+    assert _level(auth, carl, "registered_model", model) == "MANAGE"
+    as_user(carl, pw)
+    client.set_registered_model_tag(model, "k", "v")
+    assert _level(auth, carl, "registered_model", model) == "MANAGE"
+    as_user(*ADMIN)
+    _revoke(auth, carl, "registered_model", model)
+    _grant(auth, carl, "registered_model", model, "DENY" if IS_MLFLOW3 else "NO_PERMISSIONS")
+    as_user(carl, pw)
+    with raises_mlflow("PERMISSION_DENIED"):
+        client.get_registered_model(model)
+    assert model not in [m.name for m in client.search_registered_models(max_results=1000)]
+    as_user(*ADMIN)
+    assert model in [m.name for m in client.search_registered_models(max_results=1000)]  # admins see all
+
+    # The creator gets MANAGE on what they create.
+    as_user(carl, pw)
+    own = client.create_experiment(unique("carl-own"))
+    assert _level(auth, carl, "experiment", own) == "MANAGE"
+    client.delete_experiment(own)
+    as_user(*ADMIN)
+    auth.delete_user(carl)

@@ -45,7 +45,7 @@ pub fn experiments(
 ) -> Result<ExperimentQuery, Error> {
     validation::page_size(page.max_results, validation::EXPERIMENTS_PAGE, "experiments")?;
     let (filter, order_by) = parse(Entity::Experiments, filter_text, order_by)?;
-    Ok(ExperimentQuery { filter, order_by, view, page })
+    Ok(ExperimentQuery { filter, order_by, view, page, ..ExperimentQuery::default() })
 }
 
 /// `runs/search` over `experiment_ids`.
@@ -66,14 +66,14 @@ pub fn runs(
 pub fn registered_models(filter_text: &str, order_by: &[String], page: PageRequest) -> Result<RegistryQuery, Error> {
     validation::page_size(page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
     let (filter, order_by) = parse(Entity::RegisteredModels, filter_text, order_by)?;
-    Ok(RegistryQuery { filter, name_prefix: None, order_by, page })
+    Ok(RegistryQuery { filter, name_prefix: None, order_by, page, ..RegistryQuery::default() })
 }
 
 /// `model-versions/search`.
 pub fn model_versions(filter_text: &str, order_by: &[String], page: PageRequest) -> Result<RegistryQuery, Error> {
     validation::page_size(page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
     let (filter, order_by) = parse(Entity::ModelVersions, filter_text, order_by)?;
-    Ok(RegistryQuery { filter, name_prefix: None, order_by, page })
+    Ok(RegistryQuery { filter, name_prefix: None, order_by, page, ..RegistryQuery::default() })
 }
 
 /// `logged-models/search`: its order is MLflow's structured one, `(field

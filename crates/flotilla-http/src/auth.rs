@@ -8,7 +8,8 @@
 //! `WWW-Authenticate` challenge; a read-only token is refused on writes with
 //! 403 `PERMISSION_DENIED`. Without an `Authorization` header, the UI's
 //! session cookie is the credential (`session.rs`: CSRF, the login page).
-//! Per-resource permissions come in a later piece.
+//! Per-resource permissions are `permissions/`, a route layer that runs
+//! after this one.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;

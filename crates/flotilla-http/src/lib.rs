@@ -20,6 +20,7 @@ mod metrics;
 mod mlflow;
 mod observed;
 pub mod rate_limit;
+mod permissions;
 pub mod request_meta;
 mod session;
 mod users;
@@ -86,6 +87,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(fleet::routes())
         .merge(audit::routes())
         .merge(users::routes())
+        .merge(permissions::routes::routes())
         .merge(v2::routes())
         .merge(metrics::routes());
     finish(routes, state, allowed, edge)
@@ -98,6 +100,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
 /// request's id and origin.
 fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts, edge: Edge) -> Router {
     routes
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), permissions::check))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone())

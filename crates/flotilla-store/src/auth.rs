@@ -78,6 +78,12 @@ pub struct Grant {
     pub level: String,
 }
 
+/// The resource kinds grants are stored under (MLflow's `resource_type`
+/// names, plus flotilla's families).
+pub const EXPERIMENT: &str = "experiment";
+pub const REGISTERED_MODEL: &str = "registered_model";
+pub const FAMILY: &str = "family";
+
 /// Users, tokens, grants (SQLite: `sqlite/auth.rs`). Every write is one
 /// transaction that also bumps [`AuthStore::auth_generation`].
 pub trait AuthStore: Send + Sync {
@@ -111,6 +117,26 @@ pub trait AuthStore: Send + Sync {
 
     /// The grants a user holds, by kind and id.
     fn list_grants(&self, user_id: i64) -> StoreResult<Vec<Grant>>;
+    /// Every grant of every user (what a permission snapshot is built from:
+    /// grants are few beside the resources they name).
+    fn all_grants(&self) -> StoreResult<Vec<Grant>>;
+    /// The grant of `user_id` on `(kind, id)`, if any.
+    fn get_grant(&self, user_id: i64, kind: &str, id: &str) -> StoreResult<Option<Grant>>;
+    /// Stores a grant. `replace` false: an existing one is left alone and
+    /// the answer is `false`; true: an existing one is overwritten, and
+    /// `replace_only` refuses (`false`) to create a missing one.
+    fn put_grant(&self, grant: &Grant, replace: bool, replace_only: bool) -> StoreResult<bool>;
+    /// Deletes a grant; `false` when there was none.
+    fn delete_grant(&self, user_id: i64, kind: &str, id: &str) -> StoreResult<bool>;
+
+    /// The experiment a run belongs to, if the run exists.
+    fn run_experiment(&self, run_id: &str) -> StoreResult<Option<String>>;
+    /// The experiment a logged model belongs to, if it exists.
+    fn logged_model_experiment(&self, model_id: &str) -> StoreResult<Option<String>>;
+    /// The id of the experiment named `name`, if any.
+    fn experiment_id_by_name(&self, name: &str) -> StoreResult<Option<String>>;
+    /// The family a registered model is a member of, if any.
+    fn family_of(&self, model: &str) -> StoreResult<Option<String>>;
 
     /// Changes whenever users, passwords, admin flags, tokens or grants
     /// change, in any process sharing the store.

@@ -40,7 +40,18 @@ use flotilla_core::model::{
 
 /// Experiments and their tags (SQLite: `sqlite/experiments.rs`).
 pub trait ExperimentStore: Send + Sync {
-    fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String>;
+    fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String> {
+        self.create_experiment_owned(name, artifact_location, tags, None)
+    }
+    /// Creates an experiment; `owner` (a user id) gets MANAGE on it in the
+    /// same transaction.
+    fn create_experiment_owned(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[Tag],
+        owner: Option<i64>,
+    ) -> StoreResult<String>;
     fn get_experiment(&self, experiment_id: &str) -> StoreResult<Experiment>;
     fn get_experiment_by_name(&self, name: &str) -> StoreResult<Experiment>;
     fn search_experiments(&self, query: &ExperimentQuery) -> StoreResult<Page<Experiment>>;
@@ -92,6 +103,18 @@ pub trait RegistryStore: Send + Sync {
         name: &str,
         tags: &[Tag],
         description: Option<&str>,
+    ) -> StoreResult<RegisteredModel> {
+        self.create_registered_model_owned(name, tags, description, None)
+    }
+    /// Creates a registered model; `owner` (a user id) gets MANAGE on it in
+    /// the same transaction. Deleting the model deletes every grant on it,
+    /// renaming it moves them.
+    fn create_registered_model_owned(
+        &self,
+        name: &str,
+        tags: &[Tag],
+        description: Option<&str>,
+        owner: Option<i64>,
     ) -> StoreResult<RegisteredModel>;
     fn get_registered_model(&self, name: &str) -> StoreResult<RegisteredModel>;
     fn rename_registered_model(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel>;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use flotilla_http::rate_limit::{Rate, RateLimitConfig};
 use flotilla_http::request_meta::TrustedProxies;
+use flotilla_app::auth::Permission;
 use flotilla_serving::{CacheConfig, ServingConfig};
 
 #[derive(Args, Debug)]
@@ -105,6 +106,17 @@ pub struct ServerArgs {
     /// (`RATE` or `RATE:BURST`; `0` for no limit).
     #[arg(long, env = "FLOTILLA_RATE_LIMIT_WRITES", default_value = "20000:40000", value_parser = Rate::parse)]
     pub rate_limit_writes: Rate,
+    /// With `--auth basic`, what a user holds on an experiment, registered
+    /// model or family they have no grant on: READ (MLflow's default), USE,
+    /// EDIT, MANAGE, or NO_PERMISSIONS (DENY: private unless granted).
+    #[arg(long, env = "FLOTILLA_DEFAULT_PERMISSION", default_value = "READ", value_parser = parse_permission)]
+    pub default_permission: Permission,
+}
+
+/// Parses a permission level by MLflow's names.
+pub fn parse_permission(s: &str) -> Result<Permission, String> {
+    Permission::parse(&s.trim().to_ascii_uppercase())
+        .ok_or_else(|| format!("'{s}' is not a permission: READ, USE, EDIT, MANAGE or NO_PERMISSIONS (DENY)"))
 }
 
 /// `--auth`.
@@ -195,7 +207,7 @@ pub struct ServerConfig {
 #[derive(Clone)]
 pub enum AuthConfig {
     None,
-    Basic { admin_user: String, admin_password: Option<String> },
+    Basic { admin_user: String, admin_password: Option<String>, default_permission: Permission },
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -223,7 +235,11 @@ impl ServerArgs {
         }
         let auth = match self.auth {
             AuthMode::None => AuthConfig::None,
-            AuthMode::Basic => AuthConfig::Basic { admin_user: self.admin_user, admin_password: self.admin_password },
+            AuthMode::Basic => AuthConfig::Basic {
+                admin_user: self.admin_user,
+                admin_password: self.admin_password,
+                default_permission: self.default_permission,
+            },
         };
         Ok(ServerConfig {
             auth,

@@ -95,9 +95,13 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
             tracing::warn!("authentication is off (--auth none): anyone who can reach this server may change anything");
             None
         }
-        AuthConfig::Basic { admin_user, admin_password } => {
+        AuthConfig::Basic { admin_user, admin_password, default_permission } => {
             bootstrap(store.as_ref(), admin_user, admin_password.as_deref())?;
-            Some(Arc::new(Authenticator::new(Arc::clone(&store)).with_secure_cookies(config.secure_cookies)))
+            Some(Arc::new(
+                Authenticator::new(Arc::clone(&store))
+                    .with_secure_cookies(config.secure_cookies)
+                    .with_default_permission(*default_permission),
+            ))
         }
     };
     let serving = Serving::new(config.serving.clone(), Arc::clone(&store), Arc::clone(&artifacts));

@@ -14,6 +14,8 @@
 //! Who may manage users and tokens (`users.rs`) follows MLflow's basic-auth
 //! app: admins manage everyone, a user reads and changes their own account.
 
+mod grants;
+pub mod permissions;
 mod secret;
 mod session;
 mod users;
@@ -25,6 +27,8 @@ use std::time::{Duration, Instant};
 use flotilla_core::Error;
 use flotilla_store::Store;
 pub use flotilla_store::auth::TokenScope;
+pub use grants::{GrantView, Owner, PutGrant, denied};
+pub use permissions::{Kind, Permission, Resource};
 pub use secret::{MIN_PASSWORD_CHARS, TOKEN_PREFIX, check_password, one_time_password};
 pub use session::{
     NewSession, SESSION_COOKIE, SESSION_IDLE, SESSION_MAX, UiSession, clear_cookie, csrf_token, set_cookie,
@@ -119,6 +123,13 @@ pub struct Authenticator {
     hashing: Semaphore,
     /// Session cookies get `Secure` (`session.rs`).
     secure_cookies: bool,
+    /// What a caller holds on a resource they have no grant on.
+    default_permission: Permission,
+    permissions: permissions::Current,
+    /// Registered model name → its family, for callers holding family grants.
+    families: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    /// Run (`r/<id>`) or logged model (`m/<id>`) → its experiment.
+    owners: Mutex<HashMap<String, String>>,
 }
 
 impl Authenticator {
@@ -129,7 +140,22 @@ impl Authenticator {
             cache: Mutex::new(Cache { generation: 0, checked: None, entries: HashMap::new(), touched: HashMap::new() }),
             hashing: Semaphore::new(HASHING_AT_ONCE),
             secure_cookies: false,
+            default_permission: Permission::Read,
+            permissions: permissions::Current::default(),
+            families: Mutex::new(HashMap::new()),
+            owners: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Sets the level of every caller on resources they hold no grant on
+    /// (MLflow's `default_permission`, READ unless configured).
+    pub fn with_default_permission(mut self, default: Permission) -> Self {
+        self.default_permission = default;
+        self
+    }
+
+    pub fn default_permission(&self) -> Permission {
+        self.default_permission
     }
 
     /// The caller these credentials prove, or `Unauthenticated` (the same
@@ -193,8 +219,19 @@ impl Authenticator {
             }
         }
         let store = Arc::clone(&self.store);
-        let now = blocking(move || store.auth_generation().map_err(crate::error::from_store)).await?;
+        let seen = self.permissions.get().generation;
+        let (now, snapshot) = blocking(move || refresh(store.as_ref(), seen)).await?;
+        if let Some(snapshot) = snapshot {
+            self.permissions.set(snapshot);
+        }
         Ok(self.observe(now))
+    }
+
+    /// After a write elsewhere that changed grants (a create, a rename, a
+    /// delete): the next request reads the generation again, so this
+    /// process sees the change at once.
+    pub fn grants_changed(&self) {
+        self.lock().checked = None;
     }
 
     /// Records the store's generation `now`, emptying the cache if it moved.
@@ -211,8 +248,11 @@ impl Authenticator {
     /// After a write through this process: every cached credential is
     /// verified again (a changed password or a revoked token is seen at once).
     fn invalidate(&self, store: &dyn Store) {
-        match store.auth_generation() {
-            Ok(now) => {
+        match refresh(store, self.permissions.get().generation) {
+            Ok((now, snapshot)) => {
+                if let Some(snapshot) = snapshot {
+                    self.permissions.set(snapshot);
+                }
                 self.observe(now);
             }
             Err(e) => {
@@ -293,6 +333,17 @@ impl Authenticator {
             }
         });
     }
+}
+
+/// The store's auth generation, and a new permission snapshot when it is
+/// not `seen`.
+fn refresh(store: &dyn Store, seen: u64) -> Result<(u64, Option<permissions::Snapshot>), Error> {
+    let now = store.auth_generation().map_err(crate::error::from_store)?;
+    if now == seen {
+        return Ok((now, None));
+    }
+    let grants = store.all_grants().map_err(crate::error::from_store)?;
+    Ok((now, Some(permissions::Snapshot::build(now, grants))))
 }
 
 /// Whether a Basic password is a token (tools that speak only Basic send one

@@ -56,7 +56,7 @@ fn admin_or_self(caller: &Caller, username: &str) -> Result<(), Error> {
 impl Authenticator {
     /// Runs a store write on the blocking pool, then empties the credential
     /// cache so the change is seen by the next request.
-    async fn write<T: Send + 'static>(
+    pub(super) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&dyn Store) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {

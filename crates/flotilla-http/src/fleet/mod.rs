@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::mlflow::models::check_source;
+use crate::permissions::{self, Sees};
 use crate::wire::Mlflow;
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -116,21 +117,24 @@ async fn get_family(State(s): State<AppState>, Path(name): Path<String>) -> ApiR
     Ok(Json(json!({ "family": family })))
 }
 
-async fn search_models(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let q = query::parse(raw.as_deref().unwrap_or(""), &[])?;
+async fn search_models(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let mut q = query::parse(raw.as_deref().unwrap_or(""), &[])?;
+    q.family = permissions::readable_family(&sees, q.family)?;
     let page = s.call(move |store| store.search_fleet(&q)).await?;
     Ok(Json(json!({ "models": page.items, "next_page_token": page.next_page_token })))
 }
 
-async fn search_versions(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let q = query::parse_versions(raw.as_deref().unwrap_or(""))?;
+async fn search_versions(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let mut q = query::parse_versions(raw.as_deref().unwrap_or(""))?;
+    q.family = permissions::readable_family(&sees, q.family)?;
     let page = s.call(move |store| store.search_versions(&q)).await?;
     Ok(Json(json!({ "versions": page.items, "next_page_token": page.next_page_token })))
 }
 
-async fn facets(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn facets(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let raw = raw.unwrap_or_default();
-    let q = query::parse(&raw, &["facet_tag"])?;
+    let mut q = query::parse(&raw, &["facet_tag"])?;
+    q.family = permissions::readable_family(&sees, q.family)?;
     let tag_keys = query::all(&raw, "facet_tag");
     let facets = s.call(move |store| store.fleet_facets(&q, &tag_keys)).await?;
     let pairs = |v: &[(String, i64)]| v.iter().map(|(k, n)| json!({ "value": k, "count": n })).collect::<Vec<_>>();
@@ -162,6 +166,7 @@ async fn resolve(State(s): State<AppState>, Mlflow(p): Mlflow<ResolveParams>) ->
 async fn register_versions(
     State(s): State<AppState>,
     actor: Actor,
+    caller: CallerOf,
     Mlflow(req): Mlflow<BulkVersions>,
 ) -> ApiResult<Json<Value>> {
     let mut refused = Vec::new();
@@ -176,6 +181,15 @@ async fn register_versions(
     }
     let ctx = actor.context(req.reason);
     let versions: Vec<store_fleet::BulkVersion> = req.versions.into_iter().map(Into::into).collect();
+    let touched: Vec<String> = versions
+        .iter()
+        .map(|v| match &v.model {
+            store_fleet::ModelAddress::Name { model } => model.clone(),
+            // A member not made yet is judged by its family (named like its default).
+            store_fleet::ModelAddress::Partition { family, .. } => family.clone(),
+        })
+        .collect();
+    permissions::require_models(&s, caller.0.as_ref(), &touched).await?;
     let registered = s.call(move |store| store.register_versions(&versions, &ctx)).await?;
     let registered: Vec<fleet_api::RegisteredVersion> = registered.into_iter().map(Into::into).collect();
     Ok(Json(json!({ "registered": registered })))
@@ -184,31 +198,88 @@ async fn register_versions(
 async fn set_aliases(
     State(s): State<AppState>,
     actor: Actor,
+    caller: CallerOf,
     Mlflow(req): Mlflow<BulkAliases>,
 ) -> ApiResult<Json<Value>> {
     let ctx = actor.context(req.reason);
     let changes: Vec<store_fleet::AliasChange> = req.changes.into_iter().map(Into::into).collect();
+    let touched: Vec<String> = changes.iter().map(|c| c.model.clone()).collect();
+    permissions::require_models(&s, caller.0.as_ref(), &touched).await?;
     let report = s.call(move |store| store.set_aliases(&changes, &ctx)).await?;
     Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
 }
 
-async fn promote(State(s): State<AppState>, actor: Actor, Mlflow(req): Mlflow<Promotion>) -> ApiResult<Json<Value>> {
+/// A promotion needs EDIT on every model it would move: it is planned (a
+/// dry run) first; a dry run answers which models are refused, a real run
+/// with any refused is refused whole.
+async fn promote(
+    State(s): State<AppState>,
+    actor: Actor,
+    caller: CallerOf,
+    Mlflow(req): Mlflow<Promotion>,
+) -> ApiResult<Json<Value>> {
     let ctx = actor.context(req.reason);
     let (rule, dry_run) = (store_fleet::PromotionRule::from(req.rule), req.dry_run);
+    let checked = caller.0.as_ref().is_some_and(|c| !c.is_admin) && s.auth.is_some();
+    if checked || dry_run {
+        let (plan_rule, plan_ctx) = (rule.clone(), ctx.clone());
+        let plan = s.call(move |store| store.promote(&plan_rule, true, &plan_ctx)).await?;
+        let touched: Vec<String> = plan.moves.iter().map(|m| m.model.clone()).collect();
+        let refused = permissions::refused_models(&s, caller.0.as_ref(), &touched).await?;
+        if dry_run {
+            return Ok(Json(json!({ "report": fleet_api::AliasReport::from(plan), "refused": refused })));
+        }
+        permissions::require_models(&s, caller.0.as_ref(), &touched).await?;
+    }
     let report = s.call(move |store| store.promote(&rule, dry_run, &ctx)).await?;
-    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
+    Ok(Json(json!({ "report": fleet_api::AliasReport::from(report), "refused": [] })))
 }
 
 async fn rollback(
     State(s): State<AppState>,
     actor: Actor,
+    caller: CallerOf,
     Path(batch): Path<String>,
     Mlflow(req): Mlflow<Rollback>,
 ) -> ApiResult<Json<Value>> {
     let batch: i64 = batch.parse().map_err(|_| ApiError::invalid(format!("batch id '{batch}' is not an integer")))?;
     let ctx = actor.context(req.reason);
+    if caller.0.as_ref().is_some_and(|c| !c.is_admin) && s.auth.is_some() {
+        let touched = batch_models(&s, batch).await?;
+        permissions::require_models(&s, caller.0.as_ref(), &touched).await?;
+    }
     let report = s.call(move |store| store.rollback(batch, &ctx)).await?;
     Ok(Json(json!({ "report": fleet_api::AliasReport::from(report) })))
+}
+
+/// Every model a batch moved an alias of (what its rollback touches).
+async fn batch_models(s: &AppState, batch: i64) -> ApiResult<Vec<String>> {
+    let mut models = Vec::new();
+    let mut token = None;
+    loop {
+        let q = AuditQuery {
+            batch_id: Some(batch),
+            page: PageRequest { max_results: Some(1000), page_token: token },
+            ..AuditQuery::default()
+        };
+        let page = s.call(move |store| store.audit_log(&q)).await?;
+        models.extend(page.items.into_iter().map(|e| e.model));
+        match page.next_page_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            Some(_) | None => return Ok(models),
+        }
+    }
+}
+
+/// The authenticated caller, if any (`--auth none`: none).
+struct CallerOf(Option<flotilla_app::auth::Caller>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CallerOf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<flotilla_app::auth::Caller>().cloned()))
+    }
 }
 
 async fn audit(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::permissions::{Owner, Sees};
 use crate::wire::{Mlflow, lenient, required};
 
 type Json = axum::Json<Value>;
@@ -38,7 +39,7 @@ struct Create {
     tags: Vec<Tag>,
 }
 
-async fn create(State(s): State<AppState>, Mlflow(req): Mlflow<Create>) -> ApiResult<Json> {
+async fn create(State(s): State<AppState>, owner: Owner, Mlflow(req): Mlflow<Create>) -> ApiResult<Json> {
     let name = required(&req.name, "name")?.to_string();
     let location = match req.artifact_location.as_deref().filter(|l| !l.is_empty()) {
         Some(l) => {
@@ -47,7 +48,8 @@ async fn create(State(s): State<AppState>, Mlflow(req): Mlflow<Create>) -> ApiRe
         }
         None => None,
     };
-    let id = s.call(move |st| st.create_experiment(&name, location.as_deref(), &req.tags)).await?;
+    let id = s.call(move |st| st.create_experiment_owned(&name, location.as_deref(), &req.tags, owner.0)).await?;
+    crate::permissions::grants_changed(&s);
     Ok(axum::Json(json!({ "experiment_id": id })))
 }
 
@@ -93,12 +95,17 @@ pub(crate) fn view_type(v: Option<&str>) -> ApiResult<ViewType> {
     }
 }
 
-async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Experiment>> {
+async fn search(State(s): State<AppState>, sees: Sees, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Experiment>> {
     let view = view_type(req.view_type.as_deref())?;
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
     let filter = req.filter.unwrap_or_default();
-    let page =
-        s.call(move |st| st.search_experiments(&search::experiments(&filter, &req.order_by, view, page)?)).await?;
+    let visible = sees.experiments();
+    let page = s
+        .call(move |st| {
+            let query = search::experiments(&filter, &req.order_by, view, page)?;
+            st.search_experiments(&flotilla_store::ExperimentQuery { visible, ..query })
+        })
+        .await?;
     Ok(Paged::new("experiments", page))
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::empty;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::permissions::Sees;
 use crate::wire::{Mlflow, lenient, required};
 
 type Json = axum::Json<Value>;
@@ -131,14 +132,18 @@ struct Search {
     page_token: Option<String>,
 }
 
-async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
+async fn search(State(s): State<AppState>, sees: Sees, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
     let order_by = req
         .order_by
         .into_iter()
         .map(|o| Ok((required(&o.field_name, "field_name")?.to_string(), o.ascending.unwrap_or(true))))
         .collect::<ApiResult<Vec<_>>>()?;
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
-    let (ids, filter) = (req.experiment_ids, req.filter.unwrap_or_default());
+    let asked = !req.experiment_ids.is_empty();
+    let (ids, filter) = (sees.readable_experiments(req.experiment_ids), req.filter.unwrap_or_default());
+    if ids.is_empty() && (asked || !sees.experiments().is_everything()) {
+        return Ok(axum::Json(json!({ "models": [] })));
+    }
     let page =
         s.call(move |st| st.search_logged_models(&search::logged_models(ids, &filter, &order_by, page)?)).await?;
     let mut out = json!({ "models": page.items });

@@ -16,6 +16,7 @@ use super::models::{check_source, download_uri};
 use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::permissions::{Owner, Sees};
 use crate::wire::{Mlflow, lenient, required};
 
 type Json = axum::Json<Value>;
@@ -83,9 +84,12 @@ impl Req {
     }
 }
 
-async fn create_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
+async fn create_model(State(s): State<AppState>, owner: Owner, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
-    let m = s.call(move |st| st.create_registered_model(&name, &req.tags, req.description.as_deref())).await?;
+    let m = s
+        .call(move |st| st.create_registered_model_owned(&name, &req.tags, req.description.as_deref(), owner.0))
+        .await?;
+    crate::permissions::grants_changed(&s);
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -99,6 +103,7 @@ async fn rename_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
     let name = req.name()?;
     let new_name = required(&req.new_name, "new_name")?.to_string();
     let m = s.call(move |st| st.rename_registered_model(&name, &new_name)).await?;
+    crate::permissions::grants_changed(&s);
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -111,6 +116,7 @@ async fn update_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
 async fn delete_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
     s.call(move |st| st.delete_registered_model(&name)).await?;
+    crate::permissions::grants_changed(&s);
     Ok(empty())
 }
 
@@ -135,8 +141,18 @@ impl Search {
     }
 }
 
-async fn search_models(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<RegisteredModel>> {
-    let page = s.call(move |st| st.search_registered_models(&req.query(search::registered_models)?)).await?;
+async fn search_models(
+    State(s): State<AppState>,
+    sees: Sees,
+    Mlflow(req): Mlflow<Search>,
+) -> ApiResult<Paged<RegisteredModel>> {
+    let visible = sees.models();
+    let page = s
+        .call(move |st| {
+            let query = req.query(search::registered_models)?;
+            st.search_registered_models(&RegistryQuery { visible, ..query })
+        })
+        .await?;
     Ok(Paged::new("registered_models", page))
 }
 
@@ -239,8 +255,18 @@ async fn transition_stage(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
     Ok(axum::Json(json!({ "model_version": v })))
 }
 
-async fn search_versions(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<ModelVersion>> {
-    let page = s.call(move |st| st.search_model_versions(&req.query(search::model_versions)?)).await?;
+async fn search_versions(
+    State(s): State<AppState>,
+    sees: Sees,
+    Mlflow(req): Mlflow<Search>,
+) -> ApiResult<Paged<ModelVersion>> {
+    let visible = sees.models();
+    let page = s
+        .call(move |st| {
+            let query = req.query(search::model_versions)?;
+            st.search_model_versions(&RegistryQuery { visible, ..query })
+        })
+        .await?;
     Ok(Paged::new("model_versions", page))
 }
 

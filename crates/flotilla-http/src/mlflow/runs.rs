@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use flotilla_app::search;
-use flotilla_core::model::{Dataset, DatasetInput, Metric, ModelInput, ModelOutput, Run, RunStatus, Tag};
+use flotilla_core::model::{Dataset, DatasetInput, Metric, ModelInput, ModelOutput, Page, Run, RunStatus, Tag};
 use flotilla_store::{NewRun, PageRequest, RunUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use super::experiments::view_type;
 use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::permissions::Sees;
 use crate::wire::{Mlflow, lenient, required, run_id};
 
 type Json = axum::Json<Value>;
@@ -306,10 +307,15 @@ struct Search {
     page_token: Option<String>,
 }
 
-async fn search(State(s): State<AppState>, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Run>> {
+async fn search(State(s): State<AppState>, sees: Sees, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<Run>> {
     let view = view_type(req.run_view_type.as_deref())?;
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
-    let (ids, filter) = (req.experiment_ids, req.filter.unwrap_or_default());
+    let asked = !req.experiment_ids.is_empty();
+    let (ids, filter) = (sees.readable_experiments(req.experiment_ids), req.filter.unwrap_or_default());
+    if ids.is_empty() && (asked || !sees.experiments().is_everything()) {
+        // None of them readable (or none named while some are hidden): nothing to search.
+        return Ok(Paged::omitting_empty("runs", Page { items: Vec::new(), next_page_token: None }));
+    }
     let page = s.call(move |st| st.search_runs(&search::runs(ids, &filter, &req.order_by, view, page)?)).await?;
     Ok(Paged::omitting_empty("runs", page))
 }

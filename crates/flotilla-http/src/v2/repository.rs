@@ -50,6 +50,8 @@ async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Err
         name_prefix: req.name_prefix,
         order_by: vec![],
         page: PageRequest { max_results: Some(req.max_results.unwrap_or(1000).min(1000)), page_token: req.page_token },
+        // Admins only: they see everything.
+        visible: Default::default(),
     };
     let page = s.call(move |st| st.search_registered_models(&query)).await?;
     let mut items = Vec::with_capacity(page.items.len());

@@ -51,6 +51,38 @@ fn bump(tx: &Transaction<'_>) -> StoreResult<()> {
     Ok(())
 }
 
+fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
+    Ok(Grant { user_id: r.get(0)?, resource_kind: r.get(1)?, resource_id: r.get(2)?, level: r.get(3)? })
+}
+
+/// The creator of a resource gets MANAGE on it, in the create's transaction.
+pub(super) fn grant_creator(tx: &Transaction<'_>, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO auth_grants (user_id, resource_kind, resource_id, level, created_at) \
+         SELECT id, ?2, ?3, 'MANAGE', ?4 FROM auth_users WHERE id = ?1",
+    )?
+    .execute(params![user_id, kind, id, now_ms()])?;
+    bump(tx)
+}
+
+/// Grants on a renamed resource follow it.
+pub(super) fn move_grants(tx: &Transaction<'_>, kind: &str, from: &str, to: &str) -> StoreResult<()> {
+    tx.prepare_cached("DELETE FROM auth_grants WHERE resource_kind = ?1 AND resource_id = ?2")?.execute([kind, to])?;
+    let moved = tx
+        .prepare_cached("UPDATE auth_grants SET resource_id = ?3 WHERE resource_kind = ?1 AND resource_id = ?2")?
+        .execute([kind, from, to])?;
+    if moved > 0 { bump(tx) } else { Ok(()) }
+}
+
+/// Grants on a deleted resource go with it (a new one reusing the name
+/// starts with none).
+pub(super) fn drop_grants(tx: &Transaction<'_>, kind: &str, id: &str) -> StoreResult<()> {
+    let dropped = tx
+        .prepare_cached("DELETE FROM auth_grants WHERE resource_kind = ?1 AND resource_id = ?2")?
+        .execute([kind, id])?;
+    if dropped > 0 { bump(tx) } else { Ok(()) }
+}
+
 fn user_by_name(tx: &Transaction<'_>, username: &str) -> StoreResult<User> {
     tx.query_row(&format!("SELECT {USER_COLUMNS} FROM auth_users WHERE username = ?1"), [username], user_row)
         .optional()?
@@ -266,10 +298,110 @@ impl AuthStore for SqliteStore {
                 "SELECT user_id, resource_kind, resource_id, level FROM auth_grants WHERE user_id = ?1 \
                  ORDER BY resource_kind, resource_id",
             )?;
-            let grants = stmt.query_map([user_id], |r| {
-                Ok(Grant { user_id: r.get(0)?, resource_kind: r.get(1)?, resource_id: r.get(2)?, level: r.get(3)? })
-            })?;
+            let grants = stmt.query_map([user_id], grant_row)?;
             Ok(grants.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn all_grants(&self) -> StoreResult<Vec<Grant>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT user_id, resource_kind, resource_id, level FROM auth_grants")?;
+            let grants = stmt.query_map([], grant_row)?;
+            Ok(grants.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn get_grant(&self, user_id: i64, kind: &str, id: &str) -> StoreResult<Option<Grant>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT user_id, resource_kind, resource_id, level FROM auth_grants \
+                     WHERE user_id = ?1 AND resource_kind = ?2 AND resource_id = ?3",
+                    params![user_id, kind, id],
+                    grant_row,
+                )
+                .optional()?)
+        })
+    }
+
+    fn put_grant(&self, grant: &Grant, replace: bool, replace_only: bool) -> StoreResult<bool> {
+        self.write(|tx| {
+            let n = if replace_only {
+                tx.execute(
+                    "UPDATE auth_grants SET level = ?4 WHERE user_id = ?1 AND resource_kind = ?2 AND resource_id = ?3",
+                    params![grant.user_id, grant.resource_kind, grant.resource_id, grant.level],
+                )?
+            } else {
+                let conflict = if replace { "DO UPDATE SET level = excluded.level" } else { "DO NOTHING" };
+                tx.execute(
+                    &format!(
+                        "INSERT INTO auth_grants (user_id, resource_kind, resource_id, level, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, resource_kind, resource_id) {conflict}"
+                    ),
+                    params![grant.user_id, grant.resource_kind, grant.resource_id, grant.level, now_ms()],
+                )?
+            };
+            if n == 0 {
+                return Ok(false);
+            }
+            bump(tx)?;
+            Ok(true)
+        })
+    }
+
+    fn delete_grant(&self, user_id: i64, kind: &str, id: &str) -> StoreResult<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM auth_grants WHERE user_id = ?1 AND resource_kind = ?2 AND resource_id = ?3",
+                params![user_id, kind, id],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            bump(tx)?;
+            Ok(true)
+        })
+    }
+
+    fn run_experiment(&self, run_id: &str) -> StoreResult<Option<String>> {
+        self.read(|tx| {
+            let id: Option<i64> = tx
+                .prepare_cached("SELECT experiment_id FROM runs WHERE run_uuid = ?1")?
+                .query_row([run_id], |r| r.get(0))
+                .optional()?;
+            Ok(id.map(|id| id.to_string()))
+        })
+    }
+
+    fn logged_model_experiment(&self, model_id: &str) -> StoreResult<Option<String>> {
+        self.read(|tx| {
+            let id: Option<i64> = tx
+                .prepare_cached("SELECT experiment_id FROM logged_models WHERE model_id = ?1")?
+                .query_row([model_id], |r| r.get(0))
+                .optional()?;
+            Ok(id.map(|id| id.to_string()))
+        })
+    }
+
+    fn experiment_id_by_name(&self, name: &str) -> StoreResult<Option<String>> {
+        self.read(|tx| {
+            let id: Option<i64> = tx
+                .prepare_cached("SELECT experiment_id FROM experiments WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?;
+            Ok(id.map(|id| id.to_string()))
+        })
+    }
+
+    fn family_of(&self, model: &str) -> StoreResult<Option<String>> {
+        self.read(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "SELECT f.name FROM registered_models r JOIN fleet_members m ON m.rm_id = r.rm_id \
+                     JOIN families f ON f.family_id = m.family_id WHERE r.name = ?1",
+                )?
+                .query_row([model], |r| r.get(0))
+                .optional()?)
         })
     }
 

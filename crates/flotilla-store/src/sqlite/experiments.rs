@@ -74,7 +74,13 @@ fn touch(tx: &Transaction<'_>, id: i64) -> StoreResult<()> {
 }
 
 impl ExperimentStore for SqliteStore {
-    fn create_experiment(&self, name: &str, artifact_location: Option<&str>, tags: &[Tag]) -> StoreResult<String> {
+    fn create_experiment_owned(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[Tag],
+        owner: Option<i64>,
+    ) -> StoreResult<String> {
         validation::experiment_name(name)?;
         validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
         tags.iter().try_for_each(validate_tag)?;
@@ -104,6 +110,9 @@ impl ExperimentStore for SqliteStore {
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)")?;
             for tag in tags {
                 insert.execute(params![id, tag.key, tag.value])?;
+            }
+            if let Some(owner) = owner {
+                super::auth::grant_creator(tx, owner, crate::auth::EXPERIMENT, &id.to_string())?;
             }
             note(Change::new("experiment.create", "experiment", id.to_string())
                 .diff(None, Some(json!({"name": name, "artifact_location": location, "tags": tags.len()}))));
@@ -224,6 +233,10 @@ impl ExperimentStore for SqliteStore {
             ViewType::ActiveOnly => sql.push_str(" AND e.lifecycle_stage = 'active'"),
             ViewType::DeletedOnly => sql.push_str(" AND e.lifecycle_stage = 'deleted'"),
             ViewType::All => {}
+        }
+        if let Some(visible) = super::visible::experiments(&q.visible, "e.experiment_id", &mut args) {
+            sql.push_str(" AND ");
+            sql.push_str(&visible);
         }
         for clause in &q.filter {
             sql.push_str(" AND ");

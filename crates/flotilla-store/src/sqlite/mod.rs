@@ -30,6 +30,7 @@ mod search_plan;
 mod search_runs;
 mod session;
 mod version_search;
+mod visible;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -68,11 +68,12 @@ fn one_version(tx: &Transaction<'_>, key: (i64, i64)) -> StoreResult<ModelVersio
 }
 
 impl RegistryStore for SqliteStore {
-    fn create_registered_model(
+    fn create_registered_model_owned(
         &self,
         name: &str,
         tags: &[Tag],
         description: Option<&str>,
+        owner: Option<i64>,
     ) -> StoreResult<RegisteredModel> {
         validation::model_name(name)?;
         validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
@@ -94,6 +95,9 @@ impl RegistryStore for SqliteStore {
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
             for t in tags {
                 insert.execute(params![id, t.key, t.value])?;
+            }
+            if let Some(owner) = owner {
+                super::auth::grant_creator(tx, owner, crate::auth::REGISTERED_MODEL, name)?;
             }
             one_model(tx, id)
         })
@@ -125,6 +129,7 @@ impl RegistryStore for SqliteStore {
             );
             tx.prepare_cached("UPDATE registered_models SET name = ?, last_update_time = ? WHERE rm_id = ?")?
                 .execute(params![new_name, now, id])?;
+            super::auth::move_grants(tx, crate::auth::REGISTERED_MODEL, name, new_name)?;
             one_model(tx, id)
         })
     }
@@ -156,7 +161,7 @@ impl RegistryStore for SqliteStore {
                     .diff(Some(json!({"name": name})), None),
             );
             tx.prepare_cached("DELETE FROM registered_models WHERE rm_id = ?")?.execute([id])?;
-            Ok(())
+            super::auth::drop_grants(tx, crate::auth::REGISTERED_MODEL, name)
         })
     }
 
@@ -465,6 +470,10 @@ impl RegistryStore for SqliteStore {
                 sql.push_str(" AND ");
                 sql.push_str(&registered_model_clause(tx, c, &mut args)?);
             }
+            if let Some(visible) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
+                sql.push_str(" AND ");
+                sql.push_str(&visible);
+            }
             if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
                 sql.push_str(" AND rm.name >= ? AND rm.name < ?");
                 args.push(Value::Text(prefix.to_string()));
@@ -495,6 +504,10 @@ impl RegistryStore for SqliteStore {
         for c in &q.filter {
             sql.push_str(" AND ");
             sql.push_str(&model_version_clause(c, &mut args)?);
+        }
+        if let Some(visible) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
+            sql.push_str(" AND ");
+            sql.push_str(&visible);
         }
         if cursor.is_none() && VERSION_TIMESTAMPS.contains(&keys[0].expr.as_str()) {
             sql.push_str(" AND ");

@@ -95,6 +95,7 @@ pub fn experiment_search_filters_and_pages(store: &dyn Store) {
                 order_by: typed::order_by(Entity::Experiments, &["name"]),
                 view: ViewType::ActiveOnly,
                 page: PageRequest { max_results: Some(3), page_token: token.clone() },
+                ..ExperimentQuery::default()
             })
             .unwrap();
         assert!(page.items.len() <= 3);

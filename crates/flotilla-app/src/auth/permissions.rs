@@ -1,0 +1,347 @@
+//! Authorization: the level a caller holds on a resource, answered from an
+//! immutable snapshot of every grant, swapped when the store's auth
+//! generation moves (this process's writes at once, another process's within
+//! the generation poll), so a check is a few hash lookups and never a query.
+//!
+//! The rules are MLflow 3's basic-auth without roles or workspaces: levels
+//! READ < USE < EDIT < MANAGE, and the veto NO_PERMISSIONS ≡ DENY. A caller's
+//! explicit grants on the resource (its id and `*`) fold to DENY if any is a
+//! veto, else to their highest level; a positive level is floored at the
+//! configured default; no grant at all is the default. A registered model in
+//! a family falls back to the family's grants when the caller holds none on
+//! the model itself (a grant on the member decides, even a narrower one).
+//! Admins hold MANAGE on everything.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use flotilla_core::Error;
+use flotilla_store::Visible;
+use flotilla_store::auth::{EXPERIMENT, FAMILY, Grant, REGISTERED_MODEL};
+
+use super::Caller;
+
+/// A permission level, lowest first; `Deny` is the veto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// NO_PERMISSIONS (MLflow 2) or DENY (MLflow 3): nothing at all.
+    Deny,
+    Read,
+    /// Invoke: V2 inference.
+    Use,
+    Edit,
+    /// Delete, and manage the resource's grants.
+    Manage,
+}
+
+impl Permission {
+    /// Every name a client may send; MLflow 2's `NO_PERMISSIONS` and 3's
+    /// `DENY` are the same veto.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "READ" => Some(Self::Read),
+            "USE" => Some(Self::Use),
+            "EDIT" => Some(Self::Edit),
+            "MANAGE" => Some(Self::Manage),
+            "NO_PERMISSIONS" | "DENY" => Some(Self::Deny),
+            _ => None,
+        }
+    }
+
+    /// MLflow 3's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Deny => "DENY",
+            Self::Read => "READ",
+            Self::Use => "USE",
+            Self::Edit => "EDIT",
+            Self::Manage => "MANAGE",
+        }
+    }
+
+    /// Whether holding `self` is enough for something that needs `need`.
+    pub fn allows(self, need: Permission) -> bool {
+        self != Self::Deny && self >= need
+    }
+
+    /// The message of a bad level, as MLflow words it.
+    pub fn invalid(name: &str) -> Error {
+        Error::invalid(format!(
+            "Invalid permission '{name}'. Valid permissions are: ('READ', 'USE', 'EDIT', 'MANAGE', \
+             'NO_PERMISSIONS', 'DENY')"
+        ))
+    }
+}
+
+/// The kinds of resource a grant names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Experiment,
+    RegisteredModel,
+    Family,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Experiment => EXPERIMENT,
+            Self::RegisteredModel => REGISTERED_MODEL,
+            Self::Family => FAMILY,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            EXPERIMENT => Some(Self::Experiment),
+            REGISTERED_MODEL => Some(Self::RegisteredModel),
+            FAMILY => Some(Self::Family),
+            _ => None,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Experiment => 0,
+            Self::RegisteredModel => 1,
+            Self::Family => 2,
+        }
+    }
+}
+
+/// A resource a request touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    Experiment(&'a str),
+    /// A registered model, with its family when it is a fleet member.
+    Model {
+        name: &'a str,
+        family: Option<&'a str>,
+    },
+    Family(&'a str),
+}
+
+#[derive(Debug, Default)]
+struct UserGrants {
+    by_kind: [HashMap<String, Permission>; 3],
+}
+
+/// Every grant, as of one auth generation.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub(super) generation: u64,
+    users: HashMap<i64, UserGrants>,
+}
+
+impl Snapshot {
+    pub(super) fn build(generation: u64, grants: Vec<Grant>) -> Self {
+        let mut users: HashMap<i64, UserGrants> = HashMap::new();
+        for g in grants {
+            let (Some(kind), Some(level)) = (Kind::parse(&g.resource_kind), Permission::parse(&g.level)) else {
+                tracing::warn!(kind = %g.resource_kind, level = %g.level, "ignoring a grant this server does not know");
+                continue;
+            };
+            users.entry(g.user_id).or_default().by_kind[kind.index()].insert(g.resource_id, level);
+        }
+        Self { generation, users }
+    }
+
+    fn explicit(&self, user_id: i64, kind: Kind, id: &str) -> Option<Permission> {
+        let map = &self.users.get(&user_id)?.by_kind[kind.index()];
+        match (map.get(id), map.get("*")) {
+            (Some(Permission::Deny), _) | (_, Some(Permission::Deny)) => Some(Permission::Deny),
+            (Some(a), Some(b)) => Some(*a.max(b)),
+            (Some(a), None) | (None, Some(a)) => Some(*a),
+            (None, None) => None,
+        }
+    }
+
+    /// The families whose grants might apply to `model` for this user: they
+    /// name it (the default member) or prefix it (`{family}.{partition}`),
+    /// or the user holds a grant on every family. Membership itself is the
+    /// store's to confirm.
+    pub fn family_candidates(&self, user_id: i64, model: &str) -> bool {
+        let Some(user) = self.users.get(&user_id) else { return false };
+        user.by_kind[Kind::Family.index()]
+            .keys()
+            .any(|f| f == "*" || model == f || model.strip_prefix(f.as_str()).is_some_and(|rest| rest.starts_with('.')))
+    }
+
+    /// The level `caller` holds on `resource` under `default`.
+    pub fn level(&self, caller: &Caller, default: Permission, resource: Resource<'_>) -> Permission {
+        if caller.is_admin {
+            return Permission::Manage;
+        }
+        let explicit = match resource {
+            Resource::Experiment(id) => self.explicit(caller.user_id, Kind::Experiment, id),
+            Resource::Model { name, family } => self
+                .explicit(caller.user_id, Kind::RegisteredModel, name)
+                .or_else(|| family.and_then(|f| self.explicit(caller.user_id, Kind::Family, f))),
+            Resource::Family(name) => self.explicit(caller.user_id, Kind::Family, name),
+        };
+        match explicit {
+            Some(Permission::Deny) => Permission::Deny,
+            Some(level) => level.max(default),
+            None => default,
+        }
+    }
+
+    /// Which resources of `kind` the caller may read, for the store to
+    /// filter a search by (the same rules as [`Snapshot::level`]).
+    pub fn readable(&self, caller: &Caller, default: Permission, kind: Kind) -> Visible {
+        if caller.is_admin {
+            return Visible::everything();
+        }
+        let empty = HashMap::new();
+        let user = self.users.get(&caller.user_id);
+        let map = user.map_or(&empty, |u| &u.by_kind[kind.index()]);
+        let reads = |p: Permission| p.max(default).allows(Permission::Read) && p != Permission::Deny;
+        let mut v = Visible {
+            all: default.allows(Permission::Read),
+            ids_in: Vec::new(),
+            ids_out: Vec::new(),
+            families_in: Vec::new(),
+            families_out: Vec::new(),
+        };
+        match map.get("*").copied() {
+            // A veto on every resource of the kind: nothing.
+            Some(Permission::Deny) => {
+                v.all = false;
+                return v;
+            }
+            // A grant on every resource decides for each (family grants never apply).
+            Some(star) => {
+                v.all = reads(star);
+                for (id, p) in map.iter().filter(|(id, _)| *id != "*") {
+                    if *p == Permission::Deny {
+                        v.ids_out.push(id.clone());
+                    } else if !v.all {
+                        v.ids_in.push(id.clone());
+                    }
+                }
+                return v;
+            }
+            None => {}
+        }
+        for (id, p) in map {
+            if reads(*p) { v.ids_in.push(id.clone()) } else { v.ids_out.push(id.clone()) }
+        }
+        if kind == Kind::RegisteredModel {
+            let families = user.map_or(&empty, |u| &u.by_kind[Kind::Family.index()]);
+            let star = families.get("*").copied();
+            for (family, p) in families {
+                let folded = match (*p, star) {
+                    (Permission::Deny, _) | (_, Some(Permission::Deny)) => Permission::Deny,
+                    (p, Some(s)) => p.max(s),
+                    (p, None) => p,
+                };
+                if reads(folded) { v.families_in.push(family.clone()) } else { v.families_out.push(family.clone()) }
+            }
+        }
+        if v.all {
+            v.ids_in.clear();
+            v.families_in.clear();
+        }
+        v
+    }
+}
+
+/// The snapshot in use, swapped whole.
+#[derive(Default)]
+pub(super) struct Current(std::sync::RwLock<Arc<Snapshot>>);
+
+impl Current {
+    pub(super) fn get(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.0.read().unwrap_or_else(|p| p.into_inner()))
+    }
+    pub(super) fn set(&self, snapshot: Snapshot) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Method, TokenScope};
+
+    fn caller(id: i64) -> Caller {
+        Caller {
+            user_id: id,
+            username: format!("u{id}"),
+            is_admin: false,
+            scope: TokenScope::Write,
+            method: Method::Password,
+            token_id: None,
+        }
+    }
+
+    fn grant(user: i64, kind: &str, id: &str, level: &str) -> Grant {
+        Grant { user_id: user, resource_kind: kind.into(), resource_id: id.into(), level: level.into() }
+    }
+
+    #[test]
+    fn effective_levels() {
+        use Permission::*;
+        let snap = Snapshot::build(
+            1,
+            vec![
+                grant(1, "experiment", "7", "EDIT"),
+                grant(1, "experiment", "8", "NO_PERMISSIONS"),
+                grant(1, "registered_model", "m", "READ"),
+                grant(1, "family", "fam", "USE"),
+                grant(2, "experiment", "*", "DENY"),
+                grant(2, "experiment", "7", "MANAGE"),
+            ],
+        );
+        let (a, b) = (caller(1), caller(2));
+        let model = |name, family| Resource::Model { name, family };
+        // (caller, default, resource) -> level
+        for (who, default, resource, expected) in [
+            (&a, Read, Resource::Experiment("7"), Edit),
+            (&a, Manage, Resource::Experiment("7"), Manage), // floored at the default
+            (&a, Manage, Resource::Experiment("8"), Deny),   // a veto is never floored
+            (&a, Read, Resource::Experiment("9"), Read),     // no grant: the default
+            (&a, Deny, Resource::Experiment("9"), Deny),
+            (&a, Deny, model("m", None), Read),
+            (&a, Deny, model("fam.store=1", Some("fam")), Use), // the family's
+            (&a, Deny, model("m", Some("fam")), Read),          // the member's own decides
+            (&a, Deny, Resource::Family("fam"), Use),
+            (&b, Read, Resource::Experiment("7"), Deny), // a `*` veto wins
+            (&b, Read, Resource::Experiment("1"), Deny),
+        ] {
+            assert_eq!(snap.level(who, default, resource), expected, "{resource:?} default {default:?}");
+        }
+        let admin = Caller { is_admin: true, ..caller(2) };
+        assert_eq!(snap.level(&admin, Deny, Resource::Experiment("7")), Manage);
+    }
+
+    #[test]
+    fn readable_sets() {
+        use Permission::*;
+        let snap = Snapshot::build(
+            1,
+            vec![
+                grant(1, "registered_model", "m", "READ"),
+                grant(1, "registered_model", "x", "DENY"),
+                grant(1, "family", "fam", "READ"),
+                grant(1, "family", "hidden", "DENY"),
+                grant(2, "experiment", "*", "DENY"),
+            ],
+        );
+        let a = caller(1);
+        // (caller, default, kind) -> what the set admits, checked against `level`
+        let models = [("m", None), ("x", None), ("fam.s=1", Some("fam")), ("hidden", Some("hidden")), ("z", None)];
+        for default in [Read, Deny] {
+            let v = snap.readable(&a, default, Kind::RegisteredModel);
+            for (name, family) in models {
+                let level = snap.level(&a, default, Resource::Model { name, family });
+                assert_eq!(v.admits(name, family), level.allows(Read), "{name} default {default:?}: {v:?}");
+            }
+        }
+        assert!(snap.readable(&a, Read, Kind::Experiment).is_everything());
+        let none = snap.readable(&caller(2), Manage, Kind::Experiment);
+        assert!(!none.admits("1", None));
+        assert!(snap.family_candidates(1, "fam.region=west"));
+        assert!(snap.family_candidates(1, "fam"));
+        assert!(!snap.family_candidates(1, "family2"));
+    }
+}
