@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use flotilla_app::auth::Permission;
 use flotilla_http::rate_limit::{Rate, RateLimitConfig};
 use flotilla_http::request_meta::TrustedProxies;
-use flotilla_app::auth::Permission;
 use flotilla_serving::{CacheConfig, ServingConfig};
 
 #[derive(Args, Debug)]

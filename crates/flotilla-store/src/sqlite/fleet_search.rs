@@ -202,8 +202,14 @@ pub(super) fn build_filter(
     sorted: Option<&MetricRef>,
     planning: SearchPlanning,
 ) -> StoreResult<Filter> {
-    let mut f =
-        Filter { sql: String::new(), args: Vec::new(), memberships: Vec::new(), drive: None, probes: false, driven: false };
+    let mut f = Filter {
+        sql: String::new(),
+        args: Vec::new(),
+        memberships: Vec::new(),
+        drive: None,
+        probes: false,
+        driven: false,
+    };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
         let mut path_depth = None;

@@ -25,7 +25,6 @@ use crate::error::StoreResult;
 use crate::fleet::VersionSearchStore;
 use crate::paging;
 
-
 fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
 }
