@@ -9,7 +9,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use flotilla_app::auth::Caller;
 use flotilla_app::fleet_api::audit::{self as api, AuditEvents};
 use flotilla_app::{AppState, audit};
@@ -40,8 +40,17 @@ pub(crate) async fn context(request: Request, next: Next) -> Response {
 }
 
 /// `GET /api/fleet/v1/audit/events`: the trail, newest first, filtered.
-async fn events(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<AuditEvents>> {
-    let query = api::parse_query(raw.as_deref().unwrap_or(""))?;
+/// Admins (and everyone with `--auth none`) read all of it; any other caller
+/// reads their own actions only, whatever `actor` they ask for.
+async fn events(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<AuditEvents>> {
+    let mut query = api::parse_query(raw.as_deref().unwrap_or(""))?;
+    if let Some(Extension(caller)) = caller.filter(|c| !c.is_admin) {
+        query.actor = Some(caller.username);
+    }
     let page = s.call(move |store| store.audit_events(&query)).await?;
     Ok(Json(AuditEvents {
         events: page.items.into_iter().map(Into::into).collect(),

@@ -211,6 +211,13 @@ fn every_kind_of_change_is_audited_with_who_where_and_what() {
         answer["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["artifact.delete", "artifact.write"]);
 
+    // A non-admin reads their own actions only, whatever actor they ask for.
+    let theirs = ok(send(&server, "GET", "/api/fleet/v1/audit/events?actor=admin&max_results=1000", &alice, "q", None));
+    let actors: Vec<&str> = theirs["events"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    assert!(!actors.is_empty() && actors.iter().all(|a| *a == "alice"), "{actors:?}");
+    let all = ok(send(&server, "GET", "/api/fleet/v1/audit/events?max_results=1000", &admin, "q", None));
+    assert!(all["events"].as_array().unwrap().iter().any(|e| e["actor"] == "admin"), "{all}");
+
     // A CLI change on the data directory is audited under the local user, and read back there.
     let cli = Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .args(["user", "set-admin", "alice", "true", "--data-dir"])

@@ -177,7 +177,9 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/api/fleet/v1/resolve") => Family(Read, Field("family")),
         ("POST", "/api/fleet/v1/versions/bulk" | "/api/fleet/v1/aliases/bulk" | "/api/fleet/v1/promotions")
         | ("POST", "/api/fleet/v1/batches/{batch}/rollback") => Fleet,
-        ("GET", "/api/fleet/v1/audit" | "/api/fleet/v1/audit/events") => Admin,
+        ("GET", "/api/fleet/v1/audit") => Admin,
+        // Non-admins read their own actions only (the handler narrows it).
+        ("GET", "/api/fleet/v1/audit/events") => Authenticated,
 
         // The UI's pages.
         ("GET", "/" | "/models" | "/families" | "/experiments") => Everything,
