@@ -11,7 +11,7 @@ mod tokens;
 mod v2;
 
 pub use filter::{filter, order_by, render};
-pub use models::{lightgbm, mlmodel, onnx, ubjson, xgboost_json};
+pub use models::{let_caught_panics_unwind, lightgbm, mlmodel, onnx, ubjson, xgboost_json};
 pub use paths::{artifact_path, artifact_uri};
 pub use tokens::page_token;
 pub use v2::v2_infer;

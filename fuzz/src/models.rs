@@ -40,6 +40,15 @@ pub fn onnx(data: &[u8]) {
     }
 }
 
+/// For the ONNX target's fuzzer: lets a panic unwind silently to whoever
+/// catches it, as in the server, where `flotilla-infer` turns a panic inside
+/// tract into an error for that model. libFuzzer's own hook would abort at
+/// the panic, caught or not; with this one only a panic that escapes the
+/// harness aborts (libfuzzer-sys catches it there).
+pub fn let_caught_panics_unwind() {
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
 /// An `MLmodel` file, and the flavor chosen from it.
 pub fn mlmodel(data: &[u8]) {
     if let Ok(parsed) = MlModel::parse(data) {
