@@ -50,6 +50,24 @@ impl Default for Edge {
     }
 }
 
+/// Hooks for the fuzzing harnesses in `fuzz/` and their corpus replay: the
+/// decoders a request body goes through, callable without a server.
+#[doc(hidden)]
+pub mod fuzzing {
+    use bytes::Bytes;
+    use flotilla_infer::Tensor;
+
+    /// Decodes an infer request body exactly as `POST .../infer` does (the
+    /// JSON, then the binary tail when `header_length` is given): the tensors,
+    /// or the status and message of the error answer.
+    pub fn decode_infer_body(body: &[u8], header_length: Option<usize>) -> Result<Vec<Tensor>, (u16, String)> {
+        let body = Bytes::copy_from_slice(body);
+        let err = |e: crate::v2::error::V2Error| (e.status.as_u16(), e.message);
+        let (request, tail) = crate::v2::codec::parse(&body, header_length).map_err(err)?;
+        crate::v2::codec::decode_inputs(&request, &tail, body.len()).map_err(err)
+    }
+}
+
 /// The whole HTTP surface of `flotilla server`, accepting any `Host`.
 pub fn router(state: AppState) -> Router {
     router_with_hosts(state, AllowedHosts::Any)

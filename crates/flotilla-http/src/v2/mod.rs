@@ -4,7 +4,7 @@
 //! registry: `/v2/models/{name}` serves the default alias, else the newest
 //! version; `/versions/{v}` takes a number or an alias; `{name}@{alias}` too.
 
-mod codec;
+pub(crate) mod codec;
 pub(crate) mod error;
 mod non_finite;
 mod repository;
