@@ -40,7 +40,7 @@ fn into_model(model: &str, metrics: &[(&str, f64)], aliases: &[&str]) -> BulkVer
     }
 }
 
-fn names(store: &dyn Store, q: &FleetQuery) -> Vec<String> {
+pub(super) fn names(store: &dyn Store, q: &FleetQuery) -> Vec<String> {
     let mut all = Vec::new();
     let mut q = q.clone();
     loop {

@@ -14,7 +14,7 @@ use super::kind;
 type Filter = fn(&mut VersionQuery);
 
 /// Every page of a search, as `model/version`.
-fn versions(store: &dyn Store, q: &VersionQuery) -> Vec<String> {
+pub(super) fn versions(store: &dyn Store, q: &VersionQuery) -> Vec<String> {
     let mut all = Vec::new();
     let mut q = q.clone();
     loop {

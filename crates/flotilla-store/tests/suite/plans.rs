@@ -10,7 +10,8 @@ use flotilla_core::model::Tag;
 use flotilla_store::Store;
 use flotilla_store::fleet::{BulkVersion, ModelAddress, NewFamily};
 
-use super::fleet::ctx;
+use super::fleet::{ctx, names};
+use super::fleet_versions::versions;
 
 fn correlated_fleet(store: &dyn Store) {
     let family = NewFamily { name: "demand".into(), levels: vec!["region".into(), "store".into()], description: None };
@@ -39,32 +40,6 @@ fn correlated_fleet(store: &dyn Store) {
     store.register_versions(&items, &ctx()).unwrap();
     for i in (0..24).step_by(4) {
         store.set_registered_model_tag(&format!("demand.store=s{i:02}"), &Tag::new("owner", "ops")).unwrap();
-    }
-}
-
-fn names(store: &dyn Store, q: &FleetQuery) -> Vec<String> {
-    let mut all = Vec::new();
-    let mut q = q.clone();
-    loop {
-        let page = store.search_fleet(&q).unwrap();
-        all.extend(page.items.into_iter().map(|m| m.name));
-        match page.next_page_token {
-            Some(t) => q.page_token = Some(t),
-            None => return all,
-        }
-    }
-}
-
-fn versions(store: &dyn Store, q: &VersionQuery) -> Vec<String> {
-    let mut all = Vec::new();
-    let mut q = q.clone();
-    loop {
-        let page = store.search_versions(&q).unwrap();
-        all.extend(page.items.into_iter().map(|v| format!("{}/{}", v.model, v.version)));
-        match page.next_page_token {
-            Some(t) => q.page_token = Some(t),
-            None => return all,
-        }
     }
 }
 
