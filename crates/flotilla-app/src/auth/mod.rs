@@ -21,7 +21,7 @@ mod session;
 mod users;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use flotilla_core::Error;
@@ -43,7 +43,7 @@ pub const GENERATION_POLL: Duration = Duration::from_millis(250);
 /// How long a verified credential is trusted without verifying it again.
 const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_ENTRIES: usize = 10_000;
-/// A token's `last_used_at` is written at most this often.
+/// A token's `last_used_at` (a session's `last_seen_at`) is written at most this often.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// The message of every 401, whatever the cause (no user-enumeration oracle).
 pub const UNAUTHENTICATED: &str = "You are not authenticated. Send a user and password (MLFLOW_TRACKING_USERNAME and \
@@ -111,7 +111,6 @@ struct Cache {
     generation: u64,
     checked: Option<Instant>,
     entries: HashMap<[u8; 32], Cached>,
-    touched: HashMap<String, Instant>,
 }
 
 /// Authenticates requests against the store's users and tokens, and manages
@@ -119,7 +118,12 @@ struct Cache {
 pub struct Authenticator {
     store: Arc<dyn Store>,
     key: [u8; 32],
-    cache: Mutex<Cache>,
+    /// Read on every request (a read lock: requests do not queue behind
+    /// each other), written when a credential is verified or the
+    /// generation moves.
+    cache: RwLock<Cache>,
+    /// When each token or session last had its use recorded.
+    touched: RwLock<HashMap<String, Instant>>,
     hashing: Semaphore,
     /// Session cookies get `Secure` (`session.rs`).
     secure_cookies: bool,
@@ -137,7 +141,8 @@ impl Authenticator {
         Self {
             store,
             key: secret::process_key(),
-            cache: Mutex::new(Cache { generation: 0, checked: None, entries: HashMap::new(), touched: HashMap::new() }),
+            cache: RwLock::new(Cache { generation: 0, checked: None, entries: HashMap::new() }),
+            touched: RwLock::new(HashMap::new()),
             hashing: Semaphore::new(HASHING_AT_ONCE),
             secure_cookies: false,
             default_permission: Permission::Read,
@@ -196,12 +201,34 @@ impl Authenticator {
         Ok(caller)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `name`'s use was recorded less than [`TOUCH_EVERY`] ago; if
+    /// not, notes it now and answers false (the caller records it).
+    fn recently_touched(&self, name: &str) -> bool {
+        let fresh = |at: &Instant| at.elapsed() < TOUCH_EVERY;
+        if self.touched.read().unwrap_or_else(|p| p.into_inner()).get(name).is_some_and(fresh) {
+            return true;
+        }
+        let mut touched = self.touched.write().unwrap_or_else(|p| p.into_inner());
+        if touched.get(name).is_some_and(fresh) {
+            return true;
+        }
+        if touched.len() >= CACHE_ENTRIES {
+            touched.clear();
+        }
+        touched.insert(name.to_string(), Instant::now());
+        false
     }
 
     fn cached(&self, key: &[u8; 32], generation: u64) -> Option<Caller> {
-        let cache = self.lock();
+        let cache = self.read();
         let hit = cache.entries.get(key).filter(|c| cache.generation == generation && c.until > Instant::now())?;
         if hit.token_expires_at.is_some_and(|at| at <= now_ms()) {
             return None;
@@ -213,7 +240,7 @@ impl Authenticator {
     /// a change empties the cache.
     async fn generation(&self) -> Result<u64, Error> {
         {
-            let cache = self.lock();
+            let cache = self.read();
             if cache.checked.is_some_and(|at| at.elapsed() < GENERATION_POLL) {
                 return Ok(cache.generation);
             }
@@ -316,15 +343,8 @@ impl Authenticator {
     /// Notes a token's use, at most once a minute, off the request's path.
     fn touch(&self, caller: &Caller) {
         let Some(id) = &caller.token_id else { return };
-        {
-            let mut cache = self.lock();
-            if cache.touched.get(id).is_some_and(|at| at.elapsed() < TOUCH_EVERY) {
-                return;
-            }
-            if cache.touched.len() >= CACHE_ENTRIES {
-                cache.touched.clear();
-            }
-            cache.touched.insert(id.clone(), Instant::now());
+        if self.recently_touched(id) {
+            return;
         }
         let (store, id) = (Arc::clone(&self.store), id.clone());
         tokio::task::spawn_blocking(move || {

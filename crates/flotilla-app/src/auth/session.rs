@@ -25,8 +25,6 @@ pub const SESSION_COOKIE: &str = "flotilla_session";
 pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
 /// A session ends this long after the login, however it is used.
 pub const SESSION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
-/// A session's `last_seen_at` is written at most this often.
-const TOUCH_EVERY: Duration = Duration::from_secs(60);
 const SECRET_CHARS: usize = 43;
 
 /// A session as a request carries it: who, and the token its state-changing
@@ -187,15 +185,8 @@ impl Authenticator {
     fn touch_session(&self, key: &[u8; 32], id_hash: [u8; 32]) {
         let name: String = key[..12].iter().map(|b| format!("{b:02x}")).collect();
         let name = format!("session:{name}");
-        {
-            let mut cache = self.lock();
-            if cache.touched.get(&name).is_some_and(|at| at.elapsed() < TOUCH_EVERY) {
-                return;
-            }
-            if cache.touched.len() >= super::CACHE_ENTRIES {
-                cache.touched.clear();
-            }
-            cache.touched.insert(name, Instant::now());
+        if self.recently_touched(&name) {
+            return;
         }
         let store = std::sync::Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || {
