@@ -54,7 +54,9 @@ impl ArtifactPath {
         if raw.len() > MAX_PATH_BYTES {
             return Err(ArtifactError::InvalidPath(format!("the path is longer than {MAX_PATH_BYTES} bytes")));
         }
-        let decoded = fully_decode(raw).map_err(fail)?;
+        // One round fewer than a URI may take: `to_artifacts_uri` encodes the stored
+        // path once more, and its URI must still parse.
+        let decoded = decode_within(raw, MAX_DECODE_ROUNDS - 1).map_err(fail)?;
         // The decoded form is what a confused downstream component might act on; the raw
         // form is what we store. Both must pass. (Raw characters survive decoding, so the
         // raw check is belt and braces.)
@@ -145,8 +147,13 @@ impl AsRef<str> for ArtifactPath {
 /// Decoding that yields bytes which are not UTF-8 is refused rather than decoded lossily:
 /// overlong forms such as `%c0%ae` are a classic way to smuggle a `.` past a validator.
 pub(crate) fn fully_decode(raw: &str) -> Result<String, &'static str> {
+    decode_within(raw, MAX_DECODE_ROUNDS)
+}
+
+/// [`fully_decode`] in at most `rounds` rounds.
+fn decode_within(raw: &str, rounds: usize) -> Result<String, &'static str> {
     let mut current = raw.to_owned();
-    for _ in 0..MAX_DECODE_ROUNDS {
+    for _ in 0..rounds {
         let next =
             percent_decode_str(&current).decode_utf8().map_err(|_| "percent-encoding does not decode to UTF-8")?;
         if next == current {

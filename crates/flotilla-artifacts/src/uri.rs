@@ -10,8 +10,9 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 use crate::error::{ArtifactError, quote};
 use crate::path::{ArtifactPath, MAX_PATH_BYTES, fully_decode};
 
-/// Room for a scheme, a run id or model name, and the longest artifact path.
-const MAX_URI_BYTES: usize = MAX_PATH_BYTES + 512;
+/// Room for the longest stored path once percent-encoded (each byte at most
+/// three: a path of non-ASCII characters triples) and a scheme and authority.
+const MAX_URI_BYTES: usize = 3 * MAX_PATH_BYTES + 512;
 /// MLflow's run-id and alias limit (`_validate_run_id`).
 const MAX_ID_BYTES: usize = 256;
 
