@@ -73,7 +73,12 @@ enum Value {
 async fn start(bin: &Path, dir: &Path, mode: Mode) -> Result<(Process, Option<String>)> {
     let mut options = Options::new(bin).own_group(true).start_limit(Duration::from_secs(60));
     if mode != Mode::Off {
-        options = options.env("FLOTILLA_AUTH", "basic").env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        // The user edits what it did not create (the default experiment's
+        // artifacts): everyone may edit, and every request is still checked.
+        options = options
+            .env("FLOTILLA_AUTH", "basic")
+            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("FLOTILLA_DEFAULT_PERMISSION", "EDIT");
     }
     let launch = options.launch(&dir.join("data"), dir);
     let server = tokio::task::spawn_blocking(move || Process::start(launch)).await??;
