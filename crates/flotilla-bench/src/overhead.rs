@@ -41,6 +41,11 @@ pub struct OverheadArgs {
     /// Inference requests sent by 16 concurrent clients, for throughput.
     #[arg(long, default_value_t = 20000)]
     infer_total: usize,
+    /// The most throughput any row may lose to auth, in percent, before the
+    /// bench fails (a guard against a collapse, not the ≤ 5 % target: a
+    /// shared machine moves throughput by more than that between runs).
+    #[arg(long, default_value_t = 50.0)]
+    max_throughput_loss: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,5 +263,21 @@ pub fn run(bin: &Path, args: &OverheadArgs) -> Result<()> {
         ));
     }
     println!("{doc}");
+    let collapsed: Vec<String> = names
+        .iter()
+        .enumerate()
+        .flat_map(|(i, name)| [(1, i, name), (2, i, name)])
+        .filter_map(|(m, i, name)| match (med(0, i), med(m, i)) {
+            (Some(Value::Rate(off)), Some(Value::Rate(auth)))
+                if auth < off * (1.0 - args.max_throughput_loss / 100.0) =>
+            {
+                Some(format!("{name} with {}: {auth:.0}/s against {off:.0}/s", Mode::ALL[m].label()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !collapsed.is_empty() {
+        anyhow::bail!("auth costs more than {} % of throughput: {}", args.max_throughput_loss, collapsed.join("; "));
+    }
     Ok(())
 }

@@ -3,9 +3,16 @@
 //!
 //! The store keeps only what is safe to keep: an Argon2id PHC string per user
 //! and a SHA-256 per token secret; hashing and verifying belong to the
-//! application layer (`flotilla_app::auth`). Every write bumps the generation
-//! in the same transaction, so a cache keyed by it (in this process or a
-//! replica) sees a changed password, a revoked token or a deleted user.
+//! application layer (`flotilla_app::auth`).
+//!
+//! Two counters let caches in this process or a replica follow the writes
+//! ([`AuthGenerations`]): the credentials generation, bumped in the same
+//! transaction as every change to users, passwords, admin flags, tokens and
+//! sessions (a credential cache keyed by it sees a changed password or a
+//! revoked token); and the grant log, one row per grant change in commit
+//! order, so a permission snapshot applies the changes since it was built
+//! instead of reading every grant again (a create's creator grant costs its
+//! one row, never the whole table).
 
 use crate::StoreResult;
 
@@ -78,6 +85,40 @@ pub struct Grant {
     pub level: String,
 }
 
+/// What changed in the grant table, one entry of the grant log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantEvent {
+    /// The grant now exists with this level (created or changed).
+    Put(Grant),
+    /// The grant no longer exists.
+    Removed { user_id: i64, resource_kind: String, resource_id: String },
+    /// Too much changed to say (a deleted user's grants): read them all again.
+    Reset,
+}
+
+/// A grant-log entry; `seq` grows in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantChange {
+    pub seq: u64,
+    pub event: GrantEvent,
+}
+
+/// The counters auth caches watch, read in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthGenerations {
+    /// Moves with every change to users, passwords, admin flags, tokens and sessions.
+    pub credentials: u64,
+    /// The grant log's last `seq`.
+    pub grants: u64,
+}
+
+/// Every grant, as of grant-log entry `seq`.
+#[derive(Debug, Clone, Default)]
+pub struct GrantSet {
+    pub seq: u64,
+    pub grants: Vec<Grant>,
+}
+
 /// The resource kinds grants are stored under (MLflow's `resource_type`
 /// names, plus flotilla's families).
 pub const EXPERIMENT: &str = "experiment";
@@ -85,7 +126,7 @@ pub const REGISTERED_MODEL: &str = "registered_model";
 pub const FAMILY: &str = "family";
 
 /// Users, tokens, grants (SQLite: `sqlite/auth.rs`). Every write is one
-/// transaction that also bumps [`AuthStore::auth_generation`].
+/// transaction that also moves [`AuthStore::auth_generations`].
 pub trait AuthStore: Send + Sync {
     /// A new user; a taken username is `AlreadyExists`.
     fn create_user(&self, username: &str, password_hash: &str, is_admin: bool) -> StoreResult<User>;
@@ -117,9 +158,13 @@ pub trait AuthStore: Send + Sync {
 
     /// The grants a user holds, by kind and id.
     fn list_grants(&self, user_id: i64) -> StoreResult<Vec<Grant>>;
-    /// Every grant of every user (what a permission snapshot is built from:
-    /// grants are few beside the resources they name).
-    fn all_grants(&self) -> StoreResult<Vec<Grant>>;
+    /// Every grant of every user and the grant-log entry they are as of
+    /// (what a permission snapshot is built from).
+    fn all_grants(&self) -> StoreResult<GrantSet>;
+    /// The grant log after entry `after`, oldest first, at most `limit`
+    /// entries; `None` when entries after `after` were pruned (read
+    /// [`AuthStore::all_grants`] instead).
+    fn grant_changes(&self, after: u64, limit: usize) -> StoreResult<Option<Vec<GrantChange>>>;
     /// The grant of `user_id` on `(kind, id)`, if any.
     fn get_grant(&self, user_id: i64, kind: &str, id: &str) -> StoreResult<Option<Grant>>;
     /// Stores a grant. `replace` false: an existing one is left alone and
@@ -138,7 +183,7 @@ pub trait AuthStore: Send + Sync {
     /// The family a registered model is a member of, if any.
     fn family_of(&self, model: &str) -> StoreResult<Option<String>>;
 
-    /// Changes whenever users, passwords, admin flags, tokens or grants
-    /// change, in any process sharing the store.
-    fn auth_generation(&self) -> StoreResult<u64>;
+    /// Both counters, in one read: they move whenever credentials or
+    /// grants change, in any process sharing the store.
+    fn auth_generations(&self) -> StoreResult<AuthGenerations>;
 }

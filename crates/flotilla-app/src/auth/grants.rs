@@ -36,12 +36,12 @@ pub struct GrantView {
 impl Authenticator {
     /// The level `caller` holds on `resource`.
     pub fn level(&self, caller: &Caller, resource: Resource<'_>) -> Permission {
-        self.permissions.get().level(caller, self.default_permission, resource)
+        self.permissions.read().level(caller, self.default_permission, resource)
     }
 
     /// Which resources of `kind` the caller may read.
     pub fn readable(&self, caller: &Caller, kind: Kind) -> Visible {
-        self.permissions.get().readable(caller, self.default_permission, kind)
+        self.permissions.read().readable(caller, self.default_permission, kind)
     }
 
     /// `Ok` when `caller` holds `need` on `resource`, else `PermissionDenied`.
@@ -53,12 +53,15 @@ impl Authenticator {
     /// holds family grants that may cover it (the store confirms membership,
     /// cached: a member is never renamed).
     pub async fn model_level(&self, caller: &Caller, name: &str) -> Result<Permission, Error> {
-        let snapshot = self.permissions.get();
-        if caller.is_admin || !snapshot.family_candidates(caller.user_id, name) {
-            return Ok(snapshot.level(caller, self.default_permission, Resource::Model { name, family: None }));
+        {
+            let snapshot = self.permissions.read();
+            if caller.is_admin || !snapshot.family_candidates(caller.user_id, name) {
+                return Ok(snapshot.level(caller, self.default_permission, Resource::Model { name, family: None }));
+            }
         }
         let family = self.family_of(name).await?;
-        Ok(snapshot.level(caller, self.default_permission, Resource::Model { name, family: family.as_deref() }))
+        let resource = Resource::Model { name, family: family.as_deref() };
+        Ok(self.permissions.read().level(caller, self.default_permission, resource))
     }
 
     async fn family_of(&self, name: &str) -> Result<Option<String>, Error> {

@@ -6,10 +6,13 @@
 //! Passwords are verified with Argon2id on the blocking pool, at most
 //! [`HASHING_AT_ONCE`] at a time, and a verified credential is cached under an
 //! HMAC of it (no plaintext kept) so a request with a cached credential costs
-//! a hash and a map lookup. The cache is emptied when the store's auth
-//! generation changes: this process's own writes empty it at once, another
-//! process's (the CLI, a replica) within [`GENERATION_POLL`]. Tokens are
-//! `flt_<id>_<secret>`, stored as a SHA-256 of the secret.
+//! a hash and a map lookup. The cache is emptied when the store's credentials
+//! generation changes (a user, password, admin flag, token or session
+//! changed): this process's own writes empty it at once, another process's
+//! (the CLI, a replica) within [`GENERATION_POLL`]. Grants follow the store's
+//! grant log instead (`permissions.rs`): a create's creator grant is applied
+//! to the permission snapshot in place and leaves every cached credential
+//! valid. Tokens are `flt_<id>_<secret>`, stored as a SHA-256 of the secret.
 //!
 //! Who may manage users and tokens (`users.rs`) follows MLflow's basic-auth
 //! app: admins manage everyone, a user reads and changes their own account.
@@ -28,6 +31,7 @@ use flotilla_core::Error;
 use flotilla_store::Store;
 pub use flotilla_store::auth::TokenScope;
 pub use grants::{GrantView, Owner, PutGrant, denied};
+use permissions::Update;
 pub use permissions::{Kind, Permission, Resource};
 pub use secret::{MIN_PASSWORD_CHARS, TOKEN_PREFIX, check_password, one_time_password};
 pub use session::{
@@ -40,6 +44,8 @@ pub use users::{Bootstrap, NewTokenRequest, UserView, bootstrap_admin};
 pub const HASHING_AT_ONCE: usize = 2;
 /// How stale this process's view of another process's auth writes may be.
 pub const GENERATION_POLL: Duration = Duration::from_millis(250);
+/// Grant-log entries applied at once; a snapshot further behind reads every grant.
+const CHANGES_AT_ONCE: usize = 10_000;
 /// How long a verified credential is trusted without verifying it again.
 const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_ENTRIES: usize = 10_000;
@@ -107,7 +113,7 @@ struct Cached {
 }
 
 struct Cache {
-    /// The store's auth generation the entries were verified under.
+    /// The store's credentials generation the entries were verified under.
     generation: u64,
     checked: Option<Instant>,
     entries: HashMap<[u8; 32], Cached>,
@@ -236,8 +242,9 @@ impl Authenticator {
         Some(hit.caller.clone())
     }
 
-    /// The store's auth generation, read at most every [`GENERATION_POLL`];
-    /// a change empties the cache.
+    /// The store's credentials generation, read at most every
+    /// [`GENERATION_POLL`] with the grant log's head: a change of the first
+    /// empties the credential cache, new grant-log entries are applied.
     async fn generation(&self) -> Result<u64, Error> {
         {
             let cache = self.read();
@@ -246,22 +253,49 @@ impl Authenticator {
             }
         }
         let store = Arc::clone(&self.store);
-        let seen = self.permissions.get().generation;
-        let (now, snapshot) = blocking(move || refresh(store.as_ref(), seen)).await?;
-        if let Some(snapshot) = snapshot {
-            self.permissions.set(snapshot);
+        let seen = self.permissions.seq();
+        let (now, update) = blocking(move || {
+            let now = store.auth_generations().map_err(crate::error::from_store)?;
+            let update = if now.grants == seen { Update::Current } else { grant_update(store.as_ref(), seen)? };
+            Ok((now, update))
+        })
+        .await?;
+        self.apply_grants(update).await?;
+        Ok(self.observe(now.credentials))
+    }
+
+    /// After a write through this process that changed grants (a create's
+    /// creator grant, a rename, a delete): applies the grant log's new
+    /// entries before the response, so the writer's next request is judged
+    /// with them; credentials stay cached.
+    /// The write itself has committed, so a failure here is not the
+    /// request's: it is logged and the next request polls the store.
+    pub async fn grants_changed(&self) {
+        let store = Arc::clone(&self.store);
+        let seen = self.permissions.seq();
+        let applied = match blocking(move || grant_update(store.as_ref(), seen)).await {
+            Ok(update) => self.apply_grants(update).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            tracing::error!(error = %e, "applying grant changes failed; the next request reads them");
+            self.lock().checked = None;
         }
-        Ok(self.observe(now))
     }
 
-    /// After a write elsewhere that changed grants (a create, a rename, a
-    /// delete): the next request reads the generation again, so this
-    /// process sees the change at once.
-    pub fn grants_changed(&self) {
-        self.lock().checked = None;
+    /// Applies an update to the permission snapshot; a reset inside it is
+    /// followed by reading every grant.
+    async fn apply_grants(&self, update: Update) -> Result<(), Error> {
+        if self.permissions.update(update) {
+            return Ok(());
+        }
+        let store = Arc::clone(&self.store);
+        let all = blocking(move || store.all_grants().map_err(crate::error::from_store)).await?;
+        self.permissions.update(Update::Rebuild(all));
+        Ok(())
     }
 
-    /// Records the store's generation `now`, emptying the cache if it moved.
+    /// Records the store's credentials generation `now`, emptying the cache if it moved.
     fn observe(&self, now: u64) -> u64 {
         let mut cache = self.lock();
         if cache.generation != now {
@@ -272,15 +306,20 @@ impl Authenticator {
         now
     }
 
-    /// After a write through this process: every cached credential is
-    /// verified again (a changed password or a revoked token is seen at once).
+    /// After a write through this process (on the blocking pool): every
+    /// cached credential is verified again (a changed password or a revoked
+    /// token is seen at once) and the grant log's new entries are applied.
     fn invalidate(&self, store: &dyn Store) {
-        match refresh(store, self.permissions.get().generation) {
-            Ok((now, snapshot)) => {
-                if let Some(snapshot) = snapshot {
-                    self.permissions.set(snapshot);
-                }
-                self.observe(now);
+        let refreshed = store.auth_generations().map_err(crate::error::from_store).and_then(|now| {
+            let update = grant_update(store, self.permissions.seq())?;
+            if !self.permissions.update(update) {
+                self.permissions.update(Update::Rebuild(store.all_grants().map_err(crate::error::from_store)?));
+            }
+            Ok(now)
+        });
+        match refreshed {
+            Ok(now) => {
+                self.observe(now.credentials);
             }
             Err(e) => {
                 tracing::error!(error = %e, "reading the auth generation failed");
@@ -355,15 +394,21 @@ impl Authenticator {
     }
 }
 
-/// The store's auth generation, and a new permission snapshot when it is
-/// not `seen`.
-fn refresh(store: &dyn Store, seen: u64) -> Result<(u64, Option<permissions::Snapshot>), Error> {
-    let now = store.auth_generation().map_err(crate::error::from_store)?;
-    if now == seen {
-        return Ok((now, None));
-    }
-    let grants = store.all_grants().map_err(crate::error::from_store)?;
-    Ok((now, Some(permissions::Snapshot::build(now, grants))))
+/// What brings a snapshot at grant-log entry `seen` up to date: the entries
+/// since, or every grant when the log no longer reaches back, holds a reset
+/// or has more than [`CHANGES_AT_ONCE`] of them.
+fn grant_update(store: &dyn Store, seen: u64) -> Result<Update, Error> {
+    let changes = store.grant_changes(seen, CHANGES_AT_ONCE).map_err(crate::error::from_store)?;
+    Ok(match changes {
+        Some(changes) if changes.is_empty() => Update::Current,
+        Some(changes)
+            if changes.len() < CHANGES_AT_ONCE
+                && !changes.iter().any(|c| matches!(c.event, flotilla_store::auth::GrantEvent::Reset)) =>
+        {
+            Update::Changes(changes)
+        }
+        Some(_) | None => Update::Rebuild(store.all_grants().map_err(crate::error::from_store)?),
+    })
 }
 
 /// Whether a Basic password is a token (tools that speak only Basic send one

@@ -1,7 +1,9 @@
 //! Authorization: the level a caller holds on a resource, answered from an
-//! immutable snapshot of every grant, swapped when the store's auth
-//! generation moves (this process's writes at once, another process's within
-//! the generation poll), so a check is a few hash lookups and never a query.
+//! in-memory snapshot of every grant that follows the store's grant log
+//! (this process's writes at once, another process's within the generation
+//! poll): each change is applied in place, and only a reset or a reader
+//! left behind the pruned log reads every grant again. A check is a few
+//! hash lookups under a read lock, never a query.
 //!
 //! The rules are MLflow 3's basic-auth without roles or workspaces: levels
 //! READ < USE < EDIT < MANAGE, and the veto NO_PERMISSIONS ≡ DENY. A caller's
@@ -13,11 +15,11 @@
 //! Admins hold MANAGE on everything.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use flotilla_core::Error;
 use flotilla_store::Visible;
-use flotilla_store::auth::{EXPERIMENT, FAMILY, Grant, REGISTERED_MODEL};
+use flotilla_store::auth::{EXPERIMENT, FAMILY, Grant, GrantChange, GrantEvent, GrantSet, REGISTERED_MODEL};
 
 use super::Caller;
 
@@ -125,24 +127,57 @@ struct UserGrants {
     by_kind: [HashMap<String, Permission>; 3],
 }
 
-/// Every grant, as of one auth generation.
+/// Every grant, as of one grant-log entry.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub(super) generation: u64,
+    /// The last grant-log entry applied.
+    pub(super) seq: u64,
     users: HashMap<i64, UserGrants>,
 }
 
 impl Snapshot {
-    pub(super) fn build(generation: u64, grants: Vec<Grant>) -> Self {
-        let mut users: HashMap<i64, UserGrants> = HashMap::new();
-        for g in grants {
-            let (Some(kind), Some(level)) = (Kind::parse(&g.resource_kind), Permission::parse(&g.level)) else {
-                tracing::warn!(kind = %g.resource_kind, level = %g.level, "ignoring a grant this server does not know");
-                continue;
-            };
-            users.entry(g.user_id).or_default().by_kind[kind.index()].insert(g.resource_id, level);
+    pub(super) fn build(set: GrantSet) -> Self {
+        let mut snapshot = Self { seq: set.seq, users: HashMap::new() };
+        for g in set.grants {
+            snapshot.put(g);
         }
-        Self { generation, users }
+        snapshot
+    }
+
+    fn put(&mut self, g: Grant) {
+        let (Some(kind), Some(level)) = (Kind::parse(&g.resource_kind), Permission::parse(&g.level)) else {
+            tracing::warn!(kind = %g.resource_kind, level = %g.level, "ignoring a grant this server does not know");
+            return;
+        };
+        self.users.entry(g.user_id).or_default().by_kind[kind.index()].insert(g.resource_id, level);
+    }
+
+    fn remove(&mut self, user_id: i64, kind: &str, id: &str) {
+        let Some(kind) = Kind::parse(kind) else { return };
+        if let Some(user) = self.users.get_mut(&user_id) {
+            user.by_kind[kind.index()].remove(id);
+            if user.by_kind.iter().all(HashMap::is_empty) {
+                self.users.remove(&user_id);
+            }
+        }
+    }
+
+    /// Applies grant-log entries (those at or before `seq` are skipped:
+    /// two requests may bring the same ones); false at a reset, which only
+    /// reading every grant again can follow.
+    pub(super) fn apply(&mut self, changes: Vec<GrantChange>) -> bool {
+        let applied = self.seq;
+        for change in changes.into_iter().filter(|c| c.seq > applied) {
+            match change.event {
+                GrantEvent::Put(grant) => self.put(grant),
+                GrantEvent::Removed { user_id, resource_kind, resource_id } => {
+                    self.remove(user_id, &resource_kind, &resource_id)
+                }
+                GrantEvent::Reset => return false,
+            }
+            self.seq = change.seq;
+        }
+        true
     }
 
     fn explicit(&self, user_id: i64, kind: Kind, id: &str) -> Option<Permission> {
@@ -245,16 +280,46 @@ impl Snapshot {
     }
 }
 
-/// The snapshot in use, swapped whole.
+/// The snapshot in use: read by every check, changed in place by the few
+/// writes that bring grant-log entries. Starts empty at entry 0, so the
+/// first refresh reads every grant (the log's first entry is a reset).
 #[derive(Default)]
-pub(super) struct Current(std::sync::RwLock<Arc<Snapshot>>);
+pub(super) struct Current(RwLock<Snapshot>);
+
+/// What a refresh read from the store.
+pub(super) enum Update {
+    /// The snapshot is up to date.
+    Current,
+    /// Entries after the snapshot's.
+    Changes(Vec<GrantChange>),
+    /// Every grant.
+    Rebuild(GrantSet),
+}
 
 impl Current {
-    pub(super) fn get(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.0.read().unwrap_or_else(|p| p.into_inner()))
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, Snapshot> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
     }
-    pub(super) fn set(&self, snapshot: Snapshot) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+
+    /// The last grant-log entry applied.
+    pub(super) fn seq(&self) -> u64 {
+        self.read().seq
+    }
+
+    /// Applies an update; false when it was a reset the caller must follow
+    /// with a rebuild.
+    pub(super) fn update(&self, update: Update) -> bool {
+        let mut snapshot = self.0.write().unwrap_or_else(|p| p.into_inner());
+        match update {
+            Update::Current => true,
+            Update::Changes(changes) => snapshot.apply(changes),
+            // A rebuild read before entries another request already applied is older: keep ours.
+            Update::Rebuild(set) if set.seq < snapshot.seq => true,
+            Update::Rebuild(set) => {
+                *snapshot = Snapshot::build(set);
+                true
+            }
+        }
     }
 }
 
@@ -278,20 +343,54 @@ mod tests {
         Grant { user_id: user, resource_kind: kind.into(), resource_id: id.into(), level: level.into() }
     }
 
+    fn build(grants: Vec<Grant>) -> Snapshot {
+        Snapshot::build(GrantSet { seq: 1, grants })
+    }
+
+    #[test]
+    fn changes_apply_in_place_once_and_a_reset_stops_them() {
+        use Permission::*;
+        let change = |seq, event| GrantChange { seq, event };
+        let current = Current::default();
+        assert!(
+            current.update(Update::Rebuild(GrantSet { seq: 1, grants: vec![grant(1, "experiment", "7", "READ")] }))
+        );
+        let put = |user, id: &str, level: &str| GrantEvent::Put(grant(user, "experiment", id, level));
+        let removed = |user, id: &str| GrantEvent::Removed {
+            user_id: user,
+            resource_kind: "experiment".into(),
+            resource_id: id.into(),
+        };
+        assert!(current.update(Update::Changes(vec![
+            change(2, put(1, "7", "MANAGE")),
+            change(3, put(1, "8", "EDIT")),
+            change(4, removed(1, "8")),
+            change(5, put(2, "9", "DENY")),
+        ])));
+        // The same entries again (another request brought them) change nothing.
+        assert!(current.update(Update::Changes(vec![change(3, put(1, "8", "EDIT"))])));
+        // An older rebuild never replaces a newer snapshot.
+        assert!(current.update(Update::Rebuild(GrantSet { seq: 2, grants: vec![] })));
+        let snap = current.read();
+        assert_eq!(snap.seq, 5);
+        let level = |who, id| snap.level(&caller(who), Read, Resource::Experiment(id));
+        assert_eq!([level(1, "7"), level(1, "8"), level(2, "9")], [Manage, Read, Deny]);
+        drop(snap);
+        assert!(!current.update(Update::Changes(vec![change(6, GrantEvent::Reset), change(7, put(1, "8", "EDIT"))])));
+        assert_eq!(current.seq(), 5, "nothing after a reset is applied");
+    }
+
     #[test]
     fn effective_levels() {
         use Permission::*;
-        let snap = Snapshot::build(
-            1,
-            vec![
-                grant(1, "experiment", "7", "EDIT"),
-                grant(1, "experiment", "8", "NO_PERMISSIONS"),
-                grant(1, "registered_model", "m", "READ"),
-                grant(1, "family", "fam", "USE"),
-                grant(2, "experiment", "*", "DENY"),
-                grant(2, "experiment", "7", "MANAGE"),
-            ],
-        );
+        let snap = build(vec![
+            grant(1, "experiment", "7", "EDIT"),
+            grant(1, "experiment", "8", "NO_PERMISSIONS"),
+            grant(1, "registered_model", "m", "READ"),
+            grant(1, "family", "fam", "USE"),
+            grant(2, "experiment", "*", "DENY"),
+            grant(2, "experiment", "7", "MANAGE"),
+        ]);
         let (a, b) = (caller(1), caller(2));
         let model = |name, family| Resource::Model { name, family };
         // (caller, default, resource) -> level
@@ -317,16 +416,13 @@ mod tests {
     #[test]
     fn readable_sets() {
         use Permission::*;
-        let snap = Snapshot::build(
-            1,
-            vec![
-                grant(1, "registered_model", "m", "READ"),
-                grant(1, "registered_model", "x", "DENY"),
-                grant(1, "family", "fam", "READ"),
-                grant(1, "family", "hidden", "DENY"),
-                grant(2, "experiment", "*", "DENY"),
-            ],
-        );
+        let snap = build(vec![
+            grant(1, "registered_model", "m", "READ"),
+            grant(1, "registered_model", "x", "DENY"),
+            grant(1, "family", "fam", "READ"),
+            grant(1, "family", "hidden", "DENY"),
+            grant(2, "experiment", "*", "DENY"),
+        ]);
         let a = caller(1);
         // (caller, default, kind) -> what the set admits, checked against `level`
         let models = [("m", None), ("x", None), ("fam.s=1", Some("fam")), ("hidden", Some("hidden")), ("z", None)];

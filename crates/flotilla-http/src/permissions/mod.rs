@@ -44,10 +44,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Owner {
 }
 
 /// After a write that changed grants beside its resource (a create, a
-/// rename, a delete): this process sees them from the next request on.
-pub(crate) fn grants_changed(state: &AppState) {
+/// rename, a delete): applied before the response, so the writer's next
+/// request is judged with them.
+pub(crate) async fn grants_changed(state: &AppState) {
     if let Some(auth) = &state.auth {
-        auth.grants_changed();
+        auth.grants_changed().await;
     }
 }
 

@@ -1,12 +1,13 @@
-//! The auth area on SQLite: users, tokens, grants and the auth generation.
+//! The auth area on SQLite: users, tokens, grants, the credentials
+//! generation (`auth_state`) and the grant log (`grant_log.rs`).
 
 use flotilla_core::Error;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde_json::json;
 
-use super::{SqliteStore, now_ms};
+use super::{SqliteStore, grant_log, now_ms};
 use crate::audit::{Change, note};
-use crate::auth::{AuthStore, Grant, NewToken, Token, TokenScope, User};
+use crate::auth::{AuthGenerations, AuthStore, Grant, GrantChange, GrantSet, NewToken, Token, TokenScope, User};
 use crate::error::StoreResult;
 
 const USER_COLUMNS: &str = "id, username, password_hash, is_admin, created_at";
@@ -46,6 +47,8 @@ fn no_user(username: &str) -> Error {
     Error::not_found(format!("User with username={username} not found"))
 }
 
+/// Moves the credentials generation: every credential cached under the old
+/// one is verified again.
 fn bump(tx: &Transaction<'_>) -> StoreResult<()> {
     tx.execute("UPDATE auth_state SET generation = generation + 1 WHERE id = 1", [])?;
     Ok(())
@@ -57,30 +60,47 @@ fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
 
 /// The creator of a resource gets MANAGE on it, in the create's transaction.
 pub(super) fn grant_creator(tx: &Transaction<'_>, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO auth_grants (user_id, resource_kind, resource_id, level, created_at) \
-         SELECT id, ?2, ?3, 'MANAGE', ?4 FROM auth_users WHERE id = ?1",
-    )?
-    .execute(params![user_id, kind, id, now_ms()])?;
-    bump(tx)
+    let granted = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO auth_grants (user_id, resource_kind, resource_id, level, created_at) \
+             SELECT id, ?2, ?3, 'MANAGE', ?4 FROM auth_users WHERE id = ?1",
+        )?
+        .execute(params![user_id, kind, id, now_ms()])?;
+    if granted == 0 {
+        return Ok(());
+    }
+    let grant = Grant { user_id, resource_kind: kind.into(), resource_id: id.into(), level: "MANAGE".into() };
+    grant_log::put(tx, &grant)
 }
 
 /// Grants on a renamed resource follow it.
 pub(super) fn move_grants(tx: &Transaction<'_>, kind: &str, from: &str, to: &str) -> StoreResult<()> {
-    tx.prepare_cached("DELETE FROM auth_grants WHERE resource_kind = ?1 AND resource_id = ?2")?.execute([kind, to])?;
+    drop_grants(tx, kind, to)?;
     let moved = tx
-        .prepare_cached("UPDATE auth_grants SET resource_id = ?3 WHERE resource_kind = ?1 AND resource_id = ?2")?
-        .execute([kind, from, to])?;
-    if moved > 0 { bump(tx) } else { Ok(()) }
+        .prepare_cached(
+            "UPDATE auth_grants SET resource_id = ?3 WHERE resource_kind = ?1 AND resource_id = ?2 \
+             RETURNING user_id, level",
+        )?
+        .query_map([kind, from, to], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (user_id, level) in moved {
+        grant_log::removed(tx, user_id, kind, from)?;
+        grant_log::put(tx, &Grant { user_id, resource_kind: kind.into(), resource_id: to.into(), level })?;
+    }
+    Ok(())
 }
 
 /// Grants on a deleted resource go with it (a new one reusing the name
 /// starts with none).
 pub(super) fn drop_grants(tx: &Transaction<'_>, kind: &str, id: &str) -> StoreResult<()> {
     let dropped = tx
-        .prepare_cached("DELETE FROM auth_grants WHERE resource_kind = ?1 AND resource_id = ?2")?
-        .execute([kind, id])?;
-    if dropped > 0 { bump(tx) } else { Ok(()) }
+        .prepare_cached("DELETE FROM auth_grants WHERE resource_kind = ?1 AND resource_id = ?2 RETURNING user_id")?
+        .query_map([kind, id], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for user_id in dropped {
+        grant_log::removed(tx, user_id, kind, id)?;
+    }
+    Ok(())
 }
 
 fn user_by_name(tx: &Transaction<'_>, username: &str) -> StoreResult<User> {
@@ -207,6 +227,7 @@ impl AuthStore for SqliteStore {
             );
             // Tokens and grants go with the user (ON DELETE CASCADE).
             tx.execute("DELETE FROM auth_users WHERE id = ?1", [user.id])?;
+            grant_log::reset(tx)?;
             bump(tx)
         })
     }
@@ -303,12 +324,17 @@ impl AuthStore for SqliteStore {
         })
     }
 
-    fn all_grants(&self) -> StoreResult<Vec<Grant>> {
+    fn all_grants(&self) -> StoreResult<GrantSet> {
         self.read(|tx| {
+            let seq = grant_log::head(tx)?;
             let mut stmt = tx.prepare("SELECT user_id, resource_kind, resource_id, level FROM auth_grants")?;
-            let grants = stmt.query_map([], grant_row)?;
-            Ok(grants.collect::<rusqlite::Result<Vec<_>>>()?)
+            let grants = stmt.query_map([], grant_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(GrantSet { seq, grants })
         })
+    }
+
+    fn grant_changes(&self, after: u64, limit: usize) -> StoreResult<Option<Vec<GrantChange>>> {
+        self.read(|tx| grant_log::since(tx, after, limit))
     }
 
     fn get_grant(&self, user_id: i64, kind: &str, id: &str) -> StoreResult<Option<Grant>> {
@@ -344,7 +370,7 @@ impl AuthStore for SqliteStore {
             if n == 0 {
                 return Ok(false);
             }
-            bump(tx)?;
+            grant_log::put(tx, grant)?;
             Ok(true)
         })
     }
@@ -358,7 +384,7 @@ impl AuthStore for SqliteStore {
             if n == 0 {
                 return Ok(false);
             }
-            bump(tx)?;
+            grant_log::removed(tx, user_id, kind, id)?;
             Ok(true)
         })
     }
@@ -405,9 +431,12 @@ impl AuthStore for SqliteStore {
         })
     }
 
-    fn auth_generation(&self) -> StoreResult<u64> {
+    fn auth_generations(&self) -> StoreResult<AuthGenerations> {
         self.read(|tx| {
-            Ok(tx.query_row("SELECT generation FROM auth_state WHERE id = 1", [], |r| r.get::<_, i64>(0))? as u64)
+            let credentials = tx
+                .prepare_cached("SELECT generation FROM auth_state WHERE id = 1")?
+                .query_row([], |r| r.get::<_, i64>(0))? as u64;
+            Ok(AuthGenerations { credentials, grants: grant_log::head(tx)? })
         })
     }
 }

@@ -16,6 +16,7 @@ mod facets;
 mod families;
 mod filter_sql;
 mod fleet_search;
+mod grant_log;
 mod insights;
 mod keyset;
 mod logged_models;

@@ -93,11 +93,11 @@ mod tests {
         assert!(store.create_session(&[4u8; 32], 999, i64::MAX).is_err());
         assert_eq!(store.find_session(&a).unwrap().unwrap().user_id, bob.id);
 
-        let before = store.auth_generation().unwrap();
+        let before = store.auth_generations().unwrap().credentials;
         assert!(store.delete_session(&a).unwrap());
         assert!(!store.delete_session(&a).unwrap());
         assert!(store.find_session(&a).unwrap().is_none());
-        assert!(store.auth_generation().unwrap() > before, "a logout is seen by every replica");
+        assert!(store.auth_generations().unwrap().credentials > before, "a logout is seen by every replica");
 
         store.set_password_hash("admin", "h0").unwrap();
         assert!(store.find_session(&c).unwrap().is_some(), "the same hash is no new password");

@@ -61,6 +61,7 @@ macro_rules! behaviour_suite {
         case!(insights::insights_are_bounded_reads);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
+        case!(auth::grant_log_follows_every_grant_change);
     };
 }
 pub(crate) use behaviour_suite;
