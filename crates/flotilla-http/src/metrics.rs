@@ -1,11 +1,13 @@
-//! `GET /metrics`: the model cache's counters in Prometheus' text format, so
-//! hit rates, load times and evictions can be scraped like any server's.
+//! `GET /metrics`: the model cache's and authentication's counters in
+//! Prometheus' text format, so hit rates, load times, evictions and
+//! credential verifications can be scraped like any server's.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use flotilla_app::auth::AuthStats;
 use flotilla_serving::CacheStats;
 
 use crate::AppState;
@@ -15,7 +17,10 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let body = s.serving.as_ref().map(|serving| render(&serving.cache.stats())).unwrap_or_default();
+    let mut body = s.serving.as_ref().map(|serving| render(&serving.cache.stats())).unwrap_or_default();
+    if let Some(auth) = &s.auth {
+        body.push_str(&render_auth(&auth.stats()));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
@@ -42,6 +47,40 @@ pub fn render(stats: &CacheStats) -> String {
         ("flotilla_model_memory_bytes", "gauge", "Measured bytes held by loaded models.", stats.loaded_bytes as f64),
         ("flotilla_model_memory_budget_bytes", "gauge", "The --model-memory budget.", stats.budget_bytes as f64),
     ];
+    exposition(&families)
+}
+
+/// The exposition text of authentication's counters.
+pub fn render_auth(stats: &AuthStats) -> String {
+    exposition(&[
+        (
+            "flotilla_auth_cache_hits_total",
+            "counter",
+            "Requests whose credential was already verified.",
+            stats.cache_hits as f64,
+        ),
+        (
+            "flotilla_auth_password_verifications_total",
+            "counter",
+            "Passwords verified with Argon2id.",
+            stats.password_verifications as f64,
+        ),
+        (
+            "flotilla_auth_token_verifications_total",
+            "counter",
+            "Tokens looked up in the store.",
+            stats.token_verifications as f64,
+        ),
+        (
+            "flotilla_auth_cache_resets_total",
+            "counter",
+            "Times every cached credential was dropped because credentials changed.",
+            stats.cache_resets as f64,
+        ),
+    ])
+}
+
+fn exposition(families: &[(&str, &str, &str, f64)]) -> String {
     let mut out = String::new();
     for (name, kind, help, value) in families {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));

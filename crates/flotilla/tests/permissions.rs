@@ -344,3 +344,49 @@ fn searches_return_only_what_the_caller_may_read() {
 fn server_with_default_read() -> TestServer {
     server("READ")
 }
+
+/// One of `/metrics`' counters, read by the admin.
+fn counter(server: &TestServer, name: &str) -> u64 {
+    let text = admin(server).call("GET", "/metrics", None).text();
+    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {text}"));
+    line[name.len() + 1..].parse().unwrap()
+}
+
+/// Grant changes (creator grants, renames, deletes, grant routes) are
+/// applied to the permission snapshot at once but leave every verified
+/// credential cached: a burst of creates never re-runs Argon2id.
+#[test]
+fn grant_changes_keep_credentials_cached_and_apply_at_once() {
+    let server = server("READ");
+    let bob = user(&server, "bob");
+    let carol = user(&server, "carol");
+    bob.ok("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", None);
+    carol.ok("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", None);
+    let before = |name| counter(&server, name);
+    let (verified, resets) =
+        (before("flotilla_auth_password_verifications_total"), before("flotilla_auth_cache_resets_total"));
+    for i in 0..20 {
+        let name = format!("m{i}");
+        bob.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": name })));
+        // The creator's MANAGE holds on the very next request (default READ would refuse an update).
+        let update = json!({ "name": name, "description": "mine" });
+        bob.ok("PATCH", "/api/2.0/mlflow/registered-models/update", Some(update.clone()));
+        assert_eq!(carol.status("PATCH", "/api/2.0/mlflow/registered-models/update", Some(update)), 403);
+    }
+    bob.ok("POST", "/api/2.0/mlflow/registered-models/rename", Some(json!({ "name": "m0", "new_name": "r0" })));
+    bob.ok("PATCH", "/api/2.0/mlflow/registered-models/update", Some(json!({ "name": "r0", "description": "x" })));
+    grant(&server, "carol", "registered_model", "m1", "EDIT");
+    let update = json!({ "name": "m1", "description": "carol's" });
+    carol.ok("PATCH", "/api/2.0/mlflow/registered-models/update", Some(update.clone()));
+    revoke(&server, "carol", "registered_model", "m1");
+    assert_eq!(carol.status("PATCH", "/api/2.0/mlflow/registered-models/update", Some(update)), 403);
+    bob.ok("DELETE", "/api/2.0/mlflow/registered-models/delete", Some(json!({ "name": "m2" })));
+    bob.ok("POST", "/api/2.0/mlflow/experiments/create", Some(json!({ "name": "bob's" })));
+    assert_eq!(before("flotilla_auth_password_verifications_total"), verified, "no password verified again");
+    assert_eq!(before("flotilla_auth_cache_resets_total"), resets, "no credential dropped");
+    // A credentials change does drop them.
+    let body = json!({ "username": "carol", "password": "a-new-password-1" });
+    admin(&server).ok("PATCH", "/api/2.0/mlflow/users/update-password", Some(body));
+    assert_eq!(carol.status("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", None), 401);
+    assert!(before("flotilla_auth_cache_resets_total") > resets);
+}

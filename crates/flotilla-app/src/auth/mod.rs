@@ -24,6 +24,7 @@ mod session;
 mod users;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,27 @@ impl Caller {
     }
 }
 
+/// What authentication has done since start, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthStats {
+    /// Requests answered from the credential cache.
+    pub cache_hits: u64,
+    /// Passwords verified with Argon2id (a cache miss with Basic).
+    pub password_verifications: u64,
+    /// Tokens looked up in the store (a cache miss with a token).
+    pub token_verifications: u64,
+    /// Times the credential cache was emptied because credentials changed.
+    pub cache_resets: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    cache_hits: AtomicU64,
+    password_verifications: AtomicU64,
+    token_verifications: AtomicU64,
+    cache_resets: AtomicU64,
+}
+
 struct Cached {
     caller: Caller,
     until: Instant,
@@ -140,6 +162,7 @@ pub struct Authenticator {
     families: Mutex<HashMap<String, (Option<String>, Instant)>>,
     /// Run (`r/<id>`) or logged model (`m/<id>`) → its experiment.
     owners: Mutex<HashMap<String, String>>,
+    counters: Counters,
 }
 
 impl Authenticator {
@@ -155,6 +178,17 @@ impl Authenticator {
             permissions: permissions::Current::default(),
             families: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn stats(&self) -> AuthStats {
+        let c = &self.counters;
+        AuthStats {
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
+            password_verifications: c.password_verifications.load(Ordering::Relaxed),
+            token_verifications: c.token_verifications.load(Ordering::Relaxed),
+            cache_resets: c.cache_resets.load(Ordering::Relaxed),
         }
     }
 
@@ -182,14 +216,17 @@ impl Authenticator {
             }
         };
         if let Some(caller) = self.cached(&key, generation) {
+            self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             self.touch(&caller);
             return Ok(caller);
         }
         let (caller, token_expires_at) = match credentials {
             Credentials::Basic { username, password } if !is_token(&password) => {
+                self.counters.password_verifications.fetch_add(1, Ordering::Relaxed);
                 (self.verify_password(username, password).await?, None)
             }
             Credentials::Basic { password: token, .. } | Credentials::Bearer(token) => {
+                self.counters.token_verifications.fetch_add(1, Ordering::Relaxed);
                 let (caller, expires) = self.verify_token(token).await?;
                 (caller, Some(expires))
             }
@@ -299,6 +336,7 @@ impl Authenticator {
     fn observe(&self, now: u64) -> u64 {
         let mut cache = self.lock();
         if cache.generation != now {
+            self.counters.cache_resets.fetch_add(1, Ordering::Relaxed);
             cache.entries.clear();
             cache.generation = now;
         }
