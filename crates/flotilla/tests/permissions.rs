@@ -390,3 +390,58 @@ fn grant_changes_keep_credentials_cached_and_apply_at_once() {
     assert_eq!(carol.status("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", None), 401);
     assert!(before("flotilla_auth_cache_resets_total") > resets);
 }
+
+/// A version serves what its source names, so registering one needs READ
+/// on the source: a run, a logged model, a registered model or an
+/// experiment's stored artifacts.
+#[test]
+fn a_version_source_must_be_readable() {
+    let server = server("READ");
+    let a = admin(&server);
+    let bob = user(&server, "bob");
+    let experiment = |name: &str| {
+        a.ok("POST", "/api/2.0/mlflow/experiments/create", Some(json!({ "name": name })))["experiment_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let run_in = |exp: &str| {
+        a.ok("POST", "/api/2.0/mlflow/runs/create", Some(json!({ "experiment_id": exp })))["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (secret, open) = (experiment("secret"), experiment("open"));
+    let (hidden_run, open_run) = (run_in(&secret), run_in(&open));
+    grant(&server, "bob", "experiment", &secret, "NO_PERMISSIONS");
+    a.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "theirs" })));
+    a.ok(
+        "POST",
+        "/api/2.0/mlflow/model-versions/create",
+        Some(json!({ "name": "theirs", "source": format!("runs:/{open_run}/model") })),
+    );
+    grant(&server, "bob", "registered_model", "theirs", "NO_PERMISSIONS");
+    bob.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "mine" })));
+    let create = |source: String, run_id: Option<&str>| {
+        let mut body = json!({ "name": "mine", "source": source });
+        if let Some(run) = run_id {
+            body["run_id"] = json!(run);
+        }
+        bob.status("POST", "/api/2.0/mlflow/model-versions/create", Some(body))
+    };
+    // (source, run_id) -> status
+    for (source, run_id, expected) in [
+        (format!("runs:/{hidden_run}/model"), None, 403),
+        (format!("mlflow-artifacts:/{secret}/{hidden_run}/artifacts/model"), None, 403),
+        ("models:/theirs/1".to_string(), None, 403),
+        ("models:/theirs@champion".to_string(), None, 403),
+        (format!("runs:/{open_run}/model"), Some(hidden_run.as_str()), 403),
+        ("runs:/no-such-run/model".to_string(), None, 403),
+        (format!("runs:/{open_run}/model"), None, 200),
+        (format!("mlflow-artifacts:/{open}/{open_run}/artifacts/model"), Some(open_run.as_str()), 200),
+    ] {
+        assert_eq!(create(source.clone(), run_id), expected, "{source} run_id {run_id:?}");
+    }
+    let versions = bob.ok("GET", "/api/2.0/mlflow/model-versions/search?filter=name%3D%27mine%27", None);
+    assert_eq!(versions["model_versions"].as_array().map(Vec::len), Some(2), "only the readable sources: {versions}");
+}

@@ -10,6 +10,7 @@
 //! oracle; admins bypass every check and see the store's own answers.
 
 pub(crate) mod routes;
+mod source;
 mod table;
 
 use axum::body::{Body, to_bytes};
@@ -123,6 +124,8 @@ struct Locator {
     run_uuid: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     path: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    source: Option<String>,
 }
 
 impl Locator {
@@ -185,6 +188,7 @@ async fn authorize(
     let (required, locate, kind) = match need {
         Need::Open | Need::Authenticated | Need::Delegated | Need::Filtered | Need::Fleet => return Ok(request),
         Need::Admin => return Err(denied()),
+        Need::Source => return source::authorize(auth, caller, request).await,
         Need::Everything => {
             let sees = Sees(Some((std::sync::Arc::clone(auth), caller.clone())));
             if sees.models().is_everything() && sees.experiments().is_everything() {

@@ -49,6 +49,9 @@ pub(crate) enum Need {
     /// A change to many models (bulk, promotion, rollback): EDIT on every
     /// model it touches, checked by the handler once it knows them.
     Fleet,
+    /// READ on what a new model version is made from: its `run_id`'s
+    /// experiment and whatever its `source` URI names (`source.rs`).
+    Source,
 }
 
 const PREFIXES: &[&str] = &["/api/2.0", "/api/3.0", "/ajax-api/2.0", "/ajax-api/3.0"];
@@ -201,8 +204,8 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
 /// A second requirement some routes have on another resource they read.
 pub(crate) fn also(method: &Method, template: &str) -> Option<Need> {
     match (method.as_str(), unprefixed(template)) {
-        // A version made from a run copies what the run holds: READ on it.
-        ("POST", "/mlflow/model-versions/create") => Some(Need::Experiment(Read, Locate::Run)),
+        // A version serves what its run and source hold: READ on them.
+        ("POST", "/mlflow/model-versions/create") => Some(Need::Source),
         _ => None,
     }
 }
