@@ -51,6 +51,18 @@ pub fn of_request(
     AuditContext { actor, method, token_id, client, request_id, operation }
 }
 
+/// `context` with `caller` as its actor: a login's own writes (its
+/// session) are the user's, proved by the password the request carried,
+/// though the request itself came in unauthenticated.
+pub fn acting_as(context: AuditContext, caller: &Caller) -> AuditContext {
+    AuditContext {
+        actor: caller.username.clone(),
+        method: method_name(caller.method).to_string(),
+        token_id: caller.token_id.clone(),
+        ..context
+    }
+}
+
 /// Whoever runs the CLI on a data directory (`$USER`, else `local`).
 pub fn local(user: Option<String>, operation: String) -> AuditContext {
     AuditContext {

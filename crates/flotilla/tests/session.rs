@@ -267,3 +267,20 @@ fn the_cookie_is_secure_when_the_server_is_reached_over_tls() {
     assert_eq!(r.status, 303);
     assert!(session_cookie(&r).unwrap().split(';').any(|a| a.trim() == "Secure"), "{:?}", session_cookie(&r));
 }
+
+/// A login's own write (its session) is audited under the user who logged
+/// in, not as an anonymous request.
+#[test]
+fn a_login_is_audited_under_its_user() {
+    let server = basic_server();
+    let body = json!({ "username": "dana", "password": "dana-password-1" });
+    admin_json(&server, "POST", "/api/2.0/mlflow/users/create", &body);
+    login(&server, "dana", "dana-password-1");
+    let events = admin_json(&server, "GET", "/api/fleet/v1/audit/events?actor=dana", &json!({}));
+    let logins: Vec<_> =
+        events["events"].as_array().unwrap().iter().filter(|e| e["action"] == "session.create").collect();
+    assert_eq!(logins.len(), 1, "{events}");
+    assert_eq!(logins[0]["method"], "session", "{events}");
+    let anonymous = admin_json(&server, "GET", "/api/fleet/v1/audit/events?actor=anonymous", &json!({}));
+    assert_eq!(anonymous["events"].as_array().map(Vec::len), Some(0), "{anonymous}");
+}

@@ -97,18 +97,28 @@ impl Authenticator {
         let secret = secret::random_base62(SECRET_CHARS);
         let (store, id_hash, user_id) =
             (std::sync::Arc::clone(&self.store), secret::sha256(secret.as_bytes()), caller.user_id);
-        blocking(move || {
+        // Ended sessions are purged on the way: housekeeping, nobody's action, so unaudited.
+        let purge = std::sync::Arc::clone(&self.store);
+        let purged = tokio::task::spawn_blocking(move || {
             let now = now_ms();
-            let purged =
-                store.purge_sessions(now, now - SESSION_IDLE.as_millis() as i64).map_err(crate::error::from_store)?;
-            if purged > 0 {
-                tracing::debug!(purged, "purged ended sessions");
-            }
-            store
-                .create_session(&id_hash, user_id, now + SESSION_MAX.as_millis() as i64)
-                .map_err(crate::error::from_store)
+            purge.purge_sessions(now, now - SESSION_IDLE.as_millis() as i64)
         })
-        .await?;
+        .await;
+        match purged {
+            Ok(Ok(purged)) if purged > 0 => tracing::debug!(purged, "purged ended sessions"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "purging ended sessions failed"),
+            Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+        }
+        let create = blocking(move || {
+            let expires_at = now_ms() + SESSION_MAX.as_millis() as i64;
+            store.create_session(&id_hash, user_id, expires_at).map_err(crate::error::from_store)
+        });
+        // The session is the user's own write, though the login request came in unauthenticated.
+        match crate::audit::current() {
+            Some(context) => crate::audit::scope(crate::audit::acting_as(context, &caller), create).await?,
+            None => create.await?,
+        };
         tracing::info!(user = %caller.username, "logged in to the UI");
         let csrf = csrf_token(&secret);
         Ok(NewSession { secret, session: UiSession { caller, csrf } })

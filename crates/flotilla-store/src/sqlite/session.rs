@@ -4,6 +4,7 @@ use flotilla_core::Error;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, now_ms};
+use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::session::{Session, SessionStore};
 
@@ -15,6 +16,7 @@ impl SessionStore for SqliteStore {
             if !exists {
                 return Err(Error::not_found(format!("User with id={user_id} not found")).into());
             }
+            note(Change::new("session.create", "user", user_id.to_string()));
             let now = now_ms();
             tx.execute(
                 "INSERT INTO auth_sessions (id_hash, user_id, created_at, last_seen_at, expires_at) \
