@@ -36,14 +36,8 @@ pub(crate) fn is_public(path: &str) -> bool {
 
 /// The value of cookie `name`, if the request carries it.
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim().to_string())
+    flotilla_app::auth::cookie_value(headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()), name)
+        .map(str::to_string)
 }
 
 fn is_safe(method: &Method) -> bool {

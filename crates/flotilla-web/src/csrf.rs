@@ -67,15 +67,10 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn cookie_nonce(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_string())
+    let values = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+    flotilla_app::auth::cookie_value(values, COOKIE)
         .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
 }
 
 fn new_nonce() -> String {

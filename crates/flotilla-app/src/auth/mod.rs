@@ -36,7 +36,8 @@ use permissions::Update;
 pub use permissions::{Kind, Permission, Resource};
 pub use secret::{MIN_PASSWORD_CHARS, TOKEN_PREFIX, check_password, one_time_password};
 pub use session::{
-    NewSession, SESSION_COOKIE, SESSION_IDLE, SESSION_MAX, UiSession, clear_cookie, csrf_token, set_cookie,
+    NewSession, SESSION_COOKIE, SESSION_IDLE, SESSION_MAX, UiSession, clear_cookie, cookie_value, csrf_token,
+    set_cookie,
 };
 use tokio::sync::Semaphore;
 pub use users::{Bootstrap, NewTokenRequest, UserView, bootstrap_admin};

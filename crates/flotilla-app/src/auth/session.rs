@@ -76,6 +76,17 @@ fn well_formed(secret: &str) -> bool {
     secret.len() == SECRET_CHARS && secret.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// The value of cookie `name` among a request's `Cookie` header values
+/// (several headers, `;`-separated pairs, names matched exactly), trimmed.
+pub fn cookie_value<'a>(cookie_headers: impl IntoIterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    cookie_headers
+        .into_iter()
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim())
+}
+
 impl Authenticator {
     /// Whether session cookies get `Secure` (the server runs under TLS, or
     /// behind a proxy that terminates it).

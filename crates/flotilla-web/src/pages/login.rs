@@ -110,14 +110,8 @@ pub async fn logout(
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim().to_string())
+    let values = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+    flotilla_app::auth::cookie_value(values, name).map(str::to_string)
 }
 
 fn render(status: StatusCode, username: &str, next: &str, error: Option<&str>) -> Response {
