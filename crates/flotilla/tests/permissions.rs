@@ -445,3 +445,39 @@ fn a_version_source_must_be_readable() {
     let versions = bob.ok("GET", "/api/2.0/mlflow/model-versions/search?filter=name%3D%27mine%27", None);
     assert_eq!(versions["model_versions"].as_array().map(Vec::len), Some(2), "only the readable sources: {versions}");
 }
+
+/// A partitioned V2 request is judged by the member that answers too: USE
+/// on the family serves its partitions, and a veto on one partition's model
+/// holds even when asked through the family.
+#[test]
+fn partition_inference_is_judged_by_the_member_that_answers() {
+    use flotilla_testkit::fixtures::{LIGHTGBM_MODEL, MLMODEL, infer_body};
+    let server = server("READ");
+    let a = admin(&server);
+    let erin = user(&server, "erin");
+    for (file, body) in [("MLmodel", MLMODEL), ("model.lgb", LIGHTGBM_MODEL)] {
+        let path = format!("/api/2.0/mlflow-artifacts/artifacts/lgb/{file}");
+        let r = server.request("PUT", &path, &[("Authorization", a.auth.as_str())], body.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    a.ok("POST", "/api/fleet/v1/families", Some(json!({ "name": "shop", "levels": ["store"] })));
+    let version = |partition: &str| json!({ "family": "shop", "partition": partition, "source": "mlflow-artifacts:/lgb", "aliases": ["champion"] });
+    let versions = json!({ "versions": [version(""), version("store=1"), version("store=2")] });
+    a.ok("POST", "/api/fleet/v1/versions/bulk", Some(versions));
+    let ask = |store: &str| {
+        let mut body = infer_body();
+        body["parameters"] = json!({ "partition": format!("store={store}") });
+        erin.call("POST", "/v2/models/shop/infer", Some(body))
+    };
+    grant(&server, "erin", "family", "shop", "USE");
+    let r = ask("1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["model_name"], "shop.store=1", "{}", r.text());
+    assert_eq!(ask("9").status, 200, "an unknown store falls back to the family's default member");
+    grant(&server, "erin", "registered_model", "shop.store=2", "DENY");
+    let r = ask("2");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.json()["error"].is_string(), "V2's shape: {}", r.text());
+    assert_eq!(ask("1").status, 200);
+    assert_eq!(erin.status("POST", "/v2/models/shop.store=2/infer", Some(infer_body())), 403);
+}

@@ -11,6 +11,7 @@ mod repository;
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -18,6 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use flotilla_app::auth::{Caller, Permission, denied};
 use flotilla_infer::{Tensor, TensorSpec};
 use flotilla_serving::{Inference, ModelRef, Serving};
 use serde_json::{Map, Value, json};
@@ -98,19 +100,39 @@ async fn version_ready(
 async fn infer(
     State(s): State<AppState>,
     Path(model): Path<String>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    run_infer(&s, &model, None, &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    let caller = caller.map(|c| c.0);
+    run_infer(&s, &model, None, caller.as_ref(), &headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn version_infer(
     State(s): State<AppState>,
     Path((model, version)): Path<(String, String)>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    run_infer(&s, &model, Some(&version), &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    let caller = caller.map(|c| c.0);
+    run_infer(&s, &model, Some(&version), caller.as_ref(), &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// USE on the model a partitioned request resolves to, checked before it is
+/// loaded. The family's own name was checked where the route was matched;
+/// the member that answers decides as well (its own grant, else its
+/// family's), so a veto on one partition's model holds whoever asks
+/// through the family.
+async fn may_use_partition(s: &AppState, caller: Option<&Caller>, model_ref: &ModelRef) -> Result<(), V2Error> {
+    let (Some(auth), Some(caller)) = (s.auth.as_ref(), caller) else { return Ok(()) };
+    if caller.is_admin {
+        return Ok(());
+    }
+    let resolved = serving(s)?.resolver.resolve(model_ref).await?;
+    if auth.model_level(caller, &resolved.name).await?.allows(Permission::Use) { Ok(()) } else { Err(denied().into()) }
 }
 
 /// The request parameter that routes a family's request to a partition.
@@ -157,6 +179,7 @@ async fn run_infer(
     s: &AppState,
     model: &str,
     version: Option<&str>,
+    caller: Option<&Caller>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, V2Error> {
@@ -176,6 +199,7 @@ async fn run_infer(
     let mut model_ref = ModelRef::parse(model, version)?;
     if let Some(partition) = request.parameters.get(PARTITION_PARAMETER) {
         model_ref = model_ref.partitioned(partition_path(partition)?)?;
+        may_use_partition(s, caller, &model_ref).await?;
     }
     let wanted: Vec<String> = request.outputs.iter().map(|o| o.name.clone()).collect();
     let Inference { resolved, outputs } = serving(s)?.infer(&model_ref, inputs, &wanted).await?;
