@@ -20,7 +20,7 @@ use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, insights, rows};
+use super::{SearchPlanning, SqliteStore, families, insights, rows, visible};
 use crate::error::StoreResult;
 use crate::fleet::VersionSearchStore;
 use crate::paging;
@@ -164,6 +164,21 @@ fn build_filter(
     }
     if let Some(t) = q.created_before {
         f.and("v.creation_time < ?", [t.into()]);
+    }
+    // The caller's readable set: whole families alone are a set like a
+    // family filter's; anything else the models' predicate, probed per row.
+    let v = &q.visible;
+    if !v.is_everything() {
+        if !v.all && v.whole_families() && !v.families_in.is_empty() && q.family.is_none() {
+            let marks = vec!["?"; v.families_in.len()].join(", ");
+            let cond = format!("family_id IN (SELECT family_id FROM families WHERE name IN ({marks}))");
+            f.set("fleet_members", "rm_id", &cond, v.families_in.iter().map(|n| text(n)).collect());
+        } else {
+            let mut args = Vec::new();
+            if let Some(sql) = visible::models(v, "rm.name", "rm.rm_id", &mut args) {
+                f.and(&format!("({sql})"), args);
+            }
+        }
     }
     f.place(tx, drive_smallest, planning)?;
     let walks_names = q.sort.by == VersionOrder::Version && !f.drives;
