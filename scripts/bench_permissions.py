@@ -99,9 +99,15 @@ def main():
             families, _ = admin.call("GET", "/api/fleet/v1/families?max_results=100")
             names = sorted(f["name"] for f in families["families"])
             family = names[len(names) // 2]
-            admin.call("POST", "/api/2.0/mlflow/users/create", {"username": "reader", "password": PASSWORD})
-            admin.call("POST", "/api/3.0/mlflow/users/permissions/grant", {"username": "reader",
-                       "resource_type": "family", "resource_id": family, "permission": "READ"})
+            # A kept --data-dir may hold the user and grant of an earlier run.
+            for path, body in (("/api/2.0/mlflow/users/create", {"username": "reader", "password": PASSWORD}),
+                               ("/api/3.0/mlflow/users/permissions/grant", {"username": "reader",
+                                "resource_type": "family", "resource_id": family, "permission": "READ"})):
+                try:
+                    admin.call("POST", path, body)
+                except RuntimeError as e:
+                    if "RESOURCE_ALREADY_EXISTS" not in str(e):
+                        raise
             reader = Client(port, "reader", PASSWORD)
             rows = []
             search = "/api/2.0/mlflow/registered-models/search?"
