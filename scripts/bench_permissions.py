@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Filtered registry search under permissions (issue 13's target: a user who can read one
-family of ten sees registered-model search at 10^6 models with p99 < 20 ms).
+family of ten sees registry search at 10^6 models with p99 < 20 ms).
 
 Generates a fleet (`flotilla fleet generate --families 10`) in a fresh data dir unless
 --data-dir names one already generated, starts `flotilla server --auth basic
 --default-permission NO_PERMISSIONS`, creates a user, grants READ on one family, and times
-registered-model searches as that user (first pages and followed tokens) and as the admin,
-on one keep-alive connection. Prints a Markdown table.
+registered-model searches (with and without the clause the mlflow 3 client appends), the
+fleet API's search, facets and family list, and the UI's model list as that user (first
+pages and followed tokens) and as the admin, on one keep-alive connection. Prints a
+Markdown table.
 
   python3 scripts/bench_permissions.py --flotilla-bin target/release/flotilla --models 1000000
 """
@@ -42,6 +44,8 @@ class Client:
         elapsed = time.perf_counter() - start
         if r.status != 200:
             raise RuntimeError(f"{method} {path}: {r.status} {payload[:300]!r}")
+        if r.getheader("Content-Type", "").startswith("text/html"):
+            return {"html": payload.count(b'<td><a href="/models/')}, elapsed
         return json.loads(payload), elapsed
 
 
@@ -95,24 +99,45 @@ def main():
             families, _ = admin.call("GET", "/api/fleet/v1/families?max_results=100")
             names = sorted(f["name"] for f in families["families"])
             family = names[len(names) // 2]
-            admin.call("POST", "/api/2.0/mlflow/users/create", {"username": "reader", "password": PASSWORD})
-            admin.call("POST", "/api/3.0/mlflow/users/permissions/grant", {"username": "reader",
-                       "resource_type": "family", "resource_id": family, "permission": "READ"})
+            # A kept --data-dir may hold the user and grant of an earlier run.
+            for path, body in (("/api/2.0/mlflow/users/create", {"username": "reader", "password": PASSWORD}),
+                               ("/api/3.0/mlflow/users/permissions/grant", {"username": "reader",
+                                "resource_type": "family", "resource_id": family, "permission": "READ"})):
+                try:
+                    admin.call("POST", path, body)
+                except RuntimeError as e:
+                    if "RESOURCE_ALREADY_EXISTS" not in str(e):
+                        raise
             reader = Client(port, "reader", PASSWORD)
             rows = []
+            search = "/api/2.0/mlflow/registered-models/search?"
+            prompt = "&filter=" + urllib.parse.quote("tags.`mlflow.prompt.is_prompt` != 'true'")
             for who, client in (("reader (one family of 10)", reader), ("admin (everything)", admin)):
-                for label, query in (("first page, 100", "max_results=100"),
-                                     ("first page, 1000", "max_results=1000"),
-                                     ("name LIKE prefix", "max_results=100&filter=" +
-                                      urllib.parse.quote(f"name LIKE '{family}%'")),
-                                     ("newest first, 100", "max_results=100&order_by=" +
-                                      urllib.parse.quote("last_updated_timestamp DESC"))):
+                for label, path in (("first page, 100", search + "max_results=100"),
+                                    ("first page, 1000", search + "max_results=1000"),
+                                    ("mlflow 3 client (prompt clause), 100", search + "max_results=100" + prompt),
+                                    ("name LIKE prefix", search + "max_results=100&filter=" +
+                                     urllib.parse.quote(f"name LIKE '{family}%'")),
+                                    ("newest first, 100", search + "max_results=100&order_by=" +
+                                     urllib.parse.quote("last_updated_timestamp DESC")),
+                                    ("fleet search, 100", "/api/fleet/v1/models?max_results=100"),
+                                    ("fleet search by champion val_rmse", "/api/fleet/v1/models?max_results=100"
+                                     "&order_by=champion%3Aval_rmse"),
+                                    ("fleet search, partition region=r001", "/api/fleet/v1/models?max_results=100"
+                                     "&partition=region%3Dr001"),
+                                    ("fleet versions, 100", "/api/fleet/v1/versions?max_results=100"),
+                                    ("fleet facets", "/api/fleet/v1/facets"),
+                                    ("fleet facets, alias=champion", "/api/fleet/v1/facets?alias=champion"),
+                                    ("family list", "/api/fleet/v1/families"),
+                                    ("UI /models (page and facets)", "/models")):
                     times = []
-                    client.call("GET", f"/api/2.0/mlflow/registered-models/search?{query}")  # warm
+                    client.call("GET", path)  # warm
                     for _ in range(args.reps):
-                        body, t = client.call("GET", f"/api/2.0/mlflow/registered-models/search?{query}")
+                        body, t = client.call("GET", path)
                         times.append(t)
-                    n = len(body.get("registered_models", []))
+                    n = next((len(body[k]) if isinstance(body[k], list) else body[k]
+                              for k in ("total", "html", "registered_models", "models", "versions", "families")
+                              if k in body), 0)
                     rows.append((who, label, n, pct(times, 50), pct(times, 99)))
                 # following tokens through 20 pages
                 times, token = [], ""

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::VersionNumber;
 use crate::error::{Error, Result};
+use crate::visible::Visible;
 
 /// Reserved registered-model tag naming a member's family.
 pub const FAMILY_TAG: &str = "flotilla.family";
@@ -296,6 +297,10 @@ pub struct FleetQuery {
     pub sort: FleetSort,
     pub max_results: Option<i64>,
     pub page_token: Option<String>,
+    /// The models the caller may read; set by the server from the caller's
+    /// grants, never taken from a request.
+    #[serde(skip)]
+    pub visible: Visible,
 }
 
 impl FleetQuery {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::VersionNumber;
 use crate::error::{Error, Result};
 use crate::fleet::{MetricOp, PartitionValue, check_filter_count};
+use crate::visible::Visible;
 
 /// `val_rmse < 3.2`: a metric of the version itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +99,10 @@ pub struct VersionQuery {
     pub sort: VersionSort,
     pub max_results: Option<i64>,
     pub page_token: Option<String>,
+    /// The models whose versions the caller may read; set by the server
+    /// from the caller's grants, never taken from a request.
+    #[serde(skip)]
+    pub visible: Visible,
 }
 
 impl VersionQuery {

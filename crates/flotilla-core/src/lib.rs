@@ -10,6 +10,7 @@ pub mod fleet_versions;
 pub mod model;
 pub mod validation;
 pub mod version;
+pub mod visible;
 
 pub use error::{Error, ErrorKind, Result};
 pub use version::VersionNumber;

@@ -12,8 +12,8 @@ use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, MetricOp, Par
 use flotilla_core::fleet_versions::{FleetVersion, VersionQuery};
 use flotilla_core::model::{Page, Tag};
 
-use crate::PageRequest;
 use crate::error::StoreResult;
+use crate::{PageRequest, Visible};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewFamily {
@@ -162,9 +162,15 @@ pub struct AuditQuery {
 
 /// Families and their partitions (SQLite: `sqlite/families.rs`).
 pub trait FamilyStore: Send + Sync {
-    fn create_family(&self, family: &NewFamily) -> StoreResult<Family>;
+    fn create_family(&self, family: &NewFamily) -> StoreResult<Family> {
+        self.create_family_owned(family, None)
+    }
+    /// Creates a family; `owner` (a user id) gets MANAGE on it in the same
+    /// transaction.
+    fn create_family_owned(&self, family: &NewFamily, owner: Option<i64>) -> StoreResult<Family>;
     fn get_family(&self, name: &str) -> StoreResult<Family>;
-    fn list_families(&self, page: &PageRequest) -> StoreResult<Page<Family>>;
+    /// Families by name, only those `visible` admits (by family name).
+    fn list_families(&self, page: &PageRequest, visible: &Visible) -> StoreResult<Page<Family>>;
     /// The version serving `partition` of `family` under `alias` (else the
     /// newest), falling back to the parent partitions and then the default.
     fn resolve_partition(

@@ -25,42 +25,8 @@ pub struct ExperimentQuery {
     pub visible: Visible,
 }
 
-/// Which rows a search may return: the caller's readable set, filtered in
-/// the query so pages stay full and tokens exact. A row is visible when it
-/// is not in `ids_out`, and is in `ids_in`, or else not a member of a family
-/// in `families_out` and (a member of one in `families_in`, or `all`).
-/// `*` among the families is every family. Ids are experiment ids or
-/// registered model names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Visible {
-    pub all: bool,
-    pub ids_in: Vec<String>,
-    pub ids_out: Vec<String>,
-    pub families_in: Vec<String>,
-    pub families_out: Vec<String>,
-}
-
-impl Default for Visible {
-    fn default() -> Self {
-        Self::everything()
-    }
-}
-
-impl Visible {
-    pub fn everything() -> Self {
-        Self { all: true, ids_in: Vec::new(), ids_out: Vec::new(), families_in: Vec::new(), families_out: Vec::new() }
-    }
-    pub fn is_everything(&self) -> bool {
-        self.all && self.ids_out.is_empty() && self.families_out.is_empty()
-    }
-    /// Whether an id (with its family, if any) is visible.
-    pub fn admits(&self, id: &str, family: Option<&str>) -> bool {
-        let member = |list: &[String]| family.is_some_and(|f| list.iter().any(|l| l == "*" || l == f));
-        !self.ids_out.iter().any(|i| i == id)
-            && (self.ids_in.iter().any(|i| i == id)
-                || (!member(&self.families_out) && (self.all || member(&self.families_in))))
-    }
-}
+/// Which rows a search may return (the caller's readable set).
+pub use flotilla_core::visible::Visible;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {

@@ -28,6 +28,7 @@ macro_rules! under_planning {
         fn $test() {
             let plan = || with_planning($drive_limit, $allowance);
             suite::plans::every_filter_with_every_sort(&plan().1);
+            suite::plans::visibility_with_every_filter_and_sort(&plan().1);
             suite::fleet::fleet_search_filters_sorts_and_pages(&plan().1);
             suite::fleet_versions::version_search_filters_sorts_and_pages(&plan().1);
         }

@@ -220,7 +220,9 @@ fn families_fleet_changes_and_inference() {
     let dan = user(&server, "dan");
     a.ok("POST", "/api/fleet/v1/families", Some(json!({ "name": "fam", "levels": ["store"] })));
     a.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "other" })));
-    assert_eq!(dan.status("POST", "/api/fleet/v1/families", Some(json!({ "name": "f2", "levels": ["x"] }))), 403);
+    // Any user may create a family, not adopt a model they may not manage.
+    assert_eq!(dan.status("POST", "/api/fleet/v1/families", Some(json!({ "name": "f2", "levels": ["x"] }))), 200);
+    assert_eq!(dan.status("POST", "/api/fleet/v1/families", Some(json!({ "name": "other", "levels": ["x"] }))), 403);
     // READ by default: reads pass, inference (USE) and alias moves (EDIT) do not.
     assert_eq!(dan.status("GET", "/api/fleet/v1/families/fam", None), 200);
     let infer = json!({ "inputs": [{ "name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1.0] }] });
@@ -301,12 +303,12 @@ fn searches_return_only_what_the_caller_may_read() {
     assert_eq!(seen, ["fam", "r1", "r3"]);
     let all = a.ok("GET", "/api/2.0/mlflow/registered-models/search", None);
     assert_eq!(names(&all, "registered_models", "name").len(), 6);
-    // The fleet search runs over a family eve reads in full, named; the
-    // whole fleet, which she reads only part of, is refused.
+    // The fleet search and facets, over what she reads (`visibility.rs` has the rest).
     let fleet = eve.ok("GET", "/api/fleet/v1/models?family=fam", None);
     assert_eq!(names(&fleet, "models", "name"), ["fam"], "{fleet}");
-    assert_eq!(eve.status("GET", "/api/fleet/v1/models", None), 403);
-    assert_eq!(eve.status("GET", "/api/fleet/v1/facets?family=fam", None), 200);
+    let fleet = eve.ok("GET", "/api/fleet/v1/models", None);
+    assert_eq!(names(&fleet, "models", "name"), ["fam", "r1", "r3"], "{fleet}");
+    assert_eq!(eve.ok("GET", "/api/fleet/v1/facets", None)["total"], 3);
     // Experiments: the creator's own, nothing else (the default is nothing).
     let own = eve.ok("POST", "/api/2.0/mlflow/experiments/create", Some(json!({ "name": "eves" })))["experiment_id"]
         .as_str()
@@ -330,15 +332,14 @@ fn searches_return_only_what_the_caller_may_read() {
     grant(&server2, "fay", "registered_model", "q", "NO_PERMISSIONS");
     let found = fay.ok("GET", "/api/2.0/mlflow/registered-models/search", None);
     assert_eq!(names(&found, "registered_models", "name"), ["p"]);
-    assert_eq!(fay.status("GET", "/api/fleet/v1/models", None), 403);
-    // Lists not filtered yet (the UI's, the family list) are for who reads everything.
-    for path in ["/models", "/api/fleet/v1/families"] {
-        assert_eq!(fay.status("GET", path, None), 403, "{path}");
-        assert_eq!(eve.status("GET", path, None), 403, "{path}");
+    let fleet = fay.ok("GET", "/api/fleet/v1/models", None);
+    assert_eq!(names(&fleet, "models", "name"), ["p"], "{fleet}");
+    // The lists (the UI's, the family list) show each what they may read.
+    for path in ["/", "/models", "/families", "/experiments", "/api/fleet/v1/families"] {
+        assert_eq!(fay.status("GET", path, None), 200, "{path}");
+        assert_eq!(eve.status("GET", path, None), 200, "{path}");
         assert_eq!(a2.status("GET", path, None), 200, "{path}");
     }
-    let gus = user(&server2, "gus");
-    assert_eq!(gus.status("GET", "/models", None), 200);
 }
 
 fn server_with_default_read() -> TestServer {

@@ -44,6 +44,39 @@ impl Authenticator {
         self.permissions.read().readable(caller, self.default_permission, kind)
     }
 
+    /// Whether `caller` may create the family `name`, as MLflow lets any
+    /// authenticated user with write scope create an experiment or a
+    /// registered model: refused only by a veto on the family (its name or
+    /// `*`), or, when a registered model of that name exists (the family
+    /// would adopt it as its default, and the creator's MANAGE on the family
+    /// would reach it), unless the caller may manage that model.
+    pub async fn may_create_family(&self, caller: &Caller, name: &str) -> Result<(), Error> {
+        if caller.is_admin {
+            return Ok(());
+        }
+        // Judged under a default of MANAGE, only an explicit veto is DENY.
+        let vetoed =
+            self.permissions.read().level(caller, Permission::Manage, Resource::Family(name)) == Permission::Deny;
+        if caller.scope == TokenScope::Read || vetoed {
+            return Err(denied());
+        }
+        let store = Arc::clone(&self.store);
+        let owned = name.to_string();
+        let exists = blocking(move || match store.get_registered_model(&owned) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == flotilla_core::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(crate::error::from_store(e)),
+        })
+        .await?;
+        if exists && !self.model_level(caller, name).await?.allows(Permission::Manage) {
+            return Err(Error::permission_denied(format!(
+                "Permission denied: a registered model named '{name}' exists and would become the family's \
+                 default; MANAGE on it is needed"
+            )));
+        }
+        Ok(())
+    }
+
     /// `Ok` when `caller` holds `need` on `resource`, else `PermissionDenied`.
     pub fn require(&self, caller: &Caller, resource: Resource<'_>, need: Permission) -> Result<(), Error> {
         if self.level(caller, resource).allows(need) { Ok(()) } else { Err(denied()) }
@@ -285,6 +318,17 @@ fn exists(kind: Kind, id: &str, username: &str, how: PutGrant) -> String {
         }
         (PutGrant::Create | PutGrant::Update, Kind::Family) => {
             format!("Family permission (name={id}, username={username}) already exists.")
+        }
+    }
+}
+
+impl crate::AppState {
+    /// What `caller` may read of `kind`, for a search to filter by:
+    /// everything without authentication (`--auth none`, no caller).
+    pub fn readable(&self, caller: Option<&Caller>, kind: Kind) -> Visible {
+        match (&self.auth, caller) {
+            (Some(auth), Some(caller)) => auth.readable(caller, kind),
+            (None, _) | (_, None) => Visible::everything(),
         }
     }
 }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::mlflow::models::check_source;
-use crate::permissions::{self, Sees};
+use crate::permissions::{self, Owner, Sees};
 use crate::wire::Mlflow;
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -100,15 +100,27 @@ fn page_request(raw: &str) -> ApiResult<PageRequest> {
     Ok(page)
 }
 
-async fn list_families(State(s): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn list_families(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let page = page_request(raw.as_deref().unwrap_or(""))?;
-    let families = s.call(move |store| store.list_families(&page)).await?;
+    let visible = sees.families();
+    let families = s.call(move |store| store.list_families(&page, &visible)).await?;
     Ok(Json(json!({ "families": families.items, "next_page_token": families.next_page_token })))
 }
 
-async fn create_family(State(s): State<AppState>, Mlflow(family): Mlflow<NewFamily>) -> ApiResult<Json<Value>> {
+/// Any authenticated caller may create a family (see
+/// `Authenticator::may_create_family`) and gets MANAGE on it.
+async fn create_family(
+    State(s): State<AppState>,
+    caller: CallerOf,
+    owner: Owner,
+    Mlflow(family): Mlflow<NewFamily>,
+) -> ApiResult<Json<Value>> {
     let family = store_fleet::NewFamily::from(family);
-    let family = s.call(move |store| store.create_family(&family)).await?;
+    if let (Some(auth), Some(caller)) = (s.auth.as_ref(), caller.0.as_ref()) {
+        auth.may_create_family(caller, &family.name).await?;
+    }
+    let family = s.call(move |store| store.create_family_owned(&family, owner.0)).await?;
+    permissions::grants_changed(&s).await;
     Ok(Json(json!({ "family": family })))
 }
 
@@ -119,14 +131,14 @@ async fn get_family(State(s): State<AppState>, Path(name): Path<String>) -> ApiR
 
 async fn search_models(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let mut q = query::parse(raw.as_deref().unwrap_or(""), &[])?;
-    q.family = permissions::readable_family(&sees, q.family)?;
+    q.visible = sees.models();
     let page = s.call(move |store| store.search_fleet(&q)).await?;
     Ok(Json(json!({ "models": page.items, "next_page_token": page.next_page_token })))
 }
 
 async fn search_versions(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let mut q = query::parse_versions(raw.as_deref().unwrap_or(""))?;
-    q.family = permissions::readable_family(&sees, q.family)?;
+    q.visible = sees.models();
     let page = s.call(move |store| store.search_versions(&q)).await?;
     Ok(Json(json!({ "versions": page.items, "next_page_token": page.next_page_token })))
 }
@@ -134,7 +146,7 @@ async fn search_versions(State(s): State<AppState>, sees: Sees, RawQuery(raw): R
 async fn facets(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let raw = raw.unwrap_or_default();
     let mut q = query::parse(&raw, &["facet_tag"])?;
-    q.family = permissions::readable_family(&sees, q.family)?;
+    q.visible = sees.models();
     let tag_keys = query::all(&raw, "facet_tag");
     let facets = s.call(move |store| store.fleet_facets(&q, &tag_keys)).await?;
     let pairs = |v: &[(String, i64)]| v.iter().map(|(k, n)| json!({ "value": k, "count": n })).collect::<Vec<_>>();

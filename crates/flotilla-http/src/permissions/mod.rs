@@ -73,39 +73,14 @@ impl Sees {
     pub(crate) fn models(&self) -> Visible {
         self.0.as_ref().map_or_else(Visible::everything, |(a, c)| a.readable(c, Kind::RegisteredModel))
     }
+    pub(crate) fn families(&self) -> Visible {
+        self.0.as_ref().map_or_else(Visible::everything, |(a, c)| a.readable(c, Kind::Family))
+    }
     /// A search's experiment ids, reduced to the readable ones (MLflow 3
     /// reduces them silently rather than refusing).
     pub(crate) fn readable_experiments(&self, ids: Vec<String>) -> Vec<String> {
         let visible = self.experiments();
         ids.into_iter().filter(|id| visible.admits(id, None)).collect()
-    }
-}
-
-/// The family a fleet search (models, versions, facets) may run over. The
-/// fleet's searches and facet counts read whole families and partitions,
-/// so one the caller cannot read in full is refused rather than filtered:
-/// with every model readable nothing changes; a caller who reads exactly
-/// one family (and no models besides) searches it even without naming it;
-/// a named family must be readable in full.
-pub(crate) fn readable_family(sees: &Sees, family: Option<String>) -> Result<Option<String>, Error> {
-    let visible = sees.models();
-    if visible.is_everything() {
-        return Ok(family);
-    }
-    let whole = |f: &str| {
-        visible.ids_out.is_empty()
-            && !visible.families_out.iter().any(|o| o == "*" || o == f)
-            && (visible.all || visible.families_in.iter().any(|i| i == "*" || i == f))
-    };
-    match family {
-        Some(f) if whole(&f) => Ok(Some(f)),
-        Some(_) => Err(denied()),
-        None => match visible.families_in.as_slice() {
-            [only] if only != "*" && !visible.all && visible.ids_in.is_empty() && whole(only) => Ok(Some(only.clone())),
-            _ => Err(Error::permission_denied(
-                "Permission denied: you may read only part of the fleet; name a family you may read (family=...)",
-            )),
-        },
     }
 }
 
@@ -189,15 +164,6 @@ async fn authorize(
         Need::Open | Need::Authenticated | Need::Delegated | Need::Filtered | Need::Fleet => return Ok(request),
         Need::Admin => return Err(denied()),
         Need::Source => return source::authorize(auth, caller, request).await,
-        Need::Everything => {
-            let sees = Sees(Some((std::sync::Arc::clone(auth), caller.clone())));
-            if sees.models().is_everything() && sees.experiments().is_everything() {
-                return Ok(request);
-            }
-            return Err(Error::permission_denied(
-                "Permission denied: this list is shown only to users who may read every experiment and model",
-            ));
-        }
         Need::Experiment(p, l) => (p, l, Target::Experiment),
         Need::Model(p, l) => (p, l, Target::Model),
         Need::Family(p, l) => (p, l, Target::Family),

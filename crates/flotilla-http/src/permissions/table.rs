@@ -40,9 +40,6 @@ pub(crate) enum Need {
     Delegated,
     /// Any authenticated caller; the answer holds only what they may read.
     Filtered,
-    /// Lists not (yet) filtered by permission: only a caller who reads every
-    /// experiment and registered model.
-    Everything,
     Experiment(Permission, Locate),
     Model(Permission, Locate),
     Family(Permission, Locate),
@@ -174,8 +171,10 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
 
         // The fleet API.
         ("GET", "/api/fleet/v1/models" | "/api/fleet/v1/versions" | "/api/fleet/v1/facets") => Filtered,
-        ("GET", "/api/fleet/v1/families") => Everything,
-        ("POST", "/api/fleet/v1/families") => Admin,
+        ("GET", "/api/fleet/v1/families") => Filtered,
+        // Any authenticated caller, as MLflow's creates; the application
+        // refuses a veto and the adoption of a model the caller may not manage.
+        ("POST", "/api/fleet/v1/families") => Delegated,
         ("GET", "/api/fleet/v1/families/{name}") => Family(Read, Path("name")),
         ("GET", "/api/fleet/v1/resolve") => Family(Read, Field("family")),
         ("POST", "/api/fleet/v1/versions/bulk" | "/api/fleet/v1/aliases/bulk" | "/api/fleet/v1/promotions")
@@ -185,7 +184,7 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/api/fleet/v1/audit/events") => Authenticated,
 
         // The UI's pages.
-        ("GET", "/" | "/models" | "/families" | "/experiments") => Everything,
+        ("GET", "/" | "/models" | "/families" | "/experiments") => Filtered,
         ("GET", "/models/{name}" | "/models/{name}/compare") => Model(Read, Path("name")),
         ("POST", "/models/{name}/aliases") => Model(Edit, Path("name")),
         ("GET", "/families/{name}") => Family(Read, Path("name")),

@@ -36,14 +36,13 @@ impl SqliteStore {
                 sort: q.sort.clone(),
                 max_results: q.max_results,
                 page_token: q.page_token.clone(),
+                visible: q.visible.clone(),
                 ..only_family.clone()
             };
-            if *q == unfiltered {
-                let scope = match &q.family {
-                    Some(name) => families::family(tx, name)?.id,
-                    None => 0,
-                };
-                return Ok((counted_facets(tx, scope, tag_keys)?, false));
+            if *q == unfiltered
+                && let Some((plus, minus)) = counted_scopes(tx, q)?
+            {
+                return Ok((counted_facets(tx, &plus, &minus, tag_keys)?, false));
             }
             let purpose = if bound.is_some() { Purpose::CountFirst } else { Purpose::Count };
             let filter = build_filter(tx, q, purpose, None, self.planning)?;
@@ -52,29 +51,71 @@ impl SqliteStore {
     }
 }
 
-/// Facets of the whole registry (`scope` 0) or of one family, read from the
-/// counters the triggers of migration 3 keep.
-fn counted_facets(tx: &Transaction<'_>, scope: i64, tag_keys: &[String]) -> StoreResult<Facets> {
+/// The counters that add up to an unfiltered query's facets under its
+/// readable set: scopes to add and scopes to subtract (0 is the registry,
+/// else a family id), or `None` when the set names models one by one and
+/// only counting the matches is exact.
+fn counted_scopes(tx: &Transaction<'_>, q: &FleetQuery) -> StoreResult<Option<(Vec<i64>, Vec<i64>)>> {
+    let v = &q.visible;
+    if let Some(name) = &q.family {
+        let id = families::family(tx, name)?.id;
+        return Ok(match (v.is_everything(), v.whole_families()) {
+            (true, _) => Some((vec![id], vec![])),
+            (false, true) if v.family_wholly(name) => Some((vec![id], vec![])),
+            (false, true) => Some((vec![], vec![])),
+            (false, false) => None,
+        });
+    }
+    if v.is_everything() {
+        return Ok(Some((vec![0], vec![])));
+    }
+    if !v.whole_families() {
+        return Ok(None);
+    }
+    let ids = |names: &[String]| -> StoreResult<Vec<i64>> {
+        let json = serde_json::to_string(names).map_err(|e| Error::internal(e.to_string()))?;
+        Ok(tx
+            .prepare_cached("SELECT f.family_id FROM json_each(?) j JOIN families f ON f.name = j.value")?
+            .query_map([json], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
+    };
+    Ok(Some(if v.all { (vec![0], ids(&v.families_out)?) } else { (ids(&v.families_in)?, vec![]) }))
+}
+
+/// Facets read from the counters the triggers of migration 3 keep: the
+/// sum of the `plus` scopes' counts less the `minus` scopes' (0 is the
+/// whole registry, else a family; a family's rows are inside the registry's).
+fn counted_facets(tx: &Transaction<'_>, plus: &[i64], minus: &[i64], tag_keys: &[String]) -> StoreResult<Facets> {
+    let json = |ids: &[i64]| serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()));
+    let (plus, minus) = (json(plus)?, json(minus)?);
+    let scopes =
+        "WITH s (scope, sign) AS (SELECT value, 1 FROM json_each(?1) UNION ALL SELECT value, -1 FROM json_each(?2))";
     let dim = |dim: &str, limit: usize| -> StoreResult<Vec<(String, i64)>> {
         Ok(tx
-            .prepare_cached(
-                "SELECT value, n FROM facet_counts WHERE scope = ? AND dim = ? AND n > 0 ORDER BY n DESC, value LIMIT ?",
-            )?
-            .query_map(rusqlite::params![scope, dim, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .prepare_cached(&format!(
+                "{scopes} SELECT c.value, sum(s.sign * c.n) AS total FROM s JOIN facet_counts c ON c.scope = s.scope AND c.dim = ?3
+                 GROUP BY c.value HAVING total > 0 ORDER BY total DESC, c.value LIMIT ?4"
+            ))?
+            .query_map(rusqlite::params![plus, minus, dim, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?)
     };
     let families: Vec<(String, i64)> = tx
-        .prepare_cached(
-            "SELECT f.name, c.n FROM facet_counts c JOIN families f ON CAST(f.family_id AS TEXT) = c.value
-             WHERE c.scope = ? AND c.dim = 'family' AND c.n > 0 ORDER BY c.n DESC, f.name",
-        )?
-        .query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .prepare_cached(&format!(
+            "{scopes}, c (value, total) AS (SELECT c.value, sum(s.sign * c.n) FROM s JOIN facet_counts c
+                 ON c.scope = s.scope AND c.dim = 'family' GROUP BY c.value)
+             SELECT f.name, c.total FROM c JOIN families f ON CAST(f.family_id AS TEXT) = c.value
+             WHERE c.total > 0 ORDER BY c.total DESC, f.name"
+        ))?
+        .query_map(rusqlite::params![plus, minus], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let total = if scope == 0 {
-        dim("models", 1)?.first().map_or(0, |(_, n)| *n)
-    } else {
-        families.first().map_or(0, |(_, n)| *n)
-    };
+    // A scope's size: the registry's model count, or a family's own count.
+    let total: i64 = tx
+        .prepare_cached(&format!(
+            "{scopes} SELECT coalesce(sum(s.sign * c.n), 0) FROM s JOIN facet_counts c ON c.scope = s.scope
+             AND ((s.scope = 0 AND c.dim = 'models' AND c.value = '')
+                  OR (s.scope <> 0 AND c.dim = 'family' AND c.value = CAST(s.scope AS TEXT)))"
+        ))?
+        .query_row(rusqlite::params![plus, minus], |r| r.get(0))?;
     let mut tags = Vec::with_capacity(tag_keys.len());
     for key in tag_keys {
         tags.push((key.clone(), dim(&format!("tag:{key}"), FACET_TAG_VALUES)?));

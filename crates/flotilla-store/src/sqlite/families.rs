@@ -5,12 +5,13 @@
 use flotilla_core::fleet::{self, Family, PartitionValue};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::{SqliteStore, now_ms, registry, rows};
 use crate::error::StoreResult;
 use crate::fleet::{FamilyStore, NewFamily, PartitionTarget};
-use crate::{PageRequest, paging};
+use crate::{PageRequest, Visible, paging};
 
 /// A family's row.
 pub(crate) struct FamilyRow {
@@ -244,7 +245,7 @@ fn family_by_id(tx: &Transaction<'_>, id: i64) -> StoreResult<Family> {
 }
 
 impl FamilyStore for SqliteStore {
-    fn create_family(&self, new: &NewFamily) -> StoreResult<Family> {
+    fn create_family_owned(&self, new: &NewFamily, owner: Option<i64>) -> StoreResult<Family> {
         fleet::validate_family(&new.name, &new.levels)?;
         validation::model_name(&new.name)?;
         self.write_registry(|tx| {
@@ -293,6 +294,9 @@ impl FamilyStore for SqliteStore {
                 crate::audit::Change::new("family.create", "family", new.name.as_str())
                     .diff(None, Some(serde_json::json!({"levels": new.levels, "description": new.description}))),
             );
+            if let Some(owner) = owner {
+                super::auth::grant_creator(tx, owner, crate::auth::FAMILY, &new.name)?;
+            }
             family_by_id(tx, id)
         })
     }
@@ -301,14 +305,21 @@ impl FamilyStore for SqliteStore {
         self.read(|tx| family_by_id(tx, family(tx, name)?.id))
     }
 
-    fn list_families(&self, page: &PageRequest) -> StoreResult<Page<Family>> {
+    fn list_families(&self, page: &PageRequest, visible: &Visible) -> StoreResult<Page<Family>> {
         let limit = validation::page_size(page.max_results, (100, 1000), "max_results")?;
         let cursor = paging::decode_opt(page.page_token.as_deref(), 1)?;
         self.read(|tx| {
             let after = cursor.as_ref().and_then(|c| c[0].as_str()).unwrap_or("");
+            let mut args = vec![SqlValue::Text(after.to_string())];
+            let readable = super::visible::families(visible, "name", &mut args).map(|p| format!(" AND {p}"));
+            args.push((limit as i64 + 1).into());
+            let sql = format!(
+                "SELECT family_id, name FROM families WHERE name > ?{} ORDER BY name LIMIT ?",
+                readable.unwrap_or_default()
+            );
             let ids: Vec<(i64, String)> = tx
-                .prepare_cached("SELECT family_id, name FROM families WHERE name > ? ORDER BY name LIMIT ?")?
-                .query_map(params![after, limit as i64 + 1], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .prepare_cached(&sql)?
+                .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             let more = ids.len() > limit;
             let items = ids.iter().take(limit).map(|(id, _)| family_by_id(tx, *id)).collect::<StoreResult<Vec<_>>>()?;

@@ -13,7 +13,7 @@ use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, rows};
+use super::{SearchPlanning, SqliteStore, families, rows, visible};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
 use crate::paging;
@@ -305,8 +305,34 @@ pub(super) fn build_filter(
             f.and(&format!("{clause} ?"), [t.into()]);
         }
     }
+    visible_filter(&mut f, q);
     f.place(tx, purpose, planning)?;
     Ok(f)
+}
+
+/// The caller's readable set. Whole families with nothing besides are a
+/// membership like a family filter's (sized, so a small one drives) within
+/// their names' range; anything else is `visible::models`' predicate, probed
+/// per row.
+fn visible_filter(f: &mut Filter, q: &FleetQuery) {
+    let v = &q.visible;
+    if v.is_everything() {
+        return;
+    }
+    if !v.all && v.whole_families() && !v.families_in.is_empty() && q.family.is_none() {
+        let marks = vec!["?"; v.families_in.len()].join(", ");
+        let names: Vec<SqlValue> = v.families_in.iter().map(|n| text(n)).collect();
+        let cond = format!("family_id IN (SELECT family_id FROM families WHERE name IN ({marks}))");
+        membership(f, "fleet_members", "rm_id", &cond, names);
+        if let (Some(lo), Some(hi)) = (v.families_in.iter().min(), v.families_in.iter().max()) {
+            f.and("rm.name >= ? AND rm.name < ?", [text(lo), SqlValue::Text(format!("{hi}/"))]);
+        }
+        return;
+    }
+    let mut args = Vec::new();
+    if let Some(sql) = visible::models(v, "rm.name", "rm.rm_id", &mut args) {
+        f.and(&format!("({sql})"), args);
+    }
 }
 
 pub(super) fn validate(q: &FleetQuery) -> StoreResult<()> {

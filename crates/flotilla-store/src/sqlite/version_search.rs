@@ -20,7 +20,7 @@ use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, insights, rows};
+use super::{SearchPlanning, SqliteStore, families, insights, rows, visible};
 use crate::error::StoreResult;
 use crate::fleet::VersionSearchStore;
 use crate::paging;
@@ -165,6 +165,23 @@ fn build_filter(
     if let Some(t) = q.created_before {
         f.and("v.creation_time < ?", [t.into()]);
     }
+    // The caller's readable set: whole families alone are a set like a
+    // family filter's; anything else the models' predicate, probed per row.
+    let v = &q.visible;
+    let mut visible_range = None;
+    if !v.is_everything() {
+        if !v.all && v.whole_families() && !v.families_in.is_empty() && q.family.is_none() {
+            let marks = vec!["?"; v.families_in.len()].join(", ");
+            let cond = format!("family_id IN (SELECT family_id FROM families WHERE name IN ({marks}))");
+            f.set("fleet_members", "rm_id", &cond, v.families_in.iter().map(|n| text(n)).collect());
+            visible_range = v.families_in.iter().min().zip(v.families_in.iter().max());
+        } else {
+            let mut args = Vec::new();
+            if let Some(sql) = visible::models(v, "rm.name", "rm.rm_id", &mut args) {
+                f.and(&format!("({sql})"), args);
+            }
+        }
+    }
     f.place(tx, drive_smallest, planning)?;
     let walks_names = q.sort.by == VersionOrder::Version && !f.drives;
     if let Some(name) = q.family.as_deref().filter(|_| walks_names) {
@@ -172,6 +189,11 @@ fn build_filter(
         // to them. Only for a walk in name order: otherwise SQLite would
         // read the whole family through this range and sort it.
         f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
+    }
+    if let Some((lo, hi)) = visible_range.filter(|_| walks_names) {
+        // Likewise for the readable families (a family of ten sorted last
+        // walked the nine before it: 170 ms at 10⁶ versions).
+        f.and("rm.name >= ? AND rm.name < ?", [text(lo), SqlValue::Text(format!("{hi}/"))]);
     }
     Ok(f)
 }

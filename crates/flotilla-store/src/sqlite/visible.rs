@@ -95,3 +95,23 @@ pub(super) fn experiments(v: &Visible, id: &str, args: &mut Vec<Value>) -> Optio
     }
     Some(if parts.is_empty() { "1".to_string() } else { parts.join(" AND ") })
 }
+
+/// The predicate on families (`name` their name column), `None` when every
+/// family is visible: a family's own grants decide (`ids_in`, `ids_out`).
+pub(super) fn families(v: &Visible, name: &str, args: &mut Vec<Value>) -> Option<String> {
+    if v.is_everything() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !v.ids_out.is_empty() {
+        parts.push(format!("{name} NOT IN ({})", list(&v.ids_out, args)));
+    }
+    if !v.all {
+        if v.ids_in.is_empty() {
+            parts.push("0".to_string());
+        } else {
+            parts.push(format!("{name} IN ({})", list(&v.ids_in, args)));
+        }
+    }
+    Some(if parts.is_empty() { "1".to_string() } else { parts.join(" AND ") })
+}

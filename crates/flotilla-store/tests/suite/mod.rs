@@ -58,6 +58,7 @@ macro_rules! behaviour_suite {
         case!(fleet::version_metrics_follow_their_run);
         case!(fleet_versions::version_search_filters_sorts_and_pages);
         case!(plans::every_filter_with_every_sort);
+        case!(plans::visibility_with_every_filter_and_sort);
         case!(insights::insights_are_bounded_reads);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);

@@ -7,8 +7,8 @@
 use flotilla_core::fleet::{FleetQuery, FleetSort, MetricFilter, parse_path};
 use flotilla_core::fleet_versions::{VersionMetricFilter, VersionQuery, VersionSort};
 use flotilla_core::model::Tag;
-use flotilla_store::Store;
 use flotilla_store::fleet::{BulkVersion, ModelAddress, NewFamily};
+use flotilla_store::{Store, Visible};
 
 use super::fleet::{ctx, names};
 use super::fleet_versions::versions;
@@ -94,5 +94,96 @@ pub fn every_filter_with_every_sort(store: &dyn Store) {
             let got = versions(store, &VersionQuery { sort: sort.clone(), max_results: Some(2), ..q });
             assert_eq!(got.iter().collect::<Vec<_>>(), want, "versions: filter {i}, sort {sort:?}");
         }
+    }
+}
+
+/// A caller's readable set (`Visible`) with every filter and sort: pages of
+/// two hold exactly the matches it admits, in order; facet counts (from the
+/// counters or counted) are over those; versions likewise.
+pub fn visibility_with_every_filter_and_sort(store: &dyn Store) {
+    correlated_fleet(store);
+    let supply = NewFamily { name: "supply".into(), levels: vec!["store".into()], description: None };
+    store.create_family(&supply).unwrap();
+    let items: Vec<BulkVersion> = (0..4)
+        .map(|i| BulkVersion {
+            model: ModelAddress::Partition {
+                family: "supply".into(),
+                partition: parse_path(&format!("store=t{i}")).unwrap(),
+            },
+            source: "mlflow-artifacts:/0/supply".into(),
+            run_id: None,
+            description: None,
+            tags: vec![],
+            metrics: vec![("rmse".into(), f64::from(i) + 0.25), ("mape".into(), 0.5)],
+            aliases: vec!["champion".into()],
+        })
+        .collect();
+    store.register_versions(&items, &ctx()).unwrap();
+    store.create_registered_model("loose", &[], None).unwrap();
+    let family_of = |name: &str| {
+        ["demand", "supply"].into_iter().find(|f| name == *f || name.starts_with(&format!("{f}."))).map(str::to_string)
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let sets = [
+        Visible { all: false, families_in: s(&["supply"]), ..Visible::everything() },
+        Visible { all: false, families_in: s(&["demand", "supply"]), ..Visible::everything() },
+        Visible { all: true, families_out: s(&["demand"]), ..Visible::everything() },
+        Visible {
+            all: false,
+            ids_in: s(&["loose", "demand.store=s03"]),
+            families_in: s(&["supply"]),
+            ..Visible::everything()
+        },
+        Visible {
+            all: true,
+            ids_out: s(&["supply.store=t1"]),
+            families_out: s(&["*"]),
+            ids_in: s(&["demand"]),
+            ..Visible::everything()
+        },
+        Visible { all: false, ..Visible::everything() },
+    ];
+    let filters: [fn(&mut FleetQuery); 5] = [
+        |_| {},
+        |q| q.has_alias = vec!["champion".into()],
+        |q| q.metrics = vec![MetricFilter::parse("champion:rmse <= 4").unwrap()],
+        |q| q.family = Some("supply".into()),
+        |q| q.partition = parse_path("region=r1").unwrap(),
+    ];
+    let champions = names(store, &FleetQuery { has_alias: vec!["champion".into()], ..FleetQuery::default() });
+    for (j, visible) in sets.iter().enumerate() {
+        for sort in ["name", "-created", "champion:rmse", "-champion:mape"] {
+            let sort = FleetSort::parse(sort).unwrap();
+            let all = names(store, &FleetQuery { sort: sort.clone(), ..FleetQuery::default() });
+            for (i, filter) in filters.iter().enumerate() {
+                let mut q = FleetQuery::default();
+                filter(&mut q);
+                let matching = names(store, &q);
+                let want: Vec<&String> =
+                    all.iter().filter(|n| matching.contains(n) && visible.admits(n, family_of(n).as_deref())).collect();
+                let paged =
+                    FleetQuery { sort: sort.clone(), max_results: Some(2), visible: visible.clone(), ..q.clone() };
+                let got = names(store, &paged);
+                assert_eq!(got.iter().collect::<Vec<_>>(), want, "set {j}, filter {i}, sort {sort:?}");
+                // Facets ignore the sort (a metric sort leaves out models without the metric).
+                let admitted: Vec<&String> =
+                    matching.iter().filter(|n| visible.admits(n, family_of(n).as_deref())).collect();
+                let facets = store.fleet_facets(&FleetQuery { visible: visible.clone(), ..q }, &[]).unwrap();
+                assert_eq!(facets.total, admitted.len() as i64, "facets: set {j}, filter {i}: {facets:?}");
+                let champions = admitted.iter().filter(|n| champions.contains(n)).count() as i64;
+                let counted = facets.aliases.iter().find(|(a, _)| a == "champion").map_or(0, |(_, n)| *n);
+                assert_eq!(counted, champions, "champions: set {j}, filter {i}: {facets:?}");
+            }
+        }
+        let all = versions(store, &VersionQuery::default());
+        let want: Vec<&String> = all
+            .iter()
+            .filter(|v| {
+                let model = v.rsplit_once('/').map_or(v.as_str(), |(m, _)| m);
+                visible.admits(model, family_of(model).as_deref())
+            })
+            .collect();
+        let paged = VersionQuery { max_results: Some(2), visible: visible.clone(), ..VersionQuery::default() };
+        assert_eq!(versions(store, &paged).iter().collect::<Vec<_>>(), want, "versions: set {j}");
     }
 }

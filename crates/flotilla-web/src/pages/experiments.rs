@@ -1,22 +1,25 @@
 //! Experiments (paged, filterable with MLflow's filter language) and one
 //! experiment's runs, paged, with their latest metrics.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::Uri;
+use flotilla_app::auth::{Caller, Kind};
 use flotilla_app::{AppState, search};
 use flotilla_core::model::{Run, ViewType};
 use flotilla_store::PageRequest;
 use maud::html;
 
-use super::{PAGE_SIZE, param, raw_query, run_link};
+use super::{PAGE_SIZE, param, raw_query, readable, run_link};
 use crate::format;
 use crate::layout::{PageResult, Section, pager, shell};
 
 /// Metric columns shown for a page of runs.
 const METRIC_COLUMNS: usize = 6;
 
-pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {
+pub async fn list(State(s): State<AppState>, caller: Option<Extension<Caller>>, uri: Uri) -> PageResult {
     let raw = raw_query(&uri);
+    let visible = readable(&s, &caller, Kind::Experiment);
     let filter = param(&raw, "filter").unwrap_or_default();
     let token = param(&raw, "page_token").filter(|t| !t.is_empty());
     let page = PageRequest { max_results: Some(PAGE_SIZE), page_token: token.clone() };
@@ -24,7 +27,9 @@ pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {
     let experiments = s
         .call(move |st| {
             let order_by = ["creation_time DESC".into()];
-            st.search_experiments(&search::experiments(&f, &order_by, ViewType::default(), page)?)
+            let mut query = search::experiments(&f, &order_by, ViewType::default(), page)?;
+            query.visible = visible;
+            st.search_experiments(&query)
         })
         .await?;
     let body = html! {

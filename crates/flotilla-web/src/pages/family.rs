@@ -3,8 +3,10 @@
 //! metric, sortable and filterable — plus the distribution of that metric
 //! over (a sample of) the partition's champions.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::Uri;
+use flotilla_app::auth::{Caller, Kind};
 use flotilla_app::{AppState, fleet_query};
 use flotilla_core::fleet::{self, Family, FleetModel, FleetQuery, FleetSort, MetricFilter, PartitionValue};
 use flotilla_core::model::Page;
@@ -13,7 +15,7 @@ use flotilla_store::fleet::PartitionTarget;
 use flotilla_store::insights::MetricSample;
 use maud::{Markup, html};
 
-use super::{PAGE_SIZE, alias_badges, model_link, param, raw_query};
+use super::{PAGE_SIZE, alias_badges, model_link, param, raw_query, readable};
 use crate::format;
 use crate::layout::{Crumb, PageError, PageResult, Section, pager, shell};
 use crate::svg;
@@ -22,11 +24,12 @@ use crate::svg;
 const SAMPLE: usize = 1_000;
 const ALIAS: &str = "champion";
 
-pub async fn list(State(s): State<AppState>, uri: Uri) -> PageResult {
+pub async fn list(State(s): State<AppState>, caller: Option<Extension<Caller>>, uri: Uri) -> PageResult {
     let q = raw_query(&uri);
+    let visible = readable(&s, &caller, Kind::Family);
     let token = param(&q, "page_token").filter(|t| !t.is_empty());
     let request = PageRequest { max_results: Some(PAGE_SIZE), page_token: token.clone() };
-    let families = s.call(move |st| st.list_families(&request)).await?;
+    let families = s.call(move |st| st.list_families(&request, &visible)).await?;
     let body = html! {
         h1 { "Families" }
         @if families.items.is_empty() { p.muted { "No families yet." } }
@@ -62,8 +65,15 @@ struct View {
     served_by: Option<PartitionTarget>,
 }
 
-pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri) -> PageResult {
+pub async fn page(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> PageResult {
     let raw = raw_query(&uri);
+    // A member vetoed on its own is left out of the family's table.
+    let visible = readable(&s, &caller, Kind::RegisteredModel);
     let get = |k: &str| param(&raw, k).unwrap_or_default();
     let path = fleet_query::partition(Some(&get("path")).filter(|p| !p.is_empty()).map(String::as_str))?;
     let metrics = fleet_query::all(&raw, "metric")
@@ -114,6 +124,7 @@ pub async fn page(State(s): State<AppState>, Path(name): Path<String>, uri: Uri)
                     sort,
                     max_results: Some(PAGE_SIZE),
                     page_token: Some(token).filter(|t| !t.is_empty()),
+                    visible,
                     ..FleetQuery::default()
                 })?)
             } else {

@@ -1,33 +1,48 @@
 //! The fleet home: how many models, families and versions, the largest
-//! families, aliases in use, and the latest alias changes.
+//! families, aliases in use, and the latest alias changes — of what the
+//! caller may read (the alias changes only for a caller who reads every
+//! model: the log names models).
 
+use axum::Extension;
 use axum::extract::State;
 use flotilla_app::AppState;
+use flotilla_app::auth::{Caller, Kind};
 use flotilla_core::fleet::FleetQuery;
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::AuditQuery;
 use maud::{Markup, html};
 
-use super::audit;
+use super::search::FACET_BOUND;
+use super::{audit, readable};
 use crate::format;
 use crate::layout::{PageResult, Section, shell, stats};
 
-pub async fn page(State(s): State<AppState>) -> PageResult {
-    let (facets, changes) = s
-        .call(|st| {
-            let facets = st.fleet_facets(&FleetQuery::default(), &[])?;
-            let changes = st.audit_log(&AuditQuery {
-                page: PageRequest { max_results: Some(10), page_token: None },
-                ..AuditQuery::default()
-            })?;
+pub async fn page(State(s): State<AppState>, caller: Option<Extension<Caller>>) -> PageResult {
+    let visible = readable(&s, &caller, Kind::RegisteredModel);
+    let everything = visible.is_everything();
+    let ((facets, capped), changes) = s
+        .call(move |st| {
+            // Unfiltered, or whole families: read from the counters; else counted, bounded.
+            let facets = st.bounded_facets(&FleetQuery { visible, ..FleetQuery::default() }, &[], FACET_BOUND)?;
+            let changes = match everything {
+                true => {
+                    st.audit_log(&AuditQuery {
+                        page: PageRequest { max_results: Some(10), page_token: None },
+                        ..AuditQuery::default()
+                    })?
+                    .items
+                }
+                false => Vec::new(),
+            };
             Ok((facets, changes))
         })
         .await?;
+    let plus = if capped { "+" } else { "" };
     let versions: i64 = facets.stages.iter().map(|(_, n)| n).sum();
     let body = html! {
         h1 { "Fleet" }
         (stats(&[
-            ("models", format::count(facets.total)),
+            ("models", format!("{}{plus}", format::count(facets.total))),
             ("families", format::count(facets.families.len() as i64)),
             ("versions", format::count(versions)),
             ("aliases set", format::count(facets.aliases.iter().map(|(_, n)| n).sum())),
@@ -78,10 +93,12 @@ pub async fn page(State(s): State<AppState>) -> PageResult {
                 }
             }
         }
-        section {
-            h2 { "Recent alias changes" }
-            (audit::events_table(&changes.items))
-            p { a href="/audit" { "Whole audit log ›" } }
+        @if everything {
+            section {
+                h2 { "Recent alias changes" }
+                (audit::events_table(&changes))
+                p { a href="/audit" { "Whole audit log ›" } }
+            }
         }
         (quick_links())
     };

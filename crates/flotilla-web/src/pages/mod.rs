@@ -11,13 +11,23 @@ pub mod model;
 pub mod run;
 pub mod search;
 
+use axum::Extension;
+use flotilla_app::AppState;
+use flotilla_app::auth::{Caller, Kind};
 use flotilla_core::fleet::AliasTarget;
+use flotilla_core::visible::Visible;
 use maud::{Markup, html};
 
 use crate::format;
 
 /// Rows per page in every list.
 pub const PAGE_SIZE: i64 = 50;
+
+/// What the signed-in caller may read of `kind`, for a list to show only
+/// that (everything with `--auth none` and for admins).
+pub fn readable(s: &AppState, caller: &Option<Extension<Caller>>, kind: Kind) -> Visible {
+    s.readable(caller.as_ref().map(|Extension(c)| c), kind)
+}
 
 /// A link to a model's page.
 pub fn model_link(name: &str) -> Markup {

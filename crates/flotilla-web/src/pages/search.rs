@@ -5,15 +5,17 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
+use flotilla_app::auth::{Caller, Kind};
 use flotilla_app::{AppState, fleet_query};
 use flotilla_core::fleet::{self, Facets, FleetModel, FleetOrder, FleetQuery};
 use flotilla_store::insights::FacetBound;
 use maud::{Markup, html};
 
-use super::{PAGE_SIZE, alias_badges, model_link, raw_query};
+use super::{PAGE_SIZE, alias_badges, model_link, raw_query, readable};
 use crate::format;
 use crate::layout::{PageError, PageResult, Section, pager, shell};
 
@@ -21,7 +23,7 @@ use crate::layout::{PageError, PageResult, Section, pager, shell};
 /// read within 5 ms, so a page stays fast however many models match and
 /// however rare the matches are in the walk (a metric bound far from the
 /// sort: 25-56 ms to read 1,000 at 10^6 models without the time bound).
-const FACET_BOUND: FacetBound = FacetBound { matches: 1_000, time: Duration::from_millis(5) };
+pub(crate) const FACET_BOUND: FacetBound = FacetBound { matches: 1_000, time: Duration::from_millis(5) };
 
 /// The current search's parameters, to build links that change one of them.
 struct Params(Vec<(String, String)>);
@@ -65,12 +67,17 @@ impl Params {
     }
 }
 
-pub async fn page(State(s): State<AppState>, uri: Uri) -> Result<Response, PageError> {
+pub async fn page(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    uri: Uri,
+) -> Result<Response, PageError> {
     // A form sends its empty fields too; they mean "no filter".
     let raw = Params::parse(&raw_query(&uri)).non_empty_query();
     let params = Params::parse(&raw);
     let mut q = fleet_query::parse(&raw, &["facet", "fragment"])?;
     q.max_results = Some(q.max_results.unwrap_or(PAGE_SIZE).min(200));
+    q.visible = readable(&s, &caller, Kind::RegisteredModel);
     let tag_keys: Vec<String> =
         params.all("facet").into_iter().filter(|k| !k.is_empty()).take(5).map(str::to_string).collect();
     let search = q.clone();

@@ -204,7 +204,9 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
         FleetCommand::Families(on) => {
             let families = match source(&on)? {
                 Source::Store(store) => {
-                    store.list_families(&PageRequest { max_results: Some(1000), page_token: None })?.items
+                    // The local admin sees every family.
+                    let page = PageRequest { max_results: Some(1000), page_token: None };
+                    store.list_families(&page, &flotilla_store::Visible::everything())?.items
                 }
                 Source::Server(server) => server.families()?,
             };
