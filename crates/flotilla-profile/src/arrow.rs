@@ -1,6 +1,6 @@
 //! Arrow record batches profiled column by column, from Parquet files and Arrow IPC streams.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 
@@ -13,6 +13,7 @@ use arrow_schema::{DataType, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::feature::{FeatureProfile, FeatureType};
+use crate::parallel::each_feature;
 use crate::profiler::{BoundedReader, is_past_limit};
 use crate::{Profile, ProfileError, ProfilerConfig};
 
@@ -35,10 +36,9 @@ pub(crate) fn profile_parquet(config: &ProfilerConfig, file: File) -> Result<Pro
         }
     }
     let reader = builder.with_batch_size(config.batch_rows.max(1)).build().map_err(parquet)?;
-    let mut scratch = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| ProfileError::Parquet(e.to_string()))?;
-        update(&mut profile, &batch, &mut scratch);
+        update(&mut profile, &batch, config.threads);
     }
     Ok(profile)
 }
@@ -56,11 +56,10 @@ pub(crate) fn profile_ipc_stream(config: &ProfilerConfig, reader: impl Read) -> 
     let stream = arrow_ipc::reader::StreamReader::try_new(reader, None).map_err(|e| ipc_error(e, 0))?;
     bounds.mark();
     let mut profile = profile_for(config, &stream.schema())?;
-    let mut scratch = Vec::new();
     for (index, batch) in stream.enumerate() {
         let batch = batch.map_err(|e| ipc_error(e, index as u64 + 1))?;
         bounds.mark();
-        update(&mut profile, &batch, &mut scratch);
+        update(&mut profile, &batch, config.threads);
     }
     Ok(profile)
 }
@@ -104,10 +103,12 @@ fn feature_type_of(data_type: &DataType) -> FeatureType {
 }
 
 /// Adds one record batch (whose schema is the profile's) to the profile.
-pub(crate) fn update(profile: &mut Profile, batch: &RecordBatch, scratch: &mut Vec<f64>) {
-    for (feature, array) in profile.features.iter_mut().zip(batch.columns()) {
-        update_column(feature, array.as_ref(), scratch);
-    }
+pub(crate) fn update(profile: &mut Profile, batch: &RecordBatch, threads: usize) {
+    let columns = batch.columns();
+    let Ok(()) = each_feature::<std::convert::Infallible>(&mut profile.features, threads, |i, feature, scratch| {
+        update_column(feature, columns[i].as_ref(), scratch);
+        Ok(())
+    });
     profile.rows += batch.num_rows() as u64;
 }
 
@@ -161,9 +162,18 @@ fn update_column(feature: &mut FeatureProfile, array: &dyn Array, scratch: &mut 
     }
 }
 
+/// A text column's batch: counted per distinct value first, so each value is hashed once here and
+/// sketched once per batch (categories repeat: a batch holds far fewer values than rows).
 fn strings<'a>(feature: &mut FeatureProfile, values: impl Iterator<Item = Option<&'a str>>) {
+    let mut counts: HashMap<&str, u64, ahash::RandomState> = HashMap::with_hasher(ahash::RandomState::new());
     for value in values.flatten() {
-        feature.update_category(value, 1);
+        *counts.entry(value).or_insert(0) += 1;
+    }
+    // In a fixed order (most frequent first), so a file's profile is the same bytes every time.
+    let mut counts: Vec<(&str, u64)> = counts.into_iter().collect();
+    counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    for (value, count) in counts {
+        feature.update_category(value, count);
     }
 }
 

@@ -7,6 +7,7 @@ use std::io::Read;
 use csv::{ByteRecord, ReaderBuilder};
 
 use crate::feature::{FeatureProfile, FeatureType};
+use crate::parallel::each_feature;
 use crate::profiler::{BoundedReader, is_past_limit};
 use crate::{Profile, ProfileError, ProfilerConfig};
 
@@ -35,7 +36,6 @@ pub(crate) fn profile_csv(config: &ProfilerConfig, reader: impl Read) -> Result<
 
     let mut profile = Profile::with_columns(names.into_iter().map(|n| (n, FeatureType::Null)));
     let mut batch: Vec<ByteRecord> = Vec::new();
-    let mut scratch = Vec::new();
     loop {
         // Fill the batch, reusing the records' buffers.
         let mut filled = 0;
@@ -68,9 +68,9 @@ pub(crate) fn profile_csv(config: &ProfilerConfig, reader: impl Read) -> Result<
             break;
         }
         let records = &batch[..filled];
-        for (column, feature) in profile.features.iter_mut().enumerate() {
-            update_column(feature, column, records, &mut scratch)?;
-        }
+        each_feature(&mut profile.features, config.threads, |column, feature, scratch| {
+            update_column(feature, column, records, scratch)
+        })?;
         profile.rows += filled as u64;
         // A batch that once held a giant record does not keep its memory for the rest.
         if bytes > config.batch_bytes {

@@ -21,6 +21,7 @@ mod codec;
 mod csv;
 mod error;
 pub mod feature;
+mod parallel;
 mod profile;
 mod profiler;
 mod summary;

@@ -67,6 +67,8 @@ pub struct ProfilerConfig {
     pub max_record_bytes: usize,
     /// The largest Parquet column chunk or Arrow IPC message.
     pub memory_budget: usize,
+    /// Threads a batch's columns are profiled on (1: the calling thread only).
+    pub threads: usize,
 }
 
 impl Default for ProfilerConfig {
@@ -77,6 +79,7 @@ impl Default for ProfilerConfig {
             batch_bytes: 16 << 20,
             max_record_bytes: 8 << 20,
             memory_budget: 256 << 20,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         }
     }
 }

@@ -149,3 +149,30 @@ fn corrupt_bytes_are_errors_never_panics() {
     flipped[13..17].copy_from_slice(&u32::MAX.to_le_bytes()); // a huge feature count
     assert!(Profile::from_bytes(&flipped).is_err());
 }
+
+/// Threads change nothing but the time: the same counts, moments, HLL and frequent items, bit for
+/// bit (KLL compacts with random bits, by design, so only its count is compared).
+#[test]
+fn threads_change_nothing_but_the_time() {
+    let t = table(30_000, 13);
+    let on = |threads: usize, bytes: &[u8], ct: ContentType| {
+        Profiler::new(ProfilerConfig { threads, batch_rows: 4096, ..ProfilerConfig::default() })
+            .profile(bytes, ct)
+            .unwrap()
+    };
+    for (bytes, ct) in [(t.csv(0..30_000), ContentType::Csv), (t.parquet(0..30_000, 10_000), ContentType::Parquet)] {
+        let one = on(1, &bytes, ct);
+        let three = on(3, &bytes, ct);
+        assert_eq!(one.rows, three.rows);
+        for (a, b) in one.features.iter().zip(&three.features) {
+            assert_eq!(
+                (&a.name, a.feature_type, a.rows, a.nulls, a.nans),
+                (&b.name, b.feature_type, b.rows, b.nulls, b.nans)
+            );
+            assert_eq!(a.hll_bytes(), b.hll_bytes(), "{ct:?} {}", a.name);
+            assert_eq!(a.frequent_items_bytes(), b.frequent_items_bytes(), "{ct:?} {}", a.name);
+            let (na, nb) = (a.numeric().map(|n| (n.moments, n.kll.n())), b.numeric().map(|n| (n.moments, n.kll.n())));
+            assert_eq!(na, nb, "{ct:?} {}", a.name);
+        }
+    }
+}
