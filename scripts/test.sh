@@ -5,11 +5,12 @@
 # 2.22.x, installed into venvs under .venvs/ by tests/compat/setup.sh), and the
 # serving suite: models trained by the reference libraries in .venvs/serving,
 # compared with flotilla's native engines, then served to the real tritonclient;
-# and the browser tests of the web UI (Debian's Chromium, playwright-core from npm).
+# and the browser tests of the web UI (Debian's Chromium, playwright-core from npm); and the
+# profile sketches read by the Python datasketches package (tests/profile, the serving venv).
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
-#   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons or serving suite
+#   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons, serving or profile suite
 #   SKIP_UI=1 scripts/test.sh       no browser tests
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,6 +53,11 @@ if [[ "${SKIP_SERVING:-0}" != "1" ]]; then
   FLOTILLA_FIXTURES="$fixtures" cargo nextest run --workspace --locked --no-fail-fast --run-ignored only
   step "serving: V2 protocol with tritonclient and plain HTTP"
   FLOTILLA_BIN="$flotilla_bin" FLOTILLA_FIXTURES="$fixtures" tests/serving/run.sh
+fi
+
+if [[ "${SKIP_SERVING:-0}" != "1" ]]; then
+  step "profiles: sketch bytes read by the Python datasketches package"
+  tests/profile/run.sh
 fi
 
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then

@@ -1,11 +1,13 @@
 //! `flotilla-bench`: starts flotilla and the real MLflow 3.17.2 server, runs one workload with
 //! one in-process load generator against each, and prints a markdown table of ratios.
 //! Subcommands: `load` (keep-alive clients, mixed reads and writes, with a token), `crash`
-//! (kill -9 trials) and `auth-overhead` (tracking and serving with auth off, Basic, Bearer).
+//! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer) and
+//! `profile` (flotilla-profile against whylogs on a million-row frame; no server).
 
 mod driver;
 mod http;
 mod overhead;
+mod profile;
 mod report;
 mod resilience;
 mod server;
@@ -74,6 +76,8 @@ enum Command {
     Crash(resilience::CrashArgs),
     /// The tracking and serving workloads with auth off, Basic and Bearer, and the cost of each.
     AuthOverhead(overhead::OverheadArgs),
+    /// flotilla-profile against whylogs 1.6.4 on the same million-row frame (no server).
+    Profile(profile::ProfileArgs),
 }
 
 impl Args {
@@ -170,6 +174,9 @@ fn bullet_list(lines: &[String]) -> String {
 fn main() -> Result<()> {
     let args = Args::parse();
     let root = repo_root();
+    if let Some(Command::Profile(a)) = &args.command {
+        return profile::run(&root, a);
+    }
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
     if args.command.is_some() && !flotilla_bin.is_file() {
         anyhow::bail!("no flotilla binary at {} (build it or pass --flotilla-bin)", flotilla_bin.display());
@@ -178,7 +185,7 @@ fn main() -> Result<()> {
         Some(Command::Load(a)) => return resilience::load(&flotilla_bin, a),
         Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
-        None => {}
+        Some(Command::Profile(_)) | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(
