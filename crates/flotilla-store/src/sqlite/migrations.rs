@@ -18,6 +18,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (8, include_str!("migrations/0008_auth.sql")),
     (10, include_str!("migrations/0010_audit.sql")),
     (11, include_str!("migrations/0011_sessions.sql")),
+    (14, include_str!("migrations/0014_datasets_lineage.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {
