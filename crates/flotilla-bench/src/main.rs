@@ -1,10 +1,12 @@
 //! `flotilla-bench`: starts flotilla and the real MLflow 3.17.2 server, runs one workload with
 //! one in-process load generator against each, and prints a markdown table of ratios.
 //! Subcommands: `load` (keep-alive clients, mixed reads and writes, with a token), `crash`
-//! (kill -9 trials) and `auth-overhead` (tracking and serving with auth off, Basic, Bearer).
+//! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer) and
+//! `lineage` (the data API's lineage queries on a generated fleet of 10⁶ models).
 
 mod driver;
 mod http;
+mod lineage;
 mod overhead;
 mod report;
 mod resilience;
@@ -74,6 +76,8 @@ enum Command {
     Crash(resilience::CrashArgs),
     /// The tracking and serving workloads with auth off, Basic and Bearer, and the cost of each.
     AuthOverhead(overhead::OverheadArgs),
+    /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
+    Lineage(lineage::LineageArgs),
 }
 
 impl Args {
@@ -178,6 +182,7 @@ fn main() -> Result<()> {
         Some(Command::Load(a)) => return resilience::load(&flotilla_bin, a),
         Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
+        Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
         None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
