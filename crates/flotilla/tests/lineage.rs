@@ -262,3 +262,60 @@ fn lineage_shows_only_what_the_caller_reads() {
     let s = admin.ok("POST", "/api/2.0/mlflow/experiments/search-datasets", Some(body));
     assert_eq!(s["dataset_summaries"].as_array().map(Vec::len), Some(3), "{s}");
 }
+
+/// Runs `flotilla data <args>` on the server's data directory, or through it with `--server`.
+fn data_cli(server: &TestServer, through_server: bool, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    cmd.arg("data").args(args).env_remove("FLOTILLA_SERVER").env_remove("FLOTILLA_DATA_DIR");
+    if through_server {
+        cmd.args(["--server", &format!("http://{}", server.host())]);
+    } else {
+        cmd.args(["--data-dir", &server.data_dir().display().to_string()]);
+    }
+    cmd.output().expect("running flotilla data")
+}
+
+#[test]
+fn cli_answers_alike_on_the_store_and_through_the_server() {
+    let server = TestServer::start(options!());
+    let c = Client { server: &server, auth: None };
+    let exp = experiment(&c, "cli");
+    let (r1, r2) = (run(&c, &exp), run(&c, &exp));
+    log_input(&c, &r1, "sales", "aaa111", "training");
+    log_input(&c, &r2, "sales", "bbb222", "training");
+    c.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "m" })));
+    let v1 = version(&c, "m", &r1);
+    c.ok(
+        "POST",
+        "/api/2.0/mlflow/registered-models/alias",
+        Some(json!({ "name": "m", "alias": "champion", "version": v1 })),
+    );
+    let commands: [&[&str]; 6] = [
+        &["datasets", "--json"],
+        &["show", "sales", "aaa111", "--json"],
+        &["downstream", "sales", "aaa111", "--json"],
+        &["downstream", "sales", "aaa111", "--runs", "--json"],
+        &["upstream", "--model", "m", "--alias", "champion", "--json"],
+        &["stale", "--json"],
+    ];
+    for args in commands {
+        let local = data_cli(&server, false, args);
+        assert!(local.status.success(), "{args:?}: {}", String::from_utf8_lossy(&local.stderr));
+        let remote = data_cli(&server, true, args);
+        assert!(remote.status.success(), "{args:?}: {}", String::from_utf8_lossy(&remote.stderr));
+        let (l, r): (Value, Value) =
+            (serde_json::from_slice(&local.stdout).unwrap(), serde_json::from_slice(&remote.stdout).unwrap());
+        assert_eq!(l, r, "{args:?}");
+    }
+    let table = data_cli(&server, false, &["stale"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("champion") && text.contains("bbb222"), "{text}");
+    // A mistake is the same exit code both ways, and not a success.
+    for through in [false, true] {
+        let missing = data_cli(&server, through, &["show", "sales", "nope"]);
+        assert!(!missing.status.success());
+        let bad = data_cli(&server, through, &["upstream", "--model", "m"]);
+        assert!(!bad.status.success());
+        assert_ne!(missing.status.code(), bad.status.code(), "not found and invalid differ");
+    }
+}

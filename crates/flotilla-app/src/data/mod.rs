@@ -11,6 +11,7 @@ use flotilla_store::datasets::{DatasetQuery, NewDatasetInput};
 use flotilla_store::lineage::{DownstreamOf, DownstreamQuery, StaleQuery};
 use flotilla_store::{PageRequest, Readable, Store, StoreError};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// The context stale data looks at unless told otherwise.
 pub const DEFAULT_STALE_CONTEXT: &str = "training";
@@ -233,6 +234,48 @@ pub fn upstream(
             Ok((up, Some(Resolved { model: t.model, version: t.version, partition, fallback: t.fallback })))
         }
     }
+}
+
+/// A data API route, with what its path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataRoute {
+    Datasets,
+    Dataset { name: String, digest: String },
+    Downstream,
+    Upstream,
+    Stale,
+}
+
+/// Answers a data API request from its query string, as the caller may read
+/// it: the one function behind the HTTP routes and the CLI on a data
+/// directory, so both give the same JSON. Runs on a blocking thread.
+pub fn answer(store: &dyn Store, route: &DataRoute, raw: &str, readable: Readable) -> Result<Value, StoreError> {
+    Ok(match route {
+        DataRoute::Datasets => {
+            let q = DatasetQuery { readable, ..datasets_query(raw)? };
+            let page = store.list_datasets(&q)?;
+            json!({ "datasets": page.items, "next_page_token": page.next_page_token })
+        }
+        DataRoute::Dataset { name, digest } => {
+            if !raw.is_empty() {
+                return Err(Error::invalid("this route takes no parameters").into());
+            }
+            json!({ "dataset": store.get_dataset(name, digest, &readable)? })
+        }
+        DataRoute::Downstream => json!(store.downstream(&DownstreamQuery { readable, ..downstream_query(raw)? })?),
+        DataRoute::Upstream => {
+            let (up, resolved) = upstream(store, &upstream_target(raw)?, &readable)?;
+            let mut answer = json!(up);
+            if let Some(r) = resolved {
+                answer["resolved"] = json!(r);
+            }
+            answer
+        }
+        DataRoute::Stale => {
+            let page = store.stale_versions(&StaleQuery { readable, ..stale_query(raw)? })?;
+            json!({ "versions": page.items, "next_page_token": page.next_page_token })
+        }
+    })
 }
 
 #[cfg(test)]

@@ -5,15 +5,16 @@
 //! name has a newer digest). Described with the fleet API in its OpenAPI
 //! document; errors use the MLflow shape like the rest of the server. Every
 //! answer holds only what the caller may read (`Sees`), filtered in the
-//! store's queries.
+//! store's queries; the answers are `flotilla_app::data::answer`'s, which
+//! the CLI gives on a data directory.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
-use flotilla_app::data;
+use flotilla_app::data::{self, DataRoute};
 use flotilla_store::Readable;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -28,54 +29,33 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/data/v1/lineage/stale", get(stale))
 }
 
-fn readable(sees: &Sees) -> Readable {
-    Readable { experiments: sees.experiments(), models: sees.models() }
+async fn answer(s: AppState, sees: Sees, route: DataRoute, raw: Option<String>) -> ApiResult<Json<Value>> {
+    let readable = Readable { experiments: sees.experiments(), models: sees.models() };
+    let raw = raw.unwrap_or_default();
+    Ok(Json(s.call(move |st| data::answer(st, &route, &raw, readable)).await?))
 }
 
 async fn list_datasets(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let q = flotilla_store::datasets::DatasetQuery {
-        readable: readable(&sees),
-        ..data::datasets_query(raw.as_deref().unwrap_or(""))?
-    };
-    let page = s.call(move |st| st.list_datasets(&q)).await?;
-    Ok(Json(json!({ "datasets": page.items, "next_page_token": page.next_page_token })))
+    answer(s, sees, DataRoute::Datasets, raw).await
 }
 
 async fn get_dataset(
     State(s): State<AppState>,
     sees: Sees,
     Path((name, digest)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let readable = readable(&sees);
-    let dataset = s.call(move |st| st.get_dataset(&name, &digest, &readable)).await?;
-    Ok(Json(json!({ "dataset": dataset })))
+    answer(s, sees, DataRoute::Dataset { name, digest }, raw).await
 }
 
 async fn downstream(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let q = flotilla_store::lineage::DownstreamQuery {
-        readable: readable(&sees),
-        ..data::downstream_query(raw.as_deref().unwrap_or(""))?
-    };
-    let answer = s.call(move |st| st.downstream(&q)).await?;
-    Ok(Json(json!(answer)))
+    answer(s, sees, DataRoute::Downstream, raw).await
 }
 
 async fn upstream(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let target = data::upstream_target(raw.as_deref().unwrap_or(""))?;
-    let readable = readable(&sees);
-    let (up, resolved) = s.call(move |st| data::upstream(st, &target, &readable)).await?;
-    let mut answer = json!(up);
-    if let Some(r) = resolved {
-        answer["resolved"] = json!(r);
-    }
-    Ok(Json(answer))
+    answer(s, sees, DataRoute::Upstream, raw).await
 }
 
 async fn stale(State(s): State<AppState>, sees: Sees, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let q = flotilla_store::lineage::StaleQuery {
-        readable: readable(&sees),
-        ..data::stale_query(raw.as_deref().unwrap_or(""))?
-    };
-    let page = s.call(move |st| st.stale_versions(&q)).await?;
-    Ok(Json(json!({ "versions": page.items, "next_page_token": page.next_page_token })))
+    answer(s, sees, DataRoute::Stale, raw).await
 }
