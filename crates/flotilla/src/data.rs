@@ -186,7 +186,7 @@ fn text(v: &Value) -> String {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
         Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
+        other @ (Value::Bool(_) | Value::Number(_) | Value::Object(_)) => other.to_string(),
     }
 }
 

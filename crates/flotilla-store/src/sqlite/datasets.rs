@@ -285,7 +285,7 @@ impl DatasetStore for SqliteStore {
 
     fn set_dataset_profile(&self, name: &str, digest: &str, bytes: &[u8], summary: &str) -> StoreResult<()> {
         self.write(|tx| {
-            note(Change::new("dataset.set_profile", "dataset", &format!("{name}@{digest}")).count(bytes.len()));
+            note(Change::new("dataset.set_profile", "dataset", format!("{name}@{digest}")).count(bytes.len()));
             let n = tx
                 .prepare_cached(
                     "UPDATE dataset_entities SET profile_bytes = ?, profile_summary = ? WHERE name = ? AND digest = ?",

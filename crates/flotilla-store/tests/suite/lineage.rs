@@ -85,7 +85,7 @@ pub fn datasets_and_lineage_both_ways(store: &dyn Store) {
     assert_eq!(seen, ["h1", "d1", "d2"]);
 
     // MLflow's summaries, per experiment, context as logged.
-    let summaries = store.search_dataset_summaries(&[exp.clone()]).unwrap();
+    let summaries = store.search_dataset_summaries(std::slice::from_ref(&exp)).unwrap();
     assert_eq!(summaries.len(), 2);
     assert!(summaries.iter().any(|s| s.name == "sales" && s.context.as_deref() == Some("training")));
     assert_eq!(kind(store.search_dataset_summaries(&[])), ErrorKind::InvalidParameter);
