@@ -298,3 +298,60 @@ impl DatasetStore for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use flotilla_core::model::{Dataset, DatasetInput, Tag};
+
+    use super::*;
+    use crate::prelude::*;
+    use crate::{NewModelVersion, NewRun};
+
+    /// Migration 14's backfill, run on what a store held before it: MLflow's
+    /// per-experiment rows become entities, usages with their context, and
+    /// edges to the versions made from the runs, counted.
+    #[test]
+    fn migration_backfills_what_log_inputs_stored_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let run = store.create_run(&NewRun { experiment_id: "0".into(), ..NewRun::default() }).unwrap().info.run_id;
+        let input = |digest: &str, tags: Vec<Tag>| DatasetInput {
+            tags,
+            dataset: Dataset {
+                name: "sales".into(),
+                digest: digest.into(),
+                source_type: "local".into(),
+                source: "{}".into(),
+                schema: None,
+                profile: None,
+            },
+        };
+        let inputs = [input("d1", vec![Tag::new("mlflow.data.context", "training")]), input("d2", vec![])];
+        store.log_inputs(&run, &inputs, &[]).unwrap();
+        store.create_registered_model("m", &[], None).unwrap();
+        let new = NewModelVersion { name: "m".into(), source: "x".into(), run_id: Some(run), ..Default::default() };
+        store.create_model_version(&new).unwrap();
+        let migration = include_str!("migrations/0014_datasets_lineage.sql");
+        let backfill = &migration[migration.find("-- Backfill").unwrap()..];
+        let counts = |tx: &Transaction<'_>| -> StoreResult<Vec<(String, i64, i64, String)>> {
+            let sql = "SELECT de.digest, de.run_count, de.version_count, du.context FROM dataset_entities de
+                       JOIN dataset_runs du ON du.ds_id = de.ds_id ORDER BY de.digest";
+            let mut stmt = tx.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let before = store.read(counts).unwrap();
+        let after = store
+            .write(|tx| {
+                tx.execute_batch(
+                    "DELETE FROM dataset_versions; DELETE FROM dataset_family_counts; DELETE FROM dataset_runs;
+                     DELETE FROM dataset_entities;",
+                )?;
+                tx.execute_batch(backfill)?;
+                counts(tx)
+            })
+            .unwrap();
+        assert_eq!(before, [("d1".into(), 1, 1, "training".into()), ("d2".into(), 1, 1, String::new())]);
+        assert_eq!(after, before);
+    }
+}
