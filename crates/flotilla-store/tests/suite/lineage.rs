@@ -151,8 +151,12 @@ pub fn datasets_and_lineage_both_ways(store: &dyn Store) {
     assert_eq!(seen.runs.unwrap().iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), [r2.as_str()]);
     assert_eq!((seen.total_runs, seen.total_versions), (1, 0));
     assert_eq!(kind(store.get_dataset("holdout", "h1", &narrow)), ErrorKind::NotFound);
-    let up = store.upstream("demand", v1, &narrow).unwrap();
+    assert_eq!(kind(store.upstream("demand", v1, &narrow)), ErrorKind::PermissionDenied);
+    // Reading the model but not the run's experiment: the datasets without the run.
+    let model_only = Readable { models: Visible::everything(), ..narrow.clone() };
+    let up = store.upstream("demand", v1, &model_only).unwrap();
     assert!(up.run.is_none() && up.datasets.iter().all(|d| d.run_id.is_none()));
+    assert_eq!(up.datasets.len(), 2);
     let q = StaleQuery { readable: narrow, ..StaleQuery::default() };
     assert!(store.stale_versions(&q).unwrap().items.is_empty());
 }
