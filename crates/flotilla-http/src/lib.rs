@@ -11,6 +11,7 @@ mod access_log;
 mod artifacts;
 mod audit;
 mod auth;
+mod data_api;
 pub mod error;
 mod fleet;
 mod host_check;
@@ -103,6 +104,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(mlflow::routes())
         .merge(artifacts::routes())
         .merge(fleet::routes())
+        .merge(data_api::routes())
         .merge(audit::routes())
         .merge(users::routes())
         .merge(permissions::routes::routes())

@@ -13,9 +13,11 @@
 pub mod audit;
 pub mod auth;
 pub mod budget;
+pub mod datasets;
 mod error;
 pub mod fleet;
 pub mod insights;
+pub mod lineage;
 pub mod paging;
 pub mod prelude;
 pub mod query;
@@ -25,9 +27,11 @@ pub mod sqlite;
 pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use budget::Budget;
+pub use datasets::{DatasetStore, Readable};
 pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use insights::InsightStore;
+pub use lineage::LineageStore;
 pub use query::*;
 pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
@@ -186,6 +190,8 @@ pub trait Store:
     + AuthStore
     + SessionStore
     + AuditStore
+    + DatasetStore
+    + LineageStore
 {
 }
 
@@ -203,5 +209,7 @@ impl<T> Store for T where
         + AuthStore
         + SessionStore
         + AuditStore
+        + DatasetStore
+        + LineageStore
 {
 }

@@ -96,6 +96,8 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/mlflow/experiments/get") => return exp(Read, Field("experiment_id")),
         ("GET", "/mlflow/experiments/get-by-name") => return exp(Read, Field("name")),
         ("GET" | "POST", "/mlflow/experiments/search") | ("GET", "/mlflow/experiments/list") => Filtered,
+        // Summaries of the readable experiments among those asked for.
+        ("POST", "/mlflow/experiments/search-datasets") => Filtered,
         ("POST", "/mlflow/experiments/delete" | "/mlflow/experiments/restore") => {
             return exp(Manage, Field("experiment_id"));
         }
@@ -183,6 +185,18 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/api/fleet/v1/audit") => Admin,
         // Non-admins read their own actions only (the handler narrows it).
         ("GET", "/api/fleet/v1/audit/events") => Authenticated,
+
+        // The data API: every answer holds only readable runs (their
+        // experiment) and versions (their model); upstream refuses a model
+        // the caller may not read.
+        (
+            "GET",
+            "/api/data/v1/datasets"
+            | "/api/data/v1/datasets/{name}/{digest}"
+            | "/api/data/v1/lineage/downstream"
+            | "/api/data/v1/lineage/upstream"
+            | "/api/data/v1/lineage/stale",
+        ) => Filtered,
 
         // The UI's pages.
         ("GET", "/" | "/models" | "/families" | "/experiments") => Everything,

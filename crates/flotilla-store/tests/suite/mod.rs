@@ -7,6 +7,7 @@ pub mod auth;
 pub mod fleet;
 pub mod fleet_versions;
 pub mod insights;
+pub mod lineage;
 pub mod plans;
 pub mod registry;
 pub mod tracking;
@@ -59,6 +60,7 @@ macro_rules! behaviour_suite {
         case!(fleet_versions::version_search_filters_sorts_and_pages);
         case!(plans::every_filter_with_every_sort);
         case!(insights::insights_are_bounded_reads);
+        case!(lineage::datasets_and_lineage_both_ways);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
         case!(auth::grant_log_follows_every_grant_change);
