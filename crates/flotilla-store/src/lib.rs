@@ -20,6 +20,7 @@ pub mod insights;
 pub mod lineage;
 pub mod paging;
 pub mod prelude;
+pub mod profiles;
 pub mod query;
 pub mod session;
 pub mod sqlite;
@@ -32,6 +33,7 @@ pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use insights::InsightStore;
 pub use lineage::LineageStore;
+pub use profiles::DatasetProfileStore;
 pub use query::*;
 pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
@@ -192,6 +194,7 @@ pub trait Store:
     + AuditStore
     + DatasetStore
     + LineageStore
+    + DatasetProfileStore
 {
 }
 
@@ -211,5 +214,6 @@ impl<T> Store for T where
         + AuditStore
         + DatasetStore
         + LineageStore
+        + DatasetProfileStore
 {
 }

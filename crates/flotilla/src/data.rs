@@ -1,13 +1,15 @@
 //! `flotilla data ...`: datasets and lineage (list, show, downstream,
-//! upstream, stale), on a data directory's store or, with `--server URL`,
-//! through a running server's data API. Both modes give the same JSON (on a
+//! upstream, stale) and profiles (`profile FILE`: made here with the
+//! server's own profiler, only the profile sent), on a data directory's
+//! store or, with `--server URL`, through a running server's data API. Both modes give the same JSON (on a
 //! data directory, `flotilla_app::data::answer` makes it exactly as the
 //! server does, as the local admin); without `--json`, a table.
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use flotilla_app::data::{self, DataRoute};
+use flotilla_app::data::{self, DataRoute, profile};
 use flotilla_store::{Readable, SqliteStore};
 use hyper::Method;
 use serde_json::Value;
@@ -84,6 +86,18 @@ pub enum DataCommand {
         #[arg(long)]
         partition: Option<String>,
     },
+    /// Profile a CSV, Parquet or Arrow IPC stream file here and keep the
+    /// profile on a dataset (only the profile is sent to a server).
+    Profile {
+        file: PathBuf,
+        /// The dataset's name (it must have been logged: `mlflow.log_input`
+        /// or the fleet bulk API).
+        #[arg(long)]
+        dataset: String,
+        /// Its digest; by default the newest digest of the name.
+        #[arg(long)]
+        digest: Option<String>,
+    },
     /// Aliased versions trained on a dataset whose name has a newer digest.
     Stale {
         /// Only links in this context (default training; `*` for any).
@@ -107,10 +121,11 @@ fn paging(params: &mut Vec<(String, String)>, page: &Paging) {
     add(params, "page_token", page.page_token.as_deref());
 }
 
-/// The route, its API path and query parameters.
-fn request(command: &DataCommand) -> (DataRoute, String, Vec<(String, String)>) {
+/// The route, its API path and query parameters (`None` for `profile`).
+fn request(command: &DataCommand) -> Option<(DataRoute, String, Vec<(String, String)>)> {
     let mut p = Vec::new();
     let (route, path) = match command {
+        DataCommand::Profile { .. } => return None,
         DataCommand::Datasets { name, prefix, page } => {
             add(&mut p, "name", name.as_deref());
             add(&mut p, "prefix", prefix.as_deref());
@@ -148,7 +163,7 @@ fn request(command: &DataCommand) -> (DataRoute, String, Vec<(String, String)>) 
             (DataRoute::Stale, "/lineage/stale".to_string())
         }
     };
-    (route, path, p)
+    Some((route, path, p))
 }
 
 /// A path segment, percent-encoded.
@@ -157,9 +172,22 @@ fn segment(s: &str) -> String {
 }
 
 pub fn run(args: DataArgs) -> anyhow::Result<()> {
-    let (route, path, params) = request(&args.command);
-    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
-    let answer = match &args.server {
+    let answer = match request(&args.command) {
+        Some((route, path, params)) => answer(&args, route, path, &params)?,
+        None => profile(&args)?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    print!("{}", render(&args.command, &answer));
+    Ok(())
+}
+
+/// A lineage or dataset route's answer, from the server or the data directory.
+fn answer(args: &DataArgs, route: DataRoute, path: String, params: &[(String, String)]) -> anyhow::Result<Value> {
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    Ok(match &args.server {
         Some(url) => {
             let server = remote::Remote::new(url)?;
             let sep = if query.is_empty() { "" } else { "?" };
@@ -172,13 +200,7 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
             // Whoever can open the store could read all of it: the local admin.
             data::answer(&store, &route, &query, Readable::everything())?
         }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
-        return Ok(());
-    }
-    print!("{}", render(&args.command, &answer));
-    Ok(())
+    })
 }
 
 fn text(v: &Value) -> String {
@@ -202,6 +224,19 @@ fn next_page(answer: &Value) -> String {
 fn render(command: &DataCommand, a: &Value) -> String {
     let mut out = String::new();
     match command {
+        DataCommand::Profile { .. } => {
+            out += &format!(
+                "{} @ {}: {} rows, {} bytes of profile\n",
+                text(&a["name"]),
+                text(&a["digest"]),
+                text(&a["summary"]["rows"]),
+                text(&a["profile_bytes"])
+            );
+            out += &table::render(
+                &["FEATURE", "TYPE", "ROWS", "NULLS"],
+                &rows(&a["summary"]["features"], &["name", "type", "rows", "nulls"]),
+            );
+        }
         DataCommand::Datasets { .. } => {
             let keys = ["name", "digest", "source_type", "run_count", "version_count", "superseded"];
             out += &table::render(
@@ -277,4 +312,57 @@ fn render(command: &DataCommand, a: &Value) -> String {
         }
     }
     out
+}
+
+/// `flotilla data profile FILE --dataset NAME [--digest D]`: the kept profile's summary.
+fn profile(args: &DataArgs) -> anyhow::Result<Value> {
+    let DataCommand::Profile { file, dataset, digest } = &args.command else { return Ok(Value::Null) };
+    let content_type = flotilla_profile::ContentType::from_path(file)?;
+    let opened = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let made = flotilla_profile::Profiler::default()
+        .profile_file(opened, content_type)
+        .with_context(|| format!("profiling {}", file.display()))?;
+    let list_query = format!("name={}&max_results=1000", segment(dataset));
+    Ok(match &args.server {
+        Some(url) => {
+            let server = remote::Remote::new(url)?;
+            let digest = match digest {
+                Some(d) => d.clone(),
+                None => newest_digest(
+                    &server.json(Method::GET, &format!("/api/data/v1/datasets?{list_query}"), None)?,
+                    dataset,
+                )?,
+            };
+            let path = format!("/api/data/v1/datasets/{}/{}/profile", segment(dataset), segment(&digest));
+            server.upload(&path, profile::PROFILE_MEDIA_TYPE, made.to_bytes())?
+        }
+        None => {
+            let db = crate::config::database_path(&args.data_dir);
+            anyhow::ensure!(db.exists(), "no store at {}", db.display());
+            let store = SqliteStore::open(&db)?;
+            let digest = match digest {
+                Some(d) => d.clone(),
+                None => newest_digest(
+                    &data::answer(&store, &DataRoute::Datasets, &list_query, Readable::everything())?,
+                    dataset,
+                )?,
+            };
+            profile::keep(&store, dataset, &digest, &made)?
+        }
+    })
+}
+
+/// The newest digest among a dataset list's rows of `name`.
+fn newest_digest(list: &Value, name: &str) -> anyhow::Result<String> {
+    let none = Vec::new();
+    list["datasets"]
+        .as_array()
+        .unwrap_or(&none)
+        .iter()
+        .filter(|d| d["name"] == name)
+        .max_by_key(|d| d["creation_time"].as_i64().unwrap_or(0))
+        .and_then(|d| d["digest"].as_str().map(str::to_string))
+        .ok_or_else(|| {
+            anyhow::anyhow!("no dataset named {name:?}: log it first (mlflow.log_input or the fleet bulk API)")
+        })
 }

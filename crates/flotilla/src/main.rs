@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         Command::User(args) => local("user").run(|| accounts::run_user(args)),
         Command::Token(args) => local("token").run(|| accounts::run_token(args)),
         Command::Audit(args) => audit::run(args),
-        Command::Data(args) => data::run(args),
+        Command::Data(args) => local("data").run(|| data::run(args)),
     })
 }
 

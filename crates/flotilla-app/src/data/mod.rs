@@ -4,6 +4,8 @@
 //! queries, the dataset inputs a fleet bulk registration carries, and the
 //! upstream walk from a version, an alias or a served partition.
 
+pub mod profile;
+
 use flotilla_core::fleet::PartitionValue;
 use flotilla_core::lineage::Upstream;
 use flotilla_core::{Error, VersionNumber, validation};

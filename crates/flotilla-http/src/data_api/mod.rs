@@ -12,6 +12,8 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
+
+mod profile;
 use flotilla_app::data::{self, DataRoute};
 use flotilla_store::Readable;
 use serde_json::Value;
@@ -20,8 +22,10 @@ use crate::AppState;
 use crate::error::ApiResult;
 use crate::permissions::Sees;
 
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes(upload_limit: u64) -> Router<AppState> {
     Router::new()
+        .route("/api/data/v1/datasets/{name}/{digest}/profile", get(profile::get).post(profile::put))
+        .layer(axum::Extension(profile::UploadLimit(upload_limit)))
         .route("/api/data/v1/datasets", get(list_datasets))
         .route("/api/data/v1/datasets/{name}/{digest}", get(get_dataset))
         .route("/api/data/v1/lineage/downstream", get(downstream))

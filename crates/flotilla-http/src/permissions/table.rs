@@ -197,6 +197,11 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
             | "/api/data/v1/lineage/upstream"
             | "/api/data/v1/lineage/stale",
         ) => Filtered,
+        // A profile is read by whoever reads the dataset (the handler asks
+        // the store as `datasets/{name}/{digest}` does); written with EDIT on
+        // an experiment whose runs used it (`flotilla_app::data::profile`).
+        ("GET", "/api/data/v1/datasets/{name}/{digest}/profile") => Filtered,
+        ("POST", "/api/data/v1/datasets/{name}/{digest}/profile") => Delegated,
 
         // The UI's pages.
         ("GET", "/" | "/models" | "/families" | "/experiments") => Everything,

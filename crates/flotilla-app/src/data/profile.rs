@@ -1,0 +1,108 @@
+//! Profiles of datasets (`flotilla-profile`): made from an upload of the
+//! data (CSV, Parquet, Arrow IPC stream) on the blocking pool, or sent
+//! ready-made by the CLI (which profiles with the same code and sends only
+//! the profile), checked, and kept on the dataset as its bytes and a JSON
+//! summary. Writing one needs EDIT on an experiment whose runs used the
+//! dataset (admins any): a profile is the reference drift is measured
+//! against, so it is not anyone's to replace.
+
+use std::fs::File;
+
+use flotilla_core::Error;
+use flotilla_profile::{ContentType, ErrorClass, Profile, ProfileError, Profiler};
+use flotilla_store::Store;
+use serde_json::{Value, json};
+
+use crate::auth::{Authenticator, Caller, Permission, Resource, denied};
+
+/// The media type of a profile made by `flotilla data profile` (the bytes of
+/// [`Profile::to_bytes`]).
+pub const PROFILE_MEDIA_TYPE: &str = "application/x-flotilla-profile";
+
+/// What an upload holds, by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    /// Data to profile.
+    Data(ContentType),
+    /// A ready profile.
+    Profile,
+}
+
+impl Upload {
+    /// The upload a `Content-Type` names; `Err` is the 415 message.
+    pub fn of_media_type(media_type: &str) -> Result<Self, String> {
+        let essence = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence == PROFILE_MEDIA_TYPE {
+            return Ok(Self::Profile);
+        }
+        ContentType::from_mime(media_type)
+            .map(Self::Data)
+            .map_err(|e| format!("{e}, or {PROFILE_MEDIA_TYPE} for a profile made by `flotilla data profile`"))
+    }
+}
+
+/// A profile error as the client hears it: its fault (400, naming the line
+/// or column) or ours (500, logged).
+pub fn error(e: ProfileError) -> Error {
+    match e.class() {
+        ErrorClass::BadInput | ErrorClass::UnsupportedMediaType => Error::invalid(e.to_string()),
+        ErrorClass::Internal => {
+            tracing::error!(error = %e, "profiling failed");
+            crate::error::internal()
+        }
+    }
+}
+
+/// Reads an upload spooled to `file` (blocking: parsing is slow work).
+pub fn read_upload(file: File, upload: Upload, len: u64) -> Result<Profile, Error> {
+    match upload {
+        Upload::Data(content_type) => Profiler::default().profile_file(file, content_type).map_err(error),
+        Upload::Profile => {
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            std::io::Read::read_to_end(&mut { file }, &mut bytes).map_err(|e| error(ProfileError::Io(e)))?;
+            Profile::from_bytes(&bytes).map_err(error)
+        }
+    }
+}
+
+/// Keeps `profile` on the dataset (which must exist) and answers its summary.
+pub fn keep(store: &dyn Store, name: &str, digest: &str, profile: &Profile) -> Result<Value, Error> {
+    let summary = serde_json::to_value(profile.summary()).map_err(|_| crate::error::internal())?;
+    let bytes = profile.to_bytes();
+    store.set_dataset_profile(name, digest, &bytes, &summary.to_string()).map_err(crate::error::from_store)?;
+    Ok(json!({ "name": name, "digest": digest, "profile_bytes": bytes.len(), "summary": summary }))
+}
+
+/// The profile kept on a dataset, as its summary; not found when it has none.
+pub fn kept(store: &dyn Store, name: &str, digest: &str) -> Result<Value, Error> {
+    match store.dataset_profile(name, digest).map_err(crate::error::from_store)? {
+        Some(p) => {
+            let summary: Value = serde_json::from_str(&p.summary).map_err(|_| crate::error::internal())?;
+            Ok(json!({ "name": name, "digest": digest, "profile_bytes": p.bytes.len(), "summary": summary }))
+        }
+        None => Err(Error::not_found(format!("Dataset '{name}' with digest '{digest}' has no profile yet"))),
+    }
+}
+
+/// `Ok` when `caller` may write the dataset's profile: an admin, or EDIT on
+/// an experiment whose runs used it. A missing dataset is not found.
+pub async fn may_write(
+    auth: &Authenticator,
+    caller: &Caller,
+    store: std::sync::Arc<dyn Store>,
+    name: String,
+    digest: String,
+) -> Result<(), Error> {
+    if caller.is_admin {
+        return Ok(());
+    }
+    let experiments = tokio::task::spawn_blocking(move || store.dataset_experiments(&name, &digest))
+        .await
+        .map_err(|_| crate::error::internal())?
+        .map_err(crate::error::from_store)?;
+    if experiments.iter().any(|e| auth.level(caller, Resource::Experiment(e)).allows(Permission::Edit)) {
+        Ok(())
+    } else {
+        Err(denied())
+    }
+}
