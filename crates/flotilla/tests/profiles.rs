@@ -118,7 +118,34 @@ fn profiles_from_uploads_and_the_cli() {
         call(&server, "admin", "POST", "/api/data/v1/datasets/sales/nope/profile", "text/csv", data.as_bytes());
     assert_eq!(unknown.status, 404, "{}", unknown.text());
 
-    // The CLI profiles here and sends only the profile (the newest digest by default).
+    // A dataset whose source is a data file in the artifact store is profiled from it on request.
+    let stored = format!("{exp}/{run}/artifacts/data/sales.csv");
+    let put = call(
+        &server,
+        "admin",
+        "PUT",
+        &format!("/api/2.0/mlflow-artifacts/artifacts/{stored}"),
+        "text/csv",
+        csv(40).as_bytes(),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    for (digest, source) in
+        [("d2", format!("mlflow-artifacts:/{stored}")), ("d3", "s3://elsewhere/sales.csv".to_string())]
+    {
+        let input = json!({ "run_id": run, "datasets": [{ "tags": [], "dataset": { "name": "sales", "digest": digest,
+            "source_type": "local", "source": json!({ "uri": source }).to_string() } }] });
+        ok(&server, "admin", "POST", "/api/2.0/mlflow/runs/log-inputs", input);
+    }
+    let from_source = |digest: &str, query: &str| {
+        call(&server, "bob", "POST", &format!("/api/data/v1/datasets/sales/{digest}/profile?{query}"), "text/csv", b"")
+    };
+    let r = from_source("d2", "from=source");
+    assert_eq!((r.status, r.json()["summary"]["rows"].as_u64()), (200, Some(40)), "{}", r.text());
+    let r = from_source("d3", "from=source");
+    assert!(r.status == 400 && r.text().contains("artifact store"), "{}", r.text());
+    assert_eq!(from_source("d2", "from=elsewhere").status, 400);
+
+    // The CLI profiles here and sends only the profile.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sales.csv");
     std::fs::write(&file, csv(250)).unwrap();
@@ -130,8 +157,9 @@ fn profiles_from_uploads_and_the_cli() {
         if through_server {
             cmd.args(["--server", &server.base_url()]);
         } else {
-            cmd.args(["--data-dir", &server.data_dir().display().to_string(), "--digest", "d1"]);
+            cmd.args(["--data-dir", &server.data_dir().display().to_string()]);
         }
+        cmd.args(["--digest", "d1"]);
         cmd.output().expect("running flotilla data profile")
     };
     let refused = cli(true, "ann");

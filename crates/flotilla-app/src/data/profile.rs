@@ -1,16 +1,18 @@
 //! Profiles of datasets (`flotilla-profile`): made from an upload of the
 //! data (CSV, Parquet, Arrow IPC stream) on the blocking pool, or sent
 //! ready-made by the CLI (which profiles with the same code and sends only
-//! the profile), checked, and kept on the dataset as its bytes and a JSON
-//! summary. Writing one needs EDIT on an experiment whose runs used the
+//! the profile), or read from the dataset's own source when that is a data
+//! file in this server's artifact store, checked, and kept on the dataset
+//! as its bytes and a JSON summary. Writing one needs EDIT on an experiment whose runs used the
 //! dataset (admins any): a profile is the reference drift is measured
 //! against, so it is not anyone's to replace.
 
 use std::fs::File;
 
+use flotilla_artifacts::{ArtifactPath, SourceUri, parse_source_uri};
 use flotilla_core::Error;
 use flotilla_profile::{ContentType, ErrorClass, Profile, ProfileError, Profiler};
-use flotilla_store::Store;
+use flotilla_store::{Readable, Store};
 use serde_json::{Value, json};
 
 use crate::auth::{Authenticator, Caller, Permission, Resource, denied};
@@ -105,4 +107,43 @@ pub async fn may_write(
     } else {
         Err(denied())
     }
+}
+
+/// Where a dataset's own data is, for profiling it on request: its source
+/// (MLflow's `{"uri": ...}`, or the bare URI) naming a CSV, Parquet or Arrow
+/// file in this server's artifact store (`mlflow-artifacts:/...`, or
+/// `runs:/<id>/<path>` under the run's artifact root).
+pub fn source_file(store: &dyn Store, name: &str, digest: &str) -> Result<(ArtifactPath, ContentType), Error> {
+    let entity = store.get_dataset(name, digest, &Readable::everything()).map_err(crate::error::from_store)?;
+    let uri = serde_json::from_str::<Value>(&entity.source)
+        .ok()
+        .and_then(|v| v["uri"].as_str().map(str::to_string))
+        .unwrap_or_else(|| entity.source.clone());
+    let refuse = |why: &str| {
+        Error::invalid(format!(
+            "Dataset '{name}' with digest '{digest}' cannot be profiled from its source '{uri}': {why}; upload its data instead"
+        ))
+    };
+    let path = match parse_source_uri(&uri) {
+        Ok(SourceUri::Artifacts(path)) => path,
+        Ok(SourceUri::Run { run_id, path }) => {
+            let run = store.get_run(&run_id).map_err(crate::error::from_store)?;
+            match parse_source_uri(&run.info.artifact_uri) {
+                Ok(SourceUri::Artifacts(root)) => root.join(&path).map_err(|e| refuse(&e.to_string()))?,
+                Ok(_) | Err(_) => return Err(refuse("the run's artifacts are not in this server's store")),
+            }
+        }
+        Ok(SourceUri::LoggedModel { .. } | SourceUri::RegisteredModel { .. }) => {
+            return Err(refuse("it names a model, not a data file"));
+        }
+        Err(_) => return Err(refuse("it is not a file in this server's artifact store")),
+    };
+    let content_type = ContentType::from_path(std::path::Path::new(path.as_str()))
+        .map_err(|_| refuse("only .csv, .parquet and .arrows files are profiled"))?;
+    Ok((path, content_type))
+}
+
+/// The experiment an artifact path is stored under (its first segment), if any.
+pub fn artifact_experiment(path: &ArtifactPath) -> Option<&str> {
+    path.segments().next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
 }
