@@ -98,6 +98,19 @@ fn profiles_from_uploads_and_the_cli() {
     let read = call(&server, "ann", "GET", PROFILE, "application/json", b"");
     assert_eq!((read.status, read.json()["summary"]["rows"].as_u64()), (200, Some(1000)), "readers read it");
 
+    // The UI: the datasets list and the dataset's page with its profile.
+    let page = |path: &str| {
+        let r = call(&server, "ann", "GET", path, "text/html", b"");
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.text()
+    };
+    let list = page("/datasets");
+    assert!(list.contains("/datasets/sales/d1"), "{list}");
+    let html = page("/datasets/sales/d1");
+    for words in ["Dataset sales", "1,000 rows", "<svg", "x CDF", "c top values", "10.0 %"] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+
     // Bad inputs: a clear 4xx in MLflow's shape, the kept profile untouched.
     // (content type, body) -> status, words the message holds
     let ragged = "x,y,c\n1,2,a\n3,4\n";

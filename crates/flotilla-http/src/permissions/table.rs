@@ -209,6 +209,8 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("POST", "/models/{name}/aliases") => Model(Edit, Path("name")),
         ("GET", "/families/{name}") => Family(Read, Path("name")),
         ("GET", "/experiments/{id}") => Experiment(Read, Path("id")),
+        // Datasets: what the data API answers, filtered to what the caller reads.
+        ("GET", "/datasets" | "/datasets/{name}/{digest}") => Filtered,
         ("GET", "/runs/{id}" | "/runs/{id}/artifacts/{*path}") => Experiment(Read, RunPath("id")),
         ("GET", "/audit" | "/audit/events") => Admin,
         // Signing in needs no caller; signing out, the session's.

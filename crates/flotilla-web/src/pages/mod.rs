@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod compare;
+pub mod datasets;
 pub mod experiments;
 pub mod family;
 pub mod home;
