@@ -193,6 +193,28 @@ await step("run page: metric history plotted, dataset listed", async () => {
   await shot("09-run");
 });
 
+await step("datasets: the list, a dataset's profile plotted and what it trained", async () => {
+  // A profile for the run's dataset, made by the server from a CSV upload.
+  let csv = "price,region\n";
+  for (let i = 0; i < 500; i++) csv += `${i % 7 ? i / 10 : ""},${["north", "south", "east"][i % 3]}\n`;
+  const r = await fetch(`${BASE}/api/data/v1/datasets/sales-2026/d41d8cd9/profile`, {
+    method: "POST", headers: { "content-type": "text/csv" }, body: csv,
+  });
+  assert.equal(r.status, 200, await r.text());
+  await page.getByRole("link", { name: "Datasets", exact: true }).click();
+  await page.waitForURL(/\/datasets$/);
+  await page.locator("table.datasets a", { hasText: "sales-2026" }).first().click();
+  await page.waitForURL(/\/datasets\/sales-2026\/d41d8cd9$/);
+  const text = await page.locator("body").innerText();
+  assert.match(text, /500 rows, 2 features/);
+  assert.equal(await page.locator("table.features tbody tr").count(), 2);
+  assert.ok(await page.locator("figure.feature svg").count() >= 2, "a CDF and a bar chart");
+  assert.match(text, /Trained on it/);
+  await shot("09b-dataset");
+  await page.goBack();
+  await page.goto(`${BASE}/runs/${run.id}`);
+});
+
 await step("artifact browser: a file downloads as an attachment", async () => {
   await page.locator("#artifacts a", { hasText: "report/" }).click();
   await page.waitForURL(/path=report/);
