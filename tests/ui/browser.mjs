@@ -137,6 +137,12 @@ await step("model page: champion version with metrics and versions plot", async 
   assert.match(await row.innerText(), /champion/);
   assert.match(await row.innerText(), /\d\.\d/, "the version's metrics are shown");
   assert.equal(await page.locator("svg.line-chart polyline").count(), 1, "versions over time plotted");
+  // The generator trains every store's versions on datasets: the champion's lineage is drawn.
+  const graph = page.locator("svg.lineage");
+  await graph.waitFor();
+  assert.ok(await graph.locator("a[href^='/datasets/']").count() > 0, "a dataset node links to its page");
+  const box = await graph.locator("a[href^='/datasets/'] rect").first().boundingBox();
+  assert.ok(box && box.width > 50 && box.height > 10, `the dataset node is drawn: ${JSON.stringify(box)}`);
   await shot("05-model-champion");
 });
 

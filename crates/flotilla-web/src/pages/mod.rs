@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod experiments;
 pub mod family;
 pub mod home;
+pub mod lineage;
 pub mod login;
 pub mod model;
 pub mod run;
