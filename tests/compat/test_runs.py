@@ -186,3 +186,52 @@ def test_update_run_name(client, run):
     fetched = client.get_run(run.info.run_id)
     assert fetched.info.run_name == new_name
     assert fetched.data.tags["mlflow.runName"] == new_name
+
+
+def test_logged_dataset_has_lineage(experiment_id, client):
+    """What the client logs with log_input is a dataset entity: the MLflow UI's
+    search-datasets lists it, and (on flotilla) the data API walks its lineage
+    to the version registered from the run and back."""
+    import os
+
+    import pandas as pd
+    import requests
+
+    frame = pd.DataFrame({"units": [3.0, 5.0, 8.0], "store": ["a", "b", "a"]})
+    name = unique("compat-sales")
+    dataset = mlflow.data.from_pandas(frame, source="s3://compat-bucket/sales.parquet", name=name)
+    with mlflow.start_run(experiment_id=experiment_id) as active:
+        mlflow.log_input(dataset, context="training")
+    run_id = active.info.run_id
+    model = unique("compat-lineage")
+    client.create_registered_model(model)
+    version = client.create_model_version(model, f"runs:/{run_id}/model", run_id=run_id).version
+    client.set_registered_model_alias(model, "champion", version)
+
+    base = mlflow.get_tracking_uri().rstrip("/")
+    answer = requests.post(
+        f"{base}/ajax-api/2.0/mlflow/experiments/search-datasets",
+        json={"experiment_ids": [experiment_id]},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    summaries = {(s["name"], s["digest"], s.get("context")) for s in answer.json().get("dataset_summaries", [])}
+    assert (name, dataset.digest, "training") in summaries
+
+    if os.environ.get("COMPAT_TARGET_URI"):
+        return  # the data API is flotilla's own
+    down = requests.get(
+        f"{base}/api/data/v1/lineage/downstream", params={"dataset": name, "digest": dataset.digest}, timeout=30
+    ).json()
+    assert down["total_versions"] == 1 and down["total_runs"] == 1, down
+    [v] = down["versions"]
+    assert (v["model"], str(v["version"]), v["aliases"], v["context"]) == (model, str(version), ["champion"], "training")
+    assert v["run_id"] == run_id
+    up = requests.get(
+        f"{base}/api/data/v1/lineage/upstream", params={"model": model, "alias": "champion"}, timeout=30
+    ).json()
+    assert up["run"]["run_id"] == run_id, up
+    assert [(d["name"], d["digest"], d["context"]) for d in up["datasets"]] == [(name, dataset.digest, "training")]
+    assert "units" in requests.get(
+        f"{base}/api/data/v1/datasets/{name}/{dataset.digest}", timeout=30
+    ).json()["dataset"]["schema"]

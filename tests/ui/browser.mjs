@@ -137,6 +137,12 @@ await step("model page: champion version with metrics and versions plot", async 
   assert.match(await row.innerText(), /champion/);
   assert.match(await row.innerText(), /\d\.\d/, "the version's metrics are shown");
   assert.equal(await page.locator("svg.line-chart polyline").count(), 1, "versions over time plotted");
+  // The generator trains every store's versions on datasets: the champion's lineage is drawn.
+  const graph = page.locator("svg.lineage");
+  await graph.waitFor();
+  assert.ok(await graph.locator("a[href^='/datasets/']").count() > 0, "a dataset node links to its page");
+  const box = await graph.locator("a[href^='/datasets/'] rect").first().boundingBox();
+  assert.ok(box && box.width > 50 && box.height > 10, `the dataset node is drawn: ${JSON.stringify(box)}`);
   await shot("05-model-champion");
 });
 
@@ -191,6 +197,28 @@ await step("run page: metric history plotted, dataset listed", async () => {
   assert.ok(await page.locator("figure[data-metric=val_rmse] svg").count() === 1);
   assert.match(await page.locator("body").innerText(), /sales-2026/);
   await shot("09-run");
+});
+
+await step("datasets: the list, a dataset's profile plotted and what it trained", async () => {
+  // A profile for the run's dataset, made by the server from a CSV upload.
+  let csv = "price,region\n";
+  for (let i = 0; i < 500; i++) csv += `${i % 7 ? i / 10 : ""},${["north", "south", "east"][i % 3]}\n`;
+  const r = await fetch(`${BASE}/api/data/v1/datasets/sales-2026/d41d8cd9/profile`, {
+    method: "POST", headers: { "content-type": "text/csv" }, body: csv,
+  });
+  assert.equal(r.status, 200, await r.text());
+  await page.getByRole("link", { name: "Datasets", exact: true }).click();
+  await page.waitForURL(/\/datasets$/);
+  await page.locator("table.datasets a", { hasText: "sales-2026" }).first().click();
+  await page.waitForURL(/\/datasets\/sales-2026\/d41d8cd9$/);
+  const text = await page.locator("body").innerText();
+  assert.match(text, /500 rows, 2 features/);
+  assert.equal(await page.locator("table.features tbody tr").count(), 2);
+  assert.ok(await page.locator("figure.feature svg").count() >= 2, "a CDF and a bar chart");
+  assert.match(text, /Trained on it/);
+  await shot("09b-dataset");
+  await page.goBack();
+  await page.goto(`${BASE}/runs/${run.id}`);
 });
 
 await step("artifact browser: a file downloads as an attachment", async () => {

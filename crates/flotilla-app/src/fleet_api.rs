@@ -75,6 +75,9 @@ pub struct BulkVersion {
     pub metrics: Vec<(String, f64)>,
     #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
     pub aliases: Vec<String>,
+    /// The datasets it was trained (or validated) on: its lineage.
+    #[serde(default, deserialize_with = "flotilla_core::validation::capped_list")]
+    pub datasets: Vec<crate::data::DatasetInputItem>,
 }
 
 impl From<BulkVersion> for store::BulkVersion {
@@ -87,6 +90,7 @@ impl From<BulkVersion> for store::BulkVersion {
             tags: v.tags,
             metrics: v.metrics,
             aliases: v.aliases,
+            datasets: v.datasets.into_iter().map(Into::into).collect(),
         }
     }
 }

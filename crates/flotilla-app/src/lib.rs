@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod auth;
 pub mod budget;
+pub mod data;
 pub mod error;
 pub mod fleet_api;
 pub mod fleet_query;

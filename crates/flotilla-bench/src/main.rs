@@ -1,11 +1,13 @@
 //! `flotilla-bench`: starts flotilla and the real MLflow 3.17.2 server, runs one workload with
 //! one in-process load generator against each, and prints a markdown table of ratios.
 //! Subcommands: `load` (keep-alive clients, mixed reads and writes, with a token), `crash`
-//! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer) and
-//! `profile` (flotilla-profile against whylogs on a million-row frame; no server).
+//! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer),
+//! `profile` (flotilla-profile against whylogs on a million-row frame; no server) and
+//! `lineage` (the data API's lineage queries on a generated fleet of 10⁶ models).
 
 mod driver;
 mod http;
+mod lineage;
 mod overhead;
 mod profile;
 mod report;
@@ -78,6 +80,8 @@ enum Command {
     AuthOverhead(overhead::OverheadArgs),
     /// flotilla-profile against whylogs 1.6.4 on the same million-row frame (no server).
     Profile(profile::ProfileArgs),
+    /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
+    Lineage(lineage::LineageArgs),
 }
 
 impl Args {
@@ -185,6 +189,7 @@ fn main() -> Result<()> {
         Some(Command::Load(a)) => return resilience::load(&flotilla_bin, a),
         Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
+        Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
         Some(Command::Profile(_)) | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {

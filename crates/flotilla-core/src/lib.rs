@@ -7,6 +7,7 @@ pub mod error;
 pub mod filter;
 pub mod fleet;
 pub mod fleet_versions;
+pub mod lineage;
 pub mod model;
 pub mod validation;
 pub mod version;

@@ -20,6 +20,7 @@ use flotilla_core::{Error, validation};
 use rusqlite::{Transaction, params};
 
 mod batched;
+mod datasets;
 mod side;
 mod stores;
 
@@ -324,6 +325,13 @@ pub fn generate_fleet(
     // (see `bulk_load`), their facet counts tallied here instead.
     let first_id: i64 = loader
         .write(|tx| Ok(tx.query_row("SELECT coalesce(max(rm_id), 0) + 1 FROM registered_models", [], |r| r.get(0))?))?;
+    // The datasets the stores are trained on (see `datasets`).
+    let first_ds = loader.write(|tx| {
+        let first: i64 = tx.query_row("SELECT coalesce(max(ds_id), 0) + 1 FROM dataset_entities", [], |r| r.get(0))?;
+        let plan = datasets::DatasetPlan::new(first, spec.models, i64::from(spec.versions_per_model), spec.seed);
+        datasets::insert_shared(tx, &plan, year_ago)?;
+        Ok(plan)
+    })?;
     let plan = stores::Plan {
         draws: stores::DrawPlan {
             seed: spec.seed,
@@ -336,6 +344,7 @@ pub fn generate_fleet(
         families: &regions,
         now,
         placeholder_source: &spec.placeholder_source,
+        datasets: first_ds,
     };
     let side = loader.write(|tx| {
         let families = regions.iter().map(|(name, _, _)| name.clone()).collect();
@@ -343,8 +352,11 @@ pub fn generate_fleet(
         bulk_load::begin(tx)?;
         Ok(side)
     })?;
-    let mut tally =
-        stores::Tally { counts: regions.iter().map(|_| FamilyCounts::default()).collect(), files: Vec::new() };
+    let mut tally = stores::Tally {
+        counts: regions.iter().map(|_| FamilyCounts::default()).collect(),
+        files: Vec::new(),
+        shared: datasets::SharedTally::default(),
+    };
     let started = Instant::now();
     let mut done = 0u64;
     while done < spec.models {
@@ -366,6 +378,7 @@ pub fn generate_fleet(
     // This writer's indexes and counts while the second writer finishes.
     loader.write(|tx| {
         bulk_load::finish_except(tx, CatchUp::ByLoader, &side::PENDING_UNTIL_COPIED)?;
+        datasets::finish_shared(tx, &tally.shared)?;
         add_facet_counts(tx, &regions, &tally.counts)
     })?;
     let indexed_here = Instant::now();

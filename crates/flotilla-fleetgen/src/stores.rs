@@ -7,6 +7,7 @@
 use rusqlite::Transaction;
 
 use super::batched::BatchedInsert;
+use super::datasets::{DatasetInserts, DatasetPlan, SharedTally};
 use super::{DAY_MS, FamilyCounts, GeneratedFamily, GeneratedVersion, OWNERS, Rng, Stage, TIERS, VAL_MAPE, VAL_RMSE};
 use flotilla_core::fleet;
 use flotilla_store::StoreResult;
@@ -88,12 +89,14 @@ pub(super) struct Plan<'a> {
     pub families: &'a [GeneratedFamily],
     pub now: i64,
     pub placeholder_source: &'a str,
+    pub datasets: DatasetPlan,
 }
 
 /// What the stores written so far add up to.
 pub(super) struct Tally {
     pub counts: Vec<FamilyCounts>,
     pub files: Vec<GeneratedVersion>,
+    pub shared: SharedTally,
 }
 
 /// This writer's inserts in one transaction, one per table.
@@ -105,6 +108,7 @@ pub(super) struct StoreInserts<'tx> {
     version: BatchedInsert<'tx>,
     alias: BatchedInsert<'tx>,
     event: BatchedInsert<'tx>,
+    datasets: DatasetInserts<'tx>,
 }
 
 impl<'tx> StoreInserts<'tx> {
@@ -125,6 +129,7 @@ impl<'tx> StoreInserts<'tx> {
             )?,
             alias: BatchedInsert::new(tx, "registered_model_aliases (rm_id, alias, version)", 3)?,
             event: BatchedInsert::new(tx, "alias_events (batch_id, rm_id, model_name, alias, to_version)", 5)?,
+            datasets: DatasetInserts::prepare(tx)?,
         })
     }
 
@@ -141,7 +146,7 @@ impl<'tx> StoreInserts<'tx> {
         ] {
             table.finish()?;
         }
-        Ok(())
+        self.datasets.finish()
     }
 
     /// Writes store `i` of the fleet: its registered model, tags, membership
@@ -178,7 +183,8 @@ impl<'tx> StoreInserts<'tx> {
         }
         self.member.push([rm_id.into(), (*family_id).into(), 2.into(), store.clone().into(), (*region_rm).into()])?;
         self.partition.push([rm_id.into(), "region".into(), region.clone().into()])?;
-        self.partition.push([rm_id.into(), "store".into(), store.into()])?;
+        self.partition.push([rm_id.into(), "store".into(), store.clone().into()])?;
+        self.datasets.store(&plan.datasets, &mut tally.shared, i, &store, (rm_id, *family_id, d.created))?;
 
         for v in 1..=k {
             let at = d.created + v * DAY_MS;

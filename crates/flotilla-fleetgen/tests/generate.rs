@@ -139,4 +139,44 @@ fn generated_fleet_counts_facets_like_the_triggers() {
         "INSERT INTO registered_model_names (registered_model_names, rank) VALUES ('integrity-check', 1)",
     )
     .unwrap();
+
+    // Lineage: each store's versions on their own digests and one shared calendar.
+    use flotilla_store::Readable;
+    use flotilla_store::lineage::{DownstreamQuery, StaleQuery};
+    let shared = store
+        .downstream(&DownstreamQuery {
+            name: "holidays-g00".into(),
+            digest: "2025-a".into(),
+            ..DownstreamQuery::default()
+        })
+        .unwrap();
+    assert_eq!(shared.total_versions, 1000, "two of every store's three versions");
+    assert_eq!(shared.families.iter().map(|f| f.versions).sum::<i64>(), 1000);
+    assert!(shared.dataset.superseded);
+    let newest = store.get_dataset("holidays-g00", "2025-b", &Readable::everything()).unwrap();
+    assert_eq!((newest.version_count, newest.superseded), (500, false));
+    let v = flotilla_core::VersionNumber::new(2).unwrap();
+    let up = store.upstream("demand-forecast.store=s0000123", v, &Readable::everything()).unwrap();
+    let names: Vec<_> = up.datasets.iter().map(|d| (d.name.as_str(), d.superseded)).collect();
+    assert_eq!(names, [("holidays-g00", true), ("sales-s0000123", true)]);
+    let own = store.downstream(&DownstreamQuery {
+        name: "sales-s0000123".into(),
+        digest: up.datasets[1].digest.clone(),
+        ..DownstreamQuery::default()
+    });
+    assert_eq!(own.unwrap().total_versions, 1);
+    // Champions on an older version are trained on superseded data.
+    let stale = store.stale_versions(&StaleQuery { alias: Some("champion".into()), ..StaleQuery::default() }).unwrap();
+    assert!(!stale.items.is_empty());
+    // The counters are what the triggers would have kept.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let off: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM dataset_entities de WHERE version_count != \
+             (SELECT count(*) FROM dataset_versions dv WHERE dv.ds_id = de.ds_id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(off, 0);
 }

@@ -11,6 +11,7 @@ mod access_log;
 mod artifacts;
 mod audit;
 mod auth;
+mod data_api;
 pub mod error;
 mod fleet;
 mod host_check;
@@ -42,11 +43,16 @@ use crate::request_meta::TrustedProxies;
 pub struct Edge {
     pub trusted_proxies: Arc<TrustedProxies>,
     pub rate_limits: RateLimits,
+    /// The largest dataset upload the profile route reads (`--max-upload-bytes`).
+    pub upload_limit: u64,
 }
+
+/// `--max-upload-bytes` unless configured: 1 GiB.
+pub const DEFAULT_UPLOAD_LIMIT: u64 = 1 << 30;
 
 impl Default for Edge {
     fn default() -> Self {
-        Self { trusted_proxies: Arc::default(), rate_limits: RateLimits::off() }
+        Self { trusted_proxies: Arc::default(), rate_limits: RateLimits::off(), upload_limit: DEFAULT_UPLOAD_LIMIT }
     }
 }
 
@@ -103,6 +109,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(mlflow::routes())
         .merge(artifacts::routes())
         .merge(fleet::routes())
+        .merge(data_api::routes(edge.upload_limit))
         .merge(audit::routes())
         .merge(users::routes())
         .merge(permissions::routes::routes())

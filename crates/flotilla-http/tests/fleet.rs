@@ -281,6 +281,11 @@ async fn openapi_document_lists_every_route() {
         "/api/fleet/v1/versions/bulk",
         "/api/fleet/v1/aliases/bulk",
         "/api/fleet/v1/families",
+        "/api/data/v1/datasets",
+        "/api/data/v1/datasets/{name}/{digest}",
+        "/api/data/v1/lineage/downstream",
+        "/api/data/v1/lineage/upstream",
+        "/api/data/v1/lineage/stale",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }

@@ -42,6 +42,8 @@ pub struct BulkVersion {
     pub metrics: Vec<(String, f64)>,
     /// Aliases to point at the new version.
     pub aliases: Vec<String>,
+    /// The datasets it was trained (or validated) on: its lineage.
+    pub datasets: Vec<crate::datasets::NewDatasetInput>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

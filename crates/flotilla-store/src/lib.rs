@@ -13,11 +13,14 @@
 pub mod audit;
 pub mod auth;
 pub mod budget;
+pub mod datasets;
 mod error;
 pub mod fleet;
 pub mod insights;
+pub mod lineage;
 pub mod paging;
 pub mod prelude;
+pub mod profiles;
 pub mod query;
 pub mod session;
 pub mod sqlite;
@@ -25,9 +28,12 @@ pub mod sqlite;
 pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use budget::Budget;
+pub use datasets::{DatasetStore, Readable};
 pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use insights::InsightStore;
+pub use lineage::LineageStore;
+pub use profiles::DatasetProfileStore;
 pub use query::*;
 pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
@@ -186,6 +192,9 @@ pub trait Store:
     + AuthStore
     + SessionStore
     + AuditStore
+    + DatasetStore
+    + LineageStore
+    + DatasetProfileStore
 {
 }
 
@@ -203,5 +212,8 @@ impl<T> Store for T where
         + AuthStore
         + SessionStore
         + AuditStore
+        + DatasetStore
+        + LineageStore
+        + DatasetProfileStore
 {
 }

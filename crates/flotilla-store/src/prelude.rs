@@ -4,7 +4,10 @@
 pub use crate::Store;
 pub use crate::audit::AuditStore;
 pub use crate::auth::AuthStore;
+pub use crate::datasets::DatasetStore;
 pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use crate::insights::InsightStore;
+pub use crate::lineage::LineageStore;
+pub use crate::profiles::DatasetProfileStore;
 pub use crate::session::SessionStore;
 pub use crate::{ExperimentStore, LoggedModelStore, RegistryStore, RunStore};

@@ -14,14 +14,16 @@ pub enum Section {
     Models,
     Families,
     Experiments,
+    Datasets,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str); 5] = [
+const SECTIONS: [(Section, &str, &str); 6] = [
     (Section::Fleet, "/", "Fleet"),
     (Section::Models, "/models", "Models"),
     (Section::Families, "/families", "Families"),
     (Section::Experiments, "/experiments", "Experiments"),
+    (Section::Datasets, "/datasets", "Datasets"),
     (Section::Audit, "/audit", "Audit log"),
 ];
 

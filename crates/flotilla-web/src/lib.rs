@@ -55,6 +55,8 @@ pub fn routes() -> Router<AppState> {
         .route("/families/{name}", get(pages::family::page))
         .route("/experiments", get(pages::experiments::list))
         .route("/experiments/{id}", get(pages::experiments::page))
+        .route("/datasets", get(pages::datasets::list))
+        .route("/datasets/{name}/{digest}", get(pages::datasets::page))
         .route("/runs/{id}", get(pages::run::page))
         .route("/runs/{id}/artifacts/{*path}", get(pages::run::download))
         .route("/audit", get(pages::audit::page))

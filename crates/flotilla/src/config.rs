@@ -111,6 +111,11 @@ pub struct ServerArgs {
     /// EDIT, MANAGE, or NO_PERMISSIONS (DENY: private unless granted).
     #[arg(long, env = "FLOTILLA_DEFAULT_PERMISSION", default_value = "READ", value_parser = parse_permission)]
     pub default_permission: Permission,
+    /// The largest dataset a client may upload to be profiled
+    /// (`POST /api/data/v1/datasets/{name}/{digest}/profile`), in bytes;
+    /// past it the upload is refused with 413 and nothing is kept.
+    #[arg(long, env = "FLOTILLA_MAX_UPLOAD_BYTES", default_value_t = flotilla_http::DEFAULT_UPLOAD_LIMIT)]
+    pub max_upload_bytes: u64,
 }
 
 /// Parses a permission level by MLflow's names.
@@ -201,6 +206,8 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub trusted_proxies: TrustedProxies,
     pub rate_limits: RateLimitConfig,
+    /// `--max-upload-bytes`.
+    pub upload_limit: u64,
 }
 
 /// Authentication, resolved.
@@ -246,6 +253,7 @@ impl ServerArgs {
             secure_cookies: self.secure_cookies || self.tls_cert.is_some(),
             tls: self.tls_cert.zip(self.tls_key),
             trusted_proxies: self.trusted_proxies,
+            upload_limit: self.max_upload_bytes,
             rate_limits: RateLimitConfig {
                 searches: self.rate_limit_searches,
                 writes: self.rate_limit_writes,

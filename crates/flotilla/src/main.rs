@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod config;
+mod data;
 mod exit_code;
 mod fleet;
 mod server;
@@ -50,6 +51,8 @@ enum Command {
     Token(accounts::TokenArgs),
     /// The audit trail of every change: who, from where, what, before and after.
     Audit(audit::AuditArgs),
+    /// Datasets and lineage: list, show, downstream, upstream, stale data.
+    Data(data::DataArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::User(args) => local("user").run(|| accounts::run_user(args)),
         Command::Token(args) => local("token").run(|| accounts::run_token(args)),
         Command::Audit(args) => audit::run(args),
+        Command::Data(args) => local("data").run(|| data::run(args)),
     })
 }
 

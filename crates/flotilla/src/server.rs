@@ -113,6 +113,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let edge = Edge {
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         rate_limits: RateLimits::new(config.rate_limits),
+        upload_limit: config.upload_limit,
     };
     let app = match mode {
         Mode::Full => flotilla_http::router_with_edge(state, allowed, flotilla_web::routes(), edge),

@@ -29,6 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/mlflow/experiments/update", post(update))
         .route("/mlflow/experiments/set-experiment-tag", post(set_tag))
         .route("/mlflow/experiments/delete-experiment-tag", post(delete_tag))
+        .route("/mlflow/experiments/search-datasets", post(search_datasets))
 }
 
 #[derive(Deserialize)]
@@ -157,4 +158,34 @@ async fn delete_tag(State(s): State<AppState>, Mlflow(req): Mlflow<SetTag>) -> A
     let key = required(&req.key, "key")?.to_string();
     s.call(move |st| st.delete_experiment_tag(&id, &key)).await?;
     Ok(empty())
+}
+
+#[derive(Deserialize)]
+struct SearchDatasets {
+    #[serde(default, deserialize_with = "lenient::strings")]
+    experiment_ids: Vec<String>,
+}
+
+/// The MLflow UI's dataset summaries of the experiments asked for, reduced
+/// to the readable ones (as run search reduces them).
+async fn search_datasets(
+    State(s): State<AppState>,
+    sees: Sees,
+    Mlflow(req): Mlflow<SearchDatasets>,
+) -> ApiResult<Json> {
+    let asked = req.experiment_ids.len();
+    let ids = if asked == 0 || asked > flotilla_store::datasets::MAX_SUMMARY_EXPERIMENTS {
+        // The store names the mistake.
+        req.experiment_ids
+    } else {
+        sees.readable_experiments(req.experiment_ids)
+    };
+    if ids.is_empty() && asked > 0 {
+        return Ok(axum::Json(json!({})));
+    }
+    let summaries = s.call(move |st| st.search_dataset_summaries(&ids)).await?;
+    if summaries.is_empty() {
+        return Ok(axum::Json(json!({})));
+    }
+    Ok(axum::Json(json!({ "dataset_summaries": summaries })))
 }

@@ -93,6 +93,8 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/mlflow/experiments/get") => return exp(Read, Field("experiment_id")),
         ("GET", "/mlflow/experiments/get-by-name") => return exp(Read, Field("name")),
         ("GET" | "POST", "/mlflow/experiments/search") | ("GET", "/mlflow/experiments/list") => Filtered,
+        // Summaries of the readable experiments among those asked for.
+        ("POST", "/mlflow/experiments/search-datasets") => Filtered,
         ("POST", "/mlflow/experiments/delete" | "/mlflow/experiments/restore") => {
             return exp(Manage, Field("experiment_id"));
         }
@@ -183,12 +185,31 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         // Non-admins read their own actions only (the handler narrows it).
         ("GET", "/api/fleet/v1/audit/events") => Authenticated,
 
+        // The data API: every answer holds only readable runs (their
+        // experiment) and versions (their model); upstream refuses a model
+        // the caller may not read.
+        (
+            "GET",
+            "/api/data/v1/datasets"
+            | "/api/data/v1/datasets/{name}/{digest}"
+            | "/api/data/v1/lineage/downstream"
+            | "/api/data/v1/lineage/upstream"
+            | "/api/data/v1/lineage/stale",
+        ) => Filtered,
+        // A profile is read by whoever reads the dataset (the handler asks
+        // the store as `datasets/{name}/{digest}` does); written with EDIT on
+        // an experiment whose runs used it (`flotilla_app::data::profile`).
+        ("GET", "/api/data/v1/datasets/{name}/{digest}/profile") => Filtered,
+        ("POST", "/api/data/v1/datasets/{name}/{digest}/profile") => Delegated,
+
         // The UI's pages.
         ("GET", "/" | "/models" | "/families" | "/experiments") => Filtered,
         ("GET", "/models/{name}" | "/models/{name}/compare") => Model(Read, Path("name")),
         ("POST", "/models/{name}/aliases") => Model(Edit, Path("name")),
         ("GET", "/families/{name}") => Family(Read, Path("name")),
         ("GET", "/experiments/{id}") => Experiment(Read, Path("id")),
+        // Datasets: what the data API answers, filtered to what the caller reads.
+        ("GET", "/datasets" | "/datasets/{name}/{digest}") => Filtered,
         ("GET", "/runs/{id}" | "/runs/{id}/artifacts/{*path}") => Experiment(Read, RunPath("id")),
         ("GET", "/audit" | "/audit/events") => Admin,
         // Signing in needs no caller; signing out, the session's.

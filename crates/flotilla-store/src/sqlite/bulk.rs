@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::aliases::{self, BatchKind, NewBatch};
 use super::families;
-use super::{SqliteStore, now_ms, registry, rows};
+use super::{SqliteStore, datasets, now_ms, registry, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::fleet::{
     AliasChange, AliasMove, AliasReport, BulkStore, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion,
@@ -20,6 +20,8 @@ use crate::fleet::{
 
 /// Items a bulk request may carry.
 pub(crate) const MAX_BULK_ITEMS: usize = 10_000;
+/// Most datasets one version is registered with.
+const MAX_DATASETS_PER_VERSION: usize = 100;
 const MAX_REPORTED_FAILURES: usize = 20;
 
 /// Collects per-item failures; `finish` turns them into one error naming them.
@@ -82,6 +84,8 @@ fn check_version(v: &BulkVersion) -> StoreResult<()> {
         }
     }
     v.aliases.iter().try_for_each(|a| validation::alias(a))?;
+    validation::list_len("datasets", v.datasets.len(), MAX_DATASETS_PER_VERSION)?;
+    v.datasets.iter().try_for_each(datasets::check_input)?;
     match &v.model {
         ModelAddress::Name { model } => validation::model_name(model)?,
         ModelAddress::Partition { partition, .. } => partition.iter().try_for_each(PartitionValue::validate)?,
@@ -132,6 +136,7 @@ fn insert_version(tx: &Transaction<'_>, rm_id: i64, v: &BulkVersion, now: i64) -
     for (key, value) in &v.metrics {
         metric.execute(params![rm_id, key, version, value])?;
     }
+    datasets::link_version(tx, rm_id, version, &v.datasets)?;
     Ok(version)
 }
 

@@ -45,6 +45,10 @@ const DEFERRED: &[&str] = &[
     "facet_versions_insert",
     "facet_tags_insert",
     "facet_members_insert",
+    // Lineage (migration 14): a loader writes the counts this trigger keeps.
+    "dataset_versions_count_insert",
+    "dataset_versions_by_version",
+    "dataset_entities_by_name_time",
 ];
 
 /// Saves and drops the deferred indexes and trigger.

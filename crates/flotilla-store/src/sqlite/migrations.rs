@@ -19,6 +19,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (10, include_str!("migrations/0010_audit.sql")),
     (11, include_str!("migrations/0011_sessions.sql")),
     (12, include_str!("migrations/0012_grant_log.sql")),
+    (14, include_str!("migrations/0014_datasets_lineage.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -305,6 +305,7 @@ impl RunStore for SqliteStore {
                 )?
                 .execute(params![key, dataset_id, tags_json])?;
             }
+            super::datasets::record_run_inputs(tx, key, datasets)?;
             for m in models {
                 tx.prepare_cached("INSERT OR IGNORE INTO run_model_inputs (run_key, model_id) VALUES (?, ?)")?
                     .execute(params![key, m.model_id])?;

@@ -30,6 +30,7 @@ fn into_partition(family: &str, path: &str, metrics: &[(&str, f64)], aliases: &[
         tags: vec![],
         metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        datasets: vec![],
     }
 }
 

@@ -21,6 +21,7 @@ fn version(path: &str, rmse: f64, aliases: &[&str]) -> BulkVersion {
         tags: vec![],
         metrics: vec![("val_rmse".into(), rmse), ("mape".into(), rmse / 10.0)],
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        datasets: vec![],
     }
 }
 

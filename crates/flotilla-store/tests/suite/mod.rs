@@ -7,6 +7,7 @@ pub mod auth;
 pub mod fleet;
 pub mod fleet_versions;
 pub mod insights;
+pub mod lineage;
 pub mod plans;
 pub mod registry;
 pub mod tracking;
@@ -60,6 +61,7 @@ macro_rules! behaviour_suite {
         case!(plans::every_filter_with_every_sort);
         case!(plans::visibility_with_every_filter_and_sort);
         case!(insights::insights_are_bounded_reads);
+        case!(lineage::datasets_and_lineage_both_ways);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
         case!(auth::grant_log_follows_every_grant_change);

@@ -34,6 +34,7 @@ fn correlated_fleet(store: &dyn Store) {
                 tags: vec![],
                 metrics: vec![("rmse".into(), version_rmse), ("mape".into(), version_rmse / 20.0)],
                 aliases,
+                datasets: vec![],
             });
         }
     }

@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod compare;
+pub mod datasets;
 pub mod experiments;
 pub mod family;
 pub mod home;
+pub mod lineage;
 pub mod login;
 pub mod model;
 pub mod run;

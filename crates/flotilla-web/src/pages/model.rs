@@ -1,16 +1,19 @@
 //! A registered model: its aliases (with a form to move one), tags, fleet
 //! place, versions paged newest first with each version's metrics and a
-//! link to its run, the datasets behind its aliased versions, and a plot of
-//! versions over time.
+//! link to its run, the datasets behind its aliased versions (from the
+//! lineage: through their runs or given with the version) drawn as a graph,
+//! and a plot of versions over time.
 
 use axum::Form;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Redirect;
+use flotilla_app::auth::Caller;
 use flotilla_app::{AppState, search};
 use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{FAMILY_TAG, PARTITION_TAG};
-use flotilla_core::model::{DatasetInput, ModelVersion, Page, RegisteredModel};
+use flotilla_core::lineage::Upstream;
+use flotilla_core::model::{ModelVersion, Page, RegisteredModel};
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::AliasChange;
 use flotilla_store::insights::{TimelinePoint, VersionMetrics};
@@ -25,7 +28,7 @@ use crate::svg::{self, Axis, Series};
 
 /// Points of the versions-over-time plot.
 const TIMELINE_POINTS: usize = 200;
-/// Aliased versions whose run's datasets are listed.
+/// Aliased versions whose datasets are listed.
 const DATASET_ALIASES: usize = 5;
 
 struct View {
@@ -33,7 +36,8 @@ struct View {
     versions: Page<ModelVersion>,
     metrics: Vec<VersionMetrics>,
     timeline: Vec<TimelinePoint>,
-    datasets: Vec<(String, String, Vec<DatasetInput>)>,
+    /// Each aliased version's lineage, by alias.
+    upstreams: Vec<(String, Upstream)>,
 }
 
 /// A filter naming one model exactly, quoted for MLflow's filter grammar.
@@ -44,9 +48,11 @@ pub fn name_filter(name: &str) -> String {
 pub async fn page(
     State(s): State<AppState>,
     Extension(token): Extension<CsrfToken>,
+    caller: Option<Extension<Caller>>,
     Path(name): Path<String>,
     uri: Uri,
 ) -> PageResult {
+    let readable = super::datasets::readable(&s, caller.as_ref().map(|c| &c.0));
     let raw = raw_query(&uri);
     let page_token = param(&raw, "page_token").filter(|t| !t.is_empty());
     let (n, t) = (name.clone(), page_token.clone());
@@ -59,16 +65,11 @@ pub async fn page(
             let numbers: Vec<VersionNumber> = versions.items.iter().map(|v| v.version).collect();
             let metrics = st.version_metrics(&n, &numbers)?;
             let timeline = st.version_timeline(&n, TIMELINE_POINTS)?;
-            let mut datasets = Vec::new();
+            let mut upstreams = Vec::new();
             for alias in model.aliases.iter().take(DATASET_ALIASES) {
-                let version = st.get_version(&n, alias.version)?;
-                if let Some(run_id) = version.run_id.filter(|r| !r.is_empty())
-                    && let Ok(run) = st.get_run(&run_id)
-                {
-                    datasets.push((alias.alias.clone(), run_id, run.inputs.dataset_inputs));
-                }
+                upstreams.push((alias.alias.clone(), st.upstream(&n, alias.version, &readable)?));
             }
-            Ok(View { model, versions, metrics, timeline, datasets })
+            Ok(View { model, versions, metrics, timeline, upstreams })
         })
         .await?;
     Ok(render(&view, &token, page_token.as_deref()))
@@ -138,21 +139,24 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
                 }
             }
         }
-        @if !view.datasets.is_empty() {
+        @if !view.upstreams.is_empty() {
             section {
                 h2 { "Data behind the aliased versions" }
+                @if let Some(graph) = super::lineage::graph(name, &view.upstreams) { (graph) }
                 table {
-                    thead { tr { th { "alias" } th { "run" } th { "dataset" } th { "digest" } th { "source" } th { "context" } } }
+                    thead { tr { th { "alias" } th { "version" } th { "dataset" } th { "digest" } th { "context" } th { "run" } } }
                     tbody {
-                        @for (alias, run_id, inputs) in &view.datasets {
-                            @if inputs.is_empty() {
-                                tr { td { (alias) } td { (run_link(run_id, run_id)) } td.muted colspan="4" { "no datasets logged" } }
+                        @for (alias, up) in &view.upstreams {
+                            @if up.datasets.is_empty() {
+                                tr { td { (alias) } td { (up.version) } td.muted colspan="4" { "no datasets recorded" } }
                             }
-                            @for d in inputs {
+                            @for d in &up.datasets {
                                 tr {
-                                    td { (alias) } td { (run_link(run_id, run_id)) }
-                                    td { (d.dataset.name) } td { code { (d.dataset.digest) } }
-                                    td { (d.dataset.source_type) } td { @for t in &d.tags { (t.key) "=" (t.value) " " } }
+                                    td { (alias) } td { (up.version) }
+                                    td { a href=(format!("/datasets/{}/{}", format::segment(&d.name), format::segment(&d.digest))) { (d.name) } }
+                                    td { code { (d.digest) } @if d.superseded { " " span.badge title="a newer digest of this name exists" { "superseded" } } }
+                                    td { @if let Some(c) = &d.context { (c) } }
+                                    td { @if let Some(r) = &d.run_id { (run_link(r, r)) } }
                                 }
                             }
                         }

@@ -165,6 +165,16 @@ impl Remote {
         self.send(request.body(body)?)
     }
 
+    /// A route that takes raw bytes of `content_type` (`path` from the root).
+    pub fn upload(&self, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))?;
+        self.send(request)
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<T> {
         let mut uri = format!("{}{API}{path}", self.base);
         if !params.is_empty() {
