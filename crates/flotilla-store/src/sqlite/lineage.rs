@@ -360,7 +360,9 @@ impl LineageStore for SqliteStore {
             args.push(Value::Text(alias));
         }
         if let Some(context) = &q.context {
-            preds.push("dv.context = ?".into());
+            // `+`: SQLite 3.50 would otherwise build an automatic index on the
+            // context over every edge and sort (30 s at 10⁶ models, not 1 ms).
+            preds.push("+dv.context = ?".into());
             args.push(Value::Text(context.clone()));
         }
         if let Some(alias) = &q.alias {
