@@ -121,8 +121,11 @@ fn paging(params: &mut Vec<(String, String)>, page: &Paging) {
     add(params, "page_token", page.page_token.as_deref());
 }
 
+/// A data route, its API path and query parameters.
+type Request = (DataRoute, String, Vec<(String, String)>);
+
 /// The route, its API path and query parameters (`None` for `profile`).
-fn request(command: &DataCommand) -> Option<(DataRoute, String, Vec<(String, String)>)> {
+fn request(command: &DataCommand) -> Option<Request> {
     let mut p = Vec::new();
     let (route, path) = match command {
         DataCommand::Profile { .. } => return None,

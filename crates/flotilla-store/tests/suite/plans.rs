@@ -117,6 +117,7 @@ pub fn visibility_with_every_filter_and_sort(store: &dyn Store) {
             tags: vec![],
             metrics: vec![("rmse".into(), f64::from(i) + 0.25), ("mape".into(), 0.5)],
             aliases: vec!["champion".into()],
+            datasets: vec![],
         })
         .collect();
     store.register_versions(&items, &ctx()).unwrap();
