@@ -2,8 +2,10 @@
 //! one in-process load generator against each, and prints a markdown table of ratios.
 //! Subcommands: `load` (keep-alive clients, mixed reads and writes, with a token), `crash`
 //! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer) and
-//! `profile` (flotilla-profile against whylogs on a million-row frame; no server).
+//! `profile` (flotilla-profile against whylogs on a million-row frame; no server) and `drift`
+//! (flotilla-drift's models/s judging daily windows; no server).
 
+mod drift;
 mod driver;
 mod http;
 mod overhead;
@@ -78,6 +80,8 @@ enum Command {
     AuthOverhead(overhead::OverheadArgs),
     /// flotilla-profile against whylogs 1.6.4 on the same million-row frame (no server).
     Profile(profile::ProfileArgs),
+    /// flotilla-drift judging 10-feature models' daily windows: models/s (no server).
+    Drift(drift::DriftArgs),
 }
 
 impl Args {
@@ -177,6 +181,9 @@ fn main() -> Result<()> {
     if let Some(Command::Profile(a)) = &args.command {
         return profile::run(&root, a);
     }
+    if let Some(Command::Drift(a)) = &args.command {
+        return drift::run(a);
+    }
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
     if args.command.is_some() && !flotilla_bin.is_file() {
         anyhow::bail!("no flotilla binary at {} (build it or pass --flotilla-bin)", flotilla_bin.display());
@@ -185,7 +192,7 @@ fn main() -> Result<()> {
         Some(Command::Load(a)) => return resilience::load(&flotilla_bin, a),
         Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
-        Some(Command::Profile(_)) | None => {}
+        Some(Command::Profile(_) | Command::Drift(_)) | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(

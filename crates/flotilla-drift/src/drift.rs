@@ -119,7 +119,8 @@ pub fn feature_from_profile(r: &FeatureReference, c: &FeatureProfile, config: &D
                     g.into_iter().map(|v| (v, w)).collect()
                 })
                 .unwrap_or_default();
-            numeric(r, n, &sample, cur.moments.count, config)
+            let scores = stats::ks_and_wasserstein(&n.sample(), &sample);
+            numeric(r, n, scores, cur.moments.count, config)
         }
         (ReferenceValues::Categorical(cat), _, Some(cur)) => {
             let mut counts = vec![0.0; cat.categories.len()];
@@ -150,7 +151,7 @@ pub fn feature_from_window(r: &FeatureReference, w: &WindowFeature, config: &Dri
     match (&r.values, &w.counts) {
         (ReferenceValues::Numeric(n), WindowCounts::Numeric(c)) if c.bins.len() == n.interior_bins() => {
             let count = w.count();
-            numeric(r, n, &binned_sample(n, c, count), count, config)
+            numeric(r, n, binned_scores(n, c, count), count, config)
         }
         (ReferenceValues::Categorical(cat), WindowCounts::Categorical { counts, other })
             if counts.len() == cat.categories.len() =>
@@ -165,35 +166,60 @@ pub fn feature_from_window(r: &FeatureReference, w: &WindowFeature, config: &Dri
     }
 }
 
-/// The window's values as a weighted sample: the reference grid reweighted bin by bin (the
-/// current is taken to be shaped like the reference within a bin), and each tail at its mean.
-fn binned_sample(n: &NumericReference, c: &NumericCounts, count: u64) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(n.grid.len() + 2);
+/// `(KS statistic, Wasserstein distance)` of a window against its reference, taking the window's
+/// values to be shaped like the reference within each bin (the reference's grid points, reweighted
+/// by the bin's count) and each tail at its mean. One pass over the grid, no allocation.
+fn binned_scores(n: &NumericReference, c: &NumericCounts, count: u64) -> (f64, f64) {
     if count == 0 {
-        return out;
+        return (0.0, 0.0);
     }
     let total = count as f64;
+    let mut walk = Walk::default();
     if c.below > 0 {
-        out.push((n.min - c.below_distance / c.below as f64, c.below as f64 / total));
+        walk.step(n.min - c.below_distance / c.below as f64, 0.0, c.below as f64 / total);
     }
+    let grid_weight = 1.0 / n.grid.len() as f64;
     for (b, &k) in c.bins.iter().enumerate() {
-        if k == 0 {
-            continue;
-        }
         let (start, end) = n.bin_ranges[b];
-        let mass = k as f64 / total;
         if end > start {
-            let w = mass / (end - start) as f64;
-            out.extend(n.grid[start..end].iter().map(|&g| (g, w)));
-        } else {
+            let w = k as f64 / total / (end - start) as f64;
+            n.grid[start..end].iter().for_each(|&g| walk.step(g, grid_weight, w));
+        } else if k > 0 {
             // No grid point fell in the bin: its mass sits at its upper edge.
-            out.push((n.edges.get(b).copied().unwrap_or(n.max), mass));
+            walk.step(n.edges.get(b).copied().unwrap_or(n.max), 0.0, k as f64 / total);
         }
     }
     if c.above > 0 {
-        out.push((n.max + c.above_distance / c.above as f64, c.above as f64 / total));
+        walk.step(n.max + c.above_distance / c.above as f64, 0.0, c.above as f64 / total);
     }
-    out
+    walk.finish()
+}
+
+/// Two CDFs over one ascending sequence of points: the largest gap and the area between them.
+#[derive(Default)]
+struct Walk {
+    reference: f64,
+    current: f64,
+    last: Option<f64>,
+    ks: f64,
+    area: f64,
+}
+
+impl Walk {
+    fn step(&mut self, x: f64, reference: f64, current: f64) {
+        if let Some(last) = self.last.filter(|&last| x > last) {
+            let gap = (self.reference - self.current).abs();
+            self.ks = self.ks.max(gap);
+            self.area += gap * (x - last);
+        }
+        self.reference += reference;
+        self.current += current;
+        self.last = Some(x);
+    }
+
+    fn finish(self) -> (f64, f64) {
+        (self.ks.max((self.reference - self.current).abs()), self.area)
+    }
 }
 
 fn base(r: &FeatureReference, reference_count: u64, current_count: u64) -> FeatureDrift {
@@ -233,24 +259,20 @@ fn judged(
     d
 }
 
+/// Judges a numeric feature from its `(KS statistic, Wasserstein distance)`.
 fn numeric(
     r: &FeatureReference,
     n: &NumericReference,
-    current: &[(f64, f64)],
+    scores: (f64, f64),
     count: u64,
     config: &DriftConfig,
 ) -> FeatureDrift {
     let d = base(r, n.count, count);
-    let method = config.numeric_for(n.count);
-    let reference = n.sample();
-    match method {
-        Method::Ks => {
-            let ks = stats::ks_statistic(&reference, current);
-            judged(d, method, stats::ks_p_value(ks, n.count, count), Some(ks), config)
-        }
+    let (ks, wasserstein) = scores;
+    match config.numeric_for(n.count) {
+        Method::Ks => judged(d, Method::Ks, stats::ks_p_value(ks, n.count, count), Some(ks), config),
         Method::Wasserstein | Method::ChiSquare | Method::ZTest | Method::JensenShannon => {
-            let w = stats::wasserstein(&reference, current) / n.std.max(0.001);
-            judged(d, Method::Wasserstein, w, None, config)
+            judged(d, Method::Wasserstein, wasserstein / n.std.max(0.001), None, config)
         }
     }
 }

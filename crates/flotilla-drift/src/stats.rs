@@ -20,6 +20,16 @@ pub fn wasserstein(a: &Weighted, b: &Weighted) -> f64 {
     area
 }
 
+/// Both at once, in one walk: `(KS statistic, Wasserstein distance)`.
+pub fn ks_and_wasserstein(a: &Weighted, b: &Weighted) -> (f64, f64) {
+    let (mut max, mut area) = (0.0_f64, 0.0);
+    walk(a, b, |fa, fb, width| {
+        max = max.max((fa - fb).abs());
+        area += (fa - fb).abs() * width;
+    });
+    (max, area)
+}
+
 /// Walks the union of both samples' values in order, calling `f(Fa(x), Fb(x), next - x)` at each
 /// distinct value `x` (the width is 0 at the last one).
 fn walk(a: &Weighted, b: &Weighted, mut f: impl FnMut(f64, f64, f64)) {
