@@ -4,7 +4,9 @@
 //! (or the two-proportion z-test for two categories), else by Jensen–Shannon distance (≥ 0.1);
 //! the dataset drifts when half its columns do. Below a minimum sample nothing is declared.
 //! SageMaker Model Monitor's violations (missing and extra columns, type changes, completeness,
-//! new categories) come with the verdicts.
+//! new categories) come with the verdicts. One departure from Evidently: a numeric column with at
+//! most 5 distinct values, which Evidently judges as categories, is judged as numbers here (the
+//! reference keeps no distinct count of numbers).
 //!
 //! The reference is a flotilla-profile [`Profile`](flotilla_profile::Profile), prepared once as a
 //! [`Reference`] (a quantile grid and bins per number, the categories per category). The current
