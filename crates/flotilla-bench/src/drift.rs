@@ -2,11 +2,11 @@
 //! target: every model's daily window at 10⁶ models in ≤ 60 s on 2 cores). No server.
 //!
 //! Models have 10 features (8 numbers, 2 categories). A few distinct reference profiles are
-//! generated and profiled once; each model takes one of them and one of a few stored daily
-//! windows (bytes, as telemetry keeps them, half of them shifted). Timed: decoding the window's
-//! bytes and judging it against the prepared reference, over `--models` models on `--threads`
-//! threads; and, apart, preparing a reference from a stored profile's bytes, which the drift job
-//! does once per reference (or caches).
+//! generated, profiled and prepared once; each model takes one of them and one of a few stored
+//! daily windows (bytes, as telemetry keeps them, half of them shifted). Timed: reading the
+//! prepared reference's bytes and the window's and judging it, over `--models` models on
+//! `--threads` threads; and, apart, preparing a reference from a stored profile's bytes (what
+//! storing the prepared reference saves).
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -90,18 +90,19 @@ pub fn run(args: &DriftArgs) -> Result<()> {
         .map(|i| reference_profile(args.reference_rows, 0x5eed + i as u64).map(|p| p.to_bytes()))
         .collect::<Result<_>>()?;
 
-    // Preparing a reference from its stored bytes, timed alone.
+    // Preparing a reference from its stored bytes, timed alone: reading the profile, then
+    // preparing the reference from it.
     let reps = 200;
     let started = Instant::now();
-    let mut references = Vec::new();
-    for r in 0..reps {
-        let profile = Profile::from_bytes(&profiles[r % DISTINCT])?;
-        let reference = Reference::from_profile(&profile);
-        if r < DISTINCT {
-            references.push(reference);
-        }
-    }
+    let decoded: Vec<Profile> =
+        (0..reps).map(|r| Profile::from_bytes(&profiles[r % DISTINCT])).collect::<Result<_, _>>()?;
+    let read = started.elapsed().as_secs_f64() / reps as f64;
+    let started = Instant::now();
+    let mut references: Vec<Reference> = decoded.iter().map(Reference::from_profile).collect();
     let prepare = started.elapsed().as_secs_f64() / reps as f64;
+    references.truncate(DISTINCT);
+    let prepared: Vec<Vec<u8>> = references.iter().map(Reference::to_bytes).collect();
+    let reference_bytes = prepared.iter().map(Vec::len).max().unwrap_or(0);
 
     let windows: Vec<Vec<u8>> = (0..DISTINCT)
         .map(|i| daily_window(&references[i], args.window_rows, if i % 2 == 0 { 0.0 } else { 0.5 }, 77 + i as u64))
@@ -111,18 +112,45 @@ pub fn run(args: &DriftArgs) -> Result<()> {
 
     eprintln!("bench: judging {} models on {} threads", args.models, args.threads);
     let threads = args.threads.max(1);
+    let (cached, drifted) = judge(args.models, threads, |m| {
+        let window = Window::from_bytes(&windows[m % DISTINCT])?;
+        Ok(window_drift(&references[m % DISTINCT], &window, &config)?.verdict)
+    })?;
+    let (stored, _) = judge(args.models, threads, |m| {
+        let reference = Reference::from_bytes(&prepared[m % DISTINCT])?;
+        let window = Window::from_bytes(&windows[m % DISTINCT])?;
+        Ok(window_drift(&reference, &window, &config)?.verdict)
+    })?;
+    println!("| drift, 10 features (8 numeric, 2 categorical) | figure |");
+    println!("| --- | --- |");
+    println!("| models judged | {} on {threads} threads, {drifted} drifted |", args.models);
+    println!("| window bytes (a day of {} rows) | {window_bytes} |", args.window_rows);
+    println!("| prepared reference bytes | {reference_bytes} |");
+    for (label, rate) in [("reference in memory", cached), ("reference read from its bytes", stored)] {
+        println!("| {label}: read window + judge, per model per thread | {:.1} µs |", threads as f64 / rate * 1e6);
+        println!("| {label}: models/s | {rate:.0} |");
+        println!("| {label}: 10⁶ models' daily windows | {:.1} s |", 1e6 / rate);
+    }
+    println!("| read a stored profile (`Profile::from_bytes`), per model | {:.1} µs |", read * 1e6);
+    println!("| prepare the reference from it, per model | {:.1} µs |", prepare * 1e6);
+    println!(
+        "| 10⁶ references read and prepared, {threads} threads | {:.1} s |",
+        1e6 * (read + prepare) / threads as f64
+    );
+    Ok(())
+}
+
+/// Runs `one(model)` for `models` models on `threads` threads: models/s and how many drifted.
+fn judge(models: usize, threads: usize, one: impl Fn(usize) -> Result<Verdict> + Sync) -> Result<(f64, usize)> {
     let started = Instant::now();
-    let drifted: usize = std::thread::scope(|s| {
+    let drifted = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (references, windows, config) = (&references, &windows, &config);
+                let one = &one;
                 s.spawn(move || -> Result<usize> {
                     let mut drifted = 0;
-                    for m in (t..args.models).step_by(threads) {
-                        let reference = &references[m % DISTINCT];
-                        let window = Window::from_bytes(&windows[m % DISTINCT])?;
-                        let drift = window_drift(reference, &window, config)?;
-                        drifted += usize::from(drift.verdict == Verdict::Drift);
+                    for m in (t..models).step_by(threads) {
+                        drifted += usize::from(one(m)? == Verdict::Drift);
                     }
                     Ok(drifted)
                 })
@@ -130,17 +158,5 @@ pub fn run(args: &DriftArgs) -> Result<()> {
             .collect();
         handles.into_iter().map(|h| h.join().expect("a bench thread panicked")).sum::<Result<usize>>()
     })?;
-    let elapsed = started.elapsed().as_secs_f64();
-    let per_model = elapsed / args.models as f64 * threads as f64;
-    let rate = args.models as f64 / elapsed;
-    println!("| drift, 10 features (8 numeric, 2 categorical) | figure |");
-    println!("| --- | --- |");
-    println!("| models judged | {} on {threads} threads, {drifted} drifted |", args.models);
-    println!("| window bytes (a day of {} rows) | {window_bytes} |", args.window_rows);
-    println!("| decode + judge, per model per thread | {:.1} µs |", per_model * 1e6);
-    println!("| models/s | {rate:.0} |");
-    println!("| 10⁶ models' daily windows | {:.1} s |", 1e6 / rate);
-    println!("| prepare a reference from profile bytes, per model | {:.1} µs |", prepare * 1e6);
-    println!("| 10⁶ references prepared, {threads} threads | {:.1} s |", 1e6 * prepare / threads as f64);
-    Ok(())
+    Ok((models as f64 / started.elapsed().as_secs_f64(), drifted))
 }

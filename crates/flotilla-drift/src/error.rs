@@ -14,4 +14,7 @@ pub enum DriftError {
     /// Stored window bytes that cannot be read.
     #[error("corrupt window bytes: {0}")]
     CorruptWindow(&'static str),
+    /// Stored reference bytes that cannot be read.
+    #[error("corrupt reference bytes: {0}")]
+    CorruptReference(&'static str),
 }

@@ -133,23 +133,20 @@ impl NumericReference {
             return None;
         }
         let grid = quantile_grid(&sketch.kll)?;
+        let std = m.variance().unwrap_or(0.0).sqrt();
+        Some(ReferenceValues::Numeric(NumericReference::with_grid(m.count, m.min, m.max, m.mean, std, grid)))
+    }
+
+    /// A reference from its moments and its quantile grid (ascending); the bins follow from them.
+    pub(crate) fn with_grid(count: u64, min: f64, max: f64, mean: f64, std: f64, grid: Vec<f64>) -> NumericReference {
         let mut edges: Vec<f64> = Vec::with_capacity(BINS);
-        for i in edge_indices() {
+        for i in edge_indices().filter(|&i| i < grid.len()) {
             let e = grid[i];
-            if edges.last().is_none_or(|&last| e > last) && e < m.max {
+            if edges.last().is_none_or(|&last| e > last) && e < max {
                 edges.push(e);
             }
         }
-        let mut reference = NumericReference {
-            count: m.count,
-            min: m.min,
-            max: m.max,
-            mean: m.mean,
-            std: m.variance().unwrap_or(0.0).sqrt(),
-            grid,
-            edges,
-            bin_ranges: Vec::new(),
-        };
+        let mut reference = NumericReference { count, min, max, mean, std, grid, edges, bin_ranges: Vec::new() };
         let mut ranges = vec![(0, 0); reference.edges.len() + 1];
         let mut start = 0;
         for (b, range) in ranges.iter_mut().enumerate() {
@@ -158,7 +155,7 @@ impl NumericReference {
             start = end;
         }
         reference.bin_ranges = ranges;
-        Some(ReferenceValues::Numeric(reference))
+        reference
     }
 
     /// Interior bins: values in `[min, max]`.
@@ -219,15 +216,14 @@ impl CategoryReference {
         let counts: Vec<u64> = rows.iter().map(|r| r.estimate()).collect();
         let listed: u64 = counts.iter().sum();
         let complete = sketch.frequent.maximum_error() == 0 && listed >= count;
+        Some(ReferenceValues::Categorical(CategoryReference::new(count, categories, counts, complete)))
+    }
+
+    /// A reference from its listed categories and their counts.
+    pub(crate) fn new(count: u64, categories: Vec<String>, counts: Vec<u64>, complete: bool) -> CategoryReference {
+        let listed: u64 = counts.iter().sum();
         let index = categories.iter().enumerate().map(|(i, c)| (c.clone(), i as u32)).collect();
-        Some(ReferenceValues::Categorical(CategoryReference {
-            count,
-            categories,
-            counts,
-            other: count.saturating_sub(listed),
-            complete,
-            index,
-        }))
+        CategoryReference { count, categories, counts, other: count.saturating_sub(listed), complete, index }
     }
 
     /// The listed category of a value, if any (values are cut as the profile cuts them).
@@ -249,7 +245,7 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// FNV-1a over what a window's layout depends on: names, kinds, edges and categories.
-fn fingerprint(features: &[FeatureReference]) -> u64 {
+pub(crate) fn fingerprint(features: &[FeatureReference]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {

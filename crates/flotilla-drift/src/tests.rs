@@ -221,3 +221,17 @@ fn results_serialize_as_plain_json() {
     let back: crate::DatasetDrift = serde_json::from_value(json).unwrap();
     assert_eq!(back, drift);
 }
+
+#[test]
+fn a_prepared_reference_round_trips_through_bytes() {
+    let reference = Reference::from_profile(&profile(&rows(5_000, 0.0, 0.0, 19)));
+    let bytes = reference.to_bytes();
+    let back = Reference::from_bytes(&bytes).unwrap();
+    assert_eq!(back.fingerprint, reference.fingerprint);
+    let current = window(&reference, &rows(2_000, 0.4, 0.3, 20));
+    let config = DriftConfig::default();
+    assert_eq!(window_drift(&back, &current, &config).unwrap(), window_drift(&reference, &current, &config).unwrap());
+    for cut in [0, 1, 5, bytes.len() / 2, bytes.len() - 1] {
+        assert!(Reference::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+}
