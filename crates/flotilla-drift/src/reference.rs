@@ -147,13 +147,27 @@ impl NumericReference {
             }
         }
         let mut reference = NumericReference { count, min, max, mean, std, grid, edges, bin_ranges: Vec::new() };
+        // One pass: the grid is ascending, so each point's bin is at or after the previous one's.
         let mut ranges = vec![(0, 0); reference.edges.len() + 1];
-        let mut start = 0;
-        for (b, range) in ranges.iter_mut().enumerate() {
-            let end = start + reference.grid[start..].partition_point(|&g| reference.interior_bin(g) <= b);
-            *range = (start, end);
-            start = end;
+        let mut bin = 0;
+        for (i, &g) in reference.grid.iter().enumerate() {
+            while bin < reference.edges.len() && reference.edges[bin] < g {
+                bin += 1;
+                ranges[bin] = (i, i);
+            }
+            ranges[bin].1 = i + 1;
         }
+        // Bins after the last point (none when the grid reaches the edges) start empty at its end.
+        let end = reference.grid.len();
+        for range in ranges.iter_mut().skip(bin + 1) {
+            *range = (end, end);
+        }
+        debug_assert!(
+            ranges
+                .iter()
+                .enumerate()
+                .all(|(b, &(s, e))| { reference.grid[s..e].iter().all(|&g| reference.interior_bin(g) == b) })
+        );
         reference.bin_ranges = ranges;
         reference
     }
