@@ -35,6 +35,9 @@ forbid flotilla-store axum hyper tokio
 forbid_direct flotilla-store serde
 forbid flotilla-artifacts axum hyper rusqlite
 forbid flotilla-infer axum hyper rusqlite tokio-postgres tokio
+# the data libraries compute; they neither store nor serve
+forbid flotilla-profile axum hyper tokio rusqlite flotilla-store
+forbid flotilla-drift axum hyper tokio rusqlite flotilla-store
 forbid flotilla-serving axum hyper
 forbid flotilla-app axum hyper maud
 forbid_direct flotilla-app rusqlite tokio-postgres

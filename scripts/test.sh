@@ -6,11 +6,12 @@
 # serving suite: models trained by the reference libraries in .venvs/serving,
 # compared with flotilla's native engines, then served to the real tritonclient;
 # and the browser tests of the web UI (Debian's Chromium, playwright-core from npm); and the
-# profile sketches read by the Python datasketches package (tests/profile, the serving venv).
+# profile sketches read by the Python datasketches package (tests/profile, the serving venv); and
+# the drift statistics against SciPy and Evidently (tests/drift, its own venv .venvs/drift).
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
-#   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons, serving or profile suite
+#   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons, serving, profile or drift suite
 #   SKIP_UI=1 scripts/test.sh       no browser tests
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,6 +59,8 @@ fi
 if [[ "${SKIP_SERVING:-0}" != "1" ]]; then
   step "profiles: sketch bytes read by the Python datasketches package"
   tests/profile/run.sh
+  step "drift: statistics and verdicts against SciPy and Evidently"
+  tests/drift/run.sh
 fi
 
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then

@@ -2,9 +2,11 @@
 //! one in-process load generator against each, and prints a markdown table of ratios.
 //! Subcommands: `load` (keep-alive clients, mixed reads and writes, with a token), `crash`
 //! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer),
-//! `profile` (flotilla-profile against whylogs on a million-row frame; no server) and
-//! `lineage` (the data API's lineage queries on a generated fleet of 10⁶ models).
+//! `profile` (flotilla-profile against whylogs on a million-row frame; no server), `lineage`
+//! (the data API's lineage queries on a generated fleet of 10⁶ models) and `drift`
+//! (flotilla-drift's models/s judging daily windows; no server).
 
+mod drift;
 mod driver;
 mod http;
 mod lineage;
@@ -82,6 +84,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
     Lineage(lineage::LineageArgs),
+    /// flotilla-drift judging 10-feature models' daily windows: models/s (no server).
+    Drift(drift::DriftArgs),
 }
 
 impl Args {
@@ -181,6 +185,9 @@ fn main() -> Result<()> {
     if let Some(Command::Profile(a)) = &args.command {
         return profile::run(&root, a);
     }
+    if let Some(Command::Drift(a)) = &args.command {
+        return drift::run(a);
+    }
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
     if args.command.is_some() && !flotilla_bin.is_file() {
         anyhow::bail!("no flotilla binary at {} (build it or pass --flotilla-bin)", flotilla_bin.display());
@@ -190,7 +197,7 @@ fn main() -> Result<()> {
         Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
         Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
-        Some(Command::Profile(_)) | None => {}
+        Some(Command::Profile(_) | Command::Drift(_)) | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(
