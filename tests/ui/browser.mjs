@@ -143,6 +143,8 @@ await step("model page: champion version with metrics and versions plot", async 
   assert.ok(await graph.locator("a[href^='/datasets/']").count() > 0, "a dataset node links to its page");
   const box = await graph.locator("a[href^='/datasets/'] rect").first().boundingBox();
   assert.ok(box && box.width > 50 && box.height > 10, `the dataset node is drawn: ${JSON.stringify(box)}`);
+  const trainedOn = await row.locator("td.datasets a").allInnerTexts();
+  assert.ok(trainedOn.some((d) => d.startsWith("sales-")), `the version's own data listed: ${trainedOn}`);
   await shot("05-model-champion");
 });
 

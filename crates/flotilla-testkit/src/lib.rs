@@ -19,6 +19,7 @@ pub mod load;
 mod process;
 pub mod procfs;
 mod reply;
+mod requester;
 mod server;
 
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use std::time::Duration;
 pub use client::{Answer, Client, basic, encode_query};
 pub use process::{Launch, Port, Process, free_port};
 pub use reply::Reply;
+pub use requester::Requester;
 pub use server::{Options, TestServer};
 
 /// Why a server could not be started.

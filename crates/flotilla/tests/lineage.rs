@@ -4,43 +4,11 @@
 //! partition), stale data, bad input answered 4xx, and with `--auth basic`
 //! a user who cannot read an experiment does not see its runs.
 
-use base64::Engine;
-use flotilla_testkit::{Reply, TestServer, options};
+use flotilla_testkit::{Requester as Client, TestServer, options};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
 const PASSWORD: &str = "user-password-12";
-
-struct Client<'a> {
-    server: &'a TestServer,
-    auth: Option<String>,
-}
-
-impl Client<'_> {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut headers = Vec::new();
-        if let Some(a) = &self.auth {
-            headers.push(("Authorization", a.as_str()));
-        }
-        if !bytes.is_empty() {
-            headers.push(("Content-Type", "application/json"));
-        }
-        self.server.request(method, path, &headers, &bytes)
-    }
-    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let r = self.call(method, path, body);
-        assert_eq!(r.status, 200, "{method} {path}: {}", r.text());
-        r.json()
-    }
-    fn get(&self, path: &str) -> Value {
-        self.ok("GET", path, None)
-    }
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
-}
 
 fn experiment(c: &Client<'_>, name: &str) -> String {
     let r = c.ok("POST", "/api/2.0/mlflow/experiments/create", Some(json!({ "name": name })));
@@ -79,7 +47,7 @@ fn versions_of(answer: &Value) -> Vec<(String, i64)> {
 #[test]
 fn lineage_from_mlflow_and_the_fleet_api() {
     let server = TestServer::start(options!());
-    let c = Client { server: &server, auth: None };
+    let c = Client::anonymous(&server);
     let exp = experiment(&c, "lineage");
     let (r1, r2) = (run(&c, &exp), run(&c, &exp));
     log_input(&c, &r1, "sales", "aaa111", "training");
@@ -216,9 +184,9 @@ fn lineage_shows_only_what_the_caller_reads() {
             .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS"),
     );
-    let admin = Client { server: &server, auth: Some(basic("admin", ADMIN_PASSWORD)) };
+    let admin = Client::basic(&server, "admin", ADMIN_PASSWORD);
     admin.ok("POST", "/api/2.0/mlflow/users/create", Some(json!({ "username": "bob", "password": PASSWORD })));
-    let bob = Client { server: &server, auth: Some(basic("bob", PASSWORD)) };
+    let bob = Client::basic(&server, "bob", PASSWORD);
     let (open, secret) = (experiment(&admin, "open"), experiment(&admin, "secret"));
     let (r_open, r_secret) = (run(&admin, &open), run(&admin, &secret));
     log_input(&admin, &r_open, "sales", "aaa111", "training");
@@ -230,7 +198,7 @@ fn lineage_shows_only_what_the_caller_reads() {
     admin.ok("POST", "/api/3.0/mlflow/users/permissions/grant", Some(grant));
 
     // No credentials: 401 on every data route.
-    let anonymous = Client { server: &server, auth: None };
+    let anonymous = Client::anonymous(&server);
     assert_eq!(anonymous.call("GET", "/api/data/v1/datasets", None).status, 401);
 
     // The admin sees both runs and the version; bob only the open run.
@@ -278,7 +246,7 @@ fn data_cli(server: &TestServer, through_server: bool, args: &[&str]) -> std::pr
 #[test]
 fn cli_answers_alike_on_the_store_and_through_the_server() {
     let server = TestServer::start(options!());
-    let c = Client { server: &server, auth: None };
+    let c = Client::anonymous(&server);
     let exp = experiment(&c, "cli");
     let (r1, r2) = (run(&c, &exp), run(&c, &exp));
     log_input(&c, &r1, "sales", "aaa111", "training");

@@ -4,40 +4,11 @@
 //! grant table; the creator's MANAGE; the default permission; admins above
 //! all; grants that go with a deleted model and follow a rename.
 
-use base64::Engine;
-use flotilla_testkit::{Reply, TestServer, options};
+use flotilla_testkit::{Requester as Client, TestServer, options};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
 const PASSWORD: &str = "user-password-12";
-
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
-}
-
-struct Client<'a> {
-    server: &'a TestServer,
-    auth: String,
-}
-
-impl Client<'_> {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut headers = vec![("Authorization", self.auth.as_str())];
-        if !bytes.is_empty() {
-            headers.push(("Content-Type", "application/json"));
-        }
-        self.server.request(method, path, &headers, &bytes)
-    }
-    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let r = self.call(method, path, body);
-        assert_eq!(r.status, 200, "{method} {path}: {}", r.text());
-        r.json()
-    }
-    fn status(&self, method: &str, path: &str, body: Option<Value>) -> u16 {
-        self.call(method, path, body).status
-    }
-}
 
 fn server(default: &str) -> TestServer {
     TestServer::start(
@@ -49,13 +20,13 @@ fn server(default: &str) -> TestServer {
 }
 
 fn admin(server: &TestServer) -> Client<'_> {
-    Client { server, auth: basic("admin", ADMIN_PASSWORD) }
+    Client::basic(server, "admin", ADMIN_PASSWORD)
 }
 
 fn user<'a>(server: &'a TestServer, name: &str) -> Client<'a> {
     let body = json!({ "username": name, "password": PASSWORD });
     admin(server).ok("POST", "/api/2.0/mlflow/users/create", Some(body));
-    Client { server, auth: basic(name, PASSWORD) }
+    Client::basic(server, name, PASSWORD)
 }
 
 fn grant(server: &TestServer, username: &str, kind: &str, id: &str, level: &str) {
@@ -134,7 +105,7 @@ fn each_level_on_an_experiment_and_its_runs() {
     let put = bob.server.request(
         "PUT",
         &format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/x.txt"),
-        &[("Authorization", bob.auth.as_str())],
+        &[("Authorization", bob.auth.as_deref().unwrap())],
         b"hello",
     );
     assert_eq!(put.status, 403, "{}", put.text());
@@ -458,7 +429,7 @@ fn partition_inference_is_judged_by_the_member_that_answers() {
     let erin = user(&server, "erin");
     for (file, body) in [("MLmodel", MLMODEL), ("model.lgb", LIGHTGBM_MODEL)] {
         let path = format!("/api/2.0/mlflow-artifacts/artifacts/lgb/{file}");
-        let r = server.request("PUT", &path, &[("Authorization", a.auth.as_str())], body.as_bytes());
+        let r = server.request("PUT", &path, &[("Authorization", a.auth.as_deref().unwrap())], body.as_bytes());
         assert_eq!(r.status, 200, "{}", r.text());
     }
     a.ok("POST", "/api/fleet/v1/families", Some(json!({ "name": "shop", "levels": ["store"] })));

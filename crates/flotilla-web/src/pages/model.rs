@@ -1,8 +1,8 @@
 //! A registered model: its aliases (with a form to move one), tags, fleet
-//! place, versions paged newest first with each version's metrics and a
-//! link to its run, the datasets behind its aliased versions (from the
-//! lineage: through their runs or given with the version) drawn as a graph,
-//! and a plot of versions over time.
+//! place, versions paged newest first with each version's metrics, its run
+//! and the datasets it was trained on, the lineage of its aliased versions
+//! (through their runs or given with the version) drawn as a graph, and a
+//! plot of versions over time.
 
 use axum::Form;
 use axum::extract::{Extension, Path, State};
@@ -12,7 +12,7 @@ use flotilla_app::auth::Caller;
 use flotilla_app::{AppState, search};
 use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{FAMILY_TAG, PARTITION_TAG};
-use flotilla_core::lineage::Upstream;
+use flotilla_core::lineage::{Upstream, UpstreamDataset};
 use flotilla_core::model::{ModelVersion, Page, RegisteredModel};
 use flotilla_store::PageRequest;
 use flotilla_store::fleet::AliasChange;
@@ -38,6 +38,8 @@ struct View {
     timeline: Vec<TimelinePoint>,
     /// Each aliased version's lineage, by alias.
     upstreams: Vec<(String, Upstream)>,
+    /// The datasets behind each version on the page.
+    trained_on: Vec<(VersionNumber, Vec<UpstreamDataset>)>,
 }
 
 /// A filter naming one model exactly, quoted for MLflow's filter grammar.
@@ -69,7 +71,11 @@ pub async fn page(
             for alias in model.aliases.iter().take(DATASET_ALIASES) {
                 upstreams.push((alias.alias.clone(), st.upstream(&n, alias.version, &readable)?));
             }
-            Ok(View { model, versions, metrics, timeline, upstreams })
+            let mut trained_on = Vec::with_capacity(versions.items.len());
+            for v in &versions.items {
+                trained_on.push((v.version, st.upstream(&n, v.version, &readable)?.datasets));
+            }
+            Ok(View { model, versions, metrics, timeline, upstreams, trained_on })
         })
         .await?;
     Ok(render(&view, &token, page_token.as_deref()))
@@ -178,7 +184,7 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
             form method="get" action=(format!("/models/{seg}/compare")) {
                 table.nav-rows.versions {
                     thead { tr {
-                        th { "compare" } th { "version" } th { "aliases" } th { "stage" } th { "created (UTC)" } th { "run" }
+                        th { "compare" } th { "version" } th { "aliases" } th { "stage" } th { "created (UTC)" } th { "run" } th { "trained on" }
                         @for k in &metric_keys { th.num { (k) } }
                     } }
                     tbody {
@@ -190,6 +196,12 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
                                 td { (v.current_stage) }
                                 td.nowrap { (format::time(v.creation_timestamp)) }
                                 td { @if let Some(r) = v.run_id.as_deref().filter(|r| !r.is_empty()) { (run_link(r, &r[..r.len().min(8)])) } }
+                                td.datasets {
+                                    @for d in view.trained_on.iter().find(|(n, _)| *n == v.version).map_or(&[][..], |(_, ds)| ds.as_slice()) {
+                                        a href=(format!("/datasets/{}/{}", format::segment(&d.name), format::segment(&d.digest))) title=(format!("{} {}", d.digest, d.context.as_deref().unwrap_or(""))) { (d.name) }
+                                        " "
+                                    }
+                                }
                                 @for k in &metric_keys {
                                     td.num { @if let Some(x) = metric_of(v.version, k) { (format::metric(x)) } }
                                 }
