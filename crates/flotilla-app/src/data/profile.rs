@@ -55,6 +55,18 @@ pub fn error(e: ProfileError) -> Error {
     }
 }
 
+/// Profiles the server makes at once: each may hold a batch of rows and a
+/// Parquet column chunk in memory (`ProfilerConfig`), so memory stays
+/// bounded however many uploads arrive together; the others wait.
+pub const PROFILES_AT_ONCE: usize = 2;
+static PROFILING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PROFILES_AT_ONCE);
+
+/// Reads an upload on the blocking pool, at most [`PROFILES_AT_ONCE`] at a time.
+pub async fn profile_upload(file: File, upload: Upload, len: u64) -> Result<Profile, Error> {
+    let _permit = PROFILING.acquire().await.map_err(|_| crate::error::internal())?;
+    tokio::task::spawn_blocking(move || read_upload(file, upload, len)).await.map_err(|_| crate::error::internal())?
+}
+
 /// Reads an upload spooled to `file` (blocking: parsing is slow work).
 pub fn read_upload(file: File, upload: Upload, len: u64) -> Result<Profile, Error> {
     match upload {

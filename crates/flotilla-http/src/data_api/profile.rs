@@ -73,9 +73,7 @@ pub(super) async fn put(
         let (file, len) = spool(body.into_data_stream(), limit).await?;
         (file, len, upload)
     };
-    let made = tokio::task::spawn_blocking(move || profile::read_upload(file, upload, len))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let made = profile::profile_upload(file, upload, len).await?;
     let answer = s.call(move |st| profile::keep(st, &name, &digest, &made).map_err(StoreError::from)).await?;
     Ok(Json(answer))
 }
