@@ -21,6 +21,9 @@ use crate::auth::{Authenticator, Caller, Permission, Resource, denied};
 /// [`Profile::to_bytes`]).
 pub const PROFILE_MEDIA_TYPE: &str = "application/x-flotilla-profile";
 
+/// The largest ready-made profile read (10,000 features of the largest sketches, and room).
+pub const MAX_PROFILE_BYTES: u64 = 256 << 20;
+
 /// What an upload holds, by its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upload {
@@ -72,6 +75,14 @@ pub fn read_upload(file: File, upload: Upload, len: u64) -> Result<Profile, Erro
     match upload {
         Upload::Data(content_type) => Profiler::default().profile_file(file, content_type).map_err(error),
         Upload::Profile => {
+            // A profile is at most ~16 KB a feature (10,000 features): it is read whole, so a
+            // bigger body is refused before anything is allocated for it.
+            if len > MAX_PROFILE_BYTES {
+                return Err(Error::new(
+                    flotilla_core::ErrorKind::TooLarge,
+                    format!("a profile of {len} bytes is larger than the limit of {MAX_PROFILE_BYTES} bytes"),
+                ));
+            }
             let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
             std::io::Read::read_to_end(&mut { file }, &mut bytes).map_err(|e| error(ProfileError::Io(e)))?;
             Profile::from_bytes(&bytes).map_err(error)
