@@ -111,7 +111,7 @@ impl Reference {
         varint(&mut out, self.features.len() as u64);
         for f in &self.features {
             string(&mut out, &f.name);
-            out.push(type_tag(f.feature_type));
+            out.push(f.feature_type.tag());
             for v in [f.rows, f.nulls, f.nans] {
                 varint(&mut out, v);
             }
@@ -188,27 +188,8 @@ impl Reference {
     }
 }
 
-fn type_tag(t: FeatureType) -> u8 {
-    match t {
-        FeatureType::Null => 0,
-        FeatureType::Integer => 1,
-        FeatureType::Float => 2,
-        FeatureType::Boolean => 3,
-        FeatureType::String => 4,
-        FeatureType::Other => 5,
-    }
-}
-
 fn type_of(tag: u8) -> Result<FeatureType, DriftError> {
-    Ok(match tag {
-        0 => FeatureType::Null,
-        1 => FeatureType::Integer,
-        2 => FeatureType::Float,
-        3 => FeatureType::Boolean,
-        4 => FeatureType::String,
-        5 => FeatureType::Other,
-        _ => return Err(DriftError::CorruptReference("unknown feature type")),
-    })
+    FeatureType::from_tag(tag).ok_or(DriftError::CorruptReference("unknown feature type"))
 }
 
 fn string(out: &mut Vec<u8>, s: &str) {

@@ -242,20 +242,9 @@ impl CategoryReference {
 
     /// The listed category of a value, if any (values are cut as the profile cuts them).
     pub fn category_of(&self, value: &str) -> Option<usize> {
-        let cut = truncate(value, flotilla_profile::feature::MAX_ITEM_BYTES);
+        let cut = flotilla_profile::feature::truncate(value, flotilla_profile::feature::MAX_ITEM_BYTES);
         self.index.get(cut).map(|&i| i as usize)
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// FNV-1a over what a window's layout depends on: names, kinds, edges and categories.

@@ -51,7 +51,8 @@ impl fmt::Display for FeatureType {
 }
 
 impl FeatureType {
-    pub(crate) fn tag(self) -> u8 {
+    /// The type's tag in the stored forms (profiles, drift references).
+    pub fn tag(self) -> u8 {
         match self {
             FeatureType::Null => 0,
             FeatureType::Integer => 1,
@@ -62,7 +63,7 @@ impl FeatureType {
         }
     }
 
-    pub(crate) fn from_tag(tag: u8) -> Option<FeatureType> {
+    pub fn from_tag(tag: u8) -> Option<FeatureType> {
         Some(match tag {
             0 => FeatureType::Null,
             1 => FeatureType::Integer,
@@ -187,7 +188,8 @@ impl CategorySketch {
     }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// `s` cut to at most `max` bytes on a character boundary (how frequent items are kept).
+pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
