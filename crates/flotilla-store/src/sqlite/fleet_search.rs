@@ -12,8 +12,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
+use super::far_end::{self, FarEnd, SortIndex};
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, rows, visible};
+use super::{SearchPlanning, SqliteStore, families, rows, search_plan, visible};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
 use crate::paging;
@@ -23,6 +24,7 @@ use crate::paging;
 pub(super) const COMMON_SUBSTRING: i64 = 2_000;
 
 /// The WHERE clause of a fleet query over `registered_models rm`, and its arguments.
+#[derive(Clone)]
 pub(super) struct Filter {
     pub(super) sql: String,
     args: Vec<SqlValue>,
@@ -34,6 +36,12 @@ pub(super) struct Filter {
     pub(super) probes: bool,
     /// For [`Purpose::PageDriven`]: a set was small enough to drive.
     pub(super) driven: bool,
+    /// Every set with its size (capped), as placed.
+    placed: Vec<(i64, Membership)>,
+    /// Every filter is a set, or a bound on the sorted metric, or implied by a set.
+    exact: bool,
+    /// Bounds on the sorted metric (`<`, 2.0).
+    sorted_bounds: Vec<(&'static str, f64)>,
 }
 
 impl Filter {
@@ -57,10 +65,17 @@ impl Filter {
         self.sql.push_str(clause);
         self.args.extend(args);
     }
+
+    /// A clause that is not a set (nor implied by one): the far-end plan cannot answer.
+    fn and_other(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
+        self.exact = false;
+        self.and(clause, args);
+    }
 }
 
 /// A filter "the model's id is in `table`.`id` where `cond`", placed once
 /// every filter is known (see [`Filter::place`]).
+#[derive(Clone)]
 struct Membership {
     table: &'static str,
     id: &'static str,
@@ -109,6 +124,7 @@ impl Filter {
                 .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
             sized.push((n, m));
         }
+        self.placed = sized.clone();
         let smallest = sized.iter().map(|(n, _)| *n).min();
         for (n, m) in sized {
             let drives = match purpose {
@@ -209,6 +225,9 @@ pub(super) fn build_filter(
         drive: None,
         probes: false,
         driven: false,
+        placed: Vec::new(),
+        exact: true,
+        sorted_bounds: Vec::new(),
     };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
@@ -245,7 +264,7 @@ pub(super) fn build_filter(
         }
     }
     if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-        f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
+        f.and_other("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
     }
     if let Some(part) = q.name_contains.as_deref().filter(|p| !p.is_empty()) {
         let probe = trigram_probe(part);
@@ -259,19 +278,19 @@ pub(super) fn build_filter(
                 n < COMMON_SUBSTRING
             };
         if rare && probe == part {
-            f.and(
+            f.and_other(
                 "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?)",
                 [SqlValue::Text(fts_phrase(part))],
             );
         } else if rare {
             // The index finds the names holding the probe; the whole substring is checked on those.
-            f.and(
+            f.and_other(
                 "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?) \
                  AND instr(lower(rm.name), lower(?)) > 0",
                 [SqlValue::Text(fts_phrase(probe)), text(part)],
             );
         } else {
-            f.and("instr(lower(rm.name), lower(?)) > 0", [text(part)]);
+            f.and_other("instr(lower(rm.name), lower(?)) > 0", [text(part)]);
         }
     }
     for (key, value) in &q.tags {
@@ -281,7 +300,7 @@ pub(super) fn build_filter(
         membership(&mut f, "registered_model_aliases", "rm_id", "alias = ?", vec![text(alias)]);
     }
     for alias in &q.missing_alias {
-        f.and(
+        f.and_other(
             "NOT EXISTS (SELECT 1 FROM registered_model_aliases a WHERE a.rm_id = rm.rm_id AND a.alias = ?)",
             [text(alias)],
         );
@@ -289,6 +308,7 @@ pub(super) fn build_filter(
     for m in &q.metrics {
         if sorted.is_some_and(|s| s.alias == m.alias && s.key == m.key) {
             f.and(&format!("sm.value {} ?", m.op.sql()), [m.value.into()]);
+            f.sorted_bounds.push((m.op.sql(), m.value));
             continue;
         }
         let cond = format!("alias = ? AND key = ? AND value {} ?", m.op.sql());
@@ -302,7 +322,7 @@ pub(super) fn build_filter(
     ];
     for (clause, bound) in ranges {
         if let Some(t) = bound {
-            f.and(&format!("{clause} ?"), [t.into()]);
+            f.and_other(&format!("{clause} ?"), [t.into()]);
         }
     }
     visible_filter(&mut f, q);
@@ -331,7 +351,7 @@ fn visible_filter(f: &mut Filter, q: &FleetQuery) {
     }
     let mut args = Vec::new();
     if let Some(sql) = visible::models(v, "rm.name", "rm.rm_id", &mut args) {
-        f.and(&format!("({sql})"), args);
+        f.and_other(&format!("({sql})"), args);
     }
 }
 
@@ -412,10 +432,34 @@ impl FleetSearchStore for SqliteStore {
                 Ok(rows)
             };
             let walk = build_filter(tx, q, Purpose::Page, sorted, self.planning)?;
+            // Sorted by a metric with only sets to probe: a capped walk, and
+            // from the far end if it finds matches rare (`far_end`).
+            let mut near = None;
+            if let Some(m) = sorted.filter(|_| walk.probes && !walk.driven && self.planning.near_rows > 0)
+                && let Some(plan) = far_end_plan(&walk, m, desc, cursor.as_deref())
+            {
+                let ix = sort_index(m);
+                let n = self.planning.near_rows;
+                if let Some(edge) = ix.nth(tx, &walk.sorted_bounds, cursor.as_deref(), desc, n)? {
+                    let mut capped = walk.clone();
+                    capped.and(&format!("(sm.value, sm.rm_id) {} (?, ?)", if desc { ">=" } else { "<=" }), edge);
+                    let rows = page_rows(&capped, &keys(false))?;
+                    if rows.len() > limit {
+                        near = Some(rows);
+                    } else if rows.len() * search_plan::SPARSE < limit + 1 {
+                        let set_limit = self.planning.drive_sizing;
+                        let cap = search_plan::far_end_row_cap(set_limit);
+                        let max_set = usize::try_from(set_limit).unwrap_or(0);
+                        near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
+                            .map(|page| page.into_iter().map(|((id, _), cursor)| (id, cursor)).collect());
+                    }
+                }
+            }
             // A walk probing large sets may find its matches only at the far
             // end of the sort order; past its allowance the smallest set drives.
             let allowance = self.planning.walk_allowance;
             let walked = match walk.probes {
+                _ if near.is_some() => near,
                 true if allowance.is_zero() => None,
                 true => match crate::budget::with_allowance(allowance, || page_rows(&walk, &keys(false))) {
                     (Ok(rows), _) => Some(rows),
@@ -441,6 +485,45 @@ impl FleetSearchStore for SqliteStore {
     fn fleet_facets(&self, q: &FleetQuery, tag_keys: &[String]) -> StoreResult<Facets> {
         Ok(self.facets_within(q, tag_keys, None)?.0)
     }
+}
+
+/// The index of an aliased metric's values (`alias_metrics_by_value`).
+fn sort_index(m: &MetricRef) -> SortIndex {
+    SortIndex {
+        table: "alias_metrics",
+        head: "alias = ? AND key = ?",
+        head_args: vec![text(&m.alias), text(&m.key)],
+        ids: &["rm_id"],
+    }
+}
+
+/// The far-end plan of a page sorted by `m` whose every filter is a set:
+/// the smallest set is collected, the others checked per candidate.
+fn far_end_plan(f: &Filter, m: &MetricRef, desc: bool, cursor: Option<&[JsonValue]>) -> Option<FarEnd> {
+    if !f.exact {
+        return None;
+    }
+    let smallest = f.placed.iter().enumerate().min_by_key(|(_, (n, _))| *n).map(|(i, _)| i)?;
+    let set = &f.placed[smallest].1;
+    let (walk_sql, walk_args) = sort_index(m).range(&f.sorted_bounds, cursor, desc, !desc);
+    let others: Vec<&Membership> =
+        f.placed.iter().enumerate().filter(|(i, _)| *i != smallest).map(|(_, (_, o))| o).collect();
+    let probe_sql = (!others.is_empty()).then(|| {
+        let exists: Vec<String> = others
+            .iter()
+            .map(|o| format!("EXISTS (SELECT 1 FROM {} WHERE {} = p.rm_id AND {})", o.table, o.id, o.cond))
+            .collect();
+        format!("SELECT 1 FROM (SELECT ? AS rm_id) p WHERE {}", exists.join(" AND "))
+    });
+    Some(FarEnd {
+        set_sql: format!("SELECT {} FROM {} WHERE {}", set.id, set.table, set.cond),
+        set_args: set.args.clone(),
+        walk_sql,
+        walk_args,
+        probe_sql,
+        probe_args: others.iter().flat_map(|o| o.args.iter().cloned()).collect(),
+        key_columns: 1,
+    })
 }
 
 /// Loads a page of models in a fixed number of queries, in the page's order.

@@ -15,6 +15,7 @@ mod datasets;
 mod experiments;
 mod facets;
 mod families;
+mod far_end;
 mod filter_sql;
 mod fleet_search;
 mod grant_log;

@@ -31,12 +31,26 @@ pub struct SearchPlanning {
     /// How long a page may walk probing large sets; zero: never walk, drive
     /// from the smallest set when it is under `drive_sizing`.
     pub walk_allowance: Duration,
+    /// A page sorted by a metric whose every filter is a set first walks
+    /// this many rows of the sort index; finding its matches rare there, it
+    /// is answered from the far end (`far_end`). Zero: never.
+    pub near_rows: usize,
+}
+
+/// The far end is tried when a capped walk found fewer than one match in
+/// this many of the rows a page needs (the rest would take 8 times as long).
+pub(super) const SPARSE: usize = 8;
+
+/// How many sort-index rows the far-end plan reads, beyond its set's size,
+/// before giving up (its set does not lie at the far end).
+pub(super) fn far_end_row_cap(set_limit: i64) -> usize {
+    usize::try_from(set_limit).unwrap_or(0).saturating_mul(2) + 10_000
 }
 
 impl Default for SearchPlanning {
     fn default() -> Self {
         // Reading and sorting a set costs about a microsecond a row: 200,000
         // rows cost more than most walks.
-        Self { drive_limit: 10_000, drive_sizing: 200_000, walk_allowance: Duration::from_millis(20) }
+        Self { drive_limit: 10_000, drive_sizing: 200_000, walk_allowance: Duration::from_millis(20), near_rows: 1_000 }
     }
 }
