@@ -33,6 +33,9 @@ use crate::error::StoreResult;
 /// An entity's key: `(rm_id, version)`, version 0 for a model.
 pub(super) type Key = (i64, i64);
 
+/// A page's rows: each entity's key and its cursor (the sort key's values).
+pub(super) type PageRows = Vec<(Key, Vec<JsonValue>)>;
+
 /// The statements of one far-end page.
 pub(super) struct FarEnd {
     /// Selects the set's keys (`rm_id`, or `rm_id, version`).
@@ -83,7 +86,7 @@ pub(super) fn page(
     want: usize,
     max_set: usize,
     row_cap: usize,
-) -> StoreResult<Option<Vec<(Key, Vec<JsonValue>)>>> {
+) -> StoreResult<Option<PageRows>> {
     let two = plan.key_columns == 2;
     let mut set = KeySet::default();
     {
@@ -96,7 +99,9 @@ pub(super) fn page(
     if set.len() > max_set {
         return Ok(None);
     }
-    let mut kept: Vec<(Key, Vec<JsonValue>)> = Vec::new();
+    // The sort value of each member seen (no allocation: a REAL); cursors
+    // are made for the page's rows only.
+    let mut kept: Vec<(Key, SqlValue)> = Vec::new();
     {
         let mut stmt = tx.prepare_cached(&plan.walk_sql)?;
         let mut rows = stmt.query(params_from_iter(plan.walk_args.iter()))?;
@@ -109,9 +114,7 @@ pub(super) fn page(
             }
             let key = (r.get(1)?, if two { r.get(2)? } else { 0 });
             if set.contains(&key) {
-                let cursor =
-                    (0..=plan.key_columns).map(|i| r.get_ref(i).map(keyset::to_json)).collect::<Result<_, _>>()?;
-                kept.push((key, cursor));
+                kept.push((key, r.get(0)?));
             }
         }
     }
@@ -120,7 +123,7 @@ pub(super) fn page(
         Some(sql) => Some(tx.prepare_cached(sql)?),
         None => None,
     };
-    for (key, cursor) in kept.into_iter().rev() {
+    for (key, value) in kept.into_iter().rev() {
         if page.len() == want {
             break;
         }
@@ -136,6 +139,10 @@ pub(super) fn page(
             }
         };
         if passes {
+            let mut cursor = vec![keyset::to_json((&value).into()), key.0.into()];
+            if two {
+                cursor.push(key.1.into());
+            }
             page.push((key, cursor));
         }
     }

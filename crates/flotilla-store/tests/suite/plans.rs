@@ -195,8 +195,10 @@ pub fn visibility_with_every_filter_and_sort(store: &dyn Store) {
 /// sometimes missing, a champion on most, an owner tag on some. Returns each
 /// model's champion metrics and each version's metrics, by name.
 type Metrics = Vec<(String, f64)>;
+/// Names (`model` or `model/version`) with their metrics.
+type Named = Vec<(String, Metrics)>;
 
-fn random_fleet(store: &dyn Store, seed: u64) -> (Vec<(String, Metrics)>, Vec<(String, Metrics)>) {
+fn random_fleet(store: &dyn Store, seed: u64) -> (Named, Named) {
     let mut state = seed;
     let mut next = move |n: u64| {
         state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
