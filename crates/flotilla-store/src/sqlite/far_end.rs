@@ -212,3 +212,24 @@ impl SortIndex {
         }
     }
 }
+
+/// Which of `sets` (`FROM … WHERE …` clauses with their arguments) is
+/// smallest, each counted in its index up to `cap` and up to the smallest so
+/// far: the sizes a page plan takes are capped low (10,000), which would tie
+/// a family of 125,000 models with a metric bound matching 40,000, and a
+/// family is spread along any metric's order.
+pub(super) fn smallest(tx: &Transaction<'_>, sets: &[(String, &[SqlValue])], cap: i64) -> StoreResult<Option<usize>> {
+    let mut best: Option<(usize, i64)> = None;
+    for (i, (from_where, args)) in sets.iter().enumerate() {
+        let limit = best.map_or(cap, |(_, n)| n);
+        let mut all: Vec<SqlValue> = args.to_vec();
+        all.push(limit.into());
+        let n: i64 = tx
+            .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {from_where} LIMIT ?)"))?
+            .query_row(params_from_iter(all.iter()), |r| r.get(0))?;
+        if best.is_none_or(|(_, b)| n < b) {
+            best = Some((i, n));
+        }
+    }
+    Ok(best.map(|(i, _)| i))
+}

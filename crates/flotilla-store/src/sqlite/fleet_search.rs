@@ -436,7 +436,7 @@ impl FleetSearchStore for SqliteStore {
             // from the far end if it finds matches rare (`far_end`).
             let mut near = None;
             if let Some(m) = sorted.filter(|_| walk.probes && !walk.driven && self.planning.near_rows > 0)
-                && let Some(plan) = far_end_plan(&walk, m, desc, cursor.as_deref())
+                && let Some(plan) = far_end_plan(tx, &walk, m, desc, cursor.as_deref(), self.planning.drive_sizing)?
             {
                 let ix = sort_index(m);
                 let n = self.planning.near_rows;
@@ -499,11 +499,20 @@ fn sort_index(m: &MetricRef) -> SortIndex {
 
 /// The far-end plan of a page sorted by `m` whose every filter is a set:
 /// the smallest set is collected, the others checked per candidate.
-fn far_end_plan(f: &Filter, m: &MetricRef, desc: bool, cursor: Option<&[JsonValue]>) -> Option<FarEnd> {
+fn far_end_plan(
+    tx: &Transaction<'_>,
+    f: &Filter,
+    m: &MetricRef,
+    desc: bool,
+    cursor: Option<&[JsonValue]>,
+    cap: i64,
+) -> StoreResult<Option<FarEnd>> {
     if !f.exact {
-        return None;
+        return Ok(None);
     }
-    let smallest = f.placed.iter().enumerate().min_by_key(|(_, (n, _))| *n).map(|(i, _)| i)?;
+    let sets: Vec<(String, &[SqlValue])> =
+        f.placed.iter().map(|(_, s)| (format!("{} WHERE {}", s.table, s.cond), s.args.as_slice())).collect();
+    let Some(smallest) = far_end::smallest(tx, &sets, cap)? else { return Ok(None) };
     let set = &f.placed[smallest].1;
     let (walk_sql, walk_args) = sort_index(m).range(&f.sorted_bounds, cursor, desc, !desc);
     let others: Vec<&Membership> =
@@ -515,7 +524,7 @@ fn far_end_plan(f: &Filter, m: &MetricRef, desc: bool, cursor: Option<&[JsonValu
             .collect();
         format!("SELECT 1 FROM (SELECT ? AS rm_id) p WHERE {}", exists.join(" AND "))
     });
-    Some(FarEnd {
+    Ok(Some(FarEnd {
         set_sql: format!("SELECT {} FROM {} WHERE {}", set.id, set.table, set.cond),
         set_args: set.args.clone(),
         walk_sql,
@@ -523,7 +532,7 @@ fn far_end_plan(f: &Filter, m: &MetricRef, desc: bool, cursor: Option<&[JsonValu
         probe_sql,
         probe_args: others.iter().flat_map(|o| o.args.iter().cloned()).collect(),
         key_columns: 1,
-    })
+    }))
 }
 
 /// Loads a page of models in a fixed number of queries, in the page's order.

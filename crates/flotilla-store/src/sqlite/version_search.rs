@@ -300,7 +300,8 @@ impl VersionSearchStore for SqliteStore {
                 && walk.probes
                 && !walk.drives
                 && self.planning.near_rows > 0
-                && let Some(plan) = far_end_plan(&walk, metric, desc, cursor.as_deref())
+                && let Some(plan) =
+                    far_end_plan(tx, &walk, metric, desc, cursor.as_deref(), self.planning.drive_sizing)?
             {
                 let ix = sort_index(metric);
                 let n = self.planning.near_rows;
@@ -364,17 +365,23 @@ fn sort_index(metric: &str) -> SortIndex {
 /// set: the smallest set of versions is collected (every member is a row of
 /// the sort index, so the walk can stop once all were seen), the others
 /// checked per candidate.
-fn far_end_plan(f: &Filter, metric: &str, desc: bool, cursor: Option<&[JsonValue]>) -> Option<FarEnd> {
+fn far_end_plan(
+    tx: &Transaction<'_>,
+    f: &Filter,
+    metric: &str,
+    desc: bool,
+    cursor: Option<&[JsonValue]>,
+    cap: i64,
+) -> StoreResult<Option<FarEnd>> {
     if !f.exact {
-        return None;
+        return Ok(None);
     }
-    let smallest = f
-        .placed
+    let candidates: Vec<usize> = (0..f.placed.len()).filter(|i| f.placed[*i].1.key == "rm_id, version").collect();
+    let sets: Vec<(String, &[SqlValue])> = candidates
         .iter()
-        .enumerate()
-        .filter(|(_, (_, s))| s.key == "rm_id, version")
-        .min_by_key(|(_, (n, _))| *n)
-        .map(|(i, _)| i)?;
+        .map(|i| (format!("{} WHERE {}", f.placed[*i].1.table, f.placed[*i].1.cond), f.placed[*i].1.args.as_slice()))
+        .collect();
+    let Some(smallest) = far_end::smallest(tx, &sets, cap)?.map(|j| candidates[j]) else { return Ok(None) };
     let set = &f.placed[smallest].1;
     let (walk_sql, walk_args) = sort_index(metric).range(&f.sorted_bounds, cursor, desc, !desc);
     let others: Vec<&Set> = f.placed.iter().enumerate().filter(|(i, _)| *i != smallest).map(|(_, (_, o))| o).collect();
@@ -391,7 +398,7 @@ fn far_end_plan(f: &Filter, metric: &str, desc: bool, cursor: Option<&[JsonValue
             .collect();
         format!("SELECT 1 FROM (SELECT ? AS rm_id, ? AS version) p WHERE {}", exists.join(" AND "))
     });
-    Some(FarEnd {
+    Ok(Some(FarEnd {
         set_sql: format!("SELECT {} FROM {} WHERE {}", set.key, set.table, set.cond),
         set_args: set.args.clone(),
         walk_sql,
@@ -399,7 +406,7 @@ fn far_end_plan(f: &Filter, metric: &str, desc: bool, cursor: Option<&[JsonValue
         probe_sql,
         probe_args: others.iter().flat_map(|o| o.args.iter().cloned()).collect(),
         key_columns: 2,
-    })
+    }))
 }
 
 /// The versions of a page, in its order, in one query.
