@@ -5,7 +5,7 @@
 //! index), so SQLite can either drive the query from the most selective one
 //! or test membership while walking the sort order; pages are keyset pages.
 
-use flotilla_core::fleet::{AliasTarget, Facets, FleetModel, FleetOrder, FleetQuery, MetricRef, PartitionValue};
+use flotilla_core::fleet::{Facets, FleetModel, FleetOrder, FleetQuery, MetricRef, PartitionValue};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
@@ -14,7 +14,7 @@ use serde_json::Value as JsonValue;
 
 use super::far_end::{self, FarEnd, SortIndex};
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, rows, search_plan, visible};
+use super::{SearchPlanning, SqliteStore, families, search_plan, visible};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
 use crate::paging;
@@ -478,7 +478,7 @@ impl FleetSearchStore for SqliteStore {
             let more = rows.len() > limit;
             let page: Vec<i64> = rows.iter().take(limit).map(|(id, _)| *id).collect();
             let next_page_token = more.then(|| paging::encode(&rows[limit - 1].1));
-            Ok(Page { items: fleet_models(tx, &page)?, next_page_token })
+            Ok(Page { items: super::fleet_rows::fleet_models(tx, &page)?, next_page_token })
         })
     }
 
@@ -533,93 +533,6 @@ fn far_end_plan(
         probe_args: others.iter().flat_map(|o| o.args.iter().cloned()).collect(),
         key_columns: 1,
     }))
-}
-
-/// Loads a page of models in a fixed number of queries, in the page's order.
-fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<FleetModel>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let json_ids = serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()))?;
-    let mut models: Vec<FleetModel> = Vec::with_capacity(ids.len());
-    let mut position = std::collections::HashMap::with_capacity(ids.len());
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT rm.rm_id, rm.name, rm.creation_time, rm.last_update_time,
-                    (SELECT max(version) FROM model_versions v WHERE v.rm_id = rm.rm_id),
-                    (SELECT f.name FROM fleet_members fm JOIN families f ON f.family_id = fm.family_id WHERE fm.rm_id = rm.rm_id)
-             FROM json_each(?) j JOIN registered_models rm ON rm.rm_id = j.value ORDER BY j.key",
-        )?;
-        let rows = stmt.query_map([&json_ids], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                FleetModel {
-                    name: r.get(1)?,
-                    creation_timestamp: r.get(2)?,
-                    last_updated_timestamp: r.get(3)?,
-                    latest_version: rows::opt_version_at(r, 4)?,
-                    family: r.get(5)?,
-                    partition: Vec::new(),
-                    aliases: Vec::new(),
-                    tags: Vec::new(),
-                },
-            ))
-        })?;
-        for row in rows {
-            let (id, model) = row?;
-            position.insert(id, models.len());
-            models.push(model);
-        }
-    }
-    let each = |sql: &str| -> StoreResult<Vec<(i64, String, JsonValue)>> {
-        Ok(tx
-            .prepare_cached(sql)?
-            .query_map([&json_ids], |r| Ok((r.get(0)?, r.get(1)?, keyset::to_json(r.get_ref(2)?))))?
-            .collect::<Result<_, _>>()?)
-    };
-    for (id, key, value) in each(
-        "SELECT p.rm_id, p.key, p.value FROM json_each(?) j JOIN member_partitions p ON p.rm_id = j.value
-         JOIN fleet_members fm ON fm.rm_id = p.rm_id",
-    )? {
-        if let Some(&i) = position.get(&id) {
-            models[i].partition.push(PartitionValue::new(key, value.as_str().unwrap_or_default()));
-        }
-    }
-    for (id, alias, version) in each(
-        "SELECT a.rm_id, a.alias, a.version FROM json_each(?) j JOIN registered_model_aliases a ON a.rm_id = j.value ORDER BY a.alias",
-    )? {
-        if let Some(&i) = position.get(&id) {
-            models[i]
-                .aliases
-                .push(AliasTarget { alias, version: rows::version(version.as_i64().unwrap_or_default())? });
-        }
-    }
-    for (id, key, value) in each(
-        "SELECT t.rm_id, t.key, t.value FROM json_each(?) j JOIN registered_model_tags t ON t.rm_id = j.value ORDER BY t.key",
-    )? {
-        if let Some(&i) = position.get(&id) {
-            models[i].tags.push((key, value.as_str().unwrap_or_default().to_string()));
-        }
-    }
-    // Partition levels come back in key order; put them in the family's level order.
-    let levels = family_levels(tx, &json_ids)?;
-    for m in &mut models {
-        if let Some(order) = m.family.as_ref().and_then(|f| levels.get(f)) {
-            m.partition.sort_by_key(|p| order.iter().position(|l| *l == p.key));
-        }
-    }
-    Ok(models)
-}
-
-fn family_levels(tx: &Transaction<'_>, json_ids: &str) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
-    let rows: Vec<(String, String)> = tx
-        .prepare_cached(
-            "SELECT DISTINCT f.name, f.levels FROM json_each(?) j JOIN fleet_members fm ON fm.rm_id = j.value
-             JOIN families f ON f.family_id = fm.family_id",
-        )?
-        .query_map([json_ids], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows.into_iter().map(|(name, levels)| (name, serde_json::from_str(&levels).unwrap_or_default())).collect())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod facets;
 mod families;
 mod far_end;
 mod filter_sql;
+mod fleet_rows;
 mod fleet_search;
 mod grant_log;
 mod insights;
