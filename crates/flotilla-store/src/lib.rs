@@ -10,12 +10,14 @@
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod budget;
 pub mod datasets;
 mod error;
 pub mod fleet;
+pub mod health;
 pub mod insights;
 pub mod lineage;
 pub mod paging;
@@ -25,12 +27,14 @@ pub mod query;
 pub mod session;
 pub mod sqlite;
 
+pub use alerts::AlertStore;
 pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use budget::Budget;
 pub use datasets::{DatasetStore, Readable};
 pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
+pub use health::HealthStore;
 pub use insights::InsightStore;
 pub use lineage::LineageStore;
 pub use profiles::DatasetProfileStore;
@@ -195,6 +199,8 @@ pub trait Store:
     + DatasetStore
     + LineageStore
     + DatasetProfileStore
+    + HealthStore
+    + AlertStore
 {
 }
 
@@ -215,5 +221,7 @@ impl<T> Store for T where
         + DatasetStore
         + LineageStore
         + DatasetProfileStore
+        + HealthStore
+        + AlertStore
 {
 }

@@ -5,6 +5,8 @@
 //! mutex and never wait on `SQLITE_BUSY`; readers run concurrently against WAL
 //! snapshots. Each public call runs in exactly one transaction.
 
+mod alert_eval;
+mod alerts;
 mod aliases;
 mod audit;
 mod auth;
@@ -18,6 +20,7 @@ mod families;
 mod filter_sql;
 mod fleet_search;
 mod grant_log;
+mod health;
 mod insights;
 mod keyset;
 mod lineage;
