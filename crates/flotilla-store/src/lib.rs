@@ -18,6 +18,7 @@ mod error;
 pub mod fleet;
 pub mod insights;
 pub mod lineage;
+pub mod monitor;
 pub mod paging;
 pub mod prelude;
 pub mod profiles;
@@ -33,6 +34,7 @@ pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use insights::InsightStore;
 pub use lineage::LineageStore;
+pub use monitor::MonitorStore;
 pub use profiles::DatasetProfileStore;
 pub use query::*;
 pub use session::SessionStore;
@@ -195,6 +197,7 @@ pub trait Store:
     + DatasetStore
     + LineageStore
     + DatasetProfileStore
+    + MonitorStore
 {
 }
 
@@ -215,5 +218,6 @@ impl<T> Store for T where
         + DatasetStore
         + LineageStore
         + DatasetProfileStore
+        + MonitorStore
 {
 }

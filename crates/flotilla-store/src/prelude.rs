@@ -8,6 +8,7 @@ pub use crate::datasets::DatasetStore;
 pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use crate::insights::InsightStore;
 pub use crate::lineage::LineageStore;
+pub use crate::monitor::MonitorStore;
 pub use crate::profiles::DatasetProfileStore;
 pub use crate::session::SessionStore;
 pub use crate::{ExperimentStore, LoggedModelStore, RegistryStore, RunStore};

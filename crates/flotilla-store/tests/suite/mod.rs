@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod fleet_versions;
 pub mod insights;
 pub mod lineage;
+pub mod monitor;
 pub mod plans;
 pub mod registry;
 pub mod tracking;
@@ -62,6 +63,8 @@ macro_rules! behaviour_suite {
         case!(plans::visibility_with_every_filter_and_sort);
         case!(insights::insights_are_bounded_reads);
         case!(lineage::datasets_and_lineage_both_ways);
+        case!(monitor::windows_roll_up_prune_and_page);
+        case!(monitor::predictions_are_capped_and_claimed);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
         case!(auth::grant_log_follows_every_grant_change);
