@@ -20,6 +20,7 @@ pub mod fleet;
 pub mod health;
 pub mod insights;
 pub mod lineage;
+pub mod monitor;
 pub mod paging;
 pub mod prelude;
 pub mod profiles;
@@ -37,6 +38,7 @@ pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, Versio
 pub use health::HealthStore;
 pub use insights::InsightStore;
 pub use lineage::LineageStore;
+pub use monitor::MonitorStore;
 pub use profiles::DatasetProfileStore;
 pub use query::*;
 pub use session::SessionStore;
@@ -201,6 +203,7 @@ pub trait Store:
     + DatasetProfileStore
     + HealthStore
     + AlertStore
+    + MonitorStore
 {
 }
 
@@ -223,5 +226,6 @@ impl<T> Store for T where
         + DatasetProfileStore
         + HealthStore
         + AlertStore
+        + MonitorStore
 {
 }

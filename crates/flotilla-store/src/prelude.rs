@@ -10,6 +10,7 @@ pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore,
 pub use crate::health::HealthStore;
 pub use crate::insights::InsightStore;
 pub use crate::lineage::LineageStore;
+pub use crate::monitor::MonitorStore;
 pub use crate::profiles::DatasetProfileStore;
 pub use crate::session::SessionStore;
 pub use crate::{ExperimentStore, LoggedModelStore, RegistryStore, RunStore};

@@ -27,6 +27,7 @@ mod lineage;
 mod logged_models;
 mod metrics;
 mod migrations;
+mod monitor;
 mod profiles;
 mod promotion;
 mod registry;
