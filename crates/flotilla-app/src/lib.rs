@@ -18,6 +18,7 @@ pub mod data;
 pub mod error;
 pub mod fleet_api;
 pub mod fleet_query;
+pub mod monitor;
 pub mod search;
 
 use std::sync::Arc;

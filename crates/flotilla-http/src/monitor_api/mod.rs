@@ -1,0 +1,27 @@
+//! The monitoring API, `/api/monitor/v1` (issue 15): fleet health, drift
+//! settings and baselines, alert rules and deliveries. Errors use the MLflow
+//! shape like the rest of the server; handlers are thin over
+//! `flotilla_app::monitor`, whose answers the CLI prints too.
+
+mod alerts;
+pub mod alerts_client;
+mod health;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().merge(health::routes()).merge(alerts::routes())
+}
+
+/// The caller of a request, if authenticated.
+pub(crate) struct CallerOf(pub Option<flotilla_app::auth::Caller>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CallerOf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<flotilla_app::auth::Caller>().cloned()))
+    }
+}
