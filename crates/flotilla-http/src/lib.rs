@@ -19,6 +19,7 @@ pub mod listener;
 mod meta;
 mod metrics;
 mod mlflow;
+mod monitor_api;
 mod observed;
 mod permissions;
 pub mod rate_limit;
@@ -110,6 +111,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(artifacts::routes())
         .merge(fleet::routes())
         .merge(data_api::routes(edge.upload_limit))
+        .merge(monitor_api::routes())
         .merge(audit::routes())
         .merge(users::routes())
         .merge(permissions::routes::routes())

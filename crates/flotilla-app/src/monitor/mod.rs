@@ -1,0 +1,4 @@
+//! Monitoring a fleet in deployment (issue 15): serving telemetry
+//! ([`telemetry`]); drift, health and alerts stand beside it.
+
+pub mod telemetry;

@@ -1,0 +1,14 @@
+//! The native monitoring API, `/api/monitor/v1` (issue 15): serving
+//! telemetry ([`telemetry`]); drift, health and alerts beside it. Errors use
+//! the MLflow shape like the rest of the server; permissions are declared
+//! in `permissions/table.rs`.
+
+use axum::Router;
+
+use crate::AppState;
+
+mod telemetry;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().merge(telemetry::routes())
+}
