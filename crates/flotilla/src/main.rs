@@ -10,6 +10,7 @@ mod config;
 mod data;
 mod exit_code;
 mod fleet;
+mod monitor_tasks;
 mod server;
 
 use std::process::ExitCode;

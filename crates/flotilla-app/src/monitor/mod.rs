@@ -5,3 +5,4 @@ pub mod alerts;
 pub mod alerts_delivery;
 pub mod drift;
 pub mod health;
+pub mod telemetry;

@@ -1,18 +1,21 @@
-//! The monitoring API, `/api/monitor/v1` (issue 15): fleet health, drift
-//! settings and baselines, alert rules and deliveries. Errors use the MLflow
-//! shape like the rest of the server; handlers are thin over
-//! `flotilla_app::monitor`, whose answers the CLI prints too.
+//! The native monitoring API, `/api/monitor/v1` (issue 15): serving
+//! telemetry ([`telemetry`]); fleet health, drift settings and baselines,
+//! alert rules and deliveries beside it. Errors use the MLflow shape like
+//! the rest of the server; permissions are declared in
+//! `permissions/table.rs`; handlers are thin over `flotilla_app::monitor`,
+//! whose answers the CLI prints too.
 
 mod alerts;
 pub mod alerts_client;
 mod health;
+mod telemetry;
 
 use axum::Router;
 
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(health::routes()).merge(alerts::routes())
+    Router::new().merge(telemetry::routes()).merge(health::routes()).merge(alerts::routes())
 }
 
 /// The caller of a request, if authenticated.

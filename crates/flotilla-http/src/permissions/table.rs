@@ -166,6 +166,12 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("POST", "/v2/models/{model}/infer" | "/v2/models/{model}/versions/{version}/infer") => {
             Model(Use, Path("model"))
         }
+        ("GET", "/v2/models/{model}/stats" | "/v2/models/{model}/versions/{version}/stats") => {
+            Model(Read, Path("model"))
+        }
+
+        // The monitoring API: a model's telemetry is read with READ on it.
+        ("GET", "/api/monitor/v1/models/{name}/telemetry") => Model(Read, Path("name")),
         (
             "POST",
             "/v2/repository/index" | "/v2/repository/models/{model}/load" | "/v2/repository/models/{model}/unload",
