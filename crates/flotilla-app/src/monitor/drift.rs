@@ -53,14 +53,13 @@ pub fn check_config(c: &DriftConfig) -> Result<(), Error> {
 /// traffic range's version must exist.
 pub fn set_baseline(store: &dyn Store, model: &str, baseline: Option<&Baseline>) -> StoreResult<()> {
     match baseline {
-        Some(Baseline::Dataset { name, digest }) => {
-            if store.dataset_profile(name, digest)?.is_none() {
-                return Err(Error::invalid(format!(
-                    "Dataset '{name}' with digest '{digest}' has no profile to be a baseline; upload one first"
-                ))
-                .into());
-            }
+        Some(Baseline::Dataset { name, digest }) if store.dataset_profile(name, digest)?.is_none() => {
+            return Err(Error::invalid(format!(
+                "Dataset '{name}' with digest '{digest}' has no profile to be a baseline; upload one first"
+            ))
+            .into());
         }
+        Some(Baseline::Dataset { .. }) => {}
         Some(Baseline::Traffic { version, .. }) => {
             store.get_version(model, *version)?;
         }
@@ -90,13 +89,10 @@ fn prepared(store: &dyn Store, name: &str, digest: &str) -> StoreResult<Option<A
 /// profile of its training dataset (context `training` first, else any
 /// upstream dataset with a profile). `None` when it has none.
 pub fn reference_of(store: &dyn Store, model: &str, version: VersionNumber) -> StoreResult<Option<VersionReference>> {
-    if let Some(Baseline::Dataset { name, digest }) = store.baseline(model)? {
-        if let Some(reference) = prepared(store, &name, &digest)? {
-            return Ok(Some(VersionReference {
-                reference,
-                source: ReferenceSource::Baseline { dataset: name, digest },
-            }));
-        }
+    if let Some(Baseline::Dataset { name, digest }) = store.baseline(model)?
+        && let Some(reference) = prepared(store, &name, &digest)?
+    {
+        return Ok(Some(VersionReference { reference, source: ReferenceSource::Baseline { dataset: name, digest } }));
     }
     let upstream = match store.upstream(model, version, &Readable::everything()) {
         Ok(u) => u,

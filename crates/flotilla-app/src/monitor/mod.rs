@@ -4,5 +4,6 @@
 pub mod alerts;
 pub mod alerts_delivery;
 pub mod drift;
+pub mod drift_read;
 pub mod health;
 pub mod telemetry;

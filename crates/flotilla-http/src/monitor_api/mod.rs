@@ -7,6 +7,7 @@
 
 mod alerts;
 pub mod alerts_client;
+mod drift;
 mod health;
 mod telemetry;
 
@@ -15,7 +16,7 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(telemetry::routes()).merge(health::routes()).merge(alerts::routes())
+    Router::new().merge(telemetry::routes()).merge(health::routes()).merge(alerts::routes()).merge(drift::routes())
 }
 
 /// The caller of a request, if authenticated.
