@@ -8,7 +8,11 @@ use axum::Router;
 use crate::AppState;
 
 mod telemetry;
+mod telemetry_post;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(telemetry::routes())
+pub(crate) fn routes(upload_limit: u64) -> Router<AppState> {
+    Router::new()
+        .merge(telemetry_post::routes())
+        .layer(axum::Extension(crate::data_api::UploadLimit(upload_limit)))
+        .merge(telemetry::routes())
 }

@@ -13,6 +13,9 @@
 //! recently. The V2 statistics (`/v2/models/{m}/stats`) are this state's
 //! cumulative counters, since the version's state was made.
 
+pub mod ingest;
+pub mod ingest_arrow;
+pub mod post;
 pub mod read;
 pub mod stats;
 
