@@ -185,3 +185,61 @@ fn monitor_off_records_nothing() {
     let s = &a.get("/v2/models/quiet/stats")["model_stats"][0];
     assert_eq!(s["inference_count"], 0);
 }
+
+#[test]
+fn served_values_are_binned_against_the_training_profile() {
+    use flotilla_app::monitor::telemetry::stats::WindowStats;
+    use flotilla_drift::WindowCounts;
+    let server = TestServer::start(options!().arg("--monitor-window").arg("1s"));
+    let a = Client::anonymous(&server);
+    let run =
+        a.ok("POST", "/api/2.0/mlflow/runs/create", Some(json!({ "experiment_id": "0" })))["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let input = json!({ "run_id": run, "datasets": [{
+        "tags": [{ "key": "mlflow.data.context", "value": "training" }],
+        "dataset": { "name": "train", "digest": "d1", "source_type": "local", "source": "{}" } }] });
+    a.ok("POST", "/api/2.0/mlflow/runs/log-inputs", Some(input));
+    let csv: String = std::iter::once("f0,f1,target\n".to_string())
+        .chain((0..1000).map(|i| format!("{},{},{}\n", i as f64 / 1000.0, (i % 7) as f64, i % 2)))
+        .collect();
+    let r = server.request(
+        "POST",
+        "/api/data/v1/datasets/train/d1/profile",
+        &[("Content-Type", "text/csv")],
+        csv.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for (file, body) in [("MLmodel", MLMODEL), ("model.lgb", LIGHTGBM_MODEL)] {
+        let path = format!("/api/2.0/mlflow-artifacts/artifacts/binned/{file}");
+        assert_eq!(server.request("PUT", &path, &[], body.as_bytes()).status, 200);
+    }
+    a.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "binned" })));
+    let version = json!({ "name": "binned", "source": "mlflow-artifacts:/binned", "run_id": run });
+    a.ok("POST", "/api/2.0/mlflow/model-versions/create", Some(version));
+
+    // The first request makes the version active; its reference is looked up beside it.
+    a.ok("POST", "/v2/models/binned/infer", Some(rows(&[[0.5, 1.0]])));
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..5 {
+        a.ok("POST", "/v2/models/binned/infer", Some(rows(&[[0.95, 1.0], [2.0, 3.0]])));
+    }
+    let path = "/api/monitor/v1/models/binned/telemetry?grain=hour";
+    let w = windows_until(&a, path, |w| total(w, "requests") == 6);
+    let names: Vec<&str> = w[0]["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["f0", "f1", "predict"], "the training data's names, its label left out");
+    assert!(w[0]["reference_fingerprint"].is_string(), "{}", w[0]);
+
+    let store = SqliteStore::open(&server.data_dir().join("flotilla.db")).unwrap();
+    let q = WindowQuery { model: "binned".into(), version: None, grain: Grain::Hour, from_ms: 0, to_ms: i64::MAX };
+    let row = store.windows(&q).unwrap().rows.remove(0);
+    let stats = WindowStats::from_bytes(&row.stats).unwrap();
+    let drift = stats.drift.expect("drift counts");
+    assert_eq!(Some(drift.fingerprint), row.fingerprint);
+    assert_eq!(drift.features.len(), 3, "one per reference column");
+    let WindowCounts::Numeric(f0) = &drift.features[0].counts else { panic!("f0 is numeric: {drift:?}") };
+    assert!(f0.above >= 5, "2.0 is above the training maximum: {f0:?}");
+    assert!(f0.bins.iter().sum::<u64>() >= 5, "0.95 falls in a bin: {f0:?}");
+    assert_eq!(drift.features[2].count(), 0, "nothing served is the label");
+}
