@@ -112,7 +112,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(artifacts::routes())
         .merge(fleet::routes())
         .merge(data_api::routes(edge.upload_limit))
-        .merge(monitor_api::routes())
+        .merge(monitor_api::routes(edge.upload_limit))
         .merge(audit::routes())
         .merge(users::routes())
         .merge(permissions::routes::routes())

@@ -106,7 +106,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         }
     };
     let serving = Serving::new(config.serving.clone(), Arc::clone(&store), Arc::clone(&artifacts));
-    let telemetry = config.telemetry.map(|c| Arc::new(Telemetry::new(c)));
+    let telemetry = config.telemetry.map(|c| Arc::new(Telemetry::new(c).with_references(Arc::clone(&store))));
     let (stop_flusher, flusher_stopped) = tokio::sync::oneshot::channel::<()>();
     let flusher = telemetry.as_ref().map(|t| {
         tokio::spawn(run_flusher(Arc::clone(t), Arc::clone(&store), async move {

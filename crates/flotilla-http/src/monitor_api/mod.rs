@@ -10,13 +10,20 @@ pub mod alerts_client;
 mod drift;
 mod health;
 mod telemetry;
+mod telemetry_post;
 
 use axum::Router;
 
 use crate::AppState;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(telemetry::routes()).merge(health::routes()).merge(alerts::routes()).merge(drift::routes())
+pub(crate) fn routes(upload_limit: u64) -> Router<AppState> {
+    Router::new()
+        .merge(telemetry_post::routes())
+        .layer(axum::Extension(crate::data_api::UploadLimit(upload_limit)))
+        .merge(telemetry::routes())
+        .merge(health::routes())
+        .merge(alerts::routes())
+        .merge(drift::routes())
 }
 
 /// The caller of a request, if authenticated.

@@ -172,6 +172,12 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
 
         // The monitoring API: a model's telemetry is read with READ on it.
         ("GET", "/api/monitor/v1/models/{name}/telemetry") => Model(Read, Path("name")),
+        // Predictions and labels from elsewhere are written with EDIT on it.
+        (
+            "POST",
+            "/api/monitor/v1/models/{name}/versions/{version}/predictions"
+            | "/api/monitor/v1/models/{name}/versions/{version}/labels",
+        ) => Model(Edit, Path("name")),
         (
             "POST",
             "/v2/repository/index" | "/v2/repository/models/{model}/load" | "/v2/repository/models/{model}/unload",

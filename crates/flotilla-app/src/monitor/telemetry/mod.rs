@@ -13,7 +13,11 @@
 //! recently. The V2 statistics (`/v2/models/{m}/stats`) are this state's
 //! cumulative counters, since the version's state was made.
 
+pub mod ingest;
+pub mod ingest_arrow;
+pub mod post;
 pub mod read;
+pub mod reference;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -22,6 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flotilla_core::VersionNumber;
+use flotilla_drift::{Reference, Window};
 use flotilla_infer::{Tensor, TensorData};
 use flotilla_store::Store;
 use flotilla_store::monitor::{ErrorCounts, Retention, WindowDelta};
@@ -128,11 +133,18 @@ struct Open {
     rows: u64,
     errors: ErrorCounts,
     stats: WindowStats,
+    /// The reference `stats.drift` is binned against.
+    fingerprint: Option<u64>,
 }
 
 impl Open {
-    fn new(start_ms: i64) -> Open {
-        Open { start_ms, ..Open::default() }
+    fn new(start_ms: i64, reference: Option<&Reference>) -> Open {
+        let mut open = Open { start_ms, ..Open::default() };
+        if let Some(r) = reference {
+            open.stats.drift = Some(Window::new(r));
+            open.fingerprint = Some(r.fingerprint);
+        }
+        open
     }
 
     fn is_empty(&self) -> bool {
@@ -148,6 +160,56 @@ struct VersionState {
     columns_sent: bool,
     idle: u32,
     v2: V2Stats,
+    reference: Option<Arc<Reference>>,
+    /// Each column's reference feature, once columns and reference are known.
+    map: Option<Vec<Option<usize>>>,
+}
+
+impl VersionState {
+    /// Takes the reference: windows from now on are binned against it.
+    fn set_reference(&mut self, reference: Arc<Reference>) {
+        if self.open.stats.drift.is_none() {
+            self.open.stats.drift = Some(Window::new(&reference));
+            self.open.fingerprint = Some(reference.fingerprint);
+        }
+        self.reference = Some(reference);
+        self.map = None;
+    }
+
+    /// Maps the columns onto the reference (renaming positional inputs).
+    fn ensure_map(&mut self) {
+        if self.map.is_some() {
+            return;
+        }
+        let (Some(reference), Some((inputs, columns))) = (&self.reference, &mut self.columns) else { return };
+        let (map, names) = reference::map_columns(*inputs, columns, reference);
+        if let Some(names) = names {
+            *columns = names;
+            self.columns_sent = false;
+        }
+        self.map = Some(map);
+    }
+}
+
+/// Where a tensor's values are binned for drift.
+struct Drift<'a> {
+    reference: &'a Reference,
+    window: &'a mut Window,
+    map: &'a [Option<usize>],
+}
+
+impl Drift<'_> {
+    fn number(&mut self, column: usize, v: f64) {
+        if let Some(Some(r)) = self.map.get(column) {
+            self.window.record_number(self.reference, *r, v);
+        }
+    }
+
+    fn category(&mut self, column: usize, v: &[u8]) {
+        if let Some(Some(r)) = self.map.get(column) {
+            self.window.record_category(self.reference, *r, &String::from_utf8_lossy(v));
+        }
+    }
 }
 
 type Key = (String, VersionNumber);
@@ -155,6 +217,8 @@ type Key = (String, VersionNumber);
 /// The recorder and its state; one per server.
 pub struct Telemetry {
     config: TelemetryConfig,
+    /// Where references are looked up; `None`: windows carry no drift counts.
+    store: Option<Arc<dyn Store>>,
     hasher: std::collections::hash_map::RandomState,
     shards: Vec<RwLock<HashMap<Key, Arc<Mutex<VersionState>>>>>,
 }
@@ -194,8 +258,9 @@ fn rows_of(t: &Tensor) -> usize {
     t.shape.first().copied().unwrap_or(1)
 }
 
-/// Adds a tensor's values to its columns (`first` onwards), one pass.
-fn record_tensor(columns: &mut [ColumnStats], first: usize, t: &Tensor) {
+/// Adds a tensor's values to its columns (`first` onwards) and their
+/// reference bins, one pass.
+fn record_tensor(columns: &mut [ColumnStats], first: usize, t: &Tensor, drift: &mut Option<Drift<'_>>) {
     let w = width(t);
     let Some(cols) = columns.get_mut(first..(first + w).min(columns.len())) else { return };
     if cols.is_empty() {
@@ -204,6 +269,9 @@ fn record_tensor(columns: &mut [ColumnStats], first: usize, t: &Tensor) {
     let mut each = |i: usize, v: f64| {
         if let Some(c) = cols.get_mut(i % w) {
             c.record(v);
+            if let Some(d) = drift.as_mut() {
+                d.number(first + i % w, v);
+            }
         }
     };
     match &t.data {
@@ -213,9 +281,12 @@ fn record_tensor(columns: &mut [ColumnStats], first: usize, t: &Tensor) {
         TensorData::Uint(v) => v.iter().enumerate().for_each(|(i, x)| each(i, *x as f64)),
         TensorData::Bool(v) => v.iter().enumerate().for_each(|(i, x)| each(i, f64::from(u8::from(*x)))),
         TensorData::Bytes(v) => {
-            for (i, _) in v.iter().enumerate() {
+            for (i, bytes) in v.iter().enumerate() {
                 if let Some(c) = cols.get_mut(i % w) {
                     c.count += 1;
+                    if let Some(d) = drift.as_mut() {
+                        d.category(first + i % w, bytes);
+                    }
                 }
             }
         }
@@ -226,9 +297,17 @@ impl Telemetry {
     pub fn new(config: TelemetryConfig) -> Telemetry {
         Telemetry {
             config,
+            store: None,
             hasher: std::collections::hash_map::RandomState::new(),
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
         }
+    }
+
+    /// Looks up each newly active version's training reference in `store`
+    /// (on the blocking pool), so its windows carry drift counts.
+    pub fn with_references(mut self, store: Arc<dyn Store>) -> Telemetry {
+        self.store = Some(store);
+        self
     }
 
     pub fn config(&self) -> &TelemetryConfig {
@@ -248,7 +327,29 @@ impl Telemetry {
             return Arc::clone(s);
         }
         let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry((model.to_string(), version)).or_default())
+        let key = (model.to_string(), version);
+        if let Some(s) = map.get(&key) {
+            return Arc::clone(s);
+        }
+        let state = Arc::new(Mutex::new(VersionState::default()));
+        map.insert(key, Arc::clone(&state));
+        drop(map);
+        self.look_up_reference(model, version, &state);
+        state
+    }
+
+    fn look_up_reference(&self, model: &str, version: VersionNumber, state: &Arc<Mutex<VersionState>>) {
+        let (Some(store), Ok(runtime)) = (self.store.clone(), tokio::runtime::Handle::try_current()) else { return };
+        let (model, state) = (model.to_string(), Arc::downgrade(state));
+        runtime.spawn_blocking(move || match reference::training_reference(store.as_ref(), &model, version) {
+            Ok(Some(r)) => {
+                if let Some(state) = state.upgrade() {
+                    state.lock().unwrap_or_else(|p| p.into_inner()).set_reference(Arc::new(r));
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(model = %model, version = version.get(), %error, "no telemetry reference"),
+        });
     }
 
     fn window_start(&self, t_ms: i64) -> i64 {
@@ -262,7 +363,8 @@ impl Telemetry {
         let state = self.state(model, version);
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
         if s.open.start_ms != start {
-            let old = std::mem::replace(&mut s.open, Open::new(start));
+            let fresh = Open::new(start, s.reference.as_deref());
+            let old = std::mem::replace(&mut s.open, fresh);
             if !old.is_empty() {
                 s.closed.push(old);
             }
@@ -283,8 +385,10 @@ impl Telemetry {
         if s.columns.is_none() && rec.error.is_none() {
             s.columns = Some(column_names(rec.inputs, rec.outputs));
         }
+        s.ensure_map();
         let n_columns = s.columns.as_ref().map(|(_, c)| c.len()).unwrap_or(0);
         let n_inputs = s.columns.as_ref().map(|(i, _)| *i).unwrap_or(0);
+        let s = &mut *s;
         let open = &mut s.open;
         open.requests += 1;
         match rec.error {
@@ -305,14 +409,18 @@ impl Telemetry {
         if open.stats.columns.len() < n_columns {
             open.stats.columns.resize(n_columns, ColumnStats::default());
         }
+        let mut drift = match (&s.reference, &mut open.stats.drift, &s.map) {
+            (Some(reference), Some(window), Some(map)) => Some(Drift { reference, window, map }),
+            _ => None,
+        };
         let mut at = 0;
         for tensor in rec.inputs {
-            record_tensor(&mut open.stats.columns, at, tensor);
+            record_tensor(&mut open.stats.columns, at, tensor, &mut drift);
             at += width(tensor);
         }
         let mut at = n_inputs;
         for tensor in rec.outputs {
-            record_tensor(&mut open.stats.columns, at, tensor);
+            record_tensor(&mut open.stats.columns, at, *tensor, &mut drift);
             at += width(tensor);
         }
     }
@@ -347,7 +455,8 @@ impl Telemetry {
             map.retain(|(model, version), state| {
                 let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
                 if s.open.start_ms < current || all {
-                    let old = std::mem::replace(&mut s.open, Open::new(current));
+                    let fresh = Open::new(current, s.reference.as_deref());
+                    let old = std::mem::replace(&mut s.open, fresh);
                     if !old.is_empty() {
                         s.closed.push(old);
                     }
@@ -367,7 +476,7 @@ impl Telemetry {
                         requests: w.requests,
                         rows: w.rows,
                         errors: w.errors,
-                        fingerprint: None,
+                        fingerprint: w.fingerprint,
                         stats: w.stats.to_bytes(),
                         columns,
                     });
