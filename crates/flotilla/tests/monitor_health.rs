@@ -334,10 +334,10 @@ fn drift_against_the_training_profile_and_a_baseline() {
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let stats = flotilla_app::monitor::telemetry::stats::WindowStats { drift: Some(window), ..Default::default() };
-    let delta = WindowDelta {
+    let delta = |start_ms: i64| WindowDelta {
         model: "demand".into(),
         version: flotilla_core::VersionNumber::new(1).unwrap(),
-        start_ms: (now / 1000 - 5) * 1000,
+        start_ms,
         length_ms: 1000,
         requests: 500,
         rows: 500,
@@ -346,12 +346,12 @@ fn drift_against_the_training_profile_and_a_baseline() {
         stats: stats.to_bytes(),
         columns: Some((2, vec!["input_0".into(), "input_1".into(), "predict".into()])),
     };
-    store
-        .merge_windows(&[delta], &Retention::default(), now, &flotilla_app::monitor::telemetry::stats::StatsMerger)
-        .unwrap();
+    let merger = flotilla_app::monitor::telemetry::stats::StatsMerger;
+    store.merge_windows(&[delta((now / 1000 - 5) * 1000)], &Retention::default(), now, &merger).unwrap();
 
     let d = a.get(&format!("/api/monitor/v1/models/demand/drift?version=1&from={}&to={}", now - 60_000, now + 1000));
     assert_eq!(d["windows"], 1, "{d}");
+    assert_eq!(d["rows"], 500);
     let features = d["features"].as_array().unwrap();
     let by_name = |n: &str| features.iter().find(|f| f["feature"] == n).cloned().unwrap();
     assert_eq!(by_name("input_0")["verdict"], "drift", "{d}");
@@ -361,6 +361,17 @@ fn drift_against_the_training_profile_and_a_baseline() {
     assert_eq!(d["prediction_drift"][0]["verdict"], "no_drift");
     assert_eq!((d["judged"].as_u64(), d["drifted"].as_u64()), (Some(2), Some(1)));
     assert_eq!((d["verdict"].as_str(), d["prediction_verdict"].as_str()), (Some("drift"), Some("no_drift")), "{d}");
+
+    // The health job judges a window as it closes: data drift fails, predictions hold.
+    let next = (now / 1000 + 2) * 1000;
+    store.merge_windows(&[delta(next)], &Retention::default(), now, &merger).unwrap();
+    let checks = until("drift in the model's health", Duration::from_secs(10), || {
+        let h = a.get("/api/monitor/v1/models/demand/health");
+        (h["checks"]["data_drift"]["status"] == "fail").then_some(h)
+    });
+    assert_eq!(checks["checks"]["prediction_drift"]["status"], "ok", "{checks}");
+    let health = a.get("/api/monitor/v1/health");
+    assert_eq!(health["counts"]["data_drift"]["fail"], 1, "{health}");
 
     // A baseline switches the reference; windows binned against another one are not mixed in.
     let baseline = json!({ "kind": "dataset", "dataset": "train", "digest": "d2" });

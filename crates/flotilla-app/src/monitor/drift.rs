@@ -111,3 +111,76 @@ pub fn reference_of(store: &dyn Store, model: &str, version: VersionNumber) -> S
     }
     Ok(None)
 }
+
+/// References and drift settings read once per job: prepared references by
+/// dataset (a calendar shared by 100,000 models is decoded once), each
+/// version's by its key, and each family's settings. Bounded: past
+/// [`ReferenceCache::CAPACITY`] entries a map starts over.
+#[derive(Default)]
+pub struct ReferenceCache {
+    by_dataset: std::collections::HashMap<(String, String), Option<Arc<Reference>>>,
+    configs: std::collections::HashMap<String, DriftConfig>,
+}
+
+impl ReferenceCache {
+    pub const CAPACITY: usize = 4096;
+
+    /// As [`reference_of`], with the prepared profiles cached.
+    pub fn get(
+        &mut self,
+        store: &dyn Store,
+        model: &str,
+        version: VersionNumber,
+    ) -> StoreResult<Option<VersionReference>> {
+        if self.by_dataset.len() >= Self::CAPACITY {
+            self.by_dataset.clear();
+        }
+        let mut candidates: Vec<(String, String, bool)> = Vec::new();
+        if let Some(Baseline::Dataset { name, digest }) = store.baseline(model)? {
+            candidates.push((name, digest, true));
+        }
+        match store.upstream(model, version, &Readable::everything()) {
+            Ok(u) => {
+                let mut datasets = u.datasets;
+                datasets.sort_by_key(|d| d.context.as_deref() != Some("training"));
+                candidates.extend(datasets.into_iter().take(16).map(|d| (d.name, d.digest, false)));
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        for (name, digest, baseline) in candidates {
+            let key = (name, digest);
+            let reference = match self.by_dataset.get(&key) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = prepared(store, &key.0, &key.1)?;
+                    self.by_dataset.insert(key.clone(), r.clone());
+                    r
+                }
+            };
+            if let Some(reference) = reference {
+                let (dataset, digest) = key;
+                let source = if baseline {
+                    ReferenceSource::Baseline { dataset, digest }
+                } else {
+                    ReferenceSource::Training { dataset, digest }
+                };
+                return Ok(Some(VersionReference { reference, source }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A family's drift settings, read once.
+    pub fn config(&mut self, store: &dyn Store, family: Option<&str>) -> StoreResult<DriftConfig> {
+        let Some(f) = family else { return Ok(DriftConfig::default()) };
+        if let Some(c) = self.configs.get(f) {
+            return Ok(c.clone());
+        }
+        let c = config_of(store, Some(f))?;
+        if self.configs.len() < Self::CAPACITY {
+            self.configs.insert(f.to_string(), c.clone());
+        }
+        Ok(c)
+    }
+}
