@@ -291,6 +291,29 @@ fn errors_fire_signed_alerts_and_move_health() {
     assert_eq!(rita.status("DELETE", &mine, None), 200);
     assert_eq!(rita.status("GET", &mine, None), 404);
 
+    // The CLI answers the same JSON through the server, and a table.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .arg("monitor")
+            .args(args)
+            .args(["--server", &server.base_url()])
+            .env("MLFLOW_TRACKING_USERNAME", "admin")
+            .env("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: Value = serde_json::from_str(&cli(&["health", "--json"])).unwrap();
+    assert_eq!(json["worst"][0]["model"], "demand");
+    assert!(cli(&["health"]).contains("error_rate"));
+    let json: Value =
+        serde_json::from_str(&cli(&["alerts", "deliveries", "--rule", &ids[2].to_string(), "--json"])).unwrap();
+    assert_eq!(json["deliveries"].as_array().unwrap().len(), 3);
+    assert!(cli(&["alerts", "rules"]).contains("flaky"));
+    let json: Value = serde_json::from_str(&cli(&["drift", "demand", "--json"])).unwrap();
+    assert_eq!(json["verdict"], "no_reference");
+
     // Bad input.
     for (path, status) in [
         ("/api/monitor/v1/health?partition=a=b", 400),
