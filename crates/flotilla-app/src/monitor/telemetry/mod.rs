@@ -540,3 +540,6 @@ pub async fn run_flusher(
     }
     let _ = tokio::task::spawn_blocking(move || telemetry.flush(store.as_ref(), now_ms(), true)).await;
 }
+
+#[cfg(test)]
+mod tests;
