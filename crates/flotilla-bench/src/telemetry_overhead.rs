@@ -35,6 +35,9 @@ pub struct TelemetryOverheadArgs {
     min_ratio: f64,
 }
 
+/// One measure of a round.
+type Measure = fn(&Round) -> f64;
+
 struct Round {
     one_rate: f64,
     one_p50: f64,
@@ -100,8 +103,8 @@ pub fn run(bin: &Path, args: &TelemetryOverheadArgs) -> Result<()> {
             rounds[usize::from(!on)].push(r);
         }
     }
-    let med = |i: usize, f: fn(&Round) -> f64| median(rounds[i].iter().map(f).collect());
-    let rows: [(&str, fn(&Round) -> f64, bool); 4] = [
+    let med = |i: usize, f: Measure| median(rounds[i].iter().map(f).collect());
+    let rows: [(&str, Measure, bool); 4] = [
         ("V2 infer, 1 connection: throughput", |r| r.one_rate, true),
         ("V2 infer, 1 connection: p50", |r| r.one_p50, false),
         ("V2 infer, 1 connection: p99", |r| r.one_p99, false),

@@ -420,7 +420,7 @@ impl Telemetry {
         }
         let mut at = n_inputs;
         for tensor in rec.outputs {
-            record_tensor(&mut open.stats.columns, at, *tensor, &mut drift);
+            record_tensor(&mut open.stats.columns, at, tensor, &mut drift);
             at += width(tensor);
         }
     }
@@ -527,7 +527,7 @@ pub async fn run_flusher(
             () = &mut shutdown => break,
         }
         let (t, s) = (Arc::clone(&telemetry), Arc::clone(&store));
-        let prune = ticks % prune_every == 0;
+        let prune = ticks.is_multiple_of(prune_every);
         ticks += 1;
         let _ = tokio::task::spawn_blocking(move || {
             let now = now_ms();
@@ -540,3 +540,6 @@ pub async fn run_flusher(
     }
     let _ = tokio::task::spawn_blocking(move || telemetry.flush(store.as_ref(), now_ms(), true)).await;
 }
+
+#[cfg(test)]
+mod tests;

@@ -174,9 +174,9 @@ pub async fn telemetry(state: &AppState, model: &str, ask: TelemetryAsk) -> Resu
             let windows = store.windows(&query)?;
             let mut names: HashMap<VersionNumber, (usize, Vec<String>)> = HashMap::new();
             for row in &windows.rows {
-                if !names.contains_key(&row.version) {
+                if let std::collections::hash_map::Entry::Vacant(e) = names.entry(row.version) {
                     let kept = store.monitored_version(&name, row.version)?;
-                    names.insert(row.version, kept.map(|k| (k.inputs, k.columns)).unwrap_or_default());
+                    e.insert(kept.map(|k| (k.inputs, k.columns)).unwrap_or_default());
                 }
             }
             Ok((windows, names))
