@@ -173,7 +173,7 @@ fn s(v: &Value) -> String {
         Value::Number(n) => n
             .as_f64()
             .map_or_else(|| n.to_string(), |f| if f.fract() == 0.0 { n.to_string() } else { format!("{f:.4}") }),
-        other => other.to_string(),
+        other @ (Value::Bool(_) | Value::Array(_) | Value::Object(_)) => other.to_string(),
     }
 }
 

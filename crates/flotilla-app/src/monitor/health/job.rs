@@ -122,6 +122,9 @@ fn drift_checks(
     ]
 }
 
+/// A model's checks from one of its versions.
+type Judged = (String, Vec<CheckResult>);
+
 /// One version's windows judged.
 fn judge_version(
     store: &dyn Store,
@@ -202,7 +205,7 @@ pub fn judge(
         }
         // Two threads (this machine's cores); a model's versions are judged together.
         let half = page.versions.len().div_ceil(2);
-        let judged_page: Vec<StoreResult<Vec<(String, Vec<CheckResult>)>>> = std::thread::scope(|scope| {
+        let judged_page: Vec<StoreResult<Vec<Judged>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = page
                 .versions
                 .chunks(half.max(1))
