@@ -9,6 +9,7 @@
 
 mod drift;
 mod driver;
+mod health;
 mod http;
 mod lineage;
 mod overhead;
@@ -86,6 +87,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
     Lineage(lineage::LineageArgs),
+    /// The health API's roll-ups on a generated fleet with synthetic health (10⁶ models by default).
+    Health(health::HealthArgs),
     /// flotilla-drift judging 10-feature models' daily windows: models/s (no server).
     Drift(drift::DriftArgs),
     /// V2 infer at 1 and 16 connections with serving telemetry on and off: the ratio.
@@ -201,6 +204,7 @@ fn main() -> Result<()> {
         Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
         Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
+        Some(Command::Health(a)) => return health::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
         Some(Command::Profile(_) | Command::Drift(_)) | None => {}
     }
