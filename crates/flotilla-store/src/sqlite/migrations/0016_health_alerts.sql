@@ -4,7 +4,9 @@
 -- rolls them up per scope, kept by triggers like facet_counts (migration 3),
 -- so a family's or the fleet's counts are read, never counted per request.
 -- kind is 'fleet' (scope ''), 'family' (scope: the family's name),
--- 'partition' (scope: family '/' key '=' value) or 'tag' (key '=' value).
+-- 'partition' (scope: family '/' key '=' value; every level of a member's
+-- path but the family's leaf level, where a partition is one model) or
+-- 'tag' (key '=' value).
 -- Rows may reach n = 0 and stay; readers skip them. A member's, a
 -- partition's or a tag's delete subtracts what health its model still has,
 -- and a health row's delete finds only the links that remain, so cascades
@@ -60,7 +62,7 @@ CREATE TRIGGER health_insert AFTER INSERT ON model_health BEGIN
     INSERT INTO health_counts
         SELECT 'partition', f.name || '/' || p.key || '=' || p.value, new.check_name, new.status, 1
         FROM member_partitions p JOIN fleet_members m ON m.rm_id = p.rm_id JOIN families f ON f.family_id = m.family_id
-        WHERE p.rm_id = new.rm_id
+        WHERE p.rm_id = new.rm_id AND p.key != json_extract(f.levels, '$[#-1]')
         ON CONFLICT DO UPDATE SET n = n + 1;
     INSERT INTO health_counts
         SELECT 'tag', t.key || '=' || t.value, new.check_name, new.status, 1
@@ -79,7 +81,7 @@ CREATE TRIGGER health_delete AFTER DELETE ON model_health BEGIN
     WHERE kind = 'partition' AND check_name = old.check_name AND status = old.status
       AND scope IN (SELECT f.name || '/' || p.key || '=' || p.value FROM member_partitions p
                     JOIN fleet_members m ON m.rm_id = p.rm_id JOIN families f ON f.family_id = m.family_id
-                    WHERE p.rm_id = old.rm_id);
+                    WHERE p.rm_id = old.rm_id AND p.key != json_extract(f.levels, '$[#-1]'));
     UPDATE health_counts SET n = n - 1
     WHERE kind = 'tag' AND check_name = old.check_name AND status = old.status
       AND scope IN (SELECT t.key || '=' || t.value FROM registered_model_tags t
@@ -98,7 +100,7 @@ CREATE TRIGGER health_update AFTER UPDATE OF status ON model_health WHEN old.sta
     WHERE kind = 'partition' AND check_name = old.check_name AND status = old.status
       AND scope IN (SELECT f.name || '/' || p.key || '=' || p.value FROM member_partitions p
                     JOIN fleet_members m ON m.rm_id = p.rm_id JOIN families f ON f.family_id = m.family_id
-                    WHERE p.rm_id = old.rm_id);
+                    WHERE p.rm_id = old.rm_id AND p.key != json_extract(f.levels, '$[#-1]'));
     UPDATE health_counts SET n = n - 1
     WHERE kind = 'tag' AND check_name = old.check_name AND status = old.status
       AND scope IN (SELECT t.key || '=' || t.value FROM registered_model_tags t
@@ -112,7 +114,7 @@ CREATE TRIGGER health_update AFTER UPDATE OF status ON model_health WHEN old.sta
     INSERT INTO health_counts
         SELECT 'partition', f.name || '/' || p.key || '=' || p.value, new.check_name, new.status, 1
         FROM member_partitions p JOIN fleet_members m ON m.rm_id = p.rm_id JOIN families f ON f.family_id = m.family_id
-        WHERE p.rm_id = new.rm_id
+        WHERE p.rm_id = new.rm_id AND p.key != json_extract(f.levels, '$[#-1]')
         ON CONFLICT DO UPDATE SET n = n + 1;
     INSERT INTO health_counts
         SELECT 'tag', t.key || '=' || t.value, new.check_name, new.status, 1
@@ -133,7 +135,7 @@ CREATE TRIGGER health_member_delete BEFORE DELETE ON fleet_members BEGIN
                                         AND h.status = health_counts.status)
     WHERE kind = 'partition' AND scope IN (SELECT f.name || '/' || p.key || '=' || p.value
                                            FROM member_partitions p JOIN families f ON f.family_id = old.family_id
-                                           WHERE p.rm_id = old.rm_id);
+                                           WHERE p.rm_id = old.rm_id AND p.key != json_extract(f.levels, '$[#-1]'));
 END;
 CREATE TRIGGER health_tag_insert AFTER INSERT ON registered_model_tags WHEN new.key NOT LIKE 'flotilla.%' BEGIN
     INSERT INTO health_counts
