@@ -45,12 +45,16 @@ impl Default for Objectives {
     }
 }
 
+/// How far back the daily pass looks for versions that went silent.
+pub const IDLE_LOOKBACK_MS: i64 = 7 * DAY_MS;
+
 /// Which checks a pass judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
     /// A base window just closed: traffic, errors, latency, and drift when judged.
     Window,
-    /// A day closed: drift (judged or not) and baseline.
+    /// A day closed: drift (judged or not), baseline, and traffic for the
+    /// versions served in the week before and silent all day (idle).
     Daily,
 }
 
@@ -149,6 +153,10 @@ fn judge_version(
         checks.push(latency_check(&stats.latency, objectives));
     }
     let reference = references.lock().unwrap_or_else(|p| p.into_inner()).get(store, &v.model, v.version)?;
+    if pass == Pass::Daily && rows.is_empty() {
+        // Served within the week, silent all day: idle.
+        checks.push(CheckResult { check: Check::Traffic, status: Status::Warn, value: Some(0.0) });
+    }
     if pass == Pass::Daily {
         let status = if reference.is_some() { Status::Ok } else { Status::Warn };
         checks.push(CheckResult { check: Check::Baseline, status, value: None });
@@ -189,11 +197,17 @@ pub fn judge(
         Pass::Window => Grain::Base,
         Pass::Daily => Grain::Day,
     };
+    // The daily pass also visits versions served in the week before, so a
+    // silent one is found idle.
+    let active_from = match pass {
+        Pass::Window => from,
+        Pass::Daily => from - IDLE_LOOKBACK_MS,
+    };
     let mut after = None;
     let (mut judged, mut events) = (0, 0);
     loop {
-        let page =
-            store.active_versions(&ActiveQuery { from_ms: from, to_ms: to, after, limit: MAX_VERSIONS_PER_CALL })?;
+        let query = ActiveQuery { from_ms: active_from, to_ms: to, after, limit: MAX_VERSIONS_PER_CALL };
+        let page = store.active_versions(&query)?;
         if page.versions.is_empty() {
             break;
         }

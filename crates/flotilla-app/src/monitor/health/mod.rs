@@ -5,6 +5,8 @@
 //! as statuses change, so an answer is a read, not a count.
 
 pub mod job;
+#[cfg(test)]
+mod job_tests;
 
 use flotilla_core::Error;
 use flotilla_store::health::{HealthCounts, HealthScope, HistoryPoint, WorstModel, WorstQuery};
