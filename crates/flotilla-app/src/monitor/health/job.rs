@@ -5,7 +5,7 @@
 //! recorded, which moves the roll-ups and judges the alert rules in the
 //! same transaction; new alert events wake the delivery task. Once a day
 //! the previous day's windows are judged for drift and baseline at the day
-//! grain ([`judge`] with [`Pass::Daily`]); once an hour the roll-ups are
+//! grain, with staleness and idle models ([`judge`] with [`Pass::Daily`]); once an hour the roll-ups are
 //! copied into their history. The fleet is walked a page of versions at a
 //! time ([`MAX_VERSIONS_PER_CALL`]), one store transaction per page, each
 //! page's versions judged on two threads with the references read once per
@@ -53,7 +53,8 @@ pub const IDLE_LOOKBACK_MS: i64 = 7 * DAY_MS;
 pub enum Pass {
     /// A base window just closed: traffic, errors, latency, and drift when judged.
     Window,
-    /// A day closed: drift (judged or not), baseline, and traffic for the
+    /// A day closed: drift (judged or not), baseline, staleness (the
+    /// version's age), and traffic for the
     /// versions served in the week before and silent all day (idle).
     Daily,
 }
@@ -158,6 +159,15 @@ fn judge_version(
         checks.push(CheckResult { check: Check::Traffic, status: Status::Warn, value: Some(0.0) });
     }
     if pass == Pass::Daily {
+        // Staleness: the version's age (warn past 180 days, fail past a year).
+        let created = store.get_version(&v.model, v.version)?.creation_timestamp;
+        let days = (now_ms() - created) as f64 / DAY_MS as f64;
+        let status = match days {
+            d if d > 365.0 => Status::Fail,
+            d if d > 180.0 => Status::Warn,
+            _ => Status::Ok,
+        };
+        checks.push(CheckResult { check: Check::Staleness, status, value: Some(days) });
         let status = if reference.is_some() { Status::Ok } else { Status::Warn };
         checks.push(CheckResult { check: Check::Baseline, status, value: None });
     }

@@ -65,4 +65,5 @@ fn windows_and_days_are_judged() {
     assert_eq!(status(&store, "quiet", Check::Traffic), Some(Status::Warn), "silent all day: idle");
     assert_eq!(status(&store, "busy", Check::Traffic), Some(Status::Ok), "the daily pass leaves traffic it saw");
     assert_eq!(status(&store, "busy", Check::Baseline), Some(Status::Warn), "no reference");
+    assert_eq!(status(&store, "busy", Check::Staleness), Some(Status::Ok), "a new version");
 }
