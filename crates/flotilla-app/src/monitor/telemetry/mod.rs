@@ -94,6 +94,8 @@ pub struct Timing {
 pub struct InferRecord<'a> {
     pub inputs: &'a [Tensor],
     pub outputs: &'a [&'a Tensor],
+    /// The input column names of the model's signature (empty without one).
+    pub signature: &'a [String],
     pub timing: Timing,
     pub error: Option<ErrorClass>,
 }
@@ -227,9 +229,11 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The columns of a version's tensors: a one-column tensor by its name,
-/// a wider one's columns by position (`input_0`, ...), outputs likewise.
-fn column_names(inputs: &[Tensor], outputs: &[&Tensor]) -> (usize, Vec<String>) {
+/// The columns of a version's tensors: the inputs by the signature's
+/// column names when it has as many as the inputs' width, else a
+/// one-column tensor by its name and a wider one's columns by position
+/// (`input_0`, ...); outputs likewise.
+fn column_names(inputs: &[Tensor], outputs: &[&Tensor], signature: &[String]) -> (usize, Vec<String>) {
     let mut names = Vec::new();
     let name = |t: &Tensor, prefix: &str, names: &mut Vec<String>| {
         let width = width(t);
@@ -240,7 +244,12 @@ fn column_names(inputs: &[Tensor], outputs: &[&Tensor]) -> (usize, Vec<String>) 
             names.extend((0..width).map(|j| format!("{prefix}_{}", base + j)));
         }
     };
-    inputs.iter().for_each(|t| name(t, "input", &mut names));
+    let input_width: usize = inputs.iter().map(width).sum();
+    if !signature.is_empty() && signature.len() == input_width {
+        names.extend(signature.iter().cloned());
+    } else {
+        inputs.iter().for_each(|t| name(t, "input", &mut names));
+    }
     let n_inputs = names.len();
     let mut outs = Vec::new();
     outputs.iter().for_each(|t| name(t, "output", &mut outs));
@@ -383,7 +392,7 @@ impl Telemetry {
         s.v2.compute_output.add(t.output_ns);
         s.v2.queue.add(0);
         if s.columns.is_none() && rec.error.is_none() {
-            s.columns = Some(column_names(rec.inputs, rec.outputs));
+            s.columns = Some(column_names(rec.inputs, rec.outputs, rec.signature));
         }
         s.ensure_map();
         let n_columns = s.columns.as_ref().map(|(_, c)| c.len()).unwrap_or(0);
