@@ -214,7 +214,9 @@ impl Drift<'_> {
     }
 }
 
-type Key = (String, VersionNumber);
+/// A shard: models by name (a lookup by `&str`, no allocation per
+/// request), each with its active versions.
+type Shard = HashMap<String, Vec<(VersionNumber, Arc<Mutex<VersionState>>)>>;
 
 /// The recorder and its state; one per server.
 pub struct Telemetry {
@@ -222,7 +224,7 @@ pub struct Telemetry {
     /// Where references are looked up; `None`: windows carry no drift counts.
     store: Option<Arc<dyn Store>>,
     hasher: std::collections::hash_map::RandomState,
-    shards: Vec<RwLock<HashMap<Key, Arc<Mutex<VersionState>>>>>,
+    shards: Vec<RwLock<Shard>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -323,25 +325,26 @@ impl Telemetry {
         &self.config
     }
 
-    fn shard(&self, model: &str, version: VersionNumber) -> &RwLock<HashMap<Key, Arc<Mutex<VersionState>>>> {
+    fn shard(&self, model: &str) -> &RwLock<Shard> {
         let mut h = self.hasher.build_hasher();
         model.hash(&mut h);
-        version.hash(&mut h);
         &self.shards[(h.finish() as usize) % SHARDS]
     }
 
     fn state(&self, model: &str, version: VersionNumber) -> Arc<Mutex<VersionState>> {
-        let shard = self.shard(model, version);
-        if let Some(s) = shard.read().unwrap_or_else(|p| p.into_inner()).get(&(model.to_string(), version)) {
-            return Arc::clone(s);
+        let shard = self.shard(model);
+        let find = |map: &Shard| {
+            map.get(model).and_then(|vs| vs.iter().find(|(v, _)| *v == version)).map(|(_, s)| Arc::clone(s))
+        };
+        if let Some(s) = find(&shard.read().unwrap_or_else(|p| p.into_inner())) {
+            return s;
         }
         let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-        let key = (model.to_string(), version);
-        if let Some(s) = map.get(&key) {
-            return Arc::clone(s);
+        if let Some(s) = find(&map) {
+            return s;
         }
         let state = Arc::new(Mutex::new(VersionState::default()));
-        map.insert(key, Arc::clone(&state));
+        map.entry(model.to_string()).or_default().push((version, Arc::clone(&state)));
         drop(map);
         self.look_up_reference(model, version, &state);
         state
@@ -436,22 +439,24 @@ impl Telemetry {
 
     /// The V2 statistics of the versions of `model` with state (one version, or all).
     pub fn v2_stats(&self, model: &str, version: Option<VersionNumber>) -> Vec<(VersionNumber, V2Stats)> {
-        let mut out = Vec::new();
-        for shard in &self.shards {
-            let map = shard.read().unwrap_or_else(|p| p.into_inner());
-            for ((m, v), s) in map.iter() {
-                if m == model && version.is_none_or(|want| want == *v) {
-                    out.push((*v, s.lock().unwrap_or_else(|p| p.into_inner()).v2));
-                }
-            }
-        }
+        let map = self.shard(model).read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(VersionNumber, V2Stats)> = map
+            .get(model)
+            .into_iter()
+            .flatten()
+            .filter(|(v, _)| version.is_none_or(|want| want == *v))
+            .map(|(v, s)| (*v, s.lock().unwrap_or_else(|p| p.into_inner()).v2))
+            .collect();
         out.sort_by_key(|(v, _)| *v);
         out
     }
 
     /// Versions with state now (what memory holds).
     pub fn active(&self) -> usize {
-        self.shards.iter().map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum::<usize>())
+            .sum()
     }
 
     /// Takes the closed windows (every window, `all`: at shutdown) as
@@ -461,37 +466,40 @@ impl Telemetry {
         let mut deltas = Vec::new();
         for shard in &self.shards {
             let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-            map.retain(|(model, version), state| {
-                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                if s.open.start_ms < current || all {
-                    let fresh = Open::new(current, s.reference.as_deref());
-                    let old = std::mem::replace(&mut s.open, fresh);
-                    if !old.is_empty() {
-                        s.closed.push(old);
+            for (model, versions) in map.iter_mut() {
+                versions.retain(|(version, state)| {
+                    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+                    if s.open.start_ms < current || all {
+                        let fresh = Open::new(current, s.reference.as_deref());
+                        let old = std::mem::replace(&mut s.open, fresh);
+                        if !old.is_empty() {
+                            s.closed.push(old);
+                        }
                     }
-                }
-                let closed = std::mem::take(&mut s.closed);
-                if closed.is_empty() && s.open.is_empty() {
-                    s.idle += 1;
-                }
-                for w in closed {
-                    let columns = if s.columns_sent { None } else { s.columns.clone() };
-                    s.columns_sent |= columns.is_some();
-                    deltas.push(WindowDelta {
-                        model: model.clone(),
-                        version: *version,
-                        start_ms: w.start_ms,
-                        length_ms: self.config.window_ms,
-                        requests: w.requests,
-                        rows: w.rows,
-                        errors: w.errors,
-                        fingerprint: w.fingerprint,
-                        stats: w.stats.to_bytes(),
-                        columns,
-                    });
-                }
-                s.idle < IDLE_WINDOWS
-            });
+                    let closed = std::mem::take(&mut s.closed);
+                    if closed.is_empty() && s.open.is_empty() {
+                        s.idle += 1;
+                    }
+                    for w in closed {
+                        let columns = if s.columns_sent { None } else { s.columns.clone() };
+                        s.columns_sent |= columns.is_some();
+                        deltas.push(WindowDelta {
+                            model: model.clone(),
+                            version: *version,
+                            start_ms: w.start_ms,
+                            length_ms: self.config.window_ms,
+                            requests: w.requests,
+                            rows: w.rows,
+                            errors: w.errors,
+                            fingerprint: w.fingerprint,
+                            stats: w.stats.to_bytes(),
+                            columns,
+                        });
+                    }
+                    s.idle < IDLE_WINDOWS
+                });
+            }
+            map.retain(|_, versions| !versions.is_empty());
         }
         deltas
     }
