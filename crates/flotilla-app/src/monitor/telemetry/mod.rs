@@ -21,7 +21,7 @@ pub mod reference;
 pub mod stats;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -326,9 +326,7 @@ impl Telemetry {
     }
 
     fn shard(&self, model: &str) -> &RwLock<Shard> {
-        let mut h = self.hasher.build_hasher();
-        model.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        &self.shards[(self.hasher.hash_one(model) as usize) % SHARDS]
     }
 
     fn state(&self, model: &str, version: VersionNumber) -> Arc<Mutex<VersionState>> {
