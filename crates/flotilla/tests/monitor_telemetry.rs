@@ -242,6 +242,22 @@ fn served_values_are_binned_against_the_training_profile() {
     assert!(f0.above >= 5, "2.0 is above the training maximum: {f0:?}");
     assert!(f0.bins.iter().sum::<u64>() >= 5, "0.95 falls in a bin: {f0:?}");
     assert_eq!(drift.features[2].count(), 0, "nothing served is the label");
+    let served_above = f0.above;
+
+    // Posted predictions are binned against the same reference, by column name.
+    let posted =
+        (0..3).map(|_| json!({ "f0": 5.0, "f1": 1.0, "prediction": 1.0 }).to_string() + "\n").collect::<String>();
+    let r = server.request(
+        "POST",
+        "/api/monitor/v1/models/binned/versions/1/predictions",
+        &[("Content-Type", "application/x-ndjson")],
+        posted.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let row = store.windows(&q).unwrap().rows.remove(0);
+    let drift = WindowStats::from_bytes(&row.stats).unwrap().drift.unwrap();
+    let WindowCounts::Numeric(f0) = &drift.features[0].counts else { panic!("f0 is numeric") };
+    assert_eq!(f0.above, served_above + 3);
 }
 
 #[test]
