@@ -20,6 +20,8 @@ pub struct Inference {
     /// The inputs as the model took them (in its order), handed back for
     /// telemetry to bin without decoding the request again.
     pub inputs: Vec<Tensor>,
+    /// The model that answered.
+    pub model: Arc<LoadedModel>,
 }
 
 impl Serving {
@@ -35,8 +37,8 @@ impl Serving {
     ) -> Result<Inference, ServingError> {
         let (resolved, loaded) = self.model(model).await?;
         let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
-        let (inputs, produced) = predict(loaded, inputs).await?;
-        Ok(Inference { resolved, outputs: select_outputs(produced, outputs)?, inputs })
+        let (inputs, produced) = predict(Arc::clone(&loaded), inputs).await?;
+        Ok(Inference { resolved, outputs: select_outputs(produced, outputs)?, inputs, model: loaded })
     }
 }
 

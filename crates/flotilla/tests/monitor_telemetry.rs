@@ -242,4 +242,40 @@ fn served_values_are_binned_against_the_training_profile() {
     assert!(f0.above >= 5, "2.0 is above the training maximum: {f0:?}");
     assert!(f0.bins.iter().sum::<u64>() >= 5, "0.95 falls in a bin: {f0:?}");
     assert_eq!(drift.features[2].count(), 0, "nothing served is the label");
+    let served_above = f0.above;
+
+    // Posted predictions are binned against the same reference, by column name.
+    let posted =
+        (0..3).map(|_| json!({ "f0": 5.0, "f1": 1.0, "prediction": 1.0 }).to_string() + "\n").collect::<String>();
+    let r = server.request(
+        "POST",
+        "/api/monitor/v1/models/binned/versions/1/predictions",
+        &[("Content-Type", "application/x-ndjson")],
+        posted.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let row = store.windows(&q).unwrap().rows.remove(0);
+    let drift = WindowStats::from_bytes(&row.stats).unwrap().drift.unwrap();
+    let WindowCounts::Numeric(f0) = &drift.features[0].counts else { panic!("f0 is numeric") };
+    assert_eq!(f0.above, served_above + 3);
+}
+
+#[test]
+fn a_column_signature_names_the_features() {
+    let server = TestServer::start(options!().arg("--monitor-window").arg("1s"));
+    let a = Client::anonymous(&server);
+    let signed = format!(
+        "{MLMODEL}signature:\n  inputs: '[{{\"name\": \"price\", \"type\": \"double\"}}, {{\"name\": \"qty\", \"type\": \"double\"}}]'\n"
+    );
+    for (file, body) in [("MLmodel", signed.as_str()), ("model.lgb", LIGHTGBM_MODEL)] {
+        let path = format!("/api/2.0/mlflow-artifacts/artifacts/signed/{file}");
+        assert_eq!(server.request("PUT", &path, &[], body.as_bytes()).status, 200);
+    }
+    a.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "signed" })));
+    let version = json!({ "name": "signed", "source": "mlflow-artifacts:/signed" });
+    a.ok("POST", "/api/2.0/mlflow/model-versions/create", Some(version));
+    a.ok("POST", "/v2/models/signed/infer", Some(rows(&[[0.9, 2.0]])));
+    let w = windows_until(&a, "/api/monitor/v1/models/signed/telemetry?grain=hour", |w| total(w, "requests") == 1);
+    let names: Vec<&str> = w[0]["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["price", "qty", "predict"]);
 }

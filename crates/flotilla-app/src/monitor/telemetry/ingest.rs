@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use flotilla_core::{Error, VersionNumber};
+use flotilla_drift::{Reference, Window};
 use flotilla_store::monitor::{ErrorCounts, Grain, KeptPrediction, MAX_IDS_PER_CALL, Retention, WindowDelta};
 use flotilla_store::{Store, StoreResult};
 use serde::Serialize;
@@ -99,6 +100,10 @@ pub struct Batch {
     fresh: bool,
     windows: BTreeMap<i64, (u64, WindowStats)>,
     kept: Vec<KeptPrediction>,
+    /// The version's training reference, and each column's feature in it
+    /// (by name; the prediction under its own name or `prediction`).
+    reference: Option<Reference>,
+    map: Vec<Option<usize>>,
     pub answer: PredictionsAnswer,
 }
 
@@ -129,8 +134,23 @@ impl Batch {
             inputs: columns,
             windows: BTreeMap::new(),
             kept: Vec::new(),
+            reference: None,
+            map: Vec::new(),
             answer: PredictionsAnswer::default(),
         }
+    }
+
+    /// Bins the rows' values against the version's training reference too.
+    pub fn with_reference(mut self, reference: Option<Reference>) -> Batch {
+        self.reference = reference;
+        self
+    }
+
+    fn map_reference(&mut self) {
+        let Some(r) = &self.reference else { return };
+        let index = |name: &str| r.features.iter().position(|f| f.name == name);
+        self.map = self.inputs.iter().map(|c| index(c)).collect();
+        self.map.push(index("prediction"));
     }
 
     /// Adds row number `n` (1-based, as the client counts lines or rows).
@@ -156,6 +176,9 @@ impl Batch {
                 return Err(Error::invalid(format!("row {n}: more than {MAX_RECORDED_COLUMNS} features")));
             }
             self.known = true;
+        }
+        if self.map.is_empty() {
+            self.map_reference();
         }
         let width = self.inputs.len();
         let cells: Vec<&Cell> = match &row.features {
@@ -187,14 +210,22 @@ impl Batch {
             }
         };
         let (start, len) = Grain::Base.window_of(ts, self.config.window_ms);
+        let reference = self.reference.as_ref();
         let (rows, stats) = self.windows.entry(start).or_insert_with(|| {
-            (0, WindowStats { columns: vec![ColumnStats::default(); width + 1], ..WindowStats::default() })
+            let drift = reference.map(Window::new);
+            (0, WindowStats { columns: vec![ColumnStats::default(); width + 1], drift, ..WindowStats::default() })
         });
         *rows += 1;
-        for (c, cell) in stats.columns.iter_mut().zip(cells) {
+        for (i, (c, cell)) in stats.columns.iter_mut().zip(cells.into_iter().chain([&row.prediction])).enumerate() {
             record(c, cell, &mut self.answer);
+            if let (Some(r), Some(w), Some(Some(f))) = (reference, stats.drift.as_mut(), self.map.get(i)) {
+                match cell {
+                    Cell::Null => w.record_null(*f),
+                    Cell::Number(v) => w.record_number(r, *f, *v),
+                    Cell::Text(t) => w.record_category(r, *f, t),
+                }
+            }
         }
-        record(&mut stats.columns[width], &row.prediction, &mut self.answer);
         if let Some(id) = row.id {
             let (score, class) = match row.prediction {
                 Cell::Number(v) => (Some(v), None),
@@ -223,7 +254,7 @@ impl Batch {
                 requests: 0,
                 rows,
                 errors: ErrorCounts::default(),
-                fingerprint: None,
+                fingerprint: stats.drift.as_ref().map(|w| w.fingerprint),
                 stats: stats.to_bytes(),
                 columns: (i == 0 && self.fresh).then(|| (inputs, columns.clone())),
             })

@@ -21,7 +21,7 @@ pub mod reference;
 pub mod stats;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -94,6 +94,8 @@ pub struct Timing {
 pub struct InferRecord<'a> {
     pub inputs: &'a [Tensor],
     pub outputs: &'a [&'a Tensor],
+    /// The input column names of the model's signature (empty without one).
+    pub signature: &'a [String],
     pub timing: Timing,
     pub error: Option<ErrorClass>,
 }
@@ -212,7 +214,9 @@ impl Drift<'_> {
     }
 }
 
-type Key = (String, VersionNumber);
+/// A shard: models by name (a lookup by `&str`, no allocation per
+/// request), each with its active versions.
+type Shard = HashMap<String, Vec<(VersionNumber, Arc<Mutex<VersionState>>)>>;
 
 /// The recorder and its state; one per server.
 pub struct Telemetry {
@@ -220,16 +224,18 @@ pub struct Telemetry {
     /// Where references are looked up; `None`: windows carry no drift counts.
     store: Option<Arc<dyn Store>>,
     hasher: std::collections::hash_map::RandomState,
-    shards: Vec<RwLock<HashMap<Key, Arc<Mutex<VersionState>>>>>,
+    shards: Vec<RwLock<Shard>>,
 }
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The columns of a version's tensors: a one-column tensor by its name,
-/// a wider one's columns by position (`input_0`, ...), outputs likewise.
-fn column_names(inputs: &[Tensor], outputs: &[&Tensor]) -> (usize, Vec<String>) {
+/// The columns of a version's tensors: the inputs by the signature's
+/// column names when it has as many as the inputs' width, else a
+/// one-column tensor by its name and a wider one's columns by position
+/// (`input_0`, ...); outputs likewise.
+fn column_names(inputs: &[Tensor], outputs: &[&Tensor], signature: &[String]) -> (usize, Vec<String>) {
     let mut names = Vec::new();
     let name = |t: &Tensor, prefix: &str, names: &mut Vec<String>| {
         let width = width(t);
@@ -240,7 +246,12 @@ fn column_names(inputs: &[Tensor], outputs: &[&Tensor]) -> (usize, Vec<String>) 
             names.extend((0..width).map(|j| format!("{prefix}_{}", base + j)));
         }
     };
-    inputs.iter().for_each(|t| name(t, "input", &mut names));
+    let input_width: usize = inputs.iter().map(width).sum();
+    if !signature.is_empty() && signature.len() == input_width {
+        names.extend(signature.iter().cloned());
+    } else {
+        inputs.iter().for_each(|t| name(t, "input", &mut names));
+    }
     let n_inputs = names.len();
     let mut outs = Vec::new();
     outputs.iter().for_each(|t| name(t, "output", &mut outs));
@@ -314,25 +325,24 @@ impl Telemetry {
         &self.config
     }
 
-    fn shard(&self, model: &str, version: VersionNumber) -> &RwLock<HashMap<Key, Arc<Mutex<VersionState>>>> {
-        let mut h = self.hasher.build_hasher();
-        model.hash(&mut h);
-        version.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+    fn shard(&self, model: &str) -> &RwLock<Shard> {
+        &self.shards[(self.hasher.hash_one(model) as usize) % SHARDS]
     }
 
     fn state(&self, model: &str, version: VersionNumber) -> Arc<Mutex<VersionState>> {
-        let shard = self.shard(model, version);
-        if let Some(s) = shard.read().unwrap_or_else(|p| p.into_inner()).get(&(model.to_string(), version)) {
-            return Arc::clone(s);
+        let shard = self.shard(model);
+        let find = |map: &Shard| {
+            map.get(model).and_then(|vs| vs.iter().find(|(v, _)| *v == version)).map(|(_, s)| Arc::clone(s))
+        };
+        if let Some(s) = find(&shard.read().unwrap_or_else(|p| p.into_inner())) {
+            return s;
         }
         let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-        let key = (model.to_string(), version);
-        if let Some(s) = map.get(&key) {
-            return Arc::clone(s);
+        if let Some(s) = find(&map) {
+            return s;
         }
         let state = Arc::new(Mutex::new(VersionState::default()));
-        map.insert(key, Arc::clone(&state));
+        map.entry(model.to_string()).or_default().push((version, Arc::clone(&state)));
         drop(map);
         self.look_up_reference(model, version, &state);
         state
@@ -383,7 +393,7 @@ impl Telemetry {
         s.v2.compute_output.add(t.output_ns);
         s.v2.queue.add(0);
         if s.columns.is_none() && rec.error.is_none() {
-            s.columns = Some(column_names(rec.inputs, rec.outputs));
+            s.columns = Some(column_names(rec.inputs, rec.outputs, rec.signature));
         }
         s.ensure_map();
         let n_columns = s.columns.as_ref().map(|(_, c)| c.len()).unwrap_or(0);
@@ -427,22 +437,24 @@ impl Telemetry {
 
     /// The V2 statistics of the versions of `model` with state (one version, or all).
     pub fn v2_stats(&self, model: &str, version: Option<VersionNumber>) -> Vec<(VersionNumber, V2Stats)> {
-        let mut out = Vec::new();
-        for shard in &self.shards {
-            let map = shard.read().unwrap_or_else(|p| p.into_inner());
-            for ((m, v), s) in map.iter() {
-                if m == model && version.is_none_or(|want| want == *v) {
-                    out.push((*v, s.lock().unwrap_or_else(|p| p.into_inner()).v2));
-                }
-            }
-        }
+        let map = self.shard(model).read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(VersionNumber, V2Stats)> = map
+            .get(model)
+            .into_iter()
+            .flatten()
+            .filter(|(v, _)| version.is_none_or(|want| want == *v))
+            .map(|(v, s)| (*v, s.lock().unwrap_or_else(|p| p.into_inner()).v2))
+            .collect();
         out.sort_by_key(|(v, _)| *v);
         out
     }
 
     /// Versions with state now (what memory holds).
     pub fn active(&self) -> usize {
-        self.shards.iter().map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum::<usize>())
+            .sum()
     }
 
     /// Takes the closed windows (every window, `all`: at shutdown) as
@@ -452,37 +464,40 @@ impl Telemetry {
         let mut deltas = Vec::new();
         for shard in &self.shards {
             let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-            map.retain(|(model, version), state| {
-                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                if s.open.start_ms < current || all {
-                    let fresh = Open::new(current, s.reference.as_deref());
-                    let old = std::mem::replace(&mut s.open, fresh);
-                    if !old.is_empty() {
-                        s.closed.push(old);
+            for (model, versions) in map.iter_mut() {
+                versions.retain(|(version, state)| {
+                    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+                    if s.open.start_ms < current || all {
+                        let fresh = Open::new(current, s.reference.as_deref());
+                        let old = std::mem::replace(&mut s.open, fresh);
+                        if !old.is_empty() {
+                            s.closed.push(old);
+                        }
                     }
-                }
-                let closed = std::mem::take(&mut s.closed);
-                if closed.is_empty() && s.open.is_empty() {
-                    s.idle += 1;
-                }
-                for w in closed {
-                    let columns = if s.columns_sent { None } else { s.columns.clone() };
-                    s.columns_sent |= columns.is_some();
-                    deltas.push(WindowDelta {
-                        model: model.clone(),
-                        version: *version,
-                        start_ms: w.start_ms,
-                        length_ms: self.config.window_ms,
-                        requests: w.requests,
-                        rows: w.rows,
-                        errors: w.errors,
-                        fingerprint: w.fingerprint,
-                        stats: w.stats.to_bytes(),
-                        columns,
-                    });
-                }
-                s.idle < IDLE_WINDOWS
-            });
+                    let closed = std::mem::take(&mut s.closed);
+                    if closed.is_empty() && s.open.is_empty() {
+                        s.idle += 1;
+                    }
+                    for w in closed {
+                        let columns = if s.columns_sent { None } else { s.columns.clone() };
+                        s.columns_sent |= columns.is_some();
+                        deltas.push(WindowDelta {
+                            model: model.clone(),
+                            version: *version,
+                            start_ms: w.start_ms,
+                            length_ms: self.config.window_ms,
+                            requests: w.requests,
+                            rows: w.rows,
+                            errors: w.errors,
+                            fingerprint: w.fingerprint,
+                            stats: w.stats.to_bytes(),
+                            columns,
+                        });
+                    }
+                    s.idle < IDLE_WINDOWS
+                });
+            }
+            map.retain(|_, versions| !versions.is_empty());
         }
         deltas
     }
