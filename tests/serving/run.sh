@@ -2,7 +2,8 @@
 # Runs the V2 serving suite against a fresh flotilla server.
 #
 # Makes the fixture models (make_fixtures.sh -> target/test-output/fixtures), starts flotilla
-# (tests/support/flotilla_server.py: port 0, a temp data dir) with --model-memory 256MiB, runs
+# (tests/support/flotilla_server.py: port 0, a temp data dir) with --model-memory 256MiB and 1 s
+# telemetry windows, runs
 # pytest on tests/serving/test_v2_*.py with the serving venv, and stops the server. Nothing is
 # built.
 # Environment:
@@ -55,7 +56,7 @@ else
   echo "=== serving: flotilla $bin (fixtures: $fixtures) ==="
   FLOTILLA_FIXTURES="$fixtures" FLOTILLA_BIN="$bin" \
     python3 "$root/tests/support/flotilla_server.py" --name serving --bin "$bin" --log "$log" \
-    --server-args "--model-memory 256MiB" --url-env FLOTILLA_URL -- "${pytest[@]}"
+    --server-args "--model-memory 256MiB --monitor-window 1s" --url-env FLOTILLA_URL -- "${pytest[@]}"
 fi
 status=$?
 if [[ $status -ne 0 ]]; then

@@ -18,6 +18,7 @@ pub mod data;
 pub mod error;
 pub mod fleet_api;
 pub mod fleet_query;
+pub mod monitor;
 pub mod search;
 
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// Authentication (`--auth basic`); `None` is `--auth none`: no caller
     /// is established and the user and token routes are not served.
     pub auth: Option<Arc<auth::Authenticator>>,
+    /// Serving telemetry (`--monitor on`); `None` records nothing.
+    pub telemetry: Option<Arc<monitor::telemetry::Telemetry>>,
 }
 
 impl AppState {

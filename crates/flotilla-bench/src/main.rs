@@ -4,10 +4,12 @@
 //! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer),
 //! `profile` (flotilla-profile against whylogs on a million-row frame; no server), `lineage`
 //! (the data API's lineage queries on a generated fleet of 10⁶ models) and `drift`
-//! (flotilla-drift's models/s judging daily windows; no server).
+//! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
+//! infer with serving telemetry on and off).
 
 mod drift;
 mod driver;
+mod health;
 mod http;
 mod lineage;
 mod overhead;
@@ -15,6 +17,7 @@ mod profile;
 mod report;
 mod resilience;
 mod server;
+mod telemetry_overhead;
 mod venv;
 mod workload;
 
@@ -84,8 +87,12 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
     Lineage(lineage::LineageArgs),
+    /// The health API's roll-ups on a generated fleet with synthetic health (10⁶ models by default).
+    Health(health::HealthArgs),
     /// flotilla-drift judging 10-feature models' daily windows: models/s (no server).
     Drift(drift::DriftArgs),
+    /// V2 infer at 1 and 16 connections with serving telemetry on and off: the ratio.
+    TelemetryOverhead(telemetry_overhead::TelemetryOverheadArgs),
 }
 
 impl Args {
@@ -197,6 +204,8 @@ fn main() -> Result<()> {
         Some(Command::Crash(a)) => return resilience::crash(&flotilla_bin, a),
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
         Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
+        Some(Command::Health(a)) => return health::run(&flotilla_bin, a),
+        Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
         Some(Command::Profile(_) | Command::Drift(_)) | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {

@@ -21,6 +21,7 @@ use rusqlite::{Transaction, params};
 
 mod batched;
 mod datasets;
+pub mod health;
 mod side;
 mod stores;
 

@@ -180,3 +180,44 @@ fn generated_fleet_counts_facets_like_the_triggers() {
         .unwrap();
     assert_eq!(off, 0);
 }
+
+#[test]
+fn synthetic_health_is_rolled_up_like_real_health() {
+    use flotilla_store::health::{Check, HealthScope, HealthStore, Status};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flotilla.db");
+    let spec = FleetSpec {
+        models: 600,
+        versions_per_model: 1,
+        families: 3,
+        regions_per_family: 5,
+        seed: 9,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    let written = flotilla_fleetgen::health::generate_health(&path, 9, &mut |_| {}).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    let everything = flotilla_store::Visible::everything();
+    let n = |scope: &HealthScope, check: Check, status: Status| {
+        let counts = store.health_counts(scope, &everything).unwrap();
+        counts.counts.iter().find(|c| c.check == check && c.status == status).map_or(0, |c| c.models)
+    };
+    let fleet: i64 = Status::ALL.iter().map(|s| n(&HealthScope::Fleet, Check::Traffic, *s)).sum();
+    assert_eq!(fleet as u64, written, "every model has one traffic status");
+    let idle = n(&HealthScope::Fleet, Check::Traffic, Status::Warn);
+    assert!(idle > 0 && (idle as u64) < written / 5, "about one in ten idle: {idle}");
+    assert!(n(&HealthScope::Fleet, Check::ErrorRate, Status::Fail) > 0, "some regions error");
+    assert!(n(&HealthScope::Fleet, Check::DataDrift, Status::Fail) > 0, "some families drift");
+    // The families' counters add up to the fleet's members.
+    let families: Vec<String> = flotilla_store::FamilyStore::list_families(&store, &Default::default(), &everything)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    let per_family: i64 = families
+        .iter()
+        .map(|f| Status::ALL.iter().map(|s| n(&HealthScope::Family(f.clone()), Check::DataDrift, *s)).sum::<i64>())
+        .sum();
+    assert!(per_family > 0 && per_family <= fleet);
+}

@@ -19,6 +19,7 @@ pub mod listener;
 mod meta;
 mod metrics;
 mod mlflow;
+mod monitor_api;
 mod observed;
 mod permissions;
 pub mod rate_limit;
@@ -34,6 +35,7 @@ use axum::Router;
 pub use flotilla_app::AppState;
 
 pub use crate::host_check::AllowedHosts;
+pub use crate::monitor_api::alerts_client::HyperSender;
 use crate::rate_limit::RateLimits;
 use crate::request_meta::TrustedProxies;
 
@@ -110,6 +112,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(artifacts::routes())
         .merge(fleet::routes())
         .merge(data_api::routes(edge.upload_limit))
+        .merge(monitor_api::routes(edge.upload_limit))
         .merge(audit::routes())
         .merge(users::routes())
         .merge(permissions::routes::routes())

@@ -314,6 +314,7 @@ async fn foreign_host_headers_are_refused_on_loopback() {
         artifacts: std::sync::Arc::new(artifacts),
         serving: None,
         auth: None,
+        telemetry: None,
     };
     let app = flotilla_http::router_with_hosts(state, flotilla_http::AllowedHosts::loopback());
     for (host, status) in

@@ -37,11 +37,24 @@ struct Flavors {
     other: BTreeMap<String, IgnoredAny>,
 }
 
+/// MLflow's model signature: JSON text of the inputs' and outputs' specs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Signature {
+    inputs: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct MlModel {
     #[serde(default)]
     flavors: Flavors,
+    #[serde(default)]
+    signature: Signature,
 }
+
+/// Column names read from a signature at most (and their length).
+const MAX_SIGNATURE_COLUMNS: usize = 4096;
+const MAX_COLUMN_NAME: usize = 256;
 
 /// A flavor flotilla can run, with the file that holds the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +110,26 @@ impl MlModel {
         }
         serde_saphyr::from_slice_with_options(bytes, options())
             .map_err(|e| InferError::InvalidModel(format!("MLmodel is not valid: {e}")))
+    }
+
+    /// The column names of a column-based signature's inputs, in order;
+    /// empty for a tensor-based signature, none, or one that does not read.
+    pub fn input_names(&self) -> Vec<String> {
+        #[derive(Deserialize)]
+        struct Column {
+            name: Option<String>,
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let Some(spec) = self.signature.inputs.as_deref() else { return Vec::new() };
+        let Ok(columns) = serde_json::from_str::<Vec<Column>>(spec) else { return Vec::new() };
+        let named = columns.iter().all(|c| {
+            c.kind.as_deref() != Some("tensor") && c.name.as_ref().is_some_and(|n| n.len() <= MAX_COLUMN_NAME)
+        });
+        if !named || columns.len() > MAX_SIGNATURE_COLUMNS {
+            return Vec::new();
+        }
+        columns.into_iter().filter_map(|c| c.name).collect()
     }
 
     /// The flavor to run: XGBoost, LightGBM or ONNX, in that order of preference.
@@ -180,6 +213,9 @@ mod tests {
             assert!(e.contains(fragment), "{}...: {e}", &yaml[..40.min(yaml.len())]);
             assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
         }
+        // Column names come from a column-based signature only.
+        let columns = "flavors:\n  lightgbm:\n    data: m.lgb\nsignature:\n  inputs: '[{\"name\": \"price\", \"type\": \"double\"}, {\"name\": \"qty\", \"type\": \"long\"}]'\n";
+        assert_eq!(MlModel::parse(columns.as_bytes()).unwrap().input_names(), ["price", "qty"]);
         // A real MLflow file, signature and all, still parses.
         let real = "artifact_path: model\nflavors:\n  python_function:\n    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n    loader_module: mlflow.lightgbm\n    python_version: 3.11.2\n  lightgbm:\n    code: null\n    data: model.lgb\n    lgb_version: 4.5.0\n    model_class: lightgbm.basic.Booster\nmlflow_version: 2.22.0\nsignature:\n  inputs: '[{\"type\": \"tensor\", \"tensor-spec\": {\"dtype\": \"float32\", \"shape\": [-1, 4]}}]'\n";
         assert_eq!(

@@ -68,11 +68,25 @@ pub struct LoadedModel {
     pub version: VersionNumber,
     pub model: Box<dyn Model>,
     pub size: usize,
+    /// The input columns of the MLmodel's column-based signature (empty
+    /// without one), for telemetry's feature names.
+    pub feature_names: Vec<String>,
     /// Set once a prediction has run: a model's first prediction may pay
     /// for one-time work (caches, lazily built tables), so it never runs on
     /// an async worker (see `inference::predict`).
     pub(crate) warmed: AtomicBool,
     ledger: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("platform", &self.model.platform())
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for LoadedModel {
@@ -225,7 +239,11 @@ impl ModelCache {
             ServingError::Unservable(format!("MLmodel is {size} bytes; at most {MAX_MLMODEL_BYTES} are accepted"))
         };
         let mlmodel = self.read(&resolved.dir, "MLmodel", MAX_MLMODEL_BYTES, too_big).await?;
-        let flavor = blocking(move || MlModel::parse(&mlmodel)?.flavor()).await??;
+        let (flavor, feature_names) = blocking(move || {
+            let parsed = MlModel::parse(&mlmodel)?;
+            parsed.flavor().map(|f| (f, parsed.input_names()))
+        })
+        .await??;
         let budget = self.config.budget_bytes;
         let over_budget = |size: u64| ServingError::TooLarge {
             model: format!("{}/{} (file {})", resolved.name, resolved.version, flavor.data()),
@@ -241,6 +259,7 @@ impl ModelCache {
             version: resolved.version,
             model,
             size,
+            feature_names,
             warmed: AtomicBool::new(false),
             ledger: Arc::clone(&self.ledger),
         }))

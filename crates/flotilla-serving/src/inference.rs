@@ -17,6 +17,11 @@ use crate::{LoadedModel, ModelRef, Resolved, Serving, ServingError};
 pub struct Inference {
     pub resolved: Resolved,
     pub outputs: Vec<Tensor>,
+    /// The inputs as the model took them (in its order), handed back for
+    /// telemetry to bin without decoding the request again.
+    pub inputs: Vec<Tensor>,
+    /// The model that answered.
+    pub model: Arc<LoadedModel>,
 }
 
 impl Serving {
@@ -32,8 +37,8 @@ impl Serving {
     ) -> Result<Inference, ServingError> {
         let (resolved, loaded) = self.model(model).await?;
         let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
-        let produced = predict(loaded, inputs).await?;
-        Ok(Inference { resolved, outputs: select_outputs(produced, outputs)? })
+        let (inputs, produced) = predict(Arc::clone(&loaded), inputs).await?;
+        Ok(Inference { resolved, outputs: select_outputs(produced, outputs)?, inputs, model: loaded })
     }
 }
 
@@ -47,19 +52,20 @@ const INLINE_ELEMENTS: usize = 4096;
 /// Prediction is CPU-bound: beyond a few rows it runs on the blocking pool,
 /// never on an async worker. The loaded model stays alive (and counted)
 /// until it finishes.
-async fn predict(loaded: Arc<LoadedModel>, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, ServingError> {
+async fn predict(loaded: Arc<LoadedModel>, inputs: Vec<Tensor>) -> Result<(Vec<Tensor>, Vec<Tensor>), ServingError> {
     let elements: usize = inputs.iter().map(|t| t.shape.iter().product::<usize>()).sum();
     if elements <= INLINE_ELEMENTS && loaded.warmed.load(Ordering::Relaxed) {
-        return Ok(loaded.model.predict(&inputs)?);
+        let outputs = loaded.model.predict(&inputs)?;
+        return Ok((inputs, outputs));
     }
-    let outputs = tokio::task::spawn_blocking(move || {
+    let (inputs, outputs) = tokio::task::spawn_blocking(move || {
         let outputs = loaded.model.predict(&inputs);
         loaded.warmed.store(true, Ordering::Relaxed);
-        outputs
+        (inputs, outputs)
     })
     .await
-    .map_err(|e| ServingError::Internal(e.to_string()))??;
-    Ok(outputs)
+    .map_err(|e| ServingError::Internal(e.to_string()))?;
+    Ok((inputs, outputs?))
 }
 
 /// Orders and checks the request's inputs against what the model declares.

@@ -10,14 +10,17 @@
 //! is keyset-paged with opaque tokens (see [`paging`]) and backed by an index.
 //! The same behaviour suite (`tests/suite`) runs against every backend.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod budget;
 pub mod datasets;
 mod error;
 pub mod fleet;
+pub mod health;
 pub mod insights;
 pub mod lineage;
+pub mod monitor;
 pub mod paging;
 pub mod prelude;
 pub mod profiles;
@@ -25,14 +28,17 @@ pub mod query;
 pub mod session;
 pub mod sqlite;
 
+pub use alerts::AlertStore;
 pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use budget::Budget;
 pub use datasets::{DatasetStore, Readable};
 pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
+pub use health::HealthStore;
 pub use insights::InsightStore;
 pub use lineage::LineageStore;
+pub use monitor::MonitorStore;
 pub use profiles::DatasetProfileStore;
 pub use query::*;
 pub use session::SessionStore;
@@ -195,6 +201,9 @@ pub trait Store:
     + DatasetStore
     + LineageStore
     + DatasetProfileStore
+    + HealthStore
+    + AlertStore
+    + MonitorStore
 {
 }
 
@@ -215,5 +224,8 @@ impl<T> Store for T where
         + DatasetStore
         + LineageStore
         + DatasetProfileStore
+        + HealthStore
+        + AlertStore
+        + MonitorStore
 {
 }

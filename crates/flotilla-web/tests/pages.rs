@@ -41,7 +41,8 @@ fn ui() -> Ui {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("flotilla.db")).unwrap();
     let artifacts = LocalArtifactStore::new(dir.path().join("artifacts")).unwrap();
-    let state = AppState { store: Arc::new(store), artifacts: Arc::new(artifacts), serving: None, auth: None };
+    let state =
+        AppState { store: Arc::new(store), artifacts: Arc::new(artifacts), serving: None, auth: None, telemetry: None };
     let app = flotilla_http::router_with_pages(state, AllowedHosts::Any, flotilla_web::routes());
     Ui { _dir: dir, app }
 }

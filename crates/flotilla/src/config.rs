@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 use flotilla_app::auth::Permission;
+use flotilla_app::monitor::telemetry::TelemetryConfig;
 use flotilla_http::rate_limit::{Rate, RateLimitConfig};
 use flotilla_http::request_meta::TrustedProxies;
 use flotilla_serving::{CacheConfig, ServingConfig};
+use flotilla_store::monitor::Retention;
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -116,6 +118,48 @@ pub struct ServerArgs {
     /// past it the upload is refused with 413 and nothing is kept.
     #[arg(long, env = "FLOTILLA_MAX_UPLOAD_BYTES", default_value_t = flotilla_http::DEFAULT_UPLOAD_LIMIT)]
     pub max_upload_bytes: u64,
+    /// Serving telemetry: `on` records every V2 request per window, `off`
+    /// records nothing (and answers no telemetry).
+    #[arg(long, env = "FLOTILLA_MONITOR", default_value = "on", value_parser = parse_on_off)]
+    pub monitor: bool,
+    /// The base telemetry window (`1m`, `30s`, ...; at least 1s).
+    #[arg(long, env = "FLOTILLA_MONITOR_WINDOW", default_value = "1m", value_parser = parse_duration)]
+    pub monitor_window: Duration,
+    /// How long telemetry is kept per grain, as `base=2d,hour=30d,day=400d`
+    /// (any subset; durations in `d`, `h`, `m`, `s`).
+    #[arg(long, env = "FLOTILLA_MONITOR_RETENTION", default_value = "base=2d,hour=30d,day=400d", value_parser = parse_retention)]
+    pub monitor_retention: Retention,
+}
+
+/// `on` or `off` (also true/false, 1/0).
+pub fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        other => Err(format!("'{other}' is not on or off")),
+    }
+}
+
+/// `base=2d,hour=30d,day=400d`, any subset (the rest keep their defaults).
+pub fn parse_retention(s: &str) -> Result<Retention, String> {
+    let mut r = Retention::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (grain, value) = part.split_once('=').ok_or_else(|| format!("'{part}' is not GRAIN=DURATION"))?;
+        let value = value.trim();
+        let ms = match value.strip_suffix('d') {
+            Some(days) => {
+                days.trim().parse::<f64>().map_err(|_| format!("'{value}' is not a duration"))? * 86_400_000.0
+            }
+            None => parse_duration(value)?.as_secs_f64() * 1000.0,
+        } as i64;
+        match grain.trim() {
+            "base" | "minute" => r.base_ms = ms,
+            "hour" => r.hour_ms = ms,
+            "day" => r.day_ms = ms,
+            other => return Err(format!("unknown grain '{other}': base, hour or day")),
+        }
+    }
+    Ok(r)
 }
 
 /// Parses a permission level by MLflow's names.
@@ -208,6 +252,8 @@ pub struct ServerConfig {
     pub rate_limits: RateLimitConfig,
     /// `--max-upload-bytes`.
     pub upload_limit: u64,
+    /// `--monitor` and its settings; `None` is `--monitor off`.
+    pub telemetry: Option<TelemetryConfig>,
 }
 
 /// Authentication, resolved.
@@ -254,6 +300,10 @@ impl ServerArgs {
             tls: self.tls_cert.zip(self.tls_key),
             trusted_proxies: self.trusted_proxies,
             upload_limit: self.max_upload_bytes,
+            telemetry: self.monitor.then(|| TelemetryConfig {
+                window_ms: (self.monitor_window.as_millis() as i64).max(1000),
+                retention: self.monitor_retention,
+            }),
             rate_limits: RateLimitConfig {
                 searches: self.rate_limit_searches,
                 writes: self.rate_limit_writes,

@@ -10,6 +10,8 @@ mod config;
 mod data;
 mod exit_code;
 mod fleet;
+mod monitor;
+mod monitor_tasks;
 mod server;
 
 use std::process::ExitCode;
@@ -53,6 +55,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Datasets and lineage: list, show, downstream, upstream, stale data.
     Data(data::DataArgs),
+    /// Fleet health, drift, alert rules and deliveries.
+    Monitor(monitor::MonitorArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Token(args) => local("token").run(|| accounts::run_token(args)),
         Command::Audit(args) => audit::run(args),
         Command::Data(args) => local("data").run(|| data::run(args)),
+        Command::Monitor(args) => monitor::run(args),
     })
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use flotilla_app::AppState;
 use flotilla_app::auth::{Authenticator, Bootstrap};
+use flotilla_app::monitor::telemetry::{Telemetry, run_flusher};
 use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
 use flotilla_http::listener::{ListenerConfig, Tls};
 use flotilla_http::rate_limit::RateLimits;
@@ -105,7 +106,17 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         }
     };
     let serving = Serving::new(config.serving.clone(), Arc::clone(&store), Arc::clone(&artifacts));
-    let state = AppState { store, artifacts, serving: Some(Arc::new(serving)), auth };
+    let telemetry = config.telemetry.map(|c| Arc::new(Telemetry::new(c).with_references(Arc::clone(&store))));
+    let (stop_flusher, flusher_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flusher = telemetry.as_ref().map(|t| {
+        tokio::spawn(run_flusher(Arc::clone(t), Arc::clone(&store), async move {
+            let _ = flusher_stopped.await;
+        }))
+    });
+    if let Some(t) = &telemetry {
+        crate::monitor_tasks::spawn(&store, t.config().window_ms);
+    }
+    let state = AppState { store, artifacts, serving: Some(Arc::new(serving)), auth, telemetry };
     let allowed = match config.allowed_hosts.clone() {
         Some(names) => AllowedHosts::Only(Arc::new(names)),
         None => AllowedHosts::Any,
@@ -133,6 +144,11 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         "flotilla is listening"
     );
     flotilla_http::listener::serve(listener, app, limits, shutdown_signal()).await.context("serving HTTP")?;
+    // The last windows, open ones included, are written before the process ends.
+    let _ = stop_flusher.send(());
+    if let Some(flusher) = flusher {
+        let _ = flusher.await;
+    }
     tracing::info!("flotilla stopped");
     Ok(())
 }

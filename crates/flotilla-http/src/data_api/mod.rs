@@ -16,6 +16,7 @@ use axum::routing::get;
 mod profile;
 use flotilla_app::data::{self, DataRoute};
 use flotilla_store::Readable;
+pub(crate) use profile::UploadLimit;
 use serde_json::Value;
 
 use crate::AppState;

@@ -166,6 +166,18 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("POST", "/v2/models/{model}/infer" | "/v2/models/{model}/versions/{version}/infer") => {
             Model(Use, Path("model"))
         }
+        ("GET", "/v2/models/{model}/stats" | "/v2/models/{model}/versions/{version}/stats") => {
+            Model(Read, Path("model"))
+        }
+
+        // The monitoring API: a model's telemetry is read with READ on it.
+        ("GET", "/api/monitor/v1/models/{name}/telemetry") => Model(Read, Path("name")),
+        // Predictions and labels from elsewhere are written with EDIT on it.
+        (
+            "POST",
+            "/api/monitor/v1/models/{name}/versions/{version}/predictions"
+            | "/api/monitor/v1/models/{name}/versions/{version}/labels",
+        ) => Model(Edit, Path("name")),
         (
             "POST",
             "/v2/repository/index" | "/v2/repository/models/{model}/load" | "/v2/repository/models/{model}/unload",
@@ -201,6 +213,21 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         // an experiment whose runs used it (`flotilla_app::data::profile`).
         ("GET", "/api/data/v1/datasets/{name}/{digest}/profile") => Filtered,
         ("POST", "/api/data/v1/datasets/{name}/{digest}/profile") => Delegated,
+
+        // Monitoring: health answers hold only the models the caller reads (a
+        // family's history needs READ on it); drift settings are the family's,
+        // baselines and drift the model's; alert rules need MANAGE on their
+        // scope (an admin for the fleet's) and list only the readable ones,
+        // decided by `flotilla_app::monitor::alerts`.
+        ("GET", "/api/monitor/v1/health" | "/api/monitor/v1/health/history") => Filtered,
+        ("GET", "/api/monitor/v1/models/{name}/health" | "/api/monitor/v1/models/{name}/drift")
+        | ("GET", "/api/monitor/v1/models/{name}/baseline") => Model(Read, Path("name")),
+        ("PUT", "/api/monitor/v1/models/{name}/baseline") => Model(Edit, Path("name")),
+        ("GET", "/api/monitor/v1/families/{family}/drift-config") => Family(Read, Path("family")),
+        ("PUT", "/api/monitor/v1/families/{family}/drift-config") => Family(Manage, Path("family")),
+        ("GET", "/api/monitor/v1/alerts/rules" | "/api/monitor/v1/alerts/deliveries") => Filtered,
+        ("POST", "/api/monitor/v1/alerts/rules") => Delegated,
+        ("GET" | "PUT" | "DELETE", "/api/monitor/v1/alerts/rules/{id}") => Delegated,
 
         // The UI's pages.
         ("GET", "/" | "/models" | "/families" | "/experiments") => Filtered,

@@ -8,8 +8,10 @@ pub(crate) mod codec;
 pub(crate) mod error;
 mod non_finite;
 mod repository;
+mod stats;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Extension;
 use axum::Router;
@@ -19,7 +21,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+
 use flotilla_app::auth::{Caller, Permission, denied};
+use flotilla_app::monitor::telemetry::{ErrorClass, InferRecord, Timing};
 use flotilla_infer::{Tensor, TensorSpec};
 use flotilla_serving::{Inference, ModelRef, Serving};
 use serde_json::{Map, Value, json};
@@ -43,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v2/models/{model}/versions/{version}/ready", get(version_ready))
         .route("/v2/models/{model}/versions/{version}/infer", post(version_infer))
         .merge(repository::routes())
+        .merge(stats::routes())
 }
 
 fn serving(s: &AppState) -> Result<&Arc<Serving>, V2Error> {
@@ -105,7 +110,9 @@ async fn infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let caller = caller.map(|c| c.0);
-    run_infer(&s, &model, None, caller.as_ref(), &headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    let started = Instant::now();
+    let answer = run_infer(&s, &model, None, caller.as_ref(), &headers, body, started).await;
+    recorded(&s, &model, None, started, answer).await
 }
 
 async fn version_infer(
@@ -116,9 +123,36 @@ async fn version_infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let caller = caller.map(|c| c.0);
-    run_infer(&s, &model, Some(&version), caller.as_ref(), &headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let started = Instant::now();
+    let answer = run_infer(&s, &model, Some(&version), caller.as_ref(), &headers, body, started).await;
+    recorded(&s, &model, Some(&version), started, answer).await
+}
+
+/// Answers an inference, recording a failure in telemetry against the
+/// version the request resolves to (a success was recorded where its
+/// tensors were at hand; a request for no known model is not recorded).
+async fn recorded(
+    s: &AppState,
+    model: &str,
+    version: Option<&str>,
+    started: Instant,
+    answer: Result<Response, V2Error>,
+) -> Response {
+    let error = match answer {
+        Ok(response) => return response,
+        Err(e) => e,
+    };
+    if let (Some(telemetry), Some(serving), Some(class)) =
+        (s.telemetry.as_ref(), s.serving.as_ref(), ErrorClass::of_status(error.status.as_u16()))
+        && let Ok(model_ref) = ModelRef::parse(model, version)
+        && let Ok(resolved) = serving.resolver.resolve(&model_ref).await
+    {
+        let total = started.elapsed().as_nanos() as u64;
+        let timing = Timing { total_ns: total, ..Timing::default() };
+        let record = InferRecord { inputs: &[], outputs: &[], signature: &[], timing, error: Some(class) };
+        telemetry.record_infer(&resolved.name, resolved.version, &record);
+    }
+    error.into_response()
 }
 
 /// USE on the model a partitioned request resolves to, checked before it is
@@ -182,6 +216,7 @@ async fn run_infer(
     caller: Option<&Caller>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    started: Instant,
 ) -> Result<Response, V2Error> {
     // A body over the limit (413) or cut short is answered in V2's shape too.
     let body = body.map_err(|e| V2Error { status: e.status(), message: e.body_text(), retry_after: None })?;
@@ -196,13 +231,15 @@ async fn run_infer(
     };
     let (request, tail) = codec::parse(&body, header_length)?;
     let inputs = codec::decode_inputs(&request, &tail, body.len())?;
+    let decoded = Instant::now();
     let mut model_ref = ModelRef::parse(model, version)?;
     if let Some(partition) = request.parameters.get(PARTITION_PARAMETER) {
         model_ref = model_ref.partitioned(partition_path(partition)?)?;
         may_use_partition(s, caller, &model_ref).await?;
     }
     let wanted: Vec<String> = request.outputs.iter().map(|o| o.name.clone()).collect();
-    let Inference { resolved, outputs } = serving(s)?.infer(&model_ref, inputs, &wanted).await?;
+    let Inference { resolved, outputs, inputs, model: loaded } = serving(s)?.infer(&model_ref, inputs, &wanted).await?;
+    let inferred = Instant::now();
     let binary_default = flag(&request.parameters, "binary_data_output").unwrap_or(false);
     let selected: Vec<(Tensor, bool)> = if request.outputs.is_empty() {
         outputs.into_iter().map(|t| (t, binary_default)).collect()
@@ -221,6 +258,19 @@ async fn run_infer(
         head.insert("parameters".into(), json!({ "partition": answered, "fallback": fallback }));
     }
     let (body, binary_header) = codec::encode(head, &selected);
+    if let Some(telemetry) = &s.telemetry {
+        let done = Instant::now();
+        let outputs: Vec<&Tensor> = selected.iter().map(|(t, _)| t).collect();
+        let timing = Timing {
+            total_ns: (done - started).as_nanos() as u64,
+            input_ns: (decoded - started).as_nanos() as u64,
+            infer_ns: (inferred - decoded).as_nanos() as u64,
+            output_ns: (done - inferred).as_nanos() as u64,
+        };
+        let record =
+            InferRecord { inputs: &inputs, outputs: &outputs, signature: &loaded.feature_names, timing, error: None };
+        telemetry.record_infer(&resolved.name, resolved.version, &record);
+    }
     let mut response = body.into_response();
     let h = response.headers_mut();
     match binary_header {

@@ -52,7 +52,13 @@ pub fn server_with_budget(budget_bytes: usize) -> Server {
         resolve_ttl: std::time::Duration::from_secs(1),
     };
     let serving = Arc::new(Serving::new(config, Arc::clone(&store), Arc::clone(&artifacts)));
-    let app = flotilla_http::router(AppState { store, artifacts, serving: Some(Arc::clone(&serving)), auth: None });
+    let app = flotilla_http::router(AppState {
+        store,
+        artifacts,
+        serving: Some(Arc::clone(&serving)),
+        auth: None,
+        telemetry: None,
+    });
     Server { dir, app, serving }
 }
 

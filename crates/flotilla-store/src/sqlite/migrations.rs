@@ -20,6 +20,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (11, include_str!("migrations/0011_sessions.sql")),
     (12, include_str!("migrations/0012_grant_log.sql")),
     (14, include_str!("migrations/0014_datasets_lineage.sql")),
+    (15, include_str!("migrations/0015_monitor.sql")),
+    (16, include_str!("migrations/0016_health_alerts.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {

@@ -5,6 +5,8 @@
 //! mutex and never wait on `SQLITE_BUSY`; readers run concurrently against WAL
 //! snapshots. Each public call runs in exactly one transaction.
 
+mod alert_eval;
+mod alerts;
 mod aliases;
 mod audit;
 mod auth;
@@ -20,12 +22,14 @@ mod filter_sql;
 mod fleet_rows;
 mod fleet_search;
 mod grant_log;
+mod health;
 mod insights;
 mod keyset;
 mod lineage;
 mod logged_models;
 mod metrics;
 mod migrations;
+mod monitor;
 mod profiles;
 mod promotion;
 mod registry;

@@ -6,8 +6,10 @@
 pub mod auth;
 pub mod fleet;
 pub mod fleet_versions;
+pub mod health;
 pub mod insights;
 pub mod lineage;
+pub mod monitor;
 pub mod plans;
 pub mod registry;
 pub mod tracking;
@@ -62,6 +64,9 @@ macro_rules! behaviour_suite {
         case!(plans::visibility_with_every_filter_and_sort);
         case!(insights::insights_are_bounded_reads);
         case!(lineage::datasets_and_lineage_both_ways);
+        case!(health::health_rolls_up_and_alerts_fire);
+        case!(monitor::windows_roll_up_prune_and_page);
+        case!(monitor::predictions_are_capped_and_claimed);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
         case!(auth::grant_log_follows_every_grant_change);

@@ -30,6 +30,10 @@ pub struct GenerateArgs {
     with_files: f64,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Also synthetic fleet health for every model (some families drifting,
+    /// some regions erroring, some models idle), for the health roll-ups.
+    #[arg(long)]
+    health: bool,
 }
 
 /// A LightGBM regression model with one split on feature 0, over 4 features.
@@ -79,6 +83,17 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     progress.finish();
     let metadata_secs = started.elapsed().as_secs_f64();
     write_files(data_dir, &files)?;
+    let health_secs = if args.health {
+        let started = Instant::now();
+        let progress = bar(report.models, "health  ");
+        flotilla_fleetgen::health::generate_health(&crate::config::database_path(data_dir), args.seed, &mut |done| {
+            progress.set_position(done)
+        })?;
+        progress.finish();
+        Some(started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
     let total_secs = started.elapsed().as_secs_f64();
     let db_bytes = std::fs::metadata(crate::config::database_path(data_dir))?.len();
     let summary = serde_json::json!({
@@ -87,6 +102,7 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
         "model_files": files.len(),
         "metadata_seconds": metadata_secs,
         "versions_per_second": report.versions as f64 / metadata_secs,
+        "health_seconds": health_secs,
         "total_seconds": total_secs,
         "database_bytes": db_bytes,
         "database_bytes_per_version": db_bytes as f64 / report.versions.max(1) as f64,

@@ -1,0 +1,139 @@
+//! Telemetry windows: batch merges roll up into hours and days, retention
+//! per grain, fleet walks by version, kept predictions capped and claimed.
+
+use flotilla_core::{ErrorKind, VersionNumber};
+use flotilla_store::monitor::{
+    ActiveQuery, DAY_MS, ErrorCounts, Grain, HOUR_MS, KeptPrediction, Retention, StatsMerge, WindowDelta, WindowQuery,
+};
+use flotilla_store::{NewModelVersion, Store};
+
+use super::kind;
+
+/// Concatenates: the merged blob shows every delta that went into it.
+struct Concat;
+
+impl StatsMerge for Concat {
+    fn merge(&self, _grain: Grain, stored: Option<&[u8]>, delta: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = stored.unwrap_or_default().to_vec();
+        out.extend_from_slice(delta);
+        Ok(out)
+    }
+}
+
+fn delta(model: &str, v: VersionNumber, start_ms: i64, requests: u64, tag: u8) -> WindowDelta {
+    WindowDelta {
+        model: model.into(),
+        version: v,
+        start_ms,
+        length_ms: 60_000,
+        requests,
+        rows: requests * 2,
+        errors: ErrorCounts { client: 1, ..ErrorCounts::default() },
+        fingerprint: Some(7),
+        stats: vec![tag],
+        columns: Some((1, vec!["x".into(), "y".into()])),
+    }
+}
+
+fn query(model: &str, v: Option<VersionNumber>, grain: Grain) -> WindowQuery {
+    WindowQuery { model: model.into(), version: v, grain, from_ms: 0, to_ms: i64::MAX }
+}
+
+pub fn windows_roll_up_prune_and_page(store: &dyn Store) {
+    store.create_registered_model("m", &[], None).unwrap();
+    let v1 = store
+        .create_model_version(&NewModelVersion { name: "m".into(), source: "s".into(), ..Default::default() })
+        .unwrap()
+        .version;
+    let v2 = store
+        .create_model_version(&NewModelVersion { name: "m".into(), source: "s".into(), ..Default::default() })
+        .unwrap()
+        .version;
+    let now = 100 * DAY_MS;
+    let t0 = now - 2 * HOUR_MS; // an hour boundary
+    let batch = [
+        delta("m", v1, t0, 3, 1),
+        delta("m", v1, t0 + 60_000, 4, 2),
+        delta("m", v1, t0 + HOUR_MS, 5, 3),
+        delta("m", v2, t0, 1, 4),
+        delta("gone", v1, t0, 1, 5),
+    ];
+    let out = store.merge_windows(&batch, &Retention::default(), now, &Concat).unwrap();
+    assert_eq!((out.windows, out.skipped), (12, 1));
+
+    let base = store.windows(&query("m", Some(v1), Grain::Base)).unwrap().rows;
+    assert_eq!(
+        base.iter().map(|w| (w.start_ms, w.requests)).collect::<Vec<_>>(),
+        [(t0, 3), (t0 + 60_000, 4), (t0 + HOUR_MS, 5)]
+    );
+    let hours = store.windows(&query("m", Some(v1), Grain::Hour)).unwrap().rows;
+    assert_eq!(
+        hours.iter().map(|w| (w.start_ms, w.requests, w.stats.clone())).collect::<Vec<_>>(),
+        [(t0, 7, vec![1, 2]), (t0 + HOUR_MS, 5, vec![3])]
+    );
+    let days = store.windows(&query("m", None, Grain::Day)).unwrap().rows;
+    assert_eq!(days.len(), 2, "one day per version");
+    assert_eq!((days[0].requests, days[0].rows, days[0].errors.client, days[0].fingerprint), (12, 24, 3, Some(7)));
+    assert_eq!(days[0].length_ms, DAY_MS);
+
+    // Unknown model or version: not found.
+    assert_eq!(kind(store.windows(&query("nope", None, Grain::Day))), ErrorKind::NotFound);
+    let v9 = VersionNumber::new(9).unwrap();
+    assert_eq!(kind(store.windows(&query("m", Some(v9), Grain::Day))), ErrorKind::NotFound);
+
+    let kept = store.monitored_version("m", v1).unwrap().unwrap();
+    assert_eq!((kept.first_ms, kept.last_ms, kept.inputs), (t0, t0 + HOUR_MS + 60_000, 1));
+    assert_eq!(kept.columns, ["x", "y"]);
+
+    // Fleet walk: one version a page, then nothing outside the span.
+    let mut q = ActiveQuery { from_ms: t0, to_ms: now, after: None, limit: 1 };
+    let p1 = store.active_versions(&q).unwrap();
+    assert_eq!(p1.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [v1]);
+    q.after = p1.next;
+    let p2 = store.active_versions(&q).unwrap();
+    assert_eq!((p2.versions.iter().map(|v| v.version).collect::<Vec<_>>(), p2.next), (vec![v2], None));
+    let idle = ActiveQuery { from_ms: now + HOUR_MS, to_ms: now + 2 * HOUR_MS, after: None, limit: 10 };
+    assert!(store.active_versions(&idle).unwrap().versions.is_empty());
+    let of = store.windows_of(&[(p1.versions[0].rm_id, v1), (p2.versions[0].rm_id, v2)], Grain::Hour, 0, now).unwrap();
+    assert_eq!(of.rows.len(), 3);
+
+    // A late delta older than the base retention lands in its hour and day only.
+    let late = t0 - 3 * DAY_MS;
+    let out = store.merge_windows(&[delta("m", v1, late, 2, 6)], &Retention::default(), now, &Concat).unwrap();
+    assert_eq!(out.windows, 2);
+    // Older than every retention: skipped.
+    let ancient = now - 500 * DAY_MS;
+    let out = store.merge_windows(&[delta("m", v1, ancient, 2, 6)], &Retention::default(), now, &Concat).unwrap();
+    assert_eq!((out.windows, out.skipped), (0, 1));
+
+    // Retention per grain: base windows go first.
+    let short = Retention { base_ms: HOUR_MS, hour_ms: 2 * DAY_MS, day_ms: 400 * DAY_MS };
+    let pruned = store.prune_windows(&short, now).unwrap();
+    assert_eq!(pruned, 3 + 1, "two base windows of v1 and one of v2 before the cut, the late hour");
+    assert_eq!(store.windows(&query("m", Some(v1), Grain::Base)).unwrap().rows.len(), 1);
+    assert_eq!(store.windows(&query("m", Some(v1), Grain::Hour)).unwrap().rows.len(), 2);
+}
+
+fn kept(id: &str, start_ms: i64, score: f64) -> KeptPrediction {
+    KeptPrediction { id: id.into(), start_ms, length_ms: 60_000, score: Some(score), class: None }
+}
+
+pub fn predictions_are_capped_and_claimed(store: &dyn Store) {
+    store.create_registered_model("p", &[], None).unwrap();
+    let v = store
+        .create_model_version(&NewModelVersion { name: "p".into(), source: "s".into(), ..Default::default() })
+        .unwrap()
+        .version;
+    let rows = [kept("a", 1, 0.5), kept("b", 2, 0.6), kept("c", 3, 0.7)];
+    assert_eq!(store.keep_predictions("p", v, &rows, 2).unwrap(), 2, "the oldest went over the cap");
+    let ids = ["a", "c", "zz"].map(String::from);
+    let claimed = store.claim_predictions("p", v, &ids).unwrap();
+    assert_eq!(claimed, [None, Some(kept("c", 3, 0.7)), None]);
+    assert_eq!(store.claim_predictions("p", v, &ids[1..2]).unwrap(), [None], "claimed once");
+    let v9 = VersionNumber::new(9).unwrap();
+    assert_eq!(kind(store.keep_predictions("p", v9, &rows, 2)), ErrorKind::NotFound);
+    assert_eq!(kind(store.claim_predictions("nope", v, &ids)), ErrorKind::NotFound);
+    // Kept predictions go with the base windows' retention.
+    let pruned = store.prune_windows(&Retention { base_ms: 1, hour_ms: 1, day_ms: 1 }, 1_000).unwrap();
+    assert_eq!(pruned, 1);
+}
