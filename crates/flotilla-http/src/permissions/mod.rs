@@ -44,15 +44,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Owner {
     }
 }
 
-/// After a write that changed grants beside its resource (a create, a
-/// rename, a delete): applied before the response, so the writer's next
-/// request is judged with them.
-pub(crate) async fn grants_changed(state: &AppState) {
-    if let Some(auth) = &state.auth {
-        auth.grants_changed().await;
-    }
-}
-
 /// What a search's caller may read, for the store to filter by
 /// (everything with `--auth none` and for admins).
 pub(crate) struct Sees(Option<(std::sync::Arc<Authenticator>, Caller)>);
