@@ -195,7 +195,8 @@ pub fn render() -> String {
     for class in RouteClass::ALL {
         for (s, status) in STATUS_CLASSES.iter().enumerate() {
             let n = TABLE.requests[class.index()][s].load(Ordering::Relaxed);
-            let _ = writeln!(out, "flotilla_http_requests_total{{class=\"{}\",status=\"{status}\"}} {n}", class.label());
+            let _ =
+                writeln!(out, "flotilla_http_requests_total{{class=\"{}\",status=\"{status}\"}} {n}", class.label());
         }
     }
     out.push_str(
@@ -266,7 +267,8 @@ mod tests {
         let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}"));
         let value = |prefix: &str| line(prefix).rsplit(' ').next().unwrap().parse::<f64>().unwrap();
         // Other tests of this process may count probes too: compare within this render.
-        let at = |le: &str| value(&format!("flotilla_http_request_duration_seconds_bucket{{class=\"probe\",le=\"{le}\"}}"));
+        let at =
+            |le: &str| value(&format!("flotilla_http_request_duration_seconds_bucket{{class=\"probe\",le=\"{le}\"}}"));
         assert!(at("0.0005") >= 1.0 && at("0.05") >= at("0.0005") + 1.0 && at("+Inf") >= at("0.05") + 1.0);
         assert_eq!(at("+Inf"), value("flotilla_http_request_duration_seconds_count{class=\"probe\"}"));
         assert!(value("flotilla_http_requests_total{class=\"probe\",status=\"5xx\"}") >= 1.0);

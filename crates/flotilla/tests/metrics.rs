@@ -37,7 +37,9 @@ fn traffic(server: &TestServer, c: &Client<'_>) -> Vec<String> {
             path.push_str(&format!("&page_token={}", flotilla_testkit::encode_query(t)));
         }
         let page = c.get(&path);
-        names.extend(page["registered_models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()));
+        names.extend(
+            page["registered_models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()),
+        );
         match page["next_page_token"].as_str() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
             _ => break,
@@ -61,11 +63,22 @@ fn traffic(server: &TestServer, c: &Client<'_>) -> Vec<String> {
     names
 }
 
-/// Checks the exposition text and returns its series (name with labels) by family.
-fn parse(text: &str) -> BTreeMap<String, Vec<(String, BTreeMap<String, String>, f64)>> {
+/// One sample: its metric name, labels and value.
+type Sample = (String, BTreeMap<String, String>, f64);
+
+/// One histogram's series for a label set: (bound, cumulative count) buckets, `_count`, whether `_sum` came.
+#[derive(Default)]
+struct Histogram {
+    buckets: Vec<(f64, f64)>,
+    count: Option<f64>,
+    sum: bool,
+}
+
+/// Checks the exposition text and returns its samples by family.
+fn parse(text: &str) -> BTreeMap<String, Vec<Sample>> {
     let mut kinds: HashMap<String, String> = HashMap::new();
     let mut helped: HashSet<String> = HashSet::new();
-    let mut families: BTreeMap<String, Vec<(String, BTreeMap<String, String>, f64)>> = BTreeMap::new();
+    let mut families: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
     let name_ok = |n: &str| {
         !n.is_empty()
             && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
@@ -114,20 +127,20 @@ fn parse(text: &str) -> BTreeMap<String, Vec<(String, BTreeMap<String, String>, 
             continue;
         }
         // Per label set without `le`: increasing bounds, cumulative counts, +Inf = _count, a _sum.
-        let mut sets: BTreeMap<Vec<(String, String)>, (Vec<(f64, f64)>, Option<f64>, bool)> = BTreeMap::new();
+        let mut sets: BTreeMap<Vec<(String, String)>, Histogram> = BTreeMap::new();
         for (name, labels, value) in samples {
             let key: Vec<_> = labels.iter().filter(|(k, _)| *k != "le").map(|(k, v)| (k.clone(), v.clone())).collect();
             let set = sets.entry(key).or_default();
             if name.ends_with("_bucket") {
                 let le = &labels["le"];
-                set.0.push((if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() }, *value));
+                set.buckets.push((if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() }, *value));
             } else if name.ends_with("_count") {
-                set.1 = Some(*value);
+                set.count = Some(*value);
             } else {
-                set.2 = true;
+                set.sum = true;
             }
         }
-        for (labels, (buckets, count, sum)) in sets {
+        for (labels, Histogram { buckets, count, sum }) in sets {
             assert!(buckets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{family} {labels:?}");
             assert_eq!(buckets.last().map(|b| b.0), Some(f64::INFINITY), "{family} {labels:?}");
             assert_eq!(buckets.last().map(|b| b.1), count, "{family} {labels:?}: +Inf is the count");
@@ -174,7 +187,11 @@ fn the_series_count_does_not_depend_on_the_fleet() {
 fn metrics_parse_with_auth_on_and_are_for_admins() {
     let server = fleet(50, true);
     let admin = Client::basic(&server, "admin", ADMIN_PASSWORD);
-    admin.ok("POST", "/api/2.0/mlflow/users/create", Some(json!({ "username": "bob", "password": "user-password-12" })));
+    admin.ok(
+        "POST",
+        "/api/2.0/mlflow/users/create",
+        Some(json!({ "username": "bob", "password": "user-password-12" })),
+    );
     let bob = Client::basic(&server, "bob", "user-password-12");
     traffic(&server, &bob);
     assert_eq!(bob.status("GET", "/metrics", None), 403);

@@ -466,7 +466,14 @@ fn is_token(password: &str) -> bool {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
     // User and token changes are audited like any other write.
     let audit = crate::audit::current();
-    tokio::task::spawn_blocking(move || crate::audit::run(audit.as_ref(), f)).await.unwrap_or_else(|e| {
+    tokio::task::spawn_blocking(move || {
+        let out = crate::audit::run(audit.as_ref(), f);
+        // The grant routes' writes are followed by reading the log (`invalidate`).
+        flotilla_store::auth::take_written_grants();
+        out
+    })
+    .await
+    .unwrap_or_else(|e| {
         tracing::error!(error = %e, "auth task failed");
         Err(crate::error::internal())
     })

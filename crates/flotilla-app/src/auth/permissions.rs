@@ -458,11 +458,8 @@ mod tests {
         use Permission::*;
         let change = |seq, event| GrantChange { seq, event };
         let put = |id: &str, level: &str| GrantEvent::Put(grant(1, "experiment", id, level));
-        let removed = |id: &str| GrantEvent::Removed {
-            user_id: 1,
-            resource_kind: "experiment".into(),
-            resource_id: id.into(),
-        };
+        let removed =
+            |id: &str| GrantEvent::Removed { user_id: 1, resource_kind: "experiment".into(), resource_id: id.into() };
         let current = Current::default();
         assert!(current.update(Update::Rebuild(GrantSet { seq: 1, grants: vec![] })));
         let level = |id| current.read().level(&caller(1), Read, Resource::Experiment(id));

@@ -30,8 +30,8 @@ use crate::error::ApiError;
 use crate::v2::error::V2Error;
 use crate::wire::{MAX_JSON_BODY, Mlflow, lenient};
 pub(crate) use table::Need;
-use table::{Locate, need};
 pub(crate) use table::unprefixed;
+use table::{Locate, need};
 
 /// The creator of a resource, who gets MANAGE on it in the create's
 /// transaction (`None` with `--auth none`).
