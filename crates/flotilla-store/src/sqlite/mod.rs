@@ -42,6 +42,8 @@ mod session;
 mod version_search;
 mod visible;
 
+pub use grant_log::take_written as take_written_grants;
+
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,9 +155,11 @@ impl SqliteStore {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         crate::audit::take_note();
+        grant_log::begin();
         let out = f(&tx)?;
         audit::append(&tx)?;
         tx.commit()?;
+        grant_log::committed();
         self.checkpointer.wrote();
         Ok(out)
     }
