@@ -136,5 +136,8 @@ async fn put_baseline(
     let shown = name.clone();
     let kept = baseline.clone();
     s.call(move |st| flotilla_app::monitor::drift::set_baseline(st, &name, kept.as_ref())).await?;
+    if let Some(telemetry) = s.telemetry.as_ref() {
+        telemetry.refresh_references(&shown);
+    }
     Ok(Json(json!({ "model": shown, "baseline": baseline_json(baseline.as_ref()) })))
 }

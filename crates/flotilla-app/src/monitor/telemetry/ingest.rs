@@ -15,6 +15,7 @@
 //! retention, skipped and counted.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use flotilla_core::{Error, VersionNumber};
 use flotilla_drift::{Reference, Window};
@@ -102,7 +103,7 @@ pub struct Batch {
     kept: Vec<KeptPrediction>,
     /// The version's training reference, and each column's feature in it
     /// (by name; the prediction under its own name or `prediction`).
-    reference: Option<Reference>,
+    reference: Option<Arc<Reference>>,
     map: Vec<Option<usize>>,
     pub answer: PredictionsAnswer,
 }
@@ -140,8 +141,8 @@ impl Batch {
         }
     }
 
-    /// Bins the rows' values against the version's training reference too.
-    pub fn with_reference(mut self, reference: Option<Reference>) -> Batch {
+    /// Bins the rows' values against the version's reference too.
+    pub fn with_reference(mut self, reference: Option<Arc<Reference>>) -> Batch {
         self.reference = reference;
         self
     }
@@ -210,7 +211,7 @@ impl Batch {
             }
         };
         let (start, len) = Grain::Base.window_of(ts, self.config.window_ms);
-        let reference = self.reference.as_ref();
+        let reference = self.reference.as_deref();
         let (rows, stats) = self.windows.entry(start).or_insert_with(|| {
             let drift = reference.map(Window::new);
             (0, WindowStats { columns: vec![ColumnStats::default(); width + 1], drift, ..WindowStats::default() })

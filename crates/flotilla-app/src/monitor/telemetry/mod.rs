@@ -351,15 +351,28 @@ impl Telemetry {
     fn look_up_reference(&self, model: &str, version: VersionNumber, state: &Arc<Mutex<VersionState>>) {
         let (Some(store), Ok(runtime)) = (self.store.clone(), tokio::runtime::Handle::try_current()) else { return };
         let (model, state) = (model.to_string(), Arc::downgrade(state));
-        runtime.spawn_blocking(move || match reference::training_reference(store.as_ref(), &model, version) {
+        runtime.spawn_blocking(move || match reference::version_reference(store.as_ref(), &model, version) {
             Ok(Some(r)) => {
                 if let Some(state) = state.upgrade() {
-                    state.lock().unwrap_or_else(|p| p.into_inner()).set_reference(Arc::new(r));
+                    state.lock().unwrap_or_else(|p| p.into_inner()).set_reference(r);
                 }
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(model = %model, version = version.get(), %error, "no telemetry reference"),
         });
+    }
+
+    /// Looks up again the reference of each of `model`'s active versions
+    /// (after its baseline changed): their next windows are binned against
+    /// the new one, as the drift read will judge them.
+    pub fn refresh_references(&self, model: &str) {
+        let states: Vec<(VersionNumber, Arc<Mutex<VersionState>>)> = {
+            let shard = self.shard(model).read().unwrap_or_else(|p| p.into_inner());
+            shard.get(model).map(|vs| vs.iter().map(|(v, s)| (*v, Arc::clone(s))).collect()).unwrap_or_default()
+        };
+        for (version, state) in states {
+            self.look_up_reference(model, version, &state);
+        }
     }
 
     fn window_start(&self, t_ms: i64) -> i64 {

@@ -57,7 +57,7 @@ pub async fn predictions(
         .call(move |store| {
             let kept = store.monitored_version(&model, version)?;
             let columns = kept.map(|k| k.columns.into_iter().take(k.inputs).collect()).unwrap_or_default();
-            let reference = super::reference::training_reference(store, &model, version)?;
+            let reference = super::reference::version_reference(store, &model, version)?;
             let mut batch = Batch::new(config, columns).with_reference(reference);
             match encoding {
                 Encoding::JsonLines => ingest::push_json_lines(&mut batch, &body)?,

@@ -1,7 +1,9 @@
-//! The reference a version's serving data is binned against: the profile of
-//! the dataset it was trained on, found through lineage (the upstream
-//! datasets in the `training` context, else any with a profile), prepared
-//! once per active version as a `flotilla_drift::Reference`. Also how the
+//! The reference a version's serving data is binned against: the model's
+//! dataset baseline if one is set, else the profile of the dataset it was
+//! trained on, found through lineage (the upstream datasets in the
+//! `training` context, else any with a profile), prepared once per active
+//! version as a `flotilla_drift::Reference` — the same one the drift read
+//! judges against, so the windows' fingerprints match it. Also how the
 //! version's columns map onto the reference's features: by name, else (a
 //! wide input named by position) the reference's columns in order, when
 //! their count is the input's width once the label columns (`target`,
@@ -9,28 +11,24 @@
 //! the training data's names.
 
 use flotilla_core::VersionNumber;
+use std::sync::Arc;
+
 use flotilla_drift::Reference;
-use flotilla_store::{Readable, Store, StoreResult};
+use flotilla_store::{Store, StoreResult};
 
 /// Columns of the training data taken for the label, never an input.
 const LABEL_NAMES: [&str; 3] = ["target", "label", "y"];
 
-/// The version's training reference, `None` when no upstream dataset has a
-/// profile (or the profile does not decode).
-pub fn training_reference(store: &dyn Store, model: &str, version: VersionNumber) -> StoreResult<Option<Reference>> {
-    let upstream = store.upstream(model, version, &Readable::everything())?;
-    let mut datasets = upstream.datasets;
-    // Training data first.
-    datasets.sort_by_key(|d| d.context.as_deref() != Some("training"));
-    for d in datasets {
-        if let Some(kept) = store.dataset_profile(&d.name, &d.digest)? {
-            match flotilla_profile::Profile::from_bytes(&kept.bytes) {
-                Ok(profile) => return Ok(Some(Reference::from_profile(&profile))),
-                Err(error) => tracing::warn!(dataset = %d.name, %error, "kept profile unreadable"),
-            }
-        }
-    }
-    Ok(None)
+/// The reference the version's traffic is binned against, as the drift
+/// read judges it ([`crate::monitor::drift::reference_of`]): the model's
+/// dataset baseline if set, else its training profile. `None` when it has
+/// neither.
+pub fn version_reference(
+    store: &dyn Store,
+    model: &str,
+    version: VersionNumber,
+) -> StoreResult<Option<Arc<Reference>>> {
+    Ok(crate::monitor::drift::reference_of(store, model, version)?.map(|r| r.reference))
 }
 
 /// How `columns` (inputs first) map onto `reference`: the reference
