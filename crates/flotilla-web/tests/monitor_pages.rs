@@ -20,6 +20,7 @@ use tower::ServiceExt;
 struct Ui {
     _dir: tempfile::TempDir,
     app: Router,
+    store: Arc<SqliteStore>,
 }
 
 struct Reply {
@@ -38,10 +39,11 @@ fn ui() -> Ui {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("flotilla.db")).unwrap();
     let artifacts = LocalArtifactStore::new(dir.path().join("artifacts")).unwrap();
+    let store = Arc::new(store);
     let state =
-        AppState { store: Arc::new(store), artifacts: Arc::new(artifacts), serving: None, auth: None, telemetry: None };
+        AppState { store: store.clone(), artifacts: Arc::new(artifacts), serving: None, auth: None, telemetry: None };
     let app = flotilla_http::router_with_pages(state, AllowedHosts::Any, flotilla_web::routes());
-    Ui { _dir: dir, app }
+    Ui { _dir: dir, app, store }
 }
 
 impl Ui {
@@ -156,4 +158,42 @@ fn percent_encode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[tokio::test]
+async fn health_from_the_store_is_counted_listed_and_trended() {
+    use flotilla_store::health::{Check, CheckResult, HealthStore, HealthUpdate, Status};
+    let ui = ui();
+    for name in ["good", "drifted"] {
+        ui.post_json("/api/2.0/mlflow/registered-models/create", json!({ "name": name })).await;
+    }
+    let checks = |drift: Status| {
+        vec![
+            CheckResult { check: Check::Traffic, status: Status::Ok, value: Some(10.0) },
+            CheckResult { check: Check::DataDrift, status: drift, value: Some(0.4) },
+        ]
+    };
+    let hour = 3_600_000;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let this_hour = now / hour * hour;
+    let updates = [
+        HealthUpdate { model: "good".into(), checks: checks(Status::Ok) },
+        HealthUpdate { model: "drifted".into(), checks: checks(Status::Ok) },
+    ];
+    ui.store.record_health(&updates, this_hour - 2 * hour).unwrap();
+    ui.store.snapshot_health(this_hour - 2 * hour).unwrap();
+    ui.store
+        .record_health(&[HealthUpdate { model: "drifted".into(), checks: checks(Status::Fail) }], this_hour - hour)
+        .unwrap();
+    ui.store.snapshot_health(this_hour - hour).unwrap();
+
+    let page = ui.page("/monitor").await;
+    assert!(page.contains("1 fail"), "the fleet row counts the drifted model: {page}");
+    let worst = page.split("class=\"nav-rows worst\"").nth(1).expect("a worst-models table");
+    let first = worst.find("drifted").expect("drifted listed");
+    assert!(worst.find(">good<").is_none_or(|g| g > first), "the worst first");
+    // Trends: one point per hour, the table behind the plot.
+    assert!(page.contains("models failing each check, per hour"), "{page}");
+    let trend = page.split("class=\"trend-table\"").nth(1).expect("the trend table");
+    assert_eq!(trend.split("</tbody>").next().unwrap().matches("<td class=\"nowrap\">").count(), 2, "{trend}");
 }
