@@ -302,11 +302,15 @@ def first_page_cases(names):
                                              f"order_by={order}") if x)
                     label = f"{page}: {scope or 'all'}, val_rmse{bound}, by {order}"
                     cases.append((label, (lambda p: lambda _r: p)(f"{base}&{q}".replace("?&", "?"))))
+        # A bound on another metric (val_mape is val_rmse / 20 in the generator): its matches lie at one
+        # end of the sort, the far end for one direction.
         for scope in ("", "family=demand-forecast"):
-            for order in ("champion:val_rmse", "-champion:val_rmse"):
-                q = "&".join(x for x in (scope, "metric=champion:val_mape%3C0.1", f"order_by={order}") if x)
-                label = f"{page}: {scope or 'all'}, other metric val_mape<0.1, by {order}"
-                cases.append((label, (lambda p: lambda _r: p)(f"{base}&{q}".replace("?&", "?"))))
+            for bound in ("<0.1", ">0.24"):
+                for order in ("champion:val_rmse", "-champion:val_rmse"):
+                    q = "&".join(x for x in (scope, f"metric=champion:val_mape{urllib.parse.quote(bound)}",
+                                             f"order_by={order}") if x)
+                    label = f"{page}: {scope or 'all'}, other metric val_mape{bound}, by {order}"
+                    cases.append((label, (lambda p: lambda _r: p)(f"{base}&{q}".replace("?&", "?"))))
     versions = "/api/fleet/v1/versions?max_results=50"
     for scope in ("", "family=churn"):
         for bound in ("<0.1", ">0.25"):
@@ -314,10 +318,11 @@ def first_page_cases(names):
                 q = "&".join(x for x in (scope, f"metric=val_mape{urllib.parse.quote(bound)}", f"order_by={order}") if x)
                 cases.append((f"API versions: {scope or 'all'}, val_mape{bound}, by {order}",
                               (lambda p: lambda _r: p)(f"{versions}&{q}")))
-        for order in ("metric:val_mape", "-metric:val_mape"):
-            q = "&".join(x for x in (scope, "metric=val_rmse%3C2.0", f"order_by={order}") if x)
-            cases.append((f"API versions: {scope or 'all'}, other metric val_rmse<2.0, by {order}",
-                          (lambda p: lambda _r: p)(f"{versions}&{q}")))
+        for bound in ("<2.0", ">5.0"):
+            for order in ("metric:val_mape", "-metric:val_mape"):
+                q = "&".join(x for x in (scope, f"metric=val_rmse{urllib.parse.quote(bound)}", f"order_by={order}") if x)
+                cases.append((f"API versions: {scope or 'all'}, other metric val_rmse{bound}, by {order}",
+                              (lambda p: lambda _r: p)(f"{versions}&{q}")))
     return cases
 
 

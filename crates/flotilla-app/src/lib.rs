@@ -45,6 +45,7 @@ pub struct AppState {
 impl AppState {
     /// Runs a store call on the blocking pool, under the request's time budget:
     /// past it, or once the client has gone, the store stops the statement.
+    /// Grants its writes changed are in force when it returns.
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
@@ -56,11 +57,20 @@ impl AppState {
         }
         let within = budget.clone();
         let audit = audit::current();
+        let auth = self.auth.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            audit::run(audit.as_ref(), || match within {
+            // Grant-log entries an earlier task on this thread left are not this call's.
+            flotilla_store::auth::take_written_grants();
+            let out = audit::run(audit.as_ref(), || match within {
                 Some(budget) => budget.run(|| f(store.as_ref())),
                 None => f(store.as_ref()),
-            })
+            });
+            // Grants the call changed hold for the caller's next request.
+            let written = flotilla_store::auth::take_written_grants();
+            if let Some(auth) = auth.filter(|_| !written.is_empty()) {
+                auth.apply_written(store.as_ref(), written);
+            }
+            out
         })
         .await;
         match joined {

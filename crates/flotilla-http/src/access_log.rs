@@ -2,7 +2,8 @@
 //! when the answer's body has been sent (or dropped), with the method, the
 //! route template (axum's `MatchedPath`, never the path with its ids and
 //! never the query string), status, duration, bytes sent, the user, the
-//! request id and the client address.
+//! request id and the client address. The same moment counts the request
+//! for `/metrics` by route class and status class (`route_metrics.rs`).
 //!
 //! Two layers: [`record`] sits outside authentication, so refusals are
 //! logged too, and [`note_caller`] sits inside it, where the [`Caller`] is
@@ -21,6 +22,7 @@ use flotilla_app::auth::Caller;
 
 use crate::observed::{Observed, Observer};
 use crate::request_meta::RequestMeta;
+use crate::route_metrics::RouteClass;
 
 /// Where the inner layer leaves the caller's name for the line.
 #[derive(Clone, Default)]
@@ -45,13 +47,16 @@ impl Observer for Line {
 
 impl Drop for Line {
     fn drop(&mut self) {
+        let took = self.started.elapsed();
+        let template = self.route.as_ref().map(MatchedPath::as_str);
+        crate::route_metrics::record(RouteClass::of(&self.method, template), self.status, took);
         let client = self.meta.as_ref().and_then(|m| m.client);
         tracing::info!(
             target: "flotilla::access",
             method = %self.method,
             route = %self.route.as_ref().map_or("-", MatchedPath::as_str),
             status = self.status,
-            duration_ms = self.started.elapsed().as_secs_f64() * 1e3,
+            duration_ms = took.as_secs_f64() * 1e3,
             bytes = self.bytes,
             user = %self.user.0.get().map_or("-", String::as_str),
             request_id = %self.meta.as_ref().map_or("-", |m| &*m.id),

@@ -24,6 +24,7 @@ mod observed;
 mod permissions;
 pub mod rate_limit;
 pub mod request_meta;
+mod route_metrics;
 mod session;
 mod users;
 mod v2;

@@ -1,6 +1,11 @@
-//! `GET /metrics`: the model cache's and authentication's counters in
-//! Prometheus' text format, so hit rates, load times, evictions and
-//! credential verifications can be scraped like any server's.
+//! `GET /metrics`: request counts and latency histograms by route class
+//! and status class (`route_metrics.rs`), the model cache's and
+//! authentication's counters, and the gauge families other parts add
+//! ([`extra_gauges`]), in Prometheus' text format.
+//!
+//! Invariant: no label names a model, a version, a user or a path; every
+//! label value comes from a small fixed set, so the number of series does
+//! not grow with the fleet (`crates/flotilla/tests/metrics.rs` holds it).
 
 use axum::Router;
 use axum::extract::State;
@@ -17,11 +22,58 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let mut body = s.serving.as_ref().map(|serving| render(&serving.cache.stats())).unwrap_or_default();
+    let mut body = crate::route_metrics::render();
+    if let Some(serving) = &s.serving {
+        body.push_str(&render(&serving.cache.stats()));
+    }
     if let Some(auth) = &s.auth {
         body.push_str(&render_auth(&auth.stats()));
     }
+    body.push_str(&render_gauges(&extra_gauges(&s)));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// A family of gauges another part of the server adds to `/metrics` (the
+/// fleet health engine's counts by check, say). Its label values must come
+/// from a small fixed set (check names, states; at most a family name when
+/// families are few): never a model, version, user or path.
+pub struct GaugeFamily {
+    /// `flotilla_…`, unique among the families.
+    pub name: &'static str,
+    pub help: &'static str,
+    /// Each sample's labels (name, value) and value.
+    pub samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+/// The hook for more gauge families: whatever the state can report beyond
+/// requests, the model cache and authentication. Nothing yet; the health
+/// counts by check (issue 15, point 6) are meant to be returned from here.
+fn extra_gauges(_state: &AppState) -> Vec<GaugeFamily> {
+    Vec::new()
+}
+
+/// The exposition text of gauge families (label values escaped).
+pub fn render_gauges(families: &[GaugeFamily]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for family in families {
+        let name = family.name;
+        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} gauge\n", family.help);
+        for (labels, value) in &family.samples {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {value}");
+            } else {
+                let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+            }
+        }
+    }
+    out
+}
+
+/// A label value as the text format wants it: backslash, quote and newline escaped.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// The exposition text for one snapshot of the counters.
@@ -100,5 +152,20 @@ mod tests {
         assert!(text.contains("\nflotilla_model_load_seconds_total 1.5\n"), "{text}");
         assert!(text.contains("\nflotilla_model_memory_budget_bytes 1073741824\n"), "{text}");
         assert_eq!(text.lines().filter(|l| l.starts_with("# TYPE")).count(), 9);
+    }
+
+    #[test]
+    fn gauge_families_render_with_escaped_labels() {
+        let family = GaugeFamily {
+            name: "flotilla_health_models",
+            help: "Models by check and state.",
+            samples: vec![(vec![("check", "drift".into()), ("state", "a\"b\\c\nd".into())], 3.0)],
+        };
+        let text = render_gauges(&[family]);
+        assert_eq!(
+            text,
+            "# HELP flotilla_health_models Models by check and state.\n# TYPE flotilla_health_models gauge\n\
+             flotilla_health_models{check=\"drift\",state=\"a\\\"b\\\\c\\nd\"} 3\n"
+        );
     }
 }

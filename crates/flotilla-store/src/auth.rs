@@ -85,6 +85,10 @@ pub struct Grant {
     pub level: String,
 }
 
+/// The grant-log entries this thread's committed writes appended since the
+/// last call: what a process applies to its own permission snapshot at once.
+pub use crate::sqlite::take_written_grants;
+
 /// What changed in the grant table, one entry of the grant log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantEvent {

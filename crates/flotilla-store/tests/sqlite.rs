@@ -40,6 +40,27 @@ under_planning! {
     search_plans_agree_when_every_page_is_driven: 0, std::time::Duration::ZERO;
 }
 
+/// The plans of a cross-metric page on one random fleet, each page asked of
+/// another: the default planning, walking only, driving only, and from the
+/// far end (a capped walk of one row finds its matches rare).
+#[test]
+fn cross_metric_plans_agree_and_continue_each_others_pages() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flotilla.db");
+    let planned = |drive_limit, walk_allowance, near_rows| {
+        let mut store = SqliteStore::open(&path).unwrap();
+        let planning = flotilla_store::SearchPlanning { drive_limit, walk_allowance, near_rows, ..Default::default() };
+        store.set_search_planning(planning);
+        store
+    };
+    let hour = Duration::from_secs(3600);
+    let stores =
+        [planned(0, hour, 1), SqliteStore::open(&path).unwrap(), planned(0, hour, 0), planned(0, Duration::ZERO, 0)];
+    let refs: Vec<&dyn flotilla_store::Store> = stores.iter().map(|s| s as &dyn flotilla_store::Store).collect();
+    suite::plans::cross_metric_pages_match_brute_force(&refs);
+}
+
 #[test]
 fn reopening_keeps_data_and_does_not_rerun_migrations() {
     let dir = tempfile::tempdir().unwrap();

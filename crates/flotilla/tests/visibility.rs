@@ -3,8 +3,7 @@
 //! lists (HTML) and the MLflow registered-model search show exactly the rows
 //! the caller may read, across pages; a family's creator manages it.
 
-use base64::Engine;
-use flotilla_testkit::{Reply, TestServer, options};
+use flotilla_testkit::{Requester, TestServer, options};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -12,68 +11,39 @@ const PASSWORD: &str = "user-password-12";
 const FAMILIES: [&str; 3] = ["f0", "f1", "f2"];
 const STORES: usize = 5;
 
-struct Client<'a> {
-    server: &'a TestServer,
-    auth: String,
+/// Every name a paged JSON search returns, following its tokens; pages
+/// before the last are full.
+fn all_pages(client: &Requester, path: &str, list: &str, key: &str, size: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page = client.ok("GET", &format!("{path}{sep}max_results={size}&page_token={token}"), None);
+        let got = names(&page, list, key);
+        let next = page["next_page_token"].as_str().filter(|t| !t.is_empty());
+        assert!(got.len() == size || next.is_none(), "a short page before the last: {page}");
+        seen.extend(got);
+        match next {
+            Some(t) => token = t.to_string(),
+            None => return seen,
+        }
+    }
 }
 
-impl Client<'_> {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut headers = vec![("Authorization", self.auth.as_str())];
-        if !bytes.is_empty() {
-            headers.push(("Content-Type", "application/json"));
+/// Every model the UI's `/models` lists, following its pager.
+fn ui_models(client: &Requester, query: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut path = format!("/models?max_results=2{query}");
+    loop {
+        let html = client.page(&path);
+        let list = &html[html.find("<tbody>").map_or(html.len(), |i| i)..];
+        for cell in list.split("<td><a href=\"/models/").skip(1) {
+            let text = &cell[cell.find('>').unwrap() + 1..cell.find("</a>").unwrap()];
+            seen.push(text.to_string());
         }
-        self.server.request(method, path, &headers, &bytes)
-    }
-    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let r = self.call(method, path, body);
-        assert_eq!(r.status, 200, "{method} {path}: {}", r.text());
-        r.json()
-    }
-    fn page(&self, path: &str) -> String {
-        let r = self.call("GET", path, None);
-        assert_eq!(r.status, 200, "{path}: {}", r.text());
-        r.text()
-    }
-    fn status(&self, method: &str, path: &str, body: Option<Value>) -> u16 {
-        self.call(method, path, body).status
-    }
-
-    /// Every name a paged JSON search returns, following its tokens; pages
-    /// before the last are full.
-    fn all_pages(&self, path: &str, list: &str, key: &str, size: usize) -> Vec<String> {
-        let mut seen = Vec::new();
-        let mut token = String::new();
-        loop {
-            let sep = if path.contains('?') { '&' } else { '?' };
-            let page = self.ok("GET", &format!("{path}{sep}max_results={size}&page_token={token}"), None);
-            let got = names(&page, list, key);
-            let next = page["next_page_token"].as_str().filter(|t| !t.is_empty());
-            assert!(got.len() == size || next.is_none(), "a short page before the last: {page}");
-            seen.extend(got);
-            match next {
-                Some(t) => token = t.to_string(),
-                None => return seen,
-            }
-        }
-    }
-
-    /// Every model the UI's `/models` lists, following its pager.
-    fn ui_models(&self, query: &str) -> Vec<String> {
-        let mut seen = Vec::new();
-        let mut path = format!("/models?max_results=2{query}");
-        loop {
-            let html = self.page(&path);
-            let list = &html[html.find("<tbody>").map_or(html.len(), |i| i)..];
-            for cell in list.split("<td><a href=\"/models/").skip(1) {
-                let text = &cell[cell.find('>').unwrap() + 1..cell.find("</a>").unwrap()];
-                seen.push(text.to_string());
-            }
-            let Some(end) = html.find("\" rel=\"next\"") else { return seen };
-            let start = html[..end].rfind("href=\"").unwrap() + 6;
-            path = html[start..end].replace("&amp;", "&");
-        }
+        let Some(end) = html.find("\" rel=\"next\"") else { return seen };
+        let start = html[..end].rfind("href=\"").unwrap() + 6;
+        path = html[start..end].replace("&amp;", "&");
     }
 }
 
@@ -90,18 +60,14 @@ fn server(default: &str) -> TestServer {
     )
 }
 
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+fn admin(server: &TestServer) -> Requester<'_> {
+    Requester::basic(server, "admin", ADMIN_PASSWORD)
 }
 
-fn admin(server: &TestServer) -> Client<'_> {
-    Client { server, auth: basic("admin", ADMIN_PASSWORD) }
-}
-
-fn user<'a>(server: &'a TestServer, name: &str) -> Client<'a> {
+fn user<'a>(server: &'a TestServer, name: &str) -> Requester<'a> {
     let body = json!({ "username": name, "password": PASSWORD });
     admin(server).ok("POST", "/api/2.0/mlflow/users/create", Some(body));
-    Client { server, auth: basic(name, PASSWORD) }
+    Requester::basic(server, name, PASSWORD)
 }
 
 fn grant(server: &TestServer, username: &str, kind: &str, id: &str, level: &str) {
@@ -145,15 +111,15 @@ fn a_grant_on_one_family_shows_exactly_that_family() {
     let f1 = members("f1");
 
     // The fleet search, in pages of two, and the admin's for contrast.
-    assert_eq!(ann.all_pages("/api/fleet/v1/models", "models", "name", 2), f1);
-    assert_eq!(a.all_pages("/api/fleet/v1/models", "models", "name", 4), everything);
+    assert_eq!(all_pages(&ann, "/api/fleet/v1/models", "models", "name", 2), f1);
+    assert_eq!(all_pages(&a, "/api/fleet/v1/models", "models", "name", 4), everything);
     // Filtered (a partition value every family has) and sorted otherwise.
     let found = ann.ok("GET", "/api/fleet/v1/models?partition=store%3Ds01&order_by=-created", None);
     assert_eq!(names(&found, "models", "name"), ["f1.store=s01"]);
     let named = ann.ok("GET", "/api/fleet/v1/models?family=f0", None);
     assert_eq!(names(&named, "models", "name"), Vec::<String>::new(), "a family she may not read: nothing");
     // Versions.
-    let versions = ann.all_pages("/api/fleet/v1/versions", "versions", "model", 3);
+    let versions = all_pages(&ann, "/api/fleet/v1/versions", "versions", "model", 3);
     assert_eq!(versions.len(), STORES, "{versions:?}");
     assert!(versions.iter().all(|m| m.starts_with("f1.")), "{versions:?}");
 
@@ -169,18 +135,18 @@ fn a_grant_on_one_family_shows_exactly_that_family() {
     assert_eq!(a.ok("GET", "/api/fleet/v1/facets", None)["total"], everything.len());
 
     // The family list.
-    assert_eq!(ann.all_pages("/api/fleet/v1/families", "families", "name", 1), ["f1"]);
-    assert_eq!(a.all_pages("/api/fleet/v1/families", "families", "name", 2), FAMILIES);
+    assert_eq!(all_pages(&ann, "/api/fleet/v1/families", "families", "name", 1), ["f1"]);
+    assert_eq!(all_pages(&a, "/api/fleet/v1/families", "families", "name", 2), FAMILIES);
 
     // MLflow's search, with the clause the mlflow 3 client appends.
     let prompt = "filter=tags.%60mlflow.prompt.is_prompt%60%20!%3D%20%27true%27";
     let path = format!("/api/2.0/mlflow/registered-models/search?{prompt}");
-    assert_eq!(ann.all_pages(&path, "registered_models", "name", 4), f1);
+    assert_eq!(all_pages(&ann, &path, "registered_models", "name", 4), f1);
 
     // The UI's lists (HTML), across pages.
-    assert_eq!(ann.ui_models(""), f1);
-    assert_eq!(ann.ui_models("&alias=champion"), &f1[1..]);
-    assert_eq!(a.ui_models("").len(), everything.len());
+    assert_eq!(ui_models(&ann, ""), f1);
+    assert_eq!(ui_models(&ann, "&alias=champion"), &f1[1..]);
+    assert_eq!(ui_models(&a, "").len(), everything.len());
     let families = ann.page("/families");
     assert!(families.contains("href=\"/families/f1\"") && !families.contains("href=\"/families/f0\""), "{families}");
     let home = ann.page("/");
@@ -202,29 +168,29 @@ fn a_veto_under_a_readable_default_hides_its_rows() {
     let bob = user(&server, "bob");
     grant(&server, "bob", "family", "f0", "DENY");
     let expected: Vec<String> = everything.iter().filter(|m| !m.starts_with("f0")).cloned().collect();
-    assert_eq!(bob.all_pages("/api/fleet/v1/models", "models", "name", 3), expected);
+    assert_eq!(all_pages(&bob, "/api/fleet/v1/models", "models", "name", 3), expected);
     // Whole families: the registry's counters less the vetoed family's.
     let facets = bob.ok("GET", "/api/fleet/v1/facets", None);
     assert_eq!(facets["total"], expected.len(), "{facets}");
     assert_eq!(facets["aliases"], json!([{ "value": "champion", "count": 2 * STORES }]), "{facets}");
     assert!(!facets["families"].to_string().contains("f0"), "{facets}");
-    assert_eq!(bob.all_pages("/api/fleet/v1/families", "families", "name", 1), ["f1", "f2"]);
-    assert_eq!(bob.ui_models(""), expected);
+    assert_eq!(all_pages(&bob, "/api/fleet/v1/families", "families", "name", 1), ["f1", "f2"]);
+    assert_eq!(ui_models(&bob, ""), expected);
 
     // A veto on one model besides: counted from the matches.
     grant(&server, "bob", "registered_model", "f1.store=s03", "DENY");
     let expected: Vec<String> = expected.into_iter().filter(|m| m != "f1.store=s03").collect();
-    assert_eq!(bob.all_pages("/api/fleet/v1/models", "models", "name", 3), expected);
+    assert_eq!(all_pages(&bob, "/api/fleet/v1/models", "models", "name", 3), expected);
     let facets = bob.ok("GET", "/api/fleet/v1/facets", None);
     assert_eq!(facets["total"], expected.len(), "{facets}");
     assert_eq!(facets["aliases"], json!([{ "value": "champion", "count": 2 * STORES - 1 }]), "{facets}");
     let prompt = "filter=tags.%60mlflow.prompt.is_prompt%60%20!%3D%20%27true%27";
     let path = format!("/api/2.0/mlflow/registered-models/search?{prompt}");
-    assert_eq!(bob.all_pages(&path, "registered_models", "name", 5), expected);
-    assert_eq!(bob.ui_models("&alias=champion").len(), 2 * STORES - 1);
+    assert_eq!(all_pages(&bob, &path, "registered_models", "name", 5), expected);
+    assert_eq!(ui_models(&bob, "&alias=champion").len(), 2 * STORES - 1);
     let family = bob.page("/families/f1");
     assert!(family.contains(">f1.store=s02<") && !family.contains(">f1.store=s03<"), "{family}");
-    assert_eq!(a.all_pages("/api/fleet/v1/models", "models", "name", 50), everything);
+    assert_eq!(all_pages(&a, "/api/fleet/v1/models", "models", "name", 50), everything);
 }
 
 #[test]
@@ -236,16 +202,16 @@ fn any_user_may_create_a_family_and_manages_it() {
     a.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "taken" })));
     let created = cat.ok("POST", "/api/fleet/v1/families", Some(json!({ "name": "cf", "levels": ["store"] })));
     assert_eq!(created["family"]["name"], "cf");
-    assert_eq!(cat.all_pages("/api/fleet/v1/families", "families", "name", 10), ["cf"]);
+    assert_eq!(all_pages(&cat, "/api/fleet/v1/families", "families", "name", 10), ["cf"]);
     // MANAGE: register members, read them, share the family.
     let versions = json!({ "versions": [{ "family": "cf", "partition": "store=a", "source": "mlflow-artifacts:/m" }] });
     cat.ok("POST", "/api/fleet/v1/versions/bulk", Some(versions.clone()));
-    assert_eq!(cat.all_pages("/api/fleet/v1/models", "models", "name", 10), ["cf", "cf.store=a"]);
-    assert_eq!(dan.all_pages("/api/fleet/v1/models", "models", "name", 10), Vec::<String>::new());
+    assert_eq!(all_pages(&cat, "/api/fleet/v1/models", "models", "name", 10), ["cf", "cf.store=a"]);
+    assert_eq!(all_pages(&dan, "/api/fleet/v1/models", "models", "name", 10), Vec::<String>::new());
     assert_eq!(dan.status("POST", "/api/fleet/v1/versions/bulk", Some(versions.clone())), 403);
     let share = json!({ "username": "dan", "resource_type": "family", "resource_id": "cf", "permission": "READ" });
     cat.ok("POST", "/api/3.0/mlflow/users/permissions/grant", Some(share));
-    assert_eq!(dan.all_pages("/api/fleet/v1/models", "models", "name", 10), ["cf", "cf.store=a"]);
+    assert_eq!(all_pages(&dan, "/api/fleet/v1/models", "models", "name", 10), ["cf", "cf.store=a"]);
     assert_eq!(dan.status("POST", "/api/fleet/v1/versions/bulk", Some(versions.clone())), 403, "READ is not EDIT");
     // (MLflow 3's grant is insert-only: revoke, then grant.)
     let revoke = json!({ "username": "dan", "resource_type": "family", "resource_id": "cf" });
@@ -258,5 +224,5 @@ fn any_user_may_create_a_family_and_manages_it() {
     assert_eq!(r.json()["error_code"], "PERMISSION_DENIED");
     grant(&server, "cat", "family", "vetoed", "DENY");
     assert_eq!(cat.status("POST", "/api/fleet/v1/families", Some(json!({ "name": "vetoed", "levels": ["x"] }))), 403);
-    assert_eq!(a.all_pages("/api/fleet/v1/families", "families", "name", 10), ["cf"]);
+    assert_eq!(all_pages(&a, "/api/fleet/v1/families", "families", "name", 10), ["cf"]);
 }

@@ -11,8 +11,9 @@
 //! changed): this process's own writes empty it at once, another process's
 //! (the CLI, a replica) within [`GENERATION_POLL`]. Grants follow the store's
 //! grant log instead (`permissions.rs`): a create's creator grant is applied
-//! to the permission snapshot in place and leaves every cached credential
-//! valid. Tokens are `flt_<id>_<secret>`, stored as a SHA-256 of the secret.
+//! to the permission snapshot in place, from the entry the create wrote
+//! ([`Authenticator::apply_written`], called by `AppState::call`), and
+//! leaves every cached credential valid. Tokens are `flt_<id>_<secret>`, stored as a SHA-256 of the secret.
 //!
 //! Who may manage users and tokens (`users.rs`) follows MLflow's basic-auth
 //! app: admins manage everyone, a user reads and changes their own account.
@@ -302,20 +303,24 @@ impl Authenticator {
         Ok(self.observe(now.credentials))
     }
 
-    /// After a write through this process that changed grants (a create's
-    /// creator grant, a rename, a delete): applies the grant log's new
-    /// entries before the response, so the writer's next request is judged
-    /// with them; credentials stay cached.
-    /// The write itself has committed, so a failure here is not the
-    /// request's: it is logged and the next request polls the store.
-    pub async fn grants_changed(&self) {
-        let store = Arc::clone(&self.store);
-        let seen = self.permissions.seq();
-        let applied = match blocking(move || grant_update(store.as_ref(), seen)).await {
-            Ok(update) => self.apply_grants(update).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = applied {
+    /// After a store call through this process (on its blocking thread):
+    /// applies the grant-log entries its writes committed (a create's
+    /// creator grant, a rename, a delete) to the permission snapshot from
+    /// what they wrote, before the response, so the writer's next request is
+    /// judged with them; credentials stay cached. Only a reset (or a long
+    /// gap) reads the log. The write has committed, so a failure here is not
+    /// the request's: it is logged and the next request polls the store.
+    pub fn apply_written(&self, store: &dyn Store, changes: Vec<flotilla_store::auth::GrantChange>) {
+        if changes.is_empty() || self.permissions.written(changes) {
+            return;
+        }
+        let caught_up = grant_update(store, self.permissions.seq()).and_then(|update| {
+            if !self.permissions.update(update) {
+                self.permissions.update(Update::Rebuild(store.all_grants().map_err(crate::error::from_store)?));
+            }
+            Ok(())
+        });
+        if let Err(e) = caught_up {
             tracing::error!(error = %e, "applying grant changes failed; the next request reads them");
             self.lock().checked = None;
         }
@@ -461,7 +466,14 @@ fn is_token(password: &str) -> bool {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
     // User and token changes are audited like any other write.
     let audit = crate::audit::current();
-    tokio::task::spawn_blocking(move || crate::audit::run(audit.as_ref(), f)).await.unwrap_or_else(|e| {
+    tokio::task::spawn_blocking(move || {
+        let out = crate::audit::run(audit.as_ref(), f);
+        // The grant routes' writes are followed by reading the log (`invalidate`).
+        flotilla_store::auth::take_written_grants();
+        out
+    })
+    .await
+    .unwrap_or_else(|e| {
         tracing::error!(error = %e, "auth task failed");
         Err(crate::error::internal())
     })

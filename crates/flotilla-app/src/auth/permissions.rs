@@ -5,6 +5,14 @@
 //! left behind the pruned log reads every grant again. A check is a few
 //! hash lookups under a read lock, never a query.
 //!
+//! This process's own writes are applied from the entries they wrote
+//! ([`Snapshot::apply_written`]), without reading the log back. Concurrent
+//! writes may hand theirs over out of order, so entries past the log prefix
+//! the snapshot has read are kept aside (`ahead`) and the snapshot is always
+//! the prefix followed by them in `seq` order: a later entry on the same
+//! grant always wins, and the prefix grows over them once the gap before
+//! them is filled (by another write's entries or the next poll).
+//!
 //! The rules are MLflow 3's basic-auth without roles or workspaces: levels
 //! READ < USE < EDIT < MANAGE, and the veto NO_PERMISSIONS ≡ DENY. A caller's
 //! explicit grants on the resource (its id and `*`) fold to DENY if any is a
@@ -14,7 +22,7 @@
 //! the model itself (a grant on the member decides, even a narrower one).
 //! Admins hold MANAGE on everything.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use flotilla_core::Error;
@@ -127,21 +135,80 @@ struct UserGrants {
     by_kind: [HashMap<String, Permission>; 3],
 }
 
+/// Entries kept past the log prefix before the snapshot reads the log instead.
+const AHEAD_MAX: usize = 4096;
+
 /// Every grant, as of one grant-log entry.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    /// The last grant-log entry applied.
+    /// The last grant-log entry applied with every entry before it.
     pub(super) seq: u64,
     users: HashMap<i64, UserGrants>,
+    /// Entries after `seq` this process wrote, applied after the prefix in order.
+    ahead: BTreeMap<u64, GrantEvent>,
 }
 
 impl Snapshot {
     pub(super) fn build(set: GrantSet) -> Self {
-        let mut snapshot = Self { seq: set.seq, users: HashMap::new() };
+        let mut snapshot = Self { seq: set.seq, users: HashMap::new(), ahead: BTreeMap::new() };
         for g in set.grants {
             snapshot.put(g);
         }
         snapshot
+    }
+
+    /// A snapshot of `set` that keeps `self`'s entries written after it.
+    fn rebuilt(&mut self, set: GrantSet) {
+        let mut ahead = std::mem::take(&mut self.ahead);
+        ahead.retain(|seq, _| *seq > set.seq);
+        *self = Self::build(set);
+        self.ahead = ahead;
+        self.replay_ahead(0);
+    }
+
+    fn event(&mut self, event: GrantEvent) {
+        match event {
+            GrantEvent::Put(grant) => self.put(grant),
+            GrantEvent::Removed { user_id, resource_kind, resource_id } => {
+                self.remove(user_id, &resource_kind, &resource_id)
+            }
+            // Never kept aside.
+            GrantEvent::Reset => {}
+        }
+    }
+
+    /// Applies the entries kept aside from `from` on again, in order, so the
+    /// newest entry on a grant is the one in force.
+    fn replay_ahead(&mut self, from: u64) {
+        let events: Vec<GrantEvent> = self.ahead.range(from..).map(|(_, e)| e.clone()).collect();
+        for event in events {
+            self.event(event);
+        }
+    }
+
+    /// Applies entries this process just committed (in `seq` order); false
+    /// at a reset or when too many wait past a gap: then only reading the
+    /// log can follow.
+    pub(super) fn apply_written(&mut self, changes: Vec<GrantChange>) -> bool {
+        let mut from = None;
+        for change in changes.into_iter().filter(|c| c.seq > self.seq) {
+            if matches!(change.event, GrantEvent::Reset) {
+                return false;
+            }
+            from = Some(from.map_or(change.seq, |f: u64| f.min(change.seq)));
+            self.ahead.insert(change.seq, change.event);
+        }
+        let Some(from) = from else { return true };
+        if self.ahead.len() > AHEAD_MAX {
+            return false;
+        }
+        self.replay_ahead(from);
+        // The prefix grows over entries that now follow it without a gap.
+        while let Some(entry) = self.ahead.first_entry().filter(|e| *e.key() == self.seq + 1) {
+            entry.remove();
+            self.seq += 1;
+        }
+        true
     }
 
     fn put(&mut self, g: Grant) {
@@ -168,15 +235,16 @@ impl Snapshot {
     pub(super) fn apply(&mut self, changes: Vec<GrantChange>) -> bool {
         let applied = self.seq;
         for change in changes.into_iter().filter(|c| c.seq > applied) {
-            match change.event {
-                GrantEvent::Put(grant) => self.put(grant),
-                GrantEvent::Removed { user_id, resource_kind, resource_id } => {
-                    self.remove(user_id, &resource_kind, &resource_id)
-                }
-                GrantEvent::Reset => return false,
+            if matches!(change.event, GrantEvent::Reset) {
+                return false;
             }
+            self.event(change.event);
             self.seq = change.seq;
         }
+        // What the log brought is older than what is still kept aside.
+        let seq = self.seq;
+        self.ahead.retain(|s, _| *s > seq);
+        self.replay_ahead(0);
         true
     }
 
@@ -316,10 +384,15 @@ impl Current {
             // A rebuild read before entries another request already applied is older: keep ours.
             Update::Rebuild(set) if set.seq < snapshot.seq => true,
             Update::Rebuild(set) => {
-                *snapshot = Snapshot::build(set);
+                snapshot.rebuilt(set);
                 true
             }
         }
+    }
+
+    /// Applies entries this process wrote; false when the log must be read.
+    pub(super) fn written(&self, changes: Vec<GrantChange>) -> bool {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).apply_written(changes)
     }
 }
 
@@ -378,6 +451,42 @@ mod tests {
         drop(snap);
         assert!(!current.update(Update::Changes(vec![change(6, GrantEvent::Reset), change(7, put(1, "8", "EDIT"))])));
         assert_eq!(current.seq(), 5, "nothing after a reset is applied");
+    }
+
+    #[test]
+    fn written_entries_apply_out_of_order_and_the_newest_wins() {
+        use Permission::*;
+        let change = |seq, event| GrantChange { seq, event };
+        let put = |id: &str, level: &str| GrantEvent::Put(grant(1, "experiment", id, level));
+        let removed =
+            |id: &str| GrantEvent::Removed { user_id: 1, resource_kind: "experiment".into(), resource_id: id.into() };
+        let current = Current::default();
+        assert!(current.update(Update::Rebuild(GrantSet { seq: 1, grants: vec![] })));
+        let level = |id| current.read().level(&caller(1), Read, Resource::Experiment(id));
+        // Entry 4 (a delete) is handed over before 3 (the create it follows), 2 is another process's.
+        assert!(current.written(vec![change(4, removed("7"))]));
+        assert!(current.written(vec![change(3, put("7", "MANAGE")), change(5, put("8", "EDIT"))]));
+        assert_eq!([level("7"), level("8")], [Read, Edit], "the delete after the create wins; the create is seen");
+        assert_eq!(current.seq(), 1, "the prefix waits for entry 2");
+        // The poll brings 2..=5 from the log: the prefix grows over everything.
+        assert!(current.update(Update::Changes(vec![
+            change(2, put("9", "DENY")),
+            change(3, put("7", "MANAGE")),
+            change(4, removed("7")),
+        ])));
+        assert_eq!([level("7"), level("8"), level("9")], [Read, Edit, Deny], "entry 5 is still in force");
+        assert!(current.written(vec![change(6, put("7", "EDIT"))]));
+        assert!(current.update(Update::Changes(vec![change(5, put("8", "EDIT")), change(6, put("7", "EDIT"))])));
+        assert_eq!(current.seq(), 6);
+        assert_eq!([level("7"), level("8")], [Edit, Edit]);
+        // Entries the snapshot already holds change nothing; a reset asks for the log.
+        assert!(current.written(vec![change(6, removed("7"))]));
+        assert_eq!(level("7"), Edit);
+        assert!(!current.written(vec![change(7, GrantEvent::Reset)]));
+        // A rebuild older than kept-aside entries keeps them in force.
+        assert!(current.written(vec![change(9, put("10", "MANAGE"))]));
+        assert!(current.update(Update::Rebuild(GrantSet { seq: 8, grants: vec![] })));
+        assert_eq!([level("7"), level("10")], [Read, Manage]);
     }
 
     #[test]

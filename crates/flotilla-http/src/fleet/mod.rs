@@ -120,7 +120,6 @@ async fn create_family(
         auth.may_create_family(caller, &family.name).await?;
     }
     let family = s.call(move |store| store.create_family_owned(&family, owner.0)).await?;
-    permissions::grants_changed(&s).await;
     Ok(Json(json!({ "family": family })))
 }
 

@@ -50,7 +50,6 @@ async fn create(State(s): State<AppState>, owner: Owner, Mlflow(req): Mlflow<Cre
         None => None,
     };
     let id = s.call(move |st| st.create_experiment_owned(&name, location.as_deref(), &req.tags, owner.0)).await?;
-    crate::permissions::grants_changed(&s).await;
     Ok(axum::Json(json!({ "experiment_id": id })))
 }
 

@@ -89,7 +89,6 @@ async fn create_model(State(s): State<AppState>, owner: Owner, Mlflow(req): Mlfl
     let m = s
         .call(move |st| st.create_registered_model_owned(&name, &req.tags, req.description.as_deref(), owner.0))
         .await?;
-    crate::permissions::grants_changed(&s).await;
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -103,7 +102,6 @@ async fn rename_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
     let name = req.name()?;
     let new_name = required(&req.new_name, "new_name")?.to_string();
     let m = s.call(move |st| st.rename_registered_model(&name, &new_name)).await?;
-    crate::permissions::grants_changed(&s).await;
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -116,7 +114,6 @@ async fn update_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
 async fn delete_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
     s.call(move |st| st.delete_registered_model(&name)).await?;
-    crate::permissions::grants_changed(&s).await;
     Ok(empty())
 }
 

@@ -30,6 +30,7 @@ use crate::error::ApiError;
 use crate::v2::error::V2Error;
 use crate::wire::{MAX_JSON_BODY, Mlflow, lenient};
 pub(crate) use table::Need;
+pub(crate) use table::unprefixed;
 use table::{Locate, need};
 
 /// The creator of a resource, who gets MANAGE on it in the create's
@@ -41,15 +42,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Owner {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(parts.extensions.get::<Caller>().filter(|c| c.user_id > 0).map(|c| c.user_id)))
-    }
-}
-
-/// After a write that changed grants beside its resource (a create, a
-/// rename, a delete): applied before the response, so the writer's next
-/// request is judged with them.
-pub(crate) async fn grants_changed(state: &AppState) {
-    if let Some(auth) = &state.auth {
-        auth.grants_changed().await;
     }
 }
 

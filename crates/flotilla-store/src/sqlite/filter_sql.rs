@@ -47,10 +47,19 @@ pub(crate) fn compare(column: &str, c: &Clause, args: &mut Vec<Value>) -> StoreR
         Comparator::Le => simple("<=", args),
         // `PRAGMA case_sensitive_like` is on, so LIKE is case-sensitive as in MLflow.
         Comparator::Like => simple("LIKE", args),
-        Comparator::ILike => {
-            args.push(operand(&c.value)?);
-            Ok(format!("lower({column}) LIKE lower(?)"))
-        }
+        // `lower(column) LIKE lower(?)` folded every row it walked (14 ms of a
+        // 16 ms first page at 10⁶ models): the same match is a GLOB whose
+        // letters are classes of both cases, compared as stored.
+        Comparator::ILike => match &c.value {
+            Operand::Str(pattern) => {
+                args.push(Value::Text(ilike_glob(pattern)));
+                Ok(format!("{column} GLOB ?"))
+            }
+            Operand::Num(_) | Operand::List(_) | Operand::Null => {
+                args.push(operand(&c.value)?);
+                Ok(format!("lower({column}) LIKE lower(?)"))
+            }
+        },
         Comparator::In | Comparator::NotIn => {
             let Operand::List(items) = &c.value else {
                 return Err(Error::invalid("IN expects a list of values, e.g. ('a', 'b')").into());
@@ -65,6 +74,33 @@ pub(crate) fn compare(column: &str, c: &Clause, args: &mut Vec<Value>) -> StoreR
         Comparator::IsNull => Ok(format!("{column} IS NULL")),
         Comparator::IsNotNull => Ok(format!("{column} IS NOT NULL")),
     }
+}
+
+/// The GLOB pattern matching what `lower(x) LIKE lower(pattern)` matches
+/// (SQLite's `lower` and LIKE fold ASCII letters only): `%` is `*`, `_` is
+/// `?`, an ASCII letter the class of its two cases, GLOB's own
+/// metacharacters a class of themselves.
+pub(crate) fn ilike_glob(pattern: &str) -> String {
+    let mut glob = String::with_capacity(pattern.len() * 2);
+    for ch in pattern.chars() {
+        match ch {
+            '%' => glob.push('*'),
+            '_' => glob.push('?'),
+            '*' | '?' | '[' => {
+                glob.push('[');
+                glob.push(ch);
+                glob.push(']');
+            }
+            c if c.is_ascii_alphabetic() => {
+                glob.push('[');
+                glob.push(c.to_ascii_lowercase());
+                glob.push(c.to_ascii_uppercase());
+                glob.push(']');
+            }
+            c => glob.push(c),
+        }
+    }
+    glob
 }
 
 /// How `!=` treats entities that lack the key.
@@ -132,4 +168,53 @@ pub(crate) fn tag_exists(
     args: &mut Vec<Value>,
 ) -> StoreResult<String> {
     key_value(table, &format!("kv.{fk} = {outer}"), key, c, MissingKey::NoMatch, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::ilike_glob;
+
+    /// GLOB over the translated pattern answers as `lower(x) LIKE lower(p)`
+    /// (case-sensitive LIKE, as the store runs it) on names with every
+    /// metacharacter of either syntax, letters of both cases and non-ASCII.
+    #[test]
+    fn ilike_glob_matches_as_lowered_like() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA case_sensitive_like = ON;").unwrap();
+        let names = [
+            "Demand.Store=s0123",
+            "demand.store=S0123",
+            "a*b",
+            "a?b",
+            "a[b]c",
+            "a]b",
+            "x_y",
+            "x%y",
+            "ÄbC",
+            "äbc",
+            "",
+            "abc",
+            "ABC",
+            "a.b",
+            "a\\b",
+        ];
+        let patterns = [
+            "%123%", "%s01%", "demand%", "%STORE%", "a*b", "a?b", "a[b]c", "%]%", "x_y", "x\\%y", "%[%", "%*%", "%?%",
+            "_bc", "Äb%", "äB%", "%", "", "a%b", "%A\\B%", "_",
+        ];
+        for name in names {
+            for pattern in patterns {
+                let (want, got): (bool, bool) = conn
+                    .query_row(
+                        "SELECT lower(?1) LIKE lower(?2), ?1 GLOB ?3",
+                        [name, pattern, &ilike_glob(pattern)],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .unwrap();
+                assert_eq!(got, want, "{name:?} ILIKE {pattern:?} (glob {:?})", ilike_glob(pattern));
+            }
+        }
+    }
 }

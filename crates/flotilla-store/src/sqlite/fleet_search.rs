@@ -5,15 +5,16 @@
 //! index), so SQLite can either drive the query from the most selective one
 //! or test membership while walking the sort order; pages are keyset pages.
 
-use flotilla_core::fleet::{AliasTarget, Facets, FleetModel, FleetOrder, FleetQuery, MetricRef, PartitionValue};
+use flotilla_core::fleet::{Facets, FleetModel, FleetOrder, FleetQuery, MetricRef, PartitionValue};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
+use super::far_end::{self, FarEnd, SortIndex};
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, rows, visible};
+use super::{SearchPlanning, SqliteStore, families, search_plan, visible};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
 use crate::paging;
@@ -23,6 +24,7 @@ use crate::paging;
 pub(super) const COMMON_SUBSTRING: i64 = 2_000;
 
 /// The WHERE clause of a fleet query over `registered_models rm`, and its arguments.
+#[derive(Clone)]
 pub(super) struct Filter {
     pub(super) sql: String,
     args: Vec<SqlValue>,
@@ -34,6 +36,12 @@ pub(super) struct Filter {
     pub(super) probes: bool,
     /// For [`Purpose::PageDriven`]: a set was small enough to drive.
     pub(super) driven: bool,
+    /// Every set with its size (capped), as placed.
+    placed: Vec<(i64, Membership)>,
+    /// Every filter is a set, or a bound on the sorted metric, or implied by a set.
+    exact: bool,
+    /// Bounds on the sorted metric (`<`, 2.0).
+    sorted_bounds: Vec<(&'static str, f64)>,
 }
 
 impl Filter {
@@ -57,10 +65,17 @@ impl Filter {
         self.sql.push_str(clause);
         self.args.extend(args);
     }
+
+    /// A clause that is not a set (nor implied by one): the far-end plan cannot answer.
+    fn and_other(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
+        self.exact = false;
+        self.and(clause, args);
+    }
 }
 
 /// A filter "the model's id is in `table`.`id` where `cond`", placed once
 /// every filter is known (see [`Filter::place`]).
+#[derive(Clone)]
 struct Membership {
     table: &'static str,
     id: &'static str,
@@ -109,6 +124,7 @@ impl Filter {
                 .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
             sized.push((n, m));
         }
+        self.placed = sized.clone();
         let smallest = sized.iter().map(|(n, _)| *n).min();
         for (n, m) in sized {
             let drives = match purpose {
@@ -209,6 +225,9 @@ pub(super) fn build_filter(
         drive: None,
         probes: false,
         driven: false,
+        placed: Vec::new(),
+        exact: true,
+        sorted_bounds: Vec::new(),
     };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
@@ -245,7 +264,7 @@ pub(super) fn build_filter(
         }
     }
     if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-        f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
+        f.and_other("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
     }
     if let Some(part) = q.name_contains.as_deref().filter(|p| !p.is_empty()) {
         let probe = trigram_probe(part);
@@ -259,19 +278,19 @@ pub(super) fn build_filter(
                 n < COMMON_SUBSTRING
             };
         if rare && probe == part {
-            f.and(
+            f.and_other(
                 "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?)",
                 [SqlValue::Text(fts_phrase(part))],
             );
         } else if rare {
             // The index finds the names holding the probe; the whole substring is checked on those.
-            f.and(
+            f.and_other(
                 "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?) \
                  AND instr(lower(rm.name), lower(?)) > 0",
                 [SqlValue::Text(fts_phrase(probe)), text(part)],
             );
         } else {
-            f.and("instr(lower(rm.name), lower(?)) > 0", [text(part)]);
+            f.and_other("instr(lower(rm.name), lower(?)) > 0", [text(part)]);
         }
     }
     for (key, value) in &q.tags {
@@ -281,7 +300,7 @@ pub(super) fn build_filter(
         membership(&mut f, "registered_model_aliases", "rm_id", "alias = ?", vec![text(alias)]);
     }
     for alias in &q.missing_alias {
-        f.and(
+        f.and_other(
             "NOT EXISTS (SELECT 1 FROM registered_model_aliases a WHERE a.rm_id = rm.rm_id AND a.alias = ?)",
             [text(alias)],
         );
@@ -289,6 +308,7 @@ pub(super) fn build_filter(
     for m in &q.metrics {
         if sorted.is_some_and(|s| s.alias == m.alias && s.key == m.key) {
             f.and(&format!("sm.value {} ?", m.op.sql()), [m.value.into()]);
+            f.sorted_bounds.push((m.op.sql(), m.value));
             continue;
         }
         let cond = format!("alias = ? AND key = ? AND value {} ?", m.op.sql());
@@ -302,7 +322,7 @@ pub(super) fn build_filter(
     ];
     for (clause, bound) in ranges {
         if let Some(t) = bound {
-            f.and(&format!("{clause} ?"), [t.into()]);
+            f.and_other(&format!("{clause} ?"), [t.into()]);
         }
     }
     visible_filter(&mut f, q);
@@ -331,7 +351,7 @@ fn visible_filter(f: &mut Filter, q: &FleetQuery) {
     }
     let mut args = Vec::new();
     if let Some(sql) = visible::models(v, "rm.name", "rm.rm_id", &mut args) {
-        f.and(&format!("({sql})"), args);
+        f.and_other(&format!("({sql})"), args);
     }
 }
 
@@ -412,10 +432,34 @@ impl FleetSearchStore for SqliteStore {
                 Ok(rows)
             };
             let walk = build_filter(tx, q, Purpose::Page, sorted, self.planning)?;
+            // Sorted by a metric with only sets to probe: a capped walk, and
+            // from the far end if it finds matches rare (`far_end`).
+            let mut near = None;
+            if let Some(m) = sorted.filter(|_| walk.probes && !walk.driven && self.planning.near_rows > 0)
+                && let Some(plan) = far_end_plan(tx, &walk, m, desc, cursor.as_deref(), self.planning.drive_sizing)?
+            {
+                let ix = sort_index(m);
+                let n = self.planning.near_rows;
+                if let Some(edge) = ix.nth(tx, &walk.sorted_bounds, cursor.as_deref(), desc, n)? {
+                    let mut capped = walk.clone();
+                    capped.and(&format!("(sm.value, sm.rm_id) {} (?, ?)", if desc { ">=" } else { "<=" }), edge);
+                    let rows = page_rows(&capped, &keys(false))?;
+                    if rows.len() > limit {
+                        near = Some(rows);
+                    } else if rows.len() * search_plan::SPARSE < limit + 1 {
+                        let set_limit = self.planning.drive_sizing;
+                        let cap = search_plan::far_end_row_cap(set_limit);
+                        let max_set = usize::try_from(set_limit).unwrap_or(0);
+                        near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
+                            .map(|page| page.into_iter().map(|((id, _), cursor)| (id, cursor)).collect());
+                    }
+                }
+            }
             // A walk probing large sets may find its matches only at the far
             // end of the sort order; past its allowance the smallest set drives.
             let allowance = self.planning.walk_allowance;
             let walked = match walk.probes {
+                _ if near.is_some() => near,
                 true if allowance.is_zero() => None,
                 true => match crate::budget::with_allowance(allowance, || page_rows(&walk, &keys(false))) {
                     (Ok(rows), _) => Some(rows),
@@ -434,7 +478,7 @@ impl FleetSearchStore for SqliteStore {
             let more = rows.len() > limit;
             let page: Vec<i64> = rows.iter().take(limit).map(|(id, _)| *id).collect();
             let next_page_token = more.then(|| paging::encode(&rows[limit - 1].1));
-            Ok(Page { items: fleet_models(tx, &page)?, next_page_token })
+            Ok(Page { items: super::fleet_rows::fleet_models(tx, &page)?, next_page_token })
         })
     }
 
@@ -443,91 +487,52 @@ impl FleetSearchStore for SqliteStore {
     }
 }
 
-/// Loads a page of models in a fixed number of queries, in the page's order.
-fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<FleetModel>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+/// The index of an aliased metric's values (`alias_metrics_by_value`).
+fn sort_index(m: &MetricRef) -> SortIndex {
+    SortIndex {
+        table: "alias_metrics",
+        head: "alias = ? AND key = ?",
+        head_args: vec![text(&m.alias), text(&m.key)],
+        ids: &["rm_id"],
     }
-    let json_ids = serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()))?;
-    let mut models: Vec<FleetModel> = Vec::with_capacity(ids.len());
-    let mut position = std::collections::HashMap::with_capacity(ids.len());
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT rm.rm_id, rm.name, rm.creation_time, rm.last_update_time,
-                    (SELECT max(version) FROM model_versions v WHERE v.rm_id = rm.rm_id),
-                    (SELECT f.name FROM fleet_members fm JOIN families f ON f.family_id = fm.family_id WHERE fm.rm_id = rm.rm_id)
-             FROM json_each(?) j JOIN registered_models rm ON rm.rm_id = j.value ORDER BY j.key",
-        )?;
-        let rows = stmt.query_map([&json_ids], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                FleetModel {
-                    name: r.get(1)?,
-                    creation_timestamp: r.get(2)?,
-                    last_updated_timestamp: r.get(3)?,
-                    latest_version: rows::opt_version_at(r, 4)?,
-                    family: r.get(5)?,
-                    partition: Vec::new(),
-                    aliases: Vec::new(),
-                    tags: Vec::new(),
-                },
-            ))
-        })?;
-        for row in rows {
-            let (id, model) = row?;
-            position.insert(id, models.len());
-            models.push(model);
-        }
-    }
-    let each = |sql: &str| -> StoreResult<Vec<(i64, String, JsonValue)>> {
-        Ok(tx
-            .prepare_cached(sql)?
-            .query_map([&json_ids], |r| Ok((r.get(0)?, r.get(1)?, keyset::to_json(r.get_ref(2)?))))?
-            .collect::<Result<_, _>>()?)
-    };
-    for (id, key, value) in each(
-        "SELECT p.rm_id, p.key, p.value FROM json_each(?) j JOIN member_partitions p ON p.rm_id = j.value
-         JOIN fleet_members fm ON fm.rm_id = p.rm_id",
-    )? {
-        if let Some(&i) = position.get(&id) {
-            models[i].partition.push(PartitionValue::new(key, value.as_str().unwrap_or_default()));
-        }
-    }
-    for (id, alias, version) in each(
-        "SELECT a.rm_id, a.alias, a.version FROM json_each(?) j JOIN registered_model_aliases a ON a.rm_id = j.value ORDER BY a.alias",
-    )? {
-        if let Some(&i) = position.get(&id) {
-            models[i]
-                .aliases
-                .push(AliasTarget { alias, version: rows::version(version.as_i64().unwrap_or_default())? });
-        }
-    }
-    for (id, key, value) in each(
-        "SELECT t.rm_id, t.key, t.value FROM json_each(?) j JOIN registered_model_tags t ON t.rm_id = j.value ORDER BY t.key",
-    )? {
-        if let Some(&i) = position.get(&id) {
-            models[i].tags.push((key, value.as_str().unwrap_or_default().to_string()));
-        }
-    }
-    // Partition levels come back in key order; put them in the family's level order.
-    let levels = family_levels(tx, &json_ids)?;
-    for m in &mut models {
-        if let Some(order) = m.family.as_ref().and_then(|f| levels.get(f)) {
-            m.partition.sort_by_key(|p| order.iter().position(|l| *l == p.key));
-        }
-    }
-    Ok(models)
 }
 
-fn family_levels(tx: &Transaction<'_>, json_ids: &str) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
-    let rows: Vec<(String, String)> = tx
-        .prepare_cached(
-            "SELECT DISTINCT f.name, f.levels FROM json_each(?) j JOIN fleet_members fm ON fm.rm_id = j.value
-             JOIN families f ON f.family_id = fm.family_id",
-        )?
-        .query_map([json_ids], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows.into_iter().map(|(name, levels)| (name, serde_json::from_str(&levels).unwrap_or_default())).collect())
+/// The far-end plan of a page sorted by `m` whose every filter is a set:
+/// the smallest set is collected, the others checked per candidate.
+fn far_end_plan(
+    tx: &Transaction<'_>,
+    f: &Filter,
+    m: &MetricRef,
+    desc: bool,
+    cursor: Option<&[JsonValue]>,
+    cap: i64,
+) -> StoreResult<Option<FarEnd>> {
+    if !f.exact {
+        return Ok(None);
+    }
+    let sets: Vec<(String, &[SqlValue])> =
+        f.placed.iter().map(|(_, s)| (format!("{} WHERE {}", s.table, s.cond), s.args.as_slice())).collect();
+    let Some(smallest) = far_end::smallest(tx, &sets, cap)? else { return Ok(None) };
+    let set = &f.placed[smallest].1;
+    let (walk_sql, walk_args) = sort_index(m).range(&f.sorted_bounds, cursor, desc, !desc);
+    let others: Vec<&Membership> =
+        f.placed.iter().enumerate().filter(|(i, _)| *i != smallest).map(|(_, (_, o))| o).collect();
+    let probe_sql = (!others.is_empty()).then(|| {
+        let exists: Vec<String> = others
+            .iter()
+            .map(|o| format!("EXISTS (SELECT 1 FROM {} WHERE {} = p.rm_id AND {})", o.table, o.id, o.cond))
+            .collect();
+        format!("SELECT 1 FROM (SELECT ? AS rm_id) p WHERE {}", exists.join(" AND "))
+    });
+    Ok(Some(FarEnd {
+        set_sql: format!("SELECT {} FROM {} WHERE {}", set.id, set.table, set.cond),
+        set_args: set.args.clone(),
+        walk_sql,
+        walk_args,
+        probe_sql,
+        probe_args: others.iter().flat_map(|o| o.args.iter().cloned()).collect(),
+        key_columns: 1,
+    }))
 }
 
 #[cfg(test)]

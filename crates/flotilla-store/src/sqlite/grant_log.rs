@@ -3,6 +3,13 @@
 //! time means `seq` order is commit order, so a reader that has applied
 //! entries up to `n` misses exactly those with `seq > n`. The log keeps its
 //! last [`KEEP`] entries; a reader further behind reads every grant again.
+//!
+//! The entries a transaction appends are also kept on its thread and, once
+//! it commits, handed to whoever asks ([`take_written`]): the process that
+//! made a change applies it to its permission snapshot from what it wrote,
+//! without reading the log back (a rolled-back transaction hands nothing).
+
+use std::cell::RefCell;
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
@@ -12,6 +19,32 @@ use crate::error::StoreResult;
 /// Entries kept; older ones are pruned every [`PRUNE_EVERY`] appends.
 const KEEP: i64 = 100_000;
 const PRUNE_EVERY: i64 = 1024;
+
+thread_local! {
+    /// Entries appended by the transaction open on this thread.
+    static PENDING: RefCell<Vec<GrantChange>> = const { RefCell::new(Vec::new()) };
+    /// Entries of this thread's committed transactions, not yet taken.
+    static WRITTEN: RefCell<Vec<GrantChange>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A write transaction starts on this thread: nothing of an earlier one is pending.
+pub(super) fn begin() {
+    PENDING.with(|p| p.borrow_mut().clear());
+}
+
+/// The transaction on this thread committed: its entries become written.
+pub(super) fn committed() {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if !pending.is_empty() {
+        WRITTEN.with(|w| w.borrow_mut().extend(pending));
+    }
+}
+
+/// Takes (and clears) the grant-log entries committed on this thread since
+/// the last call, in `seq` order.
+pub fn take_written() -> Vec<GrantChange> {
+    WRITTEN.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
 
 /// Appends that `grant` now exists.
 pub(super) fn put(tx: &Transaction<'_>, grant: &Grant) -> StoreResult<()> {
@@ -40,6 +73,8 @@ fn append(
     )?
     .execute(params![user_id, kind, id, level])?;
     let seq = tx.last_insert_rowid();
+    let event = event(user_id, kind.map(str::to_string), id.map(str::to_string), level.map(str::to_string));
+    PENDING.with(|p| p.borrow_mut().push(GrantChange { seq: seq as u64, event }));
     if seq % PRUNE_EVERY == 0 {
         tx.prepare_cached("DELETE FROM auth_grant_log WHERE seq <= ?1")?.execute([seq - KEEP])?;
     }
@@ -72,9 +107,11 @@ pub(super) fn since(tx: &Transaction<'_>, after: u64, limit: usize) -> StoreResu
 
 fn change_row(r: &Row<'_>) -> rusqlite::Result<GrantChange> {
     let seq = r.get::<_, i64>(0)? as u64;
-    let (user_id, kind, id, level): (Option<i64>, Option<String>, Option<String>, Option<String>) =
-        (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-    let event = match (user_id, kind, id, level) {
+    Ok(GrantChange { seq, event: event(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?) })
+}
+
+fn event(user_id: Option<i64>, kind: Option<String>, id: Option<String>, level: Option<String>) -> GrantEvent {
+    match (user_id, kind, id, level) {
         (Some(user_id), Some(resource_kind), Some(resource_id), Some(level)) => {
             GrantEvent::Put(Grant { user_id, resource_kind, resource_id, level })
         }
@@ -83,8 +120,7 @@ fn change_row(r: &Row<'_>) -> rusqlite::Result<GrantChange> {
         }
         // A reset, or a row this version does not understand: start over.
         _ => GrantEvent::Reset,
-    };
-    Ok(GrantChange { seq, event })
+    }
 }
 
 #[cfg(test)]

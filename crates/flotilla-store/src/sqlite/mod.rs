@@ -17,7 +17,9 @@ mod datasets;
 mod experiments;
 mod facets;
 mod families;
+mod far_end;
 mod filter_sql;
+mod fleet_rows;
 mod fleet_search;
 mod grant_log;
 mod health;
@@ -39,6 +41,8 @@ mod search_runs;
 mod session;
 mod version_search;
 mod visible;
+
+pub use grant_log::take_written as take_written_grants;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -151,9 +155,11 @@ impl SqliteStore {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         crate::audit::take_note();
+        grant_log::begin();
         let out = f(&tx)?;
         audit::append(&tx)?;
         tx.commit()?;
+        grant_log::committed();
         self.checkpointer.wrote();
         Ok(out)
     }

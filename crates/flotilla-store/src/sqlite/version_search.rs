@@ -19,8 +19,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
+use super::far_end::{self, FarEnd, SortIndex};
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, insights, rows, visible};
+use super::{SearchPlanning, SqliteStore, families, insights, rows, search_plan, visible};
 use crate::error::StoreResult;
 use crate::fleet::VersionSearchStore;
 use crate::paging;
@@ -31,6 +32,7 @@ fn text(s: &str) -> SqlValue {
 
 /// A filter "the version's model (or the version itself) is in `table`
 /// where `cond`": `key` is `rm_id` or `rm_id, version`.
+#[derive(Clone)]
 struct Set {
     table: &'static str,
     key: &'static str,
@@ -38,6 +40,7 @@ struct Set {
     args: Vec<SqlValue>,
 }
 
+#[derive(Clone)]
 struct Filter {
     sql: String,
     args: Vec<SqlValue>,
@@ -46,6 +49,12 @@ struct Filter {
     drives: bool,
     /// A large set is probed per row while the query walks its sort order.
     probes: bool,
+    /// Every set with its size (capped), as placed.
+    placed: Vec<(i64, Set)>,
+    /// Every filter is a set, or a bound on the sorted metric, or implied by a set.
+    exact: bool,
+    /// Bounds on the sorted metric (`<`, 2.0).
+    sorted_bounds: Vec<(&'static str, f64)>,
 }
 
 impl Filter {
@@ -53,6 +62,12 @@ impl Filter {
         self.sql.push_str(" AND ");
         self.sql.push_str(clause);
         self.args.extend(args);
+    }
+
+    /// A clause that is not a set (nor implied by one): the far-end plan cannot answer.
+    fn and_other(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
+        self.exact = false;
+        self.and(clause, args);
     }
 
     fn set(&mut self, table: &'static str, key: &'static str, cond: &str, args: Vec<SqlValue>) {
@@ -74,6 +89,7 @@ impl Filter {
                 .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
             sized.push((n, s));
         }
+        self.placed = sized.clone();
         let smallest = sized.iter().map(|(n, _)| *n).min();
         for (n, s) in sized {
             let (outer, probe) = match s.key {
@@ -111,7 +127,16 @@ fn build_filter(
     drive_smallest: bool,
     planning: SearchPlanning,
 ) -> StoreResult<Filter> {
-    let mut f = Filter { sql: String::new(), args: Vec::new(), sets: Vec::new(), drives: false, probes: false };
+    let mut f = Filter {
+        sql: String::new(),
+        args: Vec::new(),
+        sets: Vec::new(),
+        drives: false,
+        probes: false,
+        placed: Vec::new(),
+        exact: true,
+        sorted_bounds: Vec::new(),
+    };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
         if q.partition.is_empty() {
@@ -123,7 +148,7 @@ fn build_filter(
             // families, so their index would visit every family's r007).
             let depth = family.depth_of(&p.key)? as i64;
             f.drives = true;
-            f.and(
+            f.and_other(
                 "v.rm_id IN (WITH RECURSIVE sub (rm_id) AS (
                      SELECT rm_id FROM fleet_members WHERE family_id = ? AND depth = ? AND part_value = ?
                      UNION ALL SELECT fm.rm_id FROM sub JOIN fleet_members fm ON fm.parent = sub.rm_id)
@@ -137,7 +162,7 @@ fn build_filter(
         }
     }
     if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-        f.and("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
+        f.and_other("rm.name >= ? AND rm.name < ?", [text(prefix), SqlValue::Text(format!("{prefix}\u{10FFFF}"))]);
     }
     for (key, value) in &q.tags {
         f.set("registered_model_tags", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
@@ -154,16 +179,17 @@ fn build_filter(
         // far end walked every version before it (14.7 s at 3 x 10⁶ versions).
         if matches!(&q.sort.by, VersionOrder::Metric(sorted) if *sorted == m.key) {
             f.and(&format!("sm.value {} ?", m.op.sql()), [m.value.into()]);
+            f.sorted_bounds.push((m.op.sql(), m.value));
             continue;
         }
         let cond = format!("key = ? AND value {} ?", m.op.sql());
         f.set("model_version_metrics", "rm_id, version", &cond, vec![text(&m.key), m.value.into()]);
     }
     if let Some(t) = q.created_after {
-        f.and("v.creation_time > ?", [t.into()]);
+        f.and_other("v.creation_time > ?", [t.into()]);
     }
     if let Some(t) = q.created_before {
-        f.and("v.creation_time < ?", [t.into()]);
+        f.and_other("v.creation_time < ?", [t.into()]);
     }
     // The caller's readable set: whole families alone are a set like a
     // family filter's; anything else the models' predicate, probed per row.
@@ -178,7 +204,7 @@ fn build_filter(
         } else {
             let mut args = Vec::new();
             if let Some(sql) = visible::models(v, "rm.name", "rm.rm_id", &mut args) {
-                f.and(&format!("({sql})"), args);
+                f.and_other(&format!("({sql})"), args);
             }
         }
     }
@@ -267,10 +293,39 @@ impl VersionSearchStore for SqliteStore {
                 Ok(rows)
             };
             let walk = build_filter(tx, q, false, self.planning)?;
+            // Sorted by a metric with only sets to probe: a capped walk, and
+            // from the far end if it finds matches rare (`far_end`).
+            let mut near = None;
+            if let VersionOrder::Metric(metric) = &q.sort.by
+                && walk.probes
+                && !walk.drives
+                && self.planning.near_rows > 0
+                && let Some(plan) =
+                    far_end_plan(tx, &walk, metric, desc, cursor.as_deref(), self.planning.drive_sizing)?
+            {
+                let ix = sort_index(metric);
+                let n = self.planning.near_rows;
+                if let Some(edge) = ix.nth(tx, &walk.sorted_bounds, cursor.as_deref(), desc, n)? {
+                    let mut capped = walk.clone();
+                    let op = if desc { ">=" } else { "<=" };
+                    capped.and(&format!("(sm.value, sm.rm_id, sm.version) {op} (?, ?, ?)"), edge);
+                    let rows = page_rows(&capped)?;
+                    if rows.len() > limit {
+                        near = Some(rows);
+                    } else if rows.len() * search_plan::SPARSE < limit + 1 {
+                        let set_limit = self.planning.drive_sizing;
+                        let cap = search_plan::far_end_row_cap(set_limit);
+                        let max_set = usize::try_from(set_limit).unwrap_or(0);
+                        near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
+                            .map(|page| page.into_iter().map(|((id, v), cursor)| ([id, v], cursor)).collect());
+                    }
+                }
+            }
             // A walk probing large sets may find its matches only at the far
             // end of the sort order; past its allowance the smallest set drives.
             let allowance = self.planning.walk_allowance;
             let walked = match walk.probes && !walk.drives {
+                _ if near.is_some() => near,
                 true if allowance.is_zero() => None,
                 true => match crate::budget::with_allowance(allowance, || page_rows(&walk)) {
                     (Ok(rows), _) => Some(rows),
@@ -294,6 +349,64 @@ impl VersionSearchStore for SqliteStore {
             Ok(Page { items: page.into_iter().map(|(_, v)| v).collect(), next_page_token })
         })
     }
+}
+
+/// The index of a version metric's values (`model_version_metrics_by_value`).
+fn sort_index(metric: &str) -> SortIndex {
+    SortIndex {
+        table: "model_version_metrics",
+        head: "key = ?",
+        head_args: vec![text(metric)],
+        ids: &["rm_id", "version"],
+    }
+}
+
+/// The far-end plan of a page sorted by `metric` whose every filter is a
+/// set: the smallest set of versions is collected (every member is a row of
+/// the sort index, so the walk can stop once all were seen), the others
+/// checked per candidate.
+fn far_end_plan(
+    tx: &Transaction<'_>,
+    f: &Filter,
+    metric: &str,
+    desc: bool,
+    cursor: Option<&[JsonValue]>,
+    cap: i64,
+) -> StoreResult<Option<FarEnd>> {
+    if !f.exact {
+        return Ok(None);
+    }
+    let candidates: Vec<usize> = (0..f.placed.len()).filter(|i| f.placed[*i].1.key == "rm_id, version").collect();
+    let sets: Vec<(String, &[SqlValue])> = candidates
+        .iter()
+        .map(|i| (format!("{} WHERE {}", f.placed[*i].1.table, f.placed[*i].1.cond), f.placed[*i].1.args.as_slice()))
+        .collect();
+    let Some(smallest) = far_end::smallest(tx, &sets, cap)?.map(|j| candidates[j]) else { return Ok(None) };
+    let set = &f.placed[smallest].1;
+    let (walk_sql, walk_args) = sort_index(metric).range(&f.sorted_bounds, cursor, desc, !desc);
+    let others: Vec<&Set> = f.placed.iter().enumerate().filter(|(i, _)| *i != smallest).map(|(_, (_, o))| o).collect();
+    let probe_sql = (!others.is_empty()).then(|| {
+        let exists: Vec<String> = others
+            .iter()
+            .map(|o| {
+                let on = match o.key {
+                    "rm_id" => "x.rm_id = p.rm_id",
+                    _ => "x.rm_id = p.rm_id AND x.version = p.version",
+                };
+                format!("EXISTS (SELECT 1 FROM {} x WHERE {on} AND {})", o.table, o.cond)
+            })
+            .collect();
+        format!("SELECT 1 FROM (SELECT ? AS rm_id, ? AS version) p WHERE {}", exists.join(" AND "))
+    });
+    Ok(Some(FarEnd {
+        set_sql: format!("SELECT {} FROM {} WHERE {}", set.key, set.table, set.cond),
+        set_args: set.args.clone(),
+        walk_sql,
+        walk_args,
+        probe_sql,
+        probe_args: others.iter().flat_map(|o| o.args.iter().cloned()).collect(),
+        key_columns: 2,
+    }))
 }
 
 /// The versions of a page, in its order, in one query.

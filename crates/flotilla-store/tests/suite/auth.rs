@@ -2,7 +2,7 @@
 
 use flotilla_core::ErrorKind;
 use flotilla_store::Store;
-use flotilla_store::auth::{Grant, GrantEvent, NewToken, TokenScope};
+use flotilla_store::auth::{Grant, GrantChange, GrantEvent, NewToken, TokenScope};
 
 use super::kind;
 
@@ -152,4 +152,32 @@ pub fn grant_log_follows_every_grant_change(store: &dyn Store) {
     store.delete_user("bob").unwrap();
     assert_eq!(replay(store, after, &mut grants), None);
     assert_eq!(store.grant_changes(store.auth_generations().unwrap().grants, 10).unwrap(), Some(vec![]));
+}
+
+/// A committed write hands over the grant-log entries it appended (on its
+/// thread, once); a failed one hands over nothing.
+pub fn writes_hand_over_the_grant_log_entries_they_committed(store: &dyn Store) {
+    use flotilla_store::auth::take_written_grants;
+    let ana = store.create_user("ana", "h", false).unwrap();
+    take_written_grants();
+    let head = store.auth_generations().unwrap().grants;
+    store.create_registered_model_owned("mine", &[], None, Some(ana.id)).unwrap();
+    let written = take_written_grants();
+    let grant = Grant {
+        user_id: ana.id,
+        resource_kind: "registered_model".into(),
+        resource_id: "mine".into(),
+        level: "MANAGE".into(),
+    };
+    assert_eq!(written, vec![GrantChange { seq: head + 1, event: GrantEvent::Put(grant) }]);
+    assert_eq!(store.grant_changes(head, 10).unwrap(), Some(written), "what the log holds");
+    assert_eq!(take_written_grants(), vec![], "handed over once");
+    // The same name again fails: its transaction rolls back and hands nothing over.
+    assert!(store.create_registered_model_owned("mine", &[], None, Some(ana.id)).is_err());
+    assert_eq!(take_written_grants(), vec![]);
+    assert_eq!(store.auth_generations().unwrap().grants, head + 1);
+    store.delete_registered_model("mine").unwrap();
+    let removed = take_written_grants();
+    assert_eq!(removed.len(), 1);
+    assert!(matches!(removed[0].event, GrantEvent::Removed { .. }) && removed[0].seq == head + 2, "{removed:?}");
 }

@@ -70,6 +70,7 @@ macro_rules! behaviour_suite {
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
         case!(auth::grant_log_follows_every_grant_change);
+        case!(auth::writes_hand_over_the_grant_log_entries_they_committed);
     };
 }
 pub(crate) use behaviour_suite;

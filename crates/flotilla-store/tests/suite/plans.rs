@@ -189,3 +189,184 @@ pub fn visibility_with_every_filter_and_sort(store: &dyn Store) {
         assert_eq!(versions(store, &paged).iter().collect::<Vec<_>>(), want, "versions: set {j}");
     }
 }
+
+/// A random fleet for comparing plans: two families, each store with one to
+/// three versions whose metrics `a` and `b` take four values (ties) and are
+/// sometimes missing, a champion on most, an owner tag on some. Returns each
+/// model's champion metrics and each version's metrics, by name.
+type Metrics = Vec<(String, f64)>;
+/// Names (`model` or `model/version`) with their metrics.
+type Named = Vec<(String, Metrics)>;
+
+fn random_fleet(store: &dyn Store, seed: u64) -> (Named, Named) {
+    let mut state = seed;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let (mut champions, mut all_versions) = (Vec::new(), Vec::new());
+    let (mut items, mut owned) = (Vec::new(), Vec::new());
+    for family in ["f", "g"] {
+        let new = NewFamily { name: family.into(), levels: vec!["store".into()], description: None };
+        store.create_family(&new).unwrap();
+        for i in 0..if family == "f" { 40 } else { 12 } {
+            let path = format!("store=s{i:02}");
+            let name = format!("{family}.{path}");
+            let count = 1 + next(3);
+            let champion = (next(5) != 0).then(|| 1 + next(count));
+            for v in 1..=count {
+                let mut metrics = Vec::new();
+                for key in ["a", "b"] {
+                    if next(6) != 0 {
+                        metrics.push((key.to_string(), 1.0 + next(4) as f64));
+                    }
+                }
+                if champion == Some(v) {
+                    champions.push((name.clone(), metrics.clone()));
+                }
+                all_versions.push((format!("{name}/{v}"), metrics.clone()));
+                items.push(BulkVersion {
+                    model: ModelAddress::Partition { family: family.into(), partition: parse_path(&path).unwrap() },
+                    source: format!("mlflow-artifacts:/0/{name}"),
+                    run_id: None,
+                    description: None,
+                    tags: vec![],
+                    metrics,
+                    aliases: if champion == Some(v) { vec!["champion".into()] } else { vec![] },
+                    datasets: vec![],
+                });
+            }
+            if next(3) == 0 {
+                owned.push(name);
+            }
+        }
+    }
+    store.register_versions(&items, &ctx()).unwrap();
+    for name in owned {
+        store.set_registered_model_tag(&name, &Tag::new("owner", "ops")).unwrap();
+    }
+    (champions, all_versions)
+}
+
+/// Every page of `q` in pages of three, page `i` asked of `stores[i % n]`, so
+/// each plan continues the others' page tokens.
+fn paged<T: Clone>(
+    stores: &[&dyn Store],
+    q: &T,
+    search: impl Fn(&dyn Store, &T) -> (Vec<String>, Option<String>),
+    set_token: impl Fn(&mut T, String),
+) -> Vec<String> {
+    let (mut all, mut q, mut i) = (Vec::new(), q.clone(), 0);
+    loop {
+        let (items, token) = search(stores[i % stores.len()], &q);
+        all.extend(items);
+        i += 1;
+        match token {
+            Some(t) => set_token(&mut q, t),
+            None => return all,
+        }
+    }
+}
+
+/// A filter on one metric and the sort on the other, both directions, with
+/// and without a family or a tag, on a random fleet with ties and missing
+/// metrics: every plan (the stores differ in planning only) pages through
+/// the matches of a brute-force filter, in the order of the unfiltered sort.
+pub fn cross_metric_pages_match_brute_force(stores: &[&dyn Store]) {
+    let (champions, all_versions) = random_fleet(stores[0], 17);
+    let has = |metrics: &Metrics, key: &str, op: &str, bound: f64| {
+        metrics.iter().any(|(k, v)| k == key && if op == "<" { *v < bound } else { *v > bound })
+    };
+    let tagged = names(stores[0], &FleetQuery { tags: vec![("owner".into(), "ops".into())], ..FleetQuery::default() });
+    let mut checked = 0;
+    // All the plans in turn, then the first alone for every page.
+    for stores in [stores, &stores[..1]] {
+        for (filter, sort) in [("a", "b"), ("b", "a")] {
+            for (op, bound) in [("<", 2.5), (">", 2.5), ("<", 1.5), (">", 3.5)] {
+                for desc in [false, true] {
+                    for scope in [None, Some("f"), Some("tag")] {
+                        let sort_str = format!("{}champion:{sort}", if desc { "-" } else { "" });
+                        let fsort = FleetSort::parse(&sort_str).unwrap();
+                        let all = names(stores[0], &FleetQuery { sort: fsort.clone(), ..FleetQuery::default() });
+                        let want: Vec<String> = all
+                            .iter()
+                            .filter(|n| champions.iter().any(|(c, m)| c == *n && has(m, filter, op, bound)))
+                            .filter(|n| match scope {
+                                None => true,
+                                Some("tag") => tagged.contains(n),
+                                Some(f) => n.starts_with(&format!("{f}.")),
+                            })
+                            .cloned()
+                            .collect();
+                        let mut q = FleetQuery {
+                            sort: fsort,
+                            max_results: Some(3),
+                            metrics: vec![MetricFilter::parse(&format!("champion:{filter} {op} {bound}")).unwrap()],
+                            ..FleetQuery::default()
+                        };
+                        match scope {
+                            None => {}
+                            Some("tag") => q.tags = vec![("owner".into(), "ops".into())],
+                            Some(f) => q.family = Some(f.into()),
+                        }
+                        let got = paged(
+                            stores,
+                            &q,
+                            |s, q| {
+                                let p = s.search_fleet(q).unwrap();
+                                (p.items.into_iter().map(|m| m.name).collect(), p.next_page_token)
+                            },
+                            |q, t| q.page_token = Some(t),
+                        );
+                        assert_eq!(got, want, "models: {filter} {op} {bound}, by {sort_str}, scope {scope:?}");
+                        checked += usize::from(want.len() > 3);
+
+                        let vsort_str = format!("{}metric:{sort}", if desc { "-" } else { "" });
+                        let vsort = VersionSort::parse(&vsort_str).unwrap();
+                        let all = versions(stores[0], &VersionQuery { sort: vsort.clone(), ..VersionQuery::default() });
+                        let mut vq = VersionQuery {
+                            sort: vsort,
+                            max_results: Some(3),
+                            metrics: vec![VersionMetricFilter::parse(&format!("{filter} {op} {bound}")).unwrap()],
+                            ..VersionQuery::default()
+                        };
+                        match scope {
+                            None => {}
+                            Some("tag") => vq.has_alias = vec!["champion".into()],
+                            Some(f) => vq.family = Some(f.into()),
+                        }
+                        let champion_versions = versions(
+                            stores[0],
+                            &VersionQuery { has_alias: vec!["champion".into()], ..VersionQuery::default() },
+                        );
+                        let want: Vec<String> = all
+                            .iter()
+                            .filter(|v| all_versions.iter().any(|(n, m)| n == *v && has(m, filter, op, bound)))
+                            .filter(|v| match scope {
+                                None => true,
+                                Some("tag") => champion_versions.contains(v),
+                                Some(f) => v.starts_with(&format!("{f}.")),
+                            })
+                            .cloned()
+                            .collect();
+                        let got = paged(
+                            stores,
+                            &vq,
+                            |s, q| {
+                                let p = s.search_versions(q).unwrap();
+                                (
+                                    p.items.into_iter().map(|v| format!("{}/{}", v.model, v.version)).collect(),
+                                    p.next_page_token,
+                                )
+                            },
+                            |q, t| q.page_token = Some(t),
+                        );
+                        assert_eq!(got, want, "versions: {filter} {op} {bound}, by {vsort_str}, scope {scope:?}");
+                        checked += usize::from(want.len() > 3);
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 120, "most cases span pages: {checked}");
+}
