@@ -15,15 +15,19 @@ pub enum Section {
     Families,
     Experiments,
     Datasets,
+    Health,
+    Alerts,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str); 6] = [
+const SECTIONS: [(Section, &str, &str); 8] = [
     (Section::Fleet, "/", "Fleet"),
     (Section::Models, "/models", "Models"),
     (Section::Families, "/families", "Families"),
     (Section::Experiments, "/experiments", "Experiments"),
     (Section::Datasets, "/datasets", "Datasets"),
+    (Section::Health, "/monitor", "Health"),
+    (Section::Alerts, "/alerts", "Alerts"),
     (Section::Audit, "/audit", "Audit log"),
 ];
 

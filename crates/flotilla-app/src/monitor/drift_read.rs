@@ -102,6 +102,10 @@ pub struct VersionDrift {
     pub outputs: Vec<String>,
     pub windows: usize,
     pub rows: u64,
+    /// The reference judged against and the range's windows merged (the
+    /// UI's reference vs current distribution plots).
+    pub reference: Option<std::sync::Arc<flotilla_drift::Reference>>,
+    pub merged: Option<Window>,
 }
 
 /// Reads and judges (blocking: a store read and the statistics).
@@ -113,7 +117,16 @@ pub fn version_drift(store: &dyn Store, model: &str, ask: &DriftAsk) -> StoreRes
     let monitored = store.monitored_version(model, version)?;
     let outputs = monitored.as_ref().map(|m| m.columns.iter().skip(m.inputs).cloned().collect()).unwrap_or_default();
     let Some(reference) = reference_of(store, model, version)? else {
-        return Ok(VersionDrift { version, source: None, drift: None, outputs, windows: 0, rows: 0 });
+        return Ok(VersionDrift {
+            version,
+            source: None,
+            drift: None,
+            outputs,
+            windows: 0,
+            rows: 0,
+            reference: None,
+            merged: None,
+        });
     };
     let grain = grain_for(ask.from, ask.to);
     let windows = store.windows(&WindowQuery {
@@ -144,7 +157,16 @@ pub fn version_drift(store: &dyn Store, model: &str, ask: &DriftAsk) -> StoreRes
         Some(w) => window_drift(&reference.reference, w, &config).ok(),
         None => None,
     };
-    Ok(VersionDrift { version, source: Some(reference.source), drift, outputs, windows: used, rows })
+    Ok(VersionDrift {
+        version,
+        source: Some(reference.source),
+        drift,
+        outputs,
+        windows: used,
+        rows,
+        reference: Some(reference.reference),
+        merged,
+    })
 }
 
 fn feature_json(f: &FeatureDrift) -> Value {

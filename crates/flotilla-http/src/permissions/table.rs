@@ -231,7 +231,9 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
 
         // The UI's pages.
         ("GET", "/" | "/models" | "/families" | "/experiments") => Filtered,
-        ("GET", "/models/{name}" | "/models/{name}/compare") => Model(Read, Path("name")),
+        ("GET", "/models/{name}" | "/models/{name}/compare" | "/models/{name}/monitor") => Model(Read, Path("name")),
+        // Health and alerts pages: counted and listed over what the caller reads.
+        ("GET", "/monitor" | "/alerts") => Filtered,
         ("POST", "/models/{name}/aliases") => Model(Edit, Path("name")),
         ("GET", "/families/{name}") => Family(Read, Path("name")),
         ("GET", "/experiments/{id}") => Experiment(Read, Path("id")),

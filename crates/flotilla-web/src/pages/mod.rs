@@ -1,6 +1,7 @@
 //! One module per page. Handlers read the URL, make a few bounded store
 //! calls through [`AppState::call`](flotilla_app::AppState::call) and render.
 
+pub mod alerts;
 pub mod audit;
 pub mod compare;
 pub mod datasets;
@@ -10,6 +11,9 @@ pub mod home;
 pub mod lineage;
 pub mod login;
 pub mod model;
+pub mod monitor;
+pub mod monitor_model;
+pub mod monitor_plots;
 pub mod run;
 pub mod search;
 

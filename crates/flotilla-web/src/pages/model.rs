@@ -116,6 +116,7 @@ fn render(view: &View, token: &CsrfToken, page_token: Option<&str>) -> Markup {
             "created " (format::time(m.creation_timestamp)) " · updated " (format::time(m.last_updated_timestamp))
             @if let Some(f) = family { " · family " a href=(format!("/families/{}", format::segment(f))) { (f) } }
             @if let Some(p) = partition.filter(|p| !p.is_empty()) { " · partition " (p) }
+            " · " a.monitor-link href=(format!("/models/{seg}/monitor")) { "Monitoring" }
         }
         @if !m.description.is_empty() { p { (m.description) } }
         div.columns {
