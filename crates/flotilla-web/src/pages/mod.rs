@@ -10,6 +10,8 @@ pub mod home;
 pub mod lineage;
 pub mod login;
 pub mod model;
+pub mod report;
+pub mod report_html;
 pub mod run;
 pub mod search;
 
