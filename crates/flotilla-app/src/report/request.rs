@@ -157,17 +157,17 @@ fn key_value(v: &str, name: &str) -> Result<(String, String), Error> {
 
 /// A period must be non-empty, not in the future, and at most [`MAX_PERIOD_DAYS`] long.
 pub fn check_period(p: Period, now: i64, what: &str) -> Result<(), Error> {
+    if p.from > now {
+        return Err(Error::invalid(format!(
+            "the {what} starts in the future ({}); nothing can be reported for it yet",
+            date(p.from)
+        )));
+    }
     if p.from >= p.to {
         return Err(Error::invalid(format!(
             "the {what} is empty: 'from' ({}) must be before 'to' ({})",
             date(p.from),
             date(p.to)
-        )));
-    }
-    if p.from > now {
-        return Err(Error::invalid(format!(
-            "the {what} starts in the future ({}); nothing can be reported for it yet",
-            date(p.from)
         )));
     }
     if p.to - p.from > MAX_PERIOD_DAYS * DAY_MS {
@@ -177,7 +177,8 @@ pub fn check_period(p: Period, now: i64, what: &str) -> Result<(), Error> {
 }
 
 /// Understands a report's query string at time `now` (ms). A period ending
-/// after `now` is cut at `now` (the report says so by its period).
+/// after `now` is cut just after `now` (the report says so by its period):
+/// `to` is exclusive, so what happened at `now` itself is in.
 pub fn report_query(raw: &str, now: i64) -> Result<ReportRequest, Error> {
     const KNOWN: &[&str] = &["family", "partition", "tag", "from", "to", "last", "compare_to", "metric", "format"];
     let (mut family, mut partition, mut tag, mut from, mut to, mut last, mut compare, mut metric) =
@@ -218,16 +219,16 @@ pub fn report_query(raw: &str, now: i64) -> Result<ReportRequest, Error> {
     let period = match (from, to, last) {
         (_, _, Some(_)) if from.is_some() => return Err(Error::invalid("give 'from'/'to' or 'last', not both")),
         (None, to, Some(len)) => {
-            let to = to.unwrap_or(now);
+            let to = to.unwrap_or(now + 1);
             Period { from: to - len, to }
         }
-        (Some(from), to, None) => Period { from, to: to.unwrap_or(now) },
+        (Some(from), to, None) => Period { from, to: to.unwrap_or(now + 1) },
         (None, Some(_), None) => return Err(Error::invalid("'to' needs 'from' (or give 'last')")),
-        (None, None, None) => Period { from: now - 7 * DAY_MS, to: now },
+        (None, None, None) => Period { from: now + 1 - 7 * DAY_MS, to: now + 1 },
         (Some(_), _, Some(_)) => return Err(Error::invalid("give 'from'/'to' or 'last', not both")),
     };
     check_period(period, now, "period")?;
-    let period = Period { from: period.from, to: period.to.min(now) };
+    let period = Period { from: period.from, to: period.to.min(now + 1) };
     let compare = match compare.as_deref() {
         None | Some("previous") => period.before(),
         Some(text) => {
