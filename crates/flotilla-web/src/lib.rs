@@ -66,7 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/artifacts/{*path}", get(pages::run::download))
         .route("/audit", get(pages::audit::page))
         .route("/reports", get(pages::report::page))
-        .route("/api/reports/v1/report", get(pages::report::api))
+        .route("/reports/document", get(pages::report::document))
         .route("/audit/events", get(pages::audit::all_events))
         .route("/audit/batches/{id}/rollback", post(pages::audit::rollback))
         .route("/login", get(pages::login::form).post(pages::login::login))

@@ -4,7 +4,8 @@
 //! family; the HTML is self-contained; the CLI writes the same report from
 //! the data directory and through `--server`, with CSV and Parquet tables;
 //! bad input (unknown family, empty period, a period in the future, a
-//! family the caller cannot read) is a 4xx with a clear message.
+//! family the caller cannot read) is a 4xx with a clear message. The API's
+//! `format=html` redirects to the UI's document.
 
 use std::process::{Command, Output};
 
@@ -116,8 +117,10 @@ fn report_totals_match_the_fleet_api_and_bad_input_is_refused() {
 
     // The HTML document: self-contained, every section, a table behind each plot.
     let r = a.call("GET", "/api/reports/v1/report?family=demand&last=7d&format=html", None);
-    assert_eq!(r.status, 200);
-    let html = r.text();
+    assert_eq!(r.status, 303, "{}", r.text());
+    let location = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).unwrap().1.clone();
+    assert_eq!(location, "/reports/document?family=demand&last=7d&format=html");
+    let html = a.page(&location);
     for id in ["summary", "inventory", "promotions", "quality", "health"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
     }
@@ -138,6 +141,7 @@ fn report_totals_match_the_fleet_api_and_bad_input_is_refused() {
     assert_eq!(family_models(&theirs), [("fraud".to_string(), 4)]);
     assert!(section(&theirs, "promotions")["text"][0].as_str().unwrap().contains("Not shown"));
     assert_eq!(bob.status("GET", "/api/reports/v1/report?family=demand&format=json", None), 403);
+    assert_eq!(bob.status("GET", "/reports/document?family=demand", None), 403);
     assert_eq!(Client::anonymous(&server).status("GET", "/api/reports/v1/report", None), 401);
 
     // Bad input: a 4xx in the API's error shape with a clear message.

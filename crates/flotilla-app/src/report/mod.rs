@@ -20,6 +20,19 @@ use serde::{Deserialize, Serialize};
 pub use request::{Period, ReportRequest, ReportScope, report_query};
 pub use sections::build;
 
+/// Whether a caller who reads `families` and `models` may have a report on
+/// `scope`: a family scope needs READ on the family (or on all its models).
+pub fn may_read(
+    scope: &ReportScope,
+    families: &flotilla_store::Visible,
+    models: &flotilla_store::Visible,
+) -> Result<(), flotilla_core::Error> {
+    match scope.family() {
+        Some(f) if !(families.admits(f, Some(f)) || models.family_wholly(f)) => Err(crate::auth::denied()),
+        Some(_) | None => Ok(()),
+    }
+}
+
 /// One cell of a section's table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

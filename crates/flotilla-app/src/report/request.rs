@@ -3,7 +3,7 @@
 //! or ms since the epoch) or `last=7d`; `compare_to=FROM..TO` (default: the
 //! period of the same length just before; `none` for no comparison);
 //! `metric=` (the key metric; default the first the champions carry);
-//! `format=html|json`.
+//! `format=json|html` (the API's default JSON).
 
 use flotilla_core::Error;
 use serde::{Deserialize, Serialize};
@@ -183,7 +183,7 @@ pub fn report_query(raw: &str, now: i64) -> Result<ReportRequest, Error> {
     const KNOWN: &[&str] = &["family", "partition", "tag", "from", "to", "last", "compare_to", "metric", "format"];
     let (mut family, mut partition, mut tag, mut from, mut to, mut last, mut compare, mut metric) =
         (None, None, None, None, None, None, None, None);
-    let mut format = Format::Html;
+    let mut format = Format::Json;
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
         let v = v.trim().to_string();
         if v.is_empty() {

@@ -1,9 +1,8 @@
-//! Fleet reports in the UI (`/reports`: a form for the scope and period,
-//! the report, a link that reproduces it and one to the self-contained
-//! document) and the native endpoint `GET /api/reports/v1/report`
-//! (`format=html|json`), which the CLI's `--server` reads. Both compute the
-//! report with `flotilla_app::report` over what the caller reads; a family
-//! scope needs READ on the family.
+//! Fleet reports in the UI: `/reports` (a form for the scope and period,
+//! the report, a link that reproduces it) and `/reports/document` (the
+//! self-contained HTML document, which `GET /api/reports/v1/report?format=html`
+//! redirects to). Both compute the report with `flotilla_app::report` over
+//! what the caller reads; a family scope needs READ on the family.
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
@@ -11,10 +10,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use flotilla_app::AppState;
 use flotilla_app::auth::{Caller, Kind};
-use flotilla_app::report::request::Format;
-use flotilla_app::report::{Report, ReportRequest, report_query};
+use flotilla_app::report::{Report, report_query};
 use flotilla_core::Error;
-use flotilla_http::error::ApiError;
 use maud::html;
 
 use super::{param, readable, report_html};
@@ -25,38 +22,22 @@ fn now_ms() -> i64 {
 }
 
 /// Computes the report `raw` asks for, as the caller sees it.
-async fn compute(
-    s: &AppState,
-    caller: &Option<Extension<Caller>>,
-    raw: &str,
-) -> Result<(ReportRequest, Report), Error> {
+async fn compute(s: &AppState, caller: &Option<Extension<Caller>>, raw: &str) -> Result<Report, Error> {
     let now = now_ms();
     let req = report_query(raw, now)?;
     let visible = readable(s, caller, Kind::RegisteredModel);
-    if let Some(f) = req.scope.family() {
-        let families = readable(s, caller, Kind::Family);
-        if !(families.admits(f, Some(f)) || visible.family_wholly(f)) {
-            return Err(flotilla_app::auth::denied());
-        }
-    }
-    let asked = req.clone();
-    let report = s.call(move |st| flotilla_app::report::build(st, &asked, visible, now)).await?;
-    Ok((req, report))
+    flotilla_app::report::may_read(&req.scope, &readable(s, caller, Kind::Family), &visible)?;
+    s.call(move |st| flotilla_app::report::build(st, &req, visible, now)).await
 }
 
-/// `GET /api/reports/v1/report`: the report as JSON or as the HTML document.
-pub async fn api(
+/// `GET /reports/document`: the self-contained HTML document.
+pub async fn document(
     State(s): State<AppState>,
     caller: Option<Extension<Caller>>,
     RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let (req, report) = compute(&s, &caller, raw.as_deref().unwrap_or("")).await?;
-    Ok(match req.format {
-        Format::Json => axum::Json(report).into_response(),
-        Format::Html => {
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], report_html::document(&report)).into_response()
-        }
-    })
+) -> Result<Response, crate::error::PageError> {
+    let report = compute(&s, &caller, raw.as_deref().unwrap_or("")).await?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], report_html::document(&report)).into_response())
 }
 
 fn field(query: &str, name: &str, label: &str, hint: &str) -> maud::Markup {
@@ -91,11 +72,11 @@ pub async fn page(State(s): State<AppState>, caller: Option<Extension<Caller>>, 
             (field(&query, "metric", "Key metric", "first champion metric"))
             button type="submit" { "Show report" }
         }
-        @if let Some((_, report)) = &shown {
+        @if let Some(report) = &shown {
             p.links {
                 a href=(format!("/reports?{without_format}")) { "Link to this report" }
                 " · "
-                a href=(format!("/api/reports/v1/report?{without_format}&format=html")) download="report.html" { "Download as HTML" }
+                a href=(format!("/reports/document?{without_format}")) download="report.html" { "Download as HTML" }
                 " · "
                 a href=(format!("/api/reports/v1/report?{without_format}&format=json")) { "JSON" }
             }
