@@ -8,7 +8,26 @@ use flotilla_app::report::request::date;
 use flotilla_app::report::{Cell, Report, Section, Table};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::svg;
+const COLOURS: [&str; 4] = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"];
+
+/// Horizontal bars with room for long labels (family and alias), scaled to the largest magnitude.
+fn bars(aria: &str, rows: &[(String, f64)]) -> Markup {
+    let top = rows.iter().map(|r| r.1.abs()).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let (width, row_h, label_w) = (640.0, 20.0, 220.0);
+    let bar_w = width - label_w - 90.0;
+    let h = row_h * rows.len() as f64 + 8.0;
+    html! {
+        svg.chart viewBox=(format!("0 0 {width} {h}")) width=(width) role="img" aria-label=(aria) {
+            @for (i, (name, v)) in rows.iter().enumerate() {
+                @let y = 4.0 + row_h * i as f64;
+                @let len = if top > 0.0 && v.is_finite() { v.abs() / top * bar_w } else { 0.0 };
+                text x=(label_w - 6.0) y=(y + 14.0) text-anchor="end" font-size="12" { (name) }
+                rect x=(label_w) y=(y + 3.0) width=(format!("{len:.1}")) height=(row_h - 6.0) fill=(COLOURS[i % COLOURS.len()]) {}
+                text x=(label_w + len + 6.0) y=(y + 14.0) font-size="12" { (crate::format::metric(*v)) }
+            }
+        }
+    }
+}
 
 /// Bars drawn per plot at most (the table below it has every row).
 const MAX_BARS: usize = 20;
@@ -19,7 +38,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:2px solid #ddd;
 .meta{color:#555}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 caption{text-align:left;font-weight:600;padding:4px 0}figure{margin:8px 0}figcaption{color:#555;font-size:12px}
-svg.chart{max-width:100%;height:auto}.up{color:#b91c1c}.down{color:#15803d}
+svg.chart{max-width:100%;height:auto;display:block}.up{color:#b91c1c}.down{color:#15803d}
 @media print{body{max-width:none;padding:0}section.report{break-before:page}section.report:first-of-type{break-before:auto}
 table{break-inside:avoid}a{color:inherit;text-decoration:none}}
 ";
@@ -80,7 +99,7 @@ fn plot(s: &Section) -> Markup {
     );
     html! {
         figure {
-            (svg::bars(&alt, &rows))
+            (bars(&alt, &rows))
             figcaption { (p.caption) (shown) ". The table below holds the values." }
         }
     }
