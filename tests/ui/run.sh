@@ -2,7 +2,8 @@
 # Browser tests: installs Debian's Chromium and playwright-core if missing,
 # fills a fresh store with `flotilla fleet generate`, starts `flotilla server`
 # on it (tests/support/flotilla_server.py) and runs tests/ui/browser.mjs; then
-# starts it again on the same store with --auth basic and runs tests/ui/login.mjs.
+# runs tests/ui/reports.mjs (fleet reports) on it the same way, then starts it again on the
+# same store with --auth basic and runs tests/ui/login.mjs.
 # Screenshots and the server log go to target/test-output/ui/ ($CARGO_TARGET_DIR
 # when set).
 #   FLOTILLA_BIN  the binary (default target/debug/flotilla)
@@ -27,6 +28,8 @@ trap 'rm -rf "$data"' EXIT
 rm -rf "$out" && mkdir -p "$out"
 FLOTILLA_LOG=warn SHOTS="$out" python3 tests/support/flotilla_server.py --name ui --bin "$bin" \
   --data-dir "$data" --log "$out/server.log" -- node tests/ui/browser.mjs
+FLOTILLA_LOG=warn SHOTS="$out" python3 tests/support/flotilla_server.py --name ui-reports --bin "$bin" \
+  --data-dir "$data" --log "$out/server-reports.log" -- node tests/ui/reports.mjs
 admin_password="ui-admin-$RANDOM-$RANDOM"
 FLOTILLA_LOG=warn FLOTILLA_AUTH=basic FLOTILLA_ADMIN_PASSWORD="$admin_password" ADMIN_PASSWORD="$admin_password" \
   SHOTS="$out" python3 tests/support/flotilla_server.py --name ui-auth --bin "$bin" \
