@@ -7,7 +7,8 @@
 # compared with flotilla's native engines, then served to the real tritonclient;
 # and the browser tests of the web UI (Debian's Chromium, playwright-core from npm); and the
 # profile sketches read by the Python datasketches package (tests/profile, the serving venv); and
-# the drift statistics against SciPy and Evidently (tests/drift, its own venv .venvs/drift).
+# the drift statistics against SciPy and Evidently (tests/drift, its own venv .venvs/drift); and
+# fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv).
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
@@ -61,6 +62,8 @@ if [[ "${SKIP_SERVING:-0}" != "1" ]]; then
   tests/profile/run.sh
   step "drift: statistics and verdicts against SciPy and Evidently"
   tests/drift/run.sh
+  step "reports: CSV and Parquet exports read by pandas and pyarrow, totals against the API"
+  FLOTILLA_BIN="$flotilla_bin" tests/reports/run.sh
 fi
 
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then

@@ -19,6 +19,7 @@ pub mod error;
 pub mod fleet_api;
 pub mod fleet_query;
 pub mod monitor;
+pub mod report;
 pub mod search;
 
 use std::sync::Arc;

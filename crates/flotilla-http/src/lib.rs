@@ -23,6 +23,7 @@ mod monitor_api;
 mod observed;
 mod permissions;
 pub mod rate_limit;
+mod report_api;
 pub mod request_meta;
 mod route_metrics;
 mod session;
@@ -114,6 +115,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(fleet::routes())
         .merge(data_api::routes(edge.upload_limit))
         .merge(monitor_api::routes(edge.upload_limit))
+        .merge(report_api::routes())
         .merge(audit::routes())
         .merge(users::routes())
         .merge(permissions::routes::routes())

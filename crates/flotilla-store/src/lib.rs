@@ -25,6 +25,7 @@ pub mod paging;
 pub mod prelude;
 pub mod profiles;
 pub mod query;
+pub mod report;
 pub mod session;
 pub mod sqlite;
 
@@ -41,6 +42,7 @@ pub use lineage::LineageStore;
 pub use monitor::MonitorStore;
 pub use profiles::DatasetProfileStore;
 pub use query::*;
+pub use report::ReportStore;
 pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
 
@@ -204,6 +206,7 @@ pub trait Store:
     + HealthStore
     + AlertStore
     + MonitorStore
+    + ReportStore
 {
 }
 
@@ -227,5 +230,6 @@ impl<T> Store for T where
         + HealthStore
         + AlertStore
         + MonitorStore
+        + ReportStore
 {
 }

@@ -43,6 +43,11 @@ fn actor(
     }
 }
 
+/// A fleet report as one self-contained HTML document (the CLI writes it).
+pub fn report_document(report: &flotilla_app::report::Report) -> String {
+    pages::report_html::document(report)
+}
+
 /// Every page of the UI, to merge into the server's router.
 pub fn routes() -> Router<AppState> {
     let pages = Router::new()
@@ -63,6 +68,8 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}", get(pages::run::page))
         .route("/runs/{id}/artifacts/{*path}", get(pages::run::download))
         .route("/audit", get(pages::audit::page))
+        .route("/reports", get(pages::report::page))
+        .route("/reports/document", get(pages::report::document))
         .route("/audit/events", get(pages::audit::all_events))
         .route("/audit/batches/{id}/rollback", post(pages::audit::rollback))
         .route("/login", get(pages::login::form).post(pages::login::login))

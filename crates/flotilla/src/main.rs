@@ -12,6 +12,7 @@ mod exit_code;
 mod fleet;
 mod monitor;
 mod monitor_tasks;
+mod report;
 mod server;
 
 use std::process::ExitCode;
@@ -57,6 +58,8 @@ enum Command {
     Data(data::DataArgs),
     /// Fleet health, drift, alert rules and deliveries.
     Monitor(monitor::MonitorArgs),
+    /// A fleet report over a period: self-contained HTML, CSV and Parquet tables.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Data(args) => local("data").run(|| data::run(args)),
         Command::Monitor(args) => monitor::run(args),
+        Command::Report(args) => report::run(args),
     })
 }
 

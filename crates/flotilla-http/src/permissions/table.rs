@@ -241,6 +241,9 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/datasets" | "/datasets/{name}/{digest}") => Filtered,
         ("GET", "/runs/{id}" | "/runs/{id}/artifacts/{*path}") => Experiment(Read, RunPath("id")),
         ("GET", "/audit" | "/audit/events") => Admin,
+        // Fleet reports hold what the caller reads; a family scope also
+        // needs READ on the family (checked by the handler).
+        ("GET", "/reports" | "/reports/document" | "/api/reports/v1/report") => Filtered,
         // Signing in needs no caller; signing out, the session's.
         ("GET" | "POST", "/login") => Open,
         ("POST", "/logout") => Authenticated,

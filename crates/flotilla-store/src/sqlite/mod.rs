@@ -34,6 +34,7 @@ mod profiles;
 mod promotion;
 mod registry;
 mod registry_search;
+mod report;
 mod rows;
 mod runs;
 mod search_plan;

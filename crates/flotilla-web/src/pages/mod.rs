@@ -14,6 +14,8 @@ pub mod model;
 pub mod monitor;
 pub mod monitor_model;
 pub mod monitor_plots;
+pub mod report;
+pub mod report_html;
 pub mod run;
 pub mod search;
 

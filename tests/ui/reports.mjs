@@ -1,0 +1,103 @@
+// Fleet reports in headless Chromium (run by tests/ui/run.sh on the generated fleet, its own
+// server): the /reports form, a fleet report and a family report with every section rendered
+// (one screenshot per section in $SHOTS/reports-*.png), the self-contained document with its
+// inline styles applied under the page's CSP and its print layout (a PDF), and bad input
+// (an unknown family, an empty period, a period in the future) answered with a clear message.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+
+const BASE = process.env.FLOTILLA_URL || "http://127.0.0.1:5000";
+const SHOTS = process.env.SHOTS || "target/test-output/ui";
+fs.mkdirSync(SHOTS, { recursive: true });
+const SECTIONS = ["summary", "inventory", "promotions", "quality", "health"];
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+const page = await context.newPage();
+const errors = [];
+page.on("pageerror", (e) => errors.push(String(e)));
+page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+
+let passed = 0;
+async function step(name, fn) {
+  const started = Date.now();
+  await fn();
+  passed++;
+  console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
+}
+
+async function sections(kind) {
+  for (const id of SECTIONS) {
+    const s = page.locator(`section#${id}`);
+    await s.waitFor();
+    assert.ok((await s.locator("table").count()) > 0, `${kind} ${id}: a table`);
+    await s.screenshot({ path: path.join(SHOTS, `reports-${kind}-${id}.png`) });
+  }
+}
+
+await step("the form asks for a scope and a period", async () => {
+  await page.goto(BASE + "/reports");
+  for (const name of ["family", "partition", "tag", "from", "to", "last", "compare_to"]) {
+    assert.equal(await page.locator(`input[name=${name}]`).count(), 1, name);
+  }
+  await page.screenshot({ path: path.join(SHOTS, "reports-form.png"), fullPage: true });
+});
+
+let family = "";
+await step("a fleet report shows every section, and its link reproduces it", async () => {
+  await page.fill("input[name=last]", "400d");
+  await page.click("button[type=submit]");
+  await sections("fleet");
+  family = (await page.locator("#table-inventory_families tbody tr td").first().textContent()).trim();
+  assert.ok(family, "a family is listed");
+  const link = await page.getAttribute("text=Link to this report", "href");
+  assert.equal(link, "/reports?last=400d");
+  // The inline stylesheet applies under the page's CSP: the summary table has its borders.
+  const border = await page.locator("#table-summary td").first().evaluate((e) => getComputedStyle(e).borderTopStyle);
+  assert.equal(border, "solid");
+});
+
+await step("a family report covers that family only", async () => {
+  await page.goto(`${BASE}/reports?family=${encodeURIComponent(family)}&last=400d`);
+  await sections("family");
+  const rows = await page.locator("#table-inventory_families tbody tr").count();
+  assert.equal(rows, 1);
+});
+
+await step("the document is self-contained and prints a section per page", async () => {
+  const r = await page.goto(`${BASE}/reports/document?family=${encodeURIComponent(family)}&last=400d`);
+  assert.equal(r.status(), 200);
+  const html = await r.text();
+  assert.ok(!html.includes("<script") && !html.includes("/static/"), "no script or external asset");
+  assert.ok(html.length < 2 << 20);
+  await page.screenshot({ path: path.join(SHOTS, "reports-document.png"), fullPage: true });
+  await page.emulateMedia({ media: "print" });
+  const breaks = await page.locator("section#inventory").evaluate((e) => getComputedStyle(e).breakBefore);
+  assert.equal(breaks, "page");
+  await page.pdf({ path: path.join(SHOTS, "reports-document.pdf") });
+  await page.emulateMedia({ media: "screen" });
+});
+
+await step("bad input is a clear message, not an empty report", async () => {
+  for (const [query, status, says] of [
+    ["family=nope", 404, "nope"],
+    ["from=2025-01-08&to=2025-01-08", 400, "empty"],
+    ["from=2999-01-01", 400, "future"],
+  ]) {
+    const r = await page.goto(`${BASE}/reports?${query}`);
+    assert.equal(r.status(), status, query);
+    assert.ok((await page.textContent("main")).includes(says), query);
+    assert.equal(await page.locator("section#inventory").count(), 0, query);
+  }
+  await page.screenshot({ path: path.join(SHOTS, "reports-bad-input.png"), fullPage: true });
+});
+
+assert.deepEqual(errors.filter((e) => !e.includes("status of 40")), [], "no script errors in the pages");
+await browser.close();
+console.log(`${passed} report steps passed; screenshots in ${SHOTS}`);
