@@ -29,7 +29,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     if let Some(auth) = &s.auth {
         body.push_str(&render_auth(&auth.stats()));
     }
-    body.push_str(&render_gauges(&extra_gauges(&s)));
+    body.push_str(&render_gauges(&extra_gauges(&s).await));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
@@ -45,11 +45,33 @@ pub struct GaugeFamily {
     pub samples: Vec<(Vec<(&'static str, String)>, f64)>,
 }
 
-/// The hook for more gauge families: whatever the state can report beyond
-/// requests, the model cache and authentication. Nothing yet; the health
-/// counts by check (issue 15, point 6) are meant to be returned from here.
-fn extra_gauges(_state: &AppState) -> Vec<GaugeFamily> {
-    Vec::new()
+/// The gauge families beyond requests, the model cache and authentication:
+/// the fleet's health counts by check and status (issue 15, point 6), read
+/// from the roll-up counters the health job keeps (a constant number of rows,
+/// whatever the fleet's size). A failed read leaves them out and is logged.
+async fn extra_gauges(state: &AppState) -> Vec<GaugeFamily> {
+    use flotilla_store::health::{Check, HealthScope, Status};
+    let read = state.call(|st| st.health_counts(&HealthScope::Fleet, &flotilla_core::visible::Visible::everything()));
+    let counts = match read.await {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::warn!(%error, "health counts left out of /metrics");
+            return Vec::new();
+        }
+    };
+    let mut samples = Vec::with_capacity(Check::ALL.len() * Status::ALL.len());
+    for check in Check::ALL {
+        for status in Status::ALL {
+            let models =
+                counts.counts.iter().find(|c| c.check == check && c.status == status).map_or(0, |c| c.models);
+            samples.push((vec![("check", check.as_str().to_string()), ("status", status.as_str().to_string())], models as f64));
+        }
+    }
+    vec![GaugeFamily {
+        name: "flotilla_health_models",
+        help: "Models of the fleet by health check and status (fleet roll-up of the last judged windows).",
+        samples,
+    }]
 }
 
 /// The exposition text of gauge families (label values escaped).

@@ -172,7 +172,9 @@ fn the_series_count_does_not_depend_on_the_fleet() {
         for name in names.iter().map(String::as_str).chain(["no-such-model-0"]) {
             assert!(!values.contains(name), "{name} is a label value in /metrics");
         }
-        assert!(values.len() < 40, "label values from a small fixed set: {values:?}");
+        // Route and status classes, bucket bounds, health checks and states.
+        assert!(values.len() < 60, "label values from a small fixed set: {values:?}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("flotilla_health_models{")).count(), 32);
         assert!(value(&text, "flotilla_http_requests_total{class=\"registry\",status=\"2xx\"}") >= names.len() as f64);
         assert!(value(&text, "flotilla_http_requests_total{class=\"registry\",status=\"4xx\"}") >= names.len() as f64);
         let infer = value(&text, "flotilla_http_request_duration_seconds_count{class=\"v2_infer\"}");

@@ -277,6 +277,14 @@ fn errors_fire_signed_alerts_and_move_health() {
     assert!(health["counts"]["error_rate"]["fail"].as_i64().unwrap() >= 1, "{health}");
     assert_eq!(health["worst"][0]["model"], "demand", "{health}");
     assert_eq!(health["worst"][0]["checks"]["error_rate"]["status"], "fail");
+    // /metrics carries the same fleet counts, by check and status only.
+    let metrics = a.call("GET", "/metrics", None).text();
+    let failing = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("flotilla_health_models{check=\"error_rate\",status=\"fail\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(failing.is_some_and(|v| v >= 1.0), "{failing:?} in /metrics:\n{metrics}");
+    assert_eq!(metrics.lines().filter(|l| l.starts_with("flotilla_health_models{")).count(), 32);
     // Rita reads nothing of it until she may read the model.
     let hers = rita.get("/api/monitor/v1/health");
     assert!(hers["worst"].as_array().unwrap().is_empty(), "{hers}");
