@@ -62,9 +62,11 @@ async fn extra_gauges(state: &AppState) -> Vec<GaugeFamily> {
     let mut samples = Vec::with_capacity(Check::ALL.len() * Status::ALL.len());
     for check in Check::ALL {
         for status in Status::ALL {
-            let models =
-                counts.counts.iter().find(|c| c.check == check && c.status == status).map_or(0, |c| c.models);
-            samples.push((vec![("check", check.as_str().to_string()), ("status", status.as_str().to_string())], models as f64));
+            let models = counts.counts.iter().find(|c| c.check == check && c.status == status).map_or(0, |c| c.models);
+            samples.push((
+                vec![("check", check.as_str().to_string()), ("status", status.as_str().to_string())],
+                models as f64,
+            ));
         }
     }
     vec![GaugeFamily {

@@ -17,10 +17,11 @@ pub enum Section {
     Datasets,
     Health,
     Alerts,
+    Reports,
     Audit,
 }
 
-const SECTIONS: [(Section, &str, &str); 8] = [
+const SECTIONS: [(Section, &str, &str); 9] = [
     (Section::Fleet, "/", "Fleet"),
     (Section::Models, "/models", "Models"),
     (Section::Families, "/families", "Families"),
@@ -28,6 +29,7 @@ const SECTIONS: [(Section, &str, &str); 8] = [
     (Section::Datasets, "/datasets", "Datasets"),
     (Section::Health, "/monitor", "Health"),
     (Section::Alerts, "/alerts", "Alerts"),
+    (Section::Reports, "/reports", "Reports"),
     (Section::Audit, "/audit", "Audit log"),
 ];
 

@@ -100,5 +100,5 @@ pub async fn page(
             p.muted { "Choose a scope and a period (default: the whole fleet over the last 7 days)." }
         }
     };
-    Ok((csp(), shell("Reports", Section::Fleet, &[("Reports".into(), None)], body)).into_response())
+    Ok((csp(), shell("Reports", Section::Reports, &[("Reports".into(), None)], body)).into_response())
 }
