@@ -4,81 +4,11 @@
 //! escaped, filters kept in links, and bad input as a 4xx page. The pages
 //! with real telemetry are driven in Chromium (`tests/ui/monitor.mjs`).
 
-use std::sync::Arc;
+use serde_json::json;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request};
-use flotilla_app::AppState;
-use flotilla_artifacts::LocalArtifactStore;
-use flotilla_http::AllowedHosts;
-use flotilla_store::SqliteStore;
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use tower::ServiceExt;
+mod common;
 
-struct Ui {
-    _dir: tempfile::TempDir,
-    app: Router,
-    store: Arc<SqliteStore>,
-}
-
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-}
-
-fn ui() -> Ui {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("flotilla.db")).unwrap();
-    let artifacts = LocalArtifactStore::new(dir.path().join("artifacts")).unwrap();
-    let store = Arc::new(store);
-    let state =
-        AppState { store: store.clone(), artifacts: Arc::new(artifacts), serving: None, auth: None, telemetry: None };
-    let app = flotilla_http::router_with_pages(state, AllowedHosts::Any, flotilla_web::routes());
-    Ui { _dir: dir, app, store }
-}
-
-impl Ui {
-    async fn send(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let response = self.app.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
-    }
-
-    async fn get(&self, uri: &str) -> Reply {
-        self.send("GET", uri, &[], Body::empty()).await
-    }
-
-    async fn post_json(&self, uri: &str, body: Value) -> Reply {
-        let r = self.send("POST", uri, &[("content-type", "application/json")], body.to_string()).await;
-        assert_eq!(r.status, 200, "{uri}: {}", r.text);
-        r
-    }
-
-    /// A page that must render: 200, HTML, the page's security headers.
-    async fn page(&self, uri: &str) -> String {
-        let r = self.get(uri).await;
-        assert_eq!(r.status, 200, "{uri}: {}", r.text);
-        assert!(r.header("content-type").starts_with("text/html"), "{uri}");
-        assert!(r.header("content-security-policy").contains("default-src 'none'"), "{uri}");
-        assert_eq!(r.header("x-content-type-options"), "nosniff");
-        r.text
-    }
-}
+use common::ui;
 
 /// Markup a model name may hold (no slash), which every page must escape.
 const XSS: &str = "<b onmouseover=x>&bold\"";

@@ -4,82 +4,11 @@
 //! forms need their CSRF token, artifacts download as attachments, and bad
 //! input is a 4xx page.
 
-use std::sync::Arc;
-
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request};
-use flotilla_app::AppState;
-use flotilla_artifacts::LocalArtifactStore;
-use flotilla_http::AllowedHosts;
-use flotilla_store::SqliteStore;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-struct Ui {
-    _dir: tempfile::TempDir,
-    app: Router,
-}
+mod common;
 
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-}
-
-fn ui() -> Ui {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("flotilla.db")).unwrap();
-    let artifacts = LocalArtifactStore::new(dir.path().join("artifacts")).unwrap();
-    let state =
-        AppState { store: Arc::new(store), artifacts: Arc::new(artifacts), serving: None, auth: None, telemetry: None };
-    let app = flotilla_http::router_with_pages(state, AllowedHosts::Any, flotilla_web::routes());
-    Ui { _dir: dir, app }
-}
-
-impl Ui {
-    async fn send(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let response = self.app.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
-    }
-
-    async fn get(&self, uri: &str) -> Reply {
-        self.send("GET", uri, &[], Body::empty()).await
-    }
-
-    async fn post_json(&self, uri: &str, body: Value) -> Reply {
-        let r = self.send("POST", uri, &[("content-type", "application/json")], body.to_string()).await;
-        assert_eq!(r.status, 200, "{uri}: {}", r.text);
-        r
-    }
-
-    /// A page that must render: 200, HTML, the page's security headers.
-    async fn page(&self, uri: &str) -> String {
-        let r = self.get(uri).await;
-        assert_eq!(r.status, 200, "{uri}: {}", r.text);
-        assert!(r.header("content-type").starts_with("text/html"), "{uri}");
-        assert!(r.header("content-security-policy").contains("default-src 'none'"), "{uri}");
-        assert_eq!(r.header("x-content-type-options"), "nosniff");
-        r.text
-    }
-}
+use common::{Ui, ui};
 
 const XSS: &str = "<script>alert(1)</script>";
 
