@@ -8,7 +8,9 @@
 # and the browser tests of the web UI (Debian's Chromium, playwright-core from npm); and the
 # profile sketches read by the Python datasketches package (tests/profile, the serving venv); and
 # the drift statistics against SciPy and Evidently (tests/drift, its own venv .venvs/drift); and
-# fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv).
+# fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv); and
+# the deployment files validated offline (tests/deploy: hadolint, kubernetes-validate, the compose
+# schema, nginx -t, cross-checks against the flags flotilla reads).
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
@@ -70,5 +72,8 @@ if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   step "mlflow client compatibility"
   FLOTILLA_BIN="$flotilla_bin" tests/compat/run.sh
 fi
+
+step "deployment files: Dockerfile, Kubernetes manifests, compose and nginx, validated offline"
+tests/deploy/validate.sh "$flotilla_bin"
 
 step "all tests passed"
