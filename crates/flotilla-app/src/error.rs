@@ -26,7 +26,7 @@ pub fn from_store(e: StoreError) -> Error {
         StoreError::Database(_) if e.kind() == ErrorKind::Interrupted => {
             Error::interrupted("the query was stopped: it ran past the request's time budget")
         }
-        StoreError::Database(_) | StoreError::Migration { .. } => {
+        StoreError::Database(_) | StoreError::Migration { .. } | StoreError::SchemaTooNew { .. } => {
             tracing::error!(error = %e, "store failure");
             internal()
         }

@@ -13,6 +13,11 @@ pub enum StoreError {
     /// A migration could not be applied at start.
     #[error("migration {version} failed: {source}")]
     Migration { version: u32, source: rusqlite::Error },
+    /// The database was written by a newer flotilla; this one refuses to touch it.
+    #[error(
+        "the database's schema is version {found}, newer than this flotilla knows (version {known}): run a flotilla at least as new as the one that upgraded it"
+    )]
+    SchemaTooNew { found: u32, known: u32 },
 }
 
 impl StoreError {
@@ -21,6 +26,8 @@ impl StoreError {
             Self::Domain(e) => e.kind,
             Self::Database(e) if is_interrupt(e) => ErrorKind::Interrupted,
             Self::Database(_) | Self::Migration { .. } => ErrorKind::Internal,
+            // Exit code 4: the stored data conflicts with this build.
+            Self::SchemaTooNew { .. } => ErrorKind::InvalidState,
         }
     }
 }

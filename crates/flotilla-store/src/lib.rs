@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is the sum of one trait per area (experiments, runs, logged
 //! models, registry, families, bulk changes, promotion and audit, fleet
-//! search, version search, insights, auth); a backend implements each area trait
+//! search, version search, insights, auth, garbage collection); a backend implements each area trait
 //! once, in that area's file.
 //!
 //! Architecture invariant: this crate knows SQL and nothing of HTTP. Every
@@ -17,6 +17,7 @@ pub mod budget;
 pub mod datasets;
 mod error;
 pub mod fleet;
+pub mod gc;
 pub mod health;
 pub mod insights;
 pub mod lineage;
@@ -36,6 +37,7 @@ pub use budget::Budget;
 pub use datasets::{DatasetStore, Readable};
 pub use error::{StoreError, StoreResult};
 pub use fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
+pub use gc::GcStore;
 pub use health::HealthStore;
 pub use insights::InsightStore;
 pub use lineage::LineageStore;
@@ -207,6 +209,7 @@ pub trait Store:
     + AlertStore
     + MonitorStore
     + ReportStore
+    + GcStore
 {
 }
 
@@ -231,5 +234,6 @@ impl<T> Store for T where
         + AlertStore
         + MonitorStore
         + ReportStore
+        + GcStore
 {
 }

@@ -7,6 +7,7 @@ pub use crate::audit::AuditStore;
 pub use crate::auth::AuthStore;
 pub use crate::datasets::DatasetStore;
 pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
+pub use crate::gc::GcStore;
 pub use crate::health::HealthStore;
 pub use crate::insights::InsightStore;
 pub use crate::lineage::LineageStore;

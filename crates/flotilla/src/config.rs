@@ -175,7 +175,7 @@ pub enum AuthMode {
     Basic,
 }
 
-/// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.
+/// Parses `30s`, `500ms`, `2m`, `1h`, `7d` or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
@@ -186,6 +186,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => 1e-3,
         "m" | "min" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
         other => return Err(format!("unknown time unit '{other}' in '{s}'")),
     };
     Duration::try_from_secs_f64(number * scale).map_err(|e| format!("'{s}': {e}"))

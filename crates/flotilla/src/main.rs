@@ -8,8 +8,10 @@ mod accounts;
 mod audit;
 mod config;
 mod data;
+mod db;
 mod exit_code;
 mod fleet;
+mod gc;
 mod monitor;
 mod monitor_tasks;
 mod report;
@@ -60,6 +62,10 @@ enum Command {
     Monitor(monitor::MonitorArgs),
     /// A fleet report over a period: self-contained HTML, CSV and Parquet tables.
     Report(report::ReportArgs),
+    /// The metadata store's schema (status, upgrade) and online backups.
+    Db(db::DbArgs),
+    /// Purge deleted runs and experiments for good, with their artifacts (`--dry-run` to list).
+    Gc(gc::GcArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +82,8 @@ fn main() -> ExitCode {
         Command::Data(args) => local("data").run(|| data::run(args)),
         Command::Monitor(args) => monitor::run(args),
         Command::Report(args) => report::run(args),
+        Command::Db(args) => db::run(args),
+        Command::Gc(args) => local("gc").run(|| gc::run(args)),
     })
 }
 

@@ -54,7 +54,9 @@ impl ItemErrors {
 fn message(e: &StoreError) -> String {
     match e {
         StoreError::Domain(err) => err.message.clone(),
-        other @ (StoreError::Database(_) | StoreError::Migration { .. }) => other.to_string(),
+        other @ (StoreError::Database(_) | StoreError::Migration { .. } | StoreError::SchemaTooNew { .. }) => {
+            other.to_string()
+        }
     }
 }
 

@@ -24,8 +24,33 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (16, include_str!("migrations/0016_health_alerts.sql")),
 ];
 
-pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {
+/// The schema a database file is at, against the newest this build knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// `PRAGMA user_version`: 0 for a new, empty file.
+    pub current: u32,
+    /// The last migration this build ships.
+    pub latest: u32,
+}
+
+impl SchemaStatus {
+    /// The migrations an upgrade would apply, oldest first.
+    pub fn pending(&self) -> Vec<u32> {
+        MIGRATIONS.iter().map(|(v, _)| *v).filter(|v| *v > self.current).collect()
+    }
+}
+
+pub(super) fn status(conn: &Connection) -> StoreResult<SchemaStatus> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let latest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    if current > latest {
+        return Err(StoreError::SchemaTooNew { found: current, known: latest });
+    }
+    Ok(SchemaStatus { current, latest })
+}
+
+pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {
+    let current = status(conn)?.current;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.transaction().map_err(|source| StoreError::Migration { version: *version, source })?;
         tx.execute_batch(sql).map_err(|source| StoreError::Migration { version: *version, source })?;

@@ -21,12 +21,14 @@ mod far_end;
 mod filter_sql;
 mod fleet_rows;
 mod fleet_search;
+mod gc;
 mod grant_log;
 mod health;
 mod insights;
 mod keyset;
 mod lineage;
 mod logged_models;
+mod maintenance;
 mod metrics;
 mod migrations;
 mod monitor;
@@ -52,6 +54,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use self::migrations::SchemaStatus;
 pub use self::search_plan::SearchPlanning;
 use crate::error::StoreResult;
 
