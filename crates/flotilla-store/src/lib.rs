@@ -42,7 +42,7 @@ pub use lineage::LineageStore;
 pub use monitor::MonitorStore;
 pub use profiles::DatasetProfileStore;
 pub use query::*;
-pub use report::ReportStore;
+pub use report::{ReportScheduleStore, ReportSectionStore, ReportStore};
 pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
 
@@ -207,6 +207,8 @@ pub trait Store:
     + AlertStore
     + MonitorStore
     + ReportStore
+    + ReportSectionStore
+    + ReportScheduleStore
 {
 }
 
@@ -231,5 +233,7 @@ impl<T> Store for T where
         + AlertStore
         + MonitorStore
         + ReportStore
+        + ReportSectionStore
+        + ReportScheduleStore
 {
 }

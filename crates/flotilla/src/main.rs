@@ -13,6 +13,7 @@ mod fleet;
 mod monitor;
 mod monitor_tasks;
 mod report;
+mod report_schedule;
 mod server;
 
 use std::process::ExitCode;

@@ -35,6 +35,8 @@ mod promotion;
 mod registry;
 mod registry_search;
 mod report;
+mod report_schedules;
+mod report_sections;
 mod rows;
 mod runs;
 mod search_plan;
