@@ -77,7 +77,7 @@ pub struct FamilyServing {
     /// Rows predicted (a request may carry many; posted predictions count rows only).
     pub rows: i64,
     pub errors: i64,
-    /// Models whose latest p99 latency check warns / fails (against the objective).
+    /// Of the models served in the period, those whose latest p99 latency check warns / fails.
     pub latency_warn: i64,
     pub latency_fail: i64,
     /// Mean of the models' latest p99 latency, in ms.

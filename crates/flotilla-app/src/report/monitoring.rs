@@ -197,7 +197,7 @@ pub fn serving(
             "{requests} requests ({rows_now} rows predicted, posted predictions included) to {served} models in the period ({requests_b} requests in the comparison period), {errors} errors."
         ),
         format!(
-            "Latency is judged by the health job against its p99 objective ({p99} ms: warn above it, fail above twice it), as of its latest judgement."
+            "Latency of the models served in the period is judged by the health job against its p99 objective ({p99} ms: warn above it, fail above twice it), as of its latest judgement."
         ),
         "Traffic is read from the daily roll-ups of the serving telemetry (UTC days starting in the period).".into(),
         "Cache hit rate and memory per family: not recorded. The server counts model-cache hits and loads for the whole process only (at /metrics), not per family.".into(),

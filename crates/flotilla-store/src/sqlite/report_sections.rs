@@ -1,8 +1,11 @@
 //! [`ReportSectionStore`] for SQLite: each section's figures grouped in
 //! SQL over the scope's models. The scope is one CTE (`scoped`): driven by
 //! the family's members when a family is given, else by the registered
-//! models; a partition or tag narrows it by an index probe per model. No
-//! answer holds a row per model: families, weeks and capped lists only.
+//! models; a partition or tag narrows it by an index probe per model.
+//! Reads of what few models have (telemetry windows, failing health) are
+//! driven from those tables (`CROSS JOIN` keeps them outer), not by a probe
+//! per model of the scope. No answer holds a row per model: families,
+//! weeks and capped lists only.
 
 use rusqlite::{OptionalExtension, Row, named_params};
 
@@ -76,8 +79,10 @@ impl ReportSectionStore for SqliteStore {
         self.read(|tx| {
             let mut out: Vec<FamilyStaleness> = Vec::new();
             let sql = format!(
-                "WITH {} SELECT s.family, count(*),
-                   sum(NOT EXISTS (SELECT 1 FROM monitor_versions m WHERE m.rm_id = s.rm_id))
+                "WITH {0}, served AS (
+                   SELECT s.family, count(DISTINCT m.rm_id) AS n FROM monitor_versions m CROSS JOIN scoped s
+                   ON s.rm_id = m.rm_id GROUP BY s.family)
+                 SELECT s.family, count(*), count(*) - COALESCE((SELECT n FROM served WHERE served.family = s.family), 0)
                  FROM scoped s GROUP BY s.family ORDER BY count(*) DESC, s.family",
                 scoped(f)
             );
@@ -122,8 +127,20 @@ impl ReportSectionStore for SqliteStore {
         let (family, pk, pv, tk, tv) = bind(f);
         self.read(|tx| {
             let sql = format!(
-                "WITH {}, {CHAMPIONS} SELECT name, family, version, (:at - made) / {DAY_MS}, (:at - data_time) / {DAY_MS}, superseded
-                 FROM champ ORDER BY made, name LIMIT :limit",
+                // The oldest first, then their training data: one pass over the champions' versions.
+                "WITH {}, top AS (
+                   SELECT s.name, s.family, a.rm_id, a.version, mv.creation_time AS made
+                   FROM scoped s JOIN registered_model_aliases a ON a.rm_id = s.rm_id AND a.alias = 'champion'
+                   JOIN model_versions mv ON mv.rm_id = a.rm_id AND mv.version = a.version
+                   ORDER BY made, s.name LIMIT :limit)
+                 SELECT name, family, version, (:at - made) / {DAY_MS},
+                   (:at - (SELECT max(de.creation_time) FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
+                           WHERE dv.rm_id = top.rm_id AND dv.version = top.version)) / {DAY_MS},
+                   EXISTS (SELECT 1 FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
+                     WHERE dv.rm_id = top.rm_id AND dv.version = top.version AND EXISTS (
+                       SELECT 1 FROM dataset_entities d2 WHERE d2.name = de.name AND (d2.creation_time > de.creation_time
+                         OR (d2.creation_time = de.creation_time AND d2.ds_id > de.ds_id))))
+                 FROM top ORDER BY made, name",
                 scoped(f)
             );
             let mut stmt = tx.prepare_cached(&sql)?;
@@ -151,12 +168,15 @@ impl ReportSectionStore for SqliteStore {
                 "WITH {}, traffic AS (
                    SELECT s.family, count(DISTINCT w.rm_id) AS served, sum(w.requests) AS requests, sum(w.rows) AS rows,
                      sum(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server) AS errors
-                   FROM scoped s JOIN monitor_windows w ON w.grain = 2 AND w.rm_id = s.rm_id
-                     AND w.start_ms >= :from AND w.start_ms < :to
+                   FROM monitor_windows w CROSS JOIN scoped s ON s.rm_id = w.rm_id
+                   WHERE w.grain = 2 AND w.start_ms >= :from AND w.start_ms < :to
                    GROUP BY s.family),
                  latency AS (
                    SELECT s.family, sum(h.status = 'warn') AS warn, sum(h.status = 'fail') AS fail, avg(h.value) AS p99
-                   FROM scoped s JOIN model_health h ON h.rm_id = s.rm_id AND h.check_name = 'latency_p99'
+                   FROM (SELECT DISTINCT rm_id FROM monitor_windows
+                         WHERE grain = 2 AND start_ms >= :from AND start_ms < :to) w
+                   CROSS JOIN scoped s ON s.rm_id = w.rm_id
+                   JOIN model_health h ON h.rm_id = w.rm_id AND h.check_name = 'latency_p99'
                    GROUP BY s.family)
                  SELECT t.family, t.served, t.requests, t.errors, COALESCE(l.warn, 0), COALESCE(l.fail, 0), l.p99, t.rows
                  FROM traffic t LEFT JOIN latency l ON l.family = t.family ORDER BY t.requests + t.rows DESC, t.family",
@@ -189,8 +209,8 @@ impl ReportSectionStore for SqliteStore {
             let sql = format!(
                 "WITH {} SELECT :from + ((w.start_ms - :from) / :width) * :width AS b, sum(w.requests), sum(w.rows),
                    sum(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server)
-                 FROM scoped s JOIN monitor_windows w ON w.grain = 2 AND w.rm_id = s.rm_id
-                   AND w.start_ms >= :from AND w.start_ms < :to
+                 FROM monitor_windows w CROSS JOIN scoped s ON s.rm_id = w.rm_id
+                 WHERE w.grain = 2 AND w.start_ms >= :from AND w.start_ms < :to
                  GROUP BY b ORDER BY b",
                 scoped(f)
             );
@@ -225,8 +245,10 @@ impl ReportSectionStore for SqliteStore {
         self.read(|tx| {
             let sql = format!(
                 "WITH {} SELECT s.name, s.family, h.check_name, h.status, h.value
-                 FROM scoped s JOIN model_health h ON h.rm_id = s.rm_id
+                 FROM model_health_summary hs CROSS JOIN model_health h ON h.rm_id = hs.rm_id
                    AND h.check_name IN ('data_drift', 'prediction_drift') AND h.status IN ('warn', 'fail')
+                 CROSS JOIN scoped s ON s.rm_id = hs.rm_id
+                 WHERE hs.score > 0
                  ORDER BY h.status = 'fail' DESC, h.value DESC, s.name LIMIT :limit",
                 scoped(f)
             );
