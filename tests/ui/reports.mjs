@@ -2,7 +2,9 @@
 // server): the /reports form, a fleet report and a family report with every section rendered
 // (one screenshot per section in $SHOTS/reports-*.png), the self-contained document with its
 // inline styles applied under the page's CSP and its print layout (a PDF), and bad input
-// (an unknown family, an empty period, a period in the future) answered with a clear message.
+// (an unknown family, an empty period, a period in the future) answered with a clear message;
+// then the scheduled report its server makes (run.sh starts it with `--report daily:` and the
+// period injected): listed on /reports, its link serving the stored document.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -11,7 +13,7 @@ import path from "node:path";
 const BASE = process.env.FLOTILLA_URL || "http://127.0.0.1:5000";
 const SHOTS = process.env.SHOTS || "target/test-output/ui";
 fs.mkdirSync(SHOTS, { recursive: true });
-const SECTIONS = ["summary", "inventory", "promotions", "quality", "health"];
+const SECTIONS = ["summary", "inventory", "promotions", "quality", "staleness", "serving", "drift", "data", "health"];
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -63,6 +65,18 @@ await step("a fleet report shows every section, and its link reproduces it", asy
   assert.equal(border, "solid");
 });
 
+await step("the new sections draw their plots over tables", async () => {
+  // Staleness and data have a table per family; the drift heatmap draws when any family failed.
+  for (const id of ["staleness", "serving", "drift", "data"]) {
+    const text = await page.locator(`section#${id}`).textContent();
+    assert.ok(!text.includes("Not shown"), `${id} is shown to a reader of everything`);
+  }
+  assert.ok((await page.locator("#table-staleness_families tbody tr").count()) > 0, "staleness per family");
+  assert.ok((await page.locator("section#staleness svg.chart").count()) > 0, "the staleness plot");
+  assert.ok((await page.locator("section#serving").textContent()).includes("not recorded"), "cache and memory said");
+  assert.ok((await page.locator("#table-quality_regressions").count()) === 1, "regressions table");
+});
+
 await step("a family report covers that family only", async () => {
   await page.goto(`${BASE}/reports?family=${encodeURIComponent(family)}&last=400d`);
   await sections("family");
@@ -96,6 +110,23 @@ await step("bad input is a clear message, not an empty report", async () => {
     assert.equal(await page.locator("section#inventory").count(), 0, query);
   }
   await page.screenshot({ path: path.join(SHOTS, "reports-bad-input.png"), fullPage: true });
+});
+
+await step("a scheduled report is listed and its link serves the stored document", async () => {
+  let link = null;
+  for (let i = 0; i < 60 && !link; i++) {
+    await page.goto(BASE + "/reports");
+    const a = page.locator("#scheduled-reports a");
+    if ((await a.count()) > 0) link = await a.first().getAttribute("href");
+    else await page.waitForTimeout(500);
+  }
+  assert.ok(link && link.startsWith("/reports/scheduled/"), "a scheduled report is listed");
+  await page.locator("#scheduled-reports").screenshot({ path: path.join(SHOTS, "reports-scheduled-list.png") });
+  const r = await page.goto(BASE + link);
+  assert.equal(r.status(), 200);
+  assert.ok((r.headers()["content-security-policy"] || "").includes("sandbox"));
+  await page.locator("section#inventory").waitFor();
+  await page.screenshot({ path: path.join(SHOTS, "reports-scheduled-document.png") });
 });
 
 assert.deepEqual(errors.filter((e) => !e.includes("status of 40")), [], "no script errors in the pages");

@@ -3,7 +3,7 @@
 # fills a fresh store with `flotilla fleet generate`, starts `flotilla server`
 # on it (tests/support/flotilla_server.py, with --monitor-window 1s) and runs
 # tests/ui/browser.mjs and tests/ui/monitor.mjs; then tests/ui/reports.mjs (fleet reports)
-# on it the same way; then starts it again on the same store with --auth basic and runs
+# on it the same way (with a daily fleet report scheduled every 2 s); then starts it again on the same store with --auth basic and runs
 # tests/ui/login.mjs and tests/ui/monitor.mjs.
 # Screenshots and the server log go to target/test-output/ui/ ($CARGO_TARGET_DIR
 # when set).
@@ -31,7 +31,8 @@ FLOTILLA_LOG=warn SHOTS="$out" python3 tests/support/flotilla_server.py --name u
   --data-dir "$data" --log "$out/server.log" --server-args "--monitor-window 1s" \
   -- sh -c 'node tests/ui/browser.mjs && node tests/ui/monitor.mjs'
 FLOTILLA_LOG=warn SHOTS="$out" python3 tests/support/flotilla_server.py --name ui-reports --bin "$bin" \
-  --data-dir "$data" --log "$out/server-reports.log" -- node tests/ui/reports.mjs
+  --data-dir "$data" --log "$out/server-reports.log" --server-args "--report daily: --report-every 2s" \
+  -- node tests/ui/reports.mjs
 admin_password="ui-admin-$RANDOM-$RANDOM"
 FLOTILLA_LOG=warn FLOTILLA_AUTH=basic FLOTILLA_ADMIN_PASSWORD="$admin_password" ADMIN_PASSWORD="$admin_password" \
   SHOTS="$out" python3 tests/support/flotilla_server.py --name ui-auth --bin "$bin" \

@@ -44,7 +44,7 @@ pub use lineage::LineageStore;
 pub use monitor::MonitorStore;
 pub use profiles::DatasetProfileStore;
 pub use query::*;
-pub use report::ReportStore;
+pub use report::{ReportScheduleStore, ReportSectionStore, ReportStore};
 pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
 
@@ -209,6 +209,8 @@ pub trait Store:
     + AlertStore
     + MonitorStore
     + ReportStore
+    + ReportSectionStore
+    + ReportScheduleStore
     + GcStore
 {
 }
@@ -234,6 +236,8 @@ impl<T> Store for T where
         + AlertStore
         + MonitorStore
         + ReportStore
+        + ReportSectionStore
+        + ReportScheduleStore
         + GcStore
 {
 }

@@ -13,6 +13,6 @@ pub use crate::insights::InsightStore;
 pub use crate::lineage::LineageStore;
 pub use crate::monitor::MonitorStore;
 pub use crate::profiles::DatasetProfileStore;
-pub use crate::report::ReportStore;
+pub use crate::report::{ReportScheduleStore, ReportSectionStore, ReportStore};
 pub use crate::session::SessionStore;
 pub use crate::{ExperimentStore, LoggedModelStore, RegistryStore, RunStore};

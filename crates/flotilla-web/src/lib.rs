@@ -70,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(pages::audit::page))
         .route("/reports", get(pages::report::page))
         .route("/reports/document", get(pages::report::document))
+        .route("/reports/scheduled/{id}", get(pages::report::scheduled))
         .route("/audit/events", get(pages::audit::all_events))
         .route("/audit/batches/{id}/rollback", post(pages::audit::rollback))
         .route("/login", get(pages::login::form).post(pages::login::login))

@@ -129,6 +129,24 @@ pub struct ServerArgs {
     /// (any subset; durations in `d`, `h`, `m`, `s`).
     #[arg(long, env = "FLOTILLA_MONITOR_RETENTION", default_value = "base=2d,hour=30d,day=400d", value_parser = parse_retention)]
     pub monitor_retention: Retention,
+    /// A scheduled report (repeatable): `weekly: family=demand`, `daily:`
+    /// (the fleet), with `partition=key=value` or `tag=key=value`, and
+    /// `webhook=URL` to be told each report's link (signed with
+    /// FLOTILLA_REPORT_WEBHOOK_SECRET). Each report's HTML goes into the
+    /// artifact store and is listed at /reports.
+    #[arg(long = "report", value_name = "RULE")]
+    pub reports: Vec<String>,
+    /// The secret scheduled-report webhooks are signed with.
+    #[arg(long, env = "FLOTILLA_REPORT_WEBHOOK_SECRET", default_value = "", hide_env_values = true)]
+    pub report_webhook_secret: String,
+    /// The server's URL as its readers reach it, for the links sent to
+    /// report webhooks (default: the listening address).
+    #[arg(long, env = "FLOTILLA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Tests only: make every scheduled report this often instead of daily
+    /// or weekly (the report still covers a day or a week).
+    #[arg(long, env = "FLOTILLA_REPORT_EVERY", value_parser = parse_duration, hide = true)]
+    pub report_every: Option<Duration>,
 }
 
 /// `on` or `off` (also true/false, 1/0).
@@ -255,6 +273,8 @@ pub struct ServerConfig {
     pub upload_limit: u64,
     /// `--monitor` and its settings; `None` is `--monitor off`.
     pub telemetry: Option<TelemetryConfig>,
+    /// `--report` rules and their settings.
+    pub reports: crate::report_schedule::ScheduleConfig,
 }
 
 /// Authentication, resolved.
@@ -295,7 +315,14 @@ impl ServerArgs {
                 default_permission: self.default_permission,
             },
         };
+        let reports = crate::report_schedule::ScheduleConfig {
+            rules: self.reports,
+            secret: self.report_webhook_secret,
+            base_url: self.public_url,
+            every: self.report_every,
+        };
         Ok(ServerConfig {
+            reports,
             auth,
             secure_cookies: self.secure_cookies || self.tls_cert.is_some(),
             tls: self.tls_cert.zip(self.tls_key),

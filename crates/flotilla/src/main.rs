@@ -15,6 +15,7 @@ mod gc;
 mod monitor;
 mod monitor_tasks;
 mod report;
+mod report_schedule;
 mod server;
 
 use std::process::ExitCode;

@@ -91,6 +91,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
         .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
     let (store, artifacts): (Arc<dyn Store>, Arc<dyn ArtifactStore>) = (Arc::new(store), Arc::new(artifacts));
+    crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports)?;
     let auth = match &config.auth {
         AuthConfig::None => {
             tracing::warn!("authentication is off (--auth none): anyone who can reach this server may change anything");
@@ -116,6 +117,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     if let Some(t) = &telemetry {
         crate::monitor_tasks::spawn(&store, t.config().window_ms);
     }
+    let scheduled = (Arc::clone(&store), Arc::clone(&artifacts));
     let state = AppState { store, artifacts, serving: Some(Arc::new(serving)), auth, telemetry };
     let allowed = match config.allowed_hosts.clone() {
         Some(names) => AllowedHosts::Only(Arc::new(names)),
@@ -133,6 +135,12 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
+    if mode == Mode::Full {
+        let scheme = if limits.tls.is_some() { "https" } else { "http" };
+        let base_url = config.reports.base_url.clone().unwrap_or_else(|| format!("{scheme}://{address}"));
+        let sender = Arc::new(flotilla_http::HyperSender::default());
+        crate::report_schedule::spawn(scheduled.0, scheduled.1, sender, config.reports.clone(), base_url);
+    }
     tracing::info!(
         address = %address,
         scheme = if limits.tls.is_some() { "https" } else { "http" },

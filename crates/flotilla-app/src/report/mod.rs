@@ -3,7 +3,9 @@
 //! [`request`] understands the query (shared by the server, the UI and the
 //! CLI); [`sections`] computes each section from the store's counters and
 //! bounded reads (facets, health roll-ups, grouped alias moves, sampled
-//! metrics) — never a row per model in memory; [`export`] writes each
+//! metrics) — never a row per model in memory; [`monitoring`] the
+//! staleness, serving, drift and data sections (lineage and telemetry
+//! grouped in the store); [`export`] writes each
 //! section's table as CSV or Parquet. Rendering to HTML is the web crate's.
 //!
 //! Invariant: a report covers only what the caller reads; a section the
@@ -12,7 +14,9 @@
 //! answered with an empty report.
 
 pub mod export;
+pub mod monitoring;
 pub mod request;
+pub mod schedule;
 pub mod sections;
 
 use serde::{Deserialize, Serialize};
@@ -73,11 +77,15 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
-/// How a section's table is drawn: bars of `value` labelled by `label` (column indexes).
+/// How a section's table is drawn: bars of `value` labelled by `label`
+/// (column indexes); with `column`, a heatmap of `value` with a row per
+/// `label` and a column per `column`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plot {
     pub label: usize,
     pub value: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
     pub caption: String,
 }
 

@@ -10,7 +10,7 @@ use flotilla_store::insights::FacetBound;
 use flotilla_store::report::WEEK_MS;
 use flotilla_store::{PageRequest, Store, StoreResult, Visible};
 
-use super::{Cell, Headline, Plot, Report, ReportRequest, ReportScope, Section, Table};
+use super::{Cell, Headline, Plot, Report, ReportRequest, ReportScope, Section, Table, monitoring};
 use crate::report::request::{Period, date};
 
 /// Families listed in a section's table at most.
@@ -25,7 +25,7 @@ pub const MAX_BUCKETS: i64 = 26;
 pub const MAX_MOVE_GROUPS: usize = 500;
 const BOUND: FacetBound = FacetBound { matches: 5_000_000, time: std::time::Duration::from_secs(5) };
 
-fn table(name: &str, columns: &[&str], rows: Vec<Vec<Cell>>) -> Table {
+pub(crate) fn table(name: &str, columns: &[&str], rows: Vec<Vec<Cell>>) -> Table {
     Table { name: name.into(), columns: columns.iter().map(|c| (*c).to_string()).collect(), rows }
 }
 
@@ -69,9 +69,14 @@ pub fn build(store: &dyn Store, req: &ReportRequest, visible: Visible, now: i64)
     let base = fleet_query(&req.scope, &visible);
     let mut summary = Vec::new();
     let mut sections = Vec::new();
+    let whole = monitoring::reads_whole(&req.scope, &visible);
     let families = inventory(store, req, &base, &mut summary, &mut sections)?;
     promotions(store, req, &visible, &mut summary, &mut sections)?;
     quality(store, req, &visible, &families, &mut sections)?;
+    let stale = monitoring::staleness(store, req, whole, &mut summary, &mut sections)?;
+    monitoring::serving(store, req, whole, &mut summary, &mut sections)?;
+    monitoring::drift(store, req, whole, &mut sections)?;
+    monitoring::data(store, req, whole, &stale, &mut summary, &mut sections)?;
     health(store, req, &visible, &mut summary, &mut sections)?;
     summary.sort_by(|a, b| b.moved().total_cmp(&a.moved()));
     Ok(Report { scope: req.scope.clone(), period: req.period, compare: req.compare, generated: now, summary, sections })
@@ -133,7 +138,7 @@ fn inventory(
         id: "inventory".into(),
         title: "Inventory".into(),
         text,
-        plot: Some(Plot { label: 0, value: 1, caption: "Models per family (largest first)".into() }),
+        plot: Some(Plot { label: 0, value: 1, column: None, caption: "Models per family (largest first)".into() }),
         tables: vec![
             table(
                 "inventory_families",
@@ -186,7 +191,7 @@ fn promotions(
         id: "promotions".into(),
         title: "Promotions and rollbacks".into(),
         text,
-        plot: Some(Plot { label: 1, value: 3, caption: "Alias moves by actor".into() }),
+        plot: Some(Plot { label: 1, value: 3, column: None, caption: "Alias moves by actor".into() }),
         tables: vec![table("promotions", &["week", "actor", "kind", "moves"], rows)],
     });
     Ok(())
@@ -248,16 +253,23 @@ fn quality(
             }
         }
     }
+    let mut tables = vec![table(
+        "quality",
+        &["family", "alias", "models", "sampling", "mean", "min", "p25", "median", "p75", "max"],
+        rows,
+    )];
+    match &key {
+        Some(key) if monitoring::reads_whole(&req.scope, visible) => {
+            tables.extend(monitoring::promotion_effects(store, req, key, &mut text)?);
+        }
+        Some(_) | None => {}
+    }
     sections.push(Section {
         id: "quality".into(),
         title: "Model quality".into(),
         text,
-        plot: Some(Plot { label: 0, value: 4, caption: "Mean key metric per family and alias".into() }),
-        tables: vec![table(
-            "quality",
-            &["family", "alias", "models", "sampling", "mean", "min", "p25", "median", "p75", "max"],
-            rows,
-        )],
+        plot: Some(Plot { label: 0, value: 4, column: None, caption: "Mean key metric per family and alias".into() }),
+        tables,
     });
     Ok(())
 }
@@ -284,7 +296,18 @@ fn health(
         })
         .collect();
     let fails: i64 = Check::ALL.iter().map(|&c| of(c, Status::Fail)).sum();
-    summary.push(Headline { label: "failing checks (now)".into(), now: fails, before: None });
+    // Against the comparison period: the health snapshots at each period's end.
+    let snapshot = |at: i64| match &req.scope {
+        ReportScope::Fleet | ReportScope::Family { .. } => store.failing_at(req.scope.family(), at),
+        ReportScope::Partition { .. } | ReportScope::Tag { .. } => Ok(None),
+    };
+    let (at_end, at_compare_end) = (snapshot(req.period.to)?, snapshot(req.compare.to)?);
+    match (at_end, at_compare_end) {
+        (Some((_, now)), Some((_, before))) if monitoring::reads_whole(&req.scope, visible) => {
+            summary.push(Headline { label: "failing checks (health snapshots)".into(), now, before: Some(before) });
+        }
+        _ => summary.push(Headline { label: "failing checks (now)".into(), now: fails, before: None }),
+    }
     let worst = store.worst_models(&WorstQuery {
         scope: Some(scope),
         page: PageRequest { max_results: Some(10), page_token: None },
@@ -305,7 +328,7 @@ fn health(
         id: "health".into(),
         title: "Serving health and drift".into(),
         text,
-        plot: Some(Plot { label: 0, value: 3, caption: "Models failing each check".into() }),
+        plot: Some(Plot { label: 0, value: 3, column: None, caption: "Models failing each check".into() }),
         tables: vec![table("health", &columns, rows), table("health_worst", &["model", "family", "score"], worst_rows)],
     });
     Ok(())

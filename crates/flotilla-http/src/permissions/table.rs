@@ -244,6 +244,13 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         // Fleet reports hold what the caller reads; a family scope also
         // needs READ on the family (checked by the handler).
         ("GET", "/reports" | "/reports/document" | "/api/reports/v1/report") => Filtered,
+        // Scheduled reports: rules and made reports listed over what the
+        // caller reads; making, reading or deleting one is decided by
+        // `flotilla_app::report::schedule` (MANAGE / READ on the scope's family).
+        ("GET", "/api/reports/v1/schedules" | "/api/reports/v1/runs") => Filtered,
+        ("POST", "/api/reports/v1/schedules") => Delegated,
+        ("GET" | "DELETE", "/api/reports/v1/schedules/{id}") => Delegated,
+        ("GET", "/reports/scheduled/{id}") => Delegated,
         // Signing in needs no caller; signing out, the session's.
         ("GET" | "POST", "/login") => Open,
         ("POST", "/logout") => Authenticated,

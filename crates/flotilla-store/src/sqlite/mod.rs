@@ -37,6 +37,8 @@ mod promotion;
 mod registry;
 mod registry_search;
 mod report;
+mod report_schedules;
+mod report_sections;
 mod rows;
 mod runs;
 mod search_plan;
@@ -119,6 +121,17 @@ impl SqliteStore {
 
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Caps what each pooled reader memory-maps (bytes; 0: read through the
+    /// page cache only). A one-shot process that scans much of a large
+    /// store (`flotilla report`) keeps its resident set small this way;
+    /// the server keeps the map, which its scattered page reads gain from.
+    pub fn limit_reader_mmap(&self, bytes: u64) -> StoreResult<()> {
+        for conn in self.readers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            conn.execute_batch(&format!("PRAGMA mmap_size = {bytes};"))?;
+        }
+        Ok(())
     }
 
     /// Runs `f` in a read transaction on a pooled reader (a consistent snapshot).

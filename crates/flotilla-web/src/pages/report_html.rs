@@ -67,8 +67,74 @@ fn table(t: &Table) -> Markup {
     }
 }
 
+/// Rows and columns drawn in a heatmap at most (the table has every cell).
+const MAX_HEAT: usize = 26;
+
+/// A heatmap of `value` by `label` (rows) and `column` (columns), shaded
+/// against the largest value; every cell also carries its number.
+fn heatmap(t: &Table, label: usize, column: usize, value: usize, caption: &str) -> Markup {
+    let mut rows: Vec<String> = Vec::new();
+    let mut cols: Vec<String> = Vec::new();
+    for r in &t.rows {
+        let (Some(l), Some(c)) = (r.get(label), r.get(column)) else { continue };
+        let (l, c) = (l.to_string(), c.to_string());
+        if !rows.contains(&l) && rows.len() < MAX_HEAT {
+            rows.push(l);
+        }
+        if !cols.contains(&c) {
+            cols.push(c);
+        }
+    }
+    cols.sort();
+    cols.truncate(MAX_HEAT);
+    if rows.is_empty() {
+        return html! {};
+    }
+    let cell_of = |l: &str, c: &str| {
+        t.rows
+            .iter()
+            .find(|r| {
+                r.get(label).is_some_and(|x| x.to_string() == l) && r.get(column).is_some_and(|x| x.to_string() == c)
+            })
+            .and_then(|r| r.get(value)?.number())
+    };
+    let top = t.rows.iter().filter_map(|r| r.get(value)?.number()).fold(0.0, f64::max);
+    let (label_w, cell_w, cell_h, head_h) = (160.0, 44.0, 20.0, 56.0);
+    let width = label_w + cell_w * cols.len() as f64 + 8.0;
+    let height = head_h + cell_h * rows.len() as f64 + 4.0;
+    let alt = format!("{caption}: {} rows by {} columns; the table below holds every value", rows.len(), cols.len());
+    html! {
+        figure {
+            svg.chart viewBox=(format!("0 0 {width} {height}")) width=(width) role="img" aria-label=(alt) {
+                @for (j, c) in cols.iter().enumerate() {
+                    @let x = label_w + cell_w * j as f64 + cell_w / 2.0;
+                    text x=(x) y=(head_h - 6.0) font-size="10" text-anchor="start"
+                        transform=(format!("rotate(-40 {x} {})", head_h - 6.0)) { (c) }
+                }
+                @for (i, l) in rows.iter().enumerate() {
+                    @let y = head_h + cell_h * i as f64;
+                    text x=(label_w - 6.0) y=(y + 14.0) text-anchor="end" font-size="12" { (l) }
+                    @for (j, c) in cols.iter().enumerate() {
+                        @let v = cell_of(l, c);
+                        @let shade = match v { Some(v) if top > 0.0 => 0.12 + 0.88 * v / top, _ => 0.0 };
+                        rect x=(label_w + cell_w * j as f64) y=(y) width=(cell_w - 2.0) height=(cell_h - 2.0)
+                            fill="#dc2626" fill-opacity=(format!("{shade:.2}")) stroke="#ddd" {}
+                        @if let Some(v) = v {
+                            text x=(label_w + cell_w * j as f64 + cell_w / 2.0) y=(y + 14.0) font-size="11" text-anchor="middle" { (crate::format::metric(v)) }
+                        }
+                    }
+                }
+            }
+            figcaption { (caption) ". The table below holds the values." }
+        }
+    }
+}
+
 fn plot(s: &Section) -> Markup {
     let (Some(p), Some(t)) = (&s.plot, s.tables.first()) else { return html! {} };
+    if let Some(column) = p.column {
+        return heatmap(t, p.label, column, p.value, &p.caption);
+    }
     let rows: Vec<(String, f64)> = t
         .rows
         .iter()
