@@ -13,6 +13,18 @@ pub enum StoreError {
     /// A migration could not be applied at start.
     #[error("migration {version} failed: {source}")]
     Migration { version: u32, source: rusqlite::Error },
+    /// PostgreSQL failed; details are logged, never sent to clients.
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// No PostgreSQL connection could be had from the pool in time.
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// A PostgreSQL migration could not be applied at start.
+    #[error("migration {version} failed: {source}")]
+    PgMigration { version: u32, source: postgres::Error },
+    /// The database's schema is newer than this build knows.
+    #[error("the database's schema is version {found}, newer than this build's {known}: upgrade flotilla")]
+    SchemaTooNew { found: u32, known: u32 },
 }
 
 impl StoreError {
@@ -20,7 +32,12 @@ impl StoreError {
         match self {
             Self::Domain(e) => e.kind,
             Self::Database(e) if is_interrupt(e) => ErrorKind::Interrupted,
-            Self::Database(_) | Self::Migration { .. } => ErrorKind::Internal,
+            Self::Postgres(e) => crate::postgres::error_kind(e),
+            Self::Database(_)
+            | Self::Migration { .. }
+            | Self::Pool(_)
+            | Self::PgMigration { .. }
+            | Self::SchemaTooNew { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -44,6 +44,9 @@ mod version_search;
 mod visible;
 
 pub use grant_log::take_written as take_written_grants;
+pub(crate) use grant_log::{
+    begin as grant_log_begin, committed as grant_log_committed, event as grant_event, pending as grant_log_pending,
+};
 
 use std::path::Path;
 use std::sync::Mutex;
