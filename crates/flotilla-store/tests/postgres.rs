@@ -56,7 +56,6 @@ fn fresh() -> (Guard, PgStore) {
     }
 }
 
-#[allow(unused_macros)] // until the first area is ported
 macro_rules! case {
     ($module:ident :: $name:ident) => {
         #[test]
@@ -66,6 +65,17 @@ macro_rules! case {
         }
     };
 }
+
+case!(tracking::experiments_lifecycle);
+case!(tracking::experiment_search_filters_and_pages);
+case!(tracking::runs_params_metrics_tags);
+case!(tracking::param_values_cannot_change);
+case!(tracking::failed_batch_writes_nothing);
+case!(tracking::latest_metric_and_history_pages);
+case!(tracking::nan_and_infinity_round_trip);
+case!(tracking::search_runs_filters_orders_pages);
+case!(tracking::dataset_inputs);
+case!(tracking::deleted_runs_refuse_writes);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {

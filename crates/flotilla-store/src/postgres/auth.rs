@@ -2,11 +2,27 @@
 
 #![allow(unused_imports)]
 
-use super::{PgStore, unported};
+use super::{PgStore, Tx, grant_log, unported};
 use crate::StoreResult;
 use crate::auth::*;
 use flotilla_core::VersionNumber;
 use flotilla_core::model::*;
+
+/// The creator of a resource gets MANAGE on it, in the create's transaction.
+pub(super) fn grant_creator(tx: &mut Tx<'_>, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
+    let granted = tx.execute(
+        "INSERT INTO auth_grants (user_id, resource_kind, resource_id, level, created_at) \
+         SELECT id, $2, $3, 'MANAGE', $4 FROM auth_users WHERE id = $1 \
+         ON CONFLICT (user_id, resource_kind, resource_id) DO UPDATE SET level = excluded.level, \
+         created_at = excluded.created_at",
+        &[&user_id, &kind, &id, &crate::sqlite::now_ms()],
+    )?;
+    if granted == 0 {
+        return Ok(());
+    }
+    let grant = Grant { user_id, resource_kind: kind.into(), resource_id: id.into(), level: "MANAGE".into() };
+    grant_log::put(tx, &grant)
+}
 
 const AREA: &str = "Users, tokens and grants";
 

@@ -19,7 +19,6 @@ const KEEP: i64 = 100_000;
 const PRUNE_EVERY: i64 = 1024;
 
 /// Appends that `grant` now exists.
-#[allow(dead_code)] // used by the auth area, being ported
 pub(super) fn put(tx: &mut Tx<'_>, grant: &Grant) -> StoreResult<()> {
     append(tx, Some(grant.user_id), Some(&grant.resource_kind), Some(&grant.resource_id), Some(&grant.level))
 }

@@ -3,7 +3,7 @@
 //! same numbers), and one file per area trait as in `sqlite/`.
 //!
 //! Ported areas (pass their behaviour-suite cases, `tests/postgres.rs`):
-//! none yet. Every other area answers
+//! experiments, runs (with `search_runs`). Every other area answers
 //! `ErrorKind::Internal` "... is not yet available on PostgreSQL" from each
 //! call ([`unported`]), never a panic.
 //!
@@ -31,14 +31,18 @@ mod health;
 mod insights;
 mod lineage;
 mod logged_models;
+mod metrics;
 pub mod migrations;
 mod monitor;
 mod profiles;
 mod promotion;
 mod registry;
 mod report;
+mod rows;
 mod runs;
+mod search_runs;
 mod session;
+mod sql;
 mod tx;
 mod version_search;
 
@@ -98,7 +102,6 @@ impl PgStore {
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot).
-    #[allow(dead_code)] // until the first area is ported
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get()?;
         let conn = &mut *conn;
