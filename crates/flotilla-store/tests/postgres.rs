@@ -75,6 +75,7 @@ case!(tracking::latest_metric_and_history_pages);
 case!(tracking::nan_and_infinity_round_trip);
 case!(tracking::search_runs_filters_orders_pages);
 case!(tracking::dataset_inputs);
+case!(tracking::logged_models);
 case!(tracking::deleted_runs_refuse_writes);
 
 #[test]

@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use bytes::BytesMut;
 use flotilla_core::Error;
 use flotilla_core::filter::{Attr, Clause, Comparator, Field, Operand};
-use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use serde_json::Value as JsonValue;
 
 use super::Tx;
@@ -174,8 +174,7 @@ fn to_json(row: &postgres::Row, i: usize) -> StoreResult<JsonValue> {
     })
 }
 
-/// Runs a keyset query whose columns are `id, key1..keyN`, fetching `limit + 1`
-/// rows; returns the page's ids and the token for the next page.
+/// [`keyset_page`] for the common case of one integer id column.
 pub(crate) fn keyset_page_ids(
     tx: &mut Tx<'_>,
     sql: &str,
@@ -183,6 +182,18 @@ pub(crate) fn keyset_page_ids(
     keys: usize,
     limit: usize,
 ) -> StoreResult<(Vec<i64>, Option<String>)> {
+    keyset_page(tx, sql, args, keys, limit)
+}
+
+/// Runs a keyset query whose columns are `id, key1..keyN`, fetching `limit + 1`
+/// rows; returns the page's ids and the token for the next page.
+pub(crate) fn keyset_page<T: for<'a> FromSql<'a>>(
+    tx: &mut Tx<'_>,
+    sql: &str,
+    args: &[Value],
+    keys: usize,
+    limit: usize,
+) -> StoreResult<(Vec<T>, Option<String>)> {
     let rows = tx.query(&numbered(sql), &params(args))?;
     let mut ids = Vec::new();
     let mut next = None;
@@ -192,7 +203,7 @@ pub(crate) fn keyset_page_ids(
             next = Some(paging::encode(&last_cursor));
             break;
         }
-        ids.push(row.try_get::<_, i64>(0)?);
+        ids.push(row.try_get::<_, T>(0)?);
         last_cursor = (0..keys).map(|i| to_json(row, 1 + i)).collect::<StoreResult<_>>()?;
     }
     Ok((ids, next))
