@@ -76,6 +76,8 @@ case!(tracking::nan_and_infinity_round_trip);
 case!(tracking::search_runs_filters_orders_pages);
 case!(tracking::dataset_inputs);
 case!(tracking::logged_models);
+case!(auth::users_lifecycle_and_last_admin);
+case!(auth::tokens_are_revocable_and_go_with_their_user);
 case!(tracking::deleted_runs_refuse_writes);
 
 #[test]
@@ -93,4 +95,37 @@ fn migrations_apply_once_and_record_the_schema_version() {
     // An area not yet ported answers an error, not a panic.
     let err = flotilla_store::ReportStore::alias_moves(&store, 0, 1, None, 10).unwrap_err();
     assert!(err.to_string().contains("not yet available on PostgreSQL"), "{err}");
+}
+
+/// Sessions end with a logout, a new password (a trigger) and their user;
+/// purging removes the expired and idle ones (as SQLite's unit tests).
+#[test]
+fn sessions_end_with_logout_password_change_user_and_purge() {
+    use flotilla_store::prelude::*;
+    use flotilla_store::session::SessionStore;
+    let (_guard, store) = fresh();
+    let admin = store.create_user("admin", "h0", true).unwrap();
+    let bob = store.create_user("bob", "h1", false).unwrap();
+    let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    store.create_session(&a, bob.id, i64::MAX).unwrap();
+    store.create_session(&b, bob.id, i64::MAX).unwrap();
+    store.create_session(&c, admin.id, i64::MAX).unwrap();
+    assert!(store.create_session(&[4u8; 32], 999, i64::MAX).is_err());
+    assert_eq!(store.find_session(&a).unwrap().unwrap().user_id, bob.id);
+    let before = store.auth_generations().unwrap().credentials;
+    assert!(store.delete_session(&a).unwrap());
+    assert!(!store.delete_session(&a).unwrap());
+    assert!(store.auth_generations().unwrap().credentials > before, "a logout is seen by every replica");
+    store.set_password_hash("admin", "h0").unwrap();
+    assert!(store.find_session(&c).unwrap().is_some(), "the same hash is no new password");
+    store.set_password_hash("admin", "h2").unwrap();
+    assert!(store.find_session(&c).unwrap().is_none(), "a new password ends the sessions");
+    store.delete_user("bob").unwrap();
+    assert!(store.find_session(&b).unwrap().is_none(), "a deleted user's sessions go with them");
+
+    store.create_session(&[5u8; 32], admin.id, 10).unwrap();
+    store.create_session(&[6u8; 32], admin.id, i64::MAX).unwrap();
+    store.touch_session(&[6u8; 32], i64::MAX - 1).unwrap();
+    assert_eq!(store.purge_sessions(100, 50).unwrap(), 1);
+    assert!(store.find_session(&[6u8; 32]).unwrap().is_some());
 }

@@ -24,13 +24,11 @@ pub(super) fn put(tx: &mut Tx<'_>, grant: &Grant) -> StoreResult<()> {
 }
 
 /// Appends that a grant no longer exists.
-#[allow(dead_code)] // used by the auth area, being ported
 pub(super) fn removed(tx: &mut Tx<'_>, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
     append(tx, Some(user_id), Some(kind), Some(id), None)
 }
 
 /// Appends a reset: readers read every grant again.
-#[allow(dead_code)] // used by the auth area, being ported
 pub(super) fn reset(tx: &mut Tx<'_>) -> StoreResult<()> {
     append(tx, None, None, None, None)
 }
@@ -58,7 +56,6 @@ fn append(
 }
 
 /// The last entry's `seq`.
-#[allow(dead_code)] // used by the auth area, being ported
 pub(super) fn head(tx: &mut Tx<'_>) -> StoreResult<u64> {
     let seq: Option<i64> = tx.query_one("SELECT max(seq) FROM auth_grant_log", &[])?.get(0);
     Ok(seq.unwrap_or(0) as u64)
@@ -66,7 +63,6 @@ pub(super) fn head(tx: &mut Tx<'_>) -> StoreResult<u64> {
 
 /// Entries after `after`, oldest first, at most `limit`; `None` when some
 /// of them were pruned.
-#[allow(dead_code)] // used by the auth area, being ported
 pub(super) fn since(tx: &mut Tx<'_>, after: u64, limit: usize) -> StoreResult<Option<Vec<GrantChange>>> {
     let oldest: Option<i64> = tx.query_one("SELECT min(seq) FROM auth_grant_log", &[])?.get(0);
     let after = i64::try_from(after).unwrap_or(i64::MAX);

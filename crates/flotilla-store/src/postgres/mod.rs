@@ -3,7 +3,8 @@
 //! same numbers), and one file per area trait as in `sqlite/`.
 //!
 //! Ported areas (pass their behaviour-suite cases, `tests/postgres.rs`):
-//! experiments, runs (with `search_runs`), logged models. Every other area answers
+//! experiments, runs (with `search_runs`), logged models, auth (users,
+//! tokens, grants, the grant log), UI sessions, audit appends. Every other area answers
 //! `ErrorKind::Internal` "... is not yet available on PostgreSQL" from each
 //! call ([`unported`]), never a panic.
 //!
