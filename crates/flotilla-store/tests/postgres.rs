@@ -129,3 +129,46 @@ fn sessions_end_with_logout_password_change_user_and_purge() {
     assert_eq!(store.purge_sessions(100, 50).unwrap(), 1);
     assert!(store.find_session(&[6u8; 32]).unwrap().is_some());
 }
+
+/// Every write under an audit context leaves its row in the same
+/// transaction, a failed write none; the reads filter and page.
+#[test]
+fn writes_under_a_context_leave_one_audit_row_each_and_failures_none() {
+    use flotilla_store::audit::{AuditContext, AuditEventQuery, Change};
+    use flotilla_store::prelude::*;
+    let ctx = |actor: &str, request: &str| AuditContext {
+        actor: actor.into(),
+        method: "password".into(),
+        token_id: None,
+        client: Some("10.0.0.7".into()),
+        request_id: Some(request.into()),
+        operation: "POST /test".into(),
+    };
+    let (_guard, store) = fresh();
+    store.create_experiment("outside", None, &[]).unwrap();
+    ctx("alice", "r1").run(|| store.create_experiment("inside", None, &[]).unwrap());
+    ctx("alice", "r2").run(|| store.create_experiment("inside", None, &[]).unwrap_err());
+    ctx("bob", "r3").run(|| store.record(&Change::new("artifact.write", "artifact", "1/a.txt")).unwrap());
+    let all = store.audit_events(&AuditEventQuery::default()).unwrap().items;
+    let seen: Vec<(&str, &str, Option<&str>)> =
+        all.iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.request_id.as_deref())).collect();
+    assert_eq!(seen, [("bob", "artifact.write", Some("r3")), ("alice", "experiment.create", Some("r1"))]);
+    assert_eq!(all[1].client.as_deref(), Some("10.0.0.7"));
+    let q = |f: fn(&mut AuditEventQuery)| {
+        let mut q = AuditEventQuery::default();
+        f(&mut q);
+        store.audit_events(&q).unwrap().items.len()
+    };
+    assert_eq!(q(|q| q.actor = Some("alice".into())), 1);
+    assert_eq!(q(|q| q.action = Some("experiment.*".into())), 1);
+    assert_eq!(q(|q| q.action = Some("experiment.".into())), 0);
+    assert_eq!(q(|q| q.request_id = Some("r3".into())), 1);
+    let page = |token| {
+        let page = flotilla_store::PageRequest { max_results: Some(1), page_token: token };
+        store.audit_events(&AuditEventQuery { page, ..AuditEventQuery::default() }).unwrap()
+    };
+    let first = page(None);
+    let second = page(first.next_page_token);
+    assert_eq!(second.items[0].action, "experiment.create");
+    assert!(second.next_page_token.is_none());
+}

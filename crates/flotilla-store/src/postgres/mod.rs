@@ -4,7 +4,7 @@
 //!
 //! Ported areas (pass their behaviour-suite cases, `tests/postgres.rs`):
 //! experiments, runs (with `search_runs`), logged models, auth (users,
-//! tokens, grants, the grant log), UI sessions, audit appends. Every other area answers
+//! tokens, grants, the grant log), UI sessions, the audit trail. Every other area answers
 //! `ErrorKind::Internal` "... is not yet available on PostgreSQL" from each
 //! call ([`unported`]), never a panic.
 //!
