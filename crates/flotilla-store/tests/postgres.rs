@@ -76,7 +76,16 @@ case!(tracking::nan_and_infinity_round_trip);
 case!(tracking::search_runs_filters_orders_pages);
 case!(tracking::dataset_inputs);
 case!(tracking::logged_models);
+case!(registry::registered_model_lifecycle);
+case!(registry::versions_aliases_stages);
+case!(registry::version_numbers_are_never_reused);
+case!(registry::search_registered_models_prompt_clause_and_paging);
+case!(registry::search_registered_models_name_patterns);
+case!(registry::search_model_versions);
+case!(registry::invalid_inputs_are_client_errors);
 case!(auth::users_lifecycle_and_last_admin);
+case!(auth::grant_log_follows_every_grant_change);
+case!(auth::writes_hand_over_the_grant_log_entries_they_committed);
 case!(auth::tokens_are_revocable_and_go_with_their_user);
 case!(tracking::deleted_runs_refuse_writes);
 

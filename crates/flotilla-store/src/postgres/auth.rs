@@ -72,7 +72,6 @@ pub(super) fn grant_creator(tx: &mut Tx<'_>, user_id: i64, kind: &str, id: &str)
 }
 
 /// Grants on a renamed resource follow it.
-#[allow(dead_code)] // used by the registry, being ported
 pub(super) fn move_grants(tx: &mut Tx<'_>, kind: &str, from: &str, to: &str) -> StoreResult<()> {
     drop_grants(tx, kind, to)?;
     let moved: Vec<(i64, String)> = tx

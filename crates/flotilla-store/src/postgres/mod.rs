@@ -3,7 +3,8 @@
 //! same numbers), and one file per area trait as in `sqlite/`.
 //!
 //! Ported areas (pass their behaviour-suite cases, `tests/postgres.rs`):
-//! experiments, runs (with `search_runs`), logged models, auth (users,
+//! experiments, runs (with `search_runs`), logged models, the registry
+//! (models, versions, tags, aliases, stages, both searches), auth (users,
 //! tokens, grants, the grant log), UI sessions, the audit trail. Every other area answers
 //! `ErrorKind::Internal` "... is not yet available on PostgreSQL" from each
 //! call ([`unported`]), never a panic.
@@ -20,6 +21,7 @@
 //! A request budget becomes the transaction's `statement_timeout`.
 
 mod alerts;
+mod aliases;
 mod audit;
 mod auth;
 mod bulk;
@@ -38,6 +40,7 @@ mod monitor;
 mod profiles;
 mod promotion;
 mod registry;
+mod registry_search;
 mod report;
 mod rows;
 mod runs;
@@ -46,6 +49,7 @@ mod session;
 mod sql;
 mod tx;
 mod version_search;
+mod visible;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,7 +120,6 @@ impl PgStore {
     }
 
     /// A registry write: like [`Self::write`], then bumps the registry generation.
-    #[allow(dead_code)] // until the registry is ported
     pub(crate) fn write_registry<T>(&self, f: impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let out = self.write(f)?;
         self.registry_generation.fetch_add(1, Ordering::Release);

@@ -194,6 +194,19 @@ pub(crate) fn keyset_page<T: for<'a> FromSql<'a>>(
     keys: usize,
     limit: usize,
 ) -> StoreResult<(Vec<T>, Option<String>)> {
+    keyset_page_with(tx, sql, args, keys, limit, 1, |row| Ok(row.try_get::<_, T>(0)?))
+}
+
+/// [`keyset_page`] whose rows start with `id_columns` id columns, read by `id`.
+pub(crate) fn keyset_page_with<T>(
+    tx: &mut Tx<'_>,
+    sql: &str,
+    args: &[Value],
+    keys: usize,
+    limit: usize,
+    id_columns: usize,
+    id: impl Fn(&postgres::Row) -> StoreResult<T>,
+) -> StoreResult<(Vec<T>, Option<String>)> {
     let rows = tx.query(&numbered(sql), &params(args))?;
     let mut ids = Vec::new();
     let mut next = None;
@@ -203,8 +216,8 @@ pub(crate) fn keyset_page<T: for<'a> FromSql<'a>>(
             next = Some(paging::encode(&last_cursor));
             break;
         }
-        ids.push(row.try_get::<_, T>(0)?);
-        last_cursor = (0..keys).map(|i| to_json(row, 1 + i)).collect::<StoreResult<_>>()?;
+        ids.push(id(row)?);
+        last_cursor = (0..keys).map(|i| to_json(row, id_columns + i)).collect::<StoreResult<_>>()?;
     }
     Ok((ids, next))
 }
@@ -270,8 +283,54 @@ pub(crate) fn compare(column: &str, c: &Clause, args: &mut Vec<Value>) -> StoreR
     }
 }
 
-/// Tags on experiments and runs: a predicate over a key/value child table
-/// where `!=` needs the key to exist (MLflow's run semantics).
+/// How `!=` treats entities that lack the key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MissingKey {
+    /// The key must exist with another value (MLflow's run semantics).
+    NoMatch,
+    /// Entities without the key match too (MLflow's registry anti-join).
+    Matches,
+}
+
+/// A predicate over a key/value child table (`*_tags`, `*_params`).
+pub(crate) fn key_value(
+    table: &str,
+    join: &str,
+    key: &str,
+    c: &Clause,
+    missing: MissingKey,
+    args: &mut Vec<Value>,
+) -> StoreResult<String> {
+    let head = format!("SELECT 1 FROM {table} kv WHERE {join} AND kv.key = ?");
+    args.push(Value::Text(key.into()));
+    match (c.cmp, missing) {
+        (Comparator::IsNull, _) => Ok(format!("NOT EXISTS ({head})")),
+        (Comparator::IsNotNull, _) => Ok(format!("EXISTS ({head})")),
+        (Comparator::Ne, MissingKey::Matches) => {
+            let eq = Clause { field: c.field.clone(), cmp: Comparator::Eq, value: c.value.clone() };
+            let pred = compare("kv.value", &eq, args)?;
+            Ok(format!("NOT EXISTS ({head} AND {pred})"))
+        }
+        (
+            Comparator::Eq
+            | Comparator::Ne
+            | Comparator::Gt
+            | Comparator::Ge
+            | Comparator::Lt
+            | Comparator::Le
+            | Comparator::Like
+            | Comparator::ILike
+            | Comparator::In
+            | Comparator::NotIn,
+            MissingKey::NoMatch | MissingKey::Matches,
+        ) => {
+            let pred = compare("kv.value", c, args)?;
+            Ok(format!("EXISTS ({head} AND {pred})"))
+        }
+    }
+}
+
+/// Tags on experiments and runs: `!=` needs the tag to exist.
 pub(crate) fn tag_exists(
     table: &str,
     fk: &str,
@@ -280,25 +339,7 @@ pub(crate) fn tag_exists(
     c: &Clause,
     args: &mut Vec<Value>,
 ) -> StoreResult<String> {
-    let head = format!("SELECT 1 FROM {table} kv WHERE kv.{fk} = {outer} AND kv.key = ?");
-    args.push(Value::Text(key.into()));
-    match c.cmp {
-        Comparator::IsNull => Ok(format!("NOT EXISTS ({head})")),
-        Comparator::IsNotNull => Ok(format!("EXISTS ({head})")),
-        Comparator::Eq
-        | Comparator::Ne
-        | Comparator::Gt
-        | Comparator::Ge
-        | Comparator::Lt
-        | Comparator::Le
-        | Comparator::Like
-        | Comparator::ILike
-        | Comparator::In
-        | Comparator::NotIn => {
-            let pred = compare("kv.value", c, args)?;
-            Ok(format!("EXISTS ({head} AND {pred})"))
-        }
-    }
+    key_value(table, &format!("kv.{fk} = {outer}"), key, c, MissingKey::NoMatch, args)
 }
 
 #[cfg(test)]
