@@ -8,7 +8,8 @@ use flotilla_core::{Error, VersionNumber, validation};
 use serde_json::json;
 
 use super::registry_search::{
-    model_version_clause, order_keys, registered_model_clause, registered_models_by_ids, versions_by_keys,
+    check_deletable, check_renamable, model_tag, model_version_clause, order_keys, registered_model_clause,
+    registered_models_by_ids, version_tag, versions_by_keys,
 };
 use super::sql::{self, SortKey, Value};
 use super::{PgStore, Tx, aliases, auth, metrics, visible};
@@ -502,49 +503,3 @@ const SET_MODEL_TAG: &str = "INSERT INTO registered_model_tags (rm_id, key, valu
                              ON CONFLICT (rm_id, key) DO UPDATE SET value = excluded.value";
 const SET_VERSION_TAG: &str = "INSERT INTO model_version_tags (rm_id, version, key, value) VALUES ($1, $2, $3, $4) \
                                ON CONFLICT (rm_id, version, key) DO UPDATE SET value = excluded.value";
-
-fn model_tag(tx: &mut Tx<'_>, id: i64, key: &str) -> StoreResult<Option<String>> {
-    Ok(tx
-        .query_opt("SELECT value FROM registered_model_tags WHERE rm_id = $1 AND key = $2", &[&id, &key])?
-        .map(|r| r.get(0)))
-}
-
-fn version_tag(tx: &mut Tx<'_>, id: i64, v: i64, key: &str) -> StoreResult<Option<String>> {
-    Ok(tx
-        .query_opt(
-            "SELECT value FROM model_version_tags WHERE rm_id = $1 AND version = $2 AND key = $3",
-            &[&id, &v, &key],
-        )?
-        .map(|r| r.get(0)))
-}
-
-/// A family's default model, or a partition with child partitions, cannot
-/// be deleted (as `sqlite/families.rs`).
-fn check_deletable(tx: &mut Tx<'_>, rm_id: i64, name: &str) -> StoreResult<()> {
-    let is_default: Option<String> =
-        tx.query_opt("SELECT name FROM families WHERE default_rm_id = $1", &[&rm_id])?.map(|r| r.get(0));
-    if let Some(family) = is_default {
-        return Err(Error::invalid_state(format!(
-            "Registered model '{name}' is the default of family '{family}' and cannot be deleted"
-        ))
-        .into());
-    }
-    if tx.query_opt("SELECT 1 FROM fleet_members WHERE parent = $1 LIMIT 1", &[&rm_id])?.is_some() {
-        return Err(Error::invalid_state(format!(
-            "Registered model '{name}' is a partition with child partitions and cannot be deleted"
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-/// A family member is named after its partition and cannot be renamed.
-fn check_renamable(tx: &mut Tx<'_>, rm_id: i64, name: &str) -> StoreResult<()> {
-    if tx.query_opt("SELECT 1 FROM fleet_members WHERE rm_id = $1", &[&rm_id])?.is_some() {
-        return Err(Error::invalid_state(format!(
-            "Registered model '{name}' belongs to a family and is named after its partition; it cannot be renamed"
-        ))
-        .into());
-    }
-    Ok(())
-}

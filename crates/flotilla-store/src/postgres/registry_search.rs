@@ -1,14 +1,15 @@
-//! Registry reads at page granularity on PostgreSQL (as
-//! `sqlite/registry_search.rs`): whole registered models and versions for a
-//! page of keys, and the clauses and orders of the two registry searches.
+//! Registry reads on PostgreSQL (as `sqlite/registry_search.rs`): whole
+//! registered models and versions for a page of keys, the clauses and
+//! orders of the two registry searches, and the reads the registry's writes
+//! check first (a tag's old value, whether a family member may go).
 //! Name patterns (`LIKE '%…%'`, ILIKE) are answered by the `pg_trgm` index
 //! on `registered_models.name`, which the planner uses by itself.
 
 use std::collections::HashMap;
 
-use flotilla_core::VersionNumber;
 use flotilla_core::filter::{Attr, Clause, Entity, Field, OrderBy};
 use flotilla_core::model::{ModelVersion, ModelVersionStatus, RegisteredModel, RegisteredModelAlias, Tag};
+use flotilla_core::{Error, VersionNumber};
 
 use super::Tx;
 use super::sql::{self, MissingKey, SortKey, Value};
@@ -223,4 +224,50 @@ pub(super) fn model_version_clause(c: &Clause, args: &mut Vec<Value>) -> StoreRe
         ),
         Field::Metric(_) | Field::Param(_) | Field::Dataset(_) => Err(sql::unsupported(&c.field, "model versions")),
     }
+}
+
+pub(super) fn model_tag(tx: &mut Tx<'_>, id: i64, key: &str) -> StoreResult<Option<String>> {
+    Ok(tx
+        .query_opt("SELECT value FROM registered_model_tags WHERE rm_id = $1 AND key = $2", &[&id, &key])?
+        .map(|r| r.get(0)))
+}
+
+pub(super) fn version_tag(tx: &mut Tx<'_>, id: i64, v: i64, key: &str) -> StoreResult<Option<String>> {
+    Ok(tx
+        .query_opt(
+            "SELECT value FROM model_version_tags WHERE rm_id = $1 AND version = $2 AND key = $3",
+            &[&id, &v, &key],
+        )?
+        .map(|r| r.get(0)))
+}
+
+/// A family's default model, or a partition with child partitions, cannot
+/// be deleted (as `sqlite/families.rs`).
+pub(super) fn check_deletable(tx: &mut Tx<'_>, rm_id: i64, name: &str) -> StoreResult<()> {
+    let is_default: Option<String> =
+        tx.query_opt("SELECT name FROM families WHERE default_rm_id = $1", &[&rm_id])?.map(|r| r.get(0));
+    if let Some(family) = is_default {
+        return Err(Error::invalid_state(format!(
+            "Registered model '{name}' is the default of family '{family}' and cannot be deleted"
+        ))
+        .into());
+    }
+    if tx.query_opt("SELECT 1 FROM fleet_members WHERE parent = $1 LIMIT 1", &[&rm_id])?.is_some() {
+        return Err(Error::invalid_state(format!(
+            "Registered model '{name}' is a partition with child partitions and cannot be deleted"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// A family member is named after its partition and cannot be renamed.
+pub(super) fn check_renamable(tx: &mut Tx<'_>, rm_id: i64, name: &str) -> StoreResult<()> {
+    if tx.query_opt("SELECT 1 FROM fleet_members WHERE rm_id = $1", &[&rm_id])?.is_some() {
+        return Err(Error::invalid_state(format!(
+            "Registered model '{name}' belongs to a family and is named after its partition; it cannot be renamed"
+        ))
+        .into());
+    }
+    Ok(())
 }
