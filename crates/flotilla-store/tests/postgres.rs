@@ -181,3 +181,69 @@ fn writes_under_a_context_leave_one_audit_row_each_and_failures_none() {
     assert_eq!(second.items[0].action, "experiment.create");
     assert!(second.next_page_token.is_none());
 }
+
+/// A first side-by-side of tracking calls, SQLite against PostgreSQL on this
+/// machine (`cargo nextest run -p flotilla-store --test postgres
+/// --run-ignored only -E 'test(tracking_latency)' --no-capture`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn tracking_latency_sqlite_and_postgresql_side_by_side() {
+    use std::time::Instant;
+
+    use flotilla_core::model::{Metric, Tag};
+    use flotilla_store::prelude::*;
+    use flotilla_store::{NewRun, PageRequest, RunQuery};
+
+    fn median_us(samples: &mut [f64]) -> f64 {
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    }
+    fn measure(store: &dyn flotilla_store::Store) -> [f64; 4] {
+        let exp = store.create_experiment("latency", None, &[]).unwrap();
+        let (mut create, mut log, mut get, mut search) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..300 {
+            let t = Instant::now();
+            let run =
+                store.create_run(&NewRun { experiment_id: exp.clone(), ..NewRun::default() }).unwrap().info.run_id;
+            create.push(t.elapsed().as_secs_f64() * 1e6);
+            let metrics: Vec<Metric> = (0..10)
+                .map(|k| Metric {
+                    key: format!("m{k}"),
+                    value: f64::from(i),
+                    timestamp: 1,
+                    step: 0,
+                    model_id: None,
+                    dataset_name: None,
+                    dataset_digest: None,
+                    run_id: None,
+                })
+                .collect();
+            let t = Instant::now();
+            store.log_batch(&run, &metrics, &[Tag::new("p", "v")], &[Tag::new("t", "v")]).unwrap();
+            log.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            store.get_run(&run).unwrap();
+            get.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        for _ in 0..100 {
+            let q = RunQuery {
+                experiment_ids: vec![exp.clone()],
+                page: PageRequest { max_results: Some(100), page_token: None },
+                ..RunQuery::default()
+            };
+            let t = Instant::now();
+            assert_eq!(store.search_runs(&q).unwrap().items.len(), 100);
+            search.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        [median_us(&mut create), median_us(&mut log), median_us(&mut get), median_us(&mut search)]
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = flotilla_store::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    let (_guard, pg) = fresh();
+    let s = measure(&sqlite);
+    let p = measure(&pg);
+    println!("median µs       SQLite  PostgreSQL  ratio");
+    for (name, i) in [("create_run", 0), ("log_batch(12)", 1), ("get_run", 2), ("search_runs(100)", 3)] {
+        println!("{name:<16} {:>7.0} {:>11.0} {:>6.1}", s[i], p[i], p[i] / s[i]);
+    }
+}
