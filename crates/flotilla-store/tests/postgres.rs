@@ -191,7 +191,6 @@ fn tracking_latency_sqlite_and_postgresql_side_by_side() {
     use std::time::Instant;
 
     use flotilla_core::model::{Metric, Tag};
-    use flotilla_store::prelude::*;
     use flotilla_store::{NewRun, PageRequest, RunQuery};
 
     fn median_us(samples: &mut [f64]) -> f64 {
