@@ -113,6 +113,14 @@ impl Postgres {
             Self::Own(cluster) => cluster.conninfo(db),
         }
     }
+
+    /// Creates an empty database with a fresh name; answers its conninfo.
+    pub fn create_database(&self) -> Result<String, postgres::Error> {
+        let name = format!("flotilla_s{:016x}", rand::random::<u64>());
+        let mut admin = postgres::Client::connect(&self.conninfo("postgres"), postgres::NoTls)?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(self.conninfo(&name))
+    }
 }
 
 fn running_as_root() -> bool {

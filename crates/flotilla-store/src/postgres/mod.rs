@@ -70,7 +70,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_ATTEMPTS: u32 = 8;
 
 pub struct PgStore {
-    pool: r2d2::Pool<tx::Manager>,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    pool: Option<r2d2::Pool<tx::Manager>>,
     /// Bumped after every committed registry write (see `write_registry`).
     registry_generation: AtomicU64,
 }
@@ -92,9 +93,9 @@ impl PgStore {
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
             .build(tx::Manager::new(config))?;
-        let store = Self { pool, registry_generation: AtomicU64::new(1) };
+        let store = Self { pool: Some(pool), registry_generation: AtomicU64::new(1) };
         {
-            let mut conn = store.pool.get()?;
+            let mut conn = store.conn()?;
             migrations::apply(&mut conn.client)?;
         }
         Ok(store)
@@ -102,13 +103,13 @@ impl PgStore {
 
     /// The schema version this database is at.
     pub fn schema_version(&self) -> StoreResult<u32> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.conn()?;
         migrations::current(&mut conn.client)
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.conn()?;
         let conn = &mut *conn;
         let inner =
             conn.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
@@ -147,7 +148,7 @@ impl PgStore {
     }
 
     fn write_once<T>(&self, f: &mut impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.conn()?;
         let conn = &mut *conn;
         let inner = conn.client.build_transaction().isolation_level(IsolationLevel::Serializable).start()?;
         let mut tx = Tx::new(inner, &mut conn.cache);
@@ -161,8 +162,31 @@ impl PgStore {
         Ok(out)
     }
 
+    /// A pooled connection (waits at most the connect timeout).
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<tx::Manager>> {
+        match &self.pool {
+            Some(pool) => Ok(pool.get()?),
+            None => Err(flotilla_core::Error::internal("the PostgreSQL store is closed").into()),
+        }
+    }
+
     fn generation(&self) -> u64 {
         self.registry_generation.load(Ordering::Acquire)
+    }
+}
+
+/// Each connection of the synchronous client owns a small tokio runtime,
+/// which may not be dropped on an async worker thread (the server's last
+/// reference to its store may go there): the pool is dropped on a thread of
+/// its own.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let dropped = std::thread::Builder::new().name("pg-pool-drop".into()).spawn(move || drop(pool));
+            if let Ok(handle) = dropped {
+                let _ = handle.join();
+            }
+        }
     }
 }
 
