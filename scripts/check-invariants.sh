@@ -30,7 +30,10 @@ forbid_direct() {
 }
 
 forbid flotilla-core tokio axum hyper rusqlite tokio-postgres
-forbid flotilla-store axum hyper tokio
+forbid flotilla-store axum hyper
+# the store is synchronous: its code never touches tokio (the `postgres` client runs
+# tokio-postgres on a small runtime of its own, inside each connection)
+forbid_direct flotilla-store tokio
 # the store keeps plain types: wire contracts (serde attributes) live in the adapters and flotilla-app
 forbid_direct flotilla-store serde
 forbid flotilla-artifacts axum hyper rusqlite
@@ -48,7 +51,8 @@ forbid_direct flotilla-web rusqlite tokio-postgres
 # serving reaches the store's backends through its traits, never by itself
 forbid_direct flotilla-serving rusqlite tokio-postgres
 # the generator is a tool (it may use rusqlite, see ARCHITECTURE.md): no server in it, none of the server's crates on it
-forbid flotilla-fleetgen axum hyper tokio
+forbid flotilla-fleetgen axum hyper
+forbid_direct flotilla-fleetgen tokio
 for crate in flotilla-app flotilla-http flotilla-web flotilla-serving; do
   forbid "$crate" flotilla-fleetgen
 done

@@ -29,6 +29,12 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "rust tests"
+# One PostgreSQL server for every test process of the PostgreSQL backend's suite
+# (each test makes its own database); installed from Debian's packages if missing.
+pg_test_dir="$(mktemp -d /tmp/flotilla-test-pg.XXXXXX)"
+trap 'scripts/postgres-test-server.sh stop "$pg_test_dir"' EXIT
+FLOTILLA_TEST_POSTGRES="$(scripts/postgres-test-server.sh start "$pg_test_dir")"
+export FLOTILLA_TEST_POSTGRES
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else

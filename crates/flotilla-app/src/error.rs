@@ -23,10 +23,18 @@ pub fn from_store(e: StoreError) -> Error {
             internal()
         }
         StoreError::Domain(e) => e,
-        StoreError::Database(_) if e.kind() == ErrorKind::Interrupted => {
+        StoreError::Database(_) | StoreError::Postgres(_) if e.kind() == ErrorKind::Interrupted => {
             Error::interrupted("the query was stopped: it ran past the request's time budget")
         }
-        StoreError::Database(_) | StoreError::Migration { .. } | StoreError::SchemaTooNew { .. } => {
+        StoreError::Postgres(_) if e.kind() == ErrorKind::AlreadyExists => {
+            Error::new(ErrorKind::AlreadyExists, "The resource already exists (a concurrent request created it)")
+        }
+        StoreError::Database(_)
+        | StoreError::Migration { .. }
+        | StoreError::Postgres(_)
+        | StoreError::Pool(_)
+        | StoreError::PgMigration { .. }
+        | StoreError::SchemaTooNew { .. } => {
             tracing::error!(error = %e, "store failure");
             internal()
         }

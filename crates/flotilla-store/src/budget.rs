@@ -89,6 +89,20 @@ pub(crate) fn should_stop() -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(Budget::is_spent))
 }
 
+/// The statement time left on this thread (the plan attempt's allowance or
+/// the budget, whichever ends first); `None` when nothing limits it. A
+/// backend without a progress handler (PostgreSQL) turns it into a
+/// statement timeout.
+pub(crate) fn remaining() -> Option<Duration> {
+    let budget = CURRENT.with(|c| c.borrow().as_ref().map(|b| b.deadline));
+    let deadline = match (ALLOWANCE.get(), budget) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(d), None) | (None, Some(d)) => d,
+        (None, None) => return None,
+    };
+    Some(deadline.saturating_duration_since(Instant::now()))
+}
+
 /// Runs `f` (one plan attempt) with at most `allowance` of statement time,
 /// and says whether the allowance ran out, in which case `f`'s statement was
 /// interrupted and its error is the allowance's, not the request's.

@@ -13,6 +13,15 @@ pub enum StoreError {
     /// A migration could not be applied at start.
     #[error("migration {version} failed: {source}")]
     Migration { version: u32, source: rusqlite::Error },
+    /// PostgreSQL failed; details are logged, never sent to clients.
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// No PostgreSQL connection could be had from the pool in time.
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// A PostgreSQL migration could not be applied at start.
+    #[error("migration {version} failed: {source}")]
+    PgMigration { version: u32, source: postgres::Error },
     /// The database was written by a newer flotilla; this one refuses to touch it.
     #[error(
         "the database's schema is version {found}, newer than this flotilla knows (version {known}): run a flotilla at least as new as the one that upgraded it"
@@ -25,7 +34,8 @@ impl StoreError {
         match self {
             Self::Domain(e) => e.kind,
             Self::Database(e) if is_interrupt(e) => ErrorKind::Interrupted,
-            Self::Database(_) | Self::Migration { .. } => ErrorKind::Internal,
+            Self::Postgres(e) => crate::postgres::error_kind(e),
+            Self::Database(_) | Self::Migration { .. } | Self::Pool(_) | Self::PgMigration { .. } => ErrorKind::Internal,
             // Exit code 4: the stored data conflicts with this build.
             Self::SchemaTooNew { .. } => ErrorKind::InvalidState,
         }

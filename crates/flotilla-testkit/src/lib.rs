@@ -16,6 +16,7 @@ mod client;
 pub mod crash;
 pub mod fixtures;
 pub mod load;
+pub mod postgres;
 mod process;
 pub mod procfs;
 mod reply;

@@ -19,6 +19,11 @@ pub struct ServerArgs {
     /// store (`artifacts/`); created if missing.
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
     pub data_dir: PathBuf,
+    /// The metadata store on PostgreSQL instead of the embedded SQLite file:
+    /// `postgresql://user@host:port/db` or libpq's `key=value` form. Being
+    /// ported: needs --monitor off (telemetry, health and alerts are not yet there).
+    #[arg(long = "database", env = "FLOTILLA_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Address to listen on. Use 0.0.0.0 to accept connections from other hosts
     /// (with --auth basic, or --insecure-no-auth).
     #[arg(long, env = "FLOTILLA_HOST", default_value = "127.0.0.1")]
@@ -249,6 +254,8 @@ pub fn artifacts_path(data_dir: &std::path::Path) -> PathBuf {
 pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub database: PathBuf,
+    /// `Some`: the metadata store is this PostgreSQL database, not `database`.
+    pub database_url: Option<String>,
     pub artifact_root: PathBuf,
     pub listen: SocketAddr,
     pub workers: Option<usize>,
@@ -338,6 +345,7 @@ impl ServerArgs {
                 ..RateLimitConfig::default()
             },
             database: database_path(&self.data_dir),
+            database_url: self.database_url.filter(|u| !u.trim().is_empty()),
             artifact_root: artifacts_path(&self.data_dir),
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),

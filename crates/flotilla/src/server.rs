@@ -14,7 +14,7 @@ use flotilla_http::listener::{ListenerConfig, Tls};
 use flotilla_http::rate_limit::RateLimits;
 use flotilla_http::{AllowedHosts, Edge};
 use flotilla_serving::Serving;
-use flotilla_store::{SqliteStore, Store};
+use flotilla_store::{PgStore, SqliteStore, Store};
 
 use crate::config::{AuthConfig, ServerConfig};
 
@@ -86,11 +86,33 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("opening the database {}", config.database.display()))?;
+    let store: Arc<dyn Store> = match &config.database_url {
+        Some(url) => {
+            // Telemetry, health and alerts are not yet ported to PostgreSQL
+            // (`flotilla_store::postgres`); a server that needs them at start refuses.
+            if config.telemetry.is_some() {
+                anyhow::bail!(
+                    "--database (PostgreSQL) cannot yet run with --monitor on: serving telemetry, fleet health and \
+                     alerts are not yet available on PostgreSQL; run with --monitor off, or on SQLite"
+                );
+            }
+            tracing::info!("metadata store: PostgreSQL");
+            // The synchronous client runs a small runtime of its own: connect off the async workers.
+            let url = url.clone();
+            let store = tokio::task::spawn_blocking(move || PgStore::connect(&url))
+                .await
+                .context("connecting to the PostgreSQL database (--database)")?
+                .context("connecting to the PostgreSQL database (--database)")?;
+            Arc::new(store)
+        }
+        None => Arc::new(
+            SqliteStore::open(&config.database)
+                .with_context(|| format!("opening the database {}", config.database.display()))?,
+        ),
+    };
     let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
         .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
-    let (store, artifacts): (Arc<dyn Store>, Arc<dyn ArtifactStore>) = (Arc::new(store), Arc::new(artifacts));
+    let artifacts: Arc<dyn ArtifactStore> = Arc::new(artifacts);
     crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports)?;
     let auth = match &config.auth {
         AuthConfig::None => {
@@ -98,7 +120,8 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
             None
         }
         AuthConfig::Basic { admin_user, admin_password, default_permission } => {
-            bootstrap(store.as_ref(), admin_user, admin_password.as_deref())?;
+            // A store call, off the async worker (PostgreSQL's client blocks on a runtime of its own).
+            tokio::task::block_in_place(|| bootstrap(store.as_ref(), admin_user, admin_password.as_deref()))?;
             Some(Arc::new(
                 Authenticator::new(Arc::clone(&store))
                     .with_secure_cookies(config.secure_cookies)

@@ -54,9 +54,12 @@ impl ItemErrors {
 fn message(e: &StoreError) -> String {
     match e {
         StoreError::Domain(err) => err.message.clone(),
-        other @ (StoreError::Database(_) | StoreError::Migration { .. } | StoreError::SchemaTooNew { .. }) => {
-            other.to_string()
-        }
+        other @ (StoreError::Database(_)
+        | StoreError::Migration { .. }
+        | StoreError::Postgres(_)
+        | StoreError::Pool(_)
+        | StoreError::PgMigration { .. }
+        | StoreError::SchemaTooNew { .. }) => other.to_string(),
     }
 }
 

@@ -28,12 +28,12 @@ thread_local! {
 }
 
 /// A write transaction starts on this thread: nothing of an earlier one is pending.
-pub(super) fn begin() {
+pub(crate) fn begin() {
     PENDING.with(|p| p.borrow_mut().clear());
 }
 
 /// The transaction on this thread committed: its entries become written.
-pub(super) fn committed() {
+pub(crate) fn committed() {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     if !pending.is_empty() {
         WRITTEN.with(|w| w.borrow_mut().extend(pending));
@@ -73,12 +73,17 @@ fn append(
     )?
     .execute(params![user_id, kind, id, level])?;
     let seq = tx.last_insert_rowid();
-    let event = event(user_id, kind.map(str::to_string), id.map(str::to_string), level.map(str::to_string));
-    PENDING.with(|p| p.borrow_mut().push(GrantChange { seq: seq as u64, event }));
+    pending(seq, user_id, kind, id, level);
     if seq % PRUNE_EVERY == 0 {
         tx.prepare_cached("DELETE FROM auth_grant_log WHERE seq <= ?1")?.execute([seq - KEEP])?;
     }
     Ok(())
+}
+
+/// Keeps an entry the transaction open on this thread appended (any backend).
+pub(crate) fn pending(seq: i64, user_id: Option<i64>, kind: Option<&str>, id: Option<&str>, level: Option<&str>) {
+    let event = event(user_id, kind.map(str::to_string), id.map(str::to_string), level.map(str::to_string));
+    PENDING.with(|p| p.borrow_mut().push(GrantChange { seq: seq as u64, event }));
 }
 
 /// The last entry's `seq`.
@@ -110,7 +115,12 @@ fn change_row(r: &Row<'_>) -> rusqlite::Result<GrantChange> {
     Ok(GrantChange { seq, event: event(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?) })
 }
 
-fn event(user_id: Option<i64>, kind: Option<String>, id: Option<String>, level: Option<String>) -> GrantEvent {
+pub(crate) fn event(
+    user_id: Option<i64>,
+    kind: Option<String>,
+    id: Option<String>,
+    level: Option<String>,
+) -> GrantEvent {
     match (user_id, kind, id, level) {
         (Some(user_id), Some(resource_kind), Some(resource_id), Some(level)) => {
             GrantEvent::Put(Grant { user_id, resource_kind, resource_id, level })

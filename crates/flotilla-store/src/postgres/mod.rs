@@ -1,0 +1,218 @@
+//! The PostgreSQL backend: a pool of synchronous connections (the `postgres`
+//! crate), the schema of SQLite's migrations translated (`migrations/`,
+//! same numbers), and one file per area trait as in `sqlite/`.
+//!
+//! Ported areas (pass their behaviour-suite cases, `tests/postgres.rs`):
+//! experiments, runs (with `search_runs`), logged models, the registry
+//! (models, versions, tags, aliases, stages, both searches), auth (users,
+//! tokens, grants, the grant log), UI sessions, the audit trail. Every other area answers
+//! `ErrorKind::Internal` "... is not yet available on PostgreSQL" from each
+//! call ([`unported`]), never a panic.
+//!
+//! Architecture invariants, as on SQLite: each public call runs in exactly
+//! one transaction. Writes run SERIALIZABLE, so area code may read, decide
+//! and write as it does under SQLite's single writer; a serialization
+//! failure or deadlock rolls back and retries the whole closure (hence
+//! `FnMut`), and a unique violation is retried once (the retry sees the row a
+//! concurrent writer committed and answers as SQLite would, e.g.
+//! `AlreadyExists`). Reads run in a REPEATABLE READ READ ONLY transaction (one
+//! snapshot). A write's audit row ([`crate::audit`]) and grant-log entries
+//! are written in its transaction exactly as SQLite's `write` does.
+//! A request budget becomes the transaction's `statement_timeout`.
+
+mod alerts;
+mod aliases;
+mod audit;
+mod auth;
+mod bulk;
+mod datasets;
+mod experiments;
+mod families;
+mod fleet_search;
+mod gc;
+mod grant_log;
+mod health;
+mod insights;
+mod lineage;
+mod logged_models;
+mod metrics;
+pub mod migrations;
+mod monitor;
+mod profiles;
+mod promotion;
+mod registry;
+mod registry_search;
+mod report;
+mod rows;
+mod runs;
+mod search_runs;
+mod session;
+mod sql;
+mod tx;
+mod version_search;
+mod visible;
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use flotilla_core::ErrorKind;
+use postgres::IsolationLevel;
+use postgres::error::SqlState;
+
+pub use self::tx::Tx;
+use crate::error::{StoreError, StoreResult};
+
+/// Connections kept open at most.
+const POOL_SIZE: u32 = 16;
+/// How long a call waits for a pooled connection (or a new one) before failing.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts of a write that keeps meeting serialization failures.
+const WRITE_ATTEMPTS: u32 = 8;
+
+pub struct PgStore {
+    /// Always `Some` until dropped (see the `Drop` impl).
+    pool: Option<r2d2::Pool<tx::Manager>>,
+    /// Bumped after every committed registry write (see `write_registry`).
+    registry_generation: AtomicU64,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgresql://user@host:port/db`, or libpq's
+    /// `key=value` form) and applies pending migrations.
+    pub fn connect(url: &str) -> StoreResult<Self> {
+        let mut config = postgres::Config::from_str(url)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.keepalives(true);
+        if config.get_application_name().is_none() {
+            config.application_name("flotilla");
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .build(tx::Manager::new(config))?;
+        let store = Self { pool: Some(pool), registry_generation: AtomicU64::new(1) };
+        {
+            let mut conn = store.conn()?;
+            migrations::apply(&mut conn.client)?;
+        }
+        Ok(store)
+    }
+
+    /// The schema version this database is at.
+    pub fn schema_version(&self) -> StoreResult<u32> {
+        let mut conn = self.conn()?;
+        migrations::current(&mut conn.client)
+    }
+
+    /// Runs `f` in a read transaction (one consistent snapshot).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        let conn = &mut *conn;
+        let inner =
+            conn.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
+        let mut tx = Tx::new(inner, &mut conn.cache);
+        tx.limit_to_budget()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// A registry write: like [`Self::write`], then bumps the registry generation.
+    pub(crate) fn write_registry<T>(&self, f: impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let out = self.write(f)?;
+        self.registry_generation.fetch_add(1, Ordering::Release);
+        Ok(out)
+    }
+
+    /// Runs `f` in one SERIALIZABLE write transaction; any error rolls
+    /// everything back. A serialization failure runs `f` again on a fresh
+    /// transaction. Under an audit context the transaction also appends its
+    /// audit row, so the change and its record commit together.
+    pub(crate) fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut unique_retried = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.write_once(&mut f) {
+                Err(StoreError::Postgres(e)) if attempt < WRITE_ATTEMPTS && retryable(&e, &mut unique_retried) => {
+                    tracing::debug!(attempt, error = %e, "write retried");
+                    // A little jitter so two writers that collided do not collide again.
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * rand::random_range(1..=5)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn write_once<T>(&self, f: &mut impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        let conn = &mut *conn;
+        let inner = conn.client.build_transaction().isolation_level(IsolationLevel::Serializable).start()?;
+        let mut tx = Tx::new(inner, &mut conn.cache);
+        tx.limit_to_budget()?;
+        crate::audit::take_note();
+        crate::sqlite::grant_log_begin();
+        let out = f(&mut tx)?;
+        audit::append(&mut tx)?;
+        tx.commit()?;
+        crate::sqlite::grant_log_committed();
+        Ok(out)
+    }
+
+    /// A pooled connection (waits at most the connect timeout).
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<tx::Manager>> {
+        match &self.pool {
+            Some(pool) => Ok(pool.get()?),
+            None => Err(flotilla_core::Error::internal("the PostgreSQL store is closed").into()),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.registry_generation.load(Ordering::Acquire)
+    }
+}
+
+/// Each connection of the synchronous client owns a small tokio runtime,
+/// which may not be dropped on an async worker thread (the server's last
+/// reference to its store may go there): the pool is dropped on a thread of
+/// its own.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let dropped = std::thread::Builder::new().name("pg-pool-drop".into()).spawn(move || drop(pool));
+            if let Ok(handle) = dropped {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// Whether a failed write should run again.
+fn retryable(e: &postgres::Error, unique_retried: &mut bool) -> bool {
+    match e.code() {
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => true,
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION && !*unique_retried => {
+            *unique_retried = true;
+            true
+        }
+        Some(_) | None => false,
+    }
+}
+
+/// The kind a PostgreSQL error is answered with.
+pub(crate) fn error_kind(e: &postgres::Error) -> ErrorKind {
+    match e.code() {
+        Some(c) if *c == SqlState::QUERY_CANCELED => ErrorKind::Interrupted,
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => ErrorKind::AlreadyExists,
+        Some(_) | None => ErrorKind::Internal,
+    }
+}
+
+/// The error of a call into an area not yet ported to PostgreSQL.
+pub(crate) fn unported(area: &str) -> StoreError {
+    flotilla_core::Error::internal(format!("{area} is not yet available on PostgreSQL")).into()
+}

@@ -1,0 +1,505 @@
+//! The model registry on PostgreSQL (as `sqlite/registry.rs`): registered
+//! models, versions, tags, aliases and stages, and the two registry searches
+//! (their clauses and orders in `registry_search.rs`).
+
+use flotilla_core::filter::Entity;
+use flotilla_core::model::{ModelVersion, Page, RegisteredModel, Tag, canonical_stage};
+use flotilla_core::{Error, VersionNumber, validation};
+use serde_json::json;
+
+use super::registry_search::{
+    check_deletable, check_renamable, model_tag, model_version_clause, order_keys, registered_model_clause,
+    registered_models_by_ids, version_tag, versions_by_keys,
+};
+use super::sql::{self, SortKey, Value};
+use super::{PgStore, Tx, aliases, auth, metrics, visible};
+use crate::audit::{Change, note};
+use crate::error::StoreResult;
+use crate::fleet::ChangeContext;
+use crate::sqlite::now_ms;
+use crate::{NewModelVersion, RegistryQuery, RegistryStore, paging};
+
+pub(crate) fn rm_id(tx: &mut Tx<'_>, name: &str) -> StoreResult<i64> {
+    tx.query_opt("SELECT rm_id FROM registered_models WHERE name = $1", &[&name])?
+        .map(|r| r.get(0))
+        .ok_or_else(|| Error::not_found(format!("Registered Model with name={name} not found")).into())
+}
+
+fn version_key(tx: &mut Tx<'_>, name: &str, version: &str) -> StoreResult<(i64, i64)> {
+    existing_version(tx, name, VersionNumber::parse_param(version)?, version)
+}
+
+/// The keys of version `v` of `name`; `shown` is how "not found" names it.
+fn existing_version(tx: &mut Tx<'_>, name: &str, v: VersionNumber, shown: &str) -> StoreResult<(i64, i64)> {
+    let v = v.get();
+    let id = rm_id(tx, name)?;
+    let exists = tx.query_opt("SELECT 1 FROM model_versions WHERE rm_id = $1 AND version = $2", &[&id, &v])?;
+    match exists {
+        Some(_) => Ok((id, v)),
+        None => Err(Error::not_found(format!("Model Version (name={name}, version={shown}) not found")).into()),
+    }
+}
+
+fn validate_tag(tag: &Tag) -> StoreResult<()> {
+    validation::entity_key("Tag", &tag.key)?;
+    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_REGISTRY_TAG_VALUE_LENGTH)?;
+    Ok(())
+}
+
+fn touch_model(tx: &mut Tx<'_>, id: i64, now: i64) -> StoreResult<()> {
+    tx.execute("UPDATE registered_models SET last_update_time = $1 WHERE rm_id = $2", &[&now, &id])?;
+    Ok(())
+}
+
+fn one_model(tx: &mut Tx<'_>, id: i64) -> StoreResult<RegisteredModel> {
+    registered_models_by_ids(tx, &[id])?.pop().ok_or_else(|| Error::internal("registered model vanished").into())
+}
+
+fn one_version(tx: &mut Tx<'_>, key: (i64, i64)) -> StoreResult<ModelVersion> {
+    versions_by_keys(tx, &[key])?.pop().ok_or_else(|| Error::internal("model version vanished").into())
+}
+
+impl RegistryStore for PgStore {
+    fn create_registered_model_owned(
+        &self,
+        name: &str,
+        tags: &[Tag],
+        description: Option<&str>,
+        owner: Option<i64>,
+    ) -> StoreResult<RegisteredModel> {
+        validation::model_name(name)?;
+        validation::list_len("tags", tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
+        tags.iter().try_for_each(validate_tag)?;
+        self.write_registry(|tx| {
+            let now = now_ms();
+            let inserted = tx.query_opt(
+                "INSERT INTO registered_models (name, creation_time, last_update_time, description) VALUES ($1, $2, $2, $3)
+                 ON CONFLICT (name) DO NOTHING RETURNING rm_id",
+                &[&name, &now, &description.unwrap_or("")],
+            )?;
+            let Some(row) = inserted else {
+                return Err(Error::already_exists(format!("Registered Model (name={name}) already exists.")).into());
+            };
+            let id: i64 = row.get(0);
+            let after = json!({"name": name, "description": description, "tags": tags.len()});
+            note(Change::new("registered_model.create", "registered_model", name).diff(None, Some(after)));
+            for t in tags {
+                tx.execute(SET_MODEL_TAG, &[&id, &t.key, &t.value])?;
+            }
+            if let Some(owner) = owner {
+                auth::grant_creator(tx, owner, crate::auth::REGISTERED_MODEL, name)?;
+            }
+            one_model(tx, id)
+        })
+    }
+
+    fn get_registered_model(&self, name: &str) -> StoreResult<RegisteredModel> {
+        self.read(|tx| {
+            let id = rm_id(tx, name)?;
+            one_model(tx, id)
+        })
+    }
+
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> StoreResult<RegisteredModel> {
+        validation::model_name(new_name)?;
+        self.write_registry(|tx| {
+            let id = rm_id(tx, name)?;
+            check_renamable(tx, id, name)?;
+            let taken: Option<i64> =
+                tx.query_opt("SELECT rm_id FROM registered_models WHERE name = $1", &[&new_name])?.map(|r| r.get(0));
+            if taken.is_some_and(|other| other != id) {
+                return Err(Error::already_exists(format!("Registered Model (name={new_name}) already exists.")).into());
+            }
+            let now = now_ms();
+            note(
+                Change::new("registered_model.rename", "registered_model", new_name)
+                    .diff(Some(json!({"name": name})), Some(json!({"name": new_name}))),
+            );
+            tx.execute(
+                "UPDATE registered_models SET name = $1, last_update_time = $2 WHERE rm_id = $3",
+                &[&new_name, &now, &id],
+            )?;
+            auth::move_grants(tx, crate::auth::REGISTERED_MODEL, name, new_name)?;
+            one_model(tx, id)
+        })
+    }
+
+    fn update_registered_model(&self, name: &str, description: Option<&str>) -> StoreResult<RegisteredModel> {
+        self.write_registry(|tx| {
+            let id = rm_id(tx, name)?;
+            let now = now_ms();
+            if let Some(d) = description {
+                let old: Option<String> = tx
+                    .query_opt("SELECT description FROM registered_models WHERE rm_id = $1", &[&id])?
+                    .map(|r| r.get(0));
+                note(
+                    Change::new("registered_model.update", "registered_model", name)
+                        .diff(Some(json!({"description": old})), Some(json!({"description": d}))),
+                );
+                tx.execute("UPDATE registered_models SET description = $1 WHERE rm_id = $2", &[&d, &id])?;
+            }
+            touch_model(tx, id, now)?;
+            one_model(tx, id)
+        })
+    }
+
+    fn delete_registered_model(&self, name: &str) -> StoreResult<()> {
+        self.write_registry(|tx| {
+            let id = rm_id(tx, name)?;
+            check_deletable(tx, id, name)?;
+            note(
+                Change::new("registered_model.delete", "registered_model", name)
+                    .diff(Some(json!({"name": name})), None),
+            );
+            tx.execute("DELETE FROM registered_models WHERE rm_id = $1", &[&id])?;
+            auth::drop_grants(tx, crate::auth::REGISTERED_MODEL, name)
+        })
+    }
+
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> StoreResult<()> {
+        validate_tag(tag)?;
+        self.write_registry(|tx| {
+            let id = rm_id(tx, name)?;
+            let old = model_tag(tx, id, &tag.key)?;
+            note(
+                Change::new("registered_model.set_tag", "registered_model", name).diff(
+                    Some(json!({"key": tag.key, "value": old})),
+                    Some(json!({"key": tag.key, "value": tag.value})),
+                ),
+            );
+            tx.execute(SET_MODEL_TAG, &[&id, &tag.key, &tag.value])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> StoreResult<()> {
+        self.write_registry(|tx| {
+            let id = rm_id(tx, name)?;
+            let old = model_tag(tx, id, key)?;
+            note(
+                Change::new("registered_model.delete_tag", "registered_model", name)
+                    .diff(Some(json!({"key": key, "value": old})), None),
+            );
+            tx.execute("DELETE FROM registered_model_tags WHERE rm_id = $1 AND key = $2", &[&id, &key])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    fn get_latest_versions(&self, name: &str, stages: &[String]) -> StoreResult<Vec<ModelVersion>> {
+        validation::list_len("stages", stages.len(), validation::MAX_STAGES_PER_REQUEST)?;
+        let mut wanted = Vec::new();
+        for s in stages {
+            let stage = canonical_stage(s).ok_or_else(|| {
+                Error::invalid(format!(
+                    "Invalid Model Version stage: {s}. Value must be one of None, Staging, Production, Archived."
+                ))
+            })?;
+            wanted.push(stage);
+        }
+        self.read(|tx| {
+            let id = rm_id(tx, name)?;
+            let latest: Vec<(String, i64)> = tx
+                .query(
+                    "SELECT current_stage, MAX(version) FROM model_versions WHERE rm_id = $1 GROUP BY current_stage ORDER BY MAX(version)",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let keys: Vec<(i64, i64)> = latest
+                .into_iter()
+                .filter(|(stage, _)| wanted.is_empty() || wanted.contains(&stage.as_str()))
+                .map(|(_, v)| (id, v))
+                .collect();
+            versions_by_keys(tx, &keys)
+        })
+    }
+
+    fn create_model_version(&self, new: &NewModelVersion) -> StoreResult<ModelVersion> {
+        validation::list_len("tags", new.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
+        new.tags.iter().try_for_each(validate_tag)?;
+        if new.source.is_empty() {
+            return Err(Error::invalid("Missing value for required parameter 'source'.").into());
+        }
+        self.write_registry(|tx| {
+            let id = rm_id(tx, &new.name)?;
+            let version: i64 = tx
+                .query_one(
+                    "UPDATE registered_models SET next_version = next_version + 1, last_update_time = $1 WHERE rm_id = $2 RETURNING next_version - 1",
+                    &[&now_ms(), &id],
+                )?
+                .get(0);
+            let now = now_ms();
+            // A 3.x client registers a logged model by id alone; the run is the model's source run.
+            let mut run_id = new.run_id.clone().filter(|r| !r.is_empty());
+            if let (None, Some(model_id)) = (&run_id, new.model_id.as_deref().filter(|m| !m.is_empty())) {
+                run_id = tx
+                    .query_opt("SELECT source_run_id FROM logged_models WHERE model_id = $1", &[&model_id])?
+                    .and_then(|r| r.get::<_, Option<String>>(0));
+            }
+            tx.execute(
+                "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, description, source, run_id, run_link, model_id, status)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, 'READY')",
+                &[
+                    &id,
+                    &version,
+                    &now,
+                    &new.description.as_deref().unwrap_or(""),
+                    &new.source,
+                    &run_id,
+                    &new.run_link.as_deref().unwrap_or(""),
+                    &new.model_id.as_deref().filter(|m| !m.is_empty()),
+                ],
+            )?;
+            note(Change::new("model_version.create", "model_version", format!("{}/{version}", new.name))
+                .diff(None, Some(json!({"source": new.source, "run_id": run_id, "tags": new.tags.len()}))));
+            for t in &new.tags {
+                tx.execute(SET_VERSION_TAG, &[&id, &version, &t.key, &t.value])?;
+            }
+            if let Some(run_id) = &run_id {
+                metrics::copy_run_metrics(tx, id, version, run_id)?;
+            }
+            one_version(tx, (id, version))
+        })
+    }
+
+    fn get_model_version(&self, name: &str, version: &str) -> StoreResult<ModelVersion> {
+        self.read(|tx| {
+            let key = version_key(tx, name, version)?;
+            one_version(tx, key)
+        })
+    }
+
+    fn get_version(&self, name: &str, version: VersionNumber) -> StoreResult<ModelVersion> {
+        self.read(|tx| {
+            let key = existing_version(tx, name, version, &version.to_string())?;
+            one_version(tx, key)
+        })
+    }
+
+    fn update_model_version(&self, name: &str, version: &str, description: Option<&str>) -> StoreResult<ModelVersion> {
+        self.write_registry(|tx| {
+            let key = version_key(tx, name, version)?;
+            let now = now_ms();
+            if let Some(d) = description {
+                let old: Option<String> = tx
+                    .query_opt(
+                        "SELECT description FROM model_versions WHERE rm_id = $1 AND version = $2",
+                        &[&key.0, &key.1],
+                    )?
+                    .map(|r| r.get(0));
+                note(
+                    Change::new("model_version.update", "model_version", format!("{name}/{}", key.1))
+                        .diff(Some(json!({"description": old})), Some(json!({"description": d}))),
+                );
+                tx.execute(
+                    "UPDATE model_versions SET description = $1 WHERE rm_id = $2 AND version = $3",
+                    &[&d, &key.0, &key.1],
+                )?;
+            }
+            tx.execute(
+                "UPDATE model_versions SET last_update_time = $1 WHERE rm_id = $2 AND version = $3",
+                &[&now, &key.0, &key.1],
+            )?;
+            one_version(tx, key)
+        })
+    }
+
+    fn delete_model_version(&self, name: &str, version: &str) -> StoreResult<()> {
+        self.write_registry(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            let pointing: Vec<String> = tx
+                .query("SELECT alias FROM registered_model_aliases WHERE rm_id = $1 AND version = $2", &[&id, &v])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if !pointing.is_empty() {
+                let ctx = ChangeContext::mlflow_api();
+                let batch = aliases::open_api_batch(tx, &ctx)?;
+                for alias in &pointing {
+                    aliases::move_alias(tx, batch, id, name, alias, None)?;
+                }
+            }
+            note(
+                Change::new("model_version.delete", "model_version", format!("{name}/{v}"))
+                    .diff(Some(json!({"aliases": pointing})), None),
+            );
+            tx.execute("DELETE FROM model_versions WHERE rm_id = $1 AND version = $2", &[&id, &v])?;
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    fn transition_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing: bool,
+    ) -> StoreResult<ModelVersion> {
+        let stage = canonical_stage(stage).ok_or_else(|| {
+            Error::invalid(format!(
+                "Invalid Model Version stage: {stage}. Value must be one of None, Staging, Production, Archived."
+            ))
+        })?;
+        self.write_registry(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            let old: Option<String> = tx
+                .query_opt("SELECT current_stage FROM model_versions WHERE rm_id = $1 AND version = $2", &[&id, &v])?
+                .map(|r| r.get(0));
+            note(Change::new("model_version.transition_stage", "model_version", format!("{name}/{v}"))
+                .diff(Some(json!({"stage": old})), Some(json!({"stage": stage, "archive_existing": archive_existing}))));
+            let now = now_ms();
+            if archive_existing && matches!(stage, "Staging" | "Production") {
+                tx.execute(
+                    "UPDATE model_versions SET current_stage = 'Archived', last_update_time = $1 WHERE rm_id = $2 AND version <> $3 AND current_stage = $4",
+                    &[&now, &id, &v, &stage],
+                )?;
+            }
+            tx.execute(
+                "UPDATE model_versions SET current_stage = $1, last_update_time = $2 WHERE rm_id = $3 AND version = $4",
+                &[&stage, &now, &id, &v],
+            )?;
+            touch_model(tx, id, now)?;
+            one_version(tx, (id, v))
+        })
+    }
+
+    fn set_model_version_tag(&self, name: &str, version: &str, tag: &Tag) -> StoreResult<()> {
+        validate_tag(tag)?;
+        self.write_registry(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            let old = version_tag(tx, id, v, &tag.key)?;
+            note(
+                Change::new("model_version.set_tag", "model_version", format!("{name}/{v}")).diff(
+                    Some(json!({"key": tag.key, "value": old})),
+                    Some(json!({"key": tag.key, "value": tag.value})),
+                ),
+            );
+            tx.execute(SET_VERSION_TAG, &[&id, &v, &tag.key, &tag.value])?;
+            Ok(())
+        })
+    }
+
+    fn delete_model_version_tag(&self, name: &str, version: &str, key: &str) -> StoreResult<()> {
+        self.write_registry(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            let old = version_tag(tx, id, v, key)?;
+            note(
+                Change::new("model_version.delete_tag", "model_version", format!("{name}/{v}"))
+                    .diff(Some(json!({"key": key, "value": old})), None),
+            );
+            tx.execute(
+                "DELETE FROM model_version_tags WHERE rm_id = $1 AND version = $2 AND key = $3",
+                &[&id, &v, &key],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_alias_by(&self, name: &str, alias: &str, version: &str, ctx: &ChangeContext) -> StoreResult<()> {
+        validation::alias(alias)?;
+        self.write_registry(|tx| {
+            let (id, v) = version_key(tx, name, version)?;
+            let batch = aliases::open_api_batch(tx, ctx)?;
+            let from = aliases::move_alias(tx, batch, id, name, alias, Some(v))?;
+            note(
+                Change::new("registered_model.set_alias", "registered_model", name)
+                    .diff(Some(json!({"alias": alias, "version": from})), Some(json!({"alias": alias, "version": v}))),
+            );
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    fn delete_alias_by(&self, name: &str, alias: &str, ctx: &ChangeContext) -> StoreResult<()> {
+        self.write_registry(|tx| {
+            let id = rm_id(tx, name)?;
+            let from = aliases::current(tx, id, alias)?;
+            if from.is_some() {
+                let batch = aliases::open_api_batch(tx, ctx)?;
+                aliases::move_alias(tx, batch, id, name, alias, None)?;
+            }
+            note(
+                Change::new("registered_model.delete_alias", "registered_model", name)
+                    .diff(Some(json!({"alias": alias, "version": from})), None),
+            );
+            touch_model(tx, id, now_ms())
+        })
+    }
+
+    fn find_version_by_alias(&self, name: &str, alias: &str) -> StoreResult<Option<ModelVersion>> {
+        self.read(|tx| {
+            let id = rm_id(tx, name)?;
+            let version = aliases::current(tx, id, alias)?;
+            version.map(|v| one_version(tx, (id, v))).transpose()
+        })
+    }
+
+    fn registry_generation(&self) -> u64 {
+        self.generation()
+    }
+
+    fn search_registered_models(&self, q: &RegistryQuery) -> StoreResult<Page<RegisteredModel>> {
+        let limit = validation::page_size(q.page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
+        let keys =
+            order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        self.read(|tx| {
+            let mut args = Vec::new();
+            let mut sql = format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE TRUE", sql::select_list(&keys));
+            for c in &q.filter {
+                sql.push_str(" AND ");
+                sql.push_str(&registered_model_clause(c, &mut args)?);
+            }
+            if let Some(visible) = visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
+                sql.push_str(" AND ");
+                sql.push_str(&visible);
+            }
+            if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+                sql.push_str(" AND rm.name >= ? AND rm.name < ?");
+                args.push(Value::Text(prefix.to_string()));
+                args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+            }
+            sql::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+            let (ids, next) = sql::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
+            Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
+        })
+    }
+
+    fn search_model_versions(&self, q: &RegistryQuery) -> StoreResult<Page<ModelVersion>> {
+        let limit = validation::page_size(q.page.max_results, validation::MODEL_VERSIONS_PAGE, "model versions")?;
+        // MLflow's order (`sqlalchemy_store.search_model_versions`): recently
+        // updated first by default, and name then newest version to break ties.
+        let keys = order_keys(
+            Entity::ModelVersions,
+            &q.order_by,
+            &[SortKey::desc("mv.last_update_time"), SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+            &[SortKey::asc("rm.name"), SortKey::desc("mv.version")],
+        )?;
+        let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
+        let mut args = Vec::new();
+        let mut sql = format!(
+            "SELECT mv.rm_id, mv.version, {} FROM model_versions mv JOIN registered_models rm ON rm.rm_id = mv.rm_id WHERE TRUE",
+            sql::select_list(&keys)
+        );
+        for c in &q.filter {
+            sql.push_str(" AND ");
+            sql.push_str(&model_version_clause(c, &mut args)?);
+        }
+        if let Some(visible) = visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
+            sql.push_str(" AND ");
+            sql.push_str(&visible);
+        }
+        sql::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
+        self.read(|tx| {
+            let (pairs, next) = sql::keyset_page_with(tx, &sql, &args, keys.len(), limit, 2, |r| {
+                Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?))
+            })?;
+            Ok(Page { items: versions_by_keys(tx, &pairs)?, next_page_token: next })
+        })
+    }
+}
+
+const SET_MODEL_TAG: &str = "INSERT INTO registered_model_tags (rm_id, key, value) VALUES ($1, $2, $3) \
+                             ON CONFLICT (rm_id, key) DO UPDATE SET value = excluded.value";
+const SET_VERSION_TAG: &str = "INSERT INTO model_version_tags (rm_id, version, key, value) VALUES ($1, $2, $3, $4) \
+                               ON CONFLICT (rm_id, version, key) DO UPDATE SET value = excluded.value";

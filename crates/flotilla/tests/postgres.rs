@@ -1,0 +1,116 @@
+//! `flotilla server --database` on a real PostgreSQL server (the test
+//! command's, else a cluster this test starts): the tracking and registry
+//! calls an MLflow client makes, with `--auth basic` on, answered from
+//! PostgreSQL; and the refusal to start while the areas `--monitor on` needs
+//! are not yet ported.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use flotilla_testkit::postgres::Postgres;
+use flotilla_testkit::{TestServer, options};
+use serde_json::{Value, json};
+
+const ADMIN_PASSWORD: &str = "admin-password-1";
+
+fn call(server: &TestServer, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}")));
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let r = server.request(method, path, &headers, body.to_string().as_bytes());
+    let json = if r.body.is_empty() { Value::Null } else { r.json() };
+    (r.status, json)
+}
+
+fn ok(server: &TestServer, method: &str, path: &str, body: &Value) -> Value {
+    let (status, json) = call(server, method, path, body);
+    assert_eq!(status, 200, "{method} {path}: {json}");
+    json
+}
+
+#[test]
+fn tracking_and_registry_calls_are_answered_from_postgresql() {
+    let pg = Postgres::for_tests().expect("a PostgreSQL server");
+    let url = pg.create_database().expect("a database");
+    let server = TestServer::start(
+        options!()
+            .env("FLOTILLA_DATABASE_URL", url.as_str())
+            .env("FLOTILLA_MONITOR", "off")
+            .env("FLOTILLA_AUTH", "basic")
+            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    );
+    assert!(server.log_text().contains("PostgreSQL"), "{}", server.log_text());
+    let api = "/api/2.0/mlflow";
+    let exp = ok(&server, "POST", &format!("{api}/experiments/create"), &json!({"name": "pg"}))["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = ok(&server, "POST", &format!("{api}/runs/create"), &json!({"experiment_id": exp, "start_time": 1}));
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let batch = json!({
+        "run_id": run_id,
+        "metrics": [{"key": "rmse", "value": 0.5, "timestamp": 1, "step": 0}],
+        "params": [{"key": "alpha", "value": "0.1"}],
+        "tags": [{"key": "team", "value": "ml"}],
+    });
+    ok(&server, "POST", &format!("{api}/runs/log-batch"), &batch);
+    let got = ok(&server, "GET", &format!("{api}/runs/get?run_id={run_id}"), &Value::Null);
+    assert_eq!(got["run"]["data"]["metrics"][0]["value"], 0.5, "{got}");
+    let found = ok(
+        &server,
+        "POST",
+        &format!("{api}/runs/search"),
+        &json!({"experiment_ids": [exp], "filter": "metrics.rmse < 1 and params.alpha = '0.1'"}),
+    );
+    assert_eq!(found["runs"].as_array().map(Vec::len), Some(1), "{found}");
+    // The same run again is a client error in MLflow's shape, not a 5xx.
+    let (status, err) = call(&server, "POST", &format!("{api}/experiments/create"), &json!({"name": "pg"}));
+    assert_eq!((status, err["error_code"].as_str()), (400, Some("RESOURCE_ALREADY_EXISTS")), "{err}");
+
+    ok(&server, "POST", &format!("{api}/registered-models/create"), &json!({"name": "m"}));
+    let v = ok(
+        &server,
+        "POST",
+        &format!("{api}/model-versions/create"),
+        &json!({"name": "m", "source": format!("runs:/{run_id}/model"), "run_id": run_id}),
+    );
+    assert_eq!(v["model_version"]["version"], "1", "{v}");
+    ok(
+        &server,
+        "POST",
+        &format!("{api}/registered-models/alias"),
+        &json!({"name": "m", "alias": "champion", "version": "1"}),
+    );
+    let by_alias = ok(&server, "GET", &format!("{api}/registered-models/alias?name=m&alias=champion"), &Value::Null);
+    assert_eq!(by_alias["model_version"]["version"], "1", "{by_alias}");
+}
+
+#[test]
+fn a_server_needing_unported_areas_refuses_to_start() {
+    let pg = Postgres::for_tests().expect("a PostgreSQL server");
+    let url = pg.create_database().expect("a database");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args(["server", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env("FLOTILLA_DATABASE_URL", &url)
+        .env("FLOTILLA_MONITOR", "on")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the server started on PostgreSQL with --monitor on");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("not yet available on PostgreSQL"), "{stderr}");
+}
