@@ -5,6 +5,7 @@
 //! table, or JSON with `--json`, the same in both modes.
 
 mod generate;
+mod telemetry;
 pub(crate) mod remote;
 pub(crate) mod table;
 
