@@ -9,6 +9,7 @@
 
 mod drift;
 mod driver;
+mod daily_drift;
 mod health;
 mod http;
 mod lineage;
@@ -92,6 +93,8 @@ enum Command {
     Lineage(lineage::LineageArgs),
     /// The health API's roll-ups on a generated fleet with synthetic health (10⁶ models by default).
     Health(health::HealthArgs),
+    /// The health job's daily drift pass on a generated fleet with synthetic telemetry (10⁶ models by default).
+    DailyDrift(daily_drift::DailyDriftArgs),
     /// flotilla-drift judging 10-feature models' daily windows: models/s (no server).
     Drift(drift::DriftArgs),
     /// V2 infer at 1 and 16 connections with serving telemetry on and off: the ratio.
@@ -211,6 +214,7 @@ fn main() -> Result<()> {
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
         Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
         Some(Command::Health(a)) => return health::run(&flotilla_bin, a),
+        Some(Command::DailyDrift(a)) => return daily_drift::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
         Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_)) | None => {}
     }
