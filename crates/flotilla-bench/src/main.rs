@@ -10,6 +10,7 @@
 mod drift;
 mod driver;
 mod daily_drift;
+mod telemetry_memory;
 mod health;
 mod http;
 mod lineage;
@@ -95,6 +96,8 @@ enum Command {
     Health(health::HealthArgs),
     /// The health job's daily drift pass on a generated fleet with synthetic telemetry (10⁶ models by default).
     DailyDrift(daily_drift::DailyDriftArgs),
+    /// The serving telemetry recorder's memory per active version (RSS, on against off).
+    TelemetryMemory(telemetry_memory::TelemetryMemoryArgs),
     /// flotilla-drift judging 10-feature models' daily windows: models/s (no server).
     Drift(drift::DriftArgs),
     /// V2 infer at 1 and 16 connections with serving telemetry on and off: the ratio.
@@ -215,6 +218,7 @@ fn main() -> Result<()> {
         Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
         Some(Command::Health(a)) => return health::run(&flotilla_bin, a),
         Some(Command::DailyDrift(a)) => return daily_drift::run(&flotilla_bin, a),
+        Some(Command::TelemetryMemory(a)) => return telemetry_memory::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
         Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_)) | None => {}
     }
