@@ -65,8 +65,12 @@ async fn measure(server: &Process, reps: usize) -> Result<Vec<(String, Vec<Durat
         ("page /alerts".into(), Vec::new()),
     ];
     let worst = client.get("/api/monitor/v1/health?max_results=50").await.map_err(anyhow::Error::msg)?.json();
-    let names: Vec<String> =
-        worst["worst"].as_array().into_iter().flatten().filter_map(|w| w["model"].as_str().map(str::to_string)).collect();
+    let names: Vec<String> = worst["worst"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["model"].as_str().map(str::to_string))
+        .collect();
     if names.is_empty() {
         bail!("the fleet has no worst models: {worst}");
     }

@@ -7,10 +7,9 @@
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
 //! infer with serving telemetry on and off).
 
+mod daily_drift;
 mod drift;
 mod driver;
-mod daily_drift;
-mod telemetry_memory;
 mod health;
 mod http;
 mod lineage;
@@ -20,6 +19,7 @@ mod profile;
 mod report;
 mod resilience;
 mod server;
+mod telemetry_memory;
 mod telemetry_overhead;
 mod venv;
 mod workload;

@@ -68,10 +68,7 @@ fn generated_telemetry_is_judged_by_the_daily_pass() {
     let client = Client::anonymous(&server);
     let health = client.get("/api/monitor/v1/health?family=pricing&max_results=5");
     let model = health["worst"][0]["model"].as_str().unwrap().to_string();
-    let drift = client.get(&format!(
-        "/api/monitor/v1/models/{model}/drift?from={}&to={day}",
-        day - 2 * DAY_MS
-    ));
+    let drift = client.get(&format!("/api/monitor/v1/models/{model}/drift?from={}&to={day}", day - 2 * DAY_MS));
     assert_eq!(drift["reference"]["kind"], "training", "{drift}");
     assert!(drift["features"].as_array().is_some_and(|f| f.len() == 4), "four inputs judged: {drift}");
     for page in ["/monitor".to_string(), format!("/models/{model}/monitor"), "/alerts".to_string()] {

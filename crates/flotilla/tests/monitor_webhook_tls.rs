@@ -51,7 +51,8 @@ fn serve(stream: &mut impl ReadWrite, seen: &Mutex<Vec<Received>>) -> Option<()>
     let mut body = vec![0; len.min(1 << 20)];
     reader.read_exact(&mut body).ok()?;
     drop(reader);
-    let received = Received { path: path.clone(), signature, body: String::from_utf8_lossy(&body).into(), at: Instant::now() };
+    let received =
+        Received { path: path.clone(), signature, body: String::from_utf8_lossy(&body).into(), at: Instant::now() };
     let flaky_seen = {
         let mut all = seen.lock().unwrap();
         all.push(received);
@@ -79,7 +80,10 @@ fn receiver(cert: &Path) -> (String, Arc<Mutex<Vec<Received>>>) {
     std::fs::write(cert, made.cert.pem()).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der()).unwrap();
     let config = Arc::new(
-        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![made.cert.der().clone()], key).unwrap(),
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key)
+            .unwrap(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());
@@ -133,7 +137,8 @@ fn fire(a: &Client<'_>, name: &str, hooks: &str, paths: &[&str]) -> (Vec<i64>, i
             a.ok("POST", "/api/monitor/v1/alerts/rules", Some(rule))["rule"]["id"].as_i64().unwrap()
         })
         .collect();
-    let good = json!({ "inputs": [{ "name": "input", "shape": [2, 2], "datatype": "FP32", "data": [0.9, 0.0, 0.1, 1.0] }] });
+    let good =
+        json!({ "inputs": [{ "name": "input", "shape": [2, 2], "datatype": "FP32", "data": [0.9, 0.0, 0.1, 1.0] }] });
     let bad = json!({ "inputs": [{ "name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1.0, 2.0, 3.0] }] });
     for _ in 0..4 {
         a.ok("POST", &format!("/v2/models/{name}/versions/1/infer"), Some(good.clone()));

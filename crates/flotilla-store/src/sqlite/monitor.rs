@@ -13,12 +13,12 @@ use super::SqliteStore;
 use super::registry::rm_id;
 use crate::audit::{Change, note};
 use crate::error::StoreResult;
-use crate::monitor::{
-    ActivePage, ActiveQuery, ErrorCounts, Grain, KeptPrediction, MAX_IDS_PER_CALL, MAX_VERSIONS_PER_CALL,
-    MAX_FACT_DATASETS, MAX_WINDOWS_PER_READ, MergeOutcome, MonitorStore, MonitoredVersion, Retention, StatsMerge,
-    VersionFacts, FactDataset, WindowDelta, WindowQuery, WindowRow, Windows,
-};
 use crate::health::Baseline;
+use crate::monitor::{
+    ActivePage, ActiveQuery, ErrorCounts, FactDataset, Grain, KeptPrediction, MAX_FACT_DATASETS, MAX_IDS_PER_CALL,
+    MAX_VERSIONS_PER_CALL, MAX_WINDOWS_PER_READ, MergeOutcome, MonitorStore, MonitoredVersion, Retention, StatsMerge,
+    VersionFacts, WindowDelta, WindowQuery, WindowRow, Windows,
+};
 
 /// Rows one prune statement deletes at most (the writer is not held long).
 const PRUNE_CHUNK: i64 = 20_000;
@@ -152,7 +152,9 @@ fn facts_of(tx: &Transaction<'_>, rm_id: i64, version: VersionNumber) -> StoreRe
     let Some((model, created_ms, family)) = head else { return Ok(None) };
     type BaselineRow = (String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>);
     let baseline: Option<BaselineRow> = tx
-        .prepare_cached("SELECT kind, dataset_name, digest, version, from_ms, to_ms FROM model_baselines WHERE rm_id = ?1")?
+        .prepare_cached(
+            "SELECT kind, dataset_name, digest, version, from_ms, to_ms FROM model_baselines WHERE rm_id = ?1",
+        )?
         .query_row([rm_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .optional()?;
     let baseline = baseline.and_then(|(kind, name, digest, version, from, to)| match (kind.as_str(), name, digest) {

@@ -5,9 +5,9 @@
 //! table, or JSON with `--json`, the same in both modes.
 
 mod generate;
-mod telemetry;
 pub(crate) mod remote;
 pub(crate) mod table;
+mod telemetry;
 
 use std::path::PathBuf;
 

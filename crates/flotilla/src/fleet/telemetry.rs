@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use flotilla_app::monitor::telemetry::synthetic;
 use flotilla_drift::Reference;
-use flotilla_fleetgen::telemetry::{Template, TelemetrySpec, TelemetryTemplates, generate_telemetry, shared_datasets};
+use flotilla_fleetgen::telemetry::{TelemetrySpec, TelemetryTemplates, Template, generate_telemetry, shared_datasets};
 use flotilla_store::SqliteStore;
 use serde_json::{Value, json};
 

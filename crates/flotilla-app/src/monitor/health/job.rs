@@ -72,7 +72,12 @@ fn known(
     let mut cache = references.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(f) = facts {
         let reference = cache.from_facts(store, f)?;
-        return Ok(Known { created_ms: f.created_ms, family: f.family.clone(), datasets: f.datasets.clone(), reference });
+        return Ok(Known {
+            created_ms: f.created_ms,
+            family: f.family.clone(),
+            datasets: f.datasets.clone(),
+            reference,
+        });
     }
     let reference = cache.get(store, &v.model, v.version)?;
     drop(cache);
