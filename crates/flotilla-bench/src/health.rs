@@ -1,8 +1,10 @@
-//! `flotilla-bench health`: generates a fleet with synthetic health
-//! (`flotilla fleet generate --health`, 10⁶ store models by default), starts
+//! `flotilla-bench health`: generates a fleet with synthetic health and
+//! telemetry (`flotilla fleet generate --health --telemetry`, 10⁶ store models by default), starts
 //! flotilla on it and times the health API over one keep-alive connection:
 //! the fleet's roll-up with its worst models, a family's, a region's
-//! (a partition) and a page deep into a family's worst models. Prints
+//! (a partition) and a page deep into a family's worst models, and the
+//! monitoring UI pages (`/monitor`, a worst model's `/models/{name}/monitor`
+//! over its synthetic telemetry, `/alerts`). Prints
 //! median, p99 and max per query. The generated store is removed at the end
 //! unless `--data-dir` named one.
 
@@ -40,14 +42,14 @@ fn quantile(times: &[Duration], q: f64) -> Duration {
 fn generate(bin: &Path, data: &Path, models: u64) -> Result<()> {
     let started = Instant::now();
     let status = std::process::Command::new(bin)
-        .args(["fleet", "generate", "--health", "--data-dir"])
+        .args(["fleet", "generate", "--health", "--telemetry", "--data-dir"])
         .arg(data)
         .args(["--models", &models.to_string()])
         .status()?;
     if !status.success() {
         bail!("flotilla fleet generate failed: {status}");
     }
-    println!("generated {models} models with health in {:.1} s", started.elapsed().as_secs_f64());
+    println!("generated {models} models with health and telemetry in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -58,7 +60,20 @@ async fn measure(server: &Process, reps: usize) -> Result<Vec<(String, Vec<Durat
         ("family".into(), Vec::new()),
         ("partition (a region)".into(), Vec::new()),
         ("family, worst page 2".into(), Vec::new()),
+        ("page /monitor".into(), Vec::new()),
+        ("page /models/{name}/monitor".into(), Vec::new()),
+        ("page /alerts".into(), Vec::new()),
     ];
+    let worst = client.get("/api/monitor/v1/health?max_results=50").await.map_err(anyhow::Error::msg)?.json();
+    let names: Vec<String> = worst["worst"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["model"].as_str().map(str::to_string))
+        .collect();
+    if names.is_empty() {
+        bail!("the fleet has no worst models: {worst}");
+    }
     for rep in 0..reps + 20 {
         let family = FAMILIES[rep % FAMILIES.len()];
         let paths = [
@@ -83,6 +98,16 @@ async fn measure(server: &Process, reps: usize) -> Result<Vec<(String, Vec<Durat
             let started = Instant::now();
             let answer = client.get(&path).await.map_err(anyhow::Error::msg)?;
             queries[3].1.push(started.elapsed());
+            if !answer.ok() {
+                bail!("{path}: {}", answer.text());
+            }
+        }
+        let model = &names[rep % names.len()];
+        let pages = ["/monitor".to_string(), format!("/models/{model}/monitor"), "/alerts".to_string()];
+        for (i, path) in pages.iter().enumerate() {
+            let started = Instant::now();
+            let answer = client.get(path).await.map_err(anyhow::Error::msg)?;
+            queries[4 + i].1.push(started.elapsed());
             if !answer.ok() {
                 bail!("{path}: {}", answer.text());
             }

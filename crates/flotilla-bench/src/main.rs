@@ -7,6 +7,7 @@
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
 //! infer with serving telemetry on and off).
 
+mod daily_drift;
 mod drift;
 mod driver;
 mod health;
@@ -18,6 +19,7 @@ mod profile;
 mod report;
 mod resilience;
 mod server;
+mod telemetry_memory;
 mod telemetry_overhead;
 mod venv;
 mod workload;
@@ -92,6 +94,10 @@ enum Command {
     Lineage(lineage::LineageArgs),
     /// The health API's roll-ups on a generated fleet with synthetic health (10⁶ models by default).
     Health(health::HealthArgs),
+    /// The health job's daily drift pass on a generated fleet with synthetic telemetry (10⁶ models by default).
+    DailyDrift(daily_drift::DailyDriftArgs),
+    /// The serving telemetry recorder's memory per active version (RSS, on against off).
+    TelemetryMemory(telemetry_memory::TelemetryMemoryArgs),
     /// flotilla-drift judging 10-feature models' daily windows: models/s (no server).
     Drift(drift::DriftArgs),
     /// V2 infer at 1 and 16 connections with serving telemetry on and off: the ratio.
@@ -211,6 +217,8 @@ fn main() -> Result<()> {
         Some(Command::AuthOverhead(a)) => return overhead::run(&flotilla_bin, a),
         Some(Command::Lineage(a)) => return lineage::run(&flotilla_bin, a),
         Some(Command::Health(a)) => return health::run(&flotilla_bin, a),
+        Some(Command::DailyDrift(a)) => return daily_drift::run(&flotilla_bin, a),
+        Some(Command::TelemetryMemory(a)) => return telemetry_memory::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
         Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_)) | None => {}
     }

@@ -24,6 +24,7 @@ mod datasets;
 pub mod health;
 mod side;
 mod stores;
+pub mod telemetry;
 
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

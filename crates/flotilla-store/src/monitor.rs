@@ -31,6 +31,7 @@
 use flotilla_core::VersionNumber;
 
 use crate::error::StoreResult;
+use crate::health::Baseline;
 
 /// The most ids one `keep_predictions` or `claim_predictions` call carries.
 pub const MAX_IDS_PER_CALL: usize = 10_000;
@@ -238,6 +239,37 @@ pub struct ActivePage {
     pub next: Option<(i64, VersionNumber)>,
 }
 
+/// What a fleet job judges a version by beside its windows (its age,
+/// family, baseline and upstream datasets), read for a page of versions
+/// at once ([`MonitorStore::version_facts`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VersionFacts {
+    pub model: String,
+    pub created_ms: i64,
+    /// The family it is a member of.
+    pub family: Option<String>,
+    pub baseline: Option<Baseline>,
+    /// Its upstream datasets, training ones first, then by name and digest
+    /// (at most [`MAX_FACT_DATASETS`]).
+    pub datasets: Vec<FactDataset>,
+}
+
+/// One upstream dataset of a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactDataset {
+    pub name: String,
+    pub digest: String,
+    /// Linked with context `training`.
+    pub training: bool,
+    /// It keeps a profile (a reference can be made from it).
+    pub profiled: bool,
+    /// A digest of the same name was recorded after this one.
+    pub superseded: bool,
+}
+
+/// The most upstream datasets a version's facts list.
+pub const MAX_FACT_DATASETS: usize = 16;
+
 /// A prediction kept for the label join.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeptPrediction {
@@ -278,6 +310,14 @@ pub trait MonitorStore: Send + Sync {
         from_ms: i64,
         to_ms: i64,
     ) -> StoreResult<Windows>;
+    /// The facts of up to [`MAX_VERSIONS_PER_CALL`] versions `(rm_id,
+    /// version)`, in their order, in one read (`None` for a version that
+    /// does not exist). A backend without a batched read may answer `None`
+    /// for every version: the caller then reads each one through the
+    /// registry, lineage and health calls.
+    fn version_facts(&self, versions: &[(i64, VersionNumber)]) -> StoreResult<Vec<Option<VersionFacts>>> {
+        Ok(vec![None; versions.len()])
+    }
     /// Deletes windows and kept predictions past retention; the rows deleted.
     fn prune_windows(&self, retention: &Retention, now_ms: i64) -> StoreResult<u64>;
     /// Keeps predictions for the label join (an id kept again is replaced),

@@ -10,6 +10,7 @@ use flotilla_core::{Error, ErrorKind, VersionNumber};
 use flotilla_drift::{DriftConfig, Reference};
 use flotilla_profile::Profile;
 use flotilla_store::health::Baseline;
+use flotilla_store::monitor::VersionFacts;
 use flotilla_store::{Readable, Store, StoreResult};
 
 /// Where a reference came from.
@@ -161,6 +162,41 @@ impl ReferenceCache {
             if let Some(reference) = reference {
                 let (dataset, digest) = key;
                 let source = if baseline {
+                    ReferenceSource::Baseline { dataset, digest }
+                } else {
+                    ReferenceSource::Training { dataset, digest }
+                };
+                return Ok(Some(VersionReference { reference, source }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// As [`ReferenceCache::get`], from a version's facts read in a batch
+    /// (`MonitorStore::version_facts`): only datasets that keep a profile
+    /// are read, each once per job.
+    pub fn from_facts(&mut self, store: &dyn Store, facts: &VersionFacts) -> StoreResult<Option<VersionReference>> {
+        if self.by_dataset.len() >= Self::CAPACITY {
+            self.by_dataset.clear();
+        }
+        let baseline = match &facts.baseline {
+            Some(Baseline::Dataset { name, digest }) => Some((name.clone(), digest.clone(), true)),
+            Some(Baseline::Traffic { .. }) | None => None,
+        };
+        let upstream = facts.datasets.iter().filter(|d| d.profiled).map(|d| (d.name.clone(), d.digest.clone(), false));
+        for (name, digest, is_baseline) in baseline.into_iter().chain(upstream) {
+            let key = (name, digest);
+            let reference = match self.by_dataset.get(&key) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = prepared(store, &key.0, &key.1)?;
+                    self.by_dataset.insert(key.clone(), r.clone());
+                    r
+                }
+            };
+            if let Some(reference) = reference {
+                let (dataset, digest) = key;
+                let source = if is_baseline {
                     ReferenceSource::Baseline { dataset, digest }
                 } else {
                     ReferenceSource::Training { dataset, digest }

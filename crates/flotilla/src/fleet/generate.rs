@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct GenerateArgs {
     /// Store-level models (one per store), spread over the families.
     #[arg(long, default_value_t = 10_000)]
-    models: u64,
+    pub(super) models: u64,
     /// Versions per model.
     #[arg(long, default_value_t = 3)]
     versions: u32,
@@ -29,11 +29,23 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 0.0)]
     with_files: f64,
     #[arg(long, default_value_t = 42)]
-    seed: u64,
+    pub(super) seed: u64,
     /// Also synthetic fleet health for every model (some families drifting,
     /// some regions erroring, some models idle), for the health roll-ups.
     #[arg(long)]
-    health: bool,
+    pub(super) health: bool,
+    /// Also synthetic serving telemetry: the champion versions' hour and day
+    /// windows (same families drifting, regions erroring, models idle), with a
+    /// reference profile on the shared training data, for every monitoring page,
+    /// query and the daily drift job.
+    #[arg(long)]
+    pub(super) telemetry: bool,
+    /// Days of day windows (before today) with `--telemetry`.
+    #[arg(long, default_value_t = 7)]
+    pub(super) telemetry_days: u32,
+    /// Hours of hour windows (before this hour) with `--telemetry`.
+    #[arg(long, default_value_t = 6)]
+    pub(super) telemetry_hours: u32,
 }
 
 /// A LightGBM regression model with one split on feature 0, over 4 features.
@@ -51,7 +63,7 @@ fn tiny_model(seed: u64) -> String {
 
 const MLMODEL: &str = "flavors:\n  lightgbm:\n    data: model.lgb\n    model_class: lightgbm.basic.Booster\n";
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub(super) fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})"))
@@ -94,6 +106,7 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     } else {
         None
     };
+    let telemetry = if args.telemetry { Some(super::telemetry::generate(data_dir, args)?) } else { None };
     let total_secs = started.elapsed().as_secs_f64();
     let db_bytes = std::fs::metadata(crate::config::database_path(data_dir))?.len();
     let summary = serde_json::json!({
@@ -103,6 +116,7 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
         "metadata_seconds": metadata_secs,
         "versions_per_second": report.versions as f64 / metadata_secs,
         "health_seconds": health_secs,
+        "telemetry": telemetry,
         "total_seconds": total_secs,
         "database_bytes": db_bytes,
         "database_bytes_per_version": db_bytes as f64 / report.versions.max(1) as f64,

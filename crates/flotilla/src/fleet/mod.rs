@@ -7,6 +7,7 @@
 mod generate;
 pub(crate) mod remote;
 pub(crate) mod table;
+mod telemetry;
 
 use std::path::PathBuf;
 

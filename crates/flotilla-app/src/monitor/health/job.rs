@@ -9,44 +9,35 @@
 //! copied into their history. The fleet is walked a page of versions at a
 //! time ([`MAX_VERSIONS_PER_CALL`]), one store transaction per page, each
 //! page's versions judged on two threads with the references read once per
-//! job ([`ReferenceCache`]).
+//! job ([`ReferenceCache`]). What a page's versions are judged by beside
+//! their windows (age, family, baseline, upstream datasets) is read for
+//! the whole page in one call (`MonitorStore::version_facts`), so the
+//! daily pass over 10⁶ versions makes no store call per version (but for
+//! the few whose day has labels: their earlier days, for performance).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flotilla_core::VersionNumber;
-use flotilla_drift::{DriftConfig, Verdict, Window, window_drift};
 use flotilla_store::health::{Check, CheckResult, HealthUpdate, Status};
 use flotilla_store::monitor::{
-    ActiveQuery, DAY_MS, ErrorCounts, Grain, HOUR_MS, MAX_VERSIONS_PER_CALL, MonitoredVersion, WindowRow,
+    ActiveQuery, DAY_MS, ErrorCounts, FactDataset, Grain, HOUR_MS, MAX_VERSIONS_PER_CALL, MonitoredVersion,
+    VersionFacts, WindowRow,
 };
 use flotilla_store::{Store, StoreResult};
 use tokio::sync::Notify;
 
+pub use super::checks::Objectives;
+use super::checks::{drift_checks, latency_check, performance_check, staleness_check, traffic_checks};
 use crate::monitor::alerts_delivery::now_ms;
 use crate::monitor::drift::{ReferenceCache, VersionReference};
-use crate::monitor::drift_read::verdict_of;
-use crate::monitor::telemetry::stats::{WindowStats, latency_quantile_ms};
-
-/// What the checks are judged against.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Objectives {
-    /// Error rate at or above which a model warns, and fails.
-    pub error_warn: f64,
-    pub error_fail: f64,
-    /// The p99 latency objective: above it a model warns, above twice it fails.
-    pub p99_ms: f64,
-}
-
-impl Default for Objectives {
-    fn default() -> Self {
-        Self { error_warn: 0.01, error_fail: 0.05, p99_ms: 1000.0 }
-    }
-}
+use crate::monitor::telemetry::stats::{Performance, WindowStats};
 
 /// How far back the daily pass looks for versions that went silent.
 pub const IDLE_LOOKBACK_MS: i64 = 7 * DAY_MS;
+/// The earlier days a day's performance is compared with.
+pub const PERFORMANCE_LOOKBACK_MS: i64 = 7 * DAY_MS;
 
 /// Which checks a pass judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,83 +50,82 @@ pub enum Pass {
     Daily,
 }
 
-/// The checks one window's counts decide.
-pub fn traffic_checks(requests: u64, errors: &ErrorCounts, objectives: &Objectives) -> Vec<CheckResult> {
-    let traffic = CheckResult {
-        check: Check::Traffic,
-        status: if requests > 0 { Status::Ok } else { Status::Warn },
-        value: Some(requests as f64),
-    };
-    let error_rate = if requests == 0 {
-        CheckResult { check: Check::ErrorRate, status: Status::Unknown, value: None }
-    } else {
-        let rate = errors.total() as f64 / requests as f64;
-        let status = if rate >= objectives.error_fail {
-            Status::Fail
-        } else if rate >= objectives.error_warn {
-            Status::Warn
-        } else {
-            Status::Ok
-        };
-        CheckResult { check: Check::ErrorRate, status, value: Some(rate) }
-    };
-    vec![traffic, error_rate]
-}
-
-fn latency_check(latency: &[u64], objectives: &Objectives) -> CheckResult {
-    match latency_quantile_ms(latency, 0.99) {
-        None => CheckResult { check: Check::LatencyP99, status: Status::Unknown, value: None },
-        Some(p99) => {
-            let status = if p99 > 2.0 * objectives.p99_ms {
-                Status::Fail
-            } else if p99 > objectives.p99_ms {
-                Status::Warn
-            } else {
-                Status::Ok
-            };
-            CheckResult { check: Check::LatencyP99, status, value: Some(p99) }
-        }
-    }
-}
-
-fn drift_status(v: Verdict) -> Status {
-    match v {
-        Verdict::Drift => Status::Fail,
-        Verdict::NoDrift => Status::Ok,
-        Verdict::NotEnoughData | Verdict::Incomparable => Status::Unknown,
-    }
-}
-
-/// Data and prediction drift of a merged window (inputs, then outputs).
-fn drift_checks(
-    reference: &VersionReference,
-    window: &Window,
-    outputs: &[String],
-    config: &DriftConfig,
-) -> Vec<CheckResult> {
-    let Ok(drift) = window_drift(&reference.reference, window, config) else { return Vec::new() };
-    let (outs, ins): (Vec<_>, Vec<_>) = drift.features.iter().partition(|f| outputs.contains(&f.feature));
-    let data = verdict_of(&ins, config.drift_share);
-    let prediction = verdict_of(&outs, config.drift_share);
-    vec![
-        CheckResult { check: Check::DataDrift, status: drift_status(data.verdict), value: Some(data.share) },
-        CheckResult {
-            check: Check::PredictionDrift,
-            status: drift_status(prediction.verdict),
-            value: Some(prediction.share),
-        },
-    ]
-}
-
 /// A model's checks from one of its versions.
 type Judged = (String, Vec<CheckResult>);
 
+/// A version's age, family, upstream datasets and reference: from its
+/// batched facts, or (a backend without them) one call at a time.
+struct Known {
+    created_ms: i64,
+    family: Option<String>,
+    datasets: Vec<FactDataset>,
+    reference: Option<VersionReference>,
+}
+
+fn known(
+    store: &dyn Store,
+    v: &MonitoredVersion,
+    facts: Option<&VersionFacts>,
+    pass: Pass,
+    references: &Mutex<ReferenceCache>,
+) -> StoreResult<Known> {
+    let mut cache = references.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(f) = facts {
+        let reference = cache.from_facts(store, f)?;
+        return Ok(Known {
+            created_ms: f.created_ms,
+            family: f.family.clone(),
+            datasets: f.datasets.clone(),
+            reference,
+        });
+    }
+    let reference = cache.get(store, &v.model, v.version)?;
+    drop(cache);
+    let (created_ms, datasets) = if pass == Pass::Daily {
+        let created = store.get_version(&v.model, v.version)?.creation_timestamp;
+        let upstream = store.upstream(&v.model, v.version, &flotilla_store::Readable::everything())?;
+        let datasets = upstream
+            .datasets
+            .into_iter()
+            .map(|d| FactDataset {
+                training: d.context.as_deref() == Some("training"),
+                name: d.name,
+                digest: d.digest,
+                profiled: false,
+                superseded: d.superseded,
+            })
+            .collect();
+        (created, datasets)
+    } else {
+        (0, Vec::new())
+    };
+    Ok(Known { created_ms, family: family_of(store, &v.model)?, datasets, reference })
+}
+
+/// The performance of the version's days before `from` (the daily pass's
+/// comparison), read only for a version whose day has labeled predictions.
+fn earlier_performance(store: &dyn Store, v: &MonitoredVersion, from: i64) -> StoreResult<Option<Performance>> {
+    let rows = store.windows_of(&[(v.rm_id, v.version)], Grain::Day, from - PERFORMANCE_LOOKBACK_MS, from)?;
+    let mut out: Option<Performance> = None;
+    for r in &rows.rows {
+        if let Ok(WindowStats { performance: Some(p), .. }) = WindowStats::from_bytes(&r.stats) {
+            match &mut out {
+                Some(o) => o.add(&p),
+                None => out = Some(p),
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One version's windows judged.
+#[allow(clippy::too_many_arguments)]
 fn judge_version(
     store: &dyn Store,
     v: &MonitoredVersion,
+    facts: Option<&VersionFacts>,
     rows: &[&WindowRow],
-    pass: Pass,
+    (from, pass): (i64, Pass),
     objectives: &Objectives,
     references: &Mutex<ReferenceCache>,
 ) -> StoreResult<Vec<CheckResult>> {
@@ -153,28 +143,24 @@ fn judge_version(
         checks.extend(traffic_checks(requests, &errors, objectives));
         checks.push(latency_check(&stats.latency, objectives));
     }
-    let reference = references.lock().unwrap_or_else(|p| p.into_inner()).get(store, &v.model, v.version)?;
+    let known = known(store, v, facts, pass, references)?;
     if pass == Pass::Daily && rows.is_empty() {
         // Served within the week, silent all day: idle.
         checks.push(CheckResult { check: Check::Traffic, status: Status::Warn, value: Some(0.0) });
     }
     if pass == Pass::Daily {
-        // Staleness: the version's age (warn past 180 days, fail past a year).
-        let created = store.get_version(&v.model, v.version)?.creation_timestamp;
-        let days = (now_ms() - created) as f64 / DAY_MS as f64;
-        let status = match days {
-            d if d > 365.0 => Status::Fail,
-            d if d > 180.0 => Status::Warn,
-            _ => Status::Ok,
-        };
-        checks.push(CheckResult { check: Check::Staleness, status, value: Some(days) });
-        let status = if reference.is_some() { Status::Ok } else { Status::Warn };
+        checks.push(staleness_check(known.created_ms, now_ms(), &known.datasets));
+        let status = if known.reference.is_some() { Status::Ok } else { Status::Warn };
         checks.push(CheckResult { check: Check::Baseline, status, value: None });
+        if let Some(now) = &stats.performance {
+            let earlier = earlier_performance(store, v, from)?;
+            checks.extend(performance_check(now, earlier.as_ref(), objectives));
+        }
     }
+    let reference = &known.reference;
     let fingerprints_match = rows.iter().all(|r| r.fingerprint == reference.as_ref().map(|r| r.reference.fingerprint));
-    if let (Some(reference), Some(window), true) = (&reference, &stats.drift, fingerprints_match) {
-        let family = family_of(store, &v.model)?;
-        let config = references.lock().unwrap_or_else(|p| p.into_inner()).config(store, family.as_deref())?;
+    if let (Some(reference), Some(window), true) = (reference, &stats.drift, fingerprints_match) {
+        let config = references.lock().unwrap_or_else(|p| p.into_inner()).config(store, known.family.as_deref())?;
         let outputs: Vec<String> = v.columns.iter().skip(v.inputs).cloned().collect();
         let drift = drift_checks(reference, window, &outputs, &config);
         // A window too small to judge leaves the last verdict standing.
@@ -223,6 +209,7 @@ pub fn judge(
         }
         let keys: Vec<_> = page.versions.iter().map(|v| (v.rm_id, v.version)).collect();
         let windows = store.windows_of(&keys, grain, from, to)?;
+        let facts = store.version_facts(&keys)?;
         let mut by_version: BTreeMap<(i64, VersionNumber), Vec<&WindowRow>> = BTreeMap::new();
         for w in &windows.rows {
             by_version.entry((w.rm_id, w.version)).or_default().push(w);
@@ -233,14 +220,16 @@ pub fn judge(
             let handles: Vec<_> = page
                 .versions
                 .chunks(half.max(1))
-                .map(|chunk| {
+                .zip(facts.chunks(half.max(1)))
+                .map(|(chunk, facts)| {
                     let by_version = &by_version;
                     scope.spawn(move || {
                         chunk
                             .iter()
-                            .map(|v| {
+                            .zip(facts)
+                            .map(|(v, f)| {
                                 let rows = by_version.get(&(v.rm_id, v.version)).map(Vec::as_slice).unwrap_or(&[]);
-                                judge_version(store, v, rows, pass, objectives, references)
+                                judge_version(store, v, f.as_ref(), rows, (from, pass), objectives, references)
                                     .map(|c| (v.model.clone(), c))
                             })
                             .collect::<StoreResult<Vec<_>>>()

@@ -4,6 +4,7 @@
 //! themselves are the store's counters (`flotilla_store::health`), moved
 //! as statuses change, so an answer is a read, not a count.
 
+pub mod checks;
 pub mod job;
 #[cfg(test)]
 mod job_tests;

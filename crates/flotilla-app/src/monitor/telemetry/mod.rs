@@ -19,6 +19,7 @@ pub mod post;
 pub mod read;
 pub mod reference;
 pub mod stats;
+pub mod synthetic;
 mod tensors;
 
 use std::collections::HashMap;
