@@ -10,7 +10,9 @@
 
 mod error;
 mod local;
+pub mod multipart;
 mod path;
+mod s3;
 mod store;
 pub mod testsuite;
 mod uri;
@@ -18,5 +20,6 @@ mod uri;
 pub use error::ArtifactError;
 pub use local::LocalArtifactStore;
 pub use path::{ArtifactPath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, MAX_SEGMENTS};
-pub use store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo};
+pub use s3::S3ArtifactStore;
+pub use store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo, UploadedPart};
 pub use uri::{ModelReference, SourceUri, parse_source_uri, to_artifacts_uri, validate_artifact_location};
