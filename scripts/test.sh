@@ -8,7 +8,9 @@
 # and the browser tests of the web UI (Debian's Chromium, playwright-core from npm); and the
 # profile sketches read by the Python datasketches package (tests/profile, the serving venv); and
 # the drift statistics against SciPy and Evidently (tests/drift, its own venv .venvs/drift); and
-# fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv).
+# fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv);
+# the S3 artifact store against moto's S3 server (.venvs/s3 from tests/s3/setup.sh, made before
+# the Rust tests, which start it; the compat suite's S3 pass too).
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
@@ -27,6 +29,9 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "rust tests"
+# moto's S3 server for the S3 artifact store's tests (flotilla-testkit's TempS3); under CI a
+# missing moto fails those tests rather than skipping them.
+tests/s3/setup.sh
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else

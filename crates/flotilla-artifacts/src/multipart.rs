@@ -146,7 +146,9 @@ mod tests {
     fn manifests_round_trip_and_refuse_damage() {
         let manifest = Manifest::new(ArtifactPath::parse("1/run/artifacts/big file.bin").unwrap(), "abc/def".into());
         assert_eq!(Manifest::decode(&manifest.encode()).unwrap(), manifest);
-        for bad in ["", "flotilla-mpu v0\n1\nx\na", "flotilla-mpu v1\nnot-a-number\nx\na", "flotilla-mpu v1\n1\nx\n../etc"] {
+        for bad in
+            ["", "flotilla-mpu v0\n1\nx\na", "flotilla-mpu v1\nnot-a-number\nx\na", "flotilla-mpu v1\n1\nx\n../etc"]
+        {
             assert!(Manifest::decode(bad).is_err(), "{bad:?}");
         }
     }

@@ -251,14 +251,29 @@ async fn multipart_uploads(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> Artif
     assert!(!store.exists(&path).await.unwrap(), "nothing visible before completion");
     let tag2 = store.upload_part(&id, 2, body_of([second.clone()])).await.unwrap();
     let _superseded = store.upload_part(&id, 1, body_of([b"a first try".to_vec()])).await.unwrap();
-    let tag1 = store.upload_part(&id, 1, body_of(first.chunks(100_000).map(Bytes::copy_from_slice).collect::<Vec<_>>())).await.unwrap();
+    let tag1 = store
+        .upload_part(&id, 1, body_of(first.chunks(100_000).map(Bytes::copy_from_slice).collect::<Vec<_>>()))
+        .await
+        .unwrap();
     let part = |n: u32, etag: &str| UploadedPart { part_number: n, etag: etag.to_owned() };
 
-    assert_kind(store.complete_multipart(&path, &id, &[part(2, &tag2), part(1, &tag1)]).await, ErrorKind::InvalidParameter, "parts out of order");
+    assert_kind(
+        store.complete_multipart(&path, &id, &[part(2, &tag2), part(1, &tag1)]).await,
+        ErrorKind::InvalidParameter,
+        "parts out of order",
+    );
     assert_kind(store.complete_multipart(&path, &id, &[]).await, ErrorKind::InvalidParameter, "no parts");
-    assert_kind(store.complete_multipart(&at("mpu/other.bin"), &id, &[part(1, &tag1), part(2, &tag2)]).await, ErrorKind::NotFound, "another path");
+    assert_kind(
+        store.complete_multipart(&at("mpu/other.bin"), &id, &[part(1, &tag1), part(2, &tag2)]).await,
+        ErrorKind::NotFound,
+        "another path",
+    );
     assert_kind(store.upload_part(&id, 0, body_of(["x"])).await, ErrorKind::InvalidParameter, "part 0");
-    assert_kind(store.upload_part("0123456789abcdef0123456789abcdef", 1, body_of(["x"])).await, ErrorKind::NotFound, "unknown upload");
+    assert_kind(
+        store.upload_part("0123456789abcdef0123456789abcdef", 1, body_of(["x"])).await,
+        ErrorKind::NotFound,
+        "unknown upload",
+    );
     assert_kind(store.upload_part("../../etc/passwd", 1, body_of(["x"])).await, ErrorKind::NotFound, "a path as id");
 
     let size = store.complete_multipart(&path, &id, &[part(1, &tag1), part(2, &tag2)]).await.unwrap();
@@ -266,7 +281,11 @@ async fn multipart_uploads(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> Artif
     let mut expected = first;
     expected.extend_from_slice(&second);
     assert!(content(store, &path).await == expected, "the parts joined in order");
-    assert_kind(store.upload_part(&id, 3, body_of(["x"])).await, ErrorKind::NotFound, "a completed upload takes no part");
+    assert_kind(
+        store.upload_part(&id, 3, body_of(["x"])).await,
+        ErrorKind::NotFound,
+        "a completed upload takes no part",
+    );
 
     let aborted = at("mpu/aborted.bin");
     let id = store.create_multipart(&aborted).await.unwrap();
@@ -274,7 +293,11 @@ async fn multipart_uploads(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> Artif
     assert_kind(store.abort_multipart(&at("mpu/big.bin"), &id).await, ErrorKind::NotFound, "abort for another path");
     store.abort_multipart(&aborted, &id).await.unwrap();
     assert!(!store.exists(&aborted).await.unwrap());
-    assert_kind(store.upload_part(&id, 2, body_of(["x"])).await, ErrorKind::NotFound, "an aborted upload takes no part");
+    assert_kind(
+        store.upload_part(&id, 2, body_of(["x"])).await,
+        ErrorKind::NotFound,
+        "an aborted upload takes no part",
+    );
 
     assert_kind(store.create_multipart(&at("mpu")).await, ErrorKind::Conflict, "multipart onto a directory");
     assert_kind(store.create_multipart(&at("mpu/big.bin/below")).await, ErrorKind::Conflict, "multipart below a file");

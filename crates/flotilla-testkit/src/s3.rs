@@ -40,7 +40,10 @@ impl TempS3 {
     pub fn start(bucket: &str) -> Option<TempS3> {
         let Some(program) = moto_server() else {
             let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-            assert!(!ci, "moto_server is missing: run tests/s3/setup.sh (scripts/test.sh does) or set FLOTILLA_MOTO_SERVER");
+            assert!(
+                !ci,
+                "moto_server is missing: run tests/s3/setup.sh (scripts/test.sh does) or set FLOTILLA_MOTO_SERVER"
+            );
             eprintln!("SKIPPED: moto_server not found; run tests/s3/setup.sh to run the S3 tests");
             return None;
         };
@@ -55,7 +58,8 @@ impl TempS3 {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-        let mut s3 = TempS3 { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), bucket: bucket.to_owned(), _dir: dir };
+        let mut s3 =
+            TempS3 { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), bucket: bucket.to_owned(), _dir: dir };
         let started = Instant::now();
         loop {
             if let Some(status) = s3.child.try_wait().expect("polling moto") {

@@ -9,7 +9,6 @@ use anyhow::Context;
 use flotilla_app::AppState;
 use flotilla_app::auth::{Authenticator, Bootstrap};
 use flotilla_app::monitor::telemetry::{Telemetry, run_flusher};
-use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
 use flotilla_http::listener::{ListenerConfig, Tls};
 use flotilla_http::rate_limit::RateLimits;
 use flotilla_http::{AllowedHosts, Edge};
@@ -88,9 +87,8 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = SqliteStore::open(&config.database)
         .with_context(|| format!("opening the database {}", config.database.display()))?;
-    let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
-        .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
-    let (store, artifacts): (Arc<dyn Store>, Arc<dyn ArtifactStore>) = (Arc::new(store), Arc::new(artifacts));
+    let artifacts = crate::artifact_store::open(&config.artifacts).await?;
+    let store: Arc<dyn Store> = Arc::new(store);
     let auth = match &config.auth {
         AuthConfig::None => {
             tracing::warn!("authentication is off (--auth none): anyone who can reach this server may change anything");

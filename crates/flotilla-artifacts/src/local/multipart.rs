@@ -150,7 +150,11 @@ pub(super) async fn complete(
     Ok(written)
 }
 
-pub(super) async fn abort(store: &LocalArtifactStore, path: &ArtifactPath, upload_id: &str) -> Result<(), ArtifactError> {
+pub(super) async fn abort(
+    store: &LocalArtifactStore,
+    path: &ArtifactPath,
+    upload_id: &str,
+) -> Result<(), ArtifactError> {
     let (dir, _) = read_manifest(store, upload_id, Some(path)).await?;
     remove_upload(&dir).await;
     Ok(())

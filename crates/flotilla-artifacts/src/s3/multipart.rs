@@ -59,11 +59,8 @@ pub(super) async fn upload_part(
     let key = store.key(&manifest.path)?;
     let payload: PutPayload = multipart::collect_part(body).await?.into_iter().collect();
     let part_index = (part_number - 1) as usize;
-    let part = store
-        .s3
-        .put_part(&key, &manifest.backend_id, part_index, payload)
-        .await
-        .map_err(|e| store.failure(&key, e))?;
+    let part =
+        store.s3.put_part(&key, &manifest.backend_id, part_index, payload).await.map_err(|e| store.failure(&key, e))?;
     Ok(part.content_id)
 }
 

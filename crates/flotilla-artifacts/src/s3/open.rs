@@ -7,8 +7,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
 use crate::error::ArtifactError;
 
@@ -95,7 +95,8 @@ pub(super) fn builder(
         .with_connect_timeout(CONNECT_TIMEOUT)
         .with_timeout(REQUEST_TIMEOUT)
         .with_allow_http(endpoint.as_deref().is_some_and(|e| http_allowed(e, allow_http)));
-    let retry = RetryConfig { max_retries: MAX_RETRIES, retry_timeout: RETRY_WINDOW, backoff: BackoffConfig::default() };
+    let retry =
+        RetryConfig { max_retries: MAX_RETRIES, retry_timeout: RETRY_WINDOW, backoff: BackoffConfig::default() };
     builder
         .with_client_options(options)
         .with_retry(retry)
