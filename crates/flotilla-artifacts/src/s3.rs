@@ -116,12 +116,9 @@ impl S3ArtifactStore {
             return ArtifactError::NotFound(key.to_string());
         }
         tracing::warn!(bucket = %self.bucket, key = %key, %error, "S3 request failed");
-        let what = match &error {
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                "access denied (check the AWS credentials)"
-            }
-            _ => "request failed",
-        };
+        let denied =
+            matches!(error, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. });
+        let what = if denied { "access denied (check the AWS credentials)" } else { "request failed" };
         ArtifactError::Io(std::io::Error::other(format!("S3 bucket {}: {what}: {error}", self.bucket)))
     }
 
@@ -206,10 +203,11 @@ impl ArtifactStore for S3ArtifactStore {
                 infos.push(FileInfo { path, is_dir: false, size: Some(object.size) });
             }
         }
-        if infos.is_empty() && !dir.is_root() {
-            if let Some(size) = self.file_size(&key).await? {
-                return Ok(vec![FileInfo { path: dir.clone(), is_dir: false, size: Some(size) }]);
-            }
+        if infos.is_empty()
+            && !dir.is_root()
+            && let Some(size) = self.file_size(&key).await?
+        {
+            return Ok(vec![FileInfo { path: dir.clone(), is_dir: false, size: Some(size) }]);
         }
         infos.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(infos)

@@ -144,7 +144,12 @@ pub(super) async fn complete(
     let written = upload::stage_and_publish(&store.tmp, &target, path, Box::pin(body)).await.map_err(|e| match e {
         // Our own part files failing to read is our failure, not the client's body.
         ArtifactError::Body(io) => ArtifactError::Io(io),
-        other => other,
+        other @ (ArtifactError::InvalidPath(_)
+        | ArtifactError::InvalidUri(_)
+        | ArtifactError::NotFound(_)
+        | ArtifactError::NotAFile(_)
+        | ArtifactError::Conflict(_)
+        | ArtifactError::Io(_)) => other,
     })?;
     remove_upload(&dir).await;
     Ok(written)
