@@ -5,6 +5,9 @@
 //! An upload id is 128 random bits in hex. It is a capability: MLflow's client sends parts to
 //! the URLs `create` returned without credentials (as to a presigned S3 URL), so the id must
 //! be unguessable, and it expires after [`UPLOAD_LIFETIME`].
+//!
+//! Public for store backends in other crates (`flotilla-artifacts-s3`); callers of a store
+//! need only the limits.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,12 +31,12 @@ pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 const MANIFEST_MAGIC: &str = "flotilla-mpu v1";
 
 /// A new random upload id.
-pub(crate) fn new_upload_id() -> String {
+pub fn new_upload_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
 /// Refuse anything but the shape of an id we issued (it becomes a file or key name).
-pub(crate) fn check_upload_id(id: &str) -> Result<(), ArtifactError> {
+pub fn check_upload_id(id: &str) -> Result<(), ArtifactError> {
     if id.len() == UPLOAD_ID_CHARS && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())
     } else {
@@ -42,7 +45,7 @@ pub(crate) fn check_upload_id(id: &str) -> Result<(), ArtifactError> {
 }
 
 /// Refuse a part number outside 1..=[`MAX_PARTS`].
-pub(crate) fn check_part_number(part_number: u32) -> Result<(), ArtifactError> {
+pub fn check_part_number(part_number: u32) -> Result<(), ArtifactError> {
     if (1..=MAX_PARTS).contains(&part_number) {
         Ok(())
     } else {
@@ -52,7 +55,7 @@ pub(crate) fn check_part_number(part_number: u32) -> Result<(), ArtifactError> {
 
 /// What a store records about an upload in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Manifest {
+pub struct Manifest {
     pub path: ArtifactPath,
     /// The backend's own upload id (S3's), empty when the backend has none.
     pub backend_id: String,
@@ -92,7 +95,7 @@ impl Manifest {
 }
 
 /// Check a completion's part list: numbered 1..=n in order, n at least 1.
-pub(crate) fn check_parts(parts: &[UploadedPart]) -> Result<(), ArtifactError> {
+pub fn check_parts(parts: &[UploadedPart]) -> Result<(), ArtifactError> {
     if parts.is_empty() || parts.len() > MAX_PARTS as usize {
         return Err(ArtifactError::InvalidPath(format!(
             "a multipart upload completes with 1 to {MAX_PARTS} parts, not {}",
@@ -113,7 +116,7 @@ pub(crate) fn check_parts(parts: &[UploadedPart]) -> Result<(), ArtifactError> {
 }
 
 /// Read a part body into memory, refusing it once it passes [`MAX_PART_BYTES`].
-pub(crate) async fn collect_part(mut body: ByteStream) -> Result<Vec<Bytes>, ArtifactError> {
+pub async fn collect_part(mut body: ByteStream) -> Result<Vec<Bytes>, ArtifactError> {
     let mut chunks = Vec::new();
     let mut total: u64 = 0;
     while let Some(chunk) = body.next().await {
@@ -127,7 +130,7 @@ pub(crate) async fn collect_part(mut body: ByteStream) -> Result<Vec<Bytes>, Art
     Ok(chunks)
 }
 
-pub(crate) fn part_too_large() -> ArtifactError {
+pub fn part_too_large() -> ArtifactError {
     ArtifactError::Body(std::io::Error::new(
         std::io::ErrorKind::InvalidData,
         format!("a part may hold at most {MAX_PART_BYTES} bytes"),

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use flotilla_artifacts::{ArtifactStore, LocalArtifactStore, S3ArtifactStore};
+use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
+use flotilla_artifacts_s3::S3ArtifactStore;
 
 use crate::config::ArtifactsLocation;
 

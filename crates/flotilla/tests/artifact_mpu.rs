@@ -103,7 +103,7 @@ fn the_server_keeps_artifacts_in_s3() {
     assert!(!server.data_dir().join("artifacts").join(&dir).exists(), "nothing on the local disk");
 
     // The objects are where an S3 client looks for them.
-    let direct = flotilla_artifacts::S3ArtifactStore::open(&s3.url(""), &s3.env()).unwrap();
+    let direct = flotilla_artifacts_s3::S3ArtifactStore::open(&s3.url(""), &s3.env()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let key = flotilla_artifacts::ArtifactPath::parse(&format!("team/{path}")).unwrap();
     let object = runtime.block_on(flotilla_artifacts::ArtifactStore::get(&direct, &key)).unwrap();

@@ -10,13 +10,13 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
-use crate::error::ArtifactError;
+use flotilla_artifacts::ArtifactError;
 
 /// Time allowed to connect to the endpoint.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed for one request, body included. Downloads and uploads are cut into requests
-/// of at most [`super::RANGE_BYTES`] / [`super::PUT_PART_BYTES`], so this is per chunk.
-pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// of at most [`crate::RANGE_BYTES`] / [`crate::PUT_PART_BYTES`], so this is per chunk.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Retries of a failed request (transient errors, throttling), all within [`RETRY_WINDOW`].
 const MAX_RETRIES: usize = 3;
 /// A request is not retried past this long after its first try: an unreachable endpoint
@@ -25,13 +25,13 @@ const RETRY_WINDOW: Duration = Duration::from_secs(15);
 
 /// Bucket and key prefix of an `s3://bucket/prefix` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Location {
+pub(crate) struct Location {
     pub bucket: String,
     /// Segments of the prefix (no empty ones).
     pub prefix: Vec<String>,
 }
 
-pub(super) fn parse_url(url: &str) -> Result<Location, ArtifactError> {
+pub(crate) fn parse_url(url: &str) -> Result<Location, ArtifactError> {
     let bad = |why: &str| ArtifactError::InvalidUri(format!("{url}: {why} (expected s3://bucket[/prefix])"));
     let rest = url.strip_prefix("s3://").ok_or_else(|| bad("not an s3:// URL"))?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -50,7 +50,7 @@ pub(super) fn parse_url(url: &str) -> Result<Location, ArtifactError> {
 }
 
 /// Whether plain HTTP may be used for `endpoint`: only to a loopback address, unless allowed.
-pub(super) fn http_allowed(endpoint: &str, explicitly: bool) -> bool {
+pub(crate) fn http_allowed(endpoint: &str, explicitly: bool) -> bool {
     let Some(rest) = endpoint.strip_prefix("http://") else {
         return explicitly;
     };
@@ -63,7 +63,7 @@ pub(super) fn http_allowed(endpoint: &str, explicitly: bool) -> bool {
 }
 
 /// A builder for `location`, configured from the `AWS_*` variables in `vars`.
-pub(super) fn builder(
+pub(crate) fn builder(
     location: &Location,
     vars: &[(String, String)],
 ) -> Result<object_store::aws::AmazonS3, ArtifactError> {

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use flotilla_artifacts::testsuite::{behaviour_suite, body_of, read_all};
-use flotilla_artifacts::{ArtifactPath, ArtifactStore, LocalArtifactStore, S3ArtifactStore};
+use flotilla_artifacts::{ArtifactPath, ArtifactStore, LocalArtifactStore};
+use flotilla_artifacts_s3::S3ArtifactStore;
 use flotilla_core::ErrorKind;
 use flotilla_testkit::TempS3;
 

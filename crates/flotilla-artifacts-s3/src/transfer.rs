@@ -8,9 +8,9 @@ use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore};
 use tokio::io::AsyncWriteExt;
 
-use super::{PUT_PART_BYTES, RANGE_BYTES, S3ArtifactStore};
-use crate::error::ArtifactError;
-use crate::store::{ArtifactObject, ByteStream};
+use crate::{PUT_PART_BYTES, RANGE_BYTES, S3ArtifactStore};
+use flotilla_artifacts::ArtifactError;
+use flotilla_artifacts::{ArtifactObject, ByteStream};
 
 /// Parts of one upload sent at the same time (memory: this many parts plus one buffered).
 const PUT_CONCURRENCY: usize = 2;
@@ -38,7 +38,7 @@ impl Drop for Writer {
 }
 
 /// Stream `body` to `key`: one PUT for a small body, a multipart upload for a large one.
-pub(super) async fn upload(store: &S3ArtifactStore, key: Key, mut body: ByteStream) -> Result<u64, ArtifactError> {
+pub(crate) async fn upload(store: &S3ArtifactStore, key: Key, mut body: ByteStream) -> Result<u64, ArtifactError> {
     let s3: Arc<dyn ObjectStore> = store.s3.clone();
     let writer = BufWriter::with_capacity(s3, key.clone(), PUT_PART_BYTES).with_max_concurrency(PUT_CONCURRENCY);
     let mut guard = Writer { inner: Some(writer), bucket: store.bucket.clone() };
@@ -92,7 +92,7 @@ fn io_failure(store: &S3ArtifactStore, key: &Key, error: std::io::Error) -> Arti
 }
 
 /// The object as a stream of ranged GETs, each pinned to the ETag seen by `head`.
-pub(super) fn download(store: &S3ArtifactStore, key: Key, meta: ObjectMeta) -> ArtifactObject {
+pub(crate) fn download(store: &S3ArtifactStore, key: Key, meta: ObjectMeta) -> ArtifactObject {
     let size = meta.size;
     let etag = meta.e_tag.clone();
     let s3 = Arc::clone(&store.s3);

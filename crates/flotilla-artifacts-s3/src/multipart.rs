@@ -6,11 +6,11 @@ use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, PutPayload};
 
-use super::S3ArtifactStore;
-use crate::error::ArtifactError;
-use crate::multipart::{self, Manifest};
-use crate::path::ArtifactPath;
-use crate::store::{ByteStream, UploadedPart};
+use crate::S3ArtifactStore;
+use flotilla_artifacts::ArtifactError;
+use flotilla_artifacts::ArtifactPath;
+use flotilla_artifacts::multipart::{self, Manifest};
+use flotilla_artifacts::{ByteStream, UploadedPart};
 
 fn manifest_key(store: &S3ArtifactStore, upload_id: &str) -> Key {
     store.reserved_key(&["mpu", upload_id])
@@ -33,7 +33,7 @@ async fn read_manifest(
     Ok((key, Manifest::decode(text)?.check(upload_id, path)?))
 }
 
-pub(super) async fn create(store: &S3ArtifactStore, path: &ArtifactPath) -> Result<String, ArtifactError> {
+pub(crate) async fn create(store: &S3ArtifactStore, path: &ArtifactPath) -> Result<String, ArtifactError> {
     let key = store.check_writable(path).await?;
     let backend_id = store.s3.create_multipart(&key).await.map_err(|e| store.failure(&key, e))?;
     let upload_id = multipart::new_upload_id();
@@ -48,7 +48,7 @@ pub(super) async fn create(store: &S3ArtifactStore, path: &ArtifactPath) -> Resu
     Ok(upload_id)
 }
 
-pub(super) async fn upload_part(
+pub(crate) async fn upload_part(
     store: &S3ArtifactStore,
     upload_id: &str,
     part_number: u32,
@@ -64,7 +64,7 @@ pub(super) async fn upload_part(
     Ok(part.content_id)
 }
 
-pub(super) async fn complete(
+pub(crate) async fn complete(
     store: &S3ArtifactStore,
     path: &ArtifactPath,
     upload_id: &str,
@@ -86,7 +86,7 @@ pub(super) async fn complete(
     store.file_size(&key).await?.ok_or_else(|| ArtifactError::NotFound(path.to_string()))
 }
 
-pub(super) async fn abort(store: &S3ArtifactStore, path: &ArtifactPath, upload_id: &str) -> Result<(), ArtifactError> {
+pub(crate) async fn abort(store: &S3ArtifactStore, path: &ArtifactPath, upload_id: &str) -> Result<(), ArtifactError> {
     let (manifest_key, manifest) = read_manifest(store, upload_id, Some(path)).await?;
     let key = store.key(path)?;
     match store.s3.abort_multipart(&key, &manifest.backend_id).await {

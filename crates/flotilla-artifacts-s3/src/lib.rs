@@ -1,5 +1,8 @@
 //! `S3ArtifactStore`: artifacts as objects in an S3-compatible bucket, through `object_store`.
 //!
+//! A crate of its own so that `flotilla-artifacts` (and the serving and application crates on
+//! it) stay free of any HTTP stack; only the server binary links this one.
+//!
 //! Layout: `<prefix>/<artifact path>` for artifacts and `<prefix>/.tmp/mpu/<upload id>` for the
 //! manifests of multipart uploads in flight (`.tmp` is reserved, as in the local store).
 //! Directories are prefixes of stored keys. The store keeps the local store's rules: a file is
@@ -24,9 +27,9 @@ use object_store::ObjectStore;
 use object_store::aws::AmazonS3;
 use object_store::path::{Path as Key, PathPart};
 
-use crate::error::ArtifactError;
-use crate::path::ArtifactPath;
-use crate::store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo, UploadedPart};
+use flotilla_artifacts::{
+    ArtifactError, ArtifactObject, ArtifactPath, ArtifactStore, ByteStream, FileInfo, UploadedPart,
+};
 
 /// Size of one ranged GET of a download.
 const RANGE_BYTES: u64 = 16 * 1024 * 1024;
