@@ -37,6 +37,11 @@ forbid_direct flotilla-store tokio
 # the store keeps plain types: wire contracts (serde attributes) live in the adapters and flotilla-app
 forbid_direct flotilla-store serde
 forbid flotilla-artifacts axum hyper rusqlite
+# the S3 store speaks HTTP as a client only (object_store); it serves nothing and stores no metadata
+forbid flotilla-artifacts-s3 axum rusqlite flotilla-store
+for crate in flotilla-app flotilla-http flotilla-web flotilla-serving; do
+  forbid "$crate" flotilla-artifacts-s3 object_store
+done
 forbid flotilla-infer axum hyper rusqlite tokio-postgres tokio
 # the data libraries compute; they neither store nor serve
 forbid flotilla-profile axum hyper tokio rusqlite flotilla-store

@@ -8,9 +8,12 @@
 # and the browser tests of the web UI (Debian's Chromium, playwright-core from npm); and the
 # profile sketches read by the Python datasketches package (tests/profile, the serving venv); and
 # the drift statistics against SciPy and Evidently (tests/drift, its own venv .venvs/drift); and
-# fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv); and
-# the deployment files validated offline (tests/deploy: hadolint, kubernetes-validate, the compose
-# schema, nginx -t, cross-checks against the flags flotilla reads).
+# fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv);
+# the S3 artifact store against moto's S3 server (.venvs/s3 from tests/s3/setup.sh, made before
+# the Rust tests, which start it; the compat suite's S3 pass too); the PostgreSQL backend's suite
+# on a PostgreSQL 15 server of its own (scripts/postgres-test-server.sh); and the deployment files
+# validated offline (tests/deploy: hadolint, kubernetes-validate, the compose schema, nginx -t,
+# cross-checks against the flags flotilla reads).
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
@@ -35,6 +38,9 @@ pg_test_dir="$(mktemp -d /tmp/flotilla-test-pg.XXXXXX)"
 trap 'scripts/postgres-test-server.sh stop "$pg_test_dir"' EXIT
 FLOTILLA_TEST_POSTGRES="$(scripts/postgres-test-server.sh start "$pg_test_dir")"
 export FLOTILLA_TEST_POSTGRES
+# moto's S3 server for the S3 artifact store's tests (flotilla-testkit's TempS3); under CI a
+# missing moto fails those tests rather than skipping them.
+tests/s3/setup.sh
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else

@@ -10,6 +10,7 @@
 #   COMPAT_CLIENTS     venvs to use (default: "client3 client2")
 #   COMPAT_AUTH        0: skip the auth pass (below)
 #   COMPAT_TLS         0: skip the TLS pass (below)
+#   COMPAT_S3          0: skip the S3 pass (below)
 # Extra arguments go to the main suite's pytest, e.g. `run.sh -k registry`.
 #
 # Then an auth pass per client (not with COMPAT_TARGET_URI): a fresh flotilla with
@@ -18,6 +19,9 @@
 # Then a TLS pass per client: tls_check.py starts flotilla with a self-signed certificate
 # (openssl) and `--auth basic`, and drives the client over HTTPS with
 # MLFLOW_TRACKING_SERVER_CERT_PATH.
+# Then an S3 pass with the 3.x client: moto's S3 server (tests/s3/with_moto.py, from .venvs/s3
+# made by tests/s3/setup.sh) and flotilla with `--artifacts s3://compat/artifacts`, running the
+# artifact and multipart-upload tests (not the 200 MB round trip).
 # JUnit XML and server logs land in target/test-output/compat-<client>.{xml,server.log}
 # ($CARGO_TARGET_DIR/test-output when set).
 set -uo pipefail
@@ -73,6 +77,21 @@ if [[ -z "${COMPAT_TARGET_URI:-}" && "${COMPAT_TLS:-1}" == "1" ]]; then
     "$root/.venvs/$client/bin/python" "$here/tls_check.py" "$bin" "$out/compat-tls-$client.server.log"
     [[ $? -eq 0 ]] || failed+=("$client (TLS)")
   done
+fi
+
+if [[ -z "${COMPAT_TARGET_URI:-}" && "${COMPAT_S3:-1}" == "1" ]]; then
+  echo "=== compat (--artifacts s3://): client3 ==="
+  if "$root/tests/s3/setup.sh"; then
+    python3 "$root/tests/s3/with_moto.py" --bucket compat --log "$out/compat-s3-moto.log" -- \
+      python3 "$root/tests/support/flotilla_server.py" --name compat-s3 --bin "$bin" \
+      --log "$out/compat-s3-client3.server.log" --server-args "--artifacts s3://compat/artifacts" \
+      --url-env MLFLOW_TRACKING_URI -- \
+      "$root/.venvs/client3/bin/python" -m pytest "$here/test_multipart.py" "$here/test_artifacts.py" -k "not 200_mb" \
+      -c "$here/pytest.ini" --rootdir "$here" --junitxml="$out/compat-s3-client3.xml" -o junit_suite_name="compat-s3-client3"
+    [[ $? -eq 0 ]] || failed+=("client3 (S3)")
+  else
+    failed+=("S3 setup")
+  fi
 fi
 
 if ((${#failed[@]})); then

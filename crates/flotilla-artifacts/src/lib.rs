@@ -10,6 +10,7 @@
 
 mod error;
 mod local;
+pub mod multipart;
 mod path;
 mod store;
 pub mod testsuite;
@@ -18,5 +19,5 @@ mod uri;
 pub use error::ArtifactError;
 pub use local::LocalArtifactStore;
 pub use path::{ArtifactPath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, MAX_SEGMENTS};
-pub use store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo};
+pub use store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo, UploadedPart};
 pub use uri::{ModelReference, SourceUri, parse_source_uri, to_artifacts_uri, validate_artifact_location};

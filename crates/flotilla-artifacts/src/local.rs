@@ -1,9 +1,10 @@
 //! `LocalArtifactStore`: artifacts as files under one root directory.
 //!
 //! Layout: `<root>/<artifact path>` for artifacts and `<root>/.tmp/` for uploads in flight
-//! and deleted trees being removed (never listed, never addressable). Every operation goes through `resolve`, which is where
+//! (multipart uploads in `.tmp/mpu-<id>/`) and deleted trees being removed (never listed, never addressable). Every operation goes through `resolve`, which is where
 //! the path is turned into a filesystem path and checked against symlink escapes.
 
+mod multipart;
 mod resolve;
 mod upload;
 
@@ -15,7 +16,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::error::ArtifactError;
 use crate::path::ArtifactPath;
-use crate::store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo};
+use crate::store::{ArtifactObject, ArtifactStore, ByteStream, FileInfo, UploadedPart};
 use resolve::{Found, TMP_DIR, resolve};
 use upload::TRASH_PREFIX;
 
@@ -47,6 +48,7 @@ impl LocalArtifactStore {
             ))));
         }
         upload::remove_stale(&tmp);
+        multipart::remove_expired(&tmp);
         Ok(LocalArtifactStore { root, tmp })
     }
 
@@ -147,6 +149,27 @@ impl ArtifactStore for LocalArtifactStore {
             Found::File | Found::Dir => true,
             Found::Missing | Found::UnderFile => false,
         })
+    }
+
+    async fn create_multipart(&self, path: &ArtifactPath) -> Result<String, ArtifactError> {
+        multipart::create(self, path).await
+    }
+
+    async fn upload_part(&self, upload_id: &str, part_number: u32, body: ByteStream) -> Result<String, ArtifactError> {
+        multipart::upload_part(self, upload_id, part_number, body).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        path: &ArtifactPath,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<u64, ArtifactError> {
+        multipart::complete(self, path, upload_id, parts).await
+    }
+
+    async fn abort_multipart(&self, path: &ArtifactPath, upload_id: &str) -> Result<(), ArtifactError> {
+        multipart::abort(self, path, upload_id).await
     }
 }
 

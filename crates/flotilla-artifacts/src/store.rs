@@ -61,4 +61,38 @@ pub trait ArtifactStore: Send + Sync {
 
     /// Whether a file or directory is stored at `path`.
     async fn exists(&self, path: &ArtifactPath) -> Result<bool, ArtifactError>;
+
+    /// Start a multipart upload to `path` (MLflow's proxied multipart upload) and return its
+    /// id: [`crate::multipart::UPLOAD_ID_CHARS`] random hex characters, unguessable, since a
+    /// part upload is authorised by knowing the id alone (like a presigned URL). The upload's
+    /// state lives in the store, so any process on the same store can take its parts.
+    /// The same conflicts as [`put`](Self::put) are refused here, before any part is sent.
+    async fn create_multipart(&self, path: &ArtifactPath) -> Result<String, ArtifactError>;
+
+    /// Store part `part_number` (1-based, at most [`crate::multipart::MAX_PARTS`]) of an
+    /// upload, replacing an earlier try of the same part; returns its tag (the ETag the
+    /// client hands back at completion). A part over [`crate::multipart::MAX_PART_BYTES`] is
+    /// a `Body` error. An unknown or expired upload is `NotFound`.
+    async fn upload_part(&self, upload_id: &str, part_number: u32, body: ByteStream) -> Result<String, ArtifactError>;
+
+    /// Join the parts, numbered 1 to n in order, into the file at `path` (all or nothing,
+    /// like `put`) and forget the upload; returns the file's size. `path` must be the one the
+    /// upload was created for, or the upload is `NotFound`.
+    async fn complete_multipart(
+        &self,
+        path: &ArtifactPath,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<u64, ArtifactError>;
+
+    /// Drop an upload and its parts. `path` must be the one it was created for.
+    async fn abort_multipart(&self, path: &ArtifactPath, upload_id: &str) -> Result<(), ArtifactError>;
+}
+
+/// A part the client says it uploaded, as it lists them at completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: u32,
+    /// The tag [`ArtifactStore::upload_part`] returned.
+    pub etag: String,
 }

@@ -30,6 +30,7 @@ pub async fn behaviour_suite(store: &dyn ArtifactStore) {
     dropped_upload_keeps_the_old_file(store, &at).await;
     concurrent_puts_leave_one_whole_file(store, &at).await;
     streams_a_large_body(store, &at("large/blob.bin")).await;
+    multipart_uploads(store, &at).await;
 
     store.delete(&base).await.expect("clean up the suite prefix");
     assert!(!store.exists(&base).await.unwrap());
@@ -234,6 +235,73 @@ async fn streams_a_large_body(store: &dyn ArtifactStore, path: &ArtifactPath) {
     }
     assert_eq!(received, TOTAL);
     assert_eq!(received_hash.0, sent_hash.0, "checksum of the large body");
+}
+
+/// MLflow's proxied multipart upload: parts in any order, a retried part, completion into a
+/// whole file, the part list checked, aborts, and ids bound to their path. The first part is
+/// 5 MiB, S3's smallest part but the last.
+async fn multipart_uploads(store: &dyn ArtifactStore, at: &dyn Fn(&str) -> ArtifactPath) {
+    use crate::store::UploadedPart;
+    const FIRST: usize = 5 * 1024 * 1024;
+    let path = at("mpu/big.bin");
+    let first: Vec<u8> = (0..FIRST).map(|i| (i % 251) as u8).collect();
+    let second = b"the tail".to_vec();
+    let id = store.create_multipart(&path).await.unwrap();
+    assert_eq!(id.len(), crate::multipart::UPLOAD_ID_CHARS);
+    assert!(!store.exists(&path).await.unwrap(), "nothing visible before completion");
+    let tag2 = store.upload_part(&id, 2, body_of([second.clone()])).await.unwrap();
+    let _superseded = store.upload_part(&id, 1, body_of([b"a first try".to_vec()])).await.unwrap();
+    let tag1 = store
+        .upload_part(&id, 1, body_of(first.chunks(100_000).map(Bytes::copy_from_slice).collect::<Vec<_>>()))
+        .await
+        .unwrap();
+    let part = |n: u32, etag: &str| UploadedPart { part_number: n, etag: etag.to_owned() };
+
+    assert_kind(
+        store.complete_multipart(&path, &id, &[part(2, &tag2), part(1, &tag1)]).await,
+        ErrorKind::InvalidParameter,
+        "parts out of order",
+    );
+    assert_kind(store.complete_multipart(&path, &id, &[]).await, ErrorKind::InvalidParameter, "no parts");
+    assert_kind(
+        store.complete_multipart(&at("mpu/other.bin"), &id, &[part(1, &tag1), part(2, &tag2)]).await,
+        ErrorKind::NotFound,
+        "another path",
+    );
+    assert_kind(store.upload_part(&id, 0, body_of(["x"])).await, ErrorKind::InvalidParameter, "part 0");
+    assert_kind(
+        store.upload_part("0123456789abcdef0123456789abcdef", 1, body_of(["x"])).await,
+        ErrorKind::NotFound,
+        "unknown upload",
+    );
+    assert_kind(store.upload_part("../../etc/passwd", 1, body_of(["x"])).await, ErrorKind::NotFound, "a path as id");
+
+    let size = store.complete_multipart(&path, &id, &[part(1, &tag1), part(2, &tag2)]).await.unwrap();
+    assert_eq!(size, (FIRST + second.len()) as u64);
+    let mut expected = first;
+    expected.extend_from_slice(&second);
+    assert!(content(store, &path).await == expected, "the parts joined in order");
+    assert_kind(
+        store.upload_part(&id, 3, body_of(["x"])).await,
+        ErrorKind::NotFound,
+        "a completed upload takes no part",
+    );
+
+    let aborted = at("mpu/aborted.bin");
+    let id = store.create_multipart(&aborted).await.unwrap();
+    store.upload_part(&id, 1, body_of(["data"])).await.unwrap();
+    assert_kind(store.abort_multipart(&at("mpu/big.bin"), &id).await, ErrorKind::NotFound, "abort for another path");
+    store.abort_multipart(&aborted, &id).await.unwrap();
+    assert!(!store.exists(&aborted).await.unwrap());
+    assert_kind(
+        store.upload_part(&id, 2, body_of(["x"])).await,
+        ErrorKind::NotFound,
+        "an aborted upload takes no part",
+    );
+
+    assert_kind(store.create_multipart(&at("mpu")).await, ErrorKind::Conflict, "multipart onto a directory");
+    assert_kind(store.create_multipart(&at("mpu/big.bin/below")).await, ErrorKind::Conflict, "multipart below a file");
+    assert_eq!(store.list(&at("mpu")).await.unwrap().len(), 1, "only big.bin in {:?}", at("mpu"));
 }
 
 /// Deterministic pseudo-random chunks of irregular size (up to 128 KiB), like a network

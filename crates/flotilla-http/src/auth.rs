@@ -34,6 +34,27 @@ const OPEN: &[&str] = &[
     "/ajax-api/3.0/mlflow/server-info",
 ];
 
+/// A multipart upload's part (`PUT .../mlflow-artifacts/mpu/part/{upload_id}/{n}`): sent
+/// without credentials to the URL `create` handed out, the upload id being the capability
+/// (`artifact_mpu.rs`). Only that exact shape is let through.
+fn is_upload_part(method: &Method, path: &str) -> bool {
+    let Some(rest) = ["/api/2.0", "/api/3.0", "/ajax-api/2.0"]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix)?.strip_prefix("/mlflow-artifacts/mpu/part/"))
+    else {
+        return false;
+    };
+    let Some((id, number)) = rest.split_once('/') else {
+        return false;
+    };
+    method == Method::PUT
+        && id.len() == flotilla_artifacts::multipart::UPLOAD_ID_CHARS
+        && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && !number.is_empty()
+        && number.len() <= 5
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Searches sent as POST that only read: a read-only token may call them.
 const READ_ONLY_POSTS: &[&str] = &["/mlflow/experiments/search", "/mlflow/runs/search", "/mlflow/logged-models/search"];
 
@@ -106,7 +127,7 @@ pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Req
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if OPEN.contains(&path) || crate::session::is_public(path) {
+    if OPEN.contains(&path) || crate::session::is_public(path) || is_upload_part(request.method(), path) {
         return next.run(request).await;
     }
     let surface = Surface::of(path);
@@ -224,6 +245,24 @@ mod tests {
             ("Basic", None),
         ] {
             assert_eq!(read(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn only_upload_parts_go_without_credentials() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let table = [
+            (Method::PUT, format!("/api/2.0/mlflow-artifacts/mpu/part/{id}/1"), true),
+            (Method::PUT, format!("/ajax-api/2.0/mlflow-artifacts/mpu/part/{id}/10000"), true),
+            (Method::GET, format!("/api/2.0/mlflow-artifacts/mpu/part/{id}/1"), false),
+            (Method::PUT, format!("/api/2.0/mlflow-artifacts/mpu/part/{id}/1/x"), false),
+            (Method::PUT, format!("/api/2.0/mlflow-artifacts/mpu/part/{id}/"), false),
+            (Method::PUT, "/api/2.0/mlflow-artifacts/mpu/part/short/1".to_owned(), false),
+            (Method::PUT, format!("/api/2.0/mlflow-artifacts/artifacts/{id}/1"), false),
+            (Method::POST, "/api/2.0/mlflow-artifacts/mpu/create/1/x".to_owned(), false),
+        ];
+        for (method, path, open) in table {
+            assert_eq!(is_upload_part(&method, &path), open, "{method} {path}");
         }
     }
 

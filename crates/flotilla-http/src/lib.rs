@@ -8,6 +8,7 @@
 //! time budget when it has one (see [`listener`]).
 
 mod access_log;
+mod artifact_mpu;
 mod artifacts;
 mod audit;
 mod auth;
@@ -112,6 +113,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(meta::routes())
         .merge(mlflow::routes())
         .merge(artifacts::routes())
+        .merge(artifact_mpu::routes())
         .merge(fleet::routes())
         .merge(data_api::routes(edge.upload_limit))
         .merge(monitor_api::routes(edge.upload_limit))

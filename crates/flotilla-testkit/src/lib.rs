@@ -9,6 +9,8 @@
 //! kill -9 trials, run short by the integration tests and in full by `flotilla-bench`;
 //! `Client` is their HTTP/1.1 client, one keep-alive connection that reports every failure.
 //!
+//! `TempS3` is moto's S3 server with a bucket, for the S3 artifact store's tests.
+//!
 //! A dev-dependency only: no production crate depends on this one
 //! (`scripts/check-invariants.sh`).
 
@@ -21,6 +23,7 @@ mod process;
 pub mod procfs;
 mod reply;
 mod requester;
+mod s3;
 mod server;
 
 use std::path::PathBuf;
@@ -31,6 +34,7 @@ pub use client::{Answer, Client, basic, encode_query};
 pub use process::{Launch, Port, Process, free_port};
 pub use reply::Reply;
 pub use requester::Requester;
+pub use s3::{TempS3, moto_server};
 pub use server::{Options, TestServer};
 
 /// Why a server could not be started.

@@ -123,6 +123,13 @@ pub struct ServerArgs {
     /// past it the upload is refused with 413 and nothing is kept.
     #[arg(long, env = "FLOTILLA_MAX_UPLOAD_BYTES", default_value_t = flotilla_http::DEFAULT_UPLOAD_LIMIT)]
     pub max_upload_bytes: u64,
+    /// Where artifacts are stored: a directory (default: `artifacts/` in the data
+    /// directory) or `s3://bucket/prefix` on S3 or an S3-compatible server, with
+    /// credentials and endpoint from the standard AWS variables (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`;
+    /// plain http only to loopback unless `AWS_ALLOW_HTTP=true`).
+    #[arg(long, env = "FLOTILLA_ARTIFACTS")]
+    pub artifacts: Option<String>,
     /// Serving telemetry: `on` records every V2 request per window, `off`
     /// records nothing (and answers no telemetry).
     #[arg(long, env = "FLOTILLA_MONITOR", default_value = "on", value_parser = parse_on_off)]
@@ -249,6 +256,28 @@ pub fn artifacts_path(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join(ARTIFACTS_DIR)
 }
 
+/// Where the artifact store is (`--artifacts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactsLocation {
+    Directory(PathBuf),
+    /// `s3://bucket/prefix`.
+    S3(String),
+}
+
+impl ArtifactsLocation {
+    /// A directory, an `s3://` URL, or (when unset) `artifacts/` in the data directory.
+    pub fn parse(value: Option<&str>, data_dir: &std::path::Path) -> Result<Self, flotilla_core::Error> {
+        match value.filter(|v| !v.is_empty()) {
+            None => Ok(Self::Directory(artifacts_path(data_dir))),
+            Some(url) if url.starts_with("s3://") => Ok(Self::S3(url.to_owned())),
+            Some(other) if other.contains("://") => Err(flotilla_core::Error::invalid(format!(
+                "--artifacts {other}: only a directory or an s3://bucket/prefix URL is supported"
+            ))),
+            Some(dir) => Ok(Self::Directory(PathBuf::from(dir))),
+        }
+    }
+}
+
 /// Everything `flotilla server` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -256,7 +285,7 @@ pub struct ServerConfig {
     pub database: PathBuf,
     /// `Some`: the metadata store is this PostgreSQL database, not `database`.
     pub database_url: Option<String>,
-    pub artifact_root: PathBuf,
+    pub artifacts: ArtifactsLocation,
     pub listen: SocketAddr,
     pub workers: Option<usize>,
     /// `None` means any host.
@@ -346,7 +375,7 @@ impl ServerArgs {
             },
             database: database_path(&self.data_dir),
             database_url: self.database_url.filter(|u| !u.trim().is_empty()),
-            artifact_root: artifacts_path(&self.data_dir),
+            artifacts: ArtifactsLocation::parse(self.artifacts.as_deref(), &self.data_dir)?,
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),
             workers: self.workers.filter(|w| *w > 0),

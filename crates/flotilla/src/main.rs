@@ -5,6 +5,7 @@
 //! environment.
 
 mod accounts;
+mod artifact_store;
 mod audit;
 mod config;
 mod data;

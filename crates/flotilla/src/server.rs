@@ -9,7 +9,6 @@ use anyhow::Context;
 use flotilla_app::AppState;
 use flotilla_app::auth::{Authenticator, Bootstrap};
 use flotilla_app::monitor::telemetry::{Telemetry, run_flusher};
-use flotilla_artifacts::{ArtifactStore, LocalArtifactStore};
 use flotilla_http::listener::{ListenerConfig, Tls};
 use flotilla_http::rate_limit::RateLimits;
 use flotilla_http::{AllowedHosts, Edge};
@@ -110,9 +109,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
                 .with_context(|| format!("opening the database {}", config.database.display()))?,
         ),
     };
-    let artifacts = LocalArtifactStore::new(config.artifact_root.clone())
-        .with_context(|| format!("opening the artifact directory {}", config.artifact_root.display()))?;
-    let artifacts: Arc<dyn ArtifactStore> = Arc::new(artifacts);
+    let artifacts = crate::artifact_store::open(&config.artifacts).await?;
     crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports)?;
     let auth = match &config.auth {
         AuthConfig::None => {

@@ -213,7 +213,11 @@ pub(super) fn remove_stale(tmp_dir: &Path) {
             .and_then(|m| m.modified())
             .is_ok_and(|modified| now.duration_since(modified).unwrap_or_default() > STALE_AFTER);
         let trash = entry.file_name().to_str().is_some_and(|n| n.starts_with(TRASH_PREFIX));
-        let removed = if trash {
+        let upload = entry.file_name().to_str().is_some_and(|n| n.starts_with(super::multipart::MPU_PREFIX));
+        let removed = if upload {
+            // Multipart uploads outlive a restart; they expire by age (`multipart::remove_expired`).
+            Ok(())
+        } else if trash {
             // A delete the process did not live to finish: the tree was already gone for clients.
             std::fs::remove_dir_all(entry.path())
         } else if stale || !held_by_an_upload(&entry.path()) {

@@ -157,6 +157,14 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/mlflow-artifacts/artifacts/{*path}") => Experiment(Read, ArtifactPath),
         ("PUT", "/mlflow-artifacts/artifacts/{*path}") => Experiment(Edit, ArtifactPath),
         ("DELETE", "/mlflow-artifacts/artifacts/{*path}") => Experiment(Manage, ArtifactPath),
+        // Multipart upload: starting, completing and aborting one is a write of the file.
+        ("POST", "/mlflow-artifacts/mpu/create/{*path}" | "/mlflow-artifacts/mpu/complete/{*path}") => {
+            Experiment(Edit, ArtifactPath)
+        }
+        ("POST", "/mlflow-artifacts/mpu/abort/{*path}") => Experiment(Edit, ArtifactPath),
+        // A part goes to the URL `create` handed out, without credentials (as to a presigned
+        // S3 URL): the unguessable upload id it names is the capability.
+        ("PUT", "/mlflow-artifacts/mpu/part/{upload_id}/{part_number}") => Open,
 
         // V2: inference needs USE on the served model; reading about it, READ.
         ("GET", "/v2/models/{model}" | "/v2/models/{model}/ready")
