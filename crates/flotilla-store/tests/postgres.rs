@@ -83,3 +83,66 @@ fn migrations_apply_once_and_record_the_schema_version() {
     let err = flotilla_store::ReportStore::alias_moves(&store, 0, 1, None, 10).unwrap_err();
     assert!(err.to_string().contains("not yet available on PostgreSQL"), "{err}");
 }
+
+/// The connection string of a test's database.
+fn url_of(guard: &Guard) -> String {
+    match &guard.db {
+        Some(db) => guard.server.conninfo(db),
+        None => guard.server.conninfo("postgres"),
+    }
+}
+
+/// Families on PostgreSQL, before the registry is ported: creation, paging,
+/// the model count the facet triggers keep, and the fallback walk to the
+/// default (its version written directly).
+#[test]
+fn families_create_list_and_resolve_the_default() {
+    use flotilla_core::ErrorKind;
+    use flotilla_core::fleet::parse_path;
+    use flotilla_store::fleet::{FamilyStore, NewFamily};
+    use flotilla_store::{PageRequest, Visible};
+
+    let (guard, store) = fresh();
+    let new =
+        |name: &str| NewFamily { name: name.into(), levels: vec!["region".into(), "store".into()], description: None };
+    for name in ["demand", "churn", "price"] {
+        store.create_family(&new(name)).unwrap();
+    }
+    assert_eq!(suite::kind(store.create_family(&new("demand"))), ErrorKind::AlreadyExists);
+    assert_eq!(suite::kind(store.get_family("nope")), ErrorKind::NotFound);
+    let demand = store.get_family("demand").unwrap();
+    assert_eq!((demand.levels.len(), demand.models), (2, 1), "the default is its only model");
+
+    let mut names = Vec::new();
+    let mut page = PageRequest { max_results: Some(2), page_token: None };
+    loop {
+        let got = store.list_families(&page, &Visible::everything()).unwrap();
+        assert!(got.items.len() <= 2);
+        names.extend(got.items.into_iter().map(|f| f.name));
+        match got.next_page_token {
+            Some(t) => page.page_token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["churn", "demand", "price"]);
+    let only = Visible { all: false, ids_in: vec!["price".into()], ..Visible::everything() };
+    let got = store.list_families(&PageRequest::default(), &only).unwrap();
+    assert_eq!(got.items.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["price"]);
+
+    let path = parse_path("region=west/store=1").unwrap();
+    assert_eq!(suite::kind(store.resolve_partition("demand", &path, "champion")), ErrorKind::NotFound);
+    assert_eq!(
+        suite::kind(store.resolve_partition("demand", &parse_path("shelf=3").unwrap(), "champion")),
+        ErrorKind::NotFound
+    );
+    let mut client = postgres::Client::connect(&url_of(&guard), postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, status)
+             SELECT rm_id, 1, 0, 0, 's', 'READY' FROM registered_models WHERE name = 'demand'",
+        )
+        .unwrap();
+    let target = store.resolve_partition("demand", &path, "champion").unwrap();
+    assert_eq!((target.model.as_str(), target.version.get(), target.fallback), ("demand", 1, true));
+    assert!(target.partition.is_empty());
+}

@@ -16,7 +16,7 @@ mod checkpoint;
 mod datasets;
 mod experiments;
 mod facets;
-mod families;
+pub(crate) mod families;
 mod far_end;
 mod filter_sql;
 mod fleet_rows;
