@@ -146,3 +146,86 @@ fn families_create_list_and_resolve_the_default() {
     assert_eq!((target.model.as_str(), target.version.get(), target.fallback), ("demand", 1, true));
     assert!(target.partition.is_empty());
 }
+
+/// Fleet search and facets on PostgreSQL over family defaults whose versions,
+/// aliases, tags and metrics are written directly (the registry and bulk
+/// writes are ported separately): filters, keyset pages both ways, a metric
+/// sort, and facet counts from the counters and from the matches.
+#[test]
+fn fleet_search_and_facets_over_direct_rows() {
+    use flotilla_core::fleet::{FleetOrder, FleetQuery, FleetSort, MetricFilter, MetricOp, MetricRef};
+    use flotilla_store::Visible;
+    use flotilla_store::fleet::{FamilyStore, FleetSearchStore, NewFamily};
+
+    let (guard, store) = fresh();
+    for name in ["demand", "churn", "price", "stock"] {
+        store
+            .create_family(&NewFamily { name: name.into(), levels: vec!["region".into()], description: None })
+            .unwrap();
+    }
+    let mut client = postgres::Client::connect(&url_of(&guard), postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, status)
+                 SELECT rm_id, 1, 0, 0, 's', 'READY' FROM registered_models;
+             INSERT INTO registered_model_aliases (rm_id, alias, version)
+                 SELECT rm_id, 'champion', 1 FROM registered_models WHERE name <> 'stock';
+             INSERT INTO registered_model_tags (rm_id, key, value)
+                 SELECT rm_id, 'team', CASE WHEN name < 'p' THEN 'a' ELSE 'b' END FROM registered_models;
+             INSERT INTO alias_metrics (rm_id, alias, key, value)
+                 SELECT rm_id, 'champion', 'rmse', length(name) + ascii(name) / 1000.0
+                 FROM registered_models WHERE name <> 'stock';",
+        )
+        .unwrap();
+    let all = |q: FleetQuery| {
+        let mut q = FleetQuery { max_results: Some(1), ..q };
+        let mut names = Vec::new();
+        loop {
+            let page = store.search_fleet(&q).unwrap();
+            assert!(page.items.len() <= 1);
+            names.extend(page.items.into_iter().map(|m| m.name));
+            match page.next_page_token {
+                Some(t) => q.page_token = Some(t),
+                None => return names,
+            }
+        }
+    };
+    assert_eq!(all(FleetQuery::default()), ["churn", "demand", "price", "stock"]);
+    let desc = FleetSort { by: FleetOrder::Name, descending: true };
+    assert_eq!(all(FleetQuery { sort: desc, ..FleetQuery::default() }), ["stock", "price", "demand", "churn"]);
+    assert_eq!(all(FleetQuery { name_contains: Some("R%IC".into()), ..FleetQuery::default() }), Vec::<String>::new());
+    assert_eq!(all(FleetQuery { name_contains: Some("RIC".into()), ..FleetQuery::default() }), ["price"]);
+    assert_eq!(all(FleetQuery { missing_alias: vec!["champion".into()], ..FleetQuery::default() }), ["stock"]);
+    assert_eq!(
+        all(FleetQuery { tags: vec![("team".into(), "b".into())], ..FleetQuery::default() }),
+        ["price", "stock"]
+    );
+    assert_eq!(all(FleetQuery { family: Some("price".into()), ..FleetQuery::default() }), ["price"]);
+    // rmse: churn 5.099, demand 6.1, price 5.112; stock has none.
+    let by_rmse = |descending| FleetSort { by: FleetOrder::Metric(MetricRef::parse("rmse").unwrap()), descending };
+    assert_eq!(all(FleetQuery { sort: by_rmse(false), ..FleetQuery::default() }), ["churn", "price", "demand"]);
+    let under = MetricFilter { alias: "champion".into(), key: "rmse".into(), op: MetricOp::Lt, value: 6.0 };
+    assert_eq!(
+        all(FleetQuery { sort: by_rmse(true), metrics: vec![under.clone()], ..FleetQuery::default() }),
+        ["price", "churn"]
+    );
+    assert_eq!(all(FleetQuery { metrics: vec![under], ..FleetQuery::default() }), ["churn", "price"]);
+    let only = Visible { all: false, families_in: vec!["churn".into(), "stock".into()], ..Visible::everything() };
+    assert_eq!(all(FleetQuery { visible: only.clone(), ..FleetQuery::default() }), ["churn", "stock"]);
+    let page = store.search_fleet(&FleetQuery { family: Some("demand".into()), ..FleetQuery::default() }).unwrap();
+    let demand = &page.items[0];
+    assert_eq!((demand.family.as_deref(), demand.latest_version.map(|v| v.get())), (Some("demand"), Some(1)));
+    assert_eq!(demand.aliases.len(), 1);
+
+    let facets = store.fleet_facets(&FleetQuery::default(), &["team".into()]).unwrap();
+    assert_eq!(facets.total, 4);
+    assert_eq!(facets.aliases, [("champion".to_string(), 3)]);
+    assert_eq!(facets.stages, [("None".to_string(), 4)]);
+    assert_eq!(facets.tags, [("team".to_string(), vec![("a".to_string(), 2), ("b".to_string(), 2)])]);
+    assert_eq!(facets.families.len(), 4);
+    let hidden = store.fleet_facets(&FleetQuery { visible: only, ..FleetQuery::default() }, &[]).unwrap();
+    assert_eq!((hidden.total, hidden.aliases.clone()), (2, vec![("champion".to_string(), 1)]));
+    let matched =
+        store.fleet_facets(&FleetQuery { name_contains: Some("c".into()), ..FleetQuery::default() }, &[]).unwrap();
+    assert_eq!((matched.total, matched.aliases), (3, vec![("champion".to_string(), 2)]), "churn, price, stock");
+}

@@ -20,7 +20,7 @@ pub(crate) mod families;
 mod far_end;
 mod filter_sql;
 mod fleet_rows;
-mod fleet_search;
+pub(crate) mod fleet_search;
 mod grant_log;
 mod health;
 mod insights;
