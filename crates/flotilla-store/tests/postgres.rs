@@ -228,4 +228,35 @@ fn fleet_search_and_facets_over_direct_rows() {
     let matched =
         store.fleet_facets(&FleetQuery { name_contains: Some("c".into()), ..FleetQuery::default() }, &[]).unwrap();
     assert_eq!((matched.total, matched.aliases), (3, vec![("champion".to_string(), 2)]), "churn, price, stock");
+
+    insights_over_the_same_rows(&store, &mut client);
+}
+
+/// The insight reads over the rows of `fleet_search_and_facets_over_direct_rows`.
+fn insights_over_the_same_rows(store: &PgStore, client: &mut postgres::Client) {
+    use flotilla_core::VersionNumber;
+    use flotilla_core::fleet::FleetQuery;
+    use flotilla_store::insights::{FacetBound, InsightStore};
+
+    client
+        .batch_execute(
+            "INSERT INTO model_version_metrics (rm_id, key, version, value)
+             SELECT rm_id, k, 1, 0.5 FROM registered_models, unnest(ARRAY['b', 'a']) k WHERE name = 'price'",
+        )
+        .unwrap();
+    assert_eq!(store.alias_metric_keys("champion").unwrap(), ["rmse"]);
+    let names = ["price".to_string(), "nope".to_string(), "stock".to_string()];
+    assert_eq!(store.alias_metric_values(&names, "champion", "rmse").unwrap(), [Some(5.112), None, None]);
+    let sample = store.metric_sample("demand", &[], "champion", "rmse", 10).unwrap();
+    assert_eq!((sample.values, sample.members_read, sample.truncated), (vec![6.1], 1, false));
+    let timeline = store.version_timeline("demand", 5).unwrap();
+    assert_eq!(timeline.iter().map(|p| p.version.get()).collect::<Vec<_>>(), [1]);
+    let one = VersionNumber::new(1).unwrap();
+    let metrics = store.version_metrics("price", &[one]).unwrap();
+    assert_eq!(metrics[0].metrics, [("a".to_string(), 0.5), ("b".to_string(), 0.5)]);
+    assert_eq!(suite::kind(store.version_metrics("nope", &[one])), flotilla_core::ErrorKind::NotFound);
+    let bound = FacetBound { matches: 1, time: std::time::Duration::from_secs(5) };
+    let q = FleetQuery { name_contains: Some("c".into()), ..FleetQuery::default() };
+    let (facets, truncated) = store.bounded_facets(&q, &[], bound).unwrap();
+    assert_eq!((facets.total, truncated), (1, true));
 }

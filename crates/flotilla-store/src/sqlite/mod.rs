@@ -23,7 +23,7 @@ mod fleet_rows;
 pub(crate) mod fleet_search;
 mod grant_log;
 mod health;
-mod insights;
+pub(crate) mod insights;
 mod keyset;
 mod lineage;
 mod logged_models;
