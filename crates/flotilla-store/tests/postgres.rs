@@ -230,6 +230,45 @@ fn fleet_search_and_facets_over_direct_rows() {
     assert_eq!((matched.total, matched.aliases), (3, vec![("champion".to_string(), 2)]), "churn, price, stock");
 
     insights_over_the_same_rows(&store, &mut client);
+    version_search_over_the_same_rows(&store);
+}
+
+/// Version search over the rows above (and the insights' version metrics).
+fn version_search_over_the_same_rows(store: &PgStore) {
+    use flotilla_core::fleet_versions::{VersionOrder, VersionQuery, VersionSort};
+    use flotilla_store::fleet::VersionSearchStore;
+
+    let all = |q: VersionQuery| {
+        let mut q = VersionQuery { max_results: Some(1), ..q };
+        let mut found = Vec::new();
+        loop {
+            let page = store.search_versions(&q).unwrap();
+            found.extend(page.items.into_iter().map(|v| (v.model, v.version.get(), v.aliases, v.metrics.len())));
+            match page.next_page_token {
+                Some(t) => q.page_token = Some(t),
+                None => {
+                    return found
+                        .into_iter()
+                        .map(|(m, v, a, n)| format!("{m}/{v}/{}/{n}", a.join(",")))
+                        .collect::<Vec<_>>();
+                }
+            }
+        }
+    };
+    assert_eq!(
+        all(VersionQuery::default()),
+        ["churn/1/champion/0", "demand/1/champion/0", "price/1/champion/2", "stock/1//0"]
+    );
+    let desc = VersionSort { by: VersionOrder::Version, descending: true };
+    assert_eq!(
+        all(VersionQuery { sort: desc, has_alias: vec!["champion".into()], ..VersionQuery::default() }).len(),
+        3
+    );
+    let by_a = VersionSort { by: VersionOrder::Metric("a".into()), descending: false };
+    assert_eq!(all(VersionQuery { sort: by_a, ..VersionQuery::default() }), ["price/1/champion/2"]);
+    let created = VersionSort { by: VersionOrder::Created, descending: true };
+    let family = VersionQuery { sort: created, family: Some("stock".into()), ..VersionQuery::default() };
+    assert_eq!(all(family), ["stock/1//0"]);
 }
 
 /// The insight reads over the rows of `fleet_search_and_facets_over_direct_rows`.

@@ -9,10 +9,9 @@
 use flotilla_core::fleet::{Facets, FleetModel, FleetOrder, FleetQuery, PartitionValue};
 use flotilla_core::model::Page;
 use flotilla_core::validation;
-use serde_json::Value as JsonValue;
 
 use super::families::{self, find_member};
-use super::fleet_sql::{Sql, like_literal};
+use super::fleet_sql::{Key, Sql, keyset, like_literal};
 use super::{PgStore, Tx};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
@@ -131,39 +130,6 @@ pub(super) fn build_filter(tx: &mut Tx<'_>, q: &FleetQuery, sorted: bool, s: &mu
     Ok(())
 }
 
-/// A sort key's column and how its cursor value is bound.
-#[derive(Clone, Copy)]
-enum Key {
-    Text(&'static str),
-    Int(&'static str),
-    Real(&'static str),
-}
-
-impl Key {
-    fn column(self) -> &'static str {
-        match self {
-            Key::Text(c) | Key::Int(c) | Key::Real(c) => c,
-        }
-    }
-
-    fn bind(self, value: &JsonValue, s: &mut Sql) -> StoreResult<String> {
-        let bad = || flotilla_core::Error::invalid("invalid page_token");
-        Ok(match self {
-            Key::Text(_) => s.bind(value.as_str().ok_or_else(bad)?.to_string()),
-            Key::Int(_) => s.bind(value.as_i64().ok_or_else(bad)?),
-            Key::Real(_) => s.bind(value.as_f64().ok_or_else(bad)?),
-        })
-    }
-
-    fn read(self, row: &postgres::Row, i: usize) -> JsonValue {
-        match self {
-            Key::Text(_) => JsonValue::from(row.get::<_, String>(i)),
-            Key::Int(_) => JsonValue::from(row.get::<_, i64>(i)),
-            Key::Real(_) => JsonValue::from(row.get::<_, f64>(i)),
-        }
-    }
-}
-
 impl FleetSearchStore for PgStore {
     fn search_fleet(&self, q: &FleetQuery) -> StoreResult<Page<FleetModel>> {
         validate(q)?;
@@ -188,28 +154,18 @@ impl FleetSearchStore for PgStore {
                 FleetOrder::Name | FleetOrder::Created | FleetOrder::Updated => String::new(),
             };
             build_filter(tx, q, true, &mut s)?;
-            let columns: Vec<&str> = keys.iter().map(|k| k.column()).collect();
-            let direction = if q.sort.descending { "DESC" } else { "ASC" };
-            if let Some(cursor) = &cursor {
-                let values =
-                    keys.iter().zip(cursor).map(|(k, v)| k.bind(v, &mut s)).collect::<StoreResult<Vec<_>>>()?;
-                let op = if q.sort.descending { "<" } else { ">" };
-                s.and(format!("({}) {op} ({})", columns.join(", "), values.join(", ")));
-            }
-            let order: Vec<String> = columns.iter().map(|c| format!("{c} {direction}")).collect();
+            let (columns, order) = keyset(&mut s, &keys, cursor.as_deref(), q.sort.descending)?;
             let lim = s.bind(limit as i64 + 1);
             let sql = format!(
-                "SELECT rm.rm_id, {} FROM registered_models rm{join}{} ORDER BY {} LIMIT {lim}",
-                columns.join(", "),
+                "SELECT rm.rm_id, {columns} FROM registered_models rm{join}{} ORDER BY {order} LIMIT {lim}",
                 s.where_clause(),
-                order.join(", ")
             );
             let rows = tx.raw().query(&sql, &s.params())?;
             let more = rows.len() > limit;
             let page: Vec<i64> = rows.iter().take(limit).map(|r| r.get(0)).collect();
             let next_page_token = more.then(|| {
                 let last = &rows[limit - 1];
-                paging::encode(&keys.iter().enumerate().map(|(i, k)| k.read(last, i + 1)).collect())
+                paging::encode(&Key::cursor(&keys, last, 1))
             });
             Ok(Page { items: super::fleet_rows::fleet_models(tx, &page)?, next_page_token })
         })

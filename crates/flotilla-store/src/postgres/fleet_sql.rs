@@ -2,6 +2,9 @@
 //! each value bound as a numbered parameter (`$n`) of its own Rust type.
 
 use postgres::types::ToSql;
+use serde_json::Value as JsonValue;
+
+use crate::error::StoreResult;
 
 /// A statement's WHERE clauses and their parameters.
 #[derive(Default)]
@@ -41,4 +44,62 @@ pub(super) fn like_literal(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A sort key's column and how its cursor value is bound.
+#[derive(Clone, Copy)]
+pub(super) enum Key {
+    Text(&'static str),
+    Int(&'static str),
+    Real(&'static str),
+}
+
+impl Key {
+    fn column(self) -> &'static str {
+        match self {
+            Key::Text(c) | Key::Int(c) | Key::Real(c) => c,
+        }
+    }
+
+    fn bind(self, value: &JsonValue, s: &mut Sql) -> StoreResult<String> {
+        let bad = || flotilla_core::Error::invalid("invalid page_token");
+        Ok(match self {
+            Key::Text(_) => s.bind(value.as_str().ok_or_else(bad)?.to_string()),
+            Key::Int(_) => s.bind(value.as_i64().ok_or_else(bad)?),
+            Key::Real(_) => s.bind(value.as_f64().ok_or_else(bad)?),
+        })
+    }
+
+    /// A row's sort key values (from column `first` on), as a page cursor.
+    pub(super) fn cursor(keys: &[Key], row: &postgres::Row, first: usize) -> Vec<JsonValue> {
+        keys.iter().enumerate().map(|(i, k)| k.read(row, first + i)).collect()
+    }
+
+    fn read(self, row: &postgres::Row, i: usize) -> JsonValue {
+        match self {
+            Key::Text(_) => JsonValue::from(row.get::<_, String>(i)),
+            Key::Int(_) => JsonValue::from(row.get::<_, i64>(i)),
+            Key::Real(_) => JsonValue::from(row.get::<_, f64>(i)),
+        }
+    }
+}
+
+/// Keyset paging over `keys`, every one sorted the same way: after the
+/// cursor is one row-value comparison (an index range). The select list of
+/// the keys and the ORDER BY.
+pub(super) fn keyset(
+    s: &mut Sql,
+    keys: &[Key],
+    cursor: Option<&[JsonValue]>,
+    desc: bool,
+) -> StoreResult<(String, String)> {
+    let columns: Vec<&str> = keys.iter().map(|k| k.column()).collect();
+    if let Some(cursor) = cursor {
+        let values = keys.iter().zip(cursor).map(|(k, v)| k.bind(v, s)).collect::<StoreResult<Vec<_>>>()?;
+        let op = if desc { "<" } else { ">" };
+        s.and(format!("({}) {op} ({})", columns.join(", "), values.join(", ")));
+    }
+    let direction = if desc { "DESC" } else { "ASC" };
+    let order: Vec<String> = columns.iter().map(|c| format!("{c} {direction}")).collect();
+    Ok((columns.join(", "), order.join(", ")))
 }

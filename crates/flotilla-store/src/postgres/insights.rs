@@ -36,6 +36,35 @@ fn distinct_keys(
     Ok(keys)
 }
 
+/// The distinct keys of `model_version_metrics` for one model.
+pub(super) fn version_metric_keys(tx: &mut Tx<'_>, rm_id: i64) -> StoreResult<Vec<String>> {
+    distinct_keys(
+        tx,
+        "SELECT key FROM model_version_metrics WHERE rm_id = $1 AND key > $2 ORDER BY key LIMIT 1",
+        &rm_id,
+        usize::MAX,
+    )
+}
+
+/// One version's values of `keys` (from [`version_metric_keys`]), one index seek each.
+pub(super) fn version_metric_values(
+    tx: &mut Tx<'_>,
+    rm_id: i64,
+    keys: &[String],
+    version: i64,
+) -> StoreResult<Vec<(String, f64)>> {
+    let mut metrics = Vec::new();
+    for key in keys {
+        if let Some(row) = tx.query_opt(
+            "SELECT value FROM model_version_metrics WHERE rm_id = $1 AND key = $2 AND version = $3",
+            &[&rm_id, key, &version],
+        )? {
+            metrics.push((key.clone(), row.get(0)));
+        }
+    }
+    Ok(metrics)
+}
+
 impl InsightStore for PgStore {
     fn version_metrics(&self, model: &str, versions: &[VersionNumber]) -> StoreResult<Vec<VersionMetrics>> {
         if versions.len() > MAX_VERSIONS {
@@ -43,23 +72,10 @@ impl InsightStore for PgStore {
         }
         self.read(|tx| {
             let rm_id = rm_id(tx, model)?;
-            let keys = distinct_keys(
-                tx,
-                "SELECT key FROM model_version_metrics WHERE rm_id = $1 AND key > $2 ORDER BY key LIMIT 1",
-                &rm_id,
-                usize::MAX,
-            )?;
+            let keys = version_metric_keys(tx, rm_id)?;
             let mut out = Vec::with_capacity(versions.len());
             for &v in versions {
-                let mut metrics = Vec::new();
-                for key in &keys {
-                    if let Some(row) = tx.query_opt(
-                        "SELECT value FROM model_version_metrics WHERE rm_id = $1 AND key = $2 AND version = $3",
-                        &[&rm_id, key, &v.get()],
-                    )? {
-                        metrics.push((key.clone(), row.get(0)));
-                    }
-                }
+                let metrics = version_metric_values(tx, rm_id, &keys, v.get())?;
                 if !metrics.is_empty() {
                     out.push(VersionMetrics { version: v, metrics });
                 }

@@ -40,7 +40,7 @@ mod runs;
 mod search_plan;
 mod search_runs;
 mod session;
-mod version_search;
+pub(crate) mod version_search;
 mod visible;
 
 pub use grant_log::take_written as take_written_grants;
