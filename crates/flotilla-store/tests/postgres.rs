@@ -299,3 +299,25 @@ fn insights_over_the_same_rows(store: &PgStore, client: &mut postgres::Client) {
     let (facets, truncated) = store.bounded_facets(&q, &[], bound).unwrap();
     assert_eq!((facets.total, truncated), (1, true));
 }
+
+/// Dataset profiles on PostgreSQL over dataset rows written directly (runs
+/// and datasets are written by areas ported separately).
+#[test]
+fn dataset_profiles_read_back() {
+    use flotilla_store::profiles::DatasetProfileStore;
+
+    let (guard, store) = fresh();
+    let mut client = postgres::Client::connect(&url_of(&guard), postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO dataset_entities (name, digest, creation_time, profile_bytes, profile_summary)
+             VALUES ('sales', 'd1', 0, '\\x0102ff', '{\"rows\":3}'), ('bare', 'd2', 0, NULL, NULL)",
+        )
+        .unwrap();
+    let profile = store.dataset_profile("sales", "d1").unwrap().expect("a profile");
+    assert_eq!((profile.bytes, profile.summary.as_str()), (vec![1, 2, 255], "{\"rows\":3}"));
+    assert!(store.dataset_profile("bare", "d2").unwrap().is_none());
+    assert_eq!(suite::kind(store.dataset_profile("sales", "d2")), flotilla_core::ErrorKind::NotFound);
+    assert!(store.dataset_experiments("sales", "d1").unwrap().is_empty());
+    assert_eq!(suite::kind(store.dataset_experiments("nope", "d1")), flotilla_core::ErrorKind::NotFound);
+}
