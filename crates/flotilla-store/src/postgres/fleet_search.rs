@@ -124,7 +124,7 @@ pub(super) fn build_filter(tx: &mut Tx<'_>, q: &FleetQuery, sorted: bool, s: &mu
             s.and(format!("{clause} {t}"));
         }
     }
-    if let Some(predicate) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", s) {
+    if let Some(predicate) = super::fleet_sql::visible_models(&q.visible, "rm.name", "rm.rm_id", s) {
         s.and(format!("({predicate})"));
     }
     Ok(())

@@ -44,7 +44,6 @@ mod runs;
 mod session;
 mod tx;
 mod version_search;
-mod visible;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -86,7 +86,7 @@ fn build_filter(tx: &mut Tx<'_>, q: &VersionQuery, s: &mut Sql) -> StoreResult<(
         let t = s.bind(t);
         s.and(format!("v.creation_time < {t}"));
     }
-    if let Some(predicate) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", s) {
+    if let Some(predicate) = super::fleet_sql::visible_models(&q.visible, "rm.name", "rm.rm_id", s) {
         s.and(format!("({predicate})"));
     }
     Ok(())
