@@ -245,4 +245,240 @@ fn tracking_latency_sqlite_and_postgresql_side_by_side() {
     for (name, i) in [("create_run", 0), ("log_batch(12)", 1), ("get_run", 2), ("search_runs(100)", 3)] {
         println!("{name:<16} {:>7.0} {:>11.0} {:>6.1}", s[i], p[i], p[i] / s[i]);
     }
+/// The connection string of a test's database.
+fn url_of(guard: &Guard) -> String {
+    match &guard.db {
+        Some(db) => guard.server.conninfo(db),
+        None => guard.server.conninfo("postgres"),
+    }
+}
+
+/// Families on PostgreSQL, before the registry is ported: creation, paging,
+/// the model count the facet triggers keep, and the fallback walk to the
+/// default (its version written directly).
+#[test]
+fn families_create_list_and_resolve_the_default() {
+    use flotilla_core::ErrorKind;
+    use flotilla_core::fleet::parse_path;
+    use flotilla_store::fleet::{FamilyStore, NewFamily};
+    use flotilla_store::{PageRequest, Visible};
+
+    let (guard, store) = fresh();
+    let new =
+        |name: &str| NewFamily { name: name.into(), levels: vec!["region".into(), "store".into()], description: None };
+    for name in ["demand", "churn", "price"] {
+        store.create_family(&new(name)).unwrap();
+    }
+    assert_eq!(suite::kind(store.create_family(&new("demand"))), ErrorKind::AlreadyExists);
+    assert_eq!(suite::kind(store.get_family("nope")), ErrorKind::NotFound);
+    let demand = store.get_family("demand").unwrap();
+    assert_eq!((demand.levels.len(), demand.models), (2, 1), "the default is its only model");
+
+    let mut names = Vec::new();
+    let mut page = PageRequest { max_results: Some(2), page_token: None };
+    loop {
+        let got = store.list_families(&page, &Visible::everything()).unwrap();
+        assert!(got.items.len() <= 2);
+        names.extend(got.items.into_iter().map(|f| f.name));
+        match got.next_page_token {
+            Some(t) => page.page_token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["churn", "demand", "price"]);
+    let only = Visible { all: false, ids_in: vec!["price".into()], ..Visible::everything() };
+    let got = store.list_families(&PageRequest::default(), &only).unwrap();
+    assert_eq!(got.items.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["price"]);
+
+    let path = parse_path("region=west/store=1").unwrap();
+    assert_eq!(suite::kind(store.resolve_partition("demand", &path, "champion")), ErrorKind::NotFound);
+    assert_eq!(
+        suite::kind(store.resolve_partition("demand", &parse_path("shelf=3").unwrap(), "champion")),
+        ErrorKind::NotFound
+    );
+    let mut client = postgres::Client::connect(&url_of(&guard), postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, status)
+             SELECT rm_id, 1, 0, 0, 's', 'READY' FROM registered_models WHERE name = 'demand'",
+        )
+        .unwrap();
+    let target = store.resolve_partition("demand", &path, "champion").unwrap();
+    assert_eq!((target.model.as_str(), target.version.get(), target.fallback), ("demand", 1, true));
+    assert!(target.partition.is_empty());
+}
+
+/// Fleet search and facets on PostgreSQL over family defaults whose versions,
+/// aliases, tags and metrics are written directly (the registry and bulk
+/// writes are ported separately): filters, keyset pages both ways, a metric
+/// sort, and facet counts from the counters and from the matches.
+#[test]
+fn fleet_search_and_facets_over_direct_rows() {
+    use flotilla_core::fleet::{FleetOrder, FleetQuery, FleetSort, MetricFilter, MetricOp, MetricRef};
+    use flotilla_store::Visible;
+    use flotilla_store::fleet::{FamilyStore, FleetSearchStore, NewFamily};
+
+    let (guard, store) = fresh();
+    for name in ["demand", "churn", "price", "stock"] {
+        store
+            .create_family(&NewFamily { name: name.into(), levels: vec!["region".into()], description: None })
+            .unwrap();
+    }
+    let mut client = postgres::Client::connect(&url_of(&guard), postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, source, status)
+                 SELECT rm_id, 1, 0, 0, 's', 'READY' FROM registered_models;
+             INSERT INTO registered_model_aliases (rm_id, alias, version)
+                 SELECT rm_id, 'champion', 1 FROM registered_models WHERE name <> 'stock';
+             INSERT INTO registered_model_tags (rm_id, key, value)
+                 SELECT rm_id, 'team', CASE WHEN name < 'p' THEN 'a' ELSE 'b' END FROM registered_models;
+             INSERT INTO alias_metrics (rm_id, alias, key, value)
+                 SELECT rm_id, 'champion', 'rmse', length(name) + ascii(name) / 1000.0
+                 FROM registered_models WHERE name <> 'stock';",
+        )
+        .unwrap();
+    let all = |q: FleetQuery| {
+        let mut q = FleetQuery { max_results: Some(1), ..q };
+        let mut names = Vec::new();
+        loop {
+            let page = store.search_fleet(&q).unwrap();
+            assert!(page.items.len() <= 1);
+            names.extend(page.items.into_iter().map(|m| m.name));
+            match page.next_page_token {
+                Some(t) => q.page_token = Some(t),
+                None => return names,
+            }
+        }
+    };
+    assert_eq!(all(FleetQuery::default()), ["churn", "demand", "price", "stock"]);
+    let desc = FleetSort { by: FleetOrder::Name, descending: true };
+    assert_eq!(all(FleetQuery { sort: desc, ..FleetQuery::default() }), ["stock", "price", "demand", "churn"]);
+    assert_eq!(all(FleetQuery { name_contains: Some("R%IC".into()), ..FleetQuery::default() }), Vec::<String>::new());
+    assert_eq!(all(FleetQuery { name_contains: Some("RIC".into()), ..FleetQuery::default() }), ["price"]);
+    assert_eq!(all(FleetQuery { missing_alias: vec!["champion".into()], ..FleetQuery::default() }), ["stock"]);
+    assert_eq!(
+        all(FleetQuery { tags: vec![("team".into(), "b".into())], ..FleetQuery::default() }),
+        ["price", "stock"]
+    );
+    assert_eq!(all(FleetQuery { family: Some("price".into()), ..FleetQuery::default() }), ["price"]);
+    // rmse: churn 5.099, demand 6.1, price 5.112; stock has none.
+    let by_rmse = |descending| FleetSort { by: FleetOrder::Metric(MetricRef::parse("rmse").unwrap()), descending };
+    assert_eq!(all(FleetQuery { sort: by_rmse(false), ..FleetQuery::default() }), ["churn", "price", "demand"]);
+    let under = MetricFilter { alias: "champion".into(), key: "rmse".into(), op: MetricOp::Lt, value: 6.0 };
+    assert_eq!(
+        all(FleetQuery { sort: by_rmse(true), metrics: vec![under.clone()], ..FleetQuery::default() }),
+        ["price", "churn"]
+    );
+    assert_eq!(all(FleetQuery { metrics: vec![under], ..FleetQuery::default() }), ["churn", "price"]);
+    let only = Visible { all: false, families_in: vec!["churn".into(), "stock".into()], ..Visible::everything() };
+    assert_eq!(all(FleetQuery { visible: only.clone(), ..FleetQuery::default() }), ["churn", "stock"]);
+    let page = store.search_fleet(&FleetQuery { family: Some("demand".into()), ..FleetQuery::default() }).unwrap();
+    let demand = &page.items[0];
+    assert_eq!((demand.family.as_deref(), demand.latest_version.map(|v| v.get())), (Some("demand"), Some(1)));
+    assert_eq!(demand.aliases.len(), 1);
+
+    let facets = store.fleet_facets(&FleetQuery::default(), &["team".into()]).unwrap();
+    assert_eq!(facets.total, 4);
+    assert_eq!(facets.aliases, [("champion".to_string(), 3)]);
+    assert_eq!(facets.stages, [("None".to_string(), 4)]);
+    assert_eq!(facets.tags, [("team".to_string(), vec![("a".to_string(), 2), ("b".to_string(), 2)])]);
+    assert_eq!(facets.families.len(), 4);
+    let hidden = store.fleet_facets(&FleetQuery { visible: only, ..FleetQuery::default() }, &[]).unwrap();
+    assert_eq!((hidden.total, hidden.aliases.clone()), (2, vec![("champion".to_string(), 1)]));
+    let matched =
+        store.fleet_facets(&FleetQuery { name_contains: Some("c".into()), ..FleetQuery::default() }, &[]).unwrap();
+    assert_eq!((matched.total, matched.aliases), (3, vec![("champion".to_string(), 2)]), "churn, price, stock");
+
+    insights_over_the_same_rows(&store, &mut client);
+    version_search_over_the_same_rows(&store);
+}
+
+/// Version search over the rows above (and the insights' version metrics).
+fn version_search_over_the_same_rows(store: &PgStore) {
+    use flotilla_core::fleet_versions::{VersionOrder, VersionQuery, VersionSort};
+    use flotilla_store::fleet::VersionSearchStore;
+
+    let all = |q: VersionQuery| {
+        let mut q = VersionQuery { max_results: Some(1), ..q };
+        let mut found = Vec::new();
+        loop {
+            let page = store.search_versions(&q).unwrap();
+            found.extend(page.items.into_iter().map(|v| (v.model, v.version.get(), v.aliases, v.metrics.len())));
+            match page.next_page_token {
+                Some(t) => q.page_token = Some(t),
+                None => {
+                    return found
+                        .into_iter()
+                        .map(|(m, v, a, n)| format!("{m}/{v}/{}/{n}", a.join(",")))
+                        .collect::<Vec<_>>();
+                }
+            }
+        }
+    };
+    assert_eq!(
+        all(VersionQuery::default()),
+        ["churn/1/champion/0", "demand/1/champion/0", "price/1/champion/2", "stock/1//0"]
+    );
+    let desc = VersionSort { by: VersionOrder::Version, descending: true };
+    assert_eq!(
+        all(VersionQuery { sort: desc, has_alias: vec!["champion".into()], ..VersionQuery::default() }).len(),
+        3
+    );
+    let by_a = VersionSort { by: VersionOrder::Metric("a".into()), descending: false };
+    assert_eq!(all(VersionQuery { sort: by_a, ..VersionQuery::default() }), ["price/1/champion/2"]);
+    let created = VersionSort { by: VersionOrder::Created, descending: true };
+    let family = VersionQuery { sort: created, family: Some("stock".into()), ..VersionQuery::default() };
+    assert_eq!(all(family), ["stock/1//0"]);
+}
+
+/// The insight reads over the rows of `fleet_search_and_facets_over_direct_rows`.
+fn insights_over_the_same_rows(store: &PgStore, client: &mut postgres::Client) {
+    use flotilla_core::VersionNumber;
+    use flotilla_core::fleet::FleetQuery;
+    use flotilla_store::insights::{FacetBound, InsightStore};
+
+    client
+        .batch_execute(
+            "INSERT INTO model_version_metrics (rm_id, key, version, value)
+             SELECT rm_id, k, 1, 0.5 FROM registered_models, unnest(ARRAY['b', 'a']) k WHERE name = 'price'",
+        )
+        .unwrap();
+    assert_eq!(store.alias_metric_keys("champion").unwrap(), ["rmse"]);
+    let names = ["price".to_string(), "nope".to_string(), "stock".to_string()];
+    assert_eq!(store.alias_metric_values(&names, "champion", "rmse").unwrap(), [Some(5.112), None, None]);
+    let sample = store.metric_sample("demand", &[], "champion", "rmse", 10).unwrap();
+    assert_eq!((sample.values, sample.members_read, sample.truncated), (vec![6.1], 1, false));
+    let timeline = store.version_timeline("demand", 5).unwrap();
+    assert_eq!(timeline.iter().map(|p| p.version.get()).collect::<Vec<_>>(), [1]);
+    let one = VersionNumber::new(1).unwrap();
+    let metrics = store.version_metrics("price", &[one]).unwrap();
+    assert_eq!(metrics[0].metrics, [("a".to_string(), 0.5), ("b".to_string(), 0.5)]);
+    assert_eq!(suite::kind(store.version_metrics("nope", &[one])), flotilla_core::ErrorKind::NotFound);
+    let bound = FacetBound { matches: 1, time: std::time::Duration::from_secs(5) };
+    let q = FleetQuery { name_contains: Some("c".into()), ..FleetQuery::default() };
+    let (facets, truncated) = store.bounded_facets(&q, &[], bound).unwrap();
+    assert_eq!((facets.total, truncated), (1, true));
+}
+
+/// Dataset profiles on PostgreSQL over dataset rows written directly (runs
+/// and datasets are written by areas ported separately).
+#[test]
+fn dataset_profiles_read_back() {
+    use flotilla_store::profiles::DatasetProfileStore;
+
+    let (guard, store) = fresh();
+    let mut client = postgres::Client::connect(&url_of(&guard), postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO dataset_entities (name, digest, creation_time, profile_bytes, profile_summary)
+             VALUES ('sales', 'd1', 0, '\\x0102ff', '{\"rows\":3}'), ('bare', 'd2', 0, NULL, NULL)",
+        )
+        .unwrap();
+    let profile = store.dataset_profile("sales", "d1").unwrap().expect("a profile");
+    assert_eq!((profile.bytes, profile.summary.as_str()), (vec![1, 2, 255], "{\"rows\":3}"));
+    assert!(store.dataset_profile("bare", "d2").unwrap().is_none());
+    assert_eq!(suite::kind(store.dataset_profile("sales", "d2")), flotilla_core::ErrorKind::NotFound);
+    assert!(store.dataset_experiments("sales", "d1").unwrap().is_empty());
+    assert_eq!(suite::kind(store.dataset_experiments("nope", "d1")), flotilla_core::ErrorKind::NotFound);
 }

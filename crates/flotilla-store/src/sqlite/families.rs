@@ -79,10 +79,23 @@ impl FamilyRow {
     /// The deepest existing member along `path`, for serving: a partition with no
     /// model of its own yet (a new store) is answered by its nearest ancestor, as
     /// partitioned models are served elsewhere. Returns the member and whether it
-    /// is the one `path` names. A key that is not one of the family's levels
-    /// names nothing the family could ever hold (not found); a level given twice,
-    /// or levels that contradict an existing member's path, are client mistakes.
+    /// is the one `path` names. Levels that contradict an existing member's path
+    /// are a client mistake; see [`Self::ordered_path`] for the others.
     pub fn nearest_member(&self, tx: &Transaction<'_>, path: &[PartitionValue]) -> StoreResult<(i64, bool)> {
+        let ordered = self.ordered_path(path)?;
+        // The empty path is the family default, which always exists.
+        for keep in (1..=ordered.len()).rev() {
+            if let Some(rm_id) = self.find_member(tx, &ordered[..keep])? {
+                return Ok((rm_id, keep == ordered.len()));
+            }
+        }
+        Ok((self.default_rm_id, ordered.is_empty()))
+    }
+
+    /// `path` sorted top level first, for [`Self::nearest_member`]: a key
+    /// that is not one of the family's levels names nothing the family could
+    /// ever hold (not found); a level given twice is a client mistake.
+    pub fn ordered_path(&self, path: &[PartitionValue]) -> StoreResult<Vec<PartitionValue>> {
         let mut by_depth = Vec::with_capacity(path.len().min(self.levels.len()));
         for p in path {
             let depth = self.depth_of(&p.key).map_err(|_| {
@@ -100,14 +113,7 @@ impl FamilyRow {
             by_depth.push((depth, p.clone()));
         }
         by_depth.sort_by_key(|(d, _)| *d);
-        let ordered: Vec<PartitionValue> = by_depth.into_iter().map(|(_, p)| p).collect();
-        // The empty path is the family default, which always exists.
-        for keep in (1..=ordered.len()).rev() {
-            if let Some(rm_id) = self.find_member(tx, &ordered[..keep])? {
-                return Ok((rm_id, keep == ordered.len()));
-            }
-        }
-        Ok((self.default_rm_id, ordered.is_empty()))
+        Ok(by_depth.into_iter().map(|(_, p)| p).collect())
     }
 
     /// The member for `path`, created with its ancestors if missing. A path
@@ -117,16 +123,7 @@ impl FamilyRow {
         if let Some(rm_id) = self.find_member(tx, path)? {
             return Ok((rm_id, member_name(tx, rm_id)?));
         }
-        let is_full = path.len() <= self.levels.len() && path.iter().zip(&self.levels).all(|(p, l)| &p.key == l);
-        if !is_full {
-            return Err(Error::invalid(format!(
-                "partition {} does not exist in family '{}'; to create it give its full path ({})",
-                fleet::path_string(path),
-                self.name,
-                self.levels.iter().take(path.len().max(1)).map(|l| format!("{l}=...")).collect::<Vec<_>>().join("/")
-            ))
-            .into());
-        }
+        self.check_full_path(path)?;
         let mut parent = self.default_rm_id;
         let mut name = self.name.clone();
         for depth in 1..=path.len() {
@@ -145,6 +142,30 @@ impl FamilyRow {
         Ok((parent, name))
     }
 
+    /// A new member needs its full path from the top level.
+    pub fn check_full_path(&self, path: &[PartitionValue]) -> StoreResult<()> {
+        let is_full = path.len() <= self.levels.len() && path.iter().zip(&self.levels).all(|(p, l)| &p.key == l);
+        if is_full {
+            return Ok(());
+        }
+        Err(Error::invalid(format!(
+            "partition {} does not exist in family '{}'; to create it give its full path ({})",
+            fleet::path_string(path),
+            self.name,
+            self.levels.iter().take(path.len().max(1)).map(|l| format!("{l}=...")).collect::<Vec<_>>().join("/")
+        ))
+        .into())
+    }
+
+    /// The error of a member name already taken by a model outside the family.
+    pub fn name_taken(&self, leaf: &PartitionValue, name: &str) -> crate::StoreError {
+        Error::already_exists(format!(
+            "cannot create partition {leaf} of family '{}': a registered model named '{name}' already exists outside the family",
+            self.name
+        ))
+        .into()
+    }
+
     fn create_member(&self, tx: &Transaction<'_>, path: &[PartitionValue], parent: i64) -> StoreResult<i64> {
         let leaf = path.last().ok_or_else(|| Error::internal("empty partition path"))?;
         let name = fleet::member_name(&self.name, Some(leaf));
@@ -157,11 +178,7 @@ impl FamilyRow {
             )?
             .execute(params![name, now, now])?;
         if inserted == 0 {
-            return Err(Error::already_exists(format!(
-                "cannot create partition {leaf} of family '{}': a registered model named '{name}' already exists outside the family",
-                self.name
-            ))
-            .into());
+            return Err(self.name_taken(leaf, &name));
         }
         let rm_id = tx.last_insert_rowid();
         tag_member(tx, rm_id, &self.name, &fleet::path_string(path))?;

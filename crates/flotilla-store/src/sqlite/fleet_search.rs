@@ -355,7 +355,7 @@ fn visible_filter(f: &mut Filter, q: &FleetQuery) {
     }
 }
 
-pub(super) fn validate(q: &FleetQuery) -> StoreResult<()> {
+pub(crate) fn validate(q: &FleetQuery) -> StoreResult<()> {
     q.check_limits()?;
     if q.depth.is_some() && q.family.is_none() {
         return Err(Error::invalid("a depth filter needs a family").into());

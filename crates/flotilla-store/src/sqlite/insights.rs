@@ -9,9 +9,9 @@ use super::{SqliteStore, families, registry, rows};
 use crate::error::StoreResult;
 use crate::insights::{FacetBound, InsightStore, MetricSample, TimelinePoint, VersionMetrics};
 
-const MAX_VERSIONS: usize = 100;
-const MAX_NAMES: usize = 1_000;
-const MAX_POINTS: usize = 2_000;
+pub(crate) const MAX_VERSIONS: usize = 100;
+pub(crate) const MAX_NAMES: usize = 1_000;
+pub(crate) const MAX_POINTS: usize = 2_000;
 
 /// The distinct keys of `model_version_metrics` for one model, one index
 /// step each (a skip scan: a model has few metric keys but may have many

@@ -108,7 +108,7 @@ impl Filter {
     }
 }
 
-fn validate(q: &VersionQuery) -> StoreResult<()> {
+pub(crate) fn validate(q: &VersionQuery) -> StoreResult<()> {
     q.check_limits()?;
     q.partition.iter().try_for_each(PartitionValue::validate)?;
     q.has_alias.iter().try_for_each(|a| validation::alias(a))?;
