@@ -245,6 +245,8 @@ fn tracking_latency_sqlite_and_postgresql_side_by_side() {
     for (name, i) in [("create_run", 0), ("log_batch(12)", 1), ("get_run", 2), ("search_runs(100)", 3)] {
         println!("{name:<16} {:>7.0} {:>11.0} {:>6.1}", s[i], p[i], p[i] / s[i]);
     }
+}
+
 /// The connection string of a test's database.
 fn url_of(guard: &Guard) -> String {
     match &guard.db {

@@ -198,8 +198,8 @@ fn family_by_id(tx: &mut Tx<'_>, id: i64) -> StoreResult<Family> {
 /// The creator's MANAGE grant on a new family. Users and grants are ported
 /// with the auth area (`postgres/auth.rs`, `grant_creator`); until then a
 /// creation with an owner fails whole rather than leaving the family ungranted.
-fn grant_owner(_tx: &mut Tx<'_>, _owner: i64, _name: &str) -> StoreResult<()> {
-    Err(super::unported("Creator grants"))
+fn grant_owner(tx: &mut Tx<'_>, owner: i64, name: &str) -> StoreResult<()> {
+    super::auth::grant_creator(tx, owner, crate::auth::FAMILY, name)
 }
 
 impl FamilyStore for PgStore {
