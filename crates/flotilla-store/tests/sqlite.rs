@@ -41,24 +41,68 @@ under_planning! {
 }
 
 /// The plans of a cross-metric page on one random fleet, each page asked of
-/// another: the default planning, walking only, driving only, and from the
-/// far end (a capped walk of one row finds its matches rare).
+/// another: from the metric pairs, the default planning, walking only,
+/// driving only, and from the far end (a capped walk of one row finds its
+/// matches rare); then the pair tables against the metrics they pair.
 #[test]
 fn cross_metric_plans_agree_and_continue_each_others_pages() {
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flotilla.db");
-    let planned = |drive_limit, walk_allowance, near_rows| {
+    let planned = |drive_limit, walk_allowance, near_rows, metric_pairs| {
         let mut store = SqliteStore::open(&path).unwrap();
-        let planning = flotilla_store::SearchPlanning { drive_limit, walk_allowance, near_rows, ..Default::default() };
+        let planning = flotilla_store::SearchPlanning {
+            drive_limit,
+            walk_allowance,
+            near_rows,
+            metric_pairs,
+            ..Default::default()
+        };
         store.set_search_planning(planning);
         store
     };
     let hour = Duration::from_secs(3600);
-    let stores =
-        [planned(0, hour, 1), SqliteStore::open(&path).unwrap(), planned(0, hour, 0), planned(0, Duration::ZERO, 0)];
+    let stores = [
+        planned(0, hour, 0, true),
+        planned(0, hour, 1, false),
+        SqliteStore::open(&path).unwrap(),
+        planned(0, hour, 0, false),
+        planned(0, Duration::ZERO, 0, false),
+    ];
     let refs: Vec<&dyn flotilla_store::Store> = stores.iter().map(|s| s as &dyn flotilla_store::Store).collect();
     suite::plans::cross_metric_pages_match_brute_force(&refs);
+    suite::plans::metric_changes_after_the_fleet(refs[0]);
+    metric_pairs_match_their_metrics(&path);
+}
+
+/// Every pair row is the pair of two metrics of one aliased version (or
+/// version), with the bucket of the first, and every such pair has its row.
+fn metric_pairs_match_their_metrics(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let checks = [
+        "SELECT rm_id, alias, key_a, key_b, value_b, value_a FROM alias_metric_pairs",
+        "SELECT a.rm_id, a.alias, a.key, b.key, b.value, a.value
+           FROM alias_metrics a JOIN alias_metrics b ON b.rm_id = a.rm_id AND b.alias = a.alias AND b.key <> a.key",
+        "SELECT rm_id, version, key_a, key_b, value_b, value_a FROM version_metric_pairs",
+        "SELECT a.rm_id, a.version, a.key, b.key, b.value, a.value FROM model_version_metrics a
+           JOIN model_version_metrics b ON b.rm_id = a.rm_id AND b.version = a.version AND b.key <> a.key",
+    ];
+    for pair in checks.chunks(2) {
+        let (rows, metrics) = (pair[0], pair[1]);
+        let count =
+            |sql: &str| -> i64 { conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0)).unwrap() };
+        assert!(count(rows) > 10, "{rows}");
+        assert_eq!(count(&format!("{rows} EXCEPT {metrics}")), 0, "{rows}");
+        assert_eq!(count(&format!("{metrics} EXCEPT {rows}")), 0, "{metrics}");
+    }
+    for table in ["alias_metric_pairs", "version_metric_pairs"] {
+        let mut stmt = conn.prepare(&format!("SELECT bucket, value_a FROM {table}")).unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))).unwrap();
+        for row in rows {
+            let (bucket, value) = row.unwrap();
+            assert_eq!(bucket, flotilla_store::sqlite::metric_bucket(value), "{table}: {value}");
+        }
+    }
 }
 
 #[test]

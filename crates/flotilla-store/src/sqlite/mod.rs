@@ -27,6 +27,8 @@ mod insights;
 mod keyset;
 mod lineage;
 mod logged_models;
+mod metric_pairs;
+pub use metric_pairs::bucket as metric_bucket;
 mod metrics;
 mod migrations;
 mod monitor;
@@ -167,6 +169,7 @@ impl SqliteStore {
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    metric_pairs::register(conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;

@@ -43,6 +43,10 @@ pub struct SearchPlanning {
     /// this many rows of the sort index; finding its matches rare there, it
     /// is answered from the far end (`far_end`). Zero: never.
     pub near_rows: usize,
+    /// A page sorted by a metric and filtered by another of the same
+    /// entities is read from the metric pairs (`metric_pairs`) unless
+    /// another set is small enough to drive it.
+    pub metric_pairs: bool,
 }
 
 /// The far end is tried when a capped walk found fewer than one match in
@@ -59,6 +63,12 @@ impl Default for SearchPlanning {
     fn default() -> Self {
         // Reading and sorting a set costs about a microsecond a row: 200,000
         // rows cost more than most walks.
-        Self { drive_limit: 10_000, drive_sizing: 200_000, walk_allowance: Duration::from_millis(20), near_rows: 1_000 }
+        Self {
+            drive_limit: 10_000,
+            drive_sizing: 200_000,
+            walk_allowance: Duration::from_millis(20),
+            near_rows: 1_000,
+            metric_pairs: true,
+        }
     }
 }

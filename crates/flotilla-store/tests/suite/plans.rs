@@ -370,3 +370,56 @@ pub fn cross_metric_pages_match_brute_force(stores: &[&dyn Store]) {
     }
     assert!(checked >= 120, "most cases span pages: {checked}");
 }
+
+/// Changes to the metrics of `random_fleet`'s models through every writer
+/// that touches them: alias moves and removals, a run's metrics logged after
+/// its version was made (twice, so the version's metrics are replaced), a
+/// version and a model deleted; the metric pairs must follow (checked by the
+/// caller against the tables).
+pub fn metric_changes_after_the_fleet(store: &dyn Store) {
+    use flotilla_core::model::Metric;
+    use flotilla_store::{NewModelVersion, NewRun};
+    let champions = names(store, &FleetQuery { has_alias: vec!["champion".into()], ..FleetQuery::default() });
+    assert!(champions.len() > 6);
+    let versions_of = |name: &str| {
+        versions(store, &VersionQuery { name_prefix: Some(name.to_string()), ..VersionQuery::default() })
+            .into_iter()
+            .filter(|v| v.starts_with(&format!("{name}/")))
+            .count()
+    };
+    // Move the champion to each model's first version, and remove one.
+    for name in &champions[..4] {
+        store.set_alias(name, "champion", "1").unwrap();
+    }
+    store.delete_alias(&champions[4], "champion").unwrap();
+    // A version whose run logs its metrics after it was made.
+    let run =
+        store.create_run(&NewRun { experiment_id: "0".into(), user_id: "ana".into(), ..NewRun::default() }).unwrap();
+    let metric = |key: &str, value: f64, step: i64| Metric {
+        key: key.into(),
+        value,
+        timestamp: 1,
+        step,
+        model_id: None,
+        dataset_name: None,
+        dataset_digest: None,
+        run_id: None,
+    };
+    store.log_batch(&run.info.run_id, &[metric("a", 2.0, 0)], &[], &[]).unwrap();
+    let v = store
+        .create_model_version(&NewModelVersion {
+            name: champions[5].clone(),
+            source: "mlflow-artifacts:/0/x".into(),
+            run_id: Some(run.info.run_id.clone()),
+            ..NewModelVersion::default()
+        })
+        .unwrap();
+    store.set_alias(&champions[5], "champion", &v.version.to_string()).unwrap();
+    store.log_batch(&run.info.run_id, &[metric("b", 3.0, 0), metric("a", 1.0, 1)], &[], &[]).unwrap();
+    store.log_batch(&run.info.run_id, &[metric("b", 4.0, 1)], &[], &[]).unwrap();
+    // A version and a model deleted.
+    if versions_of(&champions[6]) > 1 {
+        store.delete_model_version(&champions[6], "1").unwrap();
+    }
+    store.delete_registered_model(&champions[7]).unwrap();
+}
