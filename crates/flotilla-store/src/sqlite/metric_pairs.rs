@@ -121,8 +121,13 @@ pub(super) fn page(
     let (op, x) = q.bound;
     let at = bucket(x);
     let (lo, hi) = match op {
-        "<" | "<=" => (i64::MIN, at),
-        ">" | ">=" => (at, i64::MAX),
+        // A strict bound leaves out its own value: a bound on a bucket's
+        // first value (2.0, 5.0) then leaves that bucket out, which would
+        // otherwise be read to its end for no match.
+        "<" => (i64::MIN, bucket(x.next_down())),
+        "<=" => (i64::MIN, at),
+        ">" => (bucket(x.next_up()), i64::MAX),
+        ">=" => (at, i64::MAX),
         "=" => (at, at),
         _ => return Ok(None),
     };
