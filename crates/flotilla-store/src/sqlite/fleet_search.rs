@@ -507,6 +507,9 @@ fn sort_index(m: &MetricRef) -> SortIndex {
     }
 }
 
+/// A page's models (id and cursor), in its order.
+type ModelRows = Vec<(i64, Vec<JsonValue>)>;
+
 /// A page sorted by `m` whose every filter is a set, one of them a bound on
 /// another metric of the same alias and none of the others small enough to
 /// drive: from the metric pairs (`metric_pairs`), the others probed per row.
@@ -518,7 +521,7 @@ fn pair_page(
     cursor: Option<&[JsonValue]>,
     want: usize,
     drive_limit: i64,
-) -> StoreResult<Option<Vec<(i64, Vec<JsonValue>)>>> {
+) -> StoreResult<Option<ModelRows>> {
     if !f.exact {
         return Ok(None);
     }

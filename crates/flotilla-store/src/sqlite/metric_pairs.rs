@@ -107,6 +107,9 @@ pub(super) struct PairPage<'a> {
     pub desc: bool,
 }
 
+/// A page's rows: each one's key columns and cursor, in the page's order.
+pub(super) type PairRows = Vec<(Vec<i64>, Vec<JsonValue>)>;
+
 /// A row of the page: its sort key (b's value, then the key columns).
 type Row = Vec<SqlValue>;
 
@@ -117,7 +120,7 @@ pub(super) fn page(
     q: &PairPage<'_>,
     cursor: Option<&[JsonValue]>,
     want: usize,
-) -> StoreResult<Option<Vec<(Vec<i64>, Vec<JsonValue>)>>> {
+) -> StoreResult<Option<PairRows>> {
     let (op, x) = q.bound;
     let at = bucket(x);
     let (lo, hi) = match op {

@@ -363,6 +363,9 @@ impl VersionSearchStore for SqliteStore {
     }
 }
 
+/// A page's versions (key and cursor), in its order.
+type VersionRows = Vec<([i64; 2], Vec<JsonValue>)>;
+
 /// A page sorted by `metric` whose every filter is a set, one of them a
 /// bound on another metric and none of the others small enough to drive:
 /// from the metric pairs (`metric_pairs`), the others probed per row.
@@ -374,7 +377,7 @@ fn pair_page(
     cursor: Option<&[JsonValue]>,
     want: usize,
     drive_limit: i64,
-) -> StoreResult<Option<Vec<([i64; 2], Vec<JsonValue>)>>> {
+) -> StoreResult<Option<VersionRows>> {
     if !f.exact {
         return Ok(None);
     }
