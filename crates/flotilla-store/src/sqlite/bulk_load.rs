@@ -53,10 +53,12 @@ const DEFERRED: &[&str] = &[
     "alias_metric_pairs_by_bucket",
     "alias_metric_pairs_delete",
     "alias_metric_pairs_insert",
+    "alias_metric_pairs_overflow",
     "alias_metric_pairs_update",
     "version_metric_pairs_by_bucket",
     "version_metric_pairs_delete",
     "version_metric_pairs_insert",
+    "version_metric_pairs_overflow",
     "version_metric_pairs_update",
 ];
 

@@ -534,6 +534,10 @@ fn pair_page(
         return Ok(None);
     }
     let Some((alias, key_a, op, x)) = f.placed[driver].1.metric.clone() else { return Ok(None) };
+    // An aliased version past the cap has no pairs: the far-end plan then.
+    if metric_pairs::alias_overflowed(tx, &alias)? {
+        return Ok(None);
+    }
     let others = f.placed.iter().enumerate().filter(|(i, _)| *i != driver).map(|(_, (_, o))| o);
     let q = metric_pairs::PairPage {
         table: "alias_metric_pairs",

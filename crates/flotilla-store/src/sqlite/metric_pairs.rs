@@ -22,6 +22,18 @@
 //! binade of a's values) and about `want` rows, whatever the set's size and
 //! wherever its matches lie along the sort.
 //!
+//! Bound: the pairs are quadratic in an entity's metric count, and a run may
+//! log any number of keys, so only entities with at most
+//! [`MAX_PAIRED_METRICS`] metrics are paired (at most 16 x 15 rows each).
+//! One that crosses the cap has its pairs removed and a row in
+//! `alias_metric_overflow` / `version_metric_overflow`; the triggers' `WHEN`
+//! clauses (a count capped at 17 rows, an overflow probe) keep every write
+//! O(cap). It stays in overflow until its last metric is gone (an alias
+//! moved to a smaller version is re-paired, as the move deletes every metric
+//! first). A page uses the pairs only while no entity of its table (of its
+//! alias name, for aliases) is in overflow ([`alias_overflowed`], [`versions_overflowed`]); else the caller
+//! falls back to the far-end plan, with the same rows.
+//!
 //! Exactness: the bucket is monotone in the value, so every match of a's
 //! bound is in a bucket of the range, and every row read is checked against
 //! the bound itself; the sort key (b's value, then the entity's key) is
@@ -37,6 +49,11 @@ use serde_json::Value as JsonValue;
 
 use super::keyset;
 use crate::error::StoreResult;
+
+/// The most metrics an aliased version (or version) may have and be paired:
+/// the migration's triggers and [`REBUILD`] spell the same 16 (and the
+/// capped count's 17).
+pub const MAX_PAIRED_METRICS: usize = 16;
 
 /// Mantissa bits kept in a bucket: 32 buckets per binade.
 const BUCKET_MANTISSA_BITS: u32 = 5;
@@ -69,22 +86,47 @@ pub const DEFERRED: &[&str] = &[
     "alias_metric_pairs_by_bucket",
     "alias_metric_pairs_delete",
     "alias_metric_pairs_insert",
+    "alias_metric_pairs_overflow",
     "alias_metric_pairs_update",
     "version_metric_pairs_by_bucket",
     "version_metric_pairs_delete",
     "version_metric_pairs_insert",
+    "version_metric_pairs_overflow",
     "version_metric_pairs_update",
 ];
 
-/// Every pair, from the metric tables.
+/// Every pair of the entities within the cap, and the overflow of the
+/// others, from the metric tables.
 pub(super) const REBUILD: &str = "DELETE FROM alias_metric_pairs;
 DELETE FROM version_metric_pairs;
+DELETE FROM alias_metric_overflow;
+DELETE FROM version_metric_overflow;
+INSERT INTO alias_metric_overflow (alias, rm_id)
+SELECT alias, rm_id FROM alias_metrics GROUP BY rm_id, alias HAVING count(*) > 16;
+INSERT INTO version_metric_overflow (rm_id, version)
+SELECT rm_id, version FROM model_version_metrics GROUP BY rm_id, version HAVING count(*) > 16;
 INSERT INTO alias_metric_pairs (rm_id, alias, key_a, key_b, bucket, value_b, value_a)
 SELECT a.rm_id, a.alias, a.key, b.key, flotilla_metric_bucket(a.value), b.value, a.value
-  FROM alias_metrics a JOIN alias_metrics b ON b.rm_id = a.rm_id AND b.alias = a.alias AND b.key <> a.key;
+  FROM alias_metrics a JOIN alias_metrics b ON b.rm_id = a.rm_id AND b.alias = a.alias AND b.key <> a.key
+ WHERE NOT EXISTS (SELECT 1 FROM alias_metric_overflow o WHERE o.alias = a.alias AND o.rm_id = a.rm_id);
 INSERT INTO version_metric_pairs (rm_id, version, key_a, key_b, bucket, value_b, value_a)
 SELECT a.rm_id, a.version, a.key, b.key, flotilla_metric_bucket(a.value), b.value, a.value
-  FROM model_version_metrics a JOIN model_version_metrics b ON b.rm_id = a.rm_id AND b.version = a.version AND b.key <> a.key;";
+  FROM model_version_metrics a JOIN model_version_metrics b ON b.rm_id = a.rm_id AND b.version = a.version AND b.key <> a.key
+ WHERE NOT EXISTS (SELECT 1 FROM version_metric_overflow o WHERE o.rm_id = a.rm_id AND o.version = a.version);";
+
+/// Whether an aliased version under `alias` is past the cap (not paired):
+/// the fleet's pair plan for that alias is then not exact. One seek.
+pub(super) fn alias_overflowed(tx: &Transaction<'_>, alias: &str) -> StoreResult<bool> {
+    let mut stmt = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM alias_metric_overflow WHERE alias = ?)")?;
+    Ok(stmt.query_row([alias], |r| r.get(0))?)
+}
+
+/// Whether a version is past the cap (not paired): the version search's
+/// pair plan is then not exact. One seek.
+pub(super) fn versions_overflowed(tx: &Transaction<'_>) -> StoreResult<bool> {
+    let mut stmt = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM version_metric_overflow)")?;
+    Ok(stmt.query_row([], |r| r.get(0))?)
+}
 
 /// One page's question to a pair table.
 pub(super) struct PairPage<'a> {

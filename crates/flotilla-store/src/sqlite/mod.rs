@@ -28,7 +28,7 @@ mod keyset;
 mod lineage;
 mod logged_models;
 mod metric_pairs;
-pub use metric_pairs::bucket as metric_bucket;
+pub use metric_pairs::{MAX_PAIRED_METRICS, bucket as metric_bucket};
 mod metrics;
 mod migrations;
 mod monitor;

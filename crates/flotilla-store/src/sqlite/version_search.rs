@@ -390,6 +390,10 @@ fn pair_page(
         return Ok(None);
     }
     let Some((key_a, op, x)) = f.placed[driver].1.metric.clone() else { return Ok(None) };
+    // A version past the cap has no pairs: the far-end plan then.
+    if metric_pairs::versions_overflowed(tx)? {
+        return Ok(None);
+    }
     let others = f.placed.iter().enumerate().filter(|(i, _)| *i != driver).map(|(_, (_, o))| o);
     let q = metric_pairs::PairPage {
         table: "version_metric_pairs",
