@@ -43,19 +43,22 @@ under_planning! {
 /// The plans of a cross-metric page on one random fleet, each page asked of
 /// another: from the metric pairs, the default planning, walking only,
 /// driving only, and from the far end (a capped walk of one row finds its
-/// matches rare); then the pair tables against the metrics they pair.
+/// matches rare); again with a version past the pairs' cap, merged into the
+/// pairs' pages or (a store merging none) answered from the far end; then
+/// the pair tables against the metrics they pair, also after a bulk rebuild.
 #[test]
 fn cross_metric_plans_agree_and_continue_each_others_pages() {
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flotilla.db");
-    let planned = |drive_limit, walk_allowance, near_rows, metric_pairs| {
+    let planned = |drive_limit, walk_allowance, near_rows, metric_pairs, pair_overflow_merged| {
         let mut store = SqliteStore::open(&path).unwrap();
         let planning = flotilla_store::SearchPlanning {
             drive_limit,
             walk_allowance,
             near_rows,
             metric_pairs,
+            pair_overflow_merged,
             ..Default::default()
         };
         store.set_search_planning(planning);
@@ -63,17 +66,20 @@ fn cross_metric_plans_agree_and_continue_each_others_pages() {
     };
     let hour = Duration::from_secs(3600);
     let stores = [
-        planned(0, hour, 0, true),
-        planned(0, hour, 1, false),
+        planned(0, hour, 0, true, 256),
+        planned(0, hour, 1, false, 256),
         SqliteStore::open(&path).unwrap(),
-        planned(0, hour, 0, false),
-        planned(0, Duration::ZERO, 0, false),
+        planned(0, hour, 0, false, 256),
+        planned(0, Duration::ZERO, 0, false, 256),
+        // Pairs, but no entity past their cap merged in: the far end then.
+        planned(0, hour, 1, true, 0),
     ];
     let refs: Vec<&dyn flotilla_store::Store> = stores.iter().map(|s| s as &dyn flotilla_store::Store).collect();
     let mut fleet = suite::plans::random_cross_metric_fleet(refs[0]);
     suite::plans::cross_metric_pages_match(&refs, &fleet);
     // A champion version past the pairs' cap: not paired, in overflow; the
-    // pair plan steps aside and every plan still pages through the same rows.
+    // pair plan merges it in (or, not allowed to, steps aside) and every plan
+    // still pages through the same rows.
     let version = suite::plans::overflowing_champion(refs[0], &mut fleet, 40);
     let counts = pair_counts(&path);
     assert_eq!(counts.overflow, (1, 1), "{version}");

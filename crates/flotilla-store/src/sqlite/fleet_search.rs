@@ -441,7 +441,10 @@ impl FleetSearchStore for SqliteStore {
             // (`metric_pairs`). Else, with only sets to probe: a capped walk,
             // and from the far end if it finds matches rare (`far_end`).
             let mut near = match sorted.filter(|_| self.planning.metric_pairs) {
-                Some(m) => pair_page(tx, &walk, m, desc, cursor.as_deref(), limit + 1, self.planning.drive_limit)?,
+                Some(m) => {
+                    let limits = (self.planning.drive_limit, self.planning.pair_overflow_merged);
+                    pair_page(tx, &walk, m, desc, cursor.as_deref(), limit + 1, limits)?
+                }
                 None => None,
             };
             if near.is_none()
@@ -520,7 +523,7 @@ fn pair_page(
     desc: bool,
     cursor: Option<&[JsonValue]>,
     want: usize,
-    drive_limit: i64,
+    (drive_limit, overflow_limit): (i64, usize),
 ) -> StoreResult<Option<ModelRows>> {
     if !f.exact {
         return Ok(None);
@@ -534,10 +537,12 @@ fn pair_page(
         return Ok(None);
     }
     let Some((alias, key_a, op, x)) = f.placed[driver].1.metric.clone() else { return Ok(None) };
-    // An aliased version past the cap has no pairs: the far-end plan then.
-    if metric_pairs::alias_overflowed(tx, &alias)? {
-        return Ok(None);
-    }
+    // Aliased versions past the pairs' cap are merged in while few; else the far-end plan.
+    let overflow = match metric_pairs::alias_overflow(tx, &alias, overflow_limit)? {
+        0 => None,
+        n if n > overflow_limit => return Ok(None),
+        _ => Some((metric_pairs::ALIAS_OVERFLOW_ROWS, vec![text(&key_a), text(&m.key), text(&alias)])),
+    };
     let others = f.placed.iter().enumerate().filter(|(i, _)| *i != driver).map(|(_, (_, o))| o);
     let q = metric_pairs::PairPage {
         table: "alias_metric_pairs",
@@ -552,6 +557,7 @@ fn pair_page(
             .collect(),
         probe_args: others.flat_map(|o| o.args.iter().cloned()).collect(),
         desc,
+        overflow,
     };
     Ok(metric_pairs::page(tx, &q, cursor, want)?.map(|rows| rows.into_iter().map(|(ids, c)| (ids[0], c)).collect()))
 }

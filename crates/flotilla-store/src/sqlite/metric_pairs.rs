@@ -30,9 +30,11 @@
 //! clauses (a count capped at 17 rows, an overflow probe) keep every write
 //! O(cap). It stays in overflow until its last metric is gone (an alias
 //! moved to a smaller version is re-paired, as the move deletes every metric
-//! first). A page uses the pairs only while no entity of its table (of its
-//! alias name, for aliases) is in overflow ([`alias_overflowed`], [`versions_overflowed`]); else the caller
-//! falls back to the far-end plan, with the same rows.
+//! first). A page merges in the entities of its table (of its alias name,
+//! for aliases) in overflow, read from the metric tables, while there are
+//! few ([`alias_overflow`], [`version_overflow`], at most
+//! `SearchPlanning::pair_overflow_merged`); with more, the caller falls
+//! back to the far-end plan, with the same rows.
 //!
 //! Exactness: the bucket is monotone in the value, so every match of a's
 //! bound is in a bucket of the range, and every row read is checked against
@@ -44,7 +46,7 @@ use std::cmp::Ordering;
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Transaction, params_from_iter};
+use rusqlite::{Connection, Transaction, params, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset;
@@ -114,19 +116,39 @@ SELECT a.rm_id, a.version, a.key, b.key, flotilla_metric_bucket(a.value), b.valu
   FROM model_version_metrics a JOIN model_version_metrics b ON b.rm_id = a.rm_id AND b.version = a.version AND b.key <> a.key
  WHERE NOT EXISTS (SELECT 1 FROM version_metric_overflow o WHERE o.rm_id = a.rm_id AND o.version = a.version);";
 
-/// Whether an aliased version under `alias` is past the cap (not paired):
-/// the fleet's pair plan for that alias is then not exact. One seek.
-pub(super) fn alias_overflowed(tx: &Transaction<'_>, alias: &str) -> StoreResult<bool> {
-    let mut stmt = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM alias_metric_overflow WHERE alias = ?)")?;
-    Ok(stmt.query_row([alias], |r| r.get(0))?)
+/// How many aliased versions under `alias` are past the cap (not paired),
+/// counted up to `limit + 1`: one short index range.
+pub(super) fn alias_overflow(tx: &Transaction<'_>, alias: &str, limit: usize) -> StoreResult<usize> {
+    let mut stmt =
+        tx.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM alias_metric_overflow WHERE alias = ? LIMIT ?)")?;
+    let n: i64 = stmt.query_row(params![alias, limit.saturating_add(1) as i64], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
-/// Whether a version is past the cap (not paired): the version search's
-/// pair plan is then not exact. One seek.
-pub(super) fn versions_overflowed(tx: &Transaction<'_>) -> StoreResult<bool> {
-    let mut stmt = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM version_metric_overflow)")?;
-    Ok(stmt.query_row([], |r| r.get(0))?)
+/// How many versions are past the cap (not paired), counted up to
+/// `limit + 1`.
+pub(super) fn version_overflow(tx: &Transaction<'_>, limit: usize) -> StoreResult<usize> {
+    let mut stmt = tx.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM version_metric_overflow LIMIT ?)")?;
+    let n: i64 = stmt.query_row([limit.saturating_add(1) as i64], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
+
+/// The virtual pair rows (`value_b`, the key columns, `value_a`) of the
+/// aliased versions under an alias past the cap, from `alias_metrics`;
+/// arguments: key a, key b, alias.
+pub(super) const ALIAS_OVERFLOW_ROWS: &str = "SELECT b.value AS value_b, o.rm_id AS rm_id, a.value AS value_a
+  FROM alias_metric_overflow o
+  JOIN alias_metrics a ON a.rm_id = o.rm_id AND a.alias = o.alias AND a.key = ?
+  JOIN alias_metrics b ON b.rm_id = o.rm_id AND b.alias = o.alias AND b.key = ?
+ WHERE o.alias = ?";
+
+/// The same of the versions past the cap, from `model_version_metrics`;
+/// arguments: key a, key b.
+pub(super) const VERSION_OVERFLOW_ROWS: &str =
+    "SELECT b.value AS value_b, o.rm_id AS rm_id, o.version AS version, a.value AS value_a
+  FROM version_metric_overflow o
+  JOIN model_version_metrics a ON a.rm_id = o.rm_id AND a.key = ? AND a.version = o.version
+  JOIN model_version_metrics b ON b.rm_id = o.rm_id AND b.key = ? AND b.version = o.version";
 
 /// One page's question to a pair table.
 pub(super) struct PairPage<'a> {
@@ -147,6 +169,10 @@ pub(super) struct PairPage<'a> {
     pub probes: Vec<String>,
     pub probe_args: Vec<SqlValue>,
     pub desc: bool,
+    /// The entities the head would read that are past the cap, as virtual
+    /// pair rows ([`ALIAS_OVERFLOW_ROWS`], [`VERSION_OVERFLOW_ROWS`]) and
+    /// their arguments; `None` when there are none. Merged into the page.
+    pub overflow: Option<(&'static str, Vec<SqlValue>)>,
 }
 
 /// A page's rows: each one's key columns and cursor, in the page's order.
@@ -244,7 +270,23 @@ pub(super) fn page(
     let mut first = tx.prepare_cached(&format!(
         "SELECT {list} {from} AND p.bucket = ? AND p.value_a {op} ?{range}{probes} ORDER BY {order} LIMIT ?"
     ))?;
+    // The entities past the cap (disjoint from the pairs): their first
+    // `want` matches seed the page, which the buckets then improve on.
     let mut found: Vec<Row> = Vec::new();
+    if let Some((rows, overflow_args)) = &q.overflow {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {list} FROM ({rows}) p WHERE p.value_a {op} ?{range}{probes} ORDER BY {order} LIMIT ?"
+        ))?;
+        let mut args = overflow_args.clone();
+        args.push(SqlValue::Real(x));
+        args.extend(range_args.iter().cloned());
+        args.extend(q.probe_args.iter().cloned());
+        args.push((want as i64).into());
+        let mut rows = stmt.query(params_from_iter(args.iter()))?;
+        while let Some(r) = rows.next()? {
+            found.push((0..columns.len()).map(|i| r.get::<_, SqlValue>(i)).collect::<Result<_, _>>()?);
+        }
+    }
     for (b, head) in heads {
         let last = (found.len() == want).then(|| found[want - 1].clone());
         if last.as_ref().is_some_and(|l| cmp(&head, l) == Ordering::Greater) {

@@ -47,6 +47,10 @@ pub struct SearchPlanning {
     /// entities is read from the metric pairs (`metric_pairs`) unless
     /// another set is small enough to drive it.
     pub metric_pairs: bool,
+    /// The pairs' plan merges in the entities past the pairs' cap (not
+    /// paired) when there are at most this many for its table (or alias),
+    /// each read from the metric tables; more, and the far-end plan answers.
+    pub pair_overflow_merged: usize,
 }
 
 /// The far end is tried when a capped walk found fewer than one match in
@@ -69,6 +73,8 @@ impl Default for SearchPlanning {
             walk_allowance: Duration::from_millis(20),
             near_rows: 1_000,
             metric_pairs: true,
+            // Two seeks each: about a millisecond for all of them.
+            pair_overflow_merged: 256,
         }
     }
 }

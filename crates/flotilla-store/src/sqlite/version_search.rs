@@ -303,7 +303,8 @@ impl VersionSearchStore for SqliteStore {
             // and from the far end if it finds matches rare (`far_end`).
             let mut near = match &q.sort.by {
                 VersionOrder::Metric(metric) if self.planning.metric_pairs => {
-                    pair_page(tx, &walk, metric, desc, cursor.as_deref(), limit + 1, self.planning.drive_limit)?
+                    let limits = (self.planning.drive_limit, self.planning.pair_overflow_merged);
+                    pair_page(tx, &walk, metric, desc, cursor.as_deref(), limit + 1, limits)?
                 }
                 VersionOrder::Metric(_) | VersionOrder::Version | VersionOrder::Created => None,
             };
@@ -376,7 +377,7 @@ fn pair_page(
     desc: bool,
     cursor: Option<&[JsonValue]>,
     want: usize,
-    drive_limit: i64,
+    (drive_limit, overflow_limit): (i64, usize),
 ) -> StoreResult<Option<VersionRows>> {
     if !f.exact {
         return Ok(None);
@@ -390,10 +391,12 @@ fn pair_page(
         return Ok(None);
     }
     let Some((key_a, op, x)) = f.placed[driver].1.metric.clone() else { return Ok(None) };
-    // A version past the cap has no pairs: the far-end plan then.
-    if metric_pairs::versions_overflowed(tx)? {
-        return Ok(None);
-    }
+    // Versions past the pairs' cap are merged in while few; else the far-end plan.
+    let overflow = match metric_pairs::version_overflow(tx, overflow_limit)? {
+        0 => None,
+        n if n > overflow_limit => return Ok(None),
+        _ => Some((metric_pairs::VERSION_OVERFLOW_ROWS, vec![text(&key_a), text(metric)])),
+    };
     let others = f.placed.iter().enumerate().filter(|(i, _)| *i != driver).map(|(_, (_, o))| o);
     let q = metric_pairs::PairPage {
         table: "version_metric_pairs",
@@ -414,6 +417,7 @@ fn pair_page(
             .collect(),
         probe_args: others.flat_map(|o| o.args.iter().cloned()).collect(),
         desc,
+        overflow,
     };
     Ok(metric_pairs::page(tx, &q, cursor, want)?
         .map(|rows| rows.into_iter().map(|(ids, c)| ([ids[0], ids[1]], c)).collect()))

@@ -14,8 +14,9 @@
 -- capped at 17 rows, an overflow probe) keep every write O(cap). It stays
 -- in overflow until its last metric is gone (conservative: an alias moved
 -- to a smaller version is re-paired, as the move deletes every metric
--- first). A search uses the pairs only while no entity of its table (alias:
--- of its alias name) is in overflow, else the far-end plan.
+-- first). A search merges the few entities of its table (alias: of its
+-- alias name) in overflow into the pairs' page, read from the metric tables;
+-- with many (`SearchPlanning::pair_overflow_merged`), the far-end plan.
 
 -- Versions keyed (rm_id, version): the metrics of one version, for the triggers.
 CREATE INDEX model_version_metrics_by_version ON model_version_metrics (rm_id, version);
