@@ -379,7 +379,8 @@ pub fn generate_fleet(
     let rows_written = Instant::now();
     // This writer's indexes and counts while the second writer finishes.
     loader.write(|tx| {
-        bulk_load::finish_except(tx, CatchUp::ByLoader, &side::PENDING_UNTIL_COPIED)?;
+        let later: Vec<&str> = side::PENDING_UNTIL_COPIED.iter().chain(bulk_load::METRIC_PAIRS).copied().collect();
+        bulk_load::finish_except(tx, CatchUp::ByLoader, &later)?;
         datasets::finish_shared(tx, &tally.shared)?;
         add_facet_counts(tx, &regions, &tally.counts)
     })?;
@@ -387,9 +388,13 @@ pub fn generate_fleet(
     let scratch = side.finish()?;
     let waited = indexed_here.elapsed();
     let copied = loader.write_attached(&scratch, "side", |tx| {
-        bulk_load::finish(tx, CatchUp::ByLoader)?;
+        // The metric pairs' triggers stay off through the copy (SQLite's
+        // transfer optimization needs a table without triggers); the pairs
+        // are then made from the copied tables.
+        bulk_load::finish_except(tx, CatchUp::ByLoader, bulk_load::METRIC_PAIRS)?;
         let copying = Instant::now();
         SideWriter::copy_attached(tx)?;
+        bulk_load::finish(tx, CatchUp::ByLoader)?;
         tracing::debug!(
             waited_seconds = waited.as_secs_f64(),
             copied_seconds = copying.elapsed().as_secs_f64(),

@@ -66,7 +66,7 @@ impl SideWriter {
         let mut ddl: Vec<(String, String)> = Vec::new();
         for table in SIDE_TABLES {
             let mut stmt = store.prepare(
-                "SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL
+                "SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL AND type <> 'trigger'
                  ORDER BY type = 'index', name",
             )?;
             for row in stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))? {

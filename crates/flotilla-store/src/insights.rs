@@ -5,6 +5,7 @@
 
 use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
+use flotilla_core::visible::Visible;
 
 use crate::error::StoreResult;
 
@@ -64,6 +65,20 @@ pub trait InsightStore: Send + Sync {
         alias: &str,
         key: &str,
         limit: usize,
+    ) -> StoreResult<MetricSample> {
+        self.metric_sample_visible(family, partition, alias, key, limit, &Visible::everything())
+    }
+    /// Like [`InsightStore::metric_sample`], with the values of the members
+    /// `visible` admits only (a member denied to the caller is read but not
+    /// counted).
+    fn metric_sample_visible(
+        &self,
+        family: &str,
+        partition: &[PartitionValue],
+        alias: &str,
+        key: &str,
+        limit: usize,
+        visible: &Visible,
     ) -> StoreResult<MetricSample>;
     /// `alias:key` of each named model (`None` where absent), in order. At most 1,000 names.
     fn alias_metric_values(&self, models: &[String], alias: &str, key: &str) -> StoreResult<Vec<Option<f64>>>;

@@ -41,24 +41,210 @@ under_planning! {
 }
 
 /// The plans of a cross-metric page on one random fleet, each page asked of
-/// another: the default planning, walking only, driving only, and from the
-/// far end (a capped walk of one row finds its matches rare).
+/// another: from the metric pairs, the default planning, walking only,
+/// driving only, and from the far end (a capped walk of one row finds its
+/// matches rare); again with a version past the pairs' cap, merged into the
+/// pairs' pages or (a store merging none) answered from the far end; then
+/// the pair tables against the metrics they pair, also after a bulk rebuild.
 #[test]
 fn cross_metric_plans_agree_and_continue_each_others_pages() {
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flotilla.db");
-    let planned = |drive_limit, walk_allowance, near_rows| {
+    let planned = |drive_limit, walk_allowance, near_rows, metric_pairs, pair_overflow_merged| {
         let mut store = SqliteStore::open(&path).unwrap();
-        let planning = flotilla_store::SearchPlanning { drive_limit, walk_allowance, near_rows, ..Default::default() };
+        let planning = flotilla_store::SearchPlanning {
+            drive_limit,
+            walk_allowance,
+            near_rows,
+            metric_pairs,
+            pair_overflow_merged,
+            ..Default::default()
+        };
         store.set_search_planning(planning);
         store
     };
     let hour = Duration::from_secs(3600);
-    let stores =
-        [planned(0, hour, 1), SqliteStore::open(&path).unwrap(), planned(0, hour, 0), planned(0, Duration::ZERO, 0)];
+    let stores = [
+        planned(0, hour, 0, true, 256),
+        planned(0, hour, 1, false, 256),
+        SqliteStore::open(&path).unwrap(),
+        planned(0, hour, 0, false, 256),
+        planned(0, Duration::ZERO, 0, false, 256),
+        // Pairs, but no entity past their cap merged in: the far end then.
+        planned(0, hour, 1, true, 0),
+    ];
     let refs: Vec<&dyn flotilla_store::Store> = stores.iter().map(|s| s as &dyn flotilla_store::Store).collect();
-    suite::plans::cross_metric_pages_match_brute_force(&refs);
+    let mut fleet = suite::plans::random_cross_metric_fleet(refs[0]);
+    suite::plans::cross_metric_pages_match(&refs, &fleet);
+    // A champion version past the pairs' cap: not paired, in overflow; the
+    // pair plan merges it in (or, not allowed to, steps aside) and every plan
+    // still pages through the same rows.
+    let version = suite::plans::overflowing_champion(refs[0], &mut fleet, 40);
+    let counts = pair_counts(&path);
+    assert_eq!(counts.overflow, (1, 1), "{version}");
+    let (model, v) = version.rsplit_once('/').unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let own: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM version_metric_pairs p WHERE p.rm_id = m.rm_id AND p.version = ?2)
+                  + (SELECT count(*) FROM alias_metric_pairs p WHERE p.rm_id = m.rm_id AND p.alias = 'champion')
+               FROM registered_models m WHERE m.name = ?1",
+            rusqlite::params![model, v.parse::<i64>().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(own, 0, "{version} has no pairs");
+    drop(conn);
+    suite::plans::cross_metric_pages_match(&refs, &fleet);
+    suite::plans::metric_changes_after_the_fleet(refs[0]);
+    metric_pairs_match_their_metrics(&path);
+    // The bulk loader's rebuild gives the same pairs and overflow.
+    let before = pair_counts(&path);
+    drop(stores);
+    rebuild_pairs(&path);
+    assert_eq!(pair_counts(&path), before);
+    metric_pairs_match_their_metrics(&path);
+}
+
+/// A version made from a run of 1,000 metric keys, aliased, then a version
+/// of 16 keys whose run logs a 17th: each costs at most the cap's pairs
+/// (16 x 15 rows), and the bulk loader's rebuild agrees.
+#[test]
+fn versions_past_the_metric_cap_write_no_pairs() {
+    use flotilla_core::model::Metric;
+    use flotilla_store::{NewModelVersion, NewRun, RegistryStore, RunStore};
+    let (dir, store) = fresh();
+    let path = dir.path().join("flotilla.db");
+    let cap = flotilla_store::sqlite::MAX_PAIRED_METRICS;
+    let metric = |i: usize| Metric {
+        key: format!("k{i:04}"),
+        value: i as f64,
+        timestamp: 1,
+        step: 0,
+        model_id: None,
+        dataset_name: None,
+        dataset_digest: None,
+        run_id: None,
+    };
+    let version_of = |keys: usize| {
+        let run = store
+            .create_run(&NewRun { experiment_id: "0".into(), user_id: "ana".into(), ..NewRun::default() })
+            .unwrap();
+        let batch: Vec<Metric> = (0..keys).map(metric).collect();
+        store.log_batch(&run.info.run_id, &batch, &[], &[]).unwrap();
+        let v = store
+            .create_model_version(&NewModelVersion {
+                name: "wide".into(),
+                source: "mlflow-artifacts:/0/x".into(),
+                run_id: Some(run.info.run_id.clone()),
+                ..NewModelVersion::default()
+            })
+            .unwrap();
+        (run.info.run_id, v.version.to_string())
+    };
+    store.create_registered_model("wide", &[], None).unwrap();
+    let (_, thousand) = version_of(1000);
+    store.set_alias("wide", "champion", &thousand).unwrap();
+    assert_eq!(pair_counts(&path), PairCounts { alias: 0, version: 0, overflow: (1, 1) });
+
+    // Within the cap: every ordered pair; one key more: none.
+    let (run, within) = version_of(cap);
+    store.set_alias("wide", "challenger", &within).unwrap();
+    let full = (cap * (cap - 1)) as i64;
+    assert_eq!(pair_counts(&path), PairCounts { alias: full, version: full, overflow: (1, 1) });
+    store.log_batch(&run, &[metric(cap)], &[], &[]).unwrap();
+    assert_eq!(pair_counts(&path), PairCounts { alias: 0, version: 0, overflow: (2, 2) });
+
+    // An alias moved to a smaller version leaves the overflow and is paired.
+    let (_, small) = version_of(3);
+    store.set_alias("wide", "champion", &small).unwrap();
+    store.delete_alias("wide", "challenger").unwrap();
+    assert_eq!(pair_counts(&path), PairCounts { alias: 6, version: 6, overflow: (0, 2) });
+    metric_pairs_match_their_metrics(&path);
+    drop(store);
+    rebuild_pairs(&path);
+    assert_eq!(pair_counts(&path), PairCounts { alias: 6, version: 6, overflow: (0, 2) });
+}
+
+/// Rows of the pair tables, and of the overflow tables (aliases, versions).
+#[derive(Debug, PartialEq)]
+struct PairCounts {
+    alias: i64,
+    version: i64,
+    overflow: (i64, i64),
+}
+
+fn pair_counts(path: &std::path::Path) -> PairCounts {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let count =
+        |table: &str| -> i64 { conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap() };
+    PairCounts {
+        alias: count("alias_metric_pairs"),
+        version: count("version_metric_pairs"),
+        overflow: (count("alias_metric_overflow"), count("version_metric_overflow")),
+    }
+}
+
+/// The bulk loader's rebuild of the pairs (its deferred triggers dropped,
+/// then everything rebuilt from the tables).
+fn rebuild_pairs(path: &std::path::Path) {
+    use flotilla_store::sqlite::bulk_load::{self, CatchUp, Loader};
+    let mut loader = Loader::open(path).unwrap();
+    loader
+        .write(|tx| {
+            bulk_load::begin(tx)?;
+            bulk_load::finish(tx, CatchUp::FromTables)
+        })
+        .unwrap();
+    loader.close().unwrap();
+}
+
+/// Every pair row is the pair of two metrics of one aliased version (or
+/// version) within the cap, with the bucket of the first, and every such
+/// pair has its row; every entity past the cap is in overflow, and every
+/// overflow entity has metrics (none stays behind once they are gone).
+fn metric_pairs_match_their_metrics(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let checks = [
+        "SELECT rm_id, alias, key_a, key_b, value_b, value_a FROM alias_metric_pairs",
+        "SELECT a.rm_id, a.alias, a.key, b.key, b.value, a.value
+           FROM alias_metrics a JOIN alias_metrics b ON b.rm_id = a.rm_id AND b.alias = a.alias AND b.key <> a.key
+          WHERE NOT EXISTS (SELECT 1 FROM alias_metric_overflow o WHERE o.alias = a.alias AND o.rm_id = a.rm_id)",
+        "SELECT rm_id, version, key_a, key_b, value_b, value_a FROM version_metric_pairs",
+        "SELECT a.rm_id, a.version, a.key, b.key, b.value, a.value FROM model_version_metrics a
+           JOIN model_version_metrics b ON b.rm_id = a.rm_id AND b.version = a.version AND b.key <> a.key
+          WHERE NOT EXISTS (SELECT 1 FROM version_metric_overflow o WHERE o.rm_id = a.rm_id AND o.version = a.version)",
+    ];
+    let count =
+        |sql: &str| -> i64 { conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0)).unwrap() };
+    let cap = flotilla_store::sqlite::MAX_PAIRED_METRICS;
+    let past_cap = [
+        format!("SELECT alias, rm_id FROM alias_metrics GROUP BY alias, rm_id HAVING count(*) > {cap}"),
+        "SELECT alias, rm_id FROM alias_metric_overflow".to_string(),
+        "SELECT DISTINCT alias, rm_id FROM alias_metrics".to_string(),
+        format!("SELECT rm_id, version FROM model_version_metrics GROUP BY rm_id, version HAVING count(*) > {cap}"),
+        "SELECT rm_id, version FROM version_metric_overflow".to_string(),
+        "SELECT DISTINCT rm_id, version FROM model_version_metrics".to_string(),
+    ];
+    for t in past_cap.chunks(3) {
+        assert_eq!(count(&format!("{} EXCEPT {}", t[0], t[1])), 0, "{}", t[0]);
+        assert_eq!(count(&format!("{} EXCEPT {}", t[1], t[2])), 0, "{}", t[1]);
+    }
+    for pair in checks.chunks(2) {
+        let (rows, metrics) = (pair[0], pair[1]);
+        assert!(count(rows) > 5, "{rows}");
+        assert_eq!(count(&format!("{rows} EXCEPT {metrics}")), 0, "{rows}");
+        assert_eq!(count(&format!("{metrics} EXCEPT {rows}")), 0, "{metrics}");
+    }
+    for table in ["alias_metric_pairs", "version_metric_pairs"] {
+        let mut stmt = conn.prepare(&format!("SELECT bucket, value_a FROM {table}")).unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))).unwrap();
+        for row in rows {
+            let (bucket, value) = row.unwrap();
+            assert_eq!(bucket, flotilla_store::sqlite::metric_bucket(value), "{table}: {value}");
+        }
+    }
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn fleet(server: &TestServer) -> Vec<String> {
         a.ok("POST", "/api/fleet/v1/families", Some(json!({ "name": f, "levels": ["store"] })));
         models.push(f.to_string());
         let versions: Vec<Value> = (0..STORES)
-            .map(|i| json!({ "family": f, "partition": format!("store=s{i:02}"), "source": "mlflow-artifacts:/m", "aliases": ["champion"] }))
+            .map(|i| json!({ "family": f, "partition": format!("store=s{i:02}"), "source": "mlflow-artifacts:/m", "aliases": ["champion"], "metrics": [["val_rmse", 1.0 + i as f64]] }))
             .collect();
         a.ok("POST", "/api/fleet/v1/versions/bulk", Some(json!({ "versions": versions })));
         models.extend((0..STORES).map(|i| format!("{f}.store=s{i:02}")));
@@ -190,6 +190,10 @@ fn a_veto_under_a_readable_default_hides_its_rows() {
     assert_eq!(ui_models(&bob, "&alias=champion").len(), 2 * STORES - 1);
     let family = bob.page("/families/f1");
     assert!(family.contains(">f1.store=s02<") && !family.contains(">f1.store=s03<"), "{family}");
+    // The family's histogram counts the champions she may read, not the vetoed one.
+    let counted = |html: &str| html.contains(&format!(">{} champions", STORES - 1)) as u8;
+    assert_eq!(counted(&bob.page("/families/f1?key=val_rmse")), 1, "{}", bob.page("/families/f1?key=val_rmse"));
+    assert!(a.page("/families/f1?key=val_rmse").contains(&format!(">{STORES} champions")));
     assert_eq!(all_pages(&a, "/api/fleet/v1/models", "models", "name", 50), everything);
 }
 

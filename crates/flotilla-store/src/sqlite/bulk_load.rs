@@ -49,7 +49,22 @@ const DEFERRED: &[&str] = &[
     "dataset_versions_count_insert",
     "dataset_versions_by_version",
     "dataset_entities_by_name_time",
+    // Metric pairs (migration 17): rebuilt from the metric tables.
+    "alias_metric_pairs_by_bucket",
+    "alias_metric_pairs_delete",
+    "alias_metric_pairs_insert",
+    "alias_metric_pairs_overflow",
+    "alias_metric_pairs_update",
+    "version_metric_pairs_by_bucket",
+    "version_metric_pairs_delete",
+    "version_metric_pairs_insert",
+    "version_metric_pairs_overflow",
+    "version_metric_pairs_update",
 ];
+
+/// The metric pairs' triggers and indexes, which a load leaving the metric
+/// tables to a later copy leaves pending until then.
+pub const METRIC_PAIRS: &[&str] = super::metric_pairs::DEFERRED;
 
 /// Saves and drops the deferred indexes and trigger.
 pub fn begin(conn: &Connection) -> StoreResult<()> {
@@ -99,6 +114,13 @@ pub fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]) -> St
         .collect::<Result<_, _>>()?;
     // Sorts run in 16 MB batches on a second thread (the batch size follows the page cache's).
     conn.execute_batch("PRAGMA threads = 2; PRAGMA cache_size = -16384;")?;
+    // The pairs, while their triggers and indexes are still off (the indexes
+    // are then made in one sort each).
+    if pending.iter().any(|(name, _)| name == "version_metric_pairs_insert") {
+        let started = std::time::Instant::now();
+        conn.execute_batch(super::metric_pairs::REBUILD)?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rebuilt the metric pairs");
+    }
     for (name, sql) in &pending {
         let started = std::time::Instant::now();
         conn.execute_batch(sql)?;

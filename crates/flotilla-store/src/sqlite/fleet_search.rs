@@ -14,7 +14,7 @@ use serde_json::Value as JsonValue;
 
 use super::far_end::{self, FarEnd, SortIndex};
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, search_plan, visible};
+use super::{SearchPlanning, SqliteStore, families, metric_pairs, search_plan, visible};
 use crate::error::StoreResult;
 use crate::fleet::FleetSearchStore;
 use crate::paging;
@@ -81,6 +81,8 @@ struct Membership {
     id: &'static str,
     cond: String,
     args: Vec<SqlValue>,
+    /// For a bound on an aliased metric: the alias, the key and the bound.
+    metric: Option<(String, String, &'static str, f64)>,
 }
 
 /// What a filter is for: a page walks a sort order and stops after a few
@@ -98,7 +100,7 @@ pub(super) enum Purpose {
 }
 
 fn membership(f: &mut Filter, table: &'static str, id: &'static str, cond: &str, args: Vec<SqlValue>) {
-    f.memberships.push(Membership { table, id, cond: cond.to_string(), args });
+    f.memberships.push(Membership { table, id, cond: cond.to_string(), args, metric: None });
 }
 
 impl Filter {
@@ -313,6 +315,9 @@ pub(super) fn build_filter(
         }
         let cond = format!("alias = ? AND key = ? AND value {} ?", m.op.sql());
         membership(&mut f, "alias_metrics", "rm_id", &cond, vec![text(&m.alias), text(&m.key), m.value.into()]);
+        if let Some(last) = f.memberships.last_mut() {
+            last.metric = Some((m.alias.clone(), m.key.clone(), m.op.sql(), m.value));
+        }
     }
     let ranges = [
         ("rm.creation_time >", q.created_after),
@@ -432,10 +437,18 @@ impl FleetSearchStore for SqliteStore {
                 Ok(rows)
             };
             let walk = build_filter(tx, q, Purpose::Page, sorted, self.planning)?;
-            // Sorted by a metric with only sets to probe: a capped walk, and
-            // from the far end if it finds matches rare (`far_end`).
-            let mut near = None;
-            if let Some(m) = sorted.filter(|_| walk.probes && !walk.driven && self.planning.near_rows > 0)
+            // Sorted by a metric and bounded by another: from the pairs
+            // (`metric_pairs`). Else, with only sets to probe: a capped walk,
+            // and from the far end if it finds matches rare (`far_end`).
+            let mut near = match sorted.filter(|_| self.planning.metric_pairs) {
+                Some(m) => {
+                    let limits = (self.planning.drive_limit, self.planning.pair_overflow_merged);
+                    pair_page(tx, &walk, m, desc, cursor.as_deref(), limit + 1, limits)?
+                }
+                None => None,
+            };
+            if near.is_none()
+                && let Some(m) = sorted.filter(|_| walk.probes && !walk.driven && self.planning.near_rows > 0)
                 && let Some(plan) = far_end_plan(tx, &walk, m, desc, cursor.as_deref(), self.planning.drive_sizing)?
             {
                 let ix = sort_index(m);
@@ -495,6 +508,58 @@ fn sort_index(m: &MetricRef) -> SortIndex {
         head_args: vec![text(&m.alias), text(&m.key)],
         ids: &["rm_id"],
     }
+}
+
+/// A page's models (id and cursor), in its order.
+type ModelRows = Vec<(i64, Vec<JsonValue>)>;
+
+/// A page sorted by `m` whose every filter is a set, one of them a bound on
+/// another metric of the same alias and none of the others small enough to
+/// drive: from the metric pairs (`metric_pairs`), the others probed per row.
+fn pair_page(
+    tx: &Transaction<'_>,
+    f: &Filter,
+    m: &MetricRef,
+    desc: bool,
+    cursor: Option<&[JsonValue]>,
+    want: usize,
+    (drive_limit, overflow_limit): (i64, usize),
+) -> StoreResult<Option<ModelRows>> {
+    if !f.exact {
+        return Ok(None);
+    }
+    let Some(driver) = f.placed.iter().position(|(_, s)| {
+        s.metric.as_ref().is_some_and(|(alias, key, op, _)| *alias == m.alias && *key != m.key && *op != "=")
+    }) else {
+        return Ok(None);
+    };
+    if f.placed.iter().enumerate().any(|(i, (n, _))| i != driver && *n < drive_limit) {
+        return Ok(None);
+    }
+    let Some((alias, key_a, op, x)) = f.placed[driver].1.metric.clone() else { return Ok(None) };
+    // Aliased versions past the pairs' cap are merged in while few; else the far-end plan.
+    let overflow = match metric_pairs::alias_overflow(tx, &alias, overflow_limit)? {
+        0 => None,
+        n if n > overflow_limit => return Ok(None),
+        _ => Some((metric_pairs::ALIAS_OVERFLOW_ROWS, vec![text(&key_a), text(&m.key), text(&alias)])),
+    };
+    let others = f.placed.iter().enumerate().filter(|(i, _)| *i != driver).map(|(_, (_, o))| o);
+    let q = metric_pairs::PairPage {
+        table: "alias_metric_pairs",
+        head: "p.alias = ? AND p.key_a = ? AND p.key_b = ?",
+        head_args: vec![text(&alias), text(&key_a), text(&m.key)],
+        ids: &["rm_id"],
+        bound: (op, x),
+        sorted_bounds: &f.sorted_bounds,
+        probes: others
+            .clone()
+            .map(|o| format!("EXISTS (SELECT 1 FROM {} WHERE {} = p.rm_id AND {})", o.table, o.id, o.cond))
+            .collect(),
+        probe_args: others.flat_map(|o| o.args.iter().cloned()).collect(),
+        desc,
+        overflow,
+    };
+    Ok(metric_pairs::page(tx, &q, cursor, want)?.map(|rows| rows.into_iter().map(|(ids, c)| (ids[0], c)).collect()))
 }
 
 /// The far-end plan of a page sorted by `m` whose every filter is a set:

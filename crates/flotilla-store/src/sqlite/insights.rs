@@ -2,10 +2,12 @@
 //! and walks a primary key or an index.
 
 use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
+use flotilla_core::visible::Visible;
 use flotilla_core::{Error, VersionNumber, validation};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use super::{SqliteStore, families, registry, rows};
+use super::{SqliteStore, families, registry, rows, visible};
 use crate::error::StoreResult;
 use crate::insights::{FacetBound, InsightStore, MetricSample, TimelinePoint, VersionMetrics};
 
@@ -100,13 +102,14 @@ impl InsightStore for SqliteStore {
         })
     }
 
-    fn metric_sample(
+    fn metric_sample_visible(
         &self,
         family: &str,
         partition: &[PartitionValue],
         alias: &str,
         key: &str,
         limit: usize,
+        visible: &Visible,
     ) -> StoreResult<MetricSample> {
         validation::alias(alias)?;
         partition.iter().try_for_each(PartitionValue::validate)?;
@@ -116,30 +119,35 @@ impl InsightStore for SqliteStore {
                 fam.depth_of(&p.key)?;
             }
             let limit = limit.max(1) as i64;
-            let rows: Vec<Option<f64>> = if partition.is_empty() {
+            // Whether the caller may read each member: its arguments come first.
+            let mut args: Vec<SqlValue> = Vec::new();
+            let shown = visible::models(visible, "rm.name", "rm.rm_id", &mut args).unwrap_or_else(|| "1".into());
+            let (members, first): (&str, SqlValue) = if partition.is_empty() {
                 // The whole family, in the (family, depth, value) index's order: spread over its partitions.
-                tx.prepare_cached(
-                    "SELECT am.value FROM (SELECT rm_id FROM fleet_members WHERE family_id = ? LIMIT ?) m
-                     LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = ? AND am.key = ?",
-                )?
-                .query_map(params![fam.id, limit, alias, key], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
+                ("SELECT rm_id FROM fleet_members WHERE family_id = ? LIMIT ?", fam.id.into())
             } else {
                 // The subtree under the partition's member, walked down the parent index.
                 let Some(top) = fam.find_member(tx, partition)? else { return Ok(MetricSample::default()) };
-                tx.prepare_cached(
+                (
                     "WITH RECURSIVE sub (rm_id) AS (
                          SELECT ? UNION ALL
                          SELECT fm.rm_id FROM fleet_members fm JOIN sub ON fm.parent = sub.rm_id LIMIT ?)
-                     SELECT am.value FROM sub
-                     LEFT JOIN alias_metrics am ON am.rm_id = sub.rm_id AND am.alias = ? AND am.key = ?",
-                )?
-                .query_map(params![top, limit, alias, key], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
+                     SELECT rm_id FROM sub",
+                    top.into(),
+                )
             };
+            args.extend([first, limit.into(), SqlValue::Text(alias.into()), SqlValue::Text(key.into())]);
+            let rows: Vec<(bool, Option<f64>)> = tx
+                .prepare_cached(&format!(
+                    "SELECT ({shown}), am.value FROM ({members}) m
+                     CROSS JOIN registered_models rm ON rm.rm_id = m.rm_id
+                     LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = ? AND am.key = ?"
+                ))?
+                .query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
             let members_read = rows.len() as i64;
             Ok(MetricSample {
-                values: rows.into_iter().flatten().collect(),
+                values: rows.into_iter().filter(|(shown, _)| *shown).filter_map(|(_, v)| v).collect(),
                 members_read,
                 truncated: members_read >= limit,
             })

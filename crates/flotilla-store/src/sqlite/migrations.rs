@@ -22,6 +22,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (14, include_str!("migrations/0014_datasets_lineage.sql")),
     (15, include_str!("migrations/0015_monitor.sql")),
     (16, include_str!("migrations/0016_health_alerts.sql")),
+    (17, include_str!("migrations/0017_metric_pairs.sql")),
     (19, include_str!("migrations/0019_report_schedules.sql")),
 ];
 

@@ -29,6 +29,8 @@ mod keyset;
 mod lineage;
 mod logged_models;
 mod maintenance;
+mod metric_pairs;
+pub use metric_pairs::{MAX_PAIRED_METRICS, bucket as metric_bucket};
 mod metrics;
 mod migrations;
 mod monitor;
@@ -187,6 +189,7 @@ impl SqliteStore {
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    metric_pairs::register(conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;

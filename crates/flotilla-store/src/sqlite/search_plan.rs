@@ -43,6 +43,14 @@ pub struct SearchPlanning {
     /// this many rows of the sort index; finding its matches rare there, it
     /// is answered from the far end (`far_end`). Zero: never.
     pub near_rows: usize,
+    /// A page sorted by a metric and filtered by another of the same
+    /// entities is read from the metric pairs (`metric_pairs`) unless
+    /// another set is small enough to drive it.
+    pub metric_pairs: bool,
+    /// The pairs' plan merges in the entities past the pairs' cap (not
+    /// paired) when there are at most this many for its table (or alias),
+    /// each read from the metric tables; more, and the far-end plan answers.
+    pub pair_overflow_merged: usize,
 }
 
 /// The far end is tried when a capped walk found fewer than one match in
@@ -59,6 +67,14 @@ impl Default for SearchPlanning {
     fn default() -> Self {
         // Reading and sorting a set costs about a microsecond a row: 200,000
         // rows cost more than most walks.
-        Self { drive_limit: 10_000, drive_sizing: 200_000, walk_allowance: Duration::from_millis(20), near_rows: 1_000 }
+        Self {
+            drive_limit: 10_000,
+            drive_sizing: 200_000,
+            walk_allowance: Duration::from_millis(20),
+            near_rows: 1_000,
+            metric_pairs: true,
+            // Two seeks each: about a millisecond for all of them.
+            pair_overflow_merged: 256,
+        }
     }
 }

@@ -21,7 +21,7 @@ use serde_json::Value as JsonValue;
 
 use super::far_end::{self, FarEnd, SortIndex};
 use super::keyset::{self, SortKey};
-use super::{SearchPlanning, SqliteStore, families, insights, rows, search_plan, visible};
+use super::{SearchPlanning, SqliteStore, families, insights, metric_pairs, rows, search_plan, visible};
 use crate::error::StoreResult;
 use crate::fleet::VersionSearchStore;
 use crate::paging;
@@ -38,6 +38,8 @@ struct Set {
     key: &'static str,
     cond: String,
     args: Vec<SqlValue>,
+    /// For a bound on a version metric: the key and the bound.
+    metric: Option<(String, &'static str, f64)>,
 }
 
 #[derive(Clone)]
@@ -71,7 +73,7 @@ impl Filter {
     }
 
     fn set(&mut self, table: &'static str, key: &'static str, cond: &str, args: Vec<SqlValue>) {
-        self.sets.push(Set { table, key, cond: cond.to_string(), args });
+        self.sets.push(Set { table, key, cond: cond.to_string(), args, metric: None });
     }
 
     /// Turns sets into SQL: sizing one costs at most its cap in index steps.
@@ -184,6 +186,9 @@ fn build_filter(
         }
         let cond = format!("key = ? AND value {} ?", m.op.sql());
         f.set("model_version_metrics", "rm_id, version", &cond, vec![text(&m.key), m.value.into()]);
+        if let Some(last) = f.sets.last_mut() {
+            last.metric = Some((m.key.clone(), m.op.sql(), m.value));
+        }
     }
     if let Some(t) = q.created_after {
         f.and_other("v.creation_time > ?", [t.into()]);
@@ -293,10 +298,18 @@ impl VersionSearchStore for SqliteStore {
                 Ok(rows)
             };
             let walk = build_filter(tx, q, false, self.planning)?;
-            // Sorted by a metric with only sets to probe: a capped walk, and
-            // from the far end if it finds matches rare (`far_end`).
-            let mut near = None;
-            if let VersionOrder::Metric(metric) = &q.sort.by
+            // Sorted by a metric and bounded by another: from the pairs
+            // (`metric_pairs`). Else, with only sets to probe: a capped walk,
+            // and from the far end if it finds matches rare (`far_end`).
+            let mut near = match &q.sort.by {
+                VersionOrder::Metric(metric) if self.planning.metric_pairs => {
+                    let limits = (self.planning.drive_limit, self.planning.pair_overflow_merged);
+                    pair_page(tx, &walk, metric, desc, cursor.as_deref(), limit + 1, limits)?
+                }
+                VersionOrder::Metric(_) | VersionOrder::Version | VersionOrder::Created => None,
+            };
+            if near.is_none()
+                && let VersionOrder::Metric(metric) = &q.sort.by
                 && walk.probes
                 && !walk.drives
                 && self.planning.near_rows > 0
@@ -349,6 +362,65 @@ impl VersionSearchStore for SqliteStore {
             Ok(Page { items: page.into_iter().map(|(_, v)| v).collect(), next_page_token })
         })
     }
+}
+
+/// A page's versions (key and cursor), in its order.
+type VersionRows = Vec<([i64; 2], Vec<JsonValue>)>;
+
+/// A page sorted by `metric` whose every filter is a set, one of them a
+/// bound on another metric and none of the others small enough to drive:
+/// from the metric pairs (`metric_pairs`), the others probed per row.
+fn pair_page(
+    tx: &Transaction<'_>,
+    f: &Filter,
+    metric: &str,
+    desc: bool,
+    cursor: Option<&[JsonValue]>,
+    want: usize,
+    (drive_limit, overflow_limit): (i64, usize),
+) -> StoreResult<Option<VersionRows>> {
+    if !f.exact {
+        return Ok(None);
+    }
+    let Some(driver) =
+        f.placed.iter().position(|(_, s)| s.metric.as_ref().is_some_and(|(key, op, _)| key != metric && *op != "="))
+    else {
+        return Ok(None);
+    };
+    if f.placed.iter().enumerate().any(|(i, (n, _))| i != driver && *n < drive_limit) {
+        return Ok(None);
+    }
+    let Some((key_a, op, x)) = f.placed[driver].1.metric.clone() else { return Ok(None) };
+    // Versions past the pairs' cap are merged in while few; else the far-end plan.
+    let overflow = match metric_pairs::version_overflow(tx, overflow_limit)? {
+        0 => None,
+        n if n > overflow_limit => return Ok(None),
+        _ => Some((metric_pairs::VERSION_OVERFLOW_ROWS, vec![text(&key_a), text(metric)])),
+    };
+    let others = f.placed.iter().enumerate().filter(|(i, _)| *i != driver).map(|(_, (_, o))| o);
+    let q = metric_pairs::PairPage {
+        table: "version_metric_pairs",
+        head: "p.key_a = ? AND p.key_b = ?",
+        head_args: vec![text(&key_a), text(metric)],
+        ids: &["rm_id", "version"],
+        bound: (op, x),
+        sorted_bounds: &f.sorted_bounds,
+        probes: others
+            .clone()
+            .map(|o| {
+                let on = match o.key {
+                    "rm_id" => "x.rm_id = p.rm_id",
+                    _ => "x.rm_id = p.rm_id AND x.version = p.version",
+                };
+                format!("EXISTS (SELECT 1 FROM {} x WHERE {on} AND {})", o.table, o.cond)
+            })
+            .collect(),
+        probe_args: others.flat_map(|o| o.args.iter().cloned()).collect(),
+        desc,
+        overflow,
+    };
+    Ok(metric_pairs::page(tx, &q, cursor, want)?
+        .map(|rows| rows.into_iter().map(|(ids, c)| ([ids[0], ids[1]], c)).collect()))
 }
 
 /// The index of a version metric's values (`model_version_metrics_by_value`).

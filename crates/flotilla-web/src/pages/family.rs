@@ -124,7 +124,7 @@ pub async fn page(
                     sort,
                     max_results: Some(PAGE_SIZE),
                     page_token: Some(token).filter(|t| !t.is_empty()),
-                    visible,
+                    visible: visible.clone(),
                     ..FleetQuery::default()
                 })?)
             } else {
@@ -136,7 +136,8 @@ pub async fn page(
             let sample = if key.is_empty() {
                 MetricSample::default()
             } else {
-                st.metric_sample(&family.name, &path, ALIAS, &key, SAMPLE)?
+                // A member denied to the caller is not counted.
+                st.metric_sample_visible(&family.name, &path, ALIAS, &key, SAMPLE, &visible)?
             };
             let served_by = st.resolve_partition(&family.name, &path, ALIAS).ok();
             Ok(View { family, children, keys, key, values, sample, served_by })
