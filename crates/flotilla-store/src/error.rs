@@ -35,7 +35,9 @@ impl StoreError {
             Self::Domain(e) => e.kind,
             Self::Database(e) if is_interrupt(e) => ErrorKind::Interrupted,
             Self::Postgres(e) => crate::postgres::error_kind(e),
-            Self::Database(_) | Self::Migration { .. } | Self::Pool(_) | Self::PgMigration { .. } => ErrorKind::Internal,
+            Self::Database(_) | Self::Migration { .. } | Self::Pool(_) | Self::PgMigration { .. } => {
+                ErrorKind::Internal
+            }
             // Exit code 4: the stored data conflicts with this build.
             Self::SchemaTooNew { .. } => ErrorKind::InvalidState,
         }

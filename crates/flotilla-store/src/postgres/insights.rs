@@ -6,7 +6,9 @@ use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
 use flotilla_core::{Error, VersionNumber, validation};
 
 use super::families::{self, find_member, version};
+use super::fleet_sql::{self, Sql};
 use super::{PgStore, Tx};
+use crate::Visible;
 use crate::error::StoreResult;
 use crate::insights::{FacetBound, InsightStore, MetricSample, TimelinePoint, VersionMetrics};
 use crate::sqlite::insights::{MAX_NAMES, MAX_POINTS, MAX_VERSIONS};
@@ -112,13 +114,14 @@ impl InsightStore for PgStore {
         })
     }
 
-    fn metric_sample(
+    fn metric_sample_visible(
         &self,
         family: &str,
         partition: &[PartitionValue],
         alias: &str,
         key: &str,
         limit: usize,
+        visible: &Visible,
     ) -> StoreResult<MetricSample> {
         validation::alias(alias)?;
         partition.iter().try_for_each(PartitionValue::validate)?;
@@ -128,29 +131,45 @@ impl InsightStore for PgStore {
                 fam.depth_of(&p.key)?;
             }
             let limit = limit.max(1) as i64;
-            let rows = if partition.is_empty() {
+            let mut sql = Sql::default();
+            // A member the caller may not read is read (it counts towards the
+            // limit) but its value is not shown.
+            let shown =
+                fleet_sql::visible_models(visible, "rm.name", "rm.rm_id", &mut sql).unwrap_or_else(|| "TRUE".into());
+            let (alias_p, key_p) = (sql.bind(alias.to_string()), sql.bind(key.to_string()));
+            let members = if partition.is_empty() {
                 // The whole family, in the (family, depth, value) index's order: spread over its partitions.
-                tx.query(
-                    "SELECT am.value FROM (SELECT rm_id FROM fleet_members WHERE family_id = $1
-                                           ORDER BY family_id, depth, part_value LIMIT $2) m
-                     LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = $3 AND am.key = $4",
-                    &[&fam.id, &limit, &alias, &key],
-                )?
+                let (fam_p, limit_p) = (sql.bind(fam.id), sql.bind(limit));
+                format!(
+                    "SELECT rm_id FROM fleet_members WHERE family_id = {fam_p}
+                     ORDER BY family_id, depth, part_value LIMIT {limit_p}"
+                )
             } else {
                 // The subtree under the partition's member, walked down the parent index.
                 let Some(top) = find_member(tx, &fam, partition)? else { return Ok(MetricSample::default()) };
-                tx.query(
+                let (top_p, limit_p) = (sql.bind(top), sql.bind(limit));
+                format!(
                     "WITH RECURSIVE sub (rm_id) AS (
-                         SELECT $1::BIGINT UNION ALL
+                         SELECT {top_p}::BIGINT UNION ALL
                          SELECT fm.rm_id FROM fleet_members fm JOIN sub ON fm.parent = sub.rm_id)
-                     SELECT am.value FROM (SELECT rm_id FROM sub LIMIT $2) s
-                     LEFT JOIN alias_metrics am ON am.rm_id = s.rm_id AND am.alias = $3 AND am.key = $4",
-                    &[&top, &limit, &alias, &key],
-                )?
+                     SELECT rm_id FROM sub LIMIT {limit_p}"
+                )
             };
+            let rows = tx.query(
+                &format!(
+                    "SELECT am.value, {shown} FROM ({members}) m
+                     JOIN registered_models rm ON rm.rm_id = m.rm_id
+                     LEFT JOIN alias_metrics am ON am.rm_id = m.rm_id AND am.alias = {alias_p} AND am.key = {key_p}"
+                ),
+                &sql.params(),
+            )?;
             let members_read = rows.len() as i64;
             Ok(MetricSample {
-                values: rows.iter().filter_map(|r| r.get::<_, Option<f64>>(0)).collect(),
+                values: rows
+                    .iter()
+                    .filter(|r| r.get::<_, bool>(1))
+                    .filter_map(|r| r.get::<_, Option<f64>>(0))
+                    .collect(),
                 members_read,
                 truncated: members_read >= limit,
             })
