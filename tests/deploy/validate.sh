@@ -20,7 +20,12 @@ if [[ ! -x "$venv/bin/kubernetes-validate" ]]; then
   "$venv/bin/pip" install -q -r "$root/tests/deploy/requirements.txt"
 fi
 if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+  # Only the binary is wanted: keep the package from starting a daemon.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e "$policy" ]]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1; fi
   apt-get install -y -q nginx-light >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null; }
+  if [[ "$own_policy" == 1 ]]; then rm -f "$policy"; fi
 fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 
