@@ -28,6 +28,7 @@ if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
   if [[ "$own_policy" == 1 ]]; then rm -f "$policy"; fi
 fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+[[ -x "$nginx_bin" ]] || { echo "nginx could not be installed: nginx -t cannot run" >&2; exit 1; }
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
