@@ -275,7 +275,9 @@ impl Connection {
             let in_flight = tracker.begin_request();
             let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= config.max_requests;
             let budget = config.request_timeout.map(Budget::new);
-            let mut request = request.map(|body| Body::new(body::GapTimed::new(body, config.idle_timeout)));
+            let (parts, incoming) = request.into_parts();
+            let (body, read_to_end) = body::GapTimed::new(incoming, config.idle_timeout);
+            let mut request = Request::from_parts(parts, Body::new(body));
             request.extensions_mut().insert(PeerAddr(peer));
             if tls {
                 request.extensions_mut().insert(TlsConnection);
@@ -289,7 +291,9 @@ impl Connection {
                     }
                     None => app.oneshot(request).await,
                 }?;
-                if last {
+                // A body left on the wire (a refusal that never read it) makes hyper
+                // close the connection: say so, or a pooling client reuses a dead socket.
+                if last || !read_to_end.get() {
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
                 // The request ends when its body has been written, not before.

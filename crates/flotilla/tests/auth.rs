@@ -79,6 +79,10 @@ fn credentials_are_required_and_refused_in_each_protocols_shape() {
             assert_eq!(r.error_code(), "UNAUTHENTICATED", "{path}");
         }
     }
+    // A refused POST leaves its body unread, so the connection is closed, and says so:
+    // the mlflow client pools connections (tests/resilience/connections.rs has the class).
+    let refused = call(&server, "POST", "/api/2.0/mlflow/experiments/create", None, Some(&json!({"name": "x"})));
+    assert_eq!((refused.status, refused.header("connection")), (401, Some("close")), "{}", refused.text());
     // Probes stay open.
     for path in ["/health", "/v2/health/live", "/v2/health/ready"] {
         assert_eq!(server.get(path).status, 200, "{path}");

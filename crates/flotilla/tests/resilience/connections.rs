@@ -95,6 +95,62 @@ fn slow_and_silent_connections_are_cut_off() {
     assert_eq!(served, 3, "{}", String::from_utf8_lossy(&answers));
 }
 
+/// Reads one response head (to the blank line) from a kept-alive connection.
+fn read_head(stream: &mut TcpStream) -> String {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!("the head ended early ({other:?}): {}", String::from_utf8_lossy(&head)),
+        }
+    }
+    String::from_utf8_lossy(&head).to_ascii_lowercase()
+}
+
+#[test]
+fn a_response_that_leaves_the_request_body_unread_says_connection_close() {
+    // hyper closes a connection whose request body is still on the wire when the
+    // response goes out; a client that pooled it would send its next request into
+    // a closed socket (seen in CI as the mlflow client's RemoteDisconnected after a
+    // 401). Every early answer (a refusal, an unknown route) must say so.
+    let server = TestServer::start(options!());
+    let host = server.host();
+    // An unknown route, and a method the route does not take: both answered unread.
+    let early = [("/api/2.0/mlflow/no-such-route", 5000), ("/api/2.0/mlflow-artifacts/artifacts/x", 1 << 30)];
+    for (path, length) in early {
+        let mut s = server.connect();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let answer = read_head(&mut s);
+        assert!(answer.starts_with("http/1.1 4"), "{path}: {answer}");
+        assert!(answer.contains("connection: close"), "{path}: {answer}");
+        assert!(closed_within(&mut s, Duration::from_secs(3)).is_some(), "{path}: the connection stayed open");
+    }
+    // A request whose body was read keeps its connection: two on one socket.
+    let body = r#"{"name": "kept-alive"}"#;
+    let create = format!(
+        "POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = server.connect();
+    s.write_all(create.as_bytes()).unwrap();
+    let first = read_head(&mut s);
+    assert!(first.starts_with("http/1.1 200") && !first.contains("connection: close"), "{first}");
+    let length: usize = first
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("a content-length");
+    let mut rest = vec![0u8; length];
+    s.read_exact(&mut rest).unwrap();
+    s.write_all(format!("GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
+    assert!(read_head(&mut s).starts_with("http/1.1 200"));
+}
+
 #[test]
 fn over_the_connection_cap_idle_ones_make_room_and_busy_ones_get_a_503() {
     let server = TestServer::start(options!().arg("--max-connections").arg("2"));
