@@ -134,60 +134,38 @@ pub struct PromotionEffect {
     pub after: f64,
 }
 
-fn unsupported<T>(what: &str) -> StoreResult<T> {
-    Err(flotilla_core::Error::invalid(format!("this store cannot compute the report's {what}")).into())
-}
-
 /// The reads of the staleness, serving, drift, data and quality sections.
-/// Each is grouped in the store and capped by `limit`. Default bodies
-/// refuse, so a backend without them answers a clear error.
+/// Each is grouped in the store and capped by `limit` (SQLite:
+/// `sqlite/report_sections.rs`).
 pub trait ReportSectionStore: Send + Sync {
     /// Staleness per family, ages at `at` (ms).
-    fn staleness(&self, _f: &ReportFilter, _at: i64) -> StoreResult<Vec<FamilyStaleness>> {
-        unsupported("staleness")
-    }
+    fn staleness(&self, f: &ReportFilter, at: i64) -> StoreResult<Vec<FamilyStaleness>>;
     /// The oldest champions at `at`.
-    fn oldest_champions(&self, _f: &ReportFilter, _at: i64, _limit: usize) -> StoreResult<Vec<StaleChampion>> {
-        unsupported("staleness")
-    }
+    fn oldest_champions(&self, f: &ReportFilter, at: i64, limit: usize) -> StoreResult<Vec<StaleChampion>>;
     /// Serving per family in `[from, to)` (UTC days that start in it).
-    fn serving(&self, _f: &ReportFilter, _from: i64, _to: i64) -> StoreResult<Vec<FamilyServing>> {
-        unsupported("serving")
-    }
+    fn serving(&self, f: &ReportFilter, from: i64, to: i64) -> StoreResult<Vec<FamilyServing>>;
     /// Requests and errors per bucket of `width` ms from `from`.
-    fn traffic(&self, _f: &ReportFilter, _from: i64, _to: i64, _width: i64) -> StoreResult<Vec<TrafficBucket>> {
-        unsupported("serving")
-    }
+    fn traffic(&self, f: &ReportFilter, from: i64, to: i64, width: i64) -> StoreResult<Vec<TrafficBucket>>;
     /// Families × weeks of models failing `check` (from the hourly health history).
-    fn drift_weeks(&self, _family: Option<&str>, _check: &str, _from: i64, _to: i64) -> StoreResult<Vec<DriftCell>> {
-        unsupported("drift")
-    }
+    fn drift_weeks(&self, family: Option<&str>, check: &str, from: i64, to: i64) -> StoreResult<Vec<DriftCell>>;
     /// The models whose drift checks are worst now.
-    fn drifted_models(&self, _f: &ReportFilter, _limit: usize) -> StoreResult<Vec<DriftedModel>> {
-        unsupported("drift")
-    }
+    fn drifted_models(&self, f: &ReportFilter, limit: usize) -> StoreResult<Vec<DriftedModel>>;
     /// The champions' training datasets, most used first, and how many distinct.
-    fn datasets_in_use(&self, _f: &ReportFilter, _limit: usize) -> StoreResult<(Vec<DatasetUse>, i64)> {
-        unsupported("data")
-    }
+    fn datasets_in_use(&self, f: &ReportFilter, limit: usize) -> StoreResult<(Vec<DatasetUse>, i64)>;
     /// Champion replacements in `[from, to)` whose versions both carry `key`,
     /// sorted by `after - before` ascending (`ascending`) or descending, and how many there were.
     fn promotion_effects(
         &self,
-        _f: &ReportFilter,
-        _key: &str,
-        _from: i64,
-        _to: i64,
-        _ascending: bool,
-        _limit: usize,
-    ) -> StoreResult<(Vec<PromotionEffect>, i64)> {
-        unsupported("promotion effects")
-    }
+        f: &ReportFilter,
+        key: &str,
+        from: i64,
+        to: i64,
+        ascending: bool,
+        limit: usize,
+    ) -> StoreResult<(Vec<PromotionEffect>, i64)>;
     /// Checks failing in the scope's latest health snapshot before `at`
     /// (fleet or family), and the snapshot's hour.
-    fn failing_at(&self, _family: Option<&str>, _at: i64) -> StoreResult<Option<(i64, i64)>> {
-        unsupported("health history")
-    }
+    fn failing_at(&self, family: Option<&str>, at: i64) -> StoreResult<Option<(i64, i64)>>;
 }
 
 /// A scheduled report rule.
@@ -243,43 +221,24 @@ pub struct ReportRun {
 /// Rules kept at most.
 pub const MAX_SCHEDULES: i64 = 1_000;
 
-/// Scheduled reports: rules and the reports made from them.
+/// Scheduled reports: rules and the reports made from them (SQLite:
+/// `sqlite/report_schedules.rs`).
 pub trait ReportScheduleStore: Send + Sync {
     /// Keeps a new rule; a name taken is `already exists`.
-    fn create_schedule(&self, _s: &NewSchedule) -> StoreResult<Schedule> {
-        unsupported("schedules")
-    }
+    fn create_schedule(&self, s: &NewSchedule) -> StoreResult<Schedule>;
     /// Keeps a rule given by a server flag: made when its name is new,
     /// its settings replaced (its next run kept) when not.
-    fn upsert_flag_schedule(&self, _s: &NewSchedule) -> StoreResult<Schedule> {
-        unsupported("schedules")
-    }
-    fn schedules(&self) -> StoreResult<Vec<Schedule>> {
-        unsupported("schedules")
-    }
-    fn get_schedule(&self, _id: i64) -> StoreResult<Schedule> {
-        unsupported("schedules")
-    }
-    fn delete_schedule(&self, _id: i64) -> StoreResult<()> {
-        unsupported("schedules")
-    }
+    fn upsert_flag_schedule(&self, s: &NewSchedule) -> StoreResult<Schedule>;
+    fn schedules(&self) -> StoreResult<Vec<Schedule>>;
+    fn get_schedule(&self, id: i64) -> StoreResult<Schedule>;
+    fn delete_schedule(&self, id: i64) -> StoreResult<()>;
     /// Rules whose next run is at or before `now`, soonest first.
-    fn due_schedules(&self, _now: i64, _limit: usize) -> StoreResult<Vec<Schedule>> {
-        unsupported("schedules")
-    }
+    fn due_schedules(&self, now: i64, limit: usize) -> StoreResult<Vec<Schedule>>;
     /// Records a report made (or failed) and moves its rule's next run.
-    fn record_report_run(&self, _run: &ReportRun, _next_run: i64) -> StoreResult<i64> {
-        unsupported("schedules")
-    }
+    fn record_report_run(&self, run: &ReportRun, next_run: i64) -> StoreResult<i64>;
     /// Notes what the webhook answered for a report.
-    fn set_report_notified(&self, _run: i64, _notified: &str) -> StoreResult<()> {
-        unsupported("schedules")
-    }
+    fn set_report_notified(&self, run: i64, notified: &str) -> StoreResult<()>;
     /// The newest reports made, newest first.
-    fn report_runs(&self, _limit: usize) -> StoreResult<Vec<ReportRun>> {
-        unsupported("schedules")
-    }
-    fn report_run(&self, _id: i64) -> StoreResult<ReportRun> {
-        unsupported("schedules")
-    }
+    fn report_runs(&self, limit: usize) -> StoreResult<Vec<ReportRun>>;
+    fn report_run(&self, id: i64) -> StoreResult<ReportRun>;
 }
