@@ -4,8 +4,9 @@
 //! MLflow's `experiments/search-datasets`, and the hook where a dataset's
 //! mergeable profile is kept (opaque bytes and a JSON summary).
 
-use flotilla_core::lineage::{DatasetEntity, DatasetSummary};
+use flotilla_core::lineage::{DEFAULT_LINEAGE_PAGE, DatasetEntity, DatasetSummary, MAX_LINEAGE_PAGE};
 use flotilla_core::model::Page;
+use flotilla_core::{Error, validation};
 
 use crate::error::StoreResult;
 use crate::{PageRequest, Visible};
@@ -63,4 +64,34 @@ pub trait DatasetStore: Send + Sync {
     fn search_dataset_summaries(&self, experiment_ids: &[String]) -> StoreResult<Vec<DatasetSummary>>;
     /// Keeps a profile of a dataset: bytes the store does not read, and a JSON summary.
     fn set_dataset_profile(&self, name: &str, digest: &str, bytes: &[u8], summary: &str) -> StoreResult<()>;
+}
+
+/// A lineage or list page size: 1 to [`MAX_LINEAGE_PAGE`], default [`DEFAULT_LINEAGE_PAGE`].
+pub(crate) fn page_size(page: &PageRequest) -> StoreResult<i64> {
+    match page.max_results {
+        None => Ok(DEFAULT_LINEAGE_PAGE),
+        Some(n) if (1..=MAX_LINEAGE_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(Error::invalid(format!("max_results must be between 1 and {MAX_LINEAGE_PAGE}, got {n}")).into()),
+    }
+}
+
+/// Checks a dataset given with a version as `log-inputs` checks its own.
+pub(crate) fn check_input(d: &NewDatasetInput) -> StoreResult<()> {
+    if d.name.is_empty() || d.digest.is_empty() {
+        return Err(Error::invalid("dataset name and digest are required").into());
+    }
+    let checks = [
+        ("name", d.name.len(), validation::MAX_DATASET_NAME_LENGTH),
+        ("digest", d.digest.len(), validation::MAX_DATASET_DIGEST_LENGTH),
+        ("source", d.source.len(), validation::MAX_DATASET_SOURCE_LENGTH),
+        ("source_type", d.source_type.len(), validation::MAX_DATASET_NAME_LENGTH),
+        ("schema", d.schema.as_ref().map_or(0, String::len), validation::MAX_DATASET_SCHEMA_LENGTH),
+        ("context", d.context.len(), validation::MAX_DATASET_NAME_LENGTH),
+    ];
+    for (field, len, max) in checks {
+        if len > max {
+            return Err(Error::invalid(format!("dataset {field} exceeds the maximum length of {max}")).into());
+        }
+    }
+    Ok(())
 }

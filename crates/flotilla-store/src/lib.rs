@@ -17,6 +17,7 @@ pub mod budget;
 pub mod datasets;
 mod error;
 pub mod fleet;
+mod fleet_checks;
 pub mod gc;
 pub mod health;
 pub mod insights;

@@ -88,6 +88,17 @@ case!(auth::grant_log_follows_every_grant_change);
 case!(auth::writes_hand_over_the_grant_log_entries_they_committed);
 case!(auth::tokens_are_revocable_and_go_with_their_user);
 case!(tracking::deleted_runs_refuse_writes);
+case!(fleet::partitions_fall_back_to_parents_and_default);
+case!(fleet::fleet_search_filters_sorts_and_pages);
+case!(fleet::fleet_facets_count_what_matches);
+case!(fleet::bounded_facets_stop_at_their_time);
+case!(fleet::bulk_changes_apply_whole_or_not_at_all);
+case!(fleet::promotion_dry_run_apply_and_rollback);
+case!(fleet::version_metrics_follow_their_run);
+case!(fleet_versions::version_search_filters_sorts_and_pages);
+case!(plans::every_filter_with_every_sort);
+case!(plans::visibility_with_every_filter_and_sort);
+case!(insights::insights_are_bounded_reads);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {

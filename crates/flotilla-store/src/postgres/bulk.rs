@@ -1,28 +1,170 @@
-//! Bulk changes on PostgreSQL: not yet ported (see `sqlite/bulk.rs`).
+//! Bulk registry writes on PostgreSQL (as `sqlite/bulk.rs`): many versions,
+//! or many alias moves, in one transaction. Which items are refused, and
+//! how a refusal names each of them, is the store's
+//! ([`crate::fleet_checks`]); the SQL is this file's. Every item is checked
+//! before anything commits, so a batch applies whole or not at all.
 
-#![allow(unused_imports)]
+use std::collections::HashSet;
 
-use super::{PgStore, unported};
+use flotilla_core::{Error, validation};
+
+use super::alias_plan::open_batch;
+use super::{PgStore, Tx, aliases, datasets, families, metrics, registry};
 use crate::error::StoreResult;
-use crate::fleet::*;
-use crate::{PageRequest, Visible};
-use flotilla_core::VersionNumber;
-use flotilla_core::fleet::{Facets, Family, FleetModel, FleetQuery, MetricOp, PartitionValue};
-use flotilla_core::fleet_versions::{FleetVersion, VersionQuery};
-use flotilla_core::model::{Page, Tag};
+use crate::fleet::{
+    AliasChange, AliasMove, AliasReport, BulkStore, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion,
+};
+use crate::fleet_checks::{ItemErrors, check_batch_size, check_version};
+use crate::sqlite::aliases::{BatchKind, NewBatch};
+use crate::sqlite::now_ms;
 
-const AREA: &str = "Bulk changes";
+fn address_model(tx: &mut Tx<'_>, address: &ModelAddress) -> StoreResult<(i64, String)> {
+    match address {
+        ModelAddress::Name { model } => Ok((registry::rm_id(tx, model)?, model.clone())),
+        ModelAddress::Partition { family, partition } => {
+            let family = families::family(tx, family)?;
+            families::ensure_member(tx, &family, partition)
+        }
+    }
+}
 
-impl crate::fleet::BulkStore for PgStore {
-    fn register_versions(
-        &self,
-        _versions: &[BulkVersion],
-        _ctx: &ChangeContext,
-    ) -> StoreResult<Vec<RegisteredVersion>> {
-        Err(unported(AREA))
+const SET_VERSION_TAG: &str = "INSERT INTO model_version_tags (rm_id, version, key, value) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (rm_id, version, key) DO UPDATE SET value = excluded.value";
+const SET_VERSION_METRIC: &str =
+    "INSERT INTO model_version_metrics (rm_id, key, version, value) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (rm_id, key, version) DO UPDATE SET value = excluded.value";
+
+fn insert_version(tx: &mut Tx<'_>, rm_id: i64, v: &BulkVersion, now: i64) -> StoreResult<i64> {
+    let version: i64 = tx
+        .query_one(
+            "UPDATE registered_models SET next_version = next_version + 1, last_update_time = $1 WHERE rm_id = $2
+             RETURNING next_version - 1",
+            &[&now, &rm_id],
+        )?
+        .get(0);
+    let run_id = v.run_id.as_deref().filter(|r| !r.is_empty());
+    tx.execute(
+        "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, description, source, run_id, status)
+         VALUES ($1, $2, $3, $3, $4, $5, $6, 'READY')",
+        &[&rm_id, &version, &now, &v.description.as_deref().unwrap_or(""), &v.source, &run_id],
+    )?;
+    for t in &v.tags {
+        tx.execute(SET_VERSION_TAG, &[&rm_id, &version, &t.key, &t.value])?;
+    }
+    if let Some(run_id) = run_id {
+        metrics::copy_run_metrics(tx, rm_id, version, run_id)?;
+    }
+    for (key, value) in &v.metrics {
+        tx.execute(SET_VERSION_METRIC, &[&rm_id, key, &version, value])?;
+    }
+    datasets::link_version(tx, rm_id, version, &v.datasets)?;
+    Ok(version)
+}
+
+fn open_bulk_batch(tx: &mut Tx<'_>, ctx: &ChangeContext) -> StoreResult<i64> {
+    open_batch(
+        tx,
+        &NewBatch {
+            kind: BatchKind::Bulk,
+            actor: &ctx.actor,
+            actor_verified: ctx.actor_verified,
+            reason: &ctx.reason,
+            rule: None,
+            reverts: None,
+        },
+    )
+}
+
+/// The model of an alias change, checking that the version exists.
+fn target(tx: &mut Tx<'_>, c: &AliasChange) -> StoreResult<i64> {
+    let rm_id = registry::rm_id(tx, &c.model)?;
+    if let Some(v) = c.version {
+        let exists = tx.query_opt("SELECT 1 FROM model_versions WHERE rm_id = $1 AND version = $2", &[&rm_id, &v])?;
+        if exists.is_none() {
+            return Err(Error::not_found(format!("Model Version (name={}, version={v}) not found", c.model)).into());
+        }
+    }
+    Ok(rm_id)
+}
+
+impl BulkStore for PgStore {
+    fn register_versions(&self, versions: &[BulkVersion], ctx: &ChangeContext) -> StoreResult<Vec<RegisteredVersion>> {
+        check_batch_size(versions.len(), "bulk registration")?;
+        self.write_registry(|tx| {
+            let now = now_ms();
+            let mut errors = ItemErrors::default();
+            let mut registered = Vec::with_capacity(versions.len());
+            let mut batch = None;
+            for (i, v) in versions.iter().enumerate() {
+                let addressed = check_version(v).and_then(|()| address_model(tx, &v.model));
+                let Some((rm_id, model)) = errors.check(i, addressed) else { continue };
+                let version = insert_version(tx, rm_id, v, now)?;
+                if !v.aliases.is_empty() {
+                    let batch = match batch {
+                        Some(b) => b,
+                        None => *batch.insert(open_bulk_batch(tx, ctx)?),
+                    };
+                    for alias in &v.aliases {
+                        aliases::move_alias(tx, batch, rm_id, &model, alias, Some(version))?;
+                    }
+                }
+                registered.push(RegisteredVersion { model, version: families::version(version)? });
+            }
+            errors.finish("bulk registration")?;
+            crate::audit::note(
+                crate::audit::Change::new(
+                    "fleet.register_versions",
+                    "batch",
+                    batch.map(|b| b.to_string()).unwrap_or_default(),
+                )
+                .count(registered.len()),
+            );
+            Ok(registered)
+        })
     }
 
-    fn set_aliases(&self, _changes: &[AliasChange], _ctx: &ChangeContext) -> StoreResult<AliasReport> {
-        Err(unported(AREA))
+    fn set_aliases(&self, changes: &[AliasChange], ctx: &ChangeContext) -> StoreResult<AliasReport> {
+        check_batch_size(changes.len(), "bulk alias change")?;
+        let mut errors = ItemErrors::default();
+        let mut seen = HashSet::new();
+        for (i, c) in changes.iter().enumerate() {
+            errors.check(i, validation::alias(&c.alias).map_err(Into::into));
+            if !seen.insert((c.model.as_str(), c.alias.as_str())) {
+                let twice = format!("alias '{}' of '{}' is changed twice in one request", c.alias, c.model);
+                errors.check::<()>(i, Err(Error::invalid(twice).into()));
+            }
+        }
+        errors.finish("bulk alias change")?;
+        self.write_registry(|tx| {
+            let mut errors = ItemErrors::default();
+            let mut resolved = Vec::with_capacity(changes.len());
+            for (i, c) in changes.iter().enumerate() {
+                if let Some(rm_id) = errors.check(i, target(tx, c)) {
+                    resolved.push((rm_id, c));
+                }
+            }
+            errors.finish("bulk alias change")?;
+            let batch = open_bulk_batch(tx, ctx)?;
+            let now = now_ms();
+            let mut moves = Vec::new();
+            for (rm_id, c) in resolved {
+                let from = aliases::move_alias(tx, batch, rm_id, &c.model, &c.alias, c.version)?;
+                if from != c.version {
+                    tx.execute("UPDATE registered_models SET last_update_time = $1 WHERE rm_id = $2", &[&now, &rm_id])?;
+                    moves.push(AliasMove {
+                        model: c.model.clone(),
+                        alias: c.alias.clone(),
+                        from: from.map(families::version).transpose()?,
+                        to: c.version.map(families::version).transpose()?,
+                        from_metric: None,
+                        to_metric: None,
+                    });
+                }
+            }
+            crate::audit::note(
+                crate::audit::Change::new("fleet.set_aliases", "batch", batch.to_string()).count(moves.len()),
+            );
+            Ok(AliasReport { batch_id: Some(batch), dry_run: false, examined: changes.len() as i64, moves })
+        })
     }
 }

@@ -76,7 +76,6 @@ pub(super) fn nearest_member(tx: &mut Tx<'_>, family: &FamilyRow, path: &[Partit
 
 /// The member for `path`, created with its ancestors if missing (as SQLite's
 /// `FamilyRow::ensure_member`).
-#[allow(dead_code)] // for bulk registration into partitions (postgres/bulk.rs)
 pub(super) fn ensure_member(
     tx: &mut Tx<'_>,
     family: &FamilyRow,

@@ -21,6 +21,7 @@
 //! A request budget becomes the transaction's `statement_timeout`.
 
 mod alerts;
+mod alias_plan;
 mod aliases;
 mod audit;
 mod auth;

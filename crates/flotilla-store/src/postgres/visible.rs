@@ -1,7 +1,7 @@
 //! A caller's readable set (`query::Visible`) as a predicate on registered
 //! models, as `sqlite/visible.rs`: grants bound as parameters, family
 //! membership a primary-key probe per row, and the readable names' range
-//! bounding the walk on the name index.
+//! bounding the walk on the name index; experiments by their integer ids.
 
 use super::sql::Value;
 use crate::query::Visible;
@@ -62,4 +62,32 @@ pub(super) fn models(v: &Visible, name: &str, rm_id: &str, args: &mut Vec<Value>
         }
     }
     Some(parts.join(" AND "))
+}
+
+/// The predicate on experiments (`id` their integer id column), `None`
+/// when everything is visible (as `sqlite/visible.rs`).
+pub(super) fn experiments(v: &Visible, id: &str, args: &mut Vec<Value>) -> Option<String> {
+    if v.is_everything() {
+        return None;
+    }
+    let ints = |ids: &[String]| ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect::<Vec<_>>();
+    let bind = |ids: Vec<i64>, args: &mut Vec<Value>| {
+        let marks = vec!["?"; ids.len()].join(", ");
+        args.extend(ids.into_iter().map(Value::Int));
+        marks
+    };
+    let mut parts = Vec::new();
+    let out = ints(&v.ids_out);
+    if !out.is_empty() {
+        parts.push(format!("{id} NOT IN ({})", bind(out, args)));
+    }
+    if !v.all {
+        let ids = ints(&v.ids_in);
+        if ids.is_empty() {
+            parts.push("FALSE".to_string());
+        } else {
+            parts.push(format!("{id} IN ({})", bind(ids, args)));
+        }
+    }
+    Some(if parts.is_empty() { "TRUE".to_string() } else { parts.join(" AND ") })
 }

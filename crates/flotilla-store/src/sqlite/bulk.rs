@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 
-use flotilla_core::fleet::PartitionValue;
 use flotilla_core::model::Tag;
 use flotilla_core::{Error, validation};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -13,99 +12,11 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::aliases::{self, BatchKind, NewBatch};
 use super::families;
 use super::{SqliteStore, datasets, now_ms, registry, rows};
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::fleet::{
     AliasChange, AliasMove, AliasReport, BulkStore, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion,
 };
-
-/// Items a bulk request may carry.
-pub(crate) const MAX_BULK_ITEMS: usize = 10_000;
-/// Most datasets one version is registered with.
-const MAX_DATASETS_PER_VERSION: usize = 100;
-const MAX_REPORTED_FAILURES: usize = 20;
-
-/// Collects per-item failures; `finish` turns them into one error naming them.
-#[derive(Default)]
-pub(crate) struct ItemErrors(Vec<String>);
-
-impl ItemErrors {
-    pub fn check<T>(&mut self, index: usize, result: StoreResult<T>) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.0.push(format!("item {index}: {}", message(&e)));
-                None
-            }
-        }
-    }
-
-    pub fn finish(self, what: &str) -> StoreResult<()> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        let shown = self.0.iter().take(MAX_REPORTED_FAILURES).cloned().collect::<Vec<_>>().join("; ");
-        let more = self.0.len().saturating_sub(MAX_REPORTED_FAILURES);
-        let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
-        Err(Error::invalid(format!("{what}: {} item(s) refused, nothing was applied: {shown}{tail}", self.0.len()))
-            .into())
-    }
-}
-
-fn message(e: &StoreError) -> String {
-    match e {
-        StoreError::Domain(err) => err.message.clone(),
-        other @ (StoreError::Database(_)
-        | StoreError::Migration { .. }
-        | StoreError::Postgres(_)
-        | StoreError::Pool(_)
-        | StoreError::PgMigration { .. }
-        | StoreError::SchemaTooNew { .. }) => other.to_string(),
-    }
-}
-
-pub(crate) fn check_batch_size(n: usize, what: &str) -> StoreResult<()> {
-    if n == 0 || n > MAX_BULK_ITEMS {
-        return Err(Error::invalid(format!("{what} takes 1 to {MAX_BULK_ITEMS} items, got {n}")).into());
-    }
-    Ok(())
-}
-
-fn check_version(v: &BulkVersion) -> StoreResult<()> {
-    if v.source.is_empty() {
-        return Err(Error::invalid("missing 'source'").into());
-    }
-    check_source_row(&v.source)?;
-    validation::list_len("tags", v.tags.len(), validation::MAX_TAGS_PER_REQUEST)?;
-    validation::list_len("metrics", v.metrics.len(), validation::MAX_METRICS_PER_BATCH)?;
-    validation::list_len("aliases", v.aliases.len(), validation::MAX_ALIASES_PER_VERSION)?;
-    for t in &v.tags {
-        validation::entity_key("Tag", &t.key)?;
-        validation::value_length("Tag", &t.key, &t.value, validation::MAX_REGISTRY_TAG_VALUE_LENGTH)?;
-    }
-    for (key, value) in &v.metrics {
-        validation::entity_key("Metric", key)?;
-        if !value.is_finite() {
-            return Err(Error::invalid(format!("metric '{key}' must be a finite number")).into());
-        }
-    }
-    v.aliases.iter().try_for_each(|a| validation::alias(a))?;
-    validation::list_len("datasets", v.datasets.len(), MAX_DATASETS_PER_VERSION)?;
-    v.datasets.iter().try_for_each(datasets::check_input)?;
-    match &v.model {
-        ModelAddress::Name { model } => validation::model_name(model)?,
-        ModelAddress::Partition { partition, .. } => partition.iter().try_for_each(PartitionValue::validate)?,
-    }
-    Ok(())
-}
-
-/// The store cannot see the artifact crate's URI parser; the HTTP layer
-/// checks sources fully. Here only what would corrupt a row is refused.
-fn check_source_row(source: &str) -> StoreResult<()> {
-    if source.contains('\0') {
-        return Err(Error::invalid("source contains a NUL byte").into());
-    }
-    Ok(())
-}
+use crate::fleet_checks::{ItemErrors, check_batch_size, check_version};
 
 fn address_model(tx: &Transaction<'_>, address: &ModelAddress) -> StoreResult<(i64, String)> {
     match address {

@@ -3,18 +3,18 @@
 //! page, MLflow's search-datasets, and the profile hook. The lineage edges
 //! to versions made from runs are kept by the triggers of migration 14.
 
-use flotilla_core::lineage::{CONTEXT_TAG, DEFAULT_LINEAGE_PAGE, DatasetEntity, DatasetSummary, MAX_LINEAGE_PAGE};
+use flotilla_core::Error;
+use flotilla_core::lineage::{CONTEXT_TAG, DatasetEntity, DatasetSummary};
 use flotilla_core::model::{DatasetInput, Page};
-use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde_json::json;
 
 use super::{SqliteStore, now_ms, visible};
 use crate::audit::{Change, note};
-use crate::datasets::{DatasetQuery, DatasetStore, MAX_SUMMARY_EXPERIMENTS, NewDatasetInput, Readable};
+use crate::datasets::{DatasetQuery, DatasetStore, MAX_SUMMARY_EXPERIMENTS, NewDatasetInput, Readable, page_size};
 use crate::error::StoreResult;
-use crate::{PageRequest, paging};
+use crate::paging;
 
 /// MLflow answers at most this many dataset summaries.
 const MAX_SUMMARIES: i64 = 1000;
@@ -38,15 +38,6 @@ pub(super) fn entity_at(r: &Row<'_>) -> rusqlite::Result<DatasetEntity> {
         version_count: r.get(8)?,
         superseded: r.get(9)?,
     })
-}
-
-/// A lineage or list page size: 1 to [`MAX_LINEAGE_PAGE`], default [`DEFAULT_LINEAGE_PAGE`].
-pub(super) fn page_size(page: &PageRequest) -> StoreResult<i64> {
-    match page.max_results {
-        None => Ok(DEFAULT_LINEAGE_PAGE),
-        Some(n) if (1..=MAX_LINEAGE_PAGE).contains(&n) => Ok(n),
-        Some(n) => Err(Error::invalid(format!("max_results must be between 1 and {MAX_LINEAGE_PAGE}, got {n}")).into()),
-    }
 }
 
 /// The dataset's id, creating its row if new (its time is now).
@@ -89,27 +80,6 @@ pub(super) fn record_run_inputs(tx: &Transaction<'_>, run_key: i64, inputs: &[Da
              ON CONFLICT (ds_id, run_key) DO UPDATE SET context = excluded.context WHERE context != excluded.context",
         )?
         .execute(params![ds_id, run_key, context])?;
-    }
-    Ok(())
-}
-
-/// Checks a dataset given with a version as `log-inputs` checks its own.
-pub(super) fn check_input(d: &NewDatasetInput) -> StoreResult<()> {
-    if d.name.is_empty() || d.digest.is_empty() {
-        return Err(Error::invalid("dataset name and digest are required").into());
-    }
-    let checks = [
-        ("name", d.name.len(), validation::MAX_DATASET_NAME_LENGTH),
-        ("digest", d.digest.len(), validation::MAX_DATASET_DIGEST_LENGTH),
-        ("source", d.source.len(), validation::MAX_DATASET_SOURCE_LENGTH),
-        ("source_type", d.source_type.len(), validation::MAX_DATASET_NAME_LENGTH),
-        ("schema", d.schema.as_ref().map_or(0, String::len), validation::MAX_DATASET_SCHEMA_LENGTH),
-        ("context", d.context.len(), validation::MAX_DATASET_NAME_LENGTH),
-    ];
-    for (field, len, max) in checks {
-        if len > max {
-            return Err(Error::invalid(format!("dataset {field} exceeds the maximum length of {max}")).into());
-        }
     }
     Ok(())
 }

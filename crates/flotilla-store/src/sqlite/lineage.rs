@@ -18,10 +18,10 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 use serde_json::json;
 
-use super::datasets::{find_entity, page_size};
+use super::datasets::find_entity;
 use super::rows::version_at;
 use super::{SqliteStore, visible};
-use crate::datasets::Readable;
+use crate::datasets::{Readable, page_size};
 use crate::error::StoreResult;
 use crate::lineage::{DownstreamOf, DownstreamQuery, LineageStore, StaleQuery};
 use crate::paging;

@@ -7,7 +7,7 @@
 
 mod alert_eval;
 mod alerts;
-mod aliases;
+pub(crate) mod aliases;
 mod audit;
 mod auth;
 mod bulk;

@@ -5,9 +5,8 @@
 //! `model_version_metrics`), then applied in the same write transaction, so
 //! the plan and the change cannot drift apart.
 
-use flotilla_core::fleet;
 use flotilla_core::model::Page;
-use flotilla_core::{Error, validation};
+use flotilla_core::validation;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
@@ -15,33 +14,10 @@ use super::aliases::{self, BatchKind, NewBatch};
 use super::{SqliteStore, families, now_ms, rows};
 use crate::error::StoreResult;
 use crate::fleet::{AliasEvent, AliasMove, AliasReport, AuditQuery, ChangeContext, PromotionRule, PromotionStore};
+use crate::fleet_checks::{
+    MAX_DESCRIBED_CONFLICTS, check_rollback_target, check_rule, rollback_conflict, rollback_conflicts, stored_rule,
+};
 use crate::paging;
-
-fn check_rule(rule: &PromotionRule) -> StoreResult<()> {
-    validation::alias(&rule.alias)?;
-    validation::entity_key("Metric", &rule.metric)?;
-    if !rule.factor.is_finite() || rule.factor <= 0.0 {
-        return Err(Error::invalid(format!("rule factor must be a positive number, got {}", rule.factor)).into());
-    }
-    rule.partition.iter().try_for_each(fleet::PartitionValue::validate)?;
-    Ok(())
-}
-
-/// The rule as the audit log keeps it (`alias_batches.rule`): a JSON object
-/// with the rule's fields in declaration order, as written since migration 2.
-fn stored_rule(rule: &PromotionRule) -> StoreResult<String> {
-    let json = |v: Result<String, serde_json::Error>| v.map_err(|e| Error::internal(e.to_string()));
-    Ok(format!(
-        r#"{{"family":{},"alias":{},"metric":{},"op":{},"factor":{},"promote_unaliased":{},"partition":{}}}"#,
-        json(serde_json::to_string(&rule.family))?,
-        json(serde_json::to_string(&rule.alias))?,
-        json(serde_json::to_string(&rule.metric))?,
-        json(serde_json::to_string(&rule.op))?,
-        json(serde_json::to_string(&rule.factor))?,
-        rule.promote_unaliased,
-        json(serde_json::to_string(&rule.partition))?,
-    ))
-}
 
 /// The plan of a rule: the query listing its moves (columns: model id,
 /// name, current version and metric, candidate version and metric, ordered
@@ -195,16 +171,7 @@ impl PromotionStore for SqliteStore {
                 .prepare_cached("SELECT reverted_by FROM alias_batches WHERE batch_id = ?")?
                 .query_row([batch_id], |r| r.get(0))
                 .optional()?;
-            match reverted {
-                None => return Err(Error::not_found(format!("batch {batch_id} does not exist")).into()),
-                Some(Some(by)) => {
-                    return Err(Error::invalid_state(format!(
-                        "batch {batch_id} was already rolled back by batch {by}"
-                    ))
-                    .into());
-                }
-                Some(None) => {}
-            }
+            check_rollback_target(batch_id, reverted)?;
             // Every alias the batch moved must still be where the batch left it.
             let mut conflicts = Vec::new();
             let mut n = 0usize;
@@ -217,20 +184,14 @@ impl PromotionStore for SqliteStore {
                 let mut rows = stmt.query([batch_id])?;
                 while let Some(r) = rows.next()? {
                     n += 1;
-                    if conflicts.len() < 20 {
+                    if conflicts.len() < MAX_DESCRIBED_CONFLICTS {
                         let (model, alias, now_at, to): (String, String, Option<i64>, Option<i64>) =
                             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-                        conflicts.push(format!("{model}@{alias} is at {} now, not {}", show(now_at), show(to)));
+                        conflicts.push(rollback_conflict(&model, &alias, now_at, to));
                     }
                 }
             }
-            if n > 0 {
-                return Err(Error::invalid_state(format!(
-                    "cannot roll back batch {batch_id}: {n} alias(es) moved since, nothing was changed: {}",
-                    conflicts.join("; ")
-                ))
-                .into());
-            }
+            rollback_conflicts(batch_id, n, &conflicts)?;
             let batch = aliases::open_batch(
                 tx,
                 &NewBatch {
@@ -313,31 +274,10 @@ impl PromotionStore for SqliteStore {
     }
 }
 
-fn show(v: Option<i64>) -> String {
-    v.map_or_else(|| "nothing".to_string(), |v| format!("version {v}"))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn placeholders_are_numbered_in_order() {
         assert_eq!(super::numbered("a = ? AND b = ?", 4), "a = ?4 AND b = ?5");
-    }
-
-    #[test]
-    fn rules_are_stored_as_before() {
-        let rule = super::PromotionRule {
-            family: "demand".into(),
-            alias: "champion".into(),
-            metric: "val \"rmse\"".into(),
-            op: flotilla_core::fleet::MetricOp::Le,
-            factor: 1.0,
-            promote_unaliased: true,
-            partition: vec![flotilla_core::fleet::PartitionValue::new("region", "west")],
-        };
-        assert_eq!(
-            super::stored_rule(&rule).unwrap(),
-            r#"{"family":"demand","alias":"champion","metric":"val \"rmse\"","op":"<=","factor":1.0,"promote_unaliased":true,"partition":[{"key":"region","value":"west"}]}"#
-        );
     }
 }
