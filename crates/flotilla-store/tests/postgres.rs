@@ -99,6 +99,7 @@ case!(fleet_versions::version_search_filters_sorts_and_pages);
 case!(plans::every_filter_with_every_sort);
 case!(plans::visibility_with_every_filter_and_sort);
 case!(insights::insights_are_bounded_reads);
+case!(lineage::datasets_and_lineage_both_ways);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {
