@@ -6,7 +6,7 @@
 //! SQL differs.
 
 use flotilla_core::fleet::PartitionValue;
-use flotilla_core::{Error, validation};
+use flotilla_core::{Error, ErrorKind, validation};
 
 use crate::error::{StoreError, StoreResult};
 use crate::fleet::{BulkVersion, ModelAddress, PromotionRule};
@@ -22,14 +22,20 @@ const MAX_REPORTED_FAILURES: usize = 20;
 pub(crate) struct ItemErrors(Vec<String>);
 
 impl ItemErrors {
-    pub fn check<T>(&mut self, index: usize, result: StoreResult<T>) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.0.push(format!("item {index}: {}", message(&e)));
-                None
-            }
+    /// The item's value, or `None` when the item is refused (noted for
+    /// `finish`). Only a client's mistake refuses an item: a failure of the
+    /// store itself (a serialization failure to retry, a lost connection, a
+    /// spent budget) fails the whole call as it is, never as "item refused".
+    pub fn check<T>(&mut self, index: usize, result: StoreResult<T>) -> StoreResult<Option<T>> {
+        let e = match result {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) => e,
+        };
+        if matches!(e, StoreError::Domain(_)) && is_client_mistake(e.kind()) {
+            self.0.push(format!("item {index}: {}", message(&e)));
+            return Ok(None);
         }
+        Err(e)
     }
 
     pub fn finish(self, what: &str) -> StoreResult<()> {
@@ -41,6 +47,21 @@ impl ItemErrors {
         let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
         Err(Error::invalid(format!("{what}: {} item(s) refused, nothing was applied: {shown}{tail}", self.0.len()))
             .into())
+    }
+}
+
+fn is_client_mistake(kind: ErrorKind) -> bool {
+    match kind {
+        ErrorKind::InvalidParameter
+        | ErrorKind::NotFound
+        | ErrorKind::AlreadyExists
+        | ErrorKind::InvalidState
+        | ErrorKind::Conflict
+        | ErrorKind::Unauthenticated
+        | ErrorKind::PermissionDenied
+        | ErrorKind::Unservable
+        | ErrorKind::TooLarge => true,
+        ErrorKind::Busy | ErrorKind::Interrupted | ErrorKind::Internal => false,
     }
 }
 
@@ -184,12 +205,18 @@ mod tests {
     fn refusals_name_every_item_up_to_a_cap() {
         let mut errors = super::ItemErrors::default();
         for i in 0..25 {
-            errors.check::<()>(i, Err(flotilla_core::Error::invalid(format!("bad {i}")).into()));
+            assert_eq!(
+                errors.check::<()>(i, Err(flotilla_core::Error::invalid(format!("bad {i}")).into())).unwrap(),
+                None
+            );
         }
         let text = errors.finish("bulk registration").unwrap_err().to_string();
         assert!(text.contains("25 item(s) refused") && text.contains("item 19: bad 19"), "{text}");
         assert!(!text.contains("item 20:") && text.ends_with("; and 5 more"), "{text}");
         assert!(super::ItemErrors::default().finish("x").is_ok());
+        // The store's own failures are no item's fault: they fail the call as they are.
+        let internal = super::ItemErrors::default().check::<()>(0, Err(flotilla_core::Error::internal("disk").into()));
+        assert_eq!(internal.unwrap_err().kind(), flotilla_core::ErrorKind::Internal);
         assert!(super::check_batch_size(0, "x").is_err() && super::check_batch_size(10_001, "x").is_err());
         assert!(super::check_batch_size(10_000, "x").is_ok());
     }

@@ -496,3 +496,62 @@ fn dataset_profiles_read_back() {
     assert!(store.dataset_experiments("sales", "d1").unwrap().is_empty());
     assert_eq!(suite::kind(store.dataset_experiments("nope", "d1")), flotilla_core::ErrorKind::NotFound);
 }
+
+/// Bulk registrations racing on one family from several connections: the
+/// same new region is created by all of them at once (a serialization
+/// failure, retried), every batch applies whole, each model's versions are
+/// numbered without gaps or repeats, and the kept facet counters agree with
+/// counting what matches.
+#[test]
+fn concurrent_bulk_registrations_into_one_family_all_apply() {
+    use flotilla_core::fleet::{FleetQuery, parse_path};
+    use flotilla_store::fleet::{BulkStore, BulkVersion, ChangeContext, FamilyStore, ModelAddress, NewFamily};
+    use flotilla_store::{FleetSearchStore, RegistryStore};
+
+    let (_guard, store) = fresh();
+    let new = NewFamily { name: "race".into(), levels: vec!["region".into(), "store".into()], description: None };
+    store.create_family(&new).unwrap();
+    let item = |path: String| BulkVersion {
+        model: ModelAddress::Partition { family: "race".into(), partition: parse_path(&path).unwrap() },
+        source: "mlflow-artifacts:/0/race".into(),
+        run_id: None,
+        description: None,
+        tags: vec![],
+        metrics: vec![("rmse".into(), 1.0)],
+        aliases: vec!["champion".into()],
+        datasets: vec![],
+    };
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 5;
+    std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            let store = &store;
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    // Every writer registers into the shared store 0 and one store of its own.
+                    let items = vec![
+                        item("region=north/store=0".into()),
+                        item(format!("region=north/store={}", 1 + w + WRITERS * round)),
+                    ];
+                    let ctx = ChangeContext::claimed(format!("w{w}"), "race");
+                    store.register_versions(&items, &ctx).unwrap();
+                }
+            });
+        }
+    });
+    for v in 1..=WRITERS * ROUNDS {
+        store.get_model_version("race.store=0", &v.to_string()).unwrap();
+    }
+    assert_eq!(
+        store.get_latest_versions("race.store=0", &[]).unwrap()[0].version.get(),
+        (WRITERS * ROUNDS) as i64,
+        "one version per registration, none lost"
+    );
+    let q = FleetQuery { family: Some("race".into()), ..FleetQuery::default() };
+    let counted = store.fleet_facets(&FleetQuery { created_after: Some(0), ..q.clone() }, &[]).unwrap();
+    let kept = store.fleet_facets(&q, &[]).unwrap();
+    assert_eq!(kept, counted);
+    // The default, north, store 0 and one store per writer per round.
+    assert_eq!(kept.total, 3 + (WRITERS * ROUNDS) as i64);
+    assert_eq!(kept.aliases, [("champion".to_string(), 1 + (WRITERS * ROUNDS) as i64)]);
+}

@@ -71,8 +71,11 @@ use crate::error::{StoreError, StoreResult};
 const POOL_SIZE: u32 = 16;
 /// How long a call waits for a pooled connection (or a new one) before failing.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Attempts of a write that keeps meeting serialization failures.
-const WRITE_ATTEMPTS: u32 = 8;
+/// Attempts of a write that keeps meeting serialization failures (writers
+/// racing on one hot row, a model's version counter, take several rounds).
+const WRITE_ATTEMPTS: u32 = 24;
+/// The longest pause between two attempts, in milliseconds.
+const MAX_RETRY_PAUSE_MS: u64 = 200;
 
 pub struct PgStore {
     /// Always `Some` until dropped (see the `Drop` impl).
@@ -144,8 +147,9 @@ impl PgStore {
             match self.write_once(&mut f) {
                 Err(StoreError::Postgres(e)) if attempt < WRITE_ATTEMPTS && retryable(&e, &mut unique_retried) => {
                     tracing::debug!(attempt, error = %e, "write retried");
-                    // A little jitter so two writers that collided do not collide again.
-                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * rand::random_range(1..=5)));
+                    // Exponential backoff with full jitter, so writers that collided spread out.
+                    let ceiling = (1u64 << attempt.min(16)).min(MAX_RETRY_PAUSE_MS);
+                    std::thread::sleep(Duration::from_millis(rand::random_range(1..=ceiling)));
                 }
                 other => return other,
             }

@@ -66,7 +66,7 @@ impl BulkStore for SqliteStore {
             let mut batch = None;
             for (i, v) in versions.iter().enumerate() {
                 let addressed = check_version(v).and_then(|()| address_model(tx, &v.model));
-                let Some((rm_id, model)) = errors.check(i, addressed) else { continue };
+                let Some((rm_id, model)) = errors.check(i, addressed)? else { continue };
                 let version = insert_version(tx, rm_id, v, now)?;
                 if !v.aliases.is_empty() {
                     let batch = match batch {
@@ -97,16 +97,10 @@ impl BulkStore for SqliteStore {
         let mut errors = ItemErrors::default();
         let mut seen = HashSet::new();
         for (i, c) in changes.iter().enumerate() {
-            errors.check(i, validation::alias(&c.alias).map_err(Into::into));
+            errors.check(i, validation::alias(&c.alias).map_err(Into::into))?;
             if !seen.insert((c.model.as_str(), c.alias.as_str())) {
-                errors.check::<()>(
-                    i,
-                    Err(Error::invalid(format!(
-                        "alias '{}' of '{}' is changed twice in one request",
-                        c.alias, c.model
-                    ))
-                    .into()),
-                );
+                let twice = format!("alias '{}' of '{}' is changed twice in one request", c.alias, c.model);
+                errors.check::<()>(i, Err(Error::invalid(twice).into()))?;
             }
         }
         errors.finish("bulk alias change")?;
@@ -114,7 +108,7 @@ impl BulkStore for SqliteStore {
             let mut errors = ItemErrors::default();
             let mut resolved = Vec::with_capacity(changes.len());
             for (i, c) in changes.iter().enumerate() {
-                if let Some(rm_id) = errors.check(i, target(tx, c)) {
+                if let Some(rm_id) = errors.check(i, target(tx, c))? {
                     resolved.push((rm_id, c));
                 }
             }
