@@ -5,9 +5,13 @@
 //! Ported areas (pass their behaviour-suite cases, `tests/postgres.rs`):
 //! experiments, runs (with `search_runs`), logged models, the registry
 //! (models, versions, tags, aliases, stages, both searches), auth (users,
-//! tokens, grants, the grant log), UI sessions, the audit trail. Every other area answers
-//! `ErrorKind::Internal` "... is not yet available on PostgreSQL" from each
-//! call ([`unported`]), never a panic.
+//! tokens, grants, the grant log), UI sessions, the audit trail, families,
+//! fleet search and facets, version search, insights, dataset profiles,
+//! bulk registration and alias changes, promotion (dry run, apply,
+//! rollback, the alias audit log), datasets and lineage. Not yet ported:
+//! health, alerts, monitor, reports (sections and schedules), gc; each of
+//! their calls answers `ErrorKind::Internal` "... is not yet available on
+//! PostgreSQL" ([`unported`]), never a panic.
 //!
 //! Architecture invariants, as on SQLite: each public call runs in exactly
 //! one transaction. Writes run SERIALIZABLE, so area code may read, decide
