@@ -555,3 +555,80 @@ fn concurrent_bulk_registrations_into_one_family_all_apply() {
     assert_eq!(kept.total, 3 + (WRITERS * ROUNDS) as i64);
     assert_eq!(kept.aliases, [("champion".to_string(), 1 + (WRITERS * ROUNDS) as i64)]);
 }
+
+/// Bulk writes side by side, SQLite against PostgreSQL on this machine: a
+/// family of 5,000 stores registered in batches of 1,000 (two versions
+/// each, the first aliased), 5,000 aliases moved in one request, a promotion
+/// over the family and its rollback (`cargo nextest run -p flotilla-store
+/// --test postgres --run-ignored only -E 'test(bulk_latency)' --no-capture`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn bulk_latency_sqlite_and_postgresql_side_by_side() {
+    use std::time::Instant;
+
+    use flotilla_core::fleet::{MetricOp, parse_path};
+    use flotilla_store::Store;
+    use flotilla_store::fleet::{AliasChange, BulkVersion, ChangeContext, ModelAddress, NewFamily, PromotionRule};
+
+    const STORES: usize = 5_000;
+    const BATCH: usize = 1_000;
+    fn measure(store: &dyn Store) -> [f64; 4] {
+        let ctx = ChangeContext::claimed("bench", "bench");
+        let new = NewFamily { name: "b".into(), levels: vec!["region".into(), "store".into()], description: None };
+        store.create_family(&new).unwrap();
+        let item = |i: usize, rmse: f64, aliases: Vec<String>| BulkVersion {
+            model: ModelAddress::Partition {
+                family: "b".into(),
+                partition: parse_path(&format!("region=r{}/store={i}", i % 10)).unwrap(),
+            },
+            source: "mlflow-artifacts:/0/b".into(),
+            run_id: None,
+            description: None,
+            tags: vec![],
+            metrics: vec![("rmse".into(), rmse)],
+            aliases,
+            datasets: vec![],
+        };
+        let t = Instant::now();
+        for chunk in (0..STORES).collect::<Vec<_>>().chunks(BATCH / 2) {
+            let items: Vec<BulkVersion> =
+                chunk.iter().flat_map(|&i| [item(i, 10.0, vec!["champion".into()]), item(i, 9.0, vec![])]).collect();
+            store.register_versions(&items, &ctx).unwrap();
+        }
+        let register = t.elapsed().as_secs_f64();
+        let changes: Vec<AliasChange> = (0..STORES)
+            .map(|i| AliasChange { model: format!("b.store={i}"), alias: "challenger".into(), version: Some(2) })
+            .collect();
+        let t = Instant::now();
+        store.set_aliases(&changes, &ctx).unwrap();
+        let aliases = t.elapsed().as_secs_f64();
+        let rule = PromotionRule {
+            family: "b".into(),
+            alias: "champion".into(),
+            metric: "rmse".into(),
+            op: MetricOp::Le,
+            factor: 0.98,
+            promote_unaliased: false,
+            partition: vec![],
+        };
+        let t = Instant::now();
+        let report = store.promote(&rule, false, &ctx).unwrap();
+        let promote = t.elapsed().as_secs_f64();
+        assert_eq!(report.moves.len(), STORES);
+        let t = Instant::now();
+        store.rollback(report.batch_id.unwrap(), &ctx).unwrap();
+        let rollback = t.elapsed().as_secs_f64();
+        [register, aliases, promote, rollback]
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = flotilla_store::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    let (_guard, pg) = fresh();
+    let s = measure(&sqlite);
+    let p = measure(&pg);
+    println!("seconds                          SQLite  PostgreSQL  ratio");
+    let rows =
+        [("register 10,000 versions (x10)", 0), ("set_aliases 5,000", 1), ("promote 5,000", 2), ("rollback 5,000", 3)];
+    for (name, i) in rows {
+        println!("{name:<32} {:>6.2} {:>11.2} {:>6.1}", s[i], p[i], p[i] / s[i]);
+    }
+}

@@ -4,11 +4,12 @@
 //! ([`crate::fleet_checks`]); the SQL is this file's. Every item is checked
 //! before anything commits, so a batch applies whole or not at all.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use flotilla_core::fleet::PartitionValue;
 use flotilla_core::{Error, validation};
 
-use super::alias_plan::open_batch;
+use super::alias_plan::{self, PlannedMove, open_batch};
 use super::{PgStore, Tx, aliases, datasets, families, metrics, registry};
 use crate::error::StoreResult;
 use crate::fleet::{
@@ -16,22 +17,55 @@ use crate::fleet::{
 };
 use crate::fleet_checks::{ItemErrors, check_batch_size, check_version};
 use crate::sqlite::aliases::{BatchKind, NewBatch};
+use crate::sqlite::families::FamilyRow;
 use crate::sqlite::now_ms;
 
-fn address_model(tx: &mut Tx<'_>, address: &ModelAddress) -> StoreResult<(i64, String)> {
-    match address {
-        ModelAddress::Name { model } => Ok((registry::rm_id(tx, model)?, model.clone())),
-        ModelAddress::Partition { family, partition } => {
-            let family = families::family(tx, family)?;
-            families::ensure_member(tx, &family, partition)
+/// The models a bulk registration addressed so far, and the families it
+/// read: an item into the same model (a store's two versions) costs no
+/// lookups. Lives for one attempt of the transaction.
+#[derive(Default)]
+struct Addressed<'a> {
+    families: HashMap<&'a str, FamilyRow>,
+    members: HashMap<(&'a str, &'a [PartitionValue]), (i64, String)>,
+    models: HashMap<&'a str, i64>,
+}
+
+impl<'a> Addressed<'a> {
+    fn model(&mut self, tx: &mut Tx<'_>, address: &'a ModelAddress) -> StoreResult<(i64, String)> {
+        match address {
+            ModelAddress::Name { model } => {
+                let rm_id = match self.models.get(model.as_str()) {
+                    Some(id) => *id,
+                    None => *self.models.entry(model).or_insert(registry::rm_id(tx, model)?),
+                };
+                Ok((rm_id, model.clone()))
+            }
+            ModelAddress::Partition { family, partition } => {
+                if let Some(found) = self.members.get(&(family.as_str(), partition.as_slice())) {
+                    return Ok(found.clone());
+                }
+                let row = match self.families.get(family.as_str()) {
+                    Some(row) => row,
+                    None => self.families.entry(family).or_insert(families::family(tx, family)?),
+                };
+                let found = families::ensure_member(tx, row, partition)?;
+                self.members.insert((family, partition), found.clone());
+                Ok(found)
+            }
         }
     }
 }
 
-const SET_VERSION_TAG: &str = "INSERT INTO model_version_tags (rm_id, version, key, value) VALUES ($1, $2, $3, $4)
+/// A version's tags, `$3` keys and `$4` values; a key given twice keeps its last value.
+const SET_VERSION_TAGS: &str = "INSERT INTO model_version_tags (rm_id, version, key, value)
+     SELECT DISTINCT ON (t.key) $1, $2, t.key, t.value FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t (key, value, seq)
+     ORDER BY t.key, t.seq DESC
      ON CONFLICT (rm_id, version, key) DO UPDATE SET value = excluded.value";
-const SET_VERSION_METRIC: &str =
-    "INSERT INTO model_version_metrics (rm_id, key, version, value) VALUES ($1, $2, $3, $4)
+/// A version's metrics, `$3` keys and `$4` values, over what it copied from
+/// its run; a key given twice keeps its last value.
+const SET_VERSION_METRICS: &str = "INSERT INTO model_version_metrics (rm_id, version, key, value)
+     SELECT DISTINCT ON (m.key) $1, $2, m.key, m.value FROM unnest($3::text[], $4::float8[]) WITH ORDINALITY AS m (key, value, seq)
+     ORDER BY m.key, m.seq DESC
      ON CONFLICT (rm_id, key, version) DO UPDATE SET value = excluded.value";
 
 fn insert_version(tx: &mut Tx<'_>, rm_id: i64, v: &BulkVersion, now: i64) -> StoreResult<i64> {
@@ -48,14 +82,18 @@ fn insert_version(tx: &mut Tx<'_>, rm_id: i64, v: &BulkVersion, now: i64) -> Sto
          VALUES ($1, $2, $3, $3, $4, $5, $6, 'READY')",
         &[&rm_id, &version, &now, &v.description.as_deref().unwrap_or(""), &v.source, &run_id],
     )?;
-    for t in &v.tags {
-        tx.execute(SET_VERSION_TAG, &[&rm_id, &version, &t.key, &t.value])?;
+    if !v.tags.is_empty() {
+        let keys: Vec<&str> = v.tags.iter().map(|t| t.key.as_str()).collect();
+        let values: Vec<&str> = v.tags.iter().map(|t| t.value.as_str()).collect();
+        tx.execute(SET_VERSION_TAGS, &[&rm_id, &version, &keys, &values])?;
     }
     if let Some(run_id) = run_id {
         metrics::copy_run_metrics(tx, rm_id, version, run_id)?;
     }
-    for (key, value) in &v.metrics {
-        tx.execute(SET_VERSION_METRIC, &[&rm_id, key, &version, value])?;
+    if !v.metrics.is_empty() {
+        let keys: Vec<&str> = v.metrics.iter().map(|(k, _)| k.as_str()).collect();
+        let values: Vec<f64> = v.metrics.iter().map(|(_, v)| *v).collect();
+        tx.execute(SET_VERSION_METRICS, &[&rm_id, &version, &keys, &values])?;
     }
     datasets::link_version(tx, rm_id, version, &v.datasets)?;
     Ok(version)
@@ -75,16 +113,18 @@ fn open_bulk_batch(tx: &mut Tx<'_>, ctx: &ChangeContext) -> StoreResult<i64> {
     )
 }
 
-/// The model of an alias change, checking that the version exists.
-fn target(tx: &mut Tx<'_>, c: &AliasChange) -> StoreResult<i64> {
-    let rm_id = registry::rm_id(tx, &c.model)?;
-    if let Some(v) = c.version {
-        let exists = tx.query_opt("SELECT 1 FROM model_versions WHERE rm_id = $1 AND version = $2", &[&rm_id, &v])?;
-        if exists.is_none() {
-            return Err(Error::not_found(format!("Model Version (name={}, version={v}) not found", c.model)).into());
+/// The model of an alias change (`rm_id`, if it exists), checking that the
+/// version exists (`version_exists`), as SQLite's words.
+fn target(c: &AliasChange, rm_id: Option<i64>, version_exists: bool) -> StoreResult<i64> {
+    let Some(rm_id) = rm_id else {
+        return Err(Error::not_found(format!("Registered Model with name={} not found", c.model)).into());
+    };
+    match c.version {
+        Some(v) if !version_exists => {
+            Err(Error::not_found(format!("Model Version (name={}, version={v}) not found", c.model)).into())
         }
+        Some(_) | None => Ok(rm_id),
     }
-    Ok(rm_id)
 }
 
 impl BulkStore for PgStore {
@@ -95,8 +135,9 @@ impl BulkStore for PgStore {
             let mut errors = ItemErrors::default();
             let mut registered = Vec::with_capacity(versions.len());
             let mut batch = None;
+            let mut addressed_so_far = Addressed::default();
             for (i, v) in versions.iter().enumerate() {
-                let addressed = check_version(v).and_then(|()| address_model(tx, &v.model));
+                let addressed = check_version(v).and_then(|()| addressed_so_far.model(tx, &v.model));
                 let Some((rm_id, model)) = errors.check(i, addressed)? else { continue };
                 let version = insert_version(tx, rm_id, v, now)?;
                 if !v.aliases.is_empty() {
@@ -135,32 +176,51 @@ impl BulkStore for PgStore {
             }
         }
         errors.finish("bulk alias change")?;
+        let models: Vec<&str> = changes.iter().map(|c| c.model.as_str()).collect();
+        let aliases: Vec<&str> = changes.iter().map(|c| c.alias.as_str()).collect();
+        let versions: Vec<Option<i64>> = changes.iter().map(|c| c.version).collect();
         self.write_registry(|tx| {
+            // Every change's model, whether its version exists, and where its alias points now: one query.
+            let found = tx.query(
+                "SELECT rm.rm_id, mv.version IS NOT NULL, a.version
+                 FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS c (model, alias, version, seq)
+                 LEFT JOIN registered_models rm ON rm.name = c.model
+                 LEFT JOIN model_versions mv ON mv.rm_id = rm.rm_id AND mv.version = c.version
+                 LEFT JOIN registered_model_aliases a ON a.rm_id = rm.rm_id AND a.alias = c.alias
+                 ORDER BY c.seq",
+                &[&models, &aliases, &versions],
+            )?;
             let mut errors = ItemErrors::default();
-            let mut resolved = Vec::with_capacity(changes.len());
-            for (i, c) in changes.iter().enumerate() {
-                if let Some(rm_id) = errors.check(i, target(tx, c))? {
-                    resolved.push((rm_id, c));
+            let mut plan = Vec::new();
+            for (i, (c, row)) in changes.iter().zip(&found).enumerate() {
+                let (rm_id, exists, from): (Option<i64>, bool, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+                let Some(rm_id) = errors.check(i, target(c, rm_id, exists))? else { continue };
+                if from != c.version {
+                    plan.push(PlannedMove {
+                        rm_id,
+                        model: c.model.clone(),
+                        alias: c.alias.clone(),
+                        from,
+                        to: c.version,
+                    });
                 }
             }
             errors.finish("bulk alias change")?;
             let batch = open_bulk_batch(tx, ctx)?;
-            let now = now_ms();
-            let mut moves = Vec::new();
-            for (rm_id, c) in resolved {
-                let from = aliases::move_alias(tx, batch, rm_id, &c.model, &c.alias, c.version)?;
-                if from != c.version {
-                    tx.execute("UPDATE registered_models SET last_update_time = $1 WHERE rm_id = $2", &[&now, &rm_id])?;
-                    moves.push(AliasMove {
-                        model: c.model.clone(),
-                        alias: c.alias.clone(),
-                        from: from.map(families::version).transpose()?,
-                        to: c.version.map(families::version).transpose()?,
+            alias_plan::apply(tx, batch, &plan, Some(now_ms()))?;
+            let moves = plan
+                .iter()
+                .map(|m| {
+                    Ok(AliasMove {
+                        model: m.model.clone(),
+                        alias: m.alias.clone(),
+                        from: m.from.map(families::version).transpose()?,
+                        to: m.to.map(families::version).transpose()?,
                         from_metric: None,
                         to_metric: None,
-                    });
-                }
-            }
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
             crate::audit::note(
                 crate::audit::Change::new("fleet.set_aliases", "batch", batch.to_string()).count(moves.len()),
             );
