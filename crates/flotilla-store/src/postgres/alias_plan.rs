@@ -43,14 +43,46 @@ pub(super) struct PlannedMove {
 const PLAN: &str = "unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) \
                     WITH ORDINALITY AS p (rm_id, alias, model_name, from_version, to_version, seq)";
 
-/// Applies `moves` under `batch`: the same rows as `aliases::move_alias` for
-/// each, written set by set. The caller guarantees each (model, alias)
-/// appears at most once and that every move changes something. With
-/// `touch`, the moved models' `last_update_time` becomes `now`.
+/// Applies `moves` under `batch`: the same rows as `aliases::move_alias`
+/// for each in turn, written set by set. Every move changes something; a
+/// (model, alias) moved more than once ends where its last move puts it,
+/// and each move is an event. With `touch`, the moved models'
+/// `last_update_time` becomes `now`.
 pub(super) fn apply(tx: &mut Tx<'_>, batch: i64, moves: &[PlannedMove], touch: Option<i64>) -> StoreResult<()> {
     if moves.is_empty() {
         return Ok(());
     }
+    let mut last = std::collections::HashMap::new();
+    for (i, m) in moves.iter().enumerate() {
+        last.insert((m.rm_id, m.alias.as_str()), i);
+    }
+    let finals: Vec<PlannedMove> = moves
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| last[&(m.rm_id, m.alias.as_str())] == *i)
+        .map(|(_, m)| m.clone())
+        .collect();
+    write_final_state(tx, &finals)?;
+    let rm_ids: Vec<i64> = moves.iter().map(|m| m.rm_id).collect();
+    let aliases: Vec<&str> = moves.iter().map(|m| m.alias.as_str()).collect();
+    let models: Vec<&str> = moves.iter().map(|m| m.model.as_str()).collect();
+    let from: Vec<Option<i64>> = moves.iter().map(|m| m.from).collect();
+    let to: Vec<Option<i64>> = moves.iter().map(|m| m.to).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, from_version, to_version)
+             SELECT $6, p.rm_id, p.model_name, p.alias, p.from_version, p.to_version FROM {PLAN} ORDER BY p.seq"
+        ),
+        &[&rm_ids, &aliases, &models, &from, &to, &batch],
+    )?;
+    if let Some(now) = touch {
+        tx.execute("UPDATE registered_models SET last_update_time = $1 WHERE rm_id = ANY($2)", &[&now, &rm_ids])?;
+    }
+    Ok(())
+}
+
+/// Points each (model, alias) of `moves` (each once) at its `to`, with its metrics.
+fn write_final_state(tx: &mut Tx<'_>, moves: &[PlannedMove]) -> StoreResult<()> {
     let rm_ids: Vec<i64> = moves.iter().map(|m| m.rm_id).collect();
     let aliases: Vec<&str> = moves.iter().map(|m| m.alias.as_str()).collect();
     let models: Vec<&str> = moves.iter().map(|m| m.model.as_str()).collect();
@@ -85,15 +117,5 @@ pub(super) fn apply(tx: &mut Tx<'_>, batch: i64, moves: &[PlannedMove], touch: O
         ),
         &plan,
     )?;
-    tx.execute(
-        &format!(
-            "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, from_version, to_version)
-             SELECT $6, p.rm_id, p.model_name, p.alias, p.from_version, p.to_version FROM {PLAN} ORDER BY p.seq"
-        ),
-        &[&rm_ids, &aliases, &models, &from, &to, &batch],
-    )?;
-    if let Some(now) = touch {
-        tx.execute("UPDATE registered_models SET last_update_time = $1 WHERE rm_id = ANY($2)", &[&now, &rm_ids])?;
-    }
     Ok(())
 }

@@ -134,24 +134,32 @@ impl BulkStore for PgStore {
             let now = now_ms();
             let mut errors = ItemErrors::default();
             let mut registered = Vec::with_capacity(versions.len());
-            let mut batch = None;
+            // The aliases' moves are written together once every version is in
+            // (`aliases_now`: where this call has put each alias so far).
+            let mut moves = Vec::new();
+            let mut aliases_now: HashMap<(i64, &str), Option<i64>> = HashMap::new();
             let mut addressed_so_far = Addressed::default();
             for (i, v) in versions.iter().enumerate() {
                 let addressed = check_version(v).and_then(|()| addressed_so_far.model(tx, &v.model));
                 let Some((rm_id, model)) = errors.check(i, addressed)? else { continue };
                 let version = insert_version(tx, rm_id, v, now)?;
-                if !v.aliases.is_empty() {
-                    let batch = match batch {
-                        Some(b) => b,
-                        None => *batch.insert(open_bulk_batch(tx, ctx)?),
+                for alias in &v.aliases {
+                    let from = match aliases_now.get(&(rm_id, alias.as_str())) {
+                        Some(at) => *at,
+                        None => aliases::current(tx, rm_id, alias)?,
                     };
-                    for alias in &v.aliases {
-                        aliases::move_alias(tx, batch, rm_id, &model, alias, Some(version))?;
-                    }
+                    aliases_now.insert((rm_id, alias.as_str()), Some(version));
+                    let to = Some(version);
+                    let (model, alias) = (model.clone(), alias.clone());
+                    moves.push(PlannedMove { rm_id, model, alias, from, to });
                 }
                 registered.push(RegisteredVersion { model, version: families::version(version)? });
             }
             errors.finish("bulk registration")?;
+            let batch = if moves.is_empty() { None } else { Some(open_bulk_batch(tx, ctx)?) };
+            if let Some(batch) = batch {
+                alias_plan::apply(tx, batch, &moves, None)?;
+            }
             crate::audit::note(
                 crate::audit::Change::new(
                     "fleet.register_versions",
