@@ -443,6 +443,37 @@ pub fn promotion_dry_run_apply_and_rollback(store: &dyn Store) {
     assert_eq!(kind(store.promote(&unknown, true, &ctx())), ErrorKind::NotFound);
 }
 
+/// A rule limited to a partition examines and moves only the members under
+/// it; a level the family does not have is a client error.
+pub fn promotion_within_a_partition(store: &dyn Store) {
+    family(store, "q");
+    let mut items = Vec::new();
+    for (region, store_id) in [("west", 1), ("west", 2), ("east", 3)] {
+        let path = format!("region={region}/store={store_id}");
+        items.push(into_partition("q", &path, &[("rmse", 10.0)], &["champion"]));
+        items.push(into_partition("q", &path, &[("rmse", 5.0)], &[]));
+    }
+    store.register_versions(&items, &ctx()).unwrap();
+    let rule = |partition: &str| PromotionRule {
+        family: "q".into(),
+        alias: "champion".into(),
+        metric: "rmse".into(),
+        op: flotilla_core::fleet::MetricOp::Lt,
+        factor: 1.0,
+        promote_unaliased: false,
+        partition: parse_path(partition).unwrap(),
+    };
+    let west = store.promote(&rule("region=west"), false, &ctx()).unwrap();
+    let moved: Vec<&str> = west.moves.iter().map(|m| m.model.as_str()).collect();
+    assert_eq!((west.examined, moved), (3, vec!["q.store=1", "q.store=2"]), "the region and its two stores");
+    assert_eq!(store.get_version_by_alias("q.store=3", "champion").unwrap().version.to_string(), "1");
+    let one = store.promote(&rule("region=east/store=3"), true, &ctx()).unwrap();
+    assert_eq!((one.examined, one.moves.len()), (1, 1));
+    let none = store.promote(&rule("region=north"), true, &ctx()).unwrap();
+    assert_eq!((none.examined, none.moves.len()), (0, 0));
+    assert_eq!(kind(store.promote(&rule("shelf=1"), true, &ctx())), ErrorKind::InvalidParameter);
+}
+
 pub fn version_metrics_follow_their_run(store: &dyn Store) {
     let run = store
         .create_run(&NewRun {

@@ -58,6 +58,7 @@ macro_rules! behaviour_suite {
         case!(fleet::bounded_facets_stop_at_their_time);
         case!(fleet::bulk_changes_apply_whole_or_not_at_all);
         case!(fleet::promotion_dry_run_apply_and_rollback);
+        case!(fleet::promotion_within_a_partition);
         case!(fleet::version_metrics_follow_their_run);
         case!(fleet_versions::version_search_filters_sorts_and_pages);
         case!(plans::every_filter_with_every_sort);
