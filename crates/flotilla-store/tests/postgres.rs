@@ -101,6 +101,7 @@ case!(plans::every_filter_with_every_sort);
 case!(plans::visibility_with_every_filter_and_sort);
 case!(insights::insights_are_bounded_reads);
 case!(lineage::datasets_and_lineage_both_ways);
+case!(lineage::lineage_pages_walk_to_the_end);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {

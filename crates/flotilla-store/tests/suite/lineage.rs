@@ -160,3 +160,61 @@ pub fn datasets_and_lineage_both_ways(store: &dyn Store) {
     let q = StaleQuery { readable: narrow, ..StaleQuery::default() };
     assert!(store.stale_versions(&q).unwrap().items.is_empty());
 }
+
+/// Every lineage list walked one row per page to its end: the runs that used
+/// a dataset, its aliased versions, and the stale aliased versions (several
+/// aliases on one version, several models), each row once and in order.
+pub fn lineage_pages_walk_to_the_end(store: &dyn Store) {
+    let runs: Vec<String> = (0..3).map(|_| run(store, "0")).collect();
+    for r in &runs {
+        store.log_inputs(r, &[input("prices", "p1", Some("training"))], &[]).unwrap();
+    }
+    for model in ["a", "b"] {
+        store.create_registered_model(model, &[], None).unwrap();
+        for r in &runs[..2] {
+            version_from(store, model, r);
+        }
+        store.set_alias(model, "champion", "1").unwrap();
+        store.set_alias(model, "shadow", "1").unwrap();
+    }
+    store.set_alias("b", "canary", "2").unwrap();
+    // A newer digest makes p1 stale.
+    store.log_inputs(&runs[2], &[input("prices", "p2", Some("training"))], &[]).unwrap();
+
+    let one = |token: Option<String>| PageRequest { max_results: Some(1), page_token: token };
+    let walk = |of: DownstreamOf, aliased_only: bool| {
+        let mut seen = Vec::new();
+        let mut token = None;
+        loop {
+            let q = DownstreamQuery { of, aliased_only, ..downstream("prices", "p1", one(token)) };
+            let page = store.downstream(&q).unwrap();
+            assert_eq!((page.total_runs, page.total_versions), (3, 4));
+            seen.extend(page.runs.unwrap_or_default().into_iter().map(|r| r.run_id));
+            seen.extend(page.versions.unwrap_or_default().into_iter().map(|v| format!("{}/{}", v.model, v.version)));
+            match page.next_page_token {
+                Some(t) => token = Some(t),
+                None => return seen,
+            }
+        }
+    };
+    assert_eq!(walk(DownstreamOf::Runs, false), runs);
+    assert_eq!(walk(DownstreamOf::Versions, false), ["a/1", "a/2", "b/1", "b/2"]);
+    assert_eq!(walk(DownstreamOf::Versions, true), ["a/1", "b/1", "b/2"]);
+
+    let mut stale = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store.stale_versions(&StaleQuery { page: one(token), ..StaleQuery::default() }).unwrap();
+        assert!(page.items.len() <= 1);
+        stale.extend(
+            page.items.into_iter().map(|s| format!("{}/{}@{}:{}", s.model, s.version, s.alias, s.newest_digest)),
+        );
+        match page.next_page_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(stale, ["a/1@champion:p2", "a/1@shadow:p2", "b/1@champion:p2", "b/1@shadow:p2", "b/2@canary:p2"]);
+    let garbage = StaleQuery { page: one(Some("garbage".into())), ..StaleQuery::default() };
+    assert_eq!(kind(store.stale_versions(&garbage)), ErrorKind::InvalidParameter);
+}

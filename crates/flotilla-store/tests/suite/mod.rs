@@ -65,6 +65,7 @@ macro_rules! behaviour_suite {
         case!(plans::visibility_with_every_filter_and_sort);
         case!(insights::insights_are_bounded_reads);
         case!(lineage::datasets_and_lineage_both_ways);
+        case!(lineage::lineage_pages_walk_to_the_end);
         case!(health::health_rolls_up_and_alerts_fire);
         case!(monitor::windows_roll_up_prune_and_page);
         case!(monitor::predictions_are_capped_and_claimed);
