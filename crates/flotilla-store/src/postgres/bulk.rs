@@ -10,7 +10,7 @@ use flotilla_core::fleet::PartitionValue;
 use flotilla_core::{Error, validation};
 
 use super::alias_plan::{self, PlannedMove, open_batch};
-use super::{PgStore, Tx, aliases, datasets, families, metrics, registry};
+use super::{PgStore, Tx, datasets, families, metrics, registry};
 use crate::error::StoreResult;
 use crate::fleet::{
     AliasChange, AliasMove, AliasReport, BulkStore, BulkVersion, ChangeContext, ModelAddress, RegisteredVersion,
@@ -127,6 +127,29 @@ fn target(c: &AliasChange, rm_id: Option<i64>, version_exists: bool) -> StoreRes
     }
 }
 
+/// Sets `from` of the moves at `firsts` (each the first move of its alias in
+/// the call) to where the alias points now, in one query.
+fn read_current_aliases(tx: &mut Tx<'_>, moves: &mut [PlannedMove], firsts: &[usize]) -> StoreResult<()> {
+    if firsts.is_empty() {
+        return Ok(());
+    }
+    let rm_ids: Vec<i64> = firsts.iter().map(|&i| moves[i].rm_id).collect();
+    let aliases: Vec<&str> = firsts.iter().map(|&i| moves[i].alias.as_str()).collect();
+    let now_at: Vec<Option<i64>> = tx
+        .query(
+            "SELECT a.version FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS p (rm_id, alias, seq)
+             LEFT JOIN registered_model_aliases a ON a.rm_id = p.rm_id AND a.alias = p.alias ORDER BY p.seq",
+            &[&rm_ids, &aliases],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for (&i, from) in firsts.iter().zip(now_at) {
+        moves[i].from = from;
+    }
+    Ok(())
+}
+
 impl BulkStore for PgStore {
     fn register_versions(&self, versions: &[BulkVersion], ctx: &ChangeContext) -> StoreResult<Vec<RegisteredVersion>> {
         check_batch_size(versions.len(), "bulk registration")?;
@@ -135,20 +158,21 @@ impl BulkStore for PgStore {
             let mut errors = ItemErrors::default();
             let mut registered = Vec::with_capacity(versions.len());
             // The aliases' moves are written together once every version is in
-            // (`aliases_now`: where this call has put each alias so far).
+            // (`aliases_now`: where this call has put each alias so far; where
+            // the others point now is read for all of them at once).
             let mut moves = Vec::new();
-            let mut aliases_now: HashMap<(i64, &str), Option<i64>> = HashMap::new();
+            let mut aliases_now: HashMap<(i64, &str), i64> = HashMap::new();
+            let mut first_moves = Vec::new();
             let mut addressed_so_far = Addressed::default();
             for (i, v) in versions.iter().enumerate() {
                 let addressed = check_version(v).and_then(|()| addressed_so_far.model(tx, &v.model));
                 let Some((rm_id, model)) = errors.check(i, addressed)? else { continue };
                 let version = insert_version(tx, rm_id, v, now)?;
                 for alias in &v.aliases {
-                    let from = match aliases_now.get(&(rm_id, alias.as_str())) {
-                        Some(at) => *at,
-                        None => aliases::current(tx, rm_id, alias)?,
-                    };
-                    aliases_now.insert((rm_id, alias.as_str()), Some(version));
+                    let from = aliases_now.insert((rm_id, alias.as_str()), version);
+                    if from.is_none() {
+                        first_moves.push(moves.len());
+                    }
                     let to = Some(version);
                     let (model, alias) = (model.clone(), alias.clone());
                     moves.push(PlannedMove { rm_id, model, alias, from, to });
@@ -156,6 +180,7 @@ impl BulkStore for PgStore {
                 registered.push(RegisteredVersion { model, version: families::version(version)? });
             }
             errors.finish("bulk registration")?;
+            read_current_aliases(tx, &mut moves, &first_moves)?;
             let batch = if moves.is_empty() { None } else { Some(open_bulk_batch(tx, ctx)?) };
             if let Some(batch) = batch {
                 alias_plan::apply(tx, batch, &moves, None)?;
