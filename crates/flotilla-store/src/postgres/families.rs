@@ -120,12 +120,12 @@ fn create_member(tx: &mut Tx<'_>, family: &FamilyRow, path: &[PartitionValue], p
         "INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent) VALUES ($1, $2, $3, $4, $5)",
         &[&rm_id, &family.id, &(path.len() as i64), &leaf.value, &parent],
     )?;
-    for p in path {
-        tx.execute(
-            "INSERT INTO member_partitions (rm_id, key, value) VALUES ($1, $2, $3)",
-            &[&rm_id, &p.key, &p.value],
-        )?;
-    }
+    let keys: Vec<&str> = path.iter().map(|p| p.key.as_str()).collect();
+    let values: Vec<&str> = path.iter().map(|p| p.value.as_str()).collect();
+    tx.execute(
+        "INSERT INTO member_partitions (rm_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS p (k, v)",
+        &[&rm_id, &keys, &values],
+    )?;
     Ok(rm_id)
 }
 
@@ -134,13 +134,11 @@ fn member_name(tx: &mut Tx<'_>, rm_id: i64) -> StoreResult<String> {
 }
 
 fn tag_member(tx: &mut Tx<'_>, rm_id: i64, family: &str, path: &str) -> StoreResult<()> {
-    for (key, value) in [(fleet::FAMILY_TAG, family), (fleet::PARTITION_TAG, path)] {
-        tx.execute(
-            "INSERT INTO registered_model_tags (rm_id, key, value) VALUES ($1, $2, $3)
-             ON CONFLICT (rm_id, key) DO UPDATE SET value = excluded.value",
-            &[&rm_id, &key, &value],
-        )?;
-    }
+    tx.execute(
+        "INSERT INTO registered_model_tags (rm_id, key, value) VALUES ($1, $2, $3), ($1, $4, $5)
+         ON CONFLICT (rm_id, key) DO UPDATE SET value = excluded.value",
+        &[&rm_id, &fleet::FAMILY_TAG, &family, &fleet::PARTITION_TAG, &path],
+    )?;
     Ok(())
 }
 
