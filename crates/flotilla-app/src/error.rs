@@ -34,7 +34,8 @@ pub fn from_store(e: StoreError) -> Error {
         | StoreError::Postgres(_)
         | StoreError::Pool(_)
         | StoreError::PgMigration { .. }
-        | StoreError::SchemaTooNew { .. } => {
+        | StoreError::SchemaTooNew { .. }
+        | StoreError::SchemaTooOld { .. } => {
             tracing::error!(error = %e, "store failure");
             internal()
         }

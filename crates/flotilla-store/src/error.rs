@@ -27,6 +27,11 @@ pub enum StoreError {
         "the database's schema is version {found}, newer than this flotilla knows (version {known}): run a flotilla at least as new as the one that upgraded it"
     )]
     SchemaTooNew { found: u32, known: u32 },
+    /// The database is more than one migration behind this flotilla (see `schema.rs`).
+    #[error(
+        "the database's schema is version {found}, older than this flotilla runs on (version {oldest} or newer, up to {latest}): upgrade it first with `flotilla db upgrade` (same --data-dir or --database)"
+    )]
+    SchemaTooOld { found: u32, oldest: u32, latest: u32 },
 }
 
 impl StoreError {
@@ -39,7 +44,7 @@ impl StoreError {
                 ErrorKind::Internal
             }
             // Exit code 4: the stored data conflicts with this build.
-            Self::SchemaTooNew { .. } => ErrorKind::InvalidState,
+            Self::SchemaTooNew { .. } | Self::SchemaTooOld { .. } => ErrorKind::InvalidState,
         }
     }
 }

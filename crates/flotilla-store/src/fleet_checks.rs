@@ -73,7 +73,8 @@ fn message(e: &StoreError) -> String {
         | StoreError::Postgres(_)
         | StoreError::Pool(_)
         | StoreError::PgMigration { .. }
-        | StoreError::SchemaTooNew { .. }) => other.to_string(),
+        | StoreError::SchemaTooNew { .. }
+        | StoreError::SchemaTooOld { .. }) => other.to_string(),
     }
 }
 

@@ -6,7 +6,12 @@
 //! run (or an experiment holding one) whose id a model version names is kept
 //! and reported, so serving never loses a model's files to a clean-up.
 
+use flotilla_core::Error;
+
 use crate::error::StoreResult;
+
+/// Most ids one `flotilla gc` may name.
+pub const MAX_NAMED: usize = 10_000;
 
 /// Which deleted data to purge. Empty id lists mean "every deleted one".
 #[derive(Debug, Clone, Default)]
@@ -17,6 +22,27 @@ pub struct GcQuery {
     pub experiment_ids: Vec<String>,
     /// Only these runs (each must exist and be deleted).
     pub run_ids: Vec<String>,
+}
+
+impl GcQuery {
+    /// Refuses more named ids than [`MAX_NAMED`].
+    pub fn check_size(&self) -> StoreResult<()> {
+        if self.experiment_ids.len() > MAX_NAMED || self.run_ids.len() > MAX_NAMED {
+            return Err(Error::invalid(format!("at most {MAX_NAMED} experiment ids and {MAX_NAMED} run ids")).into());
+        }
+        Ok(())
+    }
+}
+
+/// A named experiment or run must exist (`NotFound`) and be deleted
+/// (`InvalidParameter`); `stage` is its lifecycle stage, `None` if missing.
+pub(crate) fn require_deleted(what: &str, id: &str, stage: Option<&str>) -> StoreResult<()> {
+    match (what, stage) {
+        (_, Some("deleted")) => Ok(()),
+        ("Experiment", None) => Err(Error::not_found(format!("No Experiment with id={id} exists")).into()),
+        (_, None) => Err(Error::not_found(format!("{what} with id={id} not found")).into()),
+        (_, Some(_)) => Err(Error::invalid(format!("{what} {id} is not in the deleted lifecycle stage")).into()),
+    }
 }
 
 /// A run to purge and where its artifacts are.
@@ -63,13 +89,27 @@ pub struct GcPlan {
     pub kept: Vec<GcKept>,
 }
 
+impl GcKept {
+    pub(crate) fn experiment(id: &str) -> Self {
+        Self {
+            kind: "experiment",
+            id: id.to_string(),
+            reason: "a registered model version was made from one of its runs or logged models".into(),
+        }
+    }
+
+    pub(crate) fn run(id: String) -> Self {
+        Self { kind: "run", id, reason: "a registered model version was made from it".into() }
+    }
+}
+
 impl GcPlan {
     pub fn is_empty(&self) -> bool {
         self.experiments.is_empty() && self.runs.is_empty()
     }
 }
 
-/// Purging deleted tracking data (SQLite: `sqlite/gc.rs`).
+/// Purging deleted tracking data (`sqlite/gc.rs`, `postgres/gc.rs`).
 pub trait GcStore: Send + Sync {
     /// What `query` would purge; reads only. Naming an experiment or run
     /// that does not exist is `NotFound`, one that is not deleted `InvalidParameter`.

@@ -29,6 +29,7 @@ pub mod prelude;
 pub mod profiles;
 pub mod query;
 pub mod report;
+pub mod schema;
 pub mod session;
 pub mod sqlite;
 
@@ -48,6 +49,7 @@ pub use postgres::PgStore;
 pub use profiles::DatasetProfileStore;
 pub use query::*;
 pub use report::{ReportScheduleStore, ReportSectionStore, ReportStore};
+pub use schema::{SchemaStatus, Upgrade};
 pub use session::SessionStore;
 pub use sqlite::{SearchPlanning, SqliteStore};
 

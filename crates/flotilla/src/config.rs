@@ -132,7 +132,7 @@ pub struct ServerArgs {
     pub artifacts: Option<String>,
     /// Serving telemetry: `on` records every V2 request per window, `off`
     /// records nothing (and answers no telemetry).
-    #[arg(long, env = "FLOTILLA_MONITOR", default_value = "on", value_parser = parse_on_off)]
+    #[arg(long, env = "FLOTILLA_MONITOR", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub monitor: bool,
     /// The base telemetry window (`1m`, `30s`, ...; at least 1s).
     #[arg(long, env = "FLOTILLA_MONITOR_WINDOW", default_value = "1m", value_parser = parse_duration)]
@@ -405,8 +405,23 @@ impl ServerArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_bytes, parse_duration};
+    use super::{ServerArgs, parse_bytes, parse_duration};
     use std::time::Duration;
+
+    #[test]
+    fn monitor_takes_on_or_off_on_the_command_line() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            server: ServerArgs,
+        }
+        let monitor = |args: &[&str]| Cli::try_parse_from([&["flotilla"], args].concat()).map(|c| c.server.monitor);
+        assert!(monitor(&[]).unwrap());
+        assert!(!monitor(&["--monitor", "off"]).unwrap());
+        assert!(monitor(&["--monitor=on"]).unwrap());
+        assert!(monitor(&["--monitor", "maybe"]).is_err());
+    }
 
     #[test]
     fn durations() {

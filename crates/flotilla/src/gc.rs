@@ -5,7 +5,9 @@
 //! Rows go first, in one transaction, then the files: a failure between the
 //! two leaves files without rows (listed, to remove by hand), never a row
 //! without its files. Whatever a registered model version was made from is
-//! kept and listed (see `flotilla_store::gc`).
+//! kept and listed (see `flotilla_store::gc`). Works on the embedded store
+//! of `--data-dir` or on PostgreSQL (`--database`), with the artifact store
+//! the server uses (`--artifacts`: a directory or an `s3://` URL).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,10 +15,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use flotilla_artifacts::{ArtifactError, ArtifactPath, ArtifactStore, LocalArtifactStore, SourceUri, parse_source_uri};
-use flotilla_store::SqliteStore;
-use flotilla_store::gc::{GcPlan, GcQuery};
-use flotilla_store::prelude::*;
+use flotilla_artifacts::{ArtifactError, ArtifactPath, ArtifactStore, SourceUri, parse_source_uri};
+use flotilla_store::gc::{GcPlan, GcQuery, GcStore};
+use flotilla_store::{PgStore, SqliteStore};
 use serde_json::json;
 
 #[derive(Args, Debug)]
@@ -24,6 +25,13 @@ pub struct GcArgs {
     /// The data directory whose store to clean (as `flotilla server --data-dir`).
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
     data_dir: PathBuf,
+    /// The PostgreSQL database to clean instead (as `flotilla server --database`).
+    #[arg(long = "database", env = "FLOTILLA_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the artifacts are (as `flotilla server --artifacts`): a directory or
+    /// an `s3://bucket/prefix` URL; default `artifacts/` in the data directory.
+    #[arg(long, env = "FLOTILLA_ARTIFACTS")]
+    artifacts: Option<String>,
     /// Only what was deleted at least this long ago (`30d`, `12h`, ...).
     #[arg(long, value_parser = crate::config::parse_duration)]
     older_than: Option<Duration>,
@@ -42,9 +50,15 @@ pub struct GcArgs {
 }
 
 pub fn run(args: GcArgs) -> anyhow::Result<()> {
-    let db = crate::config::database_path(&args.data_dir);
-    anyhow::ensure!(db.exists(), "no store at {}", db.display());
-    let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let store: Box<dyn GcStore> = match args.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(url) => Box::new(PgStore::connect(url).context("connecting to the PostgreSQL database (--database)")?),
+        None => {
+            let db = crate::config::database_path(&args.data_dir);
+            anyhow::ensure!(db.exists(), "no store at {}", db.display());
+            Box::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?)
+        }
+    };
+    let location = crate::config::ArtifactsLocation::parse(args.artifacts.as_deref(), &args.data_dir)?;
     let deleted_before_ms = match args.older_than {
         None => None,
         Some(age) => {
@@ -59,26 +73,29 @@ pub fn run(args: GcArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let purged = store.gc_purge(&plan)?;
-    let artifacts: Arc<dyn ArtifactStore> =
-        Arc::new(LocalArtifactStore::new(crate::config::artifacts_path(&args.data_dir))?);
+    // Read before the runtime starts: PostgreSQL's synchronous client must not block inside it.
+    let remaining = remaining_locations(store.as_ref())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let failed = runtime.block_on(remove_artifacts(artifacts.as_ref(), &store, &purged))?;
+    let failed = runtime.block_on(async {
+        let artifacts: Arc<dyn ArtifactStore> = crate::artifact_store::open(&location).await?;
+        remove_artifacts(artifacts.as_ref(), &remaining, &purged).await
+    })?;
     print(&purged, &failed, false, args.json)?;
     anyhow::ensure!(failed.is_empty(), "{} artifact directories could not be removed (listed above)", failed.len());
     Ok(())
 }
 
-/// Removes the purged runs' and experiments' artifact directories; answers
+/// Removes the purged runs' and experiments' artifact directories (an
+/// experiment's only if none of the `remaining` locations overlaps it); answers
 /// the ones that failed (already missing counts as removed).
 async fn remove_artifacts(
     artifacts: &dyn ArtifactStore,
-    store: &SqliteStore,
+    remaining: &[ArtifactPath],
     purged: &GcPlan,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let mut doomed: Vec<ArtifactPath> = Vec::new();
     // An experiment's location goes whole unless a remaining experiment's
     // location is the same, inside it or around it.
-    let remaining = remaining_locations(store)?;
     for e in &purged.experiments {
         if let Some(root) = artifacts_path(&e.artifact_location)
             && !remaining.iter().any(|other| other.starts_with(&root) || root.starts_with(other))
@@ -119,7 +136,7 @@ async fn remove_artifacts(
     Ok(failed)
 }
 
-fn remaining_locations(store: &SqliteStore) -> anyhow::Result<Vec<ArtifactPath>> {
+fn remaining_locations(store: &dyn GcStore) -> anyhow::Result<Vec<ArtifactPath>> {
     Ok(store.experiment_locations()?.iter().filter_map(|l| artifacts_path(l)).collect())
 }
 

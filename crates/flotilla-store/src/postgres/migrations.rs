@@ -2,11 +2,13 @@
 //! in `flotilla_schema`. Numbers are SQLite's (`sqlite/migrations.rs`): a
 //! version means the same schema on both backends. Each runs in its own
 //! transaction under an advisory lock, so replicas starting at once apply it
-//! exactly once. Shipped migrations are never edited.
+//! exactly once. Shipped migrations are never edited; what opening a
+//! database may apply is `crate::schema`'s rule.
 
 use postgres::Client;
 
 use crate::error::{StoreError, StoreResult};
+use crate::schema::{SchemaStatus, Upgrade};
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_tracking_and_registry.sql")),
@@ -42,16 +44,37 @@ pub fn latest() -> u32 {
     MIGRATIONS.last().map_or(0, |(v, _)| *v)
 }
 
-pub(super) fn apply(client: &mut Client) -> StoreResult<()> {
+fn versions() -> Vec<u32> {
+    MIGRATIONS.iter().map(|(v, _)| *v).collect()
+}
+
+fn ensure_table(client: &mut Client) -> StoreResult<()> {
     client.batch_execute(
         "CREATE TABLE IF NOT EXISTS flotilla_schema (
              version    BIGINT PRIMARY KEY,
              applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
          )",
     )?;
-    for (version, sql) in MIGRATIONS {
+    Ok(())
+}
+
+/// The database's schema against this build's migrations; changes nothing
+/// (a database flotilla never touched is version 0).
+pub(super) fn status(client: &mut Client) -> StoreResult<SchemaStatus> {
+    let exists: bool = client.query_one("SELECT to_regclass('flotilla_schema') IS NOT NULL", &[])?.get(0);
+    let current = if exists { current(client)? } else { 0 };
+    SchemaStatus::of(&versions(), current)
+}
+
+/// Applies what `upgrade` allows (see `crate::schema`); returns the status before.
+pub(super) fn apply(client: &mut Client, upgrade: Upgrade) -> StoreResult<SchemaStatus> {
+    ensure_table(client)?;
+    let before = status(client)?;
+    let wanted = before.to_apply(upgrade)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| wanted.contains(v)) {
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+        // Another replica starting at the same time may have applied it while this one waited.
         let done: bool = tx
             .query_one("SELECT EXISTS (SELECT 1 FROM flotilla_schema WHERE version = $1)", &[&i64::from(*version)])?
             .get(0);
@@ -67,11 +90,7 @@ pub(super) fn apply(client: &mut Client) -> StoreResult<()> {
         tx.commit().map_err(|source| StoreError::PgMigration { version: *version, source })?;
         tracing::info!(version, "applied migration");
     }
-    let found = current(client)?;
-    if found > latest() {
-        return Err(StoreError::SchemaTooNew { found, known: latest() });
-    }
-    Ok(())
+    Ok(before)
 }
 
 /// The newest migration applied.

@@ -8,8 +8,8 @@
 //! tokens, grants, the grant log), UI sessions, the audit trail, families,
 //! fleet search and facets, version search, insights, dataset profiles,
 //! bulk registration and alias changes, promotion (dry run, apply,
-//! rollback, the alias audit log), datasets and lineage. Not yet ported:
-//! health, alerts, monitor, reports (sections and schedules), gc; each of
+//! rollback, the alias audit log), datasets and lineage, gc. Not yet
+//! ported: health, alerts, monitor, reports (sections and schedules); each of
 //! their calls answers `ErrorKind::Internal` "... is not yet available on
 //! PostgreSQL" ([`unported`]), never a panic.
 //!
@@ -70,6 +70,20 @@ use postgres::error::SqlState;
 
 pub use self::tx::Tx;
 use crate::error::{StoreError, StoreResult};
+use crate::schema::{SchemaStatus, Upgrade};
+
+/// The client settings for `url`, with flotilla's defaults where it names none.
+fn client_config(url: &str) -> StoreResult<postgres::Config> {
+    let mut config = postgres::Config::from_str(url)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config.keepalives(true);
+    if config.get_application_name().is_none() {
+        config.application_name("flotilla");
+    }
+    Ok(config)
+}
 
 /// Connections kept open at most.
 const POOL_SIZE: u32 = 16;
@@ -90,27 +104,32 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to `url` (`postgresql://user@host:port/db`, or libpq's
-    /// `key=value` form) and applies pending migrations.
+    /// `key=value` form) and migrates as opening for use may (`crate::schema`:
+    /// a new database is created, one a single migration behind upgraded,
+    /// an older one refused).
     pub fn connect(url: &str) -> StoreResult<Self> {
-        let mut config = postgres::Config::from_str(url)?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        config.keepalives(true);
-        if config.get_application_name().is_none() {
-            config.application_name("flotilla");
-        }
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(tx::Manager::new(config))?;
+            .build(tx::Manager::new(client_config(url)?))?;
         let store = Self { pool: Some(pool), registry_generation: AtomicU64::new(1) };
         {
             let mut conn = store.conn()?;
-            migrations::apply(&mut conn.client)?;
+            migrations::apply(&mut conn.client, Upgrade::OneStep)?;
         }
         Ok(store)
+    }
+
+    /// The schema of the database at `url`, changing nothing (`flotilla db status`).
+    pub fn schema_status(url: &str) -> StoreResult<SchemaStatus> {
+        migrations::status(&mut client_config(url)?.connect(postgres::NoTls)?)
+    }
+
+    /// Applies pending migrations (all, or up to and including `to`) to the
+    /// database at `url` (`flotilla db upgrade`); the status before.
+    pub fn upgrade(url: &str, to: Option<u32>) -> StoreResult<SchemaStatus> {
+        migrations::apply(&mut client_config(url)?.connect(postgres::NoTls)?, Upgrade::UpTo(to))
     }
 
     /// The schema version this database is at.

@@ -1,7 +1,6 @@
 //! Garbage collection on SQLite: the plan is read in one snapshot, the purge
 //! is one write that re-checks every row it deletes (see [`crate::gc`]).
 
-use flotilla_core::Error;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::json;
 
@@ -11,18 +10,13 @@ use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::gc::{GcExperiment, GcKept, GcLoggedModel, GcPlan, GcQuery, GcRun, GcStore};
 
-/// Most ids one `flotilla gc` may name.
-const MAX_NAMED: usize = 10_000;
-
 /// A model version names the run directly, or names a logged model the run produced.
 const RUN_REGISTERED: &str = "EXISTS (SELECT 1 FROM model_versions mv WHERE mv.run_id = r.run_uuid
        OR mv.model_id IN (SELECT lm.model_id FROM logged_models lm WHERE lm.source_run_id = r.run_uuid))";
 
 impl GcStore for SqliteStore {
     fn gc_plan(&self, query: &GcQuery) -> StoreResult<GcPlan> {
-        if query.experiment_ids.len() > MAX_NAMED || query.run_ids.len() > MAX_NAMED {
-            return Err(Error::invalid(format!("at most {MAX_NAMED} experiment ids and {MAX_NAMED} run ids")).into());
-        }
+        query.check_size()?;
         self.read(|tx| plan(tx, query))
     }
 
@@ -101,22 +95,12 @@ fn plan(tx: &Transaction<'_>, query: &GcQuery) -> StoreResult<GcPlan> {
         let stage: Option<String> = tx
             .query_row("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?", [key], |r| r.get(0))
             .optional()?;
-        match stage.as_deref() {
-            None => return Err(Error::not_found(format!("No Experiment with id={id} exists")).into()),
-            Some("deleted") => {}
-            Some(_) => {
-                return Err(Error::invalid(format!("Experiment {id} is not in the deleted lifecycle stage")).into());
-            }
-        }
+        crate::gc::require_deleted("Experiment", id, stage.as_deref())?;
     }
     for id in &query.run_ids {
         let stage: Option<String> =
             tx.query_row("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", [id], |r| r.get(0)).optional()?;
-        match stage.as_deref() {
-            None => return Err(Error::not_found(format!("Run with id={id} not found")).into()),
-            Some("deleted") => {}
-            Some(_) => return Err(Error::invalid(format!("Run {id} is not in the deleted lifecycle stage")).into()),
-        }
+        crate::gc::require_deleted("Run", id, stage.as_deref())?;
     }
     let everything = query.experiment_ids.is_empty() && query.run_ids.is_empty();
 
@@ -139,11 +123,7 @@ fn plan(tx: &Transaction<'_>, query: &GcQuery) -> StoreResult<GcPlan> {
         }
         let id = parse_id(&e.experiment_id)?;
         if experiment_registered(tx, id)? {
-            out.kept.push(GcKept {
-                kind: "experiment",
-                id: e.experiment_id.clone(),
-                reason: "a registered model version was made from one of its runs or logged models".into(),
-            });
+            out.kept.push(GcKept::experiment(&e.experiment_id));
             continue;
         }
         out.runs.extend(runs_where(tx, "r.experiment_id = ?1", params![id])?);
@@ -175,11 +155,7 @@ fn plan(tx: &Transaction<'_>, query: &GcQuery) -> StoreResult<GcPlan> {
             continue;
         }
         if registered {
-            out.kept.push(GcKept {
-                kind: "run",
-                id: run.run_id,
-                reason: "a registered model version was made from it".into(),
-            });
+            out.kept.push(GcKept::run(run.run_id));
         } else {
             out.runs.push(run);
         }

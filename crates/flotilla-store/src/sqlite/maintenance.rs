@@ -6,8 +6,9 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use super::SqliteStore;
-use super::migrations::{self, SchemaStatus};
+use super::migrations;
 use crate::error::StoreResult;
+use crate::schema::{SchemaStatus, Upgrade};
 
 impl SqliteStore {
     /// The schema of the database at `path`, without changing it (a missing
@@ -17,6 +18,17 @@ impl SqliteStore {
             return migrations::status(&Connection::open_in_memory()?);
         }
         migrations::status(&Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?)
+    }
+
+    /// Applies the pending migrations (all, or up to and including `to`) to
+    /// the database at `path`; the status before. Each migration commits on
+    /// its own, so an interrupted upgrade resumes where it stopped.
+    pub fn upgrade(path: &Path, to: Option<u32>) -> StoreResult<SchemaStatus> {
+        let mut conn = Connection::open(path)?;
+        super::configure(&conn)?;
+        let before = migrations::status(&conn)?;
+        migrations::apply(&mut conn, Upgrade::UpTo(to))?;
+        Ok(before)
     }
 
     /// Writes a consistent copy of the database at `path` to `out` (which

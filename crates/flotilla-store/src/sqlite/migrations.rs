@@ -1,9 +1,11 @@
 //! Schema migrations for SQLite, applied in order at open and recorded in
-//! `PRAGMA user_version`. Shipped migrations are never edited.
+//! `PRAGMA user_version`. Shipped migrations are never edited; what opening a
+//! store may apply is `crate::schema`'s rule.
 
 use rusqlite::Connection;
 
 use crate::error::{StoreError, StoreResult};
+use crate::schema::{SchemaStatus, Upgrade};
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_tracking_and_registry.sql")),
@@ -26,34 +28,19 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (19, include_str!("migrations/0019_report_schedules.sql")),
 ];
 
-/// The schema a database file is at, against the newest this build knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SchemaStatus {
-    /// `PRAGMA user_version`: 0 for a new, empty file.
-    pub current: u32,
-    /// The last migration this build ships.
-    pub latest: u32,
-}
-
-impl SchemaStatus {
-    /// The migrations an upgrade would apply, oldest first.
-    pub fn pending(&self) -> Vec<u32> {
-        MIGRATIONS.iter().map(|(v, _)| *v).filter(|v| *v > self.current).collect()
-    }
+fn versions() -> Vec<u32> {
+    MIGRATIONS.iter().map(|(v, _)| *v).collect()
 }
 
 pub(super) fn status(conn: &Connection) -> StoreResult<SchemaStatus> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let latest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
-    if current > latest {
-        return Err(StoreError::SchemaTooNew { found: current, known: latest });
-    }
-    Ok(SchemaStatus { current, latest })
+    SchemaStatus::of(&versions(), current)
 }
 
-pub(super) fn apply(conn: &mut Connection) -> StoreResult<()> {
-    let current = status(conn)?.current;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+/// Applies what `upgrade` allows (see `crate::schema`), each migration in its own transaction.
+pub(super) fn apply(conn: &mut Connection, upgrade: Upgrade) -> StoreResult<()> {
+    let wanted = status(conn)?.to_apply(upgrade)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| wanted.contains(v)) {
         let tx = conn.transaction().map_err(|source| StoreError::Migration { version: *version, source })?;
         tx.execute_batch(sql).map_err(|source| StoreError::Migration { version: *version, source })?;
         tx.pragma_update(None, "user_version", version)

@@ -62,7 +62,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use self::migrations::SchemaStatus;
 pub use self::search_plan::SearchPlanning;
 use crate::error::StoreResult;
 
@@ -92,7 +91,7 @@ impl SqliteStore {
         // Bulk changes (promotions over 100,000 models) touch index pages all
         // over a large store: the writer gets a bigger page cache than readers.
         writer.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB};"))?;
-        migrations::apply(&mut writer)?;
+        migrations::apply(&mut writer, crate::schema::Upgrade::OneStep)?;
         bulk_load::check(&writer)?;
         // Checkpoints run on their own thread, not in the write that crosses the threshold.
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
