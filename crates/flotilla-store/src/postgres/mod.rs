@@ -19,6 +19,11 @@
 //! snapshot). A write's audit row ([`crate::audit`]) and grant-log entries
 //! are written in its transaction exactly as SQLite's `write` does.
 //! A request budget becomes the transaction's `statement_timeout`.
+//!
+//! The registry generation serving caches by is the database's, not the
+//! process's: migration 22's triggers notify every committed registry change
+//! and `listener.rs` bumps this process's counter for each, so an alias moved
+//! through one replica is seen by all of them.
 
 mod alerts;
 mod aliases;
@@ -37,6 +42,7 @@ mod grant_log;
 mod health;
 mod insights;
 mod lineage;
+mod listener;
 mod logged_models;
 mod metrics;
 pub mod migrations;
@@ -56,6 +62,7 @@ mod version_search;
 mod visible;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -76,8 +83,11 @@ const WRITE_ATTEMPTS: u32 = 8;
 pub struct PgStore {
     /// Always `Some` until dropped (see the `Drop` impl).
     pool: Option<r2d2::Pool<tx::Manager>>,
-    /// Bumped after every committed registry write (see `write_registry`).
-    registry_generation: AtomicU64,
+    /// Bumped after every committed registry write of this process (see
+    /// `write_registry`) and, through `listener`, of any process.
+    registry_generation: Arc<AtomicU64>,
+    /// Hears other processes' registry changes; `None` if it could not start.
+    listener: Option<listener::Listener>,
 }
 
 impl PgStore {
@@ -96,12 +106,18 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(tx::Manager::new(config))?;
-        let store = Self { pool: Some(pool), registry_generation: AtomicU64::new(1) };
+            .build(tx::Manager::new(config.clone()))?;
+        let registry_generation = Arc::new(AtomicU64::new(1));
+        let mut store = Self { pool: Some(pool), registry_generation: Arc::clone(&registry_generation), listener: None };
         {
             let mut conn = store.conn()?;
             migrations::apply(&mut conn.client)?;
         }
+        // After the migrations: the triggers that notify exist from here on.
+        store.listener = Some(
+            listener::Listener::start(config, registry_generation)
+                .map_err(|e| flotilla_core::Error::internal(format!("starting the registry listener: {e}")))?,
+        );
         Ok(store)
     }
 
@@ -185,6 +201,7 @@ impl PgStore {
 /// its own.
 impl Drop for PgStore {
     fn drop(&mut self) {
+        drop(self.listener.take());
         if let Some(pool) = self.pool.take() {
             let dropped = std::thread::Builder::new().name("pg-pool-drop".into()).spawn(move || drop(pool));
             if let Ok(handle) = dropped {
