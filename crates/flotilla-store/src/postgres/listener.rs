@@ -21,13 +21,15 @@ use postgres::{Client, NoTls};
 pub(crate) const CHANNEL: &str = "flotilla_registry";
 /// How long the thread waits for a notification before checking that it
 /// should stop, and that the connection is alive.
-const WAIT: Duration = Duration::from_millis(200);
+const WAIT: Duration = Duration::from_millis(100);
 /// A quiet connection is pinged this often, so a half-open one is found.
 const PING_EVERY: Duration = Duration::from_secs(5);
 const MIN_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PAUSE: Duration = Duration::from_secs(5);
 
-/// The listening thread; stopped and joined on drop.
+/// The listening thread; stopped and joined on drop (within [`WAIT`]), so its
+/// connection is closed when the store is: a database can be renamed or
+/// dropped right after.
 pub(crate) struct Listener {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 /// A LightGBM model answering `leaves.0` for `x0 <= 0.5`, else `leaves.1`.
 pub fn lightgbm(leaves: (u32, u32)) -> String {
-    flotilla_testkit::fixtures::LIGHTGBM_MODEL.replace("leaf_value=1 2", &format!("leaf_value={} {}", leaves.0, leaves.1))
+    flotilla_testkit::fixtures::LIGHTGBM_MODEL
+        .replace("leaf_value=1 2", &format!("leaf_value={} {}", leaves.0, leaves.1))
 }
 
 /// Replicas on one database and one artifact directory.
@@ -219,8 +220,11 @@ fn render(conf: &str, dir: &Path, port: u16) -> String {
         .iter()
         .map(|t| format!("    {t}_temp_path {}/{t}_temp;\n", dir.display()))
         .collect();
-    conf.replacen("listen 8080;", &format!("listen 127.0.0.1:{port};"), 1)
-        .replacen("http {\n", &format!("http {{\n{own}    access_log off;\n"), 1)
+    conf.replacen("listen 8080;", &format!("listen 127.0.0.1:{port};"), 1).replacen(
+        "http {\n",
+        &format!("http {{\n{own}    access_log off;\n"),
+        1,
+    )
 }
 
 fn nginx_binary() -> Option<PathBuf> {

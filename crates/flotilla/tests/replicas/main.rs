@@ -102,7 +102,8 @@ fn nginx_places_each_model_on_one_replica_and_a_hot_model_on_a_few() {
         let on: Vec<usize> = (0..3).filter(|&i| loaded[i].contains(name)).collect();
         assert_eq!(on.len(), 1, "{name} is loaded on replicas {on:?}, not exactly one");
     }
-    let hot_copies: Vec<usize> = hot.iter().map(|h| (0..3).filter(|&i| loaded[i].iter().any(|m| m == h)).count()).collect();
+    let hot_copies: Vec<usize> =
+        hot.iter().map(|h| (0..3).filter(|&i| loaded[i].iter().any(|m| m == h)).count()).collect();
     assert!(hot_copies.iter().all(|c| (1..=3).contains(c)), "hot copies {hot_copies:?}");
     // Three hash keys per hot model: all four landing every key on one replica
     // has a chance of (1/9)^4.
@@ -110,6 +111,7 @@ fn nginx_places_each_model_on_one_replica_and_a_hot_model_on_a_few() {
 
     let bytes: Vec<f64> = addrs.iter().map(|a| gauge(*a, "flotilla_model_memory_bytes")).collect();
     let counts: Vec<usize> = loaded.iter().map(Vec::len).collect();
+    let placed_counts: Vec<usize> = loaded.iter().map(|l| l.iter().filter(|m| placed.contains(m)).count()).collect();
     // The reference: one replica holding every model (replica 0, asked directly).
     for name in &all {
         assert!(infer(addrs[0], name).is_ok());
@@ -125,11 +127,13 @@ fn nginx_places_each_model_on_one_replica_and_a_hot_model_on_a_few() {
     );
     let shares: Vec<f64> = bytes.iter().map(|b| b / everything).collect();
     eprintln!(
-        "placement over 3 replicas, {} models ({} hot, {} extra copies): models per replica {counts:?}, \
+        "placement over 3 replicas, {} models ({} hot, {} extra copies): models per replica {counts:?} \
+         (of the {} placed once: {placed_counts:?}), \
          bytes per replica {bytes:?} of {everything} for one replica holding all (shares {shares:.2?})",
         all.len(),
         hot.len(),
-        extra_copies
+        extra_copies,
+        placed.len()
     );
     for share in shares {
         assert!((0.1..0.6).contains(&share), "a replica holds {share:.2} of the model bytes, not about a third");
@@ -194,9 +198,19 @@ fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_models_move()
         refused.iter().take(5).collect::<Vec<_>>()
     );
     assert!(acked.len() >= 20 && after >= 5, "too little load to judge: {} acknowledged, {after} after", acked.len());
-    // A write nginx could not deliver is answered 502 (never a silent loss);
-    // at most the few in flight on the killed replica.
-    assert!(refused.len() <= 8, "{} writes failed: {refused:?}", refused.len());
+    // Only the writes in flight on the killed replica fail, answered 502 by
+    // nginx (not acknowledged, so not owed); flotilla itself refuses none,
+    // however the replicas' writes collide.
+    let errors: Vec<String> = replicas
+        .servers
+        .iter()
+        .flat_map(|s| s.log_text().lines().filter(|l| l.contains("ERROR")).map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(
+        refused.len() <= 8 && refused.iter().all(|r| r.contains(": 502 ")),
+        "{} writes failed: {refused:?}\nserver errors: {errors:#?}",
+        refused.len()
+    );
     let survivors: Vec<SocketAddr> = (0..3).filter(|&i| i != victim).map(|i| addrs[i]).collect();
     for name in &acked {
         let path = format!("/api/2.0/mlflow/registered-models/get?name={name}");
@@ -204,7 +218,12 @@ fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_models_move()
         assert_eq!(r.status, 200, "acknowledged write {name} is missing: {}", r.text());
     }
     for name in &orphans {
-        assert_eq!(infer(nginx.addr, name), Ok(("1".to_owned(), 2.0)), "{name} after its replica died: {}", nginx.log());
+        assert_eq!(
+            infer(nginx.addr, name),
+            Ok(("1".to_owned(), 2.0)),
+            "{name} after its replica died: {}",
+            nginx.log()
+        );
         let on = holders(&survivors, name);
         assert_eq!(on.len(), 1, "{name} is loaded on surviving replicas {on:?}");
     }
