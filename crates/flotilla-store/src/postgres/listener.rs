@@ -19,6 +19,8 @@ use postgres::{Client, NoTls};
 
 /// The channel migration 22's triggers notify.
 pub(crate) const CHANNEL: &str = "flotilla_registry";
+/// The listener's `application_name`, so it can be told apart in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "flotilla-registry-listener";
 /// How long the thread waits for a notification before checking that it
 /// should stop, and that the connection is alive.
 const WAIT: Duration = Duration::from_millis(100);
@@ -38,7 +40,8 @@ pub(crate) struct Listener {
 impl Listener {
     /// Starts listening on its own connection (made from `config`); each
     /// notification, and each reconnection, adds one to `generation`.
-    pub(crate) fn start(config: postgres::Config, generation: Arc<AtomicU64>) -> std::io::Result<Self> {
+    pub(crate) fn start(mut config: postgres::Config, generation: Arc<AtomicU64>) -> std::io::Result<Self> {
+        config.application_name(APPLICATION_NAME);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new().name("pg-registry-listen".into()).spawn({
             let stop = Arc::clone(&stop);

@@ -43,6 +43,7 @@ mod health;
 mod insights;
 mod lineage;
 mod listener;
+pub use listener::APPLICATION_NAME as LISTENER_APPLICATION_NAME;
 mod logged_models;
 mod metrics;
 pub mod migrations;
