@@ -11,7 +11,8 @@
 # fleet reports' CSV and Parquet exports read by pandas and pyarrow (tests/reports, the drift venv);
 # the S3 artifact store against moto's S3 server (.venvs/s3 from tests/s3/setup.sh, made before
 # the Rust tests, which start it; the compat suite's S3 pass too); the PostgreSQL backend's suite
-# on a PostgreSQL 15 server of its own (scripts/postgres-test-server.sh); and the deployment files
+# on a PostgreSQL 15 server of its own (scripts/postgres-test-server.sh), with the replica tests
+# (servers on that PostgreSQL behind nginx, tests/deploy/install-nginx.sh); and the deployment files
 # validated offline (tests/deploy: hadolint, kubernetes-validate, the compose schema, nginx -t,
 # cross-checks against the flags flotilla reads).
 #
@@ -41,6 +42,9 @@ export FLOTILLA_TEST_POSTGRES
 # moto's S3 server for the S3 artifact store's tests (flotilla-testkit's TempS3); under CI a
 # missing moto fails those tests rather than skipping them.
 tests/s3/setup.sh
+# nginx for the replica tests (crates/flotilla/tests/replicas: they start it themselves; under CI a
+# missing nginx fails them).
+tests/deploy/install-nginx.sh >/dev/null
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else

@@ -4,7 +4,9 @@ Schemas say a manifest is well formed; these checks say it fits flotilla and
 itself: every FLOTILLA_* variable is one the code reads, every command the
 files run is a flotilla subcommand, selectors select the pods they are meant
 for, probes name ports that exist, containers run unprivileged with a memory
-limit, and nginx sends traffic to services the compose file defines.
+limit, nginx sends traffic to services the compose file defines and every
+file it includes is mounted, and a replica on PostgreSQL (FLOTILLA_DATABASE_URL)
+turns off what PostgreSQL cannot yet run (FLOTILLA_MONITOR, which it refuses).
 
     python check_deploy.py REPO_ROOT [FLOTILLA_BIN]
 """
@@ -89,6 +91,9 @@ def check_kubernetes(path: pathlib.Path) -> None:
                 fail(where, f"Deployment {name}'s selector does not select its own pods")
             pods[name] = template["metadata"]["labels"]
             check_pod(f"{where} Deployment {name}", template["spec"])
+            for c in template["spec"]["containers"]:
+                env = {e["name"]: e.get("value", "<secret>") for e in c.get("env", [])}
+                check_postgres_replica(f"{where} Deployment {name} container {c['name']}", env)
         elif kind == "Job":
             check_pod(f"{where} Job {name}", d["spec"]["template"]["spec"])
     if not pods:
@@ -116,18 +121,37 @@ def check_kubernetes(path: pathlib.Path) -> None:
                 fail(where, f"ServiceMonitor endpoint port {e['port']!r} is no port of the Service")
 
 
+def check_postgres_replica(where: str, env: dict) -> None:
+    """A server given FLOTILLA_DATABASE_URL refuses --monitor on (the default)."""
+    if "FLOTILLA_DATABASE_URL" in env:
+        if str(env.get("FLOTILLA_MONITOR", "on")).lower() != "off":
+            fail(where, "runs on PostgreSQL without FLOTILLA_MONITOR=off, which the server refuses")
+        if not str(env.get("FLOTILLA_ARTIFACTS", "")).startswith("s3://"):
+            fail(where, "replicas on PostgreSQL keep artifacts on one pod's disk, not in S3 (FLOTILLA_ARTIFACTS)")
+
+
 def check_compose(path: pathlib.Path) -> None:
     where = str(path.relative_to(ROOT))
     text = path.read_text(encoding="utf-8")
     check_variables(where, text)
     services = yaml.safe_load(text)["services"]
     for name, svc in services.items():
-        if svc.get("image", "").startswith("flotilla") and "command" in svc:
-            check_command(f"{where} service {name}", svc["command"])
-    nginx = path.parent / "nginx.conf"
-    for host in re.findall(r"server\s+([A-Za-z0-9_-]+):\d+", nginx.read_text(encoding="utf-8")):
-        if host not in services:
-            fail(str(nginx.relative_to(ROOT)), f"upstream {host} is not a compose service")
+        if svc.get("image", "").startswith("flotilla"):
+            if "command" in svc:
+                check_command(f"{where} service {name}", svc["command"])
+            check_postgres_replica(f"{where} service {name}", svc.get("environment", {}))
+    nginx_dir = ROOT / "deploy" / "nginx"
+    for conf in sorted(nginx_dir.glob("*.conf")):
+        for host in re.findall(r"server\s+([A-Za-z0-9_-]+):\d+", conf.read_text(encoding="utf-8")):
+            if host not in services:
+                fail(str(conf.relative_to(ROOT)), f"upstream {host} is not a compose service")
+    main_conf = nginx_dir / "flotilla.conf"
+    mounted = {v.split(":")[0] for svc in services.values() for v in svc.get("volumes", []) if isinstance(v, str)}
+    for included in ["flotilla.conf", *re.findall(r"^\s*include\s+([^;\s]+);", main_conf.read_text(encoding="utf-8"), re.M)]:
+        if not (nginx_dir / included).exists():
+            fail(str(main_conf.relative_to(ROOT)), f"includes {included}, which is not in deploy/nginx")
+        if f"./nginx/{included}" not in mounted:
+            fail(where, f"nginx's {included} is not mounted into the nginx service")
 
 
 def check_dockerfile(path: pathlib.Path) -> None:
@@ -142,8 +166,7 @@ def check_dockerfile(path: pathlib.Path) -> None:
 check_dockerfile(ROOT / "Dockerfile")
 for manifest in sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml")):
     check_kubernetes(manifest)
-if (ROOT / "deploy" / "compose" / "compose.yaml").exists():
-    check_compose(ROOT / "deploy" / "compose" / "compose.yaml")
+check_compose(ROOT / "deploy" / "compose.yaml")
 
 if failures:
     print("\n".join(failures))

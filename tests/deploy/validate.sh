@@ -19,24 +19,19 @@ if [[ ! -x "$venv/bin/kubernetes-validate" ]]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q -r "$root/tests/deploy/requirements.txt"
 fi
-if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
-  # Only the binary is wanted: keep the package from starting a daemon.
-  policy=/usr/sbin/policy-rc.d
-  own_policy=0
-  if [[ ! -e "$policy" ]]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1; fi
-  apt-get install -y -q nginx-light >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null; }
-  if [[ "$own_policy" == 1 ]]; then rm -f "$policy"; fi
-fi
-nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
-[[ -x "$nginx_bin" ]] || { echo "nginx could not be installed: nginx -t cannot run" >&2; exit 1; }
+nginx_bin="$("$root/tests/deploy/install-nginx.sh")" || { echo "nginx could not be installed: nginx -t cannot run" >&2; exit 1; }
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
-# nginx -t resolves upstream host names: test a copy that names loopback.
+# nginx -t resolves upstream host names: test a copy (with the files it
+# includes, from its directory) whose servers name loopback.
 nginx_test() {
-  sed -E 's/server +[A-Za-z0-9_-]+:([0-9]+)/server 127.0.0.1:\1/' "$1" > "$scratch/nginx.conf"
-  "$nginx_bin" -t -q -c "$scratch/nginx.conf" -g "pid $scratch/nginx.pid; error_log stderr;" 2>&1
+  rm -rf "$scratch/nginx" && mkdir "$scratch/nginx"
+  for f in "$(dirname "$1")"/*.conf; do
+    sed -E 's/server +[A-Za-z0-9_-]+:([0-9]+)/server 127.0.0.1:\1/' "$f" > "$scratch/nginx/$(basename "$f")"
+  done
+  "$nginx_bin" -t -q -c "$scratch/nginx/$(basename "$1")" -g "pid $scratch/nginx.pid; error_log stderr;" 2>&1
 }
 
 must_refuse() {  # what, command...
@@ -58,9 +53,7 @@ for manifest in "$root"/deploy/kubernetes/*.yaml; do
   "$venv/bin/kubernetes-validate" --strict -k "$kube_version" --quiet "$manifest"
   echo "$(basename "$manifest"): valid for Kubernetes $kube_version"
 done
-if [[ -f "$root/deploy/compose/compose.yaml" ]]; then
-  "$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec "$root/deploy/compose/compose.yaml"
-  nginx_test "$root/deploy/compose/nginx.conf"
-  echo "nginx.conf: nginx -t passed"
-fi
+"$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec "$root/deploy/compose.yaml"
+nginx_test "$root/deploy/nginx/flotilla.conf"
+echo "nginx/flotilla.conf: nginx -t passed"
 "$venv/bin/python" "$root/tests/deploy/check_deploy.py" "$root" $bin

@@ -26,6 +26,10 @@ pub fn from_store(e: StoreError) -> Error {
         StoreError::Database(_) | StoreError::Postgres(_) if e.kind() == ErrorKind::Interrupted => {
             Error::interrupted("the query was stopped: it ran past the request's time budget")
         }
+        StoreError::Postgres(_) if e.kind() == ErrorKind::Busy => {
+            tracing::warn!(error = %e, "writes kept colliding");
+            Error::new(ErrorKind::Busy, "The database is busy with conflicting writes; try again")
+        }
         StoreError::Postgres(_) if e.kind() == ErrorKind::AlreadyExists => {
             Error::new(ErrorKind::AlreadyExists, "The resource already exists (a concurrent request created it)")
         }

@@ -46,6 +46,14 @@ pub struct ServerArgs {
     /// The alias `/v2/models/{name}` serves; without it, the newest version.
     #[arg(long, env = "FLOTILLA_DEFAULT_ALIAS", default_value = "champion")]
     pub default_alias: String,
+    /// How long a resolved alias is trusted without a change notice. Changes
+    /// made through this process are seen at once, and on PostgreSQL those of
+    /// every replica too (LISTEN/NOTIFY), so this only bounds what a missed
+    /// notice could cost; on SQLite it bounds what a writer in another
+    /// process (the CLI on the data directory) takes to be seen. Default: 1s
+    /// on SQLite, 30s on PostgreSQL.
+    #[arg(long, env = "FLOTILLA_RESOLVE_TTL", value_parser = parse_duration)]
+    pub resolve_ttl: Option<Duration>,
     /// Model loads running at once (a burst of cold models queues here).
     #[arg(long, env = "FLOTILLA_LOAD_CONCURRENCY", default_value_t = 2)]
     pub load_concurrency: usize,
@@ -243,6 +251,13 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
     Ok((number * scale) as usize)
 }
 
+/// How long serving trusts a resolved alias on SQLite, where a writer in
+/// another process (the CLI) sends no change notice.
+const RESOLVE_TTL_SQLITE: Duration = Duration::from_secs(1);
+/// On PostgreSQL every committed change is notified to every replica; the
+/// TTL only covers a notice lost while the listener reconnects.
+const RESOLVE_TTL_POSTGRES: Duration = Duration::from_secs(30);
+
 /// The metadata store's file in a data directory (the embedded SQLite backend).
 pub const DATABASE_FILE: &str = "flotilla.db";
 /// The artifact store's directory in a data directory.
@@ -351,6 +366,7 @@ impl ServerArgs {
                 default_permission: self.default_permission,
             },
         };
+        let database_url = self.database_url.filter(|u| !u.trim().is_empty());
         let reports = crate::report_schedule::ScheduleConfig {
             rules: self.reports,
             secret: self.report_webhook_secret,
@@ -374,7 +390,7 @@ impl ServerArgs {
                 ..RateLimitConfig::default()
             },
             database: database_path(&self.data_dir),
-            database_url: self.database_url.filter(|u| !u.trim().is_empty()),
+            database_url: database_url.clone(),
             artifacts: ArtifactsLocation::parse(self.artifacts.as_deref(), &self.data_dir)?,
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),
@@ -388,7 +404,11 @@ impl ServerArgs {
             serving: ServingConfig {
                 cache: CacheConfig { budget_bytes: self.model_memory, load_concurrency: self.load_concurrency.max(1) },
                 default_alias: self.default_alias,
-                resolve_ttl: Duration::from_secs(1),
+                resolve_ttl: self.resolve_ttl.unwrap_or(if database_url.is_some() {
+                    RESOLVE_TTL_POSTGRES
+                } else {
+                    RESOLVE_TTL_SQLITE
+                }),
             },
             allowed_hosts: if self.allowed_hosts.iter().any(|h| h == "*") {
                 None

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (14, include_str!("migrations/0014_datasets_lineage.sql")),
     (15, include_str!("migrations/0015_monitor.sql")),
     (16, include_str!("migrations/0016_health_alerts.sql")),
+    (22, include_str!("migrations/0022_registry_notify.sql")),
 ];
 
 /// The advisory lock key migrations hold ("flotilla" in ASCII, truncated).

@@ -23,6 +23,11 @@
 //! snapshot). A write's audit row ([`crate::audit`]) and grant-log entries
 //! are written in its transaction exactly as SQLite's `write` does.
 //! A request budget becomes the transaction's `statement_timeout`.
+//!
+//! The registry generation serving caches by is the database's, not the
+//! process's: migration 22's triggers notify every committed registry change
+//! and `listener.rs` bumps this process's counter for each, so an alias moved
+//! through one replica is seen by all of them.
 
 mod alerts;
 mod alias_plan;
@@ -42,6 +47,8 @@ mod grant_log;
 mod health;
 mod insights;
 mod lineage;
+mod listener;
+pub use listener::APPLICATION_NAME as LISTENER_APPLICATION_NAME;
 mod logged_models;
 mod metrics;
 pub mod migrations;
@@ -61,6 +68,7 @@ mod version_search;
 mod visible;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -89,17 +97,26 @@ fn client_config(url: &str) -> StoreResult<postgres::Config> {
 const POOL_SIZE: u32 = 16;
 /// How long a call waits for a pooled connection (or a new one) before failing.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Attempts of a write that keeps meeting serialization failures (writers
-/// racing on one hot row, a model's version counter, take several rounds).
-const WRITE_ATTEMPTS: u32 = 24;
+/// Attempts of a write that keeps meeting serialization failures (the ones
+/// after [`OPTIMISTIC_ATTEMPTS`] run alone, so they rarely need many).
+const WRITE_ATTEMPTS: u32 = 12;
+/// Attempts a write makes beside other writers (holding [`WRITE_LOCK`]
+/// shared); after them it takes the lock exclusively and runs alone.
+const OPTIMISTIC_ATTEMPTS: u32 = 2;
 /// The longest pause between two attempts, in milliseconds.
 const MAX_RETRY_PAUSE_MS: u64 = 200;
+/// The advisory lock every write holds ("flotwrit" in ASCII): shared for the
+/// transaction normally, exclusive for the session by a write that collided.
+const WRITE_LOCK: i64 = 0x666c_6f74_7772_6974;
 
 pub struct PgStore {
     /// Always `Some` until dropped (see the `Drop` impl).
     pool: Option<r2d2::Pool<tx::Manager>>,
-    /// Bumped after every committed registry write (see `write_registry`).
-    registry_generation: AtomicU64,
+    /// Bumped after every committed registry write of this process (see
+    /// `write_registry`) and, through `listener`, of any process.
+    registry_generation: Arc<AtomicU64>,
+    /// Hears other processes' registry changes; `None` if it could not start.
+    listener: Option<listener::Listener>,
 }
 
 impl PgStore {
@@ -108,16 +125,24 @@ impl PgStore {
     /// a new database is created, one a single migration behind upgraded,
     /// an older one refused).
     pub fn connect(url: &str) -> StoreResult<Self> {
+        let config = client_config(url)?;
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(tx::Manager::new(client_config(url)?))?;
-        let store = Self { pool: Some(pool), registry_generation: AtomicU64::new(1) };
+            .build(tx::Manager::new(config.clone()))?;
+        let registry_generation = Arc::new(AtomicU64::new(1));
+        let mut store =
+            Self { pool: Some(pool), registry_generation: Arc::clone(&registry_generation), listener: None };
         {
             let mut conn = store.conn()?;
             migrations::apply(&mut conn.client, Upgrade::OneStep)?;
         }
+        // After the migrations: the triggers that notify exist from here on.
+        store.listener = Some(
+            listener::Listener::start(config, registry_generation)
+                .map_err(|e| flotilla_core::Error::internal(format!("starting the registry listener: {e}")))?,
+        );
         Ok(store)
     }
 
@@ -162,12 +187,27 @@ impl PgStore {
     /// everything back. A serialization failure runs `f` again on a fresh
     /// transaction. Under an audit context the transaction also appends its
     /// audit row, so the change and its record commit together.
+    ///
+    /// Writes that keep colliding (every model creation updates the same
+    /// registry-wide facet counter, so replicas creating models at once
+    /// always do) stop racing after [`OPTIMISTIC_ATTEMPTS`]: such a write
+    /// takes [`WRITE_LOCK`] exclusively, across every process on the
+    /// database, before its transaction starts. Every other write holds the
+    /// lock shared from its first statement, so the exclusive one runs once
+    /// those in progress have ended and no new one starts beside it (a
+    /// waiting exclusive request queues later shared ones): it cannot
+    /// collide again, instead of failing after [`WRITE_ATTEMPTS`].
     pub(crate) fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut unique_retried = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.write_once(&mut f) {
+            let outcome = if attempt > OPTIMISTIC_ATTEMPTS {
+                self.write_queued(&mut f)
+            } else {
+                self.write_once(&mut self.conn()?, &mut f, false)
+            };
+            match outcome {
                 Err(StoreError::Postgres(e)) if attempt < WRITE_ATTEMPTS && retryable(&e, &mut unique_retried) => {
                     tracing::debug!(attempt, error = %e, "write retried");
                     // Exponential backoff with full jitter, so writers that collided spread out.
@@ -179,12 +219,33 @@ impl PgStore {
         }
     }
 
-    fn write_once<T>(&self, f: &mut impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    /// [`Self::write_once`] holding [`WRITE_LOCK`] exclusively (a session
+    /// lock, taken before the transaction's snapshot and released after its end).
+    fn write_queued<T>(&self, f: &mut impl FnMut(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        let conn = &mut *conn;
+        conn.client.execute("SELECT pg_advisory_lock($1)", &[&WRITE_LOCK])?;
+        let out = self.write_once(&mut conn, f, true);
+        if let Err(e) = conn.client.execute("SELECT pg_advisory_unlock($1)", &[&WRITE_LOCK]) {
+            // The lock goes with the session; an unlock fails only on a broken
+            // connection, which the pool discards (`has_broken`), ending it.
+            tracing::warn!(error = %e, "releasing the write lock failed");
+        }
+        out
+    }
+
+    fn write_once<T>(
+        &self,
+        conn: &mut r2d2::PooledConnection<tx::Manager>,
+        f: &mut impl FnMut(&mut Tx<'_>) -> StoreResult<T>,
+        exclusive: bool,
+    ) -> StoreResult<T> {
+        let conn = &mut **conn;
         let inner = conn.client.build_transaction().isolation_level(IsolationLevel::Serializable).start()?;
         let mut tx = Tx::new(inner, &mut conn.cache);
         tx.limit_to_budget()?;
+        if !exclusive {
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&WRITE_LOCK])?;
+        }
         crate::audit::take_note();
         crate::sqlite::grant_log_begin();
         let out = f(&mut tx)?;
@@ -213,6 +274,7 @@ impl PgStore {
 /// its own.
 impl Drop for PgStore {
     fn drop(&mut self) {
+        drop(self.listener.take());
         if let Some(pool) = self.pool.take() {
             let dropped = std::thread::Builder::new().name("pg-pool-drop".into()).spawn(move || drop(pool));
             if let Ok(handle) = dropped {
@@ -238,6 +300,10 @@ fn retryable(e: &postgres::Error, unique_retried: &mut bool) -> bool {
 pub(crate) fn error_kind(e: &postgres::Error) -> ErrorKind {
     match e.code() {
         Some(c) if *c == SqlState::QUERY_CANCELED => ErrorKind::Interrupted,
+        // Still colliding after every attempt: the client may try again.
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+            ErrorKind::Busy
+        }
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => ErrorKind::AlreadyExists,
         Some(_) | None => ErrorKind::Internal,
     }
