@@ -219,8 +219,8 @@ pub(super) fn order_keys(
     Ok(keys)
 }
 
-/// How a registered-model search's name pattern is answered: what the page
-/// is (its size and the registry's), and whether the trigram index may drive.
+/// What a registered-model search's name pattern is planned with: the
+/// page's size and the planning's relative cost of walking.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct NamePlan {
     /// Rows the page asks for (its size and one more, for the next token).
@@ -273,9 +273,8 @@ pub(super) fn registered_model_clause(
 /// 5.4 ms). `%ddd%` (3,700 to 14,000 candidates) walks: 1.6 ms median, 4.3 ms
 /// p99 over random digits; driving it cost 7.2 / 21 ms. A pattern in 2,000
 /// names, which walked some 50,000 entries (~8 ms at those rates), now
-/// drives (~3.4 ms). A
-/// case-sensitive LIKE without a leading wildcard is a range on the name
-/// index already.
+/// drives (~3.4 ms). A case-sensitive LIKE without a leading wildcard is a
+/// range on the name index already.
 fn name_candidates(tx: &Transaction<'_>, c: &Clause, plan: NamePlan) -> StoreResult<Option<String>> {
     let (Field::Attr(Attr::Name), Operand::Str(pattern)) = (&c.field, &c.value) else { return Ok(None) };
     let seeks = match c.cmp {
