@@ -357,6 +357,23 @@ def count_rows(status, body):
                    or parsed.get("model_versions") or []))
 
 
+def server_cpu_seconds(pid):
+    """CPU time the server's threads have run so far (ns resolution, /proc/PID/task/*/schedstat).
+
+    Measured around one request of a single client, its difference is what that request cost the
+    server on a CPU, however long it waited for one: the figure that holds on a busy machine. A
+    thread that ended between the two readings takes its time with it (tokio's blocking threads
+    idle 10 s before they end, so a steady single client keeps them)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / 1e9
+
+
 def run_first_pages(args, work, lines):
     import random
     rng = random.Random(args.seed)
@@ -369,25 +386,29 @@ def run_first_pages(args, work, lines):
         server.wait_ready("/health", 120)
         client = Client(server.port)
         cases = [c for c in first_page_cases(names) if not args.case or any(k in c[0] for k in args.case)]
+        pid = server.proc.pid
         lines.append(f"| first page (single client, {args.warmup} warm-up + {args.reps} runs, fresh draw each) "
-                     "| p50 | p99 | max | rows (last) |")
-        lines.append("|---|---|---|---|---|")
+                     "| p50 | p99 | max | server CPU p50 | server CPU p99 | rows (last) |")
+        lines.append("|---|---|---|---|---|---|---|")
         for label, make in cases:
             started_case = time.monotonic()
             for _ in range(args.warmup):
                 client.call("GET", make(rng))
                 if time.monotonic() - started_case > args.case_seconds:
                     break
-            times, rows, started = [], "", time.monotonic()
+            times, cpus, rows, started = [], [], "", time.monotonic()
             for _ in range(args.reps):
-                status, body, t = client.call("GET", make(rng))
+                path = make(rng)
+                cpu_before = server_cpu_seconds(pid)
+                status, body, t = client.call("GET", path)
+                cpus.append(server_cpu_seconds(pid) - cpu_before)
                 times.append(t)
                 rows = count_rows(status, body)
                 if time.monotonic() - started > args.case_seconds:
                     break
             runs = "" if len(times) == args.reps else f" ({len(times)} runs: over {args.case_seconds} s)"
             row = (f"| {label}{runs} | {ms(statistics.median(times))} | {ms(pct(times, 99))} | {ms(max(times))} "
-                   f"| {rows} |")
+                   f"| {ms(statistics.median(cpus))} | {ms(pct(cpus, 99))} | {rows} |")
             lines.append(row)
             log(row)
 

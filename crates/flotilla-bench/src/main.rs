@@ -2,7 +2,8 @@
 //! one in-process load generator against each, and prints a markdown table of ratios.
 //! Subcommands: `load` (keep-alive clients, mixed reads and writes, with a token), `crash`
 //! (kill -9 trials), `auth-overhead` (tracking and serving with auth off, Basic, Bearer),
-//! `create-cost` (the store's part of a create under auth; no server), `profile` (flotilla-profile against whylogs on a million-row frame; no server), `lineage`
+//! `create-cost` (the store's part of a create under auth; no server), `pair-write-cost` (what the
+//! metric-pair triggers add to a log-batch; no server), `profile` (flotilla-profile against whylogs on a million-row frame; no server), `lineage`
 //! (the data API's lineage queries on a generated fleet of 10⁶ models) and `drift`
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
 //! infer with serving telemetry on and off).
@@ -15,6 +16,7 @@ mod http;
 mod lineage;
 mod overhead;
 mod overhead_store;
+mod pair_write_cost;
 mod profile;
 mod report;
 mod resilience;
@@ -88,6 +90,8 @@ enum Command {
     AuthOverhead(overhead::OverheadArgs),
     /// Where a create's time goes in the store: audit row, creator grant, reading the grant log back (no server).
     CreateCost(overhead_store::CreateCostArgs),
+    /// What the metric-pair triggers add to a log-batch on a registered, aliased version (no server).
+    PairWriteCost(pair_write_cost::PairWriteCostArgs),
     /// flotilla-profile against whylogs 1.6.4 on the same million-row frame (no server).
     Profile(profile::ProfileArgs),
     /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
@@ -207,6 +211,9 @@ fn main() -> Result<()> {
     if let Some(Command::CreateCost(a)) = &args.command {
         return overhead_store::run(a);
     }
+    if let Some(Command::PairWriteCost(a)) = &args.command {
+        return pair_write_cost::run(a);
+    }
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
     if args.command.is_some() && !flotilla_bin.is_file() {
         anyhow::bail!("no flotilla binary at {} (build it or pass --flotilla-bin)", flotilla_bin.display());
@@ -220,7 +227,7 @@ fn main() -> Result<()> {
         Some(Command::DailyDrift(a)) => return daily_drift::run(&flotilla_bin, a),
         Some(Command::TelemetryMemory(a)) => return telemetry_memory::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
-        Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_)) | None => {}
+        Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_) | Command::PairWriteCost(_)) | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(

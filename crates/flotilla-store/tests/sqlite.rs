@@ -40,6 +40,19 @@ under_planning! {
     search_plans_agree_when_every_page_is_driven: 0, std::time::Duration::ZERO;
 }
 
+/// A name pattern's page read by walking the sort order only, and driven by
+/// the trigram index's candidates only: the same names, in order, across
+/// pages (the default planning, choosing by the candidates' number, is the
+/// behaviour suite's run).
+#[test]
+fn name_pattern_plans_agree() {
+    for name_walk_cost in [0.0, f64::INFINITY] {
+        let (_dir, mut store) = fresh();
+        store.set_search_planning(flotilla_store::SearchPlanning { name_walk_cost, ..Default::default() });
+        suite::registry::search_registered_models_name_patterns(&store);
+    }
+}
+
 /// The plans of a cross-metric page on one random fleet, each page asked of
 /// another: from the metric pairs, the default planning, walking only,
 /// driving only, and from the far end (a capped walk of one row finds its

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::keyset::{self, SortKey};
 use super::registry_search::{
-    VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
+    NamePlan, VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
     versions_by_keys,
 };
 use super::{SqliteStore, aliases, audit, families, now_ms, rows};
@@ -466,9 +466,10 @@ impl RegistryStore for SqliteStore {
             let mut args = Vec::new();
             let mut sql =
                 format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
+            let plan = NamePlan { page_rows: limit + 1, walk_cost: self.planning.name_walk_cost };
             for c in &q.filter {
                 sql.push_str(" AND ");
-                sql.push_str(&registered_model_clause(tx, c, &mut args)?);
+                sql.push_str(&registered_model_clause(tx, c, plan, &mut args)?);
             }
             if let Some(visible) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
                 sql.push_str(" AND ");

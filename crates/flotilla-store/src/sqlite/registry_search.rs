@@ -12,7 +12,7 @@ use rusqlite::Transaction;
 use rusqlite::types::Value;
 
 use super::filter_sql::{self, MissingKey};
-use super::fleet_search::{COMMON_SUBSTRING, fts_phrase, trigram_probe};
+use super::fleet_search::{fts_phrase, trigram_probe};
 use super::keyset::SortKey;
 use super::rows;
 use crate::error::StoreResult;
@@ -219,11 +219,26 @@ pub(super) fn order_keys(
     Ok(keys)
 }
 
-pub(super) fn registered_model_clause(tx: &Transaction<'_>, c: &Clause, args: &mut Vec<Value>) -> StoreResult<String> {
+/// What a registered-model search's name pattern is planned with: the
+/// page's size and the planning's relative cost of walking.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NamePlan {
+    /// Rows the page asks for (its size and one more, for the next token).
+    pub(super) page_rows: usize,
+    /// `SearchPlanning::name_walk_cost`: a walked row's cost in driven rows.
+    pub(super) walk_cost: f64,
+}
+
+pub(super) fn registered_model_clause(
+    tx: &Transaction<'_>,
+    c: &Clause,
+    plan: NamePlan,
+    args: &mut Vec<Value>,
+) -> StoreResult<String> {
     match &c.field {
         Field::Attr(a) => {
             let column = filter_sql::attr_column(*a, &[(Attr::Name, "rm.name")], "registered models")?;
-            let drive = match name_candidates(tx, c)? {
+            let drive = match name_candidates(tx, c, plan)? {
                 Some(phrase) => {
                     args.push(Value::Text(phrase));
                     "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?) AND "
@@ -242,14 +257,25 @@ pub(super) fn registered_model_clause(tx: &Transaction<'_>, c: &Clause, args: &m
 }
 
 /// For `name LIKE '%…%'` and `name ILIKE …`: the trigram-index phrase whose
-/// few matches (under [`COMMON_SUBSTRING`]) hold every name the pattern can
-/// match, to drive the query (the pattern is still checked on each). Without
-/// it the query walks the name index until a page fills, which for a pattern
-/// matching names late in name order, or none, is most of the registry (an
-/// ILIKE prefix at 10⁶ models: 171 ms). A case-sensitive LIKE without a
-/// leading wildcard is a range on the name index already; a common piece
-/// (`%123%` is in 4,000 names) fills a page after a short walk.
-fn name_candidates(tx: &Transaction<'_>, c: &Clause) -> StoreResult<Option<String>> {
+/// matches hold every name the pattern can match, when reading those
+/// candidates costs less than walking the sort order to fill the page (the
+/// pattern is still checked on each candidate).
+///
+/// The two plans' costs move in opposite directions with the candidates'
+/// number `n` in a registry of `N` names: driving reads `n` candidates (a
+/// row fetch, the pattern and any other clause each, then a sort: 1.7 µs a
+/// candidate at 10⁶ models, in SQLite CPU time); walking reads about
+/// `page × N / n` name-index entries before `page` of them match (0.16 µs
+/// each: the entry holds the name, and the other clauses run on matches
+/// only). So the index drives when `n² < walk_cost × page × N`, and a first
+/// page reads at most about `√(walk_cost × page × N)` candidates' worth,
+/// whatever the pattern: at 10⁶ names and a page of 101, some 3,200 (about
+/// 5.4 ms). `%ddd%` (3,700 to 14,000 candidates) walks: 1.6 ms median, 4.3 ms
+/// p99 over random digits; driving it cost 7.2 / 21 ms. A pattern in 2,000
+/// names, which walked some 50,000 entries (~8 ms at those rates), now
+/// drives (~3.4 ms). A case-sensitive LIKE without a leading wildcard is a
+/// range on the name index already.
+fn name_candidates(tx: &Transaction<'_>, c: &Clause, plan: NamePlan) -> StoreResult<Option<String>> {
     let (Field::Attr(Attr::Name), Operand::Str(pattern)) = (&c.field, &c.value) else { return Ok(None) };
     let seeks = match c.cmp {
         Comparator::Like => pattern.starts_with(['%', '_']),
@@ -267,12 +293,25 @@ fn name_candidates(tx: &Transaction<'_>, c: &Clause) -> StoreResult<Option<Strin
     };
     let Some(probe) = like_probe(pattern).filter(|_| seeks) else { return Ok(None) };
     let phrase = fts_phrase(probe);
+    // An upper bound on the registry's size, read in one seek (deleted
+    // models only make a walk look dearer than it is).
+    let registry: i64 =
+        tx.prepare_cached("SELECT coalesce(max(rm_id), 0) FROM registered_models")?.query_row([], |r| r.get(0))?;
+    let crossover = drive_crossover(plan, registry);
     let n: i64 = tx
         .prepare_cached(
             "SELECT count(*) FROM (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ? LIMIT ?)",
         )?
-        .query_row(rusqlite::params![phrase, COMMON_SUBSTRING], |r| r.get(0))?;
-    Ok((n < COMMON_SUBSTRING).then_some(phrase))
+        .query_row(rusqlite::params![phrase, crossover], |r| r.get(0))?;
+    Ok((n < crossover).then_some(phrase))
+}
+
+/// The candidates' number below which they drive the page: `√(walk_cost ×
+/// page × N)` (a walk cost of zero never drives, an infinite one always).
+fn drive_crossover(plan: NamePlan, registry: i64) -> i64 {
+    let rows = plan.walk_cost * plan.page_rows as f64 * registry.max(1) as f64;
+    // A float-to-int `as` saturates: infinity is i64::MAX, NaN is 0.
+    rows.sqrt() as i64
 }
 
 /// The piece of a LIKE pattern to look up in the trigram index: of its
