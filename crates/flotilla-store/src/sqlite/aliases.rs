@@ -253,14 +253,35 @@ pub(crate) fn insert_fresh(
 /// After a run logged metrics: the versions registered from that run take
 /// the run's latest values, and so do the aliases pointing at them. Runs
 /// without registered versions (nearly all) cost one index probe.
-pub(crate) fn run_metrics_changed(tx: &Transaction<'_>, run_id: &str) -> StoreResult<()> {
+pub(crate) fn run_metrics_changed(tx: &Transaction<'_>, run_id: &str, keys: &[&str]) -> StoreResult<()> {
     let versions: Vec<(i64, i64)> = tx
         .prepare_cached("SELECT rm_id, version FROM model_versions WHERE run_id = ?")?
         .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
+    if versions.is_empty() {
+        return Ok(());
+    }
+    // Only the logged keys, and only rows whose value moves: a batch costs the
+    // metric-pair triggers of what it changed, not of every metric the run has.
+    let keys = serde_json::to_string(keys).map_err(|e| flotilla_core::Error::internal(e.to_string()))?;
     for (rm_id, version) in versions {
-        copy_run_metrics(tx, rm_id, version, run_id)?;
-        refresh_alias_metrics(tx, rm_id, Some(version))?;
+        tx.prepare_cached(
+            "INSERT INTO model_version_metrics (rm_id, key, version, value)
+             SELECT ?1, lm.key, ?2, lm.value FROM runs r JOIN latest_metrics lm ON lm.run_key = r.run_key
+             WHERE r.run_uuid = ?3 AND lm.is_nan = 0 AND lm.key IN (SELECT value FROM json_each(?4))
+             ON CONFLICT (rm_id, key, version) DO UPDATE SET value = excluded.value
+             WHERE value IS NOT excluded.value",
+        )?
+        .execute(params![rm_id, version, run_id, keys])?;
+        tx.prepare_cached(
+            "INSERT INTO alias_metrics (rm_id, alias, key, value)
+             SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
+             JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version
+             WHERE a.rm_id = ?1 AND a.version = ?2 AND m.key IN (SELECT value FROM json_each(?3))
+             ON CONFLICT (rm_id, alias, key) DO UPDATE SET value = excluded.value
+             WHERE value IS NOT excluded.value",
+        )?
+        .execute(params![rm_id, version, keys])?;
     }
     Ok(())
 }

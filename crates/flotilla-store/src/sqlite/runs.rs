@@ -218,7 +218,8 @@ impl RunStore for SqliteStore {
             }
             insert_metrics(tx, key, run_id, metrics)?;
             if !metrics.is_empty() {
-                aliases::run_metrics_changed(tx, run_id)?;
+                let keys: Vec<&str> = metrics.iter().map(|m| m.key.as_str()).collect();
+                aliases::run_metrics_changed(tx, run_id, &keys)?;
             }
             for t in tags {
                 upsert_tag(tx, key, t)?;
