@@ -1,0 +1,7 @@
+-- Recounts the report counters (migration 20) from the tables: after a
+-- bulk load that ran without the report triggers. The counters follow the
+-- rows through `report_champions`' own triggers.
+DELETE FROM report_champions;
+DELETE FROM report_family_counts;
+DELETE FROM report_dataset_champions;
+INSERT INTO report_champions SELECT * FROM report_champion_rows ORDER BY rm_id;
