@@ -183,6 +183,12 @@ pub trait ReportSectionStore: Send + Sync {
     ) -> StoreResult<(Vec<PromotionEffect>, i64)> {
         unsupported("promotion effects")
     }
+    /// Models registered in `[from, to)` (ms) in the fleet or in `family`,
+    /// from counters the store keeps; `None` when it keeps none (the caller
+    /// then counts the models).
+    fn registered_count(&self, _family: Option<&str>, _from: i64, _to: i64) -> StoreResult<Option<i64>> {
+        Ok(None)
+    }
     /// Checks failing in the scope's latest health snapshot before `at`
     /// (fleet or family), and the snapshot's hour.
     fn failing_at(&self, _family: Option<&str>, _at: i64) -> StoreResult<Option<(i64, i64)>> {

@@ -118,6 +118,14 @@ fn assert_counters_match(db: &Connection, step: &str) -> usize {
     let datasets =
         rows(db, "SELECT ds_id, family_id, champions FROM report_dataset_champions WHERE champions != 0 ORDER BY 1, 2");
     assert_eq!(datasets, brute_datasets, "dataset counters after {step}");
+    let brute_registrations = rows(
+        db,
+        "SELECT COALESCE(fm.family_id, 0) AS fid, rm.creation_time / 86400000 AS day, count(*)
+         FROM registered_models rm LEFT JOIN fleet_members fm ON fm.rm_id = rm.rm_id GROUP BY fid, day ORDER BY 1, 2",
+    );
+    let registrations =
+        rows(db, "SELECT family_id, day, models FROM report_registrations WHERE models != 0 ORDER BY 1, 2");
+    assert_eq!(registrations, brute_registrations, "registration counters after {step}");
     brute.len()
 }
 
@@ -219,6 +227,35 @@ fn counters_equal_a_recount_after_every_kind_of_change() {
         .unwrap();
     assert_eq!(distinct, brute_distinct);
     assert_eq!(used.len() as i64, distinct);
+
+    // Registrations in periods cut anywhere in a day, against a count of the models.
+    let (first, last): (i64, i64) = db
+        .query_row("SELECT min(creation_time), max(creation_time) FROM registered_models", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    const DAY: i64 = 86_400_000;
+    let periods = [
+        (first, last + 1),
+        (first + 1, last),
+        (first - 3 * DAY - 5, last + 2 * DAY + 7),
+        (last + 1, last + DAY),
+        (0, i64::MAX / 2),
+    ];
+    let supply: i64 = db.query_row("SELECT family_id FROM families WHERE name = 'supply'", [], |r| r.get(0)).unwrap();
+    for (from, to) in periods {
+        for (family, fid) in [(None, None), (Some("supply"), Some(supply))] {
+            let brute: i64 = db
+                .query_row(
+                    "SELECT count(*) FROM registered_models rm WHERE creation_time >= ?1 AND creation_time < ?2
+                       AND (?3 IS NULL OR rm.rm_id IN (SELECT rm_id FROM fleet_members WHERE family_id = ?3))",
+                    rusqlite::params![from, to, fid],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(store.registered_count(family, from, to).unwrap(), Some(brute), "{family:?} in [{from}, {to})");
+        }
+    }
 }
 
 /// A recount (what a bulk load ends with) gives the rows the triggers kept.

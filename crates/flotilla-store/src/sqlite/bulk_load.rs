@@ -61,6 +61,8 @@ const DEFERRED: &[&str] = &[
     "version_metric_pairs_overflow",
     "version_metric_pairs_update",
     // Report counters (migration 20): recounted after the load (`report_recount.sql`).
+    "report_models_insert",
+    "report_models_before_delete",
     "report_aliases_insert",
     "report_aliases_update",
     "report_aliases_delete",

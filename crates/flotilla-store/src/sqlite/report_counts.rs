@@ -11,6 +11,7 @@ use crate::error::StoreResult;
 use crate::report::{DatasetUse, FamilyStaleness, STALE_DAYS, StaleChampion};
 
 const DAY_MS: f64 = 86_400_000.0;
+const DAY: i64 = 86_400_000;
 
 /// The scope's family id: `Some(None)` for the whole fleet, `None` when
 /// the family does not exist (the app has refused such a report already).
@@ -178,4 +179,33 @@ pub(super) fn datasets_in_use(
         })
     })?;
     Ok((rows.collect::<Result<Vec<_>, _>>()?, total))
+}
+
+/// Models registered in `[from, to)` in the fleet or `family`: the whole
+/// UTC days from `report_registrations`, the partial days at either end on
+/// the creation-time index. `None` for a family that does not exist.
+pub(super) fn registered(tx: &Transaction<'_>, family: Option<&str>, from: i64, to: i64) -> StoreResult<Option<i64>> {
+    let Some(fid) = family_id(tx, family)? else { return Ok(None) };
+    if to <= from {
+        return Ok(Some(0));
+    }
+    // The counters' days are `creation_time / 86400000` in SQL, which truncates: whole days only for times >= 0.
+    let first_day = if from <= 0 { 0 } else { (from + DAY - 1) / DAY };
+    let end_day = to.max(0) / DAY;
+    let mut edge = tx.prepare_cached(
+        "SELECT count(*) FROM registered_models rm WHERE rm.creation_time >= ?1 AND rm.creation_time < ?2
+           AND (?3 IS NULL OR EXISTS (SELECT 1 FROM fleet_members fm WHERE fm.rm_id = rm.rm_id AND fm.family_id = ?3))",
+    )?;
+    if first_day >= end_day {
+        return Ok(Some(edge.query_row(params![from, to, fid], |r| r.get(0))?));
+    }
+    let whole: i64 = tx
+        .prepare_cached(
+            "SELECT COALESCE(sum(models), 0) FROM report_registrations
+             WHERE (?1 IS NULL OR family_id = ?1) AND day >= ?2 AND day < ?3",
+        )?
+        .query_row(params![fid, first_day, end_day], |r| r.get(0))?;
+    let head: i64 = edge.query_row(params![from, first_day * DAY, fid], |r| r.get(0))?;
+    let tail: i64 = edge.query_row(params![end_day * DAY, to, fid], |r| r.get(0))?;
+    Ok(Some(whole + head + tail))
 }

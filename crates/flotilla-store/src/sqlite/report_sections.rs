@@ -370,6 +370,10 @@ impl ReportSectionStore for SqliteStore {
         })
     }
 
+    fn registered_count(&self, family: Option<&str>, from: i64, to: i64) -> StoreResult<Option<i64>> {
+        self.read(|tx| report_counts::registered(tx, family, from, to))
+    }
+
     fn failing_at(&self, family: Option<&str>, at: i64) -> StoreResult<Option<(i64, i64)>> {
         let (kind, scope) = match family {
             Some(f) => ("family", f),

@@ -48,6 +48,17 @@ CREATE TABLE report_dataset_champions (
 ) WITHOUT ROWID;
 CREATE INDEX report_dataset_champions_by_family ON report_dataset_champions (family_id, champions);
 
+-- Models registered per UTC day (creation_time / 86400000) and family (0:
+-- outside any family), for the registrations-per-week table: a period's
+-- whole days are summed here, its two partial days counted on the
+-- creation-time index.
+CREATE TABLE report_registrations (
+    family_id INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    models    INTEGER NOT NULL,
+    PRIMARY KEY (family_id, day)
+) WITHOUT ROWID;
+
 CREATE VIEW report_champion_rows AS
 SELECT a.rm_id AS rm_id, COALESCE(fm.family_id, 0) AS family_id, a.version AS version, mv.creation_time AS made,
   (SELECT max(de.creation_time) FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
@@ -116,18 +127,44 @@ WHEN old.creation_time IS NOT new.creation_time
     INSERT INTO report_champions SELECT * FROM report_champion_rows WHERE rm_id = new.rm_id;
 END;
 
--- Membership moves a champion between families.
+-- A model counts in its family's registrations while it is a member. Its
+-- delete is counted BEFORE, while the membership still says where; the
+-- membership's cascade delete then finds no model and moves nothing.
+CREATE TRIGGER report_models_insert AFTER INSERT ON registered_models BEGIN
+    INSERT INTO report_registrations
+    VALUES (COALESCE((SELECT family_id FROM fleet_members WHERE rm_id = new.rm_id), 0), new.creation_time / 86400000, 1)
+    ON CONFLICT DO UPDATE SET models = models + 1;
+END;
+CREATE TRIGGER report_models_before_delete BEFORE DELETE ON registered_models BEGIN
+    UPDATE report_registrations SET models = models - 1
+    WHERE family_id = COALESCE((SELECT family_id FROM fleet_members WHERE rm_id = old.rm_id), 0)
+      AND day = old.creation_time / 86400000;
+END;
+
+-- Membership moves a champion and a registration between families.
 CREATE TRIGGER report_members_insert AFTER INSERT ON fleet_members BEGIN
     DELETE FROM report_champions WHERE rm_id = new.rm_id;
     INSERT INTO report_champions SELECT * FROM report_champion_rows WHERE rm_id = new.rm_id;
+    UPDATE report_registrations SET models = models - 1
+    WHERE family_id = 0 AND day = (SELECT creation_time / 86400000 FROM registered_models WHERE rm_id = new.rm_id);
+    INSERT INTO report_registrations SELECT new.family_id, creation_time / 86400000, 1 FROM registered_models
+    WHERE rm_id = new.rm_id ON CONFLICT DO UPDATE SET models = models + 1;
 END;
 CREATE TRIGGER report_members_update AFTER UPDATE OF family_id ON fleet_members BEGIN
     DELETE FROM report_champions WHERE rm_id IN (old.rm_id, new.rm_id);
     INSERT INTO report_champions SELECT * FROM report_champion_rows WHERE rm_id IN (old.rm_id, new.rm_id);
+    UPDATE report_registrations SET models = models - 1
+    WHERE family_id = old.family_id AND day = (SELECT creation_time / 86400000 FROM registered_models WHERE rm_id = old.rm_id);
+    INSERT INTO report_registrations SELECT new.family_id, creation_time / 86400000, 1 FROM registered_models
+    WHERE rm_id = new.rm_id ON CONFLICT DO UPDATE SET models = models + 1;
 END;
 CREATE TRIGGER report_members_delete AFTER DELETE ON fleet_members BEGIN
     DELETE FROM report_champions WHERE rm_id = old.rm_id;
     INSERT INTO report_champions SELECT * FROM report_champion_rows WHERE rm_id = old.rm_id;
+    UPDATE report_registrations SET models = models - 1
+    WHERE family_id = old.family_id AND day = (SELECT creation_time / 86400000 FROM registered_models WHERE rm_id = old.rm_id);
+    INSERT INTO report_registrations SELECT 0, creation_time / 86400000, 1 FROM registered_models
+    WHERE rm_id = old.rm_id ON CONFLICT DO UPDATE SET models = models + 1;
 END;
 
 -- A champion's lineage: out before the edge changes, back in after.
@@ -175,3 +212,6 @@ DELETE FROM report_champions;
 DELETE FROM report_family_counts;
 DELETE FROM report_dataset_champions;
 INSERT INTO report_champions SELECT * FROM report_champion_rows ORDER BY rm_id;
+DELETE FROM report_registrations;
+INSERT INTO report_registrations SELECT COALESCE(fm.family_id, 0) AS fid, rm.creation_time / 86400000 AS day, count(*)
+FROM registered_models rm LEFT JOIN fleet_members fm ON fm.rm_id = rm.rm_id GROUP BY fid, day;
