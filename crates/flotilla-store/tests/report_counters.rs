@@ -197,6 +197,17 @@ fn counters_equal_a_recount_after_every_kind_of_change() {
     let v = store.create_model_version(&from_run).unwrap().version;
     set(&store, "solo", Some(v.get()));
     assert_counters_match(&db, "a champion made from a run");
+    // An input logged to that run afterwards is a new lineage edge of the champion itself.
+    let late = Dataset {
+        name: "weather".into(),
+        digest: "w1".into(),
+        source_type: "s3".into(),
+        source: "s3://d/weather/w1".into(),
+        schema: None,
+        profile: None,
+    };
+    store.log_inputs(&run_id, &[DatasetInput { tags: vec![], dataset: late }], &[]).unwrap();
+    assert_counters_match(&db, "an input logged to the champion's run");
 
     // Deletes: the champion's version, an alias, a model, a membership (its family).
     store.delete_model_version("demand.store=s0", "2").unwrap();
