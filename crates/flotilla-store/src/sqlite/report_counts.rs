@@ -1,6 +1,7 @@
-//! The staleness and data sections of a report on the whole fleet or one
-//! family, read from the counters of migration 20 (`report_family_counts`,
-//! `report_dataset_champions`) and by walking the indexes of
+//! The staleness and data sections and the registrations of a report on
+//! the whole fleet or one family, read from the counters of migration 20
+//! (`report_family_counts`, `report_dataset_champions`,
+//! `report_registrations`) and by walking the indexes of
 //! `report_champions`: a few rows per family, never a row per model. A
 //! scope narrowed by partition or tag walks its models instead
 //! (`report_sections.rs`).
