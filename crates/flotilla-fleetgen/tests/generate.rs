@@ -221,3 +221,56 @@ fn synthetic_health_is_rolled_up_like_real_health() {
         .sum();
     assert!(per_family > 0 && per_family <= fleet);
 }
+
+/// The report counters (migration 20), whose triggers are off through the
+/// load, are recounted after it: the champion rows are what the schema's
+/// definition (`report_champion_rows`) says, and the counters add them up.
+#[test]
+fn generated_fleet_has_the_report_counters_of_its_champions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flotilla.db");
+    let spec = FleetSpec {
+        models: 120,
+        versions_per_model: 3,
+        families: 3,
+        regions_per_family: 4,
+        seed: 7,
+        placeholder_source: "mlflow-artifacts:/fleet/placeholder".into(),
+    };
+    generate_fleet(&path, &spec, &mut |_| false, &mut |_| {}).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows = |sql: &str| -> Vec<(i64, i64, i64)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let kept = rows("SELECT rm_id, version, made FROM report_champions ORDER BY rm_id");
+    assert_eq!(kept, rows("SELECT rm_id, version, made FROM report_champion_rows ORDER BY rm_id"));
+    let champions: i64 = conn
+        .query_row("SELECT count(*) FROM registered_model_aliases WHERE alias = 'champion'", [], |r| r.get(0))
+        .unwrap();
+    assert!(champions > 100, "most stores have a champion: {champions}");
+    assert_eq!(kept.len() as i64, champions);
+    assert_eq!(
+        rows(
+            "SELECT family_id, champions, superseded FROM report_family_counts WHERE champions > 0 ORDER BY family_id"
+        ),
+        rows(
+            "SELECT family_id, count(*), sum(superseded) FROM report_champion_rows GROUP BY family_id ORDER BY family_id"
+        )
+    );
+    assert_eq!(
+        rows(
+            "SELECT ds_id, family_id, champions FROM report_dataset_champions WHERE champions > 0 AND family_id >= 0 ORDER BY 1, 2"
+        ),
+        rows(
+            "SELECT dv.ds_id, c.family_id, count(*) FROM report_champion_rows c
+             JOIN dataset_versions dv ON dv.rm_id = c.rm_id AND dv.version = c.version GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    );
+    let superseded: i64 = conn.query_row("SELECT sum(superseded) FROM report_family_counts", [], |r| r.get(0)).unwrap();
+    assert!(superseded > 0, "older champions are trained on superseded sales data");
+}

@@ -163,6 +163,10 @@ pub trait ReportSectionStore: Send + Sync {
         ascending: bool,
         limit: usize,
     ) -> StoreResult<(Vec<PromotionEffect>, i64)>;
+    /// Models registered in `[from, to)` (ms) in the fleet or in `family`,
+    /// from counters the store keeps; `None` when it keeps none (the caller
+    /// then counts the models).
+    fn registered_count(&self, family: Option<&str>, from: i64, to: i64) -> StoreResult<Option<i64>>;
     /// Checks failing in the scope's latest health snapshot before `at`
     /// (fleet or family), and the snapshot's hour.
     fn failing_at(&self, family: Option<&str>, at: i64) -> StoreResult<Option<(i64, i64)>>;

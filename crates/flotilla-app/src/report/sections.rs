@@ -54,8 +54,15 @@ fn health_scope(scope: &ReportScope) -> HealthScope {
     }
 }
 
-/// Models registered in `p` (by the model's creation time).
-fn registered(store: &dyn Store, base: &FleetQuery, p: Period) -> StoreResult<(i64, bool)> {
+/// Models registered in `p` (by the model's creation time): from the
+/// store's counters for the fleet or a family the caller reads whole, else
+/// by counting the scope's models.
+fn registered(store: &dyn Store, req: &ReportRequest, base: &FleetQuery, p: Period) -> StoreResult<(i64, bool)> {
+    let counted = matches!(req.scope, ReportScope::Fleet | ReportScope::Family { .. })
+        && monitoring::reads_whole(&req.scope, &base.visible);
+    if counted && let Some(n) = store.registered_count(req.scope.family(), p.from, p.to)? {
+        return Ok((n, false));
+    }
     let q = FleetQuery { created_after: Some(p.from - 1), created_before: Some(p.to), ..base.clone() };
     let (f, capped) = store.bounded_facets(&q, &[], BOUND)?;
     Ok((f.total, capped))
@@ -125,12 +132,12 @@ fn inventory(
     let mut start = req.period.from;
     while start < req.period.to {
         let p = Period { from: start, to: (start + width).min(req.period.to) };
-        let (n, _) = registered(store, base, p)?;
+        let (n, _) = registered(store, req, base, p)?;
         weeks.push(vec![Cell::Text(date(p.from)), Cell::Int(n)]);
         start = p.to;
     }
-    let (now_n, _) = registered(store, base, req.period)?;
-    let (before_n, _) = registered(store, base, req.compare)?;
+    let (now_n, _) = registered(store, req, base, req.period)?;
+    let (before_n, _) = registered(store, req, base, req.compare)?;
     text.push(format!("{now_n} models registered in the period ({before_n} in the comparison period)."));
     summary.push(Headline { label: "models registered".into(), now: now_n, before: Some(before_n) });
     summary.push(Headline { label: "models in scope".into(), now: facets.total, before: None });

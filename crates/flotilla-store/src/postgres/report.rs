@@ -56,6 +56,10 @@ impl crate::report::ReportSectionStore for PgStore {
         Err(unported(AREA))
     }
 
+    fn registered_count(&self, _family: Option<&str>, _from: i64, _to: i64) -> StoreResult<Option<i64>> {
+        Err(unported(AREA))
+    }
+
     fn failing_at(&self, _family: Option<&str>, _at: i64) -> StoreResult<Option<(i64, i64)>> {
         Err(unported(AREA))
     }

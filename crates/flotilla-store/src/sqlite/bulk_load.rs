@@ -60,6 +60,25 @@ const DEFERRED: &[&str] = &[
     "version_metric_pairs_insert",
     "version_metric_pairs_overflow",
     "version_metric_pairs_update",
+    // Report counters (migration 20): recounted after the load (`report_recount.sql`).
+    "report_models_insert",
+    "report_models_before_delete",
+    "report_aliases_insert",
+    "report_aliases_update",
+    "report_aliases_delete",
+    "report_versions_insert",
+    "report_versions_delete",
+    "report_versions_time",
+    "report_members_insert",
+    "report_members_update",
+    "report_members_delete",
+    "report_lineage_before_insert",
+    "report_lineage_insert",
+    "report_lineage_before_delete",
+    "report_lineage_delete",
+    "report_datasets_insert",
+    "report_datasets_change",
+    "report_datasets_delete",
 ];
 
 /// The metric pairs' triggers and indexes, which a load leaving the metric
@@ -136,6 +155,12 @@ pub fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]) -> St
     conn.execute_batch(&format!("PRAGMA threads = 0; PRAGMA cache_size = -{};", super::WRITER_CACHE_KIB))?;
     if from_tables && pending.iter().any(|(name, _)| name.starts_with("facet_")) {
         conn.execute_batch(include_str!("facet_recount.sql"))?;
+    }
+    // No loader tallies these: whichever way it catches up, they are recounted.
+    if pending.iter().any(|(name, _)| name.starts_with("report_")) {
+        let started = std::time::Instant::now();
+        conn.execute_batch(include_str!("report_recount.sql"))?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "recounted the report counters");
     }
     Ok(())
 }

@@ -26,6 +26,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (16, include_str!("migrations/0016_health_alerts.sql")),
     (17, include_str!("migrations/0017_metric_pairs.sql")),
     (19, include_str!("migrations/0019_report_schedules.sql")),
+    // Ends with the statements of the live `report_recount.sql`, copied.
+    (20, include_str!("migrations/0020_report_counts.sql")),
 ];
 
 fn versions() -> Vec<u32> {

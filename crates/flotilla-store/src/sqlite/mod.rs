@@ -39,6 +39,7 @@ mod promotion;
 mod registry;
 mod registry_search;
 mod report;
+mod report_counts;
 mod report_schedules;
 mod report_sections;
 mod rows;

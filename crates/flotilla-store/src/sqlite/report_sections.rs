@@ -9,7 +9,7 @@
 
 use rusqlite::{OptionalExtension, Row, named_params};
 
-use super::SqliteStore;
+use super::{SqliteStore, report_counts};
 use crate::error::StoreResult;
 use crate::report::{
     DatasetUse, DriftCell, DriftedModel, FamilyServing, FamilyStaleness, PromotionEffect, ReportFilter,
@@ -43,17 +43,16 @@ fn scoped(f: &ReportFilter) -> String {
 }
 
 /// The champion versions of the scope with their version time, newest
-/// training data time and whether any of it is superseded.
+/// training data time and whether any of it is superseded (migration 20
+/// keeps them per champion).
 const CHAMPIONS: &str = "champ AS (
-    SELECT s.rm_id, s.name, s.family, a.version, mv.creation_time AS made,
-      (SELECT max(de.creation_time) FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
-        WHERE dv.rm_id = a.rm_id AND dv.version = a.version) AS data_time,
-      EXISTS (SELECT 1 FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
-        WHERE dv.rm_id = a.rm_id AND dv.version = a.version AND EXISTS (
-          SELECT 1 FROM dataset_entities d2 WHERE d2.name = de.name AND (d2.creation_time > de.creation_time
-            OR (d2.creation_time = de.creation_time AND d2.ds_id > de.ds_id)))) AS superseded
-    FROM scoped s JOIN registered_model_aliases a ON a.rm_id = s.rm_id AND a.alias = 'champion'
-    JOIN model_versions mv ON mv.rm_id = a.rm_id AND mv.version = a.version)";
+    SELECT s.rm_id, s.name, s.family, c.version, c.made, c.data_time, c.superseded
+    FROM scoped s JOIN report_champions c ON c.rm_id = s.rm_id)";
+
+/// A scope the counters answer: the fleet or one family, not narrowed.
+fn counted(f: &ReportFilter) -> bool {
+    f.partition.is_none() && f.tag.is_none()
+}
 
 type Bound<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
@@ -77,6 +76,9 @@ impl ReportSectionStore for SqliteStore {
     fn staleness(&self, f: &ReportFilter, at: i64) -> StoreResult<Vec<FamilyStaleness>> {
         let (family, pk, pv, tk, tv) = bind(f);
         self.read(|tx| {
+            if counted(f) {
+                return report_counts::staleness(tx, family, at);
+            }
             let mut out: Vec<FamilyStaleness> = Vec::new();
             let sql = format!(
                 "WITH {0}, served AS (
@@ -126,21 +128,13 @@ impl ReportSectionStore for SqliteStore {
     fn oldest_champions(&self, f: &ReportFilter, at: i64, limit: usize) -> StoreResult<Vec<StaleChampion>> {
         let (family, pk, pv, tk, tv) = bind(f);
         self.read(|tx| {
+            if counted(f) {
+                return report_counts::oldest_champions(tx, family, at, limit);
+            }
             let sql = format!(
                 // The oldest first, then their training data: one pass over the champions' versions.
-                "WITH {}, top AS (
-                   SELECT s.name, s.family, a.rm_id, a.version, mv.creation_time AS made
-                   FROM scoped s JOIN registered_model_aliases a ON a.rm_id = s.rm_id AND a.alias = 'champion'
-                   JOIN model_versions mv ON mv.rm_id = a.rm_id AND mv.version = a.version
-                   ORDER BY made, s.name LIMIT :limit)
-                 SELECT name, family, version, (:at - made) / {DAY_MS},
-                   (:at - (SELECT max(de.creation_time) FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
-                           WHERE dv.rm_id = top.rm_id AND dv.version = top.version)) / {DAY_MS},
-                   EXISTS (SELECT 1 FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
-                     WHERE dv.rm_id = top.rm_id AND dv.version = top.version AND EXISTS (
-                       SELECT 1 FROM dataset_entities d2 WHERE d2.name = de.name AND (d2.creation_time > de.creation_time
-                         OR (d2.creation_time = de.creation_time AND d2.ds_id > de.ds_id))))
-                 FROM top ORDER BY made, name",
+                "WITH {}, {CHAMPIONS} SELECT name, family, version, (:at - made) / {DAY_MS}, (:at - data_time) / {DAY_MS},
+                   superseded FROM champ ORDER BY made, name LIMIT :limit",
                 scoped(f)
             );
             let mut stmt = tx.prepare_cached(&sql)?;
@@ -272,11 +266,14 @@ impl ReportSectionStore for SqliteStore {
     fn datasets_in_use(&self, f: &ReportFilter, limit: usize) -> StoreResult<(Vec<DatasetUse>, i64)> {
         let (family, pk, pv, tk, tv) = bind(f);
         self.read(|tx| {
+            if counted(f) {
+                return report_counts::datasets_in_use(tx, family, limit);
+            }
             let sql = format!(
                 "WITH {}, used AS (
                    SELECT dv.ds_id, count(*) AS champions, count(DISTINCT s.family) AS families
-                   FROM scoped s JOIN registered_model_aliases a ON a.rm_id = s.rm_id AND a.alias = 'champion'
-                   JOIN dataset_versions dv ON dv.rm_id = a.rm_id AND dv.version = a.version
+                   FROM scoped s JOIN report_champions c ON c.rm_id = s.rm_id
+                   JOIN dataset_versions dv ON dv.rm_id = c.rm_id AND dv.version = c.version
                    GROUP BY dv.ds_id)
                  SELECT de.name, de.digest, u.champions, u.families,
                    EXISTS (SELECT 1 FROM dataset_entities d2 WHERE d2.name = de.name AND (d2.creation_time > de.creation_time
@@ -371,6 +368,10 @@ impl ReportSectionStore for SqliteStore {
             }
             Ok((out, total))
         })
+    }
+
+    fn registered_count(&self, family: Option<&str>, from: i64, to: i64) -> StoreResult<Option<i64>> {
+        self.read(|tx| report_counts::registered(tx, family, from, to))
     }
 
     fn failing_at(&self, family: Option<&str>, at: i64) -> StoreResult<Option<(i64, i64)>> {
