@@ -24,6 +24,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (16, include_str!("migrations/0016_health_alerts.sql")),
     (17, include_str!("migrations/0017_metric_pairs.sql")),
     (19, include_str!("migrations/0019_report_schedules.sql")),
+    (21, include_str!("migrations/0021_health_batched_rollups.sql")),
 ];
 
 /// The schema a database file is at, against the newest this build knows.
