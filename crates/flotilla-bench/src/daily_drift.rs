@@ -32,6 +32,18 @@ pub struct DailyDriftArgs {
     data_dir: Option<PathBuf>,
 }
 
+/// This process's CPU time so far (user + system, all threads), from
+/// `/proc/self/stat` (Linux; `None` elsewhere): on a shared machine the
+/// CPU a run used says more than its wall time.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command (which may hold spaces) start at state; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn generate(bin: &Path, data: &Path, models: u64) -> Result<()> {
     let started = Instant::now();
     let status = std::process::Command::new(bin)
@@ -56,17 +68,18 @@ pub fn run(bin: &Path, args: &DailyDriftArgs) -> Result<()> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let day = now.div_euclid(DAY_MS) * DAY_MS;
     // The stages overlap (reader, judging and recorder threads): their busy times add to more than the wall.
-    println!("| run | models judged | alert events | seconds | read busy | judge busy | record busy |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| run | models judged | alert events | seconds | CPU seconds | read busy | judge busy | record busy |");
+    println!("|---|---|---|---|---|---|---|---|");
     for run in 1..=args.runs {
         let references = Mutex::new(ReferenceCache::default());
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_seconds());
         let r = judge_timed(&store, day - DAY_MS, day, Pass::Daily, &Objectives::default(), &references)?;
         println!(
-            "| {run} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {run} | {} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} |",
             r.models,
             r.events,
             started.elapsed().as_secs_f64(),
+            cpu.zip(cpu_seconds()).map_or("-".into(), |(a, b)| format!("{:.1}", b - a)),
             r.read.as_secs_f64(),
             r.judge.as_secs_f64(),
             r.record.as_secs_f64()

@@ -54,7 +54,11 @@ fn recount(expected: &Expected, links: &Links) -> HashMap<String, BTreeMap<(Chec
         let mut scopes = vec![HealthScope::Fleet];
         if let Some(region) = links.region.get(model) {
             scopes.push(HealthScope::Family("demand".into()));
-            scopes.push(HealthScope::Partition { family: "demand".into(), key: "region".into(), value: region.clone() });
+            scopes.push(HealthScope::Partition {
+                family: "demand".into(),
+                key: "region".into(),
+                value: region.clone(),
+            });
         }
         for (k, v) in links.tags.get(model).into_iter().flatten() {
             if !k.starts_with("flotilla.") {
