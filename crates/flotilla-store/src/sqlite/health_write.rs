@@ -46,8 +46,10 @@ fn storable(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite())
 }
 
+/// A check's stored status and value.
+type Stored = (Status, Option<f64>);
 /// One model's checks after the batch, by check.
-type Checks = BTreeMap<Check, (Status, Option<f64>)>;
+type Checks = BTreeMap<Check, Stored>;
 
 fn stored_checks(tx: &Transaction<'_>, rm_ids: &[i64]) -> StoreResult<HashMap<i64, Checks>> {
     let ids = serde_json::to_string(rm_ids).unwrap_or_else(|_| "[]".into());
@@ -79,7 +81,7 @@ struct Changes {
 fn changes(updates: &[HealthUpdate], known: &HashMap<String, Resolved>, state: &mut HashMap<i64, Checks>) -> Changes {
     // What each touched check held before the batch; later updates of the
     // same model and check win, as they did row by row.
-    let mut before: BTreeMap<(i64, Check), Option<(Status, Option<f64>)>> = BTreeMap::new();
+    let mut before: BTreeMap<(i64, Check), Option<Stored>> = BTreeMap::new();
     let mut out = Changes::default();
     for u in updates {
         let Some(r) = known.get(&u.model) else { continue };
