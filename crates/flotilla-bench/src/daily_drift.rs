@@ -5,8 +5,8 @@
 //! on the store as the server's job runs it: every version served in the
 //! week, yesterday's day window judged for drift, baseline, staleness,
 //! performance and idleness, and the statuses recorded (roll-ups and
-//! alert rules moved). Prints the time of each run and the fleet's
-//! counts of the checks it judged.
+//! alert rules moved). Prints the time of each run (with its stages' busy
+//! times) and the fleet's counts of the checks it judged.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use flotilla_app::monitor::drift::ReferenceCache;
-use flotilla_app::monitor::health::job::{Objectives, Pass, judge};
+use flotilla_app::monitor::health::job::{Objectives, Pass, judge_timed};
 use flotilla_store::health::{Check, HealthScope, HealthStore};
 use flotilla_store::monitor::DAY_MS;
 use flotilla_store::{SqliteStore, Visible};
@@ -30,6 +30,18 @@ pub struct DailyDriftArgs {
     /// Use (or keep) the fleet in this data directory instead of a temporary one.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+/// This process's CPU time so far (user + system, all threads), from
+/// `/proc/self/stat` (Linux; `None` elsewhere): on a shared machine the
+/// CPU a run used says more than its wall time.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command (which may hold spaces) start at state; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 fn generate(bin: &Path, data: &Path, models: u64) -> Result<()> {
@@ -55,13 +67,23 @@ pub fn run(bin: &Path, args: &DailyDriftArgs) -> Result<()> {
     let store = SqliteStore::open(&data.join("flotilla.db"))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let day = now.div_euclid(DAY_MS) * DAY_MS;
-    println!("| run | models judged | alert events | seconds |");
-    println!("|---|---|---|---|");
+    // The stages overlap (reader, judging and recorder threads): their busy times add to more than the wall.
+    println!("| run | models judged | alert events | seconds | CPU seconds | read busy | judge busy | record busy |");
+    println!("|---|---|---|---|---|---|---|---|");
     for run in 1..=args.runs {
         let references = Mutex::new(ReferenceCache::default());
-        let started = Instant::now();
-        let (models, events) = judge(&store, day - DAY_MS, day, Pass::Daily, &Objectives::default(), &references)?;
-        println!("| {run} | {models} | {events} | {:.1} |", started.elapsed().as_secs_f64());
+        let (started, cpu) = (Instant::now(), cpu_seconds());
+        let r = judge_timed(&store, day - DAY_MS, day, Pass::Daily, &Objectives::default(), &references)?;
+        println!(
+            "| {run} | {} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} |",
+            r.models,
+            r.events,
+            started.elapsed().as_secs_f64(),
+            cpu.zip(cpu_seconds()).map_or("-".into(), |(a, b)| format!("{:.1}", b - a)),
+            r.read.as_secs_f64(),
+            r.judge.as_secs_f64(),
+            r.record.as_secs_f64()
+        );
     }
     let counts = store.health_counts(&HealthScope::Fleet, &Visible::everything())?;
     for check in [Check::DataDrift, Check::PredictionDrift, Check::Traffic, Check::Staleness, Check::Baseline] {

@@ -1,7 +1,8 @@
-//! Fleet health on SQLite (migration 16): `model_health` rows per model and
-//! check, whose triggers keep `health_counts` per fleet, family, partition
-//! and tag; `model_health_summary` (a severity per model) indexed for the
-//! worst models; `health_history` snapshots; drift configs and baselines.
+//! Fleet health on SQLite (migrations 16 and 21): `model_health` rows per
+//! model and check, written in batches ([`health_write`]) that keep
+//! `health_counts` per fleet, family, partition and tag (triggers keep them
+//! when a model or a link goes); `model_health_summary` (a severity per
+//! model) indexed for the worst models; `health_history` snapshots; drift configs and baselines.
 
 use std::collections::HashMap;
 
@@ -10,12 +11,12 @@ use flotilla_core::{Error, VersionNumber};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params_from_iter};
 
-use super::{SqliteStore, alert_eval, families, now_ms, registry, visible};
+use super::{SqliteStore, alert_eval, families, health_write, now_ms, registry, visible};
 use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::health::{
     Baseline, Check, CheckResult, HealthCount, HealthCounts, HealthScope, HealthStore, HealthUpdate, HistoryPoint,
-    MAX_WORST, Status, WorstModel, WorstQuery, score,
+    MAX_WORST, Status, WorstModel, WorstQuery,
 };
 use crate::query::Visible;
 
@@ -86,42 +87,17 @@ fn parse_token(token: Option<&str>) -> Result<Option<(i64, i64)>, Error> {
     Ok(Some((s.parse().map_err(|_| bad())?, r.parse().map_err(|_| bad())?)))
 }
 
-/// Writes one model's checks and its severity; `None` for an unknown model.
-fn write_model(tx: &Transaction<'_>, update: &HealthUpdate, now: i64) -> StoreResult<Option<i64>> {
-    let row: Option<(i64, Option<i64>)> = tx
-        .prepare_cached(
-            "SELECT r.rm_id, m.family_id FROM registered_models r LEFT JOIN fleet_members m ON m.rm_id = r.rm_id \
-             WHERE r.name = ?1",
-        )?
-        .query_row([&update.model], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((rm_id, family_id)) = row else { return Ok(None) };
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO model_health (rm_id, check_name, status, value, updated) VALUES (?1, ?2, ?3, ?4, ?5) \
-         ON CONFLICT (rm_id, check_name) DO UPDATE SET status = excluded.status, value = excluded.value, \
-         updated = excluded.updated",
-    )?;
-    for c in &update.checks {
-        upsert.execute(rusqlite::params![rm_id, c.check.as_str(), c.status.as_str(), c.value, now])?;
-    }
-    let all = load_checks(tx, &[rm_id])?.remove(&rm_id).unwrap_or_default();
-    tx.prepare_cached(
-        "INSERT INTO model_health_summary (rm_id, family_id, score, updated) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (rm_id) DO UPDATE SET family_id = excluded.family_id, score = excluded.score, updated = excluded.updated",
-    )?
-    .execute(rusqlite::params![rm_id, family_id, score(&all), now])?;
-    Ok(Some(rm_id))
-}
-
 impl HealthStore for SqliteStore {
     fn record_health(&self, updates: &[HealthUpdate], window_end: i64) -> StoreResult<usize> {
         self.write(|tx| {
             let now = now_ms();
             let rules = alert_eval::Rules::load(tx)?;
+            let known = health_write::resolve(tx, updates)?;
+            health_write::write_batch(tx, updates, &known, now)?;
             let mut events = 0;
             for u in updates {
-                if let Some(rm_id) = write_model(tx, u, now)? {
-                    events += rules.evaluate(tx, rm_id, u, window_end)?;
+                if let Some(r) = known.get(&u.model) {
+                    events += rules.evaluate(tx, r.rm_id, u, window_end)?;
                 }
             }
             Ok(events)

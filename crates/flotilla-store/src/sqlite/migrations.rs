@@ -28,6 +28,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (19, include_str!("migrations/0019_report_schedules.sql")),
     // Ends with the statements of the live `report_recount.sql`, copied.
     (20, include_str!("migrations/0020_report_counts.sql")),
+    (21, include_str!("migrations/0021_health_batched_rollups.sql")),
 ];
 
 fn versions() -> Vec<u32> {

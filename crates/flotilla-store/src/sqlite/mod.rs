@@ -24,6 +24,7 @@ pub(crate) mod fleet_search;
 mod gc;
 mod grant_log;
 mod health;
+mod health_write;
 pub(crate) mod insights;
 mod keyset;
 mod lineage;

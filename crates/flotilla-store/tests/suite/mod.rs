@@ -7,6 +7,7 @@ pub mod auth;
 pub mod fleet;
 pub mod fleet_versions;
 pub mod health;
+pub mod health_batches;
 pub mod insights;
 pub mod lineage;
 pub mod monitor;
@@ -67,6 +68,7 @@ macro_rules! behaviour_suite {
         case!(lineage::datasets_and_lineage_both_ways);
         case!(lineage::lineage_pages_walk_to_the_end);
         case!(health::health_rolls_up_and_alerts_fire);
+        case!(health_batches::health_batches_match_a_recount);
         case!(monitor::windows_roll_up_prune_and_page);
         case!(monitor::predictions_are_capped_and_claimed);
         case!(auth::users_lifecycle_and_last_admin);

@@ -9,15 +9,16 @@
 //! copied into their history. The fleet is walked a page of versions at a
 //! time ([`MAX_VERSIONS_PER_CALL`]), one store transaction per page, each
 //! page's versions judged on two threads with the references read once per
-//! job ([`ReferenceCache`]). What a page's versions are judged by beside
+//! job ([`ReferenceCache`]), while the next page is read and the previous
+//! one's statuses recorded on their own threads ([`judge_timed`]). What a page's versions are judged by beside
 //! their windows (age, family, baseline, upstream datasets) is read for
 //! the whole page in one call (`MonitorStore::version_facts`), so the
 //! daily pass over 10⁶ versions makes no store call per version (but for
 //! the few whose day has labels: their earlier days, for performance).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flotilla_core::VersionNumber;
 use flotilla_store::health::{Check, CheckResult, HealthUpdate, Status};
@@ -179,6 +180,102 @@ fn family_of(store: &dyn Store, model: &str) -> StoreResult<Option<String>> {
     }
 }
 
+/// A page of versions with what they are judged by, read ahead of the judging.
+struct ReadPage {
+    versions: Vec<MonitoredVersion>,
+    windows: Vec<WindowRow>,
+    facts: Vec<Option<VersionFacts>>,
+}
+
+/// What a pass did, and where its time went (each stage runs on its own
+/// thread, so the stages overlap and their times add to more than the wall).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassReport {
+    /// Models whose statuses were recorded, and alert events made.
+    pub models: usize,
+    pub events: usize,
+    /// Reading pages of versions, their windows and facts.
+    pub read: Duration,
+    /// Decoding windows and judging the checks (drift included), per page on two threads.
+    pub judge: Duration,
+    /// Recording the statuses (the roll-ups and alert rules with them).
+    pub record: Duration,
+}
+
+fn read_page(
+    store: &dyn Store,
+    query: &ActiveQuery,
+    grain: Grain,
+    (from, to): (i64, i64),
+) -> StoreResult<(ReadPage, Option<(i64, VersionNumber)>)> {
+    let page = store.active_versions(query)?;
+    if page.versions.is_empty() {
+        return Ok((ReadPage { versions: Vec::new(), windows: Vec::new(), facts: Vec::new() }, None));
+    }
+    let keys: Vec<_> = page.versions.iter().map(|v| (v.rm_id, v.version)).collect();
+    let windows = store.windows_of(&keys, grain, from, to)?.rows;
+    let facts = store.version_facts(&keys)?;
+    Ok((ReadPage { versions: page.versions, windows, facts }, page.next))
+}
+
+/// One page judged on two threads (this machine's cores), its models'
+/// checks merged: a model served by several versions gets the worst
+/// status of each check.
+fn judge_page(
+    store: &dyn Store,
+    page: &ReadPage,
+    (from, pass): (i64, Pass),
+    objectives: &Objectives,
+    references: &Mutex<ReferenceCache>,
+) -> StoreResult<Vec<HealthUpdate>> {
+    let mut by_version: HashMap<(i64, VersionNumber), Vec<&WindowRow>> = HashMap::with_capacity(page.versions.len());
+    for w in &page.windows {
+        by_version.entry((w.rm_id, w.version)).or_default().push(w);
+    }
+    let half = page.versions.len().div_ceil(2).max(1);
+    let judged_page: Vec<StoreResult<Vec<Judged>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = page
+            .versions
+            .chunks(half)
+            .zip(page.facts.chunks(half))
+            .map(|(chunk, facts)| {
+                let by_version = &by_version;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .zip(facts)
+                        .map(|(v, f)| {
+                            let rows = by_version.get(&(v.rm_id, v.version)).map(Vec::as_slice).unwrap_or(&[]);
+                            judge_version(store, v, f.as_ref(), rows, (from, pass), objectives, references)
+                                .map(|c| (v.model.clone(), c))
+                        })
+                        .collect::<StoreResult<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
+    });
+    let mut per_model: BTreeMap<String, BTreeMap<Check, CheckResult>> = BTreeMap::new();
+    for part in judged_page {
+        for (model, checks) in part? {
+            let m = per_model.entry(model).or_default();
+            for c in checks {
+                match m.get(&c.check) {
+                    Some(old) if old.status >= c.status => {}
+                    Some(_) | None => {
+                        m.insert(c.check, c);
+                    }
+                }
+            }
+        }
+    }
+    Ok(per_model
+        .into_iter()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(model, checks)| HealthUpdate { model, checks: checks.into_values().collect() })
+        .collect())
+}
+
 /// Judges every version with telemetry in `[from, to)` at `grain` and
 /// records the statuses; answers (models judged, alert events made).
 pub fn judge(
@@ -189,6 +286,23 @@ pub fn judge(
     objectives: &Objectives,
     references: &Mutex<ReferenceCache>,
 ) -> StoreResult<(usize, usize)> {
+    judge_timed(store, from, to, pass, objectives, references).map(|r| (r.models, r.events))
+}
+
+/// As [`judge`], with the time of each stage. The fleet flows through
+/// three stages on their own threads, a page at a time: a reader reads
+/// the next page (a pooled read connection) while this thread judges the
+/// current one and a recorder writes the previous one's statuses (the
+/// writer connection), so the store's single-threaded reads and writes
+/// overlap the judging rather than wait for it.
+pub fn judge_timed(
+    store: &dyn Store,
+    from: i64,
+    to: i64,
+    pass: Pass,
+    objectives: &Objectives,
+    references: &Mutex<ReferenceCache>,
+) -> StoreResult<PassReport> {
     let grain = match pass {
         Pass::Window => Grain::Base,
         Pass::Daily => Grain::Day,
@@ -199,73 +313,74 @@ pub fn judge(
         Pass::Window => from,
         Pass::Daily => from - IDLE_LOOKBACK_MS,
     };
-    let mut after = None;
-    let (mut judged, mut events) = (0, 0);
-    loop {
-        let query = ActiveQuery { from_ms: active_from, to_ms: to, after, limit: MAX_VERSIONS_PER_CALL };
-        let page = store.active_versions(&query)?;
-        if page.versions.is_empty() {
-            break;
-        }
-        let keys: Vec<_> = page.versions.iter().map(|v| (v.rm_id, v.version)).collect();
-        let windows = store.windows_of(&keys, grain, from, to)?;
-        let facts = store.version_facts(&keys)?;
-        let mut by_version: BTreeMap<(i64, VersionNumber), Vec<&WindowRow>> = BTreeMap::new();
-        for w in &windows.rows {
-            by_version.entry((w.rm_id, w.version)).or_default().push(w);
-        }
-        // Two threads (this machine's cores); a model's versions are judged together.
-        let half = page.versions.len().div_ceil(2);
-        let judged_page: Vec<StoreResult<Vec<Judged>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = page
-                .versions
-                .chunks(half.max(1))
-                .zip(facts.chunks(half.max(1)))
-                .map(|(chunk, facts)| {
-                    let by_version = &by_version;
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .zip(facts)
-                            .map(|(v, f)| {
-                                let rows = by_version.get(&(v.rm_id, v.version)).map(Vec::as_slice).unwrap_or(&[]);
-                                judge_version(store, v, f.as_ref(), rows, (from, pass), objectives, references)
-                                    .map(|c| (v.model.clone(), c))
-                            })
-                            .collect::<StoreResult<Vec<_>>>()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
-        });
-        // A model served by several versions: the worst status of each check.
-        let mut per_model: BTreeMap<String, BTreeMap<Check, CheckResult>> = BTreeMap::new();
-        for part in judged_page {
-            for (model, checks) in part? {
-                let m = per_model.entry(model).or_default();
-                for c in checks {
-                    match m.get(&c.check) {
-                        Some(old) if old.status >= c.status => {}
-                        Some(_) | None => {
-                            m.insert(c.check, c);
+    std::thread::scope(|scope| {
+        let (pages_in, pages) = std::sync::mpsc::sync_channel::<StoreResult<ReadPage>>(1);
+        let reader = scope.spawn(move || {
+            let (mut after, mut busy) = (None, Duration::ZERO);
+            loop {
+                let started = Instant::now();
+                let query = ActiveQuery { from_ms: active_from, to_ms: to, after, limit: MAX_VERSIONS_PER_CALL };
+                let read = read_page(store, &query, grain, (from, to));
+                busy += started.elapsed();
+                let next = match read {
+                    Ok((page, next)) if !page.versions.is_empty() => {
+                        if pages_in.send(Ok(page)).is_err() {
+                            break;
                         }
+                        next
                     }
+                    Ok(_) => None,
+                    Err(e) => {
+                        let _ = pages_in.send(Err(e));
+                        None
+                    }
+                };
+                match next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            busy
+        });
+        let (updates_in, updates) = std::sync::mpsc::sync_channel::<Vec<HealthUpdate>>(1);
+        let recorder = scope.spawn(move || -> StoreResult<(usize, usize, Duration)> {
+            let (mut models, mut events, mut busy) = (0, 0, Duration::ZERO);
+            for batch in updates {
+                let started = Instant::now();
+                events += store.record_health(&batch, to)?;
+                busy += started.elapsed();
+                models += batch.len();
+            }
+            Ok((models, events, busy))
+        });
+        let mut judging = Duration::ZERO;
+        let mut failed = None;
+        for page in pages {
+            let started = Instant::now();
+            let judged = page.and_then(|p| judge_page(store, &p, (from, pass), objectives, references));
+            judging += started.elapsed();
+            match judged {
+                // A closed channel: the recorder failed; its error is answered below.
+                Ok(batch) => {
+                    if updates_in.send(batch).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
         }
-        let updates: Vec<HealthUpdate> = per_model
-            .into_iter()
-            .filter(|(_, c)| !c.is_empty())
-            .map(|(model, checks)| HealthUpdate { model, checks: checks.into_values().collect() })
-            .collect();
-        judged += updates.len();
-        events += store.record_health(&updates, to)?;
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
+        drop(updates_in);
+        let recorded = recorder.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let read = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        if let Some(e) = failed {
+            return Err(e);
         }
-    }
-    Ok((judged, events))
+        let (models, events, record) = recorded?;
+        Ok(PassReport { models, events, read, judge: judging, record })
+    })
 }
 
 async fn run(
