@@ -7,7 +7,9 @@
 //! and reported, so serving never loses a model's files to a clean-up.
 
 use flotilla_core::Error;
+use serde_json::json;
 
+use crate::audit::{Change, note};
 use crate::error::StoreResult;
 
 /// Most ids one `flotilla gc` may name.
@@ -104,6 +106,26 @@ impl GcKept {
 }
 
 impl GcPlan {
+    /// After a purge wrote `self` (what went of `plan`): the logged models of
+    /// the purged experiments go with them, and the write notes its audit row.
+    pub(crate) fn finish_purge(&mut self, plan: &GcPlan) {
+        self.logged_models = (plan.logged_models.iter())
+            .filter(|m| self.experiments.iter().any(|e| e.experiment_id == m.experiment_id))
+            .cloned()
+            .collect();
+        note(
+            Change::new("store.gc", "store", "gc")
+                .diff(
+                    None,
+                    Some(json!({
+                        "experiments": self.experiments.iter().map(|e| &e.experiment_id).collect::<Vec<_>>(),
+                        "runs": self.runs.len(),
+                    })),
+                )
+                .count(self.runs.len() + self.experiments.len()),
+        );
+    }
+
     pub fn is_empty(&self) -> bool {
         self.experiments.is_empty() && self.runs.is_empty()
     }

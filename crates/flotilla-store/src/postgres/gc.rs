@@ -2,11 +2,8 @@
 //! one snapshot, the purge is one SERIALIZABLE write that re-checks every row
 //! it deletes (see [`crate::gc`]).
 
-use serde_json::json;
-
 use super::experiments::parse_id;
 use super::{PgStore, Tx, auth};
-use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::gc::{GcExperiment, GcKept, GcLoggedModel, GcPlan, GcQuery, GcRun, GcStore};
 
@@ -55,21 +52,7 @@ impl GcStore for PgStore {
                 auth::drop_grants(tx, crate::auth::EXPERIMENT, &experiment.experiment_id)?;
                 done.experiments.push(experiment.clone());
             }
-            done.logged_models = (plan.logged_models.iter())
-                .filter(|m| done.experiments.iter().any(|e| e.experiment_id == m.experiment_id))
-                .cloned()
-                .collect();
-            note(
-                Change::new("store.gc", "store", "gc")
-                    .diff(
-                        None,
-                        Some(json!({
-                            "experiments": done.experiments.iter().map(|e| &e.experiment_id).collect::<Vec<_>>(),
-                            "runs": done.runs.len(),
-                        })),
-                    )
-                    .count(done.runs.len() + done.experiments.len()),
-            );
+            done.finish_purge(plan);
             Ok(done)
         })
     }

@@ -239,7 +239,7 @@ pub(crate) fn insert_fresh(
     }
     tx.prepare_cached(&format!("INSERT INTO registered_model_aliases (rm_id, alias, version) VALUES {}", rows(3)))?
         .execute(params_from_iter(&aliases))?;
-    refresh_alias_metrics(tx, rm_id, None)?;
+    refresh_alias_metrics(tx, rm_id)?;
     if batch.is_some() {
         tx.prepare_cached(&format!(
             "INSERT INTO alias_events (batch_id, rm_id, model_name, alias, to_version) VALUES {}",
@@ -286,16 +286,15 @@ pub(crate) fn run_metrics_changed(tx: &Transaction<'_>, run_id: &str, keys: &[&s
     Ok(())
 }
 
-/// Copies into `alias_metrics` the metrics of the versions `rm_id`'s aliases
-/// point at (only the aliases on `version`, when given).
-fn refresh_alias_metrics(tx: &Transaction<'_>, rm_id: i64, version: Option<i64>) -> StoreResult<()> {
+/// Copies into `alias_metrics` the metrics of the versions `rm_id`'s aliases point at.
+fn refresh_alias_metrics(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO alias_metrics (rm_id, alias, key, value)
          SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
          JOIN model_version_metrics m ON m.rm_id = a.rm_id AND m.version = a.version
-         WHERE a.rm_id = ?1 AND (?2 IS NULL OR a.version = ?2)",
+         WHERE a.rm_id = ?1",
     )?
-    .execute(params![rm_id, version])?;
+    .execute([rm_id])?;
     Ok(())
 }
 

@@ -2,11 +2,9 @@
 //! is one write that re-checks every row it deletes (see [`crate::gc`]).
 
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde_json::json;
 
 use super::SqliteStore;
 use super::experiments::parse_id;
-use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::gc::{GcExperiment, GcKept, GcLoggedModel, GcPlan, GcQuery, GcRun, GcStore};
 
@@ -57,21 +55,7 @@ impl GcStore for SqliteStore {
                 super::auth::drop_grants(tx, crate::auth::EXPERIMENT, &experiment.experiment_id)?;
                 done.experiments.push(experiment.clone());
             }
-            done.logged_models = (plan.logged_models.iter())
-                .filter(|m| done.experiments.iter().any(|e| e.experiment_id == m.experiment_id))
-                .cloned()
-                .collect();
-            note(
-                Change::new("store.gc", "store", "gc")
-                    .diff(
-                        None,
-                        Some(json!({
-                            "experiments": done.experiments.iter().map(|e| &e.experiment_id).collect::<Vec<_>>(),
-                            "runs": done.runs.len(),
-                        })),
-                    )
-                    .count(done.runs.len() + done.experiments.len()),
-            );
+            done.finish_purge(plan);
             Ok(done)
         })
     }
