@@ -8,10 +8,13 @@
 //! stopped write writes nothing. Work run outside `run` (the fleet CLI, the
 //! checkpointer, tests) has no budget and is never interrupted.
 //!
-//! Inside a budget, a query plan may also get an *allowance*
-//! ([`with_allowance`]): a shorter deadline for one attempt, after which its
-//! statement is interrupted the same way, so a search can try the plan that
-//! is usually fastest and fall back to one whose cost is bounded.
+//! A query plan may also get an *allowance* ([`with_allowance`]): a number
+//! of progress checks (SQLite calls the handler every `PROGRESS_STEPS` VM
+//! steps) for one attempt, after which its statement is interrupted the same
+//! way, so a search can try the plan that is usually fastest and fall back
+//! to one whose cost is bounded. It counts work, not time: a machine under
+//! load runs the same plan it runs when quiet, instead of giving up on a
+//! walk that was merely descheduled and paying for the slower plan on top.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -28,8 +31,8 @@ pub struct Budget {
 
 thread_local! {
     static CURRENT: RefCell<Option<Budget>> = const { RefCell::new(None) };
-    /// The deadline of the plan attempt running on this thread, if any.
-    static ALLOWANCE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The progress checks left to the plan attempt running on this thread, if any.
+    static ALLOWANCE: Cell<Option<u64>> = const { Cell::new(None) };
     /// Whether an attempt's allowance interrupted a statement.
     static ALLOWANCE_SPENT: Cell<bool> = const { Cell::new(false) };
 }
@@ -82,42 +85,45 @@ impl Budget {
 /// True when the work running on this thread has spent its budget, or the
 /// plan attempt running has spent its allowance.
 pub(crate) fn should_stop() -> bool {
-    if ALLOWANCE.get().is_some_and(|deadline| Instant::now() >= deadline) {
-        ALLOWANCE_SPENT.set(true);
-        return true;
+    match ALLOWANCE.get() {
+        Some(0) => {
+            ALLOWANCE_SPENT.set(true);
+            return true;
+        }
+        Some(left) => ALLOWANCE.set(Some(left - 1)),
+        None => {}
     }
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(Budget::is_spent))
 }
 
-/// The statement time left on this thread (the plan attempt's allowance or
-/// the budget, whichever ends first); `None` when nothing limits it. A
-/// backend without a progress handler (PostgreSQL) turns it into a
-/// statement timeout.
+/// The statement time left to the budget on this thread; `None` when
+/// nothing limits it. A backend without a progress handler (PostgreSQL)
+/// turns it into a statement timeout.
 pub(crate) fn remaining() -> Option<Duration> {
-    let budget = CURRENT.with(|c| c.borrow().as_ref().map(|b| b.deadline));
-    let deadline = match (ALLOWANCE.get(), budget) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(d), None) | (None, Some(d)) => d,
-        (None, None) => return None,
-    };
+    let deadline = CURRENT.with(|c| c.borrow().as_ref().map(|b| b.deadline))?;
     Some(deadline.saturating_duration_since(Instant::now()))
 }
 
-/// Runs `f` (one plan attempt) with at most `allowance` of statement time,
-/// and says whether the allowance ran out, in which case `f`'s statement was
-/// interrupted and its error is the allowance's, not the request's.
-pub(crate) fn with_allowance<T>(allowance: Duration, f: impl FnOnce() -> T) -> (T, bool) {
-    struct Restore(Option<Instant>);
+/// Runs `f` (one plan attempt) with at most `checks` progress checks of
+/// statement work, and says whether the allowance ran out, in which case
+/// `f`'s statement was interrupted and its error is the allowance's, not the
+/// request's. The request's budget still applies inside.
+pub(crate) fn with_allowance<T>(checks: u64, f: impl FnOnce() -> T) -> (T, bool) {
+    struct Restore(Option<u64>);
     impl Drop for Restore {
         fn drop(&mut self) {
             ALLOWANCE.set(self.0);
         }
     }
-    let now = Instant::now();
-    let _restore = Restore(ALLOWANCE.replace(Some(now.checked_add(allowance).unwrap_or(now))));
+    let _restore = Restore(ALLOWANCE.replace(Some(checks)));
     ALLOWANCE_SPENT.set(false);
+    let started = Instant::now();
     let out = f();
-    (out, ALLOWANCE_SPENT.replace(false))
+    let spent = ALLOWANCE_SPENT.replace(false);
+    // What the attempt cost in both units: the calibration of the planners' allowances.
+    let used = checks - ALLOWANCE.get().unwrap_or(0);
+    tracing::debug!(checks, used, spent, micros = started.elapsed().as_micros() as u64, "plan attempt");
+    (out, spent)
 }
 
 #[cfg(test)]
@@ -137,9 +143,11 @@ mod tests {
         }
         assert!(!should_stop(), "no budget outside run");
         // An allowance stops statements without a budget too, and says so.
-        let ((), ran_out) = with_allowance(Duration::ZERO, || assert!(should_stop()));
+        let ((), ran_out) = with_allowance(0, || assert!(should_stop()));
         assert!(ran_out);
-        let ((), ran_out) = with_allowance(Duration::from_secs(60), || assert!(!should_stop()));
+        let ((), ran_out) = with_allowance(3, || assert!((0..3).all(|_| !should_stop()) && should_stop()));
+        assert!(ran_out, "the fourth check is past an allowance of three");
+        let ((), ran_out) = with_allowance(u64::MAX, || assert!(!should_stop()));
         assert!(!ran_out);
         assert!(!should_stop(), "no allowance after the attempt");
         // Nested runs restore the outer budget.

@@ -16,9 +16,9 @@ suite::behaviour_suite!(fresh);
 /// The searches' plans one at a time: every large set probed while the
 /// page walks its sort order to the end, or every page driven by its
 /// smallest set at once (on a small fleet the default planning drives).
-fn with_planning(drive_limit: i64, walk_allowance: std::time::Duration) -> (tempfile::TempDir, SqliteStore) {
+fn with_planning(drive_limit: i64, walk_steps: u64) -> (tempfile::TempDir, SqliteStore) {
     let (dir, mut store) = fresh();
-    store.set_search_planning(flotilla_store::SearchPlanning { drive_limit, walk_allowance, ..Default::default() });
+    store.set_search_planning(flotilla_store::SearchPlanning { drive_limit, walk_steps, ..Default::default() });
     (dir, store)
 }
 
@@ -36,8 +36,8 @@ macro_rules! under_planning {
 }
 
 under_planning! {
-    search_plans_agree_when_every_page_walks: 0, std::time::Duration::from_secs(3600);
-    search_plans_agree_when_every_page_is_driven: 0, std::time::Duration::ZERO;
+    search_plans_agree_when_every_page_walks: 0, u64::MAX;
+    search_plans_agree_when_every_page_is_driven: 0, 0;
 }
 
 /// A name pattern's page read by walking the sort order only, and driven by
@@ -61,14 +61,13 @@ fn name_pattern_plans_agree() {
 /// the pair tables against the metrics they pair, also after a bulk rebuild.
 #[test]
 fn cross_metric_plans_agree_and_continue_each_others_pages() {
-    use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flotilla.db");
-    let planned = |drive_limit, walk_allowance, near_rows, metric_pairs, pair_overflow_merged| {
+    let planned = |drive_limit, walk_steps, near_rows, metric_pairs, pair_overflow_merged| {
         let mut store = SqliteStore::open(&path).unwrap();
         let planning = flotilla_store::SearchPlanning {
             drive_limit,
-            walk_allowance,
+            walk_steps,
             near_rows,
             metric_pairs,
             pair_overflow_merged,
@@ -77,15 +76,15 @@ fn cross_metric_plans_agree_and_continue_each_others_pages() {
         store.set_search_planning(planning);
         store
     };
-    let hour = Duration::from_secs(3600);
+    let unbounded = u64::MAX;
     let stores = [
-        planned(0, hour, 0, true, 256),
-        planned(0, hour, 1, false, 256),
+        planned(0, unbounded, 0, true, 256),
+        planned(0, unbounded, 1, false, 256),
         SqliteStore::open(&path).unwrap(),
-        planned(0, hour, 0, false, 256),
-        planned(0, Duration::ZERO, 0, false, 256),
+        planned(0, unbounded, 0, false, 256),
+        planned(0, 0, 0, false, 256),
         // Pairs, but no entity past their cap merged in: the far end then.
-        planned(0, hour, 1, true, 0),
+        planned(0, unbounded, 1, true, 0),
     ];
     let refs: Vec<&dyn flotilla_store::Store> = stores.iter().map(|s| s as &dyn flotilla_store::Store).collect();
     let mut fleet = suite::plans::random_cross_metric_fleet(refs[0]);

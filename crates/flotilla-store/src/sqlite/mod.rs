@@ -69,7 +69,7 @@ use crate::error::StoreResult;
 
 const READERS: usize = 4;
 /// SQLite VM steps between two checks of the request budget.
-const PROGRESS_STEPS: i32 = 1_000;
+const PROGRESS_STEPS: u64 = 1_000;
 /// The writer's page cache, in KiB.
 pub(crate) const WRITER_CACHE_KIB: i64 = 65_536;
 
@@ -204,7 +204,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(128);
     // Stops a statement whose request has run past its budget or lost its
     // client (see `budget`); a few microseconds of VM work between checks.
-    conn.progress_handler(PROGRESS_STEPS, Some(crate::budget::should_stop));
+    conn.progress_handler(PROGRESS_STEPS as i32, Some(crate::budget::should_stop));
     Ok(())
 }
 

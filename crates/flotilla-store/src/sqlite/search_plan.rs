@@ -5,7 +5,8 @@
 //! when matches are spread along the order: a page fills after a few rows),
 //! or is *driven* by a small set whose rows are read and sorted (fast when
 //! the set is small). A set under `drive_limit` rows always drives. When
-//! every set is larger, the walk gets `walk_allowance` of time; a walk still
+//! every set is larger, the walk gets `walk_steps` of SQLite's VM steps
+//! (work, not time: a busy machine plans as a quiet one does); a walk still
 //! going then has found its matches rare along the order (they lie at its
 //! far end: `val_mape < 0.1` sorted by `-val_rmse`, two metrics that rise
 //! together, probed almost every one of 10⁶ models first, 2 s), so the page is
@@ -21,14 +22,12 @@
 //! out the allowance nor pays 2 µs a member.
 //!
 //! The allowance is longer than the walks that do fill a page (under 15 ms
-//! at 10⁶ models), so those never pay for a second plan. Measured at 10⁶
+//! at 10⁶ models on a quiet machine), so those never pay for a second plan. Measured at 10⁶
 //! models (release, machine under load 15): `val_mape < 0.1` sorted by
 //! `-val_rmse` 2.1 s → 0.25-0.4 s; versions `val_rmse < 2.0` by
 //! `-metric:val_mape` 9.3 s → 1.2-1.5 s. Driving costs about 2 µs a row of
 //! the set (41,812 and ~140,000 rows here), which is SQLite's floor for
 //! joining two sets by key: the page is bounded, not fast.
-
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SearchPlanning {
@@ -36,9 +35,11 @@ pub struct SearchPlanning {
     pub drive_limit: i64,
     /// After the walk's allowance, the smallest set drives if under this.
     pub drive_sizing: i64,
-    /// How long a page may walk probing large sets; zero: never walk, drive
-    /// from the smallest set when it is under `drive_sizing`.
-    pub walk_allowance: Duration,
+    /// How many SQLite VM steps a page may walk probing large sets (counted
+    /// by the progress handler, so rounded down to its interval); zero:
+    /// never walk, drive from the smallest set when it is under
+    /// `drive_sizing`.
+    pub walk_steps: u64,
     /// A page sorted by a metric whose every filter is a set first walks
     /// this many rows of the sort index; finding its matches rare there, it
     /// is answered from the far end (`far_end`). Zero: never.
@@ -69,6 +70,20 @@ pub(super) fn far_end_row_cap(set_limit: i64) -> usize {
     usize::try_from(set_limit).unwrap_or(0).saturating_mul(2) + 10_000
 }
 
+/// The walk's default allowance: about 20 ms of walking at 10⁶ models on a
+/// quiet machine. Measured (release, the generator's 10⁶ fleet, warm cache):
+/// a page walking `partition=region=...` by a champion metric ran 264,000 VM
+/// steps in 11.3 ms, about 23,000 a millisecond.
+const WALK_STEPS: u64 = 20 * VM_STEPS_PER_MS;
+const VM_STEPS_PER_MS: u64 = 25_000;
+
+impl SearchPlanning {
+    /// The walk's allowance in the progress handler's checks.
+    pub(super) fn walk_checks(&self) -> u64 {
+        self.walk_steps / super::PROGRESS_STEPS
+    }
+}
+
 impl Default for SearchPlanning {
     fn default() -> Self {
         // Reading and sorting a set costs about a microsecond a row: 200,000
@@ -76,7 +91,7 @@ impl Default for SearchPlanning {
         Self {
             drive_limit: 10_000,
             drive_sizing: 200_000,
-            walk_allowance: Duration::from_millis(20),
+            walk_steps: WALK_STEPS,
             near_rows: 1_000,
             metric_pairs: true,
             // Two seeks each: about a millisecond for all of them.

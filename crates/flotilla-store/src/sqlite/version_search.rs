@@ -336,10 +336,10 @@ impl VersionSearchStore for SqliteStore {
             }
             // A walk probing large sets may find its matches only at the far
             // end of the sort order; past its allowance the smallest set drives.
-            let allowance = self.planning.walk_allowance;
+            let allowance = self.planning.walk_checks();
             let walked = match walk.probes && !walk.drives {
                 _ if near.is_some() => near,
-                true if allowance.is_zero() => None,
+                true if allowance == 0 => None,
                 true => match crate::budget::with_allowance(allowance, || page_rows(&walk)) {
                     (Ok(rows), _) => Some(rows),
                     (Err(_), true) => None,
