@@ -131,11 +131,24 @@ pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Req
         return next.run(request).await;
     }
     let surface = Surface::of(path);
-    let Some(credentials) = credentials(request.headers()) else {
-        return crate::session::by_cookie(auth, surface, request, next).await;
+    // A header seen before is recognised by its digest, without decoding it.
+    let key = request.headers().get(header::AUTHORIZATION).map(|h| auth.header_key(h.as_bytes()));
+    let cached = match &key {
+        Some(key) => auth.cached_header(key).await,
+        None => Ok(None),
     };
-    let bearer = matches!(credentials, Credentials::Bearer(_));
-    match auth.authenticate(credentials).await {
+    let (verified, bearer) = match (cached, key) {
+        (Ok(Some(caller)), _) => (Ok(caller), false),
+        (Err(e), _) => (Err(e), false),
+        (Ok(None), key) => {
+            let (Some(key), Some(credentials)) = (key, credentials(request.headers())) else {
+                return crate::session::by_cookie(auth, surface, request, next).await;
+            };
+            let bearer = matches!(credentials, Credentials::Bearer(_));
+            (auth.authenticate_header(key, credentials).await, bearer)
+        }
+    };
+    match verified {
         Ok(caller) => {
             if caller.scope == TokenScope::Read && !is_read(request.method(), request.uri().path()) {
                 tracing::info!(user = %caller.username, token_id = ?caller.token_id, "read-only token refused a write");

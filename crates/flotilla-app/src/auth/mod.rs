@@ -58,6 +58,10 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 pub const UNAUTHENTICATED: &str = "You are not authenticated. Send a user and password (MLFLOW_TRACKING_USERNAME and \
      MLFLOW_TRACKING_PASSWORD) or a flotilla token (MLFLOW_TRACKING_TOKEN).";
 
+/// The credential cache's key for one `Authorization` header (a keyed
+/// digest of it: the header itself is not kept).
+pub struct HeaderKey([u8; 32]);
+
 /// Credentials as a request carries them.
 pub enum Credentials {
     Basic { username: String, password: String },
@@ -147,7 +151,7 @@ struct Cache {
 /// them (`users.rs`). One per process, shared by every adapter.
 pub struct Authenticator {
     store: Arc<dyn Store>,
-    key: [u8; 32],
+    key: secret::DigestKey,
     /// Read on every request (a read lock: requests do not queue behind
     /// each other), written when a credential is verified or the
     /// generation moves.
@@ -171,7 +175,7 @@ impl Authenticator {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
-            key: secret::process_key(),
+            key: secret::DigestKey::random(),
             cache: RwLock::new(Cache { generation: 0, checked: None, entries: HashMap::new() }),
             touched: RwLock::new(HashMap::new()),
             hashing: Semaphore::new(HASHING_AT_ONCE),
@@ -208,20 +212,52 @@ impl Authenticator {
     /// The caller these credentials prove, or `Unauthenticated` (the same
     /// answer for an unknown user, a wrong password and a bad token).
     pub async fn authenticate(&self, credentials: Credentials) -> Result<Caller, Error> {
-        let generation = self.generation().await?;
         let key = match &credentials {
             Credentials::Basic { username, password } if !is_token(password) => {
-                secret::keyed_digest(&self.key, &[b"basic", username.as_bytes(), password.as_bytes()])
+                self.key.digest(&[b"basic", username.as_bytes(), password.as_bytes()])
             }
             Credentials::Basic { password: token, .. } | Credentials::Bearer(token) => {
-                secret::keyed_digest(&self.key, &[b"token", token.as_bytes()])
+                self.key.digest(&[b"token", token.as_bytes()])
             }
         };
-        if let Some(caller) = self.cached(&key, generation) {
-            self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-            self.touch(&caller);
-            return Ok(caller);
+        let generation = self.generation().await?;
+        match self.hit(&key, generation) {
+            Some(caller) => Ok(caller),
+            None => self.verify(key, generation, credentials).await,
         }
+    }
+
+    /// The cache key of an `Authorization` header exactly as it was sent:
+    /// a client sends the same header on every request, so a cached one is
+    /// recognised without decoding it.
+    pub fn header_key(&self, header: &[u8]) -> HeaderKey {
+        HeaderKey(self.key.digest(&[b"header", header]))
+    }
+
+    /// The caller a header proved earlier, while its verification stands
+    /// (`None`: decode the header and call [`Self::authenticate_header`]).
+    pub async fn cached_header(&self, key: &HeaderKey) -> Result<Option<Caller>, Error> {
+        let generation = self.generation().await?;
+        Ok(self.hit(&key.0, generation))
+    }
+
+    /// [`Self::authenticate`] for the credentials of a header not cached;
+    /// the caller is then cached under the header.
+    pub async fn authenticate_header(&self, key: HeaderKey, credentials: Credentials) -> Result<Caller, Error> {
+        let generation = self.generation().await?;
+        self.verify(key.0, generation, credentials).await
+    }
+
+    /// A cached caller, its use noted.
+    fn hit(&self, key: &[u8; 32], generation: u64) -> Option<Caller> {
+        let caller = self.cached(key, generation)?;
+        self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+        self.touch(&caller);
+        Some(caller)
+    }
+
+    /// Verifies credentials against the store and caches the caller under `key`.
+    async fn verify(&self, key: [u8; 32], generation: u64, credentials: Credentials) -> Result<Caller, Error> {
         let (caller, token_expires_at) = match credentials {
             Credentials::Basic { username, password } if !is_token(&password) => {
                 self.counters.password_verifications.fetch_add(1, Ordering::Relaxed);

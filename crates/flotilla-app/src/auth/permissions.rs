@@ -22,7 +22,7 @@
 //! the model itself (a grant on the member decides, even a narrower one).
 //! Admins hold MANAGE on everything.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use flotilla_core::Error;
@@ -133,6 +133,26 @@ pub enum Resource<'a> {
 #[derive(Debug, Default)]
 struct UserGrants {
     by_kind: [HashMap<String, Permission>; 3],
+    /// The ids of `by_kind` whose level is the veto, so a search under a
+    /// default that reads everything gathers its exclusions without walking
+    /// every grant (a user's creator grants grow with what they create).
+    denied: [HashSet<String>; 3],
+}
+
+impl UserGrants {
+    fn put(&mut self, kind: Kind, id: String, level: Permission) {
+        if level == Permission::Deny {
+            self.denied[kind.index()].insert(id.clone());
+        } else {
+            self.denied[kind.index()].remove(&id);
+        }
+        self.by_kind[kind.index()].insert(id, level);
+    }
+
+    fn remove(&mut self, kind: Kind, id: &str) {
+        self.by_kind[kind.index()].remove(id);
+        self.denied[kind.index()].remove(id);
+    }
 }
 
 /// Entries kept past the log prefix before the snapshot reads the log instead.
@@ -216,13 +236,13 @@ impl Snapshot {
             tracing::warn!(kind = %g.resource_kind, level = %g.level, "ignoring a grant this server does not know");
             return;
         };
-        self.users.entry(g.user_id).or_default().by_kind[kind.index()].insert(g.resource_id, level);
+        self.users.entry(g.user_id).or_default().put(kind, g.resource_id, level);
     }
 
     fn remove(&mut self, user_id: i64, kind: &str, id: &str) {
         let Some(kind) = Kind::parse(kind) else { return };
         if let Some(user) = self.users.get_mut(&user_id) {
-            user.by_kind[kind.index()].remove(id);
+            user.remove(kind, id);
             if user.by_kind.iter().all(HashMap::is_empty) {
                 self.users.remove(&user_id);
             }
@@ -289,7 +309,9 @@ impl Snapshot {
     }
 
     /// Which resources of `kind` the caller may read, for the store to
-    /// filter a search by (the same rules as [`Snapshot::level`]).
+    /// filter a search by (the same rules as [`Snapshot::level`]). Under a
+    /// default that reads everything only the vetoes are gathered, from
+    /// their own set: the cost follows a user's vetoes, not their grants.
     pub fn readable(&self, caller: &Caller, default: Permission, kind: Kind) -> Visible {
         if caller.is_admin {
             return Visible::everything();
@@ -297,6 +319,7 @@ impl Snapshot {
         let empty = HashMap::new();
         let user = self.users.get(&caller.user_id);
         let map = user.map_or(&empty, |u| &u.by_kind[kind.index()]);
+        let vetoed = |kind: Kind| user.map_or_else(Vec::new, |u| u.denied[kind.index()].iter().cloned().collect());
         let reads = |p: Permission| p.max(default).allows(Permission::Read) && p != Permission::Deny;
         let mut v = Visible {
             all: default.allows(Permission::Read),
@@ -311,38 +334,41 @@ impl Snapshot {
                 v.all = false;
                 return v;
             }
-            // A grant on every resource decides for each (family grants never apply).
-            Some(star) => {
-                v.all = reads(star);
-                for (id, p) in map.iter().filter(|(id, _)| *id != "*") {
-                    if *p == Permission::Deny {
-                        v.ids_out.push(id.clone());
-                    } else if !v.all {
-                        v.ids_in.push(id.clone());
-                    }
-                }
+            // A positive grant on every resource reads them all but the
+            // vetoed ones (family grants never apply).
+            Some(_) => {
+                v.all = true;
+                v.ids_out = vetoed(kind);
                 return v;
             }
             None => {}
         }
-        for (id, p) in map {
-            if reads(*p) { v.ids_in.push(id.clone()) } else { v.ids_out.push(id.clone()) }
+        if v.all {
+            v.ids_out = vetoed(kind);
+        } else {
+            for (id, p) in map {
+                if reads(*p) { v.ids_in.push(id.clone()) } else { v.ids_out.push(id.clone()) }
+            }
         }
         if kind == Kind::RegisteredModel {
             let families = user.map_or(&empty, |u| &u.by_kind[Kind::Family.index()]);
             let star = families.get("*").copied();
+            if v.all && star != Some(Permission::Deny) {
+                v.families_out = vetoed(Kind::Family);
+                return v;
+            }
             for (family, p) in families {
                 let folded = match (*p, star) {
                     (Permission::Deny, _) | (_, Some(Permission::Deny)) => Permission::Deny,
                     (p, Some(s)) => p.max(s),
                     (p, None) => p,
                 };
-                if reads(folded) { v.families_in.push(family.clone()) } else { v.families_out.push(family.clone()) }
+                if !reads(folded) {
+                    v.families_out.push(family.clone());
+                } else if !v.all {
+                    v.families_in.push(family.clone());
+                }
             }
-        }
-        if v.all {
-            v.ids_in.clear();
-            v.families_in.clear();
         }
         v
     }
@@ -548,5 +574,54 @@ mod tests {
         assert!(snap.family_candidates(1, "fam.region=west"));
         assert!(snap.family_candidates(1, "fam"));
         assert!(!snap.family_candidates(1, "family2"));
+    }
+
+    /// The vetoes a readable set gathers follow the grants as they change:
+    /// a veto lifted, a grant removed, a `*` grant on models or families.
+    #[test]
+    fn readable_sets_follow_changed_vetoes() {
+        use Permission::*;
+        let put = |seq, user, kind: &str, id: &str, level: &str| GrantChange {
+            seq,
+            event: GrantEvent::Put(grant(user, kind, id, level)),
+        };
+        let removed = |seq, user, kind: &str, id: &str| GrantChange {
+            seq,
+            event: GrantEvent::Removed { user_id: user, resource_kind: kind.into(), resource_id: id.into() },
+        };
+        let mut snap = build(vec![
+            grant(1, "registered_model", "x", "DENY"),
+            grant(1, "registered_model", "y", "DENY"),
+            grant(1, "family", "fam", "DENY"),
+            grant(1, "family", "open", "EDIT"),
+        ]);
+        let a = caller(1);
+        let models = [
+            ("x", None),
+            ("y", None),
+            ("z", None),
+            ("fam.s=1", Some("fam")),
+            ("open.s=1", Some("open")),
+            ("other.s=1", Some("other")),
+        ];
+        let agree = |snap: &Snapshot, step: &str| {
+            for default in [Read, Use, Deny] {
+                let v = snap.readable(&a, default, Kind::RegisteredModel);
+                for (name, family) in models {
+                    let level = snap.level(&a, default, Resource::Model { name, family });
+                    assert_eq!(v.admits(name, family), level.allows(Read), "{step}: {name} under {default:?}: {v:?}");
+                }
+            }
+        };
+        agree(&snap, "built");
+        assert!(snap.apply(vec![put(2, 1, "registered_model", "x", "READ"), removed(3, 1, "registered_model", "y")]));
+        agree(&snap, "x lifted, y removed");
+        assert_eq!(snap.readable(&a, Read, Kind::RegisteredModel).ids_out, Vec::<String>::new());
+        assert!(snap.apply(vec![put(4, 1, "family", "*", "DENY")]));
+        agree(&snap, "every family vetoed");
+        assert!(snap.apply(vec![put(5, 1, "family", "*", "READ"), put(6, 1, "registered_model", "*", "EDIT")]));
+        agree(&snap, "a grant on every family and model");
+        assert!(snap.apply(vec![put(7, 1, "registered_model", "z", "DENY")]));
+        agree(&snap, "z vetoed under a grant on every model");
     }
 }

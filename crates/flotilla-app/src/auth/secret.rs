@@ -99,22 +99,29 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// A per-process random key for [`keyed_digest`].
-pub fn process_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    OsRng.try_fill_bytes(&mut key).expect("the operating system's random source");
-    key
-}
+/// The credential cache's keyed digest: HMAC-SHA256 under a per-process
+/// random key, so no plaintext password is kept in memory. The keyed state
+/// is made once; each digest starts from a copy of it.
+#[derive(Clone)]
+pub struct DigestKey(Hmac<Sha256>);
 
-/// HMAC-SHA256 of the parts (length-prefixed): the credential cache's key,
-/// so no plaintext password is kept in memory.
-pub fn keyed_digest(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    for part in parts {
-        mac.update(&(part.len() as u64).to_le_bytes());
-        mac.update(part);
+impl DigestKey {
+    /// A fresh random key.
+    pub fn random() -> Self {
+        let mut key = [0u8; 32];
+        OsRng.try_fill_bytes(&mut key).expect("the operating system's random source");
+        Self(<Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length"))
     }
-    mac.finalize().into_bytes().into()
+
+    /// The digest of the parts (length-prefixed, so no two lists of parts share one).
+    pub fn digest(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +144,14 @@ mod tests {
         {
             assert_eq!(check_password(password).is_ok(), ok, "{password}");
         }
+    }
+
+    #[test]
+    fn digests_are_keyed_and_length_prefixed() {
+        let (a, b) = (DigestKey::random(), DigestKey::random());
+        assert_eq!(a.digest(&[b"basic", b"u", b"p"]), a.digest(&[b"basic", b"u", b"p"]));
+        assert_ne!(a.digest(&[b"basic", b"u", b"p"]), b.digest(&[b"basic", b"u", b"p"]), "another process's key");
+        assert_ne!(a.digest(&[b"ab", b"c"]), a.digest(&[b"a", b"bc"]), "parts are not concatenated");
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl Authenticator {
             return Err(Caller::unauthenticated());
         }
         let generation = self.generation().await?;
-        let key = secret::keyed_digest(&self.key, &[b"session", secret.as_bytes()]);
+        let key = self.key.digest(&[b"session", secret.as_bytes()]);
         let id_hash = secret::sha256(secret.as_bytes());
         if let Some(caller) = self.cached(&key, generation) {
             self.touch_session(&key, id_hash);
