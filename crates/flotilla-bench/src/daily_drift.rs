@@ -18,6 +18,7 @@ use flotilla_app::monitor::health::job::{Objectives, Pass, judge_timed};
 use flotilla_store::health::{Check, HealthScope, HealthStore};
 use flotilla_store::monitor::DAY_MS;
 use flotilla_store::{SqliteStore, Visible};
+use flotilla_testkit::procfs::cpu_seconds;
 
 #[derive(clap::Args, Debug)]
 pub struct DailyDriftArgs {
@@ -30,18 +31,6 @@ pub struct DailyDriftArgs {
     /// Use (or keep) the fleet in this data directory instead of a temporary one.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-}
-
-/// This process's CPU time so far (user + system, all threads), from
-/// `/proc/self/stat` (Linux; `None` elsewhere): on a shared machine the
-/// CPU a run used says more than its wall time.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command (which may hold spaces) start at state; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }
 
 fn generate(bin: &Path, data: &Path, models: u64) -> Result<()> {
@@ -72,14 +61,14 @@ pub fn run(bin: &Path, args: &DailyDriftArgs) -> Result<()> {
     println!("|---|---|---|---|---|---|---|---|");
     for run in 1..=args.runs {
         let references = Mutex::new(ReferenceCache::default());
-        let (started, cpu) = (Instant::now(), cpu_seconds());
+        let (started, cpu) = (Instant::now(), cpu_seconds(std::process::id()));
         let r = judge_timed(&store, day - DAY_MS, day, Pass::Daily, &Objectives::default(), &references)?;
         println!(
             "| {run} | {} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} |",
             r.models,
             r.events,
             started.elapsed().as_secs_f64(),
-            cpu.zip(cpu_seconds()).map_or("-".into(), |(a, b)| format!("{:.1}", b - a)),
+            cpu.zip(cpu_seconds(std::process::id())).map_or("-".into(), |(a, b)| format!("{:.1}", b - a)),
             r.read.as_secs_f64(),
             r.judge.as_secs_f64(),
             r.record.as_secs_f64()

@@ -143,7 +143,11 @@ async fn measure(bin: &Path, mode: Mode, args: &OverheadArgs) -> Result<Vec<(Str
         op_cap: Duration::from_secs(30),
         setup_cap: Duration::from_secs(600),
     };
+    let pid = server.pid();
+    let cpu = || procfs::cpu_seconds(pid).unwrap_or(f64::NAN);
+    let cpu_before = cpu();
     let r = workload::run(&target, &plan).await.map_err(anyhow::Error::msg)?;
+    let tracking_cpu = cpu() - cpu_before;
     let mut c = Client::new(server.addr, auth.as_deref());
     fixtures::register_lightgbm(&mut c, MODEL, "overhead/v1").await.map_err(anyhow::Error::msg)?;
     let infer = Req::post(format!("/v2/models/{MODEL}/infer"), &fixtures::infer_body());
@@ -154,11 +158,13 @@ async fn measure(bin: &Path, mode: Mode, args: &OverheadArgs) -> Result<Vec<(Str
     })
     .await;
     let req = infer.clone();
+    let cpu_before = cpu();
     let many = drive(&target, 16, args.infer_total, Duration::from_secs(60), move |http, _| {
         let req = req.clone();
         async move { http.timed(&req).await }
     })
     .await;
+    let infer_cpu = (cpu() - cpu_before) / (many.ok() + many.errors).max(1) as f64;
     let errors: usize = [&r.create, &r.rm_search, &r.log_batch, &r.runs_get, &r.runs_search_100, &one, &many]
         .iter()
         .map(|s| s.errors)
@@ -181,7 +187,15 @@ async fn measure(bin: &Path, mode: Mode, args: &OverheadArgs) -> Result<Vec<(Str
         ("V2 infer, 1 client p50".into(), p(&one, 0.5)),
         ("V2 infer, 1 client p99".into(), p(&one, 0.99)),
         ("V2 infer, 16 clients: throughput".into(), many.throughput().map(Value::Rate)),
+        // The server's own CPU for the same work: what the checks cost, apart
+        // from how the machine schedules the clients beside it.
+        ("server CPU, the whole tracking workload".into(), cpu_time(tracking_cpu)),
+        ("server CPU per V2 inference, 16 clients".into(), cpu_time(infer_cpu)),
     ])
+}
+
+fn cpu_time(seconds: f64) -> Option<Value> {
+    seconds.is_finite().then_some(Value::Time(seconds))
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {

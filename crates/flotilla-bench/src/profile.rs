@@ -17,6 +17,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_schema::DataType;
 use datasketches::common::SearchCriteria;
 use flotilla_profile::{ContentType, Profiler, ProfilerConfig};
+use flotilla_testkit::procfs::cpu_seconds;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -76,11 +77,11 @@ pub fn run(root: &Path, args: &ProfileArgs) -> Result<()> {
     eprintln!("bench: profiling {} with flotilla-profile", parquet.display());
     let threads = args.threads.unwrap_or(ProfilerConfig::default().threads);
     let config = ProfilerConfig { threads, ..ProfilerConfig::default() };
-    let (started, cpu_before) = (Instant::now(), cpu_seconds()?);
+    let (started, cpu_before) = (Instant::now(), cpu_seconds(std::process::id()).context("reading /proc/self/stat")?);
     let file = std::fs::File::open(&parquet)?;
     let profile = Profiler::new(config).profile_file(file, ContentType::Parquet)?;
     let flotilla_s = started.elapsed().as_secs_f64();
-    let flotilla_cpu_s = cpu_seconds()? - cpu_before;
+    let flotilla_cpu_s = cpu_seconds(std::process::id()).context("reading /proc/self/stat")? - cpu_before;
     let flotilla_bytes = profile.to_bytes().len() as u64;
     if profile.rows != args.rows as u64 {
         bail!("flotilla profiled {} rows of {}", profile.rows, args.rows);
@@ -132,17 +133,6 @@ pub fn run(root: &Path, args: &ProfileArgs) -> Result<()> {
         std::fs::write(out, &table)?;
     }
     Ok(())
-}
-
-/// User and system CPU time of this process (every thread), from /proc/self/stat.
-fn cpu_seconds() -> Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // Fields after the command name (which may hold spaces) close with ')'.
-    let rest = stat.rsplit_once(')').context("reading /proc/self/stat")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 =
-        fields.get(11..13).context("utime and stime")?.iter().map(|f| f.parse::<f64>().unwrap_or(0.0)).sum();
-    Ok(ticks / 100.0)
 }
 
 /// How far `q` is from having normalized rank `rank` in `sorted` (0 when a tie spans it).

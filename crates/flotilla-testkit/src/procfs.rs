@@ -102,6 +102,19 @@ pub fn command_lines() -> Vec<(u32, Vec<String>)> {
         .collect()
 }
 
+/// User and system CPU time of a process so far (every thread), from
+/// `/proc/<pid>/stat`; `None` when unreadable. On a shared machine the CPU a
+/// piece of work used says more than its wall time.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command (which may hold spaces) start at the state;
+    // utime and stime are the 12th and 13th of them, in clock ticks of 1/100 s.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// Whether a process with this pid is alive.
 pub fn alive(pid: u32) -> bool {
     fs::metadata(format!("/proc/{pid}")).is_ok()
