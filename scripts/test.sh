@@ -12,7 +12,9 @@
 # the S3 artifact store against moto's S3 server (.venvs/s3 from tests/s3/setup.sh, made before
 # the Rust tests, which start it; the compat suite's S3 pass too); the PostgreSQL backend's suite
 # on a PostgreSQL 15 server of its own (scripts/postgres-test-server.sh), with the replica tests
-# (servers on that PostgreSQL behind nginx, tests/deploy/install-nginx.sh); and the deployment files
+# (servers on that PostgreSQL behind nginx, tests/deploy/install-nginx.sh), and the compat suite
+# (both clients) and the serving suite once more against flotilla on that PostgreSQL (their
+# PostgreSQL passes, on because FLOTILLA_TEST_POSTGRES stays exported); and the deployment files
 # validated offline (tests/deploy: hadolint, kubernetes-validate, the compose schema, nginx -t,
 # cross-checks against the flags flotilla reads).
 #

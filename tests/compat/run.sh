@@ -11,6 +11,10 @@
 #   COMPAT_AUTH        0: skip the auth pass (below)
 #   COMPAT_TLS         0: skip the TLS pass (below)
 #   COMPAT_S3          0: skip the S3 pass (below)
+#   COMPAT_PG          0: skip the PostgreSQL pass (below); 1 by default when
+#                      FLOTILLA_TEST_POSTGRES is set (scripts/test.sh exports it), else 0
+#   FLOTILLA_TEST_POSTGRES  the PostgreSQL server for that pass (a superuser conninfo without
+#                      dbname); with COMPAT_PG=1 and none set, the pass starts one of its own
 # Extra arguments go to the main suite's pytest, e.g. `run.sh -k registry`.
 #
 # Then an auth pass per client (not with COMPAT_TARGET_URI): a fresh flotilla with
@@ -22,6 +26,10 @@
 # Then an S3 pass with the 3.x client: moto's S3 server (tests/s3/with_moto.py, from .venvs/s3
 # made by tests/s3/setup.sh) and flotilla with `--artifacts s3://compat/artifacts`, running the
 # artifact and multipart-upload tests (not the 200 MB round trip).
+# Then a PostgreSQL pass per client (not with COMPAT_TARGET_URI): the main suite against a fresh
+# flotilla on a fresh database of that server (tests/support/with_pg_database.sh sets
+# FLOTILLA_DATABASE_URL, what `--database` reads; dropped afterwards), with FLOTILLA_MONITOR=off
+# (serving telemetry is not yet ported to PostgreSQL). The auth, TLS and S3 passes stay on SQLite.
 # JUnit XML and server logs land in target/test-output/compat-<client>.{xml,server.log}
 # ($CARGO_TARGET_DIR/test-output when set).
 set -uo pipefail
@@ -92,6 +100,36 @@ if [[ -z "${COMPAT_TARGET_URI:-}" && "${COMPAT_S3:-1}" == "1" ]]; then
   else
     failed+=("S3 setup")
   fi
+fi
+
+pg_wanted="${COMPAT_PG:-$([[ -n "${FLOTILLA_TEST_POSTGRES:-}" ]] && echo 1 || echo 0)}"
+if [[ -z "${COMPAT_TARGET_URI:-}" && "$pg_wanted" == "1" ]]; then
+  pg_conninfo="${FLOTILLA_TEST_POSTGRES:-}"
+  if [[ -z "$pg_conninfo" ]]; then
+    pg_dir="$(mktemp -d /tmp/flotilla-compat-pg.XXXXXX)"
+    trap '"$root/scripts/postgres-test-server.sh" stop "$pg_dir"' EXIT
+    pg_conninfo="$("$root/scripts/postgres-test-server.sh" start "$pg_dir")" || pg_conninfo=""
+  fi
+  for client in $clients; do
+    echo "=== compat (--database postgresql): $client ==="
+    log="$out/compat-pg-$client.server.log"
+    if [[ -z "$pg_conninfo" ]]; then
+      failed+=("PostgreSQL server")
+      break
+    fi
+    COMPAT_STRICT=1 FLOTILLA_MONITOR=off "$root/tests/support/with_pg_database.sh" "$pg_conninfo" "compat_$client" -- \
+      python3 "$root/tests/support/flotilla_server.py" --name compat-pg --bin "$bin" --log "$log" \
+      --url-env MLFLOW_TRACKING_URI -- \
+      "$root/.venvs/$client/bin/python" -m pytest "$here" -c "$here/pytest.ini" --rootdir "$here" \
+      --junitxml="$out/compat-pg-$client.xml" -o junit_suite_name="compat-pg-$client" "$@"
+    status=$?
+    # The pass counts only if the server really ran on PostgreSQL.
+    if ! grep -q "metadata store: PostgreSQL" "$log"; then
+      echo "compat: the PostgreSQL pass's server did not run on PostgreSQL (see $log)" >&2
+      status=1
+    fi
+    [[ $status -eq 0 ]] || failed+=("$client (PostgreSQL)")
+  done
 fi
 
 if ((${#failed[@]})); then

@@ -155,7 +155,10 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    if mode == Mode::Full {
+    // Scheduled reports are not yet ported to PostgreSQL: there every look for due rules would
+    // fail, logged as an error each tick, so the scheduler runs on SQLite only (a `--report`
+    // rule is refused at start on PostgreSQL, by `keep_flag_rules`).
+    if mode == Mode::Full && config.database_url.is_none() {
         let scheme = if limits.tls.is_some() { "https" } else { "http" };
         let base_url = config.reports.base_url.clone().unwrap_or_else(|| format!("{scheme}://{address}"));
         let sender = Arc::new(flotilla_http::HyperSender::default());
