@@ -209,24 +209,6 @@ impl Authenticator {
         self.default_permission
     }
 
-    /// The caller these credentials prove, or `Unauthenticated` (the same
-    /// answer for an unknown user, a wrong password and a bad token).
-    pub async fn authenticate(&self, credentials: Credentials) -> Result<Caller, Error> {
-        let key = match &credentials {
-            Credentials::Basic { username, password } if !is_token(password) => {
-                self.key.digest(&[b"basic", username.as_bytes(), password.as_bytes()])
-            }
-            Credentials::Basic { password: token, .. } | Credentials::Bearer(token) => {
-                self.key.digest(&[b"token", token.as_bytes()])
-            }
-        };
-        let generation = self.generation().await?;
-        match self.hit(&key, generation) {
-            Some(caller) => Ok(caller),
-            None => self.verify(key, generation, credentials).await,
-        }
-    }
-
     /// The cache key of an `Authorization` header exactly as it was sent:
     /// a client sends the same header on every request, so a cached one is
     /// recognised without decoding it.
@@ -241,8 +223,9 @@ impl Authenticator {
         Ok(self.hit(&key.0, generation))
     }
 
-    /// [`Self::authenticate`] for the credentials of a header not cached;
-    /// the caller is then cached under the header.
+    /// The caller the credentials of a header not cached prove, or
+    /// `Unauthenticated` (the same answer for an unknown user, a wrong
+    /// password and a bad token); the caller is then cached under the header.
     pub async fn authenticate_header(&self, key: HeaderKey, credentials: Credentials) -> Result<Caller, Error> {
         let generation = self.generation().await?;
         self.verify(key.0, generation, credentials).await
