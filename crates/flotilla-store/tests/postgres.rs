@@ -81,6 +81,7 @@ case!(registry::versions_aliases_stages);
 case!(registry::version_numbers_are_never_reused);
 case!(registry::search_registered_models_prompt_clause_and_paging);
 case!(registry::search_registered_models_name_patterns);
+case!(registry::search_registered_models_name_patterns_after_changes);
 case!(registry::search_model_versions);
 case!(registry::invalid_inputs_are_client_errors);
 case!(auth::users_lifecycle_and_last_admin);

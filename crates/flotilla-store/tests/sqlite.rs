@@ -40,16 +40,43 @@ under_planning! {
     search_plans_agree_when_every_page_is_driven: 0, 0;
 }
 
-/// A name pattern's page read by walking the sort order only, and driven by
-/// the trigram index's candidates only: the same names, in order, across
-/// pages (the default planning, choosing by the candidates' number, is the
-/// behaviour suite's run).
+/// A name pattern's page read from the place-ordered trigram index, by
+/// walking the sort order only, driven by the trigram index's candidates
+/// only, and from the ordered index with an allowance too short for most
+/// pages (the older plans then): the same names, in order, across pages,
+/// also after names crowd into one gap of the name order (some then have
+/// no place: checked) and are renamed and deleted.
 #[test]
 fn name_pattern_plans_agree() {
-    for name_walk_cost in [0.0, f64::INFINITY] {
-        let (_dir, mut store) = fresh();
-        store.set_search_planning(flotilla_store::SearchPlanning { name_walk_cost, ..Default::default() });
+    let plannings = [
+        flotilla_store::SearchPlanning::default(),
+        flotilla_store::SearchPlanning { name_order_steps: 0, name_walk_cost: 0.0, ..Default::default() },
+        flotilla_store::SearchPlanning { name_order_steps: 0, name_walk_cost: f64::INFINITY, ..Default::default() },
+        flotilla_store::SearchPlanning { name_order_steps: 1_000, ..Default::default() },
+    ];
+    for planning in plannings {
+        let (dir, mut store) = fresh();
+        store.set_search_planning(planning);
         suite::registry::search_registered_models_name_patterns(&store);
+        let (dir2, mut crowded) = fresh();
+        crowded.set_search_planning(planning);
+        suite::registry::search_registered_models_name_patterns_after_changes(&crowded);
+        let conn = rusqlite::Connection::open(dir2.path().join("flotilla.db")).unwrap();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert!(count("SELECT count(*) FROM registered_model_names_unplaced") > 0, "a gap filled up");
+        assert_eq!(
+            count("SELECT count(*) FROM registered_model_name_order")
+                + count("SELECT count(*) FROM registered_model_names_unplaced"),
+            count("SELECT count(*) FROM registered_models"),
+            "every model placed or listed unplaced"
+        );
+        // Places grow with names.
+        let out_of_order = count(
+            "SELECT count(*) FROM (SELECT r.name, lag(r.name) OVER (ORDER BY o.place) AS before
+             FROM registered_model_name_order o JOIN registered_models r ON r.rm_id = o.rm_id) WHERE before >= name",
+        );
+        assert_eq!(out_of_order, 0);
+        drop(dir);
     }
 }
 

@@ -26,6 +26,8 @@ pub use loader::Loader;
 /// Secondary structures a load may drop: every one is rebuilt from its saved SQL.
 const DEFERRED: &[&str] = &[
     "registered_model_names_insert",
+    // Name order (migration 23): every model placed afresh after the load.
+    "registered_model_name_order_insert",
     "registered_models_by_creation",
     "registered_models_by_update",
     "registered_models_by_creation_desc",
@@ -151,6 +153,12 @@ pub fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]) -> St
         let started = std::time::Instant::now();
         conn.execute_batch("INSERT INTO registered_model_names (registered_model_names) VALUES ('rebuild');")?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rebuilt the trigram name index");
+    }
+    // Whichever way the loader catches up, the places are made from the tables.
+    if pending.iter().any(|(name, _)| name == "registered_model_name_order_insert") {
+        let started = std::time::Instant::now();
+        conn.execute_batch(include_str!("name_order_rebuild.sql"))?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "placed the models in name order");
     }
     conn.execute_batch(&format!("PRAGMA threads = 0; PRAGMA cache_size = -{};", super::WRITER_CACHE_KIB))?;
     if from_tables && pending.iter().any(|(name, _)| name.starts_with("facet_")) {

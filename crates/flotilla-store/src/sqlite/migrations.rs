@@ -29,6 +29,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     // Ends with the statements of the live `report_recount.sql`, copied.
     (20, include_str!("migrations/0020_report_counts.sql")),
     (21, include_str!("migrations/0021_health_batched_rollups.sql")),
+    (23, include_str!("migrations/0023_name_order.sql")),
 ];
 
 fn versions() -> Vec<u32> {

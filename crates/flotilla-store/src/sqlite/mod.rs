@@ -35,6 +35,7 @@ pub use metric_pairs::{MAX_PAIRED_METRICS, bucket as metric_bucket};
 mod metrics;
 mod migrations;
 mod monitor;
+mod name_order;
 mod profiles;
 mod promotion;
 mod registry;

@@ -16,7 +16,7 @@ use super::registry_search::{
     NamePlan, VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
     versions_by_keys,
 };
-use super::{SqliteStore, aliases, audit, families, now_ms, rows};
+use super::{SqliteStore, aliases, audit, families, name_order, now_ms, rows};
 use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::fleet::ChangeContext;
@@ -463,25 +463,31 @@ impl RegistryStore for SqliteStore {
             order_keys(Entity::RegisteredModels, &q.order_by, &[SortKey::asc("rm.name")], &[SortKey::asc("rm.name")])?;
         let cursor = paging::decode_opt(q.page.page_token.as_deref(), keys.len())?;
         self.read(|tx| {
+            let page_ids = |sql: &str, args: &[Value]| rows::keyset_page_ids(tx, sql, args, keys.len(), limit);
+            // A name pattern in name order: the place-ordered trigram index,
+            // within an allowance; the older plans if it runs out.
+            let allowance = self.planning.name_order_checks();
+            if let Some(trigrams) = name_order::trigrams_for(tx, &keys, &q.filter)?.filter(|_| allowance > 0) {
+                let ordered = name_order::OrderedQuery { trigrams, keys: &keys, cursor: cursor.as_deref(), limit };
+                let mut args = Vec::new();
+                let sql = name_order::page_sql(&ordered, &mut args, |args| {
+                    registered_model_filter(tx, q, NamePlan::WALK, args)
+                })?;
+                match crate::budget::with_allowance(allowance, || page_ids(&sql, &args)) {
+                    (Ok((ids, next)), _) => {
+                        return Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next });
+                    }
+                    (Err(_), true) => {}
+                    (Err(e), false) => return Err(e),
+                }
+            }
             let mut args = Vec::new();
             let mut sql =
                 format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
             let plan = NamePlan { page_rows: limit + 1, walk_cost: self.planning.name_walk_cost };
-            for c in &q.filter {
-                sql.push_str(" AND ");
-                sql.push_str(&registered_model_clause(tx, c, plan, &mut args)?);
-            }
-            if let Some(visible) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", &mut args) {
-                sql.push_str(" AND ");
-                sql.push_str(&visible);
-            }
-            if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-                sql.push_str(" AND rm.name >= ? AND rm.name < ?");
-                args.push(Value::Text(prefix.to_string()));
-                args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
-            }
+            sql.push_str(&registered_model_filter(tx, q, plan, &mut args)?);
             keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
-            let (ids, next) = rows::keyset_page_ids(tx, &sql, &args, keys.len(), limit)?;
+            let (ids, next) = page_ids(&sql, &args)?;
             Ok(Page { items: registered_models_by_ids(tx, &ids)?, next_page_token: next })
         })
     }
@@ -521,4 +527,29 @@ impl RegistryStore for SqliteStore {
             Ok(Page { items: versions_by_keys(tx, &pairs)?, next_page_token: next })
         })
     }
+}
+
+/// A registered-model search's conditions, each as ` AND ...`: its clauses,
+/// what the caller may see, and the name prefix.
+fn registered_model_filter(
+    tx: &Transaction<'_>,
+    q: &RegistryQuery,
+    plan: NamePlan,
+    args: &mut Vec<Value>,
+) -> StoreResult<String> {
+    let mut sql = String::new();
+    for c in &q.filter {
+        sql.push_str(" AND ");
+        sql.push_str(&registered_model_clause(tx, c, plan, args)?);
+    }
+    if let Some(visible) = super::visible::models(&q.visible, "rm.name", "rm.rm_id", args) {
+        sql.push_str(" AND ");
+        sql.push_str(&visible);
+    }
+    if let Some(prefix) = q.name_prefix.as_deref().filter(|p| !p.is_empty()) {
+        sql.push_str(" AND rm.name >= ? AND rm.name < ?");
+        args.push(Value::Text(prefix.to_string()));
+        args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+    }
+    Ok(sql)
 }

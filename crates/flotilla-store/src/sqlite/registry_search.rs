@@ -229,6 +229,11 @@ pub(super) struct NamePlan {
     pub(super) walk_cost: f64,
 }
 
+impl NamePlan {
+    /// A plan that never reads the trigram candidates (the pattern is tested on each row).
+    pub(super) const WALK: Self = Self { page_rows: 0, walk_cost: 0.0 };
+}
+
 pub(super) fn registered_model_clause(
     tx: &Transaction<'_>,
     c: &Clause,
@@ -291,7 +296,7 @@ fn name_candidates(tx: &Transaction<'_>, c: &Clause, plan: NamePlan) -> StoreRes
         | Comparator::IsNull
         | Comparator::IsNotNull => false,
     };
-    let Some(probe) = like_probe(pattern).filter(|_| seeks) else { return Ok(None) };
+    let Some(probe) = like_probe(pattern).filter(|_| seeks && plan.walk_cost > 0.0) else { return Ok(None) };
     let phrase = fts_phrase(probe);
     // An upper bound on the registry's size, read in one seek (deleted
     // models only make a walk look dearer than it is).

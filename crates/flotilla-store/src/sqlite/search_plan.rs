@@ -58,6 +58,10 @@ pub struct SearchPlanning {
     /// `√(name_walk_cost × page × registry size)` (`registry_search.rs`);
     /// zero: always walk; infinity: always drive.
     pub name_walk_cost: f64,
+    /// A registered-model search by a name pattern in name order first reads
+    /// the place-ordered trigram index (`name_order.rs`) for at most this
+    /// many SQLite VM steps, then falls back to the plans above; zero: never.
+    pub name_order_steps: u64,
 }
 
 /// The far end is tried when a capped walk found fewer than one match in
@@ -77,10 +81,21 @@ pub(super) fn far_end_row_cap(set_limit: i64) -> usize {
 const WALK_STEPS: u64 = 20 * VM_STEPS_PER_MS;
 const VM_STEPS_PER_MS: u64 = 25_000;
 
+/// The place-ordered name plan's default allowance: about 4 ms, some 2,000
+/// candidates read (a page whose pattern's trigrams are the filter reads
+/// about as many as it shows); past it, most names holding the trigrams fail
+/// the rest of the filter and the older plans are cheaper.
+const NAME_ORDER_STEPS: u64 = 4 * VM_STEPS_PER_MS;
+
 impl SearchPlanning {
     /// The walk's allowance in the progress handler's checks.
     pub(super) fn walk_checks(&self) -> u64 {
         self.walk_steps / super::PROGRESS_STEPS
+    }
+
+    /// The place-ordered name plan's allowance in the progress handler's checks.
+    pub(super) fn name_order_checks(&self) -> u64 {
+        self.name_order_steps / super::PROGRESS_STEPS
     }
 }
 
@@ -99,6 +114,7 @@ impl Default for SearchPlanning {
             // At 10⁶ models (SQLite CPU time): 0.16 µs a walked name-index
             // entry, 1.7 µs a driven candidate (`name_candidates`).
             name_walk_cost: 0.1,
+            name_order_steps: NAME_ORDER_STEPS,
         }
     }
 }

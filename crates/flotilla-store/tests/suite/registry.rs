@@ -163,8 +163,6 @@ pub fn search_registered_models_name_patterns(store: &dyn Store) {
             all.push(name);
         }
     }
-    all.sort();
-    let prompt = " AND tag.`mlflow.prompt.is_prompt` != 'true'";
     let cases = [
         ("LIKE", "%111%"),
         ("LIKE", "%s00%"),
@@ -180,7 +178,17 @@ pub fn search_registered_models_name_patterns(store: &dyn Store) {
         ("ILIKE", "%=s%"),
         ("LIKE", "%\"xy%"),
     ];
-    for (op, pattern) in cases {
+    assert_pattern_pages(store, &all, &cases);
+}
+
+/// Every page of each `name {op} 'pattern'` search (with the 3.x client's
+/// prompt clause), in both directions and three to a page, against the
+/// plain definition over `all` (the names without the prompt tag).
+fn assert_pattern_pages(store: &dyn Store, all: &[String], cases: &[(&str, &str)]) {
+    let mut all = all.to_vec();
+    all.sort();
+    let prompt = " AND tag.`mlflow.prompt.is_prompt` != 'true'";
+    for &(op, pattern) in cases {
         let expected: Vec<&String> = all.iter().filter(|n| like(n, pattern, op == "ILIKE")).collect();
         for desc in [false, true] {
             let mut names = Vec::new();
@@ -206,6 +214,42 @@ pub fn search_registered_models_name_patterns(store: &dyn Store) {
             assert_eq!(names.iter().collect::<Vec<_>>(), want, "name {op} '{pattern}', descending: {desc}");
         }
     }
+}
+
+/// The same searches while names crowd into one place of the name order
+/// (each new one between the last and `m000`: thirty of them), are renamed
+/// across it and deleted, and new ones arrive after.
+pub fn search_registered_models_name_patterns_after_changes(store: &dyn Store) {
+    let mut all: Vec<String> = ["m000", "m999", "n123abc", "zeta.000", "A0001"].map(String::from).to_vec();
+    for name in &all {
+        store.create_registered_model(name, &[], None).unwrap();
+    }
+    for k in 0..30 {
+        let name = format!("m000{}1", "0".repeat(k));
+        store.create_registered_model(&name, &[], None).unwrap();
+        all.push(name);
+    }
+    let cases = [("LIKE", "%000%"), ("ILIKE", "%M00%"), ("LIKE", "%001%"), ("LIKE", "%0001"), ("ILIKE", "%a00%")];
+    assert_pattern_pages(store, &all, &cases);
+    let renames = [
+        (format!("m000{}1", "0".repeat(25)), "a00019".to_string()),
+        ("m999".to_string(), format!("m000{}15", "0".repeat(3))),
+        (format!("m000{}1", "0".repeat(2)), "zz0001".to_string()),
+    ];
+    for (from, to) in &renames {
+        store.rename_registered_model(from, to).unwrap();
+        let at = all.iter().position(|n| n == from).unwrap();
+        all[at] = to.clone();
+    }
+    for gone in [format!("m000{}1", "0".repeat(10)), format!("m000{}1", "0".repeat(28)), "m000".to_string()] {
+        store.delete_registered_model(&gone).unwrap();
+        all.retain(|n| *n != gone);
+    }
+    for name in ["m0000", "m00000000000000000000000000000000000001", "b000"] {
+        store.create_registered_model(name, &[], None).unwrap();
+        all.push(name.to_string());
+    }
+    assert_pattern_pages(store, &all, &cases);
 }
 
 pub fn search_model_versions(store: &dyn Store) {
