@@ -40,8 +40,8 @@ under_planning! {
     search_plans_agree_when_every_page_is_driven: 0, 0;
 }
 
-/// A name pattern's page read from the place-ordered trigram index, by
-/// walking the sort order only, driven by the trigram index's candidates
+/// A name pattern's page as the default planning reads it, from the
+/// place-ordered trigram index whenever it can, by walking the sort order only, driven by the trigram index's candidates
 /// only, and from the ordered index with an allowance too short for most
 /// pages (the older plans then): the same names, in order, across pages,
 /// also after names crowd into one gap of the name order (some then have
@@ -50,6 +50,8 @@ under_planning! {
 fn name_pattern_plans_agree() {
     let plannings = [
         flotilla_store::SearchPlanning::default(),
+        // The ordered index for every pattern it takes (the rm_id-keyed one never drives).
+        flotilla_store::SearchPlanning { name_walk_cost: 0.0, ..Default::default() },
         flotilla_store::SearchPlanning { name_order_steps: 0, name_walk_cost: 0.0, ..Default::default() },
         flotilla_store::SearchPlanning { name_order_steps: 0, name_walk_cost: f64::INFINITY, ..Default::default() },
         flotilla_store::SearchPlanning { name_order_steps: 1_000, ..Default::default() },

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::keyset::{self, SortKey};
 use super::registry_search::{
-    NamePlan, VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
-    versions_by_keys,
+    self, NamePlan, VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause,
+    registered_models_by_ids, versions_by_keys,
 };
 use super::{SqliteStore, aliases, audit, families, name_order, now_ms, rows};
 use crate::audit::{Change, note};
@@ -467,7 +467,10 @@ impl RegistryStore for SqliteStore {
             // A name pattern in name order: the place-ordered trigram index,
             // within an allowance; the older plans if it runs out.
             let allowance = self.planning.name_order_checks();
-            if let Some(trigrams) = name_order::trigrams_for(tx, &keys, &q.filter)?.filter(|_| allowance > 0) {
+            let plan = NamePlan { page_rows: limit + 1, walk_cost: self.planning.name_walk_cost };
+            let drives = |c: &_| registry_search::name_drives(tx, c, plan);
+            let trigrams = if allowance > 0 { name_order::trigrams_for(tx, &keys, &q.filter, drives)? } else { None };
+            if let Some(trigrams) = trigrams {
                 let ordered = name_order::OrderedQuery { trigrams, keys: &keys, cursor: cursor.as_deref(), limit };
                 let mut args = Vec::new();
                 let sql = name_order::page_sql(&ordered, &mut args, |args| {
@@ -484,7 +487,6 @@ impl RegistryStore for SqliteStore {
             let mut args = Vec::new();
             let mut sql =
                 format!("SELECT rm.rm_id, {} FROM registered_models rm WHERE 1=1", keyset::select_list(&keys));
-            let plan = NamePlan { page_rows: limit + 1, walk_cost: self.planning.name_walk_cost };
             sql.push_str(&registered_model_filter(tx, q, plan, &mut args)?);
             keyset::finish(&mut sql, &keys, cursor.as_deref(), limit, &mut args);
             let (ids, next) = page_ids(&sql, &args)?;

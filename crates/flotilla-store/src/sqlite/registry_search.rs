@@ -261,6 +261,12 @@ pub(super) fn registered_model_clause(
     }
 }
 
+/// Whether the trigram index's candidates drive a page for this clause
+/// (`name_candidates`).
+pub(super) fn name_drives(tx: &Transaction<'_>, c: &Clause, plan: NamePlan) -> StoreResult<bool> {
+    Ok(name_candidates(tx, c, plan)?.is_some())
+}
+
 /// For `name LIKE '%…%'` and `name ILIKE …`: the trigram-index phrase whose
 /// matches hold every name the pattern can match, when reading those
 /// candidates costs less than walking the sort order to fill the page (the
