@@ -46,25 +46,17 @@ pub(super) struct OrderedQuery<'a> {
 }
 
 /// For a search sorted by name alone with an unanchored `name LIKE` or
-/// `name ILIKE` clause (a leading `%` or `_`) that the rm_id-keyed index
-/// would not drive (`drives`: its candidates are few, reading them all is
-/// cheap): the index query for the clause's longest literal run, when it has
-/// a trigram, and the unplaced names are few enough to merge.
-pub(super) fn trigrams_for(
-    tx: &Transaction<'_>,
-    keys: &[SortKey],
-    filter: &[Clause],
-    mut drives: impl FnMut(&Clause) -> StoreResult<bool>,
-) -> StoreResult<Option<String>> {
+/// `name ILIKE` clause (a leading `%` or `_`): the index query for the
+/// clause's longest literal run, when it has a trigram, and the unplaced
+/// names are few enough to merge. Tried before the rm_id-keyed index is
+/// even counted: reading a page's worth of candidates in order is cheaper
+/// than reading all of them whenever most hold the whole pattern, and the
+/// allowance bounds the rest.
+pub(super) fn trigrams_for(tx: &Transaction<'_>, keys: &[SortKey], filter: &[Clause]) -> StoreResult<Option<String>> {
     if keys.len() != 1 || keys[0].expr != "rm.name" {
         return Ok(None);
     }
-    let Some((clause, trigrams)) = filter.iter().find_map(|c| Some((c, pattern_trigrams(c)?))) else {
-        return Ok(None);
-    };
-    if drives(clause)? {
-        return Ok(None);
-    }
+    let Some(trigrams) = filter.iter().find_map(pattern_trigrams) else { return Ok(None) };
     let unplaced: i64 = tx
         .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM registered_model_names_unplaced LIMIT ?)")?
         .query_row([UNPLACED_MERGED + 1], |r| r.get(0))?;

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::keyset::{self, SortKey};
 use super::registry_search::{
-    self, NamePlan, VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause,
-    registered_models_by_ids, versions_by_keys,
+    NamePlan, VERSION_TIMESTAMPS, model_version_clause, order_keys, registered_model_clause, registered_models_by_ids,
+    versions_by_keys,
 };
 use super::{SqliteStore, aliases, audit, families, name_order, now_ms, rows};
 use crate::audit::{Change, note};
@@ -468,8 +468,7 @@ impl RegistryStore for SqliteStore {
             // within an allowance; the older plans if it runs out.
             let allowance = self.planning.name_order_checks();
             let plan = NamePlan { page_rows: limit + 1, walk_cost: self.planning.name_walk_cost };
-            let drives = |c: &_| registry_search::name_drives(tx, c, plan);
-            let trigrams = if allowance > 0 { name_order::trigrams_for(tx, &keys, &q.filter, drives)? } else { None };
+            let trigrams = if allowance > 0 { name_order::trigrams_for(tx, &keys, &q.filter)? } else { None };
             if let Some(trigrams) = trigrams {
                 let ordered = name_order::OrderedQuery { trigrams, keys: &keys, cursor: cursor.as_deref(), limit };
                 let mut args = Vec::new();

@@ -27,11 +27,17 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
     let list = rows::id_list(ids);
     let mut models: HashMap<i64, RegisteredModel> = HashMap::with_capacity(ids.len());
     let mut stmt = tx.prepare_cached(
-        "SELECT rm_id, name, creation_time, last_update_time, description, user_id FROM registered_models
+        "SELECT rm_id, name, creation_time, last_update_time, description, user_id, next_version FROM registered_models
          WHERE rm_id IN (SELECT value FROM json_each(?))",
     )?;
     let mut rs = stmt.query([&list])?;
+    // Models whose version numbers pass MANY_VERSIONS (numbers are never
+    // reused, so `next_version` bounds them).
+    let mut many: Vec<i64> = Vec::new();
     while let Some(r) = rs.next()? {
+        if r.get::<_, i64>(6)? - 1 > MANY_VERSIONS {
+            many.push(r.get(0)?);
+        }
         models.insert(
             r.get(0)?,
             RegisteredModel {
@@ -68,13 +74,7 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
     // versions, and one GROUP BY over them is cheapest; a model whose version numbers pass
     // MANY_VERSIONS would make it read every version, so those get one seek to the end of the
     // (model, stage) index range per stage instead.
-    let many: Vec<i64> = tx
-        .prepare_cached(
-            "SELECT j.value FROM json_each(?) j
-             WHERE (SELECT max(v.version) FROM model_versions v WHERE v.rm_id = j.value) > ?",
-        )?
-        .query_map(rusqlite::params![&list, MANY_VERSIONS], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    many.sort_unstable();
     let many_list = serde_json::to_string(&many).map_err(|e| Error::internal(e.to_string()))?;
     let mut latest: Vec<(i64, i64)> = tx
         .prepare_cached(
@@ -98,7 +98,7 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
         latest.extend(per_stage.into_iter().filter_map(|(id, v)| Some((id, v?))));
     }
     latest.sort_unstable();
-    for ((id, _), v) in versions_keyed(tx, &latest)? {
+    for ((id, _), v) in versions_keyed(tx, &latest, Some(&models))? {
         if let Some(m) = models.get_mut(&id) {
             m.latest_versions.push(v);
         }
@@ -107,36 +107,55 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
 }
 
 pub(crate) fn versions_by_keys(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<ModelVersion>> {
-    Ok(versions_keyed(tx, keys)?.into_iter().map(|(_, v)| v).collect())
+    Ok(versions_keyed(tx, keys, None)?.into_iter().map(|(_, v)| v).collect())
 }
 
 /// Loads versions for `(rm_id, version)` keys, in key order, with their tags
-/// and aliases; keys that no longer exist are skipped.
-fn versions_keyed(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<((i64, i64), ModelVersion)>> {
+/// and aliases; keys that no longer exist are skipped. `models`, when the
+/// caller has loaded the versions' models with their aliases, gives their
+/// names and aliases instead of reading them again.
+fn versions_keyed(
+    tx: &Transaction<'_>,
+    keys: &[(i64, i64)],
+    models: Option<&HashMap<i64, RegisteredModel>>,
+) -> StoreResult<Vec<((i64, i64), ModelVersion)>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
     let mut versions: HashMap<(i64, i64), ModelVersion> = HashMap::with_capacity(keys.len());
-    let mut stmt = tx.prepare_cached(
-        "SELECT mv.rm_id, mv.version, rm.name, mv.creation_time, mv.last_update_time, mv.user_id, mv.current_stage,
-                mv.description, mv.source, mv.run_id, mv.status, mv.status_message, mv.run_link, mv.model_id
-         FROM json_each(?) j
-         JOIN model_versions mv ON mv.rm_id = json_extract(j.value, '$[0]') AND mv.version = json_extract(j.value, '$[1]')
-         JOIN registered_models rm ON rm.rm_id = mv.rm_id",
-    )?;
+    let mut stmt = tx.prepare_cached(match models {
+        Some(_) => {
+            "SELECT mv.rm_id, mv.version, '', mv.creation_time, mv.last_update_time, mv.user_id, mv.current_stage,
+                    mv.description, mv.source, mv.run_id, mv.status, mv.status_message, mv.run_link, mv.model_id
+             FROM json_each(?) j
+             JOIN model_versions mv ON mv.rm_id = json_extract(j.value, '$[0]') AND mv.version = json_extract(j.value, '$[1]')"
+        }
+        None => {
+            "SELECT mv.rm_id, mv.version, rm.name, mv.creation_time, mv.last_update_time, mv.user_id, mv.current_stage,
+                    mv.description, mv.source, mv.run_id, mv.status, mv.status_message, mv.run_link, mv.model_id
+             FROM json_each(?) j
+             JOIN model_versions mv ON mv.rm_id = json_extract(j.value, '$[0]') AND mv.version = json_extract(j.value, '$[1]')
+             JOIN registered_models rm ON rm.rm_id = mv.rm_id"
+        }
+    })?;
     let mut rs = stmt.query([&list])?;
     while let Some(r) = rs.next()? {
+        let rm_id: i64 = r.get(0)?;
+        let name = match models.and_then(|m| m.get(&rm_id)) {
+            Some(model) => model.name.clone(),
+            None => r.get(2)?,
+        };
         let status = match r.get::<_, String>(10)?.as_str() {
             "PENDING_REGISTRATION" => ModelVersionStatus::PendingRegistration,
             "FAILED_REGISTRATION" => ModelVersionStatus::FailedRegistration,
             _ => ModelVersionStatus::Ready,
         };
         versions.insert(
-            (r.get(0)?, r.get(1)?),
+            (rm_id, r.get(1)?),
             ModelVersion {
                 version: rows::version_at(r, 1)?,
-                name: r.get(2)?,
+                name,
                 creation_timestamp: r.get(3)?,
                 last_updated_timestamp: r.get(4)?,
                 user_id: r.get(5)?,
@@ -164,15 +183,27 @@ fn versions_keyed(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<
             v.tags.push(Tag::new(r.get::<_, String>(2)?, r.get::<_, String>(3)?));
         }
     }
-    let mut stmt = tx.prepare_cached(
-        "SELECT a.rm_id, a.version, a.alias FROM json_each(?) j
-         JOIN registered_model_aliases a ON a.rm_id = json_extract(j.value, '$[0]') AND a.version = json_extract(j.value, '$[1]')
-         ORDER BY a.rm_id, a.version, a.alias",
-    )?;
-    let mut rs = stmt.query([&list])?;
-    while let Some(r) = rs.next()? {
-        if let Some(v) = versions.get_mut(&(r.get(0)?, r.get(1)?)) {
-            v.aliases.push(r.get(2)?);
+    match models {
+        // The models' aliases are sorted by alias: each version's come out sorted too.
+        Some(models) => {
+            for ((rm_id, version), v) in versions.iter_mut() {
+                let Some(model) = models.get(rm_id) else { continue };
+                let on_version = model.aliases.iter().filter(|a| a.version.get() == *version);
+                v.aliases.extend(on_version.map(|a| a.alias.clone()));
+            }
+        }
+        None => {
+            let mut stmt = tx.prepare_cached(
+                "SELECT a.rm_id, a.version, a.alias FROM json_each(?) j
+                 JOIN registered_model_aliases a ON a.rm_id = json_extract(j.value, '$[0]') AND a.version = json_extract(j.value, '$[1]')
+                 ORDER BY a.rm_id, a.version, a.alias",
+            )?;
+            let mut rs = stmt.query([&list])?;
+            while let Some(r) = rs.next()? {
+                if let Some(v) = versions.get_mut(&(r.get(0)?, r.get(1)?)) {
+                    v.aliases.push(r.get(2)?);
+                }
+            }
         }
     }
     Ok(keys.iter().filter_map(|k| versions.remove(k).map(|v| (*k, v))).collect())
@@ -259,12 +290,6 @@ pub(super) fn registered_model_clause(
             Err(filter_sql::unsupported(&c.field, "registered models"))
         }
     }
-}
-
-/// Whether the trigram index's candidates drive a page for this clause
-/// (`name_candidates`).
-pub(super) fn name_drives(tx: &Transaction<'_>, c: &Clause, plan: NamePlan) -> StoreResult<bool> {
-    Ok(name_candidates(tx, c, plan)?.is_some())
 }
 
 /// For `name LIKE '%…%'` and `name ILIKE …`: the trigram-index phrase whose
