@@ -82,6 +82,7 @@ case!(registry::version_numbers_are_never_reused);
 case!(registry::search_registered_models_prompt_clause_and_paging);
 case!(registry::search_registered_models_name_patterns);
 case!(registry::search_registered_models_name_patterns_after_changes);
+case!(registry::registered_model_pages_carry_latest_versions_and_their_aliases);
 case!(registry::search_model_versions);
 case!(registry::invalid_inputs_are_client_errors);
 case!(auth::users_lifecycle_and_last_admin);

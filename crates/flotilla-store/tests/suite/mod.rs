@@ -52,6 +52,7 @@ macro_rules! behaviour_suite {
         case!(registry::search_registered_models_prompt_clause_and_paging);
         case!(registry::search_registered_models_name_patterns);
         case!(registry::search_registered_models_name_patterns_after_changes);
+        case!(registry::registered_model_pages_carry_latest_versions_and_their_aliases);
         case!(registry::search_model_versions);
         case!(registry::invalid_inputs_are_client_errors);
         case!(fleet::partitions_fall_back_to_parents_and_default);

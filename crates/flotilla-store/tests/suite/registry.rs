@@ -252,6 +252,50 @@ pub fn search_registered_models_name_patterns_after_changes(store: &dyn Store) {
     assert_pattern_pages(store, &all, &cases);
 }
 
+/// A search page's models carry their latest version per stage with that
+/// version's own aliases (sorted), and their name, as a single get does.
+pub fn registered_model_pages_carry_latest_versions_and_their_aliases(store: &dyn Store) {
+    for name in ["pa", "pb"] {
+        store.create_registered_model(name, &[], None).unwrap();
+        for _ in 0..3 {
+            version(store, name);
+        }
+    }
+    store.transition_stage("pa", "1", "Production", false).unwrap();
+    for (alias, v) in [("zeta", "3"), ("champion", "3"), ("old", "1"), ("middle", "2")] {
+        store.set_alias("pa", alias, v).unwrap();
+    }
+    store.set_alias("pb", "champion", "2").unwrap();
+    let q = RegistryQuery { filter: typed::filter(Entity::RegisteredModels, "name LIKE 'p%'"), ..Default::default() };
+    let page = store.search_registered_models(&q).unwrap();
+    let shown: Vec<(String, Vec<(String, String, Vec<String>)>)> = page
+        .items
+        .iter()
+        .map(|m| {
+            let mut latest: Vec<_> =
+                m.latest_versions.iter().map(|v| (v.name.clone(), v.version.to_string(), v.aliases.clone())).collect();
+            latest.sort();
+            (m.name.clone(), latest)
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        shown,
+        vec![
+            (s("pa"), vec![(s("pa"), s("1"), vec![s("old")]), (s("pa"), s("3"), vec![s("champion"), s("zeta")])]),
+            (s("pb"), vec![(s("pb"), s("3"), vec![])]),
+        ]
+    );
+    for m in &page.items {
+        let one = store.get_registered_model(&m.name).unwrap();
+        let mut got = one.latest_versions.clone();
+        let mut want = m.latest_versions.clone();
+        got.sort_by_key(|v| v.version.to_string());
+        want.sort_by_key(|v| v.version.to_string());
+        assert_eq!(got, want, "{}", m.name);
+    }
+}
+
 pub fn search_model_versions(store: &dyn Store) {
     store.create_registered_model("mv-a", &[], None).unwrap();
     store.create_registered_model("mv-b", &[], None).unwrap();
