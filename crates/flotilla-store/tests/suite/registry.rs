@@ -268,7 +268,8 @@ pub fn registered_model_pages_carry_latest_versions_and_their_aliases(store: &dy
     store.set_alias("pb", "champion", "2").unwrap();
     let q = RegistryQuery { filter: typed::filter(Entity::RegisteredModels, "name LIKE 'p%'"), ..Default::default() };
     let page = store.search_registered_models(&q).unwrap();
-    let shown: Vec<(String, Vec<(String, String, Vec<String>)>)> = page
+    type Latest = Vec<(String, String, Vec<String>)>;
+    let shown: Vec<(String, Latest)> = page
         .items
         .iter()
         .map(|m| {
