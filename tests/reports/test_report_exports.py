@@ -141,7 +141,7 @@ def test_new_sections_totals_match_the_api(server):
     assert staleness["never_served"].sum() == facets["total"] - len(POSTED)
     serving = tables(out, "serving_families")
     assert serving["rows"].sum() == sum(served.values())
-    assert dict(zip(serving["family"], serving["models_served"])) == {"demand": 2, "fraud": 1}
+    assert dict(zip(serving["family"], serving["models_served_peak_day"])) == {"demand": 2, "fraud": 1}
     assert tables(out, "serving_weeks")["rows"].sum() == sum(served.values())
     stale = call(server.url, "GET", "/api/data/v1/lineage/stale")["versions"]
     stale_champions = [v for v in stale if v["alias"] == "champion"]

@@ -72,12 +72,15 @@ pub const STALE_DAYS: i64 = 90;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FamilyServing {
     pub family: String,
+    /// Models served on the period's busiest day (a distinct count over the
+    /// whole period would read every window; the day roll-ups keep a count per day).
     pub models_served: i64,
     pub requests: i64,
     /// Rows predicted (a request may carry many; posted predictions count rows only).
     pub rows: i64,
     pub errors: i64,
-    /// Of the models served in the period, those whose latest p99 latency check warns / fails.
+    /// Of the models the health job judges (those with recent telemetry),
+    /// those whose latest p99 latency check warns / fails.
     pub latency_warn: i64,
     pub latency_fail: i64,
     /// Mean of the models' latest p99 latency, in ms.

@@ -157,7 +157,7 @@ pub fn serving(
 ) -> StoreResult<()> {
     let columns = [
         "family",
-        "models_served",
+        "models_served_peak_day",
         "requests",
         "rows",
         "errors",
@@ -194,12 +194,12 @@ pub fn serving(
     let p99 = Objectives::default().p99_ms;
     let mut text = vec![
         format!(
-            "{requests} requests ({rows_now} rows predicted, posted predictions included) to {served} models in the period ({requests_b} requests in the comparison period), {errors} errors."
+            "{requests} requests ({rows_now} rows predicted, posted predictions included) in the period ({requests_b} requests in the comparison period), {errors} errors; on each family's busiest day, {served} models were served in all."
         ),
         format!(
-            "Latency of the models served in the period is judged by the health job against its p99 objective ({p99} ms: warn above it, fail above twice it), as of its latest judgement."
+            "Latency is judged by the health job against its p99 objective ({p99} ms: warn above it, fail above twice it) for the models it judges (those with recent telemetry), as of its latest judgement."
         ),
-        "Traffic is read from the daily roll-ups of the serving telemetry (UTC days starting in the period).".into(),
+        "Traffic is read from per-family sums of the daily serving roll-ups (UTC days starting in the period), kept as telemetry is written; pruning old telemetry leaves them.".into(),
         "Cache hit rate and memory per family: not recorded. The server counts model-cache hits and loads for the whole process only (at /metrics), not per family.".into(),
     ];
     if per_family.len() > TOP_FAMILIES {

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (20, include_str!("migrations/0020_report_counts.sql")),
     (21, include_str!("migrations/0021_health_batched_rollups.sql")),
     (23, include_str!("migrations/0023_name_order.sql")),
+    (24, include_str!("migrations/0024_report_serving.sql")),
 ];
 
 fn versions() -> Vec<u32> {

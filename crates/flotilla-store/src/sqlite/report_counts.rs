@@ -1,15 +1,16 @@
-//! The staleness and data sections and the registrations of a report on
-//! the whole fleet or one family, read from the counters of migration 20
-//! (`report_family_counts`, `report_dataset_champions`,
-//! `report_registrations`) and by walking the indexes of
-//! `report_champions`: a few rows per family, never a row per model. A
+//! The staleness, data and serving sections and the registrations of a
+//! report on the whole fleet or one family, read from the counters of
+//! migrations 20 and 24 (`report_family_counts`, `report_dataset_champions`,
+//! `report_registrations`, `report_serving_days`, `report_latency`) and by
+//! walking the indexes of `report_champions`: a few rows per family (and
+//! day), never a row per model. A
 //! scope narrowed by partition or tag walks its models instead
 //! (`report_sections.rs`).
 
 use rusqlite::{OptionalExtension, Transaction, named_params, params};
 
 use crate::error::StoreResult;
-use crate::report::{DatasetUse, FamilyStaleness, STALE_DAYS, StaleChampion};
+use crate::report::{DatasetUse, FamilyServing, FamilyStaleness, STALE_DAYS, StaleChampion, TrafficBucket};
 
 const DAY_MS: f64 = 86_400_000.0;
 const DAY: i64 = 86_400_000;
@@ -209,4 +210,63 @@ pub(super) fn registered(tx: &Transaction<'_>, family: Option<&str>, from: i64, 
     let head: i64 = edge.query_row(params![from, first_day * DAY, fid], |r| r.get(0))?;
     let tail: i64 = edge.query_row(params![end_day * DAY, to, fid], |r| r.get(0))?;
     Ok(Some(whole + head + tail))
+}
+
+/// Serving per family over days starting in `[from, to)`: the day sums, the
+/// busiest day's models, and the latency health as the health job last
+/// judged it; busiest families first.
+pub(super) fn serving(
+    tx: &Transaction<'_>,
+    family: Option<&str>,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<FamilyServing>> {
+    let mut stmt = tx.prepare_cached(
+        "WITH fam AS (SELECT family_id, name FROM families WHERE :family IS NULL OR name = :family
+                      UNION ALL SELECT -1, '' WHERE :family IS NULL),
+              traffic AS (SELECT d.family_id, max(d.models) AS served, sum(d.requests) AS requests,
+                                 sum(d.rows) AS rows, sum(d.errors) AS errors
+                          FROM fam CROSS JOIN report_serving_days d ON d.family_id = fam.family_id
+                          WHERE d.day >= :from AND d.day < :to GROUP BY d.family_id)
+         SELECT fam.name, t.served, t.requests, t.errors, coalesce(l.warn, 0), coalesce(l.fail, 0),
+                l.total / nullif(l.valued, 0), t.rows
+         FROM traffic t JOIN fam ON fam.family_id = t.family_id
+         LEFT JOIN report_latency l ON l.family_id = t.family_id
+         ORDER BY t.requests + t.rows DESC, fam.name",
+    )?;
+    let rows = stmt.query_map(named_params! {":family": family, ":from": from, ":to": to}, |r| {
+        Ok(FamilyServing {
+            family: r.get(0)?,
+            models_served: r.get(1)?,
+            requests: r.get(2)?,
+            errors: r.get(3)?,
+            latency_warn: r.get(4)?,
+            latency_fail: r.get(5)?,
+            p99_avg_ms: r.get(6)?,
+            rows: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Traffic in buckets of `width` from `from`, summed over the scope's families' days.
+pub(super) fn traffic(
+    tx: &Transaction<'_>,
+    family: Option<&str>,
+    from: i64,
+    to: i64,
+    width: i64,
+) -> StoreResult<Vec<TrafficBucket>> {
+    let mut stmt = tx.prepare_cached(
+        "WITH fam AS (SELECT family_id FROM families WHERE :family IS NULL OR name = :family
+                      UNION ALL SELECT -1 WHERE :family IS NULL)
+         SELECT :from + ((d.day - :from) / :width) * :width AS b, sum(d.requests), sum(d.rows), sum(d.errors)
+         FROM fam CROSS JOIN report_serving_days d ON d.family_id = fam.family_id
+         WHERE d.day >= :from AND d.day < :to
+         GROUP BY b ORDER BY b",
+    )?;
+    let rows = stmt.query_map(named_params! {":family": family, ":from": from, ":to": to, ":width": width}, |r| {
+        Ok(TrafficBucket { start: r.get(0)?, requests: r.get(1)?, rows: r.get(2)?, errors: r.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

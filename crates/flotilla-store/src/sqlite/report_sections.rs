@@ -158,19 +158,25 @@ impl ReportSectionStore for SqliteStore {
     fn serving(&self, f: &ReportFilter, from: i64, to: i64) -> StoreResult<Vec<FamilyServing>> {
         let (family, pk, pv, tk, tv) = bind(f);
         self.read(|tx| {
+            if counted(f) {
+                return report_counts::serving(tx, family, from, to);
+            }
             let sql = format!(
-                "WITH {}, traffic AS (
-                   SELECT s.family, count(DISTINCT w.rm_id) AS served, sum(w.requests) AS requests, sum(w.rows) AS rows,
+                "WITH {}, days AS (
+                   SELECT s.family, w.start_ms, count(DISTINCT w.rm_id) AS served, sum(w.requests) AS requests,
+                     sum(w.rows) AS rows,
                      sum(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server) AS errors
                    FROM monitor_windows w CROSS JOIN scoped s ON s.rm_id = w.rm_id
                    WHERE w.grain = 2 AND w.start_ms >= :from AND w.start_ms < :to
-                   GROUP BY s.family),
+                   GROUP BY s.family, w.start_ms),
+                 traffic AS (
+                   SELECT family, max(served) AS served, sum(requests) AS requests, sum(rows) AS rows,
+                     sum(errors) AS errors
+                   FROM days GROUP BY family),
                  latency AS (
                    SELECT s.family, sum(h.status = 'warn') AS warn, sum(h.status = 'fail') AS fail, avg(h.value) AS p99
-                   FROM (SELECT DISTINCT rm_id FROM monitor_windows
-                         WHERE grain = 2 AND start_ms >= :from AND start_ms < :to) w
-                   CROSS JOIN scoped s ON s.rm_id = w.rm_id
-                   JOIN model_health h ON h.rm_id = w.rm_id AND h.check_name = 'latency_p99'
+                   FROM model_health h CROSS JOIN scoped s ON s.rm_id = h.rm_id
+                   WHERE h.check_name = 'latency_p99'
                    GROUP BY s.family)
                  SELECT t.family, t.served, t.requests, t.errors, COALESCE(l.warn, 0), COALESCE(l.fail, 0), l.p99, t.rows
                  FROM traffic t LEFT JOIN latency l ON l.family = t.family ORDER BY t.requests + t.rows DESC, t.family",
@@ -200,6 +206,9 @@ impl ReportSectionStore for SqliteStore {
         let (family, pk, pv, tk, tv) = bind(f);
         let width = width.max(1);
         self.read(|tx| {
+            if counted(f) {
+                return report_counts::traffic(tx, family, from, to, width);
+            }
             let sql = format!(
                 "WITH {} SELECT :from + ((w.start_ms - :from) / :width) * :width AS b, sum(w.requests), sum(w.rows),
                    sum(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server)

@@ -73,6 +73,7 @@ macro_rules! behaviour_suite {
         case!(health_batches::health_batches_match_a_recount);
         case!(monitor::windows_roll_up_prune_and_page);
         case!(monitor::predictions_are_capped_and_claimed);
+        case!(monitor::report_serving_counters_match_the_windows);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
         case!(auth::grant_log_follows_every_grant_change);

@@ -137,3 +137,85 @@ pub fn predictions_are_capped_and_claimed(store: &dyn Store) {
     let pruned = store.prune_windows(&Retention { base_ms: 1, hour_ms: 1, day_ms: 1 }, 1_000).unwrap();
     assert_eq!(pruned, 1);
 }
+
+/// A report's serving figures for a family or the fleet, read from the day
+/// roll-ups (migration 24), equal the ones summed from the windows for the
+/// same models (a tag on all of them makes the scan's scope), after windows
+/// are written, merged into again and written for a second version.
+pub fn report_serving_counters_match_the_windows(store: &dyn Store) {
+    use flotilla_core::fleet::parse_path;
+    use flotilla_core::model::Tag;
+    use flotilla_store::fleet::{BulkVersion, ModelAddress, NewFamily};
+    use flotilla_store::health::{Check, CheckResult, HealthUpdate, Status};
+    use flotilla_store::report::ReportFilter;
+
+    store.create_family(&NewFamily { name: "demand".into(), levels: vec!["store".into()], description: None }).unwrap();
+    let member = |path: &str| BulkVersion {
+        model: ModelAddress::Partition { family: "demand".into(), partition: parse_path(path).unwrap() },
+        source: format!("mlflow-artifacts:/0/demand/{path}"),
+        run_id: None,
+        description: None,
+        tags: vec![],
+        metrics: vec![],
+        aliases: vec![],
+        datasets: vec![],
+    };
+    let registered = store.register_versions(&[member("store=1"), member("store=2")], &super::fleet::ctx()).unwrap();
+    let mut names: Vec<String> = registered.iter().map(|r| r.model.clone()).collect();
+    store.create_registered_model("solo", &[], None).unwrap();
+    store
+        .create_model_version(&NewModelVersion { name: "solo".into(), source: "s".into(), ..Default::default() })
+        .unwrap();
+    names.push("solo".into());
+    for name in &names {
+        store.set_registered_model_tag(name, &Tag::new("all", "yes")).unwrap();
+    }
+    let v1 = VersionNumber::new(1).unwrap();
+    let first = &names[0];
+    let v2 = store
+        .create_model_version(&NewModelVersion { name: first.clone(), source: "s".into(), ..Default::default() })
+        .unwrap()
+        .version;
+    let now = 100 * DAY_MS;
+    let (day1, day2) = (now - 2 * DAY_MS, now - DAY_MS);
+    let batches = [
+        vec![delta(first, v1, day1, 3, 1), delta(&names[1], v1, day1, 5, 2), delta("solo", v1, day1, 1, 3)],
+        // Into the same day windows again (their update), a second version the same day, a second day.
+        vec![delta(first, v1, day1 + HOUR_MS, 4, 4), delta(first, v2, day1, 2, 5), delta(first, v1, day2, 6, 6)],
+    ];
+    for batch in &batches {
+        store.merge_windows(batch, &Retention::default(), now, &Concat).unwrap();
+    }
+    let latency = |model: &str, status, value| HealthUpdate {
+        model: model.into(),
+        checks: vec![CheckResult { check: Check::LatencyP99, status, value }],
+    };
+    store
+        .record_health(&[latency(first, Status::Warn, Some(30.0)), latency(&names[1], Status::Ok, Some(10.0))], now)
+        .unwrap();
+    store.record_health(&[latency(first, Status::Fail, Some(50.0))], now).unwrap();
+
+    let scope = |family: Option<&str>, tag: bool| ReportFilter {
+        family: family.map(str::to_string),
+        partition: None,
+        tag: tag.then(|| ("all".to_string(), "yes".to_string())),
+    };
+    let (from, to) = (0, now);
+    for family in [Some("demand"), None] {
+        let counted = store.serving(&scope(family, false), from, to).unwrap();
+        let scanned = store.serving(&scope(family, true), from, to).unwrap();
+        assert_eq!(counted, scanned, "family {family:?}");
+        let counted = store.traffic(&scope(family, false), from, to, DAY_MS).unwrap();
+        let scanned = store.traffic(&scope(family, true), from, to, DAY_MS).unwrap();
+        assert_eq!(counted, scanned, "family {family:?}");
+    }
+    let demand = store.serving(&scope(Some("demand"), false), from, to).unwrap();
+    assert_eq!(demand.len(), 1);
+    let d = &demand[0];
+    // Day 1: both members (the first with two versions counts once); day 2: one.
+    assert_eq!((d.models_served, d.requests, d.rows), (2, 3 + 5 + 4 + 2 + 6, 2 * 20));
+    assert_eq!((d.latency_warn, d.latency_fail, d.p99_avg_ms), (0, 1, Some(30.0)));
+    let fleet = store.serving(&scope(None, false), from, to).unwrap();
+    assert_eq!(fleet.iter().map(|s| s.family.as_str()).collect::<Vec<_>>(), ["demand", ""]);
+    assert_eq!(store.serving(&scope(Some("demand"), false), day2, to).unwrap()[0].requests, 6);
+}
