@@ -77,16 +77,25 @@ pub fn build(store: &dyn Store, req: &ReportRequest, visible: Visible, now: i64)
     let mut summary = Vec::new();
     let mut sections = Vec::new();
     let whole = monitoring::reads_whole(&req.scope, &visible);
-    let families = inventory(store, req, &base, &mut summary, &mut sections)?;
-    promotions(store, req, &visible, &mut summary, &mut sections)?;
-    quality(store, req, &visible, &families, &mut sections)?;
-    let stale = monitoring::staleness(store, req, whole, &mut summary, &mut sections)?;
-    monitoring::serving(store, req, whole, &mut summary, &mut sections)?;
-    monitoring::drift(store, req, whole, &mut sections)?;
-    monitoring::data(store, req, whole, &stale, &mut summary, &mut sections)?;
-    health(store, req, &visible, &mut summary, &mut sections)?;
+    let families = timed("inventory", || inventory(store, req, &base, &mut summary, &mut sections))?;
+    timed("promotions", || promotions(store, req, &visible, &mut summary, &mut sections))?;
+    timed("quality", || quality(store, req, &visible, &families, &mut sections))?;
+    let stale = timed("staleness", || monitoring::staleness(store, req, whole, &mut summary, &mut sections))?;
+    timed("serving", || monitoring::serving(store, req, whole, &mut summary, &mut sections))?;
+    timed("drift", || monitoring::drift(store, req, whole, &mut sections))?;
+    timed("data", || monitoring::data(store, req, whole, &stale, &mut summary, &mut sections))?;
+    timed("health", || health(store, req, &visible, &mut summary, &mut sections))?;
     summary.sort_by(|a, b| b.moved().total_cmp(&a.moved()));
     Ok(Report { scope: req.scope.clone(), period: req.period, compare: req.compare, generated: now, summary, sections })
+}
+
+/// Runs one section's reads, logging how long they took (debug, target
+/// `flotilla_app::report`): where a slow report spends its time.
+fn timed<T>(section: &str, f: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let out = f();
+    tracing::debug!(section, millis = started.elapsed().as_secs_f64() * 1000.0, "report section");
+    out
 }
 
 /// Models, versions and aliases; per family; registrations per week. Returns the largest families.
