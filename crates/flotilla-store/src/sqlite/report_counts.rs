@@ -1,7 +1,8 @@
 //! The staleness, data and serving sections and the registrations of a
 //! report on the whole fleet or one family, read from the counters of
 //! migrations 20 and 24 (`report_family_counts`, `report_dataset_champions`,
-//! `report_registrations`, `report_serving_days`, `report_latency`) and by
+//! `report_registrations`, `report_serving_days`, `report_latency`, the
+//! drifting-health index) and by
 //! walking the indexes of `report_champions`: a few rows per family (and
 //! day), never a row per model. A
 //! scope narrowed by partition or tag walks its models instead
@@ -10,7 +11,9 @@
 use rusqlite::{OptionalExtension, Transaction, named_params, params};
 
 use crate::error::StoreResult;
-use crate::report::{DatasetUse, FamilyServing, FamilyStaleness, STALE_DAYS, StaleChampion, TrafficBucket};
+use crate::report::{
+    DatasetUse, DriftedModel, FamilyServing, FamilyStaleness, STALE_DAYS, StaleChampion, TrafficBucket,
+};
 
 const DAY_MS: f64 = 86_400_000.0;
 const DAY: i64 = 86_400_000;
@@ -267,6 +270,30 @@ pub(super) fn traffic(
     )?;
     let rows = stmt.query_map(named_params! {":family": family, ":from": from, ":to": to, ":width": width}, |r| {
         Ok(TrafficBucket { start: r.get(0)?, requests: r.get(1)?, rows: r.get(2)?, errors: r.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The most drifted models of the fleet or one family: the failing or
+/// warning drift checks walked from their index (migration 24), each with
+/// its model's name and family by key.
+pub(super) fn drifted_models(
+    tx: &Transaction<'_>,
+    family: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<DriftedModel>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT rm.name, coalesce(f.name, ''), h.check_name, h.status, h.value
+         FROM model_health h
+         JOIN registered_models rm ON rm.rm_id = h.rm_id
+         LEFT JOIN fleet_members m ON m.rm_id = h.rm_id
+         LEFT JOIN families f ON f.family_id = m.family_id
+         WHERE h.check_name IN ('data_drift', 'prediction_drift') AND h.status IN ('warn', 'fail')
+           AND (:family IS NULL OR f.name = :family)
+         ORDER BY h.status = 'fail' DESC, h.value DESC, rm.name, h.check_name LIMIT :limit",
+    )?;
+    let rows = stmt.query_map(named_params! {":family": family, ":limit": limit as i64}, |r| {
+        Ok(DriftedModel { model: r.get(0)?, family: r.get(1)?, check: r.get(2)?, status: r.get(3)?, value: r.get(4)? })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

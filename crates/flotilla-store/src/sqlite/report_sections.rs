@@ -246,13 +246,16 @@ impl ReportSectionStore for SqliteStore {
     fn drifted_models(&self, f: &ReportFilter, limit: usize) -> StoreResult<Vec<DriftedModel>> {
         let (family, pk, pv, tk, tv) = bind(f);
         self.read(|tx| {
+            if counted(f) {
+                return report_counts::drifted_models(tx, family, limit);
+            }
             let sql = format!(
                 "WITH {} SELECT s.name, s.family, h.check_name, h.status, h.value
                  FROM model_health_summary hs CROSS JOIN model_health h ON h.rm_id = hs.rm_id
                    AND h.check_name IN ('data_drift', 'prediction_drift') AND h.status IN ('warn', 'fail')
                  CROSS JOIN scoped s ON s.rm_id = hs.rm_id
                  WHERE hs.score > 0
-                 ORDER BY h.status = 'fail' DESC, h.value DESC, s.name LIMIT :limit",
+                 ORDER BY h.status = 'fail' DESC, h.value DESC, s.name, h.check_name LIMIT :limit",
                 scoped(f)
             );
             let mut stmt = tx.prepare_cached(&sql)?;

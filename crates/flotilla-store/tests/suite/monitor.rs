@@ -194,6 +194,22 @@ pub fn report_serving_counters_match_the_windows(store: &dyn Store) {
         .record_health(&[latency(first, Status::Warn, Some(30.0)), latency(&names[1], Status::Ok, Some(10.0))], now)
         .unwrap();
     store.record_health(&[latency(first, Status::Fail, Some(50.0))], now).unwrap();
+    let drift = |model: &str, check, status, value| HealthUpdate {
+        model: model.into(),
+        checks: vec![CheckResult { check, status, value: Some(value) }],
+    };
+    store
+        .record_health(
+            &[
+                drift(first, Check::DataDrift, Status::Warn, 0.2),
+                drift(&names[1], Check::DataDrift, Status::Fail, 0.3),
+                drift(&names[1], Check::PredictionDrift, Status::Fail, 0.3),
+                drift("solo", Check::DataDrift, Status::Fail, 0.9),
+                drift(first, Check::PredictionDrift, Status::Ok, 0.01),
+            ],
+            now,
+        )
+        .unwrap();
 
     let scope = |family: Option<&str>, tag: bool| ReportFilter {
         family: family.map(str::to_string),
@@ -209,6 +225,24 @@ pub fn report_serving_counters_match_the_windows(store: &dyn Store) {
         let scanned = store.traffic(&scope(family, true), from, to, DAY_MS).unwrap();
         assert_eq!(counted, scanned, "family {family:?}");
     }
+    for family in [Some("demand"), None] {
+        let counted = store.drifted_models(&scope(family, false), 10).unwrap();
+        let scanned = store.drifted_models(&scope(family, true), 10).unwrap();
+        assert_eq!(counted, scanned, "family {family:?}");
+    }
+    let drifted = store.drifted_models(&scope(None, false), 10).unwrap();
+    let shown: Vec<(&str, &str, &str)> =
+        drifted.iter().map(|d| (d.model.as_str(), d.check.as_str(), d.status.as_str())).collect();
+    let (a, b) = (first.as_str(), names[1].as_str());
+    assert_eq!(
+        shown,
+        [
+            ("solo", "data_drift", "fail"),
+            (b, "data_drift", "fail"),
+            (b, "prediction_drift", "fail"),
+            (a, "data_drift", "warn")
+        ]
+    );
     let demand = store.serving(&scope(Some("demand"), false), from, to).unwrap();
     assert_eq!(demand.len(), 1);
     let d = &demand[0];

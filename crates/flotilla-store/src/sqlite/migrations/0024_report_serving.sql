@@ -93,7 +93,13 @@ CREATE TRIGGER report_latency_delete AFTER DELETE ON model_health WHEN old.check
     WHERE family_id = coalesce((SELECT family_id FROM fleet_members WHERE rm_id = old.rm_id), -1);
 END;
 
--- What is there already (copied in `report_serving_recount.sql`).
+-- The drift section's most drifted models: the failing or warning drift
+-- checks by status and value (a report walked every model with any failing
+-- check, 390,000 of 10⁶, with two probes each: 1.3-1.5 s).
+CREATE INDEX model_health_drifting ON model_health (status, value DESC)
+    WHERE check_name IN ('data_drift', 'prediction_drift') AND status IN ('warn', 'fail');
+
+-- What is there already.
 INSERT INTO report_serving_days (family_id, day, models, requests, rows, errors)
 SELECT coalesce(m.family_id, -1), w.start_ms, count(DISTINCT w.rm_id), sum(w.requests), sum(w.rows),
        sum(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server)
