@@ -237,18 +237,7 @@ pub(super) fn serving(
          LEFT JOIN report_latency l ON l.family_id = t.family_id
          ORDER BY t.requests + t.rows DESC, fam.name",
     )?;
-    let rows = stmt.query_map(named_params! {":family": family, ":from": from, ":to": to}, |r| {
-        Ok(FamilyServing {
-            family: r.get(0)?,
-            models_served: r.get(1)?,
-            requests: r.get(2)?,
-            errors: r.get(3)?,
-            latency_warn: r.get(4)?,
-            latency_fail: r.get(5)?,
-            p99_avg_ms: r.get(6)?,
-            rows: r.get(7)?,
-        })
-    })?;
+    let rows = stmt.query_map(named_params! {":family": family, ":from": from, ":to": to}, family_serving)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -292,8 +281,26 @@ pub(super) fn drifted_models(
            AND (:family IS NULL OR f.name = :family)
          ORDER BY h.status = 'fail' DESC, h.value DESC, rm.name, h.check_name LIMIT :limit",
     )?;
-    let rows = stmt.query_map(named_params! {":family": family, ":limit": limit as i64}, |r| {
-        Ok(DriftedModel { model: r.get(0)?, family: r.get(1)?, check: r.get(2)?, status: r.get(3)?, value: r.get(4)? })
-    })?;
+    let rows = stmt.query_map(named_params! {":family": family, ":limit": limit as i64}, drifted_model)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A [`FamilyServing`] from a row of (family, models served, requests,
+/// errors, latency warn, latency fail, mean p99, rows), as both serving plans select it.
+pub(super) fn family_serving(r: &rusqlite::Row<'_>) -> rusqlite::Result<FamilyServing> {
+    Ok(FamilyServing {
+        family: r.get(0)?,
+        models_served: r.get(1)?,
+        requests: r.get(2)?,
+        errors: r.get(3)?,
+        latency_warn: r.get(4)?,
+        latency_fail: r.get(5)?,
+        p99_avg_ms: r.get(6)?,
+        rows: r.get(7)?,
+    })
+}
+
+/// A [`DriftedModel`] from a row of (model, family, check, status, value).
+pub(super) fn drifted_model(r: &rusqlite::Row<'_>) -> rusqlite::Result<DriftedModel> {
+    Ok(DriftedModel { model: r.get(0)?, family: r.get(1)?, check: r.get(2)?, status: r.get(3)?, value: r.get(4)? })
 }

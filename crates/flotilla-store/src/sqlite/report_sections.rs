@@ -185,18 +185,7 @@ impl ReportSectionStore for SqliteStore {
             let mut stmt = tx.prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 named_params! {":family": family, ":pkey": pk, ":pvalue": pv, ":tkey": tk, ":tvalue": tv, ":from": from, ":to": to},
-                |r| {
-                    Ok(FamilyServing {
-                        family: r.get(0)?,
-                        models_served: r.get(1)?,
-                        requests: r.get(2)?,
-                        errors: r.get(3)?,
-                        latency_warn: r.get(4)?,
-                        latency_fail: r.get(5)?,
-                        p99_avg_ms: r.get(6)?,
-                        rows: r.get(7)?,
-                    })
-                },
+                report_counts::family_serving,
             )?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -261,15 +250,7 @@ impl ReportSectionStore for SqliteStore {
             let mut stmt = tx.prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 named_params! {":family": family, ":pkey": pk, ":pvalue": pv, ":tkey": tk, ":tvalue": tv, ":limit": limit as i64},
-                |r| {
-                    Ok(DriftedModel {
-                        model: r.get(0)?,
-                        family: r.get(1)?,
-                        check: r.get(2)?,
-                        status: r.get(3)?,
-                        value: r.get(4)?,
-                    })
-                },
+                report_counts::drifted_model,
             )?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })

@@ -12,7 +12,8 @@ use flotilla_store::{Store, Visible};
 use super::fleet::ctx;
 use super::kind;
 
-fn member(family: &str, path: &str) -> BulkVersion {
+/// A bulk registration of the member at `path` of `family`, with nothing else.
+pub(super) fn member(family: &str, path: &str) -> BulkVersion {
     BulkVersion {
         model: ModelAddress::Partition { family: family.into(), partition: parse_path(path).unwrap() },
         source: format!("mlflow-artifacts:/0/{family}/{path}"),

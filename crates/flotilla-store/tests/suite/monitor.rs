@@ -143,24 +143,17 @@ pub fn predictions_are_capped_and_claimed(store: &dyn Store) {
 /// same models (a tag on all of them makes the scan's scope), after windows
 /// are written, merged into again and written for a second version.
 pub fn report_serving_counters_match_the_windows(store: &dyn Store) {
-    use flotilla_core::fleet::parse_path;
     use flotilla_core::model::Tag;
-    use flotilla_store::fleet::{BulkVersion, ModelAddress, NewFamily};
+    use flotilla_store::fleet::NewFamily;
     use flotilla_store::health::{Check, CheckResult, HealthUpdate, Status};
     use flotilla_store::report::ReportFilter;
 
+    use super::health::member;
+
     store.create_family(&NewFamily { name: "demand".into(), levels: vec!["store".into()], description: None }).unwrap();
-    let member = |path: &str| BulkVersion {
-        model: ModelAddress::Partition { family: "demand".into(), partition: parse_path(path).unwrap() },
-        source: format!("mlflow-artifacts:/0/demand/{path}"),
-        run_id: None,
-        description: None,
-        tags: vec![],
-        metrics: vec![],
-        aliases: vec![],
-        datasets: vec![],
-    };
-    let registered = store.register_versions(&[member("store=1"), member("store=2")], &super::fleet::ctx()).unwrap();
+    let registered = store
+        .register_versions(&[member("demand", "store=1"), member("demand", "store=2")], &super::fleet::ctx())
+        .unwrap();
     let mut names: Vec<String> = registered.iter().map(|r| r.model.clone()).collect();
     store.create_registered_model("solo", &[], None).unwrap();
     store
