@@ -449,7 +449,7 @@ impl FleetSearchStore for SqliteStore {
             };
             if near.is_none()
                 && let Some(m) = sorted.filter(|_| walk.probes && !walk.driven && self.planning.near_rows > 0)
-                && let Some(plan) = far_end_plan(tx, &walk, m, desc, cursor.as_deref(), self.planning.drive_sizing)?
+                && far_end_applies(&walk)
             {
                 let ix = sort_index(m);
                 let n = self.planning.near_rows;
@@ -460,11 +460,15 @@ impl FleetSearchStore for SqliteStore {
                     if rows.len() > limit {
                         near = Some(rows);
                     } else if rows.len() * search_plan::SPARSE < limit + 1 {
+                        // Planned only now: choosing its set counts the sets (a family: 125,000
+                        // index entries, 12 ms), which a page filled by the capped walk never needs.
                         let set_limit = self.planning.drive_sizing;
-                        let cap = search_plan::far_end_row_cap(set_limit);
-                        let max_set = usize::try_from(set_limit).unwrap_or(0);
-                        near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
-                            .map(|page| page.into_iter().map(|((id, _), cursor)| (id, cursor)).collect());
+                        if let Some(plan) = far_end_plan(tx, &walk, m, desc, cursor.as_deref(), set_limit)? {
+                            let cap = search_plan::far_end_row_cap(set_limit);
+                            let max_set = usize::try_from(set_limit).unwrap_or(0);
+                            near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
+                                .map(|page| page.into_iter().map(|((id, _), cursor)| (id, cursor)).collect());
+                        }
                     }
                 }
             }
@@ -560,6 +564,12 @@ fn pair_page(
         overflow,
     };
     Ok(metric_pairs::page(tx, &q, cursor, want)?.map(|rows| rows.into_iter().map(|(ids, c)| (ids[0], c)).collect()))
+}
+
+/// Whether [`far_end_plan`] has a plan for `f` (every filter is a set, and
+/// there is one): checked before the capped walk, without sizing any set.
+fn far_end_applies(f: &Filter) -> bool {
+    f.exact && !f.placed.is_empty()
 }
 
 /// The far-end plan of a page sorted by `m` whose every filter is a set:

@@ -313,8 +313,7 @@ impl VersionSearchStore for SqliteStore {
                 && walk.probes
                 && !walk.drives
                 && self.planning.near_rows > 0
-                && let Some(plan) =
-                    far_end_plan(tx, &walk, metric, desc, cursor.as_deref(), self.planning.drive_sizing)?
+                && far_end_applies(&walk)
             {
                 let ix = sort_index(metric);
                 let n = self.planning.near_rows;
@@ -326,11 +325,15 @@ impl VersionSearchStore for SqliteStore {
                     if rows.len() > limit {
                         near = Some(rows);
                     } else if rows.len() * search_plan::SPARSE < limit + 1 {
+                        // Planned only now: choosing its set counts the sets, which a page
+                        // filled by the capped walk never needs.
                         let set_limit = self.planning.drive_sizing;
-                        let cap = search_plan::far_end_row_cap(set_limit);
-                        let max_set = usize::try_from(set_limit).unwrap_or(0);
-                        near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
-                            .map(|page| page.into_iter().map(|((id, v), cursor)| ([id, v], cursor)).collect());
+                        if let Some(plan) = far_end_plan(tx, &walk, metric, desc, cursor.as_deref(), set_limit)? {
+                            let cap = search_plan::far_end_row_cap(set_limit);
+                            let max_set = usize::try_from(set_limit).unwrap_or(0);
+                            near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
+                                .map(|page| page.into_iter().map(|((id, v), cursor)| ([id, v], cursor)).collect());
+                        }
                     }
                 }
             }
@@ -431,6 +434,13 @@ fn sort_index(metric: &str) -> SortIndex {
         head_args: vec![text(metric)],
         ids: &["rm_id", "version"],
     }
+}
+
+/// Whether [`far_end_plan`] has a plan for `f` (every filter is a set, and
+/// one of them is a set of versions): checked before the capped walk,
+/// without sizing any set.
+fn far_end_applies(f: &Filter) -> bool {
+    f.exact && f.placed.iter().any(|(_, s)| s.key == "rm_id, version")
 }
 
 /// The far-end plan of a page sorted by `metric` whose every filter is a
