@@ -42,6 +42,8 @@ pub(super) struct Filter {
     exact: bool,
     /// Bounds on the sorted metric (`<`, 2.0).
     sorted_bounds: Vec<(&'static str, f64)>,
+    /// A clause reads the model's row (its name, times), not only its id.
+    reads_row: bool,
 }
 
 impl Filter {
@@ -61,9 +63,23 @@ impl Filter {
     }
 
     fn and(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
+        self.reads_row = true;
+        self.and_on_id(clause, args);
+    }
+
+    /// A clause on `rm.rm_id` alone (a placed set): the model's row is not read for it.
+    fn and_on_id(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
         self.sql.push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
         self.sql.push_str(clause);
         self.args.extend(args);
+    }
+
+    /// A name range implied by the sets (a family's members are named within
+    /// it): it bounds a page's walk, and costs a counting read the model's row.
+    fn and_implied_range(&mut self, purpose: Purpose, lo: &str, hi: String) {
+        if matches!(purpose, Purpose::Page | Purpose::PageDriven) {
+            self.and("rm.name >= ? AND rm.name < ?", [text(lo), SqlValue::Text(hi)]);
+        }
     }
 
     /// A clause that is not a set (nor implied by one): the far-end plan cannot answer.
@@ -136,18 +152,22 @@ impl Filter {
             };
             if drives && purpose == Purpose::CountFirst && self.drive.is_none() {
                 // Streamed as a join, so a LIMIT stops it early; `rm.rm_id IN (...)` would
-                // first collect the whole set. Each membership has one row per model.
-                let from = format!(
-                    "(SELECT {} AS rm_id FROM {} WHERE {}) d CROSS JOIN registered_models rm ON rm.rm_id = d.rm_id",
-                    m.id, m.table, m.cond
-                );
+                // first collect the whole set. Each membership has one row per model, and
+                // every member is a model (foreign keys): the model's row is joined only
+                // if a clause reads it, else it would cost a seek per row read.
+                let set = format!("(SELECT {} AS rm_id FROM {} WHERE {})", m.id, m.table, m.cond);
+                let from = if self.reads_row {
+                    format!("{set} d CROSS JOIN registered_models rm ON rm.rm_id = d.rm_id")
+                } else {
+                    format!("{set} rm")
+                };
                 self.drive = Some((from, m.args));
             } else if drives && purpose != Purpose::CountFirst {
                 self.driven = true;
-                self.and(&format!("rm.rm_id IN (SELECT {} FROM {} WHERE {})", m.id, m.table, m.cond), m.args);
+                self.and_on_id(&format!("rm.rm_id IN (SELECT {} FROM {} WHERE {})", m.id, m.table, m.cond), m.args);
             } else {
                 self.probes = true;
-                self.and(
+                self.and_on_id(
                     &format!("EXISTS (SELECT 1 FROM {} WHERE {} = rm.rm_id AND {})", m.table, m.id, m.cond),
                     m.args,
                 );
@@ -230,6 +250,7 @@ pub(super) fn build_filter(
         placed: Vec::new(),
         exact: true,
         sorted_bounds: Vec::new(),
+        reads_row: false,
     };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
@@ -259,7 +280,7 @@ pub(super) fn build_filter(
             None => membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]),
         }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
-        f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
+        f.and_implied_range(purpose, name, format!("{name}/"));
     } else {
         for PartitionValue { key, value } in &q.partition {
             membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
@@ -330,7 +351,7 @@ pub(super) fn build_filter(
             f.and_other(&format!("{clause} ?"), [t.into()]);
         }
     }
-    visible_filter(&mut f, q);
+    visible_filter(&mut f, q, purpose);
     f.place(tx, purpose, planning)?;
     Ok(f)
 }
@@ -339,7 +360,7 @@ pub(super) fn build_filter(
 /// membership like a family filter's (sized, so a small one drives) within
 /// their names' range; anything else is `visible::models`' predicate, probed
 /// per row.
-fn visible_filter(f: &mut Filter, q: &FleetQuery) {
+fn visible_filter(f: &mut Filter, q: &FleetQuery, purpose: Purpose) {
     let v = &q.visible;
     if v.is_everything() {
         return;
@@ -350,7 +371,7 @@ fn visible_filter(f: &mut Filter, q: &FleetQuery) {
         let cond = format!("family_id IN (SELECT family_id FROM families WHERE name IN ({marks}))");
         membership(f, "fleet_members", "rm_id", &cond, names);
         if let (Some(lo), Some(hi)) = (v.families_in.iter().min(), v.families_in.iter().max()) {
-            f.and("rm.name >= ? AND rm.name < ?", [text(lo), SqlValue::Text(format!("{hi}/"))]);
+            f.and_implied_range(purpose, lo, format!("{hi}/"));
         }
         return;
     }

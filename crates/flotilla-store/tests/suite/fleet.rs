@@ -312,6 +312,12 @@ pub fn bounded_facets_stop_at_their_time(store: &dyn Store) {
     assert_eq!(all, store.fleet_facets(&q, &[]).unwrap());
     assert_eq!(all.total, 200);
     assert_eq!(all.families, [("many".to_string(), 200)]);
+    // A clause on the model's name: the set drives, the name is read.
+    let named = FleetQuery { name_contains: Some("store=01".into()), ..q.clone() };
+    let (ten, truncated) = store.bounded_facets(&named, &[], roomy).unwrap();
+    assert!(!truncated);
+    assert_eq!(ten, store.fleet_facets(&named, &[]).unwrap());
+    assert_eq!((ten.total, ten.families), (10, vec![("many".to_string(), 10)]));
     let no_time = FacetBound { matches: 1_000, time: std::time::Duration::ZERO };
     let (none, truncated) = store.bounded_facets(&q, &[], no_time).unwrap();
     assert!(truncated);
@@ -324,8 +330,8 @@ pub fn bounded_facets_stop_at_their_time(store: &dyn Store) {
 }
 
 /// Between matches, the UI's bounded facets stop on work too: a family of
-/// 3,000 stores driving the read (the smaller set) of which none passes the
-/// metric bound (3,100 stores of another family do) is read to its end within
+/// 4,000 stores driving the read (the smaller set) of which none passes the
+/// metric bound (4,100 stores of another family do) is read to its end within
 /// a roomy bound, but a bound of 1 ms, counted as SQLite's work at its
 /// calibrated rate (about 25,000 VM steps), stops before the end: the clock
 /// is read only at a match. SQLite only: PostgreSQL bounds the read by time.
@@ -334,10 +340,10 @@ pub fn bounded_facets_stop_at_their_time(store: &dyn Store) {
 pub fn bounded_facets_stop_on_work_between_matches(store: &dyn Store) {
     family(store, "dry");
     family(store, "wet");
-    let mut items: Vec<BulkVersion> = (0..3_000)
+    let mut items: Vec<BulkVersion> = (0..4_000)
         .map(|i| into_partition("dry", &format!("region=r/store={i:04}"), &[("rmse", f64::from(i))], &["champion"]))
         .collect();
-    items.extend((0..3_100).map(|i| {
+    items.extend((0..4_100).map(|i| {
         into_partition("wet", &format!("region=r/store={i:04}"), &[("rmse", 1e6 + f64::from(i))], &["champion"])
     }));
     store.register_versions(&items, &ctx()).unwrap();
