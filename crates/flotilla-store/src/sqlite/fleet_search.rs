@@ -99,6 +99,9 @@ struct Membership {
     args: Vec<SqlValue>,
     /// For a bound on an aliased metric: the alias, the key and the bound.
     metric: Option<(String, String, &'static str, f64)>,
+    /// The set's size when a counter keeps it (a whole family), so placing
+    /// it counts nothing.
+    size: Option<i64>,
 }
 
 /// What a filter is for: a page walks a sort order and stops after a few
@@ -116,7 +119,7 @@ pub(super) enum Purpose {
 }
 
 fn membership(f: &mut Filter, table: &'static str, id: &'static str, cond: &str, args: Vec<SqlValue>) {
-    f.memberships.push(Membership { table, id, cond: cond.to_string(), args, metric: None });
+    f.memberships.push(Membership { table, id, cond: cond.to_string(), args, metric: None, size: None });
 }
 
 impl Filter {
@@ -135,11 +138,18 @@ impl Filter {
         };
         let mut sized = Vec::with_capacity(self.memberships.len());
         for m in std::mem::take(&mut self.memberships) {
-            let mut args = m.args.clone();
-            args.push(cap.into());
-            let n: i64 = tx
-                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)", m.table, m.cond))?
-                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            let n = match m.size {
+                Some(n) => n.min(cap),
+                None => {
+                    let mut args = m.args.clone();
+                    args.push(cap.into());
+                    tx.prepare_cached(&format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)",
+                        m.table, m.cond
+                    ))?
+                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?
+                }
+            };
             sized.push((n, m));
         }
         self.placed = sized.clone();
@@ -277,7 +287,12 @@ pub(super) fn build_filter(
             }
             // A partition path's subtree lies inside the family: no need to probe the family.
             None if !q.partition.is_empty() => partition_subtree(&mut f, tx, &family, &q.partition)?,
-            None => membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]),
+            None => {
+                membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
+                if let Some(last) = f.memberships.last_mut() {
+                    last.size = Some(family.member_count(tx)?);
+                }
+            }
         }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
         f.and_implied_range(purpose, name, format!("{name}/"));

@@ -40,6 +40,9 @@ struct Set {
     args: Vec<SqlValue>,
     /// For a bound on a version metric: the key and the bound.
     metric: Option<(String, &'static str, f64)>,
+    /// The set's size when a counter keeps it (a whole family's models), so
+    /// placing it counts nothing.
+    size: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -73,7 +76,7 @@ impl Filter {
     }
 
     fn set(&mut self, table: &'static str, key: &'static str, cond: &str, args: Vec<SqlValue>) {
-        self.sets.push(Set { table, key, cond: cond.to_string(), args, metric: None });
+        self.sets.push(Set { table, key, cond: cond.to_string(), args, metric: None, size: None });
     }
 
     /// Turns sets into SQL: sizing one costs at most its cap in index steps.
@@ -84,11 +87,18 @@ impl Filter {
         let cap = if drive_smallest { planning.drive_sizing } else { planning.drive_limit };
         let mut sized = Vec::with_capacity(self.sets.len());
         for s in std::mem::take(&mut self.sets) {
-            let mut args = s.args.clone();
-            args.push(cap.into());
-            let n: i64 = tx
-                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)", s.table, s.cond))?
-                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            let n = match s.size {
+                Some(n) => n.min(cap),
+                None => {
+                    let mut args = s.args.clone();
+                    args.push(cap.into());
+                    tx.prepare_cached(&format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)",
+                        s.table, s.cond
+                    ))?
+                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?
+                }
+            };
             sized.push((n, s));
         }
         self.placed = sized.clone();
@@ -143,6 +153,9 @@ fn build_filter(
         let family = families::family(tx, name)?;
         if q.partition.is_empty() {
             f.set("fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
+            if let Some(last) = f.sets.last_mut() {
+                last.size = Some(family.member_count(tx)?);
+            }
         }
         for p in &q.partition {
             // Within a family a partition is one member and its subtree,
