@@ -75,7 +75,8 @@ impl Filter {
     }
 
     /// A name range implied by the sets (a family's members are named within
-    /// it): it bounds a page's walk, and costs a counting read the model's row.
+    /// it): it bounds a page's walk; a count leaves it out, so that it need
+    /// not read each model's row.
     fn and_implied_range(&mut self, purpose: Purpose, lo: &str, hi: String) {
         if matches!(purpose, Purpose::Page | Purpose::PageDriven) {
             self.and("rm.name >= ? AND rm.name < ?", [text(lo), SqlValue::Text(hi)]);
