@@ -40,6 +40,37 @@ under_planning! {
     search_plans_agree_when_every_page_is_driven: 0, 0;
 }
 
+/// A bound on the sorted metric within a family under every plan: the
+/// default planning (on a small fleet, the family drives), walking only, and
+/// a capped walk of one row (matches found rare there: from the far end, the
+/// family its only set).
+#[test]
+fn bound_on_the_sorted_metric_within_a_family_under_every_plan() {
+    let plannings = [
+        flotilla_store::SearchPlanning::default(),
+        flotilla_store::SearchPlanning { drive_limit: 0, walk_steps: u64::MAX, ..Default::default() },
+        flotilla_store::SearchPlanning {
+            drive_limit: 0,
+            walk_steps: u64::MAX,
+            near_rows: 1,
+            metric_pairs: false,
+            ..Default::default()
+        },
+    ];
+    for planning in plannings {
+        let (_dir, mut store) = fresh();
+        store.set_search_planning(planning);
+        suite::plans::bound_on_the_sorted_metric_within_a_family(&store);
+    }
+}
+
+/// The UI's bounded facets stop on SQLite's work between matches.
+#[test]
+fn bounded_facets_stop_on_work_between_matches() {
+    let (_dir, store) = fresh();
+    suite::fleet::bounded_facets_stop_on_work_between_matches(&store);
+}
+
 /// A name pattern's page as the default planning reads it, from the
 /// place-ordered trigram index whenever it can, by walking the sort order only, driven by the trigram index's candidates
 /// only, and from the ordered index with an allowance too short for most

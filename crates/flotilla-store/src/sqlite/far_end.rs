@@ -217,8 +217,12 @@ impl SortIndex {
 /// smallest, each counted in its index up to `cap` and up to the smallest so
 /// far: the sizes a page plan takes are capped low (10,000), which would tie
 /// a family of 125,000 models with a metric bound matching 40,000, and a
-/// family is spread along any metric's order.
+/// family is spread along any metric's order. A lone set is not counted:
+/// [`page`] reads it anyway, and stops past its own cap.
 pub(super) fn smallest(tx: &Transaction<'_>, sets: &[(String, &[SqlValue])], cap: i64) -> StoreResult<Option<usize>> {
+    if sets.len() == 1 {
+        return Ok(Some(0));
+    }
     let mut best: Option<(usize, i64)> = None;
     for (i, (from_where, args)) in sets.iter().enumerate() {
         let limit = best.map_or(cap, |(_, n)| n);

@@ -42,6 +42,8 @@ pub(super) struct Filter {
     exact: bool,
     /// Bounds on the sorted metric (`<`, 2.0).
     sorted_bounds: Vec<(&'static str, f64)>,
+    /// A clause reads the model's row (its name, times), not only its id.
+    reads_row: bool,
 }
 
 impl Filter {
@@ -61,9 +63,24 @@ impl Filter {
     }
 
     fn and(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
+        self.reads_row = true;
+        self.and_on_id(clause, args);
+    }
+
+    /// A clause on `rm.rm_id` alone (a placed set): the model's row is not read for it.
+    fn and_on_id(&mut self, clause: &str, args: impl IntoIterator<Item = SqlValue>) {
         self.sql.push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
         self.sql.push_str(clause);
         self.args.extend(args);
+    }
+
+    /// A name range implied by the sets (a family's members are named within
+    /// it): it bounds a page's walk; a count leaves it out, so that it need
+    /// not read each model's row.
+    fn and_implied_range(&mut self, purpose: Purpose, lo: &str, hi: String) {
+        if matches!(purpose, Purpose::Page | Purpose::PageDriven) {
+            self.and("rm.name >= ? AND rm.name < ?", [text(lo), SqlValue::Text(hi)]);
+        }
     }
 
     /// A clause that is not a set (nor implied by one): the far-end plan cannot answer.
@@ -83,6 +100,9 @@ struct Membership {
     args: Vec<SqlValue>,
     /// For a bound on an aliased metric: the alias, the key and the bound.
     metric: Option<(String, String, &'static str, f64)>,
+    /// The set's size when a counter keeps it (a whole family), so placing
+    /// it counts nothing.
+    size: Option<i64>,
 }
 
 /// What a filter is for: a page walks a sort order and stops after a few
@@ -100,7 +120,7 @@ pub(super) enum Purpose {
 }
 
 fn membership(f: &mut Filter, table: &'static str, id: &'static str, cond: &str, args: Vec<SqlValue>) {
-    f.memberships.push(Membership { table, id, cond: cond.to_string(), args, metric: None });
+    f.memberships.push(Membership { table, id, cond: cond.to_string(), args, metric: None, size: None });
 }
 
 impl Filter {
@@ -119,11 +139,18 @@ impl Filter {
         };
         let mut sized = Vec::with_capacity(self.memberships.len());
         for m in std::mem::take(&mut self.memberships) {
-            let mut args = m.args.clone();
-            args.push(cap.into());
-            let n: i64 = tx
-                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)", m.table, m.cond))?
-                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            let n = match m.size {
+                Some(n) => n.min(cap),
+                None => {
+                    let mut args = m.args.clone();
+                    args.push(cap.into());
+                    tx.prepare_cached(&format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)",
+                        m.table, m.cond
+                    ))?
+                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?
+                }
+            };
             sized.push((n, m));
         }
         self.placed = sized.clone();
@@ -136,18 +163,22 @@ impl Filter {
             };
             if drives && purpose == Purpose::CountFirst && self.drive.is_none() {
                 // Streamed as a join, so a LIMIT stops it early; `rm.rm_id IN (...)` would
-                // first collect the whole set. Each membership has one row per model.
-                let from = format!(
-                    "(SELECT {} AS rm_id FROM {} WHERE {}) d CROSS JOIN registered_models rm ON rm.rm_id = d.rm_id",
-                    m.id, m.table, m.cond
-                );
+                // first collect the whole set. Each membership has one row per model, and
+                // every member is a model (foreign keys): the model's row is joined only
+                // if a clause reads it, else it would cost a seek per row read.
+                let set = format!("(SELECT {} AS rm_id FROM {} WHERE {})", m.id, m.table, m.cond);
+                let from = if self.reads_row {
+                    format!("{set} d CROSS JOIN registered_models rm ON rm.rm_id = d.rm_id")
+                } else {
+                    format!("{set} rm")
+                };
                 self.drive = Some((from, m.args));
             } else if drives && purpose != Purpose::CountFirst {
                 self.driven = true;
-                self.and(&format!("rm.rm_id IN (SELECT {} FROM {} WHERE {})", m.id, m.table, m.cond), m.args);
+                self.and_on_id(&format!("rm.rm_id IN (SELECT {} FROM {} WHERE {})", m.id, m.table, m.cond), m.args);
             } else {
                 self.probes = true;
-                self.and(
+                self.and_on_id(
                     &format!("EXISTS (SELECT 1 FROM {} WHERE {} = rm.rm_id AND {})", m.table, m.id, m.cond),
                     m.args,
                 );
@@ -230,6 +261,7 @@ pub(super) fn build_filter(
         placed: Vec::new(),
         exact: true,
         sorted_bounds: Vec::new(),
+        reads_row: false,
     };
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
@@ -256,10 +288,15 @@ pub(super) fn build_filter(
             }
             // A partition path's subtree lies inside the family: no need to probe the family.
             None if !q.partition.is_empty() => partition_subtree(&mut f, tx, &family, &q.partition)?,
-            None => membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]),
+            None => {
+                membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
+                if let Some(last) = f.memberships.last_mut() {
+                    last.size = Some(family.member_count(tx)?);
+                }
+            }
         }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.
-        f.and("rm.name >= ? AND rm.name < ?", [text(name), SqlValue::Text(format!("{name}/"))]);
+        f.and_implied_range(purpose, name, format!("{name}/"));
     } else {
         for PartitionValue { key, value } in &q.partition {
             membership(&mut f, "member_partitions", "rm_id", "key = ? AND value = ?", vec![text(key), text(value)]);
@@ -330,7 +367,7 @@ pub(super) fn build_filter(
             f.and_other(&format!("{clause} ?"), [t.into()]);
         }
     }
-    visible_filter(&mut f, q);
+    visible_filter(&mut f, q, purpose);
     f.place(tx, purpose, planning)?;
     Ok(f)
 }
@@ -339,7 +376,7 @@ pub(super) fn build_filter(
 /// membership like a family filter's (sized, so a small one drives) within
 /// their names' range; anything else is `visible::models`' predicate, probed
 /// per row.
-fn visible_filter(f: &mut Filter, q: &FleetQuery) {
+fn visible_filter(f: &mut Filter, q: &FleetQuery, purpose: Purpose) {
     let v = &q.visible;
     if v.is_everything() {
         return;
@@ -350,7 +387,7 @@ fn visible_filter(f: &mut Filter, q: &FleetQuery) {
         let cond = format!("family_id IN (SELECT family_id FROM families WHERE name IN ({marks}))");
         membership(f, "fleet_members", "rm_id", &cond, names);
         if let (Some(lo), Some(hi)) = (v.families_in.iter().min(), v.families_in.iter().max()) {
-            f.and("rm.name >= ? AND rm.name < ?", [text(lo), SqlValue::Text(format!("{hi}/"))]);
+            f.and_implied_range(purpose, lo, format!("{hi}/"));
         }
         return;
     }
@@ -449,7 +486,7 @@ impl FleetSearchStore for SqliteStore {
             };
             if near.is_none()
                 && let Some(m) = sorted.filter(|_| walk.probes && !walk.driven && self.planning.near_rows > 0)
-                && let Some(plan) = far_end_plan(tx, &walk, m, desc, cursor.as_deref(), self.planning.drive_sizing)?
+                && far_end_applies(&walk)
             {
                 let ix = sort_index(m);
                 let n = self.planning.near_rows;
@@ -460,11 +497,15 @@ impl FleetSearchStore for SqliteStore {
                     if rows.len() > limit {
                         near = Some(rows);
                     } else if rows.len() * search_plan::SPARSE < limit + 1 {
+                        // Planned only now: choosing its set counts the sets (a family: 125,000
+                        // index entries, 12 ms), which a page filled by the capped walk never needs.
                         let set_limit = self.planning.drive_sizing;
-                        let cap = search_plan::far_end_row_cap(set_limit);
-                        let max_set = usize::try_from(set_limit).unwrap_or(0);
-                        near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
-                            .map(|page| page.into_iter().map(|((id, _), cursor)| (id, cursor)).collect());
+                        if let Some(plan) = far_end_plan(tx, &walk, m, desc, cursor.as_deref(), set_limit)? {
+                            let cap = search_plan::far_end_row_cap(set_limit);
+                            let max_set = usize::try_from(set_limit).unwrap_or(0);
+                            near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
+                                .map(|page| page.into_iter().map(|((id, _), cursor)| (id, cursor)).collect());
+                        }
                     }
                 }
             }
@@ -560,6 +601,12 @@ fn pair_page(
         overflow,
     };
     Ok(metric_pairs::page(tx, &q, cursor, want)?.map(|rows| rows.into_iter().map(|(ids, c)| (ids[0], c)).collect()))
+}
+
+/// Whether [`far_end_plan`] has a plan for `f` (every filter is a set, and
+/// there is one): checked before the capped walk, without sizing any set.
+fn far_end_applies(f: &Filter) -> bool {
+    f.exact && !f.placed.is_empty()
 }
 
 /// The far-end plan of a page sorted by `m` whose every filter is a set:

@@ -19,7 +19,11 @@
 //! [`SPARSE`] of the rows it needs is answered from the far end
 //! (`far_end`), which reads the set and the sort index in sequence: 10⁶
 //! models, `val_mape < 0.1` by `-val_rmse`, 41,812 matches, no longer waits
-//! out the allowance nor pays 2 µs a member.
+//! out the allowance nor pays 2 µs a member. The far-end plan is made only
+//! then: choosing its set counts the sets (up to `drive_sizing` rows each),
+//! which cost a page scoped to a family 12 ms of its 14 when it was made
+//! before the capped walk (10⁶ models, `family=demand-forecast`, a bound on
+//! the sorted metric: 12 ms → 3.4 ms of server CPU, release).
 //!
 //! The allowance is longer than the walks that do fill a page (under 15 ms
 //! at 10⁶ models on a quiet machine), so those never pay for a second plan. Measured at 10⁶
@@ -87,6 +91,14 @@ const VM_STEPS_PER_MS: u64 = 25_000;
 /// whose candidates mostly fail it (`%9999%`: those holding `999`) runs out
 /// and the rm_id-keyed index drives it instead.
 const NAME_ORDER_STEPS: u64 = 2 * VM_STEPS_PER_MS;
+
+/// `time` of work at the walk's calibrated rate, in the progress handler's
+/// checks (at least one): an allowance that bounds a read by time without
+/// a clock (the UI's bounded facet counts).
+pub(super) fn work_checks(time: std::time::Duration) -> u64 {
+    let steps = u64::try_from(time.as_micros()).unwrap_or(u64::MAX).saturating_mul(VM_STEPS_PER_MS) / 1_000;
+    (steps / super::PROGRESS_STEPS).max(1)
+}
 
 impl SearchPlanning {
     /// The walk's allowance in the progress handler's checks.

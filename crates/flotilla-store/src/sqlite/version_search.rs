@@ -40,6 +40,9 @@ struct Set {
     args: Vec<SqlValue>,
     /// For a bound on a version metric: the key and the bound.
     metric: Option<(String, &'static str, f64)>,
+    /// The set's size when a counter keeps it (a whole family's models), so
+    /// placing it counts nothing.
+    size: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -73,7 +76,7 @@ impl Filter {
     }
 
     fn set(&mut self, table: &'static str, key: &'static str, cond: &str, args: Vec<SqlValue>) {
-        self.sets.push(Set { table, key, cond: cond.to_string(), args, metric: None });
+        self.sets.push(Set { table, key, cond: cond.to_string(), args, metric: None, size: None });
     }
 
     /// Turns sets into SQL: sizing one costs at most its cap in index steps.
@@ -84,11 +87,18 @@ impl Filter {
         let cap = if drive_smallest { planning.drive_sizing } else { planning.drive_limit };
         let mut sized = Vec::with_capacity(self.sets.len());
         for s in std::mem::take(&mut self.sets) {
-            let mut args = s.args.clone();
-            args.push(cap.into());
-            let n: i64 = tx
-                .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)", s.table, s.cond))?
-                .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+            let n = match s.size {
+                Some(n) => n.min(cap),
+                None => {
+                    let mut args = s.args.clone();
+                    args.push(cap.into());
+                    tx.prepare_cached(&format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)",
+                        s.table, s.cond
+                    ))?
+                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?
+                }
+            };
             sized.push((n, s));
         }
         self.placed = sized.clone();
@@ -143,6 +153,9 @@ fn build_filter(
         let family = families::family(tx, name)?;
         if q.partition.is_empty() {
             f.set("fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
+            if let Some(last) = f.sets.last_mut() {
+                last.size = Some(family.member_count(tx)?);
+            }
         }
         for p in &q.partition {
             // Within a family a partition is one member and its subtree,
@@ -313,8 +326,7 @@ impl VersionSearchStore for SqliteStore {
                 && walk.probes
                 && !walk.drives
                 && self.planning.near_rows > 0
-                && let Some(plan) =
-                    far_end_plan(tx, &walk, metric, desc, cursor.as_deref(), self.planning.drive_sizing)?
+                && far_end_applies(&walk)
             {
                 let ix = sort_index(metric);
                 let n = self.planning.near_rows;
@@ -326,11 +338,15 @@ impl VersionSearchStore for SqliteStore {
                     if rows.len() > limit {
                         near = Some(rows);
                     } else if rows.len() * search_plan::SPARSE < limit + 1 {
+                        // Planned only now: choosing its set counts the sets, which a page
+                        // filled by the capped walk never needs.
                         let set_limit = self.planning.drive_sizing;
-                        let cap = search_plan::far_end_row_cap(set_limit);
-                        let max_set = usize::try_from(set_limit).unwrap_or(0);
-                        near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
-                            .map(|page| page.into_iter().map(|((id, v), cursor)| ([id, v], cursor)).collect());
+                        if let Some(plan) = far_end_plan(tx, &walk, metric, desc, cursor.as_deref(), set_limit)? {
+                            let cap = search_plan::far_end_row_cap(set_limit);
+                            let max_set = usize::try_from(set_limit).unwrap_or(0);
+                            near = far_end::page(tx, &plan, limit + 1, max_set, cap)?
+                                .map(|page| page.into_iter().map(|((id, v), cursor)| ([id, v], cursor)).collect());
+                        }
                     }
                 }
             }
@@ -431,6 +447,13 @@ fn sort_index(metric: &str) -> SortIndex {
         head_args: vec![text(metric)],
         ids: &["rm_id", "version"],
     }
+}
+
+/// Whether [`far_end_plan`] has a plan for `f` (every filter is a set, and
+/// one of them is a set of versions): checked before the capped walk,
+/// without sizing any set.
+fn far_end_applies(f: &Filter) -> bool {
+    f.exact && f.placed.iter().any(|(_, s)| s.key == "rm_id, version")
 }
 
 /// The far-end plan of a page sorted by `metric` whose every filter is a
