@@ -139,18 +139,7 @@ impl Filter {
         };
         let mut sized = Vec::with_capacity(self.memberships.len());
         for m in std::mem::take(&mut self.memberships) {
-            let n = match m.size {
-                Some(n) => n.min(cap),
-                None => {
-                    let mut args = m.args.clone();
-                    args.push(cap.into());
-                    tx.prepare_cached(&format!(
-                        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)",
-                        m.table, m.cond
-                    ))?
-                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?
-                }
-            };
+            let n = search_plan::set_size(tx, (m.table, &m.cond, &m.args), m.size, cap)?;
             sized.push((n, m));
         }
         self.placed = sized.clone();
@@ -289,10 +278,15 @@ pub(super) fn build_filter(
             // A partition path's subtree lies inside the family: no need to probe the family.
             None if !q.partition.is_empty() => partition_subtree(&mut f, tx, &family, &q.partition)?,
             None => {
-                membership(&mut f, "fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
-                if let Some(last) = f.memberships.last_mut() {
-                    last.size = Some(family.member_count(tx)?);
-                }
+                let size = Some(family.member_count(tx)?);
+                f.memberships.push(Membership {
+                    table: "fleet_members",
+                    id: "rm_id",
+                    cond: "family_id = ?".into(),
+                    args: vec![family.id.into()],
+                    metric: None,
+                    size,
+                });
             }
         }
         // Members are named `{family}` or `{family}.…`: bound the name walk to them.

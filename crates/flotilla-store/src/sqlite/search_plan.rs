@@ -131,3 +131,22 @@ impl Default for SearchPlanning {
         }
     }
 }
+
+/// A filter set's size up to `cap`: the `known` size a counter keeps (a
+/// whole family's members), else counted over `table` where `cond` holds
+/// (at most `cap` index steps).
+pub(super) fn set_size(
+    tx: &rusqlite::Transaction<'_>,
+    (table, cond, args): (&str, &str, &[rusqlite::types::Value]),
+    known: Option<i64>,
+    cap: i64,
+) -> crate::error::StoreResult<i64> {
+    if let Some(n) = known {
+        return Ok(n.min(cap));
+    }
+    let limit = rusqlite::types::Value::from(cap);
+    let n = tx
+        .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {cond} LIMIT ?)"))?
+        .query_row(rusqlite::params_from_iter(args.iter().chain([&limit])), |r| r.get(0))?;
+    Ok(n)
+}

@@ -87,18 +87,7 @@ impl Filter {
         let cap = if drive_smallest { planning.drive_sizing } else { planning.drive_limit };
         let mut sized = Vec::with_capacity(self.sets.len());
         for s in std::mem::take(&mut self.sets) {
-            let n = match s.size {
-                Some(n) => n.min(cap),
-                None => {
-                    let mut args = s.args.clone();
-                    args.push(cap.into());
-                    tx.prepare_cached(&format!(
-                        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT ?)",
-                        s.table, s.cond
-                    ))?
-                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?
-                }
-            };
+            let n = search_plan::set_size(tx, (s.table, &s.cond, &s.args), s.size, cap)?;
             sized.push((n, s));
         }
         self.placed = sized.clone();
@@ -152,10 +141,16 @@ fn build_filter(
     if let Some(name) = &q.family {
         let family = families::family(tx, name)?;
         if q.partition.is_empty() {
-            f.set("fleet_members", "rm_id", "family_id = ?", vec![family.id.into()]);
-            if let Some(last) = f.sets.last_mut() {
-                last.size = Some(family.member_count(tx)?);
-            }
+            let size = Some(family.member_count(tx)?);
+            let cond = "family_id = ?".to_string();
+            f.sets.push(Set {
+                table: "fleet_members",
+                key: "rm_id",
+                cond,
+                args: vec![family.id.into()],
+                metric: None,
+                size,
+            });
         }
         for p in &q.partition {
             // Within a family a partition is one member and its subtree,
