@@ -12,7 +12,10 @@
 //! drift over the last [`DRIFT_DAYS`] days), every fifth region errors (8 %
 //! server errors), one model in ten is idle (served until
 //! [`IDLE_SINCE_DAYS`] days ago, silent since), 2 % are slow (the
-//! template's slow latency). The windows' drift counts are binned against
+//! template's slow latency). The serving cache: a model's loaded size is
+//! 200 KiB to 2 MiB (drawn per model), its day windows count 1-3 misses
+//! (loads) and an hour window one in 24 of them; the other successful
+//! requests are hits. The windows' drift counts are binned against
 //! the reference whose fingerprint the caller gives (the shared calendars'
 //! profile, found through lineage).
 
@@ -122,7 +125,8 @@ pub fn generate_telemetry(
         {
             let mut window = tx.prepare_cached(
                 "INSERT OR REPLACE INTO monitor_windows (grain, rm_id, version, start_ms, length_ms, requests, rows, \
-                 errors_client, errors_server, fingerprint, stats) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)",
+                 errors_client, errors_server, fingerprint, stats, cache_hits, cache_misses, model_bytes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let mut version = tx.prepare_cached(
                 "INSERT OR REPLACE INTO monitor_versions (rm_id, version, first_ms, last_ms, inputs, columns) \
@@ -151,6 +155,12 @@ pub fn generate_telemetry(
                         let t = &variants[(mix(h ^ start as u64) % variants.len() as u64) as usize];
                         let server = if errors { t.requests * 8 / 100 } else { t.requests / 500 };
                         let client = t.requests / 1000;
+                        let misses = match grain {
+                            2 => 1 + (h >> 32) % 3,
+                            _ => u64::from(mix(h ^ start as u64 ^ 0x5eed).is_multiple_of(24)),
+                        };
+                        let hits = t.requests.saturating_sub(server + client + misses);
+                        let model_bytes = 200 * 1024 + (h >> 40) % (1800 * 1024);
                         window.execute(params![
                             grain,
                             m.rm_id,
@@ -162,6 +172,9 @@ pub fn generate_telemetry(
                             server as i64,
                             templates.fingerprint as i64,
                             t.stats,
+                            hits as i64,
+                            misses as i64,
+                            model_bytes as i64,
                         ])?;
                         report.windows += 1;
                     }

@@ -136,12 +136,19 @@ impl ModelCache {
 
     /// The loaded model for a resolved version, loading it if needed.
     pub async fn get(&self, resolved: &Resolved) -> Result<Arc<LoadedModel>, ServingError> {
+        self.fetch(resolved).await.map(|(model, _)| model)
+    }
+
+    /// The loaded model for a resolved version, and whether it was in
+    /// memory already (a hit) rather than loaded for this call or waited for
+    /// while another call loaded it (a miss).
+    pub async fn fetch(&self, resolved: &Resolved) -> Result<(Arc<LoadedModel>, bool), ServingError> {
         let key: Key = (resolved.name.clone(), resolved.version);
         let slot = Arc::clone(self.slots().entry(key.clone()).or_default());
         slot.last_used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
         if let Some(model) = slot.cell.get() {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Arc::clone(model));
+            return Ok((Arc::clone(model), true));
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         if self.failures.contains(&key) {
@@ -158,7 +165,7 @@ impl ModelCache {
                     self.remove_if_same(&key, &slot);
                     return Err(e);
                 }
-                Ok(model)
+                Ok((model, false))
             }
             Err(e) => {
                 self.remove_if_same(&key, &slot);

@@ -22,6 +22,8 @@ pub struct Inference {
     pub inputs: Vec<Tensor>,
     /// The model that answered.
     pub model: Arc<LoadedModel>,
+    /// Whether it was in memory already (else this request waited for its load).
+    pub cache_hit: bool,
 }
 
 impl Serving {
@@ -35,10 +37,10 @@ impl Serving {
         inputs: Vec<Tensor>,
         outputs: &[String],
     ) -> Result<Inference, ServingError> {
-        let (resolved, loaded) = self.model(model).await?;
+        let (resolved, loaded, cache_hit) = self.fetch(model).await?;
         let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
         let (inputs, produced) = predict(Arc::clone(&loaded), inputs).await?;
-        Ok(Inference { resolved, outputs: select_outputs(produced, outputs)?, inputs, model: loaded })
+        Ok(Inference { resolved, outputs: select_outputs(produced, outputs)?, inputs, model: loaded, cache_hit })
     }
 }
 

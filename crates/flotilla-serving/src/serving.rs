@@ -38,4 +38,11 @@ impl Serving {
         let loaded = self.cache.get(&resolved).await?;
         Ok((resolved, loaded))
     }
+
+    /// As [`Serving::model`], and whether the model was in memory already.
+    pub async fn fetch(&self, model: &ModelRef) -> Result<(Resolved, Arc<LoadedModel>, bool), ServingError> {
+        let resolved = self.resolver.resolve(model).await?;
+        let (loaded, hit) = self.cache.fetch(&resolved).await?;
+        Ok((resolved, loaded, hit))
+    }
 }

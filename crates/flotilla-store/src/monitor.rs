@@ -136,6 +136,30 @@ impl ErrorCounts {
     }
 }
 
+/// How a window's requests found their model in the serving cache: in
+/// memory (a hit) or waiting for it to load (a miss), and the loaded
+/// model's measured bytes (the largest seen in the window; 0 unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheCounts {
+    pub hits: u64,
+    pub misses: u64,
+    pub model_bytes: u64,
+}
+
+impl CacheCounts {
+    pub fn add(&mut self, o: &CacheCounts) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.model_bytes = self.model_bytes.max(o.model_bytes);
+    }
+
+    /// Hits over the requests that went through the cache (`None` without any).
+    pub fn hit_rate(&self) -> Option<f64> {
+        let total = self.hits + self.misses;
+        (total > 0).then(|| self.hits as f64 / total as f64)
+    }
+}
+
 /// What one base window of one version adds (a flush, a posted batch, labels).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowDelta {
@@ -148,6 +172,8 @@ pub struct WindowDelta {
     pub requests: u64,
     pub rows: u64,
     pub errors: ErrorCounts,
+    /// The serving cache's part (zero for posted telemetry).
+    pub cache: CacheCounts,
     /// The reference the drift counts in `stats` were binned against.
     pub fingerprint: Option<u64>,
     /// The encoded stats (opaque here; merged by [`StatsMerge`]).
@@ -185,6 +211,7 @@ pub struct WindowRow {
     pub requests: u64,
     pub rows: u64,
     pub errors: ErrorCounts,
+    pub cache: CacheCounts,
     pub fingerprint: Option<u64>,
     pub stats: Vec<u8>,
 }

@@ -85,6 +85,12 @@ pub struct FamilyServing {
     pub latency_fail: i64,
     /// Mean of the models' latest p99 latency, in ms.
     pub p99_avg_ms: Option<f64>,
+    /// Requests that found their model in memory, and those that waited for a load.
+    pub cache_hits: i64,
+    pub cache_misses: i64,
+    /// The memory its served models took on its heaviest day: each served
+    /// version's measured bytes once, summed over the day.
+    pub model_bytes_peak: i64,
 }
 
 /// Requests and errors of one bucket.

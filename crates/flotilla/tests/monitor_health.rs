@@ -373,6 +373,7 @@ fn drift_against_the_training_profile_and_a_baseline() {
         requests: 500,
         rows: 500,
         errors: ErrorCounts::default(),
+        cache: flotilla_store::monitor::CacheCounts::default(),
         fingerprint: Some(reference.fingerprint),
         stats: stats.to_bytes(),
         columns: Some((2, vec!["input_0".into(), "input_1".into(), "predict".into()])),

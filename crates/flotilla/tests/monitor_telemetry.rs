@@ -279,3 +279,65 @@ fn a_column_signature_names_the_features() {
     let names: Vec<&str> = w[0]["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["price", "qty", "predict"]);
 }
+
+/// The table `name` of a JSON report, as rows keyed by column.
+fn report_rows(report: &Value, name: &str) -> Vec<serde_json::Map<String, Value>> {
+    let t = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["tables"].as_array().unwrap())
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {report}"));
+    let columns: Vec<&str> = t["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let rows = t["rows"].as_array().unwrap();
+    rows.iter()
+        .map(|r| columns.iter().zip(r.as_array().unwrap()).map(|(c, v)| (c.to_string(), v.clone())).collect())
+        .collect()
+}
+
+#[test]
+fn cache_hits_misses_and_model_memory_reach_windows_and_the_report() {
+    let server = server("on");
+    let a = admin(&server);
+    register(&server, &a, "demand");
+    register(&server, &a, "supply");
+    let one = || Some(rows(&[[0.9, 0.0]]));
+    // demand: a load, two hits, unloaded, a load again; supply: one load.
+    for _ in 0..3 {
+        a.ok("POST", "/v2/models/demand/versions/1/infer", one());
+    }
+    a.ok("POST", "/v2/repository/models/demand/unload", Some(json!({})));
+    a.ok("POST", "/v2/models/demand/versions/1/infer", one());
+    a.ok("POST", "/v2/models/supply/versions/1/infer", one());
+
+    let day = |model: &str, n: u64| {
+        let path = format!("/api/monitor/v1/models/{model}/telemetry?version=1&grain=day&from=0");
+        let w = windows_until(&a, &path, |w| total(w, "requests") == n);
+        assert_eq!(w.len(), 1, "{model}: one day");
+        w[0]["cache"].clone()
+    };
+    let (demand, supply) = (day("demand", 4), day("supply", 1));
+    assert_eq!((demand["hits"].as_u64(), demand["misses"].as_u64()), (Some(2), Some(2)), "{demand}");
+    assert_eq!(demand["hit_rate"].as_f64(), Some(0.5));
+    assert_eq!((supply["hits"].as_u64(), supply["misses"].as_u64()), (Some(0), Some(1)), "{supply}");
+    let bytes = |c: &Value| c["model_bytes"].as_u64().unwrap();
+    // The same model file: the same measured size, which is what the cache counts.
+    assert!(bytes(&demand) > 0 && bytes(&demand) == bytes(&supply), "{demand} {supply}");
+    let metrics = a.call("GET", "/metrics", None).text();
+    assert!(metrics.contains("flotilla_model_cache_hits_total 2"), "the process counters agree:\n{metrics}");
+
+    // The report's serving section: the same counts, and both versions' bytes on that day.
+    let report = a.get("/api/reports/v1/report?last=7d&format=json");
+    let serving = report_rows(&report, "serving_families");
+    assert_eq!(serving.len(), 1, "both models are in no family: {serving:?}");
+    let row = &serving[0];
+    assert_eq!((row["cache_hits"].as_i64(), row["cache_misses"].as_i64()), (Some(2), Some(3)), "{row:?}");
+    assert!((row["cache_hit_rate"].as_f64().unwrap() - 0.4).abs() < 1e-9, "{row:?}");
+    let mib = row["model_memory_peak_mib"].as_f64().unwrap();
+    let want = (bytes(&demand) + bytes(&supply)) as f64 / (1024.0 * 1024.0);
+    assert!((mib - want).abs() < 1e-3, "{mib} MiB, want {want}");
+    let text =
+        report["sections"].as_array().unwrap().iter().find(|s| s["id"] == "serving").unwrap()["text"].to_string();
+    assert!(text.contains("40.0 % of requests found their model in memory"), "{text}");
+}

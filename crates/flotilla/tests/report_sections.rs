@@ -122,7 +122,9 @@ fn new_sections_match_the_api() {
     assert_eq!((serving[0][1].as_i64(), serving[0][3].as_i64()), (Some(2), Some(s0 + s1)), "{serving:?}");
     let weeks: i64 = table(&report, "serving_weeks").iter().map(|r| r[2].as_i64().unwrap()).sum();
     assert_eq!(weeks, s0 + s1);
-    assert!(section_text(&report, "serving").contains("not recorded"));
+    // Posted predictions went through no model cache.
+    assert!(section_text(&report, "serving").contains("No request went through the model cache"));
+    assert_eq!((serving[0][9].as_i64(), serving[0][10].as_i64()), (Some(0), Some(0)), "{serving:?}");
 
     // Data: champions on superseded data against the stale-lineage API.
     let stale = a.get("/api/data/v1/lineage/stale");

@@ -165,6 +165,10 @@ pub fn serving(
         "latency_warn",
         "latency_fail",
         "p99_avg_ms",
+        "cache_hits",
+        "cache_misses",
+        "cache_hit_rate",
+        "model_memory_peak_mib",
     ];
     if !whole {
         sections.push(section(
@@ -200,7 +204,7 @@ pub fn serving(
             "Latency is judged by the health job against its p99 objective ({p99} ms: warn above it, fail above twice it) for the models it judges (those with recent telemetry), as of its latest judgement."
         ),
         "Traffic is read from per-family sums of the daily serving roll-ups (UTC days starting in the period), kept as telemetry is written; pruning old telemetry leaves them.".into(),
-        "Cache hit rate and memory per family: not recorded. The server counts model-cache hits and loads for the whole process only (at /metrics), not per family.".into(),
+        cache_text(&per_family),
     ];
     if per_family.len() > TOP_FAMILIES {
         text.push(format!("The {TOP_FAMILIES} busiest of {} families are listed; totals cover all.", per_family.len()));
@@ -219,6 +223,10 @@ pub fn serving(
                 Cell::Int(s.latency_warn),
                 Cell::Int(s.latency_fail),
                 Cell::Num(s.p99_avg_ms),
+                Cell::Int(s.cache_hits),
+                Cell::Int(s.cache_misses),
+                Cell::Num(hit_rate(s.cache_hits, s.cache_misses)),
+                Cell::Num(Some(s.model_bytes_peak as f64 / MIB)),
             ]
         })
         .collect();
@@ -240,6 +248,36 @@ pub fn serving(
         ],
     ));
     Ok(())
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn hit_rate(hits: i64, misses: i64) -> Option<f64> {
+    (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64)
+}
+
+/// The cache's paragraph: the scope's hit rate and the heaviest family's memory.
+fn cache_text(per_family: &[flotilla_store::report::FamilyServing]) -> String {
+    let (hits, misses) = per_family.iter().fold((0, 0), |(h, m), s| (h + s.cache_hits, m + s.cache_misses));
+    let rate = match hit_rate(hits, misses) {
+        Some(r) => format!(
+            "{:.1} % of requests found their model in memory ({hits} hits, {misses} waited for a load)",
+            r * 100.0
+        ),
+        None => "No request went through the model cache in the period".into(),
+    };
+    let heaviest = per_family.iter().max_by_key(|s| s.model_bytes_peak).filter(|s| s.model_bytes_peak > 0);
+    let memory = match heaviest {
+        Some(s) => format!(
+            "; the heaviest family, {}, took {:.1} MiB of model memory on its heaviest day",
+            family_label(&s.family),
+            s.model_bytes_peak as f64 / MIB
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{rate}{memory}. A family's model memory on a day is the measured bytes of each version it served that day, counted once; its peak over the period's days is shown."
+    )
 }
 
 fn enum_text<T: serde::Serialize>(v: &T) -> String {

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use flotilla_app::auth::{Caller, Permission, denied};
-use flotilla_app::monitor::telemetry::{ErrorClass, InferRecord, Timing};
+use flotilla_app::monitor::telemetry::{CacheUse, ErrorClass, InferRecord, Timing};
 use flotilla_infer::{Tensor, TensorSpec};
 use flotilla_serving::{Inference, ModelRef, Serving};
 use serde_json::{Map, Value, json};
@@ -149,7 +149,7 @@ async fn recorded(
     {
         let total = started.elapsed().as_nanos() as u64;
         let timing = Timing { total_ns: total, ..Timing::default() };
-        let record = InferRecord { inputs: &[], outputs: &[], signature: &[], timing, error: Some(class) };
+        let record = InferRecord { inputs: &[], outputs: &[], signature: &[], timing, error: Some(class), cache: None };
         telemetry.record_infer(&resolved.name, resolved.version, &record);
     }
     error.into_response()
@@ -238,7 +238,8 @@ async fn run_infer(
         may_use_partition(s, caller, &model_ref).await?;
     }
     let wanted: Vec<String> = request.outputs.iter().map(|o| o.name.clone()).collect();
-    let Inference { resolved, outputs, inputs, model: loaded } = serving(s)?.infer(&model_ref, inputs, &wanted).await?;
+    let Inference { resolved, outputs, inputs, model: loaded, cache_hit } =
+        serving(s)?.infer(&model_ref, inputs, &wanted).await?;
     let inferred = Instant::now();
     let binary_default = flag(&request.parameters, "binary_data_output").unwrap_or(false);
     let selected: Vec<(Tensor, bool)> = if request.outputs.is_empty() {
@@ -267,8 +268,14 @@ async fn run_infer(
             infer_ns: (inferred - decoded).as_nanos() as u64,
             output_ns: (done - inferred).as_nanos() as u64,
         };
-        let record =
-            InferRecord { inputs: &inputs, outputs: &outputs, signature: &loaded.feature_names, timing, error: None };
+        let record = InferRecord {
+            inputs: &inputs,
+            outputs: &outputs,
+            signature: &loaded.feature_names,
+            timing,
+            error: None,
+            cache: Some(CacheUse { hit: cache_hit, model_bytes: loaded.size as u64 }),
+        };
         telemetry.record_infer(&resolved.name, resolved.version, &record);
     }
     let mut response = body.into_response();

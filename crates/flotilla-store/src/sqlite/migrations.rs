@@ -31,6 +31,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (21, include_str!("migrations/0021_health_batched_rollups.sql")),
     (23, include_str!("migrations/0023_name_order.sql")),
     (24, include_str!("migrations/0024_report_serving.sql")),
+    (25, include_str!("migrations/0025_serving_cache.sql")),
 ];
 
 fn versions() -> Vec<u32> {

@@ -15,16 +15,16 @@ use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::health::Baseline;
 use crate::monitor::{
-    ActivePage, ActiveQuery, ErrorCounts, FactDataset, Grain, KeptPrediction, MAX_FACT_DATASETS, MAX_IDS_PER_CALL,
-    MAX_VERSIONS_PER_CALL, MAX_WINDOWS_PER_READ, MergeOutcome, MonitorStore, MonitoredVersion, Retention, StatsMerge,
-    VersionFacts, WindowDelta, WindowQuery, WindowRow, Windows,
+    ActivePage, ActiveQuery, CacheCounts, ErrorCounts, FactDataset, Grain, KeptPrediction, MAX_FACT_DATASETS,
+    MAX_IDS_PER_CALL, MAX_VERSIONS_PER_CALL, MAX_WINDOWS_PER_READ, MergeOutcome, MonitorStore, MonitoredVersion,
+    Retention, StatsMerge, VersionFacts, WindowDelta, WindowQuery, WindowRow, Windows,
 };
 
 /// Rows one prune statement deletes at most (the writer is not held long).
 const PRUNE_CHUNK: i64 = 20_000;
 
 const WINDOW_COLUMNS: &str = "grain, rm_id, version, start_ms, length_ms, requests, rows, errors_client, \
-     errors_unavailable, errors_too_large, errors_server, fingerprint, stats";
+     errors_unavailable, errors_too_large, errors_server, fingerprint, stats, cache_hits, cache_misses, model_bytes";
 
 fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<VersionNumber> {
     let v: i64 = r.get(i)?;
@@ -49,6 +49,11 @@ fn window_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WindowRow> {
         },
         fingerprint: r.get::<_, Option<i64>>(11)?.map(|f| f as u64),
         stats: r.get(12)?,
+        cache: CacheCounts {
+            hits: r.get::<_, i64>(13)? as u64,
+            misses: r.get::<_, i64>(14)? as u64,
+            model_bytes: r.get::<_, i64>(15)? as u64,
+        },
     })
 }
 
@@ -95,14 +100,16 @@ fn merge_one(
         .map_err(|e| Error::internal(format!("telemetry window merge: {e}")))?;
     tx.prepare_cached(
         "INSERT INTO monitor_windows (grain, rm_id, version, start_ms, length_ms, requests, rows, errors_client, \
-         errors_unavailable, errors_too_large, errors_server, fingerprint, stats) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+         errors_unavailable, errors_too_large, errors_server, fingerprint, stats, cache_hits, cache_misses, \
+         model_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
          ON CONFLICT (grain, rm_id, version, start_ms) DO UPDATE SET \
          requests = requests + excluded.requests, rows = rows + excluded.rows, \
          errors_client = errors_client + excluded.errors_client, \
          errors_unavailable = errors_unavailable + excluded.errors_unavailable, \
          errors_too_large = errors_too_large + excluded.errors_too_large, \
          errors_server = errors_server + excluded.errors_server, \
+         cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses, \
+         model_bytes = max(model_bytes, excluded.model_bytes), \
          fingerprint = coalesce(excluded.fingerprint, fingerprint), stats = excluded.stats",
     )?
     .execute(params![
@@ -119,6 +126,9 @@ fn merge_one(
         d.errors.server as i64,
         d.fingerprint.map(|f| f as i64),
         stats,
+        d.cache.hits as i64,
+        d.cache.misses as i64,
+        d.cache.model_bytes as i64,
     ])?;
     Ok(())
 }

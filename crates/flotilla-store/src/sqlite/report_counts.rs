@@ -228,11 +228,12 @@ pub(super) fn serving(
         "WITH fam AS (SELECT family_id, name FROM families WHERE :family IS NULL OR name = :family
                       UNION ALL SELECT -1, '' WHERE :family IS NULL),
               traffic AS (SELECT d.family_id, max(d.models) AS served, sum(d.requests) AS requests,
-                                 sum(d.rows) AS rows, sum(d.errors) AS errors
+                                 sum(d.rows) AS rows, sum(d.errors) AS errors, sum(d.cache_hits) AS hits,
+                                 sum(d.cache_misses) AS misses, max(d.model_bytes) AS bytes
                           FROM fam CROSS JOIN report_serving_days d ON d.family_id = fam.family_id
                           WHERE d.day >= :from AND d.day < :to GROUP BY d.family_id)
          SELECT fam.name, t.served, t.requests, t.errors, coalesce(l.warn, 0), coalesce(l.fail, 0),
-                l.total / nullif(l.valued, 0), t.rows
+                l.total / nullif(l.valued, 0), t.rows, t.hits, t.misses, t.bytes
          FROM traffic t JOIN fam ON fam.family_id = t.family_id
          LEFT JOIN report_latency l ON l.family_id = t.family_id
          ORDER BY t.requests + t.rows DESC, fam.name",
@@ -286,7 +287,8 @@ pub(super) fn drifted_models(
 }
 
 /// A [`FamilyServing`] from a row of (family, models served, requests,
-/// errors, latency warn, latency fail, mean p99, rows), as both serving plans select it.
+/// errors, latency warn, latency fail, mean p99, rows, cache hits, cache
+/// misses, peak day's model bytes), as both serving plans select it.
 pub(super) fn family_serving(r: &rusqlite::Row<'_>) -> rusqlite::Result<FamilyServing> {
     Ok(FamilyServing {
         family: r.get(0)?,
@@ -297,6 +299,9 @@ pub(super) fn family_serving(r: &rusqlite::Row<'_>) -> rusqlite::Result<FamilySe
         latency_fail: r.get(5)?,
         p99_avg_ms: r.get(6)?,
         rows: r.get(7)?,
+        cache_hits: r.get(8)?,
+        cache_misses: r.get(9)?,
+        model_bytes_peak: r.get(10)?,
     })
 }
 

@@ -165,20 +165,22 @@ impl ReportSectionStore for SqliteStore {
                 "WITH {}, days AS (
                    SELECT s.family, w.start_ms, count(DISTINCT w.rm_id) AS served, sum(w.requests) AS requests,
                      sum(w.rows) AS rows,
-                     sum(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server) AS errors
+                     sum(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server) AS errors,
+                     sum(w.cache_hits) AS hits, sum(w.cache_misses) AS misses, sum(w.model_bytes) AS bytes
                    FROM monitor_windows w CROSS JOIN scoped s ON s.rm_id = w.rm_id
                    WHERE w.grain = 2 AND w.start_ms >= :from AND w.start_ms < :to
                    GROUP BY s.family, w.start_ms),
                  traffic AS (
                    SELECT family, max(served) AS served, sum(requests) AS requests, sum(rows) AS rows,
-                     sum(errors) AS errors
+                     sum(errors) AS errors, sum(hits) AS hits, sum(misses) AS misses, max(bytes) AS bytes
                    FROM days GROUP BY family),
                  latency AS (
                    SELECT s.family, sum(h.status = 'warn') AS warn, sum(h.status = 'fail') AS fail, avg(h.value) AS p99
                    FROM model_health h CROSS JOIN scoped s ON s.rm_id = h.rm_id
                    WHERE h.check_name = 'latency_p99'
                    GROUP BY s.family)
-                 SELECT t.family, t.served, t.requests, t.errors, COALESCE(l.warn, 0), COALESCE(l.fail, 0), l.p99, t.rows
+                 SELECT t.family, t.served, t.requests, t.errors, COALESCE(l.warn, 0), COALESCE(l.fail, 0), l.p99, t.rows,
+                   t.hits, t.misses, t.bytes
                  FROM traffic t LEFT JOIN latency l ON l.family = t.family ORDER BY t.requests + t.rows DESC, t.family",
                 scoped(f)
             );

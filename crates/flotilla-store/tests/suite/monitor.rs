@@ -3,7 +3,8 @@
 
 use flotilla_core::{ErrorKind, VersionNumber};
 use flotilla_store::monitor::{
-    ActiveQuery, DAY_MS, ErrorCounts, Grain, HOUR_MS, KeptPrediction, Retention, StatsMerge, WindowDelta, WindowQuery,
+    ActiveQuery, CacheCounts, DAY_MS, ErrorCounts, Grain, HOUR_MS, KeptPrediction, Retention, StatsMerge, WindowDelta,
+    WindowQuery,
 };
 use flotilla_store::{NewModelVersion, Store};
 
@@ -29,6 +30,8 @@ fn delta(model: &str, v: VersionNumber, start_ms: i64, requests: u64, tag: u8) -
         requests,
         rows: requests * 2,
         errors: ErrorCounts { client: 1, ..ErrorCounts::default() },
+        // One miss per delta, the rest hits; the model's bytes grow with the tag.
+        cache: CacheCounts { hits: requests - 1, misses: 1, model_bytes: 1000 * tag as u64 },
         fingerprint: Some(7),
         stats: vec![tag],
         columns: Some((1, vec!["x".into(), "y".into()])),
@@ -75,6 +78,9 @@ pub fn windows_roll_up_prune_and_page(store: &dyn Store) {
     assert_eq!(days.len(), 2, "one day per version");
     assert_eq!((days[0].requests, days[0].rows, days[0].errors.client, days[0].fingerprint), (12, 24, 3, Some(7)));
     assert_eq!(days[0].length_ms, DAY_MS);
+    // Cache hits and misses add up; a model's bytes are the largest seen.
+    assert_eq!(days[0].cache, CacheCounts { hits: 9, misses: 3, model_bytes: 3000 });
+    assert_eq!(hours[0].cache, CacheCounts { hits: 5, misses: 2, model_bytes: 2000 });
 
     // Unknown model or version: not found.
     assert_eq!(kind(store.windows(&query("nope", None, Grain::Day))), ErrorKind::NotFound);

@@ -31,7 +31,7 @@ use flotilla_core::VersionNumber;
 use flotilla_drift::{Reference, Window};
 use flotilla_infer::Tensor;
 use flotilla_store::Store;
-use flotilla_store::monitor::{ErrorCounts, Retention, WindowDelta};
+use flotilla_store::monitor::{CacheCounts, ErrorCounts, Retention, WindowDelta};
 
 use self::stats::{ColumnStats, LATENCY_BUCKETS, StatsMerger, WindowStats, latency_bucket};
 use self::tensors::{Drift, column_names, record_tensor, rows_of, width};
@@ -101,6 +101,17 @@ pub struct InferRecord<'a> {
     pub signature: &'a [String],
     pub timing: Timing,
     pub error: Option<ErrorClass>,
+    /// How the model was found (`None` when no model answered).
+    pub cache: Option<CacheUse>,
+}
+
+/// How a request found its model in the serving cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheUse {
+    /// In memory already; else the request waited for its load.
+    pub hit: bool,
+    /// The loaded model's measured bytes.
+    pub model_bytes: u64,
 }
 
 /// A (count, cumulative ns) pair of V2's statistics.
@@ -137,6 +148,7 @@ struct Open {
     requests: u64,
     rows: u64,
     errors: ErrorCounts,
+    cache: CacheCounts,
     stats: WindowStats,
     /// The reference `stats.drift` is binned against.
     fingerprint: Option<u64>,
@@ -334,6 +346,10 @@ impl Telemetry {
             open.stats.latency = vec![0; LATENCY_BUCKETS];
         }
         open.stats.latency[latency_bucket(t.total_ns)] += 1;
+        if let Some(c) = rec.cache {
+            let used = CacheCounts { hits: c.hit.into(), misses: (!c.hit).into(), model_bytes: c.model_bytes };
+            open.cache.add(&used);
+        }
         if rec.error.is_some() {
             return;
         }
@@ -411,6 +427,7 @@ impl Telemetry {
                             requests: w.requests,
                             rows: w.rows,
                             errors: w.errors,
+                            cache: w.cache,
                             fingerprint: w.fingerprint,
                             stats: w.stats.to_bytes(),
                             columns,

@@ -41,12 +41,23 @@ pub struct WindowAnswer {
     pub requests: u64,
     pub rows: u64,
     pub errors: ErrorsAnswer,
+    pub cache: CacheAnswer,
     pub latency_ms: LatencyAnswer,
     pub features: Vec<FeatureAnswer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub performance: Option<PerformanceAnswer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_fingerprint: Option<String>,
+}
+
+/// How the window's requests found their model in the serving cache.
+#[derive(Debug, Serialize)]
+pub struct CacheAnswer {
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_rate: Option<f64>,
+    /// The loaded model's measured bytes (the largest seen in the window; 0 unknown).
+    pub model_bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,6 +151,12 @@ fn window_answer(row: &WindowRow, names: &(usize, Vec<String>)) -> WindowAnswer 
             too_large: row.errors.too_large,
             server: row.errors.server,
             total: row.errors.total(),
+        },
+        cache: CacheAnswer {
+            hits: row.cache.hits,
+            misses: row.cache.misses,
+            hit_rate: row.cache.hit_rate(),
+            model_bytes: row.cache.model_bytes,
         },
         latency_ms: LatencyAnswer {
             p50: latency_quantile_ms(&stats.latency, 0.5),

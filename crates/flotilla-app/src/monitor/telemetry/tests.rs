@@ -68,6 +68,7 @@ fn a_ten_feature_model_hour_stays_under_two_kilobytes() {
             requests: 600,
             rows: 600,
             errors: ErrorCounts::default(),
+            cache: flotilla_store::monitor::CacheCounts::default(),
             fingerprint: Some(reference.fingerprint),
             stats: minute(&reference, &mut rng, 600).to_bytes(),
             columns: None,
@@ -106,14 +107,18 @@ fn a_ten_feature_model_hour_stays_under_two_kilobytes() {
 fn idle_versions_are_dropped_after_their_windows_flush() {
     use flotilla_infer::Tensor;
 
-    use super::{IDLE_WINDOWS, InferRecord, Telemetry, TelemetryConfig, Timing, now_ms};
+    use super::{CacheUse, IDLE_WINDOWS, InferRecord, Telemetry, TelemetryConfig, Timing, now_ms};
     let t = Telemetry::new(TelemetryConfig { window_ms: 1000, retention: Retention::default() });
     let input = [Tensor::f32("x", vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, f32::NAN])];
     let out = Tensor::f32("y", vec![2], vec![0.5, 0.7]);
     let timing = Timing { total_ns: 1_000_000, ..Timing::default() };
     for v in 1..=3 {
-        let rec = InferRecord { inputs: &input, outputs: &[&out], signature: &[], timing, error: None };
-        t.record_infer("m", VersionNumber::new(v).unwrap(), &rec);
+        // Each version loads, then is found in memory (version 3 twice).
+        for hit in [false, true, v == 3] {
+            let cache = Some(CacheUse { hit, model_bytes: 1000 * v as u64 });
+            let rec = InferRecord { inputs: &input, outputs: &[&out], signature: &[], timing, error: None, cache };
+            t.record_infer("m", VersionNumber::new(v).unwrap(), &rec);
+        }
     }
     assert_eq!(t.active(), 3);
     assert_eq!(t.v2_stats("m", None).len(), 3);
@@ -121,9 +126,12 @@ fn idle_versions_are_dropped_after_their_windows_flush() {
     let now = now_ms();
     let deltas = t.take_closed(now + 1000, false);
     assert_eq!(deltas.len(), 3, "one closed window per version");
+    let cache: Vec<_> =
+        deltas.iter().map(|d| (d.version.get(), d.cache.hits, d.cache.misses, d.cache.model_bytes)).collect();
+    assert!(cache.contains(&(1, 1, 2, 1000)) && cache.contains(&(3, 2, 1, 3000)), "{cache:?}");
     let stats = WindowStats::from_bytes(&deltas[0].stats).unwrap();
     assert_eq!(stats.columns.len(), 4, "three inputs by position, one output");
-    assert_eq!((stats.columns[2].count, stats.columns[2].nans), (1, 1));
+    assert_eq!((stats.columns[2].count, stats.columns[2].nans), (3, 3), "three requests");
     assert_eq!(deltas[0].columns.as_ref().unwrap().1, ["input_0", "input_1", "input_2", "y"]);
     for k in 1..IDLE_WINDOWS as i64 {
         assert!(t.take_closed(now + 1000 * (k + 1), false).is_empty());
