@@ -339,5 +339,5 @@ fn cache_hits_misses_and_model_memory_reach_windows_and_the_report() {
     assert!((mib - want).abs() < 1e-3, "{mib} MiB, want {want}");
     let text =
         report["sections"].as_array().unwrap().iter().find(|s| s["id"] == "serving").unwrap()["text"].to_string();
-    assert!(text.contains("40.0 % of requests found their model in memory"), "{text}");
+    assert!(text.contains("40.00 % of requests found their model in memory"), "{text}");
 }

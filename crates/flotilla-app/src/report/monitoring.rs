@@ -261,7 +261,7 @@ fn cache_text(per_family: &[flotilla_store::report::FamilyServing]) -> String {
     let (hits, misses) = per_family.iter().fold((0, 0), |(h, m), s| (h + s.cache_hits, m + s.cache_misses));
     let rate = match hit_rate(hits, misses) {
         Some(r) => format!(
-            "{:.1} % of requests found their model in memory ({hits} hits, {misses} waited for a load)",
+            "{:.2} % of requests found their model in memory ({hits} hits, {misses} waited for a load)",
             r * 100.0
         ),
         None => "No request went through the model cache in the period".into(),
@@ -269,14 +269,14 @@ fn cache_text(per_family: &[flotilla_store::report::FamilyServing]) -> String {
     let heaviest = per_family.iter().max_by_key(|s| s.model_bytes_peak).filter(|s| s.model_bytes_peak > 0);
     let memory = match heaviest {
         Some(s) => format!(
-            "; the heaviest family, {}, took {:.1} MiB of model memory on its heaviest day",
+            "; the heaviest family, {}, served {:.1} MiB of models on its heaviest day",
             family_label(&s.family),
             s.model_bytes_peak as f64 / MIB
         ),
         None => String::new(),
     };
     format!(
-        "{rate}{memory}. A family's model memory on a day is the measured bytes of each version it served that day, counted once; its peak over the period's days is shown."
+        "{rate}{memory}. A family's model memory on a day is the measured bytes (as loaded) of each version it served that day, each counted once: what serving that day without a reload needs, an upper bound of what it held at once; its heaviest day is shown."
     )
 }
 
