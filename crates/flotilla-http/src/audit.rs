@@ -5,7 +5,6 @@
 //! route, `GET /api/fleet/v1/audit/events`.
 
 use axum::extract::{MatchedPath, RawQuery, Request, State};
-use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
@@ -22,9 +21,10 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// Middleware (inside authentication): runs a request that may change
-/// something under its audit context. Reads change nothing and skip it.
+/// something under its audit context. Reads change nothing and skip it,
+/// as do the POSTs that only read (searches, V2 inference).
 pub(crate) async fn context(request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if crate::auth::is_read(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
     let route = request.extensions().get::<MatchedPath>().map_or_else(|| request.uri().path(), MatchedPath::as_str);

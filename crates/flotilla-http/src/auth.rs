@@ -94,7 +94,7 @@ impl Surface {
 
 /// Whether a read-only token may make this request: reads, searches, and V2
 /// inference (it changes nothing; the permission piece gates it by USE).
-fn is_read(method: &Method, path: &str) -> bool {
+pub(crate) fn is_read(method: &Method, path: &str) -> bool {
     if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
         return true;
     }
@@ -121,9 +121,14 @@ fn credentials(headers: &HeaderMap) -> Option<Credentials> {
     }
 }
 
+/// The authenticator a middleware needs (`None`: `--auth none`); a
+/// middleware's state is cloned per request, and this is one reference
+/// count where the whole `AppState` is several.
+pub(crate) type AuthState = Option<std::sync::Arc<Authenticator>>;
+
 /// The middleware: establishes the caller or refuses the request.
-pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(auth) = state.auth.as_ref() else {
+pub(crate) async fn authenticate(State(auth): State<AuthState>, mut request: Request, next: Next) -> Response {
+    let Some(auth) = auth.as_deref() else {
         return next.run(request).await;
     };
     let path = request.uri().path();

@@ -133,14 +133,14 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
 /// request's id and origin.
 fn finish(routes: Router<AppState>, state: AppState, allowed: AllowedHosts, edge: Edge) -> Router {
     routes
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), permissions::check))
+        .route_layer(axum::middleware::from_fn_with_state(state.auth.clone(), permissions::check))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(audit::context))
         .layer(axum::middleware::from_fn_with_state(edge.rate_limits, rate_limit::check))
         .layer(axum::middleware::from_fn(access_log::note_caller))
-        .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.auth.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn(access_log::record))
         .layer(axum::middleware::from_fn_with_state(allowed, host_check::check_host))
         .layer(axum::middleware::from_fn_with_state(edge.trusted_proxies, request_meta::assign))

@@ -219,6 +219,18 @@ impl Authenticator {
     /// The caller a header proved earlier, while its verification stands
     /// (`None`: decode the header and call [`Self::authenticate_header`]).
     pub async fn cached_header(&self, key: &HeaderKey) -> Result<Option<Caller>, Error> {
+        // The common case under one read lock: the generation checked
+        // recently and the header cached under it.
+        let fresh = {
+            let cache = self.read();
+            let polled = cache.checked.is_some_and(|at| at.elapsed() < GENERATION_POLL);
+            polled.then(|| Self::entry(&cache, &key.0, cache.generation)).flatten()
+        };
+        if let Some(caller) = fresh {
+            self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            self.touch(&caller);
+            return Ok(Some(caller));
+        }
         let generation = self.generation().await?;
         Ok(self.hit(&key.0, generation))
     }
@@ -292,7 +304,11 @@ impl Authenticator {
     }
 
     fn cached(&self, key: &[u8; 32], generation: u64) -> Option<Caller> {
-        let cache = self.read();
+        Self::entry(&self.read(), key, generation)
+    }
+
+    /// The caller cached under `key` at `generation`, while it stands.
+    fn entry(cache: &Cache, key: &[u8; 32], generation: u64) -> Option<Caller> {
         let hit = cache.entries.get(key).filter(|c| cache.generation == generation && c.until > Instant::now())?;
         if hit.token_expires_at.is_some_and(|at| at <= now_ms()) {
             return None;

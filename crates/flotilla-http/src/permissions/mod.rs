@@ -14,7 +14,7 @@ mod source;
 mod table;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
@@ -26,6 +26,7 @@ use flotilla_store::Visible;
 use serde::Deserialize;
 use std::collections::HashMap;
 
+use crate::auth::AuthState;
 use crate::error::ApiError;
 use crate::v2::error::V2Error;
 use crate::wire::{MAX_JSON_BODY, Mlflow, lenient};
@@ -108,25 +109,25 @@ impl Locator {
 }
 
 /// The middleware (a route layer: it runs once the route is matched).
-pub(crate) async fn check(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(auth) = state.auth.clone() else {
+pub(crate) async fn check(State(auth): State<AuthState>, mut request: Request, next: Next) -> Response {
+    let Some(auth) = auth else {
         return next.run(request).await;
     };
-    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
-        // Only the open probes reach a route without a caller.
-        return next.run(request).await;
-    };
-    if caller.is_admin {
+    if request.extensions().get::<Caller>().is_none_or(|c| c.is_admin) {
+        // Only the open probes reach a route without a caller; admins pass.
         return next.run(request).await;
     }
+    // Taken out while the request is checked and put back after (no copy).
+    let Some(caller) = request.extensions_mut().remove::<Caller>() else { return next.run(request).await };
     let v2 = request.uri().path().starts_with("/v2");
-    let template = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
-    let declared = template.as_deref().and_then(|t| need(request.method(), t));
+    let template = request.extensions().get::<MatchedPath>().cloned();
+    let template = template.as_ref().map(MatchedPath::as_str);
+    let declared = template.and_then(|t| need(request.method(), t));
     let Some(need) = declared else {
         tracing::warn!(method = %request.method(), route = ?template, "refused a route with no declared permission");
         return refuse(v2, denied());
     };
-    let second = template.as_deref().and_then(|t| table::also(request.method(), t));
+    let second = template.and_then(|t| table::also(request.method(), t));
     let checked = match authorize(&auth, &caller, need, request).await {
         Ok(request) => match second {
             Some(need) => authorize(&auth, &caller, need, request).await,
@@ -135,7 +136,10 @@ pub(crate) async fn check(State(state): State<AppState>, request: Request, next:
         Err(e) => Err(e),
     };
     match checked {
-        Ok(request) => next.run(request).await,
+        Ok(mut request) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
         Err(e) => refuse(v2, e),
     }
 }
@@ -217,10 +221,11 @@ async fn locate_in(request: Request, locate: Locate) -> Result<(Request, Option<
     match locate {
         Locate::Path(p) | Locate::RunPath(p) | Locate::LoggedModelPath(p) => {
             let (mut parts, body) = request.into_parts();
-            let params = Path::<HashMap<String, String>>::from_request_parts(&mut parts, &())
-                .await
-                .map_err(|e| Error::invalid(e.body_text()))?;
-            Ok((Request::from_parts(parts, body), params.0.get(p).cloned()))
+            // The one parameter, percent-decoded, without a map of them all.
+            let params =
+                RawPathParams::from_request_parts(&mut parts, &()).await.map_err(|e| Error::invalid(e.body_text()))?;
+            let value = params.iter().find(|(k, _)| *k == p).map(|(_, v)| v.to_string());
+            Ok((Request::from_parts(parts, body), value))
         }
         Locate::ArtifactPath => {
             let (mut parts, body) = request.into_parts();
