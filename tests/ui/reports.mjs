@@ -1,5 +1,5 @@
 // Fleet reports in headless Chromium (run by tests/ui/run.sh on the generated fleet, its own
-// server): the /reports form, a fleet report and a family report with every section rendered
+// server): the /reports form, a fleet, a family, a partition and a tag report with every section rendered
 // (one screenshot per section in $SHOTS/reports-*.png), the self-contained document with its
 // inline styles applied under the page's CSP and its print layout (a PDF), and bad input
 // (an unknown family, an empty period, a period in the future) answered with a clear message;
@@ -86,6 +86,18 @@ await step("a family report covers that family only", async () => {
   await sections("family");
   const rows = await page.locator("#table-inventory_families tbody tr").count();
   assert.equal(rows, 1);
+});
+
+await step("a partition report and a tag report cover their scope", async () => {
+  for (const [kind, query, scope] of [
+    ["partition", `family=${encodeURIComponent(family)}&partition=region=r000&last=400d`, "partition region=r000"],
+    ["tag", `tag=flotilla.family=${encodeURIComponent(family)}&last=400d`, `models tagged flotilla.family=${family}`],
+  ]) {
+    const r = await page.goto(`${BASE}/reports?${query}`);
+    assert.equal(r.status(), 200, query);
+    await sections(kind);
+    assert.ok((await page.textContent("main")).includes(scope), `${kind}: the scope is stated`);
+  }
 });
 
 await step("the document is self-contained and prints a section per page", async () => {
