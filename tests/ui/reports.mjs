@@ -76,7 +76,7 @@ await step("the new sections draw their plots over tables", async () => {
   // The generated fleet has no telemetry: the cache is said to be unused, its columns are there.
   assert.ok((await page.locator("section#serving").textContent()).includes("No request went through the model cache"));
   for (const column of ["cache_hit_rate", "model_memory_peak_mib"]) {
-    assert.equal(await page.locator(`#table-serving_families th:text-is("${column}")`).count(), 1, column);
+    assert.equal(await page.locator(`#table-serving_cache th:text-is("${column}")`).count(), 1, column);
   }
   assert.ok((await page.locator("#table-quality_regressions").count()) === 1, "regressions table");
 });

@@ -329,7 +329,7 @@ fn cache_hits_misses_and_model_memory_reach_windows_and_the_report() {
 
     // The report's serving section: the same counts, and both versions' bytes on that day.
     let report = a.get("/api/reports/v1/report?last=7d&format=json");
-    let serving = report_rows(&report, "serving_families");
+    let serving = report_rows(&report, "serving_cache");
     assert_eq!(serving.len(), 1, "both models are in no family: {serving:?}");
     let row = &serving[0];
     assert_eq!((row["cache_hits"].as_i64(), row["cache_misses"].as_i64()), (Some(2), Some(3)), "{row:?}");

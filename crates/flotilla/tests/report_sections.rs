@@ -124,7 +124,8 @@ fn new_sections_match_the_api() {
     assert_eq!(weeks, s0 + s1);
     // Posted predictions went through no model cache.
     assert!(section_text(&report, "serving").contains("No request went through the model cache"));
-    assert_eq!((serving[0][9].as_i64(), serving[0][10].as_i64()), (Some(0), Some(0)), "{serving:?}");
+    let cache = table(&report, "serving_cache");
+    assert_eq!((cache[0][1].as_i64(), cache[0][2].as_i64()), (Some(0), Some(0)), "{cache:?}");
 
     // Data: champions on superseded data against the stale-lineage API.
     let stale = a.get("/api/data/v1/lineage/stale");

@@ -165,11 +165,9 @@ pub fn serving(
         "latency_warn",
         "latency_fail",
         "p99_avg_ms",
-        "cache_hits",
-        "cache_misses",
-        "cache_hit_rate",
-        "model_memory_peak_mib",
     ];
+    // A table of its own: with the traffic's, too wide for a printed page.
+    let cache_columns = ["family", "cache_hits", "cache_misses", "cache_hit_rate", "model_memory_peak_mib"];
     if !whole {
         sections.push(section(
             "serving",
@@ -178,6 +176,7 @@ pub fn serving(
             None,
             vec![
                 table("serving_families", &columns, Vec::new()),
+                table("serving_cache", &cache_columns, Vec::new()),
                 table("serving_weeks", &["from", "requests", "rows", "errors"], Vec::new()),
             ],
         ));
@@ -223,6 +222,15 @@ pub fn serving(
                 Cell::Int(s.latency_warn),
                 Cell::Int(s.latency_fail),
                 Cell::Num(s.p99_avg_ms),
+            ]
+        })
+        .collect();
+    let cache = per_family
+        .iter()
+        .take(TOP_FAMILIES)
+        .map(|s| {
+            vec![
+                Cell::Text(family_label(&s.family)),
                 Cell::Int(s.cache_hits),
                 Cell::Int(s.cache_misses),
                 Cell::Num(hit_rate(s.cache_hits, s.cache_misses)),
@@ -244,6 +252,7 @@ pub fn serving(
         Some(Plot { label: 0, value: 3, column: None, caption: "Rows predicted per family".into() }),
         vec![
             table("serving_families", &columns, rows),
+            table("serving_cache", &cache_columns, cache),
             table("serving_weeks", &["from", "requests", "rows", "errors"], weeks),
         ],
     ));
