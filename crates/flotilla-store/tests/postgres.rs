@@ -104,6 +104,8 @@ case!(plans::visibility_with_every_filter_and_sort);
 case!(insights::insights_are_bounded_reads);
 case!(lineage::datasets_and_lineage_both_ways);
 case!(lineage::lineage_pages_walk_to_the_end);
+case!(monitor::windows_roll_up_prune_and_page);
+case!(monitor::predictions_are_capped_and_claimed);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {

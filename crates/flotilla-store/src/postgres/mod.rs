@@ -8,8 +8,10 @@
 //! tokens, grants, the grant log), UI sessions, the audit trail, families,
 //! fleet search and facets, version search, insights, dataset profiles,
 //! bulk registration and alias changes, promotion (dry run, apply,
-//! rollback, the alias audit log), datasets and lineage, gc. Not yet
-//! ported: health, alerts, monitor, reports (sections and schedules); each of
+//! rollback, the alias audit log), datasets and lineage, gc, serving
+//! telemetry (windows and kept predictions; version facts by the trait's
+//! default, one version at a time). Not yet
+//! ported: health, alerts, reports (sections and schedules); each of
 //! their calls answers `ErrorKind::Internal` "... is not yet available on
 //! PostgreSQL" ([`unported`]), never a panic.
 //!
