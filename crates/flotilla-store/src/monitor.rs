@@ -183,6 +183,22 @@ pub struct WindowDelta {
     pub columns: Option<(usize, Vec<String>)>,
 }
 
+impl WindowDelta {
+    /// The windows this delta adds into, `(grain, start, length)`: its base
+    /// window, hour and day, those still within `retention` at `now_ms`
+    /// (every backend merges by this).
+    pub fn windows_within(&self, retention: &Retention, now_ms: i64) -> impl Iterator<Item = (Grain, i64, i64)> {
+        let (start_ms, length_ms) = (self.start_ms, self.length_ms);
+        Grain::ALL.into_iter().filter_map(move |grain| {
+            let (start, len) = match grain {
+                Grain::Base => (start_ms, length_ms),
+                Grain::Hour | Grain::Day => grain.window_of(start_ms, length_ms),
+            };
+            (start >= retention.cut(grain, now_ms)).then_some((grain, start, len))
+        })
+    }
+}
+
 /// Merges encoded stats; implemented by the application layer, which owns
 /// the encoding. `stored` is `None` for a new window: the merge may keep
 /// less of the delta at coarser or finer grains (a day keeps full profiles,

@@ -22,6 +22,7 @@ pub mod postgres;
 mod process;
 pub mod procfs;
 mod reply;
+pub mod report;
 mod requester;
 mod s3;
 mod server;

@@ -280,22 +280,6 @@ fn a_column_signature_names_the_features() {
     assert_eq!(names, ["price", "qty", "predict"]);
 }
 
-/// The table `name` of a JSON report, as rows keyed by column.
-fn report_rows(report: &Value, name: &str) -> Vec<serde_json::Map<String, Value>> {
-    let t = report["sections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["tables"].as_array().unwrap())
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no table {name} in {report}"));
-    let columns: Vec<&str> = t["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-    let rows = t["rows"].as_array().unwrap();
-    rows.iter()
-        .map(|r| columns.iter().zip(r.as_array().unwrap()).map(|(c, v)| (c.to_string(), v.clone())).collect())
-        .collect()
-}
-
 #[test]
 fn cache_hits_misses_and_model_memory_reach_windows_and_the_report() {
     let server = server("on");
@@ -329,7 +313,7 @@ fn cache_hits_misses_and_model_memory_reach_windows_and_the_report() {
 
     // The report's serving section: the same counts, and both versions' bytes on that day.
     let report = a.get("/api/reports/v1/report?last=7d&format=json");
-    let serving = report_rows(&report, "serving_cache");
+    let serving = flotilla_testkit::report::keyed_rows(&report, "serving_cache");
     assert_eq!(serving.len(), 1, "both models are in no family: {serving:?}");
     let row = &serving[0];
     assert_eq!((row["cache_hits"].as_i64(), row["cache_misses"].as_i64()), (Some(2), Some(3)), "{row:?}");

@@ -10,6 +10,7 @@
 use flotilla_store::HealthStore;
 use flotilla_store::SqliteStore;
 use flotilla_store::health::{Check, CheckResult, HealthUpdate, Status};
+use flotilla_testkit::report::rows as table;
 use flotilla_testkit::{Requester as Client, TestServer, options};
 use serde_json::{Value, json};
 
@@ -20,17 +21,6 @@ const HOUR: i64 = 3_600_000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-fn table<'a>(report: &'a Value, name: &str) -> &'a Vec<Value> {
-    let t = report["sections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["tables"].as_array().unwrap())
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no table {name}"));
-    t["rows"].as_array().unwrap()
 }
 
 fn section_text(report: &Value, id: &str) -> String {

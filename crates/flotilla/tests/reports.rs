@@ -9,6 +9,7 @@
 
 use std::process::{Command, Output};
 
+use flotilla_testkit::report::rows as table;
 use flotilla_testkit::{Requester as Client, TestServer, options};
 use serde_json::{Value, json};
 
@@ -46,17 +47,6 @@ fn fleet(server: &TestServer) {
 
 fn section<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["sections"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no {id}"))
-}
-
-fn table<'a>(report: &'a Value, name: &str) -> &'a Vec<Value> {
-    let t = report["sections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["tables"].as_array().unwrap())
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no table {name}"));
-    t["rows"].as_array().unwrap()
 }
 
 fn headline(report: &Value, label: &str) -> i64 {

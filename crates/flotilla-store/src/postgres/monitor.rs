@@ -202,15 +202,8 @@ impl MonitorStore for PgStore {
                     }
                 };
                 let mut wrote = false;
-                for grain in Grain::ALL {
-                    let (start, len) = match grain {
-                        Grain::Base => (d.start_ms, d.length_ms),
-                        Grain::Hour | Grain::Day => grain.window_of(d.start_ms, d.length_ms),
-                    };
-                    if start < retention.cut(grain, now_ms) {
-                        continue;
-                    }
-                    merge_one(tx, id, d, (grain, start, len), merge)?;
+                for window in d.windows_within(retention, now_ms) {
+                    merge_one(tx, id, d, window, merge)?;
                     out.windows += 1;
                     wrote = true;
                 }

@@ -222,14 +222,7 @@ impl MonitorStore for SqliteStore {
                     continue;
                 };
                 let mut wrote = false;
-                for grain in Grain::ALL {
-                    let (start, len) = match grain {
-                        Grain::Base => (d.start_ms, d.length_ms),
-                        Grain::Hour | Grain::Day => grain.window_of(d.start_ms, d.length_ms),
-                    };
-                    if start < retention.cut(grain, now_ms) {
-                        continue;
-                    }
+                for (grain, start, len) in d.windows_within(retention, now_ms) {
                     merge_one(tx, id, d, grain, start, len, merge)?;
                     out.windows += 1;
                     wrote = true;
