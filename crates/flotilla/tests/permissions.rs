@@ -453,3 +453,26 @@ fn partition_inference_is_judged_by_the_member_that_answers() {
     assert_eq!(ask("1").status, 200);
     assert_eq!(erin.status("POST", "/v2/models/shop.store=2/infer", Some(infer_body())), 403);
 }
+
+/// Concurrent first requests with one credential (a client's connection
+/// pool starting up) verify the password once: the others wait for that
+/// verification and find it cached. A wrong password is still refused to each.
+#[test]
+fn a_burst_of_first_requests_verifies_a_password_once() {
+    let server = server("READ");
+    let _dora = user(&server, "dora");
+    let verified = counter(&server, "flotilla_auth_password_verifications_total");
+    let barrier = std::sync::Barrier::new(8);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let dora = Client::basic(&server, "dora", PASSWORD);
+                barrier.wait();
+                dora.ok("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", None);
+            });
+        }
+    });
+    assert_eq!(counter(&server, "flotilla_auth_password_verifications_total"), verified + 1);
+    let wrong = Client::basic(&server, "dora", "not-her-password");
+    assert_eq!(wrong.status("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", None), 401);
+}

@@ -159,6 +159,10 @@ pub struct Authenticator {
     /// When each token or session last had its use recorded.
     touched: RwLock<HashMap<String, Instant>>,
     hashing: Semaphore,
+    /// Headers being verified now, each behind its own lock: concurrent
+    /// first requests with one credential (a client's connection pool)
+    /// verify it once, the others wait and find it cached.
+    verifying: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     /// Session cookies get `Secure` (`session.rs`).
     secure_cookies: bool,
     /// What a caller holds on a resource they have no grant on.
@@ -179,6 +183,7 @@ impl Authenticator {
             cache: RwLock::new(Cache { generation: 0, checked: None, entries: HashMap::new() }),
             touched: RwLock::new(HashMap::new()),
             hashing: Semaphore::new(HASHING_AT_ONCE),
+            verifying: Mutex::new(HashMap::new()),
             secure_cookies: false,
             default_permission: Permission::Read,
             permissions: permissions::Current::default(),
@@ -239,8 +244,27 @@ impl Authenticator {
     /// `Unauthenticated` (the same answer for an unknown user, a wrong
     /// password and a bad token); the caller is then cached under the header.
     pub async fn authenticate_header(&self, key: HeaderKey, credentials: Credentials) -> Result<Caller, Error> {
-        let generation = self.generation().await?;
-        self.verify(key.0, generation, credentials).await
+        let lock = {
+            let mut verifying = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(verifying.entry(key.0).or_default())
+        };
+        let answer = async {
+            let _turn = lock.lock().await;
+            // Verified while this request waited its turn?
+            let generation = self.generation().await?;
+            if let Some(caller) = self.hit(&key.0, generation) {
+                return Ok(caller);
+            }
+            self.verify(key.0, generation, credentials).await
+        }
+        .await;
+        let mut verifying = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
+        // The last request of a burst takes the lock away (one still waiting holds a clone).
+        if Arc::strong_count(&lock) == 2 {
+            verifying.remove(&key.0);
+        }
+        drop(verifying);
+        answer
     }
 
     /// A cached caller, its use noted.
