@@ -106,6 +106,7 @@ case!(lineage::datasets_and_lineage_both_ways);
 case!(lineage::lineage_pages_walk_to_the_end);
 case!(monitor::windows_roll_up_prune_and_page);
 case!(monitor::predictions_are_capped_and_claimed);
+case!(baselines::baselines_and_drift_settings_round_trip);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {

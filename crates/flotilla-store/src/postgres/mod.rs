@@ -10,8 +10,8 @@
 //! bulk registration and alias changes, promotion (dry run, apply,
 //! rollback, the alias audit log), datasets and lineage, gc, serving
 //! telemetry (windows and kept predictions; version facts by the trait's
-//! default, one version at a time). Not yet
-//! ported: health, alerts, reports (sections and schedules); each of
+//! default, one version at a time), drift settings and baselines. Not yet
+//! ported: health records and roll-ups, alerts, reports (sections and schedules); each of
 //! their calls answers `ErrorKind::Internal` "... is not yet available on
 //! PostgreSQL" ([`unported`]), never a panic.
 //!

@@ -4,6 +4,7 @@
 //! tests run on SQLite today and PostgreSQL later (`behaviour_suite!(ctor)`).
 
 pub mod auth;
+pub mod baselines;
 pub mod fleet;
 pub mod fleet_versions;
 pub mod health;
@@ -70,6 +71,7 @@ macro_rules! behaviour_suite {
         case!(lineage::datasets_and_lineage_both_ways);
         case!(lineage::lineage_pages_walk_to_the_end);
         case!(health::health_rolls_up_and_alerts_fire);
+        case!(baselines::baselines_and_drift_settings_round_trip);
         case!(health_batches::health_batches_match_a_recount);
         case!(monitor::windows_roll_up_prune_and_page);
         case!(monitor::predictions_are_capped_and_claimed);
