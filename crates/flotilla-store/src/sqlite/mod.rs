@@ -35,6 +35,8 @@ pub use metric_pairs::{MAX_PAIRED_METRICS, bucket as metric_bucket};
 mod metrics;
 mod migrations;
 mod monitor;
+#[cfg(test)]
+mod monitor_tests;
 mod name_order;
 mod profiles;
 mod promotion;

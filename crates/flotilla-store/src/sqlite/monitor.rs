@@ -23,8 +23,38 @@ use crate::monitor::{
 /// Rows one prune statement deletes at most (the writer is not held long).
 const PRUNE_CHUNK: i64 = 20_000;
 
-const WINDOW_COLUMNS: &str = "grain, rm_id, version, start_ms, length_ms, requests, rows, errors_client, \
-     errors_unavailable, errors_too_large, errors_server, fingerprint, stats, cache_hits, cache_misses, model_bytes";
+/// The columns [`window_row`] reads, in its order (a macro, so statements can `concat!` them).
+macro_rules! window_columns {
+    () => {
+        "grain, rm_id, version, start_ms, length_ms, requests, rows, errors_client, errors_unavailable, \
+         errors_too_large, errors_server, fingerprint, stats, cache_hits, cache_misses, model_bytes"
+    };
+}
+const WINDOW_COLUMNS: &str = window_columns!();
+
+// Statements run once per version of a page carry no bound `LIMIT`: SQLite
+// (3.50) reads a bound LIMIT's value while planning, so every new value
+// re-prepares the statement (parsing and planning it again), which was half
+// of the daily pass's CPU at 10⁶ versions. Their caps are kept in Rust.
+
+/// One version's windows of a grain in `[from, to)`, oldest first.
+pub(super) const WINDOW_PROBE: &str = concat!(
+    "SELECT ",
+    window_columns!(),
+    " FROM monitor_windows WHERE grain = ?1 AND rm_id = ?2 AND version = ?3 \
+     AND start_ms >= ?4 AND start_ms < ?5 ORDER BY start_ms"
+);
+
+/// One version's upstream datasets, training data first (at most
+/// [`MAX_FACT_DATASETS`] are read), with whether each keeps a profile and
+/// has a newer digest.
+pub(super) const FACT_DATASETS: &str = "SELECT de.name, de.digest, dv.context = 'training', \
+     de.profile_bytes IS NOT NULL, \
+     EXISTS (SELECT 1 FROM dataset_entities n WHERE n.name = de.name AND (n.creation_time > de.creation_time \
+             OR (n.creation_time = de.creation_time AND n.ds_id > de.ds_id))) \
+     FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id \
+     WHERE dv.rm_id = ?1 AND dv.version = ?2 \
+     ORDER BY dv.context IS NOT 'training', de.name, de.digest";
 
 fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<VersionNumber> {
     let v: i64 = r.get(i)?;
@@ -176,15 +206,8 @@ fn facts_of(tx: &Transaction<'_>, rm_id: i64, version: VersionNumber) -> StoreRe
         }),
     });
     let datasets = tx
-        .prepare_cached(
-            "SELECT de.name, de.digest, dv.context = 'training', de.profile_bytes IS NOT NULL, \
-             EXISTS (SELECT 1 FROM dataset_entities n WHERE n.name = de.name AND (n.creation_time > de.creation_time \
-                     OR (n.creation_time = de.creation_time AND n.ds_id > de.ds_id))) \
-             FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id \
-             WHERE dv.rm_id = ?1 AND dv.version = ?2 \
-             ORDER BY dv.context IS NOT 'training', de.name, de.digest LIMIT ?3",
-        )?
-        .query_map(params![rm_id, version.get(), MAX_FACT_DATASETS as i64], |r| {
+        .prepare_cached(FACT_DATASETS)?
+        .query_map(params![rm_id, version.get()], |r| {
             Ok(FactDataset {
                 name: r.get(0)?,
                 digest: r.get(1)?,
@@ -193,6 +216,7 @@ fn facts_of(tx: &Transaction<'_>, rm_id: i64, version: VersionNumber) -> StoreRe
                 superseded: r.get(4)?,
             })
         })?
+        .take(MAX_FACT_DATASETS)
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(VersionFacts { model, created_ms, family, baseline, datasets }))
 }
@@ -339,21 +363,16 @@ impl MonitorStore for SqliteStore {
             return Err(Error::invalid(format!("at most {MAX_VERSIONS_PER_CALL} versions per call")).into());
         }
         self.read(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {WINDOW_COLUMNS} FROM monitor_windows WHERE grain = ?1 AND rm_id = ?2 AND version = ?3 \
-                 AND start_ms >= ?4 AND start_ms < ?5 ORDER BY start_ms LIMIT ?6"
-            ))?;
+            let mut stmt = tx.prepare_cached(WINDOW_PROBE)?;
             let mut out = Windows::default();
-            for (id, v) in versions {
-                let left = (MAX_WINDOWS_PER_READ - out.rows.len()) as i64;
-                let rows = stmt
-                    .query_map(params![grain.tag(), id, v.get(), from_ms, to_ms, left + 1], window_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                out.rows.extend(rows);
-                if out.rows.len() > MAX_WINDOWS_PER_READ {
-                    out.rows.truncate(MAX_WINDOWS_PER_READ);
-                    out.truncated = true;
-                    break;
+            'versions: for (id, v) in versions {
+                let mut rows = stmt.query(params![grain.tag(), id, v.get(), from_ms, to_ms])?;
+                while let Some(r) = rows.next()? {
+                    if out.rows.len() == MAX_WINDOWS_PER_READ {
+                        out.truncated = true;
+                        break 'versions;
+                    }
+                    out.rows.push(window_row(r)?);
                 }
             }
             Ok(out)
