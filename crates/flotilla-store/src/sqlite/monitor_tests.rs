@@ -179,3 +179,42 @@ fn version_facts_read_each_dataset_once_and_answer_as_the_joined_query() {
         })
         .unwrap();
 }
+
+#[test]
+fn windows_of_stops_at_its_cap_and_says_so() {
+    use crate::monitor::MAX_WINDOWS_PER_READ;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("flotilla.db")).unwrap();
+    let mut keys = Vec::new();
+    for name in ["a", "b"] {
+        store.create_registered_model(name, &[], None).unwrap();
+        let new = NewModelVersion { name: name.into(), source: "s".into(), ..Default::default() };
+        let version = store.create_model_version(&new).unwrap().version;
+        keys.push((store.read(|tx| super::registry::rm_id(tx, name)).unwrap(), version));
+    }
+    // "a" has MAX − 1 base windows, "b" two: the cap falls inside "b"'s.
+    let insert = |(rm_id, version): (i64, crate::VersionNumber), n: usize| {
+        store
+            .write(|tx| {
+                Ok(tx.execute(
+                    "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?3) \
+                     INSERT INTO monitor_windows (grain, rm_id, version, start_ms, length_ms, stats) \
+                     SELECT 0, ?1, ?2, i * 60000, 60000, x'00' FROM k",
+                    rusqlite::params![rm_id, version.get(), n as i64],
+                )?)
+            })
+            .unwrap()
+    };
+    insert(keys[0], MAX_WINDOWS_PER_READ - 1);
+    insert(keys[1], 2);
+    // (versions asked) -> (rows, truncated)
+    for (asked, rows, truncated) in
+        [(&keys[..1], MAX_WINDOWS_PER_READ - 1, false), (&keys[..], MAX_WINDOWS_PER_READ, true)]
+    {
+        let of = store.windows_of(asked, Grain::Base, 0, i64::MAX).unwrap();
+        assert_eq!((of.rows.len(), of.truncated), (rows, truncated), "{} versions asked", asked.len());
+    }
+    let of = store.windows_of(&keys[1..], Grain::Base, 0, i64::MAX).unwrap();
+    assert_eq!((of.rows.len(), of.truncated), (2, false), "exactly what matched");
+}
