@@ -35,6 +35,9 @@ pub use metric_pairs::{MAX_PAIRED_METRICS, bucket as metric_bucket};
 mod metrics;
 mod migrations;
 mod monitor;
+mod monitor_facts;
+#[cfg(test)]
+mod monitor_tests;
 mod name_order;
 mod profiles;
 mod promotion;

@@ -13,18 +13,36 @@ use super::SqliteStore;
 use super::registry::rm_id;
 use crate::audit::{Change, note};
 use crate::error::StoreResult;
-use crate::health::Baseline;
 use crate::monitor::{
-    ActivePage, ActiveQuery, CacheCounts, ErrorCounts, FactDataset, Grain, KeptPrediction, MAX_FACT_DATASETS,
-    MAX_IDS_PER_CALL, MAX_VERSIONS_PER_CALL, MAX_WINDOWS_PER_READ, MergeOutcome, MonitorStore, MonitoredVersion,
-    Retention, StatsMerge, VersionFacts, WindowDelta, WindowQuery, WindowRow, Windows,
+    ActivePage, ActiveQuery, CacheCounts, ErrorCounts, Grain, KeptPrediction, MAX_IDS_PER_CALL, MAX_VERSIONS_PER_CALL,
+    MAX_WINDOWS_PER_READ, MergeOutcome, MonitorStore, MonitoredVersion, Retention, StatsMerge, VersionFacts,
+    WindowDelta, WindowQuery, WindowRow, Windows,
 };
 
 /// Rows one prune statement deletes at most (the writer is not held long).
 const PRUNE_CHUNK: i64 = 20_000;
 
-const WINDOW_COLUMNS: &str = "grain, rm_id, version, start_ms, length_ms, requests, rows, errors_client, \
-     errors_unavailable, errors_too_large, errors_server, fingerprint, stats, cache_hits, cache_misses, model_bytes";
+/// The columns [`window_row`] reads, in its order (a macro, so statements can `concat!` them).
+macro_rules! window_columns {
+    () => {
+        "grain, rm_id, version, start_ms, length_ms, requests, rows, errors_client, errors_unavailable, \
+         errors_too_large, errors_server, fingerprint, stats, cache_hits, cache_misses, model_bytes"
+    };
+}
+const WINDOW_COLUMNS: &str = window_columns!();
+
+// Statements run once per version of a page carry no bound `LIMIT`: SQLite
+// (3.50) reads a bound LIMIT's value while planning, so every new value
+// re-prepares the statement (parsing and planning it again), which was half
+// of the daily pass's CPU at 10⁶ versions. Their caps are kept in Rust.
+
+/// One version's windows of a grain in `[from, to)`, oldest first.
+pub(super) const WINDOW_PROBE: &str = concat!(
+    "SELECT ",
+    window_columns!(),
+    " FROM monitor_windows WHERE grain = ?1 AND rm_id = ?2 AND version = ?3 \
+     AND start_ms >= ?4 AND start_ms < ?5 ORDER BY start_ms"
+);
 
 fn version_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<VersionNumber> {
     let v: i64 = r.get(i)?;
@@ -146,55 +164,6 @@ fn note_version(tx: &Transaction<'_>, rm_id: i64, d: &WindowDelta) -> StoreResul
     )?
     .execute(params![rm_id, d.version.get(), d.start_ms, d.start_ms + d.length_ms, inputs, columns])?;
     Ok(())
-}
-
-/// One version's facts, by prepared statements in the caller's read.
-fn facts_of(tx: &Transaction<'_>, rm_id: i64, version: VersionNumber) -> StoreResult<Option<VersionFacts>> {
-    let head: Option<(String, i64, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT rm.name, mv.creation_time, f.name FROM model_versions mv \
-             JOIN registered_models rm ON rm.rm_id = mv.rm_id \
-             LEFT JOIN fleet_members m ON m.rm_id = mv.rm_id LEFT JOIN families f ON f.family_id = m.family_id \
-             WHERE mv.rm_id = ?1 AND mv.version = ?2",
-        )?
-        .query_row(params![rm_id, version.get()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let Some((model, created_ms, family)) = head else { return Ok(None) };
-    type BaselineRow = (String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>);
-    let baseline: Option<BaselineRow> = tx
-        .prepare_cached(
-            "SELECT kind, dataset_name, digest, version, from_ms, to_ms FROM model_baselines WHERE rm_id = ?1",
-        )?
-        .query_row([rm_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-        .optional()?;
-    let baseline = baseline.and_then(|(kind, name, digest, version, from, to)| match (kind.as_str(), name, digest) {
-        ("dataset", Some(name), Some(digest)) => Some(Baseline::Dataset { name, digest }),
-        _ => Some(Baseline::Traffic {
-            version: VersionNumber::new(version.unwrap_or(1))?,
-            from: from.unwrap_or(0),
-            to: to.unwrap_or(0),
-        }),
-    });
-    let datasets = tx
-        .prepare_cached(
-            "SELECT de.name, de.digest, dv.context = 'training', de.profile_bytes IS NOT NULL, \
-             EXISTS (SELECT 1 FROM dataset_entities n WHERE n.name = de.name AND (n.creation_time > de.creation_time \
-                     OR (n.creation_time = de.creation_time AND n.ds_id > de.ds_id))) \
-             FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id \
-             WHERE dv.rm_id = ?1 AND dv.version = ?2 \
-             ORDER BY dv.context IS NOT 'training', de.name, de.digest LIMIT ?3",
-        )?
-        .query_map(params![rm_id, version.get(), MAX_FACT_DATASETS as i64], |r| {
-            Ok(FactDataset {
-                name: r.get(0)?,
-                digest: r.get(1)?,
-                training: r.get(2)?,
-                profiled: r.get(3)?,
-                superseded: r.get(4)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Some(VersionFacts { model, created_ms, family, baseline, datasets }))
 }
 
 impl MonitorStore for SqliteStore {
@@ -332,21 +301,16 @@ impl MonitorStore for SqliteStore {
             return Err(Error::invalid(format!("at most {MAX_VERSIONS_PER_CALL} versions per call")).into());
         }
         self.read(|tx| {
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {WINDOW_COLUMNS} FROM monitor_windows WHERE grain = ?1 AND rm_id = ?2 AND version = ?3 \
-                 AND start_ms >= ?4 AND start_ms < ?5 ORDER BY start_ms LIMIT ?6"
-            ))?;
+            let mut stmt = tx.prepare_cached(WINDOW_PROBE)?;
             let mut out = Windows::default();
-            for (id, v) in versions {
-                let left = (MAX_WINDOWS_PER_READ - out.rows.len()) as i64;
-                let rows = stmt
-                    .query_map(params![grain.tag(), id, v.get(), from_ms, to_ms, left + 1], window_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                out.rows.extend(rows);
-                if out.rows.len() > MAX_WINDOWS_PER_READ {
-                    out.rows.truncate(MAX_WINDOWS_PER_READ);
-                    out.truncated = true;
-                    break;
+            'versions: for (id, v) in versions {
+                let mut rows = stmt.query(params![grain.tag(), id, v.get(), from_ms, to_ms])?;
+                while let Some(r) = rows.next()? {
+                    if out.rows.len() == MAX_WINDOWS_PER_READ {
+                        out.truncated = true;
+                        break 'versions;
+                    }
+                    out.rows.push(window_row(r)?);
                 }
             }
             Ok(out)
@@ -357,7 +321,10 @@ impl MonitorStore for SqliteStore {
         if versions.len() > MAX_VERSIONS_PER_CALL {
             return Err(Error::invalid(format!("at most {MAX_VERSIONS_PER_CALL} versions per call")).into());
         }
-        self.read(|tx| versions.iter().map(|(id, v)| facts_of(tx, *id, *v)).collect())
+        self.read(|tx| {
+            let mut datasets = super::monitor_facts::Datasets::default();
+            versions.iter().map(|(id, v)| super::monitor_facts::facts_of(tx, *id, *v, &mut datasets)).collect()
+        })
     }
 
     fn prune_windows(&self, retention: &Retention, now_ms: i64) -> StoreResult<u64> {
