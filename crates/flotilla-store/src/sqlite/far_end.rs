@@ -226,11 +226,7 @@ pub(super) fn smallest(tx: &Transaction<'_>, sets: &[(String, &[SqlValue])], cap
     let mut best: Option<(usize, i64)> = None;
     for (i, (from_where, args)) in sets.iter().enumerate() {
         let limit = best.map_or(cap, |(_, n)| n);
-        let mut all: Vec<SqlValue> = args.to_vec();
-        all.push(limit.into());
-        let n: i64 = tx
-            .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {from_where} LIMIT ?)"))?
-            .query_row(params_from_iter(all.iter()), |r| r.get(0))?;
+        let n = super::counted::count_upto(tx, from_where, args, limit)?;
         if best.is_none_or(|(_, b)| n < b) {
             best = Some((i, n));
         }

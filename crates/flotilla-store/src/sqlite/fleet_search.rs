@@ -301,15 +301,15 @@ pub(super) fn build_filter(
     }
     if let Some(part) = q.name_contains.as_deref().filter(|p| !p.is_empty()) {
         let probe = trigram_probe(part);
-        let rare = probe.chars().count() >= 3
-            && {
-                let n: i64 = tx
-                .prepare_cached(
-                    "SELECT count(*) FROM (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ? LIMIT ?)",
-                )?
-                .query_row(rusqlite::params![fts_phrase(probe), COMMON_SUBSTRING], |r| r.get(0))?;
-                n < COMMON_SUBSTRING
-            };
+        let rare = probe.chars().count() >= 3 && {
+            let n = super::counted::count_upto(
+                tx,
+                "registered_model_names WHERE registered_model_names MATCH ?",
+                &[SqlValue::Text(fts_phrase(probe))],
+                COMMON_SUBSTRING,
+            )?;
+            n < COMMON_SUBSTRING
+        };
         if rare && probe == part {
             f.and_other(
                 "rm.rm_id IN (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ?)",

@@ -13,6 +13,7 @@ mod auth;
 mod bulk;
 pub mod bulk_load;
 mod checkpoint;
+mod counted;
 mod datasets;
 mod experiments;
 mod facets;

@@ -57,9 +57,7 @@ pub(super) fn trigrams_for(tx: &Transaction<'_>, keys: &[SortKey], filter: &[Cla
         return Ok(None);
     }
     let Some(trigrams) = filter.iter().find_map(pattern_trigrams) else { return Ok(None) };
-    let unplaced: i64 = tx
-        .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM registered_model_names_unplaced LIMIT ?)")?
-        .query_row([UNPLACED_MERGED + 1], |r| r.get(0))?;
+    let unplaced = super::counted::count_upto(tx, "registered_model_names_unplaced", &[], UNPLACED_MERGED + 1)?;
     Ok((unplaced <= UNPLACED_MERGED).then_some(trigrams))
 }
 

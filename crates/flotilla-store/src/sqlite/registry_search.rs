@@ -334,11 +334,12 @@ fn name_candidates(tx: &Transaction<'_>, c: &Clause, plan: NamePlan) -> StoreRes
     let registry: i64 =
         tx.prepare_cached("SELECT coalesce(max(rm_id), 0) FROM registered_models")?.query_row([], |r| r.get(0))?;
     let crossover = drive_crossover(plan, registry);
-    let n: i64 = tx
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT rowid FROM registered_model_names WHERE registered_model_names MATCH ? LIMIT ?)",
-        )?
-        .query_row(rusqlite::params![phrase, crossover], |r| r.get(0))?;
+    let n = super::counted::count_upto(
+        tx,
+        "registered_model_names WHERE registered_model_names MATCH ?",
+        &[rusqlite::types::Value::Text(phrase.clone())],
+        crossover,
+    )?;
     Ok((n < crossover).then_some(phrase))
 }
 

@@ -144,9 +144,5 @@ pub(super) fn set_size(
     if let Some(n) = known {
         return Ok(n.min(cap));
     }
-    let limit = rusqlite::types::Value::from(cap);
-    let n = tx
-        .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {cond} LIMIT ?)"))?
-        .query_row(rusqlite::params_from_iter(args.iter().chain([&limit])), |r| r.get(0))?;
-    Ok(n)
+    super::counted::count_upto(tx, &format!("{table} WHERE {cond}"), args, cap)
 }
