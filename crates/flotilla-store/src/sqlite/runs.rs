@@ -370,7 +370,7 @@ impl RunStore for SqliteStore {
             };
             let sql = format!(
                 "SELECT {}, id FROM metrics WHERE run_key = ? AND key = ? AND (step, timestamp, id) > (?, ?, ?)
-                 ORDER BY step, timestamp, id LIMIT ?",
+                 ORDER BY step, timestamp, id LIMIT ? + 0",
                 rows::METRIC_COLUMNS
             );
             let mut stmt = tx.prepare_cached(&sql)?;
