@@ -5,7 +5,8 @@
 //! model's baseline is version 1's day, the drift read judges version 2
 //! against that traffic (and names it), so traffic like the baseline's holds
 //! and shifted traffic drifts, though both drift against the training
-//! profile; the health job's window pass judges with it too; a baseline
+//! profile; the monitoring page and the health job's window pass judge
+//! with it too; a baseline
 //! range with no traffic is no reference, with the reason.
 
 use std::time::{Duration, Instant};
@@ -147,6 +148,12 @@ fn drift_against_a_past_range_of_traffic() {
     assert_eq!(f0["reference_count"], 600);
     assert_eq!(d["verdict"], "no_drift", "{d}");
     assert_eq!(feature(&d, "prediction")["verdict"], "no_drift", "{d}");
+
+    // The monitoring page says so, and draws the baseline in the reference's place.
+    let page =
+        a.page(&format!("/models/demand/monitor?version=2&from={like_from}&to={like_to}&grain=minute&feature=f0"));
+    assert!(page.contains("traffic baseline (version 1"), "{page}");
+    assert!(page.contains("f0: baseline vs current distribution"), "{page}");
 
     let d = drift(&a, shifted_from, shifted_to);
     assert_eq!(d["reference"]["kind"], "traffic");
