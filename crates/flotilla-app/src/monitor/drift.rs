@@ -108,17 +108,29 @@ pub fn merged_drift(rows: &[WindowRow], fingerprint: u64) -> MergedDrift {
     out
 }
 
-/// The coarsest grain whose windows tile `[from, to)` exactly: days, hours,
-/// else the base windows.
-pub fn exact_grain(from: i64, to: i64) -> Grain {
-    let on = |unit: i64| from % unit == 0 && to % unit == 0;
-    if on(DAY_MS) {
-        Grain::Day
-    } else if on(HOUR_MS) {
-        Grain::Hour
-    } else {
-        Grain::Base
+/// `[from, to)` tiled by the coarsest windows that fit: whole days, the
+/// whole hours around them, base windows at the ends (at most five reads;
+/// base windows are kept 2 days, hours 30, so an old range's ends that are
+/// not on the hour are lost, at most an hour each).
+pub fn tiles(from: i64, to: i64) -> Vec<(Grain, i64, i64)> {
+    let up = |t: i64, unit: i64| t.div_euclid(unit) * unit + if t.rem_euclid(unit) == 0 { 0 } else { unit };
+    let down = |t: i64, unit: i64| t.div_euclid(unit) * unit;
+    let mut out = Vec::with_capacity(5);
+    let (h0, h1) = (up(from, HOUR_MS), down(to, HOUR_MS));
+    if h0 >= h1 {
+        out.push((Grain::Base, from, to));
+        return out;
     }
+    let (d0, d1) = (up(from, DAY_MS), down(to, DAY_MS));
+    out.push((Grain::Base, from, h0));
+    if d0 < d1 {
+        out.extend([(Grain::Hour, h0, d0), (Grain::Day, d0, d1), (Grain::Hour, d1, h1)]);
+    } else {
+        out.push((Grain::Hour, h0, h1));
+    }
+    out.push((Grain::Base, h1, to));
+    out.retain(|&(_, a, b)| a < b);
+    out
 }
 
 /// A config must be usable: thresholds and shares in range.
@@ -339,17 +351,18 @@ impl ReferenceCache {
             self.traffic.clear();
         }
         let (model, version, from, to, fingerprint) = key.clone();
-        let query =
-            WindowQuery { model, version: Some(version), grain: exact_grain(from, to), from_ms: from, to_ms: to };
-        let found = match store.windows(&query) {
-            Ok(w) => {
-                let merged = merged_drift(&w.rows, fingerprint);
-                merged.window.map(|m| (Arc::new(m), merged.windows, merged.rows))
+        let mut rows = Vec::new();
+        for (grain, from_ms, to_ms) in tiles(from, to) {
+            let query = WindowQuery { model: model.clone(), version: Some(version), grain, from_ms, to_ms };
+            match store.windows(&query) {
+                Ok(w) => rows.extend(w.rows),
+                // The baseline's version was deleted since it was set.
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) => return Err(e),
             }
-            // The baseline's version was deleted since it was set.
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
+        }
+        let merged = merged_drift(&rows, fingerprint);
+        let found = merged.window.map(|m| (Arc::new(m), merged.windows, merged.rows));
         self.traffic.insert(key, found.clone());
         Ok(found)
     }
@@ -365,5 +378,36 @@ impl ReferenceCache {
             self.configs.insert(f.to_string(), c.clone());
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_is_tiled_by_days_hours_and_base_windows() {
+        let (h, d) = (HOUR_MS, DAY_MS);
+        type Tile = (Grain, i64, i64);
+        let cases: [(i64, i64, &[Tile]); 5] = [
+            (0, 2 * d, &[(Grain::Day, 0, 2 * d)]),
+            (3 * h, 5 * h, &[(Grain::Hour, 3 * h, 5 * h)]),
+            (1000, 2000, &[(Grain::Base, 1000, 2000)]),
+            (h - 5, 2 * h + 5, &[(Grain::Base, h - 5, h), (Grain::Hour, h, 2 * h), (Grain::Base, 2 * h, 2 * h + 5)]),
+            (
+                d - h - 7,
+                2 * d + h + 7,
+                &[
+                    (Grain::Base, d - h - 7, d - h),
+                    (Grain::Hour, d - h, d),
+                    (Grain::Day, d, 2 * d),
+                    (Grain::Hour, 2 * d, 2 * d + h),
+                    (Grain::Base, 2 * d + h, 2 * d + h + 7),
+                ],
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert_eq!(tiles(from, to), expected, "[{from}, {to})");
+        }
     }
 }
