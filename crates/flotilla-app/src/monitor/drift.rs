@@ -290,6 +290,7 @@ impl ReferenceCache {
         let Some(&Baseline::Traffic { version, from, to }) = baseline else {
             return Ok(Ok(VersionReference { reference, source, baseline: None }));
         };
+        // `bins` answers a dataset's source, never a traffic one.
         let (ReferenceSource::Training { dataset, digest } | ReferenceSource::Baseline { dataset, digest }) = source
         else {
             return Ok(Err(Missing::NoProfile));
