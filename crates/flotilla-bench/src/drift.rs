@@ -6,13 +6,14 @@
 //! daily windows (bytes, as telemetry keeps them, half of them shifted). Timed: reading the
 //! prepared reference's bytes and the window's and judging it, over `--models` models on
 //! `--threads` threads; and, apart, preparing a reference from a stored profile's bytes (what
-//! storing the prepared reference saves).
+//! storing the prepared reference saves); and judging each window against a traffic baseline
+//! (another stored daily window of the same reference, read too) instead of the reference.
 
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use anyhow::Result;
-use flotilla_drift::{DriftConfig, Reference, Verdict, Window, window_drift};
+use flotilla_drift::{DriftConfig, Reference, Verdict, Window, baseline_drift, window_drift};
 use flotilla_profile::{ContentType, Profile, Profiler};
 
 /// `flotilla-bench drift`.
@@ -108,6 +109,8 @@ pub fn run(args: &DriftArgs) -> Result<()> {
         .map(|i| daily_window(&references[i], args.window_rows, if i % 2 == 0 { 0.0 } else { 0.5 }, 77 + i as u64))
         .collect();
     let window_bytes = windows.iter().map(Vec::len).max().unwrap_or(0);
+    let baselines: Vec<Vec<u8>> =
+        (0..DISTINCT).map(|i| daily_window(&references[i], args.window_rows, 0.0, 177 + i as u64)).collect();
     let config = DriftConfig::default();
 
     eprintln!("bench: judging {} models on {} threads", args.models, args.threads);
@@ -121,12 +124,23 @@ pub fn run(args: &DriftArgs) -> Result<()> {
         let window = Window::from_bytes(&windows[m % DISTINCT])?;
         Ok(window_drift(&reference, &window, &config)?.verdict)
     })?;
+    let (against_traffic, traffic_drifted) = judge(args.models, threads, |m| {
+        let baseline = Window::from_bytes(&baselines[m % DISTINCT])?;
+        let window = Window::from_bytes(&windows[m % DISTINCT])?;
+        Ok(baseline_drift(&references[m % DISTINCT], &baseline, &window, &config)?.verdict)
+    })?;
     println!("| drift, 10 features (8 numeric, 2 categorical) | figure |");
     println!("| --- | --- |");
     println!("| models judged | {} on {threads} threads, {drifted} drifted |", args.models);
     println!("| window bytes (a day of {} rows) | {window_bytes} |", args.window_rows);
     println!("| prepared reference bytes | {reference_bytes} |");
-    for (label, rate) in [("reference in memory", cached), ("reference read from its bytes", stored)] {
+    println!("| against a traffic baseline: {traffic_drifted} drifted |");
+    let rows = [
+        ("reference in memory", cached),
+        ("reference read from its bytes", stored),
+        ("traffic baseline window read from its bytes", against_traffic),
+    ];
+    for (label, rate) in rows {
         println!("| {label}: read window + judge, per model per thread | {:.1} µs |", threads as f64 / rate * 1e6);
         println!("| {label}: models/s | {rate:.0} |");
         println!("| {label}: 10⁶ models' daily windows | {:.1} s |", 1e6 / rate);

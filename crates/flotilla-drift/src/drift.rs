@@ -7,11 +7,12 @@ use datasketches::frequencies::ErrorType;
 use flotilla_profile::{FeatureProfile, Profile};
 use serde::{Deserialize, Serialize};
 
+use crate::binned::{self, CountMasses, ReferenceMasses};
 use crate::config::{DriftConfig, Method};
-use crate::reference::{CategoryReference, FeatureReference, NumericReference, Reference, ReferenceValues};
+use crate::reference::{CategoryReference, FeatureReference, Reference, ReferenceValues};
 use crate::stats;
 use crate::violations::{self, Violation};
-use crate::window::{NumericCounts, Window, WindowCounts, WindowFeature};
+use crate::window::{Window, WindowCounts, WindowFeature};
 use crate::{DriftError, reference};
 
 /// A feature's (or the dataset's) verdict.
@@ -79,6 +80,15 @@ pub fn profile_drift(reference: &Reference, current: &Profile, config: &DriftCon
 
 /// Drift of a window's counts, recorded against this reference.
 pub fn window_drift(reference: &Reference, window: &Window, config: &DriftConfig) -> Result<DatasetDrift, DriftError> {
+    check_window(reference, window)?;
+    let features =
+        reference.features.iter().zip(&window.features).map(|(r, w)| feature_from_window(r, w, config)).collect();
+    let violations = violations::of_window(reference, window, config);
+    Ok(dataset(features, violations, config))
+}
+
+/// A window must have been recorded against this reference.
+pub(crate) fn check_window(reference: &Reference, window: &Window) -> Result<(), DriftError> {
     if window.fingerprint != reference.fingerprint {
         return Err(DriftError::ReferenceMismatch { window: window.fingerprint, reference: reference.fingerprint });
     }
@@ -88,13 +98,14 @@ pub fn window_drift(reference: &Reference, window: &Window, config: &DriftConfig
             reference: reference.features.len(),
         });
     }
-    let features =
-        reference.features.iter().zip(&window.features).map(|(r, w)| feature_from_window(r, w, config)).collect();
-    let violations = violations::of_window(reference, window, config);
-    Ok(dataset(features, violations, config))
+    Ok(())
 }
 
-fn dataset(features: Vec<FeatureDrift>, mut violations: Vec<Violation>, config: &DriftConfig) -> DatasetDrift {
+pub(crate) fn dataset(
+    features: Vec<FeatureDrift>,
+    mut violations: Vec<Violation>,
+    config: &DriftConfig,
+) -> DatasetDrift {
     violations.extend(violations::new_categories(&features, config));
     let judged = features.iter().filter(|f| matches!(f.verdict, Verdict::Drift | Verdict::NoDrift)).count();
     let drifted = features.iter().filter(|f| f.verdict == Verdict::Drift).count();
@@ -120,7 +131,7 @@ pub fn feature_from_profile(r: &FeatureReference, c: &FeatureProfile, config: &D
                 })
                 .unwrap_or_default();
             let scores = stats::ks_and_wasserstein(&n.sample(), &sample);
-            numeric(r, n, scores, cur.moments.count, config)
+            numeric(r, (n.count, n.std), scores, cur.moments.count, config)
         }
         (ReferenceValues::Categorical(cat), _, Some(cur)) => {
             let mut counts = vec![0.0; cat.categories.len()];
@@ -138,7 +149,9 @@ pub fn feature_from_profile(r: &FeatureReference, c: &FeatureProfile, config: &D
             // What the frequent items could not list still counts, as values outside the reference's.
             let listed: f64 = counts.iter().sum::<f64>() + other;
             other += (count as f64 - listed).max(0.0);
-            categorical(r, cat, &counts, other, new_distinct.max(usize::from(other > 0.0)), count, config)
+            let current =
+                Current { counts: &counts, other, other_distinct: new_distinct.max(usize::from(other > 0.0)), count };
+            categorical(r, &Categories::of_reference(cat), &current, config)
         }
         (ReferenceValues::None | ReferenceValues::Numeric(_) | ReferenceValues::Categorical(_), _, _) => {
             incomparable(r, c.rows - c.nulls - c.nans)
@@ -151,13 +164,24 @@ pub fn feature_from_window(r: &FeatureReference, w: &WindowFeature, config: &Dri
     match (&r.values, &w.counts) {
         (ReferenceValues::Numeric(n), WindowCounts::Numeric(c)) if c.bins.len() == n.interior_bins() => {
             let count = w.count();
-            numeric(r, n, binned_scores(n, c, count), count, config)
+            let scores = if count == 0 {
+                (0.0, 0.0)
+            } else {
+                binned::scores(n, &ReferenceMasses(n), &CountMasses { counts: c, total: count as f64 })
+            };
+            numeric(r, (n.count, n.std), scores, count, config)
         }
         (ReferenceValues::Categorical(cat), WindowCounts::Categorical { counts, other })
             if counts.len() == cat.categories.len() =>
         {
             let counts: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
-            categorical(r, cat, &counts, *other as f64, usize::from(*other > 0), w.count(), config)
+            let current = Current {
+                counts: &counts,
+                other: *other as f64,
+                other_distinct: usize::from(*other > 0),
+                count: w.count(),
+            };
+            categorical(r, &Categories::of_reference(cat), &current, config)
         }
         (
             ReferenceValues::None | ReferenceValues::Numeric(_) | ReferenceValues::Categorical(_),
@@ -166,63 +190,7 @@ pub fn feature_from_window(r: &FeatureReference, w: &WindowFeature, config: &Dri
     }
 }
 
-/// `(KS statistic, Wasserstein distance)` of a window against its reference, taking the window's
-/// values to be shaped like the reference within each bin (the reference's grid points, reweighted
-/// by the bin's count) and each tail at its mean. One pass over the grid, no allocation.
-fn binned_scores(n: &NumericReference, c: &NumericCounts, count: u64) -> (f64, f64) {
-    if count == 0 {
-        return (0.0, 0.0);
-    }
-    let total = count as f64;
-    let mut walk = Walk::default();
-    if c.below > 0 {
-        walk.step(n.min - c.below_distance / c.below as f64, 0.0, c.below as f64 / total);
-    }
-    let grid_weight = 1.0 / n.grid.len() as f64;
-    for (b, &k) in c.bins.iter().enumerate() {
-        let (start, end) = n.bin_ranges[b];
-        if end > start {
-            let w = k as f64 / total / (end - start) as f64;
-            n.grid[start..end].iter().for_each(|&g| walk.step(g, grid_weight, w));
-        } else if k > 0 {
-            // No grid point fell in the bin: its mass sits at its upper edge.
-            walk.step(n.edges.get(b).copied().unwrap_or(n.max), 0.0, k as f64 / total);
-        }
-    }
-    if c.above > 0 {
-        walk.step(n.max + c.above_distance / c.above as f64, 0.0, c.above as f64 / total);
-    }
-    walk.finish()
-}
-
-/// Two CDFs over one ascending sequence of points: the largest gap and the area between them.
-#[derive(Default)]
-struct Walk {
-    reference: f64,
-    current: f64,
-    last: Option<f64>,
-    ks: f64,
-    area: f64,
-}
-
-impl Walk {
-    fn step(&mut self, x: f64, reference: f64, current: f64) {
-        if let Some(last) = self.last.filter(|&last| x > last) {
-            let gap = (self.reference - self.current).abs();
-            self.ks = self.ks.max(gap);
-            self.area += gap * (x - last);
-        }
-        self.reference += reference;
-        self.current += current;
-        self.last = Some(x);
-    }
-
-    fn finish(self) -> (f64, f64) {
-        (self.ks.max((self.reference - self.current).abs()), self.area)
-    }
-}
-
-fn base(r: &FeatureReference, reference_count: u64, current_count: u64) -> FeatureDrift {
+pub(crate) fn base(r: &FeatureReference, reference_count: u64, current_count: u64) -> FeatureDrift {
     FeatureDrift {
         feature: r.name.clone(),
         method: None,
@@ -259,54 +227,79 @@ fn judged(
     d
 }
 
-/// Judges a numeric feature from its `(KS statistic, Wasserstein distance)`.
-fn numeric(
+/// Judges a numeric feature from its `(KS statistic, Wasserstein distance)`, against a reference
+/// side of `(count, standard deviation)`: the count picks the method and sizes the KS test, the
+/// deviation scales the distance.
+pub(crate) fn numeric(
     r: &FeatureReference,
-    n: &NumericReference,
+    (reference_count, reference_std): (u64, f64),
     scores: (f64, f64),
     count: u64,
     config: &DriftConfig,
 ) -> FeatureDrift {
-    let d = base(r, n.count, count);
+    let d = base(r, reference_count, count);
     let (ks, wasserstein) = scores;
-    match config.numeric_for(n.count) {
-        Method::Ks => judged(d, Method::Ks, stats::ks_p_value(ks, n.count, count), Some(ks), config),
+    match config.numeric_for(reference_count) {
+        Method::Ks => judged(d, Method::Ks, stats::ks_p_value(ks, reference_count, count), Some(ks), config),
         Method::Wasserstein | Method::ChiSquare | Method::ZTest | Method::JensenShannon => {
-            judged(d, Method::Wasserstein, wasserstein / n.std.max(0.001), None, config)
+            judged(d, Method::Wasserstein, wasserstein / reference_std.max(0.001), None, config)
         }
     }
 }
 
-/// `counts` per reference category, `other` outside them (`other_distinct` categories of it).
-fn categorical(
+/// The side a categorical feature is compared with: counts per reference category, the values
+/// outside them, and the share of the current values it never saw (`None` when unknown).
+pub(crate) struct Categories<'a> {
+    pub counts: &'a [u64],
+    pub other: u64,
+    pub count: u64,
+    pub complete: bool,
+}
+
+impl<'a> Categories<'a> {
+    fn of_reference(cat: &'a CategoryReference) -> Categories<'a> {
+        Categories { counts: &cat.counts, other: cat.other, count: cat.count, complete: cat.complete }
+    }
+}
+
+/// The current side: counts per reference category, `other` outside them (`other_distinct`
+/// categories of it), `count` in all.
+pub(crate) struct Current<'a> {
+    pub counts: &'a [f64],
+    pub other: f64,
+    pub other_distinct: usize,
+    pub count: u64,
+}
+
+/// Judges a categorical feature. The current values outside the listed categories are new when
+/// the base side lists all of its own (`complete`).
+pub(crate) fn categorical(
     r: &FeatureReference,
-    cat: &CategoryReference,
-    counts: &[f64],
-    other: f64,
-    other_distinct: usize,
-    count: u64,
+    base_side: &Categories<'_>,
+    current: &Current<'_>,
     config: &DriftConfig,
 ) -> FeatureDrift {
-    let mut d = base(r, cat.count, count);
-    if cat.complete && count > 0 {
+    let Current { counts, other, other_distinct, count } = *current;
+    let mut d = base(r, base_side.count, count);
+    if base_side.complete && count > 0 {
         d.new_category_share = Some(other / count as f64);
     }
     // The categories present on either side, the unlisted ones as one more.
     let mut reference_counts: Vec<f64> = Vec::with_capacity(counts.len() + 1);
     let mut current_counts: Vec<f64> = Vec::with_capacity(counts.len() + 1);
-    for (&rc, &cc) in cat.counts.iter().zip(counts) {
+    for (&rc, &cc) in base_side.counts.iter().zip(counts) {
         if rc > 0 || cc > 0.0 {
             reference_counts.push(rc as f64);
             current_counts.push(cc);
         }
     }
-    if cat.other > 0 || other > 0.0 {
-        reference_counts.push(cat.other as f64);
+    if base_side.other > 0 || other > 0.0 {
+        reference_counts.push(base_side.other as f64);
         current_counts.push(other);
     }
-    let unlisted = cat.other > 0 || other > 0.0;
+    let unlisted = base_side.other > 0 || other > 0.0;
     let distinct = reference_counts.len() - usize::from(unlisted) + other_distinct.max(usize::from(unlisted));
-    let method = config.categorical_for(cat.count, distinct);
+    let method = config.categorical_for(base_side.count, distinct);
     match method {
         Method::JensenShannon => {
             let js = stats::jensen_shannon(&reference_counts, &current_counts);
@@ -316,11 +309,11 @@ fn categorical(
             // The share of the first category on each side.
             let (x1, x2) =
                 (reference_counts.first().copied().unwrap_or(0.0), current_counts.first().copied().unwrap_or(0.0));
-            let (z, p) = stats::proportions_z_test(x1, cat.count as f64, x2, count as f64);
+            let (z, p) = stats::proportions_z_test(x1, base_side.count as f64, x2, count as f64);
             judged(d, method, p, Some(z), config)
         }
         Method::ChiSquare | Method::ZTest | Method::Ks | Method::Wasserstein => {
-            let k = count as f64 / cat.count.max(1) as f64;
+            let k = count as f64 / base_side.count.max(1) as f64;
             let expected: Vec<f64> = reference_counts.iter().map(|&c| c * k).collect();
             let (stat, p) = stats::chi_square(&current_counts, &expected);
             judged(d, Method::ChiSquare, p, Some(stat), config)

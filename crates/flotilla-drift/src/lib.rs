@@ -12,7 +12,9 @@
 //! [`Reference`] (a quantile grid and bins per number, the categories per category). The current
 //! data is another profile ([`profile_drift`]) or a [`Window`]: the compact form telemetry keeps
 //! per window, counts over the reference's quantile bins and categories (NannyML-style binned
-//! statistics for large references), mergeable into hours and days ([`window_drift`]).
+//! statistics for large references), mergeable into hours and days ([`window_drift`]). A past
+//! range of traffic can be the baseline instead: a window judged against a baseline window of
+//! the same reference ([`baseline_drift`]).
 //!
 //! ```no_run
 //! # fn get() -> (flotilla_profile::Profile, Vec<f64>) { unimplemented!() }
@@ -27,6 +29,8 @@
 //! println!("{:?}: {} of {} features drifted", drift.verdict, drift.drifted, drift.judged);
 //! ```
 
+mod baseline;
+mod binned;
 mod codec;
 mod config;
 mod drift;
@@ -36,6 +40,7 @@ pub mod stats;
 mod violations;
 mod window;
 
+pub use baseline::{baseline_drift, feature_against_baseline};
 pub use codec::MAX_LEN;
 pub use config::{DriftConfig, Method};
 pub use drift::{
@@ -50,3 +55,5 @@ pub use window::{NumericCounts, Window, WindowCounts, WindowFeature};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_baseline;

@@ -25,7 +25,7 @@ impl Rng {
 }
 
 /// Rows of (x: normal(shift, 1), city: one of four, shares moved by `mix`).
-fn rows(n: usize, shift: f64, mix: f64, seed: u64) -> Vec<(f64, &'static str)> {
+pub(crate) fn rows(n: usize, shift: f64, mix: f64, seed: u64) -> Vec<(f64, &'static str)> {
     let mut rng = Rng(seed);
     let cities = ["paris", "lyon", "nice", "lille"];
     (0..n)
@@ -37,7 +37,7 @@ fn rows(n: usize, shift: f64, mix: f64, seed: u64) -> Vec<(f64, &'static str)> {
         .collect()
 }
 
-fn profile(rows: &[(f64, &str)]) -> Profile {
+pub(crate) fn profile(rows: &[(f64, &str)]) -> Profile {
     let mut csv = String::from("x,city\n");
     for (x, city) in rows {
         writeln!(csv, "{x},{city}").unwrap();
@@ -45,7 +45,7 @@ fn profile(rows: &[(f64, &str)]) -> Profile {
     Profiler::default().profile(csv.as_bytes(), ContentType::Csv).unwrap()
 }
 
-fn window(reference: &Reference, rows: &[(f64, &str)]) -> Window {
+pub(crate) fn window(reference: &Reference, rows: &[(f64, &str)]) -> Window {
     let mut w = Window::new(reference);
     for (x, city) in rows {
         w.record_number(reference, 0, *x);

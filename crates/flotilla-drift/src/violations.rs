@@ -7,7 +7,7 @@ use flotilla_profile::{FeatureType, Profile};
 use serde::{Deserialize, Serialize};
 
 use crate::config::DriftConfig;
-use crate::reference::{Reference, ReferenceValues, completeness};
+use crate::reference::{FeatureReference, Reference, ReferenceValues, completeness};
 use crate::window::{Window, WindowCounts};
 
 /// One violation.
@@ -78,10 +78,28 @@ pub fn of_profile(reference: &Reference, current: &Profile, config: &DriftConfig
 /// The violations of a window. A feature every row lacked is missing; values mostly of the other
 /// kind are a type change. New categories come from the drift results (see [`new_categories`]).
 pub fn of_window(reference: &Reference, window: &Window, config: &DriftConfig) -> Vec<Violation> {
+    let expected: Vec<f64> = reference.features.iter().map(FeatureReference::completeness).collect();
+    of_window_against(reference, &expected, window, config)
+}
+
+/// The violations of a window against a baseline window (both recorded against `reference`):
+/// completeness is the baseline's, not the reference's.
+pub fn of_window_against_baseline(
+    reference: &Reference,
+    baseline: &Window,
+    window: &Window,
+    config: &DriftConfig,
+) -> Vec<Violation> {
+    let expected: Vec<f64> = baseline.features.iter().map(|b| completeness(b.rows(), b.nulls + b.nans)).collect();
+    of_window_against(reference, &expected, window, config)
+}
+
+/// As [`of_window`], with each feature's expected completeness given.
+fn of_window_against(reference: &Reference, expected: &[f64], window: &Window, config: &DriftConfig) -> Vec<Violation> {
     let mut out = Vec::new();
     let rows = window.features.iter().map(|w| w.rows()).max().unwrap_or(0);
-    for (r, w) in reference.features.iter().zip(&window.features) {
-        if rows > 0 && w.nulls == rows && r.completeness() > 0.0 {
+    for ((r, w), &expected) in reference.features.iter().zip(&window.features).zip(expected) {
+        if rows > 0 && w.nulls == rows && expected > 0.0 {
             out.push(Violation::MissingColumn { feature: r.name.clone() });
             continue;
         }
@@ -103,7 +121,7 @@ pub fn of_window(reference: &Reference, window: &Window, config: &DriftConfig) -
                 current: current.to_owned(),
             });
         }
-        check_completeness(&mut out, &r.name, r.completeness(), completeness(w.rows(), w.nulls + w.nans), config);
+        check_completeness(&mut out, &r.name, expected, completeness(w.rows(), w.nulls + w.nans), config);
     }
     out
 }

@@ -2,19 +2,20 @@
 //! (shared by the server and the CLI): the version (the default alias's,
 //! else the newest, as serving picks), its reference, the drift counts of
 //! its telemetry windows over the range merged into one (hours or days for
-//! long ranges), judged per feature with the family's settings; features
-//! that are the model's outputs are reported as prediction drift.
+//! long ranges), judged per feature with the family's settings — against
+//! the baseline traffic's merged window when the model's baseline is a
+//! range of traffic; features that are the model's outputs are reported as
+//! prediction drift.
 
 use flotilla_core::fleet::DEFAULT_ALIAS;
 use flotilla_core::{Error, VersionNumber};
-use flotilla_drift::{DatasetDrift, FeatureDrift, Verdict, Window, window_drift};
+use flotilla_drift::{DatasetDrift, FeatureDrift, Verdict, Window};
 use flotilla_store::monitor::{DAY_MS, Grain, HOUR_MS, WindowQuery};
 use flotilla_store::{Store, StoreResult};
 use serde_json::{Value, json};
 
-use super::drift::{ReferenceSource, config_of, reference_of};
+use super::drift::{Missing, ReferenceSource, config_of, merged_drift, reference_of};
 use super::health::check_range;
-use super::telemetry::stats::WindowStats;
 
 /// The longest range one drift read merges.
 pub const MAX_DRIFT_RANGE_MS: i64 = 400 * DAY_MS;
@@ -81,6 +82,10 @@ fn source_json(s: &ReferenceSource) -> Value {
         ReferenceSource::Training { dataset, digest } => {
             json!({ "kind": "training", "dataset": dataset, "digest": digest })
         }
+        ReferenceSource::Traffic { version, from, to, windows, rows, dataset, digest } => json!({
+            "kind": "traffic", "version": version, "from": from, "to": to, "windows": windows, "rows": rows,
+            "binned_by": { "dataset": dataset, "digest": digest },
+        }),
     }
 }
 
@@ -97,6 +102,8 @@ fn verdict_str(v: Verdict) -> &'static str {
 pub struct VersionDrift {
     pub version: VersionNumber,
     pub source: Option<ReferenceSource>,
+    /// Why there is no reference.
+    pub missing: Option<Missing>,
     pub drift: Option<DatasetDrift>,
     /// Output column names (prediction drift).
     pub outputs: Vec<String>,
@@ -105,6 +112,8 @@ pub struct VersionDrift {
     /// The reference judged against and the range's windows merged (the
     /// UI's reference vs current distribution plots).
     pub reference: Option<std::sync::Arc<flotilla_drift::Reference>>,
+    /// A traffic baseline's merged window (drawn as the reference side).
+    pub baseline: Option<std::sync::Arc<Window>>,
     pub merged: Option<Window>,
 }
 
@@ -116,17 +125,22 @@ pub fn version_drift(store: &dyn Store, model: &str, ask: &DriftAsk) -> StoreRes
     let config = config_of(store, family.as_deref())?;
     let monitored = store.monitored_version(model, version)?;
     let outputs = monitored.as_ref().map(|m| m.columns.iter().skip(m.inputs).cloned().collect()).unwrap_or_default();
-    let Some(reference) = reference_of(store, model, version)? else {
-        return Ok(VersionDrift {
-            version,
-            source: None,
-            drift: None,
-            outputs,
-            windows: 0,
-            rows: 0,
-            reference: None,
-            merged: None,
-        });
+    let reference = match reference_of(store, model, version)? {
+        Ok(r) => r,
+        Err(missing) => {
+            return Ok(VersionDrift {
+                version,
+                source: None,
+                missing: Some(missing),
+                drift: None,
+                outputs,
+                windows: 0,
+                rows: 0,
+                reference: None,
+                baseline: None,
+                merged: None,
+            });
+        }
     };
     let grain = grain_for(ask.from, ask.to);
     let windows = store.windows(&WindowQuery {
@@ -136,36 +150,22 @@ pub fn version_drift(store: &dyn Store, model: &str, ask: &DriftAsk) -> StoreRes
         from_ms: ask.from,
         to_ms: ask.to,
     })?;
-    let mut merged: Option<Window> = None;
-    let (mut used, mut rows) = (0, 0);
-    for w in windows.rows.iter().filter(|w| w.fingerprint == Some(reference.reference.fingerprint)) {
-        let Ok(stats) = WindowStats::from_bytes(&w.stats) else { continue };
-        let Some(d) = stats.drift else { continue };
-        let ok = match &mut merged {
-            None => {
-                merged = Some(d);
-                true
-            }
-            Some(m) => m.merge(&d).is_ok(),
-        };
-        if ok {
-            used += 1;
-            rows += w.rows;
-        }
-    }
-    let drift = match &merged {
-        Some(w) => window_drift(&reference.reference, w, &config).ok(),
+    let merged = merged_drift(&windows.rows, reference.reference.fingerprint);
+    let drift = match &merged.window {
+        Some(w) => reference.judge(w, &config).ok(),
         None => None,
     };
     Ok(VersionDrift {
         version,
         source: Some(reference.source),
+        missing: None,
         drift,
         outputs,
-        windows: used,
-        rows,
+        windows: merged.windows,
+        rows: merged.rows,
         reference: Some(reference.reference),
-        merged,
+        baseline: reference.baseline,
+        merged: merged.window,
     })
 }
 
@@ -211,6 +211,7 @@ pub fn drift_json(model: &str, ask: &DriftAsk, d: &VersionDrift) -> Value {
     match (&d.source, &d.drift) {
         (None, _) => {
             answer["verdict"] = json!("no_reference");
+            answer["reason"] = json!(d.missing.map(Missing::reason));
             answer["features"] = json!([]);
             answer["prediction_drift"] = json!([]);
         }

@@ -15,7 +15,7 @@ use flotilla_core::VersionNumber;
 use flotilla_drift::FeatureDrift;
 use maud::{Markup, html};
 
-use super::monitor_plots::{distribution, paired_bars, verdict_class, verdict_str};
+use super::monitor_plots::{distribution, distribution_against, paired_bars, verdict_class, verdict_str};
 use super::{param, raw_query};
 use crate::format;
 use crate::layout::{PageResult, Section, shell};
@@ -224,18 +224,37 @@ fn drift_section(name: &str, version: &str, d: &Drift, feature: Option<&str>, ra
         return html! {
             section.drift {
                 h2 { "Drift" }
-                p.empty {
-                    "No training profile: set a baseline (" code { "PUT /api/monitor/v1/models/" (name) "/baseline" }
-                    "), or profile the dataset the version was trained on."
+                @if w.missing == Some(flotilla_app::monitor::drift::Missing::NoBaselineTraffic) {
+                    p.empty {
+                        "The traffic baseline's range has no windows binned against the training profile: set another ("
+                        code { "PUT /api/monitor/v1/models/" (name) "/baseline" } ")."
+                    }
+                } @else {
+                    p.empty {
+                        "No training profile: set a baseline (" code { "PUT /api/monitor/v1/models/" (name) "/baseline" }
+                        "), or profile the dataset the version was trained on."
+                    }
                 }
             }
         };
     };
     let (ref_name, ref_digest, ref_kind) = match source {
-        flotilla_app::monitor::drift::ReferenceSource::Baseline { dataset, digest } => (dataset, digest, "baseline"),
-        flotilla_app::monitor::drift::ReferenceSource::Training { dataset, digest } => {
-            (dataset, digest, "training profile")
+        flotilla_app::monitor::drift::ReferenceSource::Baseline { dataset, digest } => {
+            (dataset, digest, "baseline".to_string())
         }
+        flotilla_app::monitor::drift::ReferenceSource::Training { dataset, digest } => {
+            (dataset, digest, "training profile".to_string())
+        }
+        flotilla_app::monitor::drift::ReferenceSource::Traffic { version, from, to, rows, dataset, digest, .. } => (
+            dataset,
+            digest,
+            format!(
+                "traffic baseline (version {version}, {} rows from {} to {}), binned by the training profile",
+                format::count(*rows as i64),
+                format::time(*from),
+                format::time(*to)
+            ),
+        ),
     };
     let features: Vec<&FeatureDrift> =
         w.drift.as_ref().map(|x| x.features.iter().take(MAX_FEATURES).collect()).unwrap_or_default();
@@ -330,10 +349,20 @@ fn distribution_plot(w: &VersionDrift, feature: &str) -> Markup {
     let Some(i) = reference.features.iter().position(|f| f.name == feature) else {
         return html! { p.muted { "The reference has no feature of that name." } };
     };
-    match merged.features.get(i).and_then(|wf| distribution(&reference.features[i], wf)) {
+    let (d, side) = match &w.baseline {
+        Some(base) => (
+            base.features
+                .get(i)
+                .zip(merged.features.get(i))
+                .and_then(|(b, c)| distribution_against(&reference.features[i], b, c)),
+            "baseline",
+        ),
+        None => (merged.features.get(i).and_then(|wf| distribution(&reference.features[i], wf)), "reference"),
+    };
+    match d {
         Some(d) => html! {
             p.muted { (d.current_count) " current values" }
-            (paired_bars(&format!("{feature}: reference vs current distribution"), &d))
+            (paired_bars(&format!("{feature}: {side} vs current distribution"), &d))
         },
         None => html! { p.muted { "Nothing to compare for this feature (no values of the reference's kind)." } },
     }

@@ -1,7 +1,9 @@
 //! The model monitoring page's drawings beyond `svg.rs`: the reference vs
 //! current distribution of one feature (the reference's bins, or its
 //! categories, against a range's merged window counts) as paired bars with
-//! the table behind them, and the class a drift verdict colours a cell with.
+//! the table behind them (a traffic baseline's merged window in the
+//! reference's place when the model has one), and the class a drift verdict
+//! colours a cell with.
 
 use flotilla_drift::{FeatureReference, ReferenceValues, Verdict, WindowCounts, WindowFeature};
 use maud::{Markup, html};
@@ -79,6 +81,27 @@ pub fn distribution(r: &FeatureReference, w: &WindowFeature) -> Option<Distribut
         }
         _ => None,
     }
+}
+
+/// The shares to draw against a traffic baseline's window: the baseline's
+/// shares take the reference's place, bins and tails lined up by label (a
+/// tail only one side has is drawn empty on the other).
+pub fn distribution_against(r: &FeatureReference, base: &WindowFeature, w: &WindowFeature) -> Option<Distribution> {
+    let b = distribution(r, base)?;
+    let c = distribution(r, w)?;
+    let mut labels = b.labels.clone();
+    for l in &c.labels {
+        if !labels.contains(l) {
+            if l.starts_with("< ") { labels.insert(0, l.clone()) } else { labels.push(l.clone()) }
+        }
+    }
+    let share_of = |d: &Distribution, l: &String| d.labels.iter().position(|x| x == l).map_or(0.0, |i| d.current[i]);
+    Some(Distribution {
+        reference: labels.iter().map(|l| share_of(&b, l)).collect(),
+        current: labels.iter().map(|l| share_of(&c, l)).collect(),
+        labels,
+        current_count: c.current_count,
+    })
 }
 
 /// Paired bars (reference, current) per bin, shares of each side's values, with the table.

@@ -4,7 +4,7 @@
 //! predictions (against the version's own earlier days, or a configured
 //! objective), and staleness from the version's age and its training data.
 
-use flotilla_drift::{DriftConfig, Verdict, Window, window_drift};
+use flotilla_drift::{DriftConfig, Verdict, Window};
 use flotilla_store::health::{Check, CheckResult, Status};
 use flotilla_store::monitor::{DAY_MS, ErrorCounts, FactDataset};
 
@@ -89,14 +89,15 @@ pub fn drift_status(v: Verdict) -> Status {
     }
 }
 
-/// Data and prediction drift of a merged window (inputs, then outputs).
+/// Data and prediction drift of a merged window (inputs, then outputs),
+/// against the version's baseline traffic if it has one, else its reference.
 pub fn drift_checks(
     reference: &VersionReference,
     window: &Window,
     outputs: &[String],
     config: &DriftConfig,
 ) -> Vec<CheckResult> {
-    let Ok(drift) = window_drift(&reference.reference, window, config) else { return Vec::new() };
+    let Ok(drift) = reference.judge(window, config) else { return Vec::new() };
     let (outs, ins): (Vec<_>, Vec<_>) = drift.features.iter().partition(|f| outputs.contains(&f.feature));
     let data = verdict_of(&ins, config.drift_share);
     let prediction = verdict_of(&outs, config.drift_share);

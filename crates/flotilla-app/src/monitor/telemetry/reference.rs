@@ -20,15 +20,16 @@ use flotilla_store::{Store, StoreResult};
 const LABEL_NAMES: [&str; 3] = ["target", "label", "y"];
 
 /// The reference the version's traffic is binned against, as the drift
-/// read judges it ([`crate::monitor::drift::reference_of`]): the model's
-/// dataset baseline if set, else its training profile. `None` when it has
-/// neither.
+/// read judges it ([`crate::monitor::drift::binning_reference`]): the
+/// model's dataset baseline if set, else its training profile (a traffic
+/// baseline is binned against the training profile too). `None` when it
+/// has neither.
 pub fn version_reference(
     store: &dyn Store,
     model: &str,
     version: VersionNumber,
 ) -> StoreResult<Option<Arc<Reference>>> {
-    Ok(crate::monitor::drift::reference_of(store, model, version)?.map(|r| r.reference))
+    crate::monitor::drift::binning_reference(store, model, version)
 }
 
 /// How `columns` (inputs first) map onto `reference`: the reference
