@@ -64,10 +64,12 @@ fn setup() -> TestServer {
 
 /// Posts 600 predictions to `version`: `f0` uniform on [shift, shift + 1),
 /// `prediction` on [0, 1), timestamps spread over `[from, from + span)`.
+/// The values are shuffled over the timestamps (a stride coprime with 600),
+/// so a window holding only part of the span still sees the whole spread.
 fn post(server: &TestServer, a: &Client<'_>, version: u32, shift: f64, from: i64, span: i64) {
     let body: String = (0..600)
         .map(|i| {
-            let u = (f64::from(i) + 0.5) / 600.0;
+            let u = (f64::from((i * 7) % 600) + 0.5) / 600.0;
             let ts = from + span * i64::from(i) / 600;
             format!("{}\n", json!({ "f0": shift + u, "prediction": u, "timestamp": ts }))
         })
@@ -166,7 +168,8 @@ fn drift_against_a_past_range_of_traffic() {
     // traffic like the baseline's is ok (against the training profile it fails).
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        post(&server, &a, 2, 0.5, now_ms() - 200, 100);
+        // One instant: the 600 rows land in one base window.
+        post(&server, &a, 2, 0.5, now_ms() - 200, 0);
         std::thread::sleep(Duration::from_millis(1500));
         let h = a.get("/api/monitor/v1/models/demand/health");
         if let Some(s) = h["checks"]["data_drift"]["status"].as_str() {
