@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use flotilla_core::model::Page;
-use flotilla_core::{Error, VersionNumber};
+use flotilla_core::Error;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params_from_iter};
 
@@ -285,21 +285,7 @@ impl HealthStore for SqliteStore {
     fn baseline(&self, model: &str) -> StoreResult<Option<Baseline>> {
         self.read(|tx| {
             let rm_id = registry::rm_id(tx, model)?;
-            type Row = (String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>);
-            let row: Option<Row> = tx
-                .prepare_cached(
-                    "SELECT kind, dataset_name, digest, version, from_ms, to_ms FROM model_baselines WHERE rm_id = ?1",
-                )?
-                .query_row([rm_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-                .optional()?;
-            Ok(row.and_then(|(kind, name, digest, version, from, to)| match (kind.as_str(), name, digest) {
-                ("dataset", Some(name), Some(digest)) => Some(Baseline::Dataset { name, digest }),
-                _ => Some(Baseline::Traffic {
-                    version: VersionNumber::new(version.unwrap_or(1))?,
-                    from: from.unwrap_or(0),
-                    to: to.unwrap_or(0),
-                }),
-            }))
+            super::monitor_facts::baseline_of(tx, rm_id)
         })
     }
 

@@ -62,7 +62,8 @@ impl Datasets {
     }
 }
 
-fn baseline_of(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Option<Baseline>> {
+/// A model's explicit baseline, as the health area and a page's facts read it.
+pub(super) fn baseline_of(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Option<Baseline>> {
     type BaselineRow = (String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>);
     let row: Option<BaselineRow> = tx
         .prepare_cached(
