@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use flotilla_core::model::Page;
 use flotilla_core::Error;
+use flotilla_core::model::Page;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params_from_iter};
 

@@ -201,7 +201,7 @@ fn capped_totals(tx: &Transaction<'_>, ds_id: i64, readable: &Readable) -> Store
     let versions: i64 = tx
         .prepare(&format!(
             "SELECT count(*) FROM (SELECT 1 FROM dataset_versions dv JOIN registered_models rm ON rm.rm_id = dv.rm_id
-         WHERE dv.ds_id = ? AND {models} LIMIT ?)"
+         WHERE dv.ds_id = ? AND {models} LIMIT ? + 0)"
         ))?
         .query_row(params_from_iter(args), |r| r.get(0))?;
     let mut args = vec![Value::Integer(ds_id)];
@@ -210,7 +210,7 @@ fn capped_totals(tx: &Transaction<'_>, ds_id: i64, readable: &Readable) -> Store
     let runs: i64 = tx
         .prepare(&format!(
             "SELECT count(*) FROM (SELECT 1 FROM dataset_runs du JOIN runs r ON r.run_key = du.run_key
-             WHERE du.ds_id = ? AND {exps} LIMIT ?)"
+             WHERE du.ds_id = ? AND {exps} LIMIT ? + 0)"
         ))?
         .query_row(params_from_iter(args), |r| r.get(0))?;
     Ok((versions, runs))

@@ -46,7 +46,7 @@ use std::cmp::Ordering;
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Transaction, params, params_from_iter};
+use rusqlite::{Connection, Transaction, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset;
@@ -119,17 +119,16 @@ SELECT a.rm_id, a.version, a.key, b.key, flotilla_metric_bucket(a.value), b.valu
 /// How many aliased versions under `alias` are past the cap (not paired),
 /// counted up to `limit + 1`: one short index range.
 pub(super) fn alias_overflow(tx: &Transaction<'_>, alias: &str, limit: usize) -> StoreResult<usize> {
-    let mut stmt =
-        tx.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM alias_metric_overflow WHERE alias = ? LIMIT ?)")?;
-    let n: i64 = stmt.query_row(params![alias, limit.saturating_add(1) as i64], |r| r.get(0))?;
+    let cap = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let n = super::counted::count_upto(tx, "alias_metric_overflow WHERE alias = ?", &[alias.to_string().into()], cap)?;
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// How many versions are past the cap (not paired), counted up to
 /// `limit + 1`.
 pub(super) fn version_overflow(tx: &Transaction<'_>, limit: usize) -> StoreResult<usize> {
-    let mut stmt = tx.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM version_metric_overflow LIMIT ?)")?;
-    let n: i64 = stmt.query_row([limit.saturating_add(1) as i64], |r| r.get(0))?;
+    let cap = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let n = super::counted::count_upto(tx, "version_metric_overflow", &[], cap)?;
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
