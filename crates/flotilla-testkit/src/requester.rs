@@ -55,6 +55,18 @@ impl<'a> Requester<'a> {
         r.text()
     }
 
+    /// `POST path` with a raw body of `content_type` (CSV, NDJSON, Parquet, a
+    /// file), asserting a 200.
+    pub fn post_ok(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
+        let mut headers = vec![("Content-Type", content_type)];
+        if let Some(a) = &self.auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        let r = self.server.request("POST", path, &headers, body);
+        assert_eq!(r.status, 200, "POST {path}: {}", r.text());
+        r
+    }
+
     pub fn status(&self, method: &str, path: &str, body: Option<Value>) -> u16 {
         self.call(method, path, body).status
     }

@@ -136,21 +136,14 @@ fn register(server: &TestServer, a: &Client<'_>, name: &str) -> String {
 }
 
 /// A profile of `rows` rows: `input_0` uniform on [shift, shift + 1), `input_1` on [0, 1), `predict` on [0, 1).
-fn upload_profile(server: &TestServer, a: &Client<'_>, digest: &str, shift: f64) {
+fn upload_profile(a: &Client<'_>, digest: &str, shift: f64) {
     let mut csv = String::from("input_0,input_1,predict\n");
     for i in 0..2000 {
         let u = (i as f64 + 0.5) / 2000.0;
         csv.push_str(&format!("{},{},{}\n", shift + u, u, u));
     }
-    let auth = a.auth.clone().unwrap();
     let path = format!("/api/data/v1/datasets/train/{digest}/profile");
-    let r = server.request(
-        "POST",
-        &path,
-        &[("Authorization", auth.as_str()), ("Content-Type", "text/csv")],
-        csv.as_bytes(),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    a.post_ok(&path, "text/csv", csv.as_bytes());
 }
 
 fn rows(data: &[[f32; 2]]) -> Value {
@@ -344,8 +337,8 @@ fn drift_against_the_training_profile_and_a_baseline() {
     // No profile yet: no reference.
     let d = a.get("/api/monitor/v1/models/demand/drift");
     assert_eq!(d["verdict"], "no_reference", "{d}");
-    upload_profile(&server, &a, "d1", 0.0);
-    upload_profile(&server, &a, "d2", 5.0);
+    upload_profile(&a, "d1", 0.0);
+    upload_profile(&a, "d2", 5.0);
     let d = a.get("/api/monitor/v1/models/demand/drift");
     assert_eq!(d["reference"]["kind"], "training", "{d}");
     assert_eq!(d["verdict"], "not_enough_data", "{d}");

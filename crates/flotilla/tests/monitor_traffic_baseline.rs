@@ -51,14 +51,7 @@ fn setup() -> TestServer {
         let u = (f64::from(i) + 0.5) / 2000.0;
         csv.push_str(&format!("{u},{u}\n"));
     }
-    let auth = a.auth.clone().unwrap();
-    let r = server.request(
-        "POST",
-        "/api/data/v1/datasets/train/d1/profile",
-        &[("Authorization", auth.as_str()), ("Content-Type", "text/csv")],
-        csv.as_bytes(),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    a.post_ok("/api/data/v1/datasets/train/d1/profile", "text/csv", csv.as_bytes());
     server
 }
 
@@ -66,7 +59,7 @@ fn setup() -> TestServer {
 /// `prediction` on [0, 1), timestamps spread over `[from, from + span)`.
 /// The values are shuffled over the timestamps (a stride coprime with 600),
 /// so a window holding only part of the span still sees the whole spread.
-fn post(server: &TestServer, a: &Client<'_>, version: u32, shift: f64, from: i64, span: i64) {
+fn post(a: &Client<'_>, version: u32, shift: f64, from: i64, span: i64) {
     let body: String = (0..600)
         .map(|i| {
             let u = (f64::from((i * 7) % 600) + 0.5) / 600.0;
@@ -74,15 +67,8 @@ fn post(server: &TestServer, a: &Client<'_>, version: u32, shift: f64, from: i64
             format!("{}\n", json!({ "f0": shift + u, "prediction": u, "timestamp": ts }))
         })
         .collect();
-    let auth = a.auth.clone().unwrap();
     let path = format!("/api/monitor/v1/models/demand/versions/{version}/predictions");
-    let r = server.request(
-        "POST",
-        &path,
-        &[("Authorization", auth.as_str()), ("Content-Type", "application/x-ndjson")],
-        body.as_bytes(),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    a.post_ok(&path, "application/x-ndjson", body.as_bytes());
 }
 
 fn drift(a: &Client<'_>, from: i64, to: i64) -> Value {
@@ -110,12 +96,12 @@ fn drift_against_a_past_range_of_traffic() {
     // already off the training data by 0.5.
     let base_from = (now / DAY - 2) * DAY;
     let base_to = base_from + DAY;
-    post(&server, &a, 1, 0.5, base_from + HOUR, 12 * HOUR);
+    post(&a, 1, 0.5, base_from + HOUR, 12 * HOUR);
     // Version 2: like version 1's two to three hours ago, shifted by 0.5 more in the last hour.
     let (like_from, like_to) = (now - 3 * HOUR, now - 2 * HOUR);
     let (shifted_from, shifted_to) = (now - HOUR, now);
-    post(&server, &a, 2, 0.5, like_from, HOUR - 1000);
-    post(&server, &a, 2, 1.0, shifted_from, HOUR - 60_000);
+    post(&a, 2, 0.5, like_from, HOUR - 1000);
+    post(&a, 2, 1.0, shifted_from, HOUR - 60_000);
 
     // Against the training profile, both of version 2's ranges drift.
     for (from, to) in [(like_from, like_to), (shifted_from, shifted_to)] {
@@ -169,7 +155,7 @@ fn drift_against_a_past_range_of_traffic() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         // One instant: the 600 rows land in one base window.
-        post(&server, &a, 2, 0.5, now_ms() - 200, 0);
+        post(&a, 2, 0.5, now_ms() - 200, 0);
         std::thread::sleep(Duration::from_millis(1500));
         let h = a.get("/api/monitor/v1/models/demand/health");
         if let Some(s) = h["checks"]["data_drift"]["status"].as_str() {

@@ -52,17 +52,10 @@ fn fleet(a: &Client<'_>) {
     a.ok("POST", "/api/fleet/v1/versions/bulk", Some(json!({ "versions": second })));
 }
 
-fn post_predictions(server: &TestServer, a: &Client<'_>, model: &str, n: usize) {
+fn post_predictions(a: &Client<'_>, model: &str, n: usize) {
     let body: String = (0..n).map(|i| format!("{}\n", json!({ "f0": i as f64, "prediction": 1.0 }))).collect();
     let path = format!("/api/monitor/v1/models/{model}/versions/2/predictions");
-    let auth = a.auth.clone().unwrap();
-    let r = server.request(
-        "POST",
-        &path,
-        &[("Authorization", auth.as_str()), ("Content-Type", "application/x-ndjson")],
-        body.as_bytes(),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    a.post_ok(&path, "application/x-ndjson", body.as_bytes());
 }
 
 #[test]
@@ -75,8 +68,8 @@ fn new_sections_match_the_api() {
     );
     let a = Client::basic(&server, "admin", ADMIN_PASSWORD);
     fleet(&a);
-    post_predictions(&server, &a, "demand.store=s00", 5);
-    post_predictions(&server, &a, "demand.store=s01", 3);
+    post_predictions(&a, "demand.store=s00", 5);
+    post_predictions(&a, "demand.store=s01", 3);
     // Health as the job leaves it: store 2 fails data drift; an hourly snapshot.
     let store = SqliteStore::open(&server.data_dir().join("flotilla.db")).unwrap();
     let fail = |check| CheckResult { check, status: Status::Fail, value: Some(0.75) };
