@@ -34,9 +34,7 @@ impl Serving {
 
     /// The loaded model that answers for `model`, and which version it is.
     pub async fn model(&self, model: &ModelRef) -> Result<(Resolved, Arc<LoadedModel>), ServingError> {
-        let resolved = self.resolver.resolve(model).await?;
-        let loaded = self.cache.get(&resolved).await?;
-        Ok((resolved, loaded))
+        self.fetch(model).await.map(|(resolved, loaded, _)| (resolved, loaded))
     }
 
     /// As [`Serving::model`], and whether the model was in memory already.

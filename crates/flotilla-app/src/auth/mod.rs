@@ -232,9 +232,7 @@ impl Authenticator {
             polled.then(|| Self::entry(&cache, &key.0, cache.generation)).flatten()
         };
         if let Some(caller) = fresh {
-            self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-            self.touch(&caller);
-            return Ok(Some(caller));
+            return Ok(Some(self.noted(caller)));
         }
         let generation = self.generation().await?;
         Ok(self.hit(&key.0, generation))
@@ -244,35 +242,26 @@ impl Authenticator {
     /// `Unauthenticated` (the same answer for an unknown user, a wrong
     /// password and a bad token); the caller is then cached under the header.
     pub async fn authenticate_header(&self, key: HeaderKey, credentials: Credentials) -> Result<Caller, Error> {
-        let lock = {
-            let mut verifying = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(verifying.entry(key.0).or_default())
-        };
-        let answer = async {
-            let _turn = lock.lock().await;
-            // Verified while this request waited its turn?
-            let generation = self.generation().await?;
-            if let Some(caller) = self.hit(&key.0, generation) {
-                return Ok(caller);
-            }
-            self.verify(key.0, generation, credentials).await
+        let turn = VerifyTurn::take(self, key.0);
+        let _held = turn.lock().await;
+        // Verified while this request waited its turn?
+        let generation = self.generation().await?;
+        if let Some(caller) = self.hit(&key.0, generation) {
+            return Ok(caller);
         }
-        .await;
-        let mut verifying = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
-        // The last request of a burst takes the lock away (one still waiting holds a clone).
-        if Arc::strong_count(&lock) == 2 {
-            verifying.remove(&key.0);
-        }
-        drop(verifying);
-        answer
+        self.verify(key.0, generation, credentials).await
     }
 
     /// A cached caller, its use noted.
     fn hit(&self, key: &[u8; 32], generation: u64) -> Option<Caller> {
-        let caller = self.cached(key, generation)?;
+        self.cached(key, generation).map(|caller| self.noted(caller))
+    }
+
+    /// A caller found in the cache: the hit counted, a token's use noted.
+    fn noted(&self, caller: Caller) -> Caller {
         self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
         self.touch(&caller);
-        Some(caller)
+        caller
     }
 
     /// Verifies credentials against the store and caches the caller under `key`.
@@ -494,6 +483,37 @@ impl Authenticator {
                 tracing::warn!(error = %e, token_id = %id, "recording a token's use failed");
             }
         });
+    }
+}
+
+/// One request's place among those verifying one header: its clone of the
+/// header's lock, given back under the map's mutex when the request ends
+/// (answered or dropped), and the entry removed with the last clone.
+struct VerifyTurn<'a> {
+    auth: &'a Authenticator,
+    key: [u8; 32],
+    lock: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl<'a> VerifyTurn<'a> {
+    fn take(auth: &'a Authenticator, key: [u8; 32]) -> Self {
+        let mut verifying = auth.verifying.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = Arc::clone(verifying.entry(key).or_default());
+        VerifyTurn { auth, key, lock: Some(lock) }
+    }
+
+    async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.as_ref().expect("held until dropped").lock().await
+    }
+}
+
+impl Drop for VerifyTurn<'_> {
+    fn drop(&mut self) {
+        let mut verifying = self.auth.verifying.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.lock.take());
+        if verifying.get(&self.key).is_some_and(|l| Arc::strong_count(l) == 1) {
+            verifying.remove(&self.key);
+        }
     }
 }
 

@@ -261,8 +261,10 @@ pub fn serving(
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// The share of hits, as the telemetry read answers it (sums are never negative).
 fn hit_rate(hits: i64, misses: i64) -> Option<f64> {
-    (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64)
+    let counts = flotilla_store::monitor::CacheCounts { hits: hits as u64, misses: misses as u64, model_bytes: 0 };
+    counts.hit_rate()
 }
 
 /// The cache's paragraph: the scope's hit rate and the heaviest family's memory.

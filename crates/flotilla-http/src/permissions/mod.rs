@@ -113,12 +113,15 @@ pub(crate) async fn check(State(auth): State<AuthState>, mut request: Request, n
     let Some(auth) = auth else {
         return next.run(request).await;
     };
-    if request.extensions().get::<Caller>().is_none_or(|c| c.is_admin) {
-        // Only the open probes reach a route without a caller; admins pass.
+    // Taken out while the request is checked and put back after (no copy).
+    let Some(caller) = request.extensions_mut().remove::<Caller>() else {
+        // Only the open probes reach a route without a caller.
+        return next.run(request).await;
+    };
+    if caller.is_admin {
+        request.extensions_mut().insert(caller);
         return next.run(request).await;
     }
-    // Taken out while the request is checked and put back after (no copy).
-    let Some(caller) = request.extensions_mut().remove::<Caller>() else { return next.run(request).await };
     let v2 = request.uri().path().starts_with("/v2");
     let template = request.extensions().get::<MatchedPath>().cloned();
     let template = template.as_ref().map(MatchedPath::as_str);

@@ -28,6 +28,20 @@ const PRUNE_CHUNK: i64 = 20_000;
 const WINDOW_COLUMNS: &str = "grain, rm_id, version, start_ms, length_ms, requests, rows, errors_client, \
      errors_unavailable, errors_too_large, errors_server, fingerprint, stats, cache_hits, cache_misses, model_bytes";
 
+/// A page of versions' windows: the keys as two arrays, each version's
+/// windows by its key range, in the page's order (built once).
+static WINDOWS_OF_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns: Vec<String> = WINDOW_COLUMNS.split(", ").map(|c| format!("w.{c}")).collect();
+    format!(
+        "SELECT {} FROM monitor_windows w \
+         JOIN unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k(rm_id, version, n) \
+           ON w.rm_id = k.rm_id AND w.version = k.version \
+         WHERE w.grain = $3 AND w.start_ms >= $4 AND w.start_ms < $5 \
+         ORDER BY k.n, w.start_ms LIMIT $6",
+        columns.join(", ")
+    )
+});
+
 fn version_at(r: &Row, i: usize) -> StoreResult<VersionNumber> {
     let v: i64 = r.get(i);
     VersionNumber::new(v).ok_or_else(|| Error::internal(format!("stored version {v} is not a version number")).into())
@@ -295,17 +309,8 @@ impl MonitorStore for PgStore {
         let ids: Vec<i64> = versions.iter().map(|(id, _)| *id).collect();
         let numbers: Vec<i64> = versions.iter().map(|(_, v)| v.get()).collect();
         self.read(|tx| {
-            // One statement for the page: the keys as two arrays, each version's windows by its key range.
-            let columns: Vec<String> = WINDOW_COLUMNS.split(", ").map(|c| format!("w.{c}")).collect();
             let rows = tx.query(
-                &format!(
-                    "SELECT {} FROM monitor_windows w \
-                     JOIN unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k(rm_id, version, n) \
-                       ON w.rm_id = k.rm_id AND w.version = k.version \
-                     WHERE w.grain = $3 AND w.start_ms >= $4 AND w.start_ms < $5 \
-                     ORDER BY k.n, w.start_ms LIMIT $6",
-                    columns.join(", ")
-                ),
+                &WINDOWS_OF_PAGE,
                 &[&ids, &numbers, &grain.tag(), &from_ms, &to_ms, &(MAX_WINDOWS_PER_READ as i64 + 1)],
             )?;
             let mut rows = rows.iter().map(window_row).collect::<StoreResult<Vec<_>>>()?;
