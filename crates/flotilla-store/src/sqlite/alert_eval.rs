@@ -4,7 +4,7 @@
 //! longer matches. Each firing and resolving is one `alert_events` row,
 //! deduplicated by (rule, model, window, kind), due for delivery at once.
 
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::alerts::{EventKind, RuleScope};
 use crate::error::StoreResult;
@@ -28,7 +28,7 @@ struct Place {
 }
 
 impl Rules {
-    pub(super) fn load(tx: &Transaction<'_>) -> StoreResult<Self> {
+    pub(super) fn load(tx: &Connection) -> StoreResult<Self> {
         let mut stmt = tx.prepare_cached(
             "SELECT rule_id, scope_kind, scope, check_name, status, windows FROM alert_rules WHERE enabled = 1",
         )?;
@@ -58,7 +58,7 @@ impl Rules {
     /// Judges every rule on one model's new checks; answers the events made.
     pub(super) fn evaluate(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         rm_id: i64,
         update: &HealthUpdate,
         window_end: i64,
@@ -122,7 +122,7 @@ impl Rules {
     }
 }
 
-fn place_of<'p>(tx: &Transaction<'_>, rm_id: i64, place: &'p mut Option<Place>) -> StoreResult<&'p Place> {
+fn place_of<'p>(tx: &Connection, rm_id: i64, place: &'p mut Option<Place>) -> StoreResult<&'p Place> {
     let loaded = match place.take() {
         Some(p) => p,
         None => {

@@ -3,7 +3,7 @@
 use flotilla_core::Error;
 use flotilla_core::model::Page;
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{SqliteStore, now_ms};
 use crate::alerts::{
@@ -72,7 +72,7 @@ fn no_rule(id: i64) -> Error {
     Error::not_found(format!("Alert rule {id} not found"))
 }
 
-fn get(tx: &Transaction<'_>, id: i64) -> StoreResult<Rule> {
+fn get(tx: &Connection, id: i64) -> StoreResult<Rule> {
     tx.prepare_cached(&format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE rule_id = ?1"))?
         .query_row([id], rule_row)
         .optional()?
@@ -81,7 +81,7 @@ fn get(tx: &Transaction<'_>, id: i64) -> StoreResult<Rule> {
 }
 
 /// The scope must name things that exist.
-fn check_scope(tx: &Transaction<'_>, scope: &RuleScope) -> StoreResult<()> {
+fn check_scope(tx: &Connection, scope: &RuleScope) -> StoreResult<()> {
     match scope {
         RuleScope::Fleet => Ok(()),
         RuleScope::Family(f) | RuleScope::Partition { family: f, .. } => super::families::family(tx, f).map(|_| ()),

@@ -7,7 +7,7 @@
 //! metrics, which goes through [`run_metrics_changed`].
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::now_ms;
 use crate::error::StoreResult;
@@ -70,7 +70,7 @@ impl NewBatch<'static> {
     }
 }
 
-pub(crate) fn open_batch(tx: &Transaction<'_>, batch: &NewBatch<'_>) -> StoreResult<i64> {
+pub(crate) fn open_batch(tx: &Connection, batch: &NewBatch<'_>) -> StoreResult<i64> {
     tx.prepare_cached(
         "INSERT INTO alias_batches (time, actor, actor_verified, kind, reason, rule, reverts) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )?
@@ -87,7 +87,7 @@ pub(crate) fn open_batch(tx: &Transaction<'_>, batch: &NewBatch<'_>) -> StoreRes
 }
 
 /// The version an alias points at now.
-pub(crate) fn current(tx: &Transaction<'_>, rm_id: i64, alias: &str) -> StoreResult<Option<i64>> {
+pub(crate) fn current(tx: &Connection, rm_id: i64, alias: &str) -> StoreResult<Option<i64>> {
     Ok(tx
         .prepare_cached("SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?")?
         .query_row(params![rm_id, alias], |r| r.get(0))
@@ -98,7 +98,7 @@ pub(crate) fn current(tx: &Transaction<'_>, rm_id: i64, alias: &str) -> StoreRes
 /// change under `batch`. Returns the version it pointed at before. A change
 /// to where it already points records nothing.
 pub(crate) fn move_alias(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     batch: i64,
     rm_id: i64,
     model_name: &str,
@@ -142,7 +142,7 @@ pub(crate) fn move_alias(
 /// as a handful of set-based statements over the plan cost a fraction. The
 /// table lives in the writer connection's temp schema (memory), so it is
 /// never part of the database file; `seq` keeps the order of the audit log.
-pub(crate) fn start_plan(tx: &Transaction<'_>) -> StoreResult<()> {
+pub(crate) fn start_plan(tx: &Connection) -> StoreResult<()> {
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS alias_plan (
              seq          INTEGER PRIMARY KEY,
@@ -164,7 +164,7 @@ pub(crate) fn start_plan(tx: &Transaction<'_>) -> StoreResult<()> {
 /// (model, alias) appears at most once and that every move changes
 /// something (`from_version IS NOT to_version`). With `touch`, the moved
 /// models' `last_update_time` becomes `now`.
-pub(crate) fn apply_plan(tx: &Transaction<'_>, batch: i64, touch: Option<i64>) -> StoreResult<usize> {
+pub(crate) fn apply_plan(tx: &Connection, batch: i64, touch: Option<i64>) -> StoreResult<usize> {
     // The moves touch `alias_metrics_by_value` all over (it is ordered by
     // value): a page cache that holds it saves most of the time. The
     // writer's usual cache comes back (and the memory is freed) afterwards.
@@ -177,7 +177,7 @@ pub(crate) fn apply_plan(tx: &Transaction<'_>, batch: i64, touch: Option<i64>) -
 /// The writer's page cache while it applies a large plan.
 const BULK_CACHE_KIB: i64 = 262_144;
 
-fn apply_plan_writes(tx: &Transaction<'_>, batch: i64, touch: Option<i64>) -> StoreResult<usize> {
+fn apply_plan_writes(tx: &Connection, batch: i64, touch: Option<i64>) -> StoreResult<usize> {
     let deleted_metrics =
         "DELETE FROM alias_metrics WHERE (rm_id, alias) IN (SELECT rm_id, alias FROM temp.alias_plan)";
     tx.prepare_cached(deleted_metrics)?.execute([])?;
@@ -218,7 +218,7 @@ fn apply_plan_writes(tx: &Transaction<'_>, batch: i64, touch: Option<i64>) -> St
 /// as [`move_alias`] in three statements, with audit events under `batch`
 /// (`None` only for synthetic fleets, whose batch records the load itself).
 pub(crate) fn insert_fresh(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     batch: Option<i64>,
     rm_id: i64,
     model_name: &str,
@@ -253,7 +253,7 @@ pub(crate) fn insert_fresh(
 /// After a run logged metrics: the versions registered from that run take
 /// the run's latest values, and so do the aliases pointing at them. Runs
 /// without registered versions (nearly all) cost one index probe.
-pub(crate) fn run_metrics_changed(tx: &Transaction<'_>, run_id: &str, keys: &[&str]) -> StoreResult<()> {
+pub(crate) fn run_metrics_changed(tx: &Connection, run_id: &str, keys: &[&str]) -> StoreResult<()> {
     let versions: Vec<(i64, i64)> = tx
         .prepare_cached("SELECT rm_id, version FROM model_versions WHERE run_id = ?")?
         .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -287,7 +287,7 @@ pub(crate) fn run_metrics_changed(tx: &Transaction<'_>, run_id: &str, keys: &[&s
 }
 
 /// Copies into `alias_metrics` the metrics of the versions `rm_id`'s aliases point at.
-fn refresh_alias_metrics(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<()> {
+fn refresh_alias_metrics(tx: &Connection, rm_id: i64) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO alias_metrics (rm_id, alias, key, value)
          SELECT a.rm_id, a.alias, m.key, m.value FROM registered_model_aliases a
@@ -299,7 +299,7 @@ fn refresh_alias_metrics(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<()> {
 }
 
 /// A new version registered from a run starts with the run's latest metrics.
-pub(crate) fn copy_run_metrics(tx: &Transaction<'_>, rm_id: i64, version: i64, run_id: &str) -> StoreResult<()> {
+pub(crate) fn copy_run_metrics(tx: &Connection, rm_id: i64, version: i64, run_id: &str) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO model_version_metrics (rm_id, key, version, value)
          SELECT ?1, lm.key, ?2, lm.value FROM runs r JOIN latest_metrics lm ON lm.run_key = r.run_key

@@ -5,7 +5,7 @@
 use flotilla_core::model::Page;
 use flotilla_core::validation;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, params, params_from_iter};
+use rusqlite::{Connection, params, params_from_iter};
 
 use super::{SqliteStore, now_ms};
 use crate::StoreResult;
@@ -14,7 +14,7 @@ use crate::paging;
 
 /// Appends the row of the write in `tx` when it runs under a context; what
 /// the write noted names it, else the context's operation does.
-pub(super) fn append(tx: &Transaction<'_>) -> StoreResult<()> {
+pub(super) fn append(tx: &Connection) -> StoreResult<()> {
     let note = audit::take_note();
     audit::with_current(|ctx| {
         let Some(ctx) = ctx else {
@@ -47,7 +47,7 @@ pub(super) fn append(tx: &Transaction<'_>) -> StoreResult<()> {
 /// The distinct actions starting with `prefix`, by a skip scan of the
 /// action index (one seek per action, however many rows each has); at most
 /// 400, under SQLite's limit on a compound query.
-fn actions_under(tx: &Transaction<'_>, prefix: &str) -> StoreResult<Vec<String>> {
+fn actions_under(tx: &Connection, prefix: &str) -> StoreResult<Vec<String>> {
     let end = format!("{prefix}\u{10FFFF}");
     let mut stmt = tx.prepare_cached(
         "WITH RECURSIVE a(x) AS (
@@ -64,7 +64,7 @@ fn actions_under(tx: &Transaction<'_>, prefix: &str) -> StoreResult<Vec<String>>
 
 /// One text value (a description, a tag's value, a stage) before a write
 /// changes it; `None` when there is no such row.
-pub(super) fn scalar<P: rusqlite::Params>(tx: &Transaction<'_>, sql: &str, params: P) -> StoreResult<Option<String>> {
+pub(super) fn scalar<P: rusqlite::Params>(tx: &Connection, sql: &str, params: P) -> StoreResult<Option<String>> {
     use rusqlite::OptionalExtension;
     Ok(tx.prepare_cached(sql)?.query_row(params, |r| r.get(0)).optional()?)
 }

@@ -2,7 +2,7 @@
 //! generation (`auth_state`) and the grant log (`grant_log.rs`).
 
 use flotilla_core::Error;
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::{SqliteStore, grant_log, now_ms};
@@ -49,7 +49,7 @@ fn no_user(username: &str) -> Error {
 
 /// Moves the credentials generation: every credential cached under the old
 /// one is verified again.
-fn bump(tx: &Transaction<'_>) -> StoreResult<()> {
+fn bump(tx: &Connection) -> StoreResult<()> {
     tx.execute("UPDATE auth_state SET generation = generation + 1 WHERE id = 1", [])?;
     Ok(())
 }
@@ -59,7 +59,7 @@ fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
 }
 
 /// The creator of a resource gets MANAGE on it, in the create's transaction.
-pub(super) fn grant_creator(tx: &Transaction<'_>, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
+pub(super) fn grant_creator(tx: &Connection, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
     let granted = tx
         .prepare_cached(
             "INSERT OR REPLACE INTO auth_grants (user_id, resource_kind, resource_id, level, created_at) \
@@ -74,7 +74,7 @@ pub(super) fn grant_creator(tx: &Transaction<'_>, user_id: i64, kind: &str, id: 
 }
 
 /// Grants on a renamed resource follow it.
-pub(super) fn move_grants(tx: &Transaction<'_>, kind: &str, from: &str, to: &str) -> StoreResult<()> {
+pub(super) fn move_grants(tx: &Connection, kind: &str, from: &str, to: &str) -> StoreResult<()> {
     drop_grants(tx, kind, to)?;
     let moved = tx
         .prepare_cached(
@@ -92,7 +92,7 @@ pub(super) fn move_grants(tx: &Transaction<'_>, kind: &str, from: &str, to: &str
 
 /// Grants on a deleted resource go with it (a new one reusing the name
 /// starts with none).
-pub(super) fn drop_grants(tx: &Transaction<'_>, kind: &str, id: &str) -> StoreResult<()> {
+pub(super) fn drop_grants(tx: &Connection, kind: &str, id: &str) -> StoreResult<()> {
     let dropped = tx
         .prepare_cached("DELETE FROM auth_grants WHERE resource_kind = ?1 AND resource_id = ?2 RETURNING user_id")?
         .query_map([kind, id], |r| r.get::<_, i64>(0))?
@@ -103,17 +103,17 @@ pub(super) fn drop_grants(tx: &Transaction<'_>, kind: &str, id: &str) -> StoreRe
     Ok(())
 }
 
-fn user_by_name(tx: &Transaction<'_>, username: &str) -> StoreResult<User> {
+fn user_by_name(tx: &Connection, username: &str) -> StoreResult<User> {
     tx.query_row(&format!("SELECT {USER_COLUMNS} FROM auth_users WHERE username = ?1"), [username], user_row)
         .optional()?
         .ok_or_else(|| no_user(username).into())
 }
 
-fn admins(tx: &Transaction<'_>) -> StoreResult<i64> {
+fn admins(tx: &Connection) -> StoreResult<i64> {
     Ok(tx.query_row("SELECT count(*) FROM auth_users WHERE is_admin", [], |r| r.get(0))?)
 }
 
-fn insert_user(tx: &Transaction<'_>, username: &str, password_hash: &str, is_admin: bool) -> StoreResult<User> {
+fn insert_user(tx: &Connection, username: &str, password_hash: &str, is_admin: bool) -> StoreResult<User> {
     let created_at = now_ms();
     let inserted = tx.execute(
         "INSERT INTO auth_users (username, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4) \

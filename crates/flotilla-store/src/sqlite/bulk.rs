@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use flotilla_core::model::Tag;
 use flotilla_core::{Error, validation};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::aliases::{self, BatchKind, NewBatch};
 use super::families;
@@ -18,14 +18,14 @@ use crate::fleet::{
 };
 use crate::fleet_checks::{ItemErrors, check_batch_size, check_version};
 
-fn address_model(tx: &Transaction<'_>, address: &ModelAddress) -> StoreResult<(i64, String)> {
+fn address_model(tx: &Connection, address: &ModelAddress) -> StoreResult<(i64, String)> {
     match address {
         ModelAddress::Name { model } => Ok((registry::rm_id(tx, model)?, model.clone())),
         ModelAddress::Partition { family, partition } => families::family(tx, family)?.ensure_member(tx, partition),
     }
 }
 
-fn insert_version(tx: &Transaction<'_>, rm_id: i64, v: &BulkVersion, now: i64) -> StoreResult<i64> {
+fn insert_version(tx: &Connection, rm_id: i64, v: &BulkVersion, now: i64) -> StoreResult<i64> {
     let version: i64 = tx
         .prepare_cached(
             "UPDATE registered_models SET next_version = next_version + 1, last_update_time = ? WHERE rm_id = ?
@@ -139,7 +139,7 @@ impl BulkStore for SqliteStore {
     }
 }
 
-fn open_bulk_batch(tx: &Transaction<'_>, ctx: &ChangeContext) -> StoreResult<i64> {
+fn open_bulk_batch(tx: &Connection, ctx: &ChangeContext) -> StoreResult<i64> {
     aliases::open_batch(
         tx,
         &NewBatch {
@@ -154,7 +154,7 @@ fn open_bulk_batch(tx: &Transaction<'_>, ctx: &ChangeContext) -> StoreResult<i64
 }
 
 /// The model of an alias change, checking that the version exists.
-fn target(tx: &Transaction<'_>, c: &AliasChange) -> StoreResult<i64> {
+fn target(tx: &Connection, c: &AliasChange) -> StoreResult<i64> {
     let rm_id = registry::rm_id(tx, &c.model)?;
     if let Some(v) = c.version {
         let exists: Option<i64> = tx

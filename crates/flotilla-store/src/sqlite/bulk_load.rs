@@ -14,7 +14,7 @@
 //! `bulk_load_pending` in the same transaction as the drop, and the next
 //! open of the store rebuilds whatever a dead load left pending.
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 
 use super::aliases;
 use crate::error::StoreResult;
@@ -175,14 +175,14 @@ pub fn finish_except(conn: &Connection, catch_up: CatchUp, later: &[&str]) -> St
 
 /// Opens the audit batch under which generated aliases are recorded (actor
 /// `generator`, kind `bulk`); returns its id.
-pub fn open_generated_batch(tx: &Transaction<'_>) -> StoreResult<i64> {
+pub fn open_generated_batch(tx: &Connection) -> StoreResult<i64> {
     aliases::open_batch(tx, &aliases::NewBatch::generated())
 }
 
 /// Sets aliases (name, version) on a model that has none yet, with their
 /// audit events under `batch` and their metrics, as an alias move would.
 pub fn insert_aliases(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     batch: i64,
     rm_id: i64,
     model_name: &str,

@@ -9,7 +9,7 @@
 //! a subquery has no plan the cap could change.
 
 use rusqlite::types::Value;
-use rusqlite::{Transaction, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 
 use crate::error::StoreResult;
 
@@ -19,7 +19,7 @@ pub(super) fn sql(from_where: &str) -> String {
 }
 
 /// The rows of `from_where` (its parameters `args`), at most `cap`.
-pub(super) fn count_upto(tx: &Transaction<'_>, from_where: &str, args: &[Value], cap: i64) -> StoreResult<i64> {
+pub(super) fn count_upto(tx: &Connection, from_where: &str, args: &[Value], cap: i64) -> StoreResult<i64> {
     let cap = Value::from(cap);
     Ok(tx.prepare_cached(&sql(from_where))?.query_row(params_from_iter(args.iter().chain([&cap])), |r| r.get(0))?)
 }

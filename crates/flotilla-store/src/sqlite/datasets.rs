@@ -7,7 +7,7 @@ use flotilla_core::Error;
 use flotilla_core::lineage::{CONTEXT_TAG, DatasetEntity, DatasetSummary};
 use flotilla_core::model::{DatasetInput, Page};
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::json;
 
 use super::{SqliteStore, now_ms, visible};
@@ -42,7 +42,7 @@ pub(super) fn entity_at(r: &Row<'_>) -> rusqlite::Result<DatasetEntity> {
 
 /// The dataset's id, creating its row if new (its time is now).
 fn ensure_entity(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     name: &str,
     digest: &str,
     source_type: &str,
@@ -62,7 +62,7 @@ fn ensure_entity(
 
 /// Records a run's dataset inputs as entities and usages (inside `log-inputs`'
 /// transaction); a new context replaces the old one, versions' edges too.
-pub(super) fn record_run_inputs(tx: &Transaction<'_>, run_key: i64, inputs: &[DatasetInput]) -> StoreResult<()> {
+pub(super) fn record_run_inputs(tx: &Connection, run_key: i64, inputs: &[DatasetInput]) -> StoreResult<()> {
     for input in inputs {
         let d = &input.dataset;
         let ds_id = ensure_entity(
@@ -85,12 +85,7 @@ pub(super) fn record_run_inputs(tx: &Transaction<'_>, run_key: i64, inputs: &[Da
 }
 
 /// Links a version to the datasets given with it (the fleet bulk API).
-pub(super) fn link_version(
-    tx: &Transaction<'_>,
-    rm_id: i64,
-    version: i64,
-    inputs: &[NewDatasetInput],
-) -> StoreResult<()> {
+pub(super) fn link_version(tx: &Connection, rm_id: i64, version: i64, inputs: &[NewDatasetInput]) -> StoreResult<()> {
     for d in inputs {
         let ds_id = ensure_entity(tx, &d.name, &d.digest, &d.source_type, &d.source, d.schema.as_deref(), None)?;
         tx.prepare_cached(
@@ -125,7 +120,7 @@ pub(super) fn readable_dataset(readable: &Readable, ds: &str, args: &mut Vec<Val
 
 /// The dataset's id and entity, if it exists and the caller may read it.
 pub(super) fn find_entity(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     name: &str,
     digest: &str,
     readable: &Readable,
@@ -303,7 +298,7 @@ mod tests {
         store.create_model_version(&new).unwrap();
         let migration = include_str!("migrations/0014_datasets_lineage.sql");
         let backfill = &migration[migration.find("-- Backfill").unwrap()..];
-        let counts = |tx: &Transaction<'_>| -> StoreResult<Vec<(String, i64, i64, String)>> {
+        let counts = |tx: &Connection| -> StoreResult<Vec<(String, i64, i64, String)>> {
             let sql = "SELECT de.digest, de.run_count, de.version_count, du.context FROM dataset_entities de
                        JOIN dataset_runs du ON du.ds_id = de.ds_id ORDER BY de.digest";
             let mut stmt = tx.prepare(sql)?;

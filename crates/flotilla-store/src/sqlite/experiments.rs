@@ -4,7 +4,7 @@ use flotilla_core::filter::{self, Attr, Comparator, Field, Operand};
 use flotilla_core::model::{Experiment, LifecycleStage, Page, Tag, ViewType};
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::keyset::{self, SortKey};
@@ -24,7 +24,7 @@ fn not_found(experiment_id: &str) -> Error {
 }
 
 /// Fails unless the experiment exists; returns its lifecycle stage.
-pub(crate) fn stage_of(tx: &Transaction<'_>, id: i64) -> StoreResult<Option<LifecycleStage>> {
+pub(crate) fn stage_of(tx: &Connection, id: i64) -> StoreResult<Option<LifecycleStage>> {
     let stage: Option<String> = tx
         .prepare_cached("SELECT lifecycle_stage FROM experiments WHERE experiment_id = ?")?
         .query_row([id], |r| r.get(0))
@@ -34,7 +34,7 @@ pub(crate) fn stage_of(tx: &Transaction<'_>, id: i64) -> StoreResult<Option<Life
 
 /// The artifact location of an experiment that must exist and be active
 /// (where new runs and logged models go).
-pub(crate) fn active_location(tx: &Transaction<'_>, experiment_id: i64) -> StoreResult<String> {
+pub(crate) fn active_location(tx: &Connection, experiment_id: i64) -> StoreResult<String> {
     let found: Option<(String, String)> = tx
         .prepare_cached("SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?")?
         .query_row([experiment_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -49,7 +49,7 @@ pub(crate) fn active_location(tx: &Transaction<'_>, experiment_id: i64) -> Store
     }
 }
 
-fn require_active(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<i64> {
+fn require_active(tx: &Connection, experiment_id: &str) -> StoreResult<i64> {
     let id = parse_id(experiment_id)?;
     match stage_of(tx, id)? {
         None => Err(not_found(experiment_id).into()),
@@ -67,7 +67,7 @@ fn validate_tag(tag: &Tag) -> StoreResult<()> {
     Ok(())
 }
 
-fn touch(tx: &Transaction<'_>, id: i64) -> StoreResult<()> {
+fn touch(tx: &Connection, id: i64) -> StoreResult<()> {
     tx.prepare_cached("UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?")?
         .execute(params![now_ms(), id])?;
     Ok(())

@@ -17,7 +17,7 @@ use std::time::Instant;
 use flotilla_core::Error;
 use flotilla_core::fleet::{Facets, FleetQuery};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 
 use super::fleet_search::{Filter, Purpose, build_filter, text, validate};
 use super::{SqliteStore, families, search_plan};
@@ -64,7 +64,7 @@ impl SqliteStore {
 /// readable set: scopes to add and scopes to subtract (0 is the registry,
 /// else a family id), or `None` when the set names models one by one and
 /// only counting the matches is exact.
-fn counted_scopes(tx: &Transaction<'_>, q: &FleetQuery) -> StoreResult<Option<(Vec<i64>, Vec<i64>)>> {
+fn counted_scopes(tx: &Connection, q: &FleetQuery) -> StoreResult<Option<(Vec<i64>, Vec<i64>)>> {
     let v = &q.visible;
     if let Some(name) = &q.family {
         let id = families::family(tx, name)?.id;
@@ -94,7 +94,7 @@ fn counted_scopes(tx: &Transaction<'_>, q: &FleetQuery) -> StoreResult<Option<(V
 /// Facets read from the counters the triggers of migration 3 keep: the
 /// sum of the `plus` scopes' counts less the `minus` scopes' (0 is the
 /// whole registry, else a family; a family's rows are inside the registry's).
-fn counted_facets(tx: &Transaction<'_>, plus: &[i64], minus: &[i64], tag_keys: &[String]) -> StoreResult<Facets> {
+fn counted_facets(tx: &Connection, plus: &[i64], minus: &[i64], tag_keys: &[String]) -> StoreResult<Facets> {
     let json = |ids: &[i64]| serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()));
     let (plus, minus) = (json(plus)?, json(minus)?);
     let scopes =
@@ -136,7 +136,7 @@ fn counted_facets(tx: &Transaction<'_>, plus: &[i64], minus: &[i64], tag_keys: &
 /// the matched ids are collected once, then each count walks from them into
 /// the child tables by primary key.
 fn matched_facets(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     filter: &Filter,
     family: Option<&str>,
     tag_keys: &[String],
@@ -192,7 +192,7 @@ fn matched_facets(
 /// read within it, and whether it stopped reading there. The time is checked
 /// at every match (a clock read costs far less than a match) and, between
 /// matches, counted as SQLite work by the progress handler's allowance.
-fn matched_ids(tx: &Transaction<'_>, filter: &Filter, bound: Option<FacetBound>) -> StoreResult<(Vec<i64>, bool)> {
+fn matched_ids(tx: &Connection, filter: &Filter, bound: Option<FacetBound>) -> StoreResult<(Vec<i64>, bool)> {
     let limit = bound.map_or(String::new(), |b| format!(" LIMIT {}", b.matches.max(1) + 1));
     let (from, args) = filter.source_and_args();
     let mut stmt = tx.prepare(&format!("SELECT rm.rm_id FROM {from}{}{limit}", filter.sql))?;

@@ -6,7 +6,7 @@ use flotilla_core::fleet::{self, Family, PartitionValue};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::{SqliteStore, now_ms, registry, rows};
 use crate::error::StoreResult;
@@ -21,7 +21,7 @@ pub(crate) struct FamilyRow {
     pub default_rm_id: i64,
 }
 
-pub(crate) fn family(tx: &Transaction<'_>, name: &str) -> StoreResult<FamilyRow> {
+pub(crate) fn family(tx: &Connection, name: &str) -> StoreResult<FamilyRow> {
     let row: Option<(i64, String, i64)> = tx
         .prepare_cached("SELECT family_id, levels, default_rm_id FROM families WHERE name = ?")?
         .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -35,7 +35,7 @@ impl FamilyRow {
     /// How many members the family has, from the counter migration 3's
     /// triggers keep (`facet_counts`): a search sizes its family set with it
     /// instead of counting up to 10,000 index entries (0.44 ms at 10⁶ models).
-    pub fn member_count(&self, tx: &Transaction<'_>) -> StoreResult<i64> {
+    pub fn member_count(&self, tx: &Connection) -> StoreResult<i64> {
         let n: Option<i64> = tx
             .prepare_cached(
                 "SELECT n FROM facet_counts WHERE scope = ?1 AND dim = 'family' AND value = CAST(?1 AS TEXT)",
@@ -60,7 +60,7 @@ impl FamilyRow {
 
     /// The member holding `path`'s deepest level, if it exists. The other
     /// levels given must lie on its path.
-    pub fn find_member(&self, tx: &Transaction<'_>, path: &[PartitionValue]) -> StoreResult<Option<i64>> {
+    pub fn find_member(&self, tx: &Connection, path: &[PartitionValue]) -> StoreResult<Option<i64>> {
         let Some((deepest, depth)) = path
             .iter()
             .map(|p| self.depth_of(&p.key).map(|d| (p, d)))
@@ -94,7 +94,7 @@ impl FamilyRow {
     /// partitioned models are served elsewhere. Returns the member and whether it
     /// is the one `path` names. Levels that contradict an existing member's path
     /// are a client mistake; see [`Self::ordered_path`] for the others.
-    pub fn nearest_member(&self, tx: &Transaction<'_>, path: &[PartitionValue]) -> StoreResult<(i64, bool)> {
+    pub fn nearest_member(&self, tx: &Connection, path: &[PartitionValue]) -> StoreResult<(i64, bool)> {
         let ordered = self.ordered_path(path)?;
         // The empty path is the family default, which always exists.
         for keep in (1..=ordered.len()).rev() {
@@ -132,7 +132,7 @@ impl FamilyRow {
     /// The member for `path`, created with its ancestors if missing. A path
     /// that names only existing members may be given by its deepest level
     /// alone; a new member needs its full path from the top level.
-    pub fn ensure_member(&self, tx: &Transaction<'_>, path: &[PartitionValue]) -> StoreResult<(i64, String)> {
+    pub fn ensure_member(&self, tx: &Connection, path: &[PartitionValue]) -> StoreResult<(i64, String)> {
         if let Some(rm_id) = self.find_member(tx, path)? {
             return Ok((rm_id, member_name(tx, rm_id)?));
         }
@@ -179,7 +179,7 @@ impl FamilyRow {
         .into()
     }
 
-    fn create_member(&self, tx: &Transaction<'_>, path: &[PartitionValue], parent: i64) -> StoreResult<i64> {
+    fn create_member(&self, tx: &Connection, path: &[PartitionValue], parent: i64) -> StoreResult<i64> {
         let leaf = path.last().ok_or_else(|| Error::internal("empty partition path"))?;
         let name = fleet::member_name(&self.name, Some(leaf));
         validation::model_name(&name)?;
@@ -207,11 +207,11 @@ impl FamilyRow {
     }
 }
 
-fn member_name(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<String> {
+fn member_name(tx: &Connection, rm_id: i64) -> StoreResult<String> {
     Ok(tx.prepare_cached("SELECT name FROM registered_models WHERE rm_id = ?")?.query_row([rm_id], |r| r.get(0))?)
 }
 
-fn tag_member(tx: &Transaction<'_>, rm_id: i64, family: &str, path: &str) -> StoreResult<()> {
+fn tag_member(tx: &Connection, rm_id: i64, family: &str, path: &str) -> StoreResult<()> {
     let mut tag =
         tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
     tag.execute(params![rm_id, fleet::FAMILY_TAG, family])?;
@@ -221,7 +221,7 @@ fn tag_member(tx: &Transaction<'_>, rm_id: i64, family: &str, path: &str) -> Sto
 
 /// A family default or a partition with children cannot be deleted through
 /// the registry API: the fallback chain would break.
-pub(crate) fn check_deletable(tx: &Transaction<'_>, rm_id: i64, name: &str) -> StoreResult<()> {
+pub(crate) fn check_deletable(tx: &Connection, rm_id: i64, name: &str) -> StoreResult<()> {
     let is_default: Option<String> = tx
         .prepare_cached("SELECT name FROM families WHERE default_rm_id = ?")?
         .query_row([rm_id], |r| r.get(0))
@@ -246,7 +246,7 @@ pub(crate) fn check_deletable(tx: &Transaction<'_>, rm_id: i64, name: &str) -> S
 }
 
 /// Members are named after their family and partition; renaming one would break that.
-pub(crate) fn check_renamable(tx: &Transaction<'_>, rm_id: i64, name: &str) -> StoreResult<()> {
+pub(crate) fn check_renamable(tx: &Connection, rm_id: i64, name: &str) -> StoreResult<()> {
     let member: Option<i64> = tx
         .prepare_cached("SELECT 1 FROM fleet_members WHERE rm_id = ?")?
         .query_row([rm_id], |r| r.get(0))
@@ -260,7 +260,7 @@ pub(crate) fn check_renamable(tx: &Transaction<'_>, rm_id: i64, name: &str) -> S
     Ok(())
 }
 
-fn family_by_id(tx: &Transaction<'_>, id: i64) -> StoreResult<Family> {
+fn family_by_id(tx: &Connection, id: i64) -> StoreResult<Family> {
     let (name, levels, description, creation_time): (String, String, String, i64) = tx
         .prepare_cached("SELECT name, levels, description, creation_time FROM families WHERE family_id = ?")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;

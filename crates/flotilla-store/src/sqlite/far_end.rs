@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset;
@@ -81,7 +81,7 @@ type KeySet = HashSet<Key, BuildHasherDefault<IdHasher>>;
 /// the set has more than `max_set` members or the walk read `row_cap` rows
 /// without seeing them all.
 pub(super) fn page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     plan: &FarEnd,
     want: usize,
     max_set: usize,
@@ -196,7 +196,7 @@ impl SortIndex {
     /// range has that many: where a capped walk from the near end stops.
     pub fn nth(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         bounds: &[(&'static str, f64)],
         cursor: Option<&[JsonValue]>,
         page_desc: bool,
@@ -219,7 +219,7 @@ impl SortIndex {
 /// a family of 125,000 models with a metric bound matching 40,000, and a
 /// family is spread along any metric's order. A lone set is not counted:
 /// [`page`] reads it anyway, and stops past its own cap.
-pub(super) fn smallest(tx: &Transaction<'_>, sets: &[(String, &[SqlValue])], cap: i64) -> StoreResult<Option<usize>> {
+pub(super) fn smallest(tx: &Connection, sets: &[(String, &[SqlValue])], cap: i64) -> StoreResult<Option<usize>> {
     if sets.len() == 1 {
         return Ok(Some(0));
     }

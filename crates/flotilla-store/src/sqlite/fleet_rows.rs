@@ -4,14 +4,14 @@
 
 use flotilla_core::Error;
 use flotilla_core::fleet::{AliasTarget, FleetModel, PartitionValue};
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde_json::Value as JsonValue;
 
 use super::{keyset, rows};
 use crate::error::StoreResult;
 
 /// Loads a page of models in a fixed number of queries, in the page's order.
-pub(super) fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<FleetModel>> {
+pub(super) fn fleet_models(tx: &Connection, ids: &[i64]) -> StoreResult<Vec<FleetModel>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -86,7 +86,7 @@ pub(super) fn fleet_models(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec
     Ok(models)
 }
 
-fn family_levels(tx: &Transaction<'_>, json_ids: &str) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
+fn family_levels(tx: &Connection, json_ids: &str) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
     let rows: Vec<(String, String)> = tx
         .prepare_cached(
             "SELECT DISTINCT f.name, f.levels FROM json_each(?) j JOIN fleet_members fm ON fm.rm_id = j.value

@@ -9,7 +9,7 @@ use flotilla_core::fleet::{Facets, FleetModel, FleetOrder, FleetQuery, MetricRef
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::far_end::{self, FarEnd, SortIndex};
@@ -130,7 +130,7 @@ impl Filter {
     /// sort order and a page fills after a few rows. For counting, the
     /// smallest set drives and the others are probed per row. Sizing a set
     /// costs at most its cap in index steps.
-    fn place(&mut self, tx: &Transaction<'_>, purpose: Purpose, planning: SearchPlanning) -> StoreResult<()> {
+    fn place(&mut self, tx: &Connection, purpose: Purpose, planning: SearchPlanning) -> StoreResult<()> {
         let cap = match purpose {
             Purpose::Page => planning.drive_limit,
             Purpose::PageDriven => planning.drive_sizing,
@@ -182,7 +182,7 @@ impl Filter {
 /// own index would visit every family's.
 fn partition_subtree(
     f: &mut Filter,
-    tx: &Transaction<'_>,
+    tx: &Connection,
     family: &families::FamilyRow,
     path: &[PartitionValue],
 ) -> StoreResult<()> {
@@ -234,7 +234,7 @@ pub(super) fn fts_phrase(s: &str) -> String {
 /// bound at the far end of the sort walked every model before it (2.9 s for
 /// `val_rmse < 2.0` sorted descending at 10⁶ models).
 pub(super) fn build_filter(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     q: &FleetQuery,
     purpose: Purpose,
     sorted: Option<&MetricRef>,
@@ -552,7 +552,7 @@ type ModelRows = Vec<(i64, Vec<JsonValue>)>;
 /// another metric of the same alias and none of the others small enough to
 /// drive: from the metric pairs (`metric_pairs`), the others probed per row.
 fn pair_page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     f: &Filter,
     m: &MetricRef,
     desc: bool,
@@ -606,7 +606,7 @@ fn far_end_applies(f: &Filter) -> bool {
 /// The far-end plan of a page sorted by `m` whose every filter is a set:
 /// the smallest set is collected, the others checked per candidate.
 fn far_end_plan(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     f: &Filter,
     m: &MetricRef,
     desc: bool,

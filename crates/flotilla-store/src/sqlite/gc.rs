@@ -1,7 +1,7 @@
 //! Garbage collection on SQLite: the plan is read in one snapshot, the purge
 //! is one write that re-checks every row it deletes (see [`crate::gc`]).
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::experiments::parse_id;
@@ -65,13 +65,13 @@ impl GcStore for SqliteStore {
     }
 }
 
-fn locations(tx: &Transaction<'_>) -> StoreResult<Vec<String>> {
+fn locations(tx: &Connection) -> StoreResult<Vec<String>> {
     let mut stmt = tx.prepare("SELECT DISTINCT artifact_location FROM experiments")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn plan(tx: &Transaction<'_>, query: &GcQuery) -> StoreResult<GcPlan> {
+fn plan(tx: &Connection, query: &GcQuery) -> StoreResult<GcPlan> {
     let cutoff = query.deleted_before_ms.unwrap_or(i64::MAX);
     let mut out = GcPlan::default();
     for id in &query.experiment_ids {
@@ -148,7 +148,7 @@ fn plan(tx: &Transaction<'_>, query: &GcQuery) -> StoreResult<GcPlan> {
 }
 
 /// The unregistered runs matching `clause` (on `runs r`).
-fn runs_where(tx: &Transaction<'_>, clause: &str, args: impl rusqlite::Params) -> StoreResult<Vec<GcRun>> {
+fn runs_where(tx: &Connection, clause: &str, args: impl rusqlite::Params) -> StoreResult<Vec<GcRun>> {
     let mut stmt = tx.prepare(&format!(
         "SELECT r.run_uuid, r.experiment_id, r.artifact_uri FROM runs r WHERE {clause} AND NOT {RUN_REGISTERED}
          ORDER BY r.run_key"
@@ -160,7 +160,7 @@ fn runs_where(tx: &Transaction<'_>, clause: &str, args: impl rusqlite::Params) -
 }
 
 /// Whether a model version was registered from one of the experiment's runs or logged models.
-fn experiment_registered(tx: &Transaction<'_>, id: i64) -> StoreResult<bool> {
+fn experiment_registered(tx: &Connection, id: i64) -> StoreResult<bool> {
     Ok(tx.query_row(
         &format!(
             "SELECT EXISTS (SELECT 1 FROM runs r WHERE r.experiment_id = ?1 AND {RUN_REGISTERED})

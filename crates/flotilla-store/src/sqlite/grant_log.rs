@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::auth::{Grant, GrantChange, GrantEvent};
 use crate::error::StoreResult;
@@ -47,22 +47,22 @@ pub fn take_written() -> Vec<GrantChange> {
 }
 
 /// Appends that `grant` now exists.
-pub(super) fn put(tx: &Transaction<'_>, grant: &Grant) -> StoreResult<()> {
+pub(super) fn put(tx: &Connection, grant: &Grant) -> StoreResult<()> {
     append(tx, Some(grant.user_id), Some(&grant.resource_kind), Some(&grant.resource_id), Some(&grant.level))
 }
 
 /// Appends that a grant no longer exists.
-pub(super) fn removed(tx: &Transaction<'_>, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
+pub(super) fn removed(tx: &Connection, user_id: i64, kind: &str, id: &str) -> StoreResult<()> {
     append(tx, Some(user_id), Some(kind), Some(id), None)
 }
 
 /// Appends a reset: readers read every grant again.
-pub(super) fn reset(tx: &Transaction<'_>) -> StoreResult<()> {
+pub(super) fn reset(tx: &Connection) -> StoreResult<()> {
     append(tx, None, None, None, None)
 }
 
 fn append(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     user_id: Option<i64>,
     kind: Option<&str>,
     id: Option<&str>,
@@ -87,14 +87,14 @@ pub(crate) fn pending(seq: i64, user_id: Option<i64>, kind: Option<&str>, id: Op
 }
 
 /// The last entry's `seq`.
-pub(super) fn head(tx: &Transaction<'_>) -> StoreResult<u64> {
+pub(super) fn head(tx: &Connection) -> StoreResult<u64> {
     let seq: Option<i64> = tx.prepare_cached("SELECT max(seq) FROM auth_grant_log")?.query_row([], |r| r.get(0))?;
     Ok(seq.unwrap_or(0) as u64)
 }
 
 /// Entries after `after`, oldest first, at most `limit`; `None` when some
 /// of them were pruned.
-pub(super) fn since(tx: &Transaction<'_>, after: u64, limit: usize) -> StoreResult<Option<Vec<GrantChange>>> {
+pub(super) fn since(tx: &Connection, after: u64, limit: usize) -> StoreResult<Option<Vec<GrantChange>>> {
     let oldest: Option<i64> =
         tx.prepare_cached("SELECT min(seq) FROM auth_grant_log")?.query_row([], |r| r.get(0)).optional()?.flatten();
     let after = i64::try_from(after).unwrap_or(i64::MAX);

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use flotilla_core::Error;
 use flotilla_core::model::Page;
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{SqliteStore, alert_eval, families, health_write, now_ms, registry, visible};
 use crate::audit::{Change, note};
@@ -20,7 +20,7 @@ use crate::health::{
 };
 use crate::query::Visible;
 
-fn counts_of(tx: &Transaction<'_>, kind: &str, scope: &str) -> StoreResult<HashMap<(Check, Status), i64>> {
+fn counts_of(tx: &Connection, kind: &str, scope: &str) -> StoreResult<HashMap<(Check, Status), i64>> {
     let mut stmt =
         tx.prepare_cached("SELECT check_name, status, n FROM health_counts WHERE kind = ?1 AND scope = ?2 AND n > 0")?;
     let rows =
@@ -35,7 +35,7 @@ fn counts_of(tx: &Transaction<'_>, kind: &str, scope: &str) -> StoreResult<HashM
     Ok(out)
 }
 
-fn family_names(tx: &Transaction<'_>) -> StoreResult<Vec<String>> {
+fn family_names(tx: &Connection) -> StoreResult<Vec<String>> {
     let mut stmt = tx.prepare_cached("SELECT name FROM families")?;
     let names = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(names)
@@ -61,7 +61,7 @@ fn checks_of(row_status: &str, row_check: &str, value: Option<f64>) -> Option<Ch
     Some(CheckResult { check: Check::parse(row_check)?, status: Status::parse(row_status)?, value })
 }
 
-fn load_checks(tx: &Transaction<'_>, rm_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<CheckResult>>> {
+fn load_checks(tx: &Connection, rm_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<CheckResult>>> {
     let ids = serde_json::to_string(rm_ids).unwrap_or_else(|_| "[]".into());
     let mut stmt = tx.prepare_cached(
         "SELECT rm_id, check_name, status, value FROM model_health \

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use crate::error::StoreResult;
@@ -25,7 +25,7 @@ pub(super) struct Resolved {
 }
 
 /// The batch's known models by name; unknown names are left out.
-pub(super) fn resolve(tx: &Transaction<'_>, updates: &[HealthUpdate]) -> StoreResult<HashMap<String, Resolved>> {
+pub(super) fn resolve(tx: &Connection, updates: &[HealthUpdate]) -> StoreResult<HashMap<String, Resolved>> {
     let names = Value::Array(updates.iter().map(|u| json!(u.model)).collect()).to_string();
     let mut stmt = tx.prepare_cached(
         "SELECT r.name, r.rm_id, m.family_id FROM registered_models r \
@@ -52,7 +52,7 @@ type Stored = (Status, Option<f64>);
 /// One model's checks after the batch, by check.
 type Checks = BTreeMap<Check, Stored>;
 
-fn stored_checks(tx: &Transaction<'_>, rm_ids: &[i64]) -> StoreResult<HashMap<i64, Checks>> {
+fn stored_checks(tx: &Connection, rm_ids: &[i64]) -> StoreResult<HashMap<i64, Checks>> {
     let ids = serde_json::to_string(rm_ids).unwrap_or_else(|_| "[]".into());
     let mut stmt = tx.prepare_cached(
         "SELECT rm_id, check_name, status, value FROM model_health WHERE rm_id IN (SELECT value FROM json_each(?1))",
@@ -131,7 +131,7 @@ WHERE t.key NOT LIKE 'flotilla.%'";
 /// moved once. (Joining every change to its model's scopes in SQL and
 /// grouping there sorted five to seven rows per change: 15 s of the first
 /// daily pass at 10⁶ models, where 900,000 statuses moved.)
-fn move_counters(tx: &Transaction<'_>, moves: &BTreeMap<(i64, Check, Status), i64>) -> StoreResult<()> {
+fn move_counters(tx: &Connection, moves: &BTreeMap<(i64, Check, Status), i64>) -> StoreResult<()> {
     let mut ids: Vec<i64> = moves.keys().map(|(id, _, _)| *id).collect();
     ids.dedup();
     let mut scopes: HashMap<i64, Vec<(&'static str, String)>> = HashMap::with_capacity(ids.len());
@@ -174,7 +174,7 @@ fn move_counters(tx: &Transaction<'_>, moves: &BTreeMap<(i64, Check, Status), i6
 
 /// Writes the batch's checks, moves the roll-ups and re-scores the models.
 pub(super) fn write_batch(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     updates: &[HealthUpdate],
     known: &HashMap<String, Resolved>,
     now: i64,

@@ -5,7 +5,7 @@ use flotilla_core::fleet::{Facets, FleetQuery, PartitionValue};
 use flotilla_core::visible::Visible;
 use flotilla_core::{Error, VersionNumber, validation};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::{SqliteStore, families, registry, rows, visible};
 use crate::error::StoreResult;
@@ -18,7 +18,7 @@ pub(crate) const MAX_POINTS: usize = 2_000;
 /// The distinct keys of `model_version_metrics` for one model, one index
 /// step each (a skip scan: a model has few metric keys but may have many
 /// versions).
-pub(crate) fn version_metric_keys(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Vec<String>> {
+pub(crate) fn version_metric_keys(tx: &Connection, rm_id: i64) -> StoreResult<Vec<String>> {
     let mut next =
         tx.prepare_cached("SELECT key FROM model_version_metrics WHERE rm_id = ? AND key > ? ORDER BY key LIMIT 1")?;
     let mut keys: Vec<String> = Vec::new();
@@ -32,7 +32,7 @@ pub(crate) fn version_metric_keys(tx: &Transaction<'_>, rm_id: i64) -> StoreResu
 
 /// One version's values of `keys` (from [`version_metric_keys`]), one index seek each.
 pub(crate) fn version_metric_values(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rm_id: i64,
     keys: &[String],
     version: i64,

@@ -15,7 +15,7 @@ use flotilla_core::lineage::{
 use flotilla_core::model::Page;
 use flotilla_core::{Error, VersionNumber};
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::json;
 
 use super::datasets::find_entity;
@@ -36,7 +36,7 @@ fn int_at(c: &[serde_json::Value], i: usize) -> StoreResult<i64> {
 }
 
 /// The logged models each run made, for a page of runs.
-fn logged_models(tx: &Transaction<'_>, run_ids: &[String]) -> StoreResult<HashMap<String, Vec<String>>> {
+fn logged_models(tx: &Connection, run_ids: &[String]) -> StoreResult<HashMap<String, Vec<String>>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     if run_ids.is_empty() {
         return Ok(out);
@@ -55,7 +55,7 @@ fn logged_models(tx: &Transaction<'_>, run_ids: &[String]) -> StoreResult<HashMa
 }
 
 fn versions_page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     ds_id: i64,
     q: &DownstreamQuery,
     limit: i64,
@@ -138,7 +138,7 @@ fn versions_page(
 }
 
 fn runs_page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     ds_id: i64,
     q: &DownstreamQuery,
     limit: i64,
@@ -194,7 +194,7 @@ fn runs_page(
 }
 
 /// Readable versions and runs of a dataset, counted up to [`COUNT_CAP`].
-fn capped_totals(tx: &Transaction<'_>, ds_id: i64, readable: &Readable) -> StoreResult<(i64, i64)> {
+fn capped_totals(tx: &Connection, ds_id: i64, readable: &Readable) -> StoreResult<(i64, i64)> {
     let mut args = vec![Value::Integer(ds_id)];
     let models = visible::models(&readable.models, "rm.name", "rm.rm_id", &mut args).unwrap_or_else(|| "1".into());
     args.push(Value::Integer(COUNT_CAP + 1));
@@ -216,7 +216,7 @@ fn capped_totals(tx: &Transaction<'_>, ds_id: i64, readable: &Readable) -> Store
     Ok((versions, runs))
 }
 
-fn family_counts(tx: &Transaction<'_>, ds_id: i64, readable: &Readable) -> StoreResult<Vec<FamilyCount>> {
+fn family_counts(tx: &Connection, ds_id: i64, readable: &Readable) -> StoreResult<Vec<FamilyCount>> {
     let families = tx
         .prepare_cached(
             "SELECT f.name, c.versions FROM dataset_family_counts c JOIN families f ON f.family_id = c.family_id

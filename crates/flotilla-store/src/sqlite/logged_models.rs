@@ -7,7 +7,7 @@ use flotilla_core::filter::{Attr, Clause, Field};
 use flotilla_core::model::{LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelStatus, Page, Tag};
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::filter_sql::{self, MissingKey};
 use super::keyset::{self, SortKey};
@@ -19,7 +19,7 @@ fn not_found(model_id: &str) -> Error {
     Error::not_found(format!("Logged model with ID '{model_id}' not found."))
 }
 
-fn require(tx: &Transaction<'_>, model_id: &str) -> StoreResult<()> {
+fn require(tx: &Connection, model_id: &str) -> StoreResult<()> {
     let found: Option<i64> = tx
         .prepare_cached("SELECT 1 FROM logged_models WHERE model_id = ?")?
         .query_row([model_id], |r| r.get(0))
@@ -35,7 +35,7 @@ fn validate_pairs(kind: &str, pairs: &[Tag], max: usize) -> StoreResult<()> {
     Ok(())
 }
 
-fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<LoggedModel>> {
+fn models_by_ids(tx: &Connection, ids: &[String]) -> StoreResult<Vec<LoggedModel>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -92,7 +92,7 @@ fn models_by_ids(tx: &Transaction<'_>, ids: &[String]) -> StoreResult<Vec<Logged
     Ok(ids.iter().filter_map(|id| models.remove(id)).collect())
 }
 
-fn one(tx: &Transaction<'_>, model_id: &str) -> StoreResult<LoggedModel> {
+fn one(tx: &Connection, model_id: &str) -> StoreResult<LoggedModel> {
     models_by_ids(tx, &[model_id.to_string()])?.pop().ok_or_else(|| not_found(model_id).into())
 }
 

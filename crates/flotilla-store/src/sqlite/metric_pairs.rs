@@ -46,7 +46,7 @@ use std::cmp::Ordering;
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Transaction, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::keyset;
@@ -118,7 +118,7 @@ SELECT a.rm_id, a.version, a.key, b.key, flotilla_metric_bucket(a.value), b.valu
 
 /// How many aliased versions under `alias` are past the cap (not paired),
 /// counted up to `limit + 1`: one short index range.
-pub(super) fn alias_overflow(tx: &Transaction<'_>, alias: &str, limit: usize) -> StoreResult<usize> {
+pub(super) fn alias_overflow(tx: &Connection, alias: &str, limit: usize) -> StoreResult<usize> {
     let cap = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
     let n = super::counted::count_upto(tx, "alias_metric_overflow WHERE alias = ?", &[alias.to_string().into()], cap)?;
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
@@ -126,7 +126,7 @@ pub(super) fn alias_overflow(tx: &Transaction<'_>, alias: &str, limit: usize) ->
 
 /// How many versions are past the cap (not paired), counted up to
 /// `limit + 1`.
-pub(super) fn version_overflow(tx: &Transaction<'_>, limit: usize) -> StoreResult<usize> {
+pub(super) fn version_overflow(tx: &Connection, limit: usize) -> StoreResult<usize> {
     let cap = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
     let n = super::counted::count_upto(tx, "version_metric_overflow", &[], cap)?;
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
@@ -183,7 +183,7 @@ type Row = Vec<SqlValue>;
 /// The page's first `want` rows as (key columns, cursor), in its order;
 /// `None` when the bound's operator has no range of buckets.
 pub(super) fn page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     q: &PairPage<'_>,
     cursor: Option<&[JsonValue]>,
     want: usize,

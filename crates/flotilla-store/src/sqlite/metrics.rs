@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use flotilla_core::model::Metric;
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::error::StoreResult;
 
@@ -27,7 +27,7 @@ const HISTORY_ROWS_PER_INSERT: usize = 100;
 /// Writes a batch of metric points: every point to the history, then one
 /// upsert per key into `latest_metrics` with that key's latest point of the
 /// batch (a batch of 1,000 points over 100 keys is 1,100 statements, not 2,000).
-pub(super) fn insert_metrics(tx: &Transaction<'_>, key: i64, run_id: &str, metrics: &[Metric]) -> StoreResult<()> {
+pub(super) fn insert_metrics(tx: &Connection, key: i64, run_id: &str, metrics: &[Metric]) -> StoreResult<()> {
     // The history goes in a few wide statements: a 1,000-metric batch costs
     // ten statement executions, not a thousand.
     for chunk in metrics.chunks(HISTORY_ROWS_PER_INSERT) {
@@ -93,7 +93,7 @@ pub(super) fn insert_metrics(tx: &Transaction<'_>, key: i64, run_id: &str, metri
     Ok(())
 }
 
-fn upsert_logged_model_metric(tx: &Transaction<'_>, model_id: &str, run_id: &str, m: &Metric) -> StoreResult<()> {
+fn upsert_logged_model_metric(tx: &Connection, model_id: &str, run_id: &str, m: &Metric) -> StoreResult<()> {
     let (value, is_nan) = stored_value(m);
     tx.prepare_cached(
         "INSERT INTO logged_model_metrics (model_id, key, value, is_nan, timestamp, step, run_uuid, dataset_name, dataset_digest)

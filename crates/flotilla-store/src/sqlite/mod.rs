@@ -24,6 +24,7 @@ mod fleet_rows;
 pub(crate) mod fleet_search;
 mod gc;
 mod grant_log;
+mod group_commit;
 mod health;
 mod health_write;
 pub(crate) mod insights;
@@ -67,7 +68,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use self::search_plan::SearchPlanning;
 use crate::error::StoreResult;
@@ -83,7 +84,8 @@ pub struct SqliteStore {
     registry_generation: AtomicU64,
     /// Copies the WAL into the database in the background (see `checkpoint`).
     checkpointer: checkpoint::Checkpointer,
-    writer: Mutex<Connection>,
+    /// The one writer connection; concurrent writes share its commits.
+    writer: group_commit::GroupWriter,
     readers: Mutex<Vec<Connection>>,
     path: String,
     /// How fleet and version searches choose their plan.
@@ -117,7 +119,7 @@ impl SqliteStore {
         Ok(Self {
             registry_generation: AtomicU64::new(1),
             checkpointer,
-            writer: Mutex::new(writer),
+            writer: group_commit::GroupWriter::new(writer, group_commit::GroupLimits::default()),
             readers: Mutex::new(readers),
             path: path.display().to_string(),
             planning: SearchPlanning::default(),
@@ -147,7 +149,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a read transaction on a pooled reader (a consistent snapshot).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(c) => c,
@@ -171,23 +173,25 @@ impl SqliteStore {
     }
 
     /// A registry write: like [`Self::write`], then bumps the registry generation.
-    pub(crate) fn write_registry<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    pub(crate) fn write_registry<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let out = self.write(f)?;
         self.registry_generation.fetch_add(1, Ordering::Release);
         Ok(out)
     }
 
-    /// Runs `f` in one write transaction; any error rolls everything back.
-    /// Under an audit context the transaction also appends its audit row
-    /// (see [`crate::audit`]), so the change and its record commit together.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        crate::audit::take_note();
-        grant_log::begin();
-        let out = f(&tx)?;
-        audit::append(&tx)?;
-        tx.commit()?;
+    /// Runs `f` in a write transaction; its error rolls back its changes.
+    /// Concurrent writes share one transaction and commit (see
+    /// [`group_commit`]); each returns only once its changes are committed.
+    /// Under an audit context the write also appends its audit row (see
+    /// [`crate::audit`]), so the change and its record commit together.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let out = self.writer.write(|conn| {
+            crate::audit::take_note();
+            grant_log::begin();
+            let out = f(conn)?;
+            audit::append(conn)?;
+            Ok(out)
+        })?;
         grant_log::committed();
         self.checkpointer.wrote();
         Ok(out)

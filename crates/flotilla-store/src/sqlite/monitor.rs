@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use flotilla_core::{Error, VersionNumber};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::registry::rm_id;
@@ -75,7 +75,7 @@ fn window_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WindowRow> {
     })
 }
 
-fn version_exists(tx: &Transaction<'_>, rm_id: i64, version: VersionNumber) -> StoreResult<bool> {
+fn version_exists(tx: &Connection, rm_id: i64, version: VersionNumber) -> StoreResult<bool> {
     Ok(tx
         .prepare_cached("SELECT 1 FROM model_versions WHERE rm_id = ?1 AND version = ?2")?
         .query_row(params![rm_id, version.get()], |_| Ok(()))
@@ -84,7 +84,7 @@ fn version_exists(tx: &Transaction<'_>, rm_id: i64, version: VersionNumber) -> S
 }
 
 /// The model's id, checking the version exists (not found otherwise).
-fn version_key(tx: &Transaction<'_>, model: &str, version: VersionNumber) -> StoreResult<i64> {
+fn version_key(tx: &Connection, model: &str, version: VersionNumber) -> StoreResult<i64> {
     let id = rm_id(tx, model)?;
     if !version_exists(tx, id, version)? {
         return Err(
@@ -99,7 +99,7 @@ fn split_columns(columns: &str) -> Vec<String> {
 }
 
 fn merge_one(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rm_id: i64,
     d: &WindowDelta,
     grain: Grain,
@@ -151,7 +151,7 @@ fn merge_one(
     Ok(())
 }
 
-fn note_version(tx: &Transaction<'_>, rm_id: i64, d: &WindowDelta) -> StoreResult<()> {
+fn note_version(tx: &Connection, rm_id: i64, d: &WindowDelta) -> StoreResult<()> {
     let (inputs, columns) = match &d.columns {
         Some((inputs, names)) => (Some(*inputs as i64), Some(names.join("\n"))),
         None => (None, None),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use flotilla_core::VersionNumber;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreResult;
 use crate::health::Baseline;
@@ -47,7 +47,7 @@ struct Dataset {
 pub(super) struct Datasets(HashMap<i64, Option<Dataset>>);
 
 impl Datasets {
-    fn get(&mut self, tx: &Transaction<'_>, ds_id: i64) -> StoreResult<Option<&Dataset>> {
+    fn get(&mut self, tx: &Connection, ds_id: i64) -> StoreResult<Option<&Dataset>> {
         let slot = match self.0.entry(ds_id) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => v.insert(
@@ -63,7 +63,7 @@ impl Datasets {
 }
 
 /// A model's explicit baseline, as the health area and a page's facts read it.
-pub(super) fn baseline_of(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Option<Baseline>> {
+pub(super) fn baseline_of(tx: &Connection, rm_id: i64) -> StoreResult<Option<Baseline>> {
     type BaselineRow = (String, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>);
     let row: Option<BaselineRow> = tx
         .prepare_cached(
@@ -85,7 +85,7 @@ pub(super) fn baseline_of(tx: &Transaction<'_>, rm_id: i64) -> StoreResult<Optio
 /// datasets training ones first, then by name and digest, at most
 /// [`MAX_FACT_DATASETS`].
 pub(super) fn facts_of(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rm_id: i64,
     version: VersionNumber,
     known: &mut Datasets,

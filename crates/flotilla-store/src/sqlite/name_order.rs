@@ -18,7 +18,7 @@
 //! the filter.
 
 use flotilla_core::filter::{Attr, Clause, Comparator, Field, Operand};
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use rusqlite::types::Value;
 use serde_json::Value as JsonValue;
 
@@ -52,7 +52,7 @@ pub(super) struct OrderedQuery<'a> {
 /// even counted: reading a page's worth of candidates in order is cheaper
 /// than reading all of them whenever most hold the whole pattern, and the
 /// allowance bounds the rest.
-pub(super) fn trigrams_for(tx: &Transaction<'_>, keys: &[SortKey], filter: &[Clause]) -> StoreResult<Option<String>> {
+pub(super) fn trigrams_for(tx: &Connection, keys: &[SortKey], filter: &[Clause]) -> StoreResult<Option<String>> {
     if keys.len() != 1 || keys[0].expr != "rm.name" {
         return Ok(None);
     }

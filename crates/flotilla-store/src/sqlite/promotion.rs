@@ -8,7 +8,7 @@
 use flotilla_core::model::Page;
 use flotilla_core::validation;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::aliases::{self, BatchKind, NewBatch};
 use super::{SqliteStore, families, now_ms, rows};
@@ -22,7 +22,7 @@ use crate::paging;
 /// The plan of a rule: the query listing its moves (columns: model id,
 /// name, current version and metric, candidate version and metric, ordered
 /// by name), its arguments, and how many members it examines.
-fn plan_query(tx: &Transaction<'_>, rule: &PromotionRule) -> StoreResult<(String, Vec<SqlValue>, i64)> {
+fn plan_query(tx: &Connection, rule: &PromotionRule) -> StoreResult<(String, Vec<SqlValue>, i64)> {
     let family = families::family(tx, &rule.family)?;
     for p in &rule.partition {
         family.depth_of(&p.key)?;
@@ -76,7 +76,7 @@ fn plan_query(tx: &Transaction<'_>, rule: &PromotionRule) -> StoreResult<(String
 }
 
 /// The moves of `temp.alias_plan`, in plan order.
-fn planned_moves(tx: &Transaction<'_>) -> StoreResult<Vec<AliasMove>> {
+fn planned_moves(tx: &Connection) -> StoreResult<Vec<AliasMove>> {
     Ok(tx
         .prepare_cached(
             "SELECT model_name, alias, from_version, from_metric, to_version, to_metric FROM temp.alias_plan ORDER BY seq",

@@ -8,7 +8,7 @@ use flotilla_core::filter::Entity;
 use flotilla_core::model::{ModelVersion, Page, RegisteredModel, Tag, canonical_stage};
 use flotilla_core::{Error, VersionNumber, validation};
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::keyset::{self, SortKey};
@@ -22,19 +22,19 @@ use crate::error::StoreResult;
 use crate::fleet::ChangeContext;
 use crate::{NewModelVersion, RegistryQuery, RegistryStore, paging};
 
-pub(crate) fn rm_id(tx: &Transaction<'_>, name: &str) -> StoreResult<i64> {
+pub(crate) fn rm_id(tx: &Connection, name: &str) -> StoreResult<i64> {
     tx.prepare_cached("SELECT rm_id FROM registered_models WHERE name = ?")?
         .query_row([name], |r| r.get(0))
         .optional()?
         .ok_or_else(|| Error::not_found(format!("Registered Model with name={name} not found")).into())
 }
 
-fn version_key(tx: &Transaction<'_>, name: &str, version: &str) -> StoreResult<(i64, i64)> {
+fn version_key(tx: &Connection, name: &str, version: &str) -> StoreResult<(i64, i64)> {
     existing_version(tx, name, VersionNumber::parse_param(version)?, version)
 }
 
 /// The keys of version `v` of `name`; `shown` is how "not found" names it.
-fn existing_version(tx: &Transaction<'_>, name: &str, v: VersionNumber, shown: &str) -> StoreResult<(i64, i64)> {
+fn existing_version(tx: &Connection, name: &str, v: VersionNumber, shown: &str) -> StoreResult<(i64, i64)> {
     let v = v.get();
     let id = rm_id(tx, name)?;
     let exists: Option<i64> = tx
@@ -53,17 +53,17 @@ fn validate_tag(tag: &Tag) -> StoreResult<()> {
     Ok(())
 }
 
-fn touch_model(tx: &Transaction<'_>, id: i64, now: i64) -> StoreResult<()> {
+fn touch_model(tx: &Connection, id: i64, now: i64) -> StoreResult<()> {
     tx.prepare_cached("UPDATE registered_models SET last_update_time = ? WHERE rm_id = ?")?
         .execute(params![now, id])?;
     Ok(())
 }
 
-fn one_model(tx: &Transaction<'_>, id: i64) -> StoreResult<RegisteredModel> {
+fn one_model(tx: &Connection, id: i64) -> StoreResult<RegisteredModel> {
     registered_models_by_ids(tx, &[id])?.pop().ok_or_else(|| Error::internal("registered model vanished").into())
 }
 
-fn one_version(tx: &Transaction<'_>, key: (i64, i64)) -> StoreResult<ModelVersion> {
+fn one_version(tx: &Connection, key: (i64, i64)) -> StoreResult<ModelVersion> {
     versions_by_keys(tx, &[key])?.pop().ok_or_else(|| Error::internal("model version vanished").into())
 }
 
@@ -533,7 +533,7 @@ impl RegistryStore for SqliteStore {
 /// A registered-model search's conditions, each as ` AND ...`: its clauses,
 /// what the caller may see, and the name prefix.
 fn registered_model_filter(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     q: &RegistryQuery,
     plan: NamePlan,
     args: &mut Vec<Value>,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use flotilla_core::Error;
 use flotilla_core::filter::{Attr, Clause, Comparator, Entity, Field, Operand, OrderBy};
 use flotilla_core::model::{ModelVersion, ModelVersionStatus, RegisteredModel, RegisteredModelAlias, Tag};
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::filter_sql::{self, MissingKey};
@@ -20,7 +20,7 @@ use crate::error::StoreResult;
 /// Above this version number a model's `latest_versions` is found by index seeks per stage.
 const MANY_VERSIONS: i64 = 64;
 
-pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<RegisteredModel>> {
+pub(crate) fn registered_models_by_ids(tx: &Connection, ids: &[i64]) -> StoreResult<Vec<RegisteredModel>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -106,7 +106,7 @@ pub(crate) fn registered_models_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> Sto
     Ok(ids.iter().filter_map(|id| models.remove(id)).collect())
 }
 
-pub(crate) fn versions_by_keys(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> StoreResult<Vec<ModelVersion>> {
+pub(crate) fn versions_by_keys(tx: &Connection, keys: &[(i64, i64)]) -> StoreResult<Vec<ModelVersion>> {
     Ok(versions_keyed(tx, keys, None)?.into_iter().map(|(_, v)| v).collect())
 }
 
@@ -115,7 +115,7 @@ pub(crate) fn versions_by_keys(tx: &Transaction<'_>, keys: &[(i64, i64)]) -> Sto
 /// caller has loaded the versions' models with their aliases, gives their
 /// names and aliases instead of reading them again.
 fn versions_keyed(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     keys: &[(i64, i64)],
     models: Option<&HashMap<i64, RegisteredModel>>,
 ) -> StoreResult<Vec<((i64, i64), ModelVersion)>> {
@@ -266,7 +266,7 @@ impl NamePlan {
 }
 
 pub(super) fn registered_model_clause(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     c: &Clause,
     plan: NamePlan,
     args: &mut Vec<Value>,
@@ -311,7 +311,7 @@ pub(super) fn registered_model_clause(
 /// names, which walked some 50,000 entries (~8 ms at those rates), now
 /// drives (~3.4 ms). A case-sensitive LIKE without a leading wildcard is a
 /// range on the name index already.
-fn name_candidates(tx: &Transaction<'_>, c: &Clause, plan: NamePlan) -> StoreResult<Option<String>> {
+fn name_candidates(tx: &Connection, c: &Clause, plan: NamePlan) -> StoreResult<Option<String>> {
     let (Field::Attr(Attr::Name), Operand::Str(pattern)) = (&c.field, &c.value) else { return Ok(None) };
     let seeks = match c.cmp {
         Comparator::Like => pattern.starts_with(['%', '_']),

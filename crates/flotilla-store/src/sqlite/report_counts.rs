@@ -8,7 +8,7 @@
 //! scope narrowed by partition or tag walks its models instead
 //! (`report_sections.rs`).
 
-use rusqlite::{OptionalExtension, Transaction, named_params, params};
+use rusqlite::{Connection, OptionalExtension, named_params, params};
 
 use crate::error::StoreResult;
 use crate::report::{
@@ -20,7 +20,7 @@ const DAY: i64 = 86_400_000;
 
 /// The scope's family id: `Some(None)` for the whole fleet, `None` when
 /// the family does not exist (the app has refused such a report already).
-fn family_id(tx: &Transaction<'_>, family: Option<&str>) -> StoreResult<Option<Option<i64>>> {
+fn family_id(tx: &Connection, family: Option<&str>) -> StoreResult<Option<Option<i64>>> {
     let Some(name) = family else { return Ok(Some(None)) };
     let id: Option<i64> = tx
         .prepare_cached("SELECT family_id FROM families WHERE name = ?")?
@@ -31,7 +31,7 @@ fn family_id(tx: &Transaction<'_>, family: Option<&str>) -> StoreResult<Option<O
 
 /// Models per family of the scope, as the facet counters keep them; the
 /// models outside any family are the family `""` (fleet scope only).
-fn models_per_family(tx: &Transaction<'_>, family: Option<i64>) -> StoreResult<Vec<(i64, String, i64)>> {
+fn models_per_family(tx: &Connection, family: Option<i64>) -> StoreResult<Vec<(i64, String, i64)>> {
     let mut out: Vec<(i64, String, i64)> = tx
         .prepare_cached(
             "SELECT f.family_id, f.name, c.n FROM facet_counts c JOIN families f ON f.family_id = CAST(c.value AS INTEGER)
@@ -52,7 +52,7 @@ fn models_per_family(tx: &Transaction<'_>, family: Option<i64>) -> StoreResult<V
 }
 
 /// Models with telemetry (a version in `monitor_versions`) per family id.
-fn served_per_family(tx: &Transaction<'_>, family: Option<i64>) -> StoreResult<Vec<(i64, i64)>> {
+fn served_per_family(tx: &Connection, family: Option<i64>) -> StoreResult<Vec<(i64, i64)>> {
     let sql = match family {
         // The family's members by the (family_id, ...) unique index, each probed in the telemetry.
         Some(_) => {
@@ -69,7 +69,7 @@ fn served_per_family(tx: &Transaction<'_>, family: Option<i64>) -> StoreResult<V
 }
 
 /// Staleness per family of the fleet or of `family`, ages at `at`.
-pub(super) fn staleness(tx: &Transaction<'_>, family: Option<&str>, at: i64) -> StoreResult<Vec<FamilyStaleness>> {
+pub(super) fn staleness(tx: &Connection, family: Option<&str>, at: i64) -> StoreResult<Vec<FamilyStaleness>> {
     let Some(fid) = family_id(tx, family)? else { return Ok(Vec::new()) };
     let served = served_per_family(tx, fid)?;
     let mut counts = tx.prepare_cached(
@@ -114,7 +114,7 @@ pub(super) fn staleness(tx: &Transaction<'_>, family: Option<&str>, at: i64) -> 
 
 /// The oldest champions of the fleet or of `family`, by the age index.
 pub(super) fn oldest_champions(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     family: Option<&str>,
     at: i64,
     limit: usize,
@@ -154,7 +154,7 @@ pub(super) fn oldest_champions(
 /// The champions' training datasets of the fleet or of `family`, most used
 /// first (ties: the earlier registered dataset), and how many distinct.
 pub(super) fn datasets_in_use(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     family: Option<&str>,
     limit: usize,
 ) -> StoreResult<(Vec<DatasetUse>, i64)> {
@@ -189,7 +189,7 @@ pub(super) fn datasets_in_use(
 /// Models registered in `[from, to)` in the fleet or `family`: the whole
 /// UTC days from `report_registrations`, the partial days at either end on
 /// the creation-time index. `None` for a family that does not exist.
-pub(super) fn registered(tx: &Transaction<'_>, family: Option<&str>, from: i64, to: i64) -> StoreResult<Option<i64>> {
+pub(super) fn registered(tx: &Connection, family: Option<&str>, from: i64, to: i64) -> StoreResult<Option<i64>> {
     let Some(fid) = family_id(tx, family)? else { return Ok(None) };
     if to <= from {
         return Ok(Some(0));
@@ -218,12 +218,7 @@ pub(super) fn registered(tx: &Transaction<'_>, family: Option<&str>, from: i64, 
 /// Serving per family over days starting in `[from, to)`: the day sums, the
 /// busiest day's models, and the latency health as the health job last
 /// judged it; busiest families first.
-pub(super) fn serving(
-    tx: &Transaction<'_>,
-    family: Option<&str>,
-    from: i64,
-    to: i64,
-) -> StoreResult<Vec<FamilyServing>> {
+pub(super) fn serving(tx: &Connection, family: Option<&str>, from: i64, to: i64) -> StoreResult<Vec<FamilyServing>> {
     let mut stmt = tx.prepare_cached(
         "WITH fam AS (SELECT family_id, name FROM families WHERE :family IS NULL OR name = :family
                       UNION ALL SELECT -1, '' WHERE :family IS NULL),
@@ -244,7 +239,7 @@ pub(super) fn serving(
 
 /// Traffic in buckets of `width` from `from`, summed over the scope's families' days.
 pub(super) fn traffic(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     family: Option<&str>,
     from: i64,
     to: i64,
@@ -267,11 +262,7 @@ pub(super) fn traffic(
 /// The most drifted models of the fleet or one family: the failing or
 /// warning drift checks walked from their index (migration 24), each with
 /// its model's name and family by key.
-pub(super) fn drifted_models(
-    tx: &Transaction<'_>,
-    family: Option<&str>,
-    limit: usize,
-) -> StoreResult<Vec<DriftedModel>> {
+pub(super) fn drifted_models(tx: &Connection, family: Option<&str>, limit: usize) -> StoreResult<Vec<DriftedModel>> {
     let mut stmt = tx.prepare_cached(
         "SELECT rm.name, coalesce(f.name, ''), h.check_name, h.status, h.value
          FROM model_health h

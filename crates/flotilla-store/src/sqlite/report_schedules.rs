@@ -2,7 +2,7 @@
 //! `report_schedules`, the reports made in `report_runs`. Every change is
 //! audited.
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
 use crate::audit::{Change, note};
@@ -45,7 +45,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<ReportRun> {
     })
 }
 
-fn get(tx: &Transaction<'_>, id: i64) -> StoreResult<Schedule> {
+fn get(tx: &Connection, id: i64) -> StoreResult<Schedule> {
     tx.query_row(&format!("SELECT {SCHEDULE_COLUMNS} FROM report_schedules WHERE schedule_id = ?1"), [id], schedule_row)
         .optional()?
         .ok_or_else(|| Error::not_found(format!("Report schedule {id} not found")).into())
@@ -55,7 +55,7 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-fn insert(tx: &Transaction<'_>, s: &NewSchedule) -> StoreResult<i64> {
+fn insert(tx: &Connection, s: &NewSchedule) -> StoreResult<i64> {
     let n: i64 = tx.query_row("SELECT count(*) FROM report_schedules", [], |r| r.get(0))?;
     if n >= MAX_SCHEDULES {
         return Err(Error::invalid(format!("at most {MAX_SCHEDULES} report schedules are kept")).into());

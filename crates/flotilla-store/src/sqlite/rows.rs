@@ -9,7 +9,7 @@ use flotilla_core::model::{
     RunInputs, RunOutputs, RunStatus, Tag,
 };
 use rusqlite::types::Value;
-use rusqlite::{Row, Transaction, params_from_iter};
+use rusqlite::{Connection, Row, params_from_iter};
 
 use super::keyset;
 use crate::error::StoreResult;
@@ -72,7 +72,7 @@ impl JsonId for String {
 /// Runs a keyset query whose columns are `id, key1..keyN`, fetching `limit + 1`
 /// rows; returns the page's ids and the token for the next page.
 pub(crate) fn keyset_page<T>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &str,
     args: &[Value],
     keys: usize,
@@ -98,7 +98,7 @@ pub(crate) fn keyset_page<T>(
 
 /// [`keyset_page`] for the common case of one integer id column.
 pub(crate) fn keyset_page_ids(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &str,
     args: &[Value],
     keys: usize,
@@ -107,7 +107,7 @@ pub(crate) fn keyset_page_ids(
     keyset_page(tx, sql, args, keys, limit, 1, |r| r.get(0))
 }
 
-pub(crate) fn experiments_by_ids(tx: &Transaction<'_>, ids: &[i64]) -> StoreResult<Vec<Experiment>> {
+pub(crate) fn experiments_by_ids(tx: &Connection, ids: &[i64]) -> StoreResult<Vec<Experiment>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -178,7 +178,7 @@ fn run_info_from_row(r: &Row<'_>) -> rusqlite::Result<RunInfo> {
 pub(crate) const RUN_INFO_COLUMNS: &str =
     "run_key, run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
 
-pub(crate) fn run_info(tx: &Transaction<'_>, run_key: i64) -> StoreResult<RunInfo> {
+pub(crate) fn run_info(tx: &Connection, run_key: i64) -> StoreResult<RunInfo> {
     let sql = format!("SELECT {RUN_INFO_COLUMNS} FROM runs WHERE run_key = ?");
     Ok(tx.prepare_cached(&sql)?.query_row([run_key], run_info_from_row)?)
 }
@@ -189,7 +189,7 @@ pub(crate) fn run_info(tx: &Transaction<'_>, run_key: i64) -> StoreResult<RunInf
 /// that order): an `IN (...)` list would first build a temporary index of
 /// the keys, which cost a 1,000-run page about a tenth of its time. Each run's
 /// metrics, params and tags come back sorted by key.
-pub(crate) fn runs_by_keys(tx: &Transaction<'_>, keys: &[i64]) -> StoreResult<Vec<Run>> {
+pub(crate) fn runs_by_keys(tx: &Connection, keys: &[i64]) -> StoreResult<Vec<Run>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }

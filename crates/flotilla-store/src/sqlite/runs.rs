@@ -8,7 +8,7 @@ use flotilla_core::model::{
 };
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use super::keyset::{self, SortKey};
@@ -23,7 +23,7 @@ pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
 const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
 
 /// Resolves a run id to its integer key; fails with MLflow's not-found error.
-pub(crate) fn run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<(i64, LifecycleStage)> {
+pub(crate) fn run_key(tx: &Connection, run_id: &str) -> StoreResult<(i64, LifecycleStage)> {
     let found: Option<(i64, String)> = tx
         .prepare_cached("SELECT run_key, lifecycle_stage FROM runs WHERE run_uuid = ?")?
         .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -34,7 +34,7 @@ pub(crate) fn run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<(i64, L
     }
 }
 
-fn active_run_key(tx: &Transaction<'_>, run_id: &str) -> StoreResult<i64> {
+fn active_run_key(tx: &Connection, run_id: &str) -> StoreResult<i64> {
     match run_key(tx, run_id)? {
         (key, LifecycleStage::Active) => Ok(key),
         (_, LifecycleStage::Deleted) => {
@@ -99,7 +99,7 @@ fn generated_run_name() -> String {
     format!("{}-{}-{}", ADJECTIVES[(n % 12) as usize], NOUNS[((n / 12) % 12) as usize], (n / 144) % 1000)
 }
 
-fn upsert_tag(tx: &Transaction<'_>, key: i64, tag: &Tag) -> StoreResult<()> {
+fn upsert_tag(tx: &Connection, key: i64, tag: &Tag) -> StoreResult<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO run_tags (run_key, key, value) VALUES (?, ?, ?)")?
         .execute(params![key, tag.key, tag.value])?;
     if tag.key == RUN_NAME_TAG {
@@ -108,7 +108,7 @@ fn upsert_tag(tx: &Transaction<'_>, key: i64, tag: &Tag) -> StoreResult<()> {
     Ok(())
 }
 
-fn insert_param(tx: &Transaction<'_>, key: i64, run_id: &str, p: &Tag) -> StoreResult<()> {
+fn insert_param(tx: &Connection, key: i64, run_id: &str, p: &Tag) -> StoreResult<()> {
     let value = validation::truncate(&p.value, validation::MAX_PARAM_VALUE_LENGTH);
     let existing: Option<String> = tx
         .prepare_cached("SELECT value FROM run_params WHERE run_key = ? AND key = ?")?

@@ -136,7 +136,7 @@ impl Default for SearchPlanning {
 /// whole family's members), else counted over `table` where `cond` holds
 /// (at most `cap` index steps).
 pub(super) fn set_size(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     (table, cond, args): (&str, &str, &[rusqlite::types::Value]),
     known: Option<i64>,
     cap: i64,

@@ -16,7 +16,7 @@ use flotilla_core::fleet_versions::{FleetVersion, VersionOrder, VersionQuery};
 use flotilla_core::model::Page;
 use flotilla_core::{Error, validation};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use serde_json::Value as JsonValue;
 
 use super::far_end::{self, FarEnd, SortIndex};
@@ -83,7 +83,7 @@ impl Filter {
     /// Walking, a set under the planning's `drive_limit` drives; after a walk
     /// ran past its allowance (`drive_smallest`), the smallest set under
     /// `drive_sizing` does (see `search_plan`).
-    fn place(&mut self, tx: &Transaction<'_>, drive_smallest: bool, planning: SearchPlanning) -> StoreResult<()> {
+    fn place(&mut self, tx: &Connection, drive_smallest: bool, planning: SearchPlanning) -> StoreResult<()> {
         let cap = if drive_smallest { planning.drive_sizing } else { planning.drive_limit };
         let mut sized = Vec::with_capacity(self.sets.len());
         for s in std::mem::take(&mut self.sets) {
@@ -123,7 +123,7 @@ pub(crate) fn validate(q: &VersionQuery) -> StoreResult<()> {
 }
 
 fn build_filter(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     q: &VersionQuery,
     drive_smallest: bool,
     planning: SearchPlanning,
@@ -382,7 +382,7 @@ type VersionRows = Vec<([i64; 2], Vec<JsonValue>)>;
 /// bound on another metric and none of the others small enough to drive:
 /// from the metric pairs (`metric_pairs`), the others probed per row.
 fn pair_page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     f: &Filter,
     metric: &str,
     desc: bool,
@@ -456,7 +456,7 @@ fn far_end_applies(f: &Filter) -> bool {
 /// the sort index, so the walk can stop once all were seen), the others
 /// checked per candidate.
 fn far_end_plan(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     f: &Filter,
     metric: &str,
     desc: bool,
@@ -500,7 +500,7 @@ fn far_end_plan(
 }
 
 /// The versions of a page, in its order, in one query.
-fn load_versions(tx: &Transaction<'_>, pairs: &[[i64; 2]]) -> StoreResult<Vec<(i64, FleetVersion)>> {
+fn load_versions(tx: &Connection, pairs: &[[i64; 2]]) -> StoreResult<Vec<(i64, FleetVersion)>> {
     if pairs.is_empty() {
         return Ok(Vec::new());
     }
@@ -536,7 +536,7 @@ fn load_versions(tx: &Transaction<'_>, pairs: &[[i64; 2]]) -> StoreResult<Vec<(i
 }
 
 /// Aliases (one query) and metrics (index seeks) of a page of versions.
-fn attach_details(tx: &Transaction<'_>, page: &mut [(i64, FleetVersion)]) -> StoreResult<()> {
+fn attach_details(tx: &Connection, page: &mut [(i64, FleetVersion)]) -> StoreResult<()> {
     if page.is_empty() {
         return Ok(());
     }

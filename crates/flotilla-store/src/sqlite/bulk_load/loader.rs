@@ -17,7 +17,7 @@
 use std::path::Path;
 
 use flotilla_core::Error;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::super::{SqliteStore, configure};
 use crate::error::StoreResult;
@@ -60,7 +60,7 @@ impl Loader {
     }
 
     /// Runs `f` in one write transaction; any error rolls everything back.
-    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn write<T>(&mut self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
@@ -72,7 +72,7 @@ impl Loader {
         &mut self,
         other: &Path,
         name: &str,
-        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+        f: impl FnOnce(&Connection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let path = other.to_str().ok_or_else(|| Error::internal(format!("{} is not UTF-8", other.display())))?;
         self.conn.execute("ATTACH DATABASE ? AS ?", [path, name])?;
