@@ -10,7 +10,7 @@
 //! bound from borrowed text instead of owned values built per row.
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{CachedStatement, ToSql, Transaction};
+use rusqlite::{CachedStatement, Connection, ToSql};
 
 use flotilla_store::StoreResult;
 
@@ -63,7 +63,7 @@ impl ToSql for Cell {
 
 /// The buffered rows of one table.
 pub(super) struct BatchedInsert<'tx> {
-    tx: &'tx Transaction<'tx>,
+    tx: &'tx Connection,
     table_and_columns: &'static str,
     width: usize,
     full: CachedStatement<'tx>,
@@ -78,7 +78,7 @@ fn insert_sql(table_and_columns: &str, width: usize, rows: usize) -> String {
 
 impl<'tx> BatchedInsert<'tx> {
     /// `table_and_columns` is like `"t (a, b)"`; `width` its number of columns.
-    pub fn new(tx: &'tx Transaction<'tx>, table_and_columns: &'static str, width: usize) -> StoreResult<Self> {
+    pub fn new(tx: &'tx Connection, table_and_columns: &'static str, width: usize) -> StoreResult<Self> {
         let full = tx.prepare_cached(&insert_sql(table_and_columns, width, ROWS_PER_STATEMENT))?;
         Ok(Self { tx, table_and_columns, width, full, cells: Vec::with_capacity(width * ROWS_PER_STATEMENT) })
     }

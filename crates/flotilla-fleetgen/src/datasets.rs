@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::DAY_MS;
 use super::batched::BatchedInsert;
@@ -47,7 +47,7 @@ impl DatasetPlan {
 }
 
 /// The shared calendars, counted at the end ([`finish_shared`]).
-pub(super) fn insert_shared(tx: &Transaction<'_>, plan: &DatasetPlan, year_ago: i64) -> StoreResult<()> {
+pub(super) fn insert_shared(tx: &Connection, plan: &DatasetPlan, year_ago: i64) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO dataset_entities (ds_id, name, digest, source_type, source, creation_time)
          VALUES (?, ?, ?, 's3', ?, ?)",
@@ -75,7 +75,7 @@ pub(super) struct DatasetInserts<'tx> {
 }
 
 impl<'tx> DatasetInserts<'tx> {
-    pub fn prepare(tx: &'tx Transaction<'tx>) -> StoreResult<Self> {
+    pub fn prepare(tx: &'tx Connection) -> StoreResult<Self> {
         Ok(Self {
             entity: BatchedInsert::new(
                 tx,
@@ -129,7 +129,7 @@ impl<'tx> DatasetInserts<'tx> {
 }
 
 /// The shared calendars' counts: per family and in all.
-pub(super) fn finish_shared(tx: &Transaction<'_>, tally: &SharedTally) -> StoreResult<()> {
+pub(super) fn finish_shared(tx: &Connection, tally: &SharedTally) -> StoreResult<()> {
     let mut per_family = tx.prepare_cached(
         "INSERT INTO dataset_family_counts (ds_id, family_id, versions) VALUES (?, ?, ?)
          ON CONFLICT (ds_id, family_id) DO UPDATE SET versions = versions + excluded.versions",

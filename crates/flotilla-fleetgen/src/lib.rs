@@ -17,7 +17,7 @@
 
 use flotilla_core::fleet::{self, PartitionValue};
 use flotilla_core::{Error, validation};
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 mod batched;
 mod datasets;
@@ -118,7 +118,7 @@ fn check(spec: &FleetSpec) -> StoreResult<()> {
 /// Writes the families' own models (defaults and regions, a few hundred
 /// rows), with the triggers in place, one row per statement.
 struct Writer<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Connection,
     now: i64,
 }
 
@@ -231,7 +231,7 @@ struct FamilyCounts {
 }
 
 /// Adds the tallied counts to `facet_counts`, in the family's scope and the registry's.
-fn add_facet_counts(tx: &Transaction<'_>, families: &[GeneratedFamily], counts: &[FamilyCounts]) -> StoreResult<()> {
+fn add_facet_counts(tx: &Connection, families: &[GeneratedFamily], counts: &[FamilyCounts]) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO facet_counts (scope, dim, value, n) VALUES (?, ?, ?, ?)
          ON CONFLICT (scope, dim, value) DO UPDATE SET n = n + excluded.n",

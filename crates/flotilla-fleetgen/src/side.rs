@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use flotilla_core::Error;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::stores::{DrawPlan, MetricInserts, store_name};
 use flotilla_store::StoreResult;
@@ -60,7 +60,7 @@ impl SideWriter {
     /// Starts the second writer on a fresh scratch file beside `store`,
     /// with the tables and index definitions read from the store, to write
     /// the metrics of stores `0..plan.models`.
-    pub fn start(store: &Transaction<'_>, store_path: &Path, load: SideLoad) -> StoreResult<Self> {
+    pub fn start(store: &Connection, store_path: &Path, load: SideLoad) -> StoreResult<Self> {
         let path = store_path.with_extension("db-generating");
         remove_scratch(&path)?;
         let mut ddl: Vec<(String, String)> = Vec::new();
@@ -108,7 +108,7 @@ impl SideWriter {
     /// place of the store's. Runs in the caller's transaction, after the
     /// store's indexes on these tables are back (the copy carries their
     /// entries) and while the name index's trigger is still off.
-    pub fn copy_attached(tx: &Transaction<'_>) -> StoreResult<()> {
+    pub fn copy_attached(tx: &Connection) -> StoreResult<()> {
         for table in SIDE_TABLES {
             tx.execute_batch(&format!(
                 "INSERT INTO side.{table} SELECT * FROM main.{table};

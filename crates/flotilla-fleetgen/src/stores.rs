@@ -4,7 +4,7 @@
 //! agree without talking: this writer writes the models, tags, partitions,
 //! versions and aliases; the second writer the version and alias metrics.
 
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 use super::batched::BatchedInsert;
 use super::datasets::{DatasetInserts, DatasetPlan, SharedTally};
@@ -112,7 +112,7 @@ pub(super) struct StoreInserts<'tx> {
 }
 
 impl<'tx> StoreInserts<'tx> {
-    pub fn prepare(tx: &'tx Transaction<'tx>) -> StoreResult<Self> {
+    pub fn prepare(tx: &'tx Connection) -> StoreResult<Self> {
         Ok(Self {
             model: BatchedInsert::new(
                 tx,
@@ -221,7 +221,7 @@ pub(super) struct MetricInserts<'tx> {
 }
 
 impl<'tx> MetricInserts<'tx> {
-    pub fn prepare(tx: &'tx Transaction<'tx>) -> StoreResult<Self> {
+    pub fn prepare(tx: &'tx Connection) -> StoreResult<Self> {
         Ok(Self {
             version_metric: BatchedInsert::new(tx, "model_version_metrics (rm_id, key, version, value)", 4)?,
             alias_metric: BatchedInsert::new(tx, "alias_metrics (rm_id, alias, key, value)", 4)?,
