@@ -6,11 +6,13 @@
 //! metric-pair triggers add to a log-batch; no server), `profile` (flotilla-profile against whylogs on a million-row frame; no server), `lineage`
 //! (the data API's lineage queries on a generated fleet of 10⁶ models) and `drift`
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
-//! infer with serving telemetry on and off).
+//! infer with serving telemetry on and off), `group-commit` (concurrent writers with and without
+//! group commit).
 
 mod daily_drift;
 mod drift;
 mod driver;
+mod group_commit;
 mod health;
 mod http;
 mod lineage;
@@ -106,6 +108,8 @@ enum Command {
     Drift(drift::DriftArgs),
     /// V2 infer at 1 and 16 connections with serving telemetry on and off: the ratio.
     TelemetryOverhead(telemetry_overhead::TelemetryOverheadArgs),
+    /// Concurrent writers (8, 64, 256) with group commit and without: throughput and tails.
+    GroupCommit(group_commit::GroupCommitArgs),
 }
 
 impl Args {
@@ -227,6 +231,7 @@ fn main() -> Result<()> {
         Some(Command::DailyDrift(a)) => return daily_drift::run(&flotilla_bin, a),
         Some(Command::TelemetryMemory(a)) => return telemetry_memory::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
+        Some(Command::GroupCommit(a)) => return group_commit::run(&flotilla_bin, a),
         Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_) | Command::PairWriteCost(_)) | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {

@@ -78,7 +78,12 @@ pub fn load(bin: &Path, args: &LoadArgs) -> Result<()> {
         args.clients,
         args.seconds
     );
-    let plan = LoadPlan { clients: args.clients, duration: Duration::from_secs(args.seconds), models: args.models };
+    let plan = LoadPlan {
+        clients: args.clients,
+        duration: Duration::from_secs(args.seconds),
+        models: args.models,
+        mix: load::Mix::Mixed,
+    };
     let load_before = procfs::load_average();
     let report = run_until_signal(async {
         let token =

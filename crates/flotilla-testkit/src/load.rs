@@ -27,6 +27,34 @@ pub struct LoadPlan {
     pub duration: Duration,
     /// Registered models the clients share for version creates and alias moves.
     pub models: usize,
+    /// What each client sends.
+    pub mix: Mix,
+}
+
+/// The requests of a client's cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// Reads, writes and inference: three writes in ten requests ([`MIXED`]).
+    Mixed,
+    /// Writes only ([`WRITES`]): what group commit is for; log-batches of 100 points.
+    Writes,
+}
+
+impl Mix {
+    /// The ops a client sends, in order.
+    pub fn cycle(self) -> &'static [Op] {
+        match self {
+            Mix::Mixed => &MIXED,
+            Mix::Writes => &WRITES,
+        }
+    }
+
+    fn metrics_per_batch(self) -> usize {
+        match self {
+            Mix::Mixed => 10,
+            Mix::Writes => 100,
+        }
+    }
 }
 
 /// One kind of request in the mix.
@@ -39,21 +67,31 @@ pub enum Op {
     CreateVersion,
     SetAlias,
     Infer,
+    CreateModel,
 }
 
 impl Op {
-    pub const ALL: [Op; 7] =
-        [Op::LogBatch, Op::GetRun, Op::SearchRuns, Op::SearchModels, Op::CreateVersion, Op::SetAlias, Op::Infer];
+    pub const ALL: [Op; 8] = [
+        Op::LogBatch,
+        Op::GetRun,
+        Op::SearchRuns,
+        Op::SearchModels,
+        Op::CreateVersion,
+        Op::SetAlias,
+        Op::Infer,
+        Op::CreateModel,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Op::LogBatch => "runs/log-batch (10 metrics)",
+            Op::LogBatch => "runs/log-batch",
             Op::GetRun => "runs/get",
             Op::SearchRuns => "runs/search (10)",
             Op::SearchModels => "registered-models/search (10)",
             Op::CreateVersion => "model-versions/create",
             Op::SetAlias => "registered-models/alias",
             Op::Infer => "V2 infer (LightGBM, 1 row)",
+            Op::CreateModel => "registered-models/create",
         }
     }
 
@@ -66,12 +104,13 @@ impl Op {
             Op::CreateVersion => 4,
             Op::SetAlias => 5,
             Op::Infer => 6,
+            Op::CreateModel => 7,
         }
     }
 }
 
-/// Each client's cycle: three writes in ten requests.
-const CYCLE: [Op; 10] = [
+/// [`Mix::Mixed`]: three writes in ten requests.
+const MIXED: [Op; 10] = [
     Op::LogBatch,
     Op::GetRun,
     Op::Infer,
@@ -83,6 +122,9 @@ const CYCLE: [Op; 10] = [
     Op::Infer,
     Op::GetRun,
 ];
+
+/// [`Mix::Writes`]: creates, log-batches and alias moves (a version made for each move).
+const WRITES: [Op; 5] = [Op::CreateModel, Op::LogBatch, Op::CreateVersion, Op::SetAlias, Op::LogBatch];
 
 /// What a run measured.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +145,11 @@ pub struct LoadReport {
 impl LoadReport {
     pub fn ok(&self) -> usize {
         self.latencies.iter().map(Vec::len).sum()
+    }
+
+    /// The latencies of `op`'s 2xx answers, sorted.
+    pub fn latencies_of(&self, op: Op) -> &[Duration] {
+        &self.latencies[op.index()]
     }
 
     pub fn requests(&self) -> usize {
@@ -141,6 +188,9 @@ impl LoadReport {
         );
         for op in Op::ALL {
             let lat = &self.latencies[op.index()];
+            if lat.is_empty() {
+                continue;
+            }
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",
                 op.name(),
@@ -206,6 +256,7 @@ async fn client_loop(
     addr: SocketAddr,
     auth: Option<String>,
     shared: Shared,
+    mix: Mix,
     index: usize,
     ready: Arc<AtomicUsize>,
     start: tokio::sync::watch::Receiver<Option<Instant>>,
@@ -238,14 +289,16 @@ async fn client_loop(
     let infer_path = format!("/v2/models/{INFER_MODEL}/infer");
     let mut i = index;
     let mut step = 0i64;
+    let mut created = 0usize;
+    let cycle = mix.cycle();
     while Instant::now() < end {
-        let op = CYCLE[i % CYCLE.len()];
+        let op = cycle[i % cycle.len()];
         i += 1;
         let began = Instant::now();
         let answer = match op {
             Op::LogBatch => {
                 step += 1;
-                let metrics: Vec<_> = (0..10)
+                let metrics: Vec<_> = (0..mix.metrics_per_batch())
                     .map(|k| json!({ "key": format!("m{k}"), "value": (step % 100) as f64 / 100.0, "timestamp": now_ms(), "step": step }))
                     .collect();
                 c.post(&format!("{API}/runs/log-batch"), &json!({ "run_id": run, "metrics": metrics })).await
@@ -268,6 +321,11 @@ async fn client_loop(
                 c.post(&format!("{API}/registered-models/alias"), &body).await
             }
             Op::Infer => c.post(&infer_path, &fixtures::infer_body()).await,
+            Op::CreateModel => {
+                created += 1;
+                let body = json!({ "name": format!("{model}-client-{index}-{created}") });
+                c.post(&format!("{API}/registered-models/create"), &body).await
+            }
         };
         let took = began.elapsed();
         match answer {
@@ -289,7 +347,8 @@ pub async fn run(addr: SocketAddr, pid: u32, auth: Option<&str>, plan: &LoadPlan
     let ready = Arc::new(AtomicUsize::new(0));
     let mut set = JoinSet::new();
     for index in 0..plan.clients {
-        set.spawn(client_loop(addr, auth.map(str::to_owned), shared.clone(), index, Arc::clone(&ready), rx.clone()));
+        let ready = Arc::clone(&ready);
+        set.spawn(client_loop(addr, auth.map(str::to_owned), shared.clone(), plan.mix, index, ready, rx.clone()));
     }
     // The clock starts once every client has made its run (and opened its connection), so
     // set-up is not measured.

@@ -62,6 +62,11 @@ pub struct ServerArgs {
     /// oldest idle connection is closed; if none is idle, a 503.
     #[arg(long, env = "FLOTILLA_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Concurrent writes committed together at most (SQLite's group commit:
+    /// writes that arrive while one runs share its transaction and commit,
+    /// each in its own savepoint; 1: every write commits alone).
+    #[arg(long, env = "FLOTILLA_WRITE_GROUP", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub write_group: u16,
     /// Time a client has to send a request's head once it has started, e.g. `10s`.
     #[arg(long, env = "FLOTILLA_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
@@ -308,6 +313,8 @@ pub struct ServerConfig {
     pub serving: ServingConfig,
     /// `None`: sized from the open-file limit at start.
     pub max_connections: Option<usize>,
+    /// SQLite's group commit: writes per commit at most.
+    pub write_group: usize,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_requests_per_connection: usize,
@@ -396,6 +403,7 @@ impl ServerArgs {
             listen: SocketAddr::new(self.host, self.port),
             workers: self.workers.filter(|w| *w > 0),
             max_connections: self.max_connections.filter(|n| *n > 0),
+            write_group: usize::from(self.write_group),
             header_timeout: self.header_timeout,
             idle_timeout: self.idle_timeout,
             max_requests_per_connection: self.max_requests_per_connection.max(1),

@@ -104,10 +104,12 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
                 .context("connecting to the PostgreSQL database (--database)")?;
             Arc::new(store)
         }
-        None => Arc::new(
-            SqliteStore::open(&config.database)
-                .with_context(|| format!("opening the database {}", config.database.display()))?,
-        ),
+        None => {
+            let mut store = SqliteStore::open(&config.database)
+                .with_context(|| format!("opening the database {}", config.database.display()))?;
+            store.set_write_group(config.write_group);
+            Arc::new(store)
+        }
     };
     let artifacts = crate::artifact_store::open(&config.artifacts).await?;
     crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports)?;

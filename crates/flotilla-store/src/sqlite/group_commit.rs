@@ -97,6 +97,10 @@ impl GroupWriter {
         }
     }
 
+    pub(crate) fn set_limits(&mut self, limits: GroupLimits) {
+        self.limits = limits;
+    }
+
     fn lock(&self) -> MutexGuard<'_, WriterState> {
         self.queued.fetch_add(1, Ordering::AcqRel);
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());

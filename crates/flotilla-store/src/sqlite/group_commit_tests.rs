@@ -11,6 +11,9 @@ use rusqlite::Connection;
 use super::{GroupLimits, GroupWriter};
 use crate::error::StoreResult;
 
+/// One member's work.
+type Work = Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>;
+
 struct Fixture {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
@@ -50,7 +53,7 @@ fn insert(conn: &Connection, x: i64) -> StoreResult<()> {
 fn group_of(
     fx: &Fixture,
     first: impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
-    others: Vec<Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>>,
+    others: Vec<Work>,
 ) -> Vec<thread::Result<StoreResult<()>>> {
     let (inside_tx, inside_rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<()>();
@@ -92,7 +95,7 @@ fn concurrent_writes_share_one_commit_and_each_is_committed_when_answered() {
                 // Still inside the group: another connection cannot see it yet.
                 assert!(!rows(&path).contains(&x));
                 Ok(())
-            }) as Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>
+            }) as Work
         })
         .collect();
     let outcomes = group_of(&fx, |conn| insert(conn, 0), others);
@@ -114,7 +117,7 @@ fn a_lone_writer_commits_at_once() {
 #[test]
 fn a_failing_or_panicking_member_rolls_back_only_its_own_changes() {
     let fx = fixture();
-    let others: Vec<Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>> = vec![
+    let others: Vec<Work> = vec![
         Box::new(|conn| insert(conn, 1)),
         Box::new(|conn| {
             insert(conn, 2)?;
@@ -138,8 +141,7 @@ fn a_rollback_of_the_whole_transaction_fails_every_member_of_the_group() {
     let fx = fixture();
     // What SQLite does on an interrupted write or a full disk: the whole
     // transaction is gone, with member 0's insert in it.
-    let others: Vec<Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>> =
-        vec![Box::new(|conn| Ok(conn.execute_batch("ROLLBACK")?))];
+    let others: Vec<Work> = vec![Box::new(|conn| Ok(conn.execute_batch("ROLLBACK")?))];
     let outcomes = group_of(&fx, |conn| insert(conn, 0), others);
     let err = outcomes[0].as_ref().unwrap().as_ref().expect_err("member 0 is not acknowledged");
     assert!(err.to_string().contains("group commit failed"), "{err}");

@@ -133,6 +133,11 @@ impl SqliteStore {
         self.planning = planning;
     }
 
+    /// Writes committed together at most (group commit; 1: each alone).
+    pub fn set_write_group(&mut self, members: usize) {
+        self.writer.set_limits(group_commit::GroupLimits { members: members.max(1), ..Default::default() });
+    }
+
     pub fn path(&self) -> &str {
         &self.path
     }
