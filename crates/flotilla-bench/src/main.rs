@@ -7,7 +7,7 @@
 //! (the data API's lineage queries on a generated fleet of 10⁶ models) and `drift`
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
 //! infer with serving telemetry on and off), `group-commit` (concurrent writers with and without
-//! group commit).
+//! group commit), `ingest` (200 clients' log-batches against flotilla and MLflow).
 
 mod daily_drift;
 mod drift;
@@ -15,6 +15,7 @@ mod driver;
 mod group_commit;
 mod health;
 mod http;
+mod ingest;
 mod lineage;
 mod overhead;
 mod overhead_store;
@@ -110,6 +111,8 @@ enum Command {
     TelemetryOverhead(telemetry_overhead::TelemetryOverheadArgs),
     /// Concurrent writers (8, 64, 256) with group commit and without: throughput and tails.
     GroupCommit(group_commit::GroupCommitArgs),
+    /// 200 clients looping 100-point log-batches for 30 s, flotilla then MLflow: points/s, tails, nothing lost.
+    Ingest(ingest::IngestArgs),
 }
 
 impl Args {
@@ -232,7 +235,14 @@ fn main() -> Result<()> {
         Some(Command::TelemetryMemory(a)) => return telemetry_memory::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
         Some(Command::GroupCommit(a)) => return group_commit::run(&flotilla_bin, a),
-        Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_) | Command::PairWriteCost(_)) | None => {}
+        Some(
+            Command::Profile(_)
+            | Command::Drift(_)
+            | Command::CreateCost(_)
+            | Command::PairWriteCost(_)
+            | Command::Ingest(_),
+        )
+        | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(
@@ -248,6 +258,9 @@ fn main() -> Result<()> {
         let venv = args.mlflow_venv.clone().unwrap_or_else(|| root.join(".venvs/mlflow-server"));
         Some(venv::ensure_mlflow(&venv).context("preparing the mlflow venv")?)
     };
+    if let Some(Command::Ingest(a)) = &args.command {
+        return ingest::run(&flotilla_bin, mlflow_bin, a);
+    }
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
         let mut term = signal(SignalKind::terminate())?;
         // Dropping the bench future on a signal drops its servers, which stops their
