@@ -96,7 +96,8 @@ fn name_pattern_plans_agree() {
         suite::registry::search_registered_models_name_patterns_after_changes(&crowded);
         let conn = rusqlite::Connection::open(dir2.path().join("flotilla.db")).unwrap();
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-        assert!(count("SELECT count(*) FROM registered_model_names_unplaced") > 0, "a gap filled up");
+        // 30 names into one gap fill it; the store re-spaced the neighbourhood each time.
+        assert_eq!(count("SELECT count(*) FROM registered_model_names_unplaced"), 0, "every name placed");
         assert_eq!(
             count("SELECT count(*) FROM registered_model_name_order")
                 + count("SELECT count(*) FROM registered_model_names_unplaced"),
@@ -111,6 +112,86 @@ fn name_pattern_plans_agree() {
         assert_eq!(out_of_order, 0);
         drop(dir);
     }
+}
+
+/// Thousands of names created into one gap of the name order (a family's
+/// models sorting between two existing names, in increasing, decreasing and
+/// mixed order) are all placed, in name order, with the trigram index
+/// keyed by the places; and names a store left unplaced (as before
+/// migration 27) are merged into searches, then placed by the next create
+/// beside them.
+#[test]
+fn names_created_into_one_gap_are_all_placed_in_order() {
+    use flotilla_store::RegistryStore;
+    let (dir, store) = fresh();
+    let conn = rusqlite::Connection::open(dir.path().join("flotilla.db")).unwrap();
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let check = |all: &[String]| {
+        assert_eq!(
+            count("SELECT count(*) FROM registered_model_name_order")
+                + count("SELECT count(*) FROM registered_model_names_unplaced"),
+            all.len() as i64
+        );
+        let out_of_order = count(
+            "SELECT count(*) FROM (SELECT r.name, lag(r.name) OVER (ORDER BY o.place) AS before
+             FROM registered_model_name_order o JOIN registered_models r ON r.rm_id = o.rm_id) WHERE before >= name",
+        );
+        assert_eq!(out_of_order, 0, "places grow with names");
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM registered_model_name_order o
+                 WHERE NOT EXISTS (SELECT 1 FROM registered_model_names_ordered f WHERE f.rowid = o.place)"
+            ),
+            0,
+            "each place in the trigram index"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM registered_model_names_ordered"),
+            count("SELECT count(*) FROM registered_model_name_order"),
+            "no stale place in the trigram index"
+        );
+    };
+    let mut all: Vec<String> = vec!["a".into(), "z".into()];
+    for name in &all {
+        store.create_registered_model(name, &[], None).unwrap();
+    }
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let names = (0..1500)
+        .map(|i| format!("m-up-{i:05}"))
+        .chain((0..1500).rev().map(|i| format!("m-down-{i:05}")))
+        .chain((0..1500).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("m-mixed-{:016x}", x)
+        }));
+    for name in names {
+        store.create_registered_model(&name, &[], None).unwrap();
+        all.push(name);
+    }
+    assert_eq!(count("SELECT count(*) FROM registered_model_names_unplaced"), 0);
+    check(&all);
+    // Names left unplaced (a store before migration 27): searches merge them in.
+    let unplaced = "SELECT rm_id FROM registered_models WHERE name LIKE 'm-up-001%'";
+    conn.execute_batch(&format!(
+        "DELETE FROM registered_model_names_ordered WHERE rowid IN
+             (SELECT place FROM registered_model_name_order WHERE rm_id IN ({unplaced}));
+         DELETE FROM registered_model_name_order WHERE rm_id IN ({unplaced});
+         INSERT INTO registered_model_names_unplaced (rm_id) {unplaced};"
+    ))
+    .unwrap();
+    assert_eq!(count("SELECT count(*) FROM registered_model_names_unplaced"), 100);
+    suite::registry::assert_pattern_pages(
+        &store,
+        &all,
+        &[("LIKE", "%up-001%"), ("ILIKE", "%UP-0015%"), ("LIKE", "%-0%")],
+    );
+    // The next create beside them places them too.
+    store.create_registered_model("m-up-00150a", &[], None).unwrap();
+    all.push("m-up-00150a".into());
+    assert_eq!(count("SELECT count(*) FROM registered_model_names_unplaced"), 0);
+    check(&all);
+    suite::registry::assert_pattern_pages(&store, &all, &[("LIKE", "%up-001%"), ("LIKE", "%150%")]);
 }
 
 /// The plans of a cross-metric page on one random fleet, each page asked of

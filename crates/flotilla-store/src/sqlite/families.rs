@@ -194,6 +194,7 @@ impl FamilyRow {
             return Err(self.name_taken(leaf, &name));
         }
         let rm_id = tx.last_insert_rowid();
+        super::name_order_respace::place_if_unplaced(tx, rm_id)?;
         tag_member(tx, rm_id, &self.name, &fleet::path_string(path))?;
         tx.prepare_cached(
             "INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent) VALUES (?, ?, ?, ?, ?)",
@@ -294,6 +295,7 @@ impl FamilyStore for SqliteStore {
             )?
             .execute(params![new.name, now, now])?;
             let default_rm_id = registry::rm_id(tx, &new.name)?;
+            super::name_order_respace::place_if_unplaced(tx, default_rm_id)?;
             let member: Option<i64> = tx
                 .prepare_cached("SELECT 1 FROM fleet_members WHERE rm_id = ?")?
                 .query_row([default_rm_id], |r| r.get(0))

@@ -41,6 +41,7 @@ mod monitor_facts;
 #[cfg(test)]
 mod monitor_tests;
 mod name_order;
+mod name_order_respace;
 mod profiles;
 mod promotion;
 mod registry;

@@ -90,6 +90,7 @@ impl RegistryStore for SqliteStore {
                 return Err(Error::already_exists(format!("Registered Model (name={name}) already exists.")).into());
             }
             let id = tx.last_insert_rowid();
+            super::name_order_respace::place_if_unplaced(tx, id)?;
             let after = json!({"name": name, "description": description, "tags": tags.len()});
             note(Change::new("registered_model.create", "registered_model", name).diff(None, Some(after)));
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
@@ -129,6 +130,7 @@ impl RegistryStore for SqliteStore {
             );
             tx.prepare_cached("UPDATE registered_models SET name = ?, last_update_time = ? WHERE rm_id = ?")?
                 .execute(params![new_name, now, id])?;
+            super::name_order_respace::place_if_unplaced(tx, id)?;
             super::auth::move_grants(tx, crate::auth::REGISTERED_MODEL, name, new_name)?;
             one_model(tx, id)
         })

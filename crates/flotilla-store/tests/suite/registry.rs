@@ -184,7 +184,7 @@ pub fn search_registered_models_name_patterns(store: &dyn Store) {
 /// Every page of each `name {op} 'pattern'` search (with the 3.x client's
 /// prompt clause), in both directions and three to a page, against the
 /// plain definition over `all` (the names without the prompt tag).
-fn assert_pattern_pages(store: &dyn Store, all: &[String], cases: &[(&str, &str)]) {
+pub fn assert_pattern_pages(store: &dyn Store, all: &[String], cases: &[(&str, &str)]) {
     let mut all = all.to_vec();
     all.sort();
     let prompt = " AND tag.`mlflow.prompt.is_prompt` != 'true'";
