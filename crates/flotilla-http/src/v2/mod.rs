@@ -68,7 +68,7 @@ async fn metadata(s: &AppState, model: &str, version: Option<&str>) -> Result<ax
         "name": resolved.name,
         "versions": [resolved.version.as_text()],
         "platform": loaded.model.platform(),
-        "inputs": specs(loaded.model.inputs()),
+        "inputs": specs(&loaded.declared_inputs()),
         "outputs": specs(loaded.model.outputs()),
     })))
 }
