@@ -28,6 +28,7 @@ use crate::v2::error::V2Error;
 /// document MLflow 3 also leaves open. Matched exactly, never by prefix.
 const OPEN: &[&str] = &[
     "/health",
+    "/ping",
     "/v2/health/live",
     "/v2/health/ready",
     "/api/3.0/mlflow/server-info",
@@ -92,13 +93,16 @@ impl Surface {
     }
 }
 
-/// Whether a read-only token may make this request: reads, searches, and V2
-/// inference (it changes nothing; the permission piece gates it by USE).
+/// Whether a read-only token may make this request: reads, searches, and
+/// inference over V2 or MLflow's scoring protocol (it changes nothing; the
+/// permission piece gates it by USE).
 pub(crate) fn is_read(method: &Method, path: &str) -> bool {
     if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
         return true;
     }
-    let infer = path.starts_with("/v2/models/") && path.ends_with("/infer");
+    let infer = (path.starts_with("/v2/models/") && path.ends_with("/infer"))
+        || path == "/invocations"
+        || path.starts_with("/invocations/models/");
     method == Method::POST && (infer || READ_ONLY_POSTS.iter().any(|p| path.ends_with(p)))
 }
 
@@ -291,6 +295,8 @@ mod tests {
             (Method::POST, "/api/2.0/mlflow/experiments/search", true),
             (Method::POST, "/ajax-api/3.0/mlflow/runs/search", true),
             (Method::POST, "/v2/models/m/infer", true),
+            (Method::POST, "/invocations", true),
+            (Method::POST, "/invocations/models/m/versions/2", true),
             (Method::POST, "/api/2.0/mlflow/experiments/create", false),
             (Method::DELETE, "/api/2.0/mlflow/users/delete", false),
             (Method::PUT, "/api/2.0/mlflow-artifacts/artifacts/1/x", false),

@@ -16,6 +16,7 @@ mod data_api;
 pub mod error;
 mod fleet;
 mod host_check;
+mod infer_telemetry;
 pub mod listener;
 mod meta;
 mod metrics;
@@ -27,6 +28,7 @@ pub mod rate_limit;
 mod report_api;
 pub mod request_meta;
 mod route_metrics;
+mod scoring;
 mod session;
 mod users;
 mod v2;
@@ -39,6 +41,7 @@ pub use flotilla_app::AppState;
 
 pub use crate::host_check::AllowedHosts;
 pub use crate::monitor_api::alerts_client::HyperSender;
+pub use crate::scoring::ScoringTarget;
 use crate::rate_limit::RateLimits;
 use crate::request_meta::TrustedProxies;
 
@@ -84,14 +87,26 @@ pub fn router(state: AppState) -> Router {
     router_with_hosts(state, AllowedHosts::Any)
 }
 
-/// Only the inference surface (V2, health and metrics), for `flotilla serve`.
+/// Only the inference surface (V2, MLflow's scoring protocol per model,
+/// health and metrics), for `flotilla serve`.
 pub fn inference_router(state: AppState, allowed: AllowedHosts) -> Router {
     inference_router_with_edge(state, allowed, Edge::default())
 }
 
 /// [`inference_router`] with trusted proxies and rate limits.
 pub fn inference_router_with_edge(state: AppState, allowed: AllowedHosts, edge: Edge) -> Router {
-    let routes = Router::new().merge(meta::routes()).merge(v2::routes()).merge(metrics::routes());
+    inference_router_for(state, allowed, edge, None)
+}
+
+/// [`inference_router_with_edge`], with MLflow's scoring protocol bound to
+/// one model (`/invocations`, `/ping`, `/health`) when `model` is given
+/// (`flotilla serve --model`).
+pub fn inference_router_for(state: AppState, allowed: AllowedHosts, edge: Edge, model: Option<ScoringTarget>) -> Router {
+    let routes = match model {
+        Some(target) => Router::new().merge(meta::routes_but_health()).merge(scoring::bound_routes(target)),
+        None => Router::new().merge(meta::routes()),
+    };
+    let routes = routes.merge(v2::routes()).merge(scoring::routes()).merge(metrics::routes());
     finish(routes, state, allowed, edge)
 }
 
@@ -122,6 +137,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(users::routes())
         .merge(permissions::routes::routes())
         .merge(v2::routes())
+        .merge(scoring::routes())
         .merge(metrics::routes());
     finish(routes, state, allowed, edge)
 }

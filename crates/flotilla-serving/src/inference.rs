@@ -38,7 +38,18 @@ impl Serving {
         inputs: Vec<Tensor>,
         outputs: &[String],
     ) -> Result<Inference, ServingError> {
-        let (resolved, loaded, cache_hit) = self.fetch(model).await?;
+        let fetched = self.fetch(model).await?;
+        self.infer_fetched(fetched, inputs, outputs).await
+    }
+
+    /// [`Serving::infer`] on a model already fetched ([`Serving::fetch`]),
+    /// for an adapter that needed the model to decode the request.
+    pub async fn infer_fetched(
+        &self,
+        (resolved, loaded, cache_hit): (Resolved, Arc<LoadedModel>, bool),
+        inputs: Vec<Tensor>,
+        outputs: &[String],
+    ) -> Result<Inference, ServingError> {
         let inputs = crate::columns::assemble(&loaded, inputs)?;
         let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
         let (inputs, produced) = predict(Arc::clone(&loaded), inputs).await?;

@@ -54,6 +54,11 @@ pub struct ServerArgs {
     /// on SQLite, 30s on PostgreSQL.
     #[arg(long, env = "FLOTILLA_RESOLVE_TTL", value_parser = parse_duration)]
     pub resolve_ttl: Option<Duration>,
+    /// `flotilla serve` only: answer MLflow's scoring protocol for this model
+    /// at `/invocations`, `/ping` and `/health`, as `mlflow models serve`
+    /// does: `NAME`, `NAME@alias`, `NAME/VERSION`, or a `models:/` URI.
+    #[arg(long, env = "FLOTILLA_MODEL")]
+    pub model: Option<String>,
     /// Model loads running at once (a burst of cold models queues here).
     #[arg(long, env = "FLOTILLA_LOAD_CONCURRENCY", default_value_t = 2)]
     pub load_concurrency: usize,
@@ -326,6 +331,8 @@ pub struct ServerConfig {
     pub telemetry: Option<TelemetryConfig>,
     /// `--report` rules and their settings.
     pub reports: crate::report_schedule::ScheduleConfig,
+    /// `--model`: the model `/invocations` answers for (`flotilla serve`).
+    pub scoring_model: Option<flotilla_http::ScoringTarget>,
 }
 
 /// Authentication, resolved.
@@ -373,7 +380,12 @@ impl ServerArgs {
             base_url: self.public_url,
             every: self.report_every,
         };
+        let scoring_model = match self.model.as_deref().filter(|m| !m.trim().is_empty()) {
+            Some(m) => Some(flotilla_http::ScoringTarget::parse(m.trim()).map_err(flotilla_core::Error::invalid)?),
+            None => None,
+        };
         Ok(ServerConfig {
+            scoring_model,
             reports,
             auth,
             secure_cookies: self.secure_cookies || self.tls_cert.is_some(),

@@ -23,12 +23,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use flotilla_app::auth::{Caller, Permission, denied};
-use flotilla_app::monitor::telemetry::{CacheUse, ErrorClass, InferRecord, Timing};
 use flotilla_infer::{Tensor, TensorSpec};
-use flotilla_serving::{Inference, ModelRef, Serving};
+use flotilla_serving::{ModelRef, Serving};
 use serde_json::{Map, Value, json};
 
 use self::error::V2Error;
+use crate::infer_telemetry::Stages;
 use crate::AppState;
 
 /// The extensions `GET /v2` advertises.
@@ -142,16 +142,7 @@ async fn recorded(
         Ok(response) => return response,
         Err(e) => e,
     };
-    if let (Some(telemetry), Some(serving), Some(class)) =
-        (s.telemetry.as_ref(), s.serving.as_ref(), ErrorClass::of_status(error.status.as_u16()))
-        && let Ok(model_ref) = ModelRef::parse(model, version)
-        && let Ok(resolved) = serving.resolver.resolve(&model_ref).await
-    {
-        let total = started.elapsed().as_nanos() as u64;
-        let timing = Timing { total_ns: total, ..Timing::default() };
-        let record = InferRecord { inputs: &[], outputs: &[], signature: &[], timing, error: Some(class), cache: None };
-        telemetry.record_infer(&resolved.name, resolved.version, &record);
-    }
+    crate::infer_telemetry::record_failure(s, model, version, started, error.status.as_u16()).await;
     error.into_response()
 }
 
@@ -238,16 +229,17 @@ async fn run_infer(
         may_use_partition(s, caller, &model_ref).await?;
     }
     let wanted: Vec<String> = request.outputs.iter().map(|o| o.name.clone()).collect();
-    let Inference { resolved, outputs, inputs, model: loaded, cache_hit } =
-        serving(s)?.infer(&model_ref, inputs, &wanted).await?;
+    let mut inference = serving(s)?.infer(&model_ref, inputs, &wanted).await?;
     let inferred = Instant::now();
     let binary_default = flag(&request.parameters, "binary_data_output").unwrap_or(false);
+    let outputs = std::mem::take(&mut inference.outputs);
     let selected: Vec<(Tensor, bool)> = if request.outputs.is_empty() {
         outputs.into_iter().map(|t| (t, binary_default)).collect()
     } else {
         let binary = request.outputs.iter().map(|o| flag(&o.parameters, "binary_data").unwrap_or(binary_default));
         outputs.into_iter().zip(binary).collect()
     };
+    let resolved = &inference.resolved;
     let mut head = Map::new();
     head.insert("model_name".into(), json!(resolved.name));
     head.insert("model_version".into(), json!(resolved.version.as_text()));
@@ -259,25 +251,8 @@ async fn run_infer(
         head.insert("parameters".into(), json!({ "partition": answered, "fallback": fallback }));
     }
     let (body, binary_header) = codec::encode(head, &selected);
-    if let Some(telemetry) = &s.telemetry {
-        let done = Instant::now();
-        let outputs: Vec<&Tensor> = selected.iter().map(|(t, _)| t).collect();
-        let timing = Timing {
-            total_ns: (done - started).as_nanos() as u64,
-            input_ns: (decoded - started).as_nanos() as u64,
-            infer_ns: (inferred - decoded).as_nanos() as u64,
-            output_ns: (done - inferred).as_nanos() as u64,
-        };
-        let record = InferRecord {
-            inputs: &inputs,
-            outputs: &outputs,
-            signature: &loaded.feature_names,
-            timing,
-            error: None,
-            cache: Some(CacheUse { hit: cache_hit, model_bytes: loaded.size as u64 }),
-        };
-        telemetry.record_infer(&resolved.name, resolved.version, &record);
-    }
+    let outputs: Vec<&Tensor> = selected.iter().map(|(t, _)| t).collect();
+    crate::infer_telemetry::record_success(s, &inference, &outputs, Stages { started, decoded, inferred });
     let mut response = body.into_response();
     let h = response.headers_mut();
     match binary_header {
