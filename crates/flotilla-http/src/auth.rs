@@ -13,7 +13,7 @@
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -106,11 +106,12 @@ pub(crate) fn is_read(method: &Method, path: &str) -> bool {
     method == Method::POST && (infer || READ_ONLY_POSTS.iter().any(|p| path.ends_with(p)))
 }
 
-/// The credentials in an `Authorization` header, as the mlflow client sends
-/// them: `Basic base64(user:password)` (split at the first `:`) or `Bearer
-/// <token>`; the scheme's case does not matter. Anything else is none.
-fn credentials(headers: &HeaderMap) -> Option<Credentials> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+/// The credentials in an `Authorization` header's value (or gRPC's
+/// `authorization` metadata), as the mlflow client sends them: `Basic
+/// base64(user:password)` (split at the first `:`) or `Bearer <token>`; the
+/// scheme's case does not matter. Anything else is none.
+fn credentials_of(value: &str) -> Option<Credentials> {
+    let value = value.trim();
     let (scheme, rest) = value.split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("basic") {
@@ -140,22 +141,9 @@ pub(crate) async fn authenticate(State(auth): State<AuthState>, mut request: Req
         return next.run(request).await;
     }
     let surface = Surface::of(path);
-    // A header seen before is recognised by its digest, without decoding it.
-    let key = request.headers().get(header::AUTHORIZATION).map(|h| auth.header_key(h.as_bytes()));
-    let cached = match &key {
-        Some(key) => auth.cached_header(key).await,
-        None => Ok(None),
-    };
-    let (verified, bearer) = match (cached, key) {
-        (Ok(Some(caller)), _) => (Ok(caller), false),
-        (Err(e), _) => (Err(e), false),
-        (Ok(None), key) => {
-            let (Some(key), Some(credentials)) = (key, credentials(request.headers())) else {
-                return crate::session::by_cookie(auth, surface, request, next).await;
-            };
-            let bearer = matches!(credentials, Credentials::Bearer(_));
-            (auth.authenticate_header(key, credentials).await, bearer)
-        }
+    let header = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let Some((verified, bearer)) = verify_header(auth, header).await else {
+        return crate::session::by_cookie(auth, surface, request, next).await;
     };
     match verified {
         Ok(caller) => {
@@ -167,6 +155,22 @@ pub(crate) async fn authenticate(State(auth): State<AuthState>, mut request: Req
             next.run(request).await
         }
         Err(e) => refuse(surface, e, bearer),
+    }
+}
+
+/// The caller an `Authorization` header (or gRPC metadata) names, and
+/// whether it was a bearer token; `None` without usable credentials. A header
+/// seen before is recognised by its digest, without decoding it.
+pub(crate) async fn verify_header(auth: &Authenticator, header: Option<&[u8]>) -> Option<(Result<Caller, Error>, bool)> {
+    let key = auth.header_key(header?);
+    match auth.cached_header(&key).await {
+        Ok(Some(caller)) => Some((Ok(caller), false)),
+        Err(e) => Some((Err(e), false)),
+        Ok(None) => {
+            let credentials = credentials_of(std::str::from_utf8(header?).ok()?)?;
+            let bearer = matches!(credentials, Credentials::Bearer(_));
+            Some((auth.authenticate_header(key, credentials).await, bearer))
+        }
     }
 }
 
@@ -240,16 +244,10 @@ impl FromRequestParts<AppState> for Authed {
 mod tests {
     use super::*;
 
-    fn header(value: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        h
-    }
-
     #[test]
     fn credentials_as_the_mlflow_client_sends_them() {
         let basic = |u: &str, p: &str| Some((u.to_string(), p.to_string()));
-        let read = |v: &str| match credentials(&header(v)) {
+        let read = |v: &str| match credentials_of(v) {
             Some(Credentials::Basic { username, password }) => Some((username, password)),
             Some(Credentials::Bearer(t)) => Some(("<bearer>".to_string(), t)),
             None => None,

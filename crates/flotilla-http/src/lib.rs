@@ -15,6 +15,7 @@ mod auth;
 mod data_api;
 pub mod error;
 mod fleet;
+pub mod grpc;
 mod host_check;
 mod infer_telemetry;
 pub mod listener;

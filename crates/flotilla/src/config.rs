@@ -31,6 +31,11 @@ pub struct ServerArgs {
     /// Port to listen on.
     #[arg(long, env = "FLOTILLA_PORT", default_value_t = 5000)]
     pub port: u16,
+    /// Also serve the Open Inference Protocol (V2) over gRPC on this port (the
+    /// KServe/Triton `inference.GRPCInferenceService`, plaintext HTTP/2), on
+    /// the same address, models and authentication as HTTP.
+    #[arg(long, env = "FLOTILLA_GRPC_PORT")]
+    pub grpc_port: Option<u16>,
     /// Host names the server answers to (comma-separated, `*` for any). Default:
     /// loopback names when listening on loopback, any otherwise. Guards against
     /// DNS rebinding.
@@ -307,6 +312,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     pub artifacts: ArtifactsLocation,
     pub listen: SocketAddr,
+    /// `--grpc-port`: gRPC V2 on the same address.
+    pub grpc_listen: Option<SocketAddr>,
     pub workers: Option<usize>,
     /// `None` means any host.
     pub allowed_hosts: Option<Vec<String>>,
@@ -406,6 +413,7 @@ impl ServerArgs {
             artifacts: ArtifactsLocation::parse(self.artifacts.as_deref(), &self.data_dir)?,
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),
+            grpc_listen: self.grpc_port.map(|port| SocketAddr::new(self.host, port)),
             workers: self.workers.filter(|w| *w > 0),
             max_connections: self.max_connections.filter(|n| *n > 0),
             header_timeout: self.header_timeout,

@@ -151,6 +151,21 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     if let (Some(target), Some(serving)) = (config.scoring_model.clone(), state.serving.clone()) {
         tokio::spawn(load_scoring_model(serving, target));
     }
+    if let Some(grpc) = config.grpc_listen {
+        let listener =
+            tokio::net::TcpListener::bind(grpc).await.with_context(|| format!("binding --grpc-port {grpc}"))?;
+        let address = listener.local_addr().context("reading the bound gRPC address")?;
+        if limits.tls.is_some() {
+            tracing::warn!(address = %address, "gRPC is served without TLS (--tls-cert covers HTTP only)");
+        }
+        tracing::info!(address = %address, "grpc is listening");
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = flotilla_http::grpc::serve(listener, state, shutdown_signal()).await {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        });
+    }
     let app = match mode {
         Mode::Full => flotilla_http::router_with_edge(state, allowed, flotilla_web::routes(), edge),
         Mode::InferenceOnly => flotilla_http::inference_router_for(state, allowed, edge, config.scoring_model.clone()),

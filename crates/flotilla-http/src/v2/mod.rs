@@ -7,7 +7,7 @@
 pub(crate) mod codec;
 pub(crate) mod error;
 mod non_finite;
-mod repository;
+pub(crate) mod repository;
 mod stats;
 
 use std::sync::Arc;
@@ -31,6 +31,10 @@ use self::error::V2Error;
 use crate::infer_telemetry::Stages;
 use crate::AppState;
 
+/// The largest infer body read: axum's default body limit, which the V2
+/// and scoring routes keep (gRPC's message limit is the same).
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The extensions `GET /v2` advertises.
 pub const EXTENSIONS: [&str; 2] = ["model_repository", "binary_tensor_data"];
 
@@ -50,7 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(stats::routes())
 }
 
-fn serving(s: &AppState) -> Result<&Arc<Serving>, V2Error> {
+pub(crate) fn serving(s: &AppState) -> Result<&Arc<Serving>, V2Error> {
     s.serving.as_ref().ok_or_else(|| V2Error::not_found("model serving is not enabled on this server"))
 }
 
@@ -151,7 +155,7 @@ async fn recorded(
 /// the member that answers decides as well (its own grant, else its
 /// family's), so a veto on one partition's model holds whoever asks
 /// through the family.
-async fn may_use_partition(s: &AppState, caller: Option<&Caller>, model_ref: &ModelRef) -> Result<(), V2Error> {
+pub(crate) async fn may_use_partition(s: &AppState, caller: Option<&Caller>, model_ref: &ModelRef) -> Result<(), V2Error> {
     let (Some(auth), Some(caller)) = (s.auth.as_ref(), caller) else { return Ok(()) };
     if caller.is_admin {
         return Ok(());
@@ -161,11 +165,11 @@ async fn may_use_partition(s: &AppState, caller: Option<&Caller>, model_ref: &Mo
 }
 
 /// The request parameter that routes a family's request to a partition.
-const PARTITION_PARAMETER: &str = "partition";
+pub(crate) const PARTITION_PARAMETER: &str = "partition";
 
 /// A partition as a request gives it: `"region=west/store=0042"`, or an
 /// object `{"store": "0042"}` (numbers allowed as values).
-fn partition_path(value: &Value) -> Result<Vec<flotilla_core::fleet::PartitionValue>, V2Error> {
+pub(crate) fn partition_path(value: &Value) -> Result<Vec<flotilla_core::fleet::PartitionValue>, V2Error> {
     use flotilla_core::fleet::{PartitionValue, parse_path};
     let path = match value {
         Value::String(s) => parse_path(s).map_err(|e| V2Error::bad_request(e.message))?,
