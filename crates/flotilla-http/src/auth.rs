@@ -161,7 +161,10 @@ pub(crate) async fn authenticate(State(auth): State<AuthState>, mut request: Req
 /// The caller an `Authorization` header (or gRPC metadata) names, and
 /// whether it was a bearer token; `None` without usable credentials. A header
 /// seen before is recognised by its digest, without decoding it.
-pub(crate) async fn verify_header(auth: &Authenticator, header: Option<&[u8]>) -> Option<(Result<Caller, Error>, bool)> {
+pub(crate) async fn verify_header(
+    auth: &Authenticator,
+    header: Option<&[u8]>,
+) -> Option<(Result<Caller, Error>, bool)> {
     let key = auth.header_key(header?);
     match auth.cached_header(&key).await {
         Ok(Some(caller)) => Some((Ok(caller), false)),

@@ -42,9 +42,9 @@ pub use flotilla_app::AppState;
 
 pub use crate::host_check::AllowedHosts;
 pub use crate::monitor_api::alerts_client::HyperSender;
-pub use crate::scoring::ScoringTarget;
 use crate::rate_limit::RateLimits;
 use crate::request_meta::TrustedProxies;
+pub use crate::scoring::ScoringTarget;
 
 /// What the edge layers need beyond the state: whose forwarding headers to
 /// believe, and the per-identity rate limits.
@@ -102,7 +102,12 @@ pub fn inference_router_with_edge(state: AppState, allowed: AllowedHosts, edge: 
 /// [`inference_router_with_edge`], with MLflow's scoring protocol bound to
 /// one model (`/invocations`, `/ping`, `/health`) when `model` is given
 /// (`flotilla serve --model`).
-pub fn inference_router_for(state: AppState, allowed: AllowedHosts, edge: Edge, model: Option<ScoringTarget>) -> Router {
+pub fn inference_router_for(
+    state: AppState,
+    allowed: AllowedHosts,
+    edge: Edge,
+    model: Option<ScoringTarget>,
+) -> Router {
     let routes = match model {
         Some(target) => Router::new().merge(meta::routes_but_health()).merge(scoring::bound_routes(target)),
         None => Router::new().merge(meta::routes()),

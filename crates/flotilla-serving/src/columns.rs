@@ -86,9 +86,11 @@ pub(crate) fn assemble(loaded: &LoadedModel, given: Vec<Tensor>) -> Result<Vec<T
         }
     }
     let rows = rows.unwrap_or(0);
-    let data = match spec.datatype {
-        DataType::Fp64 => TensorData::F64(values),
-        _ => TensorData::F32(values.into_iter().map(|v| v as f32).collect()),
+    // The engine's float width; every engine reads either.
+    let data = if spec.datatype == DataType::Fp64 {
+        TensorData::F64(values)
+    } else {
+        TensorData::F32(values.into_iter().map(|v| v as f32).collect())
     };
     let datatype = if matches!(data, TensorData::F64(_)) { DataType::Fp64 } else { DataType::Fp32 };
     Ok(vec![Tensor { name: spec.name.clone(), shape: vec![rows, width], datatype, data }])

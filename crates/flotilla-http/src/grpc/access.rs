@@ -30,7 +30,9 @@ pub async fn check(s: &AppState, metadata: &MetadataMap, need: Need<'_>) -> Resu
     let caller = match crate::auth::verify_header(auth, header).await {
         Some((Ok(caller), _)) => caller,
         Some((Err(e), _)) => return Err(status::from_core(e)),
-        None => return Err(status::of(ErrorKind::Unauthenticated, "credentials are required (authorization metadata)")),
+        None => {
+            return Err(status::of(ErrorKind::Unauthenticated, "credentials are required (authorization metadata)"));
+        }
     };
     // Every method but the repository's changes nothing: a read-only token may call them.
     if caller.scope == TokenScope::Read && matches!(need, Need::Admin) {

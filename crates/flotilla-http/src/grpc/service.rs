@@ -60,7 +60,14 @@ fn http_status(code: Code) -> u16 {
         Code::NotFound => 404,
         Code::ResourceExhausted => 413,
         Code::Unavailable => 503,
-        _ => 500,
+        Code::Ok
+        | Code::Cancelled
+        | Code::Unknown
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::Unimplemented
+        | Code::Internal
+        | Code::DataLoss => 500,
     }
 }
 
@@ -120,7 +127,8 @@ impl GrpcInferenceService for V2Grpc {
             Ok(answer) => Ok(Response::new(answer)),
             Err(e) => {
                 let model = &request.model_name;
-                record_failure(&self.state, model, version(&request.model_version), started, http_status(e.code())).await;
+                record_failure(&self.state, model, version(&request.model_version), started, http_status(e.code()))
+                    .await;
                 Err(e)
             }
         }
@@ -132,8 +140,9 @@ impl GrpcInferenceService for V2Grpc {
     ) -> Result<Response<RepositoryIndexResponse>, Status> {
         check(&self.state, request.metadata(), Need::Admin).await?;
         let ready = request.get_ref().ready.then_some(true);
-        let (entries, _) =
-            index_page(&self.state, IndexRequest { ready, ..IndexRequest::default() }).await.map_err(status::from_v2)?;
+        let (entries, _) = index_page(&self.state, IndexRequest { ready, ..IndexRequest::default() })
+            .await
+            .map_err(status::from_v2)?;
         let models = entries
             .into_iter()
             .map(|e| ModelIndex { name: e.name, version: e.version, state: e.state.into(), reason: e.reason.into() })

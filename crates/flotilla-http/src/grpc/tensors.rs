@@ -11,7 +11,9 @@ use prost::Message;
 use super::proto::model_infer_request::InferInputTensor;
 use super::proto::model_infer_response::InferOutputTensor;
 use super::proto::{InferTensorContents, ModelInferRequest};
-use crate::v2::codec::{MAX_ELEMENTS, MAX_INPUTS, MAX_OUTPUTS, binary_data, element_count, wire_datatype, write_binary};
+use crate::v2::codec::{
+    MAX_ELEMENTS, MAX_INPUTS, MAX_OUTPUTS, binary_data, element_count, wire_datatype, write_binary,
+};
 use crate::v2::error::V2Error;
 
 /// Decodes every input; nothing is sized from a shape before it is checked
@@ -112,7 +114,13 @@ mod tests {
     use super::*;
 
     fn input(name: &str, datatype: &str, shape: Vec<i64>, contents: Option<InferTensorContents>) -> InferInputTensor {
-        InferInputTensor { name: name.into(), datatype: datatype.into(), shape, parameters: Default::default(), contents }
+        InferInputTensor {
+            name: name.into(),
+            datatype: datatype.into(),
+            shape,
+            parameters: Default::default(),
+            contents,
+        }
     }
 
     fn request(inputs: Vec<InferInputTensor>, raw: Vec<Vec<u8>>) -> ModelInferRequest {
@@ -133,13 +141,27 @@ mod tests {
     fn bad_requests_are_refused() {
         let four = vec![0u8; 4];
         let cases: Vec<(ModelInferRequest, &str)> = vec![
-            (request(vec![input("x", "FP32", vec![1, 2], None)], vec![four.clone()]), "4 bytes of binary data for 2 FP32"),
-            (request(vec![input("x", "FP32", vec![1], None)], vec![four.clone(), four.clone()]), "2 raw_input_contents for 1"),
+            (
+                request(vec![input("x", "FP32", vec![1, 2], None)], vec![four.clone()]),
+                "4 bytes of binary data for 2 FP32",
+            ),
+            (
+                request(vec![input("x", "FP32", vec![1], None)], vec![four.clone(), four.clone()]),
+                "2 raw_input_contents for 1",
+            ),
             (request(vec![input("x", "FP99", vec![1], None)], vec![four.clone()]), "unknown datatype 'FP99'"),
             (request(vec![input("x", "FP32", vec![1 << 40, 1 << 20], None)], vec![four.clone()]), "claims"),
             (request(vec![input("x", "FP32", vec![-1], None)], vec![four]), "negative dimension"),
             (
-                request(vec![input("x", "INT64", vec![3], Some(InferTensorContents { int64_contents: vec![1], ..Default::default() }))], vec![]),
+                request(
+                    vec![input(
+                        "x",
+                        "INT64",
+                        vec![3],
+                        Some(InferTensorContents { int64_contents: vec![1], ..Default::default() }),
+                    )],
+                    vec![],
+                ),
                 "has 1 elements but shape [3] needs 3",
             ),
         ];

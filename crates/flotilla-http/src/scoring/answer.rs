@@ -17,8 +17,8 @@
 
 use flotilla_infer::{Tensor, TensorData};
 use flotilla_serving::LoadedModel;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 /// How the outputs are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,9 @@ impl Serialize for Predictions<'_> {
         match self.shape {
             Shape::One(i) => map.serialize_entry("predictions", &Array::of(&self.outputs[i], true))?,
             Shape::Named => map.serialize_entry("predictions", &Named(self.outputs))?,
-            Shape::Records => map.serialize_entry("predictions", &Records { outputs: self.outputs, rows: self.rows })?,
+            Shape::Records => {
+                map.serialize_entry("predictions", &Records { outputs: self.outputs, rows: self.rows })?
+            }
         }
         map.end()
     }

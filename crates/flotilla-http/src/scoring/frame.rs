@@ -10,8 +10,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::error::ScoringError;
@@ -127,7 +127,9 @@ impl<'de> Visitor<'de> for BodyVisitor {
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "dataframe_split" => found.push(Body::Split(map.next_value()?)),
-                "dataframe_records" => found.push(Body::Records(map.next_value::<Vec<Record>>()?.into_iter().map(|r| r.0).collect())),
+                "dataframe_records" => {
+                    found.push(Body::Records(map.next_value::<Vec<Record>>()?.into_iter().map(|r| r.0).collect()))
+                }
                 "instances" | "inputs" => found.push(Body::Tensors(map.next_value()?)),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -135,7 +137,9 @@ impl<'de> Visitor<'de> for BodyVisitor {
             }
             keys.push(key);
         }
-        if found.len() == 1 && let Some(body) = found.pop() {
+        if found.len() == 1
+            && let Some(body) = found.pop()
+        {
             return Ok(Ok(body));
         }
         keys.retain(|k| k != "params");
@@ -202,7 +206,9 @@ pub fn from_json(body: &[u8]) -> Result<Frame, ScoringError> {
 
 pub(super) fn check_size(rows: usize, width: usize) -> Result<(), ScoringError> {
     if width > MAX_COLUMNS {
-        return Err(ScoringError::bad_request(format!("the input has {width} columns; at most {MAX_COLUMNS} are allowed")));
+        return Err(ScoringError::bad_request(format!(
+            "the input has {width} columns; at most {MAX_COLUMNS} are allowed"
+        )));
     }
     if rows.saturating_mul(width.max(1)) > MAX_CELLS {
         return Err(ScoringError::bad_request(format!(
@@ -281,7 +287,9 @@ fn from_tensors(value: Value) -> Result<Frame, ScoringError> {
                 .into_iter()
                 .map(|item| match item {
                     Value::Object(map) => map.into_iter().map(|(k, v)| Ok((k, cell(v)?))).collect(),
-                    _ => Ok(Vec::new()),
+                    Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_) => {
+                        Ok(Vec::new())
+                    }
                 })
                 .collect::<Result<Vec<_>, ScoringError>>()?;
             Ok(Frame { tabular: false, ..from_records(records)? })
@@ -295,7 +303,9 @@ fn from_tensors(value: Value) -> Result<Frame, ScoringError> {
             for (name, v) in map {
                 let items = match v {
                     Value::Array(items) => items,
-                    other => vec![other],
+                    other @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_)) => {
+                        vec![other]
+                    }
                 };
                 columns.push(tensor(Some(name), items)?);
             }
@@ -310,9 +320,9 @@ fn from_tensors(value: Value) -> Result<Frame, ScoringError> {
             check_size(rows, columns.iter().map(|c| c.width).sum())?;
             Ok(Frame { rows, columns, tabular: false })
         }
-        other => Err(ScoringError::bad_request(format!(
-            "Invalid input. 'instances' or 'inputs' must be a list or an object, not {other}"
-        ))),
+        other @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)) => Err(ScoringError::bad_request(
+            format!("Invalid input. 'instances' or 'inputs' must be a list or an object, not {other}"),
+        )),
     }
 }
 

@@ -20,7 +20,11 @@ pub fn to_inputs(frame: Frame, loaded: &LoadedModel) -> Result<Vec<Tensor>, Scor
             .into_iter()
             .map(|c| {
                 let text = columns.iter().any(|s| Some(&s.name) == c.name.as_ref() && s.datatype == DataType::Bytes);
-                if text { Ok(text_column(c, frame.rows)) } else { numbers(c, frame.rows, DataType::Fp64, vec![frame.rows]) }
+                if text {
+                    Ok(text_column(c, frame.rows))
+                } else {
+                    numbers(c, frame.rows, DataType::Fp64, vec![frame.rows])
+                }
             })
             .collect();
     }
@@ -61,22 +65,29 @@ fn row_input(frame: Frame, spec: &TensorSpec) -> Result<Tensor, ScoringError> {
         }
         at += column.width;
     }
-    let data = match spec.datatype {
-        DataType::Fp64 => TensorData::F64(values),
-        _ => TensorData::F32(values.into_iter().map(|v| v as f32).collect()),
+    // The engine's float width; every engine reads either.
+    let data = if spec.datatype == DataType::Fp64 {
+        TensorData::F64(values)
+    } else {
+        TensorData::F32(values.into_iter().map(|v| v as f32).collect())
     };
     let datatype = if matches!(data, TensorData::F64(_)) { DataType::Fp64 } else { DataType::Fp32 };
     Ok(Tensor { name: spec.name.clone(), shape: vec![rows, width], datatype, data })
 }
 
 fn numbers(column: Column, rows: usize, datatype: DataType, shape: Vec<usize>) -> Result<Tensor, ScoringError> {
-    let values =
-        column.cells.iter().enumerate().map(|(i, c)| number(c, &column, i / column.width.max(1))).collect::<Result<Vec<f64>, _>>()?;
+    let values = column
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| number(c, &column, i / column.width.max(1)))
+        .collect::<Result<Vec<f64>, _>>()?;
     debug_assert_eq!(values.len(), rows * column.width);
     let name = column.name.unwrap_or_default();
-    Ok(match datatype {
-        DataType::Fp32 => Tensor::f32(name, shape, values.into_iter().map(|v| v as f32).collect()),
-        _ => Tensor::f64(name, shape, values),
+    Ok(if datatype == DataType::Fp32 {
+        Tensor::f32(name, shape, values.into_iter().map(|v| v as f32).collect())
+    } else {
+        Tensor::f64(name, shape, values)
     })
 }
 
@@ -89,7 +100,12 @@ fn text_column(column: Column, rows: usize) -> Tensor {
             Cell::Num(x) => x.to_string().into_bytes(),
         })
         .collect();
-    Tensor { name: column.name.unwrap_or_default(), shape: vec![rows], datatype: DataType::Bytes, data: TensorData::Bytes(values) }
+    Tensor {
+        name: column.name.unwrap_or_default(),
+        shape: vec![rows],
+        datatype: DataType::Bytes,
+        data: TensorData::Bytes(values),
+    }
 }
 
 fn number(cell: &Cell, column: &Column, row: usize) -> Result<f64, ScoringError> {

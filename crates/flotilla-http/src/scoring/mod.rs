@@ -143,8 +143,11 @@ async fn invocations(
 /// The content types the scoring server names in its refusal.
 const CONTENT_TYPES: &str = "['text/csv', 'application/json', 'application/vnd.apache.parquet']";
 
+/// A body's reader: JSON or CSV.
+type Reader = fn(&[u8]) -> Result<frame::Frame, ScoringError>;
+
 /// Which reader a content type asks for, refused as the scoring server refuses it.
-fn reader(content_type: &str) -> Result<fn(&[u8]) -> Result<frame::Frame, ScoringError>, ScoringError> {
+fn reader(content_type: &str) -> Result<Reader, ScoringError> {
     let mut parts = content_type.split(';').map(str::trim);
     let mime = parts.next().unwrap_or_default();
     for parameter in parts {
@@ -157,7 +160,11 @@ fn reader(content_type: &str) -> Result<fn(&[u8]) -> Result<frame::Frame, Scorin
             Some((key, _)) => {
                 return Err(ScoringError::unsupported_media(format!("Unrecognized content type parameters: {key}.")));
             }
-            None => return Err(ScoringError::unsupported_media(format!("Unrecognized content type parameters: {parameter}."))),
+            None => {
+                return Err(ScoringError::unsupported_media(format!(
+                    "Unrecognized content type parameters: {parameter}."
+                )));
+            }
         }
     }
     match mime.to_ascii_lowercase().as_str() {

@@ -21,17 +21,28 @@ fn json_formats_read_as_frames() {
     };
     let cases: Vec<(&str, Frame)> = vec![
         (r#"{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3, null]]}}"#, ab(true)),
-        (r#"{"dataframe_split": {"index": [0, 1], "columns": ["a", "b"], "data": [[1, 2.0], [3, null]]}, "params": {}}"#, ab(true)),
+        (
+            r#"{"dataframe_split": {"index": [0, 1], "columns": ["a", "b"], "data": [[1, 2.0], [3, null]]}, "params": {}}"#,
+            ab(true),
+        ),
         (r#"{"dataframe_records": [{"a": 1, "b": 2}, {"a": 3}]}"#, ab(true)),
         (r#"{"instances": [{"a": 1, "b": 2}, {"a": 3, "b": null}]}"#, ab(false)),
         (r#"{"inputs": {"a": [1, 3], "b": [2, null]}}"#, ab(false)),
         (
             r#"{"inputs": [[1, 2], [3, 4]]}"#,
-            Frame { rows: 2, columns: vec![Column { name: None, width: 2, cells: num(&[1.0, 2.0, 3.0, 4.0]) }], tabular: false },
+            Frame {
+                rows: 2,
+                columns: vec![Column { name: None, width: 2, cells: num(&[1.0, 2.0, 3.0, 4.0]) }],
+                tabular: false,
+            },
         ),
         (
             r#"{"inputs": {"x": [[1, 2]]}}"#,
-            Frame { rows: 1, columns: vec![Column { name: Some("x".into()), width: 2, cells: num(&[1.0, 2.0]) }], tabular: false },
+            Frame {
+                rows: 1,
+                columns: vec![Column { name: Some("x".into()), width: 2, cells: num(&[1.0, 2.0]) }],
+                tabular: false,
+            },
         ),
     ];
     for (body, want) in cases {
@@ -50,7 +61,10 @@ fn bad_json_is_a_bad_request() {
         (r#"{"data": [[1]]}"#, r#"Received dictionary with input fields: ["data"]"#),
         (r#"{"inputs": [[1]], "instances": [[1]]}"#, "exactly one of the input fields"),
         ("{nope", "Ensure that input is a valid JSON formatted string"),
-        (r#"{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3]]}}"#, "row 1 has 1 values; the input has 2 columns"),
+        (
+            r#"{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3]]}}"#,
+            "row 1 has 1 values; the input has 2 columns",
+        ),
         (r#"{"inputs": [[1, 2], [3]]}"#, "row 1 has 1 values"),
         (r#"{"inputs": {"a": [1, 2], "b": [3]}}"#, "input 'b' has 1 rows; the others have 2"),
         (r#"{"dataframe_split": {"columns": ["a"], "data": [[[1]]]}}"#, "Ensure that input is a valid JSON"),
@@ -86,7 +100,9 @@ fn csv_reads_as_pandas_reads_it() {
 #[test]
 fn too_many_cells_are_refused_before_they_are_kept() {
     assert!(check_size(MAX_CELLS, 1).is_ok());
-    for (rows, width, fragment) in [(MAX_CELLS + 1, 1, "at most"), (MAX_CELLS / 2, 3, "at most"), (1, 5000, "5000 columns")] {
+    for (rows, width, fragment) in
+        [(MAX_CELLS + 1, 1, "at most"), (MAX_CELLS / 2, 3, "at most"), (1, 5000, "5000 columns")]
+    {
         let e = check_size(rows, width).unwrap_err();
         assert!(e.message.contains(fragment), "{rows} x {width}: {}", e.message);
     }
@@ -114,7 +130,9 @@ fn content_types_as_the_scoring_server_takes_them() {
 
 #[test]
 fn model_targets() {
-    let cases: &[(&str, Option<(&str, Option<&str>)>)] = &[
+    // text -> (model, version), or refused
+    type Want<'a> = Option<(&'a str, Option<&'a str>)>;
+    let cases: &[(&str, Want)] = &[
         ("churn", Some(("churn", None))),
         ("churn@champion", Some(("churn@champion", None))),
         ("churn/3", Some(("churn", Some("3")))),

@@ -72,7 +72,12 @@ pub const MAX_ELEMENTS: usize = 1 << 24;
 /// The shape's dimensions and element count, checked before anything is
 /// sized from them: every element takes at least one byte of the body, so a
 /// count beyond `body_len` (or beyond `budget`) is refused unread.
-pub(crate) fn element_count(name: &str, shape: &[i64], body_len: usize, budget: usize) -> Result<(Vec<usize>, usize), V2Error> {
+pub(crate) fn element_count(
+    name: &str,
+    shape: &[i64],
+    body_len: usize,
+    budget: usize,
+) -> Result<(Vec<usize>, usize), V2Error> {
     if shape.len() > MAX_DIMS {
         return Err(V2Error::bad_request(format!(
             "input '{name}' has {} dimensions; at most {MAX_DIMS} are allowed",

@@ -28,8 +28,8 @@ use flotilla_serving::{ModelRef, Serving};
 use serde_json::{Map, Value, json};
 
 use self::error::V2Error;
-use crate::infer_telemetry::Stages;
 use crate::AppState;
+use crate::infer_telemetry::Stages;
 
 /// The largest infer body read: axum's default body limit, which the V2
 /// and scoring routes keep (gRPC's message limit is the same).
@@ -155,7 +155,11 @@ async fn recorded(
 /// the member that answers decides as well (its own grant, else its
 /// family's), so a veto on one partition's model holds whoever asks
 /// through the family.
-pub(crate) async fn may_use_partition(s: &AppState, caller: Option<&Caller>, model_ref: &ModelRef) -> Result<(), V2Error> {
+pub(crate) async fn may_use_partition(
+    s: &AppState,
+    caller: Option<&Caller>,
+    model_ref: &ModelRef,
+) -> Result<(), V2Error> {
     let (Some(auth), Some(caller)) = (s.auth.as_ref(), caller) else { return Ok(()) };
     if caller.is_admin {
         return Ok(());
