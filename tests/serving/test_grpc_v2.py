@@ -5,6 +5,7 @@ a message past the size limit refused, and `--auth basic` applied to the metadat
 `authorization` as to HTTP's header."""
 
 import base64
+import os
 import socket
 
 import numpy as np
@@ -130,7 +131,7 @@ def test_authentication_as_for_http(tmp_path):
         "basic",
         "--grpc-port",
         str(port),
-        env={**__import__("os").environ, "FLOTILLA_ADMIN_PASSWORD": password},
+        env={**os.environ, "FLOTILLA_ADMIN_PASSWORD": password},
     )
     client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
     try:

@@ -7,13 +7,15 @@ files) gives the same body: every request format (`dataframe_split`, `dataframe_
 MLflow's `{"error_code", "message"}` shape (415 for a content type it does not read)."""
 
 import json
+import os
+import time
 
 import pytest
 import requests
 from mlflow import MlflowClient
 
 from scoring_util import PAYLOADS, assert_same, mlflow_answer, payload
-from serving_util import FlotillaServer, Registrar, case_named, unique
+from serving_util import FlotillaServer, Registrar, case_named, flotilla_server, unique
 
 CASES = [
     "xgboost-regression-ubj",
@@ -147,3 +149,43 @@ def test_content_types_and_sizes_are_checked(servers):
     r = post(bound.url, "/invocations", big, "text/csv")
     assert r.status_code == 413, r.text[:300]
     assert r.json()["error_code"] == "BAD_REQUEST"
+
+
+def test_serve_model_with_authentication(tmp_path, monkeypatch):
+    """`flotilla serve --model` under `--auth basic`: `/ping` is a probe, `/invocations` needs
+    credentials (401 in MLflow's shape) and USE on the bound model (403, then 200 once granted)."""
+    case = case_named(BOUND)
+    password = "pw-" + unique("admin")
+    env = {**os.environ, "FLOTILLA_ADMIN_PASSWORD": password, "FLOTILLA_AUTH": "basic"}
+    data = tmp_path / "data"
+    full = flotilla_server.start_flotilla(flotilla_server.default_bin(), data, env=env)
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        name = Registrar(MlflowClient(tracking_uri=full.url)).register(case.model_dir, unique("auth"), via="artifact_uri")[0]
+        admin = ("admin", password)
+        r = requests.post(full.url + "/api/2.0/mlflow/users/create", json={"username": "dan", "password": "dan-secret-1"}, auth=admin, timeout=30)
+        assert r.status_code == 200, r.text
+        bound = flotilla_server.start_flotilla(flotilla_server.default_bin(), data, "--model", name, mode="serve", env=env)
+        try:
+            body = json.loads(payload("dataframe_split", case.rows()[:2])[0])
+            assert requests.get(bound.url + "/ping", timeout=30).status_code == 200
+            r = requests.post(bound.url + "/invocations", json=body, timeout=30)
+            assert r.status_code == 401 and r.json()["error_code"] == "UNAUTHENTICATED", r.text
+            r = requests.post(bound.url + "/invocations", json=body, auth=("dan", "dan-secret-1"), timeout=30)
+            assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED", r.text
+            grant = {"username": "dan", "resource_type": "registered_model", "resource_id": name, "permission": "USE"}
+            r = requests.post(full.url + "/api/3.0/mlflow/users/permissions/grant", json=grant, auth=admin, timeout=30)
+            assert r.status_code == 200, r.text
+            deadline = time.monotonic() + 10
+            while True:  # the serve process sees the grant through the shared store
+                r = requests.post(bound.url + "/invocations", json=body, auth=("dan", "dan-secret-1"), timeout=30)
+                if r.status_code == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+            assert r.status_code == 200, r.text
+            assert len(r.json()["predictions"]) == 2
+        finally:
+            bound.stop()
+    finally:
+        full.stop()
