@@ -177,6 +177,14 @@ pub(crate) async fn verify_header(
     }
 }
 
+/// [`verify_header`] for a gRPC call: its `authorization` metadata.
+pub(crate) async fn verify_metadata(
+    auth: &Authenticator,
+    metadata: &tonic::metadata::MetadataMap,
+) -> Option<(Result<Caller, Error>, bool)> {
+    verify_header(auth, metadata.get("authorization").map(|v| v.as_bytes())).await
+}
+
 /// The refusal in the route's protocol; a 401 carries the challenges.
 pub(crate) fn refuse(surface: Surface, error: Error, bearer: bool) -> Response {
     let unauthenticated = error.kind == ErrorKind::Unauthenticated;

@@ -26,8 +26,7 @@ pub enum Need<'a> {
 /// Authenticates the caller and checks `need`; `None` with `--auth none`.
 pub async fn check(s: &AppState, metadata: &MetadataMap, need: Need<'_>) -> Result<Option<Caller>, Status> {
     let Some(auth) = s.auth.as_deref() else { return Ok(None) };
-    let header = metadata.get("authorization").map(|v| v.as_bytes());
-    let caller = match crate::auth::verify_header(auth, header).await {
+    let caller = match crate::auth::verify_metadata(auth, metadata).await {
         Some((Ok(caller), _)) => caller,
         Some((Err(e), _)) => return Err(status::from_core(e)),
         None => {
