@@ -131,14 +131,20 @@ def main():
             for n in [int(r) for r in args.rows.split(",")]:
                 rows = np.tile(np.asarray(case["rows"], dtype=np.float32), (n // len(case["rows"]) + 1, 1))[:n]
                 check_grpc(grpc_port, name, case["input"], rows)
-                baseline = None
+                plans = []
                 for protocol, path, ctype, body in bodies(name, case["input"], rows):
                     grpc = ctype == "application/grpc"
                     url = f"http://127.0.0.1:{grpc_port}{path}" if grpc else server.url + path
                     h2load(url, body, ctype, min(args.requests, 2000), http1=not grpc)  # warm-up
-                    runs = [h2load(url, body, ctype, args.requests, http1=not grpc) for _ in range(args.reps)]
+                    plans.append((protocol, url, ctype, body, grpc, []))
+                # Round robin: each protocol's runs are spread over the same minutes, so a busy
+                # machine's drift falls on all of them alike.
+                for _ in range(args.reps):
+                    for _, url, ctype, body, grpc, runs in plans:
+                        runs.append(h2load(url, body, ctype, args.requests, http1=not grpc))
+                baseline = statistics.median(r for r, _ in plans[0][5])
+                for protocol, *_, runs in plans:
                     rate = statistics.median(r for r, _ in runs)
-                    baseline = baseline or rate
                     print(f"| {protocol} | {n} | {rate:,.0f} | {runs[-1][1]} | {rate / baseline:.2f} |", flush=True)
             load = os.getloadavg()
             print(f"\nload average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

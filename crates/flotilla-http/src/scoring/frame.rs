@@ -34,10 +34,15 @@ impl Cell {
     pub fn number(&self) -> Option<f64> {
         match self {
             Self::Num(x) => Some(*x),
-            Self::Text(s) if s.trim().is_empty() => Some(f64::NAN),
-            Self::Text(s) => s.trim().parse().ok(),
+            Self::Text(s) => parse_number(s),
         }
     }
+}
+
+/// Text as a number, as pandas reads it: empty is NaN.
+fn parse_number(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty() { Some(f64::NAN) } else { s.parse().ok() }
 }
 
 impl<'de> Deserialize<'de> for Cell {
@@ -366,8 +371,10 @@ fn cell(v: Value) -> Result<Cell, ScoringError> {
 
 /// Parses CSV with a header row, as `pandas.read_csv` reads what
 /// `DataFrame.to_csv(index=False)` writes. Every row must have the header's
-/// number of fields.
-pub fn from_csv(body: &[u8]) -> Result<Frame, ScoringError> {
+/// number of fields. A field of a column `is_text` names stays text; the
+/// others are read as numbers where they parse (empty is NaN), so a number
+/// is not kept as a string on the way.
+pub fn from_csv(body: &[u8], is_text: &dyn Fn(&str) -> bool) -> Result<Frame, ScoringError> {
     let failed = |e: &dyn fmt::Display| {
         ScoringError::bad_request(format!(
             "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas \
@@ -382,6 +389,7 @@ pub fn from_csv(body: &[u8]) -> Result<Frame, ScoringError> {
     }
     let width = header.len();
     check_size(0, width)?;
+    let text: Vec<bool> = header.iter().map(|h| is_text(h.as_deref().unwrap_or_default())).collect();
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(|e| failed(&e))? {
@@ -393,7 +401,11 @@ pub fn from_csv(body: &[u8]) -> Result<Frame, ScoringError> {
             )));
         }
         check_size(rows.len() + 1, width)?;
-        rows.push(record.iter().map(|f| Cell::Text(f.to_string())).collect());
+        let row = record.iter().zip(&text).map(|(f, text)| {
+            let number = if *text { None } else { parse_number(f) };
+            number.map_or_else(|| Cell::Text(f.to_string()), Cell::Num)
+        });
+        rows.push(row.collect());
     }
     columns_of(header, rows)
 }

@@ -143,8 +143,8 @@ async fn invocations(
 /// The content types the scoring server names in its refusal.
 const CONTENT_TYPES: &str = "['text/csv', 'application/json', 'application/vnd.apache.parquet']";
 
-/// A body's reader: JSON or CSV.
-type Reader = fn(&[u8]) -> Result<frame::Frame, ScoringError>;
+/// A body's reader: JSON or CSV (told which columns are text).
+type Reader = fn(&[u8], &dyn Fn(&str) -> bool) -> Result<frame::Frame, ScoringError>;
 
 /// Which reader a content type asks for, refused as the scoring server refuses it.
 fn reader(content_type: &str) -> Result<Reader, ScoringError> {
@@ -168,7 +168,7 @@ fn reader(content_type: &str) -> Result<Reader, ScoringError> {
         }
     }
     match mime.to_ascii_lowercase().as_str() {
-        "application/json" => Ok(frame::from_json),
+        "application/json" => Ok(|body, _| frame::from_json(body)),
         "text/csv" => Ok(frame::from_csv),
         _ => Err(ScoringError::unsupported_media(format!(
             "This predictor only supports the following content types: Types: {CONTENT_TYPES}. Got '{content_type}'."
@@ -187,12 +187,14 @@ async fn score(
     // A body over the limit (413) or cut short is answered in the protocol's shape.
     let body = body.map_err(|e| ScoringError { status: e.status(), ..ScoringError::bad_request(e.body_text()) })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let frame = reader(content_type)?(&body)?;
+    let read = reader(content_type)?;
     let serving = s.serving.as_ref().ok_or_else(|| {
         ScoringError::of(flotilla_core::ErrorKind::NotFound, "model serving is not enabled on this server")
     })?;
     let model_ref = ModelRef::parse(model, version)?;
     let fetched = serving.fetch(&model_ref).await?;
+    let columns = &fetched.1.columns;
+    let frame = read(&body, &|name| columns.iter().any(|c| c.name == name && c.kind.is_text()))?;
     let (tabular, rows) = (frame.tabular, frame.rows);
     let inputs = inputs::to_inputs(frame, &fetched.1)?;
     let decoded = Instant::now();

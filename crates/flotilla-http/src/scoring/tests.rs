@@ -78,12 +78,16 @@ fn bad_json_is_a_bad_request() {
 
 #[test]
 fn csv_reads_as_pandas_reads_it() {
-    let got = from_csv(b"a,b\n1,2\n3,\n").unwrap();
+    let got = from_csv(b"a,b\n1,2\n3,\n", &|_| false).unwrap();
     assert_eq!(got.rows, 2);
     assert_eq!(got.columns[0].name.as_deref(), Some("a"));
     let b: Vec<f64> = got.columns[1].cells.iter().map(|c| c.number().unwrap()).collect();
     assert_eq!(b[0], 2.0);
     assert!(b[1].is_nan());
+    // A text column keeps its text ("007" stays "007"); a numeric one reads numbers.
+    let got = from_csv(b"zip,n\n007,7\n", &|c| c == "zip").unwrap();
+    assert_eq!(got.columns[0].cells, vec![Cell::Text("007".into())]);
+    assert_eq!(got.columns[1].cells, vec![Cell::Num(7.0)]);
     let cases: &[(&[u8], &str)] = &[
         (b"a,b\n1,2\n3,4,5\n", "Expected 2 fields in line 3, saw 3"),
         (b"a,b\n1\n", "Expected 2 fields in line 2, saw 1"),
@@ -91,7 +95,7 @@ fn csv_reads_as_pandas_reads_it() {
         (b"a,b\n1,\xff\n", "Failed to parse input as a Pandas DataFrame"),
     ];
     for (body, fragment) in cases {
-        let e = from_csv(body).unwrap_err();
+        let e = from_csv(body, &|_| false).unwrap_err();
         assert_eq!(e.status.as_u16(), 400);
         assert!(e.message.contains(fragment), "{:?}: {}", String::from_utf8_lossy(body), e.message);
     }
@@ -107,7 +111,7 @@ fn too_many_cells_are_refused_before_they_are_kept() {
         assert!(e.message.contains(fragment), "{rows} x {width}: {}", e.message);
     }
     let wide: Vec<String> = (0..5000).map(|i| format!("c{i}")).collect();
-    let e = from_csv(format!("{}\n", wide.join(",")).as_bytes()).unwrap_err();
+    let e = from_csv(format!("{}\n", wide.join(",")).as_bytes(), &|_| false).unwrap_err();
     assert!(e.message.contains("5000 columns"), "{}", e.message);
 }
 
