@@ -81,6 +81,25 @@ pub mod fuzzing {
         let (request, tail) = crate::v2::codec::parse(&body, header_length).map_err(err)?;
         crate::v2::codec::decode_inputs(&request, &tail, body.len()).map_err(err)
     }
+
+    /// Reads an `/invocations` body as the scoring protocol does (CSV when
+    /// `csv`, else JSON; no column is text): each column's name, cells per
+    /// row and cells, or the status and message of the error answer.
+    pub fn decode_scoring_body(body: &[u8], csv: bool) -> Result<Vec<(Option<String>, usize, usize)>, (u16, String)> {
+        let err = |e: crate::scoring::error::ScoringError| (e.status.as_u16(), e.message);
+        let frame =
+            if csv { crate::scoring::frame::from_csv(body, &|_| false) } else { crate::scoring::frame::from_json(body) }
+                .map_err(err)?;
+        Ok(frame.columns.into_iter().map(|c| (c.name, c.width, c.cells.len())).collect())
+    }
+
+    /// Decodes a gRPC `ModelInferRequest` message and its tensors as
+    /// `ModelInfer` does, or the error's HTTP-equivalent status and message.
+    pub fn decode_grpc_infer(message: &[u8]) -> Result<Vec<Tensor>, (u16, String)> {
+        use prost::Message;
+        let request = crate::grpc::proto::ModelInferRequest::decode(message).map_err(|e| (400, e.to_string()))?;
+        crate::grpc::decode_inputs(&request).map_err(|e| (e.status.as_u16(), e.message))
+    }
 }
 
 /// The whole HTTP surface of `flotilla server`, accepting any `Host`.

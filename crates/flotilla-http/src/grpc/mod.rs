@@ -19,6 +19,8 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 
+pub(crate) use self::tensors::decode_inputs;
+
 use crate::AppState;
 
 /// The generated messages and service.
