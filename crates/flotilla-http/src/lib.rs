@@ -82,14 +82,20 @@ pub mod fuzzing {
         crate::v2::codec::decode_inputs(&request, &tail, body.len()).map_err(err)
     }
 
+    /// One column of a decoded scoring body: its name, cells per row and cells.
+    pub type FrameColumn = (Option<String>, usize, usize);
+
     /// Reads an `/invocations` body as the scoring protocol does (CSV when
     /// `csv`, else JSON; no column is text): each column's name, cells per
     /// row and cells, or the status and message of the error answer.
-    pub fn decode_scoring_body(body: &[u8], csv: bool) -> Result<Vec<(Option<String>, usize, usize)>, (u16, String)> {
+    pub fn decode_scoring_body(body: &[u8], csv: bool) -> Result<Vec<FrameColumn>, (u16, String)> {
         let err = |e: crate::scoring::error::ScoringError| (e.status.as_u16(), e.message);
-        let frame =
-            if csv { crate::scoring::frame::from_csv(body, &|_| false) } else { crate::scoring::frame::from_json(body) }
-                .map_err(err)?;
+        let frame = if csv {
+            crate::scoring::frame::from_csv(body, &|_| false)
+        } else {
+            crate::scoring::frame::from_json(body)
+        }
+        .map_err(err)?;
         Ok(frame.columns.into_iter().map(|c| (c.name, c.width, c.cells.len())).collect())
     }
 
