@@ -47,6 +47,10 @@ forbid flotilla-infer axum hyper rusqlite tokio-postgres tokio
 forbid flotilla-profile axum hyper tokio rusqlite flotilla-store
 forbid flotilla-drift axum hyper tokio rusqlite flotilla-store
 forbid flotilla-serving axum hyper
+# gRPC is a protocol adapter like HTTP's: only flotilla-http (and the binary that wires it) has tonic
+for crate in flotilla-core flotilla-store flotilla-app flotilla-serving flotilla-infer flotilla-web; do
+  forbid "$crate" tonic
+done
 forbid flotilla-app axum hyper maud
 forbid_direct flotilla-app rusqlite tokio-postgres
 forbid_direct flotilla-http rusqlite tokio-postgres

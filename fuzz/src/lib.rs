@@ -7,12 +7,14 @@
 mod filter;
 mod models;
 mod paths;
+mod scoring;
 mod tokens;
 mod v2;
 
 pub use filter::{filter, order_by, render};
 pub use models::{let_caught_panics_unwind, lightgbm, mlmodel, onnx, ubjson, xgboost_json};
 pub use paths::{artifact_path, artifact_uri};
+pub use scoring::{grpc_infer, scoring_body};
 pub use tokens::page_token;
 pub use v2::v2_infer;
 
@@ -27,6 +29,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("artifact_uri", artifact_uri),
     ("page_token", page_token),
     ("v2_infer", v2_infer),
+    ("scoring_body", scoring_body),
+    ("grpc_infer", grpc_infer),
     ("xgboost_json", xgboost_json),
     ("ubjson", ubjson),
     ("lightgbm", lightgbm),

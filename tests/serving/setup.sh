@@ -10,7 +10,7 @@ venv="$root/.venvs/serving"
 packages=(
   "mlflow-skinny==3.17.2" "xgboost-cpu==3.2.0" "lightgbm==4.7.0" "scikit-learn==1.9.1"
   "skl2onnx==1.20.0" "onnx==1.23.2" "onnxruntime==1.32.0" "numpy==2.4.6" "pandas==3.1.1"
-  "tritonclient[http]==2.73.0" "pytest==9.2.0"
+  "tritonclient[http,grpc]==2.73.0" "pytest==9.2.0"
   # tests/profile: reads flotilla's profile sketches with the reference DataSketches library.
   "datasketches==5.2.0"
 )

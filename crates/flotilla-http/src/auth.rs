@@ -13,7 +13,7 @@
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -28,6 +28,7 @@ use crate::v2::error::V2Error;
 /// document MLflow 3 also leaves open. Matched exactly, never by prefix.
 const OPEN: &[&str] = &[
     "/health",
+    "/ping",
     "/v2/health/live",
     "/v2/health/ready",
     "/api/3.0/mlflow/server-info",
@@ -92,21 +93,25 @@ impl Surface {
     }
 }
 
-/// Whether a read-only token may make this request: reads, searches, and V2
-/// inference (it changes nothing; the permission piece gates it by USE).
+/// Whether a read-only token may make this request: reads, searches, and
+/// inference over V2 or MLflow's scoring protocol (it changes nothing; the
+/// permission piece gates it by USE).
 pub(crate) fn is_read(method: &Method, path: &str) -> bool {
     if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
         return true;
     }
-    let infer = path.starts_with("/v2/models/") && path.ends_with("/infer");
+    let infer = (path.starts_with("/v2/models/") && path.ends_with("/infer"))
+        || path == "/invocations"
+        || path.starts_with("/invocations/models/");
     method == Method::POST && (infer || READ_ONLY_POSTS.iter().any(|p| path.ends_with(p)))
 }
 
-/// The credentials in an `Authorization` header, as the mlflow client sends
-/// them: `Basic base64(user:password)` (split at the first `:`) or `Bearer
-/// <token>`; the scheme's case does not matter. Anything else is none.
-fn credentials(headers: &HeaderMap) -> Option<Credentials> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+/// The credentials in an `Authorization` header's value (or gRPC's
+/// `authorization` metadata), as the mlflow client sends them: `Basic
+/// base64(user:password)` (split at the first `:`) or `Bearer <token>`; the
+/// scheme's case does not matter. Anything else is none.
+fn credentials_of(value: &str) -> Option<Credentials> {
+    let value = value.trim();
     let (scheme, rest) = value.split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("basic") {
@@ -136,22 +141,9 @@ pub(crate) async fn authenticate(State(auth): State<AuthState>, mut request: Req
         return next.run(request).await;
     }
     let surface = Surface::of(path);
-    // A header seen before is recognised by its digest, without decoding it.
-    let key = request.headers().get(header::AUTHORIZATION).map(|h| auth.header_key(h.as_bytes()));
-    let cached = match &key {
-        Some(key) => auth.cached_header(key).await,
-        None => Ok(None),
-    };
-    let (verified, bearer) = match (cached, key) {
-        (Ok(Some(caller)), _) => (Ok(caller), false),
-        (Err(e), _) => (Err(e), false),
-        (Ok(None), key) => {
-            let (Some(key), Some(credentials)) = (key, credentials(request.headers())) else {
-                return crate::session::by_cookie(auth, surface, request, next).await;
-            };
-            let bearer = matches!(credentials, Credentials::Bearer(_));
-            (auth.authenticate_header(key, credentials).await, bearer)
-        }
+    let header = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let Some((verified, bearer)) = verify_header(auth, header).await else {
+        return crate::session::by_cookie(auth, surface, request, next).await;
     };
     match verified {
         Ok(caller) => {
@@ -164,6 +156,33 @@ pub(crate) async fn authenticate(State(auth): State<AuthState>, mut request: Req
         }
         Err(e) => refuse(surface, e, bearer),
     }
+}
+
+/// The caller an `Authorization` header (or gRPC metadata) names, and
+/// whether it was a bearer token; `None` without usable credentials. A header
+/// seen before is recognised by its digest, without decoding it.
+pub(crate) async fn verify_header(
+    auth: &Authenticator,
+    header: Option<&[u8]>,
+) -> Option<(Result<Caller, Error>, bool)> {
+    let key = auth.header_key(header?);
+    match auth.cached_header(&key).await {
+        Ok(Some(caller)) => Some((Ok(caller), false)),
+        Err(e) => Some((Err(e), false)),
+        Ok(None) => {
+            let credentials = credentials_of(std::str::from_utf8(header?).ok()?)?;
+            let bearer = matches!(credentials, Credentials::Bearer(_));
+            Some((auth.authenticate_header(key, credentials).await, bearer))
+        }
+    }
+}
+
+/// [`verify_header`] for a gRPC call: its `authorization` metadata.
+pub(crate) async fn verify_metadata(
+    auth: &Authenticator,
+    metadata: &tonic::metadata::MetadataMap,
+) -> Option<(Result<Caller, Error>, bool)> {
+    verify_header(auth, metadata.get("authorization").map(|v| v.as_bytes())).await
 }
 
 /// The refusal in the route's protocol; a 401 carries the challenges.
@@ -236,16 +255,10 @@ impl FromRequestParts<AppState> for Authed {
 mod tests {
     use super::*;
 
-    fn header(value: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        h
-    }
-
     #[test]
     fn credentials_as_the_mlflow_client_sends_them() {
         let basic = |u: &str, p: &str| Some((u.to_string(), p.to_string()));
-        let read = |v: &str| match credentials(&header(v)) {
+        let read = |v: &str| match credentials_of(v) {
             Some(Credentials::Basic { username, password }) => Some((username, password)),
             Some(Credentials::Bearer(t)) => Some(("<bearer>".to_string(), t)),
             None => None,
@@ -291,6 +304,8 @@ mod tests {
             (Method::POST, "/api/2.0/mlflow/experiments/search", true),
             (Method::POST, "/ajax-api/3.0/mlflow/runs/search", true),
             (Method::POST, "/v2/models/m/infer", true),
+            (Method::POST, "/invocations", true),
+            (Method::POST, "/invocations/models/m/versions/2", true),
             (Method::POST, "/api/2.0/mlflow/experiments/create", false),
             (Method::DELETE, "/api/2.0/mlflow/users/delete", false),
             (Method::PUT, "/api/2.0/mlflow-artifacts/artifacts/1/x", false),

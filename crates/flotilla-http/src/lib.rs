@@ -15,7 +15,9 @@ mod auth;
 mod data_api;
 pub mod error;
 mod fleet;
+pub mod grpc;
 mod host_check;
+mod infer_telemetry;
 pub mod listener;
 mod meta;
 mod metrics;
@@ -27,6 +29,7 @@ pub mod rate_limit;
 mod report_api;
 pub mod request_meta;
 mod route_metrics;
+mod scoring;
 mod session;
 mod users;
 mod v2;
@@ -41,6 +44,7 @@ pub use crate::host_check::AllowedHosts;
 pub use crate::monitor_api::alerts_client::HyperSender;
 use crate::rate_limit::RateLimits;
 use crate::request_meta::TrustedProxies;
+pub use crate::scoring::ScoringTarget;
 
 /// What the edge layers need beyond the state: whose forwarding headers to
 /// believe, and the per-identity rate limits.
@@ -77,6 +81,31 @@ pub mod fuzzing {
         let (request, tail) = crate::v2::codec::parse(&body, header_length).map_err(err)?;
         crate::v2::codec::decode_inputs(&request, &tail, body.len()).map_err(err)
     }
+
+    /// One column of a decoded scoring body: its name, cells per row and cells.
+    pub type FrameColumn = (Option<String>, usize, usize);
+
+    /// Reads an `/invocations` body as the scoring protocol does (CSV when
+    /// `csv`, else JSON; no column is text): each column's name, cells per
+    /// row and cells, or the status and message of the error answer.
+    pub fn decode_scoring_body(body: &[u8], csv: bool) -> Result<Vec<FrameColumn>, (u16, String)> {
+        let err = |e: crate::scoring::error::ScoringError| (e.status.as_u16(), e.message);
+        let frame = if csv {
+            crate::scoring::frame::from_csv(body, &|_| false)
+        } else {
+            crate::scoring::frame::from_json(body)
+        }
+        .map_err(err)?;
+        Ok(frame.columns.into_iter().map(|c| (c.name, c.width, c.cells.len())).collect())
+    }
+
+    /// Decodes a gRPC `ModelInferRequest` message and its tensors as
+    /// `ModelInfer` does, or the error's HTTP-equivalent status and message.
+    pub fn decode_grpc_infer(message: &[u8]) -> Result<Vec<Tensor>, (u16, String)> {
+        use prost::Message;
+        let request = crate::grpc::proto::ModelInferRequest::decode(message).map_err(|e| (400, e.to_string()))?;
+        crate::grpc::decode_inputs(&request).map_err(|e| (e.status.as_u16(), e.message))
+    }
 }
 
 /// The whole HTTP surface of `flotilla server`, accepting any `Host`.
@@ -84,14 +113,31 @@ pub fn router(state: AppState) -> Router {
     router_with_hosts(state, AllowedHosts::Any)
 }
 
-/// Only the inference surface (V2, health and metrics), for `flotilla serve`.
+/// Only the inference surface (V2, MLflow's scoring protocol per model,
+/// health and metrics), for `flotilla serve`.
 pub fn inference_router(state: AppState, allowed: AllowedHosts) -> Router {
     inference_router_with_edge(state, allowed, Edge::default())
 }
 
 /// [`inference_router`] with trusted proxies and rate limits.
 pub fn inference_router_with_edge(state: AppState, allowed: AllowedHosts, edge: Edge) -> Router {
-    let routes = Router::new().merge(meta::routes()).merge(v2::routes()).merge(metrics::routes());
+    inference_router_for(state, allowed, edge, None)
+}
+
+/// [`inference_router_with_edge`], with MLflow's scoring protocol bound to
+/// one model (`/invocations`, `/ping`, `/health`) when `model` is given
+/// (`flotilla serve --model`).
+pub fn inference_router_for(
+    state: AppState,
+    allowed: AllowedHosts,
+    edge: Edge,
+    model: Option<ScoringTarget>,
+) -> Router {
+    let routes = match model {
+        Some(target) => Router::new().merge(meta::routes_but_health()).merge(scoring::bound_routes(target)),
+        None => Router::new().merge(meta::routes()),
+    };
+    let routes = routes.merge(v2::routes()).merge(scoring::routes()).merge(metrics::routes());
     finish(routes, state, allowed, edge)
 }
 
@@ -122,6 +168,7 @@ pub fn router_with_edge(state: AppState, allowed: AllowedHosts, pages: Router<Ap
         .merge(users::routes())
         .merge(permissions::routes::routes())
         .merge(v2::routes())
+        .merge(scoring::routes())
         .merge(metrics::routes());
     finish(routes, state, allowed, edge)
 }

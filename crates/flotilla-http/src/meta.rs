@@ -12,6 +12,12 @@ use crate::error::ApiError;
 pub const MLFLOW_COMPAT_VERSION: &str = "3.17.2";
 
 pub(crate) fn routes() -> Router<AppState> {
+    routes_but_health().route("/health", get(|| async { "OK" }))
+}
+
+/// [`routes`] but `/health`, which `flotilla serve --model` answers for its
+/// model (`scoring::bound_routes`).
+pub(crate) fn routes_but_health() -> Router<AppState> {
     let server_info = get(|| async {
         axum::Json(json!({
             "store_type": "SqlStore",
@@ -27,7 +33,6 @@ pub(crate) fn routes() -> Router<AppState> {
         }))
     });
     Router::new()
-        .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { MLFLOW_COMPAT_VERSION }))
         .route("/api/3.0/mlflow/server-info", server_info.clone())
         .route("/ajax-api/3.0/mlflow/server-info", server_info)

@@ -5,6 +5,7 @@
 //! is loaded from bytes the caller read ([`load`]) and reports the memory it
 //! holds ([`Model::size_bytes`]), so a cache can budget by measured bytes.
 
+pub mod columns;
 mod error;
 pub mod lightgbm;
 pub mod mlmodel;
@@ -12,6 +13,7 @@ pub mod onnx;
 pub mod tensor;
 pub mod xgboost;
 
+pub use columns::{ColumnSpec, ColumnType};
 pub use error::InferError;
 pub use mlmodel::{Flavor, MAX_MLMODEL_BYTES, MlModel};
 pub use tensor::{DataType, Tensor, TensorData, TensorSpec};

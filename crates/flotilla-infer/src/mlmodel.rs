@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::InferError;
+use crate::columns::{ColumnSpec, parse_columns};
 
 /// The largest `MLmodel` read (MLflow writes a few KB, with a signature).
 pub const MAX_MLMODEL_BYTES: u64 = 1 << 20;
@@ -51,10 +52,6 @@ pub struct MlModel {
     #[serde(default)]
     signature: Signature,
 }
-
-/// Column names read from a signature at most (and their length).
-const MAX_SIGNATURE_COLUMNS: usize = 4096;
-const MAX_COLUMN_NAME: usize = 256;
 
 /// A flavor flotilla can run, with the file that holds the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,21 +112,20 @@ impl MlModel {
     /// The column names of a column-based signature's inputs, in order;
     /// empty for a tensor-based signature, none, or one that does not read.
     pub fn input_names(&self) -> Vec<String> {
-        #[derive(Deserialize)]
-        struct Column {
-            name: Option<String>,
-            #[serde(rename = "type")]
-            kind: Option<String>,
-        }
-        let Some(spec) = self.signature.inputs.as_deref() else { return Vec::new() };
-        let Ok(columns) = serde_json::from_str::<Vec<Column>>(spec) else { return Vec::new() };
-        let named = columns.iter().all(|c| {
-            c.kind.as_deref() != Some("tensor") && c.name.as_ref().is_some_and(|n| n.len() <= MAX_COLUMN_NAME)
-        });
-        if !named || columns.len() > MAX_SIGNATURE_COLUMNS {
-            return Vec::new();
-        }
-        columns.into_iter().filter_map(|c| c.name).collect()
+        self.input_columns().into_iter().map(|c| c.name).collect()
+    }
+
+    /// The columns of a column-based signature's inputs, in order (see
+    /// [`crate::columns::parse_columns`]).
+    pub fn input_columns(&self) -> Vec<ColumnSpec> {
+        self.signature.inputs.as_deref().map(parse_columns).unwrap_or_default()
+    }
+
+    /// The Python class MLflow logged (`model_class` of the xgboost or
+    /// lightgbm flavor), which decides what pyfunc's `predict` answers.
+    pub fn model_class(&self) -> Option<&str> {
+        let f = &self.flavors;
+        [&f.xgboost, &f.lightgbm].into_iter().flatten().find_map(|x| x.model_class.as_deref())
     }
 
     /// The flavor to run: XGBoost, LightGBM or ONNX, in that order of preference.

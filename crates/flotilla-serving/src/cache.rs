@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use flotilla_artifacts::{ArtifactPath, ArtifactStore};
 use flotilla_core::VersionNumber;
-use flotilla_infer::{MAX_MLMODEL_BYTES, MlModel, Model};
+use flotilla_infer::{ColumnSpec, MAX_MLMODEL_BYTES, MlModel, Model};
 use futures_util::TryStreamExt;
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -71,11 +71,18 @@ pub struct LoadedModel {
     /// The input columns of the MLmodel's column-based signature (empty
     /// without one), for telemetry's feature names.
     pub feature_names: Vec<String>,
+    /// The same signature's columns with their types: a model whose one
+    /// input is a row of these columns also takes one input per column
+    /// ([`LoadedModel::column_inputs`]).
+    pub columns: Vec<ColumnSpec>,
+    /// The Python class MLflow logged, if the flavor names one (what
+    /// pyfunc's `predict` answers depends on it).
+    pub model_class: Option<String>,
     /// Set once a prediction has run: a model's first prediction may pay
     /// for one-time work (caches, lazily built tables), so it never runs on
     /// an async worker (see `inference::predict`).
     pub(crate) warmed: AtomicBool,
-    ledger: Arc<AtomicUsize>,
+    pub(crate) ledger: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -246,9 +253,10 @@ impl ModelCache {
             ServingError::Unservable(format!("MLmodel is {size} bytes; at most {MAX_MLMODEL_BYTES} are accepted"))
         };
         let mlmodel = self.read(&resolved.dir, "MLmodel", MAX_MLMODEL_BYTES, too_big).await?;
-        let (flavor, feature_names) = blocking(move || {
+        let (flavor, columns, model_class) = blocking(move || {
             let parsed = MlModel::parse(&mlmodel)?;
-            parsed.flavor().map(|f| (f, parsed.input_names()))
+            let class = parsed.model_class().map(str::to_string);
+            parsed.flavor().map(|f| (f, parsed.input_columns(), class))
         })
         .await??;
         let budget = self.config.budget_bytes;
@@ -266,7 +274,9 @@ impl ModelCache {
             version: resolved.version,
             model,
             size,
-            feature_names,
+            feature_names: columns.iter().map(|c| c.name.clone()).collect(),
+            columns,
+            model_class,
             warmed: AtomicBool::new(false),
             ledger: Arc::clone(&self.ledger),
         }))

@@ -28,7 +28,8 @@ pub struct Inference {
 
 impl Serving {
     /// Runs `model` on `inputs` and answers the outputs named in `outputs`
-    /// (all of them when empty). Inputs are matched by name (a single input
+    /// (all of them when empty). Columns are assembled into the engine's row
+    /// input ([`crate::columns`]); inputs are matched by name (a single input
     /// by position) and checked against the declared shapes; an unknown
     /// output name is refused after prediction, as the protocol answers it.
     pub async fn infer(
@@ -37,7 +38,19 @@ impl Serving {
         inputs: Vec<Tensor>,
         outputs: &[String],
     ) -> Result<Inference, ServingError> {
-        let (resolved, loaded, cache_hit) = self.fetch(model).await?;
+        let fetched = self.fetch(model).await?;
+        self.infer_fetched(fetched, inputs, outputs).await
+    }
+
+    /// [`Serving::infer`] on a model already fetched ([`Serving::fetch`]),
+    /// for an adapter that needed the model to decode the request.
+    pub async fn infer_fetched(
+        &self,
+        (resolved, loaded, cache_hit): (Resolved, Arc<LoadedModel>, bool),
+        inputs: Vec<Tensor>,
+        outputs: &[String],
+    ) -> Result<Inference, ServingError> {
+        let inputs = crate::columns::assemble(&loaded, inputs)?;
         let inputs = match_inputs(loaded.model.as_ref(), inputs)?;
         let (inputs, produced) = predict(Arc::clone(&loaded), inputs).await?;
         Ok(Inference { resolved, outputs: select_outputs(produced, outputs)?, inputs, model: loaded, cache_hit })

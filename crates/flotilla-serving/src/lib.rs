@@ -9,6 +9,7 @@
 //! model reports it holds (measured after load, not the file size).
 
 mod cache;
+mod columns;
 mod error;
 mod failures;
 mod inference;

@@ -31,6 +31,11 @@ pub struct ServerArgs {
     /// Port to listen on.
     #[arg(long, env = "FLOTILLA_PORT", default_value_t = 5000)]
     pub port: u16,
+    /// Also serve the Open Inference Protocol (V2) over gRPC on this port (the
+    /// KServe/Triton `inference.GRPCInferenceService`, plaintext HTTP/2), on
+    /// the same address, models and authentication as HTTP.
+    #[arg(long, env = "FLOTILLA_GRPC_PORT")]
+    pub grpc_port: Option<u16>,
     /// Host names the server answers to (comma-separated, `*` for any). Default:
     /// loopback names when listening on loopback, any otherwise. Guards against
     /// DNS rebinding.
@@ -54,6 +59,11 @@ pub struct ServerArgs {
     /// on SQLite, 30s on PostgreSQL.
     #[arg(long, env = "FLOTILLA_RESOLVE_TTL", value_parser = parse_duration)]
     pub resolve_ttl: Option<Duration>,
+    /// `flotilla serve` only: answer MLflow's scoring protocol for this model
+    /// at `/invocations`, `/ping` and `/health`, as `mlflow models serve`
+    /// does: `NAME`, `NAME@alias`, `NAME/VERSION`, or a `models:/` URI.
+    #[arg(long, env = "FLOTILLA_MODEL")]
+    pub model: Option<String>,
     /// Model loads running at once (a burst of cold models queues here).
     #[arg(long, env = "FLOTILLA_LOAD_CONCURRENCY", default_value_t = 2)]
     pub load_concurrency: usize,
@@ -307,6 +317,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     pub artifacts: ArtifactsLocation,
     pub listen: SocketAddr,
+    /// `--grpc-port`: gRPC V2 on the same address.
+    pub grpc_listen: Option<SocketAddr>,
     pub workers: Option<usize>,
     /// `None` means any host.
     pub allowed_hosts: Option<Vec<String>>,
@@ -333,6 +345,8 @@ pub struct ServerConfig {
     pub telemetry: Option<TelemetryConfig>,
     /// `--report` rules and their settings.
     pub reports: crate::report_schedule::ScheduleConfig,
+    /// `--model`: the model `/invocations` answers for (`flotilla serve`).
+    pub scoring_model: Option<flotilla_http::ScoringTarget>,
 }
 
 /// Authentication, resolved.
@@ -380,7 +394,12 @@ impl ServerArgs {
             base_url: self.public_url,
             every: self.report_every,
         };
+        let scoring_model = match self.model.as_deref().filter(|m| !m.trim().is_empty()) {
+            Some(m) => Some(flotilla_http::ScoringTarget::parse(m.trim()).map_err(flotilla_core::Error::invalid)?),
+            None => None,
+        };
         Ok(ServerConfig {
+            scoring_model,
             reports,
             auth,
             secure_cookies: self.secure_cookies || self.tls_cert.is_some(),
@@ -401,6 +420,7 @@ impl ServerArgs {
             artifacts: ArtifactsLocation::parse(self.artifacts.as_deref(), &self.data_dir)?,
             data_dir: self.data_dir,
             listen: SocketAddr::new(self.host, self.port),
+            grpc_listen: self.grpc_port.map(|port| SocketAddr::new(self.host, port)),
             workers: self.workers.filter(|w| *w > 0),
             max_connections: self.max_connections.filter(|n| *n > 0),
             write_group: usize::from(self.write_group),

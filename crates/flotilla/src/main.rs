@@ -46,8 +46,9 @@ enum Command {
     /// Inference Protocol V2) and health endpoints, on an embedded SQLite
     /// store and a local artifact directory.
     Server(config::ServerArgs),
-    /// Serve inference only (Open Inference Protocol V2) from the same data
-    /// directory, to scale serving apart from tracking.
+    /// Serve inference only (Open Inference Protocol V2, and MLflow's scoring
+    /// protocol: `--model NAME` answers `/invocations` as `mlflow models
+    /// serve`) from the same data directory, to scale serving apart from tracking.
     Serve(config::ServerArgs),
     /// Work with the fleet: search, families, promote (with dry run),
     /// rollback, the audit log, and a synthetic-fleet generator.
@@ -74,6 +75,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     exit_code::report(match cli.command {
+        Command::Server(args) if args.model.is_some() => Err(flotilla_core::Error::invalid(
+            "--model binds `/invocations` to one model on `flotilla serve`; `flotilla server` answers the scoring \
+             protocol per model at /invocations/models/{name}",
+        )
+        .into()),
         Command::Server(args) => args.into_config().and_then(|c| server::run(c, server::Mode::Full)),
         Command::Serve(args) => args.into_config().and_then(|c| server::run(c, server::Mode::InferenceOnly)),
         // Changes made on a data directory are audited under the local user.

@@ -150,9 +150,27 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         rate_limits: RateLimits::new(config.rate_limits),
         upload_limit: config.upload_limit,
     };
+    if let (Some(target), Some(serving)) = (config.scoring_model.clone(), state.serving.clone()) {
+        tokio::spawn(load_scoring_model(serving, target));
+    }
+    if let Some(grpc) = config.grpc_listen {
+        let listener =
+            tokio::net::TcpListener::bind(grpc).await.with_context(|| format!("binding --grpc-port {grpc}"))?;
+        let address = listener.local_addr().context("reading the bound gRPC address")?;
+        if limits.tls.is_some() {
+            tracing::warn!(address = %address, "gRPC is served without TLS (--tls-cert covers HTTP only)");
+        }
+        tracing::info!(address = %address, "grpc is listening");
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = flotilla_http::grpc::serve(listener, state, shutdown_signal()).await {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        });
+    }
     let app = match mode {
         Mode::Full => flotilla_http::router_with_edge(state, allowed, flotilla_web::routes(), edge),
-        Mode::InferenceOnly => flotilla_http::inference_router_with_edge(state, allowed, edge),
+        Mode::InferenceOnly => flotilla_http::inference_router_for(state, allowed, edge, config.scoring_model.clone()),
     };
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
@@ -184,6 +202,21 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     }
     tracing::info!("flotilla stopped");
     Ok(())
+}
+
+/// Loads `--model` at start, as `mlflow models serve` does, so the first
+/// request does not wait for it; a failure is logged (and `/ping` answers 404).
+async fn load_scoring_model(serving: Arc<Serving>, target: flotilla_http::ScoringTarget) {
+    let model_ref = match flotilla_serving::ModelRef::parse(&target.model, target.version.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return tracing::warn!(model = %target.model, error = %e, "--model is not a model reference"),
+    };
+    match serving.model(&model_ref).await {
+        Ok((resolved, _)) => {
+            tracing::info!(model = %resolved.name, version = resolved.version.get(), "serving /invocations")
+        }
+        Err(e) => tracing::warn!(model = %target.model, error = %e, "--model could not be loaded yet"),
+    }
 }
 
 /// The first admin, on a store with no users. A generated password goes to

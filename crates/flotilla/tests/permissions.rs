@@ -184,6 +184,25 @@ fn registered_models_creator_rename_delete_and_both_route_sets() {
     assert_eq!((r.status, r.error_code()), (404, "RESOURCE_DOES_NOT_EXIST".into()));
 }
 
+/// MLflow's scoring protocol per model needs USE, as V2 inference does, and
+/// refuses in MLflow's shape.
+#[test]
+fn scoring_protocol_needs_use() {
+    let server = server("READ");
+    let a = admin(&server);
+    let dan = user(&server, "dan");
+    a.ok("POST", "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": "churn" })));
+    let body = json!({ "dataframe_split": { "columns": ["a"], "data": [[1.0]] } });
+    for path in ["/invocations/models/churn", "/invocations/models/churn/versions/1"] {
+        let r = dan.call("POST", path, Some(body.clone()));
+        assert_eq!((r.status, r.error_code()), (403, "PERMISSION_DENIED".into()), "{path}: {}", r.text());
+    }
+    grant(&server, "dan", "registered_model", "churn", "USE");
+    // Past the check: the model has no version, which the protocol answers in its own shape.
+    let r = dan.call("POST", "/invocations/models/churn", Some(body));
+    assert_eq!((r.status, r.error_code()), (404, "RESOURCE_DOES_NOT_EXIST".into()), "{}", r.text());
+}
+
 #[test]
 fn families_fleet_changes_and_inference() {
     let server = server("READ");

@@ -177,6 +177,14 @@ pub(crate) fn need(method: &Method, template: &str) -> Option<Need> {
         ("GET", "/v2/models/{model}/stats" | "/v2/models/{model}/versions/{version}/stats") => {
             Model(Read, Path("model"))
         }
+        // MLflow's scoring protocol: per model, USE as for V2 inference; the
+        // bound model of `flotilla serve --model` is checked by its handler
+        // (the route names no model); its `/ping` is a probe.
+        ("POST", "/invocations/models/{model}" | "/invocations/models/{model}/versions/{version}") => {
+            Model(Use, Path("model"))
+        }
+        ("POST", "/invocations") => Delegated,
+        ("GET", "/ping") => Open,
 
         // The monitoring API: a model's telemetry is read with READ on it.
         ("GET", "/api/monitor/v1/models/{name}/telemetry") => Model(Read, Path("name")),

@@ -72,7 +72,12 @@ pub const MAX_ELEMENTS: usize = 1 << 24;
 /// The shape's dimensions and element count, checked before anything is
 /// sized from them: every element takes at least one byte of the body, so a
 /// count beyond `body_len` (or beyond `budget`) is refused unread.
-fn element_count(name: &str, shape: &[i64], body_len: usize, budget: usize) -> Result<(Vec<usize>, usize), V2Error> {
+pub(crate) fn element_count(
+    name: &str,
+    shape: &[i64],
+    body_len: usize,
+    budget: usize,
+) -> Result<(Vec<usize>, usize), V2Error> {
     if shape.len() > MAX_DIMS {
         return Err(V2Error::bad_request(format!(
             "input '{name}' has {} dimensions; at most {MAX_DIMS} are allowed",
@@ -164,7 +169,7 @@ fn float(value: &Leaf) -> Option<f64> {
     }
 }
 
-fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Result<TensorData, V2Error> {
+pub(crate) fn binary_data(name: &str, datatype: DataType, raw: &[u8], count: usize) -> Result<TensorData, V2Error> {
     let size = |n: usize| {
         if count.checked_mul(n) != Some(raw.len()) {
             Err(V2Error::bad_request(format!(
@@ -291,7 +296,7 @@ pub fn decode_inputs(request: &InferRequest, tail: &Bytes, body_len: usize) -> R
 }
 
 /// Caps the lists a request carries before any of them is looked at.
-fn check_lists(request: &InferRequest) -> Result<(), V2Error> {
+pub(crate) fn check_lists(request: &InferRequest) -> Result<(), V2Error> {
     if request.inputs.len() > MAX_INPUTS {
         return Err(V2Error::bad_request(format!(
             "the request has {} inputs; at most {MAX_INPUTS} are allowed",
@@ -344,7 +349,7 @@ struct Response<'a> {
     outputs: Vec<Output<'a>>,
 }
 
-fn write_binary(data: &TensorData, datatype: DataType, out: &mut BytesMut) {
+pub(crate) fn write_binary(data: &TensorData, datatype: DataType, out: &mut BytesMut) {
     match (data, datatype) {
         (TensorData::Bool(v), _) => v.iter().for_each(|b| out.put_u8(u8::from(*b))),
         (TensorData::Int(v), DataType::Int32) => v.iter().for_each(|x| out.put_i32_le(*x as i32)),
@@ -360,7 +365,7 @@ fn write_binary(data: &TensorData, datatype: DataType, out: &mut BytesMut) {
 }
 
 /// The datatype an output is sent as, matching what [`write_binary`] writes.
-fn wire_datatype(t: &Tensor) -> DataType {
+pub(crate) fn wire_datatype(t: &Tensor) -> DataType {
     match (&t.data, t.datatype) {
         (TensorData::Int(_), DataType::Int32) => DataType::Int32,
         (TensorData::Int(_), _) => DataType::Int64,

@@ -7,7 +7,7 @@
 pub(crate) mod codec;
 pub(crate) mod error;
 mod non_finite;
-mod repository;
+pub(crate) mod repository;
 mod stats;
 
 use std::sync::Arc;
@@ -23,13 +23,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use flotilla_app::auth::{Caller, Permission, denied};
-use flotilla_app::monitor::telemetry::{CacheUse, ErrorClass, InferRecord, Timing};
 use flotilla_infer::{Tensor, TensorSpec};
-use flotilla_serving::{Inference, ModelRef, Serving};
+use flotilla_serving::{ModelRef, Serving};
 use serde_json::{Map, Value, json};
 
 use self::error::V2Error;
 use crate::AppState;
+use crate::infer_telemetry::Stages;
+
+/// The largest infer body read: axum's default body limit, which the V2
+/// and scoring routes keep (gRPC's message limit is the same).
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The extensions `GET /v2` advertises.
 pub const EXTENSIONS: [&str; 2] = ["model_repository", "binary_tensor_data"];
@@ -50,7 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(stats::routes())
 }
 
-fn serving(s: &AppState) -> Result<&Arc<Serving>, V2Error> {
+pub(crate) fn serving(s: &AppState) -> Result<&Arc<Serving>, V2Error> {
     s.serving.as_ref().ok_or_else(|| V2Error::not_found("model serving is not enabled on this server"))
 }
 
@@ -68,7 +72,7 @@ async fn metadata(s: &AppState, model: &str, version: Option<&str>) -> Result<ax
         "name": resolved.name,
         "versions": [resolved.version.as_text()],
         "platform": loaded.model.platform(),
-        "inputs": specs(loaded.model.inputs()),
+        "inputs": specs(&loaded.declared_inputs()),
         "outputs": specs(loaded.model.outputs()),
     })))
 }
@@ -142,16 +146,7 @@ async fn recorded(
         Ok(response) => return response,
         Err(e) => e,
     };
-    if let (Some(telemetry), Some(serving), Some(class)) =
-        (s.telemetry.as_ref(), s.serving.as_ref(), ErrorClass::of_status(error.status.as_u16()))
-        && let Ok(model_ref) = ModelRef::parse(model, version)
-        && let Ok(resolved) = serving.resolver.resolve(&model_ref).await
-    {
-        let total = started.elapsed().as_nanos() as u64;
-        let timing = Timing { total_ns: total, ..Timing::default() };
-        let record = InferRecord { inputs: &[], outputs: &[], signature: &[], timing, error: Some(class), cache: None };
-        telemetry.record_infer(&resolved.name, resolved.version, &record);
-    }
+    crate::infer_telemetry::record_failure(s, model, version, started, error.status.as_u16()).await;
     error.into_response()
 }
 
@@ -160,7 +155,11 @@ async fn recorded(
 /// the member that answers decides as well (its own grant, else its
 /// family's), so a veto on one partition's model holds whoever asks
 /// through the family.
-async fn may_use_partition(s: &AppState, caller: Option<&Caller>, model_ref: &ModelRef) -> Result<(), V2Error> {
+pub(crate) async fn may_use_partition(
+    s: &AppState,
+    caller: Option<&Caller>,
+    model_ref: &ModelRef,
+) -> Result<(), V2Error> {
     let (Some(auth), Some(caller)) = (s.auth.as_ref(), caller) else { return Ok(()) };
     if caller.is_admin {
         return Ok(());
@@ -170,11 +169,11 @@ async fn may_use_partition(s: &AppState, caller: Option<&Caller>, model_ref: &Mo
 }
 
 /// The request parameter that routes a family's request to a partition.
-const PARTITION_PARAMETER: &str = "partition";
+pub(crate) const PARTITION_PARAMETER: &str = "partition";
 
 /// A partition as a request gives it: `"region=west/store=0042"`, or an
 /// object `{"store": "0042"}` (numbers allowed as values).
-fn partition_path(value: &Value) -> Result<Vec<flotilla_core::fleet::PartitionValue>, V2Error> {
+pub(crate) fn partition_path(value: &Value) -> Result<Vec<flotilla_core::fleet::PartitionValue>, V2Error> {
     use flotilla_core::fleet::{PartitionValue, parse_path};
     let path = match value {
         Value::String(s) => parse_path(s).map_err(|e| V2Error::bad_request(e.message))?,
@@ -238,16 +237,17 @@ async fn run_infer(
         may_use_partition(s, caller, &model_ref).await?;
     }
     let wanted: Vec<String> = request.outputs.iter().map(|o| o.name.clone()).collect();
-    let Inference { resolved, outputs, inputs, model: loaded, cache_hit } =
-        serving(s)?.infer(&model_ref, inputs, &wanted).await?;
+    let mut inference = serving(s)?.infer(&model_ref, inputs, &wanted).await?;
     let inferred = Instant::now();
     let binary_default = flag(&request.parameters, "binary_data_output").unwrap_or(false);
+    let outputs = std::mem::take(&mut inference.outputs);
     let selected: Vec<(Tensor, bool)> = if request.outputs.is_empty() {
         outputs.into_iter().map(|t| (t, binary_default)).collect()
     } else {
         let binary = request.outputs.iter().map(|o| flag(&o.parameters, "binary_data").unwrap_or(binary_default));
         outputs.into_iter().zip(binary).collect()
     };
+    let resolved = &inference.resolved;
     let mut head = Map::new();
     head.insert("model_name".into(), json!(resolved.name));
     head.insert("model_version".into(), json!(resolved.version.as_text()));
@@ -259,25 +259,8 @@ async fn run_infer(
         head.insert("parameters".into(), json!({ "partition": answered, "fallback": fallback }));
     }
     let (body, binary_header) = codec::encode(head, &selected);
-    if let Some(telemetry) = &s.telemetry {
-        let done = Instant::now();
-        let outputs: Vec<&Tensor> = selected.iter().map(|(t, _)| t).collect();
-        let timing = Timing {
-            total_ns: (done - started).as_nanos() as u64,
-            input_ns: (decoded - started).as_nanos() as u64,
-            infer_ns: (inferred - decoded).as_nanos() as u64,
-            output_ns: (done - inferred).as_nanos() as u64,
-        };
-        let record = InferRecord {
-            inputs: &inputs,
-            outputs: &outputs,
-            signature: &loaded.feature_names,
-            timing,
-            error: None,
-            cache: Some(CacheUse { hit: cache_hit, model_bytes: loaded.size as u64 }),
-        };
-        telemetry.record_infer(&resolved.name, resolved.version, &record);
-    }
+    let outputs: Vec<&Tensor> = selected.iter().map(|(t, _)| t).collect();
+    crate::infer_telemetry::record_success(s, &inference, &outputs, Stages { started, decoded, inferred });
     let mut response = body.into_response();
     let h = response.headers_mut();
     match binary_header {

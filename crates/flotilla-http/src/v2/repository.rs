@@ -27,13 +27,21 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Deserialize, Default)]
-struct IndexRequest {
+pub(crate) struct IndexRequest {
     /// Only models loaded in memory.
-    ready: Option<bool>,
+    pub ready: Option<bool>,
     /// Only names starting with this prefix.
-    name_prefix: Option<String>,
-    max_results: Option<i64>,
-    page_token: Option<String>,
+    pub name_prefix: Option<String>,
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+/// One model of the index: its newest version, and whether it is in memory.
+pub(crate) struct IndexEntry {
+    pub name: String,
+    pub version: String,
+    pub state: &'static str,
+    pub reason: &'static str,
 }
 
 async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Error> {
@@ -43,7 +51,21 @@ async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Err
     } else {
         serde_json::from_slice(&body).map_err(|e| V2Error::bad_request(format!("malformed index request: {e}")))?
     };
-    let serving = serving(&s)?;
+    let (entries, next_page_token) = index_page(&s, req).await?;
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|e| json!({ "name": e.name, "version": e.version, "state": e.state, "reason": e.reason }))
+        .collect();
+    let mut response = axum::Json(Value::Array(items)).into_response();
+    if let Some(token) = next_page_token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(NEXT_PAGE_HEADER, token);
+    }
+    Ok(response)
+}
+
+/// A page of the index (V2 over HTTP and gRPC), and the next page's token.
+pub(crate) async fn index_page(s: &AppState, req: IndexRequest) -> Result<(Vec<IndexEntry>, Option<String>), V2Error> {
+    let serving = serving(s)?;
     // No filter to parse: the index narrows by name prefix only.
     let query = RegistryQuery {
         filter: vec![],
@@ -64,13 +86,9 @@ async fn index(State(s): State<AppState>, body: Bytes) -> Result<Response, V2Err
         }
         let (state, reason) =
             if loaded { ("READY", "") } else { ("UNAVAILABLE", "not in memory; loads on first request") };
-        items.push(json!({ "name": m.name, "version": version.as_text(), "state": state, "reason": reason }));
+        items.push(IndexEntry { name: m.name.clone(), version: version.to_string(), state, reason });
     }
-    let mut response = axum::Json(Value::Array(items)).into_response();
-    if let Some(token) = page.next_page_token.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        response.headers_mut().insert(NEXT_PAGE_HEADER, token);
-    }
-    Ok(response)
+    Ok((items, page.next_page_token))
 }
 
 async fn load(State(s): State<AppState>, Path(model): Path<String>) -> Result<axum::Json<Value>, V2Error> {
