@@ -118,7 +118,7 @@ fn name_pattern_plans_agree() {
 /// models sorting between two existing names, in increasing, decreasing and
 /// mixed order) are all placed, in name order, with the trigram index
 /// keyed by the places; and names a store left unplaced (as before
-/// migration 27) are merged into searches, then placed by the next create
+/// migration 29) are merged into searches, then placed by the next create
 /// beside them.
 #[test]
 fn names_created_into_one_gap_are_all_placed_in_order() {
@@ -171,7 +171,7 @@ fn names_created_into_one_gap_are_all_placed_in_order() {
     }
     assert_eq!(count("SELECT count(*) FROM registered_model_names_unplaced"), 0);
     check(&all);
-    // Names left unplaced (a store before migration 27): searches merge them in.
+    // Names left unplaced (a store before migration 29): searches merge them in.
     let unplaced = "SELECT rm_id FROM registered_models WHERE name LIKE 'm-up-001%'";
     conn.execute_batch(&format!(
         "DELETE FROM registered_model_names_ordered WHERE rowid IN

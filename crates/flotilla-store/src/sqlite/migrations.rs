@@ -32,8 +32,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (23, include_str!("migrations/0023_name_order.sql")),
     (24, include_str!("migrations/0024_report_serving.sql")),
     (25, include_str!("migrations/0025_serving_cache.sql")),
-    // 26 is PostgreSQL's (health, alerts and reports there).
-    (27, include_str!("migrations/0027_name_order_bounded.sql")),
+    // 26-28 are PostgreSQL's (health, alerts and reports there).
+    (29, include_str!("migrations/0029_name_order_bounded.sql")),
 ];
 
 fn versions() -> Vec<u32> {

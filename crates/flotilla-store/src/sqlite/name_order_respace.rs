@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::StoreResult;
 
 /// Unplaced names read on one side at most, looking for a placed neighbour:
-/// a run of them this long (left by a store before migration 27) is placed
+/// a run of them this long (left by a store before migration 29) is placed
 /// by the first create into it, once; a longer one stays unplaced (searches
 /// merge unplaced names in, or use the older plans).
 const MAX_UNPLACED_READ: i64 = 100_000;
