@@ -107,6 +107,8 @@ case!(lineage::lineage_pages_walk_to_the_end);
 case!(monitor::windows_roll_up_prune_and_page);
 case!(monitor::predictions_are_capped_and_claimed);
 case!(baselines::baselines_and_drift_settings_round_trip);
+case!(health::health_rolls_up_and_alerts_fire);
+case!(health_batches::health_batches_match_a_recount);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {

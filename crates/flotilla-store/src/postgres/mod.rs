@@ -31,6 +31,7 @@
 //! and `listener.rs` bumps this process's counter for each, so an alias moved
 //! through one replica is seen by all of them.
 
+mod alert_eval;
 mod alerts;
 mod alias_plan;
 mod aliases;
@@ -47,6 +48,7 @@ mod fleet_sql;
 mod gc;
 mod grant_log;
 mod health;
+mod health_write;
 mod insights;
 mod lineage;
 mod listener;
