@@ -73,9 +73,10 @@ impl Rules {
             }
             let matches = result.status != Status::Unknown && result.status >= rule.status;
             let (streak, firing): (i64, bool) = tx
-                .query_opt("SELECT streak, firing FROM alert_state WHERE rule_id = $1 AND rm_id = $2", &[
-                    &rule.id, &rm_id,
-                ])?
+                .query_opt(
+                    "SELECT streak, firing FROM alert_state WHERE rule_id = $1 AND rm_id = $2",
+                    &[&rule.id, &rm_id],
+                )?
                 .map_or((0, false), |r| (r.get(0), r.get(1)));
             let (streak, now_firing, event) = step(matches, streak, firing, rule.windows);
             tx.execute(

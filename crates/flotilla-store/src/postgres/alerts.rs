@@ -202,7 +202,16 @@ impl AlertStore for PgStore {
             tx.execute(
                 "INSERT INTO alert_deliveries (event_id, rule_id, attempt, time, status_code, error, outcome, \
                  duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&a.event_id, &rule_id, &attempt, &a.time, &status_code, &a.error, &a.outcome.as_str(), &a.duration_ms],
+                &[
+                    &a.event_id,
+                    &rule_id,
+                    &attempt,
+                    &a.time,
+                    &status_code,
+                    &a.error,
+                    &a.outcome.as_str(),
+                    &a.duration_ms,
+                ],
             )?;
             let (state, next_at) = match a.outcome {
                 Outcome::Delivered => ("delivered", a.time),

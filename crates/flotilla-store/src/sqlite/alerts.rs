@@ -7,7 +7,8 @@ use rusqlite::{OptionalExtension, Transaction, params_from_iter};
 
 use super::{SqliteStore, now_ms};
 use crate::alerts::{
-    scope_columns, scope_of, AlertStore, Attempt, Delivery, DeliveryQuery, DueEvent, MAX_RULES, NewRule, Outcome, Rule, RuleScope,
+    AlertStore, Attempt, Delivery, DeliveryQuery, DueEvent, MAX_RULES, NewRule, Outcome, Rule, RuleScope,
+    scope_columns, scope_of,
 };
 use crate::audit::{Change, note};
 use crate::error::StoreResult;

@@ -76,7 +76,10 @@ WHERE t.key NOT LIKE 'flotilla.%'";
 /// Moves the roll-up counters by the batch's status changes: each model's
 /// scopes read once, the changes summed per counter ([`health_plan::counter_sums`]),
 /// and each counter moved once.
-fn move_counters(tx: &Transaction<'_>, moves: &std::collections::BTreeMap<(i64, Check, Status), i64>) -> StoreResult<()> {
+fn move_counters(
+    tx: &Transaction<'_>,
+    moves: &std::collections::BTreeMap<(i64, Check, Status), i64>,
+) -> StoreResult<()> {
     let mut ids: Vec<i64> = moves.keys().map(|(id, _, _)| *id).collect();
     ids.dedup();
     let mut scopes: HashMap<i64, Vec<Scope>> = HashMap::with_capacity(ids.len());
@@ -133,8 +136,10 @@ pub(super) fn write_batch(
     if !changes.moves.is_empty() {
         move_counters(tx, &changes.moves)?;
     }
-    let scored: Vec<Value> =
-        health_plan::scores(&ids, known, &state).into_iter().map(|(id, family, score)| json!([id, family, score])).collect();
+    let scored: Vec<Value> = health_plan::scores(&ids, known, &state)
+        .into_iter()
+        .map(|(id, family, score)| json!([id, family, score]))
+        .collect();
     tx.prepare_cached(
         "INSERT INTO model_health_summary (rm_id, family_id, score, updated) \
          SELECT value ->> 0, value ->> 1, value ->> 2, ?2 FROM json_each(?1) WHERE true \
