@@ -4,6 +4,7 @@
 //! (`flotilla_testkit::postgres`). Each test gets a fresh database, copied
 //! from a migrated template when the server is shared.
 
+#[allow(dead_code)] // the plan cases only `tests/sqlite.rs` runs (they pick SQLite's search plans)
 mod suite;
 
 use flotilla_store::PgStore;

@@ -87,14 +87,6 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
-            // Telemetry, health and alerts are not yet ported to PostgreSQL
-            // (`flotilla_store::postgres`); a server that needs them at start refuses.
-            if config.telemetry.is_some() {
-                anyhow::bail!(
-                    "--database (PostgreSQL) cannot yet run with --monitor on: serving telemetry, fleet health and \
-                     alerts are not yet available on PostgreSQL; run with --monitor off, or on SQLite"
-                );
-            }
             tracing::info!("metadata store: PostgreSQL");
             // The synchronous client runs a small runtime of its own: connect off the async workers.
             let url = url.clone();
@@ -110,7 +102,8 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         ),
     };
     let artifacts = crate::artifact_store::open(&config.artifacts).await?;
-    crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports)?;
+    // A store call, off the async worker (PostgreSQL's client blocks on a runtime of its own).
+    tokio::task::block_in_place(|| crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports))?;
     let auth = match &config.auth {
         AuthConfig::None => {
             tracing::warn!("authentication is off (--auth none): anyone who can reach this server may change anything");
@@ -155,10 +148,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    // Scheduled reports are not yet ported to PostgreSQL: there every look for due rules would
-    // fail, logged as an error each tick, so the scheduler runs on SQLite only (a `--report`
-    // rule is refused at start on PostgreSQL, by `keep_flag_rules`).
-    if mode == Mode::Full && config.database_url.is_none() {
+    if mode == Mode::Full {
         let scheme = if limits.tls.is_some() { "https" } else { "http" };
         let base_url = config.reports.base_url.clone().unwrap_or_else(|| format!("{scheme}://{address}"));
         let sender = Arc::new(flotilla_http::HyperSender::default());
