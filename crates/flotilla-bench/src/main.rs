@@ -6,7 +6,8 @@
 //! metric-pair triggers add to a log-batch; no server), `profile` (flotilla-profile against whylogs on a million-row frame; no server), `lineage`
 //! (the data API's lineage queries on a generated fleet of 10⁶ models) and `drift`
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
-//! infer with serving telemetry on and off).
+//! infer with serving telemetry on and off), `monitor-backends` (the monitor and report reads on
+//! PostgreSQL against SQLite; no server).
 
 mod daily_drift;
 mod drift;
@@ -14,6 +15,7 @@ mod driver;
 mod health;
 mod http;
 mod lineage;
+mod monitor_backends;
 mod overhead;
 mod overhead_store;
 mod pair_write_cost;
@@ -92,6 +94,8 @@ enum Command {
     CreateCost(overhead_store::CreateCostArgs),
     /// What the metric-pair triggers add to a log-batch on a registered, aliased version (no server).
     PairWriteCost(pair_write_cost::PairWriteCostArgs),
+    /// The monitor and report reads on PostgreSQL against SQLite, same data, one run (no server).
+    MonitorBackends(monitor_backends::MonitorBackendsArgs),
     /// flotilla-profile against whylogs 1.6.4 on the same million-row frame (no server).
     Profile(profile::ProfileArgs),
     /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
@@ -214,6 +218,9 @@ fn main() -> Result<()> {
     if let Some(Command::PairWriteCost(a)) = &args.command {
         return pair_write_cost::run(a);
     }
+    if let Some(Command::MonitorBackends(a)) = &args.command {
+        return monitor_backends::run(a);
+    }
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
     if args.command.is_some() && !flotilla_bin.is_file() {
         anyhow::bail!("no flotilla binary at {} (build it or pass --flotilla-bin)", flotilla_bin.display());
@@ -227,7 +234,14 @@ fn main() -> Result<()> {
         Some(Command::DailyDrift(a)) => return daily_drift::run(&flotilla_bin, a),
         Some(Command::TelemetryMemory(a)) => return telemetry_memory::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
-        Some(Command::Profile(_) | Command::Drift(_) | Command::CreateCost(_) | Command::PairWriteCost(_)) | None => {}
+        Some(
+            Command::Profile(_)
+            | Command::Drift(_)
+            | Command::CreateCost(_)
+            | Command::PairWriteCost(_)
+            | Command::MonitorBackends(_),
+        )
+        | None => {}
     }
     if !args.skip_flotilla && !flotilla_bin.is_file() {
         anyhow::bail!(

@@ -17,8 +17,9 @@ use crate::health_plan::{self, Checks, Resolved, Scope};
 pub(super) fn resolve(tx: &mut Tx<'_>, updates: &[HealthUpdate]) -> StoreResult<HashMap<String, Resolved>> {
     let names: Vec<&str> = updates.iter().map(|u| u.model.as_str()).collect();
     let rows = tx.query(
-        "SELECT r.name, r.rm_id, m.family_id FROM registered_models r \
-         LEFT JOIN fleet_members m ON m.rm_id = r.rm_id WHERE r.name = ANY($1::text[])",
+        // A join on the names (a probe of the name index each), whatever the statistics say.
+        "SELECT r.name, r.rm_id, m.family_id FROM unnest($1::text[]) AS n (name) \
+         JOIN registered_models r ON r.name = n.name LEFT JOIN fleet_members m ON m.rm_id = r.rm_id",
         &[&names],
     )?;
     Ok(rows.iter().map(|r| (r.get(0), Resolved { rm_id: r.get(1), family_id: r.get(2) })).collect())
