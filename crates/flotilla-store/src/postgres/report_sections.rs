@@ -4,13 +4,12 @@
 //! (`scoped`), driven by the family's members when a family is given, else
 //! by the registered models; a partition or tag narrows it by an index probe
 //! per model. The champions are read from the aliases with their version's
-//! time and training data as SQLite's `report_champion_rows` defines them,
-//! and serving from the day windows: SQLite keeps both as counters
-//! (migrations 20 and 24) that PostgreSQL does not have yet, so a fleet
-//! report here walks the fleet's champions and a period's day windows
-//! (measured in `docs/benchmarks/postgres.md`). One difference follows: a
-//! period's serving is what its day windows still hold, where SQLite's day
-//! sums outlive the windows that retention prunes.
+//! time and training data as SQLite's `report_champion_rows` defines them:
+//! SQLite keeps them as counters (migration 20) that PostgreSQL does not
+//! have yet, so a fleet report here walks the fleet's champions (measured in
+//! `docs/benchmarks/postgres-monitor.md`). Serving and traffic of the fleet
+//! or a family are read from the per-family day sums (migration 27, as
+//! SQLite's 24), a narrowed scope's from its models' day windows.
 
 use postgres::Row;
 use postgres::types::ToSql;
@@ -102,6 +101,84 @@ fn days(ms: i64) -> f64 {
     ms as f64 / DAY_MS as f64
 }
 
+/// A scope the day sums answer: the fleet or one family, not narrowed.
+fn counted(f: &ReportFilter) -> bool {
+    f.partition.is_none() && f.tag.is_none()
+}
+
+/// The latest `latency_p99` health per family (`-1`: models in no family):
+/// warn and fail counts and the mean value, for the serving sections.
+const LATENCY: &str = "latency AS (
+    SELECT coalesce(m.family_id, -1) AS family_id, count(*) FILTER (WHERE h.status = 'warn') AS warn,
+      count(*) FILTER (WHERE h.status = 'fail') AS fail, avg(h.value) AS p99
+    FROM model_health h LEFT JOIN fleet_members m ON m.rm_id = h.rm_id
+    WHERE h.check_name = 'latency_p99' AND ($1::bigint IS NULL OR m.family_id = $1::bigint)
+    GROUP BY 1)";
+
+/// Serving per family of the fleet or of `family` from the day sums
+/// (migration 27); busiest families first. The columns of [`FamilyServing`] in order.
+fn serving_counted(tx: &mut Tx<'_>, family: Option<&str>, from: i64, to: i64) -> StoreResult<Vec<Row>> {
+    let fid: Option<i64> = match family {
+        None => None,
+        Some(name) => match tx.query_opt("SELECT family_id FROM families WHERE name = $1", &[&name])? {
+            Some(r) => Some(r.get(0)),
+            None => return Ok(Vec::new()),
+        },
+    };
+    tx.query(
+        &format!(
+            "WITH fam AS (SELECT family_id, name FROM families WHERE $1::bigint IS NULL OR family_id = $1::bigint
+                          UNION ALL SELECT -1, '' COLLATE \"C\" WHERE $1::bigint IS NULL),
+                  traffic AS (SELECT d.family_id, max(d.models) AS served, sum(d.requests)::bigint AS requests,
+                                     sum(d.rows)::bigint AS rows, sum(d.errors)::bigint AS errors,
+                                     sum(d.cache_hits)::bigint AS hits, sum(d.cache_misses)::bigint AS misses,
+                                     max(d.model_bytes) AS bytes
+                              FROM fam JOIN report_serving_days d ON d.family_id = fam.family_id
+                              WHERE d.day >= $2 AND d.day < $3 GROUP BY d.family_id),
+                  {LATENCY}
+             SELECT fam.name, t.served, t.requests, t.errors, coalesce(l.warn, 0), coalesce(l.fail, 0), l.p99,
+                    t.rows, t.hits, t.misses, t.bytes
+             FROM traffic t JOIN fam ON fam.family_id = t.family_id
+             LEFT JOIN latency l ON l.family_id = t.family_id
+             ORDER BY t.requests + t.rows DESC, fam.name"
+        ),
+        &[&fid, &from, &to],
+    )
+}
+
+/// Serving per family of a narrowed scope, from its models' day windows.
+fn serving_walked(tx: &mut Tx<'_>, f: &ReportFilter, from: i64, to: i64) -> StoreResult<Vec<Row>> {
+    query(
+        tx,
+        f,
+        &format!(
+            "days AS (
+               SELECT s.family, w.start_ms, count(DISTINCT w.rm_id) AS served, sum(w.requests) AS requests,
+                 sum(w.rows) AS rows, sum({ERRORS}) AS errors, sum(w.cache_hits) AS hits,
+                 sum(w.cache_misses) AS misses, sum(w.model_bytes) AS bytes
+               FROM monitor_windows w JOIN scoped s ON s.rm_id = w.rm_id
+               WHERE w.grain = 2 AND w.start_ms >= $6 AND w.start_ms < $7
+               GROUP BY s.family, w.start_ms),
+             traffic AS (
+               SELECT family, max(served) AS served, sum(requests)::bigint AS requests, sum(rows)::bigint AS rows,
+                 sum(errors)::bigint AS errors, sum(hits)::bigint AS hits, sum(misses)::bigint AS misses,
+                 max(bytes)::bigint AS bytes
+               FROM days GROUP BY family),
+             latency AS (
+               SELECT s.family, count(*) FILTER (WHERE h.status = 'warn') AS warn,
+                 count(*) FILTER (WHERE h.status = 'fail') AS fail, avg(h.value) AS p99
+               FROM model_health h JOIN scoped s ON s.rm_id = h.rm_id
+               WHERE h.check_name = 'latency_p99'
+               GROUP BY s.family)
+             SELECT t.family, t.served, t.requests, t.errors, COALESCE(l.warn, 0), COALESCE(l.fail, 0), l.p99,
+               t.rows, t.hits, t.misses, t.bytes
+             FROM traffic t LEFT JOIN latency l ON l.family = t.family
+             ORDER BY t.requests + t.rows DESC, t.family"
+        ),
+        &[&from, &to],
+    )
+}
+
 impl ReportSectionStore for PgStore {
     fn staleness(&self, f: &ReportFilter, at: i64) -> StoreResult<Vec<FamilyStaleness>> {
         self.read(|tx| {
@@ -179,35 +256,11 @@ impl ReportSectionStore for PgStore {
 
     fn serving(&self, f: &ReportFilter, from: i64, to: i64) -> StoreResult<Vec<FamilyServing>> {
         self.read(|tx| {
-            let rows = query(
-                tx,
-                f,
-                &format!(
-                    "days AS (
-                       SELECT s.family, w.start_ms, count(DISTINCT w.rm_id) AS served, sum(w.requests) AS requests,
-                         sum(w.rows) AS rows, sum({ERRORS}) AS errors, sum(w.cache_hits) AS hits,
-                         sum(w.cache_misses) AS misses, sum(w.model_bytes) AS bytes
-                       FROM monitor_windows w JOIN scoped s ON s.rm_id = w.rm_id
-                       WHERE w.grain = 2 AND w.start_ms >= $6 AND w.start_ms < $7
-                       GROUP BY s.family, w.start_ms),
-                     traffic AS (
-                       SELECT family, max(served) AS served, sum(requests)::bigint AS requests, sum(rows)::bigint AS rows,
-                         sum(errors)::bigint AS errors, sum(hits)::bigint AS hits, sum(misses)::bigint AS misses,
-                         max(bytes)::bigint AS bytes
-                       FROM days GROUP BY family),
-                     latency AS (
-                       SELECT s.family, count(*) FILTER (WHERE h.status = 'warn') AS warn,
-                         count(*) FILTER (WHERE h.status = 'fail') AS fail, avg(h.value) AS p99
-                       FROM model_health h JOIN scoped s ON s.rm_id = h.rm_id
-                       WHERE h.check_name = 'latency_p99'
-                       GROUP BY s.family)
-                     SELECT t.family, t.served, t.requests, t.errors, COALESCE(l.warn, 0), COALESCE(l.fail, 0), l.p99,
-                       t.rows, t.hits, t.misses, t.bytes
-                     FROM traffic t LEFT JOIN latency l ON l.family = t.family
-                     ORDER BY t.requests + t.rows DESC, t.family"
-                ),
-                &[&from, &to],
-            )?;
+            let rows = if counted(f) {
+                serving_counted(tx, f.family.as_deref(), from, to)?
+            } else {
+                serving_walked(tx, f, from, to)?
+            };
             Ok(rows
                 .iter()
                 .map(|r| FamilyServing {
@@ -230,19 +283,32 @@ impl ReportSectionStore for PgStore {
     fn traffic(&self, f: &ReportFilter, from: i64, to: i64, width: i64) -> StoreResult<Vec<TrafficBucket>> {
         let width = width.max(1);
         self.read(|tx| {
-            let rows = query(
-                tx,
-                f,
-                &format!(
-                    "buckets AS (
-                       SELECT $6 + ((w.start_ms - $6) / $8) * $8 AS b, w.requests, w.rows, {ERRORS} AS errors
-                       FROM monitor_windows w JOIN scoped s ON s.rm_id = w.rm_id
-                       WHERE w.grain = 2 AND w.start_ms >= $6 AND w.start_ms < $7)
-                     SELECT b, sum(requests)::bigint, sum(rows)::bigint, sum(errors)::bigint
-                     FROM buckets GROUP BY b ORDER BY b"
-                ),
-                &[&from, &to, &width],
-            )?;
+            let rows = if counted(f) {
+                tx.query(
+                    "WITH fam AS (SELECT family_id FROM families WHERE $4::text IS NULL OR name = $4::text
+                                  UNION ALL SELECT -1 WHERE $4::text IS NULL)
+                     SELECT $1 + ((d.day - $1) / $3) * $3 AS b, sum(d.requests)::bigint, sum(d.rows)::bigint,
+                       sum(d.errors)::bigint
+                     FROM fam JOIN report_serving_days d ON d.family_id = fam.family_id
+                     WHERE d.day >= $1 AND d.day < $2
+                     GROUP BY b ORDER BY b",
+                    &[&from, &to, &width, &f.family],
+                )?
+            } else {
+                query(
+                    tx,
+                    f,
+                    &format!(
+                        "buckets AS (
+                           SELECT $6 + ((w.start_ms - $6) / $8) * $8 AS b, w.requests, w.rows, {ERRORS} AS errors
+                           FROM monitor_windows w JOIN scoped s ON s.rm_id = w.rm_id
+                           WHERE w.grain = 2 AND w.start_ms >= $6 AND w.start_ms < $7)
+                         SELECT b, sum(requests)::bigint, sum(rows)::bigint, sum(errors)::bigint
+                         FROM buckets GROUP BY b ORDER BY b"
+                    ),
+                    &[&from, &to, &width],
+                )?
+            };
             Ok(rows
                 .iter()
                 .map(|r| TrafficBucket { start: r.get(0), requests: r.get(1), rows: r.get(2), errors: r.get(3) })
