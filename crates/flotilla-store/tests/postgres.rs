@@ -586,3 +586,20 @@ fn bulk_latency_sqlite_and_postgresql_side_by_side() {
         println!("{name:<32} {:>6.2} {:>11.2} {:>6.1}", s[i], p[i], p[i] / s[i]);
     }
 }
+
+/// One process at a time holds the jobs lock; it passes on when its holder's connection ends.
+#[test]
+fn the_jobs_lock_is_held_by_one_process_at_a_time() {
+    use flotilla_store::postgres::Leadership;
+    let (guard, _store) = fresh();
+    let url = match &guard.db {
+        Some(db) => guard.server.conninfo(db),
+        None => guard.server.conninfo("postgres"),
+    };
+    let mut first = Leadership::try_take(&url).unwrap().expect("a free lock is taken");
+    assert!(first.holds());
+    assert!(Leadership::try_take(&url).unwrap().is_none(), "a second replica waits");
+    drop(first);
+    let mut second = Leadership::try_take(&url).unwrap().expect("the lock passes on");
+    assert!(second.holds());
+}

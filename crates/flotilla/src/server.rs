@@ -127,9 +127,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
             let _ = flusher_stopped.await;
         }))
     });
-    if let Some(t) = &telemetry {
-        crate::monitor_tasks::spawn(&store, t.config().window_ms);
-    }
+    let window_ms = telemetry.as_ref().map(|t| t.config().window_ms);
     let scheduled = (Arc::clone(&store), Arc::clone(&artifacts));
     let state = AppState { store, artifacts, serving: Some(Arc::new(serving)), auth, telemetry };
     let allowed = match config.allowed_hosts.clone() {
@@ -148,12 +146,23 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    if mode == Mode::Full {
-        let scheme = if limits.tls.is_some() { "https" } else { "http" };
-        let base_url = config.reports.base_url.clone().unwrap_or_else(|| format!("{scheme}://{address}"));
-        let sender = Arc::new(flotilla_http::HyperSender::default());
-        crate::report_schedule::spawn(scheduled.0, scheduled.1, sender, config.reports.clone(), base_url);
-    }
+    // The fleet-wide jobs: here on SQLite; on PostgreSQL in the one replica holding the jobs lock.
+    let scheme = if limits.tls.is_some() { "https" } else { "http" };
+    let base_url = config.reports.base_url.clone().unwrap_or_else(|| format!("{scheme}://{address}"));
+    let (leading, reports) = (config.database_url.clone(), config.reports.clone());
+    tokio::spawn(async move {
+        if let Some(url) = leading {
+            crate::jobs_leader::wait_until_leading(url).await;
+        }
+        let (store, artifacts) = scheduled;
+        if let Some(window_ms) = window_ms {
+            crate::monitor_tasks::spawn(&store, window_ms);
+        }
+        if mode == Mode::Full {
+            let sender = Arc::new(flotilla_http::HyperSender::default());
+            crate::report_schedule::spawn(store, artifacts, sender, reports, base_url);
+        }
+    });
     tracing::info!(
         address = %address,
         scheme = if limits.tls.is_some() { "https" } else { "http" },

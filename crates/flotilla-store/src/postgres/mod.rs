@@ -51,6 +51,8 @@ mod grant_log;
 mod health;
 mod health_write;
 mod insights;
+mod leader;
+pub use leader::Leadership;
 mod lineage;
 mod listener;
 pub use listener::APPLICATION_NAME as LISTENER_APPLICATION_NAME;
