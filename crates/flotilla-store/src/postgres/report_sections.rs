@@ -50,17 +50,21 @@ fn scoped(f: &ReportFilter) -> String {
 
 /// The scope's champions: version, its time, the newest time of its
 /// datasets, and whether any of them is superseded (a newer digest of the
-/// same name exists), as SQLite's view `report_champion_rows`.
-const CHAMPIONS: &str = "champ AS (
-    SELECT s.rm_id, s.name, s.family, a.version, mv.creation_time AS made,
-      (SELECT max(de.creation_time) FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
-        WHERE dv.rm_id = a.rm_id AND dv.version = a.version) AS data_time,
-      EXISTS (SELECT 1 FROM dataset_versions dv JOIN dataset_entities de ON de.ds_id = dv.ds_id
-        WHERE dv.rm_id = a.rm_id AND dv.version = a.version AND EXISTS (
-          SELECT 1 FROM dataset_entities d2 WHERE d2.name = de.name AND (d2.creation_time > de.creation_time
-            OR (d2.creation_time = de.creation_time AND d2.ds_id > de.ds_id)))) AS superseded
+/// same name exists), as SQLite's view `report_champion_rows`. Grouped over
+/// the champions' lineage in one pass (hash joins at a fleet's size) rather
+/// than probed per champion; a dataset is superseded unless it is its name's
+/// newest (by time, then id).
+const CHAMPIONS: &str = "newest AS (
+    SELECT DISTINCT ON (name) ds_id FROM dataset_entities ORDER BY name, creation_time DESC, ds_id DESC),
+  champ AS (
+    SELECT s.rm_id, s.name, s.family, a.version, mv.creation_time AS made, max(de.creation_time) AS data_time,
+      coalesce(bool_or(de.ds_id IS NOT NULL AND n.ds_id IS NULL), FALSE) AS superseded
     FROM scoped s JOIN registered_model_aliases a ON a.rm_id = s.rm_id AND a.alias = 'champion'
-    JOIN model_versions mv ON mv.rm_id = a.rm_id AND mv.version = a.version)";
+    JOIN model_versions mv ON mv.rm_id = a.rm_id AND mv.version = a.version
+    LEFT JOIN dataset_versions dv ON dv.rm_id = a.rm_id AND dv.version = a.version
+    LEFT JOIN dataset_entities de ON de.ds_id = dv.ds_id
+    LEFT JOIN newest n ON n.ds_id = de.ds_id
+    GROUP BY s.rm_id, s.name, s.family, a.version, mv.creation_time)";
 
 /// A day's errors of a window.
 const ERRORS: &str = "(w.errors_client + w.errors_unavailable + w.errors_too_large + w.errors_server)";
