@@ -8,8 +8,9 @@
 //! SQLite keeps them as counters (migration 20) that PostgreSQL does not
 //! have yet, so a fleet report here walks the fleet's champions (measured in
 //! `docs/benchmarks/postgres-monitor.md`). Serving and traffic of the fleet
-//! or a family are read from the per-family day sums (migration 27, as
-//! SQLite's 24), a narrowed scope's from its models' day windows.
+//! or a family are read from the per-family day sums and latency counters
+//! (migrations 27 and 28, as SQLite's 24), a narrowed scope's from its
+//! models' day windows and health.
 
 use postgres::Row;
 use postgres::types::ToSql;
@@ -110,17 +111,9 @@ fn counted(f: &ReportFilter) -> bool {
     f.partition.is_none() && f.tag.is_none()
 }
 
-/// The latest `latency_p99` health per family (`-1`: models in no family):
-/// warn and fail counts and the mean value, for the serving sections.
-const LATENCY: &str = "latency AS (
-    SELECT coalesce(m.family_id, -1) AS family_id, count(*) FILTER (WHERE h.status = 'warn') AS warn,
-      count(*) FILTER (WHERE h.status = 'fail') AS fail, avg(h.value) AS p99
-    FROM model_health h LEFT JOIN fleet_members m ON m.rm_id = h.rm_id
-    WHERE h.check_name = 'latency_p99' AND ($1::bigint IS NULL OR m.family_id = $1::bigint)
-    GROUP BY 1)";
-
 /// Serving per family of the fleet or of `family` from the day sums
-/// (migration 27); busiest families first. The columns of [`FamilyServing`] in order.
+/// (migration 27) and the latency counters (migration 28); busiest families
+/// first. The columns of [`FamilyServing`] in order.
 fn serving_counted(tx: &mut Tx<'_>, family: Option<&str>, from: i64, to: i64) -> StoreResult<Vec<Row>> {
     let fid: Option<i64> = match family {
         None => None,
@@ -130,22 +123,20 @@ fn serving_counted(tx: &mut Tx<'_>, family: Option<&str>, from: i64, to: i64) ->
         },
     };
     tx.query(
-        &format!(
-            "WITH fam AS (SELECT family_id, name FROM families WHERE $1::bigint IS NULL OR family_id = $1::bigint
+        "WITH fam AS (SELECT family_id, name FROM families WHERE $1::bigint IS NULL OR family_id = $1::bigint
                           UNION ALL SELECT -1, '' COLLATE \"C\" WHERE $1::bigint IS NULL),
                   traffic AS (SELECT d.family_id, max(d.models) AS served, sum(d.requests)::bigint AS requests,
                                      sum(d.rows)::bigint AS rows, sum(d.errors)::bigint AS errors,
                                      sum(d.cache_hits)::bigint AS hits, sum(d.cache_misses)::bigint AS misses,
                                      max(d.model_bytes) AS bytes
                               FROM fam JOIN report_serving_days d ON d.family_id = fam.family_id
-                              WHERE d.day >= $2 AND d.day < $3 GROUP BY d.family_id),
-                  {LATENCY}
-             SELECT fam.name, t.served, t.requests, t.errors, coalesce(l.warn, 0), coalesce(l.fail, 0), l.p99,
+                              WHERE d.day >= $2 AND d.day < $3 GROUP BY d.family_id)
+             SELECT fam.name, t.served, t.requests, t.errors, coalesce(l.warn, 0), coalesce(l.fail, 0),
+                    l.total / nullif(l.valued, 0),
                     t.rows, t.hits, t.misses, t.bytes
              FROM traffic t JOIN fam ON fam.family_id = t.family_id
-             LEFT JOIN latency l ON l.family_id = t.family_id
-             ORDER BY t.requests + t.rows DESC, fam.name"
-        ),
+             LEFT JOIN report_latency l ON l.family_id = t.family_id
+             ORDER BY t.requests + t.rows DESC, fam.name",
         &[&fid, &from, &to],
     )
 }
