@@ -7,7 +7,8 @@
 //! (the data API's lineage queries on a generated fleet of 10⁶ models) and `drift`
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
 //! infer with serving telemetry on and off), `group-commit` (concurrent writers with and without
-//! group commit), `ingest` (200 clients' log-batches against flotilla and MLflow).
+//! group commit), `ingest` (200 clients' log-batches against flotilla and MLflow), `monitor-backends`
+//! (the monitor and report reads on PostgreSQL against SQLite; no server).
 
 mod daily_drift;
 mod drift;
@@ -17,6 +18,7 @@ mod health;
 mod http;
 mod ingest;
 mod lineage;
+mod monitor_backends;
 mod overhead;
 mod overhead_store;
 mod pair_write_cost;
@@ -95,6 +97,8 @@ enum Command {
     CreateCost(overhead_store::CreateCostArgs),
     /// What the metric-pair triggers add to a log-batch on a registered, aliased version (no server).
     PairWriteCost(pair_write_cost::PairWriteCostArgs),
+    /// The monitor and report reads on PostgreSQL against SQLite, same data, one run (no server).
+    MonitorBackends(monitor_backends::MonitorBackendsArgs),
     /// flotilla-profile against whylogs 1.6.4 on the same million-row frame (no server).
     Profile(profile::ProfileArgs),
     /// Lineage queries of the data API on a generated fleet (10⁶ models by default).
@@ -221,6 +225,9 @@ fn main() -> Result<()> {
     if let Some(Command::PairWriteCost(a)) = &args.command {
         return pair_write_cost::run(a);
     }
+    if let Some(Command::MonitorBackends(a)) = &args.command {
+        return monitor_backends::run(a);
+    }
     let flotilla_bin = resolve(&root, &args.flotilla_bin);
     if args.command.is_some() && !flotilla_bin.is_file() {
         anyhow::bail!("no flotilla binary at {} (build it or pass --flotilla-bin)", flotilla_bin.display());
@@ -240,7 +247,8 @@ fn main() -> Result<()> {
             | Command::Drift(_)
             | Command::CreateCost(_)
             | Command::PairWriteCost(_)
-            | Command::Ingest(_),
+            | Command::Ingest(_)
+            | Command::MonitorBackends(_),
         )
         | None => {}
     }

@@ -158,3 +158,47 @@ pub trait AlertStore: Send + Sync {
     /// Delivery attempts, newest first.
     fn deliveries(&self, query: &DeliveryQuery) -> StoreResult<Page<Delivery>>;
 }
+
+/// The `(scope_kind, scope)` columns a rule's scope is stored as (both backends).
+pub(crate) fn scope_columns(scope: &RuleScope) -> (&'static str, String) {
+    let text = match scope {
+        RuleScope::Fleet => String::new(),
+        RuleScope::Family(f) | RuleScope::Model(f) => f.clone(),
+        RuleScope::Partition { family, key, value } => format!("{family}/{key}={value}"),
+    };
+    (scope.kind(), text)
+}
+
+/// The scope stored as `(kind, scope)`.
+pub(crate) fn scope_of(kind: &str, scope: &str) -> Option<RuleScope> {
+    Some(match kind {
+        "fleet" => RuleScope::Fleet,
+        "family" => RuleScope::Family(scope.to_string()),
+        "model" => RuleScope::Model(scope.to_string()),
+        "partition" => {
+            let (family, kv) = scope.split_once('/')?;
+            let (key, value) = kv.split_once('=')?;
+            RuleScope::Partition { family: family.into(), key: key.into(), value: value.into() }
+        }
+        _ => return None,
+    })
+}
+
+/// A rule's state for one model after a window: the streak of matching
+/// windows, whether it fires, and the event the window makes. A rule fires
+/// when the streak reaches its window count and resolves at the first
+/// window that no longer matches.
+pub(crate) fn step(matches: bool, streak: i64, firing: bool, windows: i64) -> (i64, bool, Option<EventKind>) {
+    match (matches, firing) {
+        (true, true) => (streak + 1, true, None),
+        (true, false) if streak + 1 >= windows => (streak + 1, true, Some(EventKind::Firing)),
+        (true, false) => (streak + 1, false, None),
+        (false, true) => (0, false, Some(EventKind::Resolved)),
+        (false, false) => (0, false, None),
+    }
+}
+
+/// The key an event is deduplicated by: rule, model, window, kind.
+pub(crate) fn dedup_key(rule: i64, model: &str, window_end: i64, kind: EventKind) -> String {
+    format!("{rule}:{model}:{window_end}:{}", kind.as_str())
+}

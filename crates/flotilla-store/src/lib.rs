@@ -20,6 +20,7 @@ pub mod fleet;
 mod fleet_checks;
 pub mod gc;
 pub mod health;
+mod health_plan;
 pub mod insights;
 pub mod lineage;
 pub mod monitor;

@@ -1,10 +1,10 @@
-//! Runs the store behaviour suite's cases of the areas ported so far against
-//! the PostgreSQL backend, on a real PostgreSQL server: the test command's
+//! Runs the whole store behaviour suite against the PostgreSQL backend, on
+//! a real PostgreSQL server: the test command's
 //! (`FLOTILLA_TEST_POSTGRES`), else a cluster this test starts
 //! (`flotilla_testkit::postgres`). Each test gets a fresh database, copied
 //! from a migrated template when the server is shared.
 
-#[allow(dead_code, unused_macros, unused_imports)] // the cases of areas not yet ported on PostgreSQL
+#[allow(dead_code)] // the plan cases only `tests/sqlite.rs` runs (they pick SQLite's search plans)
 mod suite;
 
 use flotilla_store::PgStore;
@@ -56,57 +56,7 @@ fn fresh() -> (Guard, PgStore) {
     }
 }
 
-macro_rules! case {
-    ($module:ident :: $name:ident) => {
-        #[test]
-        fn $name() {
-            let (_guard, store) = fresh();
-            suite::$module::$name(&store);
-        }
-    };
-}
-
-case!(tracking::experiments_lifecycle);
-case!(tracking::experiment_search_filters_and_pages);
-case!(tracking::runs_params_metrics_tags);
-case!(tracking::param_values_cannot_change);
-case!(tracking::failed_batch_writes_nothing);
-case!(tracking::latest_metric_and_history_pages);
-case!(tracking::nan_and_infinity_round_trip);
-case!(tracking::search_runs_filters_orders_pages);
-case!(tracking::dataset_inputs);
-case!(tracking::logged_models);
-case!(registry::registered_model_lifecycle);
-case!(registry::versions_aliases_stages);
-case!(registry::version_numbers_are_never_reused);
-case!(registry::search_registered_models_prompt_clause_and_paging);
-case!(registry::search_registered_models_name_patterns);
-case!(registry::search_registered_models_name_patterns_after_changes);
-case!(registry::registered_model_pages_carry_latest_versions_and_their_aliases);
-case!(registry::search_model_versions);
-case!(registry::invalid_inputs_are_client_errors);
-case!(auth::users_lifecycle_and_last_admin);
-case!(auth::grant_log_follows_every_grant_change);
-case!(auth::writes_hand_over_the_grant_log_entries_they_committed);
-case!(auth::tokens_are_revocable_and_go_with_their_user);
-case!(tracking::deleted_runs_refuse_writes);
-case!(fleet::partitions_fall_back_to_parents_and_default);
-case!(fleet::fleet_search_filters_sorts_and_pages);
-case!(fleet::fleet_facets_count_what_matches);
-case!(fleet::bounded_facets_stop_at_their_time);
-case!(fleet::bulk_changes_apply_whole_or_not_at_all);
-case!(fleet::promotion_dry_run_apply_and_rollback);
-case!(fleet::promotion_within_a_partition);
-case!(fleet::version_metrics_follow_their_run);
-case!(fleet_versions::version_search_filters_sorts_and_pages);
-case!(plans::every_filter_with_every_sort);
-case!(plans::visibility_with_every_filter_and_sort);
-case!(insights::insights_are_bounded_reads);
-case!(lineage::datasets_and_lineage_both_ways);
-case!(lineage::lineage_pages_walk_to_the_end);
-case!(monitor::windows_roll_up_prune_and_page);
-case!(monitor::predictions_are_capped_and_claimed);
-case!(baselines::baselines_and_drift_settings_round_trip);
+suite::behaviour_suite!(fresh);
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {
@@ -120,9 +70,6 @@ fn migrations_apply_once_and_record_the_schema_version() {
     // Connecting again (a second replica) applies nothing and sees the same version.
     let again = PgStore::connect(&url).unwrap();
     assert_eq!(again.schema_version().unwrap(), version);
-    // An area not yet ported answers an error, not a panic.
-    let err = flotilla_store::ReportStore::alias_moves(&store, 0, 1, None, 10).unwrap_err();
-    assert!(err.to_string().contains("not yet available on PostgreSQL"), "{err}");
 }
 
 /// Sessions end with a logout, a new password (a trigger) and their user;
@@ -638,4 +585,21 @@ fn bulk_latency_sqlite_and_postgresql_side_by_side() {
     for (name, i) in rows {
         println!("{name:<32} {:>6.2} {:>11.2} {:>6.1}", s[i], p[i], p[i] / s[i]);
     }
+}
+
+/// One process at a time holds the jobs lock; it passes on when its holder's connection ends.
+#[test]
+fn the_jobs_lock_is_held_by_one_process_at_a_time() {
+    use flotilla_store::postgres::Leadership;
+    let (guard, _store) = fresh();
+    let url = match &guard.db {
+        Some(db) => guard.server.conninfo(db),
+        None => guard.server.conninfo("postgres"),
+    };
+    let mut first = Leadership::try_take(&url).unwrap().expect("a free lock is taken");
+    assert!(first.holds());
+    assert!(Leadership::try_take(&url).unwrap().is_none(), "a second replica waits");
+    drop(first);
+    let mut second = Leadership::try_take(&url).unwrap().expect("the lock passes on");
+    assert!(second.holds());
 }

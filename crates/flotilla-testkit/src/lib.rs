@@ -9,11 +9,13 @@
 //! kill -9 trials, run short by the integration tests and in full by `flotilla-bench`;
 //! `Client` is their HTTP/1.1 client, one keep-alive connection that reports every failure.
 //!
-//! `TempS3` is moto's S3 server with a bucket, for the S3 artifact store's tests.
+//! `TempS3` is moto's S3 server with a bucket, for the S3 artifact store's tests. `Backend`
+//! runs a test server on SQLite or PostgreSQL, so one test body runs on both.
 //!
 //! A dev-dependency only: no production crate depends on this one
 //! (`scripts/check-invariants.sh`).
 
+mod backend;
 mod client;
 pub mod crash;
 pub mod fixtures;
@@ -31,6 +33,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+pub use backend::Backend;
 pub use client::{Answer, Client, basic, encode_query};
 pub use process::{Launch, Port, Process, free_port};
 pub use reply::Reply;

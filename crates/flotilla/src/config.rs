@@ -20,8 +20,7 @@ pub struct ServerArgs {
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
     pub data_dir: PathBuf,
     /// The metadata store on PostgreSQL instead of the embedded SQLite file:
-    /// `postgresql://user@host:port/db` or libpq's `key=value` form. Being
-    /// ported: needs --monitor off (telemetry, health and alerts are not yet there).
+    /// `postgresql://user@host:port/db` or libpq's `key=value` form.
     #[arg(long = "database", env = "FLOTILLA_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Address to listen on. Use 0.0.0.0 to accept connections from other hosts

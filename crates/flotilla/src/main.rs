@@ -13,6 +13,7 @@ mod db;
 mod exit_code;
 mod fleet;
 mod gc;
+mod jobs_leader;
 mod monitor;
 mod monitor_tasks;
 mod report;

@@ -2,7 +2,8 @@
 //! family, a partition or a tag, over a period against a comparison
 //! period, written as one self-contained HTML file (`--out`) and, with
 //! `--csv DIR` / `--parquet DIR`, one file per section table. On a data
-//! directory the report is computed here (as the local admin); with
+//! directory (or a PostgreSQL database, `--database`) the report is
+//! computed here (as the local admin); with
 //! `--server URL` it is fetched from `GET /api/reports/v1/report` as JSON
 //! (as the caller sees it) and rendered by the same code.
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use flotilla_app::report::{Report, export, report_query};
-use flotilla_store::{SqliteStore, Visible};
+use flotilla_store::{PgStore, SqliteStore, Visible};
 use hyper::Method;
 
 use crate::fleet::remote;
@@ -21,6 +22,9 @@ pub struct ReportArgs {
     /// The data directory whose store to use (as `flotilla server --data-dir`).
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
     pub data_dir: PathBuf,
+    /// The PostgreSQL database to read instead (as `flotilla server --database`).
+    #[arg(long = "database", env = "FLOTILLA_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Ask this running server instead, with the credentials of `flotilla fleet --server`.
     #[arg(long, env = "FLOTILLA_SERVER")]
     pub server: Option<String>,
@@ -97,14 +101,22 @@ fn compute(args: &ReportArgs) -> anyhow::Result<Report> {
     }
     let now = flotilla_app::monitor::alerts_delivery::now_ms();
     let req = report_query(&query, now).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let db = crate::config::database_path(&args.data_dir);
-    anyhow::ensure!(db.exists(), "no store at {} (give --data-dir or --server)", db.display());
-    let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-    // A report scans much of the store once: read it through the page cache
-    // instead of mapping it, so the process's memory stays small at 10⁶ models.
-    store.limit_reader_mmap(args.mmap).context("limiting the store's memory map")?;
-    flotilla_app::report::build(&store, &req, Visible::everything(), now)
-        .map_err(|e| anyhow::anyhow!("{}", flotilla_app::error::from_store(e).message))
+    let built = match args.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(url) => {
+            let store = PgStore::connect(url).context("connecting to the PostgreSQL database (--database)")?;
+            flotilla_app::report::build(&store, &req, Visible::everything(), now)
+        }
+        None => {
+            let db = crate::config::database_path(&args.data_dir);
+            anyhow::ensure!(db.exists(), "no store at {} (give --data-dir, --database or --server)", db.display());
+            let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+            // A report scans much of the store once: read it through the page cache
+            // instead of mapping it, so the process's memory stays small at 10⁶ models.
+            store.limit_reader_mmap(args.mmap).context("limiting the store's memory map")?;
+            flotilla_app::report::build(&store, &req, Visible::everything(), now)
+        }
+    };
+    built.map_err(|e| anyhow::anyhow!("{}", flotilla_app::error::from_store(e).message))
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {

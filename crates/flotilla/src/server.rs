@@ -87,14 +87,6 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
-            // Telemetry, health and alerts are not yet ported to PostgreSQL
-            // (`flotilla_store::postgres`); a server that needs them at start refuses.
-            if config.telemetry.is_some() {
-                anyhow::bail!(
-                    "--database (PostgreSQL) cannot yet run with --monitor on: serving telemetry, fleet health and \
-                     alerts are not yet available on PostgreSQL; run with --monitor off, or on SQLite"
-                );
-            }
             tracing::info!("metadata store: PostgreSQL");
             // The synchronous client runs a small runtime of its own: connect off the async workers.
             let url = url.clone();
@@ -112,7 +104,8 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
         }
     };
     let artifacts = crate::artifact_store::open(&config.artifacts).await?;
-    crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports)?;
+    // A store call, off the async worker (PostgreSQL's client blocks on a runtime of its own).
+    tokio::task::block_in_place(|| crate::report_schedule::keep_flag_rules(store.as_ref(), &config.reports))?;
     let auth = match &config.auth {
         AuthConfig::None => {
             tracing::warn!("authentication is off (--auth none): anyone who can reach this server may change anything");
@@ -136,9 +129,7 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
             let _ = flusher_stopped.await;
         }))
     });
-    if let Some(t) = &telemetry {
-        crate::monitor_tasks::spawn(&store, t.config().window_ms);
-    }
+    let window_ms = telemetry.as_ref().map(|t| t.config().window_ms);
     let scheduled = (Arc::clone(&store), Arc::clone(&artifacts));
     let state = AppState { store, artifacts, serving: Some(Arc::new(serving)), auth, telemetry };
     let allowed = match config.allowed_hosts.clone() {
@@ -175,15 +166,23 @@ async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    // Scheduled reports are not yet ported to PostgreSQL: there every look for due rules would
-    // fail, logged as an error each tick, so the scheduler runs on SQLite only (a `--report`
-    // rule is refused at start on PostgreSQL, by `keep_flag_rules`).
-    if mode == Mode::Full && config.database_url.is_none() {
-        let scheme = if limits.tls.is_some() { "https" } else { "http" };
-        let base_url = config.reports.base_url.clone().unwrap_or_else(|| format!("{scheme}://{address}"));
-        let sender = Arc::new(flotilla_http::HyperSender::default());
-        crate::report_schedule::spawn(scheduled.0, scheduled.1, sender, config.reports.clone(), base_url);
-    }
+    // The fleet-wide jobs: here on SQLite; on PostgreSQL in the one replica holding the jobs lock.
+    let scheme = if limits.tls.is_some() { "https" } else { "http" };
+    let base_url = config.reports.base_url.clone().unwrap_or_else(|| format!("{scheme}://{address}"));
+    let (leading, reports) = (config.database_url.clone(), config.reports.clone());
+    tokio::spawn(async move {
+        if let Some(url) = leading {
+            crate::jobs_leader::wait_until_leading(url).await;
+        }
+        let (store, artifacts) = scheduled;
+        if let Some(window_ms) = window_ms {
+            crate::monitor_tasks::spawn(&store, window_ms);
+        }
+        if mode == Mode::Full {
+            let sender = Arc::new(flotilla_http::HyperSender::default());
+            crate::report_schedule::spawn(store, artifacts, sender, reports, base_url);
+        }
+    });
     tracing::info!(
         address = %address,
         scheme = if limits.tls.is_some() { "https" } else { "http" },

@@ -3,7 +3,7 @@
 //! list only what the caller reads (a rule on a model the user may not read
 //! is not shown; one on a readable model is).
 
-use flotilla_testkit::{Requester as Client, TestServer, options};
+use flotilla_testkit::{Backend, Requester as Client, TestServer, options};
 use serde_json::json;
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -14,13 +14,16 @@ fn rule(name: &str, model: &str) -> serde_json::Value {
             "webhook_url": "http://127.0.0.1:9/hook", "secret": "s3cret" })
 }
 
-#[test]
-fn pages_show_only_what_the_caller_reads() {
+flotilla_testkit::on_each_backend!(pages_show_only_what_the_caller_reads);
+
+fn pages_show_only_what_the_caller_reads(backend: &Backend) {
     let server = TestServer::start(
-        options!()
-            .env("FLOTILLA_AUTH", "basic")
-            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS"),
+        backend.options(
+            options!()
+                .env("FLOTILLA_AUTH", "basic")
+                .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS"),
+        ),
     );
     let a = Client::basic(&server, "admin", ADMIN_PASSWORD);
     for name in ["seen", "hidden"] {

@@ -10,21 +10,23 @@ use std::time::{Duration, Instant};
 use flotilla_store::SqliteStore;
 use flotilla_store::monitor::{Grain, MonitorStore, WindowQuery};
 use flotilla_testkit::fixtures::{LIGHTGBM_MODEL, MLMODEL};
-use flotilla_testkit::{Requester as Client, TestServer, options};
+use flotilla_testkit::{Backend, Requester as Client, TestServer, options};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
 const PASSWORD: &str = "user-password-12";
 
-fn server(monitor: &str) -> TestServer {
+fn server(backend: &Backend, monitor: &str) -> TestServer {
     TestServer::start(
-        options!()
-            .env("FLOTILLA_AUTH", "basic")
-            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS")
-            .env("FLOTILLA_MONITOR", monitor)
-            .arg("--monitor-window")
-            .arg("1s"),
+        backend.options(
+            options!()
+                .env("FLOTILLA_AUTH", "basic")
+                .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS")
+                .env("FLOTILLA_MONITOR", monitor)
+                .arg("--monitor-window")
+                .arg("1s"),
+        ),
     )
 }
 
@@ -69,9 +71,10 @@ fn total(windows: &[Value], key: &str) -> u64 {
     windows.iter().map(|w| w[key].as_u64().unwrap()).sum()
 }
 
-#[test]
-fn v2_traffic_lands_in_windows_rolls_up_and_answers_stats() {
-    let server = server("on");
+flotilla_testkit::on_each_backend!(v2_traffic_lands_in_windows_rolls_up_and_answers_stats);
+
+fn v2_traffic_lands_in_windows_rolls_up_and_answers_stats(backend: &Backend) {
+    let server = server(backend, "on");
     let a = admin(&server);
     register(&server, &a, "demand");
     a.ok("POST", "/api/2.0/mlflow/users/create", Some(json!({ "username": "rita", "password": PASSWORD })));
@@ -175,7 +178,7 @@ fn the_open_window_is_flushed_at_shutdown() {
 
 #[test]
 fn monitor_off_records_nothing() {
-    let server = server("off");
+    let server = server(&Backend::sqlite(), "off");
     let a = admin(&server);
     register(&server, &a, "quiet");
     a.ok("POST", "/v2/models/quiet/infer", Some(rows(&[[0.9, 0.0]])));
@@ -280,9 +283,10 @@ fn a_column_signature_names_the_features() {
     assert_eq!(names, ["price", "qty", "predict"]);
 }
 
-#[test]
-fn cache_hits_misses_and_model_memory_reach_windows_and_the_report() {
-    let server = server("on");
+flotilla_testkit::on_each_backend!(cache_hits_misses_and_model_memory_reach_windows_and_the_report);
+
+fn cache_hits_misses_and_model_memory_reach_windows_and_the_report(backend: &Backend) {
+    let server = server(backend, "on");
     let a = admin(&server);
     register(&server, &a, "demand");
     register(&server, &a, "supply");

@@ -1,10 +1,8 @@
 //! `flotilla server --database` on a real PostgreSQL server (the test
 //! command's, else a cluster this test starts): the tracking and registry
 //! calls an MLflow client makes, with `--auth basic` on, answered from
-//! PostgreSQL; and the refusal to start while the areas `--monitor on` needs
-//! are not yet ported.
-
-use std::time::{Duration, Instant};
+//! PostgreSQL. (Monitoring on PostgreSQL: the monitor and report tests run
+//! on both backends, `flotilla_testkit::Backend`.)
 
 use base64::Engine;
 use flotilla_testkit::postgres::Postgres;
@@ -82,38 +80,7 @@ fn tracking_and_registry_calls_are_answered_from_postgresql() {
     );
     let by_alias = ok(&server, "GET", &format!("{api}/registered-models/alias?name=m&alias=champion"), &Value::Null);
     assert_eq!(by_alias["model_version"]["version"], "1", "{by_alias}");
-    // Areas not yet ported stay quiet: no background task logs a failed store call.
+    // No background task logs a failed store call.
     let log = server.log_text();
     assert!(!log.contains(" ERROR "), "{log}");
-}
-
-#[test]
-fn a_server_needing_unported_areas_refuses_to_start() {
-    let pg = Postgres::for_tests().expect("a PostgreSQL server");
-    let url = pg.create_database().expect("a database");
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(["server", "--port", "0", "--data-dir"])
-        .arg(dir.path())
-        .env("FLOTILLA_DATABASE_URL", &url)
-        .env("FLOTILLA_MONITOR", "on")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            child.kill().unwrap();
-            panic!("the server started on PostgreSQL with --monitor on");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success());
-    assert!(stderr.contains("not yet available on PostgreSQL"), "{stderr}");
 }

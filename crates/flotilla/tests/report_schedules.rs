@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flotilla_testkit::{Requester as Client, TestServer, options};
+use flotilla_testkit::{Backend, Requester as Client, TestServer, options};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
@@ -81,19 +81,22 @@ fn signed(headers: &[(String, String)], body: &str) -> bool {
     hex == v1
 }
 
-#[test]
-fn a_scheduled_report_is_stored_listed_and_its_link_sent() {
+flotilla_testkit::on_each_backend!(a_scheduled_report_is_stored_listed_and_its_link_sent);
+
+fn a_scheduled_report_is_stored_listed_and_its_link_sent(backend: &Backend) {
     let (hook, got) = receiver();
     let server = TestServer::start(
-        options!()
-            .env("FLOTILLA_AUTH", "basic")
-            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS")
-            .env("FLOTILLA_REPORT_WEBHOOK_SECRET", SECRET)
-            .arg("--report")
-            .arg(format!("daily: family=demand webhook={hook}/reports"))
-            .arg("--report-every")
-            .arg("1s"),
+        backend.options(
+            options!()
+                .env("FLOTILLA_AUTH", "basic")
+                .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS")
+                .env("FLOTILLA_REPORT_WEBHOOK_SECRET", SECRET)
+                .arg("--report")
+                .arg(format!("daily: family=demand webhook={hook}/reports"))
+                .arg("--report-every")
+                .arg("1s"),
+        ),
     );
     let a = Client::basic(&server, "admin", ADMIN_PASSWORD);
     a.ok("POST", "/api/fleet/v1/families", Some(json!({ "name": "demand", "levels": ["store"] })));

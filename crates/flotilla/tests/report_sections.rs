@@ -7,17 +7,24 @@
 //! same scope (telemetry windows, stale lineage, facets); a user who does
 //! not read the whole scope is told the sections are not shown.
 
-use flotilla_store::HealthStore;
-use flotilla_store::SqliteStore;
 use flotilla_store::health::{Check, CheckResult, HealthUpdate, Status};
+use flotilla_store::{PgStore, SqliteStore, Store};
 use flotilla_testkit::report::rows as table;
-use flotilla_testkit::{Requester as Client, TestServer, options};
+use flotilla_testkit::{Backend, Requester as Client, TestServer, options};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
 const PASSWORD: &str = "user-password-12";
 const STORES: usize = 4;
 const HOUR: i64 = 3_600_000;
+
+/// The server's store, opened beside it.
+fn store_of(backend: &Backend, server: &TestServer) -> Box<dyn Store> {
+    match backend.database_url() {
+        Some(url) => Box::new(PgStore::connect(url).unwrap()),
+        None => Box::new(SqliteStore::open(&server.data_dir().join("flotilla.db")).unwrap()),
+    }
+}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
@@ -58,20 +65,23 @@ fn post_predictions(a: &Client<'_>, model: &str, n: usize) {
     a.post_ok(&path, "application/x-ndjson", body.as_bytes());
 }
 
-#[test]
-fn new_sections_match_the_api() {
+flotilla_testkit::on_each_backend!(new_sections_match_the_api);
+
+fn new_sections_match_the_api(backend: &Backend) {
     let server = TestServer::start(
-        options!()
-            .env("FLOTILLA_AUTH", "basic")
-            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS"),
+        backend.options(
+            options!()
+                .env("FLOTILLA_AUTH", "basic")
+                .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS"),
+        ),
     );
     let a = Client::basic(&server, "admin", ADMIN_PASSWORD);
     fleet(&a);
     post_predictions(&a, "demand.store=s00", 5);
     post_predictions(&a, "demand.store=s01", 3);
     // Health as the job leaves it: store 2 fails data drift; an hourly snapshot.
-    let store = SqliteStore::open(&server.data_dir().join("flotilla.db")).unwrap();
+    let store = store_of(backend, &server);
     let fail = |check| CheckResult { check, status: Status::Fail, value: Some(0.75) };
     let update = HealthUpdate { model: "demand.store=s02".into(), checks: vec![fail(Check::DataDrift)] };
     store.record_health(&[update], now_ms()).unwrap();

@@ -10,7 +10,7 @@
 use std::process::{Command, Output};
 
 use flotilla_testkit::report::rows as table;
-use flotilla_testkit::{Requester as Client, TestServer, options};
+use flotilla_testkit::{Backend, Requester as Client, TestServer, options};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -61,13 +61,16 @@ fn family_models(report: &Value) -> Vec<(String, i64)> {
         .collect()
 }
 
-#[test]
-fn report_totals_match_the_fleet_api_and_bad_input_is_refused() {
+flotilla_testkit::on_each_backend!(report_totals_match_the_fleet_api_and_bad_input_is_refused);
+
+fn report_totals_match_the_fleet_api_and_bad_input_is_refused(backend: &Backend) {
     let server = TestServer::start(
-        options!()
-            .env("FLOTILLA_AUTH", "basic")
-            .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS"),
+        backend.options(
+            options!()
+                .env("FLOTILLA_AUTH", "basic")
+                .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("FLOTILLA_DEFAULT_PERMISSION", "NO_PERMISSIONS"),
+        ),
     );
     fleet(&server);
     let a = admin(&server);
@@ -160,11 +163,13 @@ fn report_totals_match_the_fleet_api_and_bad_input_is_refused() {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
         cmd.arg("report").args(["--last", "7d", "--out"]).arg(&html).arg("--csv").arg(dir.join("csv"));
         cmd.arg("--parquet").arg(dir.join("parquet"));
-        cmd.env_remove("FLOTILLA_SERVER").env_remove("FLOTILLA_DATA_DIR");
+        cmd.env_remove("FLOTILLA_SERVER").env_remove("FLOTILLA_DATA_DIR").env_remove("FLOTILLA_DATABASE_URL");
         std::fs::create_dir_all(&dir).unwrap();
         if through {
             cmd.args(["--server", &format!("http://{}", server.host())]);
             cmd.env("MLFLOW_TRACKING_USERNAME", "admin").env("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD);
+        } else if let Some(url) = backend.database_url() {
+            cmd.arg("--database").arg(url);
         } else {
             cmd.arg("--data-dir").arg(server.data_dir());
         }
@@ -177,13 +182,13 @@ fn report_totals_match_the_fleet_api_and_bad_input_is_refused() {
         assert!(dir.join("parquet/quality.parquet").metadata().unwrap().len() > 100);
     }
     // The CLI's bad input: a clear message and a failure.
-    let o = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(["report", "--family", "nope", "--data-dir"])
-        .arg(server.data_dir())
-        .arg("--out")
-        .arg(out.path().join("x.html"))
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    cmd.args(["report", "--family", "nope"]);
+    match backend.database_url() {
+        Some(url) => cmd.arg("--database").arg(url),
+        None => cmd.arg("--data-dir").arg(server.data_dir()),
+    };
+    let o = cmd.arg("--out").arg(out.path().join("x.html")).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope"));
     assert!(!out.path().join("x.html").exists());

@@ -1,51 +1,274 @@
-//! Alerts on PostgreSQL: not yet ported (see `sqlite/alerts.rs`).
+//! Alert rules, events and delivery attempts on PostgreSQL (migration 16;
+//! as `sqlite/alerts.rs`). Events are made by `record_health`
+//! (`alert_eval.rs`); the delivery task claims due events and records
+//! each attempt here.
 
-#![allow(unused_imports)]
+use flotilla_core::Error;
+use flotilla_core::model::Page;
+use postgres::Row;
 
-use super::{PgStore, unported};
-use crate::PageRequest;
-use crate::alerts::*;
+use super::sql::{Value, numbered, params};
+use super::{PgStore, Tx, families, registry};
+use crate::alerts::{
+    AlertStore, Attempt, Delivery, DeliveryQuery, DueEvent, MAX_RULES, NewRule, Outcome, Rule, RuleScope,
+    scope_columns, scope_of,
+};
+use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::health::{Check, Status};
-use flotilla_core::VersionNumber;
-use flotilla_core::model::Page;
+use crate::sqlite::now_ms;
 
-const AREA: &str = "Alerts";
+const RULE_COLUMNS: &str =
+    "rule_id, name, scope_kind, scope, check_name, status, windows, webhook_url, secret, enabled, created, created_by";
 
-impl crate::alerts::AlertStore for PgStore {
-    fn create_rule(&self, _rule: &NewRule, _created_by: &str) -> StoreResult<Rule> {
-        Err(unported(AREA))
+/// A stored rule; `None` for one whose scope, check or status this build does not know.
+fn rule_row(r: &Row) -> Option<Rule> {
+    Some(Rule {
+        id: r.get(0),
+        rule: NewRule {
+            name: r.get(1),
+            scope: scope_of(r.get(2), r.get(3))?,
+            check: Check::parse(r.get(4))?,
+            status: Status::parse(r.get(5))?,
+            windows: r.get(6),
+            webhook_url: r.get(7),
+            secret: r.get(8),
+            enabled: r.get(9),
+        },
+        created: r.get(10),
+        created_by: r.get(11),
+    })
+}
+
+fn no_rule(id: i64) -> Error {
+    Error::not_found(format!("Alert rule {id} not found"))
+}
+
+fn get(tx: &mut Tx<'_>, id: i64) -> StoreResult<Rule> {
+    tx.query_opt(&format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE rule_id = $1"), &[&id])?
+        .as_ref()
+        .and_then(rule_row)
+        .ok_or_else(|| no_rule(id).into())
+}
+
+/// The scope must name things that exist.
+fn check_scope(tx: &mut Tx<'_>, scope: &RuleScope) -> StoreResult<()> {
+    match scope {
+        RuleScope::Fleet => Ok(()),
+        RuleScope::Family(f) | RuleScope::Partition { family: f, .. } => families::family(tx, f).map(|_| ()),
+        RuleScope::Model(m) => registry::rm_id(tx, m).map(|_| ()),
+    }
+}
+
+fn due_event(r: &Row) -> DueEvent {
+    DueEvent {
+        event_id: r.get(0),
+        rule_id: r.get(1),
+        rule_name: r.get(2),
+        model: r.get(3),
+        check: r.get(4),
+        kind: r.get(5),
+        status: r.get(6),
+        value: r.get(7),
+        window_end: r.get(8),
+        dedup_key: r.get(9),
+        attempts: r.get(10),
+        url: r.get(11),
+        secret: r.get(12),
+    }
+}
+
+fn delivery(r: &Row) -> Delivery {
+    Delivery {
+        id: r.get(0),
+        event_id: r.get(1),
+        rule_id: r.get(2),
+        model: r.get(3),
+        kind: r.get(4),
+        dedup_key: r.get(5),
+        attempt: r.get(6),
+        time: r.get(7),
+        status_code: r.get(8),
+        error: r.get(9),
+        outcome: r.get(10),
+        duration_ms: r.get(11),
+    }
+}
+
+impl AlertStore for PgStore {
+    fn create_rule(&self, rule: &NewRule, created_by: &str) -> StoreResult<Rule> {
+        self.write(|tx| {
+            check_scope(tx, &rule.scope)?;
+            let n: i64 = tx.query_one("SELECT count(*) FROM alert_rules", &[])?.get(0);
+            if n >= MAX_RULES {
+                return Err(Error::invalid(format!("a store keeps at most {MAX_RULES} alert rules")).into());
+            }
+            let (kind, scope) = scope_columns(&rule.scope);
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO alert_rules (name, scope_kind, scope, check_name, status, windows, webhook_url, \
+                     secret, enabled, created, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     RETURNING rule_id",
+                    &[
+                        &rule.name,
+                        &kind,
+                        &scope,
+                        &rule.check.as_str(),
+                        &rule.status.as_str(),
+                        &rule.windows,
+                        &rule.webhook_url,
+                        &rule.secret,
+                        &rule.enabled,
+                        &now_ms(),
+                        &created_by,
+                    ],
+                )?
+                .get(0);
+            note(Change::new("alert_rule.create", "alert_rule", id.to_string()));
+            get(tx, id)
+        })
     }
 
-    fn get_rule(&self, _id: i64) -> StoreResult<Rule> {
-        Err(unported(AREA))
+    fn get_rule(&self, id: i64) -> StoreResult<Rule> {
+        self.read(|tx| get(tx, id))
     }
 
     fn list_rules(&self) -> StoreResult<Vec<Rule>> {
-        Err(unported(AREA))
+        self.read(|tx| {
+            let rows = tx.query(&format!("SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY rule_id"), &[])?;
+            Ok(rows.iter().filter_map(rule_row).collect())
+        })
     }
 
-    fn update_rule(&self, _id: i64, _rule: &NewRule) -> StoreResult<Rule> {
-        Err(unported(AREA))
+    fn update_rule(&self, id: i64, rule: &NewRule) -> StoreResult<Rule> {
+        self.write(|tx| {
+            get(tx, id)?;
+            check_scope(tx, &rule.scope)?;
+            let (kind, scope) = scope_columns(&rule.scope);
+            tx.execute(
+                "UPDATE alert_rules SET name = $2, scope_kind = $3, scope = $4, check_name = $5, status = $6, \
+                 windows = $7, webhook_url = $8, secret = $9, enabled = $10 WHERE rule_id = $1",
+                &[
+                    &id,
+                    &rule.name,
+                    &kind,
+                    &scope,
+                    &rule.check.as_str(),
+                    &rule.status.as_str(),
+                    &rule.windows,
+                    &rule.webhook_url,
+                    &rule.secret,
+                    &rule.enabled,
+                ],
+            )?;
+            // A changed rule starts its streaks again.
+            tx.execute("DELETE FROM alert_state WHERE rule_id = $1", &[&id])?;
+            note(Change::new("alert_rule.update", "alert_rule", id.to_string()));
+            get(tx, id)
+        })
     }
 
-    fn delete_rule(&self, _id: i64) -> StoreResult<()> {
-        Err(unported(AREA))
+    fn delete_rule(&self, id: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM alert_rules WHERE rule_id = $1", &[&id])? == 0 {
+                return Err(no_rule(id).into());
+            }
+            note(Change::new("alert_rule.delete", "alert_rule", id.to_string()));
+            Ok(())
+        })
     }
 
-    fn due_events(&self, _now: i64, _limit: usize) -> StoreResult<Vec<DueEvent>> {
-        Err(unported(AREA))
+    fn due_events(&self, now: i64, limit: usize) -> StoreResult<Vec<DueEvent>> {
+        self.read(|tx| {
+            let rows = tx.query(
+                "SELECT e.event_id, e.rule_id, r.name, e.model_name, r.check_name, e.kind, e.status, e.value, \
+                 e.window_end, e.dedup_key, e.attempts, r.webhook_url, r.secret \
+                 FROM alert_events e JOIN alert_rules r ON r.rule_id = e.rule_id \
+                 WHERE e.state = 'pending' AND e.next_at <= $1 ORDER BY e.next_at, e.event_id LIMIT $2",
+                &[&now, &(limit as i64)],
+            )?;
+            Ok(rows.iter().map(due_event).collect())
+        })
     }
 
-    fn record_attempt(&self, _attempt: &Attempt) -> StoreResult<()> {
-        Err(unported(AREA))
+    fn record_attempt(&self, a: &Attempt) -> StoreResult<()> {
+        self.write(|tx| {
+            let row = tx.query_opt("SELECT rule_id, attempts FROM alert_events WHERE event_id = $1", &[&a.event_id])?;
+            // The rule (and its events) may have been deleted meanwhile.
+            let Some(row) = row else { return Ok(()) };
+            let (rule_id, attempts): (i64, i64) = (row.get(0), row.get(1));
+            let attempt = attempts + 1;
+            let status_code = a.status_code.map(i64::from);
+            tx.execute(
+                "INSERT INTO alert_deliveries (event_id, rule_id, attempt, time, status_code, error, outcome, \
+                 duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &a.event_id,
+                    &rule_id,
+                    &attempt,
+                    &a.time,
+                    &status_code,
+                    &a.error,
+                    &a.outcome.as_str(),
+                    &a.duration_ms,
+                ],
+            )?;
+            let (state, next_at) = match a.outcome {
+                Outcome::Delivered => ("delivered", a.time),
+                Outcome::Retrying { next_at } => ("pending", next_at),
+                Outcome::Failed => ("failed", a.time),
+            };
+            tx.execute(
+                "UPDATE alert_events SET state = $2, attempts = $3, next_at = $4 WHERE event_id = $1",
+                &[&a.event_id, &state, &attempt, &next_at],
+            )?;
+            Ok(())
+        })
     }
 
     fn next_due(&self) -> StoreResult<Option<i64>> {
-        Err(unported(AREA))
+        self.read(|tx| Ok(tx.query_one("SELECT min(next_at) FROM alert_events WHERE state = 'pending'", &[])?.get(0)))
     }
 
-    fn deliveries(&self, _query: &DeliveryQuery) -> StoreResult<Page<Delivery>> {
-        Err(unported(AREA))
+    fn deliveries(&self, q: &DeliveryQuery) -> StoreResult<Page<Delivery>> {
+        let limit = q.page.max_results.unwrap_or(100).clamp(1, 1000);
+        let before: Option<i64> = match q.page.page_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => Some(t.parse().map_err(|_| {
+                Error::invalid(format!("Invalid page token '{}'", flotilla_core::validation::truncate(t, 64)))
+            })?),
+            None => None,
+        };
+        self.read(|tx| {
+            let mut conds = vec!["TRUE".to_string()];
+            let mut args: Vec<Value> = Vec::new();
+            if let Some(id) = q.rule_id {
+                conds.push("d.rule_id = ?".into());
+                args.push(Value::Int(id));
+            }
+            if let Some(ids) = &q.rules {
+                if ids.is_empty() {
+                    conds.push("FALSE".into());
+                } else {
+                    conds.push(format!("d.rule_id IN ({})", vec!["?"; ids.len()].join(", ")));
+                    args.extend(ids.iter().map(|id| Value::Int(*id)));
+                }
+            }
+            if let Some(b) = before {
+                conds.push("d.delivery_id < ?".into());
+                args.push(Value::Int(b));
+            }
+            args.push(Value::Int(limit + 1));
+            let sql = numbered(&format!(
+                "SELECT d.delivery_id, d.event_id, d.rule_id, e.model_name, e.kind, e.dedup_key, d.attempt, d.time, \
+                 d.status_code, d.error, d.outcome, d.duration_ms FROM alert_deliveries d \
+                 JOIN alert_events e ON e.event_id = d.event_id WHERE {} ORDER BY d.delivery_id DESC LIMIT ?",
+                conds.join(" AND ")
+            ));
+            let mut items: Vec<Delivery> = tx.query(&sql, &params(&args))?.iter().map(delivery).collect();
+            let more = items.len() as i64 > limit;
+            items.truncate(limit as usize);
+            let next_page_token = more.then(|| items.last().map(|d| d.id.to_string())).flatten();
+            Ok(Page { items, next_page_token })
+        })
     }
 }

@@ -27,6 +27,9 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (16, include_str!("migrations/0016_health_alerts.sql")),
     (22, include_str!("migrations/0022_registry_notify.sql")),
     (25, include_str!("migrations/0025_serving_cache.sql")),
+    (26, include_str!("migrations/0026_health_batches_reports.sql")),
+    (27, include_str!("migrations/0027_report_serving_days.sql")),
+    (28, include_str!("migrations/0028_report_latency.sql")),
 ];
 
 /// The advisory lock key migrations hold ("flotilla" in ASCII, truncated).

@@ -10,10 +10,11 @@
 //! bulk registration and alias changes, promotion (dry run, apply,
 //! rollback, the alias audit log), datasets and lineage, gc, serving
 //! telemetry (windows and kept predictions; version facts by the trait's
-//! default, one version at a time), drift settings and baselines. Not yet
-//! ported: health records and roll-ups, alerts, reports (sections and schedules); each of
-//! their calls answers `ErrorKind::Internal` "... is not yet available on
-//! PostgreSQL" ([`unported`]), never a panic.
+//! default, one version at a time), drift settings and baselines, fleet
+//! health (records, roll-ups, history), alerts, and reports (sections,
+//! schedules, the reports made). Every area trait is implemented; what
+//! differs from SQLite is said in each area's file (the report sections
+//! read the champions and day windows where SQLite keeps counters).
 //!
 //! Architecture invariants, as on SQLite: each public call runs in exactly
 //! one transaction. Writes run SERIALIZABLE, so area code may read, decide
@@ -31,6 +32,7 @@
 //! and `listener.rs` bumps this process's counter for each, so an alias moved
 //! through one replica is seen by all of them.
 
+mod alert_eval;
 mod alerts;
 mod alias_plan;
 mod aliases;
@@ -47,7 +49,10 @@ mod fleet_sql;
 mod gc;
 mod grant_log;
 mod health;
+mod health_write;
 mod insights;
+mod leader;
+pub use leader::Leadership;
 mod lineage;
 mod listener;
 pub use listener::APPLICATION_NAME as LISTENER_APPLICATION_NAME;
@@ -60,6 +65,7 @@ mod promotion;
 mod registry;
 mod registry_search;
 mod report;
+mod report_sections;
 mod rows;
 mod runs;
 mod search_runs;
@@ -309,9 +315,4 @@ pub(crate) fn error_kind(e: &postgres::Error) -> ErrorKind {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => ErrorKind::AlreadyExists,
         Some(_) | None => ErrorKind::Internal,
     }
-}
-
-/// The error of a call into an area not yet ported to PostgreSQL.
-pub(crate) fn unported(area: &str) -> StoreError {
-    flotilla_core::Error::internal(format!("{area} is not yet available on PostgreSQL")).into()
 }

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::alerts::{EventKind, RuleScope};
+use crate::alerts::{RuleScope, dedup_key, scope_of, step};
 use crate::error::StoreResult;
 use crate::health::{Check, HealthUpdate, Status};
 
@@ -46,7 +46,7 @@ impl Rules {
         for row in rows {
             let (id, kind, scope, check, status, windows) = row?;
             let (Some(check), Some(status), Some(scope)) =
-                (Check::parse(&check), Status::parse(&status), super::alerts::scope_of(&kind, &scope))
+                (Check::parse(&check), Status::parse(&status), scope_of(&kind, &scope))
             else {
                 continue;
             };
@@ -86,20 +86,14 @@ impl Rules {
                 .query_row([rule.id, rm_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))
                 .optional()?
                 .unwrap_or((0, false));
-            let (streak, now_firing, event) = match (matches, firing) {
-                (true, true) => (streak + 1, true, None),
-                (true, false) if streak + 1 >= rule.windows => (streak + 1, true, Some(EventKind::Firing)),
-                (true, false) => (streak + 1, false, None),
-                (false, true) => (0, false, Some(EventKind::Resolved)),
-                (false, false) => (0, false, None),
-            };
+            let (streak, now_firing, event) = step(matches, streak, firing, rule.windows);
             tx.prepare_cached(
                 "INSERT INTO alert_state (rule_id, rm_id, streak, firing) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (rule_id, rm_id) DO UPDATE SET streak = excluded.streak, firing = excluded.firing",
             )?
             .execute(rusqlite::params![rule.id, rm_id, streak, now_firing as i64])?;
             if let Some(kind) = event {
-                let dedup = format!("{}:{}:{}:{}", rule.id, update.model, window_end, kind.as_str());
+                let dedup = dedup_key(rule.id, &update.model, window_end, kind);
                 events += tx
                     .prepare_cached(
                         "INSERT OR IGNORE INTO alert_events \

@@ -8,35 +8,11 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use super::{SqliteStore, now_ms};
 use crate::alerts::{
     AlertStore, Attempt, Delivery, DeliveryQuery, DueEvent, MAX_RULES, NewRule, Outcome, Rule, RuleScope,
+    scope_columns, scope_of,
 };
 use crate::audit::{Change, note};
 use crate::error::StoreResult;
 use crate::health::{Check, Status};
-
-/// The `(scope_kind, scope)` columns of a rule's scope.
-fn scope_columns(scope: &RuleScope) -> (&'static str, String) {
-    let text = match scope {
-        RuleScope::Fleet => String::new(),
-        RuleScope::Family(f) | RuleScope::Model(f) => f.clone(),
-        RuleScope::Partition { family, key, value } => format!("{family}/{key}={value}"),
-    };
-    (scope.kind(), text)
-}
-
-/// The scope stored as `(kind, scope)`.
-pub(super) fn scope_of(kind: &str, scope: &str) -> Option<RuleScope> {
-    Some(match kind {
-        "fleet" => RuleScope::Fleet,
-        "family" => RuleScope::Family(scope.to_string()),
-        "model" => RuleScope::Model(scope.to_string()),
-        "partition" => {
-            let (family, kv) = scope.split_once('/')?;
-            let (key, value) = kv.split_once('=')?;
-            RuleScope::Partition { family: family.into(), key: key.into(), value: value.into() }
-        }
-        _ => return None,
-    })
-}
 
 const RULE_COLUMNS: &str =
     "rule_id, name, scope_kind, scope, check_name, status, windows, webhook_url, secret, enabled, created, created_by";

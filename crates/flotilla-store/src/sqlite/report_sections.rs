@@ -16,6 +16,8 @@ use crate::report::{
     ReportSectionStore, STALE_DAYS, StaleChampion, TrafficBucket, WEEK_MS,
 };
 
+/// A day in ms, written into SQL with `{DAY_MS:?}` ("86400000.0": a real, so the
+/// ages divide as reals; `{DAY_MS}` prints "86400000" and SQLite divided integers).
 const DAY_MS: f64 = 86_400_000.0;
 
 /// The `scoped (rm_id, name, family)` CTE for `f`; its statement takes the
@@ -98,8 +100,8 @@ impl ReportSectionStore for SqliteStore {
                 out.push(FamilyStaleness { family, models, never_served, ..FamilyStaleness::default() });
             }
             let sql = format!(
-                "WITH {}, {CHAMPIONS} SELECT family, count(*), avg((:at - made) / {DAY_MS}), max((:at - made) / {DAY_MS}),
-                   sum(:at - made > {STALE_DAYS} * {DAY_MS}), count(data_time), avg((:at - data_time) / {DAY_MS}),
+                "WITH {}, {CHAMPIONS} SELECT family, count(*), avg((:at - made) / {DAY_MS:?}), max((:at - made) / {DAY_MS:?}),
+                   sum(:at - made > {STALE_DAYS} * {DAY_MS:?}), count(data_time), avg((:at - data_time) / {DAY_MS:?}),
                    sum(superseded)
                  FROM champ GROUP BY family",
                 scoped(f)
@@ -133,7 +135,7 @@ impl ReportSectionStore for SqliteStore {
             }
             let sql = format!(
                 // The oldest first, then their training data: one pass over the champions' versions.
-                "WITH {}, {CHAMPIONS} SELECT name, family, version, (:at - made) / {DAY_MS}, (:at - data_time) / {DAY_MS},
+                "WITH {}, {CHAMPIONS} SELECT name, family, version, (:at - made) / {DAY_MS:?}, (:at - data_time) / {DAY_MS:?},
                    superseded FROM champ ORDER BY made, name LIMIT :limit",
                 scoped(f)
             );

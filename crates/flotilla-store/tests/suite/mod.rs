@@ -14,6 +14,7 @@ pub mod lineage;
 pub mod monitor;
 pub mod plans;
 pub mod registry;
+pub mod reports;
 pub mod tracking;
 pub mod typed;
 
@@ -76,6 +77,8 @@ macro_rules! behaviour_suite {
         case!(monitor::windows_roll_up_prune_and_page);
         case!(monitor::predictions_are_capped_and_claimed);
         case!(monitor::report_serving_counters_match_the_windows);
+        case!(reports::report_sections_read_what_the_fleet_holds);
+        case!(reports::report_schedules_and_their_reports);
         case!(auth::users_lifecycle_and_last_admin);
         case!(auth::tokens_are_revocable_and_go_with_their_user);
         case!(auth::grant_log_follows_every_grant_change);
