@@ -76,10 +76,7 @@ WHERE t.key NOT LIKE 'flotilla.%'";
 /// Moves the roll-up counters by the batch's status changes: each model's
 /// scopes read once, the changes summed per counter ([`health_plan::counter_sums`]),
 /// and each counter moved once.
-fn move_counters(
-    tx: &Connection,
-    moves: &std::collections::BTreeMap<(i64, Check, Status), i64>,
-) -> StoreResult<()> {
+fn move_counters(tx: &Connection, moves: &std::collections::BTreeMap<(i64, Check, Status), i64>) -> StoreResult<()> {
     let mut ids: Vec<i64> = moves.keys().map(|(id, _, _)| *id).collect();
     ids.dedup();
     let mut scopes: HashMap<i64, Vec<Scope>> = HashMap::with_capacity(ids.len());

@@ -3,7 +3,7 @@
 //! new name takes the middle of the gap between its neighbours' places, so
 //! names created one after another into one spot halve that gap each time
 //! and fill it. The insert trigger then leaves the name unplaced (migration
-//! 27), and [`place_if_unplaced`] relabels: it finds the smallest aligned
+//! 29), and [`place_if_unplaced`] relabels: it finds the smallest aligned
 //! block of place values around the spot that is sparse enough — a block of
 //! 2^i values may hold at most 1.6^i names — and spreads the block's names,
 //! with the new one, evenly over it (Bender et al.'s list labelling, T = 1.25).
@@ -37,7 +37,7 @@ struct Near {
 
 /// Places `rm_id` if the insert trigger left it unplaced, or its nearest
 /// neighbour on either side is unplaced (left by a store before migration
-/// 27), relabelling a block of places around it (see the module's note).
+/// 29), relabelling a block of places around it (see the module's note).
 /// With no unplaced name in the store, the common case, this is one lookup.
 pub(super) fn place_if_unplaced(tx: &Connection, rm_id: i64) -> StoreResult<()> {
     if !tx.prepare_cached("SELECT 1 FROM registered_model_names_unplaced LIMIT 1")?.exists([])? {
