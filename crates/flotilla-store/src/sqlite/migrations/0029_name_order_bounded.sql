@@ -5,7 +5,7 @@
 -- after some 30,000 of them at 10⁶ models. Now the neighbours are looked for
 -- among the nearest 64 names on each side only; a name with no placed
 -- neighbour among them (but names beyond) stays unplaced, and the store
--- re-spaces the neighbourhood (`name_order.rs`, `respace`), which places it
+-- relabels the neighbourhood (`name_order_respace.rs`), which places it
 -- and the unplaced names around it. Numbers 26-28 are PostgreSQL's.
 DROP TRIGGER registered_model_name_placing_insert;
 CREATE TRIGGER registered_model_name_placing_insert INSTEAD OF INSERT ON registered_model_name_placing BEGIN
