@@ -9,6 +9,8 @@ mod error;
 pub mod lightgbm;
 pub mod mlmodel;
 pub mod onnx;
+pub mod pickle;
+pub mod pyvalue;
 pub mod tensor;
 pub mod xgboost;
 
