@@ -11,11 +11,12 @@ pub mod mlmodel;
 pub mod onnx;
 pub mod pickle;
 pub mod pyvalue;
+pub mod sklearn;
 pub mod tensor;
 pub mod xgboost;
 
 pub use error::InferError;
-pub use mlmodel::{Flavor, MAX_MLMODEL_BYTES, MlModel};
+pub use mlmodel::{Flavor, MAX_MLMODEL_BYTES, MlModel, PythonFormat};
 pub use tensor::{DataType, Tensor, TensorData, TensorSpec};
 
 /// A loaded model, ready to answer requests from many threads at once.
@@ -52,5 +53,9 @@ pub fn load_flavor(flavor: &Flavor, data: &[u8]) -> Result<Box<dyn Model>, Infer
         Flavor::Xgboost { format, .. } => xgboost::load(data, format),
         Flavor::LightGbm { .. } => lightgbm::load(data),
         Flavor::Onnx { .. } => onnx::load(data),
+        Flavor::Sklearn { format: PythonFormat::Pickle, .. } => sklearn::load_value(&pickle::read(data)?),
+        Flavor::Sklearn { format: PythonFormat::Skops, .. } => {
+            Err(InferError::Unsupported("skops files are not read yet".into()))
+        }
     }
 }

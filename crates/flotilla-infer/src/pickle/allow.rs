@@ -76,6 +76,7 @@ const CLASSES: &[&str] = &[
     "sklearn.impute._base.SimpleImputer",
     "sklearn.preprocessing._encoders.OneHotEncoder",
     "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
     "sklearn.utils._bunch.Bunch",
     "lightgbm.sklearn.LGBMRegressor",
     "lightgbm.sklearn.LGBMClassifier",
@@ -83,6 +84,14 @@ const CLASSES: &[&str] = &[
     "lightgbm.compat._LGBMLabelEncoder",
     "sklearn.preprocessing._label.LabelEncoder",
     "builtins.slice",
+    // Scalar types, named (never called) by estimators' `dtype` parameters.
+    "numpy.float64",
+    "numpy.float32",
+    "numpy.int64",
+    "numpy.int32",
+    "numpy.uint8",
+    "numpy.bool_",
+    "numpy.object_",
 ];
 
 /// Classifies `module.name`, or refuses it naming it.

@@ -1,0 +1,1 @@
+//! Estimators on the real pickles of `crate::pickle`'s test data.
