@@ -94,6 +94,21 @@ const CLASSES: &[&str] = &[
     "numpy.object_",
 ];
 
+/// Modules whose classes are all state holders fitted estimators carry
+/// (loss and link objects, random generators), kept as opaque objects.
+const CLASS_MODULES: &[&str] = &[
+    "sklearn._loss._loss",
+    "sklearn._loss.loss",
+    "sklearn._loss.link",
+    "sklearn.linear_model._sgd_fast",
+    "numpy.random._pickle",
+    "numpy.random.bit_generator",
+    "numpy.random._pcg64",
+    "numpy.random._mt19937",
+    "numpy.random._philox",
+    "numpy.random._sfc64",
+];
+
 /// Classifies `module.name`, or refuses it naming it.
 pub fn check(module: &str, name: &str) -> Result<GlobalKind, InferError> {
     let numpy_helper = module
@@ -108,6 +123,7 @@ pub fn check(module: &str, name: &str) -> Result<GlobalKind, InferError> {
         ("collections", "OrderedDict" | "defaultdict") => Some(GlobalKind::DictLike),
         ("_codecs", "encode") => Some(GlobalKind::Latin1Bytes),
         _ if name.contains('.') => None,
+        _ if CLASS_MODULES.contains(&module) && !name.is_empty() => Some(GlobalKind::Class),
         _ => CLASSES
             .iter()
             .any(|c| c.strip_prefix(module).and_then(|rest| rest.strip_prefix('.')) == Some(name))
@@ -141,6 +157,9 @@ mod tests {
             ("subprocess", "Popen", None),
             ("numpy.core.multiarray", "system", None),
             ("numpy", "load", None),
+            ("sklearn._loss._loss", "__pyx_unpickle_CyHalfMultinomialLoss", Some(GlobalKind::Class)),
+            ("numpy.random._pickle", "__generator_ctor", Some(GlobalKind::Class)),
+            ("numpy.random", "_pickle.__generator_ctor", None),
         ];
         for (module, name, want) in cases {
             assert_eq!(check(module, name).ok(), *want, "{module}.{name}");

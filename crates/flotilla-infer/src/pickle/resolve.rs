@@ -13,7 +13,7 @@ use super::allow::GlobalKind;
 use super::vm::{Id, Node};
 use crate::InferError;
 use crate::pyvalue::check_fields;
-use crate::pyvalue::{Array, DType, Field, Object, Value};
+use crate::pyvalue::{Array, ArrayData, DType, Field, Object, Value};
 
 pub struct Resolver<'a> {
     nodes: &'a [Node],
@@ -171,6 +171,9 @@ fn scalar(args: &[Value]) -> Result<Value, InferError> {
         return Err(invalid("numpy scalar takes (dtype, bytes)"));
     };
     let array = Array::from_bytes(dtype.clone(), vec![1], bytes, false)?;
+    if let ArrayData::Str(mut s) = array.data {
+        return Ok(Value::Str(s.pop().unwrap_or_default()));
+    }
     Ok(match dtype.kind {
         'f' => Value::Float(array.to_f64()?[0]),
         'b' => Value::Bool(array.to_f64()?[0] != 0.0),

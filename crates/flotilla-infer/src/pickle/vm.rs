@@ -249,7 +249,7 @@ impl<'a> Machine<'a> {
                 0x8a | 0x8b => {
                     let n = self.len(if op == 0x8a { 1 } else { 4 })?;
                     let bytes = self.take(n)?;
-                    self.push(Node::Int(long(bytes, at)?))?;
+                    self.push(long(bytes))?;
                 }
                 b'G' => {
                     let v = f64::from_be_bytes(self.le()?);
@@ -385,16 +385,17 @@ impl<'a> Machine<'a> {
     }
 }
 
-/// A little-endian two's complement integer (LONG1, LONG4), in `i64`.
-fn long(bytes: &[u8], at: usize) -> Result<i64, InferError> {
-    if bytes.is_empty() {
-        return Ok(0);
+/// A little-endian two's complement integer (LONG1, LONG4). One past 64
+/// bits (a random generator's 128-bit state, which no estimator reads) is
+/// kept as its nearest float.
+fn long(bytes: &[u8]) -> Node {
+    let Some(last) = bytes.last() else { return Node::Int(0) };
+    let negative = last & 0x80 != 0;
+    if bytes.len() <= 8 {
+        let mut buf = [if negative { 0xff } else { 0 }; 8];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        return Node::Int(i64::from_le_bytes(buf));
     }
-    if bytes.len() > 8 {
-        return Err(InferError::Unsupported(format!("integer of {} bytes at byte {at}", bytes.len())));
-    }
-    let fill = if bytes[bytes.len() - 1] & 0x80 != 0 { 0xff } else { 0 };
-    let mut buf = [fill; 8];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    Ok(i64::from_le_bytes(buf))
+    let unsigned = bytes.iter().rev().fold(0.0f64, |acc, b| acc * 256.0 + f64::from(*b));
+    Node::Float(if negative { unsigned - 256f64.powi(bytes.len() as i32) } else { unsigned })
 }

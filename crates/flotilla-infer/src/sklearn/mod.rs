@@ -14,6 +14,7 @@
 mod boosting;
 mod compose;
 mod encode;
+mod hist;
 mod labels;
 mod lgbm;
 mod linear;
