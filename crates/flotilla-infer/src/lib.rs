@@ -12,6 +12,7 @@ pub mod onnx;
 pub mod pickle;
 pub mod pyvalue;
 pub mod sklearn;
+pub mod skops;
 pub mod tensor;
 pub mod xgboost;
 
@@ -54,8 +55,6 @@ pub fn load_flavor(flavor: &Flavor, data: &[u8]) -> Result<Box<dyn Model>, Infer
         Flavor::LightGbm { .. } => lightgbm::load(data),
         Flavor::Onnx { .. } => onnx::load(data),
         Flavor::Sklearn { format: PythonFormat::Pickle, .. } => sklearn::load_value(&pickle::read(data)?),
-        Flavor::Sklearn { format: PythonFormat::Skops, .. } => {
-            Err(InferError::Unsupported("skops files are not read yet".into()))
-        }
+        Flavor::Sklearn { format: PythonFormat::Skops, .. } => sklearn::load_value(&skops::read(data)?),
     }
 }

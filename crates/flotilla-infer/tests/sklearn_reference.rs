@@ -22,9 +22,10 @@ fn load_model(model_dir: &Path) -> Result<Box<dyn Model>, InferError> {
 }
 
 fn flatten(v: &Value, out: &mut Vec<Value>) {
-    match v {
-        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
-        other => out.push(other.clone()),
+    if let Value::Array(items) = v {
+        items.iter().for_each(|i| flatten(i, out));
+    } else {
+        out.push(v.clone());
     }
 }
 

@@ -17,6 +17,8 @@ mod vm;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use allow::check as check_global;
+
 use crate::InferError;
 use crate::pyvalue::Value;
 

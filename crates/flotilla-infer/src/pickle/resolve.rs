@@ -70,10 +70,8 @@ impl<'a> Resolver<'a> {
     }
 
     fn args(&mut self, args: Id, depth: usize) -> Result<Vec<Value>, InferError> {
-        match self.value(args, depth)? {
-            Value::List(items) => Ok(items),
-            other => Err(invalid(format_args!("call arguments are a {}, not a tuple", other.kind()))),
-        }
+        let args = self.value(args, depth)?;
+        if let Value::List(items) = args { Ok(items) } else { Err(args.wrong("call arguments in a tuple")) }
     }
 
     fn call(&mut self, id: Id, callee: Id, args: Id, state: Option<Id>, depth: usize) -> Result<Value, InferError> {
@@ -158,11 +156,15 @@ fn reconstruct(state: Value) -> Result<Array, InferError> {
     let fortran = state[3].as_bool()?;
     let Value::DType(dtype) = &state[2] else { return Err(invalid("ndarray state has no dtype")) };
     let dims = shape(&state[1])?;
-    match data {
-        Value::Bytes(bytes) => Array::from_bytes(dtype.clone(), dims, &bytes, fortran),
-        Value::List(items) if dtype.kind == 'O' => Array::from_objects(dims, items, fortran),
-        other => Err(invalid(format_args!("ndarray data is a {}", other.kind()))),
+    if let Value::Bytes(bytes) = &data {
+        return Array::from_bytes(dtype.clone(), dims, bytes, fortran);
     }
+    if let Value::List(items) = data
+        && dtype.kind == 'O'
+    {
+        return Array::from_objects(dims, items, fortran);
+    }
+    Err(invalid("ndarray data is neither bytes nor, for dtype=object, a list"))
 }
 
 /// `scalar(dtype, bytes)`: one numpy number.

@@ -8,13 +8,13 @@ use super::{Limits, read, read_with};
 use crate::InferError;
 use crate::pyvalue::{ArrayData, Value};
 
-const TREE_P5: &[u8] = include_bytes!("testdata/tree_p5.pkl");
-const TREE_P2: &[u8] = include_bytes!("testdata/tree_p2.pkl");
-const PIPE_P4: &[u8] = include_bytes!("testdata/pipe_p4.pkl");
+const TREE_P5: &[u8] = include_bytes!("../../testdata/tree_p5.pkl");
+const TREE_P2: &[u8] = include_bytes!("../../testdata/tree_p2.pkl");
+const PIPE_P4: &[u8] = include_bytes!("../../testdata/pipe_p4.pkl");
 const ARRAYS: [&[u8]; 3] = [
-    include_bytes!("testdata/arrays_p2.pkl"),
-    include_bytes!("testdata/arrays_p4.pkl"),
-    include_bytes!("testdata/arrays_p5.pkl"),
+    include_bytes!("../../testdata/arrays_p2.pkl"),
+    include_bytes!("../../testdata/arrays_p4.pkl"),
+    include_bytes!("../../testdata/arrays_p5.pkl"),
 ];
 
 fn refusal(bytes: &[u8]) -> String {

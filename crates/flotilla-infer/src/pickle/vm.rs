@@ -160,49 +160,52 @@ impl<'a> Machine<'a> {
     }
 
     fn string(&self, id: Id) -> Result<String, InferError> {
-        match &self.nodes[id as usize] {
-            Node::Str(s) => Ok(s.clone()),
-            _ => Err(malformed(self.pos, "STACK_GLOBAL needs two strings")),
-        }
+        let Node::Str(s) = &self.nodes[id as usize] else {
+            return Err(malformed(self.pos, "STACK_GLOBAL needs two strings"));
+        };
+        Ok(s.clone())
     }
 
     /// REDUCE and NEWOBJ: a call of an allow-listed global, recorded.
     fn call(&mut self, callee: Id, args: Id) -> Result<(), InferError> {
-        match &self.nodes[callee as usize] {
-            Node::Global { kind: GlobalKind::DictLike, .. } => self.push(Node::Dict(Vec::new())),
-            Node::Global { .. } => self.push(Node::Call { callee, args, state: None }),
-            _ => Err(InferError::Unsupported("the model pickle calls something that is not a named class".into())),
+        let Node::Global { kind, .. } = &self.nodes[callee as usize] else {
+            return Err(InferError::Unsupported("the model pickle calls something that is not a named class".into()));
+        };
+        if *kind == GlobalKind::DictLike {
+            self.push(Node::Dict(Vec::new()))
+        } else {
+            self.push(Node::Call { callee, args, state: None })
         }
     }
 
     fn build(&mut self) -> Result<(), InferError> {
         let state = self.pop()?;
         let target = self.top()?;
-        match &mut self.nodes[target as usize] {
-            Node::Call { state: slot @ None, .. } => *slot = Some(state),
-            _ => return Err(malformed(self.pos, "BUILD on a value that takes no state")),
-        }
+        let Node::Call { state: slot @ None, .. } = &mut self.nodes[target as usize] else {
+            return Err(malformed(self.pos, "BUILD on a value that takes no state"));
+        };
+        *slot = Some(state);
         Ok(())
     }
 
     fn append(&mut self, items: Vec<Id>) -> Result<(), InferError> {
         let target = self.top()?;
-        match &mut self.nodes[target as usize] {
-            Node::List(list) | Node::Set(list) => list.extend(items),
-            _ => return Err(malformed(self.pos, "APPEND to a value that is not a list or set")),
-        }
+        let (Node::List(list) | Node::Set(list)) = &mut self.nodes[target as usize] else {
+            return Err(malformed(self.pos, "APPEND to a value that is not a list or set"));
+        };
+        list.extend(items);
         Ok(())
     }
 
     fn set_items(&mut self, items: Vec<Id>) -> Result<(), InferError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(malformed(self.pos, "SETITEMS with an odd number of items"));
         }
         let target = self.top()?;
-        match &mut self.nodes[target as usize] {
-            Node::Dict(dict) => dict.extend(items.chunks_exact(2).map(|kv| (kv[0], kv[1]))),
-            _ => return Err(malformed(self.pos, "SETITEM on a value that is not a dict")),
-        }
+        let Node::Dict(dict) = &mut self.nodes[target as usize] else {
+            return Err(malformed(self.pos, "SETITEM on a value that is not a dict"));
+        };
+        dict.extend(items.chunks_exact(2).map(|kv| (kv[0], kv[1])));
         Ok(())
     }
 

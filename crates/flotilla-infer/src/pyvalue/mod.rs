@@ -66,10 +66,8 @@ fn invalid(what: impl std::fmt::Display) -> InferError {
 impl Value {
     /// A dict entry by string key.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        match self {
-            Self::Dict(items) => items.iter().find(|(k, _)| matches!(k, Value::Str(s) if s == key)).map(|(_, v)| v),
-            _ => None,
-        }
+        let Self::Dict(items) = self else { return None };
+        items.iter().find(|(k, _)| matches!(k, Value::Str(s) if s == key)).map(|(_, v)| v)
     }
 
     /// A short name of the value's kind, for error messages.
@@ -89,50 +87,54 @@ impl Value {
         }
     }
 
+    /// The error for a value that is not the `expected` kind.
+    pub fn wrong(&self, expected: &str) -> InferError {
+        invalid(format_args!("expected {expected}, found {}", self.kind()))
+    }
+
     pub fn is_none(&self) -> bool {
         matches!(self, Self::None)
     }
 
     pub fn as_object(&self) -> Result<&Object, InferError> {
-        match self {
-            Self::Object(o) => Ok(o),
-            other => Err(invalid(format_args!("expected an estimator object, found {}", other.kind()))),
-        }
+        if let Self::Object(o) = self { Ok(o) } else { Err(self.wrong("an estimator object")) }
     }
 
     pub fn as_str(&self) -> Result<&str, InferError> {
-        match self {
-            Self::Str(s) => Ok(s),
-            other => Err(invalid(format_args!("expected a string, found {}", other.kind()))),
-        }
+        if let Self::Str(s) = self { Ok(s) } else { Err(self.wrong("a string")) }
     }
 
+    /// A list or tuple, or the elements of an object array.
     pub fn as_list(&self) -> Result<&[Value], InferError> {
-        match self {
-            Self::List(items) => Ok(items),
-            Self::Array(a) => match &a.data {
-                ArrayData::Object(items) => Ok(items),
-                _ => Err(invalid("expected a list, found a numeric array")),
-            },
-            other => Err(invalid(format_args!("expected a list, found {}", other.kind()))),
+        if let Self::List(items) = self {
+            return Ok(items);
         }
+        if let Self::Array(a) = self
+            && let ArrayData::Object(items) = &a.data
+        {
+            return Ok(items);
+        }
+        Err(self.wrong("a list"))
     }
 
     pub fn as_bool(&self) -> Result<bool, InferError> {
-        match self {
-            Self::Bool(b) => Ok(*b),
-            Self::Int(i) => Ok(*i != 0),
-            other => Err(invalid(format_args!("expected a bool, found {}", other.kind()))),
-        }
+        if let Self::Bool(b) = self { Ok(*b) } else { Ok(self.as_i64().map_err(|_| self.wrong("a bool"))? != 0) }
     }
 
+    /// An integer (a bool, or a one-element array, counts).
     pub fn as_i64(&self) -> Result<i64, InferError> {
-        match self {
-            Self::Int(i) => Ok(*i),
-            Self::Bool(b) => Ok(i64::from(*b)),
-            Self::Array(a) if a.len() == 1 => Ok(a.to_i64()?[0]),
-            other => Err(invalid(format_args!("expected an integer, found {}", other.kind()))),
+        if let Self::Int(i) = self {
+            return Ok(*i);
         }
+        if let Self::Bool(b) = self {
+            return Ok(i64::from(*b));
+        }
+        if let Self::Array(a) = self
+            && a.len() == 1
+        {
+            return Ok(a.to_i64()?[0]);
+        }
+        Err(self.wrong("an integer"))
     }
 
     pub fn as_usize(&self) -> Result<usize, InferError> {
@@ -140,29 +142,31 @@ impl Value {
         usize::try_from(i).map_err(|_| invalid(format_args!("expected a count, found {i}")))
     }
 
+    /// A number (an integer, a bool, or a one-element array, counts).
     pub fn as_f64(&self) -> Result<f64, InferError> {
-        match self {
-            Self::Float(f) => Ok(*f),
-            Self::Int(i) => Ok(*i as f64),
-            Self::Bool(b) => Ok(f64::from(u8::from(*b))),
-            Self::Array(a) if a.len() == 1 => Ok(a.to_f64()?[0]),
-            other => Err(invalid(format_args!("expected a number, found {}", other.kind()))),
+        if let Self::Float(f) = self {
+            return Ok(*f);
         }
+        if let Self::Array(a) = self
+            && a.len() == 1
+        {
+            return Ok(a.to_f64()?[0]);
+        }
+        self.as_i64().map(|i| i as f64).map_err(|_| self.wrong("a number"))
     }
 
     pub fn as_array(&self) -> Result<&Array, InferError> {
-        match self {
-            Self::Array(a) => Ok(a),
-            other => Err(invalid(format_args!("expected an ndarray, found {}", other.kind()))),
-        }
+        if let Self::Array(a) = self { Ok(a) } else { Err(self.wrong("an ndarray")) }
     }
 
     /// Numbers as `f64`: a numeric array, a list of numbers, or one number.
     pub fn to_f64s(&self) -> Result<Vec<f64>, InferError> {
-        match self {
-            Self::Array(a) => a.to_f64(),
-            Self::List(items) => items.iter().map(Value::as_f64).collect(),
-            other => Ok(vec![other.as_f64()?]),
+        if let Self::Array(a) = self {
+            return a.to_f64();
         }
+        if let Self::List(items) = self {
+            return items.iter().map(Value::as_f64).collect();
+        }
+        Ok(vec![self.as_f64()?])
     }
 }

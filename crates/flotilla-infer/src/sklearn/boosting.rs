@@ -104,10 +104,11 @@ fn gradient(o: &Object) -> Result<Boosted, InferError> {
 
 /// `_init_raw_predictions`: what `init_` predicts, through the loss's link.
 fn init_raw(o: &Object, k: usize, classifier: bool) -> Result<Vec<f64>, InferError> {
-    let init = match o.need("init_")? {
-        Value::Str(s) if s == "zero" => return Ok(vec![0.0; k]),
-        other => other.as_object()?,
-    };
+    let init = o.need("init_")?;
+    if matches!(init, Value::Str(s) if s == "zero") {
+        return Ok(vec![0.0; k]);
+    }
+    let init = init.as_object()?;
     match (init.short_class(), classifier) {
         ("DummyRegressor", false) => {
             let constant = init.need("constant_")?.to_f64s()?;

@@ -7,15 +7,14 @@ use std::mem::size_of;
 
 use super::{Estimator, Matrix, Transform, check_width, head, invalid, n_features_in, transformer, unsupported};
 use crate::InferError;
-use crate::pyvalue::{Object, Value};
+use crate::pyvalue::{ArrayData, Object, Value};
 
 /// A step's estimator, or `None` for `'passthrough'` / `None`.
 fn step(value: &Value) -> Result<Option<&Object>, InferError> {
-    match value {
-        Value::None => Ok(None),
-        Value::Str(s) if s == "passthrough" => Ok(None),
-        other => other.as_object().map(Some),
+    if value.is_none() || matches!(value, Value::Str(s) if s == "passthrough") {
+        return Ok(None);
     }
+    value.as_object().map(Some)
 }
 
 fn steps(o: &Object) -> Result<Vec<Option<&Object>>, InferError> {
@@ -89,11 +88,11 @@ impl Columns {
             if columns.is_empty() {
                 continue;
             }
-            let transform = match what {
-                Value::Str(s) if s == "drop" => continue,
-                Value::Str(s) if s == "passthrough" => None,
-                other => {
-                    let t = other.as_object()?;
+            let transform = match what.as_str().ok() {
+                Some("drop") => continue,
+                Some("passthrough") => None,
+                _ => {
+                    let t = what.as_object()?;
                     if t.short_class() == "FunctionTransformer" {
                         if t.attr("func").is_some_and(|f| !f.is_none()) {
                             return Err(unsupported(t, "a func (only the identity is read)"));
@@ -112,38 +111,45 @@ impl Columns {
 
 /// A column selection: ints, a slice, a boolean mask; names are refused.
 fn select(columns: &Value, width: usize) -> Result<Vec<usize>, InferError> {
-    let picked: Vec<usize> = match columns {
-        Value::Int(i) => vec![index(*i, width)?],
-        Value::Object(o) if o.class == "builtins.slice" => {
-            let bound =
-                |i: usize, default: i64| o.args.get(i).filter(|v| !v.is_none()).map_or(Ok(default), Value::as_i64);
-            let (start, stop, step) = (bound(0, 0)?, bound(1, width as i64)?, bound(2, 1)?);
-            if step <= 0 {
-                return Err(InferError::Unsupported("column slices with a step below 1".into()));
-            }
-            let clamp = |i: i64| if i < 0 { (i + width as i64).max(0) } else { i.min(width as i64) } as usize;
-            (clamp(start)..clamp(stop)).step_by(step as usize).collect()
+    if let Value::Int(i) = columns {
+        return Ok(vec![index(*i, width)?]);
+    }
+    if let Value::Str(name) = columns {
+        return Err(named(name));
+    }
+    if let Value::Object(o) = columns
+        && o.class == "builtins.slice"
+    {
+        let bound = |i: usize, default: i64| o.args.get(i).filter(|v| !v.is_none()).map_or(Ok(default), Value::as_i64);
+        let (start, stop, step) = (bound(0, 0)?, bound(1, width as i64)?, bound(2, 1)?);
+        if step <= 0 {
+            return Err(InferError::Unsupported("column slices with a step below 1".into()));
         }
-        Value::Str(name) => return Err(named(name)),
-        other => {
-            let items = match other {
-                Value::Array(a) => a
-                    .to_f64()
-                    .map(|v| v.into_iter().map(Value::Float).collect())
-                    .or_else(|_| other.as_list().map(<[Value]>::to_vec)),
-                _ => other.as_list().map(<[Value]>::to_vec),
-            }?;
-            if let Some(Value::Str(name)) = items.iter().find(|v| matches!(v, Value::Str(_))) {
-                return Err(named(name));
-            }
-            if items.iter().all(|v| matches!(v, Value::Bool(_))) && items.len() == width && !items.is_empty() {
-                items.iter().enumerate().filter(|(_, v)| matches!(v, Value::Bool(true))).map(|(i, _)| i).collect()
-            } else {
-                items.iter().map(|v| index(v.as_f64()? as i64, width)).collect::<Result<_, _>>()?
-            }
+        let clamp = |i: i64| if i < 0 { (i + width as i64).max(0) } else { i.min(width as i64) } as usize;
+        return Ok((clamp(start)..clamp(stop)).step_by(step as usize).collect());
+    }
+    // A numpy array of indices or of booleans, or a list.
+    let (items, mask): (Vec<Value>, bool) = match columns.as_array().map(|a| &a.data) {
+        Ok(ArrayData::Numeric { dtype, values }) => {
+            (values.iter().map(|v| Value::Float(*v)).collect(), dtype.kind == 'b')
+        }
+        Ok(ArrayData::Str(names)) => return Err(named(names.first().map_or("", String::as_str))),
+        Ok(ArrayData::Object(_) | ArrayData::Records { .. }) | Err(_) => {
+            let items = columns.as_list()?.to_vec();
+            let mask = !items.is_empty() && items.iter().all(|v| matches!(v, Value::Bool(_)));
+            (items, mask)
         }
     };
-    Ok(picked)
+    if let Some(Value::Str(name)) = items.iter().find(|v| matches!(v, Value::Str(_))) {
+        return Err(named(name));
+    }
+    if mask {
+        if items.len() != width {
+            return Err(invalid(format_args!("a column mask of {} for {width} columns", items.len())));
+        }
+        return Ok((0..width).filter(|i| items[*i].as_f64().is_ok_and(|v| v != 0.0)).collect());
+    }
+    items.iter().map(|v| index(v.as_f64()? as i64, width)).collect()
 }
 
 fn index(i: i64, width: usize) -> Result<usize, InferError> {

@@ -15,16 +15,16 @@ pub enum Labels {
 impl Labels {
     /// Reads `classes_` (an array, or a list of values).
     pub fn read(value: &Value) -> Result<Self, InferError> {
-        let labels = match value {
-            Value::Array(a) => match &a.data {
+        let labels = if let Value::Array(a) = value {
+            match &a.data {
                 ArrayData::Numeric { dtype, values } if dtype.kind == 'f' => Self::Float(values.clone()),
                 ArrayData::Numeric { .. } => Self::Int(a.to_i64()?),
                 ArrayData::Str(s) => Self::Str(s.clone()),
                 ArrayData::Object(items) => Self::from_values(items)?,
                 ArrayData::Records { .. } => return Err(invalid("classes_ is a structured array")),
-            },
-            Value::List(items) => Self::from_values(items)?,
-            other => return Err(invalid(format_args!("classes_ is a {}", other.kind()))),
+            }
+        } else {
+            Self::from_values(value.as_list()?)?
         };
         if labels.len() < 2 {
             return Err(invalid(format_args!("classes_ holds {} classes; a classifier needs 2 or more", labels.len())));

@@ -35,11 +35,8 @@ pub fn head(o: &Object) -> Result<Head, InferError> {
         ));
     }
     let booster = o.need("_Booster")?.as_object()?;
-    let text = match booster.need("_handle")? {
-        Value::Str(s) => s.as_bytes(),
-        Value::Bytes(b) => b.as_slice(),
-        other => return Err(invalid(format_args!("the booster's model text is a {}", other.kind()))),
-    };
+    let handle = booster.need("_handle")?;
+    let text = if let Value::Bytes(b) = handle { b.as_slice() } else { handle.as_str()?.as_bytes() };
     let engine = crate::lightgbm::load(text)?;
     let n_features =
         usize::try_from(engine.inputs()[0].shape[1]).map_err(|_| invalid("booster has no feature count"))?;

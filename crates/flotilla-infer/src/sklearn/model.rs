@@ -35,7 +35,7 @@ fn with_version(e: InferError, version: &str) -> InferError {
     match e {
         InferError::InvalidModel(m) => InferError::InvalidModel(m + &note),
         InferError::Unsupported(m) => InferError::Unsupported(m + &note),
-        other => other,
+        other @ (InferError::BadInput(_) | InferError::MissingFile(_)) => other,
     }
 }
 

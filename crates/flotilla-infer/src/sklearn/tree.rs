@@ -48,7 +48,7 @@ impl Tree {
         // Files from before scikit-learn 1.3 have no missing-value routing: NaN goes right.
         let missing = nodes.field_i64("missing_go_to_left").unwrap_or_else(|_| vec![0; count]);
         let values = o.need("values")?.as_array()?;
-        let width = if count == 0 { 0 } else { values.len() / count };
+        let width = values.len().checked_div(count).unwrap_or(0);
         if count == 0 || width == 0 || values.len() != count * width {
             return Err(invalid(format_args!("tree of {count} nodes has {} values", values.len())));
         }
