@@ -1,5 +1,8 @@
 //! Model formats and their execution: XGBoost (JSON and UBJSON), LightGBM text
-//! models and ONNX, read from the files an MLflow client logs, run natively.
+//! models, ONNX, and scikit-learn estimators (and LightGBM's scikit-learn API)
+//! from pickles and skops archives, read from the files an MLflow client logs,
+//! run natively. A Python model file is read as data ([`pickle`], [`skops`]
+//! into [`pyvalue`]) and never executed.
 //!
 //! Architecture invariant: no HTTP, no SQL, no async, no file system. A model
 //! is loaded from bytes the caller read ([`load`]) and reports the memory it
