@@ -129,11 +129,20 @@ fn sharing_is_budgeted() {
     assert!(read_with(TREE_P5, &small).unwrap_err().to_string().contains("at most 10"));
 }
 
+/// Reads `bytes`; a value that builds a model must predict (or refuse the
+/// rows) without panicking.
 fn no_panic(bytes: &[u8]) {
-    match read(bytes) {
-        Ok(_) | Err(InferError::InvalidModel(_) | InferError::Unsupported(_)) => {}
+    let value = match read(bytes) {
+        Ok(value) => value,
+        Err(InferError::InvalidModel(_) | InferError::Unsupported(_)) => return,
         Err(e) => panic!("{e}"),
+    };
+    let Ok(model) = crate::sklearn::load_value(&value) else { return };
+    let width = usize::try_from(model.inputs()[0].shape[1]).unwrap_or(0).min(64);
+    for x in [0.0, -1.0, 2.5, f64::NAN, f64::INFINITY] {
+        let _ = model.predict(&[crate::Tensor::f64("input", vec![2, width], vec![x; 2 * width])]);
     }
+    let _ = model.size_bytes();
 }
 
 proptest! {
