@@ -146,15 +146,19 @@ impl Regress for Regressor {
     fn predict(&self, x: &Matrix) -> Result<Vec<f64>, InferError> {
         check_width(x, self.0.n_features, "the tree model")?;
         let rows = as_f32(x);
-        let n = self.0.trees.len() as f64;
-        Ok(rows
-            .chunks_exact(x.cols.max(1))
-            .take(x.rows)
-            .map(|row| {
-                let sum: f64 = self.0.trees.iter().map(|t| t.leaf_values(row)[0]).sum();
-                if self.0.trees.len() == 1 { sum } else { sum / n }
-            })
-            .collect())
+        let mut out = vec![0.0; x.rows];
+        // Tree by tree over the batch (the tree stays in cache), each row's
+        // sum still in tree order, as scikit-learn adds them.
+        for tree in &self.0.trees {
+            for (o, row) in out.iter_mut().zip(rows.chunks_exact(x.cols.max(1))) {
+                *o += tree.leaf_values(row)[0];
+            }
+        }
+        if self.0.trees.len() > 1 {
+            let n = self.0.trees.len() as f64;
+            out.iter_mut().for_each(|o| *o /= n);
+        }
+        Ok(out)
     }
 
     fn n_outputs(&self) -> usize {
@@ -195,16 +199,16 @@ impl Classify for Classifier {
         let rows = as_f32(x);
         let mut proba = vec![0.0; crate::tensor::output_len(x.rows, k)?];
         let n = self.trees.trees.len() as f64;
-        for (row, out) in rows.chunks_exact(x.cols.max(1)).zip(proba.chunks_exact_mut(k)) {
-            for tree in &self.trees.trees {
+        for tree in &self.trees.trees {
+            for (row, out) in rows.chunks_exact(x.cols.max(1)).zip(proba.chunks_exact_mut(k)) {
                 let values = &tree.leaf_values(row)[..k];
                 let sum: f64 = values.iter().sum();
                 let norm = if sum == 0.0 { 1.0 } else { sum };
                 out.iter_mut().zip(values).for_each(|(o, v)| *o += v / norm);
             }
-            if self.trees.trees.len() > 1 {
-                out.iter_mut().for_each(|o| *o /= n);
-            }
+        }
+        if self.trees.trees.len() > 1 {
+            proba.iter_mut().for_each(|o| *o /= n);
         }
         let label = proba.chunks_exact(k).map(argmax).collect();
         Ok(Scores { proba: Some(proba), label })
