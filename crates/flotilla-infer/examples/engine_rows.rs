@@ -35,11 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut rates = Vec::new();
         for _ in 0..5 {
             let (start, mut rows) = (Instant::now(), 0usize);
-            while start.elapsed() < Duration::from_millis(200) {
-                for input in &inputs {
-                    model.predict(std::slice::from_ref(input))?;
-                    rows += batch;
+            for input in inputs.iter().cycle() {
+                if start.elapsed() >= Duration::from_millis(200) {
+                    break;
                 }
+                model.predict(std::slice::from_ref(input))?;
+                rows += batch;
             }
             rates.push(rows as f64 / start.elapsed().as_secs_f64());
         }

@@ -13,15 +13,18 @@ use super::{Classify, Labels, Matrix, Regress, Scores, check_width, invalid, n_f
 use crate::InferError;
 use crate::pyvalue::{Object, Value};
 
-const LEAF: u32 = u32::MAX;
+/// Rows walked through a tree together: their loads overlap, and a step is
+/// a select rather than a branch to mispredict.
+const LANES: usize = 8;
 
+/// A leaf points to itself (`left == right ==` its index, feature 0), so a
+/// walk that takes one more step stays where it is.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     threshold: f64,
-    /// [`LEAF`] for a leaf.
     feature: u32,
-    left: u32,
-    right: u32,
+    /// `[right, left]`: indexed by the comparison, no branch.
+    children: [u32; 2],
     missing_left: bool,
 }
 
@@ -33,6 +36,8 @@ pub struct Tree {
     values: Vec<f64>,
     /// Values per node (`n_outputs × max_n_classes`).
     width: usize,
+    /// The deepest leaf's depth: the steps every row takes.
+    depth: usize,
 }
 
 impl Tree {
@@ -49,13 +54,17 @@ impl Tree {
         let missing = nodes.field_i64("missing_go_to_left").unwrap_or_else(|_| vec![0; count]);
         let values = o.need("values")?.as_array()?;
         let width = values.len().checked_div(count).unwrap_or(0);
-        if count == 0 || width == 0 || values.len() != count * width {
-            return Err(invalid(format_args!("tree of {count} nodes has {} values", values.len())));
+        if count == 0 || width == 0 || values.len() != count * width || n_features == 0 {
+            return Err(invalid(format_args!(
+                "tree of {count} nodes has {} values over {n_features} features",
+                values.len()
+            )));
         }
         let mut out = Vec::with_capacity(count);
+        let mut depths = vec![0usize; count];
         for i in 0..count {
             let node = if left[i] == -1 {
-                Node { threshold: 0.0, feature: LEAF, left: 0, right: 0, missing_left: false }
+                Node { threshold: 0.0, feature: 0, children: [i as u32; 2], missing_left: false }
             } else {
                 let child = |c: i64| u32::try_from(c).ok().filter(|c| (*c as usize) > i && (*c as usize) < count);
                 let (Some(l), Some(r)) = (child(left[i]), child(right[i])) else {
@@ -67,29 +76,74 @@ impl Tree {
                 let f = usize::try_from(feature[i]).ok().filter(|f| *f < n_features).ok_or_else(|| {
                     invalid(format_args!("tree node {i} splits on feature {} of {n_features}", feature[i]))
                 })?;
-                Node { threshold: threshold[i], feature: f as u32, left: l, right: r, missing_left: missing[i] != 0 }
+                depths[l as usize] = depths[i] + 1;
+                depths[r as usize] = depths[i] + 1;
+                Node { threshold: threshold[i], feature: f as u32, children: [r, l], missing_left: missing[i] != 0 }
             };
             out.push(node);
         }
-        Ok(Self { nodes: out, values: values.to_f64()?, width })
+        let depth = depths.into_iter().max().unwrap_or(0);
+        Ok(Self { nodes: out, values: values.to_f64()?, width, depth })
+    }
+
+    /// One step from node `i` for value `x` (a leaf stays).
+    fn step(&self, i: usize, x: f32) -> usize {
+        let node = &self.nodes[i];
+        // NaN compares false, so it goes left only where `missing_go_to_left` says.
+        let left = (f64::from(x) <= node.threshold) | (x.is_nan() & node.missing_left);
+        node.children[usize::from(left)] as usize
     }
 
     /// The values of the leaf a row (already `float32`) falls in.
     pub fn leaf_values(&self, row: &[f32]) -> &[f64] {
         let mut i = 0usize;
-        loop {
-            let node = &self.nodes[i];
-            if node.feature == LEAF {
-                return &self.values[i * self.width..(i + 1) * self.width];
+        while self.nodes[i].children[0] as usize != i {
+            i = self.step(i, row[self.nodes[i].feature as usize]);
+        }
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
+
+    /// Adds each row's leaf values to its `width` outputs: rows `cols` wide,
+    /// walked [`LANES`] at a time until all of them stand on leaves (at most
+    /// `depth` steps).
+    pub fn add_leaf_values(&self, rows: &[f32], cols: usize, out: &mut [f64]) {
+        let w = self.width;
+        for (block, out) in rows.chunks(cols * LANES).zip(out.chunks_mut(w * LANES)) {
+            let n = block.len() / cols;
+            let mut at = [0usize; LANES];
+            for _ in 0..self.depth {
+                let mut moved = false;
+                for (j, i) in at.iter_mut().enumerate().take(n) {
+                    let next = self.step(*i, block[j * cols + self.nodes[*i].feature as usize]);
+                    moved |= next != *i;
+                    *i = next;
+                }
+                if !moved {
+                    break;
+                }
             }
-            let x = row[node.feature as usize];
-            let left = if x.is_nan() { node.missing_left } else { f64::from(x) <= node.threshold };
-            i = if left { node.left } else { node.right } as usize;
+            for (i, out) in at.iter().zip(out.chunks_exact_mut(w)) {
+                out.iter_mut().zip(&self.values[i * w..(i + 1) * w]).for_each(|(o, v)| *o += v);
+            }
         }
     }
 
     pub fn heap_bytes(&self) -> usize {
         self.nodes.capacity() * size_of::<Node>() + self.values.capacity() * size_of::<f64>()
+    }
+
+    /// Keeps each node's first `k` values divided by their sum (a sum of 0
+    /// divides by 1), what `DecisionTreeClassifier.predict_proba` computes per
+    /// row: done once here, the same divisions, so a row only adds.
+    fn normalize_classes(&mut self, k: usize) {
+        let mut values = Vec::with_capacity(self.nodes.len() * k);
+        for node in self.values.chunks_exact(self.width) {
+            let sum: f64 = node[..k].iter().sum();
+            let norm = if sum == 0.0 { 1.0 } else { sum };
+            values.extend(node[..k].iter().map(|v| v / norm));
+        }
+        self.values = values;
+        self.width = k;
     }
 }
 
@@ -150,9 +204,7 @@ impl Regress for Regressor {
         // Tree by tree over the batch (the tree stays in cache), each row's
         // sum still in tree order, as scikit-learn adds them.
         for tree in &self.0.trees {
-            for (o, row) in out.iter_mut().zip(rows.chunks_exact(x.cols.max(1))) {
-                *o += tree.leaf_values(row)[0];
-            }
+            tree.add_leaf_values(&rows, x.cols, &mut out);
         }
         if self.0.trees.len() > 1 {
             let n = self.0.trees.len() as f64;
@@ -183,11 +235,12 @@ pub struct Classifier {
 
 impl Classifier {
     pub fn new(o: &Object) -> Result<Self, InferError> {
-        let trees = Trees::read(o)?;
+        let mut trees = Trees::read(o)?;
         let labels = Labels::read(o.need("classes_")?)?;
         if trees.trees.iter().any(|t| t.width < labels.len()) {
             return Err(invalid(format_args!("a tree has fewer values per node than the {} classes", labels.len())));
         }
+        trees.trees.iter_mut().for_each(|t| t.normalize_classes(labels.len()));
         Ok(Self { trees, labels })
     }
 }
@@ -200,12 +253,7 @@ impl Classify for Classifier {
         let mut proba = vec![0.0; crate::tensor::output_len(x.rows, k)?];
         let n = self.trees.trees.len() as f64;
         for tree in &self.trees.trees {
-            for (row, out) in rows.chunks_exact(x.cols.max(1)).zip(proba.chunks_exact_mut(k)) {
-                let values = &tree.leaf_values(row)[..k];
-                let sum: f64 = values.iter().sum();
-                let norm = if sum == 0.0 { 1.0 } else { sum };
-                out.iter_mut().zip(values).for_each(|(o, v)| *o += v / norm);
-            }
+            tree.add_leaf_values(&rows, x.cols, &mut proba);
         }
         if self.trees.trees.len() > 1 {
             proba.iter_mut().for_each(|o| *o /= n);
