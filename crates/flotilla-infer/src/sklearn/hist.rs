@@ -16,8 +16,8 @@ struct Node {
     value: f64,
     threshold: f64,
     feature: u32,
-    left: u32,
-    right: u32,
+    /// `[right, left]`: indexed by the comparison, no branch.
+    children: [u32; 2],
     leaf: bool,
     missing_left: bool,
 }
@@ -65,8 +65,7 @@ impl HistTree {
                 value: value[i],
                 threshold: threshold[i],
                 feature: f,
-                left: l,
-                right: r,
+                children: [r, l],
                 leaf,
                 missing_left: missing[i] != 0,
             });
@@ -83,8 +82,9 @@ impl HistTree {
                 return node.value;
             }
             let x = row[node.feature as usize];
-            let left = if x.is_nan() { node.missing_left } else { x <= node.threshold };
-            i = if left { node.left } else { node.right } as usize;
+            // NaN compares false, so it goes left only where `missing_go_to_left` says.
+            let left = (x <= node.threshold) | (x.is_nan() & node.missing_left);
+            i = node.children[usize::from(left)] as usize;
         }
     }
 
