@@ -4,6 +4,8 @@
 //! and BUILD, APPEND and SETITEMS change the node in place. Calls are only
 //! recorded (callee, arguments, state): nothing runs.
 
+use std::collections::HashMap;
+
 use super::allow::{self, GlobalKind};
 use super::{Limits, malformed};
 use crate::InferError;
@@ -45,12 +47,13 @@ pub struct Machine<'a> {
     pub nodes: Vec<Node>,
     stack: Vec<Id>,
     marks: Vec<usize>,
-    memo: Vec<Option<Id>>,
+    /// By index; a map, so a file naming a high index costs one entry.
+    memo: HashMap<usize, Id>,
 }
 
 impl<'a> Machine<'a> {
     pub fn new(data: &'a [u8], limits: &'a Limits) -> Self {
-        Self { data, pos: 0, limits, nodes: Vec::new(), stack: Vec::new(), marks: Vec::new(), memo: Vec::new() }
+        Self { data, pos: 0, limits, nodes: Vec::new(), stack: Vec::new(), marks: Vec::new(), memo: HashMap::new() }
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], InferError> {
@@ -137,19 +140,15 @@ impl<'a> Machine<'a> {
             return Err(InferError::InvalidModel(format!("pickle memo index {index} past {}", self.limits.max_memo)));
         }
         let id = self.top()?;
-        if self.memo.len() <= index {
-            self.memo.resize(index + 1, None);
-        }
-        self.memo[index] = Some(id);
+        self.memo.insert(index, id);
         Ok(())
     }
 
     fn memo_get(&mut self, index: usize) -> Result<(), InferError> {
         let id = self
             .memo
-            .get(index)
+            .get(&index)
             .copied()
-            .flatten()
             .ok_or_else(|| malformed(self.pos, format_args!("reads memo {index}, never stored")))?;
         self.push_id(id)
     }
