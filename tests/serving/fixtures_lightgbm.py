@@ -13,7 +13,6 @@ A case with "error" instead of "expected" is a model flotilla must refuse at
 load time with that error kind; "error_contains" is a fragment of the message.
 """
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -158,21 +157,8 @@ def main():
     linear = train({"objective": "regression", "linear_tree": True}, x, y, 30)
     assert "is_linear=1" in linear.model_to_string()
     write_case(out, "lightgbm-linear-tree", linear, probe)
-
-    # The scikit-learn API: mlflow serializes the estimator (skops by default,
-    # cloudpickle where skops is not installed), which needs Python to load.
-    sk = lgb.LGBMRegressor(n_estimators=10, random_state=SEED, verbose=-1).fit(x, y)
-    case_dir = out / "lightgbm-sklearn-regressor"
-    if case_dir.exists():
-        shutil.rmtree(case_dir)
-    case_dir.mkdir(parents=True)
-    fmt = None if importlib.util.find_spec("skops") else "cloudpickle"
-    mlflow.lightgbm.save_model(sk, str(case_dir / "model"), serialization_format=fmt, pip_requirements=REQUIREMENTS)
-    assert "model_class: lightgbm.sklearn.LGBMRegressor" in (case_dir / "model" / "MLmodel").read_text()
-    case = {"input": "input", "rows": rows_json(rows[:4]), "rtol": 1e-5, "error": "Unsupported",
-            "error_contains": "booster_"}
-    (case_dir / "case.json").write_text(json.dumps(case))
-    print("  lightgbm-sklearn-regressor: refused (pickled LGBMRegressor)")
+    # The scikit-learn API (LGBMRegressor, LGBMClassifier, as mlflow.lightgbm saves them in each
+    # serialization format) is in fixtures_sklearn.py.
 
 
 if __name__ == "__main__":

@@ -222,7 +222,12 @@ def assert_error(resp, status, *fragments):
 
 
 def assert_output(name, got, datatype, expected, rtol):
-    """Compares one output with the reference: exact for integer types, else within rtol."""
+    """Compares one output with the reference: exact for integer types and BYTES (class labels
+    that are strings), else within rtol."""
+    if datatype == "BYTES":
+        text = [g.decode() if isinstance(g, bytes) else str(g) for g in np.asarray(got).reshape(-1)]
+        assert text == [str(e) for e in np.asarray(expected).reshape(-1)], f"{name}: {text} != {expected}"
+        return
     exp = np.asarray(expected, dtype=np.float64)
     got = np.asarray(got)
     assert got.size == exp.size, f"{name}: {got.size} elements, want {exp.size} (shape {exp.shape})"

@@ -13,6 +13,8 @@ packages=(
   "tritonclient[http,grpc]==2.73.0" "pytest==9.2.0"
   # tests/profile: reads flotilla's profile sketches with the reference DataSketches library.
   "datasketches==5.2.0"
+  # tests/serving/fixtures_sklearn.py: mlflow.sklearn and mlflow.lightgbm save skops files by default.
+  "skops==0.16.0"
 )
 stamp="$venv/.flotilla-stamp"
 mkdir -p "$root/.venvs"

@@ -3,7 +3,6 @@ tritonclient does not (no Content-Type, nested and flat data, request ids,
 output selection, raw binary tensors), version and alias addressing, and every
 kind of bad input answered with the right status and a `{"error": ...}` body."""
 
-import importlib.util
 import json
 import struct
 
@@ -399,28 +398,12 @@ def _register_dir(registrar, tmp_path, files):
     return registrar.register(d, unique("odd"))[0]
 
 
-def test_unsupported_sklearn_model(url, registrar, tmp_path, clf):
-    """An sklearn pickle logged the way mlflow.sklearn saves it: 400 naming the flavor."""
-    case, _ = clf
-    from sklearn.linear_model import LogisticRegression
-    import mlflow.sklearn
-
-    rows = case.rows()
-    model = LogisticRegression().fit(rows, (rows[:, 0] > 0).astype(int))
-    fmt = None if importlib.util.find_spec("skops") else "cloudpickle"
-    mlflow.sklearn.save_model(model, str(tmp_path / "sk"), serialization_format=fmt)
-    name = registrar.register(tmp_path / "sk", unique("sklearn"))[0]
-    for r in (infer(url, name, infer_body(case, rows[:1])), request(url, "GET", f"/v2/models/{name}")):
-        assert_error(r, 400, "sklearn")
-    assert request(url, "GET", f"/v2/models/{name}/ready").status == 400
-
-
 def test_unsupported_flavor_only_mlmodel(url, registrar, tmp_path, clf):
     case, _ = clf
     name = _register_dir(
-        registrar, tmp_path, {"MLmodel": "flavors:\n  sklearn:\n    pickled_model: model.pkl\n", "model.pkl": b"\x80\x04N."}
+        registrar, tmp_path, {"MLmodel": "flavors:\n  pytorch:\n    model_data: data\n", "data": b"\x80\x04N."}
     )
-    assert_error(infer(url, name, infer_body(case, case.rows()[:1])), 400, "sklearn")
+    assert_error(infer(url, name, infer_body(case, case.rows()[:1])), 400, "pytorch")
 
 
 @pytest.mark.parametrize(
@@ -439,15 +422,6 @@ def test_broken_model_files(url, registrar, tmp_path, clf, files, fragment):
     case, _ = clf
     name = _register_dir(registrar, tmp_path, files)
     assert_error(infer(url, name, infer_body(case, case.rows()[:1])), 400, fragment)
-
-
-def test_lightgbm_sklearn_pickle_refused(url, registrar):
-    case = case_named("lightgbm-sklearn-regressor")
-    if case is None:
-        pytest.skip("no lightgbm-sklearn-regressor fixture")
-    name = registrar.model_for(case)
-    rows = case.rows()
-    assert_error(infer(url, name, infer_body(case, rows)), 400, case.data.get("error_contains", ""))
 
 
 # ---- the repository extension over plain HTTP ------------------------------------------------

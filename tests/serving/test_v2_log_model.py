@@ -2,8 +2,6 @@
 LoggedModel) and `register_model` / `registered_model_name`, then served at
 once over V2 with the reference library's answer."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -18,9 +16,9 @@ def rows_and_target(n=300, features=5, seed=7):
     return x, y
 
 
-def served(url, name, rows, input_name="input", version=None):
+def served(url, name, rows, input_name="input", version=None, datatype="FP32"):
     path = f"/v2/models/{name}" + (f"/versions/{version}" if version else "") + "/infer"
-    r = post_json(url, path, infer_body(input_name, rows))
+    r = post_json(url, path, infer_body(input_name, rows, datatype=datatype))
     assert r.status == 200, r
     return {o["name"]: o for o in r.json()["outputs"]}
 
@@ -75,18 +73,52 @@ def test_lightgbm_booster_log_model(url, experiment):
     assert_output("predict", got["predict"]["data"], got["predict"]["datatype"], booster.predict(x[:10]), 1e-5)
 
 
-def test_lightgbm_sklearn_api_refused_with_hint(url, experiment):
+def skops_trusted(model):
+    """The types mlflow's skops check wants named for `model` (scikit-learn's own `Tree`, ...)."""
+    import skops.io
+
+    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+
+
+@pytest.mark.parametrize("fmt", ["skops", "cloudpickle", "pickle"])
+def test_lightgbm_sklearn_api_log_model(url, experiment, fmt):
+    """LGBMRegressor as mlflow.lightgbm logs it: the booster inside is read, never unpickled."""
     lgb = pytest.importorskip("lightgbm")
     x, y = rows_and_target()
-    model = lgb.LGBMRegressor(n_estimators=5, verbose=-1).fit(x, y)
-    name = unique("lgb-sk")
+    model = lgb.LGBMRegressor(n_estimators=5, verbose=-1, n_jobs=1).fit(x, y)
+    name = unique(f"lgb-sk-{fmt}")
+    trusted = skops_trusted(model) if fmt == "skops" else None
     with mlflow.start_run():
-        # skops is not in the venv: mlflow then needs cloudpickle named explicitly.
-        fmt = None if importlib.util.find_spec("skops") else "cloudpickle"
-        mlflow.lightgbm.log_model(model, name="model", registered_model_name=name, serialization_format=fmt)
-    r = post_json(url, f"/v2/models/{name}/infer", infer_body("input", x[:1]))
-    assert r.status == 400, r
-    assert "booster_" in r.json()["error"]
+        mlflow.lightgbm.log_model(model, name="model", registered_model_name=name, serialization_format=fmt,
+                                  skops_trusted_types=trusted)
+    got = served(url, name, x[:10].astype(np.float64), datatype="FP64")
+    assert_output("predict", got["predict"]["data"], got["predict"]["datatype"], model.predict(x[:10]), 1e-6)
+
+
+@pytest.mark.parametrize("fmt", [None, "cloudpickle"], ids=["default-skops", "cloudpickle"])
+def test_sklearn_log_model(url, experiment, fmt):
+    """A scaler + logistic regression pipeline and a random forest as mlflow.sklearn logs them
+    (skops by default, cloudpickle as autolog writes), served with scikit-learn's answers."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = rows_and_target()
+    label = (y > 0).astype(int)
+    for kind, model in [
+        ("pipe", make_pipeline(StandardScaler(), LogisticRegression()).fit(x, label)),
+        ("rf", RandomForestClassifier(10, max_depth=5, random_state=0).fit(x, label)),
+    ]:
+        name = unique(f"sk-{kind}-{fmt or 'skops'}")
+        trusted = skops_trusted(model) if fmt is None else None
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(model, name="model", registered_model_name=name, serialization_format=fmt,
+                                     skops_trusted_types=trusted)
+        rows = x[:10].astype(np.float64)
+        got = served(url, name, rows, datatype="FP64")
+        assert_output("predict", got["predict"]["data"], got["predict"]["datatype"], model.predict(rows), 0)
+        assert_output("predict_proba", got["predict_proba"]["data"], "FP64", model.predict_proba(rows), 1e-6)
 
 
 def test_onnx_log_model(url, experiment):

@@ -13,7 +13,7 @@ from serving_util import CASES, ERROR_CASES, OK_CASES, assert_output, first_case
 def test_fixtures_present():
     assert OK_CASES, "no fixture cases: run tests/serving/make_fixtures.sh and set FLOTILLA_FIXTURES"
     kinds = {c.name.split("-", 1)[0] for c in OK_CASES}
-    assert {"xgboost", "lightgbm", "onnx"} <= kinds, f"fixture kinds present: {sorted(kinds)}"
+    assert {"xgboost", "lightgbm", "onnx", "sklearn"} <= kinds, f"fixture kinds present: {sorted(kinds)}"
 
 
 def test_server_metadata(triton):

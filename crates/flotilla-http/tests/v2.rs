@@ -171,19 +171,32 @@ async fn bad_requests_get_v2_errors() {
         assert_eq!(r.status.as_u16(), *status, "{path} {body}: {}", String::from_utf8_lossy(&r.bytes));
         assert!(r.json()["error"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {{\"error\"}} body");
     }
-    // An unsupported model answers with a clear error naming what is missing.
+    // A hostile scikit-learn pickle (`os.system('touch /tmp/x')` on unpickling) is refused
+    // naming the global; an unsupported flavor names itself.
     s.send(
         "PUT",
         "/api/2.0/mlflow-artifacts/artifacts/0/sk/MLmodel",
         None,
-        "flavors:\n  sklearn: {pickled_model: model.pkl}\n",
+        "flavors:\n  sklearn: {pickled_model: model.pkl, serialization_format: cloudpickle}\n",
     )
     .await;
-    s.post("/api/2.0/mlflow/registered-models/create", json!({"name": "sk"})).await;
-    s.post("/api/2.0/mlflow/model-versions/create", json!({"name": "sk", "source": "mlflow-artifacts:/0/sk"})).await;
-    let r = s.send("POST", "/v2/models/sk/infer", None, rows(json!([[0.1, 0.0], [0.9, 0.0]]))).await;
-    assert_eq!(r.status.as_u16(), 400);
-    assert!(r.json()["error"].as_str().unwrap().contains("sklearn"), "{}", r.json());
+    let hostile: &[u8] = b"\x80\x02cos\nsystem\nX\x0c\x00\x00\x00touch /tmp/x\x85R.";
+    s.send("PUT", "/api/2.0/mlflow-artifacts/artifacts/0/sk/model.pkl", None, hostile.to_vec()).await;
+    s.send(
+        "PUT",
+        "/api/2.0/mlflow-artifacts/artifacts/0/pt/MLmodel",
+        None,
+        "flavors:\n  pytorch: {model_data: data}\n",
+    )
+    .await;
+    for (name, fragment) in [("sk", "refuses global os.system"), ("pt", "pytorch")] {
+        s.post("/api/2.0/mlflow/registered-models/create", json!({"name": name})).await;
+        let source = format!("mlflow-artifacts:/0/{name}");
+        s.post("/api/2.0/mlflow/model-versions/create", json!({"name": name, "source": source})).await;
+        let r = s.send("POST", &format!("/v2/models/{name}/infer"), None, rows(json!([[0.1, 0.0], [0.9, 0.0]]))).await;
+        assert_eq!(r.status.as_u16(), 400);
+        assert!(r.json()["error"].as_str().unwrap().contains(fragment), "{}", r.json());
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! Model formats and their execution: XGBoost (JSON and UBJSON), LightGBM text
-//! models and ONNX, read from the files an MLflow client logs, run natively.
+//! models, ONNX, and scikit-learn estimators (and LightGBM's scikit-learn API)
+//! from pickles and skops archives, read from the files an MLflow client logs,
+//! run natively. A Python model file is read as data ([`pickle`], [`skops`]
+//! into [`pyvalue`]) and never executed.
 //!
 //! Architecture invariant: no HTTP, no SQL, no async, no file system. A model
 //! is loaded from bytes the caller read ([`load`]) and reports the memory it
@@ -10,12 +13,16 @@ mod error;
 pub mod lightgbm;
 pub mod mlmodel;
 pub mod onnx;
+pub mod pickle;
+pub mod pyvalue;
+pub mod sklearn;
+pub mod skops;
 pub mod tensor;
 pub mod xgboost;
 
 pub use columns::{ColumnSpec, ColumnType};
 pub use error::InferError;
-pub use mlmodel::{Flavor, MAX_MLMODEL_BYTES, MlModel};
+pub use mlmodel::{Flavor, MAX_MLMODEL_BYTES, MlModel, PythonFormat};
 pub use tensor::{DataType, Tensor, TensorData, TensorSpec};
 
 /// A loaded model, ready to answer requests from many threads at once.
@@ -52,5 +59,7 @@ pub fn load_flavor(flavor: &Flavor, data: &[u8]) -> Result<Box<dyn Model>, Infer
         Flavor::Xgboost { format, .. } => xgboost::load(data, format),
         Flavor::LightGbm { .. } => lightgbm::load(data),
         Flavor::Onnx { .. } => onnx::load(data),
+        Flavor::Sklearn { format: PythonFormat::Pickle, .. } => sklearn::load_value(&pickle::read(data)?),
+        Flavor::Sklearn { format: PythonFormat::Skops, .. } => sklearn::load_value(&skops::read(data)?),
     }
 }

@@ -26,6 +26,11 @@ struct FlavorFields {
     data: Option<String>,
     model_format: Option<String>,
     model_class: Option<String>,
+    /// The sklearn flavor's model file and its format (`skops`,
+    /// `cloudpickle`, `pickle`); the lightgbm flavor's format for the
+    /// scikit-learn API.
+    pickled_model: Option<String>,
+    serialization_format: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +39,7 @@ struct Flavors {
     xgboost: Option<FlavorFields>,
     lightgbm: Option<FlavorFields>,
     onnx: Option<FlavorFields>,
+    sklearn: Option<FlavorFields>,
     #[serde(flatten)]
     other: BTreeMap<String, IgnoredAny>,
 }
@@ -67,13 +73,30 @@ pub enum Flavor {
     Onnx {
         data: String,
     },
+    /// A scikit-learn estimator (or LightGBM's scikit-learn API), pickled
+    /// or in a skops archive.
+    Sklearn {
+        data: String,
+        format: PythonFormat,
+    },
+}
+
+/// How a Python model file is serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonFormat {
+    /// `pickle` or `cloudpickle`: read by [`crate::pickle`], never executed.
+    Pickle,
+    /// A skops zip archive: read by [`crate::skops`].
+    Skops,
 }
 
 impl Flavor {
     /// The model file, relative to the model's directory.
     pub fn data(&self) -> &str {
         match self {
-            Self::Xgboost { data, .. } | Self::LightGbm { data } | Self::Onnx { data } => data,
+            Self::Xgboost { data, .. } | Self::LightGbm { data } | Self::Onnx { data } | Self::Sklearn { data, .. } => {
+                data
+            }
         }
     }
 }
@@ -140,22 +163,46 @@ impl MlModel {
             return Ok(Flavor::Xgboost { data, format });
         }
         if let Some(x) = &f.lightgbm {
-            let class = x.model_class.clone().unwrap_or_default();
-            if !class.is_empty() && class != "lightgbm.basic.Booster" {
-                return Err(InferError::Unsupported(format!(
-                    "LightGBM model of class '{class}' is pickled and needs Python; log `model.booster_` (a lightgbm.Booster) or export to ONNX"
-                )));
-            }
-            return Ok(Flavor::LightGbm { data: x.data.clone().unwrap_or_else(|| "model.lgb".into()) });
+            return lightgbm_flavor(x);
         }
         if let Some(x) = &f.onnx {
             return Ok(Flavor::Onnx { data: x.data.clone().unwrap_or_else(|| "model.onnx".into()) });
         }
+        if let Some(x) = &f.sklearn {
+            let data = x.pickled_model.clone().unwrap_or_else(|| "model.pkl".into());
+            return Ok(Flavor::Sklearn { format: python_format(x.serialization_format.as_deref(), &data)?, data });
+        }
         let names: Vec<&str> = f.other.keys().map(String::as_str).collect();
         Err(InferError::Unsupported(format!(
-            "no flavor flotilla can run natively (found: {}); supported flavors are xgboost, lightgbm and onnx",
+            "no flavor flotilla can run natively (found: {}); supported flavors are xgboost, lightgbm, onnx and sklearn",
             names.join(", ")
         )))
+    }
+}
+
+/// The lightgbm flavor: a Booster's text file, or a scikit-learn API model
+/// (`LGBMRegressor`, `LGBMClassifier`) pickled or in a skops archive.
+fn lightgbm_flavor(x: &FlavorFields) -> Result<Flavor, InferError> {
+    let class = x.model_class.as_deref().unwrap_or_default();
+    if class.is_empty() || class == "lightgbm.basic.Booster" {
+        return Ok(Flavor::LightGbm { data: x.data.clone().unwrap_or_else(|| "model.lgb".into()) });
+    }
+    if !class.starts_with("lightgbm.sklearn.") {
+        return Err(InferError::Unsupported(format!("LightGBM model of class '{class}'")));
+    }
+    let data = x.data.clone().unwrap_or_else(|| "model.pkl".into());
+    Ok(Flavor::Sklearn { format: python_format(x.serialization_format.as_deref(), &data)?, data })
+}
+
+/// `serialization_format` as MLflow writes it (absent in files from before
+/// skops: then the file's extension decides).
+fn python_format(format: Option<&str>, data: &str) -> Result<PythonFormat, InferError> {
+    match format {
+        Some("skops") => Ok(PythonFormat::Skops),
+        Some("pickle" | "cloudpickle") => Ok(PythonFormat::Pickle),
+        None if data.ends_with(".skops") => Ok(PythonFormat::Skops),
+        None => Ok(PythonFormat::Pickle),
+        Some(other) => Err(InferError::Unsupported(format!("serialization_format '{other}'"))),
     }
 }
 
@@ -175,8 +222,24 @@ mod tests {
                 Ok(Flavor::LightGbm { data: "model.lgb".into() }),
             ),
             ("flavors:\n  onnx: {data: model.onnx}\n", Ok(Flavor::Onnx { data: "model.onnx".into() })),
-            ("flavors:\n  lightgbm: {model_class: lightgbm.sklearn.LGBMRegressor}\n", Err("booster_")),
-            ("flavors:\n  sklearn: {pickled_model: model.pkl}\n", Err("sklearn")),
+            (
+                "flavors:\n  lightgbm: {data: model.skops, model_class: lightgbm.sklearn.LGBMRegressor, serialization_format: skops}\n",
+                Ok(Flavor::Sklearn { data: "model.skops".into(), format: PythonFormat::Skops }),
+            ),
+            (
+                "flavors:\n  sklearn: {pickled_model: model.pkl, serialization_format: cloudpickle}\n",
+                Ok(Flavor::Sklearn { data: "model.pkl".into(), format: PythonFormat::Pickle }),
+            ),
+            (
+                "flavors:\n  sklearn: {pickled_model: model.pkl}\n",
+                Ok(Flavor::Sklearn { data: "model.pkl".into(), format: PythonFormat::Pickle }),
+            ),
+            (
+                "flavors:\n  sklearn: {pickled_model: m.bin, serialization_format: joblib2}\n",
+                Err("serialization_format 'joblib2'"),
+            ),
+            ("flavors:\n  lightgbm: {model_class: lightgbm.dask.DaskLGBMRegressor}\n", Err("DaskLGBMRegressor")),
+            ("flavors:\n  pytorch: {data: model.pth}\n", Err("pytorch")),
         ];
         for (yaml, want) in cases {
             let got = MlModel::parse(yaml.as_bytes()).unwrap().flavor();
