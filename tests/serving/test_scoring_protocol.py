@@ -25,6 +25,10 @@ CASES = [
     "lightgbm-multiclass-3",
     "onnx-rf-regressor",
     "onnx-logreg-iris",
+    "sklearn-pipe-scaler-logreg-skops",
+    "sklearn-rf-clf-skops",
+    "sklearn-gb-reg-cloudpickle",
+    "sklearn-lgbm-clf-binary-pickle",
 ]
 BOUND = "xgboost-regression-ubj"
 
