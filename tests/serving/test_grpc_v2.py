@@ -131,7 +131,8 @@ def test_authentication_as_for_http(tmp_path):
         "basic",
         "--grpc-port",
         str(port),
-        env={**os.environ, "FLOTILLA_ADMIN_PASSWORD": password},
+        # Its own store (also in the PostgreSQL pass): a store's admin password is set at its first start.
+        env={**{k: v for k, v in os.environ.items() if k != "FLOTILLA_DATABASE_URL"}, "FLOTILLA_ADMIN_PASSWORD": password},
     )
     client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
     try:

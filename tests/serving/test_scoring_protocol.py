@@ -160,7 +160,10 @@ def test_serve_model_with_authentication(tmp_path, monkeypatch):
     credentials (401 in MLflow's shape) and USE on the bound model (403, then 200 once granted)."""
     case = case_named(BOUND)
     password = "pw-" + unique("admin")
-    env = {**os.environ, "FLOTILLA_ADMIN_PASSWORD": password, "FLOTILLA_AUTH": "basic"}
+    # Its own store (also in the PostgreSQL pass): the admin's password is set at a store's first
+    # start, and the shared database's admin was made by an earlier server with another one.
+    env = {k: v for k, v in os.environ.items() if k != "FLOTILLA_DATABASE_URL"}
+    env.update(FLOTILLA_ADMIN_PASSWORD=password, FLOTILLA_AUTH="basic")
     data = tmp_path / "data"
     full = flotilla_server.start_flotilla(flotilla_server.default_bin(), data, env=env)
     try:
