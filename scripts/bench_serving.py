@@ -138,6 +138,7 @@ def make_models(out):
     """Trains the benchmark models; returns {key: {"desc", "mlserver": dir/impl, "flotilla": dir}}."""
     import joblib
     import mlflow.onnx
+    import mlflow.sklearn
     import mlflow.xgboost
     import numpy as np
     import xgboost as xgb
@@ -145,6 +146,8 @@ def make_models(out):
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from onnx import helper
 
@@ -188,6 +191,24 @@ def make_models(out):
             "input": "input",
         }
 
+    def native(key, desc, model):
+        # The same fitted model, as `mlflow.sklearn` saves it (skops) for flotilla's native engine.
+        d = out / key
+        (d / "mlserver").mkdir(parents=True)
+        joblib.dump(model, d / "mlserver" / "model.joblib")
+        mlflow.sklearn.save_model(model, str(d / "flotilla"))
+        models[key] = {
+            "desc": desc,
+            "mlserver": (d / "mlserver", "mlserver_sklearn.SKLearnModel", "model.joblib"),
+            "flotilla": d / "flotilla",
+            "input": "input",
+            "datatype": "FP64",
+        }
+
+    native("rf100sk", "random forest, 100 trees (mlflow.sklearn skops, native)",
+           RandomForestClassifier(n_estimators=100, random_state=0).fit(x, y))
+    native("pipesk", "StandardScaler + logistic regression pipeline (mlflow.sklearn skops, native)",
+           make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=0)).fit(x, y))
     sk("lr", "logistic regression (iris)", LogisticRegression(max_iter=500, random_state=0).fit(x, y))
     sk("rf50", "random forest, 50 trees (sklearn; ONNX in flotilla)",
        RandomForestClassifier(n_estimators=50, random_state=0).fit(x, y))
@@ -320,8 +341,8 @@ def median_result(results):
 # ---- section 1: side by side ----------------------------------------------------------------
 
 
-def infer_body(input_name, row):
-    return json.dumps({"inputs": [{"name": input_name, "shape": [1, len(row[0])], "datatype": "FP32",
+def infer_body(input_name, row, datatype="FP32"):
+    return json.dumps({"inputs": [{"name": input_name, "shape": [1, len(row[0])], "datatype": datatype,
                                    "data": row}]})
 
 
@@ -346,8 +367,8 @@ def side_by_side(args, work, flotilla_bin, mlserver_venv):
         lua_dir = work / "lua"
         lua_dir.mkdir()
         for key, m in models.items():
-            fbody = infer_body(m["input"], row)
-            mbody = infer_body("input", row)
+            fbody = infer_body(m["input"], row, m.get("datatype", "FP32"))
+            mbody = infer_body("input", row, m.get("datatype", "FP32"))
             fname = names[key][0]
             # Check both answer before loading them.
             for port, path, body in ((fport, f"/v2/models/{fname}/infer", fbody), (mport, f"/v2/models/{key}/infer", mbody)):
