@@ -26,14 +26,11 @@ pub struct GroupCommitArgs {
     rounds: usize,
 }
 
-/// Points per log-batch in the writes mix.
-const POINTS_PER_BATCH: f64 = 100.0;
-
 struct Round {
     requests: f64,
     creates: f64,
     points: f64,
-    /// (op, p50 ms, p99 ms)
+    /// (op, p50 ms, p99 ms) of the writes the table shows
     latencies: Vec<(Op, f64, f64)>,
 }
 
@@ -52,28 +49,18 @@ fn measure(bin: &Path, clients: usize, group: usize, args: &GroupCommitArgs) -> 
         .map_err(anyhow::Error::msg)?;
     anyhow::ensure!(report.errors == 0, "{} errors: {:?}", report.errors, report.first_errors);
     let secs = report.wall.as_secs_f64();
-    let ms = |d: Option<&Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
-    let latencies = Mix::Writes
-        .cycle()
-        .iter()
-        .copied()
-        .fold(Vec::<Op>::new(), |mut ops, op| {
-            if !ops.contains(&op) {
-                ops.push(op);
-            }
-            ops
-        })
+    let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+    let latencies = [Op::CreateModel, Op::LogBatch, Op::SetAlias]
         .into_iter()
         .map(|op| {
             let lat = report.latencies_of(op);
-            let at = |q: f64| lat.get(((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len().max(1)) - 1);
-            (op, ms(at(0.5)), ms(at(0.99)))
+            (op, ms(load::percentile(lat, 0.5)), ms(load::percentile(lat, 0.99)))
         })
         .collect();
     Ok(Round {
         requests: report.throughput(),
         creates: report.latencies_of(Op::CreateModel).len() as f64 / secs,
-        points: report.latencies_of(Op::LogBatch).len() as f64 * POINTS_PER_BATCH / secs,
+        points: (report.latencies_of(Op::LogBatch).len() * Mix::Writes.metrics_per_batch()) as f64 / secs,
         latencies,
     })
 }

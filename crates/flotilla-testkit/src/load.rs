@@ -49,7 +49,8 @@ impl Mix {
         }
     }
 
-    fn metrics_per_batch(self) -> usize {
+    /// Metric points in each of the mix's log-batches.
+    pub fn metrics_per_batch(self) -> usize {
         match self {
             Mix::Mixed => 10,
             Mix::Writes => 100,
@@ -206,7 +207,8 @@ impl LoadReport {
     }
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
+/// Nearest-rank percentile of sorted latencies, `q` in 0..=1.
+pub fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
     let n = sorted.len();
     (n > 0).then(|| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1])
 }
