@@ -28,8 +28,7 @@
 # artifact and multipart-upload tests (not the 200 MB round trip).
 # Then a PostgreSQL pass per client (not with COMPAT_TARGET_URI): the main suite against a fresh
 # flotilla on a fresh database of that server (tests/support/with_pg_database.sh sets
-# FLOTILLA_DATABASE_URL, what `--database` reads; dropped afterwards), with FLOTILLA_MONITOR=off
-# (serving telemetry is not yet ported to PostgreSQL). The auth, TLS and S3 passes stay on SQLite.
+# FLOTILLA_DATABASE_URL, what `--database` reads; dropped afterwards), monitoring on as by default. The auth, TLS and S3 passes stay on SQLite.
 # JUnit XML and server logs land in target/test-output/compat-<client>.{xml,server.log}
 # ($CARGO_TARGET_DIR/test-output when set).
 set -uo pipefail
@@ -117,7 +116,7 @@ if [[ -z "${COMPAT_TARGET_URI:-}" && "$pg_wanted" == "1" ]]; then
       failed+=("PostgreSQL server")
       break
     fi
-    COMPAT_STRICT=1 FLOTILLA_MONITOR=off "$root/tests/support/with_pg_database.sh" "$pg_conninfo" "compat_$client" -- \
+    COMPAT_STRICT=1 "$root/tests/support/with_pg_database.sh" "$pg_conninfo" "compat_$client" -- \
       python3 "$root/tests/support/flotilla_server.py" --name compat-pg --bin "$bin" --log "$log" \
       --url-env MLFLOW_TRACKING_URI -- \
       "$root/.venvs/$client/bin/python" -m pytest "$here" -c "$here/pytest.ini" --rootdir "$here" \

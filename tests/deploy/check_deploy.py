@@ -6,7 +6,7 @@ files run is a flotilla subcommand, selectors select the pods they are meant
 for, probes name ports that exist, containers run unprivileged with a memory
 limit, nginx sends traffic to services the compose file defines and every
 file it includes is mounted, and a replica on PostgreSQL (FLOTILLA_DATABASE_URL)
-turns off what PostgreSQL cannot yet run (FLOTILLA_MONITOR, which it refuses).
+keeps its artifacts in S3, not on one pod's disk.
 
     python check_deploy.py REPO_ROOT [FLOTILLA_BIN]
 """
@@ -122,10 +122,8 @@ def check_kubernetes(path: pathlib.Path) -> None:
 
 
 def check_postgres_replica(where: str, env: dict) -> None:
-    """A server given FLOTILLA_DATABASE_URL refuses --monitor on (the default)."""
+    """Replicas sharing a PostgreSQL database share one artifact store too."""
     if "FLOTILLA_DATABASE_URL" in env:
-        if str(env.get("FLOTILLA_MONITOR", "on")).lower() != "off":
-            fail(where, "runs on PostgreSQL without FLOTILLA_MONITOR=off, which the server refuses")
         if not str(env.get("FLOTILLA_ARTIFACTS", "")).startswith("s3://"):
             fail(where, "replicas on PostgreSQL keep artifacts on one pod's disk, not in S3 (FLOTILLA_ARTIFACTS)")
 

@@ -18,9 +18,8 @@
 # Extra arguments go to pytest, e.g. `run.sh -k alias -x`.
 # Then (not with SERVING_TARGET_URL) the same suite once more against flotilla on a fresh
 # PostgreSQL database (tests/support/with_pg_database.sh sets FLOTILLA_DATABASE_URL, so the
-# servers the eviction and serve-mode tests start use it too; dropped afterwards), with
-# FLOTILLA_MONITOR=off: serving telemetry is not yet ported to PostgreSQL, so the telemetry test
-# skips itself there (it says so in pytest's summary).
+# servers the eviction and serve-mode tests start use it too; dropped afterwards), monitoring on
+# as by default, so serving telemetry is checked on PostgreSQL too.
 # JUnit XML and the server log land in target/test-output/serving.{xml,server.log}
 # (serving-pg.* for the PostgreSQL pass; $CARGO_TARGET_DIR/test-output when set).
 set -uo pipefail
@@ -89,10 +88,10 @@ if [[ "$pg_wanted" == "1" ]]; then
   if [[ -z "$pg_conninfo" ]]; then
     failed+=("PostgreSQL server")
   else
-    FLOTILLA_FIXTURES="$fixtures" FLOTILLA_BIN="$bin" FLOTILLA_MONITOR=off \
+    FLOTILLA_FIXTURES="$fixtures" FLOTILLA_BIN="$bin" \
       "$root/tests/support/with_pg_database.sh" "$pg_conninfo" serving -- \
       python3 "$root/tests/support/flotilla_server.py" --name serving-pg --bin "$bin" --log "$log" \
-      --server-args "--model-memory 256MiB" --url-env FLOTILLA_URL -- \
+      --server-args "--model-memory 256MiB --monitor-window 1s" --url-env FLOTILLA_URL -- \
       "${pytest[@]}" --junitxml="$out/serving-pg.xml" -o junit_suite_name=serving-pg "$@"
     status=$?
     # The pass counts only if the server really ran on PostgreSQL.

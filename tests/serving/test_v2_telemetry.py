@@ -3,7 +3,6 @@ lands in its telemetry windows (the suite's server runs with --monitor-window 1s
 and the V2 statistics extension answers tritonclient's get_inference_statistics."""
 
 import json
-import os
 import time
 import urllib.request
 
@@ -13,14 +12,6 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from serving_util import first_case
-
-# The PostgreSQL pass (run.sh) runs flotilla with FLOTILLA_MONITOR=off: serving telemetry is not
-# yet ported to PostgreSQL, and without it there are no windows or statistics to check.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("FLOTILLA_MONITOR") == "off",
-    reason="flotilla runs with --monitor off (serving telemetry is not yet ported to PostgreSQL)",
-)
-
 
 def _telemetry(url, name):
     with urllib.request.urlopen(f"{url}/api/monitor/v1/models/{name}/telemetry?grain=hour", timeout=30) as r:

@@ -76,7 +76,7 @@ fn postgresql_databases_more_than_one_step_behind_need_db_upgrade() {
     let pg = Postgres::for_tests().expect("a PostgreSQL server");
     let url = pg.create_database().expect("a database");
     schema_rule_holds(&["--database", &url], || {
-        TestServer::start(options!().env("FLOTILLA_DATABASE_URL", url.as_str()).env("FLOTILLA_MONITOR", "off"))
+        TestServer::start(options!().env("FLOTILLA_DATABASE_URL", url.as_str()))
     });
     let backup = flotilla(&["db", "backup", "--database", &url, "--out", "/tmp/never-written.db"]);
     assert_eq!(backup.status.code(), Some(2), "{backup:?}");
@@ -91,8 +91,7 @@ fn run_dir(artifacts: &Path, experiment_id: &str, run_id: &str) -> std::path::Pa
 fn gc_on_postgresql_purges_deleted_runs_and_keeps_registered_ones() {
     let pg = Postgres::for_tests().expect("a PostgreSQL server");
     let url = pg.create_database().expect("a database");
-    let server =
-        TestServer::start(options!().env("FLOTILLA_DATABASE_URL", url.as_str()).env("FLOTILLA_MONITOR", "off"));
+    let server = TestServer::start(options!().env("FLOTILLA_DATABASE_URL", url.as_str()));
     let artifacts = server.data_dir().join("artifacts");
     let ok = |path: &str, body: serde_json::Value| {
         let reply = server.post_json(path, &body);

@@ -32,7 +32,6 @@ fn tracking_and_registry_calls_are_answered_from_postgresql() {
     let server = TestServer::start(
         options!()
             .env("FLOTILLA_DATABASE_URL", url.as_str())
-            .env("FLOTILLA_MONITOR", "off")
             .env("FLOTILLA_AUTH", "basic")
             .env("FLOTILLA_ADMIN_PASSWORD", ADMIN_PASSWORD),
     );

@@ -39,7 +39,6 @@ impl Replicas {
                     options!()
                         .env("FLOTILLA_DATABASE_URL", url.as_str())
                         .env("FLOTILLA_ARTIFACTS", artifacts.path().display().to_string())
-                        .env("FLOTILLA_MONITOR", "off")
                         .env("FLOTILLA_RESOLVE_TTL", "60s")
                         .env("FLOTILLA_LOG", "info"),
                 )
