@@ -1,28 +1,27 @@
 //! `flotilla user ...` and `flotilla token ...`: managing users and API tokens
-//! directly on a data directory's store, through the same application-layer
+//! directly on a data directory's store (or a PostgreSQL database's,
+//! `--database`), through the same application-layer
 //! calls the HTTP routes make (whoever can open the data directory could edit
 //! the database, so the CLI acts as an admin, `Caller::local`), or with
 //! `--server` through a running server's user and token routes, as the user
 //! the `MLFLOW_TRACKING_*` credentials name.
 
 use std::io::BufRead;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use flotilla_app::auth::{Authenticator, Caller, NewTokenRequest, TokenScope};
-use flotilla_store::{SqliteStore, Store};
 use hyper::Method;
 use serde_json::{Value, json};
 
 use crate::fleet::remote::Remote;
+use crate::local_store::StoreLocation;
 
 #[derive(Args, Debug)]
 pub struct UserArgs {
-    /// The data directory whose store to use (as `flotilla server --data-dir`).
-    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreLocation,
     /// Go through this running server (e.g. `http://127.0.0.1:5000`) with the
     /// MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN credentials.
     #[arg(long, env = "FLOTILLA_SERVER", global = true)]
@@ -62,9 +61,8 @@ pub enum UserCommand {
 
 #[derive(Args, Debug)]
 pub struct TokenArgs {
-    /// The data directory whose store to use (as `flotilla server --data-dir`).
-    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreLocation,
     /// Go through this running server (e.g. `http://127.0.0.1:5000`) with the
     /// MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN credentials.
     #[arg(long, env = "FLOTILLA_SERVER", global = true)]
@@ -97,11 +95,8 @@ pub enum TokenCommand {
     Revoke { id: String },
 }
 
-fn open(data_dir: &std::path::Path) -> anyhow::Result<Arc<Authenticator>> {
-    let db = crate::config::database_path(data_dir);
-    anyhow::ensure!(db.exists(), "no store at {} (run `flotilla server` first)", db.display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
-    Ok(Arc::new(Authenticator::new(store)))
+fn open(location: &StoreLocation) -> anyhow::Result<Arc<Authenticator>> {
+    Ok(Arc::new(Authenticator::new(location.open("run `flotilla server` first")?)))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -123,7 +118,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<()> {
     if let Some(url) = &args.server {
         return remote_user(&Remote::new(url)?, args.command);
     }
-    let auth = open(&args.data_dir)?;
+    let auth = open(&args.store)?;
     let me = Caller::local();
     runtime()?.block_on(async {
         match args.command {
@@ -168,7 +163,7 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<()> {
     if let Some(url) = &args.server {
         return remote_token(&Remote::new(url)?, args.command);
     }
-    let auth = open(&args.data_dir)?;
+    let auth = open(&args.store)?;
     let me = Caller::local();
     runtime()?.block_on(async {
         match args.command {

@@ -1,24 +1,22 @@
 //! `flotilla audit`: the audit trail of every change (who, how, from where,
 //! under which request id, what, before and after), newest first, filtered,
-//! read from a data directory's store or, with `--server URL`, through a
+//! read from a data directory's store (or a PostgreSQL database's,
+//! `--database`) or, with `--server URL`, through a
 //! running server's `/api/fleet/v1/audit/events`. (`flotilla fleet audit`
 //! stays the log of alias moves.)
 
-use std::path::PathBuf;
-
 use clap::Args;
 use flotilla_app::fleet_api::audit::{AuditEvent, AuditEvents};
+use flotilla_store::PageRequest;
 use flotilla_store::audit::AuditEventQuery;
-use flotilla_store::prelude::*;
-use flotilla_store::{PageRequest, SqliteStore};
 
 use crate::fleet::{ServerArgs, remote, table};
+use crate::local_store::StoreLocation;
 
 #[derive(Args, Debug)]
 pub struct AuditArgs {
-    /// The data directory whose store to read (as `flotilla server --data-dir`).
-    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    store: StoreLocation,
     /// Only changes by this user.
     #[arg(long)]
     actor: Option<String>,
@@ -67,9 +65,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     let answer = match &args.on.server {
         Some(url) => remote::Remote::new(url)?.audit_events(&query)?,
         None => {
-            let db = crate::config::database_path(&args.data_dir);
-            anyhow::ensure!(db.exists(), "no store at {} (run `flotilla server` first)", db.display());
-            let page = SqliteStore::open(&db)?.audit_events(&query)?;
+            let page = args.store.open("run `flotilla server` first")?.audit_events(&query)?;
             AuditEvents {
                 events: page.items.into_iter().map(Into::into).collect(),
                 next_page_token: page.next_page_token,

@@ -1,7 +1,7 @@
 //! `flotilla data ...`: datasets and lineage (list, show, downstream,
 //! upstream, stale) and profiles (`profile FILE`: made here with the
 //! server's own profiler, only the profile sent), on a data directory's
-//! store or, with `--server URL`, through a running server's data API. Both modes give the same JSON (on a
+//! store (or a PostgreSQL database's, `--database`) or, with `--server URL`, through a running server's data API. Both modes give the same JSON (on a
 //! data directory, `flotilla_app::data::answer` makes it exactly as the
 //! server does, as the local admin); without `--json`, a table.
 
@@ -10,17 +10,17 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use flotilla_app::data::{self, DataRoute, profile};
-use flotilla_store::{Readable, SqliteStore};
+use flotilla_store::Readable;
 use hyper::Method;
 use serde_json::Value;
 
 use crate::fleet::{remote, table};
+use crate::local_store::StoreLocation;
 
 #[derive(Args, Debug)]
 pub struct DataArgs {
-    /// The data directory whose store to use (as `flotilla server --data-dir`).
-    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreLocation,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -197,11 +197,9 @@ fn answer(args: &DataArgs, route: DataRoute, path: String, params: &[(String, St
             server.json(Method::GET, &format!("/api/data/v1{path}{sep}{query}"), None)?
         }
         None => {
-            let db = crate::config::database_path(&args.data_dir);
-            anyhow::ensure!(db.exists(), "no store at {}", db.display());
-            let store = SqliteStore::open(&db)?;
+            let store = args.store.open("give --data-dir, --database or --server")?;
             // Whoever can open the store could read all of it: the local admin.
-            data::answer(&store, &route, &query, Readable::everything())?
+            data::answer(store.as_ref(), &route, &query, Readable::everything())?
         }
     })
 }
@@ -340,17 +338,15 @@ fn profile(args: &DataArgs) -> anyhow::Result<Value> {
             server.upload(&path, profile::PROFILE_MEDIA_TYPE, made.to_bytes())?
         }
         None => {
-            let db = crate::config::database_path(&args.data_dir);
-            anyhow::ensure!(db.exists(), "no store at {}", db.display());
-            let store = SqliteStore::open(&db)?;
+            let store = args.store.open("give --data-dir, --database or --server")?;
             let digest = match digest {
                 Some(d) => d.clone(),
                 None => newest_digest(
-                    &data::answer(&store, &DataRoute::Datasets, &list_query, Readable::everything())?,
+                    &data::answer(store.as_ref(), &DataRoute::Datasets, &list_query, Readable::everything())?,
                     dataset,
                 )?,
             };
-            profile::keep(&store, dataset, &digest, &made)?
+            profile::keep(store.as_ref(), dataset, &digest, &made)?
         }
     })
 }

@@ -14,6 +14,7 @@ mod exit_code;
 mod fleet;
 mod gc;
 mod jobs_leader;
+mod local_store;
 mod monitor;
 mod monitor_tasks;
 mod report;

@@ -1,26 +1,23 @@
 //! `flotilla monitor ...`: fleet health (`health`), a model's drift
 //! (`drift`), alert rules and deliveries (`alerts rules|deliveries`), on a
-//! data directory's store (through `flotilla_app::monitor`, as the local
+//! data directory's or PostgreSQL database's store (through `flotilla_app::monitor`, as the local
 //! admin) or, with `--server URL`, through a running server's monitoring
 //! API: the same JSON either way; without `--json`, a table.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use flotilla_app::monitor::{alerts, drift_read, health};
 use flotilla_store::alerts::DeliveryQuery;
-use flotilla_store::{SqliteStore, Store, Visible};
+use flotilla_store::{Store, Visible};
 use hyper::Method;
 use serde_json::{Value, json};
 
 use crate::fleet::{remote, table};
+use crate::local_store::StoreLocation;
 
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
-    /// The data directory whose store to use (as `flotilla server --data-dir`).
-    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreLocation,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -152,10 +149,8 @@ pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
     let answer = match &args.server {
         Some(url) => remote::Remote::new(url)?.json(Method::GET, &path(&args.command), None)?,
         None => {
-            let db = crate::config::database_path(&args.data_dir);
-            anyhow::ensure!(db.exists(), "no store at {} (give --data-dir or --server)", db.display());
-            let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-            local(&store, &args.command)?
+            let store = args.store.open("give --data-dir, --database or --server")?;
+            local(store.as_ref(), &args.command)?
         }
     };
     if args.json {

@@ -1,7 +1,8 @@
 //! `flotilla server --database` on a real PostgreSQL server (the test
 //! command's, else a cluster this test starts): the tracking and registry
 //! calls an MLflow client makes, with `--auth basic` on, answered from
-//! PostgreSQL. (Monitoring on PostgreSQL: the monitor and report tests run
+//! PostgreSQL, and the CLI (`user`, `audit`, `fleet`, `monitor`, `data`)
+//! working on the same database with `--database`. (Monitoring on PostgreSQL: the monitor and report tests run
 //! on both backends, `flotilla_testkit::Backend`.)
 
 use base64::Engine;
@@ -82,4 +83,46 @@ fn tracking_and_registry_calls_are_answered_from_postgresql() {
     // No background task logs a failed store call.
     let log = server.log_text();
     assert!(!log.contains(" ERROR "), "{log}");
+
+    // The CLI works on the same database directly (`--database`), as its local admin.
+    let cli = |args: &[&str], stdin: &str| -> String {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args(args)
+            .args(["--database", url.as_str(), "--data-dir", "/nonexistent-data-dir"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    cli(&["user", "create", "carol", "--password-stdin"], "carol-password-1\n");
+    assert!(cli(&["user", "list"], "").contains("carol"));
+    let carol = base64::engine::general_purpose::STANDARD.encode("carol:carol-password-1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = server.request(
+            "GET",
+            &format!("{api}/registered-models/get?name=m"),
+            &[("authorization", &format!("Basic {carol}"))],
+            b"",
+        );
+        if r.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "carol never signed in: {} {}", r.status, r.text());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let audit: Value = serde_json::from_str(&cli(&["audit", "--json", "--action", "user.create"], "")).unwrap();
+    assert_eq!(audit["events"][0]["resource_id"], "carol", "{audit}");
+    let fleet: Value = serde_json::from_str(&cli(&["fleet", "search", "--json", "--prefix", "m"], "")).unwrap();
+    assert!(fleet.to_string().contains("\"m\""), "{fleet}");
+    let health: Value = serde_json::from_str(&cli(&["monitor", "health", "--json"], "")).unwrap();
+    assert!(health.is_object(), "{health}");
+    let datasets: Value = serde_json::from_str(&cli(&["data", "datasets", "--json"], "")).unwrap();
+    assert!(datasets["datasets"].is_array(), "{datasets}");
 }

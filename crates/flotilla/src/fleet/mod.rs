@@ -9,22 +9,22 @@ pub(crate) mod remote;
 pub(crate) mod table;
 mod telemetry;
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use flotilla_app::{fleet_api, fleet_query};
 use flotilla_core::VersionNumber;
 use flotilla_core::fleet::{MetricOp, PartitionValue, parse_path};
 use flotilla_store::fleet::{AuditQuery, ChangeContext, PromotionRule};
-use flotilla_store::prelude::*;
-use flotilla_store::{PageRequest, SqliteStore};
+use flotilla_store::{PageRequest, Store};
+
+use crate::local_store::StoreLocation;
 use serde::Serialize;
 
 #[derive(Args, Debug)]
 pub struct FleetArgs {
-    /// The data directory whose store to use (as `flotilla server --data-dir`).
-    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value = "./flotilla-data", global = true)]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreLocation,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -178,21 +178,13 @@ fn version(v: Option<VersionNumber>) -> String {
 
 /// What a command works on.
 enum Source {
-    Store(SqliteStore),
+    Store(Arc<dyn Store>),
     Server(remote::Remote),
 }
 
 pub fn run(args: FleetArgs) -> anyhow::Result<()> {
-    let data_dir = args.data_dir.clone();
-    let open = move || -> anyhow::Result<SqliteStore> {
-        let db = crate::config::database_path(&data_dir);
-        anyhow::ensure!(
-            db.exists(),
-            "no store at {} (run `flotilla server` or `flotilla fleet generate` first)",
-            db.display()
-        );
-        Ok(SqliteStore::open(&db)?)
-    };
+    let location = args.store.clone();
+    let open = move || location.open("run `flotilla server` or `flotilla fleet generate` first");
     let source = |on: &ServerArgs| -> anyhow::Result<Source> {
         match &on.server {
             Some(url) => Ok(Source::Server(remote::Remote::new(url)?)),
@@ -200,7 +192,13 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
         }
     };
     match args.command {
-        FleetCommand::Generate(g) => generate::run(&args.data_dir, &g, args.json),
+        FleetCommand::Generate(g) => {
+            anyhow::ensure!(
+                args.store.postgres_url().is_none(),
+                "`flotilla fleet generate` writes a data directory's SQLite store only (--database is not supported)"
+            );
+            generate::run(&args.store.data_dir, &g, args.json)
+        }
         FleetCommand::Search(s) => search(&source(&s.on)?, s, args.json),
         FleetCommand::Families(on) => {
             let families = match source(&on)? {
