@@ -179,7 +179,7 @@ fn version(v: Option<VersionNumber>) -> String {
 /// What a command works on.
 enum Source {
     Store(Arc<dyn Store>),
-    Server(remote::Remote),
+    Server(Box<remote::Remote>),
 }
 
 pub fn run(args: FleetArgs) -> anyhow::Result<()> {
@@ -187,7 +187,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
     let open = move || location.open("run `flotilla server` or `flotilla fleet generate` first");
     let source = |on: &ServerArgs| -> anyhow::Result<Source> {
         match &on.server {
-            Some(url) => Ok(Source::Server(remote::Remote::new(url)?)),
+            Some(url) => Ok(Source::Server(Box::new(remote::Remote::new(url)?))),
             None => Ok(Source::Store(open()?)),
         }
     };
