@@ -22,6 +22,7 @@ use rusqlite::{Connection, params};
 mod batched;
 mod datasets;
 pub mod health;
+pub mod postgres;
 mod side;
 mod stores;
 pub mod telemetry;
@@ -230,12 +231,10 @@ struct FamilyCounts {
     tiers: [i64; TIERS.len()],
 }
 
-/// Adds the tallied counts to `facet_counts`, in the family's scope and the registry's.
-fn add_facet_counts(tx: &Connection, families: &[GeneratedFamily], counts: &[FamilyCounts]) -> StoreResult<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO facet_counts (scope, dim, value, n) VALUES (?, ?, ?, ?)
-         ON CONFLICT (scope, dim, value) DO UPDATE SET n = n + excluded.n",
-    )?;
+/// The tallied counts as `facet_counts` rows `(scope, dim, value, n)`, in
+/// each family's scope and the registry's (scope 0).
+fn facet_count_rows(families: &[GeneratedFamily], counts: &[FamilyCounts]) -> Vec<(i64, String, String, i64)> {
+    let mut out = Vec::new();
     let mut models = 0;
     for ((name, family_id, _), c) in families.iter().zip(counts) {
         models += c.members;
@@ -250,11 +249,23 @@ fn add_facet_counts(tx: &Connection, families: &[GeneratedFamily], counts: &[Fam
         rows.extend(TIERS.iter().zip(c.tiers).map(|(t, n)| ("tag:tier".into(), t.to_string(), n)));
         for (dim, value, n) in rows.into_iter().filter(|(_, _, n)| *n > 0) {
             for scope in [0, *family_id] {
-                stmt.execute(params![scope, dim, value, n])?;
+                out.push((scope, dim.clone(), value.clone(), n));
             }
         }
     }
-    stmt.execute(params![0, "models", "", models])?;
+    out.push((0, "models".into(), String::new(), models));
+    out
+}
+
+/// Adds the tallied counts to `facet_counts`, in the family's scope and the registry's.
+fn add_facet_counts(tx: &Connection, families: &[GeneratedFamily], counts: &[FamilyCounts]) -> StoreResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO facet_counts (scope, dim, value, n) VALUES (?, ?, ?, ?)
+         ON CONFLICT (scope, dim, value) DO UPDATE SET n = n + excluded.n",
+    )?;
+    for (scope, dim, value, n) in facet_count_rows(families, counts) {
+        stmt.execute(params![scope, dim, value, n])?;
+    }
     Ok(())
 }
 

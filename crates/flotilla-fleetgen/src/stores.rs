@@ -3,10 +3,12 @@
 //! ([`Draws`]), so the two writers (see `side`) each draw what they need and
 //! agree without talking: this writer writes the models, tags, partitions,
 //! versions and aliases; the second writer the version and alias metrics.
+//! The rows are made once ([`store_rows`], [`metric_rows`]) for any
+//! [`RowSink`]: SQLite's batched inserts here, PostgreSQL's `COPY` in `postgres`.
 
 use rusqlite::Connection;
 
-use super::batched::BatchedInsert;
+use super::batched::{BatchedInsert, Cell};
 use super::datasets::{DatasetInserts, DatasetPlan, SharedTally};
 use super::{DAY_MS, FamilyCounts, GeneratedFamily, GeneratedVersion, OWNERS, Rng, Stage, TIERS, VAL_MAPE, VAL_RMSE};
 use flotilla_core::fleet;
@@ -99,6 +101,131 @@ pub(super) struct Tally {
     pub shared: SharedTally,
 }
 
+/// The tables a store's rows go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Table {
+    Model,
+    Tag,
+    Member,
+    Partition,
+    Version,
+    Alias,
+    Event,
+    VersionMetric,
+    AliasMetric,
+}
+
+impl Table {
+    /// The table and the columns its rows fill, in order.
+    pub fn target(self) -> &'static str {
+        match self {
+            Self::Model => "registered_models (rm_id, name, creation_time, last_update_time, next_version)",
+            Self::Tag => "registered_model_tags (rm_id, key, value)",
+            Self::Member => "fleet_members (rm_id, family_id, depth, part_value, parent)",
+            Self::Partition => "member_partitions (rm_id, key, value)",
+            Self::Version => "model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)",
+            Self::Alias => "registered_model_aliases (rm_id, alias, version)",
+            Self::Event => "alias_events (batch_id, rm_id, model_name, alias, to_version)",
+            Self::VersionMetric => "model_version_metrics (rm_id, key, version, value)",
+            Self::AliasMetric => "alias_metrics (rm_id, alias, key, value)",
+        }
+    }
+}
+
+/// Where a writer puts the rows of the stores it draws: SQLite's batched
+/// inserts, or PostgreSQL's `COPY` buffers (`postgres`).
+pub(super) trait RowSink {
+    fn row<const N: usize>(&mut self, table: Table, cells: [Cell; N]) -> StoreResult<()>;
+}
+
+/// What [`store_rows`] wrote store `i` as, for the rows a writer adds of its own.
+pub(super) struct WrittenStore {
+    pub rm_id: i64,
+    pub family_id: i64,
+    pub created: i64,
+    pub partition: String,
+}
+
+/// The rows of store `i` of the fleet: its registered model, membership,
+/// partition values, tags, versions 1..=k and aliases (with audit events for
+/// the first [`AUDITED_MODELS`]), in that order, so a model is a member
+/// before anything that counts in its family arrives.
+pub(super) fn store_rows(
+    plan: &Plan<'_>,
+    tally: &mut Tally,
+    i: u64,
+    batch: i64,
+    with_file: bool,
+    sink: &mut impl RowSink,
+) -> StoreResult<WrittenStore> {
+    let d = plan.draws.draw(i);
+    let k = plan.draws.versions_per_model;
+    let rm_id = d.rm_id;
+    let f = (i % plan.families.len() as u64) as usize;
+    let (family, family_id, regions) = &plan.families[f];
+    let (region, region_rm) = &regions[d.region];
+    let store = store_partition(i);
+    let name = store_name(family, i);
+    let c = &mut tally.counts[f];
+    c.members += 1;
+    c.owners[d.owner] += 1;
+    c.tiers[d.tier] += 1;
+
+    sink.row(Table::Model, [rm_id.into(), name.clone().into(), d.created.into(), plan.now.into(), (k + 1).into()])?;
+    sink.row(Table::Member, [rm_id.into(), (*family_id).into(), 2.into(), store.clone().into(), (*region_rm).into()])?;
+    sink.row(Table::Partition, [rm_id.into(), "region".into(), region.clone().into()])?;
+    sink.row(Table::Partition, [rm_id.into(), "store".into(), store.clone().into()])?;
+    for (key, value) in [
+        (fleet::FAMILY_TAG, family.clone().into()),
+        (fleet::PARTITION_TAG, format!("region={region}/store={store}").into()),
+        ("owner", OWNERS[d.owner].into()),
+        ("tier", TIERS[d.tier].into()),
+    ] {
+        sink.row(Table::Tag, [rm_id.into(), key.into(), value])?;
+    }
+
+    for v in 1..=k {
+        let at = d.created + v * DAY_MS;
+        let stage = Stage::of(v, k);
+        c.stages[stage as usize] += 1;
+        let source = if with_file {
+            let source = format!("mlflow-artifacts:/fleet/{name}/{v}");
+            tally.files.push(GeneratedVersion { model: name.clone(), version: v, source: source.clone() });
+            source
+        } else {
+            plan.placeholder_source.to_string()
+        };
+        sink.row(Table::Version, [rm_id.into(), v.into(), at.into(), at.into(), source.into(), stage.name().into()])?;
+    }
+
+    for &(alias, version) in &d.aliases {
+        match alias {
+            "champion" => c.champion += 1,
+            _ => c.challenger += 1,
+        }
+        sink.row(Table::Alias, [rm_id.into(), alias.into(), version.into()])?;
+        if i < AUDITED_MODELS {
+            sink.row(Table::Event, [batch.into(), rm_id.into(), name.clone().into(), alias.into(), version.into()])?;
+        }
+    }
+    Ok(WrittenStore { rm_id, family_id: *family_id, created: d.created, partition: store })
+}
+
+/// The metrics of each version of a store and of each of its aliases.
+pub(super) fn metric_rows(d: &Draws, sink: &mut impl RowSink) -> StoreResult<()> {
+    let rm_id = d.rm_id;
+    for (v, &rmse) in (1i64..).zip(&d.errors) {
+        sink.row(Table::VersionMetric, [rm_id.into(), VAL_RMSE.into(), v.into(), rmse.into()])?;
+        sink.row(Table::VersionMetric, [rm_id.into(), VAL_MAPE.into(), v.into(), (rmse / 20.0).into()])?;
+    }
+    for &(alias, version) in &d.aliases {
+        let value = d.errors[(version - 1) as usize];
+        sink.row(Table::AliasMetric, [rm_id.into(), alias.into(), VAL_MAPE.into(), (value / 20.0).into()])?;
+        sink.row(Table::AliasMetric, [rm_id.into(), alias.into(), VAL_RMSE.into(), value.into()])?;
+    }
+    Ok(())
+}
+
 /// This writer's inserts in one transaction, one per table.
 pub(super) struct StoreInserts<'tx> {
     model: BatchedInsert<'tx>,
@@ -111,24 +238,34 @@ pub(super) struct StoreInserts<'tx> {
     datasets: DatasetInserts<'tx>,
 }
 
+impl RowSink for StoreInserts<'_> {
+    fn row<const N: usize>(&mut self, table: Table, cells: [Cell; N]) -> StoreResult<()> {
+        match table {
+            Table::Model => self.model.push(cells),
+            Table::Tag => self.tag.push(cells),
+            Table::Member => self.member.push(cells),
+            Table::Partition => self.partition.push(cells),
+            Table::Version => self.version.push(cells),
+            Table::Alias => self.alias.push(cells),
+            Table::Event => self.event.push(cells),
+            Table::VersionMetric | Table::AliasMetric => {
+                Err(flotilla_core::Error::internal("metrics are the second writer's").into())
+            }
+        }
+    }
+}
+
 impl<'tx> StoreInserts<'tx> {
     pub fn prepare(tx: &'tx Connection) -> StoreResult<Self> {
+        let insert = |table: Table, width| BatchedInsert::new(tx, table.target(), width);
         Ok(Self {
-            model: BatchedInsert::new(
-                tx,
-                "registered_models (rm_id, name, creation_time, last_update_time, next_version)",
-                5,
-            )?,
-            tag: BatchedInsert::new(tx, "registered_model_tags (rm_id, key, value)", 3)?,
-            member: BatchedInsert::new(tx, "fleet_members (rm_id, family_id, depth, part_value, parent)", 5)?,
-            partition: BatchedInsert::new(tx, "member_partitions (rm_id, key, value)", 3)?,
-            version: BatchedInsert::new(
-                tx,
-                "model_versions (rm_id, version, creation_time, last_update_time, source, current_stage)",
-                6,
-            )?,
-            alias: BatchedInsert::new(tx, "registered_model_aliases (rm_id, alias, version)", 3)?,
-            event: BatchedInsert::new(tx, "alias_events (batch_id, rm_id, model_name, alias, to_version)", 5)?,
+            model: insert(Table::Model, 5)?,
+            tag: insert(Table::Tag, 3)?,
+            member: insert(Table::Member, 5)?,
+            partition: insert(Table::Partition, 3)?,
+            version: insert(Table::Version, 6)?,
+            alias: insert(Table::Alias, 3)?,
+            event: insert(Table::Event, 5)?,
             datasets: DatasetInserts::prepare(tx)?,
         })
     }
@@ -149,8 +286,7 @@ impl<'tx> StoreInserts<'tx> {
         self.datasets.finish()
     }
 
-    /// Writes store `i` of the fleet: its registered model, tags, membership
-    /// and partition values, versions 1..=k, and aliases.
+    /// Writes store `i` of the fleet ([`store_rows`]) and the datasets it was trained on.
     pub fn store(
         &mut self,
         plan: &Plan<'_>,
@@ -159,58 +295,8 @@ impl<'tx> StoreInserts<'tx> {
         batch: i64,
         with_file: bool,
     ) -> StoreResult<()> {
-        let d = plan.draws.draw(i);
-        let k = plan.draws.versions_per_model;
-        let rm_id = d.rm_id;
-        let f = (i % plan.families.len() as u64) as usize;
-        let (family, family_id, regions) = &plan.families[f];
-        let (region, region_rm) = &regions[d.region];
-        let store = store_partition(i);
-        let name = store_name(family, i);
-        let c = &mut tally.counts[f];
-        c.members += 1;
-        c.owners[d.owner] += 1;
-        c.tiers[d.tier] += 1;
-
-        self.model.push([rm_id.into(), name.clone().into(), d.created.into(), plan.now.into(), (k + 1).into()])?;
-        for (key, value) in [
-            (fleet::FAMILY_TAG, family.clone().into()),
-            (fleet::PARTITION_TAG, format!("region={region}/store={store}").into()),
-            ("owner", OWNERS[d.owner].into()),
-            ("tier", TIERS[d.tier].into()),
-        ] {
-            self.tag.push([rm_id.into(), key.into(), value])?;
-        }
-        self.member.push([rm_id.into(), (*family_id).into(), 2.into(), store.clone().into(), (*region_rm).into()])?;
-        self.partition.push([rm_id.into(), "region".into(), region.clone().into()])?;
-        self.partition.push([rm_id.into(), "store".into(), store.clone().into()])?;
-        self.datasets.store(&plan.datasets, &mut tally.shared, i, &store, (rm_id, *family_id, d.created))?;
-
-        for v in 1..=k {
-            let at = d.created + v * DAY_MS;
-            let stage = Stage::of(v, k);
-            c.stages[stage as usize] += 1;
-            let source = if with_file {
-                let source = format!("mlflow-artifacts:/fleet/{name}/{v}");
-                tally.files.push(GeneratedVersion { model: name.clone(), version: v, source: source.clone() });
-                source
-            } else {
-                plan.placeholder_source.to_string()
-            };
-            self.version.push([rm_id.into(), v.into(), at.into(), at.into(), source.into(), stage.name().into()])?;
-        }
-
-        for &(alias, version) in &d.aliases {
-            match alias {
-                "champion" => c.champion += 1,
-                _ => c.challenger += 1,
-            }
-            self.alias.push([rm_id.into(), alias.into(), version.into()])?;
-            if i < AUDITED_MODELS {
-                self.event.push([batch.into(), rm_id.into(), name.clone().into(), alias.into(), version.into()])?;
-            }
-        }
-        Ok(())
+        let s = store_rows(plan, tally, i, batch, with_file, self)?;
+        self.datasets.store(&plan.datasets, &mut tally.shared, i, &s.partition, (s.rm_id, s.family_id, s.created))
     }
 }
 
@@ -220,26 +306,32 @@ pub(super) struct MetricInserts<'tx> {
     alias_metric: BatchedInsert<'tx>,
 }
 
+impl RowSink for MetricInserts<'_> {
+    fn row<const N: usize>(&mut self, table: Table, cells: [Cell; N]) -> StoreResult<()> {
+        match table {
+            Table::VersionMetric => self.version_metric.push(cells),
+            Table::AliasMetric => self.alias_metric.push(cells),
+            Table::Model
+            | Table::Tag
+            | Table::Member
+            | Table::Partition
+            | Table::Version
+            | Table::Alias
+            | Table::Event => Err(flotilla_core::Error::internal("the second writer writes metrics only").into()),
+        }
+    }
+}
+
 impl<'tx> MetricInserts<'tx> {
     pub fn prepare(tx: &'tx Connection) -> StoreResult<Self> {
         Ok(Self {
-            version_metric: BatchedInsert::new(tx, "model_version_metrics (rm_id, key, version, value)", 4)?,
-            alias_metric: BatchedInsert::new(tx, "alias_metrics (rm_id, alias, key, value)", 4)?,
+            version_metric: BatchedInsert::new(tx, Table::VersionMetric.target(), 4)?,
+            alias_metric: BatchedInsert::new(tx, Table::AliasMetric.target(), 4)?,
         })
     }
 
     pub fn store(&mut self, d: &Draws) -> StoreResult<()> {
-        let rm_id = d.rm_id;
-        for (v, &rmse) in (1i64..).zip(&d.errors) {
-            self.version_metric.push([rm_id.into(), VAL_RMSE.into(), v.into(), rmse.into()])?;
-            self.version_metric.push([rm_id.into(), VAL_MAPE.into(), v.into(), (rmse / 20.0).into()])?;
-        }
-        for &(alias, version) in &d.aliases {
-            let value = d.errors[(version - 1) as usize];
-            self.alias_metric.push([rm_id.into(), alias.into(), VAL_MAPE.into(), (value / 20.0).into()])?;
-            self.alias_metric.push([rm_id.into(), alias.into(), VAL_RMSE.into(), value.into()])?;
-        }
-        Ok(())
+        metric_rows(d, self)
     }
 
     pub fn finish(mut self) -> StoreResult<()> {

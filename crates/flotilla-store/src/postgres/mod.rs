@@ -39,6 +39,7 @@ mod aliases;
 mod audit;
 mod auth;
 mod bulk;
+pub mod bulk_load;
 mod datasets;
 mod experiments;
 mod facets;

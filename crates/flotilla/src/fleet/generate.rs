@@ -1,4 +1,5 @@
-//! `flotilla fleet generate`: a synthetic fleet in a data directory, with a
+//! `flotilla fleet generate`: a synthetic fleet in a data directory's store
+//! (or a PostgreSQL database, `--database`: loaded with `COPY`), with a
 //! progress bar, and tiny real LightGBM models for a chosen fraction of the
 //! stores so that the fleet can be served, not only searched.
 
@@ -6,11 +7,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
 use bytes::Bytes;
 use clap::Args;
 use flotilla_artifacts::{ArtifactPath, ArtifactStore, LocalArtifactStore};
 use flotilla_fleetgen::{FleetSpec, GeneratedVersion};
+use flotilla_store::PgStore;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::local_store::StoreLocation;
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
@@ -72,9 +77,20 @@ pub(super) fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<()> {
+pub fn run(location: &StoreLocation, args: &GenerateArgs, json: bool) -> anyhow::Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.with_files), "--with-files is a fraction between 0 and 1");
+    let data_dir = location.data_dir.as_path();
     std::fs::create_dir_all(data_dir)?;
+    let postgres = match location.postgres_url() {
+        Some(url) => {
+            anyhow::ensure!(
+                !args.health && !args.telemetry,
+                "--health and --telemetry are generated into a data directory's SQLite store only"
+            );
+            Some(PgStore::connect(url).context("connecting to the PostgreSQL database (--database)")?)
+        }
+        None => None,
+    };
     let spec = FleetSpec {
         models: args.models,
         versions_per_model: args.versions,
@@ -86,12 +102,18 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     let every = (args.with_files > 0.0).then(|| (1.0 / args.with_files).round().max(1.0) as u64);
     let progress = bar(args.models, "models  ");
     let started = Instant::now();
-    let (report, files) = flotilla_fleetgen::generate_fleet(
-        &crate::config::database_path(data_dir),
-        &spec,
-        &mut |i| every.is_some_and(|n| i % n == 0),
-        &mut |done| progress.set_position(done),
-    )?;
+    let wants_file = &mut |i| every.is_some_and(|n| i % n == 0);
+    let (report, files) = match &postgres {
+        Some(store) => flotilla_fleetgen::postgres::generate_fleet_postgres(store, &spec, wants_file, &mut |done| {
+            progress.set_position(done)
+        })?,
+        None => flotilla_fleetgen::generate_fleet(
+            &crate::config::database_path(data_dir),
+            &spec,
+            wants_file,
+            &mut |done| progress.set_position(done),
+        )?,
+    };
     progress.finish();
     let metadata_secs = started.elapsed().as_secs_f64();
     write_files(data_dir, &files)?;
@@ -108,7 +130,10 @@ pub fn run(data_dir: &Path, args: &GenerateArgs, json: bool) -> anyhow::Result<(
     };
     let telemetry = if args.telemetry { Some(super::telemetry::generate(data_dir, args)?) } else { None };
     let total_secs = started.elapsed().as_secs_f64();
-    let db_bytes = std::fs::metadata(crate::config::database_path(data_dir))?.len();
+    let db_bytes = match &postgres {
+        Some(store) => flotilla_fleetgen::postgres::database_bytes(store)?,
+        None => std::fs::metadata(crate::config::database_path(data_dir))?.len(),
+    };
     let summary = serde_json::json!({
         "models": report.models,
         "versions": report.versions,

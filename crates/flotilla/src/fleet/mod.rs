@@ -192,13 +192,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
         }
     };
     match args.command {
-        FleetCommand::Generate(g) => {
-            anyhow::ensure!(
-                args.store.postgres_url().is_none(),
-                "`flotilla fleet generate` writes a data directory's SQLite store only (--database is not supported)"
-            );
-            generate::run(&args.store.data_dir, &g, args.json)
-        }
+        FleetCommand::Generate(g) => generate::run(&args.store, &g, args.json),
         FleetCommand::Search(s) => search(&source(&s.on)?, s, args.json),
         FleetCommand::Families(on) => {
             let families = match source(&on)? {
