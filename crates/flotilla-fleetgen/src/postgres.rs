@@ -8,7 +8,8 @@
 //! counts added from the tally in the same transaction and the registry
 //! notification sent once, as the triggers would have: new models have no
 //! health rows or runs, so the health and lineage triggers had nothing to do.
-//! Datasets, health and telemetry are generated on SQLite only.
+//! The lineage is the SQLite generator's too (`datasets`); health and
+//! telemetry are generated on SQLite only.
 
 use flotilla_core::fleet::{self, PartitionValue};
 use flotilla_core::{Error, validation};
@@ -17,6 +18,7 @@ use flotilla_store::postgres::PgStore;
 use flotilla_store::postgres::bulk_load::{CopyRows, CopyValue, LoadTx, PgLoader};
 
 use super::batched::Cell;
+use super::datasets::{DatasetPlan, SharedTally, dataset_rows};
 use super::stores::{self, RowSink, Table, Tally};
 use super::{
     DAY_MS, FamilyCounts, FleetSpec, GenerateReport, GeneratedFamily, GeneratedVersion, Rng, VAL_MAPE, VAL_RMSE,
@@ -27,21 +29,30 @@ const MODELS_PER_TRANSACTION: u64 = 20_000;
 
 /// The tables in the order their rows are copied: parents before children,
 /// a model's membership before what counts in its family.
-const COPY_ORDER: [Table; 9] = [
+const COPY_ORDER: [Table; 12] = [
     Table::Model,
     Table::Member,
     Table::Partition,
     Table::Tag,
     Table::Version,
     Table::VersionMetric,
+    Table::DatasetEntity,
+    Table::DatasetVersion,
+    Table::DatasetFamilyCount,
     Table::Alias,
     Table::AliasMetric,
     Table::Event,
 ];
 
 /// The tables whose row triggers are off while the stores are copied.
-const TRIGGERED_TABLES: [&str; 5] =
-    ["registered_models", "fleet_members", "registered_model_tags", "model_versions", "registered_model_aliases"];
+const TRIGGERED_TABLES: [&str; 6] = [
+    "registered_models",
+    "fleet_members",
+    "registered_model_tags",
+    "model_versions",
+    "registered_model_aliases",
+    "dataset_versions",
+];
 
 /// One transaction's rows, per table.
 struct CopyBuffers {
@@ -94,6 +105,18 @@ pub fn generate_fleet_postgres(
         (0..spec.families).map(|f| family(tx, &mut rng, spec, f, (year_ago, now), &mut report)).collect()
     })?;
     let first_id = loader.write(|tx| tx.query_i64("SELECT coalesce(max(rm_id), 0) + 1 FROM registered_models", &[]))?;
+    let datasets = loader.write(|tx| {
+        let first = tx.query_i64("SELECT coalesce(max(ds_id), 0) + 1 FROM dataset_entities", &[])?;
+        let plan = DatasetPlan::new(first, spec.models, i64::from(spec.versions_per_model), spec.seed);
+        for (ds, name, digest, source, at) in super::datasets::shared_datasets(&plan, year_ago) {
+            tx.execute(
+                "INSERT INTO dataset_entities (ds_id, name, digest, source_type, source, creation_time)
+                 VALUES ($1, $2, $3, 's3', $4, $5)",
+                &[&ds, &name, &digest, &source, &at],
+            )?;
+        }
+        Ok(plan)
+    })?;
     let plan = stores::Plan {
         draws: stores::DrawPlan {
             seed: spec.seed,
@@ -106,23 +129,25 @@ pub fn generate_fleet_postgres(
         families: &families,
         now,
         placeholder_source: &spec.placeholder_source,
-        // Datasets are generated on SQLite only; this plan is never drawn from.
-        datasets: super::datasets::DatasetPlan::new(1, 0, 1, spec.seed),
+        datasets,
     };
     let mut tally = Tally {
         counts: families.iter().map(|_| FamilyCounts::default()).collect(),
         files: Vec::new(),
-        shared: super::datasets::SharedTally::default(),
+        shared: SharedTally::default(),
     };
     let mut buffers = CopyBuffers::new();
     let mut done = 0u64;
     while done < spec.models {
         let end = (done + MODELS_PER_TRANSACTION).min(spec.models);
         tally.counts.iter_mut().for_each(|c| *c = FamilyCounts::default());
+        tally.shared = SharedTally::default();
         loader.write(|tx| {
             let batch = open_batch(tx, now)?;
             for i in done..end {
-                stores::store_rows(&plan, &mut tally, i, batch, wants_file(i), &mut buffers)?;
+                let s = stores::store_rows(&plan, &mut tally, i, batch, wants_file(i), &mut buffers)?;
+                let ids = (s.rm_id, s.family_id, s.created);
+                dataset_rows(&plan.datasets, &mut tally.shared, i, &s.partition, ids, &mut buffers)?;
                 stores::metric_rows(&plan.draws.draw(i), &mut buffers)?;
             }
             set_row_triggers(tx, "DISABLE")?;
@@ -134,6 +159,14 @@ pub fn generate_fleet_postgres(
                      ON CONFLICT (scope, dim, value) DO UPDATE SET n = facet_counts.n + excluded.n",
                     &[&scope, &dim, &value, &n],
                 )?;
+            }
+            for ((ds, family), n) in tally.shared.counts() {
+                tx.execute(
+                    "INSERT INTO dataset_family_counts (ds_id, family_id, versions) VALUES ($1, $2, $3)
+                     ON CONFLICT (ds_id, family_id) DO UPDATE SET versions = dataset_family_counts.versions + excluded.versions",
+                    &[&ds, &family, &n],
+                )?;
+                tx.execute("UPDATE dataset_entities SET version_count = version_count + $1 WHERE ds_id = $2", &[&n, &ds])?;
             }
             tx.execute("SELECT pg_notify('flotilla_registry', '')", &[])?;
             Ok(())
@@ -264,14 +297,16 @@ fn open_batch(tx: &mut LoadTx<'_>, now: i64) -> StoreResult<i64> {
     )
 }
 
-/// Moves the model id sequence past the ids the load chose and refreshes the
-/// planner's statistics.
+/// Moves the model and dataset id sequences past the ids the load chose and
+/// refreshes the planner's statistics.
 fn finish(loader: &mut PgLoader) -> StoreResult<()> {
     loader.write(|tx| {
-        tx.query_i64(
-            "SELECT setval(pg_get_serial_sequence('registered_models', 'rm_id'), (SELECT max(rm_id) FROM registered_models))",
-            &[],
-        )?;
+        for (table, id) in [("registered_models", "rm_id"), ("dataset_entities", "ds_id")] {
+            tx.query_i64(
+                &format!("SELECT setval(pg_get_serial_sequence('{table}', '{id}'), (SELECT max({id}) FROM {table}))"),
+                &[],
+            )?;
+        }
         tx.execute("ANALYZE", &[])?;
         Ok(())
     })

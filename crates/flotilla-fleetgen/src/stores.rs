@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 
 use super::batched::{BatchedInsert, Cell};
-use super::datasets::{DatasetInserts, DatasetPlan, SharedTally};
+use super::datasets::{DatasetInserts, DatasetPlan, SharedTally, dataset_rows};
 use super::{DAY_MS, FamilyCounts, GeneratedFamily, GeneratedVersion, OWNERS, Rng, Stage, TIERS, VAL_MAPE, VAL_RMSE};
 use flotilla_core::fleet;
 use flotilla_store::StoreResult;
@@ -113,6 +113,9 @@ pub(super) enum Table {
     Event,
     VersionMetric,
     AliasMetric,
+    DatasetEntity,
+    DatasetVersion,
+    DatasetFamilyCount,
 }
 
 impl Table {
@@ -128,6 +131,11 @@ impl Table {
             Self::Event => "alias_events (batch_id, rm_id, model_name, alias, to_version)",
             Self::VersionMetric => "model_version_metrics (rm_id, key, version, value)",
             Self::AliasMetric => "alias_metrics (rm_id, alias, key, value)",
+            Self::DatasetEntity => {
+                "dataset_entities (ds_id, name, digest, source_type, source, creation_time, version_count)"
+            }
+            Self::DatasetVersion => "dataset_versions (ds_id, rm_id, version, context)",
+            Self::DatasetFamilyCount => "dataset_family_counts (ds_id, family_id, versions)",
         }
     }
 }
@@ -248,6 +256,9 @@ impl RowSink for StoreInserts<'_> {
             Table::Version => self.version.push(cells),
             Table::Alias => self.alias.push(cells),
             Table::Event => self.event.push(cells),
+            Table::DatasetEntity | Table::DatasetVersion | Table::DatasetFamilyCount => {
+                self.datasets.push(table, cells)
+            }
             Table::VersionMetric | Table::AliasMetric => {
                 Err(flotilla_core::Error::internal("metrics are the second writer's").into())
             }
@@ -296,7 +307,8 @@ impl<'tx> StoreInserts<'tx> {
         with_file: bool,
     ) -> StoreResult<()> {
         let s = store_rows(plan, tally, i, batch, with_file, self)?;
-        self.datasets.store(&plan.datasets, &mut tally.shared, i, &s.partition, (s.rm_id, s.family_id, s.created))
+        let ids = (s.rm_id, s.family_id, s.created);
+        dataset_rows(&plan.datasets, &mut tally.shared, i, &s.partition, ids, self)
     }
 }
 
@@ -317,7 +329,12 @@ impl RowSink for MetricInserts<'_> {
             | Table::Partition
             | Table::Version
             | Table::Alias
-            | Table::Event => Err(flotilla_core::Error::internal("the second writer writes metrics only").into()),
+            | Table::Event
+            | Table::DatasetEntity
+            | Table::DatasetVersion
+            | Table::DatasetFamilyCount => {
+                Err(flotilla_core::Error::internal("the second writer writes metrics only").into())
+            }
         }
     }
 }

@@ -77,6 +77,26 @@ fn the_same_seed_makes_the_same_fleet_on_postgresql_as_on_sqlite() {
         assert_eq!(on_pg, all_names(&sqlite, query.clone()), "{query:?}");
     }
 
+    // The lineage is the same: shared calendars and each store's own data.
+    use flotilla_store::Readable;
+    use flotilla_store::lineage::DownstreamQuery;
+    for digest in ["2025-a", "2025-b"] {
+        let q = DownstreamQuery { name: "holidays-g00".into(), digest: digest.into(), ..DownstreamQuery::default() };
+        let (on_pg, on_sqlite) = (postgres.downstream(&q).unwrap(), sqlite.downstream(&q).unwrap());
+        assert_eq!(on_pg.total_versions, if digest == "2025-a" { 1400 } else { 700 });
+        assert_eq!(on_pg.total_versions, on_sqlite.total_versions, "{digest}");
+        let per_family =
+            |d: &flotilla_core::lineage::Downstream| d.families.iter().map(|f| f.versions).collect::<Vec<_>>();
+        assert_eq!(per_family(&on_pg), per_family(&on_sqlite), "{digest}");
+    }
+    let v2 = flotilla_core::VersionNumber::new(2).unwrap();
+    let upstream = |s: &dyn Store| -> Vec<(String, String, bool)> {
+        let up = s.upstream("churn.store=s0000124", v2, &Readable::everything()).unwrap();
+        up.datasets.into_iter().map(|d| (d.name, d.digest, d.superseded)).collect()
+    };
+    assert_eq!(upstream(&postgres).len(), 2);
+    assert_eq!(upstream(&postgres), upstream(&sqlite));
+
     // The store goes on as usual: a new model takes an id past the generated
     // ones and is counted by the triggers, which are back on.
     postgres.create_registered_model("after-generation", &[], None).unwrap();
