@@ -82,6 +82,11 @@ struct Args {
     /// The venv holding mlflow (created when missing) [default: .venvs/mlflow-server in the repo].
     #[arg(long)]
     mlflow_venv: Option<PathBuf>,
+    /// Also run flotilla and MLflow on this PostgreSQL server, each on a fresh database (a
+    /// superuser libpq conninfo without dbname, as `scripts/postgres-test-server.sh start` prints),
+    /// and print flotilla on PostgreSQL against flotilla on SQLite and against MLflow on PostgreSQL.
+    #[arg(long)]
+    postgres: Option<String>,
 }
 
 /// Runs other than the side-by-side comparison.
@@ -264,7 +269,11 @@ fn main() -> Result<()> {
         None
     } else {
         let venv = args.mlflow_venv.clone().unwrap_or_else(|| root.join(".venvs/mlflow-server"));
-        Some(venv::ensure_mlflow(&venv).context("preparing the mlflow venv")?)
+        let mlflow = venv::ensure_mlflow(&venv).context("preparing the mlflow venv")?;
+        if args.postgres.is_some() && args.command.is_none() {
+            venv::ensure_psycopg2(&venv)?;
+        }
+        Some(mlflow)
     };
     if let Some(Command::Ingest(a)) = &args.command {
         return ingest::run(&flotilla_bin, mlflow_bin, a);
@@ -312,6 +321,11 @@ async fn bench(args: Args, flotilla_bin: PathBuf, mlflow_bin: Option<PathBuf>) -
         headers.push("MLflow 3.17.2");
     }
 
+    let on_postgres = match &args.postgres {
+        Some(conninfo) => Some(postgres_columns(conninfo, &flotilla_bin, mlflow_bin.as_deref(), &plan, &mut all_notes).await?),
+        None => None,
+    };
+
     let mut doc = format!(
         "## flotilla vs MLflow {} — same workload, same load generator\n\n\
          {} cores; {} registered models created with {} clients, {} runs; in-process tokio + hyper \
@@ -326,10 +340,23 @@ async fn bench(args: Args, flotilla_bin: PathBuf, mlflow_bin: Option<PathBuf>) -
         load_before,
         procfs::load_average(),
     );
+    let flotilla_on_sqlite = columns.first().filter(|_| !args.skip_flotilla).cloned();
     doc.push_str(&table(&headers, &merge(columns)));
     if !all_notes.is_empty() {
         doc.push_str("\nNotes:\n");
         doc.push_str(&bullet_list(&all_notes));
+    }
+    if let Some(pg) = on_postgres {
+        let pairs = [
+            (&pg.flotilla, flotilla_on_sqlite.as_ref(), "flotilla on SQLite"),
+            (&pg.flotilla, pg.mlflow.as_ref(), "MLflow 3.17.2 on PostgreSQL"),
+        ];
+        for (first, second, name) in pairs {
+            if let Some(second) = second {
+                doc.push_str(&format!("\n### flotilla on PostgreSQL against {name}\n\n"));
+                doc.push_str(&table(&["flotilla on PostgreSQL", name], &merge(vec![first.clone(), second.clone()])));
+            }
+        }
     }
     println!("{doc}");
 
@@ -344,6 +371,42 @@ async fn bench(args: Args, flotilla_bin: PathBuf, mlflow_bin: Option<PathBuf>) -
         eprintln!("bench: wrote {}", out.display());
     }
     Ok(())
+}
+
+/// The columns of flotilla and MLflow each on a fresh database of the PostgreSQL server `conninfo`.
+struct PostgresColumns {
+    flotilla: Vec<(String, Unit, Better, Cell)>,
+    mlflow: Option<Vec<(String, Unit, Better, Cell)>>,
+}
+
+async fn postgres_columns(
+    conninfo: &str,
+    flotilla_bin: &Path,
+    mlflow_bin: Option<&Path>,
+    plan: &Plan,
+    all_notes: &mut Vec<String>,
+) -> Result<PostgresColumns> {
+    let server = flotilla_testkit::postgres::Postgres::Shared(conninfo.to_owned());
+    let dir = tempdir()?;
+    let url = server.create_database().context("creating flotilla's database")?;
+    let mut launch = server::flotilla(flotilla_bin, &dir.path().join("data"), dir.path(), Duration::from_secs(60));
+    launch.env.push(("FLOTILLA_DATABASE_URL".into(), url));
+    launch.name = "flotilla-postgres".into();
+    let m = measure(launch, plan).await;
+    all_notes.extend(notes("flotilla on PostgreSQL", &m));
+    let flotilla = column(&m, plan.models, plan.runs, plan.clients);
+    let mlflow = match mlflow_bin {
+        Some(bin) => {
+            let dir = tempdir()?;
+            let url = server.create_database().context("creating MLflow's database")?;
+            let launch = server::mlflow_on(bin, dir.path(), Duration::from_secs(300), &server::sqlalchemy_url(&url)?)?;
+            let m = measure(launch, plan).await;
+            all_notes.extend(notes("MLflow on PostgreSQL", &m));
+            Some(column(&m, plan.models, plan.runs, plan.clients))
+        }
+        None => None,
+    };
+    Ok(PostgresColumns { flotilla, mlflow })
 }
 
 fn tempdir() -> Result<tempfile::TempDir> {

@@ -24,8 +24,14 @@ pub fn flotilla(bin: &Path, data_dir: &Path, work_dir: &Path, limit: Duration) -
 
 /// The launch of the real MLflow tracking server on SQLite plus a local artifact folder.
 pub fn mlflow(mlflow_bin: &Path, work_dir: &Path, limit: Duration) -> Result<Launch> {
-    let port = flotilla_testkit::free_port()?;
     let db = work_dir.join("mlflow.db");
+    mlflow_on(mlflow_bin, work_dir, limit, &format!("sqlite:///{}", db.display()))
+}
+
+/// The launch of the real MLflow tracking server on `backend_store_uri` (SQLAlchemy's form)
+/// plus a local artifact folder.
+pub fn mlflow_on(mlflow_bin: &Path, work_dir: &Path, limit: Duration, backend_store_uri: &str) -> Result<Launch> {
+    let port = flotilla_testkit::free_port()?;
     let artifacts = work_dir.join("artifacts");
     Ok(Launch {
         name: "mlflow".to_owned(),
@@ -33,7 +39,7 @@ pub fn mlflow(mlflow_bin: &Path, work_dir: &Path, limit: Duration) -> Result<Lau
         args: vec![
             "server".into(),
             "--backend-store-uri".into(),
-            format!("sqlite:///{}", db.display()),
+            backend_store_uri.to_owned(),
             "--artifacts-destination".into(),
             artifacts.display().to_string(),
             "--host".into(),
@@ -49,4 +55,38 @@ pub fn mlflow(mlflow_bin: &Path, work_dir: &Path, limit: Duration) -> Result<Lau
         stop_grace: STOP_GRACE,
         own_group: true,
     })
+}
+
+/// A libpq `key=value` conninfo (no quoted values) as the SQLAlchemy URL MLflow takes:
+/// `postgresql://user[:password]@[host][:port]/dbname`, or with the host as a query
+/// parameter when it is a unix-socket directory.
+pub fn sqlalchemy_url(conninfo: &str) -> Result<String> {
+    let mut fields = std::collections::HashMap::new();
+    for pair in conninfo.split_whitespace() {
+        let (k, v) = pair.split_once('=').with_context(|| format!("not key=value: {pair:?} in {conninfo:?}"))?;
+        fields.insert(k, v);
+    }
+    let get = |k: &str| fields.get(k).copied().unwrap_or_default();
+    let user = match get("password") {
+        "" => get("user").to_owned(),
+        password => format!("{}:{password}", get("user")),
+    };
+    let (host, port, db) = (get("host"), get("port"), get("dbname"));
+    Ok(if host.starts_with('/') {
+        let port = if port.is_empty() { String::new() } else { format!("&port={port}") };
+        format!("postgresql://{user}@/{db}?host={host}{port}")
+    } else {
+        let port = if port.is_empty() { String::new() } else { format!(":{port}") };
+        format!("postgresql://{user}@{host}{port}/{db}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn conninfo_becomes_a_sqlalchemy_url() {
+        let url = |c| super::sqlalchemy_url(c).unwrap();
+        assert_eq!(url("host=/tmp/pg port=5432 user=postgres dbname=b"), "postgresql://postgres@/b?host=/tmp/pg&port=5432");
+        assert_eq!(url("host=db.local user=u password=p dbname=m"), "postgresql://u:p@db.local/m");
+    }
 }

@@ -135,3 +135,22 @@ fn run_install(venv: &Path) -> Result<()> {
     eprintln!("bench: mlflow installed in {:.0?}", started.elapsed());
     Ok(())
 }
+
+/// The PostgreSQL driver MLflow's SQL store needs for a `postgresql://` backend.
+pub const PSYCOPG2: &str = "psycopg2-binary==2.9.13";
+
+/// Makes sure the mlflow venv can open a PostgreSQL backend store (installs [`PSYCOPG2`] once).
+pub fn ensure_psycopg2(venv: &Path) -> Result<()> {
+    let python = venv.join("bin/python");
+    let has = |python: &Path| Command::new(python).args(["-c", "import psycopg2"]).status().is_ok_and(|s| s.success());
+    if has(&python) {
+        return Ok(());
+    }
+    eprintln!("bench: installing {PSYCOPG2} into {}", venv.display());
+    let status = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", PSYCOPG2])
+        .status()
+        .context("running pip")?;
+    anyhow::ensure!(status.success() && has(&python), "could not install {PSYCOPG2} into {}", venv.display());
+    Ok(())
+}
