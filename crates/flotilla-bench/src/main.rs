@@ -322,7 +322,9 @@ async fn bench(args: Args, flotilla_bin: PathBuf, mlflow_bin: Option<PathBuf>) -
     }
 
     let on_postgres = match &args.postgres {
-        Some(conninfo) => Some(postgres_columns(conninfo, &flotilla_bin, mlflow_bin.as_deref(), &plan, &mut all_notes).await?),
+        Some(conninfo) => {
+            Some(postgres_columns(conninfo, &flotilla_bin, mlflow_bin.as_deref(), &plan, &mut all_notes).await?)
+        }
         None => None,
     };
 
@@ -386,9 +388,17 @@ async fn postgres_columns(
     plan: &Plan,
     all_notes: &mut Vec<String>,
 ) -> Result<PostgresColumns> {
-    let server = flotilla_testkit::postgres::Postgres::Shared(conninfo.to_owned());
+    // The synchronous client runs its own runtime: off this one.
+    let create_database = |what: &'static str| {
+        let server = flotilla_testkit::postgres::Postgres::Shared(conninfo.to_owned());
+        async move {
+            tokio::task::spawn_blocking(move || server.create_database())
+                .await?
+                .with_context(|| format!("creating {what}'s database"))
+        }
+    };
     let dir = tempdir()?;
-    let url = server.create_database().context("creating flotilla's database")?;
+    let url = create_database("flotilla").await?;
     let mut launch = server::flotilla(flotilla_bin, &dir.path().join("data"), dir.path(), Duration::from_secs(60));
     launch.env.push(("FLOTILLA_DATABASE_URL".into(), url));
     launch.name = "flotilla-postgres".into();
@@ -398,7 +408,7 @@ async fn postgres_columns(
     let mlflow = match mlflow_bin {
         Some(bin) => {
             let dir = tempdir()?;
-            let url = server.create_database().context("creating MLflow's database")?;
+            let url = create_database("MLflow").await?;
             let launch = server::mlflow_on(bin, dir.path(), Duration::from_secs(300), &server::sqlalchemy_url(&url)?)?;
             let m = measure(launch, plan).await;
             all_notes.extend(notes("MLflow on PostgreSQL", &m));

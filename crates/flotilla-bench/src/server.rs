@@ -86,7 +86,10 @@ mod tests {
     #[test]
     fn conninfo_becomes_a_sqlalchemy_url() {
         let url = |c| super::sqlalchemy_url(c).unwrap();
-        assert_eq!(url("host=/tmp/pg port=5432 user=postgres dbname=b"), "postgresql://postgres@/b?host=/tmp/pg&port=5432");
+        assert_eq!(
+            url("host=/tmp/pg port=5432 user=postgres dbname=b"),
+            "postgresql://postgres@/b?host=/tmp/pg&port=5432"
+        );
         assert_eq!(url("host=db.local user=u password=p dbname=m"), "postgresql://u:p@db.local/m");
     }
 }

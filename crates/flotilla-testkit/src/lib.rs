@@ -20,6 +20,7 @@ mod client;
 pub mod crash;
 pub mod fixtures;
 pub mod load;
+pub mod nginx;
 pub mod postgres;
 mod process;
 pub mod procfs;
