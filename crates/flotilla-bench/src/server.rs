@@ -58,7 +58,8 @@ pub fn mlflow_on(mlflow_bin: &Path, work_dir: &Path, limit: Duration, backend_st
 }
 
 /// A libpq `key=value` conninfo (no quoted values) as the SQLAlchemy URL MLflow takes:
-/// `postgresql://user[:password]@[host][:port]/dbname`, or with the host as a query
+/// `postgresql+psycopg2://user[:password]@[host][:port]/dbname` (SQLAlchemy 2.1 takes plain
+/// `postgresql://` for psycopg 3), or with the host as a query
 /// parameter when it is a unix-socket directory.
 pub fn sqlalchemy_url(conninfo: &str) -> Result<String> {
     let mut fields = std::collections::HashMap::new();
@@ -74,10 +75,10 @@ pub fn sqlalchemy_url(conninfo: &str) -> Result<String> {
     let (host, port, db) = (get("host"), get("port"), get("dbname"));
     Ok(if host.starts_with('/') {
         let port = if port.is_empty() { String::new() } else { format!("&port={port}") };
-        format!("postgresql://{user}@/{db}?host={host}{port}")
+        format!("postgresql+psycopg2://{user}@/{db}?host={host}{port}")
     } else {
         let port = if port.is_empty() { String::new() } else { format!(":{port}") };
-        format!("postgresql://{user}@{host}{port}/{db}")
+        format!("postgresql+psycopg2://{user}@{host}{port}/{db}")
     })
 }
 
@@ -88,8 +89,8 @@ mod tests {
         let url = |c| super::sqlalchemy_url(c).unwrap();
         assert_eq!(
             url("host=/tmp/pg port=5432 user=postgres dbname=b"),
-            "postgresql://postgres@/b?host=/tmp/pg&port=5432"
+            "postgresql+psycopg2://postgres@/b?host=/tmp/pg&port=5432"
         );
-        assert_eq!(url("host=db.local user=u password=p dbname=m"), "postgresql://u:p@db.local/m");
+        assert_eq!(url("host=db.local user=u password=p dbname=m"), "postgresql+psycopg2://u:p@db.local/m");
     }
 }
