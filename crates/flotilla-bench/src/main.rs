@@ -8,7 +8,8 @@
 //! (flotilla-drift's models/s judging daily windows; no server), `telemetry-overhead` (V2
 //! infer with serving telemetry on and off), `group-commit` (concurrent writers with and without
 //! group commit), `ingest` (200 clients' log-batches against flotilla and MLflow), `monitor-backends`
-//! (the monitor and report reads on PostgreSQL against SQLite; no server).
+//! (the monitor and report reads on PostgreSQL against SQLite; no server), `placement` (serving
+//! replicas on PostgreSQL behind nginx: model bytes per replica).
 
 mod daily_drift;
 mod drift;
@@ -22,6 +23,7 @@ mod monitor_backends;
 mod overhead;
 mod overhead_store;
 mod pair_write_cost;
+mod placement;
 mod profile;
 mod report;
 mod resilience;
@@ -122,6 +124,9 @@ enum Command {
     GroupCommit(group_commit::GroupCommitArgs),
     /// 200 clients looping 100-point log-batches for 30 s, flotilla then MLflow: points/s, tails, nothing lost.
     Ingest(ingest::IngestArgs),
+    /// Serving replicas on PostgreSQL behind nginx, random requests over a generated fleet:
+    /// model bytes per replica against one replica holding all.
+    Placement(placement::PlacementArgs),
 }
 
 impl Args {
@@ -247,6 +252,7 @@ fn main() -> Result<()> {
         Some(Command::TelemetryMemory(a)) => return telemetry_memory::run(&flotilla_bin, a),
         Some(Command::TelemetryOverhead(a)) => return telemetry_overhead::run(&flotilla_bin, a),
         Some(Command::GroupCommit(a)) => return group_commit::run(&flotilla_bin, a),
+        Some(Command::Placement(a)) => return placement::run(&flotilla_bin, a),
         Some(
             Command::Profile(_)
             | Command::Drift(_)
