@@ -323,6 +323,7 @@ def first_page_cases(names):
                 q = "&".join(x for x in (scope, f"metric=val_rmse{urllib.parse.quote(bound)}", f"order_by={order}") if x)
                 cases.append((f"API versions: {scope or 'all'}, other metric val_rmse{bound}, by {order}",
                               (lambda p: lambda _r: p)(f"{versions}&{q}")))
+    cases.extend((label, (lambda p: lambda _r: p)(path)) for label, path in FACET_QUERIES)
     return cases
 
 
@@ -374,15 +375,32 @@ def server_cpu_seconds(pid):
     return total / 1e9
 
 
+def sample_names_postgres(url, n):
+    """n random store-model names from the PostgreSQL store at `url` (psql)."""
+    psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
+    query = f"SELECT name FROM registered_models WHERE name LIKE '%=%' ORDER BY random() LIMIT {n}"
+    out = subprocess.run([str(psql[-1]) if psql else "psql", "-XAtd", url, "-c", query],
+                         check=True, capture_output=True, text=True).stdout
+    return out.split()
+
+
 def run_first_pages(args, work, lines):
     import random
     rng = random.Random(args.seed)
     data = Path(args.data_dir) if args.data_dir else work / "flotilla"
-    if not (data / "flotilla.db").exists():
-        log(f"generating {args.models:,} models x {args.versions} versions into {data}")
-        generate(args.flotilla_bin, data, args.models, args.versions, 8)
-    names = sample_names(data / "flotilla.db", 500, rng)
-    with flotilla_server.spawn_flotilla(args.flotilla_bin, data, log_path=work / "flotilla-first-pages.log") as server:
+    env = None
+    if args.database:
+        # The store is the PostgreSQL database (generated there once, `fleet generate --database`).
+        env = dict(os.environ, FLOTILLA_DATABASE_URL=args.database)
+        data.mkdir(parents=True, exist_ok=True)
+        names = sample_names_postgres(args.database, 500)
+    else:
+        if not (data / "flotilla.db").exists():
+            log(f"generating {args.models:,} models x {args.versions} versions into {data}")
+            generate(args.flotilla_bin, data, args.models, args.versions, 8)
+        names = sample_names(data / "flotilla.db", 500, rng)
+    with flotilla_server.spawn_flotilla(args.flotilla_bin, data, log_path=work / "flotilla-first-pages.log",
+                                        env=env) as server:
         server.wait_ready("/health", 120)
         client = Client(server.port)
         cases = [c for c in first_page_cases(names) if not args.case or any(k in c[0] for k in args.case)]
@@ -432,9 +450,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--case-seconds", type=float, default=20, help="with --first-pages: stop a case's runs after this")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--database", help="with --first-pages: run flotilla on this PostgreSQL database (libpq conninfo "
+                                       "or URL), generated beforehand with `flotilla fleet generate --database`")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
-    lines = [f"## Fleet registry at {args.models:,} models × {args.versions} versions (SQLite)", "",
+    backend = "PostgreSQL" if args.database else "SQLite"
+    lines = [f"## Fleet registry at {args.models:,} models × {args.versions} versions ({backend})", "",
              f"2 shared cores; load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}.", "",
              "| measure | value |", "|---|---|"]
     try:
