@@ -44,9 +44,10 @@ fn active_run_key(tx: &Connection, run_id: &str) -> StoreResult<i64> {
     }
 }
 
+/// A run tag's key must be valid; a value over the limit is cut to it when stored
+/// (`upsert_tag`), as MLflow does (MLFLOW_TRUNCATE_LONG_VALUES, on by default).
 fn validate_tag(tag: &Tag) -> StoreResult<()> {
     validation::entity_key("Tag", &tag.key)?;
-    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_TAG_VALUE_LENGTH)?;
     Ok(())
 }
 
@@ -100,10 +101,11 @@ fn generated_run_name() -> String {
 }
 
 fn upsert_tag(tx: &Connection, key: i64, tag: &Tag) -> StoreResult<()> {
+    let value = validation::truncate(&tag.value, validation::MAX_TAG_VALUE_LENGTH);
     tx.prepare_cached("INSERT OR REPLACE INTO run_tags (run_key, key, value) VALUES (?, ?, ?)")?
-        .execute(params![key, tag.key, tag.value])?;
+        .execute(params![key, tag.key, value])?;
     if tag.key == RUN_NAME_TAG {
-        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?.execute(params![tag.value, key])?;
+        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?.execute(params![value, key])?;
     }
     Ok(())
 }

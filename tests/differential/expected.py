@@ -1,0 +1,94 @@
+"""Differences from MLflow 3.17.2 that flotilla keeps on purpose, each with its reason.
+
+Each entry: `call` and `path` globs (and `scenario`, default any) matched against a difference
+(compare.py), and the `reason`, which docs/compatibility/mlflow-differences.md explains at length.
+The suite fails on a difference no entry lists and on an entry that matches no difference.
+"""
+
+STRICTER = "flotilla refuses a request MLflow accepts"
+LENIENT = "flotilla answers a request MLflow refuses"
+
+
+def _entries(scenario, call, paths, reason):
+    return [{"scenario": scenario, "call": call, "path": p, "reason": reason} for p in paths]
+
+
+_ERROR_VS_OK = ("status", "body.error_code", "body.error_class", "body.sqlstate")
+
+EXPECTED = [
+    # ---- experiments ------------------------------------------------------------------------
+    *_entries("experiments", "update rename to existing", ["body.error_code", "body.error_class"],
+              "MLflow leaks a SQL IntegrityError as BAD_REQUEST; flotilla answers RESOURCE_ALREADY_EXISTS, "
+              "what experiments/create answers for the same clash"),
+    *_entries("experiments", "search default", [*_ERROR_VS_OK, "body.experiments"],
+              f"{LENIENT}: a REST search without max_results reaches MLflow's store as 0 and is refused; "
+              "flotilla uses the documented default (1000). Every client sends max_results"),
+    *_entries("experiments", "search filter attributes.name = *", [*_ERROR_VS_OK, "body.experiments"],
+              f"{LENIENT}: the `attributes.` prefix works for experiment search as it does for run search"),
+    *_entries("experiments", "create with artifact location", [*_ERROR_VS_OK, "body.experiment_id"],
+              f"{STRICTER}: a client-chosen local artifact_location would let any client write anywhere "
+              "the server can; flotilla keeps artifacts under its own root"),
+    *_entries("experiments", "delete default", _ERROR_VS_OK,
+              f"{STRICTER}: the default experiment '0' cannot be deleted (runs created without an "
+              "experiment land there)"),
+    *_entries("experiments", "restore default", _ERROR_VS_OK,
+              "follows from 'delete default': flotilla's default experiment is still active, and "
+              "restoring an active experiment is RESOURCE_DOES_NOT_EXIST on both servers"),
+    # ---- runs -------------------------------------------------------------------------------
+    *_entries("runs", "create no start time", ["body.run.info.start_time.<type>"],
+              "MLflow stores start_time 0 (1970) for a REST create without one; flotilla stores the "
+              "time of the request. Every client sends start_time"),
+    *_entries("runs", "create no experiment", [*_ERROR_VS_OK, "body.run"],
+              f"{LENIENT}: MLflow fails on a foreign-key error (BAD_REQUEST); flotilla creates the run in "
+              "the default experiment '0', as MLflow's own fluent API does"),
+    *_entries("runs", "log param no value", _ERROR_VS_OK,
+              f"{STRICTER}: a param without a value is a client bug; MLflow stores an empty one"),
+    *_entries("runs", "set tag no value", _ERROR_VS_OK,
+              f"{STRICTER}: a tag without a value is a client bug; MLflow stores an empty one"),
+    *_entries("runs", "update bad status", [*_ERROR_VS_OK, "body.run_info"],
+              f"{STRICTER}: MLflow ignores an unknown status name and answers 200; flotilla names it"),
+    *_entries("runs", "log inputs no digest", _ERROR_VS_OK,
+              f"{STRICTER}: a dataset's digest is its identity (two logs of one dataset are one input); "
+              "every client computes one"),
+    *_entries("runs", "create name too long", [*_ERROR_VS_OK, "body.run"],
+              f"{STRICTER}: a run name over 8,000 characters is refused (MLflow truncates its "
+              "mlflow.runName tag); crates/flotilla/tests/resilience/limits.rs holds it"),
+    *_entries("runs", "get *", ["body.run.data.metrics[[]*[]].value.<type>"],
+              "MLflow's SQL store clamps ±Infinity to ±1.797e308; flotilla keeps the value and sends "
+              "\"Infinity\"/\"-Infinity\", which the client's protobuf parser reads back as ±inf"),
+    *_entries("run search", "search bad view", [*_ERROR_VS_OK, "body.runs"],
+              f"{STRICTER}: MLflow ignores an unknown run_view_type; flotilla names it"),
+    # ---- registry ---------------------------------------------------------------------------
+    *_entries("registered models", "search filter tags.team IS NULL", [*_ERROR_VS_OK, "body.<bytes>"],
+              "MLflow fails with a 500 HTML page (which its client retries for minutes); flotilla "
+              "answers 400 INVALID_PARAMETER_VALUE: a client mistake is never a 5xx"),
+    *_entries("registered models", "search order creation_timestamp DESC", [*_ERROR_VS_OK, "body.registered_models"],
+              f"{LENIENT}: creation_timestamp is an order key for versions in MLflow but not for models; "
+              "flotilla takes it for both"),
+    *_entries("versions", "create version no run", [*_ERROR_VS_OK, "body.model_version"],
+              f"{LENIENT}: MLflow 3.x refuses a source inside a run's artifacts unless run_id names that "
+              "run; flotilla registers it (sources are checked against its artifact root instead)"),
+    *_entries("versions", "create version missing run", [*_ERROR_VS_OK, "body.model_version"],
+              f"{LENIENT}: the same source check; flotilla keeps the run link even to a run it does not "
+              "hold (imported versions whose run was deleted keep theirs too)"),
+    *_entries("versions", "create version missing model", ["status", "body.error_code", "body.error_class"],
+              "MLflow's source check fires first (400); flotilla answers the missing model, 404 "
+              "RESOURCE_DOES_NOT_EXIST, as model-versions/get does"),
+    *_entries("versions", "*", ["body.registered_model.latest_versions[[]*[]].aliases",
+                                "body.model_versions[[]*[]].aliases"],
+              "flotilla names a version's aliases wherever it sends the version; MLflow only in "
+              "model-versions/get and get-by-alias. A field more, which the client reads when present"),
+    # ---- metrics ----------------------------------------------------------------------------
+    *_entries("metrics", "history*", ["body.metrics.<order>"],
+              "MLflow orders a metric's history by (timestamp, step, value); flotilla by (step, "
+              "timestamp), the order of its index, which keyset paging over millions of points needs. "
+              "Equal when timestamps grow with steps, as logged by every client"),
+    *_entries("metrics", "history max 2", ["body.metrics[[]*[]].*"],
+              "the same order difference, seen on the first page"),
+    *_entries("metrics", "history missing run", _ERROR_VS_OK,
+              f"{STRICTER}: MLflow answers an empty history for a run that does not exist; flotilla "
+              "answers RESOURCE_DOES_NOT_EXIST, as runs/get does"),
+    *_entries("metrics", "bulk interval*", [*_ERROR_VS_OK, "body.metrics"],
+              "get-history-bulk-interval is not served: only MLflow's own UI charts call it, and "
+              "flotilla serves its own UI"),
+]
