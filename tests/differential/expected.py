@@ -78,6 +78,33 @@ EXPECTED = [
                                 "body.model_versions[[]*[]].aliases"],
               "flotilla names a version's aliases wherever it sends the version; MLflow only in "
               "model-versions/get and get-by-alias. A field more, which the client reads when present"),
+    # ---- logged models ----------------------------------------------------------------------
+    *_entries("logged models", "create no name", ["body.model.info.name", "body.model.info.model_type",
+                                                  "body.model.info.source_run_id"],
+              "MLflow makes up a random name and sends empty model_type and source_run_id; flotilla "
+              "names the model `model` and leaves empty fields out (the client's log_model always "
+              "sends a name)"),
+    *_entries("logged models", "finalize bad status", [*_ERROR_VS_OK, "body.model"],
+              f"{STRICTER}: MLflow stores an unknown status as LOGGED_MODEL_STATUS_UNSPECIFIED; "
+              "flotilla names the mistake"),
+    *_entries("logged models", "set tags", ["body.model"],
+              "flotilla answers the updated model, MLflow `{}`; a field more, which the client ignores"),
+    *_entries("logged models", "search ready", ["body.models"],
+              "MLflow 3.17.2's SQL store matches no model on `status = 'LOGGED_MODEL_READY'` (it "
+              "compares the name with its stored number); flotilla matches the finalized model"),
+    *_entries("logged models", "search bad filter", _ERROR_VS_OK,
+              "MLflow fails with 500 INTERNAL_ERROR (retried by its client); flotilla answers 400 "
+              "INVALID_PARAMETER_VALUE: a client mistake is never a 5xx"),
+    *_entries("logged models", "search no experiments", [*_ERROR_VS_OK, "body.models"],
+              f"{LENIENT}: a search without experiment_ids searches every experiment the caller may "
+              "read; MLflow requires them"),
+    *_entries("logged models", "delete again", _ERROR_VS_OK,
+              f"{STRICTER}: deleting a deleted logged model is RESOURCE_DOES_NOT_EXIST, as for runs and "
+              "experiments; MLflow answers 200"),
+    # ---- artifacts --------------------------------------------------------------------------
+    *_entries("artifacts", "upload *", ["body.<bytes>"],
+              "MLflow answers an upload with an empty 200 body, flotilla with `{}`; the client reads "
+              "only the status"),
     # ---- metrics ----------------------------------------------------------------------------
     *_entries("metrics", "history*", ["body.metrics.<order>"],
               "MLflow orders a metric's history by (timestamp, step, value); flotilla by (step, "

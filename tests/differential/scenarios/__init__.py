@@ -1,8 +1,9 @@
 """The scripted call sequences, in the order they run; each is `(name, function(recorder))`."""
 
-from . import registry, tracking
+from . import models_artifacts, registry, tracking
 
 SCENARIOS = [
     *tracking.SCENARIOS,
     *registry.SCENARIOS,
+    *models_artifacts.SCENARIOS,
 ]
