@@ -83,7 +83,8 @@ class Recorder:
         if label in self._labels:
             raise ValueError(f"duplicate call label {label!r}")
         self._labels.add(label)
-        url = self.base + (path if path.startswith("/api/") or path.startswith("/ajax") else api + path)
+        absolute = path.startswith(("/api/", "/ajax-api/", "/health", "/version"))
+        url = self.base + (path if absolute else api + path)
         kwargs = {"params": params, "headers": dict(headers or {}), "timeout": 60}
         if raw_body is not None:
             kwargs["data"] = raw_body

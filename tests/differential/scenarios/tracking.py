@@ -117,6 +117,7 @@ def runs(c):
     c.post("update bad status", "/runs/update", {"run_id": rx, "status": "DONE"})
     c.post("log inputs no digest", "/runs/log-inputs",
            {"run_id": rx, "datasets": [{"dataset": {"name": "x", "source_type": "local", "source": "s"}}]})
+    c.get("get divergent", "/runs/get", {"run_id": rx})
     c.post("create name too long", "/runs/create", {"experiment_id": exp, "run_name": "n" * 8001})
     c.post("create missing experiment", "/runs/create", {"experiment_id": "987654"})
     c.post("create no experiment", "/runs/create", {"run_name": "orphan"})

@@ -167,7 +167,8 @@ async fn search_models(
             st.search_registered_models(&RegistryQuery { visible, ..query })
         })
         .await?;
-    Ok(Paged::new("registered_models", page))
+    // No match is `{}` in MLflow, not an empty list.
+    Ok(Paged::omitting_empty("registered_models", page))
 }
 
 async fn set_model_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {

@@ -154,7 +154,8 @@ impl WirePair {
     fn into_tag(self) -> ApiResult<Tag> {
         Ok(Tag {
             key: self.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::missing("key"))?,
-            value: self.value.ok_or_else(|| ApiError::missing("value"))?,
+            // MLflow stores a param or tag sent without a value as an empty one.
+            value: self.value.unwrap_or_default(),
         })
     }
 }
