@@ -87,6 +87,10 @@ EXPECTED = [
               "flotilla names the mistake"),
     *_entries("logged models", "set tags", ["body.model"],
               "flotilla answers the updated model, MLflow `{}`; a field more, which the client ignores"),
+    *_entries("logged models", "run after log model", ["body.run.data.tags[[]*[]].value"],
+              "the mlflow.log-model.history tag holds the model JSON the client sent, compact; MLflow "
+              "re-serializes it through its Model class (Python spacing, `model_uuid: null` added). "
+              "Readers parse it as JSON"),
     *_entries("logged models", "search ready", ["body.models"],
               "MLflow 3.17.2's SQL store matches no model on `status = 'LOGGED_MODEL_READY'` (it "
               "compares the name with its stored number); flotilla matches the finalized model"),
@@ -100,7 +104,7 @@ EXPECTED = [
               f"{STRICTER}: deleting a deleted logged model is RESOURCE_DOES_NOT_EXIST, as for runs and "
               "experiments; MLflow answers 200"),
     # ---- artifacts --------------------------------------------------------------------------
-    *_entries("artifacts", "upload *", ["body.<bytes>"],
+    *_entries("*", "upload *", ["body.<bytes>"],
               "MLflow answers an upload with an empty 200 body, flotilla with `{}`; the client reads "
               "only the status"),
     # ---- the wire -------------------------------------------------------------------------

@@ -33,6 +33,19 @@ def logged_models(c):
     c.get("get after changes", f"/logged-models/{m0}")
     c.post("run outputs", "/runs/outputs", {"run_id": run, "models": [{"model_id": m0, "step": 3}]})
     c.get("run with outputs", "/runs/get", {"run_id": run})
+    root = f"{ARTIFACTS}/artifacts/{exp}/models/{m0}/artifacts"
+    c.put("upload model file", f"{root}/MLmodel", b"artifact_path: model\n")
+    c.put("upload model nested", f"{root}/data/model.json", b"{}")
+    c.get("list model artifacts", f"/logged-models/{m0}/artifacts/directories")
+    c.get("list model artifacts dir", f"/logged-models/{m0}/artifacts/directories",
+          {"artifact_directory_path": "data"})
+    c.get("list model artifacts missing", "/logged-models/m-00000000000000000000000000000000/artifacts/directories")
+    model = '{"artifact_path": "model", "flavors": {"python_function": {}}, "run_id": "%s"%s}'
+    c.post("log model 2.x", "/runs/log-model",
+           {"run_id": run, "model_json": model % (run, ', "utc_time_created": "2026-01-01 00:00:00.000000"')})
+    c.post("log model 2.x missing fields", "/runs/log-model", {"run_id": run, "model_json": model % (run, "")})
+    c.post("log model 2.x bad json", "/runs/log-model", {"run_id": run, "model_json": "{nope"})
+    c.get("run after log model", "/runs/get", {"run_id": run})
     c.post("search", "/logged-models/search", {"experiment_ids": [exp]})
     c.post("search ready", "/logged-models/search",
            {"experiment_ids": [exp], "filter": "status = 'LOGGED_MODEL_READY'"})

@@ -101,6 +101,8 @@ def versions(c):
     c.post("latest versions", "/registered-models/get-latest-versions", {"name": "diff-versions"})
     c.post("latest versions Production", "/registered-models/get-latest-versions",
            {"name": "diff-versions", "stages": ["Production"]})
+    c.get("latest versions GET", "/registered-models/get-latest-versions",
+          [("name", "diff-versions"), ("stages", "Production"), ("stages", "Staging")])
     c.post("latest versions missing", "/registered-models/get-latest-versions", {"name": "nope"})
     c.post("set version tag", "/model-versions/set-tag", {"name": "diff-versions", "version": "2", "key": "k", "value": "v"})
     c.delete("delete version tag", "/model-versions/delete-tag", {"name": "diff-versions", "version": "2", "key": "k"})
@@ -123,6 +125,7 @@ def versions(c):
     c.get("download uri missing", "/model-versions/get-download-uri", {"name": "diff-versions", "version": "99"})
     c.get("search versions by name", "/model-versions/search", {"filter": "name = 'diff-versions'"})
     c.get("search versions by run", "/model-versions/search", {"filter": f"run_id = '{run}'"})
+    c.get("search versions by run IN", "/model-versions/search", {"filter": f"run_id IN ('{run}', 'x')"})
     filters = ["name = 'diff-versions' AND version_number > 1", "name LIKE 'diff-versions'", "tags.n = '2'", "current_stage = 'Production'",
                "source_path = 'x'", "name = 'diff-versions' AND version_number <= 2", "bogus = 1"]
     for f in filters:

@@ -325,11 +325,7 @@ impl RunStore for PgStore {
     }
 
     fn record_logged_model(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
-        let model: serde_json::Value =
-            serde_json::from_str(model_json).map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
-        if !model.is_object() {
-            return Err(Error::invalid("Malformed model info: expected a JSON object").into());
-        }
+        let model = crate::model_info::parse(model_json)?;
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             note(Change::new("run.log_model", "run", run_id));
