@@ -92,6 +92,7 @@ def main():
 
 def compare_all(mlflow_url, flotilla_url, only, out):
     results, messages, total_calls, identical = [], [], 0, 0
+    waited = {"mlflow": 0.0, "flotilla": 0.0}
     for name, fn in SCENARIOS:
         if only and only not in name:
             continue
@@ -99,6 +100,8 @@ def compare_all(mlflow_url, flotilla_url, only, out):
         m, f = Recorder("mlflow", mlflow_url), Recorder("flotilla", flotilla_url)
         m_err, f_err = run_scenario(fn, m), run_scenario(fn, f)
         mc, fc = m.normalised(), f.normalised()
+        waited["mlflow"] += m.seconds
+        waited["flotilla"] += f.seconds
         diffs = compare_calls(name, mc, fc, messages)
         if m_err or f_err:
             diffs.append(Difference(name, "<exception>", "<exception>", m_err, f_err))
@@ -119,6 +122,9 @@ def compare_all(mlflow_url, flotilla_url, only, out):
         print(f"UNLISTED {d.describe()}")
     for e in stale:
         print(f"STALE    listed difference no longer seen: {e['call']} {e['path']} ({e['reason']})")
+    per_call = {k: 1000 * v / max(total_calls, 1) for k, v in waited.items()}
+    print(f"differential: answers took {waited['mlflow']:.1f} s from mlflow ({per_call['mlflow']:.1f} ms a call), "
+          f"{waited['flotilla']:.1f} s from flotilla ({per_call['flotilla']:.1f} ms a call)")
     print(f"differential: {total_calls} calls, {identical} identical, {len(listed)} listed differences, "
           f"{len(unlisted)} unlisted, {len(stale)} stale list entries (log: {out / 'differential.log'})")
     return 1 if unlisted or stale else 0

@@ -11,6 +11,7 @@ name everywhere it appears (whole strings, and inside URIs). Timestamps the serv
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 
 import requests
@@ -52,6 +53,7 @@ class Recorder:
         self.calls = []
         self._labels = set()
         self._ids = {}
+        self.seconds = 0.0  # time spent waiting for answers
 
     # ---- ids -------------------------------------------------------------------------------
     def remember(self, value, name):
@@ -92,7 +94,9 @@ class Recorder:
             kwargs["data"] = data
         elif body is not None:
             kwargs["json"] = body
+        started = time.monotonic()
         resp = self.http.request(method, url, **kwargs)
+        self.seconds += time.monotonic() - started
         try:
             resp.data = resp.json()
         except ValueError:
