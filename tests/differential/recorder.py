@@ -12,7 +12,7 @@ name everywhere it appears (whole strings, and inside URIs). Timestamps the serv
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
@@ -24,9 +24,9 @@ SERVER_TIME = 10**12
 TIME_FIELD = re.compile(r"time|timestamp", re.I)
 URL_HOST = re.compile(r"https?://127\.0\.0\.1:\d+")
 # Lists whose order carries no meaning in MLflow (sets keyed by `key`/`alias`); sorted before
-# comparing. Search results, metric histories and version lists keep their order.
+# comparing. Search results, version lists and metric histories (the `metrics` of a
+# get-history answer, unlike a run's latest `metrics`) keep their order.
 UNORDERED = {"tags", "params", "aliases", "metrics", "latest_metrics"}
-UNORDERED_EXCEPT = {"get-history"}
 
 
 @dataclass
@@ -39,8 +39,7 @@ class Call:
     request: object
     status: int
     body: object  # parsed JSON, or {"<bytes>": text} for a non-JSON answer
-    ordered_lists: bool = True
-    notes: list = field(default_factory=list)
+    history: bool = False  # a metric history, whose `metrics` list is ordered
 
 
 class Recorder:
@@ -108,7 +107,7 @@ class Recorder:
             text = resp.content[:200].decode("utf-8", "replace")
             parsed = {"<bytes>": text if resp.status_code < 300 else f"<non-JSON {ctype or 'answer'}>"}
         self.calls.append(Call(label, method, path, body if body is not None else params,
-                               resp.status_code, parsed, ordered_lists="get-history" not in path))
+                               resp.status_code, parsed, history="get-history" in path))
         return resp
 
     # ---- normalisation ---------------------------------------------------------------------
@@ -129,12 +128,12 @@ class Recorder:
             s = URL_HOST.sub("<host>", s)
             return "<generated>" if GENERATED_NAME.match(s) else s
 
-        def walk(value, key, ordered):
+        def walk(value, key, history):
             if isinstance(value, dict):
-                return {k: walk(v, k, ordered) for k, v in value.items()}
+                return {k: walk(v, k, history) for k, v in value.items()}
             if isinstance(value, list):
-                items = [walk(v, key, ordered) for v in value]
-                if key in UNORDERED and not (key == "metrics" and ordered is False):
+                items = [walk(v, key, history) for v in value]
+                if key in UNORDERED and not (key == "metrics" and history):
                     items.sort(key=lambda v: json.dumps(v, sort_keys=True))
                 return items
             if isinstance(value, str):
@@ -145,5 +144,5 @@ class Recorder:
                 return "<now>"
             return value
 
-        return [Call(c.label, c.method, c.path, c.request, c.status, walk(c.body, None, c.ordered_lists))
+        return [Call(c.label, c.method, c.path, c.request, c.status, walk(c.body, None, c.history), c.history)
                 for c in self.calls]
