@@ -64,6 +64,8 @@ def main():
     ap.add_argument("--bin", default=flotilla_server.default_bin(), help="the flotilla binary")
     ap.add_argument("--out", default=str(ROOT / "target" / "test-output"), help="logs and JUnit XML")
     ap.add_argument("-k", dest="only", help="run only scenarios whose name contains this")
+    ap.add_argument("--name", default="differential", help="names the output files (NAME.log, NAME.xml, "
+                    "NAME-mlflow.log, NAME-flotilla.log)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,9 +75,9 @@ def main():
         (tmp / "flotilla").mkdir()
         started = time.monotonic()
         with ThreadPoolExecutor(2) as pool:
-            mlflow_f = pool.submit(start_mlflow, tmp, out / "differential-mlflow.log")
+            mlflow_f = pool.submit(start_mlflow, tmp, out / f"{args.name}-mlflow.log")
             flotilla_f = pool.submit(flotilla_server.start_flotilla, args.bin, tmp / "flotilla" / "data",
-                                     log_path=out / "differential-flotilla.log")
+                                     log_path=out / f"{args.name}-flotilla.log")
             try:
                 mlflow = mlflow_f.result()
                 flotilla = flotilla_f.result()
@@ -84,17 +86,17 @@ def main():
                     if f.done() and f.exception() is None:
                         f.result().stop()
                 raise
-        print(f"differential: servers up in {time.monotonic() - started:.1f} s "
+        print(f"{args.name}: servers up in {time.monotonic() - started:.1f} s "
               f"(mlflow {mlflow.url}, flotilla {flotilla.url})", flush=True)
         with mlflow, flotilla:
-            return compare_all(mlflow.url, flotilla.url, args.only, out)
+            return compare_all(mlflow.url, flotilla.url, args.only, out, args.name)
 
 
-def compare_all(mlflow_url, flotilla_url, only, out):
+def compare_all(mlflow_url, flotilla_url, only, out, name):
     results, messages, total_calls, identical = [], [], 0, 0
     waited = {"mlflow": 0.0, "flotilla": 0.0}
-    for name, fn in SCENARIOS:
-        if only and only not in name:
+    for scenario, fn in SCENARIOS:
+        if only and only not in scenario:
             continue
         t0 = time.monotonic()
         m, f = Recorder("mlflow", mlflow_url), Recorder("flotilla", flotilla_url)
@@ -102,30 +104,31 @@ def compare_all(mlflow_url, flotilla_url, only, out):
         mc, fc = m.normalised(), f.normalised()
         waited["mlflow"] += m.seconds
         waited["flotilla"] += f.seconds
-        diffs = compare_calls(name, mc, fc, messages)
+        diffs = compare_calls(scenario, mc, fc, messages)
         if m_err or f_err:
-            diffs.append(Difference(name, "<exception>", "<exception>", m_err, f_err))
+            diffs.append(Difference(scenario, "<exception>", "<exception>", m_err, f_err))
         differing = {d.call for d in diffs}
         total_calls += len(mc)
         identical += sum(1 for c in mc if c.label not in differing)
-        results.append((name, len(mc), diffs, time.monotonic() - t0))
+        results.append((scenario, len(mc), diffs, time.monotonic() - t0))
 
     all_diffs = [d for _, _, diffs, _ in results for d in diffs]
     listed, unlisted, stale = match_expected(all_diffs, EXPECTED)
     if only:  # with -k, only entries of the scenarios that ran can be judged stale
         ran = {name for name, *_ in results}
         stale = [e for e in stale if e.get("scenario", "*") in ran]
-    write_log(out / "differential.log", results, listed, unlisted, stale, messages)
-    write_junit(out / "differential.xml", results, unlisted, stale)
+    log = out / f"{name}.log"
+    write_log(log, results, listed, unlisted, stale, messages)
+    write_junit(out / f"{name}.xml", name, results, unlisted, stale)
     for d in unlisted:
         print(f"UNLISTED {d.describe()}")
     for e in stale:
         print(f"STALE    listed difference no longer seen: {e['call']} {e['path']} ({e['reason']})")
     per_call = {k: 1000 * v / max(total_calls, 1) for k, v in waited.items()}
-    print(f"differential: answers took {waited['mlflow']:.1f} s from mlflow ({per_call['mlflow']:.1f} ms a call), "
+    print(f"{name}: answers took {waited['mlflow']:.1f} s from mlflow ({per_call['mlflow']:.1f} ms a call), "
           f"{waited['flotilla']:.1f} s from flotilla ({per_call['flotilla']:.1f} ms a call)")
-    print(f"differential: {total_calls} calls, {identical} identical, {len(listed)} listed differences, "
-          f"{len(unlisted)} unlisted, {len(stale)} stale list entries (log: {out / 'differential.log'})")
+    print(f"{name}: {total_calls} calls, {identical} identical, {len(listed)} listed differences, "
+          f"{len(unlisted)} unlisted, {len(stale)} stale list entries (log: {log})")
     return 1 if unlisted or stale else 0
 
 
@@ -143,20 +146,20 @@ def write_log(path, results, listed, unlisted, stale, messages):
         log.writelines(f"{s} / {c}:\n    mlflow:   {a}\n    flotilla: {b}\n" for s, c, a, b in messages)
 
 
-def write_junit(path, results, unlisted, stale):
+def write_junit(path, suite, results, unlisted, stale):
     cases, failures = [], 0
     for name, n, _, secs in results:
         bad = [d.describe() for d in unlisted if d.scenario == name]
         bad += [f"stale: {e['call']} {e['path']}" for e in stale if e.get("scenario") == name]
         body = f'<failure message="{len(bad)} problems">{escape(chr(10).join(bad))}</failure>' if bad else ""
         failures += bool(bad)
-        cases.append(f'<testcase classname="differential" name="{escape(name)} ({n} calls)" time="{secs:.2f}">{body}</testcase>')
+        cases.append(f'<testcase classname="{suite}" name="{escape(name)} ({n} calls)" time="{secs:.2f}">{body}</testcase>')
     loose = [f"stale: {e['call']} {e['path']}" for e in stale if e.get("scenario", "*") == "*"]
     if loose:
         failures += 1
-        cases.append(f'<testcase classname="differential" name="expected list"><failure message="stale">'
+        cases.append(f'<testcase classname="{suite}" name="expected list"><failure message="stale">'
                      f'{escape(chr(10).join(loose))}</failure></testcase>')
-    path.write_text(f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="differential" '
+    path.write_text(f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="{suite}" '
                     f'tests="{len(cases)}" failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n")
 
 
