@@ -23,14 +23,21 @@ bin="${FLOTILLA_BIN:-$root/target/debug/flotilla}"
 "$here/setup.sh"
 # The comparison itself first (tables, no server).
 "$python" -m unittest "$here/test_compare.py"
-"$python" "$here/diff.py" --bin "$bin" --out "$out" "$@"
+failed=()
+"$python" "$here/diff.py" --bin "$bin" --out "$out" "$@" || failed+=(SQLite)
 
 if [[ -n "${FLOTILLA_TEST_POSTGRES:-}" && "${DIFF_PG:-1}" == "1" ]]; then
   echo "=== differential (--database postgresql) ==="
   FLOTILLA_MONITOR=off "$root/tests/support/with_pg_database.sh" "$FLOTILLA_TEST_POSTGRES" differential -- \
-    "$python" "$here/diff.py" --bin "$bin" --out "$out" --name differential-pg "$@"
+    "$python" "$here/diff.py" --bin "$bin" --out "$out" --name differential-pg "$@" || failed+=(PostgreSQL)
+  # The pass counts only if the server really ran on PostgreSQL.
   if ! grep -q "metadata store: PostgreSQL" "$out/differential-pg-flotilla.log"; then
     echo "differential: the PostgreSQL pass's server did not run on PostgreSQL" >&2
-    exit 1
+    failed+=("PostgreSQL (not used)")
   fi
+fi
+
+if ((${#failed[@]})); then
+  echo "differential: FAILED: ${failed[*]}" >&2
+  exit 1
 fi
