@@ -140,26 +140,11 @@ impl Search {
     }
 }
 
-/// The tag MLflow 3.x marks prompts with; its model search leaves prompts out unless the
-/// filter names the tag (`sqlalchemy_store.search_registered_models`).
-const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
-
-/// `filter` with MLflow's implicit "not a prompt" clause, unless it already speaks of prompts.
-fn without_prompts(filter: Option<String>) -> String {
-    let filter = filter.unwrap_or_default();
-    if filter.contains(PROMPT_TAG) {
-        return filter;
-    }
-    let clause = format!("tags.`{PROMPT_TAG}` != 'true'");
-    if filter.trim().is_empty() { clause } else { format!("{filter} AND {clause}") }
-}
-
 async fn search_models(
     State(s): State<AppState>,
     sees: Sees,
-    Mlflow(mut req): Mlflow<Search>,
+    Mlflow(req): Mlflow<Search>,
 ) -> ApiResult<Paged<RegisteredModel>> {
-    req.filter = Some(without_prompts(req.filter.take()));
     let visible = sees.models();
     let page = s
         .call(move |st| {
@@ -303,21 +288,4 @@ async fn get_download_uri(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -
     let (name, version) = (req.name()?, req.version()?);
     let uri = s.call(move |st| download_uri(st, &name, &version)).await?;
     Ok(axum::Json(json!({ "artifact_uri": uri })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_prompts;
-
-    #[test]
-    fn model_search_leaves_prompts_out_unless_asked() {
-        let table = [
-            (None, "tags.`mlflow.prompt.is_prompt` != 'true'"),
-            (Some("name = 'a'"), "name = 'a' AND tags.`mlflow.prompt.is_prompt` != 'true'"),
-            (Some("tags.`mlflow.prompt.is_prompt` = 'true'"), "tags.`mlflow.prompt.is_prompt` = 'true'"),
-        ];
-        for (given, want) in table {
-            assert_eq!(without_prompts(given.map(str::to_string)), want, "{given:?}");
-        }
-    }
 }
