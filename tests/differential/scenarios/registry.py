@@ -30,6 +30,11 @@ def registered_models(c):
     c.post("rename to existing", "/registered-models/rename", {"name": "diff-model-d", "new_name": names[0]})
     c.post("rename missing", "/registered-models/rename", {"name": "nope", "new_name": "x"})
     c.post("rename no new name", "/registered-models/rename", {"name": "diff-model-d"})
+    c.post("rename to unicode", "/registered-models/rename", {"name": "diff-model-d", "new_name": "diff-model-ð"})
+    c.get("get unicode renamed", "/registered-models/get", {"name": "diff-model-ð"})
+    c.post("rename back", "/registered-models/rename", {"name": "diff-model-ð", "new_name": "diff-model-d"})
+    c.post("set tag long value", "/registered-models/set-tag", {"name": names[0], "key": "long", "value": "v" * 100001})
+    c.post("set tag key too long", "/registered-models/set-tag", {"name": names[0], "key": "k" * 251, "value": "v"})
     c.get("get renamed", "/registered-models/get", {"name": "diff-model-d"})
     c.get("get old name", "/registered-models/get", {"name": names[3]})
     c.get("search default", "/registered-models/search")
@@ -108,6 +113,11 @@ def versions(c):
     c.delete("delete version tag", "/model-versions/delete-tag", {"name": "diff-versions", "version": "2", "key": "k"})
     c.delete("delete version tag again", "/model-versions/delete-tag",
              {"name": "diff-versions", "version": "2", "key": "k"})
+    c.post("set version tag missing version", "/model-versions/set-tag",
+           {"name": "diff-versions", "version": "99", "key": "k", "value": "v"})
+    c.post("set version tag missing model", "/model-versions/set-tag",
+           {"name": "nope", "version": "1", "key": "k", "value": "v"})
+    c.get("search versions tag !=", "/model-versions/search", {"filter": "name = 'diff-versions' AND tags.n != '2'"})
     c.post("set alias", "/registered-models/alias", {"name": "diff-versions", "alias": "champion", "version": "2"})
     c.post("set alias 2", "/registered-models/alias", {"name": "diff-versions", "alias": "challenger", "version": "3"})
     c.post("move alias", "/registered-models/alias", {"name": "diff-versions", "alias": "challenger", "version": "1"})

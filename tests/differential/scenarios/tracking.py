@@ -250,6 +250,10 @@ def run_search(c):
                "metrics": [{"key": "score", "value": (i * 37) % 11, "timestamp": 1, "step": 0}] if i != 3 else [],
                "params": [{"key": "model", "value": "tree" if i < 3 else "linear"}]})
     c.post("finish run 1", "/runs/update", {"run_id": runs[1], "status": "FINISHED", "end_time": 2000})
+    for i, context in ((0, "training"), (2, "eval")):
+        c.post(f"log inputs run {i}", "/runs/log-inputs", {"run_id": runs[i], "datasets": [{
+            "tags": [{"key": "mlflow.data.context", "value": context}],
+            "dataset": {"name": "iris", "digest": f"d{i}", "source_type": "local", "source": "s"}}]})
     c.post("delete run 4", "/runs/delete", {"run_id": runs[4]})
     base = {"experiment_ids": [e1, e2]}
     c.post("search all", "/runs/search", base)
@@ -266,7 +270,8 @@ def run_search(c):
         "attributes.start_time > 1010", "attributes.start_time >= 1010 AND metrics.score > 1",
         "attributes.end_time = 2000", "attributes.user_id = ''", "attributes.artifact_uri LIKE '%artifacts'",
         "run_id = 'zzz'",
-        "datasets.name = 'iris'", "metrics.score > 'x'", "params.model > 'a'", "metrics.score LIKE '1'",
+        "datasets.name = 'iris'", "datasets.digest = 'd2'", "datasets.context = 'training'",
+        "datasets.name LIKE 'ir%'", "datasets.digest IN ('d0', 'd2')", "datasets.bogus = 'x'", "metrics.score > 'x'", "params.model > 'a'", "metrics.score LIKE '1'",
         "foo.bar = 1", "metrics.score > 1 OR metrics.score < 1", "(metrics.score > 1)", "metrics.score >",
         "attributes.status IN ('FINISHED', 'RUNNING')", "attributes.created > 0", "tags.parity IS NULL",
         "attributes.bogus = 'x'", "params.model = \"tree\"", "tags.\"parity\" = 'odd'",
