@@ -16,10 +16,12 @@
 # (both clients) and the serving suite once more against flotilla on that PostgreSQL (their
 # PostgreSQL passes, on because FLOTILLA_TEST_POSTGRES stays exported); and the deployment files
 # validated offline (tests/deploy: hadolint, kubernetes-validate, the compose schema, nginx -t,
-# cross-checks against the flags flotilla reads).
+# cross-checks against the flags flotilla reads); and the differential suite, the same raw REST
+# calls sent to a live MLflow 3.17.2 server (.venvs/mlflow-server) and to flotilla, compared field
+# by field (tests/differential, after the compat suite and skipped with it).
 #
 #   scripts/test.sh                 everything
-#   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility suite
+#   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility or differential suite
 #   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons, serving, profile or drift suite
 #   SKIP_UI=1 scripts/test.sh       no browser tests
 set -euo pipefail
@@ -89,6 +91,8 @@ fi
 if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   step "mlflow client compatibility"
   FLOTILLA_BIN="$flotilla_bin" tests/compat/run.sh
+  step "differential: flotilla against a live MLflow 3.17.2"
+  FLOTILLA_BIN="$flotilla_bin" tests/differential/run.sh
 fi
 
 step "deployment files: Dockerfile, Kubernetes manifests, compose and nginx, validated offline"

@@ -62,10 +62,19 @@ pub fn runs(
     Ok(RunQuery { experiment_ids, filter, order_by, view, page })
 }
 
-/// `registered-models/search`.
+/// The tag MLflow 3.x marks prompts with. Its model search leaves prompts out unless the filter
+/// names the tag (`SqlAlchemyStore.search_registered_models`).
+const PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
+
+/// `registered-models/search`, prompts left out unless the filter speaks of them.
 pub fn registered_models(filter_text: &str, order_by: &[String], page: PageRequest) -> Result<RegistryQuery, Error> {
     validation::page_size(page.max_results, validation::REGISTERED_MODELS_PAGE, "registered models")?;
-    let (filter, order_by) = parse(Entity::RegisteredModels, filter_text, order_by)?;
+    let (mut filter, order_by) = parse(Entity::RegisteredModels, filter_text, order_by)?;
+    if !filter.iter().any(|c| matches!(&c.field, filter::Field::Tag(key) if key == PROMPT_TAG)) {
+        // Added after the caller's clauses were parsed, so they keep the whole clause limit.
+        let not_prompt = format!("tags.`{PROMPT_TAG}` != 'true'");
+        filter.extend(filter::parse_filter(Entity::RegisteredModels, &not_prompt).map_err(invalid)?);
+    }
     Ok(RegistryQuery { filter, name_prefix: None, order_by, page, ..RegistryQuery::default() })
 }
 
@@ -128,6 +137,19 @@ mod tests {
         assert!(!q.order_by[0].ascending);
         let q = logged_models(vec![], "", &[("creation_timestamp".into(), false)], page(None)).expect("valid");
         assert_eq!(q.order_by, [LoggedModelOrder { key: LoggedModelKey::CreationTime, ascending: false }]);
+    }
+
+    #[test]
+    fn model_search_leaves_prompts_out_unless_the_filter_names_them() {
+        let prompt_clauses = |text: &str| {
+            let q = registered_models(text, &[], page(None)).expect("valid");
+            q.filter.iter().filter(|c| matches!(&c.field, filter::Field::Tag(k) if k == PROMPT_TAG)).count()
+        };
+        assert_eq!(prompt_clauses(""), 1);
+        assert_eq!(prompt_clauses("name = 'a'"), 1);
+        assert_eq!(prompt_clauses("tags.`mlflow.prompt.is_prompt` = 'true'"), 1, "the caller's own clause only");
+        let hundred = vec!["name != 'x'"; 100].join(" AND ");
+        assert_eq!(registered_models(&hundred, &[], page(None)).expect("at the limit").filter.len(), 101);
     }
 
     #[test]

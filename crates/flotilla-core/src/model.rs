@@ -80,6 +80,18 @@ pub struct Experiment {
     pub creation_timestamp: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    pub workspace: DefaultWorkspace,
+}
+
+/// The workspace MLflow 3.x names in every experiment (`"workspace": "default"`) when its
+/// workspaces feature is off; flotilla has no workspaces, so every experiment is in this one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DefaultWorkspace;
+
+impl Serialize for DefaultWorkspace {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("default")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -374,9 +386,11 @@ mod tests {
             last_updated_timestamp: 2,
             creation_timestamp: 1,
             tags: Vec::new(),
+            workspace: DefaultWorkspace,
         };
         let json = serde_json::to_value(&experiment).unwrap();
         assert_eq!((&json["creation_time"], &json["last_update_time"]), (&1.into(), &2.into()));
+        assert_eq!(json["workspace"], "default", "MLflow 3.x names the workspace");
         let logged = LoggedModelInfo {
             model_id: "m".into(),
             experiment_id: "1".into(),

@@ -38,8 +38,14 @@ fn file_json(info: &flotilla_artifacts::FileInfo, relative_to: &ArtifactPath) ->
     let full = info.path.as_str();
     let rel = full.strip_prefix(relative_to.as_str()).unwrap_or(full).trim_start_matches('/');
     let rel = if rel.is_empty() { info.path.file_name().unwrap_or(full) } else { rel };
-    let mut f = json!({ "path": rel, "is_dir": info.is_dir });
-    if let Some(size) = info.size {
+    entry_json(rel, info)
+}
+
+/// One listing entry, `{"path", "is_dir", "file_size"}`; a size of 0 is left out, as MLflow's
+/// proto JSON leaves out every default.
+fn entry_json(path: &str, info: &flotilla_artifacts::FileInfo) -> Value {
+    let mut f = json!({ "path": path, "is_dir": info.is_dir });
+    if let Some(size) = info.size.filter(|&size| size != 0) {
         f["file_size"] = size.into();
     }
     f
@@ -51,18 +57,8 @@ async fn list(State(s): State<AppState>, Mlflow(q): Mlflow<ListQuery>) -> ApiRes
     // Entries are named relative to the listed directory: MLflow answers
     // basenames, and nothing for a path that is a file (2.x clients rely on
     // that to tell files from directories).
-    let files: Vec<Value> = files
-        .iter()
-        .filter(|f| f.path != dir)
-        .map(|f| {
-            let name = f.path.file_name().unwrap_or("");
-            let mut v = json!({ "path": name, "is_dir": f.is_dir });
-            if let Some(size) = f.size {
-                v["file_size"] = size.into();
-            }
-            v
-        })
-        .collect();
+    let files: Vec<Value> =
+        files.iter().filter(|f| f.path != dir).map(|f| entry_json(f.path.file_name().unwrap_or(""), f)).collect();
     let mut out = json!({});
     if !files.is_empty() {
         out["files"] = files.into();
@@ -141,5 +137,10 @@ pub(crate) async fn list_under(s: &AppState, root_uri: String, sub: &str) -> Api
     let dir = root.join(&ArtifactPath::parse_dir(sub)?)?;
     let files = s.artifacts.list(&dir).await?;
     let files: Vec<Value> = files.iter().filter(|f| f.path != dir).map(|f| file_json(f, &root)).collect();
-    Ok(axum::Json(json!({ "root_uri": root_uri, "files": files })))
+    // An empty listing has no `files` in MLflow's answer.
+    let mut out = json!({ "root_uri": root_uri });
+    if !files.is_empty() {
+        out["files"] = files.into();
+    }
+    Ok(axum::Json(out))
 }

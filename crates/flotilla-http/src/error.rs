@@ -107,9 +107,37 @@ impl From<ArtifactError> for ApiError {
 /// and the body keeps MLflow's exact shape.
 pub const ERROR_KIND_HEADER: &str = "x-flotilla-error-kind";
 
+/// MLflow 3.x's classification of an `error_code`: `(sqlstate, error_class)`, the two fields
+/// its server adds to every error body (`mlflow/error_classification.py`, the client-side
+/// tables); `None` for the codes those tables leave out, whose bodies carry neither.
+pub fn mlflow_classification(code: &str) -> Option<(&'static str, &'static str)> {
+    const INVALID: &str = "KAM00";
+    const INTERNAL: &str = "XXM00";
+    Some(match code {
+        "BAD_REQUEST" | "INVALID_PARAMETER_VALUE" => (INVALID, "INVALID_PARAMETER_VALUE"),
+        "CUSTOMER_UNAUTHORIZED" | "PERMISSION_DENIED" => (INVALID, "PERMISSION_DENIED"),
+        "ENDPOINT_NOT_FOUND" | "NOT_FOUND" | "RESOURCE_DOES_NOT_EXIST" => (INVALID, "RESOURCE_NOT_FOUND"),
+        "FEATURE_DISABLED" => (INVALID, "FEATURE_DISABLED"),
+        "RESOURCE_ALREADY_EXISTS" => (INVALID, "RESOURCE_ALREADY_EXISTS"),
+        "INTERNAL_ERROR" | "INVALID_STATE" | "TEMPORARILY_UNAVAILABLE" => (INTERNAL, "CLIENT_INTERNAL_ERROR"),
+        _ => return None,
+    })
+}
+
+/// MLflow's error body: `error_code` and `message`, then `sqlstate` and `error_class` where
+/// MLflow 3.x has them for the code.
+pub fn mlflow_error_body(code: &str, message: &str) -> serde_json::Value {
+    let mut body = serde_json::json!({ "error_code": code, "message": message });
+    if let Some((sqlstate, error_class)) = mlflow_classification(code) {
+        body["sqlstate"] = sqlstate.into();
+        body["error_class"] = error_class.into();
+    }
+    body
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error_code": self.code, "message": self.message });
+        let body = mlflow_error_body(self.code, &self.message);
         (self.status, [(ERROR_KIND_HEADER, self.kind.name())], axum::Json(body)).into_response()
     }
 }
@@ -129,6 +157,24 @@ mod tests {
         assert_eq!(answer(ArtifactError::Io(std::io::Error::other("disk")).into()), (500, "INTERNAL_ERROR"));
         assert_eq!(answer(Error::interrupted("slow").into()), (400, "BAD_REQUEST"));
         assert_eq!(answer(ApiError::permission_denied("host")), (403, "PERMISSION_DENIED"));
+    }
+
+    #[test]
+    fn error_bodies_carry_mlflow_3_classification() {
+        // (code, sqlstate, error_class) as MLflow 3.17.2's server answers them
+        let table = [
+            ("INVALID_PARAMETER_VALUE", Some(("KAM00", "INVALID_PARAMETER_VALUE"))),
+            ("BAD_REQUEST", Some(("KAM00", "INVALID_PARAMETER_VALUE"))),
+            ("RESOURCE_DOES_NOT_EXIST", Some(("KAM00", "RESOURCE_NOT_FOUND"))),
+            ("RESOURCE_ALREADY_EXISTS", Some(("KAM00", "RESOURCE_ALREADY_EXISTS"))),
+            ("INTERNAL_ERROR", Some(("XXM00", "CLIENT_INTERNAL_ERROR"))),
+            ("UNAUTHENTICATED", None),
+        ];
+        for (code, want) in table {
+            let body = mlflow_error_body(code, "m");
+            let got = body.get("sqlstate").map(|s| (s.as_str().unwrap(), body["error_class"].as_str().unwrap()));
+            assert_eq!(got, want, "{code}");
+        }
     }
 
     #[test]

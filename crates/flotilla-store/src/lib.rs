@@ -23,6 +23,7 @@ pub mod health;
 mod health_plan;
 pub mod insights;
 pub mod lineage;
+mod model_info;
 pub mod monitor;
 pub mod paging;
 pub mod postgres;

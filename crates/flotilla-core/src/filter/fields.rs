@@ -84,7 +84,8 @@ const REGISTERED_MODEL_ATTRS: &[AttrRow] = &[
     text("name", Attr::Name, STRING_LIST),
     order_only(num("creation_timestamp", Attr::CreationTime)),
     order_only(num("last_updated_timestamp", Attr::LastUpdateTime)),
-    order_only(num("timestamp", Attr::CreationTime)),
+    // MLflow's legacy key sorts by the last update, not the creation (`SearchUtils`).
+    order_only(num("timestamp", Attr::LastUpdateTime)),
 ];
 
 const MODEL_VERSION_ATTRS: &[AttrRow] = &[

@@ -130,9 +130,9 @@ struct Update {
 
 async fn update(State(s): State<AppState>, Mlflow(req): Mlflow<Update>) -> ApiResult<Json> {
     let id = required(&req.experiment_id, "experiment_id")?.to_string();
-    if let Some(name) = req.new_name.filter(|n| !n.is_empty()) {
-        s.call(move |st| st.rename_experiment(&id, &name)).await?;
-    }
+    // Renaming is all an update does, so MLflow requires the new name.
+    let name = required(&req.new_name, "new_name")?.to_string();
+    s.call(move |st| st.rename_experiment(&id, &name)).await?;
     Ok(empty())
 }
 

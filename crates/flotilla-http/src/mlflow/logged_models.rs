@@ -4,12 +4,12 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use flotilla_app::search;
-use flotilla_core::model::{LoggedModelStatus, Tag};
+use flotilla_core::model::{LoggedModel, LoggedModelStatus, Page, Tag};
 use flotilla_store::{NewLoggedModel, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::empty;
+use super::{Paged, empty};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::permissions::Sees;
@@ -132,7 +132,7 @@ struct Search {
     page_token: Option<String>,
 }
 
-async fn search(State(s): State<AppState>, sees: Sees, Mlflow(req): Mlflow<Search>) -> ApiResult<Json> {
+async fn search(State(s): State<AppState>, sees: Sees, Mlflow(req): Mlflow<Search>) -> ApiResult<Paged<LoggedModel>> {
     let order_by = req
         .order_by
         .into_iter()
@@ -141,16 +141,13 @@ async fn search(State(s): State<AppState>, sees: Sees, Mlflow(req): Mlflow<Searc
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
     let asked = !req.experiment_ids.is_empty();
     let (ids, filter) = (sees.readable_experiments(req.experiment_ids), req.filter.unwrap_or_default());
+    // No match is `{}` in MLflow, not an empty list.
     if ids.is_empty() && (asked || !sees.experiments().is_everything()) {
-        return Ok(axum::Json(json!({ "models": [] })));
+        return Ok(Paged::omitting_empty("models", Page { items: Vec::new(), next_page_token: None }));
     }
     let page =
         s.call(move |st| st.search_logged_models(&search::logged_models(ids, &filter, &order_by, page)?)).await?;
-    let mut out = json!({ "models": page.items });
-    if let Some(t) = page.next_page_token {
-        out["next_page_token"] = t.into();
-    }
-    Ok(axum::Json(out))
+    Ok(Paged::omitting_empty("models", page))
 }
 
 #[derive(Deserialize)]

@@ -107,7 +107,9 @@ async fn rename_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> Ap
 
 async fn update_model(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
     let name = req.name()?;
-    let m = s.call(move |st| st.update_registered_model(&name, req.description.as_deref())).await?;
+    // As MLflow: an update without a description clears it (the field is the whole update).
+    let description = req.description.unwrap_or_default();
+    let m = s.call(move |st| st.update_registered_model(&name, Some(&description))).await?;
     Ok(axum::Json(json!({ "registered_model": m })))
 }
 
@@ -150,7 +152,8 @@ async fn search_models(
             st.search_registered_models(&RegistryQuery { visible, ..query })
         })
         .await?;
-    Ok(Paged::new("registered_models", page))
+    // No match is `{}` in MLflow, not an empty list.
+    Ok(Paged::omitting_empty("registered_models", page))
 }
 
 async fn set_model_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {
@@ -264,7 +267,8 @@ async fn search_versions(
             st.search_model_versions(&RegistryQuery { visible, ..query })
         })
         .await?;
-    Ok(Paged::new("model_versions", page))
+    // No match is `{}` in MLflow, not an empty list.
+    Ok(Paged::omitting_empty("model_versions", page))
 }
 
 async fn set_version_tag(State(s): State<AppState>, Mlflow(req): Mlflow<Req>) -> ApiResult<Json> {

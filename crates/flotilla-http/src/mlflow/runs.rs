@@ -66,6 +66,11 @@ async fn create(State(s): State<AppState>, Mlflow(req): Mlflow<Create>) -> ApiRe
         tags: req.tags,
     };
     let run = s.call(move |st| st.create_run(&new)).await?;
+    // MLflow's create answer has no `outputs` (its get answer has them, empty or not).
+    let mut run = serde_json::to_value(run).map_err(|_| ApiError::internal())?;
+    if let Some(fields) = run.as_object_mut() {
+        fields.remove("outputs");
+    }
     Ok(axum::Json(json!({ "run": run })))
 }
 
@@ -149,7 +154,8 @@ impl WirePair {
     fn into_tag(self) -> ApiResult<Tag> {
         Ok(Tag {
             key: self.key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::missing("key"))?,
-            value: self.value.ok_or_else(|| ApiError::missing("value"))?,
+            // MLflow stores a param or tag sent without a value as an empty one.
+            value: self.value.unwrap_or_default(),
         })
     }
 }
@@ -330,14 +336,11 @@ struct History {
     max_results: Option<i64>,
 }
 
-async fn metric_history(State(s): State<AppState>, Mlflow(req): Mlflow<History>) -> ApiResult<Json> {
+async fn metric_history(State(s): State<AppState>, Mlflow(req): Mlflow<History>) -> ApiResult<Paged<Metric>> {
     let id = run_id(&req.run_id, &req.run_uuid)?.to_string();
     let key = required(&req.metric_key, "metric_key")?.to_string();
     let page = PageRequest { max_results: req.max_results, page_token: req.page_token };
     let page = s.call(move |st| st.metric_history(&id, &key, &page)).await?;
-    let mut out = json!({ "metrics": page.items });
-    if let Some(t) = page.next_page_token {
-        out["next_page_token"] = t.into();
-    }
-    Ok(axum::Json(out))
+    // An unknown key's history is `{}` in MLflow, not an empty list.
+    Ok(Paged::omitting_empty("metrics", page))
 }

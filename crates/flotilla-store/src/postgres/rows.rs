@@ -41,6 +41,7 @@ pub(crate) fn experiments_by_ids(tx: &mut Tx<'_>, ids: &[i64]) -> StoreResult<Ve
                 creation_timestamp: r.get(4),
                 last_updated_timestamp: r.get(5),
                 tags: tags.remove(&id).unwrap_or_default(),
+                workspace: Default::default(),
             },
         );
     }

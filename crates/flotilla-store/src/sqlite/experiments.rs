@@ -262,7 +262,10 @@ impl SqliteStore {
     fn set_experiment_stage(&self, experiment_id: &str, to: LifecycleStage) -> StoreResult<()> {
         let id = parse_id(experiment_id)?;
         self.write(|tx| {
-            if stage_of(tx, id)?.is_none() {
+            // As MLflow: deleting a deleted experiment, or restoring an active one, finds no
+            // experiment in the stage it starts from.
+            let from = if to == LifecycleStage::Deleted { LifecycleStage::Active } else { LifecycleStage::Deleted };
+            if stage_of(tx, id)? != Some(from) {
                 return Err(not_found(experiment_id).into());
             }
             if id == 0 && to == LifecycleStage::Deleted {

@@ -44,9 +44,10 @@ fn active_run_key(tx: &Connection, run_id: &str) -> StoreResult<i64> {
     }
 }
 
+/// A run tag's key must be valid; a value over the limit is cut to it when stored
+/// (`upsert_tag`), as MLflow does (MLFLOW_TRUNCATE_LONG_VALUES, on by default).
 fn validate_tag(tag: &Tag) -> StoreResult<()> {
     validation::entity_key("Tag", &tag.key)?;
-    validation::value_length("Tag", &tag.key, &tag.value, validation::MAX_TAG_VALUE_LENGTH)?;
     Ok(())
 }
 
@@ -100,10 +101,11 @@ fn generated_run_name() -> String {
 }
 
 fn upsert_tag(tx: &Connection, key: i64, tag: &Tag) -> StoreResult<()> {
+    let value = validation::truncate(&tag.value, validation::MAX_TAG_VALUE_LENGTH);
     tx.prepare_cached("INSERT OR REPLACE INTO run_tags (run_key, key, value) VALUES (?, ?, ?)")?
-        .execute(params![key, tag.key, tag.value])?;
+        .execute(params![key, tag.key, value])?;
     if tag.key == RUN_NAME_TAG {
-        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?.execute(params![tag.value, key])?;
+        tx.prepare_cached("UPDATE runs SET name = ? WHERE run_key = ?")?.execute(params![value, key])?;
     }
     Ok(())
 }
@@ -331,11 +333,7 @@ impl RunStore for SqliteStore {
     }
 
     fn record_logged_model(&self, run_id: &str, model_json: &str) -> StoreResult<()> {
-        let model: serde_json::Value =
-            serde_json::from_str(model_json).map_err(|e| Error::invalid(format!("Malformed model info. \n {e}")))?;
-        if !model.is_object() {
-            return Err(Error::invalid("Malformed model info: expected a JSON object").into());
-        }
+        let model = crate::model_info::parse(model_json)?;
         self.write(|tx| {
             let key = active_run_key(tx, run_id)?;
             note(Change::new("run.log_model", "run", run_id));

@@ -51,8 +51,11 @@ pub fn experiments_lifecycle(store: &dyn Store) {
     store.delete_experiment_tag(&id, "team").unwrap();
     assert_eq!(store.get_experiment(&id).unwrap().tags, vec![Tag::new("k", "v")]);
 
+    // MLflow answers RESOURCE_DOES_NOT_EXIST for restoring an active and deleting a deleted one.
+    assert_eq!(kind(store.restore_experiment(&id)), ErrorKind::NotFound);
     store.delete_experiment(&id).unwrap();
     assert_eq!(store.get_experiment(&id).unwrap().lifecycle_stage.as_str(), "deleted");
+    assert_eq!(kind(store.delete_experiment(&id)), ErrorKind::NotFound);
     assert_eq!(
         kind(store.create_run(&NewRun { experiment_id: id.clone(), ..NewRun::default() })),
         ErrorKind::InvalidParameter
@@ -151,6 +154,10 @@ pub fn runs_params_metrics_tags(store: &dyn Store) {
         )
         .unwrap();
     assert_eq!((info.status, info.end_time, info.run_name.as_str()), (RunStatus::Finished, Some(2000), "renamed"));
+    // A tag value over MLflow's 8,000 is cut to it, as MLflow does, not refused.
+    store.log_batch(&id, &[], &[], &[Tag::new("note", "n".repeat(8_001))]).unwrap();
+    let note = store.get_run(&id).unwrap().data.tags.into_iter().find(|t| t.key == "note").unwrap();
+    assert_eq!(note.value.len(), 8_000);
     store.delete_run_tag(&id, "stage").unwrap();
     assert_eq!(kind(store.delete_run_tag(&id, "stage")), ErrorKind::NotFound);
     assert_eq!(kind(store.get_run("0123456789abcdef0123456789abcdef")), ErrorKind::NotFound);
