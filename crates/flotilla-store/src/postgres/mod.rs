@@ -25,7 +25,8 @@
 //! `AlreadyExists`). Reads run in a REPEATABLE READ READ ONLY transaction (one
 //! snapshot). A write's audit row ([`crate::audit`]) and grant-log entries
 //! are written in its transaction exactly as SQLite's `write` does.
-//! A request budget becomes the transaction's `statement_timeout`.
+//! A request budget becomes the session's `statement_timeout`, set before the
+//! transaction starts and only when it changes (`PgConn::limit_to_budget`).
 //!
 //! The registry generation serving caches by is the database's, not the
 //! process's: migration 22's triggers notify every committed registry change
@@ -176,10 +177,10 @@ impl PgStore {
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
         let conn = &mut *conn;
+        conn.limit_to_budget()?;
         let inner =
             conn.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
         let mut tx = Tx::new(inner, &mut conn.cache);
-        tx.limit_to_budget()?;
         let out = f(&mut tx)?;
         tx.commit()?;
         Ok(out)
@@ -249,9 +250,9 @@ impl PgStore {
         exclusive: bool,
     ) -> StoreResult<T> {
         let conn = &mut **conn;
+        conn.limit_to_budget()?;
         let inner = conn.client.build_transaction().isolation_level(IsolationLevel::Serializable).start()?;
         let mut tx = Tx::new(inner, &mut conn.cache);
-        tx.limit_to_budget()?;
         if !exclusive {
             tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&WRITE_LOCK])?;
         }
