@@ -42,8 +42,9 @@ fn is_placeholder(tx: &Connection, have: &Experiment) -> StoreResult<bool> {
 pub(super) fn experiment(tx: &Connection, e: &Experiment) -> StoreResult<Outcome> {
     let id = parse_id(&e.experiment_id, "experiment")?;
     if let Some(have) = rows::experiments_by_ids(tx, &[id])?.pop() {
-        if !is_placeholder(tx, &have)? {
-            return Ok(compare(&comparable_experiment(e), &comparable_experiment(&have)));
+        let outcome = compare(&comparable_experiment(e), &comparable_experiment(&have));
+        if outcome == Outcome::Unchanged || !is_placeholder(tx, &have)? {
+            return Ok(outcome);
         }
         tx.execute("DELETE FROM experiments WHERE experiment_id = 0", [])?;
     }
