@@ -47,7 +47,12 @@ impl FamilyRule {
 }
 
 /// Files each matching model (the first rule that matches) into its family.
-pub fn apply(store: &SqliteStore, models: &[RegisteredModel], rules: &[FamilyRule], report: &mut Report) -> ImportResult<()> {
+pub fn apply(
+    store: &SqliteStore,
+    models: &[RegisteredModel],
+    rules: &[FamilyRule],
+    report: &mut Report,
+) -> ImportResult<()> {
     use flotilla_store::import::ImportStore;
     use flotilla_store::prelude::FamilyStore;
     for rule in rules {

@@ -56,6 +56,8 @@ impl Fixture {
                  'models:/m-0001', '{RUN}', 'READY', NULL, '', 'mlflow-artifacts:/7/models/m-0001/artifacts', 'default');
              INSERT INTO model_versions VALUES ('demand-17', 3, 4060, 4070, '', 'bo', 'Archived',
                  'mlflow-artifacts:/7/{DELETED_RUN}/artifacts/model', '{DELETED_RUN}', 'READY', NULL, '', NULL, 'default');
+             INSERT INTO model_versions VALUES ('demand-17', 4, 4080, 4090, NULL, NULL, 'Deleted_Internal',
+                 'REDACTED-SOURCE-PATH', 'REDACTED-RUN-ID', 'READY', NULL, 'REDACTED-RUN-LINK', NULL, 'default');
              INSERT INTO model_version_tags VALUES ('approved', 'yes', 'demand-17', 1, 'default');
              INSERT INTO registered_model_aliases VALUES ('champion', 1, 'demand-17', 'default');
              INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status)
@@ -138,7 +140,10 @@ fn every_field_arrives_with_its_id() {
     assert_eq!((logged.data.params.len(), logged.data.metrics[0].value), (1, 1.5));
 
     let model = store.get_registered_model("demand-17").unwrap();
-    assert_eq!((model.description.as_str(), model.creation_timestamp, model.last_updated_timestamp), ("store 17", 4000, 4100));
+    assert_eq!(
+        (model.description.as_str(), model.creation_timestamp, model.last_updated_timestamp),
+        ("store 17", 4000, 4100)
+    );
     assert_eq!(model.aliases[0].alias, "champion");
     let v1 = store.get_model_version("demand-17", "1").unwrap();
     assert_eq!((v1.current_stage.as_str(), v1.source.as_str(), v1.tags.len()), ("Production", "models:/m-0001", 1));
@@ -154,10 +159,12 @@ fn every_field_arrives_with_its_id() {
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(i64::from(next.version), 4);
+    assert_eq!(i64::from(next.version), 5, "4 was deleted in MLflow: its number stays used");
+    assert!(store.get_model_version("demand-17", "4").is_err(), "a deleted version is not imported");
 
     assert_eq!(report.kinds["metric_points"].destination, 3);
     assert_eq!(report.not_imported.get("trace_info"), Some(&1));
+    assert_eq!(report.not_imported.get("model_versions (deleted in MLflow, kept there redacted)"), Some(&1));
     assert_eq!((report.artifacts.source_files, report.artifacts.destination_files), (3, 3));
     let copied = f.destination_artifacts().join("7/models/m-0001/artifacts/MLmodel");
     assert_eq!(std::fs::read_to_string(copied).unwrap(), "flavors: {}");

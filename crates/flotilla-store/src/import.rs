@@ -74,6 +74,9 @@ pub trait ImportStore: Send + Sync {
     /// when the run is not in the store.
     fn import_model_versions(&self, items: &[ModelVersion]) -> StoreResult<Vec<Outcome>>;
     fn import_aliases(&self, items: &[ImportedAlias]) -> StoreResult<Vec<Outcome>>;
+    /// Keeps version numbers the source used and deleted from being given
+    /// again: each model's next version follows `highest`.
+    fn reserve_versions(&self, highest: &[(String, VersionNumber)]) -> StoreResult<()>;
     /// Files an existing model into `family` (which exists, its levels
     /// starting with the partition's keys) as the member of `partition`.
     fn join_family(&self, model: &str, family: &str, partition: &[(String, String)]) -> StoreResult<Outcome>;
@@ -123,7 +126,9 @@ pub(crate) fn comparable_run(run: &Run) -> Run {
     for input in &mut run.inputs.dataset_inputs {
         input.tags.sort_by(|a, b| a.key.cmp(&b.key));
     }
-    run.inputs.dataset_inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
+    run.inputs
+        .dataset_inputs
+        .sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
     run.inputs.model_inputs.sort_by(|a, b| a.model_id.cmp(&b.model_id));
     run.outputs.model_outputs.sort_by(|a, b| a.model_id.cmp(&b.model_id));
     run
@@ -174,6 +179,9 @@ mod tests {
         let b = json!({"info": {"status": "FAILED", "name": "a"}, "tags": [1]});
         assert_eq!(super::differing_fields(&a, &b), vec!["info.status", "tags"]);
         assert_eq!(super::differing_fields(&a, &a), Vec::<String>::new());
-        assert_eq!(super::compare(&json!({"x": 1}), &json!({"x": 1, "y": 2})), super::Outcome::Conflict(vec!["y".into()]));
+        assert_eq!(
+            super::compare(&json!({"x": 1}), &json!({"x": 1, "y": 2})),
+            super::Outcome::Conflict(vec!["y".into()])
+        );
     }
 }

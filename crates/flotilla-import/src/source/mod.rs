@@ -67,8 +67,9 @@ impl Source {
         if !path.is_file() {
             return Err(ImportError::Source(format!("{}: no such MLflow database", path.display())));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| ImportError::Source(format!("{}: {e}", path.display())))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| ImportError::Source(format!("{}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -65536;")?;
         let mut source = Self { conn, revision: String::new(), workspaces: false };
         if !source.has_table("alembic_version")? {
@@ -93,9 +94,11 @@ impl Source {
     }
 
     pub fn has_table(&self, table: &str) -> ImportResult<bool> {
-        Ok(self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table], |r| {
-            r.get::<_, i64>(0)
-        })? > 0)
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+            [table],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
     }
 
     pub fn has_column(&self, table: &str, column: &str) -> ImportResult<bool> {
@@ -139,8 +142,11 @@ impl Source {
                 self.count(&format!("SELECT count(*) FROM \"{table}\""))?
             };
             if rows > 0 {
-                let label =
-                    if revisions::READ.contains(&table.as_str()) { format!("{table} (other workspaces)") } else { table };
+                let label = if revisions::READ.contains(&table.as_str()) {
+                    format!("{table} (other workspaces)")
+                } else {
+                    table
+                };
                 out.insert(label, rows);
             }
         }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::{aliases, name_order_respace, registry_search};
 use crate::error::StoreResult;
-use crate::import::{ImportedAlias, Outcome, compare, comparable_model, comparable_version};
+use crate::import::{ImportedAlias, Outcome, comparable_model, comparable_version, compare};
 
 fn model_id(tx: &Connection, name: &str) -> StoreResult<Option<i64>> {
     Ok(tx

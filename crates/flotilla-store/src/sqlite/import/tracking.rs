@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::super::{datasets, logged_models, metrics, rows};
 use crate::error::StoreResult;
 use crate::import::{
-    ImportedLoggedModel, ImportedRun, Outcome, RunOutcome, compare, comparable_experiment, comparable_logged_model,
-    comparable_run,
+    ImportedLoggedModel, ImportedRun, Outcome, RunOutcome, comparable_experiment, comparable_logged_model,
+    comparable_run, compare,
 };
 
 fn parse_id(id: &str, what: &str) -> StoreResult<i64> {
@@ -21,7 +21,8 @@ fn insert_pairs(tx: &Connection, table: &str, owner: &dyn rusqlite::ToSql, pairs
         "run_params" | "run_tags" => "run_key",
         _ => "model_id",
     };
-    let mut insert = tx.prepare_cached(&format!("INSERT INTO {table} ({owner_column}, key, value) VALUES (?, ?, ?)"))?;
+    let mut insert =
+        tx.prepare_cached(&format!("INSERT INTO {table} ({owner_column}, key, value) VALUES (?, ?, ?)"))?;
     for p in pairs {
         insert.execute(params![owner, p.key, p.value])?;
     }
@@ -204,6 +205,16 @@ fn logged_model_metric(tx: &Connection, model_id: &str, m: &Metric) -> StoreResu
                                                       dataset_name, dataset_digest)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
-    .execute(params![model_id, m.key, value, is_nan, m.timestamp, m.step, m.run_id, m.dataset_name, m.dataset_digest])?;
+    .execute(params![
+        model_id,
+        m.key,
+        value,
+        is_nan,
+        m.timestamp,
+        m.step,
+        m.run_id,
+        m.dataset_name,
+        m.dataset_digest
+    ])?;
     Ok(())
 }
