@@ -7,8 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::super::{datasets, logged_models, metrics, rows};
 use crate::error::StoreResult;
 use crate::import::{
-    ImportedLoggedModel, ImportedRun, Outcome, RunOutcome, comparable_experiment, comparable_logged_model,
-    comparable_run, compare,
+    ImportedLoggedModel, ImportedRun, Outcome, RunOutcome, compare_experiments, compare_logged_models, compare_runs,
 };
 
 fn parse_id(id: &str, what: &str) -> StoreResult<i64> {
@@ -43,7 +42,7 @@ fn is_placeholder(tx: &Connection, have: &Experiment) -> StoreResult<bool> {
 pub(super) fn experiment(tx: &Connection, e: &Experiment) -> StoreResult<Outcome> {
     let id = parse_id(&e.experiment_id, "experiment")?;
     if let Some(have) = rows::experiments_by_ids(tx, &[id])?.pop() {
-        let outcome = compare(&comparable_experiment(e), &comparable_experiment(&have));
+        let outcome = compare_experiments(e, &have);
         if outcome == Outcome::Unchanged || !is_placeholder(tx, &have)? {
             return Ok(outcome);
         }
@@ -85,7 +84,7 @@ pub(super) fn run(tx: &Connection, item: &ImportedRun) -> StoreResult<RunOutcome
     if let Some(key) = existing {
         let have = rows::runs_by_keys(tx, &[key])?.remove(0);
         let points = points(tx, key)?;
-        let mut outcome = compare(&comparable_run(&item.run), &comparable_run(&have));
+        let mut outcome = compare_runs(&item.run, &have);
         if points != item.history.len() as u64 {
             outcome = match outcome {
                 Outcome::Conflict(mut fields) => {
@@ -167,7 +166,7 @@ fn inputs(tx: &Connection, key: i64, experiment_id: i64, item: &ImportedRun) -> 
 pub(super) fn logged_model(tx: &Connection, item: &ImportedLoggedModel) -> StoreResult<Outcome> {
     let info = &item.model.info;
     if let Some(have) = logged_models::models_by_ids(tx, std::slice::from_ref(&info.model_id))?.pop() {
-        return Ok(compare(&comparable_logged_model(&item.model), &comparable_logged_model(&have)));
+        return Ok(compare_logged_models(&item.model, &have));
     }
     let experiment_id = parse_id(&info.experiment_id, "experiment")?;
     let stage = if item.deleted { "deleted" } else { "active" };
