@@ -54,14 +54,33 @@ fn bar(options: &Options, kind: &str, len: usize) -> ProgressBar {
     bar
 }
 
+/// `uri` without the password it may carry (`postgresql://user:secret@host`).
+fn redacted(uri: &str) -> String {
+    match (uri.find("://"), uri.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &uri[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &uri[..scheme + 3], &uri[at..]),
+                None => uri.to_string(),
+            }
+        }
+        _ => uri.to_string(),
+    }
+}
+
 /// Imports `options.from` into `store` (no store is needed, and nothing is
 /// written, on a dry run).
 pub fn import(store: Option<&SqliteStore>, options: &Options) -> ImportResult<Report> {
+    import_from(Source::open(&SourceUri::parse(&options.from)?)?, store, options)
+}
+
+/// [`import`] from a source already open (the CLI opens it before making
+/// the destination, so a bad source leaves no trace).
+pub fn import_from(source: Source, store: Option<&SqliteStore>, options: &Options) -> ImportResult<Report> {
     let started = Instant::now();
-    let source = Source::open(&SourceUri::parse(&options.from)?)?;
     let root = options.artifacts_from.as_deref();
     let mut report = Report {
-        source: options.from.clone(),
+        source: redacted(&options.from),
         schema_revision: source.revision.clone(),
         dry_run: options.dry_run,
         ..Report::default()
@@ -326,4 +345,13 @@ fn dry_run(source: &Source, options: &Options, report: &mut Report) -> ImportRes
         report.artifacts.source_bytes = bytes;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_stay_out_of_the_report() {
+        assert_eq!(super::redacted("postgresql://ana:s3cret@db/mlflow"), "postgresql://ana:***@db/mlflow");
+        assert_eq!(super::redacted("postgresql://ana@/db?host=/s"), "postgresql://ana@/db?host=/s");
+    }
 }

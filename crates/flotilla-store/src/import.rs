@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(super::differing_fields(&a, &b), vec!["info.status", "tags"]);
         assert_eq!(super::differing_fields(&a, &a), Vec::<String>::new());
         assert_eq!(
-            super::compare(&json!({"x": 1}), &json!({"x": 1, "y": 2})),
+            super::compare_json(json!({"x": 1}), json!({"x": 1, "y": 2})),
             super::Outcome::Conflict(vec!["y".into()])
         );
     }

@@ -27,8 +27,8 @@ pub enum ImportCommand {
 
 #[derive(Args, Debug)]
 pub struct MlflowArgs {
-    /// The MLflow store: sqlite:////abs/path/mlflow.db (postgresql://, mysql:// and
-    /// http(s):// are not supported yet).
+    /// The MLflow store's database: sqlite:////abs/path/mlflow.db or postgresql://user@host/db
+    /// (mysql:// and a server's http(s):// REST API are not supported yet).
     #[arg(long)]
     pub from: String,
     /// The source's artifact root (MLflow's --artifacts-destination, or ./mlruns of a file store).
@@ -86,14 +86,14 @@ fn mlflow(args: MlflowArgs) -> anyhow::Result<()> {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     // Check the source before making anything: a bad one leaves no trace.
-    flotilla_import::source::Source::open(&flotilla_import::source::SourceUri::parse(&args.from)?)?;
+    let source = flotilla_import::source::Source::open(&flotilla_import::source::SourceUri::parse(&args.from)?)?;
     let store = if args.dry_run {
         None
     } else {
         std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         Some(SqliteStore::open(&config::database_path(&data_dir))?)
     };
-    let report = flotilla_import::import(store.as_ref(), &options)?;
+    let report = flotilla_import::import_from(source, store.as_ref(), &options)?;
     report.print(&mut std::io::stdout().lock())?;
     if let Some(path) = &args.report_json {
         let json = serde_json::to_vec_pretty(&report)?;

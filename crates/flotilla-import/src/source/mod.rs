@@ -70,9 +70,9 @@ impl Source {
                 let not_copied = postgres::stage(url, &staged.0)?;
                 (staged.0.clone(), Some((staged, not_copied)))
             }
-            SourceUri::Mysql(_) | SourceUri::Rest(_) => {
+            SourceUri::Mysql(uri) | SourceUri::Rest(uri) => {
                 return Err(ImportError::Unsupported(format!(
-                    "reading {uri:?} is not supported yet: import from sqlite:///... or postgresql://..."
+                    "reading {uri} is not supported yet: import from the database, sqlite:///... or postgresql://..."
                 )));
             }
         };
