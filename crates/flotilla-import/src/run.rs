@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use flotilla_core::model::Experiment;
-use flotilla_store::SqliteStore;
 use flotilla_store::import::{ImportStore, ImportedLoggedModel, Outcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -26,6 +25,11 @@ const ENTITIES_PER_BATCH: usize = 500;
 /// from the test-sized measurement in docs/benchmarks/import.md.
 const ESTIMATED_POINTS_PER_SECOND: f64 = 150_000.0;
 const ESTIMATED_ROWS_PER_SECOND: f64 = 5_000.0;
+
+/// A store an import writes into: SQLite or PostgreSQL.
+pub trait Destination: ImportStore + flotilla_store::FamilyStore {}
+
+impl<T: ImportStore + flotilla_store::FamilyStore> Destination for T {}
 
 /// What to import and how (the CLI's flags).
 #[derive(Debug, Clone, Default)]
@@ -70,13 +74,13 @@ fn redacted(uri: &str) -> String {
 
 /// Imports `options.from` into `store` (no store is needed, and nothing is
 /// written, on a dry run).
-pub fn import(store: Option<&SqliteStore>, options: &Options) -> ImportResult<Report> {
+pub fn import(store: Option<&dyn Destination>, options: &Options) -> ImportResult<Report> {
     import_from(Source::open(&SourceUri::parse(&options.from)?)?, store, options)
 }
 
 /// [`import`] from a source already open (the CLI opens it before making
 /// the destination, so a bad source leaves no trace).
-pub fn import_from(source: Source, store: Option<&SqliteStore>, options: &Options) -> ImportResult<Report> {
+pub fn import_from(source: Source, store: Option<&dyn Destination>, options: &Options) -> ImportResult<Report> {
     let started = Instant::now();
     let root = options.artifacts_from.as_deref();
     let mut report = Report {
@@ -130,7 +134,7 @@ pub fn import_from(source: Source, store: Option<&SqliteStore>, options: &Option
 
 /// The runs imported (or already there): their ids and artifact locations.
 fn import_runs(
-    store: &SqliteStore,
+    store: &dyn Destination,
     source: &Source,
     options: &Options,
     skipped_experiments: &HashSet<String>,
@@ -200,7 +204,7 @@ fn import_runs(
 }
 
 fn import_logged_models(
-    store: &SqliteStore,
+    store: &dyn Destination,
     source: &Source,
     options: &Options,
     skipped_experiments: &HashSet<String>,
@@ -234,7 +238,7 @@ fn import_logged_models(
 /// runs not imported) and aliases; answers the artifact path each version
 /// needs, labelled, for the artifact check.
 fn registry(
-    store: &SqliteStore,
+    store: &dyn Destination,
     source: &Source,
     options: &Options,
     imported_runs: &HashMap<String, String>,

@@ -25,7 +25,7 @@ fn url_of(conninfo: &str) -> String {
 }
 
 #[test]
-fn a_postgresql_store_imports_as_a_sqlite_one_does() {
+fn a_postgresql_store_imports_into_sqlite_and_into_postgresql() {
     let server = Postgres::for_tests().unwrap();
     let conninfo = server.create_database().unwrap();
     let mut client = postgres::Client::connect(&conninfo, postgres::NoTls).unwrap();
@@ -74,4 +74,32 @@ fn a_postgresql_store_imports_as_a_sqlite_one_does() {
 
     let again = flotilla_import::import(Some(&store), &options).unwrap();
     assert!(again.kinds.values().all(|c| c.inserted == 0), "{again:#?}");
+
+    // The same source into a PostgreSQL store, with a family rule.
+    let destination = flotilla_store::PgStore::connect(&server.create_database().unwrap()).unwrap();
+    let options = flotilla_import::Options {
+        family_rules: vec![flotilla_import::families::FamilyRule::parse(r"demand-(?P<store>\d+)=demand").unwrap()],
+        ..options
+    };
+    let report = flotilla_import::import(Some(&destination), &options).unwrap();
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+    assert_eq!(report.kinds["metric_points"].destination, 2, "{report:#?}");
+    let run = destination.get_run(RUN).unwrap();
+    assert_eq!((run.info.end_time, run.info.user_id.as_str()), (Some(3000), "ana"));
+    let history = destination.metric_history(RUN, "loss", &PageRequest::default()).unwrap().items;
+    assert_eq!(history.len(), 2);
+    let partition = [flotilla_core::fleet::PartitionValue::new("store", "17")];
+    let target = destination.resolve_partition("demand", &partition, "champion").unwrap();
+    assert_eq!((target.model.as_str(), i64::from(target.version)), ("demand-17", 2));
+    let again = flotilla_import::import(Some(&destination), &options).unwrap();
+    assert!(again.kinds.values().all(|c| c.inserted == 0), "{again:#?}");
+    assert!(again.conflicts.is_empty(), "{:?}", again.conflicts);
+    let next = destination
+        .create_model_version(&flotilla_store::NewModelVersion {
+            name: "demand-17".into(),
+            source: "mlflow-artifacts:/7/x".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(i64::from(next.version), 3);
 }
