@@ -290,3 +290,21 @@ fn metric_points_go_in_at_speed() {
     assert!(points >= 200_000.0);
     assert!(rate > 10_000.0, "{rate:.0} points/s");
 }
+
+#[test]
+fn skip_deleted_leaves_a_deleted_experiment_out_with_its_runs_and_keeps_the_versions() {
+    let f = Fixture::new();
+    f.source().execute("UPDATE experiments SET lifecycle_stage = 'deleted' WHERE experiment_id = 7", []).unwrap();
+    let mut options = f.options();
+    options.skip_deleted = true;
+    let report = f.import(&options);
+    let skipped = |kind: &str| report.kinds[kind].skipped;
+    assert_eq!((skipped("experiments"), skipped("runs"), skipped("logged_models")), (1, 2, 1), "{report:#?}");
+    assert_eq!(skipped("metric_points"), 3);
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+    let store = f.store();
+    assert!(store.get_experiment("7").is_err());
+    assert!(store.get_run(RUN).is_err());
+    assert_eq!(store.get_model_version("demand-17", "1").unwrap().run_id.as_deref(), Some(RUN));
+    assert!(report.notes.iter().any(|n| n.contains(RUN) && n.contains("link is kept")), "{:?}", report.notes);
+}
