@@ -60,6 +60,7 @@ impl Source {
                 creation_timestamp: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
                 last_updated_timestamp: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
                 tags: Vec::new(),
+                workspace: Default::default(),
             })
         })?;
         let mut out = Vec::new();
