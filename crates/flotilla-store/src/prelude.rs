@@ -9,6 +9,7 @@ pub use crate::datasets::DatasetStore;
 pub use crate::fleet::{BulkStore, FamilyStore, FleetSearchStore, PromotionStore, VersionSearchStore};
 pub use crate::gc::GcStore;
 pub use crate::health::HealthStore;
+pub use crate::import::ImportStore;
 pub use crate::insights::InsightStore;
 pub use crate::lineage::LineageStore;
 pub use crate::monitor::MonitorStore;

@@ -13,6 +13,7 @@ mod db;
 mod exit_code;
 mod fleet;
 mod gc;
+mod import;
 mod jobs_leader;
 mod monitor;
 mod monitor_tasks;
@@ -68,6 +69,8 @@ enum Command {
     Report(report::ReportArgs),
     /// The metadata store's schema (status, upgrade) and online backups.
     Db(db::DbArgs),
+    /// Move another store into flotilla: `import mlflow --from sqlite:///...`.
+    Import(import::ImportArgs),
     /// Purge deleted runs and experiments for good, with their artifacts (`--dry-run` to list).
     Gc(gc::GcArgs),
 }
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Db(args) => db::run(args),
         Command::Gc(args) => local("gc").run(|| gc::run(args)),
+        Command::Import(args) => local("import").run(|| import::run(args)),
     })
 }
 

@@ -27,6 +27,7 @@ mod grant_log;
 mod group_commit;
 mod health;
 mod health_write;
+mod import;
 pub(crate) mod insights;
 mod keyset;
 mod lineage;
