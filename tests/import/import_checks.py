@@ -15,7 +15,7 @@ from serving_request import fleet_models
 
 pytestmark = pytest.mark.skipif(SELF_CHECK, reason="IMPORT_SELF_CHECK=1: nothing is imported")
 
-NEW_KEYS = ("new", "imported", "created", "inserted")
+NEW_KEYS = ("new", "imported", "created", "inserted", "copied_files")
 
 
 def new_entities(report):
