@@ -54,7 +54,7 @@ class Imported:
     report: dict | None
 
     def ok(self):
-        assert self.returncode == 0, f"import {' '.join(self.args)} exited {self.returncode}:\n{self.output[-4000:]}"
+        assert self.returncode == 0, f"import {' '.join(self.args)} exited {self.returncode}:\n{self.output[:3000]}"
         return self
 
 
