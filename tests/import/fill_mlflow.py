@@ -12,7 +12,8 @@ What it makes (the import test checks each against flotilla after the import):
   params and metrics linked on 3.x), registered; a model logged in a run that is then deleted,
   whose registered version survives;
 - a registry: models with descriptions and tags, versions with tags and descriptions, the alias
-  `champion`, stages Production and Archived, a deleted registered model, a unicode name, and
+  `champion`, stages Production and Archived, a deleted version, a deleted registered model, a
+  unicode name, and
   `demand-001`..`demand-005` for the family-rule check;
 - artifacts: a nested directory of text and binary files beside the model.
 
@@ -155,7 +156,10 @@ def fill(client):
     client.transition_model_version_stage(name, versions[0], "Archived")
     client.transition_model_version_stage(name, versions[1], "Production")
     client.set_model_version_tag(name, versions[1], "validated", "yes")
-    m["models"]["main"] = {"name": name, "versions": versions, "champion": versions[1]}
+    # A version deleted at the source (MLflow keeps a redacted row): gone after the import too.
+    dropped = mlflow.register_model(f"runs:/{model_run}/model", name)
+    client.delete_model_version(name, dropped.version)
+    m["models"]["main"] = {"name": name, "versions": versions, "champion": versions[1], "deleted_version": str(dropped.version)}
 
     # A run deleted after its model was registered: the version must survive the import.
     with mlflow.start_run(run_name="soon-deleted") as gone:

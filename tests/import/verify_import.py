@@ -183,6 +183,7 @@ def test_registered_models_and_versions(source, dest, src):
     assert m["deleted"] not in want_models
     main = m["main"]["name"]
     assert {a["alias"] for a in want_models[main]["aliases"]} == {"champion", "candidate"}
+    assert (main, m["main"]["deleted_version"]) not in want_versions
     stages = {want_versions[(main, v)]["current_stage"] for v in m["main"]["versions"]}
     assert stages == {"Archived", "Production", "None"}
     orphan = want_versions[(m["orphan"]["name"], m["orphan"]["versions"][0])]
