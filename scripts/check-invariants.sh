@@ -61,6 +61,9 @@ forbid_direct flotilla-web rusqlite tokio-postgres
 forbid_direct flotilla-serving rusqlite tokio-postgres
 # the generator is a tool (it may use rusqlite, see ARCHITECTURE.md): no server in it, none of the server's crates on it
 forbid flotilla-fleetgen axum hyper
+# the importer reads MLflow's schema and writes through the store: no HTTP, no async runtime of its own
+forbid flotilla-import axum hyper
+forbid_direct flotilla-import tokio
 forbid_direct flotilla-fleetgen tokio
 for crate in flotilla-app flotilla-http flotilla-web flotilla-serving; do
   forbid "$crate" flotilla-fleetgen

@@ -92,7 +92,10 @@ pub fn copy(
     };
     // The trees to copy: each experiment's, and logged models' kept elsewhere.
     let mut tops: Vec<String> = Vec::new();
-    let locations = experiments.iter().map(|e| &e.artifact_location).chain(logged_models.iter().map(|m| &m.model.info.artifact_uri));
+    let locations = experiments
+        .iter()
+        .map(|e| &e.artifact_location)
+        .chain(logged_models.iter().map(|m| &m.model.info.artifact_uri));
     for location in locations {
         if let Location::Stored(path) = uris::classify(location, Some(root)) {
             tops.push(path);

@@ -4,7 +4,6 @@
 //! a navigable fleet.
 
 use flotilla_core::model::RegisteredModel;
-use flotilla_store::SqliteStore;
 use regex::Regex;
 
 use crate::report::Report;
@@ -47,9 +46,12 @@ impl FamilyRule {
 }
 
 /// Files each matching model (the first rule that matches) into its family.
-pub fn apply(store: &SqliteStore, models: &[RegisteredModel], rules: &[FamilyRule], report: &mut Report) -> ImportResult<()> {
-    use flotilla_store::import::ImportStore;
-    use flotilla_store::prelude::FamilyStore;
+pub fn apply(
+    store: &dyn crate::run::Destination,
+    models: &[RegisteredModel],
+    rules: &[FamilyRule],
+    report: &mut Report,
+) -> ImportResult<()> {
     for rule in rules {
         if store.get_family(&rule.family).is_err() {
             let levels = rule.pattern.capture_names().flatten().map(str::to_string).collect();

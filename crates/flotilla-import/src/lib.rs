@@ -24,7 +24,7 @@ pub mod source;
 pub mod uris;
 
 pub use report::Report;
-pub use run::{Options, import};
+pub use run::{Destination, Options, import, import_from};
 
 /// Why an import could not run (differences and conflicts are not errors:
 /// they are in the [`Report`]).

@@ -156,7 +156,9 @@ impl Report {
             writeln!(out, "note: {note}")?;
         }
         match self.estimated_seconds {
-            Some(s) => writeln!(out, "estimated: {s:.1} s for the metadata, {} artifact bytes to copy", a.source_bytes)?,
+            Some(s) => {
+                writeln!(out, "estimated: {s:.1} s for the metadata, {} artifact bytes to copy", a.source_bytes)?
+            }
             None => writeln!(out, "took {:.2} s", self.seconds)?,
         }
         Ok(())

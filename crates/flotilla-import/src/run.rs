@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use flotilla_core::model::Experiment;
-use flotilla_store::SqliteStore;
 use flotilla_store::import::{ImportStore, ImportedLoggedModel, Outcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -26,6 +25,11 @@ const ENTITIES_PER_BATCH: usize = 500;
 /// from the test-sized measurement in docs/benchmarks/import.md.
 const ESTIMATED_POINTS_PER_SECOND: f64 = 150_000.0;
 const ESTIMATED_ROWS_PER_SECOND: f64 = 5_000.0;
+
+/// A store an import writes into: SQLite or PostgreSQL.
+pub trait Destination: ImportStore + flotilla_store::FamilyStore {}
+
+impl<T: ImportStore + flotilla_store::FamilyStore> Destination for T {}
 
 /// What to import and how (the CLI's flags).
 #[derive(Debug, Clone, Default)]
@@ -54,14 +58,37 @@ fn bar(options: &Options, kind: &str, len: usize) -> ProgressBar {
     bar
 }
 
+/// `uri` without the password it may carry (`postgresql://user:secret@host`).
+fn redacted(uri: &str) -> String {
+    match (uri.find("://"), uri.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &uri[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &uri[..scheme + 3], &uri[at..]),
+                None => uri.to_string(),
+            }
+        }
+        _ => uri.to_string(),
+    }
+}
+
 /// Imports `options.from` into `store` (no store is needed, and nothing is
 /// written, on a dry run).
-pub fn import(store: Option<&SqliteStore>, options: &Options) -> ImportResult<Report> {
+pub fn import(store: Option<&dyn Destination>, options: &Options) -> ImportResult<Report> {
+    import_from(Source::open(&SourceUri::parse(&options.from)?)?, store, options)
+}
+
+/// [`import`] from a source already open (the CLI opens it before making
+/// the destination, so a bad source leaves no trace).
+pub fn import_from(source: Source, store: Option<&dyn Destination>, options: &Options) -> ImportResult<Report> {
     let started = Instant::now();
-    let source = Source::open(&SourceUri::parse(&options.from)?)?;
     let root = options.artifacts_from.as_deref();
-    let mut report =
-        Report { source: options.from.clone(), schema_revision: source.revision.clone(), dry_run: options.dry_run, ..Report::default() };
+    let mut report = Report {
+        source: redacted(&options.from),
+        schema_revision: source.revision.clone(),
+        dry_run: options.dry_run,
+        ..Report::default()
+    };
     report.not_imported = source.not_imported()?;
     if options.dry_run {
         dry_run(&source, options, &mut report)?;
@@ -107,7 +134,7 @@ pub fn import(store: Option<&SqliteStore>, options: &Options) -> ImportResult<Re
 
 /// The runs imported (or already there): their ids and artifact locations.
 fn import_runs(
-    store: &SqliteStore,
+    store: &dyn Destination,
     source: &Source,
     options: &Options,
     skipped_experiments: &HashSet<String>,
@@ -116,10 +143,8 @@ fn import_runs(
     let root = options.artifacts_from.as_deref();
     let ids = source.run_ids()?;
     report.kind("runs").source = ids.len() as u64;
-    let wanted: Vec<String> = ids
-        .into_iter()
-        .filter_map(|(id, deleted)| (!(options.skip_deleted && deleted)).then_some(id))
-        .collect();
+    let wanted: Vec<String> =
+        ids.into_iter().filter_map(|(id, deleted)| (!(options.skip_deleted && deleted)).then_some(id)).collect();
     let progress = bar(options, "runs", wanted.len());
     let mut present = HashMap::with_capacity(wanted.len());
     for chunk in wanted.chunks(RUNS_PER_BATCH) {
@@ -179,7 +204,7 @@ fn import_runs(
 }
 
 fn import_logged_models(
-    store: &SqliteStore,
+    store: &dyn Destination,
     source: &Source,
     options: &Options,
     skipped_experiments: &HashSet<String>,
@@ -189,9 +214,8 @@ fn import_logged_models(
     let mut models = source.logged_models()?;
     report.kind("logged_models").source = models.len() as u64;
     let before = models.len();
-    models.retain(|m| {
-        !(skipped_experiments.contains(&m.model.info.experiment_id) || options.skip_deleted && m.deleted)
-    });
+    models
+        .retain(|m| !(skipped_experiments.contains(&m.model.info.experiment_id) || options.skip_deleted && m.deleted));
     report.kind("logged_models").skipped = (before - models.len()) as u64;
     for m in &mut models {
         let info = &mut m.model.info;
@@ -214,7 +238,7 @@ fn import_logged_models(
 /// runs not imported) and aliases; answers the artifact path each version
 /// needs, labelled, for the artifact check.
 fn registry(
-    store: &SqliteStore,
+    store: &dyn Destination,
     source: &Source,
     options: &Options,
     imported_runs: &HashMap<String, String>,
@@ -242,13 +266,13 @@ fn registry(
             ));
         }
         v.source = uris::rewrite(&v.source, root, || v.source.clone());
-        if let Some(run_id) = &v.run_id {
-            if !imported_runs.contains_key(run_id) {
-                report.notes.push(format!(
-                    "model version {}/{}: its run {run_id} was not imported (deleted and skipped, or gone); the link is kept",
-                    v.name, v.version
-                ));
-            }
+        if let Some(run_id) = &v.run_id
+            && !imported_runs.contains_key(run_id)
+        {
+            report.notes.push(format!(
+                "model version {}/{}: its run {run_id} was not imported (deleted and skipped, or gone); the link is kept",
+                v.name, v.version
+            ));
         }
     }
     let stored = |uri: &str| match uris::classify(uri, root) {
@@ -258,7 +282,10 @@ fn registry(
     let mut expected = Vec::new();
     for v in &versions {
         let path = if let Some(model_id) = v.source.strip_prefix("models:/").filter(|m| m.starts_with("m-")) {
-            logged_models.iter().find(|m| m.model.info.model_id == model_id).and_then(|m| stored(&m.model.info.artifact_uri))
+            logged_models
+                .iter()
+                .find(|m| m.model.info.model_id == model_id)
+                .and_then(|m| stored(&m.model.info.artifact_uri))
         } else if let Some(rest) = v.source.strip_prefix("runs:/") {
             let (run, within) = rest.split_once('/').unwrap_or((rest, ""));
             imported_runs.get(run).and_then(|uri| stored(uri)).map(|p| format!("{p}/{within}"))
@@ -277,6 +304,14 @@ fn registry(
         progress.inc(chunk.len() as u64);
     }
     progress.finish();
+    let deleted = source.deleted_versions()?;
+    if !deleted.is_empty() {
+        let count: u64 = deleted.iter().map(|(_, n, _)| n).sum();
+        report.not_imported.insert("model_versions (deleted in MLflow, kept there redacted)".into(), count);
+        let highest: Vec<_> = deleted.into_iter().map(|(model, _, highest)| (model, highest)).collect();
+        store.reserve_versions(&highest)?;
+        report.notes.push("the numbers of deleted model versions stay reserved: new versions follow them".into());
+    }
     let aliases = source.aliases()?;
     report.kind("aliases").source = aliases.len() as u64;
     for chunk in aliases.chunks(ENTITIES_PER_BATCH) {
@@ -294,7 +329,8 @@ fn dry_run(source: &Source, options: &Options, report: &mut Report) -> ImportRes
     let points = source.metric_points()?;
     let skip = |deleted: bool| options.skip_deleted && deleted;
     let deleted_experiments =
-        experiments.iter().filter(|e| e.lifecycle_stage == flotilla_core::model::LifecycleStage::Deleted).count() as u64;
+        experiments.iter().filter(|e| e.lifecycle_stage == flotilla_core::model::LifecycleStage::Deleted).count()
+            as u64;
     report.kind("experiments").source = experiments.len() as u64;
     report.kind("experiments").skipped = if options.skip_deleted { deleted_experiments } else { 0 };
     report.kind("runs").source = runs.len() as u64;
@@ -313,4 +349,13 @@ fn dry_run(source: &Source, options: &Options, report: &mut Report) -> ImportRes
         report.artifacts.source_bytes = bytes;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_stay_out_of_the_report() {
+        assert_eq!(super::redacted("postgresql://ana:s3cret@db/mlflow"), "postgresql://ana:***@db/mlflow");
+        assert_eq!(super::redacted("postgresql://ana@/db?host=/s"), "postgresql://ana@/db?host=/s");
+    }
 }

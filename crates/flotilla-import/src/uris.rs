@@ -31,12 +31,11 @@ pub fn classify(uri: &str, root: Option<&Path>) -> Location {
         return Location::Reference(uri.to_string());
     }
     let local = uri.strip_prefix("file://").or_else(|| uri.starts_with('/').then_some(uri));
-    if let (Some(local), Some(root)) = (local, root) {
-        if let Ok(relative) = Path::new(local).strip_prefix(root) {
-            if let Some(relative) = relative.to_str() {
-                return Location::Stored(relative.trim_end_matches('/').to_string());
-            }
-        }
+    if let (Some(local), Some(root)) = (local, root)
+        && let Ok(relative) = Path::new(local).strip_prefix(root)
+        && let Some(relative) = relative.to_str()
+    {
+        return Location::Stored(relative.trim_end_matches('/').to_string());
     }
     Location::Foreign(uri.to_string())
 }

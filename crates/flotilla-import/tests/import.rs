@@ -56,6 +56,8 @@ impl Fixture {
                  'models:/m-0001', '{RUN}', 'READY', NULL, '', 'mlflow-artifacts:/7/models/m-0001/artifacts', 'default');
              INSERT INTO model_versions VALUES ('demand-17', 3, 4060, 4070, '', 'bo', 'Archived',
                  'mlflow-artifacts:/7/{DELETED_RUN}/artifacts/model', '{DELETED_RUN}', 'READY', NULL, '', NULL, 'default');
+             INSERT INTO model_versions VALUES ('demand-17', 4, 4080, 4090, NULL, NULL, 'Deleted_Internal',
+                 'REDACTED-SOURCE-PATH', 'REDACTED-RUN-ID', 'READY', NULL, 'REDACTED-RUN-LINK', NULL, 'default');
              INSERT INTO model_version_tags VALUES ('approved', 'yes', 'demand-17', 1, 'default');
              INSERT INTO registered_model_aliases VALUES ('champion', 1, 'demand-17', 'default');
              INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status)
@@ -138,7 +140,10 @@ fn every_field_arrives_with_its_id() {
     assert_eq!((logged.data.params.len(), logged.data.metrics[0].value), (1, 1.5));
 
     let model = store.get_registered_model("demand-17").unwrap();
-    assert_eq!((model.description.as_str(), model.creation_timestamp, model.last_updated_timestamp), ("store 17", 4000, 4100));
+    assert_eq!(
+        (model.description.as_str(), model.creation_timestamp, model.last_updated_timestamp),
+        ("store 17", 4000, 4100)
+    );
     assert_eq!(model.aliases[0].alias, "champion");
     let v1 = store.get_model_version("demand-17", "1").unwrap();
     assert_eq!((v1.current_stage.as_str(), v1.source.as_str(), v1.tags.len()), ("Production", "models:/m-0001", 1));
@@ -154,10 +159,12 @@ fn every_field_arrives_with_its_id() {
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(i64::from(next.version), 4);
+    assert_eq!(i64::from(next.version), 5, "4 was deleted in MLflow: its number stays used");
+    assert!(store.get_model_version("demand-17", "4").is_err(), "a deleted version is not imported");
 
     assert_eq!(report.kinds["metric_points"].destination, 3);
     assert_eq!(report.not_imported.get("trace_info"), Some(&1));
+    assert_eq!(report.not_imported.get("model_versions (deleted in MLflow, kept there redacted)"), Some(&1));
     assert_eq!((report.artifacts.source_files, report.artifacts.destination_files), (3, 3));
     let copied = f.destination_artifacts().join("7/models/m-0001/artifacts/MLmodel");
     assert_eq!(std::fs::read_to_string(copied).unwrap(), "flavors: {}");
@@ -282,4 +289,22 @@ fn metric_points_go_in_at_speed() {
     eprintln!("imported {points} metric points in {:.2} s: {rate:.0} points/s", report.seconds);
     assert!(points >= 200_000.0);
     assert!(rate > 10_000.0, "{rate:.0} points/s");
+}
+
+#[test]
+fn skip_deleted_leaves_a_deleted_experiment_out_with_its_runs_and_keeps_the_versions() {
+    let f = Fixture::new();
+    f.source().execute("UPDATE experiments SET lifecycle_stage = 'deleted' WHERE experiment_id = 7", []).unwrap();
+    let mut options = f.options();
+    options.skip_deleted = true;
+    let report = f.import(&options);
+    let skipped = |kind: &str| report.kinds[kind].skipped;
+    assert_eq!((skipped("experiments"), skipped("runs"), skipped("logged_models")), (1, 2, 1), "{report:#?}");
+    assert_eq!(skipped("metric_points"), 3);
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+    let store = f.store();
+    assert!(store.get_experiment("7").is_err());
+    assert!(store.get_run(RUN).is_err());
+    assert_eq!(store.get_model_version("demand-17", "1").unwrap().run_id.as_deref(), Some(RUN));
+    assert!(report.notes.iter().any(|n| n.contains(RUN) && n.contains("link is kept")), "{:?}", report.notes);
 }

@@ -12,7 +12,6 @@
 
 use flotilla_core::VersionNumber;
 use flotilla_core::model::{Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::StoreResult;
@@ -74,19 +73,19 @@ pub trait ImportStore: Send + Sync {
     /// when the run is not in the store.
     fn import_model_versions(&self, items: &[ModelVersion]) -> StoreResult<Vec<Outcome>>;
     fn import_aliases(&self, items: &[ImportedAlias]) -> StoreResult<Vec<Outcome>>;
+    /// Keeps version numbers the source used and deleted from being given
+    /// again: each model's next version follows `highest`.
+    fn reserve_versions(&self, highest: &[(String, VersionNumber)]) -> StoreResult<()>;
     /// Files an existing model into `family` (which exists, its levels
     /// starting with the partition's keys) as the member of `partition`.
     fn join_family(&self, model: &str, family: &str, partition: &[(String, String)]) -> StoreResult<Outcome>;
 }
 
-/// The fields in which two entities differ, as dotted paths into their JSON
+/// The fields in which two entities' JSON differ, as dotted paths
 /// (`info.status`, `tags`); lists are compared whole.
-pub fn differing_fields<T: Serialize>(want: &T, have: &T) -> Vec<String> {
-    let (Ok(want), Ok(have)) = (serde_json::to_value(want), serde_json::to_value(have)) else {
-        return vec!["(unserialisable)".into()];
-    };
+pub fn differing_fields(want: &Value, have: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    diff_into(&want, &have, "", &mut out);
+    diff_into(want, have, "", &mut out);
     out
 }
 
@@ -107,7 +106,7 @@ fn diff_into(want: &Value, have: &Value, at: &str, out: &mut Vec<String>) {
 }
 
 /// An experiment as compared: tags in key order.
-pub(crate) fn comparable_experiment(e: &Experiment) -> Experiment {
+fn comparable_experiment(e: &Experiment) -> Experiment {
     let mut e = e.clone();
     e.tags.sort_by(|a, b| a.key.cmp(&b.key));
     e
@@ -115,7 +114,7 @@ pub(crate) fn comparable_experiment(e: &Experiment) -> Experiment {
 
 /// A run as compared: lists in order, and no latest metrics (derived from
 /// the history, whose size is compared apart).
-pub(crate) fn comparable_run(run: &Run) -> Run {
+fn comparable_run(run: &Run) -> Run {
     let mut run = run.clone();
     run.data.metrics.clear();
     run.data.params.sort_by(|a, b| a.key.cmp(&b.key));
@@ -123,14 +122,16 @@ pub(crate) fn comparable_run(run: &Run) -> Run {
     for input in &mut run.inputs.dataset_inputs {
         input.tags.sort_by(|a, b| a.key.cmp(&b.key));
     }
-    run.inputs.dataset_inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
+    run.inputs
+        .dataset_inputs
+        .sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
     run.inputs.model_inputs.sort_by(|a, b| a.model_id.cmp(&b.model_id));
     run.outputs.model_outputs.sort_by(|a, b| a.model_id.cmp(&b.model_id));
     run
 }
 
 /// A logged model as compared: lists in key order.
-pub(crate) fn comparable_logged_model(m: &LoggedModel) -> LoggedModel {
+fn comparable_logged_model(m: &LoggedModel) -> LoggedModel {
     let mut m = m.clone();
     m.info.tags.sort_by(|a, b| a.key.cmp(&b.key));
     m.data.params.sort_by(|a, b| a.key.cmp(&b.key));
@@ -141,7 +142,7 @@ pub(crate) fn comparable_logged_model(m: &LoggedModel) -> LoggedModel {
 /// A registered model as compared: its own fields and tags (versions and
 /// aliases are compared as entities of their own; the tags a family rule
 /// adds are the destination's own).
-pub(crate) fn comparable_model(m: &RegisteredModel) -> RegisteredModel {
+fn comparable_model(m: &RegisteredModel) -> RegisteredModel {
     let mut m = m.clone();
     m.tags.retain(|t| t.key != flotilla_core::fleet::FAMILY_TAG && t.key != flotilla_core::fleet::PARTITION_TAG);
     m.latest_versions.clear();
@@ -151,17 +152,50 @@ pub(crate) fn comparable_model(m: &RegisteredModel) -> RegisteredModel {
 }
 
 /// A version as compared: tags in key order, aliases apart.
-pub(crate) fn comparable_version(v: &ModelVersion) -> ModelVersion {
+fn comparable_version(v: &ModelVersion) -> ModelVersion {
     let mut v = v.clone();
     v.aliases.clear();
     v.tags.sort_by(|a, b| a.key.cmp(&b.key));
     v
 }
 
-/// The outcome of comparing what the source has with what the destination has.
-pub fn compare<T: Serialize>(want: &T, have: &T) -> Outcome {
-    let fields = differing_fields(want, have);
+/// An entity as JSON (the core types serialise with MLflow's field names).
+macro_rules! json_of {
+    ($entity:expr) => {
+        serde_json::to_value($entity).unwrap_or(Value::Null)
+    };
+}
+
+/// The outcome of comparing what the source has with what the destination
+/// has (entities of one core type).
+pub(crate) fn compare_json(want: Value, have: Value) -> Outcome {
+    let fields = differing_fields(&want, &have);
     if fields.is_empty() { Outcome::Unchanged } else { Outcome::Conflict(fields) }
+}
+
+/// Compares two experiments as [`comparable_experiment`] shapes them.
+pub(crate) fn compare_experiments(want: &Experiment, have: &Experiment) -> Outcome {
+    compare_json(json_of!(&comparable_experiment(want)), json_of!(&comparable_experiment(have)))
+}
+
+/// Compares two runs as [`comparable_run`] shapes them.
+pub(crate) fn compare_runs(want: &Run, have: &Run) -> Outcome {
+    compare_json(json_of!(&comparable_run(want)), json_of!(&comparable_run(have)))
+}
+
+/// Compares two logged models as [`comparable_logged_model`] shapes them.
+pub(crate) fn compare_logged_models(want: &LoggedModel, have: &LoggedModel) -> Outcome {
+    compare_json(json_of!(&comparable_logged_model(want)), json_of!(&comparable_logged_model(have)))
+}
+
+/// Compares two registered models as [`comparable_model`] shapes them.
+pub(crate) fn compare_models(want: &RegisteredModel, have: &RegisteredModel) -> Outcome {
+    compare_json(json_of!(&comparable_model(want)), json_of!(&comparable_model(have)))
+}
+
+/// Compares two versions as [`comparable_version`] shapes them.
+pub(crate) fn compare_versions(want: &ModelVersion, have: &ModelVersion) -> Outcome {
+    compare_json(json_of!(&comparable_version(want)), json_of!(&comparable_version(have)))
 }
 
 #[cfg(test)]
@@ -174,6 +208,9 @@ mod tests {
         let b = json!({"info": {"status": "FAILED", "name": "a"}, "tags": [1]});
         assert_eq!(super::differing_fields(&a, &b), vec!["info.status", "tags"]);
         assert_eq!(super::differing_fields(&a, &a), Vec::<String>::new());
-        assert_eq!(super::compare(&json!({"x": 1}), &json!({"x": 1, "y": 2})), super::Outcome::Conflict(vec!["y".into()]));
+        assert_eq!(
+            super::compare_json(json!({"x": 1}), json!({"x": 1, "y": 2})),
+            super::Outcome::Conflict(vec!["y".into()])
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! `flotilla import mlflow`: moves an MLflow store into a data directory
-//! (`flotilla-import` does the work), as the local admin like the other
+//! `flotilla import mlflow`: moves an MLflow store into a data directory or
+//! a PostgreSQL store (`flotilla-import` does the work), as the local admin like the other
 //! commands on a data directory, printing the reconciliation report and
 //! failing when it finds any difference or conflict.
 
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use flotilla_import::families::FamilyRule;
-use flotilla_store::SqliteStore;
+use flotilla_store::{PgStore, SqliteStore};
 
 use crate::config;
 
@@ -27,8 +27,8 @@ pub enum ImportCommand {
 
 #[derive(Args, Debug)]
 pub struct MlflowArgs {
-    /// The MLflow store: sqlite:////abs/path/mlflow.db (postgresql://, mysql:// and
-    /// http(s):// are not supported yet).
+    /// The MLflow store's database: sqlite:////abs/path/mlflow.db or postgresql://user@host/db
+    /// (mysql:// and a server's http(s):// REST API are not supported yet).
     #[arg(long)]
     pub from: String,
     /// The source's artifact root (MLflow's --artifacts-destination, or ./mlruns of a file store).
@@ -37,9 +37,12 @@ pub struct MlflowArgs {
     /// The destination data directory (as `flotilla server --data-dir`).
     #[arg(long, required_unless_present_any = ["database", "server"])]
     pub data_dir: Option<PathBuf>,
-    /// A PostgreSQL destination (not supported yet).
+    /// A PostgreSQL destination (as `flotilla server --database`).
     #[arg(long, conflicts_with = "data_dir")]
     pub database: Option<String>,
+    /// With --database: the local artifact directory the server serves (its --artifacts).
+    #[arg(long, requires = "database")]
+    pub artifacts: Option<PathBuf>,
     /// A running flotilla server as the destination (not supported yet).
     #[arg(long, conflicts_with_all = ["data_dir", "database"])]
     pub server: Option<String>,
@@ -67,33 +70,42 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 fn mlflow(args: MlflowArgs) -> anyhow::Result<()> {
-    if args.database.is_some() || args.server.is_some() {
+    if args.server.is_some() {
         return Err(flotilla_core::Error::invalid(
-            "importing into --database or --server is not supported yet; import into a --data-dir",
+            "importing through --server is not supported yet; import into a --data-dir or a --database",
         )
         .into());
     }
-    let data_dir = args.data_dir.clone().context("--data-dir is required")?;
     let family_rules = args.family_rules.iter().map(|r| FamilyRule::parse(r)).collect::<Result<Vec<_>, _>>()?;
+    let artifacts_to = match (&args.data_dir, &args.database) {
+        (Some(dir), _) => Some(config::artifacts_path(dir)),
+        (None, _) => args.artifacts.clone(),
+    };
     let options = flotilla_import::Options {
         from: args.from.clone(),
         artifacts_from: args.artifacts_from.clone(),
-        artifacts_to: Some(config::artifacts_path(&data_dir)),
+        artifacts_to,
         dry_run: args.dry_run,
         skip_deleted: args.skip_deleted,
         family_rules,
         jobs: args.jobs,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    // Check the source before making anything: a bad one leaves no trace.
-    flotilla_import::source::Source::open(&flotilla_import::source::SourceUri::parse(&args.from)?)?;
-    let store = if args.dry_run {
-        None
-    } else {
-        std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-        Some(SqliteStore::open(&config::database_path(&data_dir))?)
+    // The source is checked before anything is made: a bad one leaves no trace.
+    let source = flotilla_import::source::Source::open(&flotilla_import::source::SourceUri::parse(&args.from)?)?;
+    let report = match (args.dry_run, &args.database, &args.data_dir) {
+        (true, _, _) => flotilla_import::import_from(source, None, &options)?,
+        (false, Some(url), _) => {
+            let store = PgStore::connect(url)?;
+            flotilla_import::import_from(source, Some(&store), &options)?
+        }
+        (false, None, Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let store = SqliteStore::open(&config::database_path(dir))?;
+            flotilla_import::import_from(source, Some(&store), &options)?
+        }
+        (false, None, None) => anyhow::bail!("give --data-dir or --database"),
     };
-    let report = flotilla_import::import(store.as_ref(), &options)?;
     report.print(&mut std::io::stdout().lock())?;
     if let Some(path) = &args.report_json {
         let json = serde_json::to_vec_pretty(&report)?;

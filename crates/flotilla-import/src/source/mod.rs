@@ -13,6 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{ImportError, ImportResult};
 
+pub mod postgres;
 pub mod registry;
 pub mod revisions;
 pub mod tracking;
@@ -51,26 +52,39 @@ pub struct Source {
     conn: Connection,
     pub revision: String,
     workspaces: bool,
+    /// A PostgreSQL source: its staged copy, and the tables not copied with their rows.
+    staged: Option<(postgres::Staged, BTreeMap<String, u64>)>,
 }
 
 impl Source {
     /// Opens the store and checks its schema revision.
     pub fn open(uri: &SourceUri) -> ImportResult<Self> {
-        let path = match uri {
-            SourceUri::Sqlite(path) => path,
-            SourceUri::Postgres(_) | SourceUri::Mysql(_) | SourceUri::Rest(_) => {
+        let (path, staged) = match uri {
+            SourceUri::Sqlite(path) => (path.clone(), None),
+            SourceUri::Postgres(url) => {
+                let staged = postgres::Staged(std::env::temp_dir().join(format!(
+                    "flotilla-import-{}-{}.db",
+                    std::process::id(),
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+                )));
+                let not_copied = postgres::stage(url, &staged.0)?;
+                (staged.0.clone(), Some((staged, not_copied)))
+            }
+            SourceUri::Mysql(uri) | SourceUri::Rest(uri) => {
                 return Err(ImportError::Unsupported(format!(
-                    "reading {uri:?} is not supported yet: import from the SQLite store (sqlite:///...)"
+                    "reading {uri} is not supported yet: import from the database, sqlite:///... or postgresql://..."
                 )));
             }
         };
+        let path = &path;
         if !path.is_file() {
             return Err(ImportError::Source(format!("{}: no such MLflow database", path.display())));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| ImportError::Source(format!("{}: {e}", path.display())))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| ImportError::Source(format!("{}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -65536;")?;
-        let mut source = Self { conn, revision: String::new(), workspaces: false };
+        let mut source = Self { conn, revision: String::new(), workspaces: false, staged };
         if !source.has_table("alembic_version")? {
             return Err(ImportError::Source(format!(
                 "{}: no alembic_version table; not an MLflow tracking database",
@@ -93,9 +107,11 @@ impl Source {
     }
 
     pub fn has_table(&self, table: &str) -> ImportResult<bool> {
-        Ok(self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table], |r| {
-            r.get::<_, i64>(0)
-        })? > 0)
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+            [table],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
     }
 
     pub fn has_column(&self, table: &str, column: &str) -> ImportResult<bool> {
@@ -126,7 +142,7 @@ impl Source {
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut out = BTreeMap::new();
+        let mut out = self.staged.as_ref().map(|(_, counts)| counts.clone()).unwrap_or_default();
         for table in tables {
             let rows = if revisions::READ.contains(&table.as_str()) {
                 if !self.workspaces || !self.has_column(&table, "workspace")? {
@@ -139,8 +155,11 @@ impl Source {
                 self.count(&format!("SELECT count(*) FROM \"{table}\""))?
             };
             if rows > 0 {
-                let label =
-                    if revisions::READ.contains(&table.as_str()) { format!("{table} (other workspaces)") } else { table };
+                let label = if revisions::READ.contains(&table.as_str()) {
+                    format!("{table} (other workspaces)")
+                } else {
+                    table
+                };
                 out.insert(label, rows);
             }
         }

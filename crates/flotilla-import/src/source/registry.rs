@@ -97,6 +97,22 @@ impl Source {
         Ok(out)
     }
 
+    /// Versions MLflow deleted (kept as redacted `Deleted_Internal` rows): by
+    /// model, how many and the highest number among them.
+    pub fn deleted_versions(&self) -> ImportResult<Vec<(String, u64, VersionNumber)>> {
+        let ws = self.in_default_workspace("model_versions")?;
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT name, count(*), max(version) FROM model_versions
+             WHERE {ws} AND current_stage = 'Deleted_Internal' GROUP BY name ORDER BY name"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push((r.get(0)?, r.get::<_, i64>(1)? as u64, version_number(r.get(2)?)?));
+        }
+        Ok(out)
+    }
+
     pub fn aliases(&self) -> ImportResult<Vec<ImportedAlias>> {
         if !self.has_table("registered_model_aliases")? {
             return Ok(Vec::new());

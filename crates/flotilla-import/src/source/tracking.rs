@@ -82,14 +82,17 @@ impl Source {
         let mut stmt = self
             .conn()
             .prepare(&format!("SELECT run_uuid, lifecycle_stage FROM runs WHERE {filter} ORDER BY run_uuid"))?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.as_deref() == Some("deleted"))))?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.as_deref() == Some("deleted"))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Metric points of the source's runs, in all.
     pub fn metric_points(&self) -> ImportResult<u64> {
         let filter = self.runs_filter()?;
-        self.count(&format!("SELECT count(*) FROM metrics WHERE run_uuid IN (SELECT run_uuid FROM runs WHERE {filter})"))
+        self.count(&format!(
+            "SELECT count(*) FROM metrics WHERE run_uuid IN (SELECT run_uuid FROM runs WHERE {filter})"
+        ))
     }
 
     /// These runs, complete, in the order asked.
@@ -111,21 +114,22 @@ impl Source {
                 experiment_id: r.get::<_, i64>(1)?.to_string(),
                 run_name: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
                 user_id: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                status: r.get::<_, Option<String>>(4)?.as_deref().and_then(RunStatus::parse).unwrap_or(RunStatus::Running),
+                status: r
+                    .get::<_, Option<String>>(4)?
+                    .as_deref()
+                    .and_then(RunStatus::parse)
+                    .unwrap_or(RunStatus::Running),
                 start_time: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
                 end_time: r.get(6)?,
                 lifecycle_stage: stage(r.get(7)?),
                 artifact_uri: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
             };
-            let run = Run {
-                info,
-                data: RunData::default(),
-                inputs: RunInputs::default(),
-                outputs: RunOutputs::default(),
-            };
+            let run =
+                Run { info, data: RunData::default(), inputs: RunInputs::default(), outputs: RunOutputs::default() };
             by_id.insert(id, ImportedRun { run, deleted_time: r.get(9)?, history: Vec::new() });
         }
-        let mut params = pairs(self, &format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({list})"), ids)?;
+        let mut params =
+            pairs(self, &format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({list})"), ids)?;
         let mut tags = pairs(self, &format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({list})"), ids)?;
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT run_uuid, key, value, is_nan, timestamp, step FROM metrics WHERE run_uuid IN ({list})

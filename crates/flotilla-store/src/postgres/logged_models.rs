@@ -30,7 +30,7 @@ fn validate_pairs(kind: &str, pairs: &[Tag], max: usize) -> StoreResult<()> {
     Ok(())
 }
 
-fn models_by_ids(tx: &mut Tx<'_>, ids: &[String]) -> StoreResult<Vec<LoggedModel>> {
+pub(super) fn models_by_ids(tx: &mut Tx<'_>, ids: &[String]) -> StoreResult<Vec<LoggedModel>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -50,6 +50,7 @@ mod gc;
 mod grant_log;
 mod health;
 mod health_write;
+mod import;
 mod insights;
 mod leader;
 pub use leader::Leadership;

@@ -35,13 +35,16 @@ pub(super) fn join(tx: &Connection, model: &str, family: &str, partition: &[(Str
     }
     let (leaf, ancestors) = path.split_last().ok_or_else(|| flotilla_core::Error::internal("empty partition"))?;
     let parent = if ancestors.is_empty() { family.default_rm_id } else { family.ensure_member(tx, ancestors)?.0 };
-    tx.prepare_cached("INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent) VALUES (?, ?, ?, ?, ?)")?
-        .execute(params![rm_id, family.id, path.len() as i64, leaf.value, parent])?;
+    tx.prepare_cached(
+        "INSERT INTO fleet_members (rm_id, family_id, depth, part_value, parent) VALUES (?, ?, ?, ?, ?)",
+    )?
+    .execute(params![rm_id, family.id, path.len() as i64, leaf.value, parent])?;
     let mut level = tx.prepare_cached("INSERT INTO member_partitions (rm_id, key, value) VALUES (?, ?, ?)")?;
     for p in &path {
         level.execute(params![rm_id, p.key, p.value])?;
     }
-    let mut tag = tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
+    let mut tag =
+        tx.prepare_cached("INSERT OR REPLACE INTO registered_model_tags (rm_id, key, value) VALUES (?, ?, ?)")?;
     tag.execute(params![rm_id, fleet::FAMILY_TAG, family.name])?;
     tag.execute(params![rm_id, fleet::PARTITION_TAG, fleet::path_string(&path)])?;
     Ok(Outcome::Inserted)

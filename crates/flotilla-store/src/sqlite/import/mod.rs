@@ -8,6 +8,7 @@
 //! edges) is kept by the triggers, so an imported store reads as one filled
 //! through the API.
 
+use flotilla_core::VersionNumber;
 use flotilla_core::model::{Experiment, ModelVersion, RegisteredModel};
 
 use super::SqliteStore;
@@ -75,6 +76,18 @@ impl ImportStore for SqliteStore {
             let out = family::join(tx, model, family, partition)?;
             audit("family_members", std::iter::once(inserted(&out)));
             Ok(out)
+        })
+    }
+
+    fn reserve_versions(&self, highest: &[(String, VersionNumber)]) -> StoreResult<()> {
+        self.write(|tx| {
+            let mut reserve = tx.prepare_cached(
+                "UPDATE registered_models SET next_version = max(next_version, ?1 + 1) WHERE name = ?2",
+            )?;
+            for (model, number) in highest {
+                reserve.execute(rusqlite::params![i64::from(*number), model])?;
+            }
+            Ok(())
         })
     }
 

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::{aliases, name_order_respace, registry_search};
 use crate::error::StoreResult;
-use crate::import::{ImportedAlias, Outcome, compare, comparable_model, comparable_version};
+use crate::import::{ImportedAlias, Outcome, compare_models, compare_versions};
 
 fn model_id(tx: &Connection, name: &str) -> StoreResult<Option<i64>> {
     Ok(tx
@@ -18,7 +18,7 @@ fn model_id(tx: &Connection, name: &str) -> StoreResult<Option<i64>> {
 pub(super) fn model(tx: &Connection, m: &RegisteredModel) -> StoreResult<Outcome> {
     if let Some(id) = model_id(tx, &m.name)? {
         let have = registry_search::registered_models_by_ids(tx, &[id])?.remove(0);
-        return Ok(compare(&comparable_model(m), &comparable_model(&have)));
+        return Ok(compare_models(m, &have));
     }
     tx.prepare_cached(
         "INSERT INTO registered_models (name, creation_time, last_update_time, description, user_id) VALUES (?, ?, ?, ?, ?)",
@@ -47,7 +47,7 @@ pub(super) fn version(tx: &Connection, v: &ModelVersion) -> StoreResult<Outcome>
     };
     let number = i64::from(v.version);
     if let Some(have) = registry_search::versions_by_keys(tx, &[(id, number)])?.pop() {
-        return Ok(compare(&comparable_version(v), &comparable_version(&have)));
+        return Ok(compare_versions(v, &have));
     }
     tx.prepare_cached(
         "INSERT INTO model_versions (rm_id, version, creation_time, last_update_time, description, user_id,

@@ -7,8 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::super::{datasets, logged_models, metrics, rows};
 use crate::error::StoreResult;
 use crate::import::{
-    ImportedLoggedModel, ImportedRun, Outcome, RunOutcome, compare, comparable_experiment, comparable_logged_model,
-    comparable_run,
+    ImportedLoggedModel, ImportedRun, Outcome, RunOutcome, compare_experiments, compare_logged_models, compare_runs,
 };
 
 fn parse_id(id: &str, what: &str) -> StoreResult<i64> {
@@ -21,7 +20,8 @@ fn insert_pairs(tx: &Connection, table: &str, owner: &dyn rusqlite::ToSql, pairs
         "run_params" | "run_tags" => "run_key",
         _ => "model_id",
     };
-    let mut insert = tx.prepare_cached(&format!("INSERT INTO {table} ({owner_column}, key, value) VALUES (?, ?, ?)"))?;
+    let mut insert =
+        tx.prepare_cached(&format!("INSERT INTO {table} ({owner_column}, key, value) VALUES (?, ?, ?)"))?;
     for p in pairs {
         insert.execute(params![owner, p.key, p.value])?;
     }
@@ -42,7 +42,7 @@ fn is_placeholder(tx: &Connection, have: &Experiment) -> StoreResult<bool> {
 pub(super) fn experiment(tx: &Connection, e: &Experiment) -> StoreResult<Outcome> {
     let id = parse_id(&e.experiment_id, "experiment")?;
     if let Some(have) = rows::experiments_by_ids(tx, &[id])?.pop() {
-        let outcome = compare(&comparable_experiment(e), &comparable_experiment(&have));
+        let outcome = compare_experiments(e, &have);
         if outcome == Outcome::Unchanged || !is_placeholder(tx, &have)? {
             return Ok(outcome);
         }
@@ -84,7 +84,7 @@ pub(super) fn run(tx: &Connection, item: &ImportedRun) -> StoreResult<RunOutcome
     if let Some(key) = existing {
         let have = rows::runs_by_keys(tx, &[key])?.remove(0);
         let points = points(tx, key)?;
-        let mut outcome = compare(&comparable_run(&item.run), &comparable_run(&have));
+        let mut outcome = compare_runs(&item.run, &have);
         if points != item.history.len() as u64 {
             outcome = match outcome {
                 Outcome::Conflict(mut fields) => {
@@ -166,7 +166,7 @@ fn inputs(tx: &Connection, key: i64, experiment_id: i64, item: &ImportedRun) -> 
 pub(super) fn logged_model(tx: &Connection, item: &ImportedLoggedModel) -> StoreResult<Outcome> {
     let info = &item.model.info;
     if let Some(have) = logged_models::models_by_ids(tx, std::slice::from_ref(&info.model_id))?.pop() {
-        return Ok(compare(&comparable_logged_model(&item.model), &comparable_logged_model(&have)));
+        return Ok(compare_logged_models(&item.model, &have));
     }
     let experiment_id = parse_id(&info.experiment_id, "experiment")?;
     let stage = if item.deleted { "deleted" } else { "active" };
@@ -204,6 +204,16 @@ fn logged_model_metric(tx: &Connection, model_id: &str, m: &Metric) -> StoreResu
                                                       dataset_name, dataset_digest)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
-    .execute(params![model_id, m.key, value, is_nan, m.timestamp, m.step, m.run_id, m.dataset_name, m.dataset_digest])?;
+    .execute(params![
+        model_id,
+        m.key,
+        value,
+        is_nan,
+        m.timestamp,
+        m.step,
+        m.run_id,
+        m.dataset_name,
+        m.dataset_digest
+    ])?;
     Ok(())
 }
