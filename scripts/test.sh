@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone: architecture invariants, lints,
 # Rust unit and integration tests (real SQLite files, real directories), and
 # the compatibility suite that drives the real `mlflow` clients (3.17.2 and
-# 2.22.x, installed into venvs under .venvs/ by tests/compat/setup.sh), and the
+# 2.22.x, installed into venvs under .venvs/ by tests/compat/setup.sh), the import test (real
+# MLflow 3.17.2 and 2.22.5 servers filled by those clients, imported and compared, tests/import), and the
 # serving suite: models trained by the reference libraries in .venvs/serving,
 # compared with flotilla's native engines, then served to the real tritonclient;
 # and the browser tests of the web UI (Debian's Chromium, playwright-core from npm); and the
@@ -22,6 +23,7 @@
 #
 #   scripts/test.sh                 everything
 #   SKIP_COMPAT=1 scripts/test.sh   no mlflow-client compatibility or differential suite
+#   SKIP_IMPORT=1 scripts/test.sh   no import test (real MLflow 3.17.2 and 2.22.5 servers, tests/import)
 #   SKIP_SERVING=1 scripts/test.sh  no fixtures, reference comparisons, serving, profile or drift suite
 #   SKIP_UI=1 scripts/test.sh       no browser tests
 set -euo pipefail
@@ -93,6 +95,11 @@ if [[ "${SKIP_COMPAT:-0}" != "1" ]]; then
   FLOTILLA_BIN="$flotilla_bin" tests/compat/run.sh
   step "differential: flotilla against a live MLflow 3.17.2"
   FLOTILLA_BIN="$flotilla_bin" tests/differential/run.sh
+fi
+
+if [[ "${SKIP_IMPORT:-0}" != "1" ]]; then
+  step "import: from real MLflow 3.17.2 and 2.x servers"
+  FLOTILLA_BIN="$flotilla_bin" tests/import/run.sh
 fi
 
 step "deployment files: Dockerfile, Kubernetes manifests, compose and nginx, validated offline"
