@@ -276,26 +276,8 @@ impl RunStore for PgStore {
             let key = active_run_key(tx, run_id)?;
             let experiment_id: i64 = tx.query_one("SELECT experiment_id FROM runs WHERE run_key = $1", &[&key])?.get(0);
             for input in datasets {
-                let d = &input.dataset;
-                tx.execute(
-                    "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                    &[&experiment_id, &d.name, &d.digest, &d.source_type, &d.source, &d.schema, &d.profile],
-                )?;
-                let dataset_id: i64 = tx
-                    .query_one(
-                        "SELECT dataset_id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
-                        &[&experiment_id, &d.name, &d.digest],
-                    )?
-                    .get(0);
                 note(Change::new("run.log_inputs", "run", run_id).count(datasets.len() + models.len()));
-                let tags: Vec<(&str, &str)> = input.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
-                let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
-                tx.execute(
-                    "INSERT INTO run_inputs (run_key, dataset_id, tags_json) VALUES ($1, $2, $3)
-                     ON CONFLICT (run_key, dataset_id) DO UPDATE SET tags_json = excluded.tags_json",
-                    &[&key, &dataset_id, &tags_json],
-                )?;
+                insert_dataset_input(tx, key, experiment_id, input)?;
             }
             datasets::record_run_inputs(tx, key, datasets)?;
             for m in models {
@@ -454,4 +436,34 @@ impl PgStore {
             Ok(())
         })
     }
+}
+
+/// A dataset input of run `key` in `experiment_id`: the experiment's dataset
+/// (kept if it is there) and the run's link to it with the input's tags.
+pub(super) fn insert_dataset_input(
+    tx: &mut Tx<'_>,
+    key: i64,
+    experiment_id: i64,
+    input: &flotilla_core::model::DatasetInput,
+) -> StoreResult<()> {
+    let d = &input.dataset;
+    tx.execute(
+        "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        &[&experiment_id, &d.name, &d.digest, &d.source_type, &d.source, &d.schema, &d.profile],
+    )?;
+    let dataset_id: i64 = tx
+        .query_one(
+            "SELECT dataset_id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
+            &[&experiment_id, &d.name, &d.digest],
+        )?
+        .get(0);
+    let tags: Vec<(&str, &str)> = input.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+    let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
+    tx.execute(
+        "INSERT INTO run_inputs (run_key, dataset_id, tags_json) VALUES ($1, $2, $3)
+         ON CONFLICT (run_key, dataset_id) DO UPDATE SET tags_json = excluded.tags_json",
+        &[&key, &dataset_id, &tags_json],
+    )?;
+    Ok(())
 }

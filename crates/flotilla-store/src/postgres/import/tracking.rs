@@ -100,25 +100,7 @@ pub(super) fn run(tx: &mut Tx<'_>, item: &ImportedRun) -> StoreResult<RunOutcome
         metrics::insert_metrics(tx, key, &info.run_id, slice)?;
     }
     for input in &item.run.inputs.dataset_inputs {
-        let d = &input.dataset;
-        tx.execute(
-            "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            &[&experiment_id, &d.name, &d.digest, &d.source_type, &d.source, &d.schema, &d.profile],
-        )?;
-        let dataset_id: i64 = tx
-            .query_one(
-                "SELECT dataset_id FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
-                &[&experiment_id, &d.name, &d.digest],
-            )?
-            .get(0);
-        let tags: Vec<(&str, &str)> = input.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
-        let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
-        tx.execute(
-            "INSERT INTO run_inputs (run_key, dataset_id, tags_json) VALUES ($1, $2, $3)
-             ON CONFLICT (run_key, dataset_id) DO UPDATE SET tags_json = excluded.tags_json",
-            &[&key, &dataset_id, &tags_json],
-        )?;
+        super::super::runs::insert_dataset_input(tx, key, experiment_id, input)?;
     }
     datasets::record_run_inputs(tx, key, &item.run.inputs.dataset_inputs)?;
     for m in &item.run.inputs.model_inputs {
