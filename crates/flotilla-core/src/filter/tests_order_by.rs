@@ -75,7 +75,7 @@ fn registered_models_order_by() {
             ("name DESC", desc(attr(Attr::Name))),
             ("creation_timestamp DESC", desc(attr(Attr::CreationTime))),
             ("last_updated_timestamp", asc(attr(Attr::LastUpdateTime))),
-            ("timestamp desc", desc(attr(Attr::CreationTime))),
+            ("timestamp desc", desc(attr(Attr::LastUpdateTime))),
         ],
     );
     check_order_err(
