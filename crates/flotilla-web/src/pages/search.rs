@@ -168,7 +168,8 @@ fn results(params: &Params, q: &FleetQuery, found: &Found<'_>, next: Option<&str
         div.with-facets id="results" {
             aside.facets aria-label="Facets" {
                 @if capped {
-                    p.total { strong { (format::count(facets.total)) "+" } " models match" }
+                    // Cut short (in time, too): at least the models the page shows match.
+                    p.total { strong { (format::count(facets.total.max(models.len() as i64))) "+" } " models match" }
                     p.muted { "Counts below are over the first " (format::count(facets.total)) "; narrow the search for exact counts." }
                 } @else {
                     p.total { strong { (format::count(facets.total)) } " models match" }
