@@ -169,19 +169,27 @@ fn import_runs(
             ] {
                 let counts = report.kind(kind);
                 counts.source += n;
-                if same {
-                    counts.destination += n;
-                    counts.inserted += if matches!(outcome.outcome, Outcome::Inserted) { n } else { 0 };
-                    counts.unchanged += if matches!(outcome.outcome, Outcome::Unchanged) { n } else { 0 };
+                // A conflicting run's children are in conflict with it: the destination keeps its own.
+                match outcome.outcome {
+                    Outcome::Inserted => {
+                        (counts.destination, counts.inserted) = (counts.destination + n, counts.inserted + n)
+                    }
+                    Outcome::Unchanged => {
+                        (counts.destination, counts.unchanged) = (counts.destination + n, counts.unchanged + n)
+                    }
+                    Outcome::Conflict(_) => counts.conflicts += n,
                 }
             }
             let counts = report.kind("metric_points");
             counts.source += points;
-            counts.destination += outcome.points.min(points);
             match outcome.outcome {
-                Outcome::Inserted => counts.inserted += points,
-                Outcome::Unchanged => counts.unchanged += points,
-                Outcome::Conflict(_) => counts.conflicts += 1,
+                Outcome::Inserted => {
+                    (counts.destination, counts.inserted) = (counts.destination + points, counts.inserted + points)
+                }
+                Outcome::Unchanged => {
+                    (counts.destination, counts.unchanged) = (counts.destination + points, counts.unchanged + points)
+                }
+                Outcome::Conflict(_) => counts.conflicts += points,
             }
             if same {
                 present.insert(r.run.info.run_id.clone(), r.run.info.artifact_uri.clone());

@@ -205,6 +205,14 @@ fn a_changed_source_row_is_a_conflict_and_the_destination_keeps_its_own() {
     assert_eq!((run.id.as_str(), run.fields.clone()), (RUN, vec!["info.status".to_string(), "metric_history".into()]));
     let model = report.conflicts.iter().find(|c| c.kind == "registered_models").unwrap();
     assert_eq!(model.fields, ["description"]);
+    // The conflicting run's children count as conflicts, not as missing from the destination.
+    let source_points =
+        f.source().query_row("SELECT count(*) FROM metrics WHERE run_uuid = ?", [RUN], |r| r.get::<_, u64>(0)).unwrap();
+    for kind in ["metric_points", "params", "run_tags"] {
+        let c = &report.kinds[kind];
+        assert_eq!(c.source, c.destination + c.conflicts, "{kind}: {c:?}");
+    }
+    assert_eq!(report.kinds["metric_points"].conflicts, source_points);
     assert_eq!(f.store().get_run(RUN).unwrap().info.status, RunStatus::Finished);
     assert_eq!(f.store().get_registered_model("demand-17").unwrap().description, "store 17");
 }
