@@ -20,16 +20,8 @@ common=(pytest==9.2.0 xgboost-cpu==3.2.0 pandas==3.1.1 numpy==2.4.6)
 client3=(mlflow-skinny==3.17.2 "${common[@]}" Flask-WTF==1.3.0 SQLAlchemy==2.1.9 alembic==1.20.1 aiohttp==3.14.5)
 client2=(mlflow-skinny==2.22.5 "${common[@]}" Flask-WTF==1.3.0 SQLAlchemy==2.0.58 alembic==1.20.1)
 
-# True when every `name==version` is installed in venv $1 (metadata only: importing mlflow
-# takes seconds).
-installed() {
-  local dir="$1"; shift
-  "$dir/bin/python" - "$@" 2>/dev/null <<'PY'
-import sys
-from importlib.metadata import version
-sys.exit(any(version(n) != v for n, v in (spec.split("==") for spec in sys.argv[1:])))
-PY
-}
+# `installed VENV name==version...`
+. "$root/tests/support/venv_lib.sh"
 
 ensure_venv() {
   local name="$1"; shift

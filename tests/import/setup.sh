@@ -20,15 +20,8 @@ server2=(mlflow==2.22.5 SQLAlchemy==2.0.58)
 
 "$root/tests/compat/setup.sh" >&2
 
-# True when every `name==version` is installed in venv $1.
-installed() {
-  local dir="$1"; shift
-  "$dir/bin/python" - "$@" 2>/dev/null <<'PY'
-import sys
-from importlib.metadata import version
-sys.exit(any(version(n) != v for n, v in (spec.split("==") for spec in sys.argv[1:])))
-PY
-}
+# `installed VENV name==version...`
+. "$root/tests/support/venv_lib.sh"
 
 ensure_venv() {
   local name="$1"; shift
